@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test` (see README.md). Both install what is missing
+# first (scripts/install-deps.sh) and are safe to re-run.
+SHELL := /bin/bash
+CARGO ?= cargo
+DATA_DIR ?= .bando
+LISTEN ?= 127.0.0.1:8080
+BANDO := ./target/debug/bando
+
+.PHONY: demo test deps build web-deps lint fmt clean stop
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --workspace --locked
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web-deps: deps web/node_modules/.package-lock.json
+
+## demo: the platform on the sample data at http://localhost:8080 (Ctrl-C stops it cleanly).
+demo: build
+	$(BANDO) sample --out $(DATA_DIR)/sample
+	$(BANDO) --data-dir $(DATA_DIR) import $(DATA_DIR)/sample/communes.gpkg --layer communes
+	@echo "bando: open http://localhost:$(lastword $(subst :, ,$(LISTEN)))/ — Ctrl-C stops it"
+	exec $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
+
+## test: every test (Rust against real PostGIS, browser tests in headless Chromium) and lints.
+test: build web-deps
+	scripts/test.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## stop: stop the demo's private cluster if a killed bando left it running.
+stop:
+	$(BANDO) --data-dir $(DATA_DIR) db stop
+
+clean: stop
+	rm -rf $(DATA_DIR) web/test-results

@@ -1,0 +1,457 @@
+//! The layer registry: the one description of a map layer that tiles, features, feeds and the
+//! web apps all read.
+//!
+//! A layer plugin (crate `layers`) implements [`Layer`]; the server builds a [`LayerRegistry`]
+//! at start and publishes it to `platform.layer_catalog` ([`publish`]), so that every client of the
+//! database — the landing page, other bando instances, SQL users — reads the same list
+//! ([`read_catalog`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::db::{quote_ident, DbError};
+
+/// Geometry type of a layer's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GeometryKind {
+    /// Points (hydrants, stations…).
+    Point,
+    /// Lines (pipes, red lines…).
+    LineString,
+    /// Polygons (parcels, zones…).
+    Polygon,
+    /// Multi-points.
+    MultiPoint,
+    /// Multi-lines.
+    MultiLineString,
+    /// Multi-polygons (communes…).
+    MultiPolygon,
+}
+
+impl GeometryKind {
+    /// The name PostGIS and OGC use.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GeometryKind::Point => "Point",
+            GeometryKind::LineString => "LineString",
+            GeometryKind::Polygon => "Polygon",
+            GeometryKind::MultiPoint => "MultiPoint",
+            GeometryKind::MultiLineString => "MultiLineString",
+            GeometryKind::MultiPolygon => "MultiPolygon",
+        }
+    }
+}
+
+/// Who may read a layer or a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone, including anonymous users of the public portal.
+    Public,
+    /// Authenticated users with a role that grants it (owner names and other personal data).
+    Restricted,
+}
+
+impl Access {
+    /// Lower-case name as stored in the catalog.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Restricted => "restricted",
+        }
+    }
+}
+
+/// Sector a layer belongs to (the web map's layer tree groups by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sector {
+    /// Administrative units, parcels, map sheets.
+    Cadastre,
+    /// Urban planning.
+    Planning,
+    /// Roads, lights, cameras, buses.
+    Transport,
+    /// Water supply and drainage.
+    Water,
+    /// Power grid.
+    Power,
+    /// Environment monitoring.
+    Environment,
+    /// Health, education, tourism and other sectors.
+    Services,
+}
+
+impl Sector {
+    /// Lower-case name as stored in the catalog.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Sector::Cadastre => "cadastre",
+            Sector::Planning => "planning",
+            Sector::Transport => "transport",
+            Sector::Water => "water",
+            Sector::Power => "power",
+            Sector::Environment => "environment",
+            Sector::Services => "services",
+        }
+    }
+}
+
+/// Type of a published property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PropertyKind {
+    /// Text.
+    String,
+    /// Whole number.
+    Integer,
+    /// Decimal number.
+    Number,
+    /// True/false.
+    Boolean,
+    /// Calendar date.
+    Date,
+    /// Date and time.
+    DateTime,
+}
+
+/// A property a layer exposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyDef {
+    /// Column name in the storage table (and property name in APIs).
+    pub name: String,
+    /// Type.
+    pub kind: PropertyKind,
+    /// Label in Vietnamese.
+    pub title_vi: String,
+    /// Label in English.
+    pub title_en: String,
+    /// Who may read it.
+    pub access: Access,
+}
+
+impl PropertyDef {
+    /// A public property.
+    pub fn public(name: &str, kind: PropertyKind, title_vi: &str, title_en: &str) -> Self {
+        PropertyDef {
+            name: name.to_string(),
+            kind,
+            title_vi: title_vi.to_string(),
+            title_en: title_en.to_string(),
+            access: Access::Public,
+        }
+    }
+
+    /// A restricted property (personal data).
+    pub fn restricted(name: &str, kind: PropertyKind, title_vi: &str, title_en: &str) -> Self {
+        PropertyDef {
+            access: Access::Restricted,
+            ..Self::public(name, kind, title_vi, title_en)
+        }
+    }
+}
+
+/// Where a layer's rows live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageTable {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// Geometry column (in the storage CRS).
+    pub geometry_column: String,
+    /// Stable feature id column.
+    pub id_column: String,
+    /// SRID of the geometry column (the legal VN-2000 TM-3 CRS for survey data).
+    pub srid: u32,
+}
+
+impl StorageTable {
+    /// `"schema"."table"`, quoted.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.table))
+    }
+}
+
+/// Hints for generated map styles.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StyleHints {
+    /// Fill colour (CSS hex) for polygons.
+    pub fill_color: Option<String>,
+    /// Fill opacity 0–1.
+    pub fill_opacity: Option<f32>,
+    /// Line/outline colour (CSS hex).
+    pub line_color: Option<String>,
+    /// Line width in pixels.
+    pub line_width: Option<f32>,
+    /// Circle colour for points.
+    pub circle_color: Option<String>,
+    /// Property used for labels.
+    pub label_property: Option<String>,
+}
+
+/// What every layer plugin tells the platform about itself.
+pub trait Layer: Send + Sync {
+    /// Stable id used in URLs (`communes`, `parcels`…).
+    fn id(&self) -> &str;
+    /// Title in Vietnamese.
+    fn title_vi(&self) -> &str;
+    /// Title in English.
+    fn title_en(&self) -> &str;
+    /// Sector.
+    fn sector(&self) -> Sector;
+    /// Geometry type.
+    fn geometry_kind(&self) -> GeometryKind;
+    /// Storage table and CRS.
+    fn storage(&self) -> StorageTable;
+    /// Zoom levels the layer is drawn at (inclusive).
+    fn zoom_range(&self) -> (u8, u8);
+    /// Properties exposed in APIs and tiles.
+    fn properties(&self) -> Vec<PropertyDef>;
+    /// Who may read the layer at all.
+    fn access(&self) -> Access;
+    /// Style hints.
+    fn style(&self) -> StyleHints;
+}
+
+/// Errors of the registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// Two plugins claimed the same id.
+    #[error("layer id \"{0}\" is registered twice")]
+    Duplicate(String),
+    /// A plugin's description is inconsistent.
+    #[error("layer \"{id}\" is misconfigured: {reason}")]
+    Invalid {
+        /// Layer id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing the catalog failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for LayerError {
+    fn from(e: sqlx::Error) -> Self {
+        LayerError::Db(DbError::Query(e))
+    }
+}
+
+/// The layers a server offers, by id.
+#[derive(Clone, Default)]
+pub struct LayerRegistry {
+    layers: BTreeMap<String, Arc<dyn Layer>>,
+}
+
+impl std::fmt::Debug for LayerRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.layers.keys()).finish()
+    }
+}
+
+impl LayerRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a layer after checking its description.
+    pub fn register(&mut self, layer: Arc<dyn Layer>) -> Result<(), LayerError> {
+        let id = layer.id().to_string();
+        let invalid = |reason: &str| LayerError::Invalid {
+            id: id.clone(),
+            reason: reason.to_string(),
+        };
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(invalid("ids are lower-case ASCII letters, digits and '_'"));
+        }
+        let (min, max) = layer.zoom_range();
+        if min > max || max > crate::tile::MAX_ZOOM {
+            return Err(invalid("zoom range must satisfy min <= max <= 24"));
+        }
+        if self.layers.contains_key(&id) {
+            return Err(LayerError::Duplicate(id));
+        }
+        self.layers.insert(id, layer);
+        Ok(())
+    }
+
+    /// The layer with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Layer>> {
+        self.layers.get(id)
+    }
+
+    /// All layers in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Layer>> {
+        self.layers.values()
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// No layers registered.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+/// A layer as recorded in `platform.layer_catalog`, with its current feature count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogEntry {
+    /// Layer id.
+    pub id: String,
+    /// Vietnamese title.
+    pub title_vi: String,
+    /// English title.
+    pub title_en: String,
+    /// Sector name.
+    pub sector: String,
+    /// Geometry type name.
+    pub geometry_kind: String,
+    /// Storage SRID.
+    pub srid: i32,
+    /// Minimum zoom.
+    pub min_zoom: i16,
+    /// Maximum zoom.
+    pub max_zoom: i16,
+    /// `public` or `restricted`.
+    pub access: String,
+    /// Feature count (exact for small tables, the planner's estimate above 100,000 rows).
+    pub feature_count: i64,
+}
+
+/// Replaces the catalog with the registry's layers, in one transaction.
+pub async fn publish(registry: &LayerRegistry, pool: &PgPool) -> Result<(), LayerError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM platform.layer_catalog")
+        .execute(&mut *tx)
+        .await?;
+    for layer in registry.iter() {
+        let storage = layer.storage();
+        let (min_zoom, max_zoom) = layer.zoom_range();
+        let properties =
+            serde_json::to_value(layer.properties()).map_err(|e| LayerError::Invalid {
+                id: layer.id().to_string(),
+                reason: e.to_string(),
+            })?;
+        let style = serde_json::to_value(layer.style()).map_err(|e| LayerError::Invalid {
+            id: layer.id().to_string(),
+            reason: e.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO platform.layer_catalog (id, title_vi, title_en, sector, geometry_kind,
+                table_schema, table_name, geometry_column, srid, min_zoom, max_zoom, access,
+                properties, style)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(layer.id())
+        .bind(layer.title_vi())
+        .bind(layer.title_en())
+        .bind(layer.sector().as_str())
+        .bind(layer.geometry_kind().as_str())
+        .bind(&storage.schema)
+        .bind(&storage.table)
+        .bind(&storage.geometry_column)
+        .bind(i32::try_from(storage.srid).unwrap_or(i32::MAX))
+        .bind(i16::from(min_zoom))
+        .bind(i16::from(max_zoom))
+        .bind(layer.access().as_str())
+        .bind(properties)
+        .bind(style)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reads the catalog back, with a feature count per layer.
+pub async fn read_catalog(pool: &PgPool) -> Result<Vec<CatalogEntry>, LayerError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i32,
+        i16,
+        i16,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, title_vi, title_en, sector, geometry_kind, table_schema, table_name, srid,
+                min_zoom, max_zoom, access
+         FROM platform.layer_catalog ORDER BY sector, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (
+        id,
+        title_vi,
+        title_en,
+        sector,
+        geometry_kind,
+        schema,
+        table,
+        srid,
+        min_zoom,
+        max_zoom,
+        access,
+    ) in rows
+    {
+        let feature_count = count_features(pool, &schema, &table).await?;
+        entries.push(CatalogEntry {
+            id,
+            title_vi,
+            title_en,
+            sector,
+            geometry_kind,
+            srid,
+            min_zoom,
+            max_zoom,
+            access,
+            feature_count,
+        });
+    }
+    Ok(entries)
+}
+
+/// Exact count for small tables; the planner's estimate for big ones (a landing page must not
+/// scan a million parcels).
+async fn count_features(pool: &PgPool, schema: &str, table: &str) -> Result<i64, LayerError> {
+    let estimate: Option<f32> = sqlx::query_scalar(
+        "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relname = $2",
+    )
+    .bind(schema)
+    .bind(table)
+    .fetch_optional(pool)
+    .await?;
+    match estimate {
+        None => Ok(0),
+        Some(e) if e > 100_000.0 => Ok(e as i64),
+        Some(_) => {
+            let sql = format!(
+                "SELECT count(*) FROM {}.{}",
+                quote_ident(schema),
+                quote_ident(table)
+            );
+            Ok(sqlx::query_scalar(&sql).fetch_one(pool).await?)
+        }
+    }
+}

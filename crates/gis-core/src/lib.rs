@@ -1,0 +1,27 @@
+//! # gis-core — bando's spatial core
+//!
+//! Owns what every other crate stands on and nothing domain-specific:
+//!
+//! - [`crs`]: the CRSs bando accepts (WGS84, Web Mercator, VN-2000 geographic, TM-3 and UTM
+//!   zones, any EPSG code PROJ knows), transforms through the system PROJ (EPSG:6960 for
+//!   VN-2000), and the axis-order guard for northing-first survey coordinates;
+//! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
+//! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
+//!   cluster), the pool, and the merged embedded migrations of every crate;
+//! - [`layer`]: the [`layer::Layer`] trait every layer plugin implements, the registry the server
+//!   reads, and the `platform.layer_catalog` table it is published to.
+//!
+//! It knows nothing of HTTP, parcels or planning. Example:
+//!
+//! ```
+//! use gis_core::crs::{Transformer, WGS84, VN2000_TM3_106_15};
+//! let t = Transformer::new(WGS84, VN2000_TM3_106_15).unwrap();
+//! let (e, n) = t.transform(106.883, 11.535).unwrap();
+//! assert!((e - 568_850.121).abs() < 0.01 && (n - 1_275_706.945).abs() < 0.01);
+//! ```
+#![deny(missing_docs)]
+
+pub mod crs;
+pub mod db;
+pub mod layer;
+pub mod tile;

@@ -1,0 +1,101 @@
+//! # importers — legacy GIS files into PostGIS
+//!
+//! Reads delivered files through GDAL, decodes legacy Vietnamese text, maps legacy field names
+//! to each layer's canonical schema, and hands decoded rows to the domain crate that owns the
+//! table (the importers never write SQL for a domain table themselves).
+//!
+//! Today: [`encoding`] (TCVN3, VNI-Windows and Windows-1258 decoding with per-field detection),
+//! [`communes::import_communes`] (a commune boundary file → `land.communes`, all or
+//! nothing in one transaction) and [`sample::write_sample`], the deterministic sample set the
+//! demo and the tests import.
+#![deny(missing_docs)]
+
+pub mod communes;
+pub mod encoding;
+pub mod sample;
+
+use std::path::{Path, PathBuf};
+
+/// Errors of an import. Every variant names the file it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// GDAL could not open or read the file.
+    #[error("{path}: GDAL could not read it: {message}")]
+    Gdal {
+        /// The file.
+        path: PathBuf,
+        /// GDAL's message.
+        message: String,
+    },
+    /// The file has no CRS and none was given.
+    #[error(
+        "{path}: the file has no coordinate reference system; give one with --srs EPSG:<code>"
+    )]
+    NoCrs {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A required field is missing from the file.
+    #[error("{path}: layer \"{layer}\" has no field for {wanted} (looked for {candidates})")]
+    MissingField {
+        /// The file.
+        path: PathBuf,
+        /// The GDAL layer.
+        layer: String,
+        /// The canonical field.
+        wanted: String,
+        /// The names looked for.
+        candidates: String,
+    },
+    /// A feature is unusable.
+    #[error("{path}: feature {index}: {reason}")]
+    Feature {
+        /// The file.
+        path: PathBuf,
+        /// 0-based feature index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The store refused the rows; nothing was changed.
+    #[error("{path}: nothing imported: {reason}")]
+    Rejected {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("{path}: database error: {source}")]
+    Db {
+        /// The file.
+        path: PathBuf,
+        /// Driver error.
+        source: sqlx::Error,
+    },
+}
+
+impl ImportError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn gdal(path: &Path, e: gdal::errors::GdalError) -> Self {
+        ImportError::Gdal {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! # tests — integration tests against real PostGIS, real files and the real binary
+//!
+//! This library is the harness the tests in `tests/it/` share:
+//!
+//! - [`TestDb::new`] gives each test its own database, cloned from a migrated template, on
+//!   **a real PostgreSQL + PostGIS server**: the one `DATABASE_URL` names when it is set
+//!   (an existing server), otherwise a private cluster the harness starts once per run with
+//!   bando's own [`gis_core::db::PrivateCluster`] in `target/test-cluster`, listening on
+//!   127.0.0.1 at a free port — so both the existing-server path (a TCP URL) and the private
+//!   cluster are exercised. `make test` stops that cluster after the run.
+//! - [`bando_bin`] finds the built `bando` binary for end-to-end tests.
+//!
+//! No test shares mutable fixtures with another: each gets a fresh database.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use gis_core::db::{ClusterOptions, PrivateCluster};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+const TEMPLATE: &str = "bando_test_template";
+
+/// Where the test server is: admin URL (database `postgres`) and a base for per-test URLs.
+#[derive(Debug)]
+struct Server {
+    /// Connection options to the server's `postgres` database.
+    admin: PgConnectOptions,
+    /// URL prefix without the database name, e.g. `postgres://bando@127.0.0.1:5555`.
+    url_base: String,
+    /// Query suffix of the URL (e.g. `?sslmode=disable`), if any.
+    url_query: String,
+}
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+static CREATE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// The `bando` binary built by cargo for this test run.
+pub fn bando_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target.join("debug").join("bando");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p tile-server)",
+        bin.display()
+    );
+    bin
+}
+
+fn start_server() -> Result<Server, String> {
+    // The server is set up on a runtime of its own: each #[tokio::test] has its own runtime,
+    // and the server must outlive all of them.
+    std::thread::spawn(|| {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let server = match std::env::var("DATABASE_URL") {
+                Ok(url) if !url.trim().is_empty() => server_from_url(&url)?,
+                _ => {
+                    let cluster = PrivateCluster::start(&ClusterOptions {
+                        data_dir: workspace_root().join("target").join("test-cluster"),
+                        tcp: true,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    let url = cluster
+                        .tcp_url("postgres")
+                        .ok_or("test cluster did not open a TCP port")?;
+                    server_from_url(&url)?
+                }
+            };
+            prepare_template(&server).await?;
+            Ok(server)
+        })
+    })
+    .join()
+    .map_err(|_| "test server setup panicked".to_string())?
+}
+
+fn server_from_url(url: &str) -> Result<Server, String> {
+    let admin: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
+    let admin = admin.database("postgres");
+    let (without_query, query) = match url.split_once('?') {
+        Some((a, q)) => (a.to_string(), format!("?{q}")),
+        None => (url.to_string(), String::new()),
+    };
+    // Strip the database path from the URL.
+    let scheme_end = without_query.find("://").map(|i| i + 3).unwrap_or(0);
+    let url_base = match without_query[scheme_end..].find('/') {
+        Some(slash) => without_query[..scheme_end + slash].to_string(),
+        None => without_query,
+    };
+    Ok(Server {
+        admin,
+        url_base,
+        url_query: query,
+    })
+}
+
+async fn prepare_template(server: &Server) -> Result<(), String> {
+    let mut admin = server.admin.connect().await.map_err(|e| e.to_string())?;
+    // Databases of earlier runs.
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'bando_t_%' OR datname = $1",
+    )
+    .bind(TEMPLATE)
+    .fetch_all(&mut admin)
+    .await
+    .map_err(|e| e.to_string())?;
+    for db in stale {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    sqlx::query(&format!("CREATE DATABASE {TEMPLATE}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    admin.close().await.map_err(|e| e.to_string())?;
+    let url = format!("{}/{TEMPLATE}{}", server.url_base, server.url_query);
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    tile_server::migrations()
+        .run(&pool)
+        .await
+        .map_err(|e| format!("migrating the template: {e}"))?;
+    pool.close().await;
+    Ok(())
+}
+
+/// A fresh, migrated database of its own for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    /// Pool on the test's database.
+    pub pool: PgPool,
+    /// The database's URL (for the binary's `DATABASE_URL`).
+    pub url: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates the database from the migrated template.
+    pub async fn new() -> TestDb {
+        let server = match SERVER.get_or_init(start_server) {
+            Ok(s) => s,
+            Err(e) => panic!("no test PostgreSQL server: {e}"),
+        };
+        let name = format!("bando_t_{}", uuid_like());
+        {
+            let _guard = CREATE_LOCK.lock().await;
+            let mut admin = server
+                .admin
+                .connect()
+                .await
+                .expect("connect to test server");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\" TEMPLATE {TEMPLATE}"))
+                .execute(&mut admin)
+                .await
+                .expect("create test database");
+            admin.close().await.expect("close admin connection");
+        }
+        let url = format!("{}/{name}{}", server.url_base, server.url_query);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .expect("connect to test database");
+        TestDb { pool, url, name }
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}_{n}", std::process::id())
+}
+
+/// Writes the sample set into a fresh temporary directory.
+pub fn sample_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    importers::sample::write_sample(dir.path(), 2025).expect("write sample");
+    dir
+}

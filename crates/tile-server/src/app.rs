@@ -1,0 +1,98 @@
+//! Shared state and the router: `fn app(state) -> Router`, separate from `main`, so tests drive
+//! it with `tower::ServiceExt::oneshot` and the binary only binds it to a socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use gis_core::crs::CrsRegistry;
+use gis_core::layer::LayerRegistry;
+use sqlx::PgPool;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{problem_for_bare_errors, AppError};
+use crate::{metrics, routes};
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: PgPool,
+    /// Registered layers.
+    pub layers: Arc<LayerRegistry>,
+    /// Accepted CRSs.
+    pub crs: Arc<CrsRegistry>,
+    /// Prometheus renderer.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// State over a pool with the standard layer and CRS registries.
+    pub fn new(pool: PgPool) -> Result<Self, AppError> {
+        Ok(AppState {
+            pool,
+            layers: Arc::new(layers::registry()?),
+            crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
+            metrics: metrics::handle(),
+        })
+    }
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time limit per request (408 after it).
+    pub request_timeout: Duration,
+    /// Largest request body (413 above it).
+    pub body_limit_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState, limits: Limits) -> Router {
+    let routes = Router::new()
+        .route("/", get(routes::landing::page))
+        .route("/health", get(routes::health::health))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/layers", get(routes::landing::layers_json))
+        .route("/crs", get(routes::landing::crs_json))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state);
+    with_edge_layers(routes, limits)
+}
+
+/// The middleware every route gets: request id, tracing, metrics, problem JSON for every error,
+/// the time limit and the body size limit.
+pub fn with_edge_layers(routes: Router, limits: Limits) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::from_fn(problem_for_bare_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    limits.request_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes)),
+        )
+}

@@ -1,0 +1,228 @@
+//! Server configuration in two stages: [`RawConfig`] (a TOML file, environment variables and
+//! command-line flags, each field optional) is checked once into [`Config`], which the rest of the
+//! server uses. Precedence: flag > environment > file > default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every setting as read, none checked yet.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]` section.
+    #[serde(default)]
+    pub server: RawServer,
+    /// `[database]` section.
+    #[serde(default)]
+    pub database: RawDatabase,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Listen address, e.g. "127.0.0.1:8080".
+    pub listen: Option<String>,
+    /// Seconds before a request is answered 408.
+    pub request_timeout_secs: Option<u64>,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: Option<usize>,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// PostgreSQL URL; unset means the private cluster.
+    pub url: Option<String>,
+    /// bando's state directory (the private cluster lives in `<data_dir>/pg`).
+    pub data_dir: Option<PathBuf>,
+    /// Pool size.
+    pub max_connections: Option<u32>,
+}
+
+/// Errors of configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for bando.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid setting {key} = {value:?}: {reason}")]
+    Invalid {
+        /// Which setting.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        reason: &'static str,
+    },
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Body size limit in bytes.
+    pub body_limit_bytes: usize,
+    /// `DATABASE_URL`, if the database is an existing server.
+    pub database_url: Option<String>,
+    /// bando's state directory.
+    pub data_dir: PathBuf,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl RawConfig {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
+    /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = env("BANDO_LISTEN") {
+            self.server.listen = Some(v);
+        }
+        if let Some(v) = env("BANDO_REQUEST_TIMEOUT_SECS") {
+            self.server.request_timeout_secs = Some(parse_num("BANDO_REQUEST_TIMEOUT_SECS", &v)?);
+        }
+        if let Some(v) = env("BANDO_BODY_LIMIT_BYTES") {
+            self.server.body_limit_bytes = Some(parse_num("BANDO_BODY_LIMIT_BYTES", &v)?);
+        }
+        if let Some(v) = env("DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = env("BANDO_DATA_DIR") {
+            self.database.data_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("BANDO_DB_MAX_CONNECTIONS") {
+            self.database.max_connections = Some(parse_num("BANDO_DB_MAX_CONNECTIONS", &v)?);
+        }
+        Ok(self)
+    }
+
+    /// Checks every value and fills defaults.
+    pub fn check(self) -> Result<Config, ConfigError> {
+        let listen_text = self
+            .server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            key: "server.listen",
+            value: listen_text.clone(),
+            reason: "expected an address with a port, such as 127.0.0.1:8080",
+        })?;
+        let timeout = self.server.request_timeout_secs.unwrap_or(30);
+        if timeout == 0 || timeout > 3600 {
+            return Err(ConfigError::Invalid {
+                key: "server.request_timeout_secs",
+                value: timeout.to_string(),
+                reason: "must be between 1 and 3600 seconds",
+            });
+        }
+        let body_limit = self.server.body_limit_bytes.unwrap_or(16 * 1024 * 1024);
+        if body_limit < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "server.body_limit_bytes",
+                value: body_limit.to_string(),
+                reason: "must be at least 1024 bytes",
+            });
+        }
+        let max_connections = self.database.max_connections.unwrap_or(16);
+        if max_connections == 0 || max_connections > 500 {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                value: max_connections.to_string(),
+                reason: "must be between 1 and 500",
+            });
+        }
+        Ok(Config {
+            listen,
+            request_timeout: Duration::from_secs(timeout),
+            body_limit_bytes: body_limit,
+            database_url: self.database.url,
+            data_dir: self
+                .database
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(".bando")),
+            max_connections,
+        })
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        reason: "expected a whole number",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_env_over_file_and_defaults() {
+        let raw: RawConfig = toml::from_str(
+            "[server]\nlisten = \"0.0.0.0:9000\"\nrequest_timeout_secs = 5\n[database]\nmax_connections = 4\n",
+        )
+        .expect("toml");
+        let cfg = raw
+            .with_env(|k| (k == "BANDO_LISTEN").then(|| "127.0.0.1:7000".to_string()))
+            .expect("env")
+            .check()
+            .expect("check");
+        assert_eq!(cfg.listen.port(), 7000);
+        assert_eq!(cfg.request_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.max_connections, 4);
+        assert_eq!(cfg.data_dir, PathBuf::from(".bando"));
+        assert!(cfg.database_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_LISTEN").then(|| "localhost".to_string()))
+            .expect("env")
+            .check()
+            .expect_err("must fail");
+        assert!(err.to_string().contains("server.listen"), "{err}");
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_REQUEST_TIMEOUT_SECS").then(|| "soon".to_string()))
+            .expect_err("must fail");
+        assert!(err.to_string().contains("whole number"), "{err}");
+        let err =
+            toml::from_str::<RawConfig>("[server]\nlisten_port = 1\n").expect_err("unknown key");
+        assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+}

@@ -1,0 +1,195 @@
+//! The server's one error type and its RFC 9457 problem-JSON form.
+//!
+//! Input errors explain themselves in `detail`; internal errors say only "internal error" and
+//! carry the request id, while the cause goes to the log. [`problem_for_bare_errors`] gives the
+//! same shape to errors produced outside handlers (unknown route, wrong method, timeout, body too
+//! large), so a client never sees an error that is not problem JSON.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem document (RFC 9457).
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// A URI naming the problem type (`about:blank` when the status says it all).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the type.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong with this request, for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Request id, for matching the server log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// Errors a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing is at this address.
+    #[error("{0}")]
+    NotFound(String),
+    /// A dependency (the database) is down; try later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// An internal error from anything displayable (logged in full when answered).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<gis_core::layer::LayerError> for AppError {
+    fn from(e: gis_core::layer::LayerError) -> Self {
+        AppError::internal(e)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+                AppError::Unavailable("the database is not answering; try again shortly".into())
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+/// Builds a problem response.
+pub fn problem_response(status: StatusCode, detail: Option<String>) -> Response {
+    let problem = Problem {
+        kind: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail,
+        request_id: None,
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m.clone())),
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, Some(m.clone())),
+            AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, None)
+            }
+        };
+        problem_response(status, detail)
+    }
+}
+
+/// Middleware: turns every error response that is not yet problem JSON into one (keeping a
+/// plain-text message as the detail), and stamps the request id into every problem.
+pub async fn problem_for_bare_errors(
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut problem: Problem = if is_problem {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| bare_problem(status, None))
+    } else {
+        let text = String::from_utf8_lossy(&bytes).trim().to_string();
+        let detail = if status.is_server_error() || text.is_empty() {
+            default_detail(status)
+        } else {
+            Some(text)
+        };
+        bare_problem(status, detail)
+    };
+    problem.request_id = request_id;
+    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::from_parts(parts, Body::from(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response
+}
+
+fn bare_problem(status: StatusCode, detail: Option<String>) -> Problem {
+    Problem {
+        kind: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail,
+        request_id: None,
+    }
+}
+
+fn default_detail(status: StatusCode) -> Option<String> {
+    let text = match status {
+        StatusCode::NOT_FOUND => {
+            "there is nothing at this address; see / for what the server offers"
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "this address does not accept that HTTP method",
+        StatusCode::REQUEST_TIMEOUT => "the request took longer than the server's time limit",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server accepts",
+        StatusCode::INTERNAL_SERVER_ERROR => {
+            "internal error; quote the request id when reporting it"
+        }
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+impl<'de> serde::Deserialize<'de> for Problem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(rename = "type", default)]
+            kind: Option<String>,
+            title: Option<String>,
+            status: Option<u16>,
+            detail: Option<String>,
+        }
+        let raw = Raw::deserialize(d)?;
+        Ok(Problem {
+            kind: raw.kind.unwrap_or_else(|| "about:blank".into()),
+            title: raw.title.unwrap_or_default(),
+            status: raw.status.unwrap_or(500),
+            detail: raw.detail,
+            request_id: None,
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! # tile-server — the `bando` binary
+//!
+//! Owns HTTP and the command line, nothing else: it opens the database ([`gis_core::db`]),
+//! applies every crate's migrations ([`migrations`]), publishes the layer registry
+//! ([`layers::registry`]) to the database's catalog, and serves the router built by
+//! [`app::app`]. Handlers are thin; domain rules and their SQL live in the domain crates.
+//!
+//! Entry points: `main.rs` (commands), [`app`] (router and middleware), [`error`] (the one
+//! error type and RFC 9457 problem JSON), [`config`] (two-stage configuration).
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+
+use gis_core::db::Migrations;
+
+/// Every crate's migrations, merged in version order.
+pub fn migrations() -> Migrations {
+    Migrations::new(&layers::schema_migrations())
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

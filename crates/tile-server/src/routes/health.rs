@@ -1,0 +1,48 @@
+//! `/health` (is the database answering, with PostGIS?) and `/metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// Health report.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// "ok".
+    pub status: &'static str,
+    /// PostGIS version of the database.
+    pub postgis: String,
+    /// Layers registered.
+    pub layers: usize,
+}
+
+/// `GET /health`: 200 when the database answers with PostGIS, 503 otherwise.
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
+    let postgis: String = sqlx::query_scalar("SELECT postgis_lib_version()")
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("the database is not healthy: {e}")))?;
+    Ok(Json(Health {
+        status: "ok",
+        postgis,
+        layers: state.layers.len(),
+    }))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ::metrics::gauge!("bando_db_pool_connections").set(f64::from(state.pool.size()));
+    ::metrics::gauge!("bando_db_pool_idle_connections").set(state.pool.num_idle() as f64);
+    ::metrics::gauge!("bando_layers_registered").set(state.layers.len() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,5 @@
+//! Handlers, one module per area. Handlers are thin: they extract, call a library, and shape the
+//! answer; no domain SQL lives here.
+
+pub mod health;
+pub mod landing;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the system packages bando needs on Debian 12 when they are missing. Idempotent:
+# when everything is present it only checks and returns in well under a second.
+set -euo pipefail
+
+packages=(
+  pkg-config clang libclang-dev          # bindgen for proj-sys
+  libgdal-dev gdal-bin                   # GDAL (importers) and ogr tools (test oracles)
+  libproj-dev proj-bin                   # PROJ (CRS) and cs2cs/projinfo
+  postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+  chromium                               # headless browser tests
+  fonts-noto-core                        # Vietnamese glyphs for the browser
+  libc-bin                               # iconv TCVN5712-1 oracle
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bando needs these Debian 12 packages, and this machine has no apt-get: ${missing[*]}" >&2
+    exit 1
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "bando needs these packages; install them as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -q
+  if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    echo "apt-get could not install ${missing[*]}; install them by hand (Debian 12 bookworm main) and re-run make" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "Rust is missing: install Rust 1.85 or newer (https://rustup.rs), then re-run make" >&2
+  exit 1
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if ((rust_minor < 85)); then
+  echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.85 or newer (rustup update)" >&2
+  exit 1
+fi
