@@ -8,6 +8,8 @@
 //! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
 //! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
 //!   cluster), the pool, and the merged embedded migrations of every crate;
+//! - [`feature`] and [`bulk`]: how owners describe feature tables, and the generic writer that
+//!   stages (binary COPY), validates, and merges imports into them in one transaction;
 //! - [`layer`]: the [`layer::Layer`] trait every layer plugin implements, the registry the server
 //!   reads, and the `platform.layer_catalog` table it is published to.
 //!
@@ -21,7 +23,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bulk;
 pub mod crs;
 pub mod db;
+pub mod feature;
 pub mod layer;
 pub mod tile;

@@ -4,14 +4,18 @@
 //! to each layer's canonical schema, and hands decoded rows to the domain crate that owns the
 //! table (the importers never write SQL for a domain table themselves).
 //!
-//! Today: [`encoding`] (TCVN3, VNI-Windows and Windows-1258 decoding with per-field detection),
-//! [`communes::import_communes`] (a commune boundary file → `land.communes`, all or
-//! nothing in one transaction) and [`sample::write_sample`], the deterministic sample set the
-//! demo and the tests import.
+//! - [`pipeline::import`]: the whole import of a file, folder or zip into one layer kind;
+//! - [`crs_detect`]: the EPSG code of a delivered layer from its `.prj` (hand-written VN-2000
+//!   TM-3 included, either `+towgs84` sign convention) and the axis-order check;
+//! - [`encoding`]: TCVN3, VNI-Windows and Windows-1258 decoding with per-field detection;
+//! - [`mapping`]: legacy field names → canonical columns, overridable by a TOML file;
+//! - [`sample`]: the deterministic sample data set the demo and the tests import.
 #![deny(missing_docs)]
 
-pub mod communes;
+pub mod crs_detect;
 pub mod encoding;
+pub mod mapping;
+pub mod pipeline;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,32 @@ pub enum ImportError {
         path: PathBuf,
         /// GDAL's message.
         message: String,
+    },
+    /// `--layer` names no known layer.
+    #[error("\"{kind}\" is not a layer bando imports; importable layers: {known}")]
+    UnknownLayer {
+        /// What was asked for.
+        kind: String,
+        /// The known kinds.
+        known: String,
+    },
+    /// A format GDAL cannot read.
+    #[error("{path}: {format} cannot be read: {advice}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// The format.
+        format: String,
+        /// What to do.
+        advice: String,
+    },
+    /// The CRS cannot be decided or the coordinates do not fit it.
+    #[error("{path}: {reason}")]
+    Crs {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The file has no CRS and none was given.
     #[error(

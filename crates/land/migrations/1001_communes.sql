@@ -1,23 +1,22 @@
--- Communes (xã/phường) of the province. Rows are the pre-merger units (map sheets restart per
--- old commune), each carrying the post-merger unit it now belongs to (from 2025-07-01 Binh Phuoc
--- is part of Dong Nai, province code 75), so searches accept either code.
-CREATE SCHEMA IF NOT EXISTS land;
-
-CREATE TABLE land.communes (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    legacy_code   text NOT NULL UNIQUE,      -- mã ĐVHC before 2025-07-01
-    legacy_name   text NOT NULL,
-    legacy_district text,                    -- district level, abolished in 2025
-    code          text NOT NULL,             -- mã ĐVHC after the merger
-    name          text NOT NULL,
-    province_code text NOT NULL,
-    -- Legal geometry in VN-2000 / TM-3 106-15 (EPSG:9212).
-    geom          geometry(MultiPolygon, 9212) NOT NULL CHECK (ST_IsValid(geom)),
-    -- Serving copy in Web Mercator, kept in step by PostgreSQL itself.
-    geom_3857     geometry(MultiPolygon, 3857) GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED,
-    area_m2       double precision GENERATED ALWAYS AS (ST_Area(geom)) STORED,
-    CHECK (code ~ '^[0-9]{5}$' AND legacy_code ~ '^[0-9]{5}$' AND province_code ~ '^[0-9]{2}$')
-);
-CREATE INDEX communes_geom_idx ON land.communes USING gist (geom);
-CREATE INDEX communes_geom_3857_idx ON land.communes USING gist (geom_3857);
+-- Communes (xã/phường). Rows are the pre-merger units (map sheets restart per old commune), each
+-- carrying the post-merger unit it now belongs to (from 2025-07-01 Binh Phuoc is part of Dong Nai,
+-- province code 75), so searches accept either code. Geometry in the unit's native TM-3 zone.
+SELECT platform.create_feature_table('land', 'communes', 'MultiPolygon',
+    ARRAY[['legacy_code', 'text NOT NULL CHECK (legacy_code ~ ''^[0-9]{5}$'')'],
+          ['legacy_name', 'text NOT NULL'],
+          ['legacy_district', 'text'],
+          ['code', 'text NOT NULL CHECK (code ~ ''^[0-9]{5}$'')'],
+          ['name', 'text NOT NULL'],
+          ['province_code', 'text NOT NULL CHECK (province_code ~ ''^[0-9]{2}$'')']],
+    ARRAY['legacy_code']);
+ALTER TABLE land.communes ADD COLUMN area_m2 double precision GENERATED ALWAYS AS (ST_Area(geom)) STORED;
 CREATE INDEX communes_code_idx ON land.communes (code);
+
+-- The native VN-2000 TM-3 zone for geometry delivered in another CRS: the zone of the commune
+-- it falls in, else by longitude (old Binh Phuoc lies west of 107°E, old Dong Nai mostly east).
+CREATE FUNCTION land.native_srid(g geometry) RETURNS integer LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT ST_SRID(c.geom) FROM land.communes c
+          WHERE ST_Intersects(c.geom_3857, ST_Transform(ST_PointOnSurface(g), 3857)) LIMIT 1),
+        CASE WHEN ST_X(ST_Transform(ST_PointOnSurface(g), 4326)) < 107.0 THEN 9212 ELSE 5899 END)
+$$;

@@ -1,14 +1,19 @@
 //! # land — the cadastre
 //!
-//! Owns the cadastral tables in the `land` schema and the rules on them. Today that is the
-//! administrative units: [`communes`] (pre-merger units with the post-merger code each now belongs
-//! to). Its migrations are versions 1001–1999 ([`MIGRATIONS`]).
+//! Owns the cadastral tables in the `land` schema and the rules on them: communes (pre-merger
+//! units with the post-merger code each now belongs to), map sheets and parcels, described for the
+//! importers in [`tables`] with their row rules; the official land-use codes ([`land_use`]: the
+//! TT 27/2018 and TT 08/2024 lists and which is in force when); and the parcel checks run on a
+//! staged delivery ([`parcels`]). Migrations 1001–1999 ([`MIGRATIONS`]).
 //!
 //! It knows nothing of HTTP or tiles; importers hand it decoded rows, the server reads it
 //! through layer plugins.
 #![deny(missing_docs)]
 
 pub mod communes;
+pub mod land_use;
+pub mod parcels;
+pub mod tables;
 
 /// The cadastre's embedded migrations (versions 1001–1999).
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -23,7 +23,13 @@ pub fn registry() -> Result<LayerRegistry, LayerError> {
 
 /// Migrations of gis-core and the domain crates, in dependency order.
 pub fn schema_migrations() -> Vec<&'static Migrator> {
-    vec![&gis_core::db::CORE_MIGRATIONS, &land::MIGRATIONS]
+    vec![
+        &gis_core::db::CORE_MIGRATIONS,
+        &land::MIGRATIONS,
+        &planning::MIGRATIONS,
+        &utilities::MIGRATIONS,
+        &sectors::MIGRATIONS,
+    ]
 }
 
 #[cfg(test)]

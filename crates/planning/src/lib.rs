@@ -1,8 +1,12 @@
 //! # planning — urban planning
 //!
-//! Will own the `planning` schema: approved plans (decision number and date, status), planning
-//! zones with their land-use function, density and height limits, red lines and building lines,
-//! and the parcel ↔ zone overlay report. Nothing is implemented yet: the crate exists so the
-//! workspace's dependency direction (gis-core ← planning ← layers ← tile-server) is fixed from
-//! the start. Its migrations will take versions 2001–2999.
+//! Owns the `planning` schema: planning zones (planned land-use function, building density,
+//! floors, height, setback, approving decision), red lines (chỉ giới đường đỏ) and building lines
+//! (chỉ giới xây dựng), described in [`tables`] for the importers. Migrations 2001–2999
+//! ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
+
+pub mod tables;
+
+/// Planning's embedded migrations (versions 2001–2999).
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

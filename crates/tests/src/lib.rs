@@ -196,3 +196,12 @@ pub fn sample_dir() -> tempfile::TempDir {
     importers::sample::write_sample(dir.path(), 2025).expect("write sample");
     dir
 }
+
+/// Imports `path` into layer `kind` with default options (upsert, auto encoding, repair).
+pub async fn import(
+    pool: &PgPool,
+    path: &std::path::Path,
+    kind: &str,
+) -> Result<importers::pipeline::ImportSummary, importers::ImportError> {
+    importers::pipeline::import(pool, path, &importers::pipeline::ImportOptions::new(kind)).await
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use gis_core::bulk::{InvalidPolicy, MergeMode};
 use gis_core::crs::parse_crs_ref;
 use gis_core::db::{ClusterOptions, Database, DbLocation};
 use tile_server::app::{app, AppState, Limits};
@@ -47,16 +48,38 @@ enum Command {
         #[arg(long, default_value_t = 2025)]
         seed: u64,
     },
-    /// Import a file into a layer.
+    /// Import a file, a folder (every readable layer in it) or a zip into a layer.
     Import {
-        /// The file to read (any format GDAL reads).
+        /// What to read (any format GDAL reads: Shapefile, GeoPackage, GeoJSON, DGN v7, DXF,
+        /// KML, CSV with coordinate columns, FileGDB).
         path: PathBuf,
-        /// Target layer (today: communes).
+        /// Target layer: parcels, map_sheets, communes, planning_zones, red_lines, roads, …
         #[arg(long)]
         layer: String,
-        /// CRS of the file when it carries none, e.g. EPSG:9212.
+        /// CRS of sources without one (or to override theirs), e.g. EPSG:9212.
         #[arg(long, value_name = "EPSG:N")]
         srs: Option<String>,
+        /// Text encoding of the attributes: auto, utf8, tcvn3, vni, cp1258.
+        #[arg(long, default_value = "auto")]
+        encoding: String,
+        /// TOML file mapping delivered fields to canonical columns.
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// replace: the layer becomes the delivery; upsert: add and update by natural key.
+        #[arg(long, default_value = "upsert", value_parser = ["replace", "upsert"])]
+        mode: String,
+        /// Invalid geometry: repair (reported) or reject.
+        #[arg(long, default_value = "repair", value_parser = ["repair", "reject"])]
+        invalid: String,
+        /// Validate and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where to write rejected features (CSV). Default: LAYER.rejects.csv next to PATH.
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List the registered layers.
     Layers,
@@ -212,26 +235,51 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Import { path, layer, srs } => {
-            let srs = srs
+        Command::Import {
+            path,
+            layer,
+            srs,
+            encoding,
+            mapping,
+            mode,
+            invalid,
+            dry_run,
+            rejects,
+            json,
+        } => {
+            let mut opts = importers::pipeline::ImportOptions::new(layer);
+            opts.srs = srs
                 .as_deref()
                 .map(parse_crs_ref)
                 .transpose()
                 .context("--srs")?;
-            if layer != "communes" {
-                anyhow::bail!(
-                    "layer \"{layer}\" cannot be imported yet; importable layers: communes"
-                );
-            }
+            opts.encoding = encoding
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--encoding: {e}"))?;
+            opts.mapping = mapping.clone();
+            opts.mode = if mode == "replace" {
+                MergeMode::Replace
+            } else {
+                MergeMode::Upsert
+            };
+            opts.invalid = if invalid == "reject" {
+                InvalidPolicy::Reject
+            } else {
+                InvalidPolicy::Repair
+            };
+            opts.dry_run = *dry_run;
+            opts.rejects_path = rejects.clone();
+            opts.progress = !json;
+            // Fail on a wrong layer name before starting a database.
+            importers::pipeline::table_for(layer)?;
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| {
-                let outcome = importers::communes::import_communes(&db.pool, path, srs).await?;
-                println!(
-                    "communes: read {}, imported {} from {}",
-                    outcome.read,
-                    outcome.imported,
-                    path.display()
-                );
+                let summary = importers::pipeline::import(&db.pool, path, &opts).await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                } else {
+                    print_summary(&summary);
+                }
                 Ok(())
             })
             .await
@@ -275,4 +323,46 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         .await?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+fn print_summary(s: &importers::pipeline::ImportSummary) {
+    let verb = if s.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    println!(
+        "{}: read {} features in {:.1} s",
+        s.layer, s.read, s.seconds
+    );
+    for src in &s.sources {
+        println!(
+            "  {} [{}] {} features, {}, axes {}",
+            src.path, src.layer, src.features, src.crs_note, src.axis
+        );
+        for (field, (enc, confidence)) in &src.encodings {
+            println!("    text field {field}: {enc} (confidence {confidence:.2})");
+        }
+        if !src.extra_fields.is_empty() {
+            println!("    kept in extra: {}", src.extra_fields.join(", "));
+        }
+    }
+    if let Some(m) = &s.merged {
+        println!(
+            "{verb}: {} new, {} updated, {} unchanged, {} removed; {} repaired; {} rejected",
+            m.inserted, m.updated, m.unchanged, m.deleted, s.repaired, s.rejected
+        );
+    }
+    for (reason, n) in &s.rejected_by_reason {
+        println!("  rejected {n}: {reason}");
+    }
+    if let Some(f) = &s.rejects_file {
+        println!("  rejected features listed in {}", f.display());
+    }
+    for finding in &s.findings {
+        println!("  note: {finding}");
+    }
+    if s.dry_run {
+        println!("dry run: nothing was changed");
+    }
 }

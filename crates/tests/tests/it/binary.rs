@@ -106,7 +106,7 @@ async fn sample_import_serve_stop_and_restart_on_the_embedded_cluster() {
         .args(["import", "--layer", "communes"])
         .arg(sample.join("communes.gpkg")));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("imported 12"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("imported: 12 new"), "{}", stdout(&o));
     // The import stopped the cluster it started.
     assert!(!data.join("pg/postmaster.pid").exists());
 

@@ -41,7 +41,7 @@ async fn catalog_publishes_the_registry_with_feature_counts() {
     assert_eq!(communes.title_vi, "Ranh giới xã, phường");
 
     let sample = tests::sample_dir();
-    importers::communes::import_communes(&db.pool, &sample.path().join("communes.gpkg"), None)
+    tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
         .await
         .expect("import");
     let catalog = read_catalog(&db.pool).await.expect("catalog");

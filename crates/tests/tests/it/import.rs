@@ -7,7 +7,7 @@ use gdal::vector::{
     Feature, FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
 };
 use gdal::DriverManager;
-use importers::communes::import_communes;
+use importers::pipeline::{import, ImportOptions};
 use importers::ImportError;
 use tests::TestDb;
 use unicode_normalization::is_nfc;
@@ -16,10 +16,24 @@ use unicode_normalization::is_nfc;
 async fn sample_communes_import_with_text_crs_and_a_clean_partition() {
     let db = TestDb::new().await;
     let sample = tests::sample_dir();
-    let outcome = import_communes(&db.pool, &sample.path().join("communes.gpkg"), None)
+    let summary = tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
         .await
         .expect("import");
-    assert_eq!((outcome.read, outcome.imported), (12, 12));
+    let merged = summary.merged.as_ref().expect("merged");
+    assert_eq!(
+        (summary.read, merged.inserted, summary.rejected),
+        (12, 12, 0)
+    );
+    assert_eq!(summary.sources[0].srid, 9212);
+    // Recorded, with the file's hash.
+    let (layer, sha, inserted): (String, String, i64) = sqlx::query_as(
+        "SELECT layer, files->0->>'sha256', inserted FROM platform.imports ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("import log");
+    assert_eq!((layer.as_str(), inserted), ("communes", 12));
+    assert_eq!(sha.len(), 64);
 
     let communes = land::communes::list(&db.pool).await.expect("list");
     assert_eq!(communes.len(), 12);
@@ -114,49 +128,168 @@ fn write_communes(path: &Path, rows: &[(&str, &str)], with_crs: bool, driver: &s
 }
 
 #[tokio::test]
-async fn a_failed_import_leaves_the_communes_exactly_as_they_were() {
+async fn bad_rows_are_rejected_with_reasons_and_the_rest_imported() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mixed.gpkg");
+    write_communes(
+        &file,
+        &[
+            ("25195", "Phường Tân Phú"),
+            ("2519X", "Xã Lỗi"),
+            ("25198", "Phường Tân Đồng"),
+            ("25195", "Phường Tân Phú"),
+        ],
+        true,
+        "GPKG",
+    );
+    let summary = tests::import(&db.pool, &file, "communes")
+        .await
+        .expect("import");
+    assert_eq!(summary.read, 4);
+    assert_eq!(summary.rejected, 2);
+    assert_eq!(summary.merged.as_ref().expect("merged").inserted, 2);
+    let rejects = std::fs::read_to_string(summary.rejects_file.as_ref().expect("rejects file"))
+        .expect("read rejects");
+    assert!(
+        rejects.starts_with("source_file,feature_index,reason"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains(",1,") && rejects.contains("2519X") && rejects.contains("5 digits"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains(",3,") && rejects.contains("duplicate identity 25195"),
+        "{rejects}"
+    );
+    assert_eq!(land::communes::list(&db.pool).await.expect("list").len(), 2);
+}
+
+#[tokio::test]
+async fn upsert_twice_changes_nothing_and_replace_removes_what_the_delivery_dropped() {
     let db = TestDb::new().await;
     let sample = tests::sample_dir();
-    import_communes(&db.pool, &sample.path().join("communes.gpkg"), None)
+    let path = sample.path().join("communes.gpkg");
+    tests::import(&db.pool, &path, "communes")
         .await
-        .expect("first import");
+        .expect("first");
+    let before: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, legacy_code FROM land.communes ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("ids");
+    let again = tests::import(&db.pool, &path, "communes")
+        .await
+        .expect("second");
+    let merged = again.merged.expect("merged");
+    assert_eq!(
+        (
+            merged.inserted,
+            merged.updated,
+            merged.unchanged,
+            merged.deleted
+        ),
+        (0, 0, 12, 0)
+    );
+    assert_eq!(
+        merged.touched_3857, None,
+        "an import that changes nothing must not invalidate tiles"
+    );
+    let after: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, legacy_code FROM land.communes ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("ids");
+    assert_eq!(before, after, "ids must be stable");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let subset = dir.path().join("subset.gpkg");
+    write_communes(
+        &subset,
+        &[("25195", "Phường Tân Phú (đã sửa)")],
+        true,
+        "GPKG",
+    );
+    let upsert = tests::import(&db.pool, &subset, "communes")
+        .await
+        .expect("upsert");
+    let m = upsert.merged.expect("merged");
+    assert_eq!((m.inserted, m.updated, m.deleted), (0, 1, 0));
+    assert!(m.touched_3857.is_some());
+    assert_eq!(
+        land::communes::list(&db.pool).await.expect("list").len(),
+        12
+    );
+
+    let mut opts = ImportOptions::new("communes");
+    opts.mode = gis_core::bulk::MergeMode::Replace;
+    let replace = import(&db.pool, &subset, &opts).await.expect("replace");
+    let m = replace.merged.expect("merged");
+    assert_eq!((m.unchanged, m.deleted), (1, 11));
+    let rows = land::communes::list(&db.pool).await.expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].legacy_name, "Phường Tân Phú (đã sửa)");
+    let imports: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.imports")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(imports, 4);
+}
+
+#[tokio::test]
+async fn a_dry_run_or_a_failed_import_leaves_everything_as_it_was() {
+    let db = TestDb::new().await;
+    let sample = tests::sample_dir();
+    tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
+        .await
+        .expect("first");
     let before = land::communes::list(&db.pool).await.expect("list");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = dir.path().join("bad.gpkg");
-    write_communes(
-        &bad,
-        &[("25195", "Phường Tân Phú"), ("2519X", "Xã Lỗi")],
-        true,
-        "GPKG",
-    );
-    let err = import_communes(&db.pool, &bad, None)
-        .await
-        .expect_err("bad code");
-    let text = err.to_string();
-    assert!(
-        text.contains("2519X") && text.contains("5 digits"),
-        "{text}"
-    );
-    assert!(
-        text.contains("bad.gpkg"),
-        "error must name the file: {text}"
-    );
+    let changed = dir.path().join("changed.gpkg");
+    write_communes(&changed, &[("25195", "Tên mới")], true, "GPKG");
+    let mut opts = ImportOptions::new("communes");
+    opts.mode = gis_core::bulk::MergeMode::Replace;
+    opts.dry_run = true;
+    let dry = import(&db.pool, &changed, &opts).await.expect("dry run");
+    assert!(dry.dry_run);
+    assert_eq!(dry.merged.expect("merged").deleted, 11);
     assert_eq!(land::communes::list(&db.pool).await.expect("list"), before);
 
-    // A geometry PostGIS refuses (duplicate codes violate the unique key) mid-way: same.
-    let dup = dir.path().join("dup.gpkg");
-    write_communes(
-        &dup,
-        &[("25195", "Phường Tân Phú"), ("25195", "Phường Tân Phú")],
-        true,
-        "GPKG",
-    );
-    let err = import_communes(&db.pool, &dup, None)
+    // A delivery without a required field fails as a whole.
+    let driver = gdal::DriverManager::get_driver_by_name("GPKG").expect("driver");
+    let no_name = dir.path().join("no_name.gpkg");
+    let mut ds = driver.create_vector_only(&no_name).expect("create");
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(9212).expect("srs");
+    let layer = ds
+        .create_layer(LayerOptions {
+            name: "x",
+            srs: Some(&srs),
+            ty: OGRwkbGeometryType::wkbPolygon,
+            options: None,
+        })
+        .expect("layer");
+    layer
+        .create_defn_fields(&[("MAXA", OGRFieldType::OFTString)])
+        .expect("fields");
+    ds.close().expect("close");
+    let err = tests::import(&db.pool, &no_name, "communes")
         .await
-        .expect_err("duplicate");
-    assert!(err.to_string().contains("25195"), "{err}");
+        .expect_err("missing field");
+    assert!(
+        err.to_string().contains("legacy_name") && err.to_string().contains("--mapping"),
+        "{err}"
+    );
     assert_eq!(land::communes::list(&db.pool).await.expect("list"), before);
+    let imports: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.imports")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        imports, 1,
+        "neither the dry run nor the failure is recorded as an import"
+    );
 }
 
 #[tokio::test]
@@ -171,22 +304,48 @@ async fn a_file_without_crs_is_refused_unless_srs_is_given() {
         "ESRI Shapefile",
     );
     assert!(!dir.path().join("no_prj.prj").exists());
-    let err = import_communes(&db.pool, &shp, None)
+    let err = tests::import(&db.pool, &shp, "communes")
         .await
         .expect_err("no CRS");
-    assert!(matches!(err, ImportError::NoCrs { .. }), "{err}");
     assert!(err.to_string().contains("--srs"), "{err}");
-    let ok = import_communes(&db.pool, &shp, Some(9212))
-        .await
-        .expect("with --srs");
-    assert_eq!(ok.imported, 1);
+    let mut opts = ImportOptions::new("communes");
+    opts.srs = Some(9212);
+    let ok = import(&db.pool, &shp, &opts).await.expect("with --srs");
+    assert_eq!(ok.merged.expect("merged").inserted, 1);
 }
 
 #[tokio::test]
-async fn a_missing_file_is_named_in_the_error() {
+async fn unreadable_inputs_are_explained() {
     let db = TestDb::new().await;
-    let err = import_communes(&db.pool, Path::new("/nonexistent/xa.gpkg"), None)
+    let err = tests::import(&db.pool, Path::new("/nonexistent/xa.gpkg"), "communes")
         .await
         .expect_err("missing");
     assert!(err.to_string().contains("/nonexistent/xa.gpkg"), "{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v8 = dir.path().join("ban_do.dgn");
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.resize(4096, 0);
+    std::fs::write(&v8, ole).expect("write");
+    let err = tests::import(&db.pool, &v8, "parcels")
+        .await
+        .expect_err("dgn v8");
+    let text = err.to_string();
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{text}");
+    assert!(text.contains("DGN v8") && text.contains("V7"), "{text}");
+
+    let err = tests::import(&db.pool, &v8, "parcels_of_mars")
+        .await
+        .expect_err("unknown layer");
+    assert!(
+        err.to_string().contains("importable layers") && err.to_string().contains("parcels"),
+        "{err}"
+    );
+
+    let junk = dir.path().join("junk.gpkg");
+    std::fs::write(&junk, b"not a geopackage").expect("write");
+    let err = tests::import(&db.pool, &junk, "communes")
+        .await
+        .expect_err("junk");
+    assert!(err.to_string().contains("junk.gpkg"), "{err}");
 }

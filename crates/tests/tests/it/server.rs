@@ -19,7 +19,7 @@ async fn test_app() -> (TestDb, Router) {
         .await
         .expect("publish");
     let sample = tests::sample_dir();
-    importers::communes::import_communes(&db.pool, &sample.path().join("communes.gpkg"), None)
+    tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
         .await
         .expect("import");
     (db, app(state, Limits::default()))

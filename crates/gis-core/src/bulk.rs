@@ -1,0 +1,747 @@
+//! The generic bulk writer for [feature tables](crate::feature): stage rows with binary COPY,
+//! validate and repair geometry in PostGIS, then make the import visible in one transaction.
+//!
+//! Flow: [`Loader::begin`] creates a session-private staging table and opens a binary COPY;
+//! [`Loader::push`] streams rows (bounded memory); [`Loader::prepare`] builds geometry in the
+//! native VN-2000 TM-3 CRS, repairs or rejects invalid geometry and marks duplicate natural keys;
+//! owners may then run their own checks on [`Loader::stage_table`]; [`Loader::merge`] replaces or
+//! upserts the live table, records the import in `platform.imports` and notifies
+//! `bando_layer_changes` with the touched area — all in one transaction, so a killed or failed
+//! import leaves the live table exactly as it was, and an identical `upsert` changes nothing.
+
+use serde::Serialize;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgCopyIn;
+use sqlx::{Connection, PgConnection, Postgres};
+
+use crate::feature::{ColumnType, FeatureTable};
+
+/// The channel that carries layer changes (payload: JSON with layer, import id, bbox in 3857).
+pub const CHANGES_CHANNEL: &str = "bando_layer_changes";
+
+/// The staging table's name (a temporary table, private to the loader's connection).
+pub const STAGE: &str = "bando_stage";
+
+/// VN-2000 TM-3 and UTM zones geometry may be stored in natively.
+pub const NATIVE_SRIDS: [i32; 20] = [
+    9205, 9206, 9207, 9208, 9209, 9210, 9211, 9212, 9213, 9214, 9215, 9216, 9217, 9218, 5896, 5897,
+    5898, 5899, 3405, 3406,
+];
+
+/// Errors of the bulk writer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BulkError {
+    /// The database refused a step; the live table is unchanged.
+    #[error("{step}: {source}")]
+    Db {
+        /// Which step.
+        step: &'static str,
+        /// Driver error.
+        source: sqlx::Error,
+    },
+    /// A row does not fit the table's description (a bug in the caller).
+    #[error("row has {got} values, table {table} has {want} columns")]
+    Shape {
+        /// Table.
+        table: String,
+        /// Values given.
+        got: usize,
+        /// Columns described.
+        want: usize,
+    },
+}
+
+fn db(step: &'static str) -> impl FnOnce(sqlx::Error) -> BulkError {
+    move |source| BulkError::Db { step, source }
+}
+
+/// A typed value of a canonical column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value.
+    Null,
+    /// Text.
+    Text(String),
+    /// Whole number.
+    Integer(i64),
+    /// Decimal number.
+    Double(f64),
+    /// True/false.
+    Boolean(bool),
+    /// Date as days since 2000-01-01 (PostgreSQL's epoch).
+    Date(i32),
+}
+
+/// One feature to stage.
+#[derive(Debug, Clone)]
+pub struct StagedRow {
+    /// Index of the source file in the import's file list.
+    pub file: i32,
+    /// 0-based index of the feature in its file layer.
+    pub index: i64,
+    /// Natural id from the delivery (or `file#index`).
+    pub source_id: String,
+    /// One value per canonical column, in the table's order.
+    pub values: Vec<Value>,
+    /// Delivered fields without a canonical column, as a JSON object.
+    pub extra: String,
+    /// Geometry as WKB.
+    pub wkb: Vec<u8>,
+    /// SRID of `wkb`.
+    pub srid: i32,
+}
+
+/// What to do with invalid geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvalidPolicy {
+    /// `ST_MakeValid`, keep the part of the layer's dimension, report it.
+    Repair,
+    /// Reject the feature.
+    Reject,
+}
+
+/// How the import meets the live table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMode {
+    /// The live table becomes exactly the delivery.
+    Replace,
+    /// Insert new features, update changed ones (by natural key), leave the rest.
+    Upsert,
+}
+
+/// A feature that was not imported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reject {
+    /// Index of the source file.
+    pub file: i32,
+    /// Feature index in the file layer.
+    pub index: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Outcome of [`Loader::prepare`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Prepared {
+    /// Rows staged.
+    pub staged: u64,
+    /// Rows whose geometry was repaired.
+    pub repaired: u64,
+    /// Repairs: (file, index, what was wrong).
+    pub repairs: Vec<Reject>,
+    /// Rows rejected in the database (geometry, duplicates).
+    pub rejects: Vec<Reject>,
+}
+
+/// Outcome of [`Loader::merge`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Merged {
+    /// `platform.imports` id.
+    pub import_id: i64,
+    /// New features.
+    pub inserted: u64,
+    /// Changed features.
+    pub updated: u64,
+    /// Features identical to what was stored.
+    pub unchanged: u64,
+    /// Features removed (replace mode).
+    pub deleted: u64,
+    /// Touched area in EPSG:3857 (old and new geometry), if anything changed.
+    pub touched_3857: Option<[f64; 4]>,
+}
+
+/// What `platform.imports` records about an import besides counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    /// Who ran it.
+    pub imported_by: String,
+    /// Files (path, sha256, …) as JSON.
+    pub files: serde_json::Value,
+    /// Features read from the files.
+    pub read: u64,
+    /// Full report as JSON.
+    pub report: serde_json::Value,
+}
+
+/// Stages and merges one import into one feature table, on one connection.
+pub struct Loader {
+    conn: PoolConnection<Postgres>,
+    table: FeatureTable,
+    buf: Vec<u8>,
+    copying: bool,
+    staged: u64,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("table", &self.table.kind)
+            .field("staged", &self.staged)
+            .finish()
+    }
+}
+
+const FLUSH_BYTES: usize = 4 << 20;
+
+impl Loader {
+    /// Creates the staging table on `conn` and starts the binary COPY.
+    pub async fn begin(
+        mut conn: PoolConnection<Postgres>,
+        table: FeatureTable,
+    ) -> Result<Self, BulkError> {
+        let mut columns = String::new();
+        for c in table.columns {
+            columns.push_str(&format!(
+                "{} {}, ",
+                crate::db::quote_ident(c.name),
+                c.ty.sql()
+            ));
+        }
+        let sql = format!(
+            "DROP TABLE IF EXISTS pg_temp.{STAGE};
+             CREATE TEMP TABLE {STAGE} (
+                __file integer NOT NULL, __index bigint NOT NULL, source_id text NOT NULL,
+                {columns} extra jsonb NOT NULL, srid integer NOT NULL, wkb bytea NOT NULL,
+                geom geometry, rejected text, repaired text)"
+        );
+        sqlx::raw_sql(&sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("creating the staging table"))?;
+        let mut loader = Loader {
+            conn,
+            table,
+            buf: Vec::with_capacity(FLUSH_BYTES + 64 * 1024),
+            copying: false,
+            staged: 0,
+        };
+        loader.start_copy();
+        Ok(loader)
+    }
+
+    fn copy_sql(&self) -> String {
+        let cols: Vec<String> = self
+            .table
+            .columns
+            .iter()
+            .map(|c| crate::db::quote_ident(c.name))
+            .collect();
+        format!(
+            "COPY {STAGE} (__file, __index, source_id, {}{}extra, srid, wkb) FROM STDIN (FORMAT binary)",
+            cols.join(", "),
+            if cols.is_empty() { "" } else { ", " }
+        )
+    }
+
+    fn start_copy(&mut self) {
+        // PGCOPY signature, flags, header extension length.
+        self.buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        self.copying = true;
+    }
+
+    /// The staging table (for owners' checks): a temporary table on this loader's connection.
+    pub fn stage_table(&self) -> &'static str {
+        STAGE
+    }
+
+    /// The loader's connection (for owners' checks on the staging table).
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Rows staged so far.
+    pub fn staged(&self) -> u64 {
+        self.staged
+    }
+
+    /// Adds a row; sends the buffer to the server when it is large.
+    pub async fn push(&mut self, row: &StagedRow) -> Result<(), BulkError> {
+        if row.values.len() != self.table.columns.len() {
+            return Err(BulkError::Shape {
+                table: self.table.kind.to_string(),
+                got: row.values.len(),
+                want: self.table.columns.len(),
+            });
+        }
+        let fields = 3 + self.table.columns.len() + 3;
+        let b = &mut self.buf;
+        b.extend_from_slice(&(fields as i16).to_be_bytes());
+        put(b, &row.file.to_be_bytes());
+        put(b, &row.index.to_be_bytes());
+        put(b, row.source_id.as_bytes());
+        for (value, column) in row.values.iter().zip(self.table.columns) {
+            match (value, column.ty) {
+                (Value::Null, _) => b.extend_from_slice(&(-1i32).to_be_bytes()),
+                (Value::Text(t), ColumnType::Text) => put(b, t.as_bytes()),
+                (Value::Integer(i), ColumnType::Integer) => put(b, &i.to_be_bytes()),
+                (Value::Double(d), ColumnType::Double) => put(b, &d.to_be_bytes()),
+                (Value::Integer(i), ColumnType::Double) => put(b, &(*i as f64).to_be_bytes()),
+                (Value::Boolean(v), ColumnType::Boolean) => put(b, &[u8::from(*v)]),
+                (Value::Date(d), ColumnType::Date) => put(b, &d.to_be_bytes()),
+                // A value of the wrong type is stored as its text in no column: the caller
+                // converts values to the column's type, so this is unreachable in practice;
+                // store NULL rather than corrupt the COPY stream.
+                _ => b.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let mut extra = Vec::with_capacity(row.extra.len() + 1);
+        extra.push(1u8); // jsonb binary format version
+        extra.extend_from_slice(row.extra.as_bytes());
+        put(b, &extra);
+        put(b, &row.srid.to_be_bytes());
+        put(b, &row.wkb);
+        self.staged += 1;
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush(false).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, last: bool) -> Result<(), BulkError> {
+        if !self.copying {
+            return Ok(());
+        }
+        if last {
+            self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        }
+        let sql = self.copy_sql();
+        let mut copy: PgCopyIn<&mut PgConnection> = self
+            .conn
+            .copy_in_raw(&sql)
+            .await
+            .map_err(db("starting COPY"))?;
+        copy.send(std::mem::take(&mut self.buf))
+            .await
+            .map_err(db("sending rows"))?;
+        copy.finish().await.map_err(db("finishing COPY"))?;
+        if last {
+            self.copying = false;
+        } else {
+            // Each COPY statement carries its own header.
+            self.start_copy();
+        }
+        Ok(())
+    }
+
+    /// Finishes staging and validates: geometry in its native CRS (rows in a non-native CRS are
+    /// transformed to the SRID `native_srid_sql` computes from `geom`), dimension and validity
+    /// checks (repair or reject), and duplicate natural keys (first one wins).
+    /// Rows of the files listed in `flip_files` have their axes swapped first (northing-first
+    /// deliveries).
+    pub async fn prepare(
+        &mut self,
+        policy: InvalidPolicy,
+        native_srid_sql: &str,
+        flip_files: &[i32],
+    ) -> Result<Prepared, BulkError> {
+        self.flush(true).await?;
+        if !flip_files.is_empty() {
+            sqlx::query("UPDATE bando_stage SET wkb = ST_AsBinary(ST_FlipCoordinates(ST_GeomFromWKB(wkb))) WHERE __file = ANY($1)")
+                .bind(flip_files)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db("swapping northing-first coordinates"))?;
+        }
+        let dim = self.table.dimension();
+        let kind = self.table.geometry.as_str();
+        let natives = NATIVE_SRIDS.map(|s| s.to_string()).join(",");
+        let extract_type = [1, 2, 3][usize::from(dim)];
+        let multi = if dim == 0 { "geom" } else { "ST_Multi(geom)" };
+        let steps = [
+            (
+                "building geometry",
+                "UPDATE bando_stage SET geom = ST_GeomFromWKB(wkb, srid)".to_string(),
+            ),
+            (
+                "checking geometry",
+                format!(
+                    "UPDATE bando_stage SET rejected = CASE
+                        WHEN geom IS NULL OR ST_IsEmpty(geom) THEN 'empty geometry'
+                        WHEN ST_Dimension(geom) <> {dim} THEN 'geometry is a ' || ST_GeometryType(geom) || ', the layer holds {kind}'
+                        WHEN NOT (ST_XMin(geom) BETWEEN -1e8 AND 1e8 AND ST_YMin(geom) BETWEEN -1e8 AND 1e8) THEN 'coordinates out of range'
+                     END"
+                ),
+            ),
+            (
+                "transforming to the native CRS",
+                format!(
+                    "UPDATE bando_stage SET geom = ST_Transform(geom, ({native_srid_sql}))
+                     WHERE rejected IS NULL AND srid NOT IN ({natives})"
+                ),
+            ),
+            (
+                "repairing geometry",
+                match policy {
+                    InvalidPolicy::Repair => format!(
+                        "UPDATE bando_stage SET repaired = ST_IsValidReason(geom),
+                            geom = ST_CollectionExtract(ST_MakeValid(geom), {extract_type})
+                         WHERE rejected IS NULL AND NOT ST_IsValid(geom)"
+                    ),
+                    InvalidPolicy::Reject => "UPDATE bando_stage SET rejected = 'invalid geometry: ' || ST_IsValidReason(geom)
+                         WHERE rejected IS NULL AND NOT ST_IsValid(geom)"
+                        .to_string(),
+                },
+            ),
+            (
+                "normalising geometry",
+                format!(
+                    "UPDATE bando_stage SET geom = CASE
+                        WHEN {dim} = 0 AND ST_NumGeometries(geom) = 1 THEN ST_GeometryN(geom, 1)
+                        ELSE {multi} END
+                     WHERE rejected IS NULL;
+                     UPDATE bando_stage SET rejected = CASE
+                        WHEN ST_IsEmpty(geom) THEN 'geometry is empty after repair (' || repaired || ')'
+                        WHEN {dim} = 0 AND GeometryType(geom) <> 'POINT' THEN 'a multi-point where one point is expected'
+                     END
+                     WHERE rejected IS NULL"
+                ),
+            ),
+        ];
+        for (step, sql) in steps {
+            sqlx::raw_sql(&sql)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db(step))?;
+        }
+        // Duplicate natural keys: the first occurrence wins, later ones are rejected.
+        let keys = self.table.key_columns();
+        let key_list = keys
+            .iter()
+            .map(|k| crate::db::quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_text = keys
+            .iter()
+            .map(|k| format!("coalesce({}::text, '∅')", crate::db::quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" || '/' || ");
+        let dup_sql = format!(
+            "WITH ranked AS (
+                SELECT ctid, __file, __index, {key_text} AS key,
+                       first_value(__file) OVER w AS first_file,
+                       first_value(__index) OVER w AS first_index,
+                       row_number() OVER w AS n
+                FROM bando_stage WHERE rejected IS NULL
+                WINDOW w AS (PARTITION BY {key_list} ORDER BY __file, __index))
+             UPDATE bando_stage s SET rejected = 'duplicate identity ' || r.key
+                 || ' (first seen as feature ' || r.first_index || ' of file ' || r.first_file || ')'
+             FROM ranked r WHERE s.ctid = r.ctid AND r.n > 1"
+        );
+        sqlx::raw_sql(&dup_sql)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(db("checking duplicate identities"))?;
+        let rejects: Vec<(i32, i64, String)> = sqlx::query_as(
+            "SELECT __file, __index, rejected FROM bando_stage WHERE rejected IS NOT NULL ORDER BY __file, __index",
+        )
+        .fetch_all(&mut *self.conn)
+        .await
+        .map_err(db("listing rejects"))?;
+        let repairs: Vec<(i32, i64, String)> = sqlx::query_as(
+            "SELECT __file, __index, repaired FROM bando_stage
+             WHERE repaired IS NOT NULL AND rejected IS NULL ORDER BY __file, __index",
+        )
+        .fetch_all(&mut *self.conn)
+        .await
+        .map_err(db("listing repairs"))?;
+        sqlx::raw_sql("ANALYZE bando_stage")
+            .execute(&mut *self.conn)
+            .await
+            .map_err(db("analysing the staging table"))?;
+        let to_reject = |(file, index, reason): (i32, i64, String)| Reject {
+            file,
+            index,
+            reason,
+        };
+        Ok(Prepared {
+            staged: self.staged,
+            repaired: repairs.len() as u64,
+            repairs: repairs.into_iter().map(to_reject).collect(),
+            rejects: rejects.into_iter().map(to_reject).collect(),
+        })
+    }
+
+    /// Rejects staged rows an owner's check refused (by file and feature index).
+    pub async fn reject(&mut self, rejects: &[Reject]) -> Result<(), BulkError> {
+        for r in rejects {
+            sqlx::query(
+                "UPDATE bando_stage SET rejected = $3 WHERE __file = $1 AND __index = $2 AND rejected IS NULL",
+            )
+            .bind(r.file)
+            .bind(r.index)
+            .bind(&r.reason)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(db("recording rejects"))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the import visible in one transaction (see the module doc). With `dry_run` the
+    /// transaction is rolled back after counting.
+    pub async fn merge(
+        mut self,
+        mode: MergeMode,
+        record: &ImportRecord,
+        dry_run: bool,
+    ) -> Result<Merged, BulkError> {
+        let t = self.table;
+        let target = t.qualified();
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| crate::db::quote_ident(c.name))
+            .collect();
+        let data_cols = {
+            let mut v = vec!["source_id".to_string()];
+            v.extend(cols.iter().cloned());
+            v.push("extra".into());
+            v.push("geom".into());
+            v
+        };
+        let insert_cols = format!("{}, import_id", data_cols.join(", "));
+        let select_cols = data_cols
+            .iter()
+            .map(|c| format!("s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let keys = t.key_columns();
+        let key_list = keys
+            .iter()
+            .map(|k| crate::db::quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_join = keys
+            .iter()
+            .map(|k| {
+                let k = crate::db::quote_ident(k);
+                format!("t.{k} = s.{k}")
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let changed = data_cols
+            .iter()
+            .map(|c| format!("t.{c} IS DISTINCT FROM s.{c}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let changed_excluded = data_cols
+            .iter()
+            .map(|c| format!("t.{c} IS DISTINCT FROM EXCLUDED.{c}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let set_list = data_cols
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(db("starting the transaction"))?;
+        let import_id: i64 = sqlx::query_scalar(
+            "INSERT INTO platform.imports (layer, mode, files, imported_by, read)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(t.kind)
+        .bind(match mode {
+            MergeMode::Replace => "replace",
+            MergeMode::Upsert => "upsert",
+        })
+        .bind(&record.files)
+        .bind(&record.imported_by)
+        .bind(record.read as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("recording the import"))?;
+
+        let mut merged = Merged {
+            import_id,
+            ..Merged::default()
+        };
+        let ok_rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM bando_stage WHERE rejected IS NULL")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("counting rows"))?;
+        // Old geometry that changes or disappears, for cache invalidation.
+        let gone = match mode {
+            MergeMode::Replace => format!(
+                " OR NOT EXISTS (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join})"
+            ),
+            MergeMode::Upsert => String::new(),
+        };
+        let old_extent: Extent = sqlx::query_as(&format!(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+               SELECT ST_Extent(t.geom_3857) AS e FROM {target} t
+               WHERE EXISTS (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join} AND ({changed})){gone}) x"
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("measuring the changed area"))?;
+        if mode == MergeMode::Replace {
+            // Replace keeps the ids of features that are delivered again; only the ones the
+            // delivery no longer has are removed.
+            merged.deleted = sqlx::query(&format!(
+                "DELETE FROM {target} t WHERE NOT EXISTS
+                   (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join})"
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("removing features the delivery no longer has"))?
+            .rows_affected();
+        }
+        let (inserted, written): (i64, i64) = sqlx::query_as(&format!(
+            "WITH w AS (INSERT INTO {target} AS t ({insert_cols})
+             SELECT {select_cols}, $1 FROM bando_stage s WHERE s.rejected IS NULL
+             ORDER BY s.__file, s.__index
+             ON CONFLICT ({key_list}) DO UPDATE SET {set_list}, import_id = EXCLUDED.import_id,
+                updated_at = now()
+             WHERE {changed_excluded}
+             RETURNING (xmax = 0) AS new)
+             SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+        ))
+        .bind(import_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("writing the live table"))?;
+        merged.inserted = inserted as u64;
+        merged.updated = (written - inserted) as u64;
+        merged.unchanged = (ok_rows - written).max(0) as u64;
+        let new_extent: Extent = if merged.inserted + merged.updated > 0 {
+            sqlx::query_as(&format!(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+                 FROM (SELECT ST_Extent(geom_3857) AS e FROM {target} WHERE import_id = $1) x"
+            ))
+            .bind(import_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("measuring the new area"))?
+        } else {
+            (None, None, None, None)
+        };
+        merged.touched_3857 = union_extent(old_extent, new_extent)
+            .filter(|_| merged.inserted + merged.updated + merged.deleted > 0);
+
+        let mut report = record.report.clone();
+        if let Some(obj) = report.as_object_mut() {
+            obj.insert(
+                "merge".into(),
+                serde_json::to_value(&merged).unwrap_or_default(),
+            );
+        }
+        sqlx::query(
+            "UPDATE platform.imports SET finished_at = clock_timestamp(), inserted = $2,
+                updated = $3, unchanged = $4, deleted = $5, rejected = $6, report = $7
+             WHERE id = $1",
+        )
+        .bind(import_id)
+        .bind(merged.inserted as i64)
+        .bind(merged.updated as i64)
+        .bind(merged.unchanged as i64)
+        .bind(merged.deleted as i64)
+        .bind(self.staged as i64 - ok_rows)
+        .bind(&report)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording the import"))?;
+        if let Some(bbox) = merged.touched_3857 {
+            let payload = serde_json::json!({
+                "layer": t.kind, "import_id": import_id, "bbox_3857": bbox,
+            });
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(payload.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("notifying servers"))?;
+        }
+        if dry_run {
+            tx.rollback()
+                .await
+                .map_err(db("rolling back the dry run"))?;
+        } else {
+            tx.commit().await.map_err(db("committing"))?;
+        }
+        Ok(merged)
+    }
+}
+
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+type Extent = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+fn union_extent(a: Extent, b: Extent) -> Option<[f64; 4]> {
+    let to_arr = |e: Extent| match e {
+        (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+        _ => None,
+    };
+    match (to_arr(a), to_arr(b)) {
+        (Some(x), Some(y)) => Some([
+            x[0].min(y[0]),
+            x[1].min(y[1]),
+            x[2].max(y[2]),
+            x[3].max(y[3]),
+        ]),
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (None, None) => None,
+    }
+}
+
+/// Days since 2000-01-01 for a calendar date (proleptic Gregorian), for [`Value::Date`].
+pub fn days_since_2000(year: i32, month: u32, day: u32) -> Option<i32> {
+    if !(1..=12).contains(&month) || day == 0 || day > 31 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), relative to 1970-01-01.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = month as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days_1970 = era * 146_097 + doe - 719_468;
+    // Reject dates like 2023-02-31 by round-tripping the month length.
+    let month_len = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    };
+    (day <= month_len).then_some(days_1970 - 10_957)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_count_from_2000() {
+        assert_eq!(days_since_2000(2000, 1, 1), Some(0));
+        assert_eq!(days_since_2000(2000, 3, 1), Some(60));
+        assert_eq!(days_since_2000(1999, 12, 31), Some(-1));
+        assert_eq!(days_since_2000(2024, 8, 1), Some(8979));
+        assert_eq!(days_since_2000(2023, 2, 29), None);
+        assert_eq!(days_since_2000(2023, 13, 1), None);
+    }
+
+    #[test]
+    fn extents_union() {
+        let a = (Some(0.0), Some(0.0), Some(1.0), Some(1.0));
+        let b = (Some(-1.0), Some(0.5), Some(0.5), Some(2.0));
+        assert_eq!(union_extent(a, b), Some([-1.0, 0.0, 1.0, 2.0]));
+        assert_eq!(
+            union_extent((None, None, None, None), b),
+            Some([-1.0, 0.5, 0.5, 2.0])
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! Parcel rules the importers run on their staging table before a delivery becomes visible:
+//! overlaps between parcels above a tolerance and areas that disagree with the declared ones.
+//! Both are reported, not rejected: a land officer decides (domain.md §2). Measured in each
+//! parcel's native TM-3 metres.
+
+use sqlx::PgConnection;
+
+/// Overlap area (m²) below which two parcels are considered to share only an edge.
+pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
+/// Relative difference between declared and measured area reported as a mismatch.
+pub const AREA_MISMATCH_RATIO: f64 = 0.05;
+
+/// Findings on the staged parcels (rows of `stage` with `rejected IS NULL`), as sentences.
+pub async fn stage_findings(
+    conn: &mut PgConnection,
+    stage: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let stage = gis_core::db::quote_ident(stage);
+    sqlx::raw_sql(&format!(
+        "CREATE INDEX ON {stage} USING gist (geom) WHERE rejected IS NULL; ANALYZE {stage}"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let mut findings = Vec::new();
+    let (overlaps, examples): (i64, Option<String>) = sqlx::query_as(&format!(
+        "WITH o AS (
+            SELECT a.commune_code || '/' || a.sheet_number || '/' || a.parcel_number AS a_id,
+                   b.commune_code || '/' || b.sheet_number || '/' || b.parcel_number AS b_id,
+                   ST_Area(ST_Intersection(a.geom, b.geom)) AS area
+            FROM {stage} a JOIN {stage} b
+              ON a.geom && b.geom AND a.ctid < b.ctid AND ST_SRID(a.geom) = ST_SRID(b.geom)
+            WHERE a.rejected IS NULL AND b.rejected IS NULL AND ST_Relate(a.geom, b.geom, '2********'))
+         SELECT count(*), string_agg(a_id || ' × ' || b_id || ' (' || round(area::numeric, 1) || ' m²)', '; ')
+                FILTER (WHERE rn <= 5)
+         FROM (SELECT *, row_number() OVER (ORDER BY area DESC) rn FROM o WHERE area > $1) x"
+    ))
+    .bind(OVERLAP_TOLERANCE_M2)
+    .fetch_one(&mut *conn)
+    .await?;
+    if overlaps > 0 {
+        findings.push(format!(
+            "{overlaps} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",
+            examples.unwrap_or_default()
+        ));
+    }
+    let (mismatches, examples): (i64, Option<String>) = sqlx::query_as(&format!(
+        "SELECT count(*), string_agg(id || ': declared ' || round(declared_area_m2::numeric, 1)
+                  || ' m², measured ' || round(measured::numeric, 1) || ' m²', '; ') FILTER (WHERE rn <= 5)
+         FROM (SELECT commune_code || '/' || sheet_number || '/' || parcel_number AS id,
+                      declared_area_m2, ST_Area(geom) AS measured,
+                      row_number() OVER (ORDER BY abs(declared_area_m2 - ST_Area(geom)) DESC) rn
+               FROM {stage}
+               WHERE rejected IS NULL AND declared_area_m2 IS NOT NULL
+                 AND abs(declared_area_m2 - ST_Area(geom)) > greatest(1.0, $1 * ST_Area(geom))) x"
+    ))
+    .bind(AREA_MISMATCH_RATIO)
+    .fetch_one(&mut *conn)
+    .await?;
+    if mismatches > 0 {
+        findings.push(format!(
+            "{mismatches} parcels have a declared area (DIENTICH) more than {}% off the area measured in TM-3 (e.g. {})",
+            AREA_MISMATCH_RATIO * 100.0,
+            examples.unwrap_or_default()
+        ));
+    }
+    Ok(findings)
+}

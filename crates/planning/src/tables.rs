@@ -1,0 +1,70 @@
+//! Planning's feature tables as the importers see them.
+
+use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::layer::GeometryKind;
+
+/// `planning.zones`.
+pub const ZONES: FeatureTable = FeatureTable {
+    kind: "planning_zones",
+    schema: "planning",
+    table: "zones",
+    geometry: GeometryKind::MultiPolygon,
+    columns: &[
+        Column::new("zone_code", Text, &["MAKHU", "KYHIEU", "MA_O"], true),
+        Column::new("name", Text, &["TENKHU", "TEN_O"], false),
+        Column::new(
+            "land_use_function",
+            Text,
+            &["CHUCNANG", "MDSD", "LOAIDAT"],
+            false,
+        ),
+        Column::new("density_pct", Double, &["MATDOXD", "MDXD", "MATDO"], false),
+        Column::new("max_floors", Integer, &["TANGCAO", "SOTANG"], false),
+        Column::new("max_height_m", Double, &["CHIEUCAO", "CAOTOIDA"], false),
+        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false),
+        Column::new(
+            "decision_number",
+            Text,
+            &["SOQD", "SO_QD", "QUYETDINH"],
+            false,
+        ),
+        Column::new("decision_date", Date, &["NGAYQD", "NGAY_QD"], false),
+    ],
+    natural_key: NaturalKey::SourceId,
+    source_id_fields: &["MAKHU", "KYHIEU", "MA_O"],
+    check: None,
+};
+
+/// `planning.red_lines`.
+pub const RED_LINES: FeatureTable = FeatureTable {
+    kind: "red_lines",
+    schema: "planning",
+    table: "red_lines",
+    geometry: GeometryKind::MultiLineString,
+    columns: &[
+        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false),
+        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false),
+    ],
+    natural_key: NaturalKey::SourceId,
+    source_id_fields: &["MA", "ID"],
+    check: None,
+};
+
+/// `planning.building_lines`.
+pub const BUILDING_LINES: FeatureTable = FeatureTable {
+    kind: "building_lines",
+    schema: "planning",
+    table: "building_lines",
+    geometry: GeometryKind::MultiLineString,
+    columns: &[
+        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false),
+        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false),
+        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false),
+    ],
+    natural_key: NaturalKey::SourceId,
+    source_id_fields: &["MA", "ID"],
+    check: None,
+};
+
+/// Every planning feature table.
+pub const ALL: [FeatureTable; 3] = [ZONES, RED_LINES, BUILDING_LINES];

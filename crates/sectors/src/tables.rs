@@ -1,0 +1,110 @@
+//! Transport and environment feature tables as the importers see them.
+
+use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::layer::GeometryKind;
+
+const fn table(
+    kind: &'static str,
+    geometry: GeometryKind,
+    columns: &'static [Column],
+    source_id_fields: &'static [&'static str],
+) -> FeatureTable {
+    FeatureTable {
+        kind,
+        schema: "sectors",
+        table: kind,
+        geometry,
+        columns,
+        natural_key: NaturalKey::SourceId,
+        source_id_fields,
+        check: None,
+    }
+}
+
+const NAME: Column = Column::new("name", Text, &["TEN", "TENDIEM", "TEN_TRAM"], false);
+
+/// Road centrelines.
+pub const ROADS: FeatureTable = table(
+    "roads",
+    GeometryKind::MultiLineString,
+    &[
+        Column::new("name", Text, &["TENDUONG", "TEN_DUONG", "TEN"], false),
+        Column::new("road_class", Text, &["LOAIDUONG", "CAPDUONG"], false),
+        Column::new("width_m", Double, &["BERONG", "BE_RONG", "LOGIOI"], false),
+    ],
+    &["MADUONG", "MA", "ID"],
+);
+/// Street lights.
+pub const STREET_LIGHTS: FeatureTable = table(
+    "street_lights",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MADEN", "MA", "ID"], false),
+        Column::new("power_w", Double, &["CONGSUAT", "CS"], false),
+        Column::new("lamp_type", Text, &["LOAIDEN", "LOAI"], false),
+    ],
+    &["MADEN", "MA", "ID"],
+);
+/// Traffic lights.
+pub const TRAFFIC_LIGHTS: FeatureTable = table(
+    "traffic_lights",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MA", "ID", "MADEN"], false),
+        NAME,
+    ],
+    &["MA", "ID", "MADEN"],
+);
+/// Traffic and security cameras.
+pub const CAMERAS: FeatureTable = table(
+    "cameras",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MA", "ID", "MACAMERA"], false),
+        NAME,
+        Column::new("camera_type", Text, &["LOAI", "LOAICAMERA"], false),
+    ],
+    &["MA", "ID", "MACAMERA"],
+);
+/// Bus stops.
+pub const BUS_STOPS: FeatureTable = table(
+    "bus_stops",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MA", "ID", "MATRAM"], false),
+        NAME,
+    ],
+    &["MA", "ID", "MATRAM"],
+);
+/// Bus routes.
+pub const BUS_ROUTES: FeatureTable = table(
+    "bus_routes",
+    GeometryKind::MultiLineString,
+    &[
+        Column::new("route_number", Text, &["SOTUYEN", "TUYEN", "MA"], false),
+        Column::new("name", Text, &["TENTUYEN", "TEN"], false),
+    ],
+    &["SOTUYEN", "MA", "ID"],
+);
+/// Environment monitoring stations.
+pub const ENV_STATIONS: FeatureTable = table(
+    "env_stations",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MATRAM", "MA", "ID"], false),
+        Column::new("name", Text, &["TENTRAM", "TEN"], false),
+        Column::new("station_type", Text, &["LOAI", "LOAITRAM"], false),
+    ],
+    &["MATRAM", "MA", "ID"],
+);
+
+/// Every sector feature table.
+pub const ALL: [FeatureTable; 7] = [
+    ROADS,
+    STREET_LIGHTS,
+    TRAFFIC_LIGHTS,
+    CAMERAS,
+    BUS_STOPS,
+    BUS_ROUTES,
+    ENV_STATIONS,
+];

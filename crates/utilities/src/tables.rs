@@ -1,0 +1,130 @@
+//! The network feature tables as the importers see them.
+
+use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::layer::GeometryKind;
+
+const fn table(
+    kind: &'static str,
+    geometry: GeometryKind,
+    columns: &'static [Column],
+    source_id_fields: &'static [&'static str],
+) -> FeatureTable {
+    FeatureTable {
+        kind,
+        schema: "utilities",
+        table: kind,
+        geometry,
+        columns,
+        natural_key: NaturalKey::SourceId,
+        source_id_fields,
+        check: None,
+    }
+}
+
+const CODE: Column = Column::new("code", Text, &["MA", "MAHIEU", "KYHIEU", "ID"], false);
+
+/// Water mains.
+pub const WATER_PIPES: FeatureTable = table(
+    "water_pipes",
+    GeometryKind::MultiLineString,
+    &[
+        Column::new("diameter_mm", Double, &["DUONGKINH", "DK", "CO_ONG"], false),
+        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false),
+        Column::new("install_year", Integer, &["NAMLAPDAT", "NAM_LD"], false),
+    ],
+    &["MAONG", "MA", "ID"],
+);
+/// Valves.
+pub const WATER_VALVES: FeatureTable = table(
+    "water_valves",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MAVAN", "MA", "ID"], false),
+        Column::new("valve_type", Text, &["LOAIVAN", "LOAI"], false),
+    ],
+    &["MAVAN", "MA", "ID"],
+);
+/// Customer meters.
+pub const WATER_METERS: FeatureTable = table(
+    "water_meters",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MADONGHO", "MA", "ID"], false),
+        Column::new("customer_ref", Text, &["MAKH", "MA_KH"], false),
+    ],
+    &["MADONGHO", "MA", "ID"],
+);
+/// Fire hydrants.
+pub const HYDRANTS: FeatureTable = table(
+    "hydrants",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MATRU", "MA", "ID"], false),
+        Column::new("status", Text, &["TINHTRANG", "TRANGTHAI"], false),
+    ],
+    &["MATRU", "MA", "ID"],
+);
+/// Drains.
+pub const DRAINS: FeatureTable = table(
+    "drains",
+    GeometryKind::MultiLineString,
+    &[
+        Column::new("diameter_mm", Double, &["DUONGKINH", "DK"], false),
+        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false),
+    ],
+    &["MACONG", "MA", "ID"],
+);
+/// Manholes.
+pub const MANHOLES: FeatureTable = table(
+    "manholes",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MAHOGA", "MA", "ID"], false),
+        Column::new("depth_m", Double, &["DOSAU", "DO_SAU"], false),
+    ],
+    &["MAHOGA", "MA", "ID"],
+);
+/// Power lines.
+pub const POWER_LINES: FeatureTable = table(
+    "power_lines",
+    GeometryKind::MultiLineString,
+    &[
+        Column::new("voltage_kv", Double, &["CAPDIENAP", "DIENAP", "KV"], false),
+        Column::new("name", Text, &["TENTUYEN", "TEN"], false),
+    ],
+    &["MATUYEN", "MA", "ID"],
+);
+/// Power poles.
+pub const POWER_POLES: FeatureTable = table(
+    "power_poles",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MACOT", "MA", "ID"], false),
+        Column::new("pole_type", Text, &["LOAICOT", "LOAI"], false),
+    ],
+    &["MACOT", "MA", "ID"],
+);
+/// Substations.
+pub const SUBSTATIONS: FeatureTable = table(
+    "substations",
+    GeometryKind::Point,
+    &[
+        CODE,
+        Column::new("name", Text, &["TENTRAM", "TEN"], false),
+        Column::new("capacity_kva", Double, &["CONGSUAT", "KVA"], false),
+    ],
+    &["MATRAM", "MA", "ID"],
+);
+
+/// Every network feature table.
+pub const ALL: [FeatureTable; 9] = [
+    WATER_PIPES,
+    WATER_VALVES,
+    WATER_METERS,
+    HYDRANTS,
+    DRAINS,
+    MANHOLES,
+    POWER_LINES,
+    POWER_POLES,
+    SUBSTATIONS,
+];
