@@ -5,8 +5,8 @@
 //! [`Loader::push`] streams rows (bounded memory); [`Loader::prepare`] builds geometry in the
 //! native VN-2000 TM-3 CRS, repairs or rejects invalid geometry and marks duplicate natural keys;
 //! owners may then run their own checks on [`Loader::stage_table`]; [`Loader::merge`] replaces or
-//! upserts the live table, records the import in `platform.imports` and notifies
-//! `bando_layer_changes` with the touched area — all in one transaction, so a killed or failed
+//! upserts the live table and records the import in `platform.imports` — all in one transaction
+//! (the tables' statement triggers notify `bando_layer_changes` with the touched area on commit), so a killed or failed
 //! import leaves the live table exactly as it was, and an identical `upsert` changes nothing.
 
 use serde::Serialize;
@@ -16,7 +16,8 @@ use sqlx::{Connection, PgConnection, Postgres};
 
 use crate::feature::{ColumnType, FeatureTable};
 
-/// The channel that carries layer changes (payload: JSON with layer, import id, bbox in 3857).
+/// The channel feature tables' triggers notify on commit (payload: JSON with `table`
+/// (`schema.table`), `op` and `bbox_3857`).
 pub const CHANGES_CHANNEL: &str = "bando_layer_changes";
 
 /// The staging table's name (a temporary table, private to the loader's connection).
@@ -651,17 +652,6 @@ impl Loader {
         .execute(&mut *tx)
         .await
         .map_err(db("recording the import"))?;
-        if let Some(bbox) = merged.touched_3857 {
-            let payload = serde_json::json!({
-                "layer": t.kind, "import_id": import_id, "bbox_3857": bbox,
-            });
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANGES_CHANNEL)
-                .bind(payload.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("notifying servers"))?;
-        }
         if dry_run {
             tx.rollback()
                 .await

@@ -2,6 +2,8 @@
 //!
 //! Owns what every other crate stands on and nothing domain-specific:
 //!
+//! - [`cql2`]: OGC CQL2 filters (cql2-text and cql2-json) parsed into one typed tree and
+//!   compiled into parameterised PostgreSQL/PostGIS SQL over the caller's queryables;
 //! - [`crs`]: the CRSs bando accepts (WGS84, Web Mercator, VN-2000 geographic, TM-3 and UTM
 //!   zones, any EPSG code PROJ knows), transforms through the system PROJ (EPSG:6960 for
 //!   VN-2000), and the axis-order guard for northing-first survey coordinates;
@@ -24,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod bulk;
+pub mod cql2;
 pub mod crs;
 pub mod db;
 pub mod feature;

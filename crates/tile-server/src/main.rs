@@ -91,6 +91,13 @@ enum DbAction {
     Migrate,
     /// Show applied and pending migrations.
     Status,
+    /// Start the private cluster and leave it running (for psql, ogr2ogr, benchmarks); prints
+    /// its connection URL. `bando db stop` stops it.
+    Start {
+        /// Also listen on 127.0.0.1 at a free port (default: Unix socket only).
+        #[arg(long)]
+        tcp: bool,
+    },
     /// Stop the private cluster running on the data directory (one left by a killed bando).
     Stop,
 }
@@ -209,13 +216,37 @@ async fn run(cli: Cli) -> Result<()> {
             println!("private cluster in {}: {state}", config.data_dir.display());
             Ok(())
         }
+        Command::Db {
+            action: DbAction::Start { tcp },
+        } => {
+            let config = load_config(&cli, None)?;
+            if config.database_url.is_some() {
+                anyhow::bail!("DATABASE_URL names an existing server; bando only starts its own private cluster");
+            }
+            let cluster = gis_core::db::PrivateCluster::start(&ClusterOptions {
+                data_dir: config.data_dir.clone(),
+                tcp: *tcp,
+            })
+            .await?;
+            let pool = sqlx::PgPool::connect_with(cluster.connect_options()).await?;
+            tile_server::migrations().run(&pool).await?;
+            pool.close().await;
+            match cluster.tcp_url(gis_core::db::cluster::CLUSTER_DATABASE) {
+                Some(url) => println!("{url}"),
+                None => println!(
+                    "private cluster running in {} (Unix socket; use --tcp for a URL)",
+                    cluster.pgdata().display()
+                ),
+            }
+            Ok(())
+        }
         Command::Db { action } => {
             let config = load_config(&cli, None)?;
             let db = open_db(&config).await?;
             let migrations = tile_server::migrations();
             let result = match action {
                 DbAction::Migrate => migrations.run(&db.pool).await.map_err(anyhow::Error::from),
-                DbAction::Status | DbAction::Stop => Ok(()),
+                DbAction::Status | DbAction::Stop | DbAction::Start { .. } => Ok(()),
             };
             let status = migrations.status(&db.pool).await;
             db.close().await?;

@@ -113,7 +113,7 @@ impl Database {
         let options = options
             .options([("search_path", "public")])
             .application_name("bando")
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(60));
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

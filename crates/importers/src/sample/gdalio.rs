@@ -38,24 +38,62 @@ impl Text {
             Text::Vni => encode_vni(s),
         }
     }
+}
+
+/// Encodes text values for one layer. Both legacy encodings map each character of NFC text on
+/// its own, so the bytes of every character seen are kept: the encoders search tables per
+/// character, which for a million parcels cost more than writing the shapefile.
+#[derive(Debug)]
+struct Encoder {
+    text: Text,
+    chars: std::collections::HashMap<char, Vec<u8>>,
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    fn new(text: Text) -> Self {
+        Encoder {
+            text,
+            chars: std::collections::HashMap::new(),
+            out: Vec::new(),
+        }
+    }
 
     /// The value to hand to GDAL. Legacy encodings become one char U+0000..U+00FF per byte: the
     /// layer is created with `ENCODING=ISO-8859-1`, so GDAL's UTF-8 → Latin-1 recoding writes
-    /// exactly these bytes. Values longer than `width` bytes lose whole characters at the end
-    /// (never half a VNI letter), as a legacy DBF field would hold them.
-    fn encode(self, s: &str, width: usize) -> Result<String, crate::encoding::EncodeError> {
-        let mut bytes = self.bytes(s)?;
-        if width > 0 && bytes.len() > width {
-            let mut chars: Vec<char> = s.chars().collect();
-            while bytes.len() > width && !chars.is_empty() {
-                chars.pop();
-                bytes = self.bytes(&chars.iter().collect::<String>())?;
-            }
+    /// exactly these bytes. Values longer than `width` bytes (characters for UTF-8; 0: no limit)
+    /// lose whole characters at the end (never half a VNI letter), as a DBF field holds them.
+    fn encode(&mut self, s: &str, width: usize) -> Result<String, crate::encoding::EncodeError> {
+        let limit = if width == 0 { usize::MAX } else { width };
+        if self.text == Text::Utf8 {
+            // Modern formats count field widths in characters.
+            return Ok(s.chars().take(limit).collect());
         }
-        Ok(match self {
-            Text::Utf8 => String::from_utf8_lossy(&bytes).into_owned(),
-            Text::Tcvn3 | Text::Vni => bytes.iter().map(|&b| char::from(b)).collect(),
-        })
+        if unicode_normalization::is_nfc_quick(s.chars())
+            != unicode_normalization::IsNormalized::Yes
+        {
+            // Decomposed input: let the encoder normalise, then cut whole bytes.
+            let mut bytes = self.text.bytes(s)?;
+            bytes.truncate(limit);
+            return Ok(bytes.iter().map(|&b| char::from(b)).collect());
+        }
+        self.out.clear();
+        for c in s.chars() {
+            let code: &[u8] = if c.is_ascii() {
+                &[c as u8]
+            } else {
+                if !self.chars.contains_key(&c) {
+                    let bytes = self.text.bytes(c.encode_utf8(&mut [0; 4]))?;
+                    self.chars.insert(c, bytes);
+                }
+                &self.chars[&c]
+            };
+            if self.out.len() + code.len() > limit {
+                break;
+            }
+            self.out.extend_from_slice(code);
+        }
+        Ok(self.out.iter().map(|&b| char::from(b)).collect())
     }
 }
 
@@ -82,7 +120,7 @@ pub(super) const fn f(name: &'static str, ty: Ty) -> Field {
 }
 
 /// One attribute value, in the order of the layer's fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Val<'a> {
     S(&'a str),
     I(i64),
@@ -159,11 +197,26 @@ pub(super) fn to_wgs84(epsg: u32, path: &Path) -> Result<CoordTransform, ImportE
 
 /// Creates a new vector dataset with `driver`, replacing whatever was at `path`.
 pub(super) fn create(driver: &str, path: &Path) -> Result<Dataset, ImportError> {
+    create_with(driver, path, &[])
+}
+
+/// Like [`create`], with dataset creation options.
+pub(super) fn create_with(
+    driver: &str,
+    path: &Path,
+    options: &[&str],
+) -> Result<Dataset, ImportError> {
     remove_output(path)?;
-    let driver = DriverManager::get_driver_by_name(driver).map_err(|e| ImportError::gdal(path, e))?;
+    let err = |e| ImportError::gdal(path, e);
+    let driver = DriverManager::get_driver_by_name(driver).map_err(err)?;
+    if options.is_empty() {
+        return driver.create_vector_only(path).map_err(err);
+    }
+    let options: gdal::cpl::CslStringList = options.iter().copied().collect();
+    // A raster-less dataset: the same call create_vector_only makes, plus the options.
     driver
-        .create_vector_only(path)
-        .map_err(|e| ImportError::gdal(path, e))
+        .create_with_band_type_with_options::<u8, _>(path, 0, 0, 0, &options)
+        .map_err(err)
 }
 
 /// Removes a previous output: the file, a `.gdb` directory, or a shapefile with its sidecars.
@@ -196,8 +249,7 @@ pub(super) struct LayerWriter<'d> {
     path: PathBuf,
     fields: &'static [Field],
     idx: Vec<usize>,
-    text: Text,
-    transform: Option<CoordTransform>,
+    encoder: Encoder,
     buf: Vec<u8>,
     count: u64,
 }
@@ -210,8 +262,6 @@ pub(super) struct LayerSpec<'a> {
     pub fields: &'static [Field],
     pub options: &'a [&'a str],
     pub text: Text,
-    /// Transform every geometry before writing (native TM-3 → WGS84).
-    pub transform: Option<CoordTransform>,
 }
 
 impl<'d> LayerWriter<'d> {
@@ -256,8 +306,7 @@ impl<'d> LayerWriter<'d> {
             path: path.to_path_buf(),
             fields: spec.fields,
             idx,
-            text: spec.text,
-            transform: spec.transform,
+            encoder: Encoder::new(spec.text),
             buf: Vec::with_capacity(256),
             count: 0,
         })
@@ -265,6 +314,25 @@ impl<'d> LayerWriter<'d> {
 
     /// Writes one feature.
     pub fn add(&mut self, geom: Geom<'_>, vals: &[Val<'_>]) -> Result<(), ImportError> {
+        self.write(geom, vals, None)
+    }
+
+    /// Writes one feature after transforming its geometry (native TM-3 → WGS84).
+    pub fn add_transformed(
+        &mut self,
+        geom: Geom<'_>,
+        vals: &[Val<'_>],
+        transform: &CoordTransform,
+    ) -> Result<(), ImportError> {
+        self.write(geom, vals, Some(transform))
+    }
+
+    fn write(
+        &mut self,
+        geom: Geom<'_>,
+        vals: &[Val<'_>],
+        transform: Option<&CoordTransform>,
+    ) -> Result<(), ImportError> {
         debug_assert_eq!(vals.len(), self.fields.len());
         let path = &self.path;
         let err = |e| ImportError::gdal(path, e);
@@ -272,7 +340,7 @@ impl<'d> LayerWriter<'d> {
         for ((field, &i), val) in self.fields.iter().zip(&self.idx).zip(vals) {
             match (*val, field.ty) {
                 (Val::S(s), Ty::Str(width)) => {
-                    let s = self.text.encode(s, width.max(0) as usize).map_err(|e| {
+                    let s = self.encoder.encode(s, width.max(0) as usize).map_err(|e| {
                         ImportError::Feature {
                             path: path.clone(),
                             index: self.count,
@@ -295,14 +363,17 @@ impl<'d> LayerWriter<'d> {
                     return Err(ImportError::Feature {
                         path: path.clone(),
                         index: self.count,
-                        reason: format!("field {}: value {v:?} does not match its type", field.name),
+                        reason: format!(
+                            "field {}: value {v:?} does not match its type",
+                            field.name
+                        ),
                     })
                 }
             }
         }
         geom.wkb(&mut self.buf);
         let mut g = Geometry::from_wkb(&self.buf).map_err(err)?;
-        if let Some(t) = &self.transform {
+        if let Some(t) = transform {
             g.transform_inplace(t).map_err(err)?;
         }
         feature.set_geometry(g).map_err(err)?;
@@ -330,8 +401,10 @@ pub(super) fn finish_legacy_shapefile(shp: &Path, prj: &str) -> Result<(), Impor
 }
 
 /// Layer creation options of a legacy shapefile: text bytes pass through unchanged (see
-/// [`Text::encode`]).
-pub(super) const LEGACY_SHP_OPTIONS: &[&str] = &["ENCODING=ISO-8859-1"];
+/// [`Text::encode`]), and the DBF header carries a fixed delivery date instead of today's, so
+/// that the same seed writes byte-identical files.
+pub(super) const LEGACY_SHP_OPTIONS: &[&str] =
+    &["ENCODING=ISO-8859-1", "DBF_DATE_LAST_UPDATE=2019-06-28"];
 
 /// `.prj` of old Binh Phuoc deliveries: VN-2000 / TM-3 106°15', ESRI style, with the
 /// QĐ 05/2007 link as TOWGS84 in the **Position Vector** convention (rotation signs flipped
@@ -358,3 +431,35 @@ pub(super) const PRJ_DONG_NAI: &str = concat!(
     r#"PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",107.75],"#,
     r#"PARAMETER["Scale_Factor",0.9999],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_character_encoding_matches_the_encoders() {
+        let samples = [
+            "Hộ bà Nguyễn Thị Hương",
+            "Tổ 3, Ấp 2, Xã Tân Thành",
+            "Đang thế chấp tại ngân hàng",
+            "Công ty TNHH Cao su Phú Riềng",
+            "Đường 21 Tháng 4, Phường Xuân An",
+        ];
+        for text in [Text::Tcvn3, Text::Vni] {
+            let mut enc = Encoder::new(text);
+            for s in samples {
+                let want: String = text
+                    .bytes(s)
+                    .expect("encodable")
+                    .iter()
+                    .map(|&b| char::from(b))
+                    .collect();
+                assert_eq!(enc.encode(s, 0).expect("encodable"), want, "{s}");
+                let cut = enc.encode(s, 10).expect("encodable");
+                assert!(cut.chars().count() <= 10 && want.starts_with(&cut), "{s}");
+            }
+        }
+        let mut enc = Encoder::new(Text::Utf8);
+        assert_eq!(enc.encode("Phường", 3).expect("utf8"), "Phư");
+    }
+}

@@ -16,21 +16,21 @@ impl SampleRng {
     }
 
     /// One item of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
 
     /// One item of a non-empty slice of (item, weight).
-    pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+    pub fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u32 = items.iter().map(|(_, w)| w).sum();
         let mut x = self.next_f64() * f64::from(total);
-        for (item, w) in items {
-            x -= f64::from(*w);
+        for &(item, w) in items {
+            x -= f64::from(w);
             if x < 0.0 {
                 return item;
             }
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 }
 
@@ -87,7 +87,10 @@ const COMPANIES: [&str; 6] = [
 
 /// Land-use codes that belong to the state: the owner is the commune, often left blank.
 fn is_state(code: &str) -> bool {
-    matches!(code, "TSC" | "DGD" | "DYT" | "DVH" | "DTT" | "NTD" | "DTL" | "DSH" | "DKV")
+    matches!(
+        code,
+        "TSC" | "DGD" | "DYT" | "DVH" | "DTT" | "NTD" | "DTL" | "DSH" | "DKV"
+    )
 }
 
 /// Owner (chủ sử dụng) for a parcel with land-use `code`; empty for a few state parcels.
@@ -119,7 +122,11 @@ pub(super) fn owner(rng: &mut SampleRng, code: &str, commune: &Commune) -> Strin
 pub(super) fn address(rng: &mut SampleRng, commune: &Commune) -> String {
     let group = 1 + rng.below(12);
     let hamlet = 1 + rng.below(8);
-    let kind = if commune.is_ward() { "Khu phố" } else { "Ấp" };
+    let kind = if commune.is_ward() {
+        "Khu phố"
+    } else {
+        "Ấp"
+    };
     format!("Tổ {group}, {kind} {hamlet}, {}", commune.name)
 }
 
@@ -192,9 +199,12 @@ pub(super) fn note(rng: &mut SampleRng) -> &'static str {
     }
 }
 
-/// Planned land-use functions of planning zones (valid TT 27/2018 codes) with
-/// (density %, floors min, floors max, setback m).
-pub(super) const ZONE_WARD: [((&str, u32, u32, u32, f64), u32); 9] = [
+/// A planned land-use function (valid TT 27/2018 code) with its rules: (code, building
+/// density %, floors min, floors max, setback m).
+pub(super) type ZoneRule = (&'static str, u32, u32, u32, f64);
+
+/// Planned functions in wards, with weights.
+pub(super) const ZONE_WARD: [(ZoneRule, u32); 9] = [
     (("ODT", 70, 3, 7, 3.0), 40),
     (("TMD", 50, 5, 15, 6.0), 12),
     (("DGD", 35, 3, 4, 6.0), 6),
@@ -207,7 +217,7 @@ pub(super) const ZONE_WARD: [((&str, u32, u32, u32, f64), u32); 9] = [
 ];
 
 /// Planned functions in rural communes.
-pub(super) const ZONE_COMMUNE: [((&str, u32, u32, u32, f64), u32); 8] = [
+pub(super) const ZONE_COMMUNE: [(ZoneRule, u32); 8] = [
     (("ONT", 60, 2, 3, 3.0), 30),
     (("CLN", 5, 1, 1, 0.0), 30),
     (("LUC", 0, 0, 0, 0.0), 8),

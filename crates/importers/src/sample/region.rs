@@ -64,7 +64,13 @@ const BP_COMMUNES: [Commune; 12] = [
     c("25198", "Phường Tân Đồng", DX, "25200", "Phường Đồng Xoài"),
     c("25201", "Phường Tân Bình", DX, "25200", "Phường Đồng Xoài"),
     c("25204", "Phường Tân Xuân", DX, "25210", "Phường Bình Phước"),
-    c("25207", "Phường Tân Thiện", DX, "25210", "Phường Bình Phước"),
+    c(
+        "25207",
+        "Phường Tân Thiện",
+        DX,
+        "25210",
+        "Phường Bình Phước",
+    ),
     c("25210", "Xã Tân Thành", DX, "25210", "Phường Bình Phước"),
     c("25213", "Xã Tiến Thành", DX, "25220", "Xã Tiến Hưng"),
     c("25216", "Xã Tiến Hưng", DX, "25220", "Xã Tiến Hưng"),
@@ -77,7 +83,13 @@ const BP_COMMUNES: [Commune; 12] = [
 /// Dong Nai sample communes around Long Khánh (2 × 2, row-major from the south-west).
 const DN_COMMUNES: [Commune; 4] = [
     c("26041", "Phường Xuân An", LK, "26050", "Phường Long Khánh"),
-    c("26044", "Phường Xuân Bình", LK, "26050", "Phường Long Khánh"),
+    c(
+        "26044",
+        "Phường Xuân Bình",
+        LK,
+        "26050",
+        "Phường Long Khánh",
+    ),
     c("26047", "Phường Xuân Hòa", LK, "26050", "Phường Long Khánh"),
     c("26053", "Xã Bảo Vinh", LK, "26068", "Phường Bảo Vinh"),
 ];
@@ -160,14 +172,83 @@ pub(super) const DONG_NAI: Region = Region {
 /// Both regions, in the order their parcels are numbered and written.
 pub(super) const REGIONS: [&Region; 2] = [&BINH_PHUOC, &DONG_NAI];
 
-/// Rounds to the millimetre, the precision every sample coordinate is written with. Same result
-/// as formatting with `{:.3}` and parsing back (barring exact ties), which the commune WKT uses.
+/// Rounds to the millimetre, the precision every sample coordinate is written with. Always the
+/// same value as formatting with `{:.3}` and parsing back — what the first version of this
+/// generator did for `communes.gpkg` — but without the formatting cost, except near a tie.
 pub(super) fn mm(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+    let scaled = x * 1000.0;
+    if (scaled - scaled.floor() - 0.5).abs() < 1e-6 {
+        // x·1000 carries a rounding error this close to a tie: the exact decimal decides.
+        return format!("{x:.3}").parse().unwrap_or(x);
+    }
+    scaled.round() / 1000.0
 }
 
 fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
     (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+}
+
+/// Millimetre grid points closer than this to a lattice edge count as on it (mm). Such points
+/// are about 1 / (2 × 0.05) = 10 mm apart along a typical edge.
+const ON_EDGE_MM: f64 = 0.05;
+
+/// How far along an edge [`snap`] looks for a grid point on it (mm); beyond, plain rounding.
+const SNAP_REACH_MM: i64 = 2000;
+
+/// The grid point on the lattice edge a–b (both on the millimetre grid) nearest to
+/// lerp(a, b, t): "on" meaning within [`ON_EDGE_MM`] of the straight edge.
+///
+/// Plain rounding moves an edge point up to 0.7 mm off the edge, and along a commune's outline
+/// those offsets add up to ≈ 0.5 m² between the commune and the sum of its parcels. Snapping
+/// keeps them under 0.05 mm. The map t → point is monotone (nearest member of a fixed set), so
+/// points along an edge keep their order; two breaks a few millimetres apart may merge into one
+/// vertex, which both neighbours then share. Deterministic in (a, b, t).
+fn snap(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
+    let to_mm = |x: f64| (x * 1000.0).round() as i64;
+    let (ax, ay, bx, by) = (to_mm(a.0), to_mm(a.1), to_mm(b.0), to_mm(b.1));
+    // Walk the major axis so that every step meets a new grid column (or row).
+    let swap = (by - ay).abs() > (bx - ax).abs();
+    let (ax, ay, bx, by) = if swap {
+        (ay, ax, by, bx)
+    } else {
+        (ax, ay, bx, by)
+    };
+    let (dx, dy) = (bx - ax, by - ay);
+    let len = (dx as f64).hypot(dy as f64);
+    let px = ax as f64 + t * dx as f64;
+    let on_edge = |x: i64| {
+        let y = (ay as f64 + (x - ax) as f64 * dy as f64 / dx as f64).round() as i64;
+        let cross = i128::from(x - ax) * i128::from(dy) - i128::from(y - ay) * i128::from(dx);
+        ((cross.abs() as f64) / len <= ON_EDGE_MM).then_some((x, y))
+    };
+    // Candidates in order of distance from px (ties: the smaller), the first hit is the nearest.
+    let (mut lo, mut hi) = (px.floor() as i64, px.floor() as i64 + 1);
+    let found = loop {
+        let (dlo, dhi) = (px - lo as f64, hi as f64 - px);
+        if dlo.min(dhi) > SNAP_REACH_MM as f64 {
+            break None;
+        }
+        let x = if dlo <= dhi {
+            lo -= 1;
+            lo + 1
+        } else {
+            hi += 1;
+            hi - 1
+        };
+        if let Some(q) = on_edge(x) {
+            break Some(q);
+        }
+    };
+    match found {
+        Some((x, y)) => {
+            let (x, y) = if swap { (y, x) } else { (x, y) };
+            (x as f64 / 1000.0, y as f64 / 1000.0)
+        }
+        None => {
+            let p = lerp(a, b, t);
+            (mm(p.0), mm(p.1))
+        }
+    }
 }
 
 /// Width of the east–west road strip at the bottom of lattice row `j`, metres. Every fourth
@@ -211,40 +292,50 @@ impl Region {
     pub fn lattice(&self, seed: u64, i: i64, j: i64) -> (f64, f64) {
         let seed = seed ^ self.salt;
         let step = CELL_M / STEPS as f64;
-        let e = self.origin.0
-            + i as f64 * step
-            + (SampleRng::at(seed, i, j) - 0.5) * 2.0 * JITTER_M;
+        let e =
+            self.origin.0 + i as f64 * step + (SampleRng::at(seed, i, j) - 0.5) * 2.0 * JITTER_M;
         let n = self.origin.1
             + j as f64 * step
             + (SampleRng::at(seed ^ 0xA5A5, i, j) - 0.5) * 2.0 * JITTER_M;
         (e, n)
     }
 
-    /// The point with parameters (u, v) in quad (i, j), unrounded. `u` and `v` may be ≥ 1 (a
-    /// run of several quads): the integer part moves to the next quad first, so a point on a
-    /// quad edge is always computed from the same quad with the same arithmetic, whichever
-    /// feature asks for it.
-    pub fn at(&self, seed: u64, i: i64, j: i64, u: f64, v: f64) -> (f64, f64) {
-        let (fu, fv) = (u.floor(), v.floor());
-        let (i, j) = (i + fu as i64, j + fv as i64);
-        let (u, v) = (u - fu, v - fv);
-        let p00 = self.lattice(seed, i, j);
-        let p10 = self.lattice(seed, i + 1, j);
-        let p01 = self.lattice(seed, i, j + 1);
-        let p11 = self.lattice(seed, i + 1, j + 1);
-        // lerp(a, b, 0) is exactly a, so points on a quad's edge only depend on that edge.
-        lerp(lerp(p00, p10, u), lerp(p01, p11, u), v)
-    }
-
-    /// Like [`Region::at`], rounded to the millimetre.
-    pub fn at_mm(&self, seed: u64, i: i64, j: i64, u: f64, v: f64) -> (f64, f64) {
-        let (x, y) = self.at(seed, i, j, u, v);
+    /// The lattice point (i, j) rounded to the millimetre, as every file stores it.
+    pub fn corner(&self, seed: u64, i: i64, j: i64) -> (f64, f64) {
+        let (x, y) = self.lattice(seed, i, j);
         (mm(x), mm(y))
     }
 
+    /// The point with parameters (u, v) in quad (i, j), in millimetres.
+    ///
+    /// `u` and `v` may be ≥ 1 (a run of several quads): the integer part moves to the next quad
+    /// first, so a point on a quad edge is always computed from the same quad with the same
+    /// arithmetic, whichever feature asks for it. The quad's corners are the *rounded* lattice
+    /// points, so points on a quad edge lie on the straight edge of the commune, sheet or zone
+    /// outline that walks the lattice, and they are rounded onto that edge ([`snap`]). Without
+    /// both, a commune's parcels would add up to its area only within ≈ 1 m².
+    pub fn at_mm(&self, seed: u64, i: i64, j: i64, u: f64, v: f64) -> (f64, f64) {
+        let (fu, fv) = (u.floor(), v.floor());
+        let (i, j) = (i + fu as i64, j + fv as i64);
+        let (u, v) = (u - fu, v - fv);
+        let p00 = self.corner(seed, i, j);
+        match (u == 0.0, v == 0.0) {
+            (true, true) => p00,
+            (false, true) => snap(p00, self.corner(seed, i + 1, j), u),
+            (true, false) => snap(p00, self.corner(seed, i, j + 1), v),
+            (false, false) => {
+                let p10 = self.corner(seed, i + 1, j);
+                let p01 = self.corner(seed, i, j + 1);
+                let p11 = self.corner(seed, i + 1, j + 1);
+                let (x, y) = lerp(lerp(p00, p10, u), lerp(p01, p11, u), v);
+                (mm(x), mm(y))
+            }
+        }
+    }
+
     /// The closed ring (counter-clockwise) around the `ni` × `nj` quads from (i0, j0), walking
-    /// the lattice points, unrounded. Communes, sheets and planning zones all use it, so they
-    /// share edges with each other and with the parcels.
+    /// the lattice points, in millimetres. Communes, sheets and planning zones all use it, so
+    /// they share edges with each other and with the parcels.
     pub fn block_ring(&self, seed: u64, i0: i64, j0: i64, ni: i64, nj: i64) -> Vec<(f64, f64)> {
         let (i1, j1) = (i0 + ni, j0 + nj);
         let mut ring = Vec::with_capacity(2 * (ni + nj) as usize + 1);
@@ -254,7 +345,7 @@ impl Region {
         ring.extend((j0 + 1..=j1).rev().map(|j| (i0, j)));
         ring.push((i0, j0));
         ring.into_iter()
-            .map(|(i, j)| self.lattice(seed, i, j))
+            .map(|(i, j)| self.corner(seed, i, j))
             .collect()
     }
 

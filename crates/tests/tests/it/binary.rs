@@ -194,3 +194,107 @@ fn bad_command_line_input_gets_one_clear_sentence() {
     assert!(stderr(&o).contains("server.listen"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// Writes `n` street lights as GeoJSON around Đồng Xoài; `tag` goes into every code.
+fn street_lights_geojson(path: &Path, n: usize, tag: &str) {
+    let mut text = String::from("{\"type\":\"FeatureCollection\",\"features\":[\n");
+    for i in 0..n {
+        let lon = 106.85 + (i % 1000) as f64 * 0.0001;
+        let lat = 11.50 + (i / 1000) as f64 * 0.0001;
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!(
+            "{{\"type\":\"Feature\",\"properties\":{{\"MADEN\":\"D{i}\",\"LOAIDEN\":\"{tag}\"}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{lon:.7},{lat:.7}]}}}}"
+        ));
+    }
+    text.push_str("\n]}\n");
+    std::fs::write(path, text).expect("write geojson");
+}
+
+async fn street_light_state(db: &TestDb) -> (i64, Option<String>) {
+    sqlx::query_as("SELECT count(*), md5(string_agg(source_id || lamp_type || ST_AsText(geom), ',' ORDER BY source_id)) FROM sectors.street_lights")
+        .fetch_one(&db.pool)
+        .await
+        .expect("state")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_an_import_at_any_moment_leaves_the_layer_as_it_was() {
+    let db = TestDb::new().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let small = work.path().join("small.geojson");
+    street_lights_geojson(&small, 50, "cu");
+    let o = run(Command::new(bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .args(["import", "--layer", "street_lights", "--mode", "replace"])
+        .arg(&small));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = street_light_state(&db).await;
+    assert_eq!(before.0, 50);
+
+    let big = work.path().join("big.geojson");
+    street_lights_geojson(&big, 60_000, "moi");
+    // A full run, to know what "after" looks like and how long it takes.
+    let started = Instant::now();
+    let full_db = TestDb::new().await;
+    let o = run(Command::new(bando_bin())
+        .env("DATABASE_URL", &full_db.url)
+        .args(["import", "--layer", "street_lights", "--mode", "replace"])
+        .arg(&big));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let full = started.elapsed();
+    let after = street_light_state(&full_db).await;
+    assert_eq!(after.0, 60_000);
+
+    let mut killed_mid_way = 0;
+    for step in 1..=5u32 {
+        let delay = full.mul_f64(f64::from(step) / 6.0);
+        let mut child = Command::new(bando_bin())
+            .env("DATABASE_URL", &db.url)
+            .args(["import", "--layer", "street_lights", "--mode", "replace"])
+            .arg(&big)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn import");
+        std::thread::sleep(delay);
+        let finished = child.try_wait().expect("wait").is_some();
+        let _ = child.kill(); // SIGKILL: no cleanup of any kind
+        let _ = child.wait();
+        // The server notices the dead client and rolls its transaction back.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let state = loop {
+            let state = street_light_state(&db).await;
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bando'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("activity");
+            if busy == 0 || Instant::now() > deadline {
+                break state;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if state == after {
+            // It committed before the kill; put the old layer back for the next round.
+            let o = run(Command::new(bando_bin())
+                .env("DATABASE_URL", &db.url)
+                .args(["import", "--layer", "street_lights", "--mode", "replace"])
+                .arg(&small));
+            assert!(o.status.success(), "{}", stderr(&o));
+        } else {
+            assert!(
+                !finished,
+                "the import finished but its result is not visible"
+            );
+            assert_eq!(state, before, "killed after {delay:?}: the layer changed");
+            killed_mid_way += 1;
+        }
+    }
+    assert!(
+        killed_mid_way >= 2,
+        "only {killed_mid_way} kills landed mid-import"
+    );
+}

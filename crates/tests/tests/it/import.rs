@@ -349,3 +349,116 @@ async fn unreadable_inputs_are_explained() {
         .expect_err("junk");
     assert!(err.to_string().contains("junk.gpkg"), "{err}");
 }
+
+#[tokio::test]
+async fn an_import_notifies_servers_with_the_touched_area() {
+    let db = TestDb::new().await;
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url)
+        .await
+        .expect("listener");
+    listener
+        .listen(gis_core::bulk::CHANGES_CHANNEL)
+        .await
+        .expect("listen");
+    let sample = tests::sample_dir();
+    tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
+        .await
+        .expect("import");
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a notification within 10 s")
+        .expect("notification");
+    let payload: serde_json::Value = serde_json::from_str(note.payload()).expect("json");
+    assert_eq!(payload["table"], "land.communes");
+    assert_eq!(payload["op"], "insert");
+    let bbox: Vec<f64> = serde_json::from_value(payload["bbox_3857"].clone()).expect("bbox");
+    // Đồng Xoài is around 106.9 E, 11.5 N: x ≈ 11.9e6, y ≈ 1.29e6 in EPSG:3857.
+    assert!(
+        bbox[0] > 11.8e6 && bbox[2] < 12.0e6 && bbox[1] > 1.2e6 && bbox[3] < 1.4e6,
+        "{bbox:?}"
+    );
+}
+
+#[tokio::test]
+async fn mapping_file_overrides_and_unknown_fields_are_kept_in_extra() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("odd_names.geojson");
+    std::fs::write(
+        &path,
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"SO_HIEU":"T-01","GHI_CHU":"Đèn mới thay","NAM":2021,"LOAIDEN":"LED"},
+           "geometry":{"type":"Point","coordinates":[106.883,11.535]}}]}"#,
+    )
+    .expect("write");
+    let mapping = dir.path().join("map.toml");
+    std::fs::write(
+        &mapping,
+        "source_id = \"SO_HIEU\"\n[fields]\ncode = \"SO_HIEU\"\n",
+    )
+    .expect("write");
+    let mut opts = ImportOptions::new("street_lights");
+    opts.mapping = Some(mapping.clone());
+    let summary = import(&db.pool, &path, &opts).await.expect("import");
+    assert_eq!(summary.merged.expect("merged").inserted, 1);
+    let (source_id, code, lamp, extra, srid, e, n): (String, String, String, serde_json::Value, i32, f64, f64) =
+        sqlx::query_as(
+            "SELECT source_id, code, lamp_type, extra, ST_SRID(geom), ST_X(geom), ST_Y(geom) FROM sectors.street_lights",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
+    assert_eq!(
+        (source_id.as_str(), code.as_str(), lamp.as_str()),
+        ("T-01", "T-01", "LED")
+    );
+    assert_eq!(extra["GHI_CHU"], "Đèn mới thay");
+    assert_eq!(extra["NAM"], 2021);
+    // WGS84 GeoJSON is stored in its native TM-3 zone: the check vector.
+    assert_eq!(srid, 9212);
+    assert!(
+        (e - 568_850.121).abs() < 0.01 && (n - 1_275_706.945).abs() < 0.01,
+        "{e} {n}"
+    );
+
+    std::fs::write(&mapping, "[fields]\nwattage = \"CS\"\n").expect("write");
+    let err = import(&db.pool, &path, &opts)
+        .await
+        .expect_err("unknown column");
+    assert!(
+        err.to_string().contains("wattage") && err.to_string().contains("power_w"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn northing_first_csv_coordinates_are_detected_and_swapped() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("tram_quan_trac.csv");
+    // Surveyors' order: X = northing, Y = easting (EPSG:9212).
+    std::fs::write(
+        &csv,
+        "MATRAM,TENTRAM,LOAI,X,Y\nKK01,Trạm không khí Đồng Xoài,Không khí,1275706.945,568850.121\nNM02,Trạm nước mặt,Nước mặt,1276000.5,569100.25\n",
+    )
+    .expect("write");
+    let err = tests::import(&db.pool, &csv, "env_stations")
+        .await
+        .expect_err("CSV has no CRS");
+    assert!(err.to_string().contains("--srs"), "{err}");
+    let mut opts = ImportOptions::new("env_stations");
+    opts.srs = Some(9212);
+    let summary = import(&db.pool, &csv, &opts).await.expect("import");
+    assert_eq!(summary.sources[0].axis, "swapped");
+    let (name, e, n): (String, f64, f64) = sqlx::query_as(
+        "SELECT name, ST_X(geom), ST_Y(geom) FROM sectors.env_stations WHERE code = 'KK01'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("row");
+    assert_eq!(name, "Trạm không khí Đồng Xoài");
+    assert!(
+        (e - 568_850.121).abs() < 1e-6 && (n - 1_275_706.945).abs() < 1e-6,
+        "{e} {n}"
+    );
+}

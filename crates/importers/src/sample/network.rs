@@ -1,0 +1,1508 @@
+//! Everything derived from the road network the parcels leave free: road centrelines, red and
+//! building lines, planning zones, transport points, water, drainage and power networks, and
+//! the environmental monitoring stations.
+//!
+//! East–west roads run along the bottom of every lattice row (the parcels' road strips),
+//! north–south roads along every fourth lattice column. Centreline points are evaluated with
+//! explicit quad indices, so an intersection computed from either road is the same point, and
+//! the lines of neighbouring communes meet end to end.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use gdal::vector::OGRwkbGeometryType;
+use gdal::Dataset;
+
+use super::gdalio::{self, f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use super::names;
+use super::parcels::stream;
+use super::region::{
+    has_cross_road, mm, row_road_v, row_road_width_m, Region, BINH_PHUOC, CROSS_ROAD_U,
+    CROSS_ROAD_WIDTH_M, REGIONS, SHEET_QUADS, STEPS,
+};
+use super::SampleFile;
+use crate::ImportError;
+
+type Pt = (f64, f64);
+
+const NET_SALT: u64 = 0x0E70_0000_0000_0003;
+
+// ---------------------------------------------------------------------------------------------
+// Polyline helpers
+// ---------------------------------------------------------------------------------------------
+
+fn dist(a: Pt, b: Pt) -> f64 {
+    (b.0 - a.0).hypot(b.1 - a.1)
+}
+
+fn length(pts: &[Pt]) -> f64 {
+    pts.windows(2).map(|w| dist(w[0], w[1])).sum()
+}
+
+/// Unit normal to the left of a → b.
+fn left_normal(a: Pt, b: Pt) -> Pt {
+    let d = dist(a, b);
+    (-(b.1 - a.1) / d, (b.0 - a.0) / d)
+}
+
+/// The polyline offset by `d` metres to its left (negative: right), mitred, in millimetres.
+fn offset(pts: &[Pt], d: f64) -> Vec<Pt> {
+    let n = pts.len();
+    (0..n)
+        .map(|i| {
+            let m = if i == 0 {
+                left_normal(pts[0], pts[1])
+            } else if i == n - 1 {
+                left_normal(pts[n - 2], pts[n - 1])
+            } else {
+                let (a, b) = (
+                    left_normal(pts[i - 1], pts[i]),
+                    left_normal(pts[i], pts[i + 1]),
+                );
+                let k = 1.0 + a.0 * b.0 + a.1 * b.1;
+                ((a.0 + b.0) / k, (a.1 + b.1) / k)
+            };
+            (mm(pts[i].0 + d * m.0), mm(pts[i].1 + d * m.1))
+        })
+        .collect()
+}
+
+/// The point at arc length `s` (clamped to the line).
+fn point_at(pts: &[Pt], s: f64) -> Pt {
+    let mut left = s.max(0.0);
+    for w in pts.windows(2) {
+        let l = dist(w[0], w[1]);
+        if left <= l && l > 0.0 {
+            let t = left / l;
+            return (
+                mm(w[0].0 + t * (w[1].0 - w[0].0)),
+                mm(w[0].1 + t * (w[1].1 - w[0].1)),
+            );
+        }
+        left -= l;
+    }
+    pts[pts.len() - 1]
+}
+
+/// The part of a polyline between arc lengths `a` and `b`.
+fn sub_line(pts: &[Pt], a: f64, b: f64) -> Vec<Pt> {
+    let mut out = vec![point_at(pts, a)];
+    let mut s = 0.0;
+    for w in pts.windows(2) {
+        s += dist(w[0], w[1]);
+        if s > a && s < b {
+            out.push(w[1]);
+        }
+    }
+    out.push(point_at(pts, b));
+    out.dedup();
+    out
+}
+
+/// Points every `step` metres from `start` along the line.
+fn every(pts: &[Pt], start: f64, step: f64) -> Vec<(f64, Pt)> {
+    let len = length(pts);
+    let mut out = Vec::new();
+    let mut s = start;
+    while s < len {
+        out.push((s, point_at(pts, s)));
+        s += step;
+    }
+    out
+}
+
+/// Intersection of segments a–b and c–d as (t on a–b, s on c–d).
+fn seg_cross(a: Pt, b: Pt, c: Pt, d: Pt) -> Option<(f64, f64)> {
+    let r = (b.0 - a.0, b.1 - a.1);
+    let q = (d.0 - c.0, d.1 - c.1);
+    let den = r.0 * q.1 - r.1 * q.0;
+    if den.abs() < 1e-12 {
+        return None;
+    }
+    let w = (c.0 - a.0, c.1 - a.1);
+    let t = (w.0 * q.1 - w.1 * q.0) / den;
+    let s = (w.0 * r.1 - w.1 * r.0) / den;
+    ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&s)).then_some((t, s))
+}
+
+/// Splits a polyline at points inserted after segment indexes (sorted by (segment, t)).
+fn split(pts: &[Pt], mut cuts: Vec<(usize, f64, Pt)>) -> Vec<Vec<Pt>> {
+    cuts.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut pieces = Vec::new();
+    let mut cur = vec![pts[0]];
+    let mut next_cut = cuts.into_iter().peekable();
+    for (i, w) in pts.windows(2).enumerate() {
+        while let Some(&(_, _, p)) = next_cut.peek().filter(|c| c.0 == i) {
+            next_cut.next();
+            if cur.last() != Some(&p) {
+                cur.push(p);
+            }
+            if cur.len() > 1 {
+                pieces.push(std::mem::replace(&mut cur, vec![p]));
+            }
+        }
+        if cur.last() != Some(&w[1]) {
+            cur.push(w[1]);
+        }
+    }
+    if cur.len() > 1 {
+        pieces.push(cur);
+    }
+    pieces
+}
+
+// ---------------------------------------------------------------------------------------------
+// Centrelines
+// ---------------------------------------------------------------------------------------------
+
+/// A road centreline with its intersections.
+#[derive(Debug, Clone)]
+struct Centreline {
+    pts: Vec<Pt>,
+    /// (index in `pts`, the crossing road's lattice row or column).
+    nodes: Vec<(usize, i64)>,
+    /// Index in `pts` of the point on each integer lattice position, from the start.
+    ticks: Vec<usize>,
+}
+
+/// East–west centreline of lattice row `j` over quad columns `i_from..i_to`.
+fn row_centre(r: &Region, seed: u64, j: i64, i_from: i64, i_to: i64) -> Centreline {
+    let v = row_road_v(j) / 2.0;
+    let mut c = Centreline {
+        pts: Vec::new(),
+        nodes: Vec::new(),
+        ticks: Vec::new(),
+    };
+    for i in i_from..i_to {
+        c.ticks.push(c.pts.len());
+        c.pts.push(r.at_mm(seed, i, j, 0.0, v));
+        if has_cross_road(i) {
+            c.nodes.push((c.pts.len(), i));
+            c.pts.push(r.at_mm(seed, i, j, CROSS_ROAD_U / 2.0, v));
+        }
+    }
+    c.ticks.push(c.pts.len());
+    c.pts.push(r.at_mm(seed, i_to, j, 0.0, v));
+    c
+}
+
+/// North–south centreline of lattice column `i` over rows `j_from..j_to`.
+fn column_centre(r: &Region, seed: u64, i: i64, j_from: i64, j_to: i64) -> Centreline {
+    let u = CROSS_ROAD_U / 2.0;
+    let mut c = Centreline {
+        pts: Vec::new(),
+        nodes: Vec::new(),
+        ticks: Vec::new(),
+    };
+    for j in j_from..j_to {
+        c.ticks.push(c.pts.len());
+        c.pts.push(r.at_mm(seed, i, j, u, 0.0));
+        c.nodes.push((c.pts.len(), j));
+        // Same call as the row centreline's node: the intersection is one point.
+        c.pts.push(r.at_mm(seed, i, j, u, row_road_v(j) / 2.0));
+    }
+    c.ticks.push(c.pts.len());
+    c.pts.push(r.at_mm(seed, i, j_to, u, 0.0));
+    c
+}
+
+/// Points of the iso-v line `v` of row `j` through quad positions `stops` ((i, u) pairs).
+fn iso_v(r: &Region, seed: u64, j: i64, v: f64, stops: &[(i64, f64)]) -> Vec<Pt> {
+    stops
+        .iter()
+        .map(|&(i, u)| r.at_mm(seed, i, j, u, v))
+        .collect()
+}
+
+/// A road of one commune.
+#[derive(Debug, Clone)]
+struct Road {
+    commune: usize,
+    name: String,
+    class: &'static str,
+    width: f64,
+    line: Centreline,
+}
+
+/// The roads of every commune of a region: east–west per lattice row, then north–south per
+/// road column, each merged within the commune.
+fn roads(r: &'static Region, seed: u64) -> Vec<Road> {
+    let mut out = Vec::new();
+    for (idx, commune) in r.communes.iter().enumerate() {
+        let (ci, cj) = r.commune_origin(idx);
+        for j in cj..cj + STEPS {
+            let (name, main) = r.row_road_name(j);
+            let class = match (main, commune.is_ward()) {
+                (true, _) if name.starts_with("Quốc lộ") => "Quốc lộ",
+                (true, _) => "Đường tỉnh",
+                (false, true) => "Đường đô thị",
+                (false, false) => "Đường xã",
+            };
+            out.push(Road {
+                commune: idx,
+                name,
+                class,
+                width: row_road_width_m(j),
+                line: row_centre(r, seed, j, ci, ci + STEPS),
+            });
+        }
+        for i in (ci..ci + STEPS).filter(|&i| has_cross_road(i)) {
+            out.push(Road {
+                commune: idx,
+                name: r.column_road_name(i),
+                class: if commune.is_ward() {
+                    "Đường đô thị"
+                } else {
+                    "Đường huyện"
+                },
+                width: CROSS_ROAD_WIDTH_M,
+                line: column_centre(r, seed, i, cj, cj + STEPS),
+            });
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Writes a GeoPackage in one transaction (one commit instead of one per feature).
+fn gpkg(
+    path: &Path,
+    body: impl FnOnce(&mut Dataset) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut ds = gdalio::create("GPKG", path)?;
+    let mut txn = ds
+        .start_transaction()
+        .map_err(|e| ImportError::gdal(path, e))?;
+    body(&mut txn)?;
+    txn.commit().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| ImportError::gdal(path, e))
+}
+
+/// Layer names inside a two-region GeoPackage: `kind` for Binh Phuoc, `kind_dongnai`.
+fn layer_name(kind: &str, r: &Region) -> String {
+    if r.key == BINH_PHUOC.key {
+        kind.to_string()
+    } else {
+        format!("{kind}_{}", r.key)
+    }
+}
+
+struct Files<'a>(&'a mut Vec<SampleFile>);
+
+impl Files<'_> {
+    fn push(
+        &mut self,
+        path: &Path,
+        kind: &'static str,
+        gdal_layer: &str,
+        n: u64,
+        srid: u32,
+        text: Text,
+    ) {
+        self.0.push(SampleFile {
+            path: path.to_path_buf(),
+            layer: kind,
+            gdal_layer: gdal_layer.to_string(),
+            features: n,
+            srid,
+            encoding: text.name(),
+        });
+    }
+}
+
+fn spec<'a>(
+    name: &'a str,
+    srs: &'a gdal::spatial_ref::SpatialRef,
+    geom: OGRwkbGeometryType::Type,
+    fields: &'static [Field],
+) -> LayerSpec<'a> {
+    LayerSpec {
+        name,
+        srs: Some(srs),
+        geom,
+        fields,
+        options: &[],
+        text: Text::Utf8,
+    }
+}
+
+/// A planning decision of a commune: number and date.
+fn decision(seed: u64, r: &Region, commune: usize) -> (String, String) {
+    let mut rng = stream(seed ^ r.salt ^ NET_SALT, commune as i64, -1);
+    let number = 1000 + rng.below(8000);
+    let (y, m, d) = (2019 + rng.below(6), 1 + rng.below(12), 1 + rng.below(28));
+    (format!("{number}/QĐ-UBND"), format!("{y}-{m:02}-{d:02}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning: roads, red lines, building lines, zones
+// ---------------------------------------------------------------------------------------------
+
+const ROAD_FIELDS: &[Field] = &[
+    f("MAXA", Ty::Str(5)),
+    f("TENDUONG", Ty::Str(0)),
+    f("LOAIDUONG", Ty::Str(0)),
+    f("BERONG", Ty::Real(0, 0)),
+];
+
+const RED_FIELDS: &[Field] = &[
+    f("MAXA", Ty::Str(5)),
+    f("TENDUONG", Ty::Str(0)),
+    f("LOGIOI", Ty::Real(0, 0)),
+    f("SOQD", Ty::Str(0)),
+];
+
+const BUILDING_FIELDS: &[Field] = &[
+    f("MAXA", Ty::Str(5)),
+    f("TENDUONG", Ty::Str(0)),
+    f("KHOANGLUI", Ty::Real(0, 0)),
+    f("SOQD", Ty::Str(0)),
+];
+
+const ZONE_FIELDS: &[Field] = &[
+    f("MAXA", Ty::Str(5)),
+    f("MAKHU", Ty::Str(0)),
+    f("CHUCNANG", Ty::Str(0)),
+    f("MATDOXD", Ty::Int(0)),
+    f("TANGCAO", Ty::Int(0)),
+    f("CHIEUCAO", Ty::Real(0, 0)),
+    f("KHOANGLUI", Ty::Real(0, 0)),
+    f("SOQD", Ty::Str(0)),
+    f("NGAYQD", Ty::Str(0)),
+];
+
+/// Setback of the building line behind the red line, metres.
+const SETBACK_M: f64 = 3.0;
+
+/// A red line: one edge of a road strip, oriented so that the block is on its left.
+struct RedLine {
+    commune: usize,
+    name: String,
+    width: f64,
+    pts: Vec<Pt>,
+}
+
+/// Red lines of a region: both edges of every road strip, interrupted where a crossing road
+/// leaves the strip.
+fn red_lines(r: &Region, seed: u64) -> Vec<RedLine> {
+    let mut out = Vec::new();
+    for idx in 0..r.communes.len() {
+        let (ci, cj) = r.commune_origin(idx);
+        for j in cj..cj + STEPS {
+            let (name, _) = r.row_road_name(j);
+            let w = row_road_v(j);
+            // Pieces between cross roads: from (c, cross-road width) to (c + 4, 0).
+            let pieces: Vec<Vec<(i64, f64)>> = (0..STEPS / SHEET_QUADS)
+                .map(|s| {
+                    let c = ci + s * SHEET_QUADS;
+                    let mut stops = vec![(c, CROSS_ROAD_U)];
+                    stops.extend((1..=SHEET_QUADS).map(|k| (c + k, 0.0)));
+                    stops
+                })
+                .collect();
+            for stops in &pieces {
+                // North edge, eastwards: the block to the north is on the left.
+                out.push(RedLine {
+                    commune: idx,
+                    name: name.clone(),
+                    width: row_road_width_m(j),
+                    pts: iso_v(r, seed, j, w, stops),
+                });
+            }
+            // South edge, westwards. On the lattice's bottom row no cross road arrives from
+            // the south, so the edge runs unbroken.
+            let south: Vec<Vec<(i64, f64)>> = if j == 0 {
+                vec![(ci..=ci + STEPS).map(|i| (i, 0.0)).collect()]
+            } else {
+                pieces
+            };
+            for mut stops in south {
+                stops.reverse();
+                out.push(RedLine {
+                    commune: idx,
+                    name: name.clone(),
+                    width: row_road_width_m(j),
+                    pts: iso_v(r, seed, j, 0.0, &stops),
+                });
+            }
+        }
+        for i in (ci..ci + STEPS).filter(|&i| has_cross_road(i)) {
+            let name = r.column_road_name(i);
+            for j in cj..cj + STEPS {
+                let w = row_road_v(j);
+                // East edge southwards, west edge northwards: the block on the left again.
+                for pts in [
+                    vec![
+                        r.at_mm(seed, i, j, CROSS_ROAD_U, 1.0),
+                        r.at_mm(seed, i, j, CROSS_ROAD_U, w),
+                    ],
+                    vec![r.at_mm(seed, i, j, 0.0, w), r.at_mm(seed, i, j, 0.0, 1.0)],
+                ] {
+                    out.push(RedLine {
+                        commune: idx,
+                        name: name.clone(),
+                        width: CROSS_ROAD_WIDTH_M,
+                        pts,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+    // roads.gpkg
+    let path = out.join("roads.gpkg");
+    gpkg(&path, |ds| {
+        for r in REGIONS {
+            let srs = gdalio::srs(r.srid, &path)?;
+            let name = layer_name("roads", r);
+            let mut w = LayerWriter::create(
+                ds,
+                &path,
+                spec(&name, &srs, OGRwkbGeometryType::wkbLineString, ROAD_FIELDS),
+            )?;
+            for road in roads(r, seed) {
+                w.add(
+                    Geom::Line(&road.line.pts),
+                    &[
+                        Val::S(r.communes[road.commune].code),
+                        Val::S(&road.name),
+                        Val::S(road.class),
+                        Val::F(road.width),
+                    ],
+                )?;
+            }
+            files.push(&path, "roads", &name, w.count(), r.srid, Text::Utf8);
+        }
+        Ok(())
+    })?;
+
+    // red_lines.gpkg and building_lines.gpkg
+    let red = out.join("red_lines.gpkg");
+    gpkg(&red, |ds| {
+        for r in REGIONS {
+            let srs = gdalio::srs(r.srid, &red)?;
+            let name = layer_name("red_lines", r);
+            let mut w = LayerWriter::create(
+                ds,
+                &red,
+                spec(&name, &srs, OGRwkbGeometryType::wkbLineString, RED_FIELDS),
+            )?;
+            for l in red_lines(r, seed) {
+                let (soqd, _) = decision(seed, r, l.commune);
+                w.add(
+                    Geom::Line(&l.pts),
+                    &[
+                        Val::S(r.communes[l.commune].code),
+                        Val::S(&l.name),
+                        Val::F(l.width),
+                        Val::S(&soqd),
+                    ],
+                )?;
+            }
+            files.push(&red, "red_lines", &name, w.count(), r.srid, Text::Utf8);
+        }
+        Ok(())
+    })?;
+    let building = out.join("building_lines.gpkg");
+    gpkg(&building, |ds| {
+        for r in REGIONS {
+            let srs = gdalio::srs(r.srid, &building)?;
+            let name = layer_name("building_lines", r);
+            let mut w = LayerWriter::create(
+                ds,
+                &building,
+                spec(
+                    &name,
+                    &srs,
+                    OGRwkbGeometryType::wkbLineString,
+                    BUILDING_FIELDS,
+                ),
+            )?;
+            for l in red_lines(r, seed) {
+                // Into the block (left), shortened at both ends so that the building lines of
+                // two streets meet near the corner instead of crossing into the street.
+                let moved = offset(&l.pts, SETBACK_M);
+                let len = length(&moved);
+                let pts = sub_line(&moved, SETBACK_M, len - SETBACK_M);
+                let (soqd, _) = decision(seed, r, l.commune);
+                w.add(
+                    Geom::Line(&pts),
+                    &[
+                        Val::S(r.communes[l.commune].code),
+                        Val::S(&l.name),
+                        Val::F(SETBACK_M),
+                        Val::S(&soqd),
+                    ],
+                )?;
+            }
+            files.push(
+                &building,
+                "building_lines",
+                &name,
+                w.count(),
+                r.srid,
+                Text::Utf8,
+            );
+        }
+        Ok(())
+    })?;
+
+    // planning_zones.gpkg: blocks of 2 × 2 quads.
+    let path = out.join("planning_zones.gpkg");
+    gpkg(&path, |ds| {
+        for r in REGIONS {
+            let srs = gdalio::srs(r.srid, &path)?;
+            let name = layer_name("planning_zones", r);
+            let mut w = LayerWriter::create(
+                ds,
+                &path,
+                spec(&name, &srs, OGRwkbGeometryType::wkbPolygon, ZONE_FIELDS),
+            )?;
+            for (idx, commune) in r.communes.iter().enumerate() {
+                let (ci, cj) = r.commune_origin(idx);
+                let (soqd, ngayqd) = decision(seed, r, idx);
+                let mut rng = stream(seed ^ r.salt ^ NET_SALT, idx as i64, -2);
+                let mut seq: BTreeMap<&str, u32> = BTreeMap::new();
+                for b in (0..STEPS / 2).rev() {
+                    for a in 0..STEPS / 2 {
+                        let ring = r.block_ring(seed, ci + 2 * a, cj + 2 * b, 2, 2);
+                        let (code, density, fmin, fmax, setback) = if commune.is_ward() {
+                            rng.weighted(&names::ZONE_WARD)
+                        } else {
+                            rng.weighted(&names::ZONE_COMMUNE)
+                        };
+                        let n = seq.entry(code).or_insert(0);
+                        *n += 1;
+                        let floors = fmin + rng.below((fmax - fmin + 1) as usize) as u32;
+                        // Ground floor 4.5 m, upper floors 3.6 m.
+                        let height = if floors == 0 {
+                            0.0
+                        } else {
+                            4.5 + 3.6 * f64::from(floors - 1)
+                        };
+                        w.add(
+                            Geom::Polygon(&ring),
+                            &[
+                                Val::S(commune.code),
+                                Val::S(&format!("{code}-{n:02}")),
+                                Val::S(code),
+                                Val::I(i64::from(density)),
+                                Val::I(i64::from(floors)),
+                                Val::F(height),
+                                Val::F(setback),
+                                Val::S(&soqd),
+                                Val::S(&ngayqd),
+                            ],
+                        )?;
+                    }
+                }
+            }
+            files.push(
+                &path,
+                "planning_zones",
+                &name,
+                w.count(),
+                r.srid,
+                Text::Utf8,
+            );
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+// ---------------------------------------------------------------------------------------------
+
+const LIGHT_FIELDS: &[Field] = &[
+    f("MADEN", Ty::Str(20)),
+    f("MAXA", Ty::Str(5)),
+    f("TENDUONG", Ty::Str(50)),
+    f("CONGSUAT", Ty::Int(5)),
+    f("LOAIDEN", Ty::Str(40)),
+];
+
+const TRAFFIC_FIELDS: &[Field] = &[
+    f("MADEN", Ty::Str(0)),
+    f("MAXA", Ty::Str(0)),
+    f("TENDIEM", Ty::Str(0)),
+    f("SOPHA", Ty::Int(0)),
+    f("CHUKY", Ty::Int(0)),
+];
+
+const CAMERA_FIELDS: &[Field] = &[
+    f("MACAMERA", Ty::Str(0)),
+    f("MAXA", Ty::Str(0)),
+    f("TENDIEM", Ty::Str(0)),
+    f("LOAI", Ty::Str(0)),
+    f("HUONG", Ty::Int(0)),
+    f("TRANGTHAI", Ty::Str(0)),
+];
+
+const STOP_FIELDS: &[Field] = &[
+    f("MATRAM", Ty::Str(0)),
+    f("TEN_TRAM", Ty::Str(0)),
+    f("TUYEN", Ty::Str(0)),
+    f("MAICHE", Ty::Str(0)),
+];
+
+const ROUTE_FIELDS: &[Field] = &[
+    f("SOTUYEN", Ty::Str(0)),
+    f("TENTUYEN", Ty::Str(0)),
+    f("DONVI", Ty::Str(0)),
+    f("TANSUAT", Ty::Int(0)),
+    f("CUDAI", Ty::Real(0, 0)),
+];
+
+/// An intersection of a row road and a column road.
+struct Node {
+    region: &'static Region,
+    i: i64,
+    j: i64,
+    pt: Pt,
+}
+
+impl Node {
+    fn name(&self) -> String {
+        let (row, _) = self.region.row_road_name(self.j);
+        format!("Ngã tư {row} – {}", self.region.column_road_name(self.i))
+    }
+
+    fn commune(&self) -> &'static str {
+        self.region.communes[self.region.commune_of(self.i, self.j)].code
+    }
+}
+
+fn nodes(r: &'static Region, seed: u64) -> Vec<Node> {
+    let mut out = Vec::new();
+    for j in 0..r.height_quads() {
+        for i in (0..r.width_quads()).filter(|&i| has_cross_road(i)) {
+            out.push(Node {
+                region: r,
+                i,
+                j,
+                pt: r.at_mm(seed, i, j, CROSS_ROAD_U / 2.0, row_road_v(j) / 2.0),
+            });
+        }
+    }
+    out
+}
+
+/// A bus route: along a whole lattice row (main roads) or column.
+struct Route {
+    region: &'static Region,
+    code: String,
+    line: Centreline,
+    /// (lattice column, row) of each stop.
+    stops: Vec<(i64, i64)>,
+    ends: (usize, usize),
+}
+
+fn routes(seed: u64) -> Vec<Route> {
+    let mut out = Vec::new();
+    for r in REGIONS {
+        let (w, h) = (r.width_quads(), r.height_quads());
+        // Every other main road carries a route, plus one north–south route.
+        for j in (SHEET_QUADS..h).step_by(2 * SHEET_QUADS as usize) {
+            let line = row_centre(r, seed, j, 0, w);
+            let stops = line.nodes.iter().map(|&(_, i)| (i, j)).collect();
+            out.push(Route {
+                region: r,
+                code: String::new(),
+                line,
+                stops,
+                ends: (r.commune_of(0, j), r.commune_of(w - 1, j)),
+            });
+        }
+        let i = 2 * SHEET_QUADS;
+        let line = column_centre(r, seed, i, 0, h);
+        let stops = line
+            .nodes
+            .iter()
+            .filter(|&&(_, j)| j % 2 == 0)
+            .map(|&(_, j)| (i, j))
+            .collect();
+        out.push(Route {
+            region: r,
+            code: String::new(),
+            line,
+            stops,
+            ends: (r.commune_of(i, 0), r.commune_of(i, h - 1)),
+        });
+    }
+    for (n, route) in out.iter_mut().enumerate() {
+        route.code = format!("{:02}", n + 1);
+    }
+    out
+}
+
+fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+    // Street lights: every 40 m along the Binh Phuoc centrelines, a VNI shapefile.
+    let r = &BINH_PHUOC;
+    let path = out.join("street_lights.shp");
+    let mut ds = gdalio::create("ESRI Shapefile", &path)?;
+    let mut w = LayerWriter::create(
+        &mut ds,
+        &path,
+        LayerSpec {
+            name: "street_lights",
+            srs: None,
+            geom: OGRwkbGeometryType::wkbPoint,
+            fields: LIGHT_FIELDS,
+            options: gdalio::LEGACY_SHP_OPTIONS,
+            text: Text::Vni,
+        },
+    )?;
+    let mut rng = stream(seed ^ NET_SALT, 0, -3);
+    let mut per_commune = vec![0_u32; r.communes.len()];
+    for road in roads(r, seed) {
+        let commune = &r.communes[road.commune];
+        for (_, p) in every(&road.line.pts, 20.0, 40.0) {
+            per_commune[road.commune] += 1;
+            let power = if road.width >= 24.0 {
+                250
+            } else if road.width >= 16.0 {
+                150
+            } else {
+                100
+            };
+            w.add(
+                Geom::Point(p),
+                &[
+                    Val::S(&format!(
+                        "DCS-{}-{:05}",
+                        commune.code, per_commune[road.commune]
+                    )),
+                    Val::S(commune.code),
+                    Val::S(&road.name),
+                    Val::I(power),
+                    Val::S(rng.pick(&names::LAMPS)),
+                ],
+            )?;
+        }
+    }
+    let n = w.count();
+    drop(w);
+    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    gdalio::finish_legacy_shapefile(&path, gdalio::PRJ_BINH_PHUOC)?;
+    files.push(
+        &path,
+        "street_lights",
+        "street_lights",
+        n,
+        r.srid,
+        Text::Vni,
+    );
+
+    // WGS84 GeoJSON points and lines of both regions.
+    let all_nodes: Vec<Node> = REGIONS.iter().flat_map(|r| nodes(r, seed)).collect();
+    let main: Vec<&Node> = all_nodes
+        .iter()
+        .filter(|n| n.j % SHEET_QUADS == 0)
+        .collect();
+    let mut rng = stream(seed ^ NET_SALT, 0, -4);
+    geojson(out, "traffic_lights", TRAFFIC_FIELDS, files, |w| {
+        for (k, n) in main.iter().enumerate() {
+            let phases = if rng.chance(0.3) { 3 } else { 2 };
+            let cycle = 60 + 10 * rng.below(7) as i64;
+            w(
+                n.region,
+                Geom::Point(n.pt),
+                &[
+                    Val::S(&format!("DGT-{:03}", k + 1)),
+                    Val::S(n.commune()),
+                    Val::S(&n.name()),
+                    Val::I(phases),
+                    Val::I(cycle),
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    geojson(out, "cameras", CAMERA_FIELDS, files, |w| {
+        let kinds = ["Giám sát giao thông", "Phạt nguội", "An ninh trật tự"];
+        for (k, n) in main
+            .iter()
+            .filter(|n| (n.i / SHEET_QUADS + n.j / SHEET_QUADS) % 2 == 0)
+            .enumerate()
+        {
+            w(
+                n.region,
+                Geom::Point(n.pt),
+                &[
+                    Val::S(&format!("CAM-{:03}", k + 1)),
+                    Val::S(n.commune()),
+                    Val::S(&n.name()),
+                    Val::S(rng.pick(&kinds)),
+                    Val::I(90 * rng.below(4) as i64),
+                    Val::S(if rng.chance(0.9) {
+                        "Hoạt động"
+                    } else {
+                        "Bảo trì"
+                    }),
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    let routes = routes(seed);
+    geojson(out, "bus_routes", ROUTE_FIELDS, files, |w| {
+        for route in &routes {
+            let name = format!(
+                "{} – {}",
+                route.region.communes[route.ends.0].name, route.region.communes[route.ends.1].name
+            );
+            let operator = if route.region.key == BINH_PHUOC.key {
+                "HTX Vận tải Bình Phước"
+            } else {
+                "Công ty CP Xe khách Đồng Nai"
+            };
+            w(
+                route.region,
+                Geom::Line(&route.line.pts),
+                &[
+                    Val::S(&route.code),
+                    Val::S(&name),
+                    Val::S(operator),
+                    Val::I(15 + 5 * rng.below(4) as i64),
+                    Val::F((length(&route.line.pts) / 100.0).round() / 10.0),
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    // One stop per intersection, listing every route that serves it.
+    let mut stops: BTreeMap<(&str, i64, i64), (&'static Region, Vec<&str>)> = BTreeMap::new();
+    for route in &routes {
+        for &(i, j) in &route.stops {
+            stops
+                .entry((route.region.key, i, j))
+                .or_insert((route.region, Vec::new()))
+                .1
+                .push(&route.code);
+        }
+    }
+    geojson(out, "bus_stops", STOP_FIELDS, files, |w| {
+        for (k, (&(_, i, j), (region, codes))) in stops.iter().enumerate() {
+            let n = Node {
+                region,
+                i,
+                j,
+                pt: region.at_mm(seed, i, j, CROSS_ROAD_U / 2.0, row_road_v(j) / 2.0),
+            };
+            w(
+                region,
+                Geom::Point(n.pt),
+                &[
+                    Val::S(&format!("BUS-{:03}", k + 1)),
+                    Val::S(&n.name()),
+                    Val::S(&codes.join(", ")),
+                    Val::S(if rng.chance(0.6) { "Có" } else { "Không" }),
+                ],
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// A feature sink for [`geojson`]: the region says which CRS the geometry is in.
+type Sink<'s> = dyn FnMut(&'static Region, Geom<'_>, &[Val<'_>]) -> Result<(), ImportError> + 's;
+
+/// Writes `<kind>.geojson` (RFC 7946: WGS84 lon/lat, UTF-8) from native geometries of both
+/// regions, transformed by PROJ (EPSG:6960 path for VN-2000).
+fn geojson(
+    out: &Path,
+    kind: &'static str,
+    fields: &'static [Field],
+    files: &mut Files<'_>,
+    body: impl FnOnce(&mut Sink<'_>) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let path = out.join(format!("{kind}.geojson"));
+    let wgs84 = gdalio::srs(gis_core::crs::WGS84, &path)?;
+    let mut ds = gdalio::create("GeoJSON", &path)?;
+    let mut w = LayerWriter::create(
+        &mut ds,
+        &path,
+        LayerSpec {
+            name: kind,
+            srs: Some(&wgs84),
+            geom: OGRwkbGeometryType::wkbUnknown,
+            fields,
+            options: &["RFC7946=YES"],
+            text: Text::Utf8,
+        },
+    )?;
+    let transforms = REGIONS
+        .iter()
+        .map(|r| gdalio::to_wgs84(r.srid, &path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut sink = |r: &'static Region, g: Geom<'_>, vals: &[Val<'_>]| {
+        let ri = REGIONS.iter().position(|x| x.key == r.key).unwrap_or(0);
+        w.add_transformed(g, vals, &transforms[ri])
+    };
+    body(&mut sink)?;
+    let n = w.count();
+    drop(w);
+    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    files.push(&path, kind, kind, n, gis_core::crs::WGS84, Text::Utf8);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Utilities (Binh Phuoc only)
+// ---------------------------------------------------------------------------------------------
+
+const PIPE_FIELDS: &[Field] = &[
+    f("MAONG", Ty::Str(0)),
+    f("DUONGKINH", Ty::Int(0)),
+    f("VATLIEU", Ty::Str(0)),
+    f("NAMLAPDAT", Ty::Int(0)),
+];
+const VALVE_FIELDS: &[Field] = &[
+    f("MAVAN", Ty::Str(0)),
+    f("DUONGKINH", Ty::Int(0)),
+    f("LOAIVAN", Ty::Str(0)),
+    f("TRANGTHAI", Ty::Str(0)),
+];
+const HYDRANT_FIELDS: &[Field] = &[
+    f("MATRU", Ty::Str(0)),
+    f("DUONGKINH", Ty::Int(0)),
+    f("APLUC", Ty::Real(0, 0)),
+    f("TRANGTHAI", Ty::Str(0)),
+];
+const METER_FIELDS: &[Field] = &[
+    f("MADONGHO", Ty::Str(0)),
+    f("MAKH", Ty::Str(0)),
+    f("MAXA", Ty::Str(0)),
+    f("KICHCO", Ty::Int(0)),
+    f("NAMLAPDAT", Ty::Int(0)),
+];
+const DRAIN_FIELDS: &[Field] = &[
+    f("MACONG", Ty::Str(0)),
+    f("DUONGKINH", Ty::Int(0)),
+    f("VATLIEU", Ty::Str(0)),
+    f("NAMLAPDAT", Ty::Int(0)),
+];
+const MANHOLE_FIELDS: &[Field] = &[
+    f("MAHOGA", Ty::Str(0)),
+    f("LOAI", Ty::Str(0)),
+    f("DOSAU", Ty::Real(0, 0)),
+];
+const SUBSTATION_FIELDS: &[Field] = &[
+    f("MATRAM", Ty::Str(0)),
+    f("TENTRAM", Ty::Str(0)),
+    f("CONGSUAT", Ty::Int(0)),
+    f("DIENAP", Ty::Str(0)),
+];
+const POWER_LINE_FIELDS: &[Field] = &[
+    f("MATUYEN", Ty::Str(0)),
+    f("TENTUYEN", Ty::Str(0)),
+    f("MATRAM", Ty::Str(0)),
+    f("CAPDIENAP", Ty::Int(0)),
+    f("LOAIDAY", Ty::Str(0)),
+];
+const POLE_FIELDS: &[Field] = &[
+    f("MACOT", Ty::Str(0)),
+    f("MATUYEN", Ty::Str(0)),
+    f("LOAICOT", Ty::Str(0)),
+    f("CAPDIENAP", Ty::Int(0)),
+];
+
+/// A pipe network beside the roads: pieces between nodes, and the nodes.
+struct Network {
+    /// (piece, lattice row of an east–west line or -1, lattice column of a north–south line or -1).
+    pieces: Vec<(Vec<Pt>, i64, i64)>,
+    /// (node, row, column) of each crossing.
+    nodes: Vec<(Pt, i64, i64)>,
+}
+
+/// Lines offset `d` metres to the left of every Binh Phuoc centreline (merged over the whole
+/// lattice), split where they cross: both pieces of a crossing end on the very same point.
+fn network(seed: u64, d: f64) -> Network {
+    let r = &BINH_PHUOC;
+    let (w, h) = (r.width_quads(), r.height_quads());
+    let rows: Vec<(i64, Centreline)> = (0..h).map(|j| (j, row_centre(r, seed, j, 0, w))).collect();
+    let cols: Vec<(i64, Centreline)> = (0..w)
+        .filter(|&i| has_cross_road(i))
+        .map(|i| (i, column_centre(r, seed, i, 0, h)))
+        .collect();
+    let row_lines: Vec<Vec<Pt>> = rows.iter().map(|(_, c)| offset(&c.pts, d)).collect();
+    let col_lines: Vec<Vec<Pt>> = cols.iter().map(|(_, c)| offset(&c.pts, d)).collect();
+    let mut row_cuts = vec![Vec::new(); rows.len()];
+    let mut col_cuts = vec![Vec::new(); cols.len()];
+    let mut nodes = Vec::new();
+    for (a, (j, rc)) in rows.iter().enumerate() {
+        for (b, (i, cc)) in cols.iter().enumerate() {
+            // The offset lines cross near the centrelines' node: search around it first.
+            let ra = rc.nodes.iter().find(|n| n.1 == *i).map_or(0, |n| n.0);
+            let cb = cc.nodes.iter().find(|n| n.1 == *j).map_or(0, |n| n.0);
+            let near = |k: usize, len: usize| k.saturating_sub(3)..(k + 3).min(len - 1);
+            let (rl, cl) = (&row_lines[a], &col_lines[b]);
+            let hit = near(ra, rl.len())
+                .flat_map(|s| near(cb, cl.len()).map(move |t| (s, t)))
+                .chain((0..rl.len() - 1).flat_map(|s| (0..cl.len() - 1).map(move |t| (s, t))))
+                .find_map(|(s, t)| {
+                    seg_cross(rl[s], rl[s + 1], cl[t], cl[t + 1]).map(|(x, y)| (s, t, x, y))
+                });
+            if let Some((s, t, x, y)) = hit {
+                let p = rl[s];
+                let q = rl[s + 1];
+                let pt = (mm(p.0 + x * (q.0 - p.0)), mm(p.1 + x * (q.1 - p.1)));
+                row_cuts[a].push((s, x, pt));
+                col_cuts[b].push((t, y, pt));
+                nodes.push((pt, *j, *i));
+            }
+        }
+    }
+    let mut pieces = Vec::new();
+    for ((j, _), (line, cuts)) in rows.iter().zip(row_lines.iter().zip(row_cuts)) {
+        pieces.extend(split(line, cuts).into_iter().map(|p| (p, *j, -1)));
+    }
+    for ((i, _), (line, cuts)) in cols.iter().zip(col_lines.iter().zip(col_cuts)) {
+        pieces.extend(split(line, cuts).into_iter().map(|p| (p, -1, *i)));
+    }
+    Network { pieces, nodes }
+}
+
+/// Pipe diameter (mm) beside a road: mains under main roads.
+fn diameter(row: i64) -> i64 {
+    match row {
+        -1 => 200,
+        j if j % SHEET_QUADS == 0 => 300,
+        _ => 110,
+    }
+}
+
+fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+    let r = &BINH_PHUOC;
+    let mut rng = stream(seed ^ NET_SALT, 0, -5);
+
+    let path = out.join("water.gpkg");
+    let water = network(seed, 4.0);
+    gpkg(&path, |ds| {
+        let srs = gdalio::srs(r.srid, &path)?;
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "water_pipes",
+                &srs,
+                OGRwkbGeometryType::wkbLineString,
+                PIPE_FIELDS,
+            ),
+        )?;
+        for (k, (pts, j, _)) in water.pieces.iter().enumerate() {
+            let dn = diameter(*j);
+            let material = if dn >= 200 {
+                "Gang dẻo"
+            } else if rng.chance(0.7) {
+                "HDPE"
+            } else {
+                "uPVC"
+            };
+            w.add(
+                Geom::Line(pts),
+                &[
+                    Val::S(&format!("CN-{:05}", k + 1)),
+                    Val::I(dn),
+                    Val::S(material),
+                    Val::I(2005 + rng.below(19) as i64),
+                ],
+            )?;
+        }
+        files.push(
+            &path,
+            "water_pipes",
+            "water_pipes",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "water_valves",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                VALVE_FIELDS,
+            ),
+        )?;
+        for (k, &(pt, j, _)) in water.nodes.iter().enumerate() {
+            w.add(
+                Geom::Point(pt),
+                &[
+                    Val::S(&format!("VAN-{:04}", k + 1)),
+                    Val::I(diameter(j).max(200)),
+                    Val::S(if rng.chance(0.7) {
+                        "Van cổng"
+                    } else {
+                        "Van bướm"
+                    }),
+                    Val::S(if rng.chance(0.95) { "Mở" } else { "Đóng" }),
+                ],
+            )?;
+        }
+        files.push(
+            &path,
+            "water_valves",
+            "water_valves",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "hydrants",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                HYDRANT_FIELDS,
+            ),
+        )?;
+        for (k, &(pt, _, _)) in water
+            .nodes
+            .iter()
+            .filter(|(_, j, i)| j % 2 == 0 && (i / SHEET_QUADS) % 2 == 0)
+            .enumerate()
+        {
+            w.add(
+                Geom::Point(pt),
+                &[
+                    Val::S(&format!("TCH-{:04}", k + 1)),
+                    Val::I(100),
+                    Val::F(2.0 + f64::from(rng.below(15) as u32) / 10.0),
+                    Val::S(if rng.chance(0.9) {
+                        "Hoạt động"
+                    } else {
+                        "Hỏng"
+                    }),
+                ],
+            )?;
+        }
+        files.push(&path, "hydrants", "hydrants", w.count(), r.srid, Text::Utf8);
+        drop(w);
+        // Meters at the front of the lots, just beyond the road strip, every 100 m.
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "water_meters",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                METER_FIELDS,
+            ),
+        )?;
+        let mut k = 0;
+        for j in 0..r.height_quads() {
+            let c = row_centre(r, seed, j, 0, r.width_quads());
+            let front = offset(&c.pts, row_road_width_m(j) / 2.0 + 1.5);
+            // Arc length of the crossings, to keep meters out of the cross roads.
+            let node_s: Vec<f64> = c.nodes.iter().map(|&(n, _)| length(&front[..=n])).collect();
+            for (s, pt) in every(&front, 50.0, 100.0) {
+                if node_s.iter().any(|&ns| (ns - s).abs() < 25.0) {
+                    continue;
+                }
+                k += 1;
+                let i = c
+                    .ticks
+                    .iter()
+                    .rposition(|&t| length(&front[..=t]) <= s)
+                    .unwrap_or(0) as i64;
+                let commune = &r.communes[r.commune_of(i.min(r.width_quads() - 1), j)];
+                w.add(
+                    Geom::Point(pt),
+                    &[
+                        Val::S(&format!("DH-{k:06}")),
+                        Val::S(&format!("KH{:08}", 10_000_000 + 37 * k)),
+                        Val::S(commune.code),
+                        Val::I(rng.pick(&[15_i64, 15, 15, 20, 25])),
+                        Val::I(2010 + rng.below(14) as i64),
+                    ],
+                )?;
+            }
+        }
+        files.push(
+            &path,
+            "water_meters",
+            "water_meters",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        Ok(())
+    })?;
+
+    let path = out.join("drains.gpkg");
+    let drains = network(seed, -4.0);
+    gpkg(&path, |ds| {
+        let srs = gdalio::srs(r.srid, &path)?;
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "drains",
+                &srs,
+                OGRwkbGeometryType::wkbLineString,
+                DRAIN_FIELDS,
+            ),
+        )?;
+        for (k, (pts, j, _)) in drains.pieces.iter().enumerate() {
+            // Culverts are wider than the water main beside them.
+            let size = match diameter(*j) {
+                300 => 1000,
+                200 => 800,
+                _ => 600,
+            };
+            w.add(
+                Geom::Line(pts),
+                &[
+                    Val::S(&format!("CTN-{:05}", k + 1)),
+                    Val::I(size),
+                    Val::S("Bê tông cốt thép"),
+                    Val::I(2005 + rng.below(19) as i64),
+                ],
+            )?;
+        }
+        files.push(&path, "drains", "drains", w.count(), r.srid, Text::Utf8);
+        drop(w);
+        // Manholes on every end of every drain piece, once per point.
+        let mut ends: Vec<Pt> = drains
+            .pieces
+            .iter()
+            .flat_map(|(p, _, _)| [p[0], p[p.len() - 1]])
+            .collect();
+        ends.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        ends.dedup();
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "manholes",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                MANHOLE_FIELDS,
+            ),
+        )?;
+        for (k, pt) in ends.into_iter().enumerate() {
+            w.add(
+                Geom::Point(pt),
+                &[
+                    Val::S(&format!("HG-{:05}", k + 1)),
+                    Val::S(if rng.chance(0.8) {
+                        "Hố ga thu nước"
+                    } else {
+                        "Hố ga thăm"
+                    }),
+                    Val::F(1.2 + f64::from(rng.below(19) as u32) / 10.0),
+                ],
+            )?;
+        }
+        files.push(&path, "manholes", "manholes", w.count(), r.srid, Text::Utf8);
+        Ok(())
+    })?;
+
+    // Power: substations beside main roads, 22 kV feeders east and west along them.
+    let path = out.join("power.gpkg");
+    gpkg(&path, |ds| {
+        let srs = gdalio::srs(r.srid, &path)?;
+        let mut stations = Vec::new();
+        let mut lines = Vec::new();
+        for (k, j) in (SHEET_QUADS..r.height_quads())
+            .step_by(2 * SHEET_QUADS as usize)
+            .enumerate()
+        {
+            let c = row_centre(r, seed, j, 0, r.width_quads());
+            // South side, beyond the road strip.
+            let side = offset(&c.pts, -(row_road_width_m(j) / 2.0 + 4.0));
+            let col = 6 + 8 * k;
+            let a = c.ticks[col.min(c.ticks.len() - 2)];
+            let s_station = length(&side[..=a]) + dist(side[a], side[a + 1]) / 2.0;
+            let station = point_at(&side, s_station);
+            let code = format!("TBA-{:02}", k + 1);
+            let commune = &r.communes[r.commune_of(col as i64, j)];
+            stations.push((station, code.clone(), commune));
+            let mut west = sub_line(&side, 0.0, s_station);
+            west.reverse();
+            let east = sub_line(&side, s_station, length(&side));
+            lines.push((west, format!("471-{code}"), code.clone()));
+            lines.push((east, format!("472-{code}"), code));
+        }
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "substations",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                SUBSTATION_FIELDS,
+            ),
+        )?;
+        for (pt, code, commune) in &stations {
+            let name = commune
+                .name
+                .split_once(' ')
+                .map_or(commune.name, |(_, n)| n);
+            w.add(
+                Geom::Point(*pt),
+                &[
+                    Val::S(code),
+                    Val::S(&format!("Trạm biến áp {name}")),
+                    Val::I(rng.pick(&[25_000_i64, 40_000, 63_000])),
+                    Val::S("110/22 kV"),
+                ],
+            )?;
+        }
+        files.push(
+            &path,
+            "substations",
+            "substations",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "power_lines",
+                &srs,
+                OGRwkbGeometryType::wkbLineString,
+                POWER_LINE_FIELDS,
+            ),
+        )?;
+        for (pts, code, station) in &lines {
+            let (feeder, _) = code.split_once('-').unwrap_or((code, ""));
+            w.add(
+                Geom::Line(pts),
+                &[
+                    Val::S(code),
+                    Val::S(&format!("Xuất tuyến {feeder} {station}")),
+                    Val::S(station),
+                    Val::I(22),
+                    Val::S(if rng.chance(0.5) { "AC-95" } else { "AC-120" }),
+                ],
+            )?;
+        }
+        files.push(
+            &path,
+            "power_lines",
+            "power_lines",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "power_poles",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                POLE_FIELDS,
+            ),
+        )?;
+        let mut k = 0;
+        for (pts, code, _) in &lines {
+            let mut poles: Vec<Pt> = every(pts, 50.0, 50.0).into_iter().map(|(_, p)| p).collect();
+            poles.push(pts[pts.len() - 1]);
+            poles.dedup();
+            for p in poles {
+                k += 1;
+                w.add(
+                    Geom::Point(p),
+                    &[
+                        Val::S(&format!("COT-{k:05}")),
+                        Val::S(code),
+                        Val::S(if rng.chance(0.8) {
+                            "Bê tông ly tâm 12m"
+                        } else {
+                            "Bê tông ly tâm 14m"
+                        }),
+                        Val::I(22),
+                    ],
+                )?;
+            }
+        }
+        files.push(
+            &path,
+            "power_poles",
+            "power_poles",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environmental stations (CSV, northing first)
+// ---------------------------------------------------------------------------------------------
+
+/// Station kinds and their code prefixes.
+const STATION_KINDS: [(&str, &str); 4] = [
+    ("Không khí", "KK"),
+    ("Nước mặt", "NM"),
+    ("Đất", "DD"),
+    ("Nước dưới đất", "NN"),
+];
+
+/// Writes `env_stations.csv`: one station per Binh Phuoc commune, coordinates in EPSG:9212
+/// written the Vietnamese survey way, **X = northing, Y = easting**.
+fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+    let r = &BINH_PHUOC;
+    let path = out.join("env_stations.csv");
+    let mut rng = stream(seed ^ NET_SALT, 0, -6);
+    let mut csv = String::from("MATRAM,TENTRAM,LOAI,X,Y\r\n");
+    for (idx, commune) in r.communes.iter().enumerate() {
+        let (ci, cj) = r.commune_origin(idx);
+        let (kind, prefix) = STATION_KINDS[idx % STATION_KINDS.len()];
+        // Somewhere inside a lot of the commune's middle quad.
+        let (e, n) = r.at_mm(
+            seed,
+            ci + 3,
+            cj + 3,
+            0.3 + 0.4 * rng.next_f64(),
+            0.3 + 0.4 * rng.next_f64(),
+        );
+        let name = format!("Trạm quan trắc {} {}", kind.to_lowercase(), commune.name);
+        csv.push_str(&format!(
+            "{prefix}-{:02},\"{name}\",{kind},{n:.3},{e:.3}\r\n",
+            idx + 1
+        ));
+    }
+    let mut file = std::fs::File::create(&path).map_err(|e| ImportError::io(&path, e))?;
+    file.write_all(csv.as_bytes())
+        .map_err(|e| ImportError::io(&path, e))?;
+    files.push(
+        &path,
+        "env_stations",
+        "env_stations",
+        r.communes.len() as u64,
+        r.srid,
+        Text::Utf8,
+    );
+    Ok(())
+}
+
+/// Writes every network-derived file.
+pub(super) fn write(out: &Path, seed: u64, files: &mut Vec<SampleFile>) -> Result<(), ImportError> {
+    let mut files = Files(files);
+    write_planning(out, seed, &mut files)?;
+    write_transport(out, seed, &mut files)?;
+    write_utilities(out, seed, &mut files)?;
+    write_env_stations(out, seed, &mut files)
+}

@@ -1,0 +1,527 @@
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use gdal::vector::LayerAccess;
+use gdal::Dataset;
+
+use super::parcels::{for_each_parcel, shoelace2, Plan};
+use super::region::{REGIONS, STEPS};
+use super::*;
+use crate::encoding::{encode_tcvn3_lossy, encode_vni};
+
+fn opts(seed: u64, parcels: u64) -> SampleOptions {
+    SampleOptions { seed, parcels }
+}
+
+/// Every feature of every written layer as text: attribute values and WKT.
+fn dump(set: &SampleSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &set.files {
+        let ds = Dataset::open(&f.path).expect("open");
+        let mut layer = ds.layer_by_name(&f.gdal_layer).expect("layer");
+        for feature in layer.features() {
+            let fields: Vec<String> = feature
+                .fields()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            let wkt = feature
+                .geometry()
+                .map(|g| g.wkt().expect("wkt"))
+                .unwrap_or_default();
+            out.push(format!("{}|{}|{wkt}", f.path.display(), fields.join(";")));
+        }
+    }
+    out
+}
+
+fn text(f: &gdal::vector::Feature<'_>, name: &str) -> String {
+    let i = f.field_index(name).expect("field");
+    f.field_as_string(i).expect("text").unwrap_or_default()
+}
+
+fn int(f: &gdal::vector::Feature<'_>, name: &str) -> i64 {
+    let i = f.field_index(name).expect("field");
+    f.field_as_integer64(i).expect("integer").expect("not null")
+}
+
+fn real(f: &gdal::vector::Feature<'_>, name: &str) -> f64 {
+    let i = f.field_index(name).expect("field");
+    f.field_as_double(i).expect("real").expect("not null")
+}
+
+fn file<'a>(set: &'a SampleSet, name: &str) -> &'a SampleFile {
+    set.files
+        .iter()
+        .find(|f| f.path.file_name().is_some_and(|n| n == name))
+        .unwrap_or_else(|| panic!("{name} not written"))
+}
+
+/// Ring points of a polygon read back through GDAL.
+fn ring_of(g: &gdal::vector::Geometry) -> Vec<(f64, f64)> {
+    let mut g = g.clone();
+    while g.geometry_count() > 0 {
+        g = g.get_geometry(0).clone();
+    }
+    let mut pts = Vec::new();
+    g.get_points(&mut pts);
+    pts.into_iter().map(|(x, y, _)| (x, y)).collect()
+}
+
+#[test]
+fn rng_is_deterministic_and_in_range() {
+    let a: Vec<f64> = (0..100).map(|i| SampleRng::at(7, i, 3)).collect();
+    let b: Vec<f64> = (0..100).map(|i| SampleRng::at(7, i, 3)).collect();
+    assert_eq!(a, b);
+    assert!(a.iter().all(|v| (0.0..1.0).contains(v)));
+    assert_ne!(SampleRng::at(7, 1, 2), SampleRng::at(8, 1, 2));
+}
+
+#[test]
+fn neighbours_share_their_edge() {
+    // The east edge of commune (0,0) is the west edge of commune (1,0), point for point.
+    let left = commune_ring(&BINH_PHUOC, 1, 0, 0);
+    let right = commune_ring(&BINH_PHUOC, 1, 1, 0);
+    let p = BINH_PHUOC.corner(1, STEPS, 3);
+    assert!(left.contains(&p) && right.contains(&p));
+}
+
+#[test]
+fn binh_phuoc_lattice_is_the_original_one() {
+    // The formula of the first sample generator: communes.gpkg must not move.
+    let original = |seed: u64, i: i64, j: i64| {
+        let step = 4000.0 / 8.0;
+        let e = 560_000.0 + i as f64 * step + (SampleRng::at(seed, i, j) - 0.5) * 2.0 * 120.0;
+        let n = 1_268_000.0
+            + j as f64 * step
+            + (SampleRng::at(seed ^ 0xA5A5, i, j) - 0.5) * 2.0 * 120.0;
+        (e, n)
+    };
+    for (i, j) in [(0, 0), (5, 7), (32, 24), (17, 3)] {
+        assert_eq!(BINH_PHUOC.lattice(2025, i, j), original(2025, i, j));
+    }
+    // And the stored values are the {:.3} text of those points.
+    let ring = commune_ring(&BINH_PHUOC, 2025, 1, 2);
+    let (e, n) = original(2025, 8, 16);
+    let text = |x: f64| format!("{x:.3}").parse::<f64>().expect("number");
+    assert_eq!(ring[0], (text(e), text(n)));
+    for i in 0..2000 {
+        let x = 560_000.0 + f64::from(i) * 0.000_5 + 0.000_000_3;
+        assert_eq!(super::region::mm(x), text(x), "{x}");
+    }
+}
+
+#[test]
+fn wgs84_outputs_use_the_epsg_6960_path() {
+    // domain.md §1 check vector: EPSG:9212 E 568850.121 N 1275706.945 ↔ 106.883 E, 11.535 N.
+    let t = super::gdalio::to_wgs84(9212, Path::new("check")).expect("transform");
+    let (mut x, mut y, mut z) = ([568_850.121], [1_275_706.945], [0.0]);
+    t.transform_coords(&mut x, &mut y, &mut z)
+        .expect("transform");
+    assert!(
+        (x[0] - 106.883).abs() < 1e-7 && (y[0] - 11.535).abs() < 1e-7,
+        "{x:?} {y:?}"
+    );
+}
+
+#[test]
+fn parcel_counts_outside_the_range_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for n in [
+        0,
+        SampleOptions::MIN_PARCELS - 1,
+        SampleOptions::MAX_PARCELS + 1,
+    ] {
+        let err = write_sample_with(dir.path(), &opts(1, n)).expect_err("refused");
+        assert!(err.to_string().contains("sample parcels"), "{err}");
+    }
+}
+
+/// A point's exact coordinates, hashable.
+type Bits = (u64, u64);
+
+/// Checks, without GDAL, that the parcels of each region are exactly noded and tile it: every
+/// interior edge is used once in each direction, and the edges used once lie on the region's
+/// outline (their length adds up to its perimeter); areas add up to each commune's.
+fn check_partition(seed: u64, n: u64) {
+    let plan = Plan::new(n);
+    let mut total = 0;
+    for (ri, region) in REGIONS.iter().enumerate() {
+        let key = |p: (f64, f64)| (p.0.to_bits(), p.1.to_bits());
+        let mut edges: HashMap<(Bits, Bits), u32> = HashMap::new();
+        let mut area: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut numbers: BTreeMap<(&str, i32), Vec<i32>> = BTreeMap::new();
+        for_each_parcel(ri, seed, &plan, |p| {
+            total += 1;
+            assert!(p.ring.len() >= 4 && p.ring[0] == p.ring[p.ring.len() - 1]);
+            assert!(shoelace2(&p.ring) > 0.0, "counter-clockwise ring");
+            for w in p.ring.windows(2) {
+                *edges.entry((key(w[0]), key(w[1]))).or_default() += 1;
+            }
+            *area.entry(p.commune.code).or_default() += shoelace2(&p.ring) / 2.0;
+            numbers
+                .entry((p.commune.code, p.sheet))
+                .or_default()
+                .push(p.number);
+            Ok(())
+        })
+        .expect("parcels");
+        let mut open = 0.0;
+        for (&(a, b), &count) in &edges {
+            assert_eq!(count, 1, "edge used twice in the same direction");
+            if !edges.contains_key(&(b, a)) {
+                let (a, b) = (
+                    (f64::from_bits(a.0), f64::from_bits(a.1)),
+                    (f64::from_bits(b.0), f64::from_bits(b.1)),
+                );
+                open += (b.0 - a.0).hypot(b.1 - a.1);
+            }
+        }
+        let outline = region.block_ring(seed, 0, 0, region.width_quads(), region.height_quads());
+        let perimeter: f64 = outline
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+            .sum();
+        assert!(
+            (open - perimeter).abs() < 1.0,
+            "open edges {open} vs perimeter {perimeter} (N = {n})"
+        );
+        for (idx, c) in region.communes.iter().enumerate() {
+            let (col, row) = (idx as i64 % region.cols, idx as i64 / region.cols);
+            let want = shoelace2(&commune_ring(region, seed, col, row)) / 2.0;
+            let got = area[c.code];
+            assert!(
+                (got - want).abs() < 0.5,
+                "{}: parcels {got} vs commune {want} (N = {n})",
+                c.code
+            );
+        }
+        for ((code, sheet), nums) in numbers {
+            let want: Vec<i32> = (1..=nums.len() as i32).collect();
+            assert_eq!(nums, want, "{code} sheet {sheet}");
+        }
+    }
+    assert_eq!(total, n);
+}
+
+#[test]
+fn parcels_partition_the_communes_for_every_unit_size() {
+    // 600 → 4-quad units, 1500 → 2-quad units, 2500 and 20 000 → one quad per unit.
+    for n in [600, 1500, 2500, 20_000] {
+        check_partition(2025, n);
+    }
+    check_partition(7, 3001);
+}
+
+#[test]
+fn sample_set_files_encodings_and_crs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    let set = write_sample_with(out, &opts(2025, 2000)).expect("write sample");
+    assert_eq!(set.commune_count, 12);
+    assert_eq!(set.communes, out.join("communes.gpkg"));
+    assert_eq!(set.parcel_count, 2000);
+
+    // Every recorded layer opens with the recorded name and count.
+    for f in &set.files {
+        let ds = Dataset::open(&f.path).unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
+        let layer = ds
+            .layer_by_name(&f.gdal_layer)
+            .unwrap_or_else(|e| panic!("{} {}: {e}", f.path.display(), f.gdal_layer));
+        assert_eq!(
+            layer.feature_count(),
+            f.features,
+            "{} {}",
+            f.path.display(),
+            f.gdal_layer
+        );
+        assert!(f.features > 0, "{} {}", f.path.display(), f.gdal_layer);
+    }
+    let kinds: std::collections::BTreeSet<&str> = set.files.iter().map(|f| f.layer).collect();
+    for kind in [
+        "communes",
+        "map_sheets",
+        "parcels",
+        "roads",
+        "red_lines",
+        "building_lines",
+        "planning_zones",
+        "street_lights",
+        "traffic_lights",
+        "cameras",
+        "bus_stops",
+        "bus_routes",
+        "water_pipes",
+        "water_valves",
+        "water_meters",
+        "hydrants",
+        "drains",
+        "manholes",
+        "power_lines",
+        "power_poles",
+        "substations",
+        "env_stations",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} layer");
+    }
+    assert_eq!(file(&set, "communes_dongnai.gpkg").features, 4);
+    assert_eq!(file(&set, "map_sheets.gpkg").features, 48);
+    assert_eq!(file(&set, "map_sheets_dongnai.gpkg").features, 16);
+
+    // Parcels: exactly N over both shapefiles, numbers consecutive per commune and sheet, and
+    // the areas read back through GDAL tile each commune.
+    let bp = file(&set, "parcels_binhphuoc.shp");
+    let dn = file(&set, "parcels_dongnai.shp");
+    assert_eq!((bp.encoding, dn.encoding), ("tcvn3", "vni"));
+    assert_eq!(bp.features + dn.features, 2000);
+    let mut numbers: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+    let mut areas: BTreeMap<String, f64> = BTreeMap::new();
+    let mut mismatched = 0;
+    for f in [bp, dn] {
+        let ds = Dataset::open(&f.path).expect("open");
+        let mut layer = ds.layer(0).expect("layer");
+        for feature in layer.features() {
+            let code = text(&feature, "MAXA");
+            let sheet = int(&feature, "SHBANDO");
+            let number = int(&feature, "SHTHUA");
+            let attr = real(&feature, "DIENTICH");
+            let legal = real(&feature, "DIENTICHPL");
+            assert_eq!(attr, legal);
+            let geometry = feature.geometry().expect("geometry");
+            assert!(
+                geometry.is_valid(),
+                "invalid parcel {}",
+                geometry.wkt().expect("wkt")
+            );
+            let area = shoelace2(&ring_of(geometry)).abs() / 2.0;
+            if (attr - area).abs() > 0.06 {
+                let off = (attr - area).abs() / area;
+                assert!((0.049..=0.151).contains(&off), "DIENTICH {attr} vs {area}");
+                mismatched += 1;
+            }
+            *areas.entry(code.clone()).or_default() += area;
+            numbers.entry((code, sheet)).or_default().push(number);
+        }
+    }
+    assert!(
+        (5..=60).contains(&mismatched),
+        "{mismatched} area mismatches"
+    );
+    assert_eq!(numbers.len(), 16 * 4);
+    for ((code, sheet), mut nums) in numbers {
+        nums.sort_unstable();
+        let want: Vec<i64> = (1..=nums.len() as i64).collect();
+        assert_eq!(nums, want, "{code} sheet {sheet}");
+    }
+    for path in [out.join("communes.gpkg"), out.join("communes_dongnai.gpkg")] {
+        let ds = Dataset::open(&path).expect("open");
+        let mut layer = ds.layer(0).expect("layer");
+        for feature in layer.features() {
+            let code = text(&feature, "MAXA");
+            let want = feature.geometry().expect("geometry").area();
+            let got = areas[&code];
+            assert!(
+                (got - want).abs() < 0.5,
+                "{code}: parcels {got} m² vs commune {want} m²"
+            );
+        }
+    }
+
+    // Legacy DBFs: text as TCVN3 / VNI bytes, no .cpg, hand-written .prj.
+    let dbf = std::fs::read(out.join("parcels_binhphuoc.dbf")).expect("read");
+    let name = encode_tcvn3_lossy("Phường Tân Phú").expect("tcvn3");
+    assert!(name.contains(&0xAD), "ư is 0xAD in TCVN3");
+    assert!(
+        dbf.windows(name.len()).any(|w| w == name),
+        "TCVN3 name not in the DBF"
+    );
+    assert!(
+        !dbf.windows(3).any(|w| w == "ư".as_bytes()),
+        "UTF-8 text in a TCVN3 DBF"
+    );
+    let dbf = std::fs::read(out.join("parcels_dongnai.dbf")).expect("read");
+    let name = encode_vni("Phường Xuân An").expect("vni");
+    assert!(
+        dbf.windows(name.len()).any(|w| w == name),
+        "VNI name not in the DBF"
+    );
+    let dbf = std::fs::read(out.join("street_lights.dbf")).expect("read");
+    let name = encode_vni("Đèn").expect("vni");
+    assert!(
+        dbf.windows(name.len()).any(|w| w == name),
+        "VNI lamp type not in the DBF"
+    );
+    for stem in ["parcels_binhphuoc", "parcels_dongnai", "street_lights"] {
+        assert!(
+            !out.join(format!("{stem}.cpg")).exists(),
+            "{stem}.cpg written"
+        );
+    }
+    let prj = std::fs::read_to_string(out.join("parcels_binhphuoc.prj")).expect("read");
+    assert!(prj.contains(
+        "TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278]"
+    ));
+    assert!(prj.contains("PARAMETER[\"Central_Meridian\",106.25]"));
+    let prj = std::fs::read_to_string(out.join("parcels_dongnai.prj")).expect("read");
+    assert!(prj.contains(
+        "TOWGS84[-191.90441429,-39.30318279,-111.45032835,-0.00928836,0.01975479,-0.00427372,0.252906278]"
+    ));
+    assert!(prj.contains("PARAMETER[\"Central_Meridian\",107.75]"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("street_lights.prj")).expect("read"),
+        std::fs::read_to_string(out.join("parcels_binhphuoc.prj")).expect("read")
+    );
+
+    // Dong Nai lies where Long Khánh is in EPSG:5899; Binh Phuoc in its EPSG:9212 range.
+    let ds = Dataset::open(out.join("communes_dongnai.gpkg")).expect("open");
+    let env = ds.layer(0).expect("layer").get_extent().expect("extent");
+    assert!(env.MinX > 435_000.0 && env.MaxX < 453_000.0, "{env:?}");
+    assert!(env.MinY > 1_199_000.0 && env.MaxY < 1_217_000.0, "{env:?}");
+
+    // Zones and sheets are valid polygons too.
+    for (name, layer) in [
+        ("planning_zones.gpkg", "planning_zones"),
+        ("map_sheets.gpkg", "map_sheets"),
+    ] {
+        let ds = Dataset::open(out.join(name)).expect("open");
+        for f in ds.layer_by_name(layer).expect("layer").features() {
+            assert!(f.geometry().expect("geometry").is_valid(), "{name}");
+        }
+    }
+
+    // WGS84 files are lon/lat around Đồng Xoài and Long Khánh.
+    let ds = Dataset::open(out.join("bus_stops.geojson")).expect("open");
+    let env = ds.layer(0).expect("layer").get_extent().expect("extent");
+    assert!(env.MinX > 106.7 && env.MaxX < 107.4, "{env:?}");
+    assert!(env.MinY > 10.8 && env.MaxY < 11.7, "{env:?}");
+
+    // CSV: northing first.
+    let csv = std::fs::read_to_string(out.join("env_stations.csv")).expect("read");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("MATRAM,TENTRAM,LOAI,X,Y"));
+    let mut rows = 0;
+    for line in lines {
+        let cols: Vec<&str> = line.rsplitn(3, ',').collect();
+        let (y, x): (f64, f64) = (cols[0].parse().expect("Y"), cols[1].parse().expect("X"));
+        assert!(x > 1_000_000.0 && y < 1_000_000.0, "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 12);
+
+    // Formats: 50 parcels each.
+    for name in [
+        "parcels.dxf",
+        "parcels.kml",
+        "parcels.dgn",
+        "parcels.gdb",
+        "parcels.gpkg",
+        "parcels_wkt.csv",
+    ] {
+        let path = out.join("formats").join(name);
+        let ds = Dataset::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let count: u64 = ds.layers().map(|l| l.feature_count()).sum();
+        assert_eq!(count, 50, "{name}");
+    }
+    assert_eq!(file(&set, "parcels_sample.geojson").features, 200);
+
+    // Networks share their nodes exactly: every valve is an end point of pipes.
+    let ds = Dataset::open(out.join("water.gpkg")).expect("open");
+    let mut ends: HashMap<(u64, u64), u32> = HashMap::new();
+    for f in ds.layer_by_name("water_pipes").expect("layer").features() {
+        let pts = ring_of(f.geometry().expect("geometry"));
+        for p in [pts[0], pts[pts.len() - 1]] {
+            *ends.entry((p.0.to_bits(), p.1.to_bits())).or_default() += 1;
+        }
+    }
+    for f in ds.layer_by_name("water_valves").expect("layer").features() {
+        let p = ring_of(f.geometry().expect("geometry"))[0];
+        assert_eq!(
+            ends.get(&(p.0.to_bits(), p.1.to_bits())),
+            Some(&4),
+            "valve off the pipes"
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_files_other_seed_other_files() {
+    let (a, b, c) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let sa = write_sample_with(a.path(), &opts(11, 2000)).expect("write sample");
+    let sb = write_sample_with(b.path(), &opts(11, 2000)).expect("write sample");
+    let sc = write_sample_with(c.path(), &opts(12, 2000)).expect("write sample");
+    let strip = |d: Vec<String>, root: &Path| -> Vec<String> {
+        let root = root.display().to_string();
+        d.into_iter().map(|s| s.replace(&root, "")).collect()
+    };
+    let (da, db, dc) = (
+        strip(dump(&sa), a.path()),
+        strip(dump(&sb), b.path()),
+        strip(dump(&sc), c.path()),
+    );
+    assert_eq!(da.len(), db.len());
+    assert!(da == db, "same seed gave different features");
+    assert_ne!(da, dc);
+    // The raw legacy files are byte-identical too.
+    for name in [
+        "parcels_binhphuoc.dbf",
+        "parcels_binhphuoc.shp",
+        "parcels_dongnai.dbf",
+        "env_stations.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(name)).expect("read"),
+            std::fs::read(b.path().join(name)).expect("read"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn default_sample_keeps_the_commune_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = write_sample(dir.path(), 2025).expect("write sample");
+    assert_eq!(set.commune_count, 12);
+    assert_eq!(set.parcel_count, SampleOptions::default().parcels);
+    let ds = Dataset::open(&set.communes).expect("open");
+    let mut layer = ds.layer_by_name("communes").expect("layer");
+    assert_eq!(layer.feature_count(), 12);
+    let first = layer.features().next().expect("a commune");
+    assert_eq!(text(&first, "MAXA"), "25195");
+    let want = commune_ring(&BINH_PHUOC, 2025, 0, 0);
+    assert_eq!(ring_of(first.geometry().expect("geometry")), want);
+}
+
+/// One million parcels: `cargo test --release -p importers -- --ignored million`.
+#[test]
+#[ignore = "slow: writes 1,000,000 parcels"]
+fn million_parcels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = std::time::Instant::now();
+    let set = write_sample_with(dir.path(), &opts(2025, 1_000_000)).expect("write sample");
+    let took = t.elapsed();
+    assert_eq!(set.parcel_count, 1_000_000);
+    let ds = Dataset::open(dir.path().join("parcels_binhphuoc.shp")).expect("open");
+    let bp = ds.layer(0).expect("layer").feature_count();
+    let ds = Dataset::open(dir.path().join("parcels_dongnai.shp")).expect("open");
+    assert_eq!(bp + ds.layer(0).expect("layer").feature_count(), 1_000_000);
+    eprintln!("1,000,000 parcels written in {took:?}");
+}
+
+#[test]
+fn the_importer_recognises_the_hand_written_prj_files() {
+    use gis_core::crs::TowgsConvention;
+    let bp = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_BINH_PHUOC).expect("9212");
+    assert_eq!(
+        (bp.epsg, bp.towgs84),
+        (9212, Some(TowgsConvention::PositionVector))
+    );
+    let dn = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_DONG_NAI).expect("5899");
+    assert_eq!(
+        (dn.epsg, dn.towgs84),
+        (5899, Some(TowgsConvention::CoordinateFrameVerbatim))
+    );
+    eprintln!("{:?}\n{:?}", bp, dn);
+}
