@@ -46,7 +46,7 @@ impl GeometryKind {
 }
 
 /// Who may read a layer or a property.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
     /// Anyone, including anonymous users of the public portal.
@@ -454,4 +454,39 @@ async fn count_features(pool: &PgPool, schema: &str, table: &str) -> Result<i64,
             Ok(sqlx::query_scalar(&sql).fetch_one(pool).await?)
         }
     }
+}
+
+/// The layer's extent in WGS84 (west, south, east, north): the planner's estimate when the table
+/// has statistics, else measured. `None` for an empty table.
+pub async fn extent_lonlat(
+    pool: &PgPool,
+    storage: &StorageTable,
+) -> Result<Option<[f64; 4]>, LayerError> {
+    type Row = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let estimated: Result<Row, sqlx::Error> = sqlx::query_as(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+           SELECT ST_Transform(ST_SetSRID(ST_EstimatedExtent($1, $2, 'geom_3857')::geometry, 3857), 4326) AS e) x",
+    )
+    .bind(&storage.schema)
+    .bind(&storage.table)
+    .fetch_one(pool)
+    .await;
+    let row = match estimated {
+        Ok(row @ (Some(_), Some(_), Some(_), Some(_))) => row,
+        // No statistics yet: measure.
+        _ => {
+            sqlx::query_as(&format!(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                   SELECT ST_Transform(ST_SetSRID(ST_Extent(geom_3857)::geometry, 3857), 4326) AS e
+                   FROM {}) x",
+                storage.qualified()
+            ))
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    Ok(match row {
+        (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+        _ => None,
+    })
 }

@@ -7,6 +7,8 @@
 //! - [`crs`]: the CRSs bando accepts (WGS84, Web Mercator, VN-2000 geographic, TM-3 and UTM
 //!   zones, any EPSG code PROJ knows), transforms through the system PROJ (EPSG:6960 for
 //!   VN-2000), and the axis-order guard for northing-first survey coordinates;
+//! - [`mvt`]: the vector-tile SQL of a feature-table layer at a zoom (Web Mercator serving
+//!   column, low-zoom generalisation, restricted properties only for authorised readers);
 //! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
 //! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
 //!   cluster), the pool, and the merged embedded migrations of every crate;
@@ -31,4 +33,5 @@ pub mod crs;
 pub mod db;
 pub mod feature;
 pub mod layer;
+pub mod mvt;
 pub mod tile;

@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{problem_for_bare_errors, AppError};
+use crate::tiles::{TileService, TileSettings};
 use crate::{metrics, routes};
 
 /// What handlers share. Cheap to clone.
@@ -31,14 +32,23 @@ pub struct AppState {
     pub crs: Arc<CrsRegistry>,
     /// Prometheus renderer.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Vector tiles and their cache.
+    pub tiles: TileService,
 }
 
 impl AppState {
     /// State over a pool with the standard layer and CRS registries.
     pub fn new(pool: PgPool) -> Result<Self, AppError> {
+        Self::with_tiles(pool, TileSettings::default())
+    }
+
+    /// State with explicit tile settings.
+    pub fn with_tiles(pool: PgPool, tiles: TileSettings) -> Result<Self, AppError> {
+        let layers = Arc::new(layers::registry()?);
         Ok(AppState {
+            tiles: TileService::new(pool.clone(), layers.clone(), tiles),
             pool,
-            layers: Arc::new(layers::registry()?),
+            layers,
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),
         })
@@ -71,6 +81,8 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/layers", get(routes::landing::layers_json))
         .route("/crs", get(routes::landing::crs_json))
+        .route("/tiles/{layers}", get(routes::tiles::tilejson))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(routes::tiles::tile))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state);
     with_edge_layers(routes, limits)

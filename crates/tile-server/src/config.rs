@@ -30,6 +30,8 @@ pub struct RawServer {
     pub request_timeout_secs: Option<u64>,
     /// Largest accepted request body in bytes.
     pub body_limit_bytes: Option<usize>,
+    /// Tile cache budget in MiB (0 turns the cache off).
+    pub tile_cache_mb: Option<u64>,
 }
 
 /// `[database]`.
@@ -90,6 +92,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Pool size.
     pub max_connections: u32,
+    /// Tile cache budget in bytes (0: no cache).
+    pub tile_cache_bytes: u64,
 }
 
 impl RawConfig {
@@ -117,6 +121,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_BODY_LIMIT_BYTES") {
             self.server.body_limit_bytes = Some(parse_num("BANDO_BODY_LIMIT_BYTES", &v)?);
+        }
+        if let Some(v) = env("BANDO_TILE_CACHE_MB") {
+            self.server.tile_cache_mb = Some(parse_num("BANDO_TILE_CACHE_MB", &v)?);
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
@@ -165,7 +172,16 @@ impl RawConfig {
                 reason: "must be between 1 and 500",
             });
         }
+        let tile_cache_mb = self.server.tile_cache_mb.unwrap_or(256);
+        if tile_cache_mb > 1 << 20 {
+            return Err(ConfigError::Invalid {
+                key: "server.tile_cache_mb",
+                value: tile_cache_mb.to_string(),
+                reason: "must be at most 1048576 (1 TiB)",
+            });
+        }
         Ok(Config {
+            tile_cache_bytes: tile_cache_mb << 20,
             listen,
             request_timeout: Duration::from_secs(timeout),
             body_limit_bytes: body_limit,

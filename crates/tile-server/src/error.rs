@@ -55,6 +55,18 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// A tile rendering failure: the database being unreachable is 503, the rest internal.
+    pub fn from_tile_error(e: &crate::tiles::TileError) -> Self {
+        match e {
+            crate::tiles::TileError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                AppError::Unavailable("the database is not answering; try again shortly".into())
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
 impl From<gis_core::layer::LayerError> for AppError {
     fn from(e: gis_core::layer::LayerError) -> Self {
         AppError::internal(e)

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod tiles;
 
 use gis_core::db::Migrations;
 

@@ -334,8 +334,15 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
-    let state = AppState::new(db.pool.clone())?;
+    let state = AppState::with_tiles(
+        db.pool.clone(),
+        tile_server::tiles::TileSettings {
+            cache_bytes: config.tile_cache_bytes,
+            ..Default::default()
+        },
+    )?;
     gis_core::layer::publish(&state.layers, &db.pool).await?;
+    let listener_task = state.tiles.spawn_invalidation_listener();
     let router = app(
         state,
         Limits {
@@ -352,6 +359,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(tile_server::shutdown_signal())
         .await?;
+    listener_task.abort();
     tracing::info!("server stopped");
     Ok(())
 }

@@ -462,7 +462,10 @@ impl Geometry {
             finite &= c.x.is_finite() && c.y.is_finite() && c.z.is_none_or(f64::is_finite);
         });
         if !finite {
-            return Err(format!("{} has a coordinate that is not a finite number", self.tag()));
+            return Err(format!(
+                "{} has a coordinate that is not a finite number",
+                self.tag()
+            ));
         }
         if n2 > 0 && n3 > 0 {
             return Err(format!(
@@ -476,7 +479,10 @@ impl Geometry {
     fn check_shape(&self) -> Result<(), String> {
         let line = |cs: &[Coord], tag: &str| {
             if cs.len() < 2 {
-                Err(format!("a line in {tag} needs at least 2 positions, found {}", cs.len()))
+                Err(format!(
+                    "a line in {tag} needs at least 2 positions, found {}",
+                    cs.len()
+                ))
             } else {
                 Ok(())
             }
@@ -503,7 +509,9 @@ impl Geometry {
         };
         let non_empty = |n: usize, tag: &str| {
             if n == 0 {
-                Err(format!("{tag} needs at least one member (EMPTY geometries are not supported)"))
+                Err(format!(
+                    "{tag} needs at least one member (EMPTY geometries are not supported)"
+                ))
             } else {
                 Ok(())
             }
@@ -651,10 +659,10 @@ impl BBox {
                 elevation: Some((min_z, max_z)),
             },
             _ => {
+                let found = n.len();
                 return Err(format!(
-                    "a BBOX has 4 numbers (west, south, east, north) or 6 (with elevations), found {}",
-                    n.len()
-                ))
+                    "a BBOX has 4 numbers (west, south, east, north) or 6 (with elevations), found {found}"
+                ));
             }
         };
         b.check()?;

@@ -12,8 +12,8 @@ use sqlx::Arguments as _;
 use unicode_normalization::UnicodeNormalization as _;
 
 use super::ast::{
-    check_date, check_text, check_timestamp, ArithmeticOp, BBox, CompareOp, Expr,
-    IntervalBound, TemporalOp,
+    check_date, check_text, check_timestamp, ArithmeticOp, BBox, CompareOp, Expr, IntervalBound,
+    TemporalOp,
 };
 use super::{echo, Cql2Error, MAX_DEPTH};
 
@@ -318,7 +318,10 @@ impl Rel {
 /// (or any) of which must hold.
 enum Cond {
     Const(bool),
-    Cmp { atoms: Vec<(Val, Rel, Val)>, all: bool },
+    Cmp {
+        atoms: Vec<(Val, Rel, Val)>,
+        all: bool,
+    },
 }
 
 fn rel(a: &End, r: Rel, b: &End) -> Cond {
@@ -829,7 +832,9 @@ impl Compiler<'_, '_> {
                     return Ok(s.clone());
                 }
                 let Some((param, cast)) = pending.lits.get(*i).cloned() else {
-                    return Err(type_error("internal error: unknown temporal literal".into()));
+                    return Err(type_error(
+                        "internal error: unknown temporal literal".into(),
+                    ));
                 };
                 let s = format!("{}{cast}", self.param(param)?);
                 if let Some(slot) = pending.bound.get_mut(*i) {

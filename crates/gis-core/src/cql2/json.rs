@@ -86,7 +86,10 @@ fn kind(v: &Value) -> &'static str {
 fn number(v: &Value, path: &str, what: &str) -> Res<f64> {
     match v.as_f64() {
         Some(f) if f.is_finite() => Ok(f),
-        _ => Err(err(path, format!("expected a number ({what}), found {}", kind(v)))),
+        _ => Err(err(
+            path,
+            format!("expected a number ({what}), found {}", kind(v)),
+        )),
     }
 }
 
@@ -167,14 +170,19 @@ fn object(m: &Map<String, Value>, path: &str, depth: usize) -> Res<Expr> {
     }
     if m.contains_key("property") {
         only_keys(m, &["property"], path)?;
-        return Ok(Expr::Property(string_member(m, "property", path)?.to_string()));
+        return Ok(Expr::Property(
+            string_member(m, "property", path)?.to_string(),
+        ));
     }
     if let Some(b) = m.get("bbox") {
         if !m.contains_key("type") {
             only_keys(m, &["bbox"], path)?;
             let p = format!("{path}/bbox");
             let Value::Array(items) = b else {
-                return Err(err(&p, format!("\"bbox\" must be an array of numbers, found {}", kind(b))));
+                return Err(err(
+                    &p,
+                    format!("\"bbox\" must be an array of numbers, found {}", kind(b)),
+                ));
             };
             let nums = items
                 .iter()
@@ -296,11 +304,19 @@ fn operation(op: &str, args: &[Value], path: &str, depth: usize) -> Res<Expr> {
     }
     if let Some(sp) = SpatialOp::from_name(op) {
         let (left, right) = two(op)?;
-        return Ok(Expr::Spatial { op: sp, left, right });
+        return Ok(Expr::Spatial {
+            op: sp,
+            left,
+            right,
+        });
     }
     if let Some(tp) = TemporalOp::from_name(op) {
         let (left, right) = two(op)?;
-        return Ok(Expr::Temporal { op: tp, left, right });
+        return Ok(Expr::Temporal {
+            op: tp,
+            left,
+            right,
+        });
     }
     let arith = match op {
         "+" => Some(ArithmeticOp::Add),
@@ -318,7 +334,10 @@ fn operation(op: &str, args: &[Value], path: &str, depth: usize) -> Res<Expr> {
             if args.len() < 2 {
                 return Err(err(
                     path,
-                    format!("\"{lower}\" takes at least 2 arguments, found {}", args.len()),
+                    format!(
+                        "\"{lower}\" takes at least 2 arguments, found {}",
+                        args.len()
+                    ),
                 ));
             }
             let items = (0..args.len()).map(predicate).collect::<Res<Vec<_>>>()?;
@@ -348,7 +367,11 @@ fn operation(op: &str, args: &[Value], path: &str, depth: usize) -> Res<Expr> {
         "like" => {
             arity(op, args, 2, path)?;
             let value = Box::new(arg(0)?);
-            let pattern = Box::new(like_pattern(&args[1], &format!("{path}/args/1"), depth + 1)?);
+            let pattern = Box::new(like_pattern(
+                &args[1],
+                &format!("{path}/args/1"),
+                depth + 1,
+            )?);
             Ok(Expr::Like { value, pattern })
         }
         "between" => {
@@ -366,7 +389,10 @@ fn operation(op: &str, args: &[Value], path: &str, depth: usize) -> Res<Expr> {
             let Value::Array(items) = &args[1] else {
                 return Err(err(
                     &p,
-                    format!("the second argument of \"in\" must be an array, found {}", kind(&args[1])),
+                    format!(
+                        "the second argument of \"in\" must be an array, found {}",
+                        kind(&args[1])
+                    ),
                 ));
             };
             if items.is_empty() {
@@ -392,12 +418,16 @@ fn operation(op: &str, args: &[Value], path: &str, depth: usize) -> Res<Expr> {
             let hint = if lower.starts_with("s_") {
                 format!(
                     "spatial functions are {}",
-                    SpatialOp::ALL.map(|o| o.name().to_ascii_lowercase()).join(", ")
+                    SpatialOp::ALL
+                        .map(|o| o.name().to_ascii_lowercase())
+                        .join(", ")
                 )
             } else if lower.starts_with("t_") {
                 format!(
                     "temporal functions are {}",
-                    TemporalOp::ALL.map(|o| o.name().to_ascii_lowercase()).join(", ")
+                    TemporalOp::ALL
+                        .map(|o| o.name().to_ascii_lowercase())
+                        .join(", ")
                 )
             } else {
                 "operators are and, or, not, =, <>, <, >, <=, >=, like, between, in, isNull, casei, accenti, +, -, *, /, s_… and t_… functions".to_string()
@@ -424,7 +454,8 @@ fn like_pattern(v: &Value, path: &str, depth: usize) -> Res<Expr> {
             let wrap = op.eq_ignore_ascii_case("casei") || op.eq_ignore_ascii_case("accenti");
             match m.get("args") {
                 Some(Value::Array(a)) if wrap && a.len() == 1 && m.len() == 2 => {
-                    let inner = Box::new(like_pattern(&a[0], &format!("{path}/args/0"), depth + 1)?);
+                    let inner =
+                        Box::new(like_pattern(&a[0], &format!("{path}/args/0"), depth + 1)?);
                     Ok(if op.eq_ignore_ascii_case("casei") {
                         Expr::CaseI(inner)
                     } else {
@@ -446,20 +477,37 @@ fn like_pattern(v: &Value, path: &str, depth: usize) -> Res<Expr> {
 
 fn position(v: &Value, path: &str) -> Res<Coord> {
     let Value::Array(a) = v else {
-        return Err(err(path, format!("expected a position [x, y], found {}", kind(v))));
+        return Err(err(
+            path,
+            format!("expected a position [x, y], found {}", kind(v)),
+        ));
     };
     let n = |i: usize| number(&a[i], &format!("{path}/{i}"), "a coordinate");
     match a.len() {
-        2 => Ok(Coord { x: n(0)?, y: n(1)?, z: None }),
-        3 => Ok(Coord { x: n(0)?, y: n(1)?, z: Some(n(2)?) }),
-        k => Err(err(path, format!("a position has 2 or 3 numbers, found {k}"))),
+        2 => Ok(Coord {
+            x: n(0)?,
+            y: n(1)?,
+            z: None,
+        }),
+        3 => Ok(Coord {
+            x: n(0)?,
+            y: n(1)?,
+            z: Some(n(2)?),
+        }),
+        k => Err(err(
+            path,
+            format!("a position has 2 or 3 numbers, found {k}"),
+        )),
     }
 }
 
 fn array<'v>(v: &'v Value, path: &str) -> Res<&'v [Value]> {
     match v {
         Value::Array(a) => Ok(a),
-        other => Err(err(path, format!("expected an array, found {}", kind(other)))),
+        other => Err(err(
+            path,
+            format!("expected an array, found {}", kind(other)),
+        )),
     }
 }
 

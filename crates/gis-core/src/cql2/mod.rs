@@ -39,13 +39,19 @@
 //! | `a LIKE 'p'` | `a LIKE $n` (PostgreSQL's default escape `\` is CQL2's) |
 //! | `BETWEEN`, `IN`, `IS NULL` | the same SQL construct |
 //! | `CASEI(x)` | `lower(x)` |
-//! | `ACCENTI(x)` | `translate(lower(x), '<Vietnamese letters with diacritics>', '<base letters>')` |
+//! | `ACCENTI(x)` | `translate(lower(x), '<Vietnamese letters with diacritics>', '<base letters>')` (¹) |
 //! | `S_INTERSECTS(a, b)` … | `ST_Intersects(a, b)` … |
 //! | geometry literal | `ST_GeomFromText($n, filter_srid)`, in `ST_Transform(…, geometry_srid)` when they differ |
 //! | `BBOX(w, s, e, n)` | `ST_MakeEnvelope($a, $b, $c, $d, filter_srid)`, transformed likewise |
 //! | `T_…(a, b)` | comparisons of the start and end points of `a` and `b` (an instant starts and ends at itself) |
 //! | `a + b`, `a / b` | `(a + b)`, `(a::float8 / NULLIF(b, 0))` |
 //! | `TRUE` / `FALSE` as a predicate | `TRUE` / `FALSE` |
+//!
+//! (¹) `unaccent` may not be installed, so accents are stripped with a fixed table
+//! ([`accent_translation`]): every Vietnamese letter with diacritics in both cases and `đ`/`Đ`,
+//! plus the combining marks of decomposed text. Because of the `lower`, `ACCENTI` also folds
+//! case — stricter CQL2 would keep `ACCENTI('A') <> ACCENTI('a')`; Vietnamese users expect
+//! `ACCENTI(ten) = ACCENTI('phuong tan phu')` to find "Phường Tân Phú".
 //!
 //! # Safety
 //!
@@ -69,8 +75,7 @@ pub use ast::{
     ArithmeticOp, BBox, CompareOp, Coord, Expr, Geometry, IntervalBound, SpatialOp, TemporalOp,
 };
 pub use compile::{
-    accent_translation, compile, CompiledFilter, FilterContext, Queryable, QueryableType,
-    SqlParam,
+    accent_translation, compile, CompiledFilter, FilterContext, Queryable, QueryableType, SqlParam,
 };
 pub use json::{parse_json, parse_json_value};
 pub use text::parse_text;
@@ -190,7 +195,9 @@ pub enum Cql2Error {
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
-    hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default()
+    hint.as_deref()
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default()
 }
 
 /// User text for an error message: at most 40 characters, quoted, with control, format

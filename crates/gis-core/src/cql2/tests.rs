@@ -169,7 +169,9 @@ fn assert_vocabulary(c: &CompiledFilter, q: &[Queryable]) {
             }
             let digits: String = chars[start + 1..i].iter().collect();
             if ch == '$' {
-                let n: usize = digits.parse().unwrap_or_else(|_| panic!("bad $ in {}", c.sql));
+                let n: usize = digits
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad $ in {}", c.sql));
                 used.insert(n);
             }
         } else if ch.is_ascii_alphabetic() || ch == '_' {
@@ -188,7 +190,11 @@ fn assert_vocabulary(c: &CompiledFilter, q: &[Queryable]) {
     }
     let first = used.first().copied().unwrap_or(1);
     let expected: std::collections::BTreeSet<usize> = (first..first + c.params.len()).collect();
-    assert_eq!(used, expected, "placeholders of {} vs {:?}", c.sql, c.params);
+    assert_eq!(
+        used, expected,
+        "placeholders of {} vs {:?}",
+        c.sql, c.params
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -280,14 +286,15 @@ fn cql2_basic_literals() {
 fn cql2_basic_number_forms() {
     assert_eq!(text("area = .5"), text("area = 0.5"));
     assert_eq!(text("area = 5."), text("area = 5.0"));
-    assert_eq!(text("area = 1E3"), jsn(&json!({"op": "=", "args": [prop("area"), 1000.0]})));
+    assert_eq!(
+        text("area = 1E3"),
+        jsn(&json!({"op": "=", "args": [prop("area"), 1000.0]}))
+    );
     assert_eq!(text("area = +4"), text("area = 4"));
     let big = text("area = 99999999999999999999");
     assert!(matches!(big, Expr::Compare { ref right, .. } if **right == Expr::Float(1e20)));
     let min = text("sheet_number = -9223372036854775808");
-    assert!(
-        matches!(min, Expr::Compare { ref right, .. } if **right == Expr::Integer(i64::MIN))
-    );
+    assert!(matches!(min, Expr::Compare { ref right, .. } if **right == Expr::Integer(i64::MIN)));
     assert!(matches!(text_err("area = 1e400"), Cql2Error::Syntax { .. }));
 }
 
@@ -320,9 +327,12 @@ fn cql2_basic_quoted_and_unicode_identifiers() {
 
 #[test]
 fn cql2_basic_keywords_are_case_insensitive() {
-    let upper = text("name = 'a' AND NOT sheet_number = 1 OR is_public = TRUE AND area IS NOT NULL");
-    let lower = text("name = 'a' and not sheet_number = 1 or is_public = true and area is not null");
-    let mixed = text("name = 'a' And NoT sheet_number = 1 oR is_public = True aNd area Is nOt NuLl");
+    let upper =
+        text("name = 'a' AND NOT sheet_number = 1 OR is_public = TRUE AND area IS NOT NULL");
+    let lower =
+        text("name = 'a' and not sheet_number = 1 or is_public = true and area is not null");
+    let mixed =
+        text("name = 'a' And NoT sheet_number = 1 oR is_public = True aNd area Is nOt NuLl");
     assert_eq!(upper, lower);
     assert_eq!(upper, mixed);
     assert_eq!(
@@ -462,11 +472,17 @@ fn not(e: Expr) -> Expr {
 fn precedence_not_binds_tighter_than_and_than_or() {
     assert_eq!(
         text("area = 1 OR area = 2 AND area = 3"),
-        Expr::Or(vec![eq("area", 1), Expr::And(vec![eq("area", 2), eq("area", 3)])])
+        Expr::Or(vec![
+            eq("area", 1),
+            Expr::And(vec![eq("area", 2), eq("area", 3)])
+        ])
     );
     assert_eq!(
         text("area = 1 AND area = 2 OR area = 3"),
-        Expr::Or(vec![Expr::And(vec![eq("area", 1), eq("area", 2)]), eq("area", 3)])
+        Expr::Or(vec![
+            Expr::And(vec![eq("area", 1), eq("area", 2)]),
+            eq("area", 3)
+        ])
     );
     assert_eq!(
         text("NOT area = 1 AND area = 2"),
@@ -486,7 +502,10 @@ fn precedence_not_binds_tighter_than_and_than_or() {
 fn precedence_parentheses() {
     assert_eq!(
         text("(area = 1 OR area = 2) AND area = 3"),
-        Expr::And(vec![Expr::Or(vec![eq("area", 1), eq("area", 2)]), eq("area", 3)])
+        Expr::And(vec![
+            Expr::Or(vec![eq("area", 1), eq("area", 2)]),
+            eq("area", 3)
+        ])
     );
     assert_eq!(
         text("NOT (area = 1 AND area = 2)"),
@@ -495,7 +514,10 @@ fn precedence_parentheses() {
     assert_eq!(text("((((area = 1))))"), eq("area", 1));
     assert_eq!(
         text("(area = 1 AND area = 2) AND area = 3"),
-        Expr::And(vec![Expr::And(vec![eq("area", 1), eq("area", 2)]), eq("area", 3)])
+        Expr::And(vec![
+            Expr::And(vec![eq("area", 1), eq("area", 2)]),
+            eq("area", 3)
+        ])
     );
     assert_eq!(
         sql_of("sheet_number = 1 OR sheet_number = 2 AND NOT name = 'x'").sql,
@@ -550,13 +572,37 @@ fn advanced_like() {
 #[test]
 fn advanced_like_errors() {
     // A pattern ending in a lone escape character is refused before PostgreSQL sees it.
-    let e = compile_err(r"name LIKE 'abc\\\'");
-    assert!(e.to_string().contains("escape"), "{e}");
-    assert!(matches!(compile_err("sheet_number LIKE '1%'"), Cql2Error::Type(_)));
+    // (In cql2-text a literal cannot end with a backslash: \' escapes the quote.)
+    let q = queryables();
+    let e = compile(
+        &jsn(&json!({"op": "like", "args": [prop("name"), "abc\\"]})),
+        &ctx(&q),
+    );
+    assert!(
+        matches!(&e, Err(Cql2Error::Type(m)) if m.contains("escape character")),
+        "{e:?}"
+    );
+    assert!(matches!(
+        text_err(r"name LIKE 'abc\'"),
+        Cql2Error::Syntax { .. }
+    ));
+    // An escaped backslash at the end is fine.
+    assert!(compile(
+        &jsn(&json!({"op": "like", "args": [prop("name"), "abc\\\\"]})),
+        &ctx(&q)
+    )
+    .is_ok());
+    assert!(matches!(
+        compile_err("sheet_number LIKE '1%'"),
+        Cql2Error::Type(_)
+    ));
     assert!(matches!(compile_err("geom LIKE '1%'"), Cql2Error::Type(_)));
     // The pattern must be a literal.
     let e = text_err("name LIKE land_use_code");
-    assert!(e.to_string().contains("expected a text pattern after LIKE"), "{e}");
+    assert!(
+        e.to_string().contains("expected a text pattern after LIKE"),
+        "{e}"
+    );
     assert!(matches!(
         json_err(json!({"op": "like", "args": [prop("name"), prop("land_use_code")]})),
         Cql2Error::Json { .. }
@@ -590,12 +636,24 @@ fn advanced_between() {
         "registered BETWEEN DATE('2020-01-01') AND DATE('2020-12-31')",
         json!({"op": "between", "args": [prop("registered"), {"date": "2020-01-01"}, {"date": "2020-12-31"}]}),
         r#"t."registered" BETWEEN $1::date AND $2::date"#,
-        &[SqlParam::Date("2020-01-01".into()), SqlParam::Date("2020-12-31".into())],
+        &[
+            SqlParam::Date("2020-01-01".into()),
+            SqlParam::Date("2020-12-31".into()),
+        ],
     );
-    assert!(matches!(compile_err("name BETWEEN 'a' AND 'b'"), Cql2Error::Type(_)));
-    assert!(matches!(compile_err("area BETWEEN 'a' AND 2"), Cql2Error::Type(_)));
+    assert!(matches!(
+        compile_err("name BETWEEN 'a' AND 'b'"),
+        Cql2Error::Type(_)
+    ));
+    assert!(matches!(
+        compile_err("area BETWEEN 'a' AND 2"),
+        Cql2Error::Type(_)
+    ));
     let e = text_err("area BETWEEN 1 OR 2");
-    assert!(e.to_string().contains("expected AND between the bounds"), "{e}");
+    assert!(
+        e.to_string().contains("expected AND between the bounds"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -618,13 +676,19 @@ fn advanced_in() {
         r#"t."area" IN ($1)"#,
         &[SqlParam::Float(1.5)],
     );
-    assert!(matches!(compile_err("land_use_code IN ('ODT', 3)"), Cql2Error::Type(_)));
+    assert!(matches!(
+        compile_err("land_use_code IN ('ODT', 3)"),
+        Cql2Error::Type(_)
+    ));
     assert!(matches!(
         json_err(json!({"op": "in", "args": [prop("name"), []]})),
         Cql2Error::Json { .. }
     ));
     assert!(matches!(text_err("name IN ()"), Cql2Error::Syntax { .. }));
-    assert!(matches!(text_err("name IN ('a' 'b')"), Cql2Error::Syntax { .. }));
+    assert!(matches!(
+        text_err("name IN ('a' 'b')"),
+        Cql2Error::Syntax { .. }
+    ));
     assert!(matches!(text_err("name IN 'a'"), Cql2Error::Syntax { .. }));
 }
 
@@ -666,7 +730,10 @@ fn casei_compiles_to_lower() {
         r#"lower(t."name") IN (lower($1), lower($2))"#,
         &[text_param("a"), text_param("B")],
     );
-    assert!(matches!(compile_err("CASEI(area) = 'x'"), Cql2Error::Type(_)));
+    assert!(matches!(
+        compile_err("CASEI(area) = 'x'"),
+        Cql2Error::Type(_)
+    ));
 }
 
 #[test]
@@ -693,8 +760,14 @@ fn accenti_compiles_to_vietnamese_translate() {
         ),
         &[text_param("%phu%")],
     );
-    assert!(matches!(compile_err("ACCENTI(sheet_number) = 'x'"), Cql2Error::Type(_)));
-    assert!(matches!(compile_err("ACCENTI(name) = 3"), Cql2Error::Type(_)));
+    assert!(matches!(
+        compile_err("ACCENTI(sheet_number) = 'x'"),
+        Cql2Error::Type(_)
+    ));
+    assert!(matches!(
+        compile_err("ACCENTI(name) = 3"),
+        Cql2Error::Type(_)
+    ));
 }
 
 /// What PostgreSQL's `translate(lower(x), from, to)` does, for checking the table.
@@ -715,7 +788,11 @@ fn accent_table_is_complete_nfc_and_correct() {
     let (from, to) = accent_translation();
     assert!(!from.contains('\'') && !from.contains('\\'));
     assert!(!to.contains('\'') && !to.contains('\\'));
-    assert_eq!(from.nfc().collect::<String>(), from, "the from-string is NFC");
+    assert_eq!(
+        from.nfc().collect::<String>(),
+        from,
+        "the from-string is NFC"
+    );
     assert_eq!(to.nfc().collect::<String>(), to);
     let from: Vec<char> = from.chars().collect();
     let to: Vec<char> = to.chars().collect();
@@ -746,15 +823,21 @@ fn accent_table_is_complete_nfc_and_correct() {
     let vowels = "aăâeêioôơuưy";
     let tones = ['\u{300}', '\u{301}', '\u{309}', '\u{303}', '\u{323}'];
     for v in vowels.chars() {
-        let variants = std::iter::once(v.to_string())
-            .chain(tones.iter().map(|t| format!("{v}{t}").nfc().collect::<String>()));
+        let variants = std::iter::once(v.to_string()).chain(
+            tones
+                .iter()
+                .map(|t| format!("{v}{t}").nfc().collect::<String>()),
+        );
         for s in variants {
             for c in [s.clone(), s.to_uppercase()] {
-                if c.chars().all(|ch| ch.is_ascii()) {
+                if c.is_ascii() {
                     continue;
                 }
                 assert_eq!(c.chars().count(), 1, "{c} is one precomposed character");
-                assert!(from.contains(&c.chars().next().unwrap_or(' ')), "{c} missing");
+                assert!(
+                    from.contains(&c.chars().next().unwrap_or(' ')),
+                    "{c} missing"
+                );
             }
         }
     }
@@ -767,7 +850,10 @@ fn accent_stripping_examples() {
     assert_eq!(simulate_accenti("Quận Hoàn Kiếm"), "quan hoan kiem");
     assert_eq!(simulate_accenti("Thừa Thiên Huế"), "thua thien hue");
     assert_eq!(simulate_accenti("Bà Rịa – Vũng Tàu"), "ba ria – vung tau");
-    assert_eq!(simulate_accenti("Quảng Ngãi, Khánh Hòa, Đắk Lắk"), "quang ngai, khanh hoa, dak lak");
+    assert_eq!(
+        simulate_accenti("Quảng Ngãi, Khánh Hòa, Đắk Lắk"),
+        "quang ngai, khanh hoa, dak lak"
+    );
     // Decomposed (NFD) input loses its combining marks too.
     let nfd: String = "Phường Tân Phú".nfd().collect();
     assert_eq!(simulate_accenti(&nfd), "phuong tan phu");
@@ -859,9 +945,12 @@ fn spatial_literals_are_transformed_to_the_column_srid() {
         geometry_srid: 3857,
         ..c
     };
-    let out = compile(&text("S_INTERSECTS(geom, POINT(1 2))"), &web)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(out.sql, r#"ST_Intersects(t."geom", ST_GeomFromText($1, 3857))"#);
+    let out =
+        compile(&text("S_INTERSECTS(geom, POINT(1 2))"), &web).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.sql,
+        r#"ST_Intersects(t."geom", ST_GeomFromText($1, 3857))"#
+    );
     assert_eq!(
         out.params,
         [SqlParam::Geometry {
@@ -878,7 +967,10 @@ fn spatial_all_functions() {
         check(
             &format!("{name}(geom, POINT(1 2))"),
             json!({"op": name.to_lowercase(), "args": [prop("geom"), {"type": "Point", "coordinates": [1, 2]}]}),
-            &format!(r#"{}(t."geom", ST_GeomFromText($1, 4326))"#, op.sql_function()),
+            &format!(
+                r#"{}(t."geom", ST_GeomFromText($1, 4326))"#,
+                op.sql_function()
+            ),
             &[point_param("POINT(1 2)")],
         );
     }
@@ -981,24 +1073,43 @@ fn spatial_errors() {
     assert!(text_err("S_INTERSECTS(geom, BBOX(1, 2, 3))")
         .to_string()
         .contains("4 numbers"));
-    assert!(text_err("S_INTERSECTS(geom, GEOMETRYCOLLECTION(GEOMETRYCOLLECTION(POINT(1 2))))")
+    assert!(
+        text_err("S_INTERSECTS(geom, GEOMETRYCOLLECTION(GEOMETRYCOLLECTION(POINT(1 2))))")
+            .to_string()
+            .contains("cannot contain another")
+    );
+    assert!(text_err("S_INTERSECTS(geom)")
         .to_string()
-        .contains("cannot contain another"));
-    assert!(text_err("S_INTERSECTS(geom)").to_string().contains("expected ','"));
-    assert!(text_err("S_INTERSECTS(geom, POINT(1))").to_string().contains("y coordinate"));
+        .contains("expected ','"));
+    assert!(text_err("S_INTERSECTS(geom, POINT(1))")
+        .to_string()
+        .contains("y coordinate"));
     // Type errors.
     let e = compile_err("S_INTERSECTS(name, POINT(1 2))");
     assert!(matches!(e, Cql2Error::Type(_)));
-    assert!(e.to_string().contains("S_INTERSECTS needs two geometries"), "{e}");
-    assert!(matches!(compile_err("geom = POINT(1 2)"), Cql2Error::Type(_)));
-    assert!(matches!(compile_err("S_WITHIN(geom, 3)"), Cql2Error::Type(_)));
+    assert!(
+        e.to_string().contains("S_INTERSECTS needs two geometries"),
+        "{e}"
+    );
+    assert!(matches!(
+        compile_err("geom = POINT(1 2)"),
+        Cql2Error::Type(_)
+    ));
+    assert!(matches!(
+        compile_err("S_WITHIN(geom, 3)"),
+        Cql2Error::Type(_)
+    ));
     // JSON shapes.
     assert!(matches!(
-        json_err(json!({"op": "s_intersects", "args": [prop("geom"), {"type": "Point", "coordinates": [1]}]})),
+        json_err(
+            json!({"op": "s_intersects", "args": [prop("geom"), {"type": "Point", "coordinates": [1]}]})
+        ),
         Cql2Error::Json { .. }
     ));
     assert!(matches!(
-        json_err(json!({"op": "s_intersects", "args": [prop("geom"), {"type": "Circle", "coordinates": [1, 2]}]})),
+        json_err(
+            json!({"op": "s_intersects", "args": [prop("geom"), {"type": "Circle", "coordinates": [1, 2]}]})
+        ),
         Cql2Error::Json { .. }
     ));
     assert!(matches!(
@@ -1171,8 +1282,14 @@ fn temporal_all_functions_on_intervals() {
 
 #[test]
 fn temporal_errors() {
-    assert!(matches!(compile_err("T_BEFORE(name, DATE('2020-01-01'))"), Cql2Error::Type(_)));
-    assert!(matches!(compile_err("T_BEFORE(registered, 3)"), Cql2Error::Type(_)));
+    assert!(matches!(
+        compile_err("T_BEFORE(name, DATE('2020-01-01'))"),
+        Cql2Error::Type(_)
+    ));
+    assert!(matches!(
+        compile_err("T_BEFORE(registered, 3)"),
+        Cql2Error::Type(_)
+    ));
     assert!(matches!(
         compile_err("T_BEFORE(INTERVAL(name, '..'), DATE('2020-01-01'))"),
         Cql2Error::Type(_)
@@ -1184,8 +1301,12 @@ fn temporal_errors() {
     let e = text_err("registered = DATE('2024-02-30')");
     assert_eq!(offset_of(&e), 18);
     assert!(e.to_string().contains("not a valid calendar date"), "{e}");
-    assert!(text_err("registered = DATE('2024-1-5')").to_string().contains("YYYY-MM-DD"));
-    assert!(text_err("registered = DATE(2024)").to_string().contains("quoted text"));
+    assert!(text_err("registered = DATE('2024-1-5')")
+        .to_string()
+        .contains("YYYY-MM-DD"));
+    assert!(text_err("registered = DATE(2024)")
+        .to_string()
+        .contains("quoted text"));
     assert!(text_err("updated = TIMESTAMP('2024-01-01T00:00:00')")
         .to_string()
         .contains("RFC 3339"));
@@ -1204,11 +1325,16 @@ fn temporal_errors() {
         Cql2Error::Json { .. }
     ));
     assert!(matches!(
-        json_err(json!({"op": "t_before", "args": [prop("registered"), {"interval": ["2020-01-01"]}]})),
+        json_err(
+            json!({"op": "t_before", "args": [prop("registered"), {"interval": ["2020-01-01"]}]})
+        ),
         Cql2Error::Json { .. }
     ));
     let e = text_err("T_NEAR(registered, DATE('2020-01-01'))");
-    assert!(e.to_string().contains("temporal functions are T_AFTER"), "{e}");
+    assert!(
+        e.to_string().contains("temporal functions are T_AFTER"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1230,7 +1356,12 @@ fn arithmetic_operators_and_precedence() {
             {"op": "-", "args": [10, 1]}
         ]}),
         r#"(t."area" + ($1 * $2)) = ($3 - $4)"#,
-        &[SqlParam::Int(2), SqlParam::Int(3), SqlParam::Int(10), SqlParam::Int(1)],
+        &[
+            SqlParam::Int(2),
+            SqlParam::Int(3),
+            SqlParam::Int(10),
+            SqlParam::Int(1),
+        ],
     );
     check(
         "(area + 1) * 2 <= sheet_number",
@@ -1273,8 +1404,12 @@ fn arithmetic_operators_and_precedence() {
 
 #[test]
 fn arithmetic_errors() {
-    assert!(compile_err("area / 0 > 1").to_string().contains("division by zero"));
-    assert!(compile_err("area / 0.0 > 1").to_string().contains("division by zero"));
+    assert!(compile_err("area / 0 > 1")
+        .to_string()
+        .contains("division by zero"));
+    assert!(compile_err("area / 0.0 > 1")
+        .to_string()
+        .contains("division by zero"));
     assert!(matches!(compile_err("name + 1 = 2"), Cql2Error::Type(_)));
     assert!(matches!(compile_err("area + 'x' = 2"), Cql2Error::Type(_)));
     assert!(matches!(
@@ -1297,13 +1432,22 @@ fn error_positions_and_messages() {
     );
     let e = text_err("land_use_code = 'ODT' AND sheet_number =");
     assert_eq!(offset_of(&e), 40);
-    assert!(e.to_string().starts_with("expected a value after '='"), "{e}");
+    assert!(
+        e.to_string().starts_with("expected a value after '='"),
+        "{e}"
+    );
 
     let e = text_err("S_NEAR(geom, POINT(1 2))");
     assert_eq!(offset_of(&e), 0);
     let msg = e.to_string();
-    assert!(msg.starts_with("unknown function \"S_NEAR\" at position 0"), "{msg}");
-    assert!(msg.contains("spatial functions are S_INTERSECTS, S_EQUALS"), "{msg}");
+    assert!(
+        msg.starts_with("unknown function \"S_NEAR\" at position 0"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("spatial functions are S_INTERSECTS, S_EQUALS"),
+        "{msg}"
+    );
 
     let e = text_err("name = 'x'\n  AND sheet_number = ");
     match &e {
@@ -1323,7 +1467,9 @@ fn error_positions_and_messages() {
     assert!(text_err("   \n ").to_string().contains("empty"));
     let e = text_err("name");
     assert_eq!(offset_of(&e), 4);
-    assert!(e.to_string().contains("expected a comparison operator after property \"name\""));
+    assert!(e
+        .to_string()
+        .contains("expected a comparison operator after property \"name\""));
     let e = text_err("name 'x'");
     assert_eq!(offset_of(&e), 5);
     assert!(text_err("name = 'x' sheet_number = 1")
@@ -1331,19 +1477,46 @@ fn error_positions_and_messages() {
         .contains("combine conditions with AND or OR"));
     assert!(text_err("name = NULL").to_string().contains("IS NULL"));
     assert!(text_err("name == 'x'").to_string().contains("found '='"));
-    assert!(text_err("name != 'x'").to_string().contains("not equal is written <>"));
+    assert!(text_err("name != 'x'")
+        .to_string()
+        .contains("not equal is written <>"));
     assert!(text_err("(name = 'x'").to_string().contains("expected ')'"));
-    assert!(text_err("name = 'x')").to_string().contains("unmatched ')'"));
-    assert!(text_err("name IS 3").to_string().contains("expected NULL after IS"));
-    assert!(text_err("name NOT = 3").to_string().contains("expected LIKE, BETWEEN or IN after NOT"));
-    assert!(text_err("sheet_number = 12abc").to_string().contains("runs into a name"));
-    assert!(text_err("3 AND name = 'x'").to_string().contains("expected a condition before AND"));
-    assert!(text_err("NOT name").to_string().contains("expected a comparison operator"));
-    assert!(text_err("(name)").to_string().contains("must be a condition"));
-    assert!(text_err("FOO(name) = 1").to_string().contains("unknown function"));
-    assert!(text_err("A_CONTAINS(name, ('a'))").to_string().contains("not supported"));
-    assert!(text_err("\"\" = 1").to_string().contains("empty quoted property name"));
-    assert!(text_err("\"name = 1").to_string().contains("unterminated quoted property name"));
+    assert!(text_err("name = 'x')")
+        .to_string()
+        .contains("unmatched ')'"));
+    assert!(text_err("name IS 3")
+        .to_string()
+        .contains("expected NULL after IS"));
+    assert!(text_err("name NOT = 3")
+        .to_string()
+        .contains("expected LIKE, BETWEEN or IN after NOT"));
+    assert!(text_err("sheet_number = 12abc")
+        .to_string()
+        .contains("runs into a name"));
+    assert!(text_err("3 AND name = 'x'")
+        .to_string()
+        .contains("expected a comparison operator after a number, found AND"));
+    assert!(text_err("(3) AND name = 'x'")
+        .to_string()
+        .contains("expected a comparison operator after a number"));
+    assert!(text_err("NOT name")
+        .to_string()
+        .contains("expected a comparison operator"));
+    assert!(text_err("(name)")
+        .to_string()
+        .contains("expected a comparison operator"));
+    assert!(text_err("FOO(name) = 1")
+        .to_string()
+        .contains("unknown function"));
+    assert!(text_err("A_CONTAINS(name, ('a'))")
+        .to_string()
+        .contains("not supported"));
+    assert!(text_err("\"\" = 1")
+        .to_string()
+        .contains("empty quoted property name"));
+    assert!(text_err("\"name = 1")
+        .to_string()
+        .contains("unterminated quoted property name"));
 }
 
 #[test]
@@ -1365,19 +1538,41 @@ fn error_json_locations() {
         "invalid cql2-json at /args/1: \"like\" takes 2 arguments, found 1"
     );
     let e = json_err(json!({"op": "s_near", "args": [prop("geom"), 1]}));
-    assert!(e.to_string().contains("spatial functions are s_intersects"), "{e}");
-    let e = json_err(json!({"op": "and", "args": [{"op": "=", "args": [prop("name"), "x"]}, prop("name")]}));
-    assert!(e.to_string().contains("/args/1: expected a condition"), "{e}");
-    assert!(json_err(prop("name")).to_string().contains("must be a condition"));
-    assert!(json_err(json!(null)).to_string().contains("null"));
-    assert!(json_err(json!({"op": "=", "args": [prop("name"), "x"], "sql": "x"}))
+    assert!(
+        e.to_string().contains("spatial functions are s_intersects"),
+        "{e}"
+    );
+    let e = json_err(
+        json!({"op": "and", "args": [{"op": "=", "args": [prop("name"), "x"]}, prop("name")]}),
+    );
+    assert!(
+        e.to_string().contains("/args/1: expected a condition"),
+        "{e}"
+    );
+    assert!(json_err(prop("name"))
         .to_string()
-        .contains("unexpected member"));
-    assert!(json_err(json!({"op": "=", "args": {}})).to_string().contains("must be an array"));
-    assert!(json_err(json!({"op": "=" })).to_string().contains("no \"args\""));
-    assert!(json_err(json!({"op": 3, "args": []})).to_string().contains("must be a string"));
-    assert!(json_err(json!({"foo": 1})).to_string().contains("unrecognised object"));
-    assert!(json_err(json!({"op": "and", "args": [true]})).to_string().contains("at least 2"));
+        .contains("must be a condition"));
+    assert!(json_err(json!(null)).to_string().contains("null"));
+    assert!(
+        json_err(json!({"op": "=", "args": [prop("name"), "x"], "sql": "x"}))
+            .to_string()
+            .contains("unexpected member")
+    );
+    assert!(json_err(json!({"op": "=", "args": {}}))
+        .to_string()
+        .contains("must be an array"));
+    assert!(json_err(json!({"op": "=" }))
+        .to_string()
+        .contains("no \"args\""));
+    assert!(json_err(json!({"op": 3, "args": []}))
+        .to_string()
+        .contains("must be a string"));
+    assert!(json_err(json!({"foo": 1}))
+        .to_string()
+        .contains("unrecognised object"));
+    assert!(json_err(json!({"op": "and", "args": [true]}))
+        .to_string()
+        .contains("at least 2"));
     assert!(json_err(json!({"op": "=", "args": [prop("name"), ["x"]]}))
         .to_string()
         .contains("unexpected array"));
@@ -1405,16 +1600,26 @@ fn unknown_property_lists_queryables_but_not_forbidden_ones() {
             queryables,
         } => {
             assert_eq!(property, "nme");
-            assert!(queryables.contains("name, land_use_code, sheet_number"), "{queryables}");
+            assert!(
+                queryables.contains("name, land_use_code, sheet_number"),
+                "{queryables}"
+            );
             assert!(!queryables.contains("owner_id"), "{queryables}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().starts_with("unknown property \"nme\"; the queryables are: name"));
+    assert!(e
+        .to_string()
+        .starts_with("unknown property \"nme\"; the queryables are: name"));
     let none = compile(&text("x = 1"), &FilterContext::new(&[]));
-    assert!(matches!(none, Err(Cql2Error::UnknownProperty { ref queryables, .. }) if queryables == "(none)"));
+    assert!(
+        matches!(none, Err(Cql2Error::UnknownProperty { ref queryables, .. }) if queryables == "(none)")
+    );
     // Case-sensitive names.
-    assert!(matches!(compile_err("Name = 'x'"), Cql2Error::UnknownProperty { .. }));
+    assert!(matches!(
+        compile_err("Name = 'x'"),
+        Cql2Error::UnknownProperty { .. }
+    ));
 }
 
 #[test]
@@ -1439,7 +1644,10 @@ fn forbidden_properties_are_a_distinct_error_everywhere() {
     }
     let q = queryables();
     let j = jsn(&json!({"op": "=", "args": [prop("owner_id"), "x"]}));
-    assert!(matches!(compile(&j, &ctx(&q)), Err(Cql2Error::Forbidden { .. })));
+    assert!(matches!(
+        compile(&j, &ctx(&q)),
+        Err(Cql2Error::Forbidden { .. })
+    ));
     assert_eq!(
         compile_err("owner_id = 'x'").to_string(),
         "property \"owner_id\" may not be used in filters"
@@ -1470,10 +1678,19 @@ fn length_limit() {
     let long = format!("name = '{}'", "a".repeat(MAX_INPUT_BYTES));
     assert!(matches!(
         parse_text(&long),
-        Err(Cql2Error::TooLong { limit: MAX_INPUT_BYTES, .. })
+        Err(Cql2Error::TooLong {
+            limit: MAX_INPUT_BYTES,
+            ..
+        })
     ));
-    let long_json = format!("{{\"op\": \"=\", \"args\": [{{\"property\": \"name\"}}, \"{}\"]}}", "a".repeat(MAX_INPUT_BYTES));
-    assert!(matches!(parse_json(&long_json), Err(Cql2Error::TooLong { .. })));
+    let long_json = format!(
+        "{{\"op\": \"=\", \"args\": [{{\"property\": \"name\"}}, \"{}\"]}}",
+        "a".repeat(MAX_INPUT_BYTES)
+    );
+    assert!(matches!(
+        parse_json(&long_json),
+        Err(Cql2Error::TooLong { .. })
+    ));
     // Just under the limit is fine.
     let ok = format!("name = '{}'", "a".repeat(MAX_INPUT_BYTES - 20));
     assert!(parse_text(&ok).is_ok());
@@ -1483,8 +1700,14 @@ fn length_limit() {
 fn depth_limit_text() {
     let nested = |n: usize| format!("{}name = 'x'{}", "(".repeat(n), ")".repeat(n));
     assert!(parse_text(&nested(MAX_DEPTH - 2)).is_ok());
-    assert!(matches!(parse_text(&nested(MAX_DEPTH + 1)), Err(Cql2Error::TooDeep { .. })));
-    assert!(matches!(parse_text(&nested(20_000)), Err(Cql2Error::TooDeep { .. })));
+    assert!(matches!(
+        parse_text(&nested(MAX_DEPTH + 1)),
+        Err(Cql2Error::TooDeep { .. })
+    ));
+    assert!(matches!(
+        parse_text(&nested(20_000)),
+        Err(Cql2Error::TooDeep { .. })
+    ));
     let nots = format!("{}name = 'x'", "NOT ".repeat(10_000));
     assert!(matches!(parse_text(&nots), Err(Cql2Error::TooDeep { .. })));
     let minus = format!("area = {}1", "- ".repeat(10_000));
@@ -1492,10 +1715,17 @@ fn depth_limit_text() {
     let chain = format!("area = 1{}", " + 1".repeat(10_000));
     assert!(matches!(parse_text(&chain), Err(Cql2Error::TooDeep { .. })));
     let product = format!("area = 1{}", " * 1".repeat(10_000));
-    assert!(matches!(parse_text(&product), Err(Cql2Error::TooDeep { .. })));
-    let casei = format!("{}name{} = 'x'", "CASEI(".repeat(10_000), ")".repeat(10_000));
+    assert!(matches!(
+        parse_text(&product),
+        Err(Cql2Error::TooDeep { .. })
+    ));
+    let casei = format!("{}name{} = 'x'", "CASEI(".repeat(5_000), ")".repeat(5_000));
     assert!(matches!(parse_text(&casei), Err(Cql2Error::TooDeep { .. })));
-    let like = format!("name LIKE {}'x'{}", "CASEI(".repeat(10_000), ")".repeat(10_000));
+    let like = format!(
+        "name LIKE {}'x'{}",
+        "CASEI(".repeat(5_000),
+        ")".repeat(5_000)
+    );
     assert!(matches!(parse_text(&like), Err(Cql2Error::TooDeep { .. })));
     // Long flat chains are fine.
     let flat = vec!["name = 'x'"; 2_000].join(" OR ");
@@ -1510,13 +1740,23 @@ fn depth_limit_text() {
 
 #[test]
 fn deepest_accepted_text_compiles() {
-    // Every level mixes parentheses, NOT, comparison and arithmetic.
+    // Every level mixes parentheses, NOT, comparison and arithmetic; wrap until the parser
+    // refuses, then compile the deepest filter it accepted.
     let mut src = "area = 1".to_string();
-    for _ in 0..(MAX_DEPTH / 2 - 1) {
-        src = format!("NOT (({src}) = (area + 1 > 0))");
+    let mut levels = 0;
+    loop {
+        let deeper = format!("NOT (({src}) = (area + 1 > 0 AND CASEI(name) = 'x'))");
+        match parse_text(&deeper) {
+            Ok(_) => {
+                src = deeper;
+                levels += 1;
+            }
+            Err(Cql2Error::TooDeep { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
     }
-    let e = text(&src);
-    let c = compiled(&e);
+    assert!(levels >= MAX_DEPTH / 4, "{levels}");
+    let c = compiled(&text(&src));
     assert!(c.sql.starts_with("NOT ("));
 }
 
@@ -1526,7 +1766,10 @@ fn depth_limit_json() {
     for _ in 0..(MAX_DEPTH + 5) {
         v = json!({"op": "not", "args": [v]});
     }
-    assert!(matches!(parse_json_value(&v), Err(Cql2Error::TooDeep { .. })));
+    assert!(matches!(
+        parse_json_value(&v),
+        Err(Cql2Error::TooDeep { .. })
+    ));
     // Deeper than serde_json's own limit, as text.
     let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
     assert!(matches!(parse_json(&deep), Err(Cql2Error::TooDeep { .. })));
@@ -1544,7 +1787,10 @@ fn depth_limit_compile_of_hand_built_tree() {
         e = Expr::Not(Box::new(e));
     }
     let q = queryables();
-    assert!(matches!(compile(&e, &ctx(&q)), Err(Cql2Error::TooDeep { .. })));
+    assert!(matches!(
+        compile(&e, &ctx(&q)),
+        Err(Cql2Error::TooDeep { .. })
+    ));
     // Dismantle iteratively so the test itself does not recurse 10 000 deep on drop.
     while let Expr::Not(inner) = e {
         e = *inner;
@@ -1622,7 +1868,8 @@ fn safe(result: Result<Expr, Cql2Error>) -> Option<CompiledFilter> {
 
 #[test]
 fn injection_text_corpus() {
-    // Refused outright.
+    // Refused, by the parser or (for what parses as arithmetic on unknown names) by the
+    // compiler.
     for src in [
         "name = 'x'; DROP TABLE t; --'",
         "name = 'x'; DROP TABLE t",
@@ -1651,8 +1898,7 @@ fn injection_text_corpus() {
         "name = @x",
         "name = \\'x",
     ] {
-        assert!(parse_text(src).is_err(), "{src:?} should be refused");
-        assert!(safe(parse_text(src)).is_none());
+        assert!(safe(parse_text(src)).is_none(), "{src:?} should be refused");
     }
     // Refused at compile time (unknown property): identifiers never pass through.
     for src in [
@@ -1667,7 +1913,10 @@ fn injection_text_corpus() {
         let e = text(src);
         let q = queryables();
         assert!(
-            matches!(compile(&e, &ctx(&q)), Err(Cql2Error::UnknownProperty { .. })),
+            matches!(
+                compile(&e, &ctx(&q)),
+                Err(Cql2Error::UnknownProperty { .. })
+            ),
             "{src:?}"
         );
     }
@@ -1675,15 +1924,31 @@ fn injection_text_corpus() {
     for (src, param) in [
         ("name = 'x''; DROP TABLE t; --'", "x'; DROP TABLE t; --"),
         ("name = 'a'' OR ''1''=''1'", "a' OR '1'='1"),
-        ("name = '/* */ -- ; \\'", "/* */ -- ; '"),
-        ("name LIKE '%''; SELECT pg_sleep(10); --%'", "%'; SELECT pg_sleep(10); --%"),
-        ("name = '\u{202E}x\u{200D}y\u{FF07}\u{2019}'", "\u{202E}x\u{200D}y\u{FF07}\u{2019}"),
-        ("CASEI(name) = CASEI('x''); DROP TABLE users; --')", "x'); DROP TABLE users; --"),
+        ("name = '/* */ -- ; \\ '", "/* */ -- ; \\ "),
+        (
+            "name LIKE '%''; SELECT pg_sleep(10); --%'",
+            "%'; SELECT pg_sleep(10); --%",
+        ),
+        (
+            "name = '\u{202E}x\u{200D}y\u{FF07}\u{2019}'",
+            "\u{202E}x\u{200D}y\u{FF07}\u{2019}",
+        ),
+        (
+            "CASEI(name) = CASEI('x''); DROP TABLE users; --')",
+            "x'); DROP TABLE users; --",
+        ),
         ("ACCENTI(name) = ACCENTI(''' OR 1=1 --')", "' OR 1=1 --"),
-        ("land_use_code IN ('ODT', '''; DROP TABLE t; --')", "'; DROP TABLE t; --"),
+        (
+            "land_use_code IN ('ODT', '''; DROP TABLE t; --')",
+            "'; DROP TABLE t; --",
+        ),
     ] {
         let c = safe(parse_text(src)).unwrap_or_else(|| panic!("{src:?} should compile"));
-        assert!(c.params.contains(&text_param(param)), "{src:?}: {:?}", c.params);
+        assert!(
+            c.params.contains(&text_param(param)),
+            "{src:?}: {:?}",
+            c.params
+        );
     }
     // `1=1` in CQL2 is a comparison of two literals: parameters, not SQL text.
     let c = safe(parse_text("name = 'x' OR 1=1")).unwrap_or_else(|| panic!("compiles"));
@@ -1836,13 +2101,72 @@ fn describe_the_api_in_the_module_docs() {
 // ---------------------------------------------------------------------------------------
 
 const TOKENS: &[&str] = &[
-    "name", "sheet_number", "area", "geom", "updated", "registered", "valid_from", "valid_to",
-    "is_public", "owner_id", "\"name\"", "'x'", "'Phường'", "'%a_'", "'..'", "'2020-01-01'",
-    "'2020-01-01T00:00:00Z'", "''''", "12", "-3.5", "1e3", "0", "(", ")", ",", "=", "<>", "<",
-    ">", "<=", ">=", "+", "-", "*", "/", "AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS",
-    "NULL", "TRUE", "FALSE", "CASEI", "ACCENTI", "S_INTERSECTS", "S_WITHIN", "POINT", "POLYGON",
-    "BBOX", "T_BEFORE", "T_INTERSECTS", "DATE", "TIMESTAMP", "INTERVAL", ";", "--", "'", "\"",
-    "Z", "EMPTY", "S_NEAR", "\u{202E}", "＇",
+    "name",
+    "sheet_number",
+    "area",
+    "geom",
+    "updated",
+    "registered",
+    "valid_from",
+    "valid_to",
+    "is_public",
+    "owner_id",
+    "\"name\"",
+    "'x'",
+    "'Phường'",
+    "'%a_'",
+    "'..'",
+    "'2020-01-01'",
+    "'2020-01-01T00:00:00Z'",
+    "''''",
+    "12",
+    "-3.5",
+    "1e3",
+    "0",
+    "(",
+    ")",
+    ",",
+    "=",
+    "<>",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "AND",
+    "OR",
+    "NOT",
+    "LIKE",
+    "BETWEEN",
+    "IN",
+    "IS",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "CASEI",
+    "ACCENTI",
+    "S_INTERSECTS",
+    "S_WITHIN",
+    "POINT",
+    "POLYGON",
+    "BBOX",
+    "T_BEFORE",
+    "T_INTERSECTS",
+    "DATE",
+    "TIMESTAMP",
+    "INTERVAL",
+    ";",
+    "--",
+    "'",
+    "\"",
+    "Z",
+    "EMPTY",
+    "S_NEAR",
+    "\u{202E}",
+    "＇",
 ];
 
 fn check_compiled_output(e: &Expr) {
@@ -1860,8 +2184,24 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         (-1e6f64..1e6).prop_map(|f| json!(f)),
         prop::sample::select(vec![
-            "name", "area", "geom", "registered", "x", "..", "2020-01-01", "%", "'; DROP", "=",
-            "and", "like", "in", "s_intersects", "t_before", "casei", "Point", "owner_id",
+            "name",
+            "area",
+            "geom",
+            "registered",
+            "x",
+            "..",
+            "2020-01-01",
+            "%",
+            "'; DROP",
+            "=",
+            "and",
+            "like",
+            "in",
+            "s_intersects",
+            "t_before",
+            "casei",
+            "Point",
+            "owner_id",
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -1870,16 +2210,40 @@ fn json_value() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
             (
                 prop::sample::select(vec![
-                    "op", "args", "property", "bbox", "date", "timestamp", "interval", "type",
-                    "coordinates", "geometries",
+                    "op",
+                    "args",
+                    "property",
+                    "bbox",
+                    "date",
+                    "timestamp",
+                    "interval",
+                    "type",
+                    "coordinates",
+                    "geometries",
                 ]),
                 inner.clone()
             )
                 .prop_map(|(k, v)| json!({ k: v })),
             (
                 prop::sample::select(vec![
-                    "=", "<>", "<", "and", "or", "not", "like", "between", "in", "isNull",
-                    "casei", "accenti", "s_intersects", "t_before", "t_during", "+", "/", "x",
+                    "=",
+                    "<>",
+                    "<",
+                    "and",
+                    "or",
+                    "not",
+                    "like",
+                    "between",
+                    "in",
+                    "isNull",
+                    "casei",
+                    "accenti",
+                    "s_intersects",
+                    "t_before",
+                    "t_during",
+                    "+",
+                    "/",
+                    "x",
                 ]),
                 prop::collection::vec(inner, 0..4)
             )
@@ -1931,8 +2295,9 @@ proptest! {
     fn text_literals_always_become_parameters(s in "\\PC{0,60}") {
         let quoted = s.replace('\'', "''");
         let src = format!("name = '{quoted}'");
+        let plain = !s.contains('\\');
         match parse_text(&src) {
-            Ok(e) => {
+            Ok(e) if plain => {
                 let q = queryables();
                 match compile(&e, &ctx(&q)) {
                     Ok(c) => {
@@ -1943,6 +2308,7 @@ proptest! {
                     Err(err) => prop_assert!(matches!(err, Cql2Error::Type(_)), "{}", err),
                 }
             }
+            Ok(e) => check_compiled_output(&e),
             Err(err) => {
                 // Only control characters or a trailing backslash (the \' escape) are refused.
                 prop_assert!(

@@ -54,10 +54,7 @@ pub fn parse_text(input: &str) -> Result<Expr, Cql2Error> {
     if !e.is_predicate() {
         return Err(p.err(
             0,
-            format!(
-                "the filter must be a condition, but it is {}",
-                e.describe()
-            ),
+            format!("the filter must be a condition, but it is {}", e.describe()),
             Some(PREDICATE_HINT.into()),
         ));
     }
@@ -154,7 +151,12 @@ struct Token {
     pos: usize,
 }
 
-fn syntax(input: &str, offset: usize, message: impl Into<String>, hint: Option<String>) -> Cql2Error {
+fn syntax(
+    input: &str,
+    offset: usize,
+    message: impl Into<String>,
+    hint: Option<String>,
+) -> Cql2Error {
     Cql2Error::Syntax {
         position: Position::in_text(input, offset),
         message: message.into(),
@@ -272,7 +274,12 @@ fn lex(input: &str) -> Result<Vec<Token>, Cql2Error> {
                     i += 1;
                 }
                 if at(i).is_none() {
-                    return Err(syntax(input, start, "unterminated quoted property name", None));
+                    return Err(syntax(
+                        input,
+                        start,
+                        "unterminated quoted property name",
+                        None,
+                    ));
                 }
                 let body = &chars[body_start..i];
                 i += 1;
@@ -309,7 +316,7 @@ fn lex(input: &str) -> Result<Vec<Token>, Cql2Error> {
                         digits(&mut i);
                     }
                 }
-                if at(i).is_some_and(|c| is_ident_part(c)) {
+                if at(i).is_some_and(is_ident_part) {
                     return Err(syntax(
                         input,
                         start,
@@ -531,17 +538,26 @@ impl Parser<'_> {
         if Self::word_is(&t, "NOT") {
             self.bump();
             let n = self.peek().clone();
-            if ["LIKE", "BETWEEN", "IN"].iter().any(|k| Self::word_is(&n, k)) {
+            if ["LIKE", "BETWEEN", "IN"]
+                .iter()
+                .any(|k| Self::word_is(&n, k))
+            {
                 let e = self.parse_operator(left)?;
                 return Ok(Expr::Not(Box::new(e)));
             }
             return Err(self.err(
                 n.pos,
-                format!("expected LIKE, BETWEEN or IN after NOT, found {}", n.tok.describe()),
+                format!(
+                    "expected LIKE, BETWEEN or IN after NOT, found {}",
+                    n.tok.describe()
+                ),
                 None,
             ));
         }
-        if ["LIKE", "BETWEEN", "IN", "IS"].iter().any(|k| Self::word_is(&t, k)) {
+        if ["LIKE", "BETWEEN", "IN", "IS"]
+            .iter()
+            .any(|k| Self::word_is(&t, k))
+        {
             return self.parse_operator(left);
         }
         let ends_operand = matches!(t.tok, Tok::RParen | Tok::Eof)
@@ -938,7 +954,10 @@ impl Parser<'_> {
             };
             return Err(self.err(
                 s.pos,
-                format!("expected a quoted text in {upper}(…), found {}", s.tok.describe()),
+                format!(
+                    "expected a quoted text in {upper}(…), found {}",
+                    s.tok.describe()
+                ),
                 Some(format!("write e.g. {example}")),
             ));
         };
@@ -1041,7 +1060,10 @@ impl Parser<'_> {
 
     /// `( x y, x y, … )`
     fn coord_list(&mut self, tag: &str) -> Res<Vec<Coord>> {
-        self.expect(Tok::LParen, &format!("to open a list of positions in {tag}"))?;
+        self.expect(
+            Tok::LParen,
+            &format!("to open a list of positions in {tag}"),
+        )?;
         let mut out = vec![self.coord()?];
         while self.peek().tok == Tok::Comma {
             self.bump();
@@ -1099,7 +1121,9 @@ impl Parser<'_> {
                 Geometry::MultiLineString(self.list_of(&tag, |p| p.coord_list("MULTILINESTRING"))?)
             }
             "MULTIPOLYGON" => Geometry::MultiPolygon(self.list_of(&tag, |p| {
-                p.list_of("a polygon of MULTIPOLYGON", |q| q.coord_list("MULTIPOLYGON"))
+                p.list_of("a polygon of MULTIPOLYGON", |q| {
+                    q.coord_list("MULTIPOLYGON")
+                })
             })?),
             _ => Geometry::GeometryCollection(self.list_of(&tag, |p| {
                 let m = p.peek().clone();

@@ -3,12 +3,13 @@
 //! import paths as real deliveries — including their quirks (legacy DBF encodings, no `.cpg`,
 //! hand-written `.prj` files, a wrong TOWGS84 sign convention, northing-first CSV columns).
 //!
-//! Everything hangs off one jittered vertex lattice per region ([`region`]): communes, map
+//! Everything hangs off one jittered vertex lattice per region (module `region`): communes, map
 //! sheets and planning zones walk its points, parcels subdivide its quads in bilinear
-//! parameter space ([`parcels`]), and roads and networks follow the road strips the parcels
-//! leave ([`network`]). Neighbours therefore share their edges exactly: no gaps, no overlaps,
-//! no snapping. Every value is a pure function of the seed ([`SampleRng`]): the same seed gives
-//! the same attribute values and coordinates, byte for byte.
+//! parameter space (`parcels`), and roads and networks follow the road strips the parcels
+//! leave (`network`). Neighbours therefore share their vertices exactly: no gaps, no overlaps,
+//! no clipping. Every value is a pure function of the seed ([`SampleRng`]): the same seed gives
+//! the same attribute values and coordinates, byte for byte (GeoPackages also record the time
+//! they were written; the legacy DBFs carry a fixed date).
 //!
 //! Files (in `out`):
 //!
@@ -20,7 +21,8 @@
 //! | `parcels_binhphuoc.shp` | parcels of the 12 communes | 9212 (.prj) | TCVN3, no .cpg |
 //! | `parcels_dongnai.shp` | parcels of the 4 communes | 5899 (.prj, verbatim signs) | VNI, no .cpg |
 //! | `parcels_sample.geojson` | first 200 Binh Phuoc parcels | 4326 | UTF-8 |
-//! | `roads.gpkg`, `red_lines.gpkg`, `building_lines.gpkg`, `planning_zones.gpkg` | `<kind>` (9212), `<kind>_dongnai` (5899) | | UTF-8 |
+//! | `roads`, `red_lines`, `building_lines`, `planning_zones` `.gpkg` | `<kind>`, Binh Phuoc | 9212 | UTF-8 |
+//! | the same with `_dongnai.gpkg` | `<kind>`, Dong Nai | 5899 | UTF-8 |
 //! | `street_lights.shp` | Binh Phuoc | 9212 (.prj) | VNI, no .cpg |
 //! | `traffic_lights`, `cameras`, `bus_stops`, `bus_routes` `.geojson` | both regions | 4326 | UTF-8 |
 //! | `water.gpkg`, `drains.gpkg`, `power.gpkg` | networks, Binh Phuoc | 9212 | UTF-8 |

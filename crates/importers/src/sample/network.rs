@@ -282,12 +282,14 @@ fn gpkg(
     ds.close().map_err(|e| ImportError::gdal(path, e))
 }
 
-/// Layer names inside a two-region GeoPackage: `kind` for Binh Phuoc, `kind_dongnai`.
-fn layer_name(kind: &str, r: &Region) -> String {
+/// The file of one region's layer: `kind.gpkg` for Binh Phuoc, `kind_dongnai.gpkg` (layer
+/// still named `kind`) for Dong Nai — one CRS per file, and the importer finds the layer by
+/// its kind, as for `communes_dongnai.gpkg`.
+fn region_file(out: &Path, kind: &str, r: &Region) -> std::path::PathBuf {
     if r.key == BINH_PHUOC.key {
-        kind.to_string()
+        out.join(format!("{kind}.gpkg"))
     } else {
-        format!("{kind}_{}", r.key)
+        out.join(format!("{kind}_{}.gpkg", r.key))
     }
 }
 
@@ -456,17 +458,15 @@ fn red_lines(r: &Region, seed: u64) -> Vec<RedLine> {
 }
 
 fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
-    // roads.gpkg
-    let path = out.join("roads.gpkg");
-    gpkg(&path, |ds| {
-        for r in REGIONS {
+    // Zone codes number each function through both regions: a zone code identifies the zone
+    // (the importer's natural key), in whichever commune or file it is.
+    let mut seq: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in REGIONS {
+        let path = region_file(out, "roads", r);
+        gpkg(&path, |ds| {
             let srs = gdalio::srs(r.srid, &path)?;
-            let name = layer_name("roads", r);
-            let mut w = LayerWriter::create(
-                ds,
-                &path,
-                spec(&name, &srs, OGRwkbGeometryType::wkbLineString, ROAD_FIELDS),
-            )?;
+            let line = OGRwkbGeometryType::wkbLineString;
+            let mut w = LayerWriter::create(ds, &path, spec("roads", &srs, line, ROAD_FIELDS))?;
             for road in roads(r, seed) {
                 w.add(
                     Geom::Line(&road.line.pts),
@@ -478,22 +478,15 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
                     ],
                 )?;
             }
-            files.push(&path, "roads", &name, w.count(), r.srid, Text::Utf8);
-        }
-        Ok(())
-    })?;
+            files.push(&path, "roads", "roads", w.count(), r.srid, Text::Utf8);
+            Ok(())
+        })?;
 
-    // red_lines.gpkg and building_lines.gpkg
-    let red = out.join("red_lines.gpkg");
-    gpkg(&red, |ds| {
-        for r in REGIONS {
-            let srs = gdalio::srs(r.srid, &red)?;
-            let name = layer_name("red_lines", r);
-            let mut w = LayerWriter::create(
-                ds,
-                &red,
-                spec(&name, &srs, OGRwkbGeometryType::wkbLineString, RED_FIELDS),
-            )?;
+        let path = region_file(out, "red_lines", r);
+        gpkg(&path, |ds| {
+            let srs = gdalio::srs(r.srid, &path)?;
+            let line = OGRwkbGeometryType::wkbLineString;
+            let mut w = LayerWriter::create(ds, &path, spec("red_lines", &srs, line, RED_FIELDS))?;
             for l in red_lines(r, seed) {
                 let (soqd, _) = decision(seed, r, l.commune);
                 w.add(
@@ -506,25 +499,23 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
                     ],
                 )?;
             }
-            files.push(&red, "red_lines", &name, w.count(), r.srid, Text::Utf8);
-        }
-        Ok(())
-    })?;
-    let building = out.join("building_lines.gpkg");
-    gpkg(&building, |ds| {
-        for r in REGIONS {
-            let srs = gdalio::srs(r.srid, &building)?;
-            let name = layer_name("building_lines", r);
-            let mut w = LayerWriter::create(
-                ds,
-                &building,
-                spec(
-                    &name,
-                    &srs,
-                    OGRwkbGeometryType::wkbLineString,
-                    BUILDING_FIELDS,
-                ),
-            )?;
+            files.push(
+                &path,
+                "red_lines",
+                "red_lines",
+                w.count(),
+                r.srid,
+                Text::Utf8,
+            );
+            Ok(())
+        })?;
+
+        let path = region_file(out, "building_lines", r);
+        gpkg(&path, |ds| {
+            let srs = gdalio::srs(r.srid, &path)?;
+            let line = OGRwkbGeometryType::wkbLineString;
+            let spec = spec("building_lines", &srs, line, BUILDING_FIELDS);
+            let mut w = LayerWriter::create(ds, &path, spec)?;
             for l in red_lines(r, seed) {
                 // Into the block (left), shortened at both ends so that the building lines of
                 // two streets meet near the corner instead of crossing into the street.
@@ -542,34 +533,29 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
                     ],
                 )?;
             }
+            let n = w.count();
             files.push(
-                &building,
+                &path,
                 "building_lines",
-                &name,
-                w.count(),
+                "building_lines",
+                n,
                 r.srid,
                 Text::Utf8,
             );
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
 
-    // planning_zones.gpkg: blocks of 2 × 2 quads.
-    let path = out.join("planning_zones.gpkg");
-    gpkg(&path, |ds| {
-        for r in REGIONS {
+        // Planning zones: blocks of 2 × 2 quads.
+        let path = region_file(out, "planning_zones", r);
+        gpkg(&path, |ds| {
             let srs = gdalio::srs(r.srid, &path)?;
-            let name = layer_name("planning_zones", r);
-            let mut w = LayerWriter::create(
-                ds,
-                &path,
-                spec(&name, &srs, OGRwkbGeometryType::wkbPolygon, ZONE_FIELDS),
-            )?;
+            let polygon = OGRwkbGeometryType::wkbPolygon;
+            let spec = spec("planning_zones", &srs, polygon, ZONE_FIELDS);
+            let mut w = LayerWriter::create(ds, &path, spec)?;
             for (idx, commune) in r.communes.iter().enumerate() {
                 let (ci, cj) = r.commune_origin(idx);
                 let (soqd, ngayqd) = decision(seed, r, idx);
                 let mut rng = stream(seed ^ r.salt ^ NET_SALT, idx as i64, -2);
-                let mut seq: BTreeMap<&str, u32> = BTreeMap::new();
                 for b in (0..STEPS / 2).rev() {
                     for a in 0..STEPS / 2 {
                         let ring = r.block_ring(seed, ci + 2 * a, cj + 2 * b, 2, 2);
@@ -604,17 +590,19 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
                     }
                 }
             }
+            let n = w.count();
             files.push(
                 &path,
                 "planning_zones",
-                &name,
-                w.count(),
+                "planning_zones",
+                n,
                 r.srid,
                 Text::Utf8,
             );
-        }
-        Ok(())
-    })
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@
 //! Every edge carries the break points of the pieces on both of its sides (the neighbouring
 //! strip's lot corners, the neighbouring unit's strip corners), so adjacent parcels share their
 //! vertices exactly: no T-junctions, and after rounding to the millimetre the parcels still
-//! tile the commune with no sliver gap or overlap. Points come from [`Region::at`], whose
+//! tile the commune with no sliver gap or overlap. Points come from [`Region::at_mm`], whose
 //! canonical evaluation makes shared vertices bit-identical.
 //!
 //! # Order and numbering

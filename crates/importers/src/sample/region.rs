@@ -4,7 +4,7 @@
 //! Each region is a block of 4 km communes. A commune is 8 × 8 *quads*: 500 m cells whose four
 //! corners are shared, jittered lattice points. Everything else (map sheets, parcels, roads,
 //! planning zones, networks) is expressed in a quad's bilinear parameters (u, v) ∈ [0, 1]², and a
-//! point is evaluated by one canonical function ([`Region::at`]), so two features that name the
+//! point is evaluated by one canonical function ([`Region::at_mm`]), so two features that name the
 //! same parameter point get bit-identical coordinates — that is what makes the parcels tile and
 //! the networks connect without any polygon clipping or snapping.
 

@@ -523,5 +523,4 @@ fn the_importer_recognises_the_hand_written_prj_files() {
         (dn.epsg, dn.towgs84),
         (5899, Some(TowgsConvention::CoordinateFrameVerbatim))
     );
-    eprintln!("{:?}\n{:?}", bp, dn);
 }

@@ -1,0 +1,231 @@
+//! `/tiles/{layers}/{z}/{x}/{y}.mvt` (one layer or a comma-separated composite) and
+//! `/tiles/{layers}.json` (TileJSON 3.0).
+
+use std::io::{Read, Write};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gis_core::layer::{Access, PropertyKind};
+use gis_core::tile::TileCoord;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::tiles::{fnv1a, RenderedTile};
+
+/// Media type of Mapbox Vector Tiles.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+const MAX_COMPOSITE: usize = 16;
+
+/// The layer ids of a `{layers}` path segment, checked against the registry.
+fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if state.layers.get(id).is_none() {
+            let known: Vec<&str> = state.layers.iter().map(|l| l.id()).collect();
+            return Err(AppError::NotFound(format!(
+                "there is no layer \"{id}\"; layers: {}",
+                known.join(", ")
+            )));
+        }
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_string());
+        }
+    }
+    if ids.is_empty() {
+        return Err(AppError::BadRequest("name at least one layer".into()));
+    }
+    if ids.len() > MAX_COMPOSITE {
+        return Err(AppError::BadRequest(format!(
+            "a composite tile takes at most {MAX_COMPOSITE} layers"
+        )));
+    }
+    Ok(ids)
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
+    let mut out = Vec::with_capacity(bytes.len() * 3);
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(AppError::internal)?;
+    Ok(out)
+}
+
+/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((layers, z, x, y)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let ids = layer_ids(&state, &layers)?;
+    let tile = TileCoord::parse(&z, &x, &y).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if let Some(ext) = y.split_once('.').map(|(_, e)| e) {
+        if !matches!(ext, "mvt" | "pbf") {
+            return Err(AppError::BadRequest(format!(
+                "tiles are served as .mvt or .pbf, not .{ext}"
+            )));
+        }
+    }
+    let access = Access::Public;
+    let mut parts: Vec<RenderedTile> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match state.tiles.layer_tile(id, tile, access).await {
+            Ok(Some(t)) => parts.push(t),
+            Ok(None) => return Err(AppError::NotFound(format!("there is no layer \"{id}\""))),
+            Err(e) => return Err(AppError::from_tile_error(&e)),
+        }
+    }
+    let features: i64 = parts.iter().map(|p| p.features).sum();
+    let truncated = parts.iter().any(|p| p.truncated);
+    // One layer: the cached gzip as it is. A composite: the layers' MVT messages concatenated
+    // (a tile is a repeated `layers` field), compressed once.
+    let (gzip, etag) = if parts.len() == 1 {
+        (parts[0].gzip.clone(), parts[0].etag)
+    } else {
+        let mut raw = Vec::new();
+        for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
+            raw.extend_from_slice(&gunzip(&p.gzip)?);
+        }
+        if raw.is_empty() {
+            (Bytes::new(), 0)
+        } else {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&raw).map_err(AppError::internal)?;
+            let gz = Bytes::from(enc.finish().map_err(AppError::internal)?);
+            let etag = fnv1a(&gz);
+            (gz, etag)
+        }
+    };
+    let etag_text = format!("\"{etag:016x}\"");
+    let mut response = if gzip.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag_text || t.trim() == "*")
+        })
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let accepts_gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        let mut r = if accepts_gzip {
+            let mut r = Response::new(Body::from(gzip));
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        } else {
+            Response::new(Body::from(gunzip(&gzip)?))
+        };
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag_text) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&features.to_string()) {
+        h.insert("x-tile-features", v);
+    }
+    if truncated {
+        h.insert(
+            "x-tile-truncated",
+            HeaderValue::from_static("feature limit reached; zoom in for every feature"),
+        );
+    }
+    Ok(response)
+}
+
+fn field_type(kind: PropertyKind) -> &'static str {
+    match kind {
+        PropertyKind::Integer | PropertyKind::Number => "Number",
+        PropertyKind::Boolean => "Boolean",
+        _ => "String",
+    }
+}
+
+/// `GET /tiles/{layers}.json`: TileJSON 3.0 with `vector_layers`.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let Some(layers) = name.strip_suffix(".json") else {
+        return Err(AppError::NotFound(format!(
+            "\"/tiles/{name}\" is not a tile address: use /tiles/{{layer}}.json or /tiles/{{layer}}/{{z}}/{{x}}/{{y}}.mvt"
+        )));
+    };
+    let ids = layer_ids(&state, layers)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost:8080");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    let mut vector_layers = Vec::new();
+    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
+    let mut bounds: Option<[f64; 4]> = None;
+    for id in &ids {
+        let Some(layer) = state.layers.get(id) else {
+            continue;
+        };
+        let (min, max) = layer.zoom_range();
+        minzoom = minzoom.min(min);
+        maxzoom = maxzoom.max(max);
+        let fields: serde_json::Map<String, Value> = layer
+            .properties()
+            .into_iter()
+            .filter(|p| p.access == Access::Public)
+            .map(|p| (p.name.clone(), Value::from(field_type(p.kind))))
+            .collect();
+        vector_layers.push(json!({
+            "id": id, "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
+            "fields": fields,
+        }));
+        if let Some(b) = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await? {
+            bounds = Some(match bounds {
+                None => b,
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
+            });
+        }
+    }
+    // Old Binh Phuoc and old Dong Nai when nothing is loaded yet.
+    let bounds = bounds.unwrap_or([106.4, 10.5, 107.6, 12.3]);
+    let center = [
+        (bounds[0] + bounds[2]) / 2.0,
+        (bounds[1] + bounds[3]) / 2.0,
+        f64::from(minzoom.max(10)),
+    ];
+    Ok(Json(json!({
+        "tilejson": "3.0.0",
+        "name": ids.join(","),
+        "scheme": "xyz",
+        "tiles": [format!("{scheme}://{host}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", ids.join(","))],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": center,
+        "vector_layers": vector_layers,
+    })))
+}

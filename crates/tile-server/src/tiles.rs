@@ -1,0 +1,310 @@
+//! Vector tiles: rendering through PostGIS ([`gis_core::mvt`]), an in-memory cache with a byte
+//! budget, and row-level invalidation from the feature tables' change notifications.
+//!
+//! A cached tile is stored once, gzip-compressed, with its ETag; plain bytes are produced only
+//! for the rare client that does not accept gzip. Every bando instance listens on
+//! `bando_layer_changes`: a notification names a table and the Web Mercator box its changed rows
+//! (old and new geometry) covered, and every cached tile of a layer over that table whose
+//! buffered bounds meet the box is dropped — at every zoom, in every instance.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use gis_core::layer::{Access, LayerRegistry};
+use gis_core::mvt::{layer_tile_sql, BUFFER, EXTENT};
+use gis_core::tile::{Bounds, TileCoord};
+use moka::future::Cache;
+use sqlx::PgPool;
+
+/// Cache key: one layer's tile for one access class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    /// Layer id.
+    pub layer: Arc<str>,
+    /// Tile.
+    pub tile: TileCoord,
+    /// Access class of the reader.
+    pub access: Access,
+}
+
+/// A rendered tile of one layer.
+#[derive(Debug, Clone)]
+pub struct RenderedTile {
+    /// gzip-compressed MVT (empty when the tile has no features).
+    pub gzip: Bytes,
+    /// Features in the tile.
+    pub features: i64,
+    /// FNV-1a hash of the compressed bytes (the ETag).
+    pub etag: u64,
+    /// The feature limit was reached.
+    pub truncated: bool,
+}
+
+/// Errors of tile rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    /// The database failed.
+    #[error("rendering the tile failed: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Compression failed (out of memory).
+    #[error("compressing the tile failed: {0}")]
+    Compress(#[from] std::io::Error),
+}
+
+/// Renders and caches tiles.
+#[derive(Clone)]
+pub struct TileService {
+    pool: PgPool,
+    layers: Arc<LayerRegistry>,
+    cache: Option<Cache<TileKey, RenderedTile>>,
+    /// Table (`schema.table`) → ids of the layers drawn from it.
+    layers_by_table: Arc<HashMap<String, Vec<Arc<str>>>>,
+    max_features: u32,
+    /// Incremented by every invalidation.
+    generation: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for TileService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileService")
+            .field("cached", &self.cache.as_ref().map(|c| c.entry_count()))
+            .finish()
+    }
+}
+
+/// Tile settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TileSettings {
+    /// Cache budget in bytes; 0 disables the cache.
+    pub cache_bytes: u64,
+    /// Features per layer per tile.
+    pub max_features: u32,
+}
+
+impl Default for TileSettings {
+    fn default() -> Self {
+        TileSettings {
+            cache_bytes: 256 << 20,
+            max_features: 20_000,
+        }
+    }
+}
+
+impl TileService {
+    /// A service over the registry's layers.
+    pub fn new(pool: PgPool, layers: Arc<LayerRegistry>, settings: TileSettings) -> Self {
+        let cache = (settings.cache_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(settings.cache_bytes)
+                .weigher(|k: &TileKey, v: &RenderedTile| {
+                    (v.gzip.len() + k.layer.len() + 64)
+                        .try_into()
+                        .unwrap_or(u32::MAX)
+                })
+                .support_invalidation_closures()
+                .build()
+        });
+        let mut layers_by_table: HashMap<String, Vec<Arc<str>>> = HashMap::new();
+        for layer in layers.iter() {
+            let s = layer.storage();
+            layers_by_table
+                .entry(format!("{}.{}", s.schema, s.table))
+                .or_default()
+                .push(Arc::from(layer.id()));
+        }
+        TileService {
+            pool,
+            layers,
+            cache,
+            layers_by_table: Arc::new(layers_by_table),
+            max_features: settings.max_features,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// One layer's tile, from the cache or rendered. `None` when the layer does not exist.
+    pub async fn layer_tile(
+        &self,
+        layer_id: &str,
+        tile: TileCoord,
+        access: Access,
+    ) -> Result<Option<RenderedTile>, Arc<TileError>> {
+        let Some(layer) = self.layers.get(layer_id) else {
+            return Ok(None);
+        };
+        let (min, max) = layer.zoom_range();
+        if tile.z < min || tile.z > max {
+            return Ok(Some(RenderedTile {
+                gzip: Bytes::new(),
+                features: 0,
+                etag: 0,
+                truncated: false,
+            }));
+        }
+        let key = TileKey {
+            layer: Arc::from(layer_id),
+            tile,
+            access,
+        };
+        let render = async {
+            let sql = layer_tile_sql(
+                layer.id(),
+                &layer.storage(),
+                &layer.properties(),
+                tile.z,
+                access,
+                self.max_features,
+            );
+            let (mvt, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
+                .bind(i32::from(tile.z))
+                .bind(tile.x as i32)
+                .bind(tile.y as i32)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(TileError::Db)?;
+            let gzip = if mvt.is_empty() {
+                Bytes::new()
+            } else {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(mvt.len() / 2),
+                    flate2::Compression::fast(),
+                );
+                enc.write_all(&mvt)?;
+                Bytes::from(enc.finish()?)
+            };
+            Ok::<_, TileError>(RenderedTile {
+                etag: fnv1a(&gzip),
+                gzip,
+                features,
+                truncated: features >= i64::from(sql.max_features),
+            })
+        };
+        let Some(cache) = &self.cache else {
+            return render.await.map(Some).map_err(Arc::new);
+        };
+        if let Some(hit) = cache.get(&key).await {
+            return Ok(Some(hit));
+        }
+        // A change notified while this tile was rendering may not be in what was read: such a
+        // tile is served once but not cached. (A change notified after the insert drops it.)
+        let generation = self.generation.load(Ordering::Acquire);
+        let rendered = render.await.map_err(Arc::new)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(key, rendered.clone()).await;
+        }
+        Ok(Some(rendered))
+    }
+
+    /// Drops every cached tile of the layers over `table` whose buffered bounds meet `bbox`
+    /// (EPSG:3857). Returns the number of layers affected.
+    pub fn invalidate(&self, table: &str, bbox: [f64; 4]) -> usize {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let (Some(cache), Some(layers)) = (&self.cache, self.layers_by_table.get(table)) else {
+            return 0;
+        };
+        let layers: Vec<Arc<str>> = layers.clone();
+        let changed = Bounds {
+            min_x: bbox[0],
+            min_y: bbox[1],
+            max_x: bbox[2],
+            max_y: bbox[3],
+        };
+        let count = layers.len();
+        let result = cache.invalidate_entries_if(move |key, _| {
+            if !layers.contains(&key.layer) {
+                return false;
+            }
+            let b = key.tile.mercator_bounds();
+            let margin = b.width() * f64::from(BUFFER) / f64::from(EXTENT);
+            b.buffered(margin).intersects(&changed)
+        });
+        if let Err(e) = result {
+            // Only possible when closures are unsupported, which the builder enables; fall back
+            // to dropping everything rather than serving stale tiles.
+            tracing::error!(%e, "selective invalidation failed; clearing the tile cache");
+            cache.invalidate_all();
+        }
+        count
+    }
+
+    /// Drops every cached tile.
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
+    }
+
+    /// Listens for change notifications until the process ends, reconnecting after failures.
+    /// After a reconnect the whole cache is dropped, since notifications may have been missed.
+    pub fn spawn_invalidation_listener(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                match service.listen_once(first).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(%e, "tile invalidation listener lost its connection"),
+                }
+                first = false;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn listen_once(&self, first: bool) -> Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(gis_core::bulk::CHANGES_CHANNEL).await?;
+        if !first {
+            self.invalidate_all();
+        }
+        loop {
+            let note = listener.recv().await?;
+            self.apply_notification(note.payload());
+        }
+    }
+
+    /// Applies one `bando_layer_changes` payload.
+    pub fn apply_notification(&self, payload: &str) {
+        #[derive(serde::Deserialize)]
+        struct Change {
+            table: String,
+            bbox_3857: [f64; 4],
+        }
+        match serde_json::from_str::<Change>(payload) {
+            Ok(change) => {
+                let n = self.invalidate(&change.table, change.bbox_3857);
+                tracing::debug!(table = %change.table, layers = n, "tiles invalidated");
+            }
+            Err(e) => {
+                tracing::warn!(%e, payload, "unreadable change notification; clearing the tile cache");
+                self.invalidate_all();
+            }
+        }
+    }
+
+    /// How many invalidations have been applied (tests wait on it).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Runs pending cache maintenance (tests use it to make invalidation visible at once).
+    pub async fn sync(&self) {
+        if let Some(cache) = &self.cache {
+            cache.run_pending_tasks().await;
+        }
+    }
+}
+
+/// FNV-1a, 64 bit: a stable content hash for ETags (not for security).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
