@@ -205,3 +205,104 @@ pub async fn import(
 ) -> Result<importers::pipeline::ImportSummary, importers::ImportError> {
     importers::pipeline::import(pool, path, &importers::pipeline::ImportOptions::new(kind)).await
 }
+
+/// A decoded vector tile layer: what the tests look at.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MvtLayer {
+    /// Layer name.
+    pub name: String,
+    /// Number of features.
+    pub features: usize,
+    /// Property keys.
+    pub keys: Vec<String>,
+    /// String values.
+    pub strings: Vec<String>,
+    /// Feature ids.
+    pub ids: Vec<u64>,
+    /// Every feature's encoded geometry commands, concatenated (to compare geometry).
+    pub geometry: Vec<u32>,
+}
+
+/// Decodes the layers of an (uncompressed) Mapbox Vector Tile: a minimal protobuf reader, so
+/// the tests check the bytes a client would get without trusting the server's own code.
+pub fn decode_mvt(bytes: &[u8]) -> Vec<MvtLayer> {
+    fn varint(b: &[u8], i: &mut usize) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        while *i < b.len() {
+            let byte = b[*i];
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        v
+    }
+    /// (field number, wire type, payload range or varint value)
+    fn fields(b: &[u8]) -> Vec<(u64, &[u8], u64)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let key = varint(b, &mut i);
+            let (field, wire) = (key >> 3, key & 7);
+            match wire {
+                0 => {
+                    let v = varint(b, &mut i);
+                    out.push((field, &b[0..0], v));
+                }
+                2 => {
+                    let len = varint(b, &mut i) as usize;
+                    let end = (i + len).min(b.len());
+                    out.push((field, &b[i..end], 0));
+                    i = end;
+                }
+                5 => i += 4,
+                1 => i += 8,
+                _ => break,
+            }
+        }
+        out
+    }
+    let mut layers = Vec::new();
+    for (field, payload, _) in fields(bytes) {
+        if field != 3 {
+            continue;
+        }
+        let mut layer = MvtLayer::default();
+        for (f, p, v) in fields(payload) {
+            match f {
+                1 => layer.name = String::from_utf8_lossy(p).to_string(),
+                2 => {
+                    layer.features += 1;
+                    for (ff, pp, vv) in fields(p) {
+                        match ff {
+                            1 => layer.ids.push(vv),
+                            4 => {
+                                let mut j = 0;
+                                while j < pp.len() {
+                                    layer.geometry.push(varint(pp, &mut j) as u32);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                3 => layer.keys.push(String::from_utf8_lossy(p).to_string()),
+                4 => {
+                    for (vf, vp, _) in fields(p) {
+                        if vf == 1 {
+                            layer.strings.push(String::from_utf8_lossy(vp).to_string());
+                        }
+                    }
+                }
+                _ => {
+                    let _ = v;
+                }
+            }
+        }
+        layers.push(layer);
+    }
+    layers
+}

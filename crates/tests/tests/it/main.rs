@@ -6,3 +6,4 @@ mod crs;
 mod db;
 mod import;
 mod server;
+mod tiles;
