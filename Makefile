@@ -21,8 +21,7 @@ web-deps: deps web/node_modules/.package-lock.json
 
 ## demo: the platform on the sample data at http://localhost:8080 (Ctrl-C stops it cleanly).
 demo: build
-	$(BANDO) sample --out $(DATA_DIR)/sample
-	$(BANDO) --data-dir $(DATA_DIR) import $(DATA_DIR)/sample/communes.gpkg --layer communes
+	$(BANDO) --data-dir $(DATA_DIR) sample --out $(DATA_DIR)/sample --import
 	@echo "bando: open http://localhost:$(lastword $(subst :, ,$(LISTEN)))/ — Ctrl-C stops it"
 	exec $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
 

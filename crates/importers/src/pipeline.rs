@@ -491,6 +491,24 @@ fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Whether most non-ASCII words of these Latin-1-range samples are already well-formed
+/// Vietnamese syllables as they stand.
+fn reads_as_vietnamese(samples: &[Vec<u8>]) -> bool {
+    let (mut words, mut good) = (0usize, 0usize);
+    for bytes in samples {
+        let text: String = bytes.iter().map(|b| char::from(*b)).collect();
+        for word in text.split(|c: char| !c.is_alphabetic()) {
+            if !word.is_ascii() {
+                words += 1;
+                if crate::encoding::is_vietnamese_syllable(&word.to_lowercase()) {
+                    good += 1;
+                }
+            }
+        }
+    }
+    words > 0 && good * 2 >= words
+}
+
 #[derive(Debug, Clone, Copy)]
 enum FieldDecoding {
     /// Keep the text as GDAL gives it (NFC-normalised).
@@ -601,6 +619,11 @@ async fn read_source(
             points.push(((env.MinX + env.MaxX) / 2.0, (env.MinY + env.MaxY) / 2.0));
         }
     }
+    // DBF text opened as ISO-8859-1 is a byte view; other drivers give real text.
+    let byte_view = source
+        .open_options
+        .iter()
+        .any(|o| o == "ENCODING=ISO-8859-1");
     let mut decodings: BTreeMap<usize, FieldDecoding> = BTreeMap::new();
     let mut encodings = BTreeMap::new();
     for &i in &text_fields {
@@ -615,6 +638,11 @@ async fn read_source(
                 (FieldDecoding::AsIs, "utf8".to_string(), 1.0)
             }
             (EncodingChoice::Auto, None) => (FieldDecoding::AsIs, "ascii".to_string(), 1.0),
+            // Formats that are UTF-8 by definition (everything but DBF read byte for byte):
+            // text that already reads as Vietnamese is left alone ("Có", "Không" are not mojibake).
+            (EncodingChoice::Auto, Some(s)) if !byte_view && reads_as_vietnamese(s) => {
+                (FieldDecoding::AsIs, "utf8".to_string(), 1.0)
+            }
             (EncodingChoice::Auto, Some(s)) => {
                 let refs: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
                 let d = detect(&refs);

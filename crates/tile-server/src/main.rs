@@ -47,6 +47,12 @@ enum Command {
         /// Seed: the same seed writes the same data.
         #[arg(long, default_value_t = 2025)]
         seed: u64,
+        /// Number of parcels (512 to 5,000,000).
+        #[arg(long, default_value_t = 20_000)]
+        parcels: u64,
+        /// Also import every written file into its layer.
+        #[arg(long)]
+        import: bool,
     },
     /// Import a file, a folder (every readable layer in it) or a zip into a layer.
     Import {
@@ -257,14 +263,57 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sample { out, seed } => {
-            let set = importers::sample::write_sample(out, *seed)?;
+        Command::Sample {
+            out,
+            seed,
+            parcels,
+            import,
+        } => {
+            let set = importers::sample::write_sample_with(
+                out,
+                &importers::sample::SampleOptions {
+                    seed: *seed,
+                    parcels: *parcels,
+                },
+            )?;
             println!(
-                "wrote {} communes to {}",
+                "wrote {} communes to {} and {} files with {} parcels to {}",
                 set.commune_count,
-                set.communes.display()
+                set.communes.display(),
+                set.files.len(),
+                set.parcel_count,
+                out.display()
             );
-            Ok(())
+            if !*import {
+                return Ok(());
+            }
+            let config = load_config(&cli, None)?;
+            with_db(&config, async |db| {
+                let mut done = std::collections::BTreeSet::new();
+                for file in set.files.iter().filter(|f| !f.copy) {
+                    if !done.insert((file.path.clone(), file.layer)) {
+                        continue;
+                    }
+                    let mut opts = importers::pipeline::ImportOptions::new(file.layer);
+                    // Only the CSV lacks a CRS of its own.
+                    if file.path.extension().is_some_and(|e| e == "csv") {
+                        opts.srs = Some(file.srid);
+                    }
+                    let summary = importers::pipeline::import(&db.pool, &file.path, &opts).await?;
+                    let m = summary.merged.unwrap_or_default();
+                    println!(
+                        "  {:<16} {:>8} read, {:>8} new, {:>7} updated, {:>5} rejected  ({})",
+                        file.layer,
+                        summary.read,
+                        m.inserted,
+                        m.updated,
+                        summary.rejected,
+                        file.path.display()
+                    );
+                }
+                Ok(())
+            })
+            .await
         }
         Command::Import {
             path,

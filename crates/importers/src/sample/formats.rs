@@ -172,6 +172,7 @@ pub(super) fn write(
         features: n,
         srid: gis_core::crs::WGS84,
         encoding: Text::Utf8.name(),
+        copy: true,
     });
 
     let dir = out.join("formats");
@@ -198,6 +199,7 @@ pub(super) fn write(
                 BINH_PHUOC.srid
             },
             encoding: Text::Utf8.name(),
+            copy: true,
         });
     }
     Ok(())

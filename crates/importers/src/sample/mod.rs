@@ -95,6 +95,9 @@ pub struct SampleFile {
     pub srid: u32,
     /// Text encoding of attribute values: "utf8", "tcvn3" or "vni".
     pub encoding: &'static str,
+    /// The same features as another sample file, in another format (for format tests): not
+    /// imported by `bando sample --import`.
+    pub copy: bool,
 }
 
 /// What `bando sample` wrote.
@@ -290,6 +293,7 @@ pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, 
             features: n,
             srid: region.srid,
             encoding: Text::Utf8.name(),
+            copy: false,
         });
     }
     for (region, file) in [
@@ -305,6 +309,7 @@ pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, 
             features: n,
             srid: region.srid,
             encoding: Text::Utf8.name(),
+            copy: false,
         });
     }
 

@@ -312,6 +312,7 @@ impl Files<'_> {
             features: n,
             srid,
             encoding: text.name(),
+            copy: false,
         });
     }
 }
@@ -1021,8 +1022,17 @@ fn network(seed: u64, d: f64) -> Network {
         .filter(|&i| has_cross_road(i))
         .map(|i| (i, column_centre(r, seed, i, 0, h)))
         .collect();
-    let row_lines: Vec<Vec<Pt>> = rows.iter().map(|(_, c)| offset(&c.pts, d)).collect();
-    let col_lines: Vec<Vec<Pt>> = cols.iter().map(|(_, c)| offset(&c.pts, d)).collect();
+    // Offset lines are extended by a few metres at both ends while the crossings are sought: at
+    // the lattice's west edge a row's line may start just east of the first column's line
+    // (the offset end moves with the slant of the edge). The extensions are cut off again.
+    let row_lines: Vec<Vec<Pt>> = rows
+        .iter()
+        .map(|(_, c)| extend(&offset(&c.pts, d)))
+        .collect();
+    let col_lines: Vec<Vec<Pt>> = cols
+        .iter()
+        .map(|(_, c)| extend(&offset(&c.pts, d)))
+        .collect();
     let mut row_cuts = vec![Vec::new(); rows.len()];
     let mut col_cuts = vec![Vec::new(); cols.len()];
     let mut nodes = Vec::new();
@@ -1051,12 +1061,45 @@ fn network(seed: u64, d: f64) -> Network {
     }
     let mut pieces = Vec::new();
     for ((j, _), (line, cuts)) in rows.iter().zip(row_lines.iter().zip(row_cuts)) {
-        pieces.extend(split(line, cuts).into_iter().map(|p| (p, *j, -1)));
+        pieces.extend(unextend(split(line, cuts)).into_iter().map(|p| (p, *j, -1)));
     }
     for ((i, _), (line, cuts)) in cols.iter().zip(col_lines.iter().zip(col_cuts)) {
-        pieces.extend(split(line, cuts).into_iter().map(|p| (p, -1, *i)));
+        pieces.extend(unextend(split(line, cuts)).into_iter().map(|p| (p, -1, *i)));
     }
     Network { pieces, nodes }
+}
+
+/// How far [`extend`] lengthens a line at each end, metres.
+const EXTENSION_M: f64 = 20.0;
+
+/// The line with one more point [`EXTENSION_M`] beyond each end, along its end segments.
+fn extend(pts: &[Pt]) -> Vec<Pt> {
+    let beyond = |from: Pt, to: Pt| {
+        let l = dist(from, to);
+        (
+            mm(to.0 + (to.0 - from.0) / l * EXTENSION_M),
+            mm(to.1 + (to.1 - from.1) / l * EXTENSION_M),
+        )
+    };
+    let n = pts.len();
+    let mut out = Vec::with_capacity(n + 2);
+    out.push(beyond(pts[1], pts[0]));
+    out.extend_from_slice(pts);
+    out.push(beyond(pts[n - 2], pts[n - 1]));
+    out
+}
+
+/// The pieces of an [`extend`]ed line without the extensions: the first and last points go,
+/// and with them a piece that lay wholly in an extension (up to a crossing found there).
+fn unextend(mut pieces: Vec<Vec<Pt>>) -> Vec<Vec<Pt>> {
+    if let Some(first) = pieces.first_mut() {
+        first.remove(0);
+    }
+    if let Some(last) = pieces.last_mut() {
+        last.pop();
+    }
+    pieces.retain(|p| p.len() >= 2);
+    pieces
 }
 
 /// Pipe diameter (mm) beside a road: mains under main roads.

@@ -520,6 +520,7 @@ pub(super) fn write(
             features,
             srid: region.srid,
             encoding: text.name(),
+            copy: false,
         });
     }
     Ok(kept)

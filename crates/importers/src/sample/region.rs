@@ -193,7 +193,7 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
 const ON_EDGE_MM: f64 = 0.05;
 
 /// How far along an edge [`snap`] looks for a grid point on it (mm); beyond, plain rounding.
-const SNAP_REACH_MM: i64 = 2000;
+const SNAP_REACH_MM: i64 = 250;
 
 /// The grid point on the lattice edge a–b (both on the millimetre grid) nearest to
 /// lerp(a, b, t): "on" meaning within [`ON_EDGE_MM`] of the straight edge.

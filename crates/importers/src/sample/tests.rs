@@ -432,13 +432,17 @@ fn sample_set_files_encodings_and_crs() {
             *ends.entry((p.0.to_bits(), p.1.to_bits())).or_default() += 1;
         }
     }
-    for f in ds.layer_by_name("water_valves").expect("layer").features() {
+    let mut valves = ds.layer_by_name("water_valves").expect("layer");
+    // Every row road crosses every column road: 24 rows × 8 cross roads in Binh Phuoc.
+    assert_eq!(valves.feature_count(), 24 * 8);
+    for f in valves.features() {
         let p = ring_of(f.geometry().expect("geometry"))[0];
-        assert_eq!(
-            ends.get(&(p.0.to_bits(), p.1.to_bits())),
-            Some(&4),
-            "valve off the pipes"
-        );
+        // A crossing joins four pieces, or three where it lies at the end of a line (T).
+        let degree = ends
+            .get(&(p.0.to_bits(), p.1.to_bits()))
+            .copied()
+            .unwrap_or(0);
+        assert!((3..=4).contains(&degree), "valve joins {degree} pipe ends");
     }
 }
 
@@ -507,6 +511,16 @@ fn million_parcels() {
     let bp = ds.layer(0).expect("layer").feature_count();
     let ds = Dataset::open(dir.path().join("parcels_dongnai.shp")).expect("open");
     assert_eq!(bp + ds.layer(0).expect("layer").feature_count(), 1_000_000);
+    // Every parcel is a valid polygon (GEOS), even with 15 m lots on snapped edges.
+    for name in ["parcels_binhphuoc.shp", "parcels_dongnai.shp"] {
+        let ds = Dataset::open(dir.path().join(name)).expect("open");
+        let mut layer = ds.layer(0).expect("layer");
+        let invalid = layer
+            .features()
+            .filter(|f| !f.geometry().expect("geometry").is_valid())
+            .count();
+        assert_eq!(invalid, 0, "{name}");
+    }
     eprintln!("1,000,000 parcels written in {took:?}");
 }
 

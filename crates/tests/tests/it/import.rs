@@ -462,3 +462,249 @@ async fn northing_first_csv_coordinates_are_detected_and_swapped() {
         "{e} {n}"
     );
 }
+
+/// The whole sample set (2,000 parcels) through the importer: legacy encodings, hand-written
+/// VN-2000 `.prj` files in both sign conventions, native zones, every format GDAL reads.
+#[tokio::test]
+async fn the_full_sample_imports_with_decoded_text_native_zones_and_findings() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = importers::sample::write_sample_with(
+        dir.path(),
+        &importers::sample::SampleOptions {
+            seed: 7,
+            parcels: 2_000,
+        },
+    )
+    .expect("sample");
+    let mut by_file = std::collections::BTreeMap::new();
+    let mut done = std::collections::BTreeSet::new();
+    for file in set.files.iter().filter(|f| !f.copy) {
+        if !done.insert((file.path.clone(), file.layer)) {
+            continue;
+        }
+        let mut opts = ImportOptions::new(file.layer);
+        if file.path.extension().is_some_and(|e| e == "csv") {
+            opts.srs = Some(file.srid);
+        }
+        let summary = import(&db.pool, &file.path, &opts)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
+        assert_eq!(
+            summary.rejected,
+            0,
+            "{}: {:?}",
+            file.path.display(),
+            summary.rejected_by_reason
+        );
+        assert_eq!(summary.read, file.features, "{}", file.path.display());
+        by_file.insert(
+            file.path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string(),
+            summary,
+        );
+    }
+
+    // TCVN3 shapefile with a correct hand-written .prj.
+    let bp = &by_file["parcels_binhphuoc.shp"].sources[0];
+    assert_eq!(bp.srid, 9212);
+    assert!(
+        bp.crs_note.contains("Vn2000Parameters") && bp.crs_note.contains("PositionVector"),
+        "{}",
+        bp.crs_note
+    );
+    let (enc, confidence) = &bp.encodings["TENCHU"];
+    assert_eq!(enc, "tcvn3");
+    assert!(*confidence > 0.8, "{confidence}");
+    assert_eq!(bp.extra_fields, vec!["GHICHU".to_string()]);
+    // VNI shapefile whose .prj copies the decision's rotation signs.
+    let dn = &by_file["parcels_dongnai.shp"].sources[0];
+    assert_eq!(dn.srid, 5899);
+    assert!(
+        dn.crs_note.contains("CoordinateFrameVerbatim") && dn.crs_note.contains("0.56"),
+        "{}",
+        dn.crs_note
+    );
+    assert_eq!(dn.encodings["TENCHU"].0, "vni");
+    // The area report found the deliberately wrong declared areas.
+    assert!(
+        by_file["parcels_binhphuoc.shp"]
+            .findings
+            .iter()
+            .any(|f| f.contains("declared area")),
+        "{:?}",
+        by_file["parcels_binhphuoc.shp"].findings
+    );
+
+    // Decoded text equals the UTF-8 GeoJSON copy of the same parcels (TCVN3 has no accented
+    // capitals, so compare case-insensitively), NFC, with the letter ư (TCVN3 byte 0xAD).
+    let copy = set
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("parcels_sample.geojson"))
+        .expect("geojson copy");
+    let ds = gdal::Dataset::open(&copy.path).expect("open copy");
+    let mut layer = ds.layer(0).expect("layer");
+    let mut compared = 0;
+    let mut saw_u_horn = false;
+    for feature in gdal::vector::LayerAccess::features(&mut layer) {
+        let text = |name: &str| {
+            let i = feature.field_index(name).expect("field");
+            feature
+                .field_as_string(i)
+                .expect("value")
+                .unwrap_or_default()
+        };
+        let (maxa, sheet, parcel) = (text("MAXA"), text("SHBANDO"), text("SHTHUA"));
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT owner_name, address FROM land.parcels WHERE commune_code = $1 AND sheet_number = $2 AND parcel_number = $3",
+        )
+        .bind(&maxa)
+        .bind(sheet.parse::<i64>().expect("sheet"))
+        .bind(parcel.parse::<i64>().expect("parcel"))
+        .fetch_optional(&db.pool)
+        .await
+        .expect("row");
+        let (owner, address) = row.expect("parcel imported");
+        let want_owner = text("TENCHU");
+        assert_eq!(
+            owner.clone().unwrap_or_default().to_lowercase(),
+            want_owner.to_lowercase()
+        );
+        assert_eq!(
+            address.clone().unwrap_or_default().to_lowercase(),
+            text("DIACHI").to_lowercase()
+        );
+        for v in [owner.unwrap_or_default(), address.unwrap_or_default()] {
+            assert!(unicode_normalization::is_nfc(&v), "{v}");
+            saw_u_horn |= v.contains('ư') || v.contains('Ư');
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 200);
+    assert!(
+        saw_u_horn,
+        "no ư in 200 owner names and addresses: the TCVN3 0xAD case is untested"
+    );
+
+    // Native zones, and a partition without overlaps.
+    let zones: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT ST_SRID(geom), count(*) FROM land.parcels GROUP BY 1 ORDER BY 1")
+            .fetch_all(&db.pool)
+            .await
+            .expect("zones");
+    assert_eq!(
+        zones.iter().map(|z| z.0).collect::<Vec<_>>(),
+        vec![5899, 9212]
+    );
+    assert_eq!(zones.iter().map(|z| z.1).sum::<i64>(), 2_000);
+    let stations: Vec<(f64, f64)> =
+        sqlx::query_as("SELECT ST_X(geom), ST_Y(geom) FROM sectors.env_stations")
+            .fetch_all(&db.pool)
+            .await
+            .expect("stations");
+    assert!(
+        stations
+            .iter()
+            .all(|(e, n)| (516_000.0..630_000.0).contains(e)
+                && (1_249_000.0..1_361_000.0).contains(n)),
+        "{stations:?}"
+    );
+
+    // Idempotent: the TCVN3 file again changes nothing.
+    let again = tests::import(
+        &db.pool,
+        &dir.path().join("parcels_binhphuoc.shp"),
+        "parcels",
+    )
+    .await
+    .expect("again");
+    let m = again.merged.expect("merged");
+    assert_eq!((m.inserted, m.updated), (0, 0));
+    assert_eq!(m.unchanged, again.read);
+}
+
+#[tokio::test]
+async fn every_sample_format_is_read_through_gdal() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = importers::sample::write_sample_with(
+        dir.path(),
+        &importers::sample::SampleOptions {
+            seed: 3,
+            parcels: 1_000,
+        },
+    )
+    .expect("sample");
+    let formats = dir.path().join("formats");
+    for name in [
+        "parcels.gpkg",
+        "parcels.kml",
+        "parcels.gdb",
+        "parcels_wkt.csv",
+    ] {
+        let path = formats.join(name);
+        let mut opts = ImportOptions::new("parcels");
+        opts.srs = (name.ends_with(".csv")).then_some(9212);
+        opts.mode = gis_core::bulk::MergeMode::Replace;
+        let summary = import(&db.pool, &path, &opts)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((summary.read, summary.rejected), (50, 0), "{name}");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcels")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        assert_eq!(n, 50, "{name}");
+    }
+    // DXF and DGN v7 carry geometry only: GDAL reads them, and the importer says which
+    // attribute is missing instead of guessing.
+    for name in ["parcels.dxf", "parcels.dgn"] {
+        let mut opts = ImportOptions::new("parcels");
+        opts.srs = Some(9212);
+        let err = import(&db.pool, &formats.join(name), &opts)
+            .await
+            .expect_err(name);
+        assert!(err.to_string().contains("commune_code"), "{name}: {err}");
+        let ds = gdal::Dataset::open(formats.join(name)).expect("open");
+        let layer = ds.layer(0).expect("layer");
+        assert_eq!(
+            gdal::vector::LayerAccess::feature_count(&layer),
+            50,
+            "{name}"
+        );
+    }
+    // A zip of a shapefile is read in place; a folder imports every readable layer in it.
+    let zip_path = dir.path().join("giao_nop.zip");
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); [z.write(f, f.split('/')[-1]) for f in sys.argv[2:]]"])
+        .arg(&zip_path)
+        .args(["shp", "shx", "dbf", "prj"].map(|e| dir.path().join(format!("street_lights.{e}"))))
+        .status()
+        .expect("python3 zip");
+    assert!(status.success());
+    let lights = set
+        .files
+        .iter()
+        .find(|f| f.layer == "street_lights")
+        .expect("lights")
+        .features;
+    let summary = tests::import(&db.pool, &zip_path, "street_lights")
+        .await
+        .expect("zip");
+    assert_eq!(summary.read, lights);
+    assert!(summary.sources[0].path.starts_with("/vsizip/"));
+    let folder = dir.path().join("chi_gioi");
+    std::fs::create_dir(&folder).expect("mkdir");
+    for f in ["red_lines.gpkg", "red_lines_dongnai.gpkg"] {
+        std::fs::copy(dir.path().join(f), folder.join(f)).expect("copy");
+    }
+    let summary = tests::import(&db.pool, &folder, "red_lines")
+        .await
+        .expect("folder");
+    assert_eq!(summary.sources.len(), 2);
+    assert_eq!(summary.rejected, 0);
+}
