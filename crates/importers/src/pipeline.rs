@@ -235,7 +235,7 @@ pub async fn import(
     progress.finish(read);
 
     let mut prepared: Prepared = loader
-        .prepare(opts.invalid, "land.native_srid(geom)", &flip_files)
+        .prepare(opts.invalid, "land.native_srid", &flip_files)
         .await
         .map_err(bulk_err)?;
     let findings = if table.kind == "parcels" {

@@ -22,6 +22,7 @@ pub async fn stage_findings(
     .execute(&mut *conn)
     .await?;
     let mut findings = Vec::new();
+    let started = std::time::Instant::now();
     let (overlaps, examples): (i64, Option<String>) = sqlx::query_as(&format!(
         "WITH o AS (
             SELECT a.commune_code || '/' || a.sheet_number || '/' || a.parcel_number AS a_id,
@@ -37,6 +38,7 @@ pub async fn stage_findings(
     .bind(OVERLAP_TOLERANCE_M2)
     .fetch_one(&mut *conn)
     .await?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "overlap check");
     if overlaps > 0 {
         findings.push(format!(
             "{overlaps} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",

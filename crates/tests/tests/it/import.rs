@@ -370,7 +370,10 @@ async fn an_import_notifies_servers_with_the_touched_area() {
         .expect("notification");
     let payload: serde_json::Value = serde_json::from_str(note.payload()).expect("json");
     assert_eq!(payload["table"], "land.communes");
-    assert_eq!(payload["op"], "insert");
+    assert!(
+        payload["op"] == "import" || payload["op"] == "insert",
+        "{payload}"
+    );
     let bbox: Vec<f64> = serde_json::from_value(payload["bbox_3857"].clone()).expect("bbox");
     // Đồng Xoài is around 106.9 E, 11.5 N: x ≈ 11.9e6, y ≈ 1.29e6 in EPSG:3857.
     assert!(
@@ -707,4 +710,53 @@ async fn every_sample_format_is_read_through_gdal() {
         .expect("folder");
     assert_eq!(summary.sources.len(), 2);
     assert_eq!(summary.rejected, 0);
+}
+
+#[tokio::test]
+async fn invalid_geometry_is_repaired_and_reported_or_rejected_by_policy() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bowtie.geojson");
+    // A self-intersecting "bow tie" parcel and a valid one.
+    std::fs::write(
+        &path,
+        r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"MAXA":"25195","SHBANDO":1,"SHTHUA":1,"MALOAIDAT":"ONT"},
+         "geometry":{"type":"Polygon","coordinates":[[[106.8830,11.5350],[106.8834,11.5354],[106.8834,11.5350],[106.8830,11.5354],[106.8830,11.5350]]]}},
+        {"type":"Feature","properties":{"MAXA":"25195","SHBANDO":1,"SHTHUA":2,"MALOAIDAT":"ONT"},
+         "geometry":{"type":"Polygon","coordinates":[[[106.8840,11.5350],[106.8844,11.5350],[106.8844,11.5354],[106.8840,11.5354],[106.8840,11.5350]]]}}]}"#,
+    )
+    .expect("write");
+    let mut opts = ImportOptions::new("parcels");
+    opts.invalid = gis_core::bulk::InvalidPolicy::Reject;
+    let rejected = import(&db.pool, &path, &opts).await.expect("reject policy");
+    assert_eq!(rejected.rejected, 1);
+    assert!(
+        rejected
+            .rejected_by_reason
+            .keys()
+            .any(|r| r.contains("invalid geometry") && r.contains("Self-intersection")),
+        "{:?}",
+        rejected.rejected_by_reason
+    );
+    assert_eq!(rejected.merged.expect("merged").inserted, 1);
+
+    let repaired = tests::import(&db.pool, &path, "parcels")
+        .await
+        .expect("repair policy");
+    assert_eq!((repaired.repaired, repaired.rejected), (1, 0));
+    let (valid, parts): (bool, i32) = sqlx::query_as(
+        "SELECT ST_IsValid(geom), ST_NumGeometries(geom) FROM land.parcels WHERE parcel_number = 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("row");
+    assert!(valid);
+    assert_eq!(parts, 2, "the bow tie becomes its two triangles");
+    let report: serde_json::Value =
+        sqlx::query_scalar("SELECT report FROM platform.imports ORDER BY id DESC LIMIT 1")
+            .fetch_one(&db.pool)
+            .await
+            .expect("report");
+    assert_eq!(report["repaired"], 1);
 }
