@@ -213,6 +213,11 @@ pub async fn import(
     let mut flip_files = Vec::new();
     let mut read = 0u64;
     let progress = Progress::new(opts.progress);
+    // Parcels are checked for overlaps while they stream past, in projected metres; a source in
+    // another CRS sends the check to PostGIS instead.
+    let mut overlap_detector = (table.kind == "parcels")
+        .then(|| land::overlaps::OverlapDetector::new(land::parcels::OVERLAP_TOLERANCE_M2));
+    let mut overlap_fallback = false;
     for (file_index, source) in sources.iter().enumerate() {
         let file_index = file_index as i32;
         let report = read_source(
@@ -224,8 +229,12 @@ pub async fn import(
             &mut loader,
             &mut rust_rejects,
             &progress,
+            &mut overlap_detector,
         )
         .await?;
+        if !gis_core::bulk::NATIVE_SRIDS.contains(&(report.srid as i32)) {
+            overlap_fallback = true;
+        }
         if report.axis == "swapped" {
             flip_files.push(file_index);
         }
@@ -239,7 +248,8 @@ pub async fn import(
         .await
         .map_err(bulk_err)?;
     let findings = if table.kind == "parcels" {
-        land::parcels::stage_findings(loader.connection(), gis_core::bulk::STAGE)
+        let detector = overlap_detector.filter(|_| !overlap_fallback);
+        land::parcels::stage_findings(loader.connection(), gis_core::bulk::STAGE, detector)
             .await
             .map_err(|source| ImportError::Db {
                 path: path.to_path_buf(),
@@ -538,6 +548,7 @@ async fn read_source(
     loader: &mut Loader,
     rejects: &mut Vec<Reject>,
     progress: &Progress,
+    overlaps: &mut Option<land::overlaps::OverlapDetector>,
 ) -> Result<SourceReport, ImportError> {
     let file = &source.file;
     let ds = open(&source.gdal_path, file, &source.open_options)?;
@@ -759,6 +770,16 @@ async fn read_source(
         for (i, name) in &resolved.extra {
             if let Some(v) = extra_value(&feature, *i, field_defs[*i].1, &text_of) {
                 extra.insert(name.clone(), v);
+            }
+        }
+        if let Some(detector) = overlaps.as_mut() {
+            if gis_core::bulk::NATIVE_SRIDS.contains(&(srid as i32)) {
+                // Unparsable geometry is rejected later by PostGIS with its own reason.
+                let _ = detector.add(
+                    &land::parcels::identity(&values),
+                    srid as i32,
+                    wkb.as_deref().unwrap_or_default(),
+                );
             }
         }
         let row = StagedRow {

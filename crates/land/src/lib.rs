@@ -12,6 +12,7 @@
 
 pub mod communes;
 pub mod land_use;
+pub mod overlaps;
 pub mod parcels;
 pub mod tables;
 

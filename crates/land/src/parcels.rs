@@ -10,19 +10,63 @@ pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// Relative difference between declared and measured area reported as a mismatch.
 pub const AREA_MISMATCH_RATIO: f64 = 0.05;
 
+/// A parcel's identity for reports: `commune/sheet/parcel`, from canonical values in the order of
+/// [`crate::tables::PARCELS`].
+pub fn identity(values: &[gis_core::bulk::Value]) -> String {
+    use gis_core::bulk::Value;
+    let part = |v: Option<&Value>| match v {
+        Some(Value::Text(t)) => t.clone(),
+        Some(Value::Integer(i)) => i.to_string(),
+        _ => "?".to_string(),
+    };
+    format!(
+        "{}/{}/{}",
+        part(values.first()),
+        part(values.get(1)),
+        part(values.get(2))
+    )
+}
+
 /// Findings on the staged parcels (rows of `stage` with `rejected IS NULL`), as sentences.
+/// Overlaps come from `detector` when the importer fed it every parcel (projected deliveries:
+/// seconds for a million parcels); otherwise they are computed in PostGIS.
 pub async fn stage_findings(
     conn: &mut PgConnection,
     stage: &str,
+    detector: Option<crate::overlaps::OverlapDetector>,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
+    let mut findings = Vec::new();
+    match detector {
+        Some(detector) => {
+            let overlaps = detector.finish();
+            if !overlaps.is_empty() {
+                let examples: Vec<String> = overlaps
+                    .iter()
+                    .take(5)
+                    .map(|o| format!("{} × {} ({:.1} m²)", o.a, o.b, o.area_m2))
+                    .collect();
+                findings.push(format!(
+                    "{} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",
+                    overlaps.len(),
+                    examples.join("; ")
+                ));
+            }
+        }
+        None => findings.extend(sql_overlaps(conn, &stage).await?),
+    }
+    findings.extend(area_mismatches(conn, &stage).await?);
+    Ok(findings)
+}
+
+/// The same check in PostGIS, for deliveries in a geographic CRS (small ones in practice).
+async fn sql_overlaps(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::raw_sql(&format!(
         "CREATE INDEX ON {stage} USING gist (geom) WHERE rejected IS NULL; ANALYZE {stage}"
     ))
     .execute(&mut *conn)
     .await?;
     let mut findings = Vec::new();
-    let started = std::time::Instant::now();
     let (overlaps, examples): (i64, Option<String>) = sqlx::query_as(&format!(
         "WITH o AS (
             SELECT a.commune_code || '/' || a.sheet_number || '/' || a.parcel_number AS a_id,
@@ -38,13 +82,17 @@ pub async fn stage_findings(
     .bind(OVERLAP_TOLERANCE_M2)
     .fetch_one(&mut *conn)
     .await?;
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "overlap check");
     if overlaps > 0 {
         findings.push(format!(
             "{overlaps} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",
             examples.unwrap_or_default()
         ));
     }
+    Ok(findings)
+}
+
+async fn area_mismatches(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
+    let mut findings = Vec::new();
     let (mismatches, examples): (i64, Option<String>) = sqlx::query_as(&format!(
         "SELECT count(*), string_agg(id || ': declared ' || round(declared_area_m2::numeric, 1)
                   || ' m², measured ' || round(measured::numeric, 1) || ' m²', '; ') FILTER (WHERE rn <= 5)

@@ -760,3 +760,101 @@ async fn invalid_geometry_is_repaired_and_reported_or_rejected_by_policy() {
             .expect("report");
     assert_eq!(report["repaired"], 1);
 }
+
+/// Three parcels: two neighbours sharing an edge, and a third overlapping the first by 20 m² and
+/// the second by 80 m².
+fn overlapping_parcels(path: &Path, driver: &str, srid: u32, to_wgs84: bool) {
+    let driver = DriverManager::get_driver_by_name(driver).expect("driver");
+    let mut ds = driver.create_vector_only(path).expect("create");
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(srid).expect("srs");
+    let layer = ds
+        .create_layer(LayerOptions {
+            name: "thua",
+            srs: Some(&srs),
+            ty: OGRwkbGeometryType::wkbPolygon,
+            options: None,
+        })
+        .expect("layer");
+    layer
+        .create_defn_fields(&[
+            ("MAXA", OGRFieldType::OFTString),
+            ("SHBANDO", OGRFieldType::OFTInteger),
+            ("SHTHUA", OGRFieldType::OFTInteger),
+        ])
+        .expect("fields");
+    let t = gis_core::crs::Transformer::new(9212, 4326).expect("transformer");
+    let (e, n) = (568_850.0, 1_275_700.0);
+    let squares = [(0.0, 0.0, 10.0), (10.0, 0.0, 10.0), (8.0, 0.0, 10.0)];
+    for (i, (dx, dy, side)) in squares.iter().enumerate() {
+        let ring: Vec<(f64, f64)> = [
+            (0.0, 0.0),
+            (*side, 0.0),
+            (*side, *side),
+            (0.0, *side),
+            (0.0, 0.0),
+        ]
+        .iter()
+        .map(|(x, y)| (e + dx + x, n + dy + y))
+        .map(|(x, y)| {
+            if to_wgs84 {
+                t.transform(x, y).expect("to wgs84")
+            } else {
+                (x, y)
+            }
+        })
+        .collect();
+        let wkt = format!(
+            "POLYGON(({}))",
+            ring.iter()
+                .map(|(x, y)| format!("{x:.9} {y:.9}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut f = Feature::new(layer.defn()).expect("feature");
+        f.set_field(0, &FieldValue::StringValue("25195".into()))
+            .expect("maxa");
+        f.set_field(1, &FieldValue::IntegerValue(1)).expect("sheet");
+        f.set_field(2, &FieldValue::IntegerValue(i as i32 + 1))
+            .expect("parcel");
+        f.set_geometry(Geometry::from_wkt(&wkt).expect("wkt"))
+            .expect("geom");
+        f.create(&layer).expect("create");
+    }
+    ds.close().expect("close");
+}
+
+#[tokio::test]
+async fn overlapping_parcels_are_reported_in_projected_and_geographic_deliveries() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Projected (checked in Rust while streaming) and WGS84 (checked in PostGIS).
+    for (name, driver, srid, wgs84) in [
+        ("tm3.gpkg", "GPKG", 9212, false),
+        ("wgs84.geojson", "GeoJSON", 4326, true),
+    ] {
+        let path = dir.path().join(name);
+        overlapping_parcels(&path, driver, srid, wgs84);
+        let mut opts = ImportOptions::new("parcels");
+        opts.mode = gis_core::bulk::MergeMode::Replace;
+        let summary = import(&db.pool, &path, &opts).await.expect("import");
+        assert_eq!(summary.rejected, 0, "{name}");
+        let overlap = summary
+            .findings
+            .iter()
+            .find(|f| f.contains("overlap"))
+            .unwrap_or_else(|| panic!("{name}: {:?}", summary.findings));
+        assert!(overlap.starts_with("2 pairs"), "{name}: {overlap}");
+        assert!(
+            overlap.contains("25195/1/2 × 25195/1/3 (80.0 m²)"),
+            "{name}: {overlap}"
+        );
+        assert!(
+            overlap.contains("25195/1/1 × 25195/1/3 (20.0 m²)"),
+            "{name}: {overlap}"
+        );
+        assert!(
+            !overlap.contains("25195/1/1 × 25195/1/2"),
+            "neighbours only touch: {overlap}"
+        );
+    }
+}

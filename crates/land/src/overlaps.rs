@@ -1,0 +1,1235 @@
+//! Overlapping parcels found in memory, for an import of up to a million cadastral parcels.
+//!
+//! Parcels of a delivery normally form a partition: neighbours share edges exactly (same
+//! vertices) or with T-junctions (a vertex of one lying on an edge of the other). An overlap —
+//! a digitising error, a duplicate, a shifted parcel — is reported when the two parcels share
+//! more than a tolerance area, measured in the projected metres of their TM-3 zone.
+//!
+//! [`OverlapDetector`] keeps each parcel as flat rings of `[f64; 2]` (about 150 bytes for a
+//! six-vertex parcel) and its key in one string arena. [`OverlapDetector::finish`] then works one
+//! group (SRID) at a time: it bulk-loads an R-tree of bounding boxes, and each pair of parcels
+//! whose boxes meet goes through a cheap exact filter; only the pairs it flags have their
+//! intersection computed (`geo`'s boolean operations) and compared with the tolerance.
+//!
+//! The filter flags a pair when, with `s` = [`SNAP_TOLERANCE_M`]:
+//! 1. a vertex of one lies inside the other, farther than `s` from its boundary;
+//! 2. an edge of one crosses an edge of the other properly (every endpoint farther than `s` from
+//!    the other edge's line);
+//! 3. an edge of one runs along an edge of the other (within `s`, over more than `s`) in the same
+//!    direction — rings are stored with the interior on the left (exteriors counter-clockwise,
+//!    holes clockwise), so both interiors lie on the same side: duplicates and a parcel that is
+//!    the union of others;
+//! 4. a piece of an edge of one, between the vertices of the other lying on it, has its midpoint
+//!    inside the other farther than `s` from its boundary: an edge cutting through the other
+//!    from vertex to vertex.
+//!
+//! If two interiors meet, one of these holds (a point of the intersection's boundary lies on an
+//! edge piece inside the other parcel, or on a shared edge with both interiors on one side), so
+//! nothing is missed except overlaps whose every trace lies within `s` of the other boundary —
+//! slivers far below any useful tolerance unless the parcels are kilometres long.
+//!
+//! Neighbours sharing an edge are never flagged, so the exact computation runs only for real
+//! overlaps. A million parcels take a few seconds on one core (see the ignored test
+//! `million_parcels_timing`).
+
+use std::ops::Range;
+
+use geo::{Area, BooleanOps, Coord, LineString, MultiPolygon, Polygon};
+use rstar::{RTree, RTreeObject, AABB};
+
+/// Distance (m) within which a vertex counts as lying on the other parcel's boundary.
+pub const SNAP_TOLERANCE_M: f64 = 0.01;
+
+/// Collects parcels, then reports the pairs overlapping by more than a tolerance area.
+///
+/// ```
+/// use land::overlaps::OverlapDetector;
+///
+/// fn square(x: f64, y: f64, side: f64) -> Vec<u8> {
+///     let mut wkb = vec![1u8];
+///     wkb.extend(3u32.to_le_bytes()); // Polygon
+///     wkb.extend(1u32.to_le_bytes()); // one ring
+///     wkb.extend(5u32.to_le_bytes()); // five points, closed
+///     for (px, py) in [(x, y), (x + side, y), (x + side, y + side), (x, y + side), (x, y)] {
+///         wkb.extend(px.to_le_bytes());
+///         wkb.extend(py.to_le_bytes());
+///     }
+///     wkb
+/// }
+///
+/// let mut detector = OverlapDetector::new(1.0);
+/// detector.add("25195/3/12", 9212, &square(500_000.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// detector.add("25195/3/13", 9212, &square(500_010.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// detector.add("25195/3/99", 9212, &square(500_008.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// let overlaps = detector.finish();
+/// assert_eq!(overlaps.len(), 2);
+/// assert_eq!(overlaps[0].b, "25195/3/99");
+/// assert!((overlaps[0].area_m2 - 80.0).abs() < 1e-6); // with 25195/3/13
+/// assert!((overlaps[1].area_m2 - 20.0).abs() < 1e-6); // with 25195/3/12
+/// ```
+#[derive(Debug, Clone)]
+pub struct OverlapDetector {
+    tolerance_m2: f64,
+    /// All keys, one after the other.
+    keys: String,
+    /// Per parcel: end of its key in `keys`.
+    key_ends: Vec<u32>,
+    /// Per parcel: its group (SRID).
+    groups: Vec<i32>,
+    /// Per parcel: end of its polygons in `part_ends`.
+    parcel_ends: Vec<u32>,
+    /// Per polygon: end of its rings in `ring_ends` (the first ring is the exterior).
+    part_ends: Vec<u32>,
+    /// Per ring: end of its vertices in `coords` (not closed: the last vertex is not repeated).
+    ring_ends: Vec<u32>,
+    /// Every vertex. Exteriors run counter-clockwise, holes clockwise.
+    coords: Vec<[f64; 2]>,
+}
+
+/// Two parcels of the same group overlapping by more than the tolerance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlap {
+    /// Key of the parcel added first.
+    pub a: String,
+    /// Key of the parcel added later.
+    pub b: String,
+    /// Area of their intersection, in the square metres of their projection.
+    pub area_m2: f64,
+}
+
+impl OverlapDetector {
+    /// A detector reporting overlaps larger than `tolerance_m2` square metres.
+    pub fn new(tolerance_m2: f64) -> Self {
+        Self {
+            tolerance_m2,
+            keys: String::new(),
+            key_ends: Vec::new(),
+            groups: Vec::new(),
+            parcel_ends: Vec::new(),
+            part_ends: Vec::new(),
+            ring_ends: Vec::new(),
+            coords: Vec::new(),
+        }
+    }
+
+    /// Adds a parcel: `key` is how it is reported (e.g. "25195/3/12"), `group` separates
+    /// coordinate systems (the SRID: parcels in different zones are never compared), `wkb` is
+    /// ISO/OGC WKB of a Polygon or MultiPolygon (2D; Z and M, ISO or EWKB style, are read and
+    /// ignored, as is an EWKB SRID). Returns Err(reason) for unparsable WKB (the caller skips
+    /// the parcel; nothing is kept of it).
+    ///
+    /// Rings are cleaned on the way in: the closing vertex and repeated vertices are dropped,
+    /// rings of fewer than three vertices or without area are dropped (a polygon whose exterior
+    /// is dropped goes entirely), and rings are oriented with the interior on the left. A
+    /// parcel left without any polygon is counted but never overlaps anything.
+    pub fn add(&mut self, key: &str, group: i32, wkb: &[u8]) -> Result<(), String> {
+        let marks = (
+            self.coords.len(),
+            self.ring_ends.len(),
+            self.part_ends.len(),
+        );
+        let parsed = self.read_wkb(wkb);
+        let key_end = u32::try_from(self.keys.len() + key.len())
+            .map_err(|_| "more than 4 GiB of parcel keys".to_string());
+        let parcel_end =
+            u32::try_from(self.part_ends.len()).map_err(|_| "more than 2³² polygons".to_string());
+        match (parsed, key_end, parcel_end) {
+            (Ok(()), Ok(key_end), Ok(parcel_end)) => {
+                self.keys.push_str(key);
+                self.key_ends.push(key_end);
+                self.groups.push(group);
+                self.parcel_ends.push(parcel_end);
+                Ok(())
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                self.coords.truncate(marks.0);
+                self.ring_ends.truncate(marks.1);
+                self.part_ends.truncate(marks.2);
+                Err(e)
+            }
+        }
+    }
+
+    /// Number of parcels added.
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// Whether no parcel was added.
+    pub fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    /// All pairs overlapping by more than the tolerance, largest overlap first (ties by keys).
+    pub fn finish(self) -> Vec<Overlap> {
+        let flagged = self.flagged();
+        let mut overlaps: Vec<Overlap> = flagged
+            .into_iter()
+            .filter_map(|(a, b)| {
+                let area_m2 = self.intersection_area(a as usize, b as usize);
+                (area_m2 > self.tolerance_m2).then(|| Overlap {
+                    a: self.key(a as usize).to_string(),
+                    b: self.key(b as usize).to_string(),
+                    area_m2,
+                })
+            })
+            .collect();
+        overlaps.sort_by(|x, y| {
+            y.area_m2
+                .total_cmp(&x.area_m2)
+                .then_with(|| x.a.cmp(&y.a))
+                .then_with(|| x.b.cmp(&y.b))
+        });
+        overlaps
+    }
+
+    /// The pairs `(a, b)`, `a < b`, that the filter flags, one group (SRID) at a time.
+    fn flagged(&self) -> Vec<(u32, u32)> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (self.groups[i as usize], i));
+        let mut flagged = Vec::new();
+        let mut scratch = Scratch::default();
+        for members in order.chunk_by(|&x, &y| self.groups[x as usize] == self.groups[y as usize]) {
+            let boxes: Vec<Boxed> = members
+                .iter()
+                .filter_map(|&i| {
+                    self.bbox(i as usize).map(|b| Boxed {
+                        envelope: AABB::from_corners([b[0], b[1]], [b[2], b[3]]),
+                        parcel: i,
+                    })
+                })
+                .collect();
+            let tree = RTree::bulk_load(boxes);
+            // The self-join yields every meeting pair twice and each box with itself.
+            for (x, y) in tree.intersection_candidates_with_other_tree(&tree) {
+                if x.parcel < y.parcel
+                    && self.suspicious(x.parcel as usize, y.parcel as usize, &mut scratch)
+                {
+                    flagged.push((x.parcel, y.parcel));
+                }
+            }
+        }
+        flagged
+    }
+
+    // ---------------------------------------------------------------- storage
+
+    fn key(&self, i: usize) -> &str {
+        &self.keys[span(&self.key_ends, i)]
+    }
+
+    /// The rings of parcel `i` (all its polygons), as indices into `ring_ends`.
+    fn ring_span(&self, i: usize) -> Range<usize> {
+        let parts = span(&self.parcel_ends, i);
+        let first = if parts.start == 0 {
+            0
+        } else {
+            self.part_ends[parts.start - 1] as usize
+        };
+        let last = if parts.end == 0 {
+            0
+        } else {
+            self.part_ends[parts.end - 1] as usize
+        };
+        first..last
+    }
+
+    /// The vertices of parcel `i`, every ring one after the other.
+    fn vertices(&self, i: usize) -> &[[f64; 2]] {
+        let rings = self.ring_span(i);
+        let first = if rings.start == 0 {
+            0
+        } else {
+            self.ring_ends[rings.start - 1] as usize
+        };
+        let last = if rings.end == 0 {
+            0
+        } else {
+            self.ring_ends[rings.end - 1] as usize
+        };
+        &self.coords[first..last]
+    }
+
+    fn rings(&self, i: usize) -> impl Iterator<Item = &[[f64; 2]]> + Clone + '_ {
+        self.ring_span(i)
+            .map(|r| &self.coords[span(&self.ring_ends, r)])
+    }
+
+    /// `[min x, min y, max x, max y]`, or None for a parcel without geometry.
+    fn bbox(&self, i: usize) -> Option<[f64; 4]> {
+        let vertices = self.vertices(i);
+        let first = vertices.first()?;
+        Some(
+            vertices
+                .iter()
+                .fold([first[0], first[1], first[0], first[1]], |b, p| {
+                    [
+                        b[0].min(p[0]),
+                        b[1].min(p[1]),
+                        b[2].max(p[0]),
+                        b[3].max(p[1]),
+                    ]
+                }),
+        )
+    }
+
+    // ---------------------------------------------------------------- WKB
+
+    fn read_wkb(&mut self, wkb: &[u8]) -> Result<(), String> {
+        let mut r = Reader {
+            bytes: wkb,
+            pos: 0,
+            little: true,
+        };
+        let (kind, dims) = r.header()?;
+        match kind {
+            3 => self.read_polygon(&mut r, dims)?,
+            6 => {
+                let count = r.count(9)?;
+                for _ in 0..count {
+                    let (kind, dims) = r.header()?;
+                    if kind != 3 {
+                        return Err(format!(
+                            "a MultiPolygon member of WKB type {kind}, not a Polygon"
+                        ));
+                    }
+                    self.read_polygon(&mut r, dims)?;
+                }
+            }
+            other => {
+                return Err(format!(
+                    "WKB geometry type {other}, not a Polygon (3) or MultiPolygon (6)"
+                ))
+            }
+        }
+        if r.pos != wkb.len() {
+            return Err(format!(
+                "{} bytes after the end of the WKB geometry",
+                wkb.len() - r.pos
+            ));
+        }
+        Ok(())
+    }
+
+    fn read_polygon(&mut self, r: &mut Reader<'_>, dims: usize) -> Result<(), String> {
+        let rings = r.count(4)?;
+        let mut exterior_kept = false;
+        for ring in 0..rings {
+            let points = r.count(8 * dims)?;
+            let start = self.coords.len();
+            for _ in 0..points {
+                let x = r.f64()?;
+                let y = r.f64()?;
+                for _ in 2..dims {
+                    r.f64()?;
+                }
+                if !(x.is_finite() && y.is_finite()) {
+                    return Err(format!("a non-finite coordinate ({x}, {y})"));
+                }
+                if self.coords.len() == start || self.coords[self.coords.len() - 1] != [x, y] {
+                    self.coords.push([x, y]);
+                }
+            }
+            if self.coords.len() > start + 1
+                && self.coords[start] == self.coords[self.coords.len() - 1]
+            {
+                self.coords.pop();
+            }
+            let is_exterior = ring == 0;
+            let area2 = twice_signed_area(&self.coords[start..]);
+            // A hole is kept only inside a kept exterior; degenerate rings go.
+            if self.coords.len() - start < 3 || area2 == 0.0 || !(is_exterior || exterior_kept) {
+                self.coords.truncate(start);
+                continue;
+            }
+            if (area2 > 0.0) != is_exterior {
+                self.coords[start..].reverse();
+            }
+            exterior_kept = true;
+            self.ring_ends.push(
+                u32::try_from(self.coords.len())
+                    .map_err(|_| "more than 2³² vertices".to_string())?,
+            );
+        }
+        if exterior_kept {
+            self.part_ends.push(
+                u32::try_from(self.ring_ends.len())
+                    .map_err(|_| "more than 2³² rings".to_string())?,
+            );
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- filter
+
+    /// Whether parcels `a` and `b` (whose boxes meet) may overlap: see the module docs.
+    fn suspicious(&self, a: usize, b: usize, scratch: &mut Scratch) -> bool {
+        let (Some(box_a), Some(box_b)) = (self.bbox(a), self.bbox(b)) else {
+            return false;
+        };
+        self.vertex_inside(a, b, &box_b)
+            || self.vertex_inside(b, a, &box_a)
+            || self.edges_meet(a, b, &box_a, &box_b, &mut scratch.edges)
+            || self.chord_inside(a, b, &box_b, &mut scratch.cuts)
+            || self.chord_inside(b, a, &box_a, &mut scratch.cuts)
+    }
+
+    /// Test 1: a vertex of `a` strictly inside `b`.
+    fn vertex_inside(&self, a: usize, b: usize, box_b: &[f64; 4]) -> bool {
+        self.vertices(a)
+            .iter()
+            .any(|p| inside_box(p, box_b, -SNAP_TOLERANCE_M) && self.strictly_inside(p, b))
+    }
+
+    /// Tests 2 and 3: a proper crossing, or edges running along each other in one direction.
+    fn edges_meet(
+        &self,
+        a: usize,
+        b: usize,
+        box_a: &[f64; 4],
+        box_b: &[f64; 4],
+        edges_b: &mut Vec<([f64; 2], [f64; 2])>,
+    ) -> bool {
+        edges_b.clear();
+        edges_b.extend(
+            edges(self.rings(b))
+                .filter(|(q1, q2)| boxes_meet(&segment_box(q1, q2), box_a, SNAP_TOLERANCE_M))
+                .map(|(q1, q2)| (*q1, *q2)),
+        );
+        if edges_b.is_empty() {
+            return false;
+        }
+        edges(self.rings(a)).any(|(p1, p2)| {
+            let box_e = segment_box(p1, p2);
+            boxes_meet(&box_e, box_b, SNAP_TOLERANCE_M)
+                && edges_b.iter().any(|(q1, q2)| {
+                    boxes_meet(&box_e, &segment_box(q1, q2), SNAP_TOLERANCE_M)
+                        && edge_pair_suspicious(p1, p2, q1, q2)
+                })
+        })
+    }
+
+    /// Test 4: a piece of an edge of `a`, cut at the vertices of `b` on it, strictly inside `b`.
+    fn chord_inside(&self, a: usize, b: usize, box_b: &[f64; 4], cuts: &mut Vec<f64>) -> bool {
+        let vertices_b = self.vertices(b);
+        edges(self.rings(a)).any(|(p1, p2)| {
+            let box_e = segment_box(p1, p2);
+            if !boxes_meet(&box_e, box_b, -SNAP_TOLERANCE_M) {
+                return false;
+            }
+            let d = sub(p2, p1);
+            let len2 = dot(d, d);
+            cuts.clear();
+            cuts.push(0.0);
+            cuts.push(1.0);
+            for w in vertices_b {
+                if inside_box(w, &box_e, SNAP_TOLERANCE_M) {
+                    let t = dot(sub(w, p1), d) / len2;
+                    if t > 0.0
+                        && t < 1.0
+                        && dist2_to_segment(w, p1, p2) <= SNAP_TOLERANCE_M * SNAP_TOLERANCE_M
+                    {
+                        cuts.push(t);
+                    }
+                }
+            }
+            cuts.sort_unstable_by(f64::total_cmp);
+            cuts.windows(2).any(|w| {
+                let t = 0.5 * (w[0] + w[1]);
+                let m = [p1[0] + t * d[0], p1[1] + t * d[1]];
+                inside_box(&m, box_b, -SNAP_TOLERANCE_M) && self.strictly_inside(&m, b)
+            })
+        })
+    }
+
+    /// Whether `p` lies inside parcel `i` (even–odd over all its rings) and farther than
+    /// [`SNAP_TOLERANCE_M`] from its boundary.
+    fn strictly_inside(&self, p: &[f64; 2], i: usize) -> bool {
+        let snap2 = SNAP_TOLERANCE_M * SNAP_TOLERANCE_M;
+        let mut inside = false;
+        for (u, v) in edges(self.rings(i)) {
+            if inside_box(p, &segment_box(u, v), SNAP_TOLERANCE_M)
+                && dist2_to_segment(p, u, v) <= snap2
+            {
+                return false;
+            }
+            if (u[1] > p[1]) != (v[1] > p[1]) {
+                let x = u[0] + (p[1] - u[1]) * (v[0] - u[0]) / (v[1] - u[1]);
+                if p[0] < x {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+
+    // ---------------------------------------------------------------- exact area
+
+    /// Area of the intersection of parcels `a` and `b`, computed near the origin of `a`'s box.
+    fn intersection_area(&self, a: usize, b: usize) -> f64 {
+        let Some(origin) = self.bbox(a) else {
+            return 0.0;
+        };
+        let shape_a = self.to_geo(a, &origin);
+        let shape_b = self.to_geo(b, &origin);
+        shape_a.intersection(&shape_b).unsigned_area()
+    }
+
+    fn to_geo(&self, i: usize, origin: &[f64; 4]) -> MultiPolygon<f64> {
+        let ring = |r: usize| -> LineString<f64> {
+            self.coords[span(&self.ring_ends, r)]
+                .iter()
+                .map(|p| Coord {
+                    x: p[0] - origin[0],
+                    y: p[1] - origin[1],
+                })
+                .collect()
+        };
+        MultiPolygon(
+            span(&self.parcel_ends, i)
+                .map(|part| {
+                    let mut rings = span(&self.part_ends, part);
+                    let exterior = rings.next().map(ring).unwrap_or_else(|| LineString(vec![]));
+                    Polygon::new(exterior, rings.map(ring).collect())
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Buffers reused from one candidate pair to the next.
+#[derive(Default)]
+struct Scratch {
+    /// Edges of the second parcel near the first one's box.
+    edges: Vec<([f64; 2], [f64; 2])>,
+    /// Cut parameters along an edge (test 4).
+    cuts: Vec<f64>,
+}
+
+/// Entry of the R-tree: a parcel's bounding box.
+struct Boxed {
+    envelope: AABB<[f64; 2]>,
+    parcel: u32,
+}
+
+impl RTreeObject for Boxed {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// Range of item `i` in a list of end offsets.
+fn span(ends: &[u32], i: usize) -> Range<usize> {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    start..ends[i] as usize
+}
+
+/// Directed edges of closed rings stored without their closing vertex.
+fn edges<'a>(
+    rings: impl Iterator<Item = &'a [[f64; 2]]>,
+) -> impl Iterator<Item = (&'a [f64; 2], &'a [f64; 2])> {
+    rings.flat_map(|ring| ring.iter().zip(ring.iter().cycle().skip(1)))
+}
+
+/// Twice the signed area of a ring (positive counter-clockwise), taken around its first vertex.
+fn twice_signed_area(ring: &[[f64; 2]]) -> f64 {
+    let Some(o) = ring.first() else {
+        return 0.0;
+    };
+    ring.windows(2)
+        .map(|w| cross(sub(&w[0], o), sub(&w[1], o)))
+        .sum()
+}
+
+/// Tests 2 and 3 for edge `p1p2` of one parcel and `q1q2` of the other.
+fn edge_pair_suspicious(p1: &[f64; 2], p2: &[f64; 2], q1: &[f64; 2], q2: &[f64; 2]) -> bool {
+    let d = sub(p2, p1);
+    let e = sub(q2, q1);
+    let len_d = dot(d, d).sqrt();
+    let len_e = dot(e, e).sqrt();
+    // Signed distances of q1, q2 from the line of p1p2.
+    let s1 = cross(d, sub(q1, p1)) / len_d;
+    let s2 = cross(d, sub(q2, p1)) / len_d;
+    let near1 = s1.abs() <= SNAP_TOLERANCE_M;
+    let near2 = s2.abs() <= SNAP_TOLERANCE_M;
+    if near1 && near2 {
+        // Collinear: suspicious when both run the same way over more than the snap distance.
+        if dot(d, e) <= 0.0 {
+            return false;
+        }
+        let t1 = dot(d, sub(q1, p1)) / len_d;
+        let t2 = dot(d, sub(q2, p1)) / len_d;
+        return t2.min(len_d) - t1.max(0.0) > SNAP_TOLERANCE_M;
+    }
+    if near1 || near2 || (s1 > 0.0) == (s2 > 0.0) {
+        return false;
+    }
+    let r1 = cross(e, sub(p1, q1)) / len_e;
+    let r2 = cross(e, sub(p2, q1)) / len_e;
+    r1.abs() > SNAP_TOLERANCE_M && r2.abs() > SNAP_TOLERANCE_M && (r1 > 0.0) != (r2 > 0.0)
+}
+
+fn sub(a: &[f64; 2], b: &[f64; 2]) -> [f64; 2] {
+    [a[0] - b[0], a[1] - b[1]]
+}
+
+fn dot(a: [f64; 2], b: [f64; 2]) -> f64 {
+    a[0] * b[0] + a[1] * b[1]
+}
+
+fn cross(a: [f64; 2], b: [f64; 2]) -> f64 {
+    a[0] * b[1] - a[1] * b[0]
+}
+
+fn dist2_to_segment(p: &[f64; 2], u: &[f64; 2], v: &[f64; 2]) -> f64 {
+    let d = sub(v, u);
+    let w = sub(p, u);
+    let len2 = dot(d, d);
+    let t = if len2 > 0.0 {
+        (dot(w, d) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let off = [w[0] - t * d[0], w[1] - t * d[1]];
+    dot(off, off)
+}
+
+fn segment_box(u: &[f64; 2], v: &[f64; 2]) -> [f64; 4] {
+    [
+        u[0].min(v[0]),
+        u[1].min(v[1]),
+        u[0].max(v[0]),
+        u[1].max(v[1]),
+    ]
+}
+
+/// Whether `p` lies in box `b` grown by `margin` (shrunk when negative).
+fn inside_box(p: &[f64; 2], b: &[f64; 4], margin: f64) -> bool {
+    p[0] >= b[0] - margin && p[0] <= b[2] + margin && p[1] >= b[1] - margin && p[1] <= b[3] + margin
+}
+
+/// Whether boxes `a` and `b` meet once `b` is grown by `margin` (shrunk when negative).
+fn boxes_meet(a: &[f64; 4], b: &[f64; 4], margin: f64) -> bool {
+    a[0] <= b[2] + margin && a[2] >= b[0] - margin && a[1] <= b[3] + margin && a[3] >= b[1] - margin
+}
+
+/// A cursor over WKB bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    little: bool,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let chunk = self
+            .bytes
+            .get(self.pos..self.pos + N)
+            .ok_or_else(|| format!("WKB truncated at byte {}", self.pos))?;
+        self.pos += N;
+        let mut out = [0; N];
+        out.copy_from_slice(chunk);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take::<4>()?;
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn f64(&mut self) -> Result<f64, String> {
+        let b = self.take::<8>()?;
+        Ok(if self.little {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
+    }
+
+    /// A count of items at least `min_size` bytes each, checked against the bytes left.
+    fn count(&mut self, min_size: usize) -> Result<usize, String> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.bytes.len() - self.pos {
+            return Err(format!(
+                "WKB announces {n} items at byte {} but only {} bytes follow",
+                self.pos,
+                self.bytes.len() - self.pos
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Byte order and type of a geometry: its base type (1–7) and coordinates per point.
+    fn header(&mut self) -> Result<(u32, usize), String> {
+        self.little = match self.take::<1>()?[0] {
+            0 => false,
+            1 => true,
+            other => return Err(format!("WKB byte order flag {other} (expected 0 or 1)")),
+        };
+        let raw = self.u32()?;
+        let code = raw & 0x0FFF_FFFF;
+        let (mut z, mut m) = match code / 1000 {
+            0 => (false, false),
+            1 => (true, false),
+            2 => (false, true),
+            3 => (true, true),
+            _ => return Err(format!("unknown WKB geometry type {raw:#x}")),
+        };
+        z |= raw & 0x8000_0000 != 0;
+        m |= raw & 0x4000_0000 != 0;
+        if raw & 0x2000_0000 != 0 {
+            self.u32()?; // EWKB SRID
+        }
+        Ok((code % 1000, 2 + usize::from(z) + usize::from(m)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Ring = Vec<[f64; 2]>;
+
+    const E0: f64 = 500_000.0;
+    const N0: f64 = 1_200_000.0;
+
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Ring {
+        vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    }
+
+    fn put_polygon(wkb: &mut Vec<u8>, rings: &[Ring]) {
+        wkb.push(1);
+        wkb.extend(3u32.to_le_bytes());
+        wkb.extend((rings.len() as u32).to_le_bytes());
+        for ring in rings {
+            wkb.extend((ring.len() as u32 + 1).to_le_bytes());
+            for p in ring.iter().chain(ring.first()) {
+                wkb.extend(p[0].to_le_bytes());
+                wkb.extend(p[1].to_le_bytes());
+            }
+        }
+    }
+
+    fn polygon(rings: &[Ring]) -> Vec<u8> {
+        let mut wkb = Vec::new();
+        put_polygon(&mut wkb, rings);
+        wkb
+    }
+
+    fn multipolygon(polygons: &[Vec<Ring>]) -> Vec<u8> {
+        let mut wkb = vec![1];
+        wkb.extend(6u32.to_le_bytes());
+        wkb.extend((polygons.len() as u32).to_le_bytes());
+        for rings in polygons {
+            put_polygon(&mut wkb, rings);
+        }
+        wkb
+    }
+
+    /// Cell (i, j) of a grid of 10 m squares anchored at (E0, N0).
+    fn cell(i: usize, j: usize) -> Ring {
+        let (x, y) = (E0 + 10.0 * i as f64, N0 + 10.0 * j as f64);
+        rect(x, y, x + 10.0, y + 10.0)
+    }
+
+    fn add(d: &mut OverlapDetector, key: &str, group: i32, wkb: &[u8]) {
+        d.add(key, group, wkb).expect("valid WKB");
+    }
+
+    fn grid(n: usize) -> OverlapDetector {
+        let mut d = OverlapDetector::new(1.0);
+        for i in 0..n {
+            for j in 0..n {
+                add(&mut d, &format!("g/{i}/{j}"), 9212, &polygon(&[cell(i, j)]));
+            }
+        }
+        d
+    }
+
+    fn pairs(overlaps: &[Overlap]) -> Vec<(&str, &str, f64)> {
+        overlaps
+            .iter()
+            .map(|o| (o.a.as_str(), o.b.as_str(), (o.area_m2 * 1e6).round() / 1e6))
+            .collect()
+    }
+
+    #[test]
+    fn overlaps_partition_grid_has_none() {
+        let d = grid(100);
+        assert_eq!(d.len(), 10_000);
+        // Not one neighbour pair reaches the exact computation.
+        assert!(d.flagged().is_empty());
+        assert!(d.finish().is_empty());
+    }
+
+    #[test]
+    fn overlaps_t_junctions_are_not_overlaps() {
+        // Row j = 50 is split into left and right halves: the rows above and below keep their
+        // four-vertex squares, so the halves' corners sit on their edges.
+        let mut d = OverlapDetector::new(1.0);
+        for i in 0..100 {
+            for j in 0..100 {
+                let c = cell(i, j);
+                if j == 50 {
+                    let mid = c[0][0] + 5.0;
+                    add(
+                        &mut d,
+                        &format!("{i}/{j}/L"),
+                        9212,
+                        &polygon(&[rect(c[0][0], c[0][1], mid, c[2][1])]),
+                    );
+                    add(
+                        &mut d,
+                        &format!("{i}/{j}/R"),
+                        9212,
+                        &polygon(&[rect(mid, c[0][1], c[2][0], c[2][1])]),
+                    );
+                } else {
+                    add(&mut d, &format!("{i}/{j}"), 9212, &polygon(&[c]));
+                }
+            }
+        }
+        assert!(d.flagged().is_empty());
+        assert!(d.finish().is_empty());
+
+        // A parcel carrying vertices on its edge, next to parcels without them.
+        let mut d = OverlapDetector::new(1.0);
+        let big = vec![
+            [0.0, 0.0],
+            [10.0, 0.0],
+            [20.0, 0.0],
+            [20.0, 10.0],
+            [0.0, 10.0],
+        ];
+        add(&mut d, "big", 1, &polygon(&[big]));
+        for k in 0..4 {
+            let x = 5.0 * k as f64;
+            add(
+                &mut d,
+                &format!("small{k}"),
+                1,
+                &polygon(&[rect(x, -7.0, x + 5.0, 0.0)]),
+            );
+        }
+        assert!(d.finish().is_empty());
+    }
+
+    #[test]
+    fn overlaps_shifted_duplicate_is_reported_against_each_neighbour() {
+        let mut d = grid(100);
+        let mut moved = cell(50, 50);
+        for p in &mut moved {
+            p[0] += 2.0;
+        }
+        add(&mut d, "moved", 9212, &polygon(&[moved]));
+        let overlaps = d.finish();
+        assert_eq!(
+            pairs(&overlaps),
+            vec![("g/50/50", "moved", 80.0), ("g/51/50", "moved", 20.0)]
+        );
+    }
+
+    #[test]
+    fn overlaps_exact_duplicate_and_union_of_neighbours() {
+        let mut d = grid(10);
+        add(&mut d, "dup", 9212, &polygon(&[cell(3, 3)]));
+        // The union of cells (5, 5) and (6, 5): no vertex inside, no crossing.
+        let c = cell(5, 5);
+        add(
+            &mut d,
+            "union",
+            9212,
+            &polygon(&[rect(c[0][0], c[0][1], c[0][0] + 20.0, c[2][1])]),
+        );
+        let overlaps = d.finish();
+        assert_eq!(
+            pairs(&overlaps),
+            vec![
+                ("g/3/3", "dup", 100.0),
+                ("g/5/5", "union", 100.0),
+                ("g/6/5", "union", 100.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn overlaps_chord_between_shared_vertices() {
+        // The diamond's diagonal is an edge of the other parcel; every vertex of each lies on
+        // the other's boundary or outside it, and no edges cross.
+        let mut d = OverlapDetector::new(1.0);
+        add(
+            &mut d,
+            "diamond",
+            1,
+            &polygon(&[vec![[0.0, 0.0], [5.0, -5.0], [10.0, 0.0], [5.0, 5.0]]]),
+        );
+        add(
+            &mut d,
+            "roof",
+            1,
+            &polygon(&[vec![
+                [0.0, 0.0],
+                [10.0, 0.0],
+                [12.0, 3.0],
+                [5.0, 5.0],
+                [-2.0, 3.0],
+            ]]),
+        );
+        assert_eq!(pairs(&d.finish()), vec![("diamond", "roof", 25.0)]);
+    }
+
+    #[test]
+    fn overlaps_below_tolerance_are_not_reported() {
+        let mut d = OverlapDetector::new(1.0);
+        add(&mut d, "a", 1, &polygon(&[cell(0, 0)]));
+        // Reaches 5 cm into its right neighbour: 0.5 m².
+        let c = cell(1, 0);
+        add(
+            &mut d,
+            "b",
+            1,
+            &polygon(&[rect(c[0][0] - 0.05, c[0][1], c[2][0], c[2][1])]),
+        );
+        assert!(d.finish().is_empty());
+
+        let mut d = OverlapDetector::new(0.25);
+        add(&mut d, "a", 1, &polygon(&[cell(0, 0)]));
+        add(
+            &mut d,
+            "b",
+            1,
+            &polygon(&[rect(c[0][0] - 0.05, c[0][1], c[2][0], c[2][1])]),
+        );
+        assert_eq!(pairs(&d.finish()), vec![("a", "b", 0.5)]);
+    }
+
+    #[test]
+    fn overlaps_plus_sign_crossing() {
+        let mut d = OverlapDetector::new(1.0);
+        add(
+            &mut d,
+            "h",
+            1,
+            &polygon(&[rect(E0, N0 + 10.0, E0 + 30.0, N0 + 20.0)]),
+        );
+        add(
+            &mut d,
+            "v",
+            1,
+            &polygon(&[rect(E0 + 10.0, N0, E0 + 20.0, N0 + 30.0)]),
+        );
+        assert_eq!(pairs(&d.finish()), vec![("h", "v", 100.0)]);
+    }
+
+    #[test]
+    fn overlaps_groups_are_never_compared() {
+        let mut d = OverlapDetector::new(1.0);
+        add(&mut d, "zone-a", 9210, &polygon(&[cell(0, 0)]));
+        add(&mut d, "zone-b", 9212, &polygon(&[cell(0, 0)]));
+        add(&mut d, "zone-c", 9213, &polygon(&[cell(0, 0)]));
+        assert!(d.finish().is_empty());
+
+        let mut d = OverlapDetector::new(1.0);
+        add(&mut d, "zone-a", 9210, &polygon(&[cell(0, 0)]));
+        add(&mut d, "zone-b", 9212, &polygon(&[cell(0, 0)]));
+        add(&mut d, "zone-a2", 9210, &polygon(&[cell(0, 0)]));
+        assert_eq!(pairs(&d.finish()), vec![("zone-a", "zone-a2", 100.0)]);
+    }
+
+    #[test]
+    fn overlaps_parcels_inside_a_hole() {
+        let mut d = OverlapDetector::new(1.0);
+        let ring = vec![
+            rect(E0, N0, E0 + 100.0, N0 + 100.0),
+            rect(E0 + 40.0, N0 + 40.0, E0 + 60.0, N0 + 60.0),
+        ];
+        add(&mut d, "ring", 1, &polygon(&ring));
+        add(
+            &mut d,
+            "island",
+            1,
+            &polygon(&[rect(E0 + 45.0, N0 + 45.0, E0 + 55.0, N0 + 55.0)]),
+        );
+        add(
+            &mut d,
+            "filler",
+            1,
+            &polygon(&[rect(E0 + 40.0, N0 + 40.0, E0 + 60.0, N0 + 50.0)]),
+        );
+        add(
+            &mut d,
+            "filler2",
+            1,
+            &polygon(&[rect(E0 + 40.0, N0 + 50.0, E0 + 60.0, N0 + 60.0)]),
+        );
+        assert_eq!(
+            pairs(&d.finish()),
+            // The island overlaps the two fillers, not the ring.
+            vec![("island", "filler", 50.0), ("island", "filler2", 50.0)]
+        );
+
+        // Hole written counter-clockwise and exterior clockwise: orientation is normalised.
+        let mut d = OverlapDetector::new(1.0);
+        let mut outer = rect(E0, N0, E0 + 100.0, N0 + 100.0);
+        outer.reverse();
+        let hole = vec![
+            [E0 + 40.0, N0 + 40.0],
+            [E0 + 60.0, N0 + 40.0],
+            [E0 + 60.0, N0 + 60.0],
+            [E0 + 40.0, N0 + 60.0],
+        ];
+        add(&mut d, "ring", 1, &polygon(&[outer, hole]));
+        add(
+            &mut d,
+            "filler",
+            1,
+            &polygon(&[rect(E0 + 40.0, N0 + 40.0, E0 + 60.0, N0 + 60.0)]),
+        );
+        add(
+            &mut d,
+            "straddle",
+            1,
+            &polygon(&[rect(E0 + 30.0, N0 + 45.0, E0 + 50.0, N0 + 55.0)]),
+        );
+        assert_eq!(
+            pairs(&d.finish()),
+            vec![("filler", "straddle", 100.0), ("ring", "straddle", 100.0)]
+        );
+    }
+
+    #[test]
+    fn overlaps_multipolygons() {
+        let mut d = grid(4);
+        // Two parts: one on the free ground beside the grid, one 3 m into cell (3, 0).
+        let wkb = multipolygon(&[
+            vec![rect(E0 + 50.0, N0, E0 + 60.0, N0 + 10.0)],
+            vec![rect(E0 + 37.0, N0, E0 + 45.0, N0 + 10.0)],
+        ]);
+        add(&mut d, "multi", 9212, &wkb);
+        assert_eq!(pairs(&d.finish()), vec![("g/3/0", "multi", 30.0)]);
+
+        // Both parts of one parcel over two other parcels.
+        let mut d = OverlapDetector::new(1.0);
+        add(&mut d, "left", 1, &polygon(&[rect(0.0, 0.0, 10.0, 10.0)]));
+        add(
+            &mut d,
+            "right",
+            1,
+            &polygon(&[rect(100.0, 0.0, 110.0, 10.0)]),
+        );
+        add(
+            &mut d,
+            "both",
+            1,
+            &multipolygon(&[
+                vec![rect(5.0, 0.0, 10.0, 10.0)],
+                vec![rect(100.0, 0.0, 102.0, 10.0)],
+            ]),
+        );
+        assert_eq!(
+            pairs(&d.finish()),
+            vec![("left", "both", 50.0), ("right", "both", 20.0)]
+        );
+    }
+
+    /// Big-endian ISO WKB with Z, and EWKB with the SRID and M flags.
+    fn encodings(ring: &Ring) -> [Vec<u8>; 2] {
+        let mut iso_z = vec![0];
+        iso_z.extend(1003u32.to_be_bytes());
+        iso_z.extend(1u32.to_be_bytes());
+        iso_z.extend((ring.len() as u32 + 1).to_be_bytes());
+        for p in ring.iter().chain(ring.first()) {
+            for v in [p[0], p[1], 42.0] {
+                iso_z.extend(v.to_be_bytes());
+            }
+        }
+        let mut ewkb = vec![1];
+        ewkb.extend((6u32 | 0x6000_0000).to_le_bytes()); // MultiPolygon, M, SRID
+        ewkb.extend(9212u32.to_le_bytes());
+        ewkb.extend(1u32.to_le_bytes());
+        ewkb.push(1);
+        ewkb.extend((3u32 | 0x4000_0000).to_le_bytes());
+        ewkb.extend(1u32.to_le_bytes());
+        ewkb.extend((ring.len() as u32 + 1).to_le_bytes());
+        for p in ring.iter().chain(ring.first()) {
+            for v in [p[0], p[1], -1.0] {
+                ewkb.extend(v.to_le_bytes());
+            }
+        }
+        [iso_z, ewkb]
+    }
+
+    #[test]
+    fn overlaps_wkb_dimensions_and_byte_orders() {
+        let mut d = OverlapDetector::new(1.0);
+        let [iso_z, ewkb] = encodings(&cell(0, 0));
+        add(&mut d, "xy", 1, &polygon(&[cell(0, 0)]));
+        add(&mut d, "iso-z", 1, &iso_z);
+        add(&mut d, "ewkb-m-srid", 1, &ewkb);
+        assert_eq!(
+            pairs(&d.finish()),
+            vec![
+                ("iso-z", "ewkb-m-srid", 100.0),
+                ("xy", "ewkb-m-srid", 100.0),
+                ("xy", "iso-z", 100.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn overlaps_malformed_wkb_is_an_error() {
+        let mut d = OverlapDetector::new(1.0);
+        let good = polygon(&[cell(0, 0)]);
+        let mut point = vec![1];
+        point.extend(1u32.to_le_bytes());
+        point.extend(1.0f64.to_le_bytes());
+        point.extend(2.0f64.to_le_bytes());
+        let mut bad_order = good.clone();
+        bad_order[0] = 7;
+        let mut huge = good[..5].to_vec();
+        huge.extend(u32::MAX.to_le_bytes());
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let mut nan = good.clone();
+        nan[13..21].copy_from_slice(&f64::NAN.to_le_bytes());
+        let mut multi_of_points = vec![1];
+        multi_of_points.extend(6u32.to_le_bytes());
+        multi_of_points.extend(1u32.to_le_bytes());
+        multi_of_points.extend(&point);
+        for (what, wkb) in [
+            ("empty", Vec::new()),
+            ("truncated", good[..good.len() - 3].to_vec()),
+            ("point", point),
+            ("byte order", bad_order),
+            ("huge count", huge),
+            ("trailing", trailing),
+            ("NaN", nan),
+            ("multi of points", multi_of_points),
+        ] {
+            assert!(d.add(what, 1, &wkb).is_err(), "{what} accepted");
+        }
+        assert_eq!(d.len(), 0);
+        assert!(d.coords.is_empty() && d.ring_ends.is_empty() && d.part_ends.is_empty());
+        add(&mut d, "good", 1, &good);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.vertices(0).len(), 4);
+    }
+
+    /// A tiny deterministic generator (no `rand` in the tree).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    #[ignore = "timing: cargo test -p land --release overlaps -- --ignored --nocapture"]
+    fn million_parcels_timing() {
+        const N: usize = 1000; // N × N cells of 10 m, corners jittered by up to ±2 m
+        let mut rng = Lcg(2024);
+        let corners: Vec<[f64; 2]> = (0..(N + 1) * (N + 1))
+            .map(|k| {
+                let (i, j) = (k % (N + 1), k / (N + 1));
+                let jx = if i == 0 || i == N {
+                    0.0
+                } else {
+                    4.0 * rng.next() - 2.0
+                };
+                let jy = if j == 0 || j == N {
+                    0.0
+                } else {
+                    4.0 * rng.next() - 2.0
+                };
+                [E0 + 10.0 * i as f64 + jx, N0 + 10.0 * j as f64 + jy]
+            })
+            .collect();
+        let corner = |i: usize, j: usize| corners[j * (N + 1) + i];
+        let mid = |a: [f64; 2], b: [f64; 2]| [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
+        // Six vertices: the midpoints of the bottom and top edges (shared by both neighbours).
+        let parcel = |i: usize, j: usize| -> Ring {
+            let (a, b, c, e) = (
+                corner(i, j),
+                corner(i + 1, j),
+                corner(i + 1, j + 1),
+                corner(i, j + 1),
+            );
+            vec![a, mid(a, b), b, c, mid(c, e), e]
+        };
+        let started = std::time::Instant::now();
+        let mut d = OverlapDetector::new(1.0);
+        let mut wkb = Vec::new();
+        for j in 0..N {
+            for i in 0..N {
+                wkb.clear();
+                put_polygon(&mut wkb, &[parcel(i, j)]);
+                add(
+                    &mut d,
+                    &format!("25195/{}/{}", j / 10, j % 10 * N + i),
+                    9212,
+                    &wkb,
+                );
+            }
+        }
+        // 100 duplicates shifted 3 m east, each overlapping its original by more than 1 m².
+        for k in 0..100 {
+            let (i, j) = (k * 7 % N, k * 13 % N);
+            let mut ring = parcel(i, j);
+            for p in &mut ring {
+                p[0] += 3.0;
+            }
+            wkb.clear();
+            put_polygon(&mut wkb, &[ring]);
+            add(&mut d, &format!("dup/{i}/{j}"), 9212, &wkb);
+        }
+        let added = started.elapsed();
+        // Diagnostic pass (index + filter only), not counted in the total.
+        let filter_started = std::time::Instant::now();
+        let flagged = d.flagged();
+        let filter_time = filter_started.elapsed();
+        assert!(
+            flagged.iter().all(|&(_, b)| b as usize >= N * N),
+            "partition pairs flagged"
+        );
+        let parcels = d.len();
+        let finish_started = std::time::Instant::now();
+        let overlaps = d.finish();
+        let finish_time = finish_started.elapsed();
+        println!(
+            "{parcels} parcels: add (WKB parse) {:.2} s, finish {:.2} s (of which index + filter \
+             {:.2} s, {} pairs flagged), total {:.2} s; {} overlaps, largest {:.1} m²",
+            added.as_secs_f64(),
+            finish_time.as_secs_f64(),
+            filter_time.as_secs_f64(),
+            flagged.len(),
+            (added + finish_time).as_secs_f64(),
+            overlaps.len(),
+            overlaps.first().map_or(0.0, |o| o.area_m2),
+        );
+        assert_eq!(parcels, N * N + 100);
+        for k in 0..100 {
+            let (i, j) = (k * 7 % N, k * 13 % N);
+            let dup = format!("dup/{i}/{j}");
+            let original = format!("25195/{}/{}", j / 10, j % 10 * N + i);
+            assert!(
+                overlaps.iter().any(|o| o.a == original && o.b == dup),
+                "{dup} not reported against {original}"
+            );
+        }
+        assert!(
+            overlaps.iter().all(|o| o.b.starts_with("dup/")),
+            "partition parcels reported"
+        );
+    }
+}
