@@ -51,16 +51,20 @@ for name, zooms in (("high", range(14, 17)), ("low", range(8, 13))):
         f.writelines(f"/tiles/parcels/{z}/{x}/{y}.mvt\n" for z, x, y in tiles)
 PY
 
+wait_for() { # $1 url, $2 log: up to 120 s
+  for _ in $(seq 240); do curl -sf "$1" >/dev/null && return 0; sleep 0.5; done
+  echo "server did not start; see $2" >&2; tail -5 "$2" >&2; exit 1
+}
 start_martin() { # $1 = cache MB
   "$martin" "$url" --listen-addresses 127.0.0.1:3999 -C "$1" --pool-size 16 >"$work/martin.log" 2>&1 &
   pids+=($!)
-  until curl -sf http://127.0.0.1:3999/health >/dev/null; do sleep 0.5; done
+  wait_for http://127.0.0.1:3999/health "$work/martin.log"
 }
 start_bando() { # $1 = cache MB
   DATABASE_URL="$url" BANDO_TILE_CACHE_MB="$1" BANDO_DB_MAX_CONNECTIONS=16 RUST_LOG=warn \
     "$bando" serve --listen 127.0.0.1:3998 >"$work/bando.log" 2>&1 &
   pids+=($!)
-  until curl -sf http://127.0.0.1:3998/health >/dev/null; do sleep 0.5; done
+  wait_for http://127.0.0.1:3998/health "$work/bando.log"
 }
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 

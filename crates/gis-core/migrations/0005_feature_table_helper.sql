@@ -56,6 +56,15 @@ BEGIN
     EXECUTE format('DROP INDEX IF EXISTS %I.%I', p_schema, p_table || '_geom_3857_lowzoom_idx');
 END $$;
 
+-- Whether an SRID is a VN-2000 zone geometry may be stored in natively. A function rather than an
+-- `IN (…)` list in the CHECK: PostGIS's geometry_columns view parses CHECKs that look like
+-- `srid(…) = …` as a single SRID and fails on a list, which breaks QGIS, GDAL and Martin.
+CREATE FUNCTION platform.is_native_srid(srid integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT srid IN (9205, 9206, 9207, 9208, 9209, 9210, 9211, 9212, 9213, 9214, 9215, 9216, 9217,
+                    9218, 5896, 5897, 5898, 5899, 3405, 3406)
+$$;
+
 CREATE FUNCTION platform.create_feature_table(
     p_schema text, p_table text, p_geometry text, p_columns text[][], p_key text[]
 ) RETURNS void LANGUAGE plpgsql AS $$
@@ -78,9 +87,7 @@ BEGIN
             extra jsonb NOT NULL DEFAULT ''{}'',
             import_id bigint REFERENCES platform.imports (id),
             updated_at timestamptz NOT NULL DEFAULT now(),
-            geom geometry(%s) NOT NULL
-                CHECK (ST_SRID(geom) IN (9205, 9206, 9207, 9208, 9209, 9210, 9211, 9212, 9213,
-                       9214, 9215, 9216, 9217, 9218, 5896, 5897, 5898, 5899, 3405, 3406)),
+            geom geometry(%s) NOT NULL CHECK (platform.is_native_srid(ST_SRID(geom))),
             geom_3857 geometry(%s, 3857) GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED,
             min_zoom smallint GENERATED ALWAYS AS (platform.visible_zoom(geom)) STORED,
             UNIQUE (%s))',

@@ -133,3 +133,20 @@ async fn a_bad_database_url_is_explained_without_the_password() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn geometry_columns_lists_every_feature_table_for_gis_clients() {
+    // QGIS, GDAL and Martin read this view; a CHECK it cannot parse makes it fail for everyone.
+    let db = TestDb::new().await;
+    let rows: Vec<(String, String, String, i32)> = sqlx::query_as(
+        "SELECT f_table_schema::text, f_table_name::text, f_geometry_column::text, srid
+         FROM geometry_columns WHERE f_table_schema IN ('land', 'planning', 'utilities', 'sectors')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("geometry_columns must be readable");
+    let parcels: Vec<_> = rows.iter().filter(|r| r.1 == "parcels").collect();
+    assert_eq!(parcels.len(), 2, "{parcels:?}");
+    assert!(parcels.iter().any(|r| r.2 == "geom_3857" && r.3 == 3857), "{parcels:?}");
+    assert!(rows.len() >= 2 * 22, "{}", rows.len());
+}
