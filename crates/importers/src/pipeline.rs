@@ -82,6 +82,31 @@ impl std::str::FromStr for EncodingChoice {
     }
 }
 
+/// Axis order of the delivered coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AxisChoice {
+    /// Detect from the coordinates (a pair plausible only when swapped is swapped).
+    Auto,
+    /// x = easting (longitude), y = northing (latitude).
+    EastNorth,
+    /// x = northing, y = easting: Vietnamese survey tables (X = northing, Y = easting).
+    NorthEast,
+}
+
+impl std::str::FromStr for AxisChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(AxisChoice::Auto),
+            "east-north" | "en" | "xy" => Ok(AxisChoice::EastNorth),
+            "north-east" | "ne" | "yx" => Ok(AxisChoice::NorthEast),
+            other => Err(format!(
+                "\"{other}\" is not an axis order: use auto, east-north or north-east (X = northing, as survey tables write it)"
+            )),
+        }
+    }
+}
+
 /// Options of one import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -105,6 +130,8 @@ pub struct ImportOptions {
     pub rejects_path: Option<PathBuf>,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// Axis order of the coordinates.
+    pub axes: AxisChoice,
 }
 
 impl ImportOptions {
@@ -121,6 +148,7 @@ impl ImportOptions {
             imported_by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
             rejects_path: None,
             progress: false,
+            axes: AxisChoice::Auto,
         }
     }
 }
@@ -672,7 +700,11 @@ async fn read_source(
             encodings.insert(names[i].clone(), (label, confidence));
         }
     }
-    let axis = if points.is_empty() {
+    let axis = if opts.axes == AxisChoice::NorthEast {
+        "swapped".to_string()
+    } else if opts.axes == AxisChoice::EastNorth {
+        "as given".to_string()
+    } else if points.is_empty() {
         "unknown".to_string()
     } else {
         match check_axis_order(srid, &points) {

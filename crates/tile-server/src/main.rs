@@ -80,6 +80,10 @@ enum Command {
         /// Validate and report; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Axis order: auto (detect), east-north, or north-east (X = northing, as Vietnamese
+        /// survey tables write coordinates).
+        #[arg(long, default_value = "auto")]
+        axes: String,
         /// Where to write rejected features (CSV). Default: LAYER.rejects.csv next to PATH.
         #[arg(long, value_name = "FILE")]
         rejects: Option<PathBuf>,
@@ -326,6 +330,7 @@ async fn run(cli: Cli) -> Result<()> {
             dry_run,
             rejects,
             json,
+            axes,
         } => {
             let mut opts = importers::pipeline::ImportOptions::new(layer);
             opts.srs = srs
@@ -348,6 +353,9 @@ async fn run(cli: Cli) -> Result<()> {
                 InvalidPolicy::Repair
             };
             opts.dry_run = *dry_run;
+            opts.axes = axes
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--axes: {e}"))?;
             opts.rejects_path = rejects.clone();
             opts.progress = !json;
             // Fail on a wrong layer name before starting a database.

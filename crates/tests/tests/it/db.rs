@@ -147,6 +147,9 @@ async fn geometry_columns_lists_every_feature_table_for_gis_clients() {
     .expect("geometry_columns must be readable");
     let parcels: Vec<_> = rows.iter().filter(|r| r.1 == "parcels").collect();
     assert_eq!(parcels.len(), 2, "{parcels:?}");
-    assert!(parcels.iter().any(|r| r.2 == "geom_3857" && r.3 == 3857), "{parcels:?}");
+    assert!(
+        parcels.iter().any(|r| r.2 == "geom_3857" && r.3 == 3857),
+        "{parcels:?}"
+    );
     assert!(rows.len() >= 2 * 22, "{}", rows.len());
 }
