@@ -111,6 +111,27 @@ pub struct FeatureTable {
 }
 
 impl FeatureTable {
+    /// A table named like its kind, identified by the delivery's own ids (`source_id`), with no
+    /// row rule: the shape of most asset layers (networks, transport, environment).
+    pub const fn keyed_by_source_id(
+        schema: &'static str,
+        kind: &'static str,
+        geometry: GeometryKind,
+        columns: &'static [Column],
+        source_id_fields: &'static [&'static str],
+    ) -> Self {
+        FeatureTable {
+            kind,
+            schema,
+            table: kind,
+            geometry,
+            columns,
+            natural_key: NaturalKey::SourceId,
+            source_id_fields,
+            check: None,
+        }
+    }
+
     /// `"schema"."table"`, quoted.
     pub fn qualified(&self) -> String {
         format!(

@@ -1,30 +1,13 @@
 //! Transport and environment feature tables as the importers see them.
 
-use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::feature::{Column, ColumnType::*, FeatureTable};
 use gis_core::layer::GeometryKind;
-
-const fn table(
-    kind: &'static str,
-    geometry: GeometryKind,
-    columns: &'static [Column],
-    source_id_fields: &'static [&'static str],
-) -> FeatureTable {
-    FeatureTable {
-        kind,
-        schema: "sectors",
-        table: kind,
-        geometry,
-        columns,
-        natural_key: NaturalKey::SourceId,
-        source_id_fields,
-        check: None,
-    }
-}
 
 const NAME: Column = Column::new("name", Text, &["TEN", "TENDIEM", "TEN_TRAM"], false);
 
 /// Road centrelines.
-pub const ROADS: FeatureTable = table(
+pub const ROADS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "roads",
     GeometryKind::MultiLineString,
     &[
@@ -35,7 +18,8 @@ pub const ROADS: FeatureTable = table(
     &["MADUONG", "MA", "ID"],
 );
 /// Street lights.
-pub const STREET_LIGHTS: FeatureTable = table(
+pub const STREET_LIGHTS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "street_lights",
     GeometryKind::Point,
     &[
@@ -46,7 +30,8 @@ pub const STREET_LIGHTS: FeatureTable = table(
     &["MADEN", "MA", "ID"],
 );
 /// Traffic lights.
-pub const TRAFFIC_LIGHTS: FeatureTable = table(
+pub const TRAFFIC_LIGHTS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "traffic_lights",
     GeometryKind::Point,
     &[
@@ -56,7 +41,8 @@ pub const TRAFFIC_LIGHTS: FeatureTable = table(
     &["MA", "ID", "MADEN"],
 );
 /// Traffic and security cameras.
-pub const CAMERAS: FeatureTable = table(
+pub const CAMERAS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "cameras",
     GeometryKind::Point,
     &[
@@ -67,7 +53,8 @@ pub const CAMERAS: FeatureTable = table(
     &["MA", "ID", "MACAMERA"],
 );
 /// Bus stops.
-pub const BUS_STOPS: FeatureTable = table(
+pub const BUS_STOPS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "bus_stops",
     GeometryKind::Point,
     &[
@@ -77,7 +64,8 @@ pub const BUS_STOPS: FeatureTable = table(
     &["MA", "ID", "MATRAM"],
 );
 /// Bus routes.
-pub const BUS_ROUTES: FeatureTable = table(
+pub const BUS_ROUTES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "bus_routes",
     GeometryKind::MultiLineString,
     &[
@@ -87,7 +75,8 @@ pub const BUS_ROUTES: FeatureTable = table(
     &["SOTUYEN", "MA", "ID"],
 );
 /// Environment monitoring stations.
-pub const ENV_STATIONS: FeatureTable = table(
+pub const ENV_STATIONS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "sectors",
     "env_stations",
     GeometryKind::Point,
     &[

@@ -1,30 +1,13 @@
 //! The network feature tables as the importers see them.
 
-use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::feature::{Column, ColumnType::*, FeatureTable};
 use gis_core::layer::GeometryKind;
-
-const fn table(
-    kind: &'static str,
-    geometry: GeometryKind,
-    columns: &'static [Column],
-    source_id_fields: &'static [&'static str],
-) -> FeatureTable {
-    FeatureTable {
-        kind,
-        schema: "utilities",
-        table: kind,
-        geometry,
-        columns,
-        natural_key: NaturalKey::SourceId,
-        source_id_fields,
-        check: None,
-    }
-}
 
 const CODE: Column = Column::new("code", Text, &["MA", "MAHIEU", "KYHIEU", "ID"], false);
 
 /// Water mains.
-pub const WATER_PIPES: FeatureTable = table(
+pub const WATER_PIPES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "water_pipes",
     GeometryKind::MultiLineString,
     &[
@@ -35,7 +18,8 @@ pub const WATER_PIPES: FeatureTable = table(
     &["MAONG", "MA", "ID"],
 );
 /// Valves.
-pub const WATER_VALVES: FeatureTable = table(
+pub const WATER_VALVES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "water_valves",
     GeometryKind::Point,
     &[
@@ -45,7 +29,8 @@ pub const WATER_VALVES: FeatureTable = table(
     &["MAVAN", "MA", "ID"],
 );
 /// Customer meters.
-pub const WATER_METERS: FeatureTable = table(
+pub const WATER_METERS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "water_meters",
     GeometryKind::Point,
     &[
@@ -55,7 +40,8 @@ pub const WATER_METERS: FeatureTable = table(
     &["MADONGHO", "MA", "ID"],
 );
 /// Fire hydrants.
-pub const HYDRANTS: FeatureTable = table(
+pub const HYDRANTS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "hydrants",
     GeometryKind::Point,
     &[
@@ -65,7 +51,8 @@ pub const HYDRANTS: FeatureTable = table(
     &["MATRU", "MA", "ID"],
 );
 /// Drains.
-pub const DRAINS: FeatureTable = table(
+pub const DRAINS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "drains",
     GeometryKind::MultiLineString,
     &[
@@ -75,7 +62,8 @@ pub const DRAINS: FeatureTable = table(
     &["MACONG", "MA", "ID"],
 );
 /// Manholes.
-pub const MANHOLES: FeatureTable = table(
+pub const MANHOLES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "manholes",
     GeometryKind::Point,
     &[
@@ -85,7 +73,8 @@ pub const MANHOLES: FeatureTable = table(
     &["MAHOGA", "MA", "ID"],
 );
 /// Power lines.
-pub const POWER_LINES: FeatureTable = table(
+pub const POWER_LINES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "power_lines",
     GeometryKind::MultiLineString,
     &[
@@ -95,7 +84,8 @@ pub const POWER_LINES: FeatureTable = table(
     &["MATUYEN", "MA", "ID"],
 );
 /// Power poles.
-pub const POWER_POLES: FeatureTable = table(
+pub const POWER_POLES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "power_poles",
     GeometryKind::Point,
     &[
@@ -105,7 +95,8 @@ pub const POWER_POLES: FeatureTable = table(
     &["MACOT", "MA", "ID"],
 );
 /// Substations.
-pub const SUBSTATIONS: FeatureTable = table(
+pub const SUBSTATIONS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
     "substations",
     GeometryKind::Point,
     &[
