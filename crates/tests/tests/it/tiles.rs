@@ -324,3 +324,70 @@ async fn app_without_cache(db: &TestDb) -> Router {
     .expect("state");
     app(state, Limits::default())
 }
+
+#[tokio::test]
+async fn ogc_api_tiles_serves_the_same_tiles_and_describes_the_tileset() {
+    let (_db, _state, app) = setup().await;
+    let t = dong_xoai(12);
+    let xyz = get(
+        &app,
+        &format!("/tiles/communes/{}/{}/{}.mvt", t.z, t.x, t.y),
+        None,
+    )
+    .await;
+    // OGC order: tileMatrix / tileRow (y) / tileCol (x).
+    let ogc = get(
+        &app,
+        &format!(
+            "/collections/communes/tiles/WebMercatorQuad/{}/{}/{}",
+            t.z, t.y, t.x
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(ogc.status, StatusCode::OK);
+    assert_eq!(ogc.body, xyz.body);
+    let swapped = get(
+        &app,
+        &format!(
+            "/collections/communes/tiles/WebMercatorQuad/{}/{}/{}",
+            t.z, t.x, t.y
+        ),
+        None,
+    )
+    .await;
+    assert_ne!(
+        swapped.body, xyz.body,
+        "row and column are not interchangeable"
+    );
+
+    let sets = get(&app, "/collections/parcels/tiles", None).await;
+    let sets: serde_json::Value = serde_json::from_slice(&sets.body).expect("json");
+    let item = sets["tilesets"][0]["links"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["rel"] == "item"))
+        .expect("item link");
+    assert!(item["href"]
+        .as_str()
+        .expect("href")
+        .ends_with("/collections/parcels/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"));
+    assert_eq!(item["templated"], true);
+
+    let meta = get(&app, "/collections/parcels/tiles/WebMercatorQuad", None).await;
+    assert_eq!(meta.status, StatusCode::OK);
+    let meta: serde_json::Value = serde_json::from_slice(&meta.body).expect("json");
+    assert_eq!(
+        meta["tileMatrixSetURI"],
+        "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+    );
+    assert_eq!(meta["dataType"], "vector");
+    let props = &meta["layers"][0]["propertiesSchema"]["properties"];
+    assert_eq!(props["parcel_number"]["type"], "integer");
+    assert!(
+        props.get("owner_name").is_none(),
+        "owner names are personal data"
+    );
+    assert_eq!(meta["layers"][0]["geometryDimension"], 2);
+    let missing = get(&app, "/collections/khong_co/tiles/WebMercatorQuad", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

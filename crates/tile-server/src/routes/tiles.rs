@@ -69,9 +69,138 @@ pub async fn tile(
             )));
         }
     }
+    serve_tile(&state, &ids, tile, &headers).await
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API –
+/// Tiles): the same tile as `/tiles/{id}/{z}/{x}/{y}.mvt`, with row = y and col = x.
+pub async fn ogc_tile(
+    State(state): State<AppState>,
+    Path((collection, matrix, row, col)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let ids = layer_ids(&state, &collection)?;
+    let tile =
+        TileCoord::parse(&matrix, &col, &row).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    serve_tile(&state, &ids, tile, &headers).await
+}
+
+/// `GET /collections/{id}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
+pub async fn ogc_tilesets(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let ids = layer_ids(&state, &collection)?;
+    let base = base_url(&headers);
+    let id = ids.join(",");
+    Ok(Json(json!({
+        "links": [{"rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles")}],
+        "tilesets": [{
+            "title": id,
+            "dataType": "vector",
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "tileMatrixSetURI": WEB_MERCATOR_QUAD_URI,
+            "links": tileset_links(&base, &id),
+        }],
+    })))
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad`: tileset metadata (OGC API – Tiles, 2D Tile
+/// Matrix Set and Tileset Metadata).
+pub async fn ogc_tileset(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let ids = layer_ids(&state, &collection)?;
+    let base = base_url(&headers);
+    let id = ids.join(",");
+    let mut layers = Vec::new();
+    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
+    for lid in &ids {
+        let Some(layer) = state.layers.get(lid) else {
+            continue;
+        };
+        let (min, max) = layer.zoom_range();
+        minzoom = minzoom.min(min);
+        maxzoom = maxzoom.max(max);
+        let properties: serde_json::Map<String, Value> = layer
+            .properties()
+            .into_iter()
+            .filter(|p| p.access == Access::Public)
+            .map(|p| {
+                let ty = match p.kind {
+                    PropertyKind::Integer => "integer",
+                    PropertyKind::Number => "number",
+                    PropertyKind::Boolean => "boolean",
+                    _ => "string",
+                };
+                (p.name.clone(), json!({"type": ty, "title": p.title_vi}))
+            })
+            .collect();
+        let dimension = match layer.geometry_kind() {
+            gis_core::layer::GeometryKind::Point | gis_core::layer::GeometryKind::MultiPoint => 0,
+            gis_core::layer::GeometryKind::LineString
+            | gis_core::layer::GeometryKind::MultiLineString => 1,
+            _ => 2,
+        };
+        layers.push(json!({
+            "id": lid, "title": layer.title_vi(), "dataType": "vector",
+            "geometryDimension": dimension,
+            "minTileMatrix": min.to_string(), "maxTileMatrix": max.to_string(),
+            "propertiesSchema": {"type": "object", "properties": properties},
+        }));
+    }
+    Ok(Json(json!({
+        "title": id,
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD_URI,
+        "tileMatrixSetLimits": (minzoom..=maxzoom).map(|z| {
+            let last = (1u32 << z) - 1;
+            json!({"tileMatrix": z.to_string(), "minTileRow": 0, "maxTileRow": last, "minTileCol": 0, "maxTileCol": last})
+        }).collect::<Vec<_>>(),
+        "layers": layers,
+        "links": tileset_links(&base, &id),
+    })))
+}
+
+const WEB_MERCATOR_QUAD_URI: &str =
+    "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+
+fn tileset_links(base: &str, id: &str) -> Value {
+    json!([
+        {"rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles/WebMercatorQuad")},
+        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": WEB_MERCATOR_QUAD_URI},
+        {"rel": "item", "type": MVT, "templated": true,
+         "href": format!("{base}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
+    ])
+}
+
+/// `scheme://host` of the request, for absolute links.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost:8080");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+async fn serve_tile(
+    state: &AppState,
+    ids: &[String],
+    tile: TileCoord,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
     let access = Access::Public;
     let mut parts: Vec<RenderedTile> = Vec::with_capacity(ids.len());
-    for id in &ids {
+    for id in ids {
         match state.tiles.layer_tile(id, tile, access).await {
             Ok(Some(t)) => parts.push(t),
             Ok(None) => return Err(AppError::NotFound(format!("there is no layer \"{id}\""))),
@@ -169,15 +298,7 @@ pub async fn tilejson(
         )));
     };
     let ids = layer_ids(&state, layers)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost:8080");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
+    let base = base_url(&headers);
     let mut vector_layers = Vec::new();
     let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
     let mut bounds: Option<[f64; 4]> = None;
@@ -221,7 +342,7 @@ pub async fn tilejson(
         "tilejson": "3.0.0",
         "name": ids.join(","),
         "scheme": "xyz",
-        "tiles": [format!("{scheme}://{host}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", ids.join(","))],
+        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", ids.join(","))],
         "minzoom": minzoom,
         "maxzoom": maxzoom,
         "bounds": bounds,
