@@ -2,13 +2,15 @@
 //! `/tiles/{layers}.json` (TileJSON 3.0).
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gis_core::layer::{Access, PropertyKind};
+
+use gis_core::layer::{Access, Layer, PropertyDef, PropertyKind};
 use gis_core::tile::TileCoord;
 use serde_json::{json, Value};
 
@@ -116,19 +118,12 @@ pub async fn ogc_tileset(
     let ids = layer_ids(&state, &collection)?;
     let base = base_url(&headers);
     let id = ids.join(",");
+    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
     let mut layers = Vec::new();
-    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
-    for lid in &ids {
-        let Some(layer) = state.layers.get(lid) else {
-            continue;
-        };
+    for (lid, layer, public) in found {
         let (min, max) = layer.zoom_range();
-        minzoom = minzoom.min(min);
-        maxzoom = maxzoom.max(max);
-        let properties: serde_json::Map<String, Value> = layer
-            .properties()
+        let properties: serde_json::Map<String, Value> = public
             .into_iter()
-            .filter(|p| p.access == Access::Public)
             .map(|p| {
                 let ty = match p.kind {
                     PropertyKind::Integer => "integer",
@@ -136,7 +131,7 @@ pub async fn ogc_tileset(
                     PropertyKind::Boolean => "boolean",
                     _ => "string",
                 };
-                (p.name.clone(), json!({"type": ty, "title": p.title_vi}))
+                (p.name, json!({"type": ty, "title": p.title_vi}))
             })
             .collect();
         let dimension = match layer.geometry_kind() {
@@ -164,6 +159,30 @@ pub async fn ogc_tileset(
         "layers": layers,
         "links": tileset_links(&base, &id),
     })))
+}
+
+/// A layer of a tileset: id, plugin and the properties anonymous readers see.
+type TilesetLayer<'a> = (&'a str, &'a Arc<dyn Layer>, Vec<PropertyDef>);
+
+/// The layers of a tileset with their public properties, and the zoom span they cover together.
+fn tileset_layers<'a>(state: &'a AppState, ids: &'a [String]) -> (Vec<TilesetLayer<'a>>, u8, u8) {
+    let mut out = Vec::new();
+    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
+    for id in ids {
+        let Some(layer) = state.layers.get(id) else {
+            continue;
+        };
+        let (min, max) = layer.zoom_range();
+        minzoom = minzoom.min(min);
+        maxzoom = maxzoom.max(max);
+        let public = layer
+            .properties()
+            .into_iter()
+            .filter(|p| p.access == Access::Public)
+            .collect();
+        out.push((id.as_str(), layer, public));
+    }
+    (out, minzoom, maxzoom)
 }
 
 const WEB_MERCATOR_QUAD_URI: &str =
@@ -299,21 +318,14 @@ pub async fn tilejson(
     };
     let ids = layer_ids(&state, layers)?;
     let base = base_url(&headers);
+    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
     let mut vector_layers = Vec::new();
-    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
     let mut bounds: Option<[f64; 4]> = None;
-    for id in &ids {
-        let Some(layer) = state.layers.get(id) else {
-            continue;
-        };
+    for (id, layer, public) in found {
         let (min, max) = layer.zoom_range();
-        minzoom = minzoom.min(min);
-        maxzoom = maxzoom.max(max);
-        let fields: serde_json::Map<String, Value> = layer
-            .properties()
+        let fields: serde_json::Map<String, Value> = public
             .into_iter()
-            .filter(|p| p.access == Access::Public)
-            .map(|p| (p.name.clone(), Value::from(field_type(p.kind))))
+            .map(|p| (p.name, Value::from(field_type(p.kind))))
             .collect();
         vector_layers.push(json!({
             "id": id, "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
