@@ -57,6 +57,16 @@ pub fn bando_bin() -> PathBuf {
     bin
 }
 
+/// Where the private test cluster lives: `target/test-cluster`, or `BANDO_TEST_CLUSTER_DIR` so
+/// that several test runs at once (parallel work on one checkout) do not drop each other's
+/// databases.
+fn test_cluster_dir() -> PathBuf {
+    match std::env::var_os("BANDO_TEST_CLUSTER_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => workspace_root().join("target").join("test-cluster"),
+    }
+}
+
 fn start_server() -> Result<Server, String> {
     // The server is set up on a runtime of its own: each #[tokio::test] has its own runtime,
     // and the server must outlive all of them.
@@ -67,7 +77,7 @@ fn start_server() -> Result<Server, String> {
                 Ok(url) if !url.trim().is_empty() => server_from_url(&url)?,
                 _ => {
                     let cluster = PrivateCluster::start(&ClusterOptions {
-                        data_dir: workspace_root().join("target").join("test-cluster"),
+                        data_dir: test_cluster_dir(),
                         tcp: true,
                     })
                     .await

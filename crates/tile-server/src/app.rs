@@ -81,17 +81,11 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/layers", get(routes::landing::layers_json))
         .route("/crs", get(routes::landing::crs_json))
-        .route("/tiles/{layers}", get(routes::tiles::tilejson))
-        .route("/tiles/{layers}/{z}/{x}/{y}", get(routes::tiles::tile))
-        .route("/collections/{id}/tiles", get(routes::tiles::ogc_tilesets))
-        .route(
-            "/collections/{id}/tiles/WebMercatorQuad",
-            get(routes::tiles::ogc_tileset),
-        )
-        .route(
-            "/collections/{id}/tiles/WebMercatorQuad/{z}/{row}/{col}",
-            get(routes::tiles::ogc_tile),
-        )
+        .merge(routes::tiles::router())
+        .merge(routes::features::router())
+        .merge(routes::query::router())
+        .merge(routes::style::router())
+        .merge(routes::web::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state);
     with_edge_layers(routes, limits)

@@ -18,6 +18,20 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::tiles::{fnv1a, RenderedTile};
 
+/// The tile routes (XYZ, TileJSON, OGC API – Tiles).
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/tiles/{layers}", get(tilejson))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tile))
+        .route("/collections/{id}/tiles", get(ogc_tilesets))
+        .route("/collections/{id}/tiles/WebMercatorQuad", get(ogc_tileset))
+        .route(
+            "/collections/{id}/tiles/WebMercatorQuad/{z}/{row}/{col}",
+            get(ogc_tile),
+        )
+}
+
 /// Media type of Mapbox Vector Tiles.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 const MAX_COMPOSITE: usize = 16;

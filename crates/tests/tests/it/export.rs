@@ -1,0 +1,1 @@
+//! Tests of export (see the module's owner).

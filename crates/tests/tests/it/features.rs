@@ -1,0 +1,1 @@
+//! Tests of features (see the module's owner).

@@ -1,0 +1,1 @@
+//! Tests of lowzoom (see the module's owner).

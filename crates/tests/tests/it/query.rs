@@ -1,0 +1,1 @@
+//! Tests of query (see the module's owner).

@@ -1,0 +1,1 @@
+//! Tests of style (see the module's owner).
