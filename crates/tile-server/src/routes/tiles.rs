@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::routes::base_url;
 use crate::tiles::{fnv1a, RenderedTile};
 
 /// The tile routes (XYZ, TileJSON, OGC API – Tiles).
@@ -209,20 +210,6 @@ fn tileset_links(base: &str, id: &str) -> Value {
         {"rel": "item", "type": MVT, "templated": true,
          "href": format!("{base}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
     ])
-}
-
-/// `scheme://host` of the request, for absolute links.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost:8080");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 async fn serve_tile(
