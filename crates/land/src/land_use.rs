@@ -1138,6 +1138,119 @@ static TT08_2024: &[LandUseCode] = &[
     ),
 ];
 
+/// Map colour (CSS `#rrggbb`) of a land-use code, as land-use maps (bản đồ hiện trạng / quy hoạch
+/// sử dụng đất) tint it, for every code of either list and the group codes; `None` for unknown
+/// codes. Input is trimmed and case-insensitive like [`lookup`].
+///
+/// The tints follow the colour table of the land-use map standard (TT 25/2014/TT-BTNMT and its
+/// successors, as used by provincial land-use map services): rice light yellow, other annual
+/// crops pale yellow, perennial crops salmon, forests greens, water and irrigation cyan,
+/// residential pinks, public and service land pinkish-red, defence and security red, transport
+/// orange, cemeteries grey. Checked against one public GIS configuration that carries the
+/// standard's RGB values; not from the circular's own text. Deliberate departures: unused land
+/// (BCS, DCS), which the standard leaves white with a hatch pattern, is light grey here so it is
+/// visible on a white background without patterns, and salt-making land (LMU) is a pale
+/// blue-grey. Codes new in TT 08/2024 take the tint of the category they came from (DDD of DDT,
+/// DCT/DPC/DKT/DMT of public works, CNT of other agricultural land).
+pub fn map_colour(code: &str) -> Option<&'static str> {
+    let code = code.trim().to_ascii_uppercase();
+    MAP_COLOURS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, colour)| *colour)
+}
+
+/// Every land-use code with a map colour, for building a style's `match` expression.
+pub fn map_colours() -> &'static [(&'static str, &'static str)] {
+    MAP_COLOURS
+}
+
+/// Code → colour. Public and service land share one tint on these maps; the table keeps one
+/// row per code so a style can match on the exact code a parcel carries.
+static MAP_COLOURS: &[(&str, &str)] = &[
+    // Agricultural group
+    ("NNP", "#ffff64"),
+    ("SXN", "#fffc6e"),
+    ("CHN", "#fffc78"),
+    ("LUA", "#fffc82"),
+    ("LUC", "#fffc8c"),
+    ("LUK", "#fffc96"),
+    ("LUN", "#fffcb4"),
+    ("HNK", "#fff0b4"),
+    ("BHK", "#fff0b4"),
+    ("NHK", "#fff0b4"),
+    ("CLN", "#ffd2a0"),
+    ("LNP", "#aaff32"),
+    ("RSX", "#b4ffb4"),
+    ("RPH", "#beff1e"),
+    ("RDD", "#6eff64"),
+    ("NTS", "#aaffff"),
+    ("LMU", "#d7e6f0"),
+    ("NKH", "#f5ffb4"),
+    ("CNT", "#f5ffb4"),
+    // Non-agricultural group: residential
+    ("PNN", "#ffa0aa"),
+    ("OCT", "#ffb4ff"),
+    ("ODT", "#ffa0ff"),
+    ("ONT", "#ffd0ff"),
+    // offices, defence, security
+    ("CDG", "#ffa0aa"),
+    ("TSC", "#ffaaa0"),
+    ("DTS", "#faaaa0"),
+    ("CQA", "#ff6450"),
+    ("CQP", "#ff6450"),
+    ("CAN", "#ff5046"),
+    // public-service facilities
+    ("DSN", "#ffa0aa"),
+    ("DVH", "#ffaaa0"),
+    ("DXH", "#ffaaa0"),
+    ("DYT", "#ffaaa0"),
+    ("DGD", "#ffaaa0"),
+    ("DTT", "#ffaaa0"),
+    ("DKH", "#ffaaa0"),
+    ("DMT", "#ffaaa0"),
+    ("DKT", "#ffaaa0"),
+    ("DNG", "#ffaaa0"),
+    ("DSK", "#ffaaa0"),
+    // production and business
+    ("CSK", "#ffa0aa"),
+    ("SKK", "#faaaa0"),
+    ("SKN", "#faaaa0"),
+    ("SKT", "#faaaa0"),
+    ("TMD", "#faaaa0"),
+    ("SKC", "#faaaa0"),
+    ("SKS", "#cdaacd"),
+    ("SKX", "#cdaacd"),
+    // public works
+    ("CCC", "#ffaaa0"),
+    ("DGT", "#ffaa32"),
+    ("DTL", "#aaffff"),
+    ("DCT", "#aaffff"),
+    ("DPC", "#ffaaa0"),
+    ("DDT", "#ffaaa0"),
+    ("DDL", "#ffaaa0"),
+    ("DDD", "#ffaaa0"),
+    ("DSH", "#ffaaa0"),
+    ("DKV", "#ffaaa0"),
+    ("DNL", "#ffaaa0"),
+    ("DBV", "#ffaaa0"),
+    ("DCH", "#ffaaa0"),
+    ("DRA", "#cdaacd"),
+    ("DCK", "#ffaaa0"),
+    // religion, cemeteries, water, other
+    ("TON", "#faaaa0"),
+    ("TIN", "#ffaaa0"),
+    ("NTD", "#d2d2d2"),
+    ("SON", "#a0ffff"),
+    ("MNC", "#a0ffff"),
+    ("PNK", "#ffaaa0"),
+    // Unused group
+    ("CSD", "#e6e6e6"),
+    ("BCS", "#e6e6e6"),
+    ("DCS", "#dcdcdc"),
+    ("NCS", "#e6e6c8"),
+];
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -1167,6 +1280,51 @@ mod tests {
             Err(err @ LandUseError::NotInForce { .. }) => err,
             other => panic!("expected NotInForce, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn land_use_every_code_of_both_lists_has_a_map_colour() {
+        for list in CodeList::ALL {
+            for e in list.entries() {
+                let colour = map_colour(e.code)
+                    .unwrap_or_else(|| panic!("{list} {} has no map colour", e.code));
+                assert!(
+                    colour.len() == 7
+                        && colour.starts_with('#')
+                        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{}: {colour}",
+                    e.code
+                );
+                if let Some(parent) = e.parent {
+                    assert!(map_colour(parent).is_some(), "group {parent}");
+                }
+            }
+        }
+        assert_eq!(map_colour(" odt "), map_colour("ODT"));
+        assert!(map_colour("XYZ").is_none());
+        let codes: HashSet<_> = map_colours().iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes.len(), map_colours().len(), "duplicate code");
+        // The families the maps are read by: residential pink, rice yellow, forest green,
+        // water cyan, transport orange.
+        let rgb = |code: &str| {
+            let hex = map_colour(code).expect("colour");
+            let n = u32::from_str_radix(&hex[1..], 16).expect("hex");
+            ((n >> 16) & 255, (n >> 8) & 255, n & 255)
+        };
+        let (r, g, b) = rgb("ODT");
+        assert!(r > 200 && b > 200 && g < 200, "ODT pink");
+        let (r, g, b) = rgb("LUC");
+        assert!(r > 200 && g > 200 && b < 160, "LUC yellow");
+        for code in ["RSX", "RPH", "RDD"] {
+            let (r, g, b) = rgb(code);
+            assert!(g == 255 && r < 200 && b < 200, "{code} green");
+        }
+        for code in ["SON", "MNC", "DTL", "NTS"] {
+            let (r, g, b) = rgb(code);
+            assert!(g > 240 && b > 240 && r < 200, "{code} cyan");
+        }
+        let (r, g, b) = rgb("DGT");
+        assert!(r == 255 && g > 120 && b < 100, "DGT orange");
     }
 
     #[test]
