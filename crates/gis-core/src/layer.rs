@@ -215,6 +215,11 @@ pub trait Layer: Send + Sync {
     fn access(&self) -> Access;
     /// Style hints.
     fn style(&self) -> StyleHints;
+    /// How long (seconds) clients and proxies may reuse this layer's tiles without asking
+    /// again (`Cache-Control: max-age`). Slow-changing layers say more, live ones less.
+    fn cache_max_age(&self) -> u32 {
+        300
+    }
 }
 
 /// Errors of the registry.

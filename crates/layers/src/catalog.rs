@@ -87,6 +87,16 @@ impl Layer for FeatureLayer {
     fn access(&self) -> Access {
         Access::Public
     }
+    fn cache_max_age(&self) -> u32 {
+        match self.table.kind {
+            // Cadastre and planning change by decision, a few times a day at most.
+            "communes" | "map_sheets" | "parcels" | "planning_zones" | "red_lines"
+            | "building_lines" => 3600,
+            // Devices whose state or position is updated from the field.
+            "cameras" | "traffic_lights" | "env_stations" => 60,
+            _ => 300,
+        }
+    }
     fn style(&self) -> StyleHints {
         let polygon = self.table.dimension() == 2;
         StyleHints {

@@ -1,7 +1,11 @@
-//! `/tiles/{layers}/{z}/{x}/{y}.mvt` (one layer or a comma-separated composite) and
-//! `/tiles/{layers}.json` (TileJSON 3.0).
+//! `/tiles/{layers}/{z}/{x}/{y}.mvt` (one layer or a comma-separated composite),
+//! `/tiles/{layers}.json` (TileJSON 3.0), the tile catalog `/tiles`, OGC API – Tiles
+//! (`/collections/{id}/tiles…`, `/tileMatrixSets…`).
+//!
+//! Tiles are served brotli, gzip or plain as the client's `Accept-Encoding` allows, each
+//! representation with its own strong ETag, and with `Cache-Control` from the layers' registry
+//! values (a composite takes the shortest).
 
-use std::io::{Read, Write};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -19,10 +23,25 @@ use crate::error::AppError;
 use crate::routes::base_url;
 use crate::tiles::{fnv1a, RenderedTile};
 
+/// OGC API – Tiles 1.0 conformance classes bando implements (for `/conformance`).
+pub const TILES_CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+];
+
 /// The tile routes (XYZ, TileJSON, OGC API – Tiles).
 pub fn router() -> axum::Router<AppState> {
     use axum::routing::get;
     axum::Router::new()
+        .route("/tiles", get(catalog))
+        .route("/tileMatrixSets", get(tile_matrix_sets))
+        .route("/tileMatrixSets/{id}", get(tile_matrix_set))
         .route("/tiles/{layers}", get(tilejson))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tile))
         .route("/collections/{id}/tiles", get(ogc_tilesets))
@@ -64,11 +83,111 @@ fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
 }
 
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
-    let mut out = Vec::with_capacity(bytes.len() * 3);
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(AppError::internal)?;
-    Ok(out)
+    crate::tiles::gunzip(bytes).map_err(AppError::internal)
+}
+
+/// A content coding bando serves tiles in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `br`.
+    Brotli,
+    /// `gzip`.
+    Gzip,
+    /// No content coding.
+    Identity,
+}
+
+impl Encoding {
+    /// The suffix that makes the ETag of this representation distinct.
+    fn etag_suffix(self) -> &'static str {
+        match self {
+            Encoding::Brotli => "-br",
+            Encoding::Gzip => "-gz",
+            Encoding::Identity => "",
+        }
+    }
+}
+
+/// Chooses the tile encoding for an `Accept-Encoding` value (RFC 9110 §12.5.3): the highest
+/// q-value wins, ties go to brotli, then gzip, then identity; `q=0` forbids a coding; `*`
+/// stands for every coding not named. No header means identity. When the client forbids
+/// everything, identity is sent anyway (allowed by the RFC, and better than a 406 for a map).
+pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
+    let Some(header) = accept_encoding else {
+        return Encoding::Identity;
+    };
+    // q-values in thousandths; None = not named.
+    let (mut br, mut gzip, mut identity, mut star) = (None, None, None, None);
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        if coding.is_empty() {
+            continue;
+        }
+        let mut q = 1000u32;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = v
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .map_or(0, |q| (q * 1000.0).round() as u32);
+                }
+            }
+        }
+        let slot = match coding.as_str() {
+            "br" => &mut br,
+            "gzip" | "x-gzip" => &mut gzip,
+            "identity" => &mut identity,
+            "*" => &mut star,
+            _ => continue,
+        };
+        *slot = Some(q);
+    }
+    let br = br.or(star).unwrap_or(0);
+    let gzip = gzip.or(star).unwrap_or(0);
+    // identity is acceptable unless refused explicitly (or through `*;q=0`), at the lowest rank.
+    let identity = identity.or(star.filter(|q| *q == 0)).unwrap_or(1);
+    let best = br.max(gzip).max(identity);
+    if best == 0 {
+        Encoding::Identity
+    } else if br == best {
+        Encoding::Brotli
+    } else if gzip == best {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// `Cache-Control` of a tile drawn from `ids`: the shortest `max-age` of its layers; `private`
+/// when any of them (or the reader's access class) lets restricted data into the tile, so that
+/// shared caches never keep it.
+pub fn cache_control(state: &AppState, ids: &[String], access: Access) -> String {
+    let mut max_age = u32::MAX;
+    let mut private = access != Access::Public;
+    for layer in ids.iter().filter_map(|id| state.layers.get(id)) {
+        max_age = max_age.min(layer.cache_max_age());
+        private |= layer.access() != Access::Public;
+    }
+    if max_age == u32::MAX {
+        max_age = 0;
+    }
+    let scope = if private { "private" } else { "public" };
+    format!("{scope}, max-age={max_age}")
+}
+
+/// Whether an `If-None-Match` value names `etag` (weak comparison, RFC 9110 §13.1.2).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`
@@ -206,7 +325,7 @@ const WEB_MERCATOR_QUAD_URI: &str =
 fn tileset_links(base: &str, id: &str) -> Value {
     json!([
         {"rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles/WebMercatorQuad")},
-        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": WEB_MERCATOR_QUAD_URI},
+        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": format!("{base}/tileMatrixSets/WebMercatorQuad")},
         {"rel": "item", "type": MVT, "templated": true,
          "href": format!("{base}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
     ])
@@ -218,6 +337,8 @@ async fn serve_tile(
     tile: TileCoord,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    // Anonymous readers only until authentication exists; an authorised class here makes the
+    // tile `private` through `cache_control`.
     let access = Access::Public;
     let mut parts: Vec<RenderedTile> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -229,63 +350,75 @@ async fn serve_tile(
     }
     let features: i64 = parts.iter().map(|p| p.features).sum();
     let truncated = parts.iter().any(|p| p.truncated);
-    // One layer: the cached gzip as it is. A composite: the layers' MVT messages concatenated
-    // (a tile is a repeated `layers` field), compressed once.
-    let (gzip, etag) = if parts.len() == 1 {
-        (parts[0].gzip.clone(), parts[0].etag)
+    let encoding = negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    // One layer: the cached bytes as they are. A composite: the layers' MVT messages
+    // concatenated (a tile is a repeated `layers` field), compressed once in the chosen coding
+    // after the ETag check, so a revalidation costs no compression.
+    enum Body_ {
+        Cached(Bytes, Bytes),
+        Raw(Vec<u8>),
+    }
+    let (body, etag) = if parts.len() == 1 {
+        let p = parts.swap_remove(0);
+        (Body_::Cached(p.gzip, p.br), p.etag)
     } else {
         let mut raw = Vec::new();
         for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
             raw.extend_from_slice(&gunzip(&p.gzip)?);
         }
-        if raw.is_empty() {
-            (Bytes::new(), 0)
-        } else {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(&raw).map_err(AppError::internal)?;
-            let gz = Bytes::from(enc.finish().map_err(AppError::internal)?);
-            let etag = fnv1a(&gz);
-            (gz, etag)
-        }
+        let etag = fnv1a(&raw);
+        (Body_::Raw(raw), etag)
     };
-    let etag_text = format!("\"{etag:016x}\"");
-    let mut response = if gzip.is_empty() {
+    let empty = match &body {
+        Body_::Cached(gz, _) => gz.is_empty(),
+        Body_::Raw(raw) => raw.is_empty(),
+    };
+    let etag_text = format!("\"{etag:016x}{}\"", encoding.etag_suffix());
+    let mut response = if empty {
         StatusCode::NO_CONTENT.into_response()
-    } else if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == etag_text || t.trim() == "*")
-        })
-    {
+    } else if none_match(headers, &etag_text) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let accepts_gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-        let mut r = if accepts_gzip {
-            let mut r = Response::new(Body::from(gzip));
-            r.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        } else {
-            Response::new(Body::from(gunzip(&gzip)?))
+        let bytes = match (body, encoding) {
+            (Body_::Cached(_, br), Encoding::Brotli) => br,
+            (Body_::Cached(gz, _), Encoding::Gzip) => gz,
+            (Body_::Cached(gz, _), Encoding::Identity) => Bytes::from(gunzip(&gz)?),
+            (Body_::Raw(raw), Encoding::Brotli) => {
+                crate::tiles::brotli(&raw).map_err(AppError::internal)?
+            }
+            (Body_::Raw(raw), Encoding::Gzip) => {
+                crate::tiles::gzip(&raw).map_err(AppError::internal)?
+            }
+            (Body_::Raw(raw), Encoding::Identity) => Bytes::from(raw),
         };
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+        let mut r = Response::new(Body::from(bytes));
+        let h = r.headers_mut();
+        match encoding {
+            Encoding::Brotli => {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+            }
+            Encoding::Gzip => {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Encoding::Identity => {}
+        }
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
         r
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag_text) {
-        h.insert(header::ETAG, v);
+    if !empty {
+        if let Ok(v) = HeaderValue::from_str(&etag_text) {
+            h.insert(header::ETAG, v);
+        }
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&cache_control(state, ids, access)) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&features.to_string()) {
         h.insert("x-tile-features", v);
     }
@@ -362,4 +495,163 @@ pub async fn tilejson(
         "center": center,
         "vector_layers": vector_layers,
     })))
+}
+
+/// Cell size (metres per pixel) of WebMercatorQuad at `z`, and its scale denominator at the
+/// OGC standard pixel of 0.28 mm.
+fn web_mercator_scale(z: u8) -> (f64, f64) {
+    let cell = gis_core::tile::resolution(z);
+    (cell, cell / 0.000_28)
+}
+
+/// The OGC 2D TileMatrixSet (JSON encoding, TMS 2.0) of WebMercatorQuad, zooms 0–24.
+pub fn web_mercator_quad() -> Value {
+    use gis_core::tile::{EARTH_HALF_CIRCUMFERENCE as H, MAX_ZOOM, TILE_SIZE};
+    let matrices: Vec<Value> = (0..=MAX_ZOOM)
+        .map(|z| {
+            let (cell, scale) = web_mercator_scale(z);
+            let n = 1u64 << z;
+            json!({
+                "id": z.to_string(),
+                "scaleDenominator": scale,
+                "cellSize": cell,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-H, H],
+                "tileWidth": TILE_SIZE,
+                "tileHeight": TILE_SIZE,
+                "matrixWidth": n,
+                "matrixHeight": n,
+            })
+        })
+        .collect();
+    json!({
+        "id": "WebMercatorQuad",
+        "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD_URI,
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["E", "N"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices,
+    })
+}
+
+/// `GET /tileMatrixSets`: the tile matrix sets bando serves (one).
+pub async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    Json(json!({
+        "links": [{"rel": "self", "type": "application/json", "href": format!("{base}/tileMatrixSets")}],
+        "tileMatrixSets": [{
+            "id": "WebMercatorQuad",
+            "title": "Google Maps Compatible for the World",
+            "uri": WEB_MERCATOR_QUAD_URI,
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "links": [{
+                "rel": "self", "type": "application/json",
+                "href": format!("{base}/tileMatrixSets/WebMercatorQuad"),
+            }],
+        }],
+    }))
+}
+
+/// `GET /tileMatrixSets/{id}`: the definition of a tile matrix set.
+pub async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    if id != "WebMercatorQuad" {
+        return Err(AppError::NotFound(format!(
+            "there is no tile matrix set \"{id}\"; bando serves WebMercatorQuad"
+        )));
+    }
+    Ok(Json(web_mercator_quad()))
+}
+
+/// Query of the catalog.
+#[derive(Debug, serde::Deserialize)]
+pub struct CatalogQuery {
+    /// `json` (default) or `html`.
+    f: Option<String>,
+}
+
+/// `GET /tiles`: the tile catalog — every layer with its TileJSON, XYZ template, OGC tileset,
+/// zooms, bounds (CRS84, `null` while the layer is empty) and cache lifetime. `?f=html` gives
+/// a simple page.
+pub async fn catalog(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<CatalogQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let html = match q.f.as_deref() {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "f={other} is not offered; use f=json or f=html"
+            )))
+        }
+    };
+    let base = base_url(&headers);
+    let mut entries = Vec::new();
+    for layer in state.layers.iter() {
+        let id = layer.id();
+        let (min, max) = layer.zoom_range();
+        let bounds = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await?;
+        entries.push(json!({
+            "id": id,
+            "title": layer.title_vi(),
+            "title_en": layer.title_en(),
+            "sector": layer.sector().as_str(),
+            "geometry": layer.geometry_kind().as_str(),
+            "minzoom": min,
+            "maxzoom": max,
+            "bounds": bounds,
+            "cache_max_age": layer.cache_max_age(),
+            "tilejson": format!("{base}/tiles/{id}.json"),
+            "tiles": format!("{base}/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt"),
+            "ogc_tileset": format!("{base}/collections/{id}/tiles/WebMercatorQuad"),
+        }));
+    }
+    if !html {
+        return Ok(Json(json!({
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{base}/tiles")},
+                {"rel": "alternate", "type": "text/html", "href": format!("{base}/tiles?f=html")},
+                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "href": format!("{base}/tileMatrixSets")},
+            ],
+            "tilesets": entries,
+        }))
+        .into_response());
+    }
+    let mut page = String::from(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">\
+         <title>Danh mục lớp bản đồ (Tile catalog)</title></head><body>\
+         <h1>Danh mục lớp bản đồ <small>(Tile catalog)</small></h1><table>\
+         <tr><th>Lớp (Layer)</th><th>Mức thu phóng (Zoom)</th><th>TileJSON</th><th>XYZ</th><th>OGC</th></tr>",
+    );
+    for e in &entries {
+        let s = |k: &str| escape_html(e[k].as_str().unwrap_or(""));
+        page.push_str(&format!(
+            "<tr><td>{} ({})<br><code>{}</code></td><td>{}–{}</td><td><a href=\"{}\">TileJSON</a></td>\
+             <td><code>{}</code></td><td><a href=\"{}\">WebMercatorQuad</a></td></tr>",
+            s("title"),
+            s("title_en"),
+            s("id"),
+            e["minzoom"],
+            e["maxzoom"],
+            s("tilejson"),
+            s("tiles"),
+            s("ogc_tileset"),
+        ));
+    }
+    page.push_str("</table></body></html>");
+    let mut r = Response::new(Body::from(page));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
