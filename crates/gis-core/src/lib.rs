@@ -32,6 +32,7 @@ pub mod cql2;
 pub mod crs;
 pub mod db;
 pub mod feature;
+pub mod features;
 pub mod layer;
 pub mod mvt;
 pub mod tile;
