@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod style;
 
 use std::sync::Arc;
 
