@@ -32,6 +32,9 @@ pub struct RawServer {
     pub body_limit_bytes: Option<usize>,
     /// Tile cache budget in MiB (0 turns the cache off).
     pub tile_cache_mb: Option<u64>,
+    /// Root of the web apps (`web/`: `map/`, `node_modules/`); unset means found next to the
+    /// current directory or the executable ([`default_web_dir`]).
+    pub web_dir: Option<PathBuf>,
 }
 
 /// `[database]`.
@@ -94,6 +97,8 @@ pub struct Config {
     pub max_connections: u32,
     /// Tile cache budget in bytes (0: no cache).
     pub tile_cache_bytes: u64,
+    /// Root of the web apps (`web/`).
+    pub web_dir: PathBuf,
 }
 
 impl RawConfig {
@@ -110,7 +115,8 @@ impl RawConfig {
     }
 
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
-    /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`.
+    /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
+    /// `BANDO_WEB_DIR`.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("BANDO_LISTEN") {
@@ -124,6 +130,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_TILE_CACHE_MB") {
             self.server.tile_cache_mb = Some(parse_num("BANDO_TILE_CACHE_MB", &v)?);
+        }
+        if let Some(v) = env("BANDO_WEB_DIR") {
+            self.server.web_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
@@ -191,8 +200,33 @@ impl RawConfig {
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(".bando")),
             max_connections,
+            web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
         })
     }
+}
+
+/// Where the web apps are when no setting names them: `web/` under the current directory (make
+/// demo runs from the repository root), the current directory itself when it is that `web/`
+/// (the browser tests run from it), or `../../web` beside the executable (`target/debug/bando`).
+/// Falls back to `web`, which `/map` then reports as missing.
+pub fn default_web_dir() -> PathBuf {
+    let is_web_root = |dir: &Path| dir.join("map").join("index.html").is_file();
+    let mut candidates = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        candidates.push(cwd.join("web"));
+        candidates.push(cwd);
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(exe_dir.join("../../web"));
+    }
+    candidates
+        .into_iter()
+        .find(|dir| is_web_root(dir))
+        .map(|dir| dir.canonicalize().unwrap_or(dir))
+        .unwrap_or_else(|| PathBuf::from("web"))
 }
 
 fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError> {
@@ -223,6 +257,23 @@ mod tests {
         assert_eq!(cfg.max_connections, 4);
         assert_eq!(cfg.data_dir, PathBuf::from(".bando"));
         assert!(cfg.database_url.is_none());
+    }
+
+    #[test]
+    fn web_dir_from_env_or_found() {
+        let cfg = RawConfig::default()
+            .with_env(|k| (k == "BANDO_WEB_DIR").then(|| "/srv/bando/web".to_string()))
+            .expect("env")
+            .check()
+            .expect("check");
+        assert_eq!(cfg.web_dir, PathBuf::from("/srv/bando/web"));
+        // Tests run in crates/tile-server, beside the executable in target/debug/deps: the
+        // repository's web/ is not found from there, so the fallback names it plainly.
+        let found = default_web_dir();
+        assert!(
+            found == Path::new("web") || found.join("map/index.html").is_file(),
+            "{found:?}"
+        );
     }
 
     #[test]
