@@ -83,6 +83,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/crs", get(routes::landing::crs_json))
         .merge(routes::tiles::router())
         .merge(routes::features::router())
+        .merge(routes::openapi::router())
         .merge(routes::query::router())
         .merge(routes::style::router())
         .merge(routes::web::router())

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod config;
+pub mod downloads;
 pub mod error;
 pub mod metrics;
 pub mod routes;

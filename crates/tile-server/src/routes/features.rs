@@ -1,10 +1,897 @@
-//! OGC API – Features (Parts 1–3): collections, items, queryables, conformance.
+//! OGC API – Features (Parts 1–3): conformance, collections, items (GeoJSON, HTML, GeoPackage,
+//! CSV), single features and queryables, over every registered layer.
+//!
+//! The items SQL lives in [`gis_core::features`]; this module reads the query string, checks
+//! it (unknown parameters are refused, as OGC asks, except `f` and queryables used as query
+//! parameters), and shapes the answer. The caller's [`Access`] is one value passed down:
+//! anonymous today ([`Access::Public`]), so restricted properties (owner names) never appear,
+//! and using one in `filter`, `properties`, `sortby` or as a query parameter answers 403.
 
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
+use gis_core::cql2::{self, Cql2Error};
+use gis_core::crs::{ogc_uri, parse_crs_ref};
+use gis_core::features::{
+    self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,
+    MAX_LIMIT,
+};
+use gis_core::layer::{extent_lonlat, Access, Layer, PropertyKind};
+use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::error::{problem_response, AppError};
+use crate::routes::base_url;
+use crate::routes::landing::escape_html;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/conformance", get(conformance))
+        .route("/collections", get(collections))
+        .route("/collections/{id}", get(collection))
+        .route("/collections/{id}/items", get(items))
+        .route("/collections/{id}/items/{fid}", get(item))
+        .route("/collections/{id}/queryables", get(queryables))
+}
+
+/// The conformance classes bando implements (OGC API – Features Parts 1–3, CQL2).
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-6/1.0/conf/property-selection",
+];
+
+const GEOJSON: &str = "application/geo+json";
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// An error answer: problem JSON with the status the cause deserves.
+#[derive(Debug)]
+pub struct ApiError(Response);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e.into_response())
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    AppError::BadRequest(msg.into()).into()
+}
+
+impl From<FeaturesError> for ApiError {
+    fn from(e: FeaturesError) -> Self {
+        let forbidden = |m: String| ApiError(problem_response(StatusCode::FORBIDDEN, Some(m)));
+        match e {
+            FeaturesError::Invalid { .. } | FeaturesError::BadValue(_) => bad(e.to_string()),
+            FeaturesError::Forbidden { .. } => forbidden(e.to_string()),
+            FeaturesError::Filter(Cql2Error::Forbidden { .. }) => forbidden(e.to_string()),
+            FeaturesError::Filter(Cql2Error::Context(_)) => AppError::internal(e).into(),
+            FeaturesError::Filter(_) => bad(e.to_string()),
+            FeaturesError::Db(db) => AppError::from(db).into(),
+            other => AppError::internal(other).into(),
+        }
+    }
+}
+
+impl From<gis_core::layer::LayerError> for ApiError {
+    fn from(e: gis_core::layer::LayerError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON / GeoJSON.
+    Json,
+    /// Server-rendered HTML.
+    Html,
+    /// GeoPackage download.
+    Gpkg,
+    /// CSV download.
+    Csv,
+}
+
+/// `f=` first, then `Accept` (HTML when the client prefers it over JSON, as browsers do).
+pub fn negotiate(
+    f: Option<&str>,
+    headers: &HeaderMap,
+    downloads: bool,
+) -> Result<Format, ApiError> {
+    match f.map(str::to_ascii_lowercase).as_deref() {
+        Some("json" | "geojson" | "application/json" | "application/geo+json") => Ok(Format::Json),
+        Some("html" | "text/html") => Ok(Format::Html),
+        Some("gpkg" | "geopackage") if downloads => Ok(Format::Gpkg),
+        Some("csv") if downloads => Ok(Format::Csv),
+        Some(other) => Err(bad(format!(
+            "parameter 'f': unknown format \"{}\"; use json or html{}",
+            other.chars().take(30).collect::<String>(),
+            if downloads { ", gpkg or csv" } else { "" }
+        ))),
+        None => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let html = accept.find("text/html");
+            let json = accept.find("json");
+            Ok(match (html, json) {
+                (Some(h), Some(j)) if h < j => Format::Html,
+                (Some(_), None) => Format::Html,
+                _ => Format::Json,
+            })
+        }
+    }
+}
+
+type Params = Vec<(String, String)>;
+
+/// The value of a parameter given once; twice is an error.
+fn single<'a>(params: &'a Params, name: &'static str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = params.iter().filter(|(k, _)| k == name);
+    let first = found.next().map(|(_, v)| v.as_str());
+    if found.next().is_some() {
+        return Err(bad(format!("parameter '{name}' is given more than once")));
+    }
+    Ok(first)
+}
+
+fn refuse_unknown(params: &Params, allowed: &[&str]) -> Result<(), ApiError> {
+    for (k, _) in params {
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad(format!(
+                "unknown parameter '{}'; this resource accepts: {}",
+                k.chars().take(40).collect::<String>(),
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn layer_for<'a>(
+    state: &'a AppState,
+    id: &str,
+    access: Access,
+) -> Result<&'a std::sync::Arc<dyn Layer>, ApiError> {
+    state
+        .layers
+        .get(id)
+        .filter(|l| l.access() <= access)
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "there is no collection \"{}\"; see /collections",
+                id.chars().take(60).collect::<String>()
+            ))
+            .into()
+        })
+}
+
+/// A CRS parameter resolved: CRS84 is longitude first; a geographic EPSG code is latitude first.
+async fn resolve_crs(
+    state: &AppState,
+    text: &str,
+    param: &'static str,
+) -> Result<OutputCrs, ApiError> {
+    let unknown = || {
+        bad(format!(
+            "parameter '{param}': unknown CRS \"{}\"; use a URI such as {CRS84} or http://www.opengis.net/def/crs/EPSG/0/9212 (see /crs)",
+            text.chars().take(80).collect::<String>()
+        ))
+    };
+    let lower = text.trim().to_ascii_lowercase();
+    let crs84 = lower.contains("crs84");
+    let code = parse_crs_ref(text).map_err(|_| unknown())?;
+    let info = state.crs.get(code).map_err(|_| unknown())?;
+    if !gf::srid_known(&state.pool, code).await? {
+        return Err(unknown());
+    }
+    Ok(OutputCrs {
+        srid: code,
+        lat_first: !info.projected && !crs84,
+        geographic: !info.projected,
+    })
+}
+
+fn crs_uri(crs: OutputCrs) -> String {
+    if crs.srid == 4326 && !crs.lat_first {
+        CRS84.to_string()
+    } else {
+        format!("http://www.opengis.net/def/crs/EPSG/0/{}", crs.srid)
+    }
+}
+
+/// The CRS URIs listed for every collection (any other EPSG code PostGIS knows is accepted too).
+fn crs_list(state: &AppState) -> Vec<String> {
+    let mut out = vec![CRS84.to_string()];
+    out.extend(
+        state
+            .crs
+            .named()
+            .map(|c| format!("http://www.opengis.net/def/crs/EPSG/0/{}", c.epsg)),
+    );
+    out
+}
+
+fn json_response(value: &Value, content_type: &'static str) -> Response {
+    let mut r = (StatusCode::OK, value.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn html_response(title: &str, body: &str) -> Response {
+    let page = format!(
+        r#"<!doctype html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, "Noto Sans", sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
+nav a {{ margin-right: 1rem; }}
+</style>
+</head>
+<body>
+<nav><a href="/">Trang chủ (Home)</a><a href="/collections?f=html">Bộ dữ liệu (Collections)</a></nav>
+<h1>{title}</h1>
+{body}
+</body>
+</html>
+"#,
+        title = escape_html(title)
+    );
+    let mut r = (StatusCode::OK, page).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// `GET /conformance`
+pub async fn conformance(
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_unknown(&params, &["f"])?;
+    let format = negotiate(single(&params, "f")?, &headers, false)?;
+    if format == Format::Html {
+        let items: String = CONFORMANCE
+            .iter()
+            .map(|c| format!("<li><code>{}</code></li>", escape_html(c)))
+            .collect();
+        return Ok(html_response(
+            "Lớp phù hợp (Conformance)",
+            &format!("<ul id=\"conformance\">{items}</ul>"),
+        ));
+    }
+    Ok(json_response(
+        &json!({ "conformsTo": CONFORMANCE }),
+        "application/json",
+    ))
+}
+
+async fn collection_json(
+    state: &AppState,
+    layer: &dyn Layer,
+    base: &str,
+) -> Result<Value, ApiError> {
+    let id = layer.id();
+    let storage = layer.storage();
+    let mut extent = json!({});
+    if let Some(bb) = extent_lonlat(&state.pool, &storage).await? {
+        extent["spatial"] = json!({ "bbox": [bb], "crs": CRS84 });
+    }
+    let storage_bbox = match extent["spatial"]["bbox"][0].as_array() {
+        Some(_) => {
+            let bb = extent_lonlat(&state.pool, &storage).await?;
+            match bb {
+                Some(bb) => gf::extent_in(&state.pool, bb, storage.srid).await?,
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let items = format!("{base}/collections/{id}/items");
+    let mut c = json!({
+        "id": id,
+        "title": layer.title_vi(),
+        "description": format!("{} — {}", layer.title_vi(), layer.title_en()),
+        "itemType": "feature",
+        "extent": extent,
+        "crs": crs_list(state),
+        "storageCrs": ogc_uri(storage.srid),
+        "links": [
+            {"rel": "self", "type": "application/json", "title": "this collection", "href": format!("{base}/collections/{id}")},
+            {"rel": "alternate", "type": "text/html", "title": "HTML", "href": format!("{base}/collections/{id}?f=html")},
+            {"rel": "items", "type": GEOJSON, "title": "features (GeoJSON)", "href": items},
+            {"rel": "items", "type": "text/html", "title": "features (HTML)", "href": format!("{items}?f=html")},
+            {"rel": "enclosure", "type": "application/geopackage+sqlite3", "title": "GeoPackage", "href": format!("{items}?f=gpkg")},
+            {"rel": "enclosure", "type": "text/csv", "title": "CSV", "href": format!("{items}?f=csv")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json", "title": "queryables", "href": format!("{base}/collections/{id}/queryables")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "vector tiles", "href": format!("{base}/collections/{id}/tiles")},
+        ],
+    });
+    if let Some(sb) = storage_bbox {
+        c["storageCrsBbox"] = json!(sb);
+    }
+    Ok(c)
+}
+
+/// `GET /collections`
+pub async fn collections(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_unknown(&params, &["f"])?;
+    let format = negotiate(single(&params, "f")?, &headers, false)?;
+    let base = base_url(&headers);
+    let access = Access::Public;
+    let layers: Vec<_> = state
+        .layers
+        .iter()
+        .filter(|l| l.access() <= access)
+        .collect();
+    if format == Format::Html {
+        let rows: String = layers
+            .iter()
+            .map(|l| {
+                format!(
+                    "<tr data-collection=\"{id}\"><td><a href=\"/collections/{id}/items?f=html\">{vi}</a></td><td>{en}</td><td><code>{id}</code></td><td><a href=\"/collections/{id}/items?f=gpkg\">GPKG</a> · <a href=\"/collections/{id}/items?f=csv\">CSV</a></td></tr>",
+                    id = escape_html(l.id()),
+                    vi = escape_html(l.title_vi()),
+                    en = escape_html(l.title_en()),
+                )
+            })
+            .collect();
+        return Ok(html_response(
+            "Bộ dữ liệu (Collections)",
+            &format!("<table id=\"collections\"><thead><tr><th>Tên lớp</th><th>Layer</th><th>Mã (id)</th><th>Tải về (Download)</th></tr></thead><tbody>{rows}</tbody></table>"),
+        ));
+    }
+    let mut list = Vec::with_capacity(layers.len());
+    for l in layers {
+        list.push(collection_json(&state, l.as_ref(), &base).await?);
+    }
+    Ok(json_response(
+        &json!({
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{base}/collections")},
+                {"rel": "alternate", "type": "text/html", "href": format!("{base}/collections?f=html")},
+            ],
+            "crs": crs_list(&state),
+            "collections": list,
+        }),
+        "application/json",
+    ))
+}
+
+/// `GET /collections/{id}`
+pub async fn collection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_unknown(&params, &["f"])?;
+    let format = negotiate(single(&params, "f")?, &headers, false)?;
+    let layer = layer_for(&state, &id, Access::Public)?;
+    if format == Format::Html {
+        let props: String = gf::visible_properties(layer.as_ref(), Access::Public)
+            .iter()
+            .map(|p| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                    escape_html(&p.title_vi),
+                    escape_html(&p.title_en),
+                    escape_html(&p.name)
+                )
+            })
+            .collect();
+        return Ok(html_response(
+            layer.title_vi(),
+            &format!(
+                "<p>{en}</p><p><a href=\"/collections/{id}/items?f=html\">Xem đối tượng (Features)</a> · <a href=\"/collections/{id}/items?f=gpkg\">GeoPackage</a> · <a href=\"/collections/{id}/items?f=csv\">CSV</a></p><h2>Thuộc tính (Properties)</h2><table><tbody>{props}</tbody></table>",
+                en = escape_html(layer.title_en()),
+                id = escape_html(layer.id())
+            ),
+        ));
+    }
+    let c = collection_json(&state, layer.as_ref(), &base_url(&headers)).await?;
+    Ok(json_response(&c, "application/json"))
+}
+
+/// `GET /collections/{id}/queryables`: a JSON Schema of what filters may use.
+pub async fn queryables(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_unknown(&params, &["f"])?;
+    let format = negotiate(single(&params, "f")?, &headers, false)?;
+    let layer = layer_for(&state, &id, Access::Public)?;
+    let base = base_url(&headers);
+    let mut props = serde_json::Map::new();
+    props.insert(
+        "id".into(),
+        json!({"title": "Mã đối tượng (Feature id)", "type": "integer"}),
+    );
+    let geom_format = match layer.geometry_kind().as_str() {
+        "Point" => "geometry-point",
+        "LineString" => "geometry-linestring",
+        "Polygon" => "geometry-polygon",
+        "MultiPoint" => "geometry-multipoint",
+        "MultiLineString" => "geometry-multilinestring",
+        _ => "geometry-multipolygon",
+    };
+    props.insert(
+        gf::GEOMETRY_QUERYABLE.into(),
+        json!({"title": "Hình học (Geometry)", "format": geom_format, "x-ogc-role": "primary-geometry"}),
+    );
+    for p in gf::visible_properties(layer.as_ref(), Access::Public) {
+        let mut schema = match p.kind {
+            PropertyKind::String => json!({"type": "string"}),
+            PropertyKind::Integer => json!({"type": "integer"}),
+            PropertyKind::Number => json!({"type": "number"}),
+            PropertyKind::Boolean => json!({"type": "boolean"}),
+            PropertyKind::Date => json!({"type": "string", "format": "date"}),
+            PropertyKind::DateTime => json!({"type": "string", "format": "date-time"}),
+        };
+        schema["title"] = json!(format!("{} ({})", p.title_vi, p.title_en));
+        props.insert(p.name.clone(), schema);
+    }
+    if format == Format::Html {
+        let rows: String = props
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                    escape_html(k),
+                    escape_html(v["title"].as_str().unwrap_or(""))
+                )
+            })
+            .collect();
+        return Ok(html_response(
+            &format!("{} — Thuộc tính lọc (Queryables)", layer.title_vi()),
+            &format!("<table><tbody>{rows}</tbody></table>"),
+        ));
+    }
+    Ok(json_response(
+        &json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": format!("{base}/collections/{id}/queryables"),
+            "type": "object",
+            "title": layer.title_vi(),
+            "properties": props,
+            "additionalProperties": false,
+        }),
+        "application/schema+json",
+    ))
+}
+
+const ITEMS_PARAMS: &[&str] = &[
+    "f",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "limit",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "properties",
+    "sortby",
+    "cursor",
+];
+
+/// Reads the items query string into an [`ItemsQuery`].
+async fn items_query(
+    state: &AppState,
+    layer: &dyn Layer,
+    params: &Params,
+    format: Format,
+    access: Access,
+) -> Result<ItemsQuery, ApiError> {
+    let queryable_names: Vec<String> = gf::queryables(layer, access)
+        .into_iter()
+        .map(|q| q.name)
+        .filter(|n| n != gf::GEOMETRY_QUERYABLE)
+        .collect();
+    let restricted: Vec<String> = layer
+        .properties()
+        .into_iter()
+        .filter(|p| p.access > access)
+        .map(|p| p.name)
+        .collect();
+    let mut q = ItemsQuery::new();
+    q.access = access;
+    for (k, v) in params {
+        if ITEMS_PARAMS.contains(&k.as_str()) {
+            continue;
+        }
+        if queryable_names.contains(k) || restricted.contains(k) {
+            q.equals.push((k.clone(), v.clone()));
+            continue;
+        }
+        return Err(bad(format!(
+            "unknown parameter '{}'; items accept {} and the queryables ({})",
+            k.chars().take(40).collect::<String>(),
+            ITEMS_PARAMS.join(", "),
+            queryable_names.join(", ")
+        )));
+    }
+    for p in ITEMS_PARAMS {
+        single(params, p)?;
+    }
+    let get = |n: &'static str| single(params, n).ok().flatten();
+    if let Some(c) = get("crs") {
+        q.crs = resolve_crs(state, c, "crs").await?;
+    }
+    if let Some(b) = get("bbox") {
+        let bcrs = match get("bbox-crs") {
+            Some(t) => resolve_crs(state, t, "bbox-crs").await?,
+            None => OutputCrs::CRS84,
+        };
+        q.bbox = Some(gf::parse_bbox(
+            b,
+            bcrs.srid,
+            bcrs.lat_first,
+            bcrs.geographic,
+        )?);
+    } else if get("bbox-crs").is_some() {
+        return Err(bad("parameter 'bbox-crs' needs a 'bbox'"));
+    }
+    if let Some(d) = get("datetime") {
+        q.datetime = Some(gf::parse_datetime(d)?);
+    }
+    let downloading = matches!(format, Format::Gpkg | Format::Csv);
+    let max = if downloading { MAX_DOWNLOAD } else { MAX_LIMIT };
+    q.limit = match get("limit") {
+        None if downloading => MAX_DOWNLOAD,
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.trim().parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(bad(format!(
+                    "parameter 'limit': expected a whole number from 1 to {max}, found \"{}\"",
+                    l.chars().take(20).collect::<String>()
+                )))
+            }
+        },
+    };
+    if let Some(fc) = get("filter-crs") {
+        let c = resolve_crs(state, fc, "filter-crs").await?;
+        q.filter_srid = c.srid;
+    }
+    match (get("filter"), get("filter-lang")) {
+        (Some(f), lang) => {
+            let expr = match lang.map(str::to_ascii_lowercase).as_deref() {
+                None | Some("cql2-text") => cql2::parse_text(f),
+                Some("cql2-json") => cql2::parse_json(f),
+                Some(other) => return Err(bad(format!(
+                    "parameter 'filter-lang': \"{}\" is not supported; use cql2-text or cql2-json",
+                    other.chars().take(30).collect::<String>()
+                ))),
+            };
+            q.filter = Some(expr.map_err(FeaturesError::Filter)?);
+        }
+        (None, Some(_)) => return Err(bad("parameter 'filter-lang' needs a 'filter'")),
+        (None, None) => {}
+    }
+    if let Some(p) = get("properties") {
+        let names: Vec<String> = p
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        q.properties = Some(names);
+    }
+    if let Some(s) = get("sortby") {
+        q.sortby = gf::parse_sortby(s)?;
+    }
+    if let Some(c) = get("cursor") {
+        q.cursor = Some(gf::Cursor::decode(c)?);
+    }
+    if downloading {
+        q.geometry = GeometryFormat::Wkt;
+        // Files store x/y (longitude or easting first) whatever the CRS's axis order.
+        q.crs.lat_first = false;
+    }
+    gf::validate(layer, &q)?;
+    Ok(q)
+}
+
+fn link_with(base: &str, path: &str, params: &Params, set: &[(&str, String)]) -> String {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    for (k, v) in set {
+        pairs.push(((*k).to_string(), v.clone()));
+    }
+    let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if qs.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{qs}")
+    }
+}
+
+/// `GET /collections/{id}/items`
+pub async fn items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let access = Access::Public;
+    let format = negotiate(single(&params, "f")?, &headers, true)?;
+    let layer = layer_for(&state, &id, access)?;
+    let q = items_query(&state, layer.as_ref(), &params, format, access).await?;
+    if matches!(format, Format::Gpkg | Format::Csv) {
+        return download(&state, layer.as_ref(), q, format).await;
+    }
+    let page = gf::items(&state.pool, layer.as_ref(), &q).await?;
+    let base = base_url(&headers);
+    let path = format!("/collections/{id}/items");
+    if format == Format::Html {
+        return Ok(items_html(layer.as_ref(), &page, &path, &params));
+    }
+    let mut links = vec![
+        json!({"rel": "self", "type": GEOJSON, "href": link_with(&base, &path, &params, &[])}),
+        json!({"rel": "alternate", "type": "text/html", "href": link_with(&base, &path, &params, &[("f", "html".into())])}),
+        json!({"rel": "collection", "type": "application/json", "href": format!("{base}/collections/{id}")}),
+    ];
+    if let Some(next) = &page.next {
+        links.push(json!({"rel": "next", "type": GEOJSON, "href": link_with(&base, &path, &params, &[("cursor", next.encode())])}));
+    }
+    if let Some(prev) = &page.prev {
+        links.push(json!({"rel": "prev", "type": GEOJSON, "href": link_with(&base, &path, &params, &[("cursor", prev.encode())])}));
+    }
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": page.number_matched,
+        "numberReturned": page.features.len(),
+        "timeStamp": timestamp(),
+        "links": links,
+        "features": page.features,
+    });
+    let mut r = json_response(&body, GEOJSON);
+    set_content_crs(&mut r, q.crs);
+    Ok(r)
+}
+
+fn set_content_crs(r: &mut Response, crs: OutputCrs) {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs_uri(crs))) {
+        r.headers_mut().insert("content-crs", v);
+    }
+}
+
+fn timestamp() -> String {
+    // RFC 3339 in UTC without a date library: seconds since the epoch → civil date.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn items_html(layer: &dyn Layer, page: &gf::Page, path: &str, params: &Params) -> Response {
+    let head: String = std::iter::once("<th>Mã (id)</th>".to_string())
+        .chain(page.properties.iter().map(|p| {
+            format!(
+                "<th title=\"{}\">{}</th>",
+                escape_html(&p.title_en),
+                escape_html(&p.title_vi)
+            )
+        }))
+        .collect();
+    let mut rows = String::new();
+    for f in &page.features {
+        let id = f["id"].to_string();
+        rows.push_str(&format!(
+            "<tr data-id=\"{id}\"><td><a href=\"{path}/{id}?f=html\">{id}</a></td>"
+        ));
+        for p in &page.properties {
+            let v = match &f["properties"][&p.name] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            rows.push_str(&format!("<td>{}</td>", escape_html(&v)));
+        }
+        rows.push_str("</tr>\n");
+    }
+    let mut nav = String::new();
+    if let Some(prev) = &page.prev {
+        nav.push_str(&format!(
+            "<a rel=\"prev\" href=\"{}\">← Trang trước (Previous)</a> ",
+            escape_html(&link_with("", path, params, &[("cursor", prev.encode())]))
+        ));
+    }
+    if let Some(next) = &page.next {
+        nav.push_str(&format!(
+            "<a rel=\"next\" href=\"{}\">Trang sau (Next) →</a>",
+            escape_html(&link_with("", path, params, &[("cursor", next.encode())]))
+        ));
+    }
+    html_response(
+        layer.title_vi(),
+        &format!(
+            "<p>{en}. Số đối tượng (Features): <span id=\"matched\">{m}</span>; hiển thị (shown): {r}.</p><p>{nav}</p><table id=\"items\"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>",
+            en = escape_html(layer.title_en()),
+            m = page.number_matched,
+            r = page.features.len(),
+        ),
+    )
+}
+
+async fn download(
+    state: &AppState,
+    layer: &dyn Layer,
+    q: ItemsQuery,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let matched = gf::count(&state.pool, layer, &q).await?;
+    if q.cursor.is_none() && matched > i64::from(q.limit) && q.limit == MAX_DOWNLOAD {
+        return Err(ApiError(problem_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(format!(
+                "{matched} features match; a download holds at most {MAX_DOWNLOAD}: narrow it with bbox, filter or datetime, or page with limit"
+            )),
+        )));
+    }
+    let page = gf::items(&state.pool, layer, &q).await?;
+    let id = layer.id().to_string();
+    let (bytes, content_type, ext) = match format {
+        Format::Csv => (
+            crate::downloads::csv(&page),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        _ => {
+            let srid = q.crs.srid;
+            let name = id.clone();
+            let bytes =
+                tokio::task::spawn_blocking(move || crate::downloads::gpkg(&page, &name, srid))
+                    .await
+                    .map_err(AppError::internal)?
+                    .map_err(AppError::internal)?;
+            (bytes, "application/geopackage+sqlite3", "gpkg")
+        }
+    };
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    set_content_crs(&mut r, q.crs);
+    Ok(r)
+}
+
+/// `GET /collections/{id}/items/{fid}`
+pub async fn item(
+    State(state): State<AppState>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_unknown(&params, &["f", "crs"])?;
+    let access = Access::Public;
+    let format = negotiate(single(&params, "f")?, &headers, false)?;
+    let layer = layer_for(&state, &id, access)?;
+    let not_found = || -> ApiError {
+        AppError::NotFound(format!(
+            "collection \"{id}\" has no feature \"{}\"",
+            fid.chars().take(40).collect::<String>()
+        ))
+        .into()
+    };
+    let fid_num: i64 = fid.parse().map_err(|_| not_found())?;
+    let crs = match single(&params, "crs")? {
+        Some(c) => resolve_crs(&state, c, "crs").await?,
+        None => OutputCrs::CRS84,
+    };
+    let mut feature = gf::item(&state.pool, layer.as_ref(), fid_num, crs, access)
+        .await?
+        .ok_or_else(not_found)?;
+    if format == Format::Html {
+        let rows: String = gf::visible_properties(layer.as_ref(), access)
+            .iter()
+            .map(|p| {
+                let v = match &feature["properties"][&p.name] {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                format!(
+                    "<tr><th title=\"{}\">{}</th><td>{}</td></tr>",
+                    escape_html(&p.title_en),
+                    escape_html(&p.title_vi),
+                    escape_html(&v)
+                )
+            })
+            .collect();
+        return Ok(html_response(
+            &format!("{} — {fid_num}", layer.title_vi()),
+            &format!("<table id=\"feature\"><tbody>{rows}</tbody></table>"),
+        ));
+    }
+    let base = base_url(&headers);
+    feature["links"] = json!([
+        {"rel": "self", "type": GEOJSON, "href": format!("{base}/collections/{id}/items/{fid_num}")},
+        {"rel": "alternate", "type": "text/html", "href": format!("{base}/collections/{id}/items/{fid_num}?f=html")},
+        {"rel": "collection", "type": "application/json", "href": format!("{base}/collections/{id}")},
+    ]);
+    let mut r = json_response(&feature, GEOJSON);
+    set_content_crs(&mut r, crs);
+    Ok(r)
+}
+
+/// Used by the OpenAPI document: the queryable parameter names of every collection.
+pub fn collection_ids(state: &AppState) -> Vec<String> {
+    state.layers.iter().map(|l| l.id().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
 }

@@ -2,7 +2,8 @@
 //! running database's catalog, and the same list as JSON.
 
 use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use gis_core::crs::CrsInfo;
 use gis_core::layer::{read_catalog, CatalogEntry};
@@ -10,11 +11,14 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::routes::base_url;
+use crate::routes::features::{negotiate, ApiError, Format};
 
 /// `?lang=` of the landing page.
 #[derive(Debug, Deserialize)]
 pub struct LangQuery {
     lang: Option<String>,
+    f: Option<String>,
 }
 
 /// `GET /layers`: the catalog as JSON.
@@ -105,11 +109,22 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// `GET /`: the landing page.
+/// `GET /`: the landing page: HTML for browsers, the OGC API landing JSON (links to
+/// service-desc, service-doc, conformance and data) with `?f=json` or `Accept: application/json`.
 pub async fn page(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
-) -> Result<Html<String>, AppError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let format = negotiate(q.f.as_deref(), &headers, false)?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Without f or Accept, a browser's page: HTML stays the default here.
+    if format == Format::Json && (q.f.is_some() || accept.contains("json")) {
+        return Ok(Json(crate::routes::openapi::landing_json(&base_url(&headers))).into_response());
+    }
     let t = match q.lang.as_deref() {
         Some("en") => &EN,
         _ => &VI,
@@ -164,6 +179,9 @@ nav a {{ margin-right: 1rem; }}
 {table}
 <h2>{services}</h2>
 <ul>
+<li><a href="/collections?f=html">/collections</a> — OGC API – Features</li>
+<li><a href="/api.html">/api.html</a> — OpenAPI (<a href="/api">/api</a>)</li>
+<li><a href="/conformance?f=html">/conformance</a></li>
 <li><a href="/layers">/layers</a> — JSON</li>
 <li><a href="/crs">/crs</a> — EPSG</li>
 <li><a href="/health">/health</a></li>
@@ -179,7 +197,8 @@ nav a {{ margin-right: 1rem; }}
         services = t.services,
         other_href = t.other_lang.0,
         other_label = t.other_lang.1,
-    )))
+    ))
+    .into_response())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod features;
 pub mod health;
 pub mod landing;
+pub mod openapi;
 pub mod query;
 pub mod style;
 pub mod tiles;

@@ -1,0 +1,323 @@
+//! The service description: an OpenAPI 3.0 document at `/api` (written by hand as JSON, so
+//! that it says exactly what the handlers accept and return) and a small self-contained HTML
+//! list of the operations at `/api.html` (no script, nothing loaded from the internet).
+
+use axum::extract::Query;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use gis_core::features::{DEFAULT_LIMIT, MAX_DOWNLOAD, MAX_LIMIT};
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::routes::base_url;
+use crate::routes::features::{negotiate, ApiError, Format};
+use crate::routes::landing::escape_html;
+
+/// Media type of the OpenAPI document.
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api", get(api))
+        .route("/api.html", get(api_html))
+}
+
+fn problem_responses() -> Value {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    json!({
+        "400": {"description": "A parameter is malformed or unknown; `detail` says which and why.", "content": problem},
+        "404": {"description": "No such collection or feature.", "content": problem},
+        "500": {"description": "Internal error; quote `request_id`.", "content": problem},
+        "503": {"description": "The database is not answering.", "content": problem},
+    })
+}
+
+fn ok_json(description: &str, schema: Value, html: bool) -> Value {
+    let mut content = json!({"application/json": {"schema": schema}});
+    if html {
+        content["text/html"] = json!({"schema": {"type": "string"}});
+    }
+    let mut r = problem_responses();
+    r["200"] = json!({"description": description, "content": content});
+    r
+}
+
+fn op(id: &str, summary: &str, tags: &str, params: Value, responses: Value) -> Value {
+    json!({"get": {"operationId": id, "summary": summary, "tags": [tags], "parameters": params, "responses": responses}})
+}
+
+fn p(name: &str) -> Value {
+    json!({"$ref": format!("#/components/parameters/{name}")})
+}
+
+/// The whole OpenAPI document, with absolute server URL `base`.
+pub fn document(base: &str) -> Value {
+    let link = json!({"type": "object", "required": ["href"], "properties": {
+        "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}}});
+    let links = json!({"type": "array", "items": {"$ref": "#/components/schemas/Link"}});
+    let geometry = json!({"nullable": true, "oneOf": [{"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}, {"type": "string"}]});
+    let feature = json!({"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"type": "integer"},
+        "geometry": geometry,
+        "properties": {"type": "object", "nullable": true},
+        "links": links.clone()}});
+    let collection = json!({"type": "object", "required": ["id", "links"], "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+        "itemType": {"type": "string"}, "extent": {"type": "object"},
+        "crs": {"type": "array", "items": {"type": "string"}}, "storageCrs": {"type": "string"},
+        "storageCrsBbox": {"type": "array", "items": {"type": "number"}},
+        "links": links.clone()}});
+    let geojson_or = |html: bool| {
+        let mut c = json!({"application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}});
+        if html {
+            c["text/html"] = json!({"schema": {"type": "string"}});
+            c["application/geopackage+sqlite3"] =
+                json!({"schema": {"type": "string", "format": "binary"}});
+            c["text/csv"] = json!({"schema": {"type": "string"}});
+        }
+        c
+    };
+    let mut items_responses = problem_responses();
+    items_responses["200"] = json!({"description": "A page of features (GeoJSON, HTML, GeoPackage or CSV by `f`).",
+        "headers": {"Content-Crs": {"description": "CRS of the coordinates, as `<uri>`.", "schema": {"type": "string"}}},
+        "content": geojson_or(true)});
+    items_responses["403"] = json!({"description": "The request uses a property this user may not read.",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    items_responses["413"] = json!({"description": "A download would hold more features than allowed.",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let mut item_responses = problem_responses();
+    item_responses["200"] = json!({"description": "One feature.",
+        "headers": {"Content-Crs": {"description": "CRS of the coordinates.", "schema": {"type": "string"}}},
+        "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/Feature"}}, "text/html": {"schema": {"type": "string"}}}});
+    let binary = |media: &str, d: &str| {
+        let mut r = problem_responses();
+        r["200"] = json!({"description": d, "content": {media: {"schema": {"type": "string", "format": "binary"}}}});
+        r
+    };
+    let text = |media: &str, d: &str| {
+        let mut r = problem_responses();
+        r["200"] = json!({"description": d, "content": {media: {"schema": {"type": "string"}}}});
+        r
+    };
+    let any_json = json!({"type": "object"});
+    let mut paths = json!({
+        "/": {"get": {"operationId": "landing", "summary": "Landing page (HTML; JSON with f=json or Accept: application/json)", "tags": ["Capabilities"],
+            "parameters": [p("f"), {"name": "lang", "in": "query", "required": false, "schema": {"type": "string", "enum": ["vi", "en"]}}],
+            "responses": ok_json("Landing page", json!({"type": "object", "required": ["links"], "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "links": links.clone()}}), true)}},
+        "/conformance": op("conformance", "Conformance classes", "Capabilities", json!([p("f")]),
+            ok_json("Conformance declaration", json!({"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}), true)),
+        "/api": op("api", "This OpenAPI document", "Capabilities", json!([p("f")]),
+            text("application/vnd.oai.openapi+json;version=3.0", "OpenAPI 3.0")),
+        "/api.html": op("apiHtml", "The operations as HTML", "Capabilities", json!([]), text("text/html", "HTML")),
+        "/collections": op("collections", "Feature collections (one per layer)", "Data", json!([p("f")]),
+            ok_json("Collections", json!({"type": "object", "required": ["collections", "links"], "properties": {
+                "links": links.clone(), "crs": {"type": "array", "items": {"type": "string"}},
+                "collections": {"type": "array", "items": {"$ref": "#/components/schemas/Collection"}}}}), true)),
+        "/collections/{collectionId}": op("collection", "One collection", "Data", json!([p("collectionId"), p("f")]),
+            ok_json("Collection", json!({"$ref": "#/components/schemas/Collection"}), true)),
+        "/collections/{collectionId}/queryables": {"get": {"operationId": "queryables", "summary": "What filters may use (JSON Schema)", "tags": ["Data"],
+            "parameters": [p("collectionId"), p("f")],
+            "responses": {
+                "200": {"description": "Queryables", "content": {"application/schema+json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
+                "400": problem_responses()["400"], "404": problem_responses()["404"], "500": problem_responses()["500"], "503": problem_responses()["503"]}}},
+        "/collections/{collectionId}/items": {"get": {"operationId": "items", "summary": "Features of a collection, paged (keyset `cursor` in next/prev links). Queryables may also be used as query parameters (equality).", "tags": ["Data"],
+            "parameters": [p("collectionId"), p("fItems"), p("bbox"), p("bbox-crs"), p("datetime"), p("limit"), p("crs"),
+                p("filter"), p("filter-lang"), p("filter-crs"), p("properties"), p("sortby"), p("cursor")],
+            "responses": items_responses}},
+        "/collections/{collectionId}/items/{featureId}": {"get": {"operationId": "item", "summary": "One feature", "tags": ["Data"],
+            "parameters": [p("collectionId"), {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}}, p("f"), p("crs")],
+            "responses": item_responses}},
+        "/health": op("health", "Database and PostGIS health", "Operations", json!([]),
+            ok_json("Healthy", json!({"type": "object", "properties": {"status": {"type": "string"}, "postgis": {"type": "string"}, "layers": {"type": "integer"}}}), false)),
+        "/metrics": op("metrics", "Prometheus metrics", "Operations", json!([]), text("text/plain", "Prometheus text format")),
+        "/layers": op("layers", "The layer catalog with feature counts", "Capabilities", json!([]), ok_json("Layers", json!({"type": "array", "items": {"type": "object"}}), false)),
+        "/crs": op("crs", "The CRSs bando names explicitly", "Capabilities", json!([]), ok_json("CRSs", json!({"type": "array", "items": {"type": "object"}}), false)),
+        "/tiles": op("tileCatalog", "Vector tile catalog", "Tiles", json!([]), ok_json("Tile catalog", any_json.clone(), false)),
+        "/tileMatrixSets": op("tileMatrixSets", "Tile matrix sets", "Tiles", json!([]), ok_json("Tile matrix sets", any_json.clone(), false)),
+        "/tileMatrixSets/{tileMatrixSetId}": op("tileMatrixSet", "One tile matrix set", "Tiles",
+            json!([{"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string"}}]), ok_json("Tile matrix set", any_json.clone(), false)),
+        "/tiles/{layers}": op("tilejson", "TileJSON 3.0 of one layer or a comma-separated composite (path ends in .json)", "Tiles",
+            json!([p("layers")]), ok_json("TileJSON", any_json.clone(), false)),
+        "/tiles/{layers}/{z}/{x}/{y}": op("tile", "A Mapbox Vector Tile (y ends in .mvt or .pbf)", "Tiles",
+            json!([p("layers"), {"name": "z", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "x", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "y", "in": "path", "required": true, "schema": {"type": "string"}}]),
+            binary("application/vnd.mapbox-vector-tile", "Vector tile")),
+        "/collections/{collectionId}/tiles": op("collectionTilesets", "Tilesets of a collection", "Tiles", json!([p("collectionId")]), ok_json("Tilesets", any_json.clone(), false)),
+        "/collections/{collectionId}/tiles/WebMercatorQuad": op("collectionTileset", "WebMercatorQuad tileset metadata", "Tiles", json!([p("collectionId")]), ok_json("Tileset", any_json.clone(), false)),
+        "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}": op("collectionTile", "A vector tile (OGC API – Tiles)", "Tiles",
+            json!([p("collectionId"), {"name": "tileMatrix", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "tileRow", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "tileCol", "in": "path", "required": true, "schema": {"type": "string"}}]),
+            binary("application/vnd.mapbox-vector-tile", "Vector tile")),
+    });
+    if let (Some(target), Value::Object(extra)) =
+        (paths.as_object_mut(), crate::routes::query::openapi_paths())
+    {
+        for (k, v) in extra {
+            target.insert(k, v);
+        }
+    }
+    let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
+    let parameters = json!({
+        "collectionId": {"name": "collectionId", "in": "path", "required": true, "description": "Layer id (see /collections)", "schema": {"type": "string"}},
+        "layers": {"name": "layers", "in": "path", "required": true, "description": "Layer id or comma-separated ids", "schema": {"type": "string"}},
+        "f": q("f", "Output format (default: by Accept)", json!({"type": "string", "enum": ["json", "html"]})),
+        "fItems": q("f", "Output format: GeoJSON, HTML, or a download (GeoPackage, CSV with WKT geometry and a UTF-8 BOM)", json!({"type": "string", "enum": ["json", "geojson", "html", "gpkg", "csv"]})),
+        "bbox": q("bbox", "minx,miny,maxx,maxy (or 6 numbers) in bbox-crs; EPSG:4326 named explicitly is lat,lon", json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}})),
+        "bbox-crs": q("bbox-crs", "CRS of bbox (default CRS84)", json!({"type": "string", "format": "uri"})),
+        "datetime": q("datetime", "Instant or interval (a/b, open ends ..) on the layer's date property or updated_at", json!({"type": "string"})),
+        "limit": q("limit", &format!("Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}; downloads at most {MAX_DOWNLOAD})"), json!({"type": "integer", "minimum": 1, "maximum": MAX_DOWNLOAD, "default": DEFAULT_LIMIT})),
+        "crs": q("crs", "Output CRS: CRS84 (default), EPSG:4326 (lat/lon), 3857, 4756, 9212, 5899, 3405, 3406 or any EPSG code PostGIS knows", json!({"type": "string", "format": "uri"})),
+        "filter": q("filter", "CQL2 filter", json!({"type": "string"})),
+        "filter-lang": q("filter-lang", "Language of filter", json!({"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"})),
+        "filter-crs": q("filter-crs", "CRS of the filter's geometry literals (x/y order)", json!({"type": "string", "format": "uri"})),
+        "properties": q("properties", "Comma-separated property names to return", json!({"type": "array", "items": {"type": "string"}})),
+        "sortby": q("sortby", "Comma-separated property names, - for descending", json!({"type": "array", "items": {"type": "string"}})),
+        "cursor": q("cursor", "Opaque page position from a next/prev link", json!({"type": "string"})),
+    });
+    let mut schemas = Map::new();
+    schemas.insert("Link".into(), link);
+    schemas.insert("Feature".into(), feature);
+    schemas.insert("Collection".into(), collection);
+    schemas.insert(
+        "FeatureCollection".into(),
+        json!({"type": "object", "required": ["type", "features"], "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+            "numberMatched": {"type": "integer", "minimum": 0},
+            "numberReturned": {"type": "integer", "minimum": 0},
+            "timeStamp": {"type": "string", "format": "date-time"},
+            "links": links}}),
+    );
+    schemas.insert(
+        "Problem".into(),
+        json!({"type": "object", "required": ["type", "title", "status"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}, "request_id": {"type": "string"}}}),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "bando — Nền tảng dữ liệu không gian (spatial data platform)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "OGC API – Features (Parts 1–3), OGC API – Tiles and vector tiles over the province's layers. Coordinates in VN-2000 TM-3 (EPSG:9212, 5899) and any EPSG CRS on request.",
+        },
+        "servers": [{"url": base}],
+        "paths": paths,
+        "components": {"parameters": parameters, "schemas": schemas},
+    })
+}
+
+/// `GET /api`: the OpenAPI document (`f=html` redirects to the HTML list).
+pub async fn api(
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let f = params
+        .iter()
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v.as_str());
+    if let Some((k, _)) = params.iter().find(|(k, _)| k != "f") {
+        return Err(crate::error::AppError::BadRequest(format!(
+            "unknown parameter '{}'; /api accepts f",
+            k.chars().take(40).collect::<String>()
+        ))
+        .into());
+    }
+    // The document is JSON unless HTML is asked for explicitly with f=html.
+    if f.is_some() && negotiate(f, &headers, false)? == Format::Html {
+        return Ok(api_html(headers).await.into_response());
+    }
+    let doc = document(&base_url(&headers));
+    let mut r = (StatusCode::OK, doc.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENAPI_JSON));
+    Ok(r)
+}
+
+/// `GET /api.html`: every operation with its parameters, as plain HTML.
+pub async fn api_html(headers: HeaderMap) -> Response {
+    let doc = document(&base_url(&headers));
+    let mut rows = String::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            let Some(ops) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in ops {
+                let params: Vec<String> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter_map(|p| {
+                                p["name"].as_str().map(str::to_string).or_else(|| {
+                                    p["$ref"]
+                                        .as_str()
+                                        .and_then(|r| r.rsplit('/').next())
+                                        .and_then(|n| {
+                                            doc["components"]["parameters"][n]["name"].as_str()
+                                        })
+                                        .map(str::to_string)
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                rows.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                    escape_html(&method.to_ascii_uppercase()),
+                    escape_html(path),
+                    escape_html(op["summary"].as_str().unwrap_or("")),
+                    escape_html(&params.join(", "))
+                ));
+            }
+        }
+    }
+    let page = format!(
+        r#"<!doctype html>
+<html lang="vi">
+<head><meta charset="utf-8"><title>bando API</title>
+<style>body {{ font-family: system-ui, "Noto Sans", sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; }} table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; }}</style>
+</head>
+<body>
+<h1>Giao diện lập trình (API) — bando</h1>
+<p>Tài liệu OpenAPI 3.0 (OpenAPI document): <a href="/api">/api</a></p>
+<table id="operations"><thead><tr><th>Phương thức (Method)</th><th>Đường dẫn (Path)</th><th>Mô tả (Summary)</th><th>Tham số (Parameters)</th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+</body>
+</html>
+"#
+    );
+    let mut r = (StatusCode::OK, page).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// The landing page's JSON form (OGC API Common): links to the service description and data.
+pub fn landing_json(base: &str) -> Value {
+    json!({
+        "title": "bando — Nền tảng dữ liệu không gian",
+        "description": "Máy chủ dữ liệu bản đồ của tỉnh (the province's map data server): OGC API – Features and Tiles.",
+        "links": [
+            {"rel": "self", "type": "application/json", "title": "this document", "href": format!("{base}/?f=json")},
+            {"rel": "alternate", "type": "text/html", "title": "HTML", "href": format!("{base}/")},
+            {"rel": "service-desc", "type": OPENAPI_JSON, "title": "OpenAPI 3.0", "href": format!("{base}/api")},
+            {"rel": "service-doc", "type": "text/html", "title": "API documentation", "href": format!("{base}/api.html")},
+            {"rel": "conformance", "type": "application/json", "title": "conformance classes", "href": format!("{base}/conformance")},
+            {"rel": "data", "type": "application/json", "title": "collections", "href": format!("{base}/collections")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/conformance", "type": "application/json", "href": format!("{base}/conformance")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/data", "type": "application/json", "href": format!("{base}/collections")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "vector tiles", "href": format!("{base}/tiles")},
+        ],
+    })
+}
