@@ -220,6 +220,46 @@ pub trait Layer: Send + Sync {
     fn cache_max_age(&self) -> u32 {
         300
     }
+    /// How the layer is drawn below its detail zoom (see [`Generalisation`]); by default every
+    /// feature from its own `min_zoom`.
+    fn generalisation(&self) -> Generalisation {
+        Generalisation::MinZoom
+    }
+}
+
+/// How a layer's low-zoom tiles are made small and meaningful ([`crate::mvt`] builds the SQL).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Generalisation {
+    /// Each feature from its generated `min_zoom` on (too-small features left out).
+    MinZoom,
+    /// Below `detail_zoom`, tiles read a generalised table its owner keeps in step with the
+    /// layer's rows; the MVT layer keeps the layer's id, so one style serves every zoom.
+    Overview(OverviewTable),
+    /// Below `detail_zoom`, points are merged per grid cell of `cell_px` pixels (of a 256-pixel
+    /// tile, aligned to the tile grid) into one feature with `point_count`.
+    Cluster {
+        /// First zoom drawing every point.
+        detail_zoom: u8,
+        /// Cell size in pixels (a power of two up to 256).
+        cell_px: u16,
+    },
+}
+
+/// A generalised table for [`Generalisation::Overview`]. Its shape: a `zoom smallint` column
+/// naming the zoom each row is drawn at (rows exist for `zooms`), `geom_3857` in EPSG:3857 with
+/// an index, and the listed properties (never restricted data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewTable {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// Lowest and highest zoom with rows; a tile outside reads the nearest.
+    pub zooms: (u8, u8),
+    /// First zoom drawn from the layer's own rows.
+    pub detail_zoom: u8,
+    /// Properties of the rows (column name = property name).
+    pub properties: Vec<PropertyDef>,
 }
 
 /// Errors of the registry.

@@ -2,14 +2,27 @@
 //! and zoom, over the Web Mercator serving column `geom_3857` (kept in step with the native
 //! geometry by PostgreSQL, so no row is transformed per request) and its GiST index.
 //!
-//! Generalisation: a feature is drawn only from its `min_zoom` on (polygons from about 4 × 4
-//! pixels, lines from about 8 pixels; see migration 5), and up to z12 the query names the
-//! partial index of low-zoom features, so a province-wide tile reads the few features visible
-//! there instead of every parcel. `ST_AsMVTGeom` clips to the tile plus a buffer and snaps to the
-//! 4096 grid, which also simplifies. Each tile is capped at [`TileSql::max_features`].
+//! Generalisation, chosen per layer by [`Layer::generalisation`] ([`tile_sql`] dispatches):
+//! - [`Generalisation::MinZoom`]: a feature is drawn only from its `min_zoom` on (polygons from
+//!   about 4 × 4 pixels, lines from about 8 pixels; see migration 5), and up to z12 the query
+//!   names the partial index of low-zoom features, so a province-wide tile reads the few
+//!   features visible there instead of every parcel ([`layer_tile_sql`]).
+//! - [`Generalisation::Overview`]: below the detail zoom the tile reads the owner's generalised
+//!   table (e.g. the parcels' land-use overview) under the same MVT layer name, with
+//!   `generalised = true` on every feature ([`overview_tile_sql`]).
+//! - [`Generalisation::Cluster`]: below the detail zoom, points are merged per grid cell aligned
+//!   to the tile grid into one feature at their centroid with `point_count` ([`cluster_tile_sql`]);
+//!   a cell belongs to exactly one tile, so counts add up across tiles.
+//!
+//! `ST_AsMVTGeom` clips to the tile plus a buffer and snaps to the 4096 grid, dropping vertices
+//! under that resolution. Each tile is capped at [`TileSql::max_features`]; a tile over the
+//! server's byte cap is rendered again with `coarse` set (the generalised form, or for plain
+//! layers only features of two zooms lower on a 1024 grid).
 
 use crate::db::quote_ident;
-use crate::layer::{Access, PropertyDef, PropertyKind, StorageTable};
+use crate::layer::{
+    Access, Generalisation, Layer, OverviewTable, PropertyDef, PropertyKind, StorageTable,
+};
 
 /// Tile extent in MVT units.
 pub const EXTENT: u32 = 4096;
@@ -17,6 +30,10 @@ pub const EXTENT: u32 = 4096;
 pub const BUFFER: u32 = 64;
 /// Highest zoom served from the low-zoom partial index.
 pub const LOW_ZOOM_MAX: u8 = 12;
+/// Grid of a coarse re-render of a plain layer (a tile over the byte cap).
+pub const COARSE_EXTENT: u32 = 1024;
+/// Half the width of the Web Mercator world in metres.
+pub const WORLD_HALF: f64 = 20_037_508.342_789_244;
 
 /// The SQL of one layer's tile. Binds: `$1` z, `$2` x, `$3` y (all `integer`). Returns one row:
 /// the MVT bytes (`bytea`) and the number of features (`bigint`).
@@ -28,6 +45,123 @@ pub struct TileSql {
     pub max_features: u32,
 }
 
+/// The tile SQL of `layer` at zoom `z` for readers with `access`, following the layer's
+/// [`Generalisation`]. `coarse` asks for a smaller rendering of the same tile (used when the
+/// normal one is over the byte cap): the generalised form even at detail zooms, or, for
+/// [`Generalisation::MinZoom`] layers, features of two zooms lower on a [`COARSE_EXTENT`] grid.
+pub fn tile_sql(
+    layer: &dyn Layer,
+    z: u8,
+    access: Access,
+    max_features: u32,
+    coarse: bool,
+) -> TileSql {
+    let storage = layer.storage();
+    match layer.generalisation() {
+        Generalisation::Overview(overview) if coarse || z < overview.detail_zoom => {
+            overview_tile_sql(layer.id(), &overview, z, access, max_features)
+        }
+        Generalisation::Cluster {
+            detail_zoom,
+            cell_px,
+        } if coarse || z < detail_zoom => {
+            cluster_tile_sql(layer.id(), &storage, cell_px, max_features)
+        }
+        _ => {
+            let (extent, lag) = if coarse {
+                (COARSE_EXTENT, 2)
+            } else {
+                (EXTENT, 0)
+            };
+            feature_tile_sql(
+                layer.id(),
+                &storage,
+                &layer.properties(),
+                z,
+                access,
+                max_features,
+                extent,
+                lag,
+            )
+        }
+    }
+}
+
+/// The tile SQL of an [`OverviewTable`] at zoom `z` (its rows of the nearest stored zoom), under
+/// the MVT layer name `layer_id`. Binds as [`layer_tile_sql`]. Features carry no id (a row is
+/// an aggregate, not a feature of the layer) and `generalised = true`.
+pub fn overview_tile_sql(
+    layer_id: &str,
+    overview: &OverviewTable,
+    z: u8,
+    access: Access,
+    max_features: u32,
+) -> TileSql {
+    let level = z.clamp(overview.zooms.0, overview.zooms.1);
+    let columns: Vec<String> = overview
+        .properties
+        .iter()
+        .filter(|p| p.access <= access)
+        .map(|p| quote_ident(&p.name))
+        .collect();
+    let sql = format!(
+        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom'), ''::bytea), count(*)
+         FROM (
+           SELECT {columns}true AS generalised, ST_AsMVTGeom(geom_3857, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
+           FROM {schema}.{table}
+           WHERE zoom = {level} AND geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {margin})
+           LIMIT {max_features}
+         ) t WHERE geom IS NOT NULL",
+        name = sql_literal(layer_id),
+        columns = columns.iter().map(|c| format!("{c}, ")).collect::<String>(),
+        schema = quote_ident(&overview.schema),
+        table = quote_ident(&overview.table),
+        margin = f64::from(BUFFER) / f64::from(EXTENT),
+    );
+    TileSql { sql, max_features }
+}
+
+/// The tile SQL of a point layer clustered on a grid of `cell_px` pixels (of a 256-pixel tile):
+/// one feature per non-empty cell at the centroid of its points, with `point_count` and
+/// `generalised = true`. Cells are numbered from the tile grid's origin, so each lies in exactly
+/// one tile and a point is counted once. Binds as [`layer_tile_sql`].
+pub fn cluster_tile_sql(
+    layer_id: &str,
+    storage: &StorageTable,
+    cell_px: u16,
+    max_features: u32,
+) -> TileSql {
+    // Cells per tile side; a power of two from 1 to 256.
+    let per_tile = (256 / u32::from(cell_px.clamp(1, 256))).next_power_of_two();
+    let sql = format!(
+        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom'), ''::bytea), count(*)
+         FROM (
+           SELECT point_count, true AS generalised,
+                  ST_AsMVTGeom(centre, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
+           FROM (
+             SELECT count(*)::integer AS point_count, ST_Centroid(ST_Collect(geom_3857)) AS centre
+             FROM (
+               SELECT geom_3857,
+                      floor((ST_XMin(geom_3857) + {half}) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cx,
+                      floor(({half} - ST_YMax(geom_3857)) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cy
+               FROM {table}
+               WHERE geom_3857 && ST_TileEnvelope($1, $2, $3)
+             ) p
+             WHERE cx BETWEEN $2::bigint * {per_tile} AND $2::bigint * {per_tile} + {last}
+               AND cy BETWEEN $3::bigint * {per_tile} AND $3::bigint * {per_tile} + {last}
+             GROUP BY cx, cy
+             LIMIT {max_features}
+           ) c
+         ) t WHERE geom IS NOT NULL",
+        name = sql_literal(layer_id),
+        half = WORLD_HALF,
+        world = 2.0 * WORLD_HALF,
+        last = per_tile - 1,
+        table = storage.qualified(),
+    );
+    TileSql { sql, max_features }
+}
+
 /// Builds the tile SQL of a feature-table layer at zoom `z` for readers with `access`
 /// (restricted properties only for [`Access::Restricted`] readers).
 pub fn layer_tile_sql(
@@ -37,6 +171,31 @@ pub fn layer_tile_sql(
     z: u8,
     access: Access,
     max_features: u32,
+) -> TileSql {
+    feature_tile_sql(
+        layer_id,
+        storage,
+        properties,
+        z,
+        access,
+        max_features,
+        EXTENT,
+        0,
+    )
+}
+
+/// [`layer_tile_sql`] on a grid of `extent`, drawing features from `lag` zooms after their
+/// `min_zoom`.
+#[allow(clippy::too_many_arguments)]
+fn feature_tile_sql(
+    layer_id: &str,
+    storage: &StorageTable,
+    properties: &[PropertyDef],
+    z: u8,
+    access: Access,
+    max_features: u32,
+    extent: u32,
+    lag: u8,
 ) -> TileSql {
     let mut columns = vec![quote_ident(&storage.id_column)];
     for p in properties.iter().filter(|p| p.access <= access) {
@@ -53,12 +212,12 @@ pub fn layer_tile_sql(
         String::new()
     };
     let sql = format!(
-        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom', {id}), ''::bytea), count(*)
+        "SELECT coalesce(ST_AsMVT(t, {name}, {extent}, 'geom', {id}), ''::bytea), count(*)
          FROM (
-           SELECT {columns}, ST_AsMVTGeom(geom_3857, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
+           SELECT {columns}, ST_AsMVTGeom(geom_3857, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
            FROM {table}
            WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {margin})
-             AND min_zoom <= $1{low_zoom}
+             AND min_zoom <= $1{lag}{low_zoom}
            LIMIT {limit}
          ) t WHERE geom IS NOT NULL",
         name = sql_literal(layer_id),
@@ -66,6 +225,8 @@ pub fn layer_tile_sql(
         columns = columns.join(", "),
         table = storage.qualified(),
         margin = f64::from(BUFFER) / f64::from(EXTENT),
+        buffer = BUFFER * extent / EXTENT,
+        lag = if lag > 0 { format!(" - {lag}") } else { String::new() },
         limit = max_features,
     );
     TileSql { sql, max_features }
@@ -125,5 +286,128 @@ mod tests {
             .sql
             .contains("geom_3857 && ST_TileEnvelope($1, $2, $3, margin => 0.015625)"));
         assert!(high.sql.contains("LIMIT 100"));
+    }
+
+    /// A layer description for the dispatch tests.
+    struct Described(Generalisation, u8);
+
+    impl Layer for Described {
+        fn id(&self) -> &str {
+            "parcels"
+        }
+        fn title_vi(&self) -> &str {
+            "Thửa đất"
+        }
+        fn title_en(&self) -> &str {
+            "Parcels"
+        }
+        fn sector(&self) -> crate::layer::Sector {
+            crate::layer::Sector::Cadastre
+        }
+        fn geometry_kind(&self) -> crate::layer::GeometryKind {
+            if self.1 == 0 {
+                crate::layer::GeometryKind::Point
+            } else {
+                crate::layer::GeometryKind::MultiPolygon
+            }
+        }
+        fn storage(&self) -> StorageTable {
+            storage()
+        }
+        fn zoom_range(&self) -> (u8, u8) {
+            (8, 20)
+        }
+        fn properties(&self) -> Vec<PropertyDef> {
+            props()
+        }
+        fn access(&self) -> Access {
+            Access::Public
+        }
+        fn style(&self) -> crate::layer::StyleHints {
+            crate::layer::StyleHints::default()
+        }
+        fn generalisation(&self) -> Generalisation {
+            self.0.clone()
+        }
+    }
+
+    fn overview() -> Generalisation {
+        Generalisation::Overview(OverviewTable {
+            schema: "land".into(),
+            table: "parcel_overview".into(),
+            zooms: (8, 12),
+            detail_zoom: 13,
+            properties: vec![PropertyDef::public(
+                "land_use_code",
+                PropertyKind::String,
+                "Mã loại đất",
+                "Land-use code",
+            )],
+        })
+    }
+
+    #[test]
+    fn below_the_detail_zoom_an_overview_layer_reads_its_overview_level() {
+        let layer = Described(overview(), 2);
+        let z10 = tile_sql(&layer, 10, Access::Restricted, 500, false);
+        assert!(
+            z10.sql.contains("FROM \"land\".\"parcel_overview\""),
+            "{}",
+            z10.sql
+        );
+        assert!(z10.sql.contains("WHERE zoom = 10 AND"));
+        assert!(z10.sql.contains("true AS generalised"));
+        assert!(z10.sql.contains("ST_AsMVT(t, 'parcels', 4096, 'geom')"));
+        assert!(!z10.sql.contains("owner_name"), "{}", z10.sql);
+        assert!(!z10.sql.contains("\"land\".\"parcels\""));
+        // Beneath the stored zooms, the nearest level.
+        assert!(tile_sql(&layer, 6, Access::Public, 500, false)
+            .sql
+            .contains("WHERE zoom = 8 AND"));
+        let z13 = tile_sql(&layer, 13, Access::Public, 500, false);
+        assert!(z13.sql.contains("FROM \"land\".\"parcels\""), "{}", z13.sql);
+        // Too heavy at a detail zoom: the finest overview level.
+        let coarse = tile_sql(&layer, 16, Access::Public, 500, true);
+        assert!(coarse.sql.contains("WHERE zoom = 12 AND"), "{}", coarse.sql);
+    }
+
+    #[test]
+    fn points_below_their_detail_zoom_are_clustered_on_tile_aligned_cells() {
+        let layer = Described(
+            Generalisation::Cluster {
+                detail_zoom: 14,
+                cell_px: 32,
+            },
+            0,
+        );
+        let z10 = tile_sql(&layer, 10, Access::Public, 500, false);
+        assert!(
+            z10.sql.contains("count(*)::integer AS point_count"),
+            "{}",
+            z10.sql
+        );
+        assert!(z10.sql.contains("GROUP BY cx, cy"));
+        // 8 cells per tile side: cell numbers of tile x are 8x … 8x + 7.
+        assert!(z10
+            .sql
+            .contains("cx BETWEEN $2::bigint * 8 AND $2::bigint * 8 + 7"));
+        assert!(!z10.sql.contains("parcel_number"));
+        let z14 = tile_sql(&layer, 14, Access::Public, 500, false);
+        assert!(!z14.sql.contains("point_count"));
+        assert!(z14.sql.contains("\"parcel_number\""));
+    }
+
+    #[test]
+    fn a_coarse_plain_tile_draws_fewer_features_on_a_coarser_grid() {
+        let layer = Described(Generalisation::MinZoom, 2);
+        let normal = tile_sql(&layer, 15, Access::Public, 500, false);
+        assert_eq!(
+            normal,
+            layer_tile_sql("parcels", &storage(), &props(), 15, Access::Public, 500)
+        );
+        let coarse = tile_sql(&layer, 15, Access::Public, 500, true);
+        assert!(coarse.sql.contains("min_zoom <= $1 - 2"), "{}", coarse.sql);
+        assert!(coarse.sql.contains("ST_AsMVT(t, 'parcels', 1024, 'geom'"));
+        assert!(coarse.sql.contains("1024, 16, true"));
     }
 }

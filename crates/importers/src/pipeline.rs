@@ -330,6 +330,17 @@ pub async fn import(
         .merge(opts.mode, &record, opts.dry_run)
         .await
         .map_err(bulk_err)?;
+    // The owner's post-load step: bulk loads skip the parcels' triggers, so the land-use
+    // overview of the touched area is refreshed here (and servers notified again). The load is
+    // committed by now, so a failure is reported, not turned into a failed import.
+    if let (false, "parcels", Some(bbox)) = (opts.dry_run, table.kind, merged.touched_3857) {
+        if let Err(e) = land::overview::refresh(pool, bbox).await {
+            tracing::error!(%e, "land-use overview not refreshed after an import");
+            summary.findings.push(format!(
+                "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
+            ));
+        }
+    }
     summary.merged = Some(merged);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

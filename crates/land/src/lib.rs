@@ -13,6 +13,7 @@
 pub mod communes;
 pub mod land_use;
 pub mod overlaps;
+pub mod overview;
 pub mod parcels;
 pub mod tables;
 

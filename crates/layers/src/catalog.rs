@@ -5,7 +5,8 @@
 use gis_core::crs::VN2000_TM3_106_15;
 use gis_core::feature::{ColumnType, FeatureTable};
 use gis_core::layer::{
-    Access, GeometryKind, Layer, PropertyDef, PropertyKind, Sector, StorageTable, StyleHints,
+    Access, Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Sector, StorageTable,
+    StyleHints,
 };
 
 /// A layer over a feature table.
@@ -19,7 +20,8 @@ pub struct FeatureLayer {
     pub title_en: &'static str,
     /// Sector.
     pub sector: Sector,
-    /// Zoom levels drawn.
+    /// Zoom levels drawn. For point layers the first is where each point is drawn on its own;
+    /// from [`CLUSTER_FROM_ZOOM`] up to it they are drawn as grid clusters.
     pub zoom: (u8, u8),
     /// Properties only authorised users may read (personal data).
     pub restricted: &'static [&'static str],
@@ -30,6 +32,11 @@ pub struct FeatureLayer {
     /// Property used for labels.
     pub label: Option<&'static str>,
 }
+
+/// Lowest zoom at which point layers are drawn (as clusters below their own first zoom).
+pub const CLUSTER_FROM_ZOOM: u8 = 8;
+/// Cluster cell in pixels: at most 8 × 8 clusters per tile, far enough apart for a label.
+pub const CLUSTER_CELL_PX: u16 = 32;
 
 fn kind_of(ty: ColumnType) -> PropertyKind {
     match ty {
@@ -68,7 +75,21 @@ impl Layer for FeatureLayer {
         }
     }
     fn zoom_range(&self) -> (u8, u8) {
-        self.zoom
+        if self.table.dimension() == 0 {
+            (self.zoom.0.min(CLUSTER_FROM_ZOOM), self.zoom.1)
+        } else {
+            self.zoom
+        }
+    }
+    fn generalisation(&self) -> Generalisation {
+        match self.table.dimension() {
+            _ if self.table.kind == "parcels" => land::overview::generalisation(),
+            0 if self.zoom.0 > CLUSTER_FROM_ZOOM => Generalisation::Cluster {
+                detail_zoom: self.zoom.0,
+                cell_px: CLUSTER_CELL_PX,
+            },
+            _ => Generalisation::MinZoom,
+        }
     }
     fn properties(&self) -> Vec<PropertyDef> {
         self.table
