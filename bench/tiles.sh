@@ -17,6 +17,9 @@ martin=bench/.tools/bin/martin
 [[ -x $martin ]] || cargo install martin --locked --version 1.14.0 --no-default-features --features postgres --root bench/.tools
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 cargo build --release -p tile-server --locked >/dev/null
+# The limit for the warm run: a minimal axum server answering the same bytes from memory.
+cargo build --release -p tile-server --example static_tiles --locked >/dev/null
+static=target/release/examples/static_tiles
 url=$("$bando" --data-dir "$work/state" db start --tcp 2>/dev/null | tail -1)
 pids=()
 cleanup() {
@@ -77,6 +80,16 @@ start_bando() { # $1 = cache MB
   pids+=($!)
   wait_for http://127.0.0.1:3998/health "$work/bando.log"
 }
+dump_tiles() { # $1 base url, $2 path list, $3 dir: file N = gzip bytes bando sent for line N
+  rm -rf "$3" && mkdir -p "$3"
+  awk -v base="$1" -v dir="$3" '{printf "url = \"%s%s\"\noutput = \"%s/%d\"\n", base, $0, dir, NR - 1}' "$2" >"$3.curl"
+  curl -s --no-progress-meter --parallel --parallel-max 8 -H 'Accept-Encoding: gzip' -K "$3.curl"
+}
+start_static() { # $1 path list, $2 dir (parcels tiles: max-age 3600, as bando sends)
+  "$static" "$1" "$2" 127.0.0.1:3997 3600 >"$work/static.log" 2>&1 &
+  pids+=($!)
+  wait_for http://127.0.0.1:3997/health "$work/static.log"
+}
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 
 run() { # $1 label, $2 base url, $3 path list → "rps p50 p99"
@@ -111,12 +124,22 @@ for cache in 0 4096; do
     [[ $cache == 4096 ]] && warm_up http://127.0.0.1:3998 "$work/tiles-$band-bando.txt"
     read -r br b50 b99 < <(run bando http://127.0.0.1:3998 "$work/tiles-$band-bando.txt")
     [[ $band == low ]] && bbytes=$(median_bytes http://127.0.0.1:3998 "$work/tiles-low-bando.txt")
+    [[ $cache == 4096 ]] && dump_tiles http://127.0.0.1:3998 "$work/tiles-$band-bando.txt" "$work/static-tiles"
     stop_servers
+    if [[ $cache == 4096 ]]; then
+      start_static "$work/tiles-$band-bando.txt" "$work/static-tiles"
+      read -r sr s50 s99 < <(run axum http://127.0.0.1:3997 "$work/tiles-$band-bando.txt")
+      warm_bando=$br
+      stop_servers
+    fi
     label=$([[ $cache == 0 ]] && echo "cold" || echo "warm")
     zooms=$([[ $band == high ]] && echo "z14–16" || echo "z8–12")
     ratio=$(awk -v a="$br" -v b="$mr" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "∞"}')
     echo "| $label $zooms | $mr | $br | ${ratio}× | $m50 / $m99 | $b50 / $b99 |"
   done
 done
+echo
+echo "Warm z14–16, minimal axum serving bando's bytes from memory (the limit): $sr req/s, p50 / p99 $s50 / $s99;" \
+  "bando $(awk -v a="$warm_bando" -v b="$sr" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')× of it (target ≥ 0.8×)"
 echo
 echo "Median uncompressed tile bytes z8–12: Martin $mbytes, bando $bbytes ($(awk -v a="$bbytes" -v b="$mbytes" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')×)"

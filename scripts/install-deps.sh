@@ -11,6 +11,8 @@ packages=(
   chromium                               # headless browser tests
   fonts-noto-core                        # Vietnamese glyphs for the browser
   libc-bin                               # iconv TCVN5712-1 oracle
+  libsqlite3-dev                         # MBTiles packs (rusqlite on the system SQLite)
+  python3-venv                           # target/venv: Python clients used as test oracles
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -54,3 +56,12 @@ if ((rust_minor < 85)); then
   echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.85 or newer (rustup update)" >&2
   exit 1
 fi
+
+# Python clients the tests use as independent oracles, in target/venv (one venv for all of them;
+# add a package on a line of its own). Only the package index is reached, with pinned versions.
+venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -c "import pmtiles" 2>/dev/null ||
+  "$venv/bin/pip" install -q "pmtiles==3.8.1" # PMTiles reader for the export test

@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod downloads;
 pub mod error;
+pub mod export;
 pub mod metrics;
 pub mod routes;
 pub mod tiles;

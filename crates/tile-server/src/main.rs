@@ -93,6 +93,29 @@ enum Command {
     },
     /// List the registered layers.
     Layers,
+    /// Pack the tiles of an area into an MBTiles or PMTiles file for offline use (mobile maps).
+    Export {
+        /// Area: west,south,east,north (in --bbox-crs).
+        #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
+        bbox: String,
+        /// CRS of --bbox, e.g. EPSG:9212. Default: CRS84 (longitude, latitude).
+        #[arg(long, value_name = "EPSG:N")]
+        bbox_crs: Option<String>,
+        /// Lowest zoom.
+        #[arg(long)]
+        minzoom: u8,
+        /// Highest zoom.
+        #[arg(long)]
+        maxzoom: u8,
+        /// Layers, comma-separated (each tile holds all of them).
+        #[arg(long, value_name = "ID[,ID…]")]
+        layers: String,
+        /// Write more than 500,000 tiles.
+        #[arg(long)]
+        force: bool,
+        /// The pack: OUT.mbtiles or OUT.pmtiles.
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,6 +391,41 @@ async fn run(cli: Cli) -> Result<()> {
                 } else {
                     print_summary(&summary);
                 }
+                Ok(())
+            })
+            .await
+        }
+        Command::Export {
+            bbox,
+            bbox_crs,
+            minzoom,
+            maxzoom,
+            layers,
+            force,
+            out,
+        } => {
+            let registry = std::sync::Arc::new(layers::registry()?);
+            // Every argument is checked before a database is opened.
+            let request = tile_server::export::ExportRequest::new(
+                &registry,
+                bbox,
+                bbox_crs.as_deref(),
+                *minzoom,
+                *maxzoom,
+                layers,
+                out,
+                *force,
+            )?;
+            let config = load_config(&cli, None)?;
+            with_db(&config, async |db| {
+                let s = tile_server::export::export(&db.pool, registry, &request).await?;
+                println!(
+                    "wrote {} tiles ({} bytes) of {} addressed to {}",
+                    s.written,
+                    s.tile_bytes,
+                    s.addressed,
+                    s.path.display()
+                );
                 Ok(())
             })
             .await

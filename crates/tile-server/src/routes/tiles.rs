@@ -439,6 +439,22 @@ fn field_type(kind: PropertyKind) -> &'static str {
     }
 }
 
+/// The TileJSON `vector_layers` entry of a layer (public properties only); MBTiles and PMTiles
+/// packs carry the same.
+pub fn vector_layer(layer: &dyn Layer) -> Value {
+    let (min, max) = layer.zoom_range();
+    let fields: serde_json::Map<String, Value> = layer
+        .properties()
+        .into_iter()
+        .filter(|p| p.access == Access::Public)
+        .map(|p| (p.name, Value::from(field_type(p.kind))))
+        .collect();
+    json!({
+        "id": layer.id(), "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
+        "fields": fields,
+    })
+}
+
 /// `GET /tiles/{layers}.json`: TileJSON 3.0 with `vector_layers`.
 pub async fn tilejson(
     State(state): State<AppState>,
@@ -455,16 +471,8 @@ pub async fn tilejson(
     let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
     let mut vector_layers = Vec::new();
     let mut bounds: Option<[f64; 4]> = None;
-    for (id, layer, public) in found {
-        let (min, max) = layer.zoom_range();
-        let fields: serde_json::Map<String, Value> = public
-            .into_iter()
-            .map(|p| (p.name, Value::from(field_type(p.kind))))
-            .collect();
-        vector_layers.push(json!({
-            "id": id, "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
-            "fields": fields,
-        }));
+    for (_, layer, _) in found {
+        vector_layers.push(vector_layer(layer.as_ref()));
         if let Some(b) = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await? {
             bounds = Some(match bounds {
                 None => b,
