@@ -9,6 +9,8 @@
 //!   VN-2000), and the axis-order guard for northing-first survey coordinates;
 //! - [`mvt`]: the vector-tile SQL of a feature-table layer at a zoom (Web Mercator serving
 //!   column, low-zoom generalisation, restricted properties only for authorised readers);
+//! - [`query`]: identify, nearest, within and measure over any feature-table layer (index
+//!   candidates in Web Mercator, exact metres in a TM-3 zone);
 //! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
 //! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
 //!   cluster), the pool, and the merged embedded migrations of every crate;
@@ -35,4 +37,5 @@ pub mod feature;
 pub mod features;
 pub mod layer;
 pub mod mvt;
+pub mod query;
 pub mod tile;

@@ -4,7 +4,8 @@
 //! units with the post-merger code each now belongs to), map sheets and parcels, described for the
 //! importers in [`tables`] with their row rules; the official land-use codes ([`land_use`]: the
 //! TT 27/2018 and TT 08/2024 lists and which is in force when); and the parcel checks run on a
-//! staged delivery ([`parcels`]). Migrations 1001–1999 ([`MIGRATIONS`]).
+//! staged delivery ([`parcels`]); parcels by identity, pre- or post-merger commune code
+//! ([`lookup`]). Migrations 1001–1999 ([`MIGRATIONS`]).
 //!
 //! It knows nothing of HTTP or tiles; importers hand it decoded rows, the server reads it
 //! through layer plugins.
@@ -12,6 +13,7 @@
 
 pub mod communes;
 pub mod land_use;
+pub mod lookup;
 pub mod overlaps;
 pub mod overview;
 pub mod parcels;

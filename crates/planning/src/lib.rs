@@ -2,10 +2,12 @@
 //!
 //! Owns the `planning` schema: planning zones (planned land-use function, building density,
 //! floors, height, setback, approving decision), red lines (chỉ giới đường đỏ) and building lines
-//! (chỉ giới xây dựng), described in [`tables`] for the importers. Migrations 2001–2999
-//! ([`MIGRATIONS`]). Knows nothing of HTTP.
+//! (chỉ giới xây dựng), described in [`tables`] for the importers; and the planning report of a
+//! parcel ([`report`]: zones, red and building lines overlaid in the parcel's TM-3 zone).
+//! Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
+pub mod report;
 pub mod tables;
 
 /// Planning's embedded migrations (versions 2001–2999).

@@ -1,0 +1,207 @@
+//! Finding parcels by their identity (commune + map sheet + parcel number) with either the
+//! pre-merger or the post-merger commune code, or by row id; and the native TM-3 zone of a
+//! point (the `land.native_srid` rule, so callers never repeat it).
+//!
+//! Since 2025-07-01 several old communes form one new one, and map sheets were numbered per
+//! old commune, so a post-merger code with a sheet and parcel number can match one parcel in
+//! each old commune: every match comes back with its old commune code and the caller lets the
+//! user pick. Owner names are never selected here: these answers are public.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// Errors of parcel lookups.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// A commune code is five digits.
+    #[error("commune code \"{0}\" is not a commune code: commune codes are five digits, e.g. 25252 (pre- or post-merger)")]
+    BadCommuneCode(String),
+    /// The database failed.
+    #[error("parcel lookup failed: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// What identifies the parcels searched for. `commune` is a pre- or post-merger code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParcelQuery {
+    /// Commune code, pre- or post-merger (five digits).
+    pub commune: String,
+    /// Map sheet number, if known.
+    pub sheet: Option<i64>,
+    /// Parcel number, if known.
+    pub number: Option<i64>,
+}
+
+/// A parcel's public description (never the owner).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parcel {
+    /// Row id.
+    pub id: i64,
+    /// Pre-merger commune code (the code the parcel is numbered in).
+    pub commune_code: String,
+    /// Pre-merger commune name, when the commune is known.
+    pub commune_name: Option<String>,
+    /// Post-merger commune code.
+    pub commune_code_new: Option<String>,
+    /// Post-merger commune name.
+    pub commune_name_new: Option<String>,
+    /// Map sheet number.
+    pub sheet_number: i64,
+    /// Parcel number.
+    pub parcel_number: i64,
+    /// Land-use code.
+    pub land_use_code: Option<String>,
+    /// Area measured in the parcel's native TM-3 zone, m².
+    pub area_m2: f64,
+    /// Legal area as registered, m².
+    pub legal_area_m2: Option<f64>,
+    /// Area as declared in the delivery, m².
+    pub declared_area_m2: Option<f64>,
+    /// Address.
+    pub address: Option<String>,
+    /// Place name.
+    pub place_name: Option<String>,
+    /// Whether a land-use right certificate has been issued.
+    pub certificate_issued: Option<bool>,
+    /// EPSG code of the parcel's native zone.
+    pub srid: i32,
+    /// Geometry as GeoJSON in CRS84.
+    #[serde(skip)]
+    pub geometry: Value,
+    /// Bounding box in CRS84: west, south, east, north.
+    #[serde(skip)]
+    pub bbox: [f64; 4],
+    /// Native geometry as EWKB (for overlays computed in its zone).
+    #[serde(skip)]
+    pub ewkb: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    commune_code: String,
+    commune_name: Option<String>,
+    commune_code_new: Option<String>,
+    commune_name_new: Option<String>,
+    sheet_number: i64,
+    parcel_number: i64,
+    land_use_code: Option<String>,
+    area_m2: f64,
+    legal_area_m2: Option<f64>,
+    declared_area_m2: Option<f64>,
+    address: Option<String>,
+    place_name: Option<String>,
+    certificate_issued: Option<bool>,
+    srid: i32,
+    geometry: Value,
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+    ewkb: Vec<u8>,
+}
+
+// The columns of `Row`, from `land.parcels p` joined to its commune `c`.
+const SELECT: &str = "SELECT p.id, p.commune_code, c.legacy_name AS commune_name,
+        c.code AS commune_code_new, c.name AS commune_name_new, p.sheet_number,
+        p.parcel_number, p.land_use_code, p.area_m2, p.legal_area_m2, p.declared_area_m2,
+        p.address, p.place_name, p.certificate_issued, ST_SRID(p.geom) AS srid,
+        ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json AS geometry,
+        ST_XMin(bb.b) AS west, ST_YMin(bb.b) AS south, ST_XMax(bb.b) AS east,
+        ST_YMax(bb.b) AS north, ST_AsEWKB(p.geom) AS ewkb
+    FROM land.parcels p
+    LEFT JOIN land.communes c ON c.legacy_code = p.commune_code
+    CROSS JOIN LATERAL (SELECT ST_Transform(p.geom_3857, 4326)::box2d AS b) bb";
+
+fn to_parcel(r: Row) -> Parcel {
+    Parcel {
+        id: r.id,
+        commune_code: r.commune_code,
+        commune_name: r.commune_name,
+        commune_code_new: r.commune_code_new,
+        commune_name_new: r.commune_name_new,
+        sheet_number: r.sheet_number,
+        parcel_number: r.parcel_number,
+        land_use_code: r.land_use_code,
+        area_m2: r.area_m2,
+        legal_area_m2: r.legal_area_m2,
+        declared_area_m2: r.declared_area_m2,
+        address: r.address,
+        place_name: r.place_name,
+        certificate_issued: r.certificate_issued,
+        srid: r.srid,
+        geometry: r.geometry,
+        bbox: [r.west, r.south, r.east, r.north],
+        ewkb: r.ewkb,
+    }
+}
+
+/// Checks the form of a commune code (five ASCII digits).
+pub fn check_commune_code(code: &str) -> Result<(), LookupError> {
+    if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(LookupError::BadCommuneCode(code.to_string()))
+    }
+}
+
+/// Parcels matching `query` (the commune as pre-merger code, or every old commune of a
+/// post-merger code), ordered by old commune, sheet and number, at most `limit`.
+pub async fn find(
+    pool: &PgPool,
+    query: &ParcelQuery,
+    limit: u32,
+) -> Result<Vec<Parcel>, LookupError> {
+    check_commune_code(&query.commune)?;
+    let sql = format!(
+        "{SELECT}
+         WHERE (p.commune_code = $1
+                OR p.commune_code IN (SELECT legacy_code FROM land.communes WHERE code = $1))
+           AND ($2::bigint IS NULL OR p.sheet_number = $2)
+           AND ($3::bigint IS NULL OR p.parcel_number = $3)
+         ORDER BY p.commune_code, p.sheet_number, p.parcel_number
+         LIMIT $4"
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(&query.commune)
+        .bind(query.sheet)
+        .bind(query.number)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(to_parcel).collect())
+}
+
+/// The parcel with this row id.
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<Parcel>, LookupError> {
+    let sql = format!("{SELECT} WHERE p.id = $1");
+    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
+    Ok(row.map(to_parcel))
+}
+
+/// The native VN-2000 TM-3 zone (EPSG code) of a WGS84 point: the zone of the commune it falls
+/// in, else by longitude (`land.native_srid`, migration 1001).
+pub async fn native_srid(pool: &PgPool, lon: f64, lat: f64) -> Result<u32, LookupError> {
+    let srid: i32 =
+        sqlx::query_scalar("SELECT land.native_srid(ST_SetSRID(ST_MakePoint($1, $2), 4326))")
+            .bind(lon)
+            .bind(lat)
+            .fetch_one(pool)
+            .await?;
+    Ok(u32::try_from(srid).unwrap_or(gis_core::crs::VN2000_TM3_106_15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commune_codes_are_five_digits() {
+        assert!(check_commune_code("25252").is_ok());
+        for bad in ["", "2525", "252520", "2525a", "25 52", "２５２５２"] {
+            assert!(check_commune_code(bad).is_err(), "{bad}");
+        }
+    }
+}

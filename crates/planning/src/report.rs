@@ -1,0 +1,216 @@
+//! The planning report of a parcel: its overlay with the planning zones (area and percent per
+//! planned land-use function with the zone's limits) and with the red and building lines, all
+//! measured in the parcel's own VN-2000 TM-3 zone (planning geometry is transformed into it).
+//!
+//! **Area cut by a line** (red line: the road boundary; building line: where building may
+//! start). Lines are digitised with the block on their left and the road on their right (the
+//! convention of bando's planning data, see the sample generator). Only lines whose interior
+//! runs through the parcel's interior count (a parcel that merely fronts the road loses
+//! nothing). The cut is the part of the parcel on the right (road) side of such a line, minus
+//! what lies on the left (block) side of another such line: a parcel split by one red line
+//! loses the piece on the road side; a parcel spanning the whole road corridor loses the
+//! strip between the two opposite red lines, not the block beyond. Sides reach as far as the
+//! parcel extends, alongside the line only (flat ends).
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// Errors of the planning report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// The database failed.
+    #[error("planning overlay failed: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A zone's share of the parcel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneShare {
+    /// Zone code (ký hiệu ô quy hoạch).
+    pub zone_code: String,
+    /// Zone name, if any.
+    pub zone_name: Option<String>,
+    /// Planned land-use function as recorded (a land-use code such as ODT).
+    pub function_code: Option<String>,
+    /// Official Vietnamese name of that code, when it is a known land-use code.
+    pub function_name_vi: Option<String>,
+    /// English gloss of that code.
+    pub function_name_en: Option<String>,
+    /// Area of the parcel inside the zone, m² (parcel's TM-3 zone).
+    pub area_m2: f64,
+    /// That area as a percentage of the parcel's area.
+    pub percent: f64,
+    /// Maximum building density, %.
+    pub density_pct: Option<f64>,
+    /// Maximum floors.
+    pub max_floors: Option<i64>,
+    /// Maximum height, m.
+    pub max_height_m: Option<f64>,
+    /// Setback, m.
+    pub setback_m: Option<f64>,
+    /// Approving decision.
+    pub decision_number: Option<String>,
+    /// Date of the decision (ISO 8601).
+    pub decision_date: Option<String>,
+}
+
+/// The parcel against one kind of line (red lines or building lines).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineCut {
+    /// A line runs through the parcel's interior.
+    pub crosses: bool,
+    /// A line touches or runs along the parcel (within 5 cm), crossing or not.
+    pub fronts: bool,
+    /// Area on the road side of the crossing lines (see the module doc), m².
+    pub cut_area_m2: f64,
+    /// Length of the lines inside the parcel (not along its boundary), m.
+    pub length_inside_m: f64,
+    /// Names of the roads of the lines that touch or cross it.
+    pub roads: Vec<String>,
+}
+
+/// The overlay of one parcel with the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// EPSG code everything was measured in (the parcel's native zone).
+    pub srid: i32,
+    /// The parcel's area in that zone, m².
+    pub parcel_area_m2: f64,
+    /// Zones the parcel lies in, largest share first.
+    pub zones: Vec<ZoneShare>,
+    /// Area in no zone, m².
+    pub unplanned_area_m2: f64,
+    /// Red lines (chỉ giới đường đỏ).
+    pub red_lines: LineCut,
+    /// Building lines (chỉ giới xây dựng).
+    pub building_lines: LineCut,
+}
+
+#[derive(sqlx::FromRow)]
+struct ZoneRow {
+    zone_code: String,
+    name: Option<String>,
+    land_use_function: Option<String>,
+    density_pct: Option<f64>,
+    max_floors: Option<i64>,
+    max_height_m: Option<f64>,
+    setback_m: Option<f64>,
+    decision_number: Option<String>,
+    decision_date: Option<String>,
+    area: f64,
+}
+
+/// The planning report of a parcel given as EWKB in its native TM-3 zone.
+pub async fn overlay(pool: &PgPool, parcel_ewkb: &[u8]) -> Result<Report, ReportError> {
+    let (srid, parcel_area_m2): (i32, f64) =
+        sqlx::query_as("SELECT ST_SRID(g), ST_Area(g) FROM (SELECT ST_GeomFromEWKB($1) AS g) p")
+            .bind(parcel_ewkb)
+            .fetch_one(pool)
+            .await?;
+    let rows: Vec<ZoneRow> = sqlx::query_as(
+        "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
+         SELECT z.zone_code, z.name, z.land_use_function, z.density_pct, z.max_floors,
+                z.max_height_m, z.setback_m, z.decision_number, z.decision_date::text,
+                ST_Area(ST_Intersection(ST_Transform(z.geom, ST_SRID(p.g)), p.g)) AS area
+         FROM planning.zones z, p
+         WHERE z.geom_3857 && ST_Transform(p.g, 3857)
+           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g)
+         ORDER BY area DESC, z.zone_code",
+    )
+    .bind(parcel_ewkb)
+    .fetch_all(pool)
+    .await?;
+    // Zones may overlap (plans of different dates): the planned area is that of their union.
+    let planned: f64 = sqlx::query_scalar(
+        "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
+         SELECT coalesce(ST_Area(ST_Intersection(ST_Union(ST_Transform(z.geom, ST_SRID(p.g))), p.g)), 0)
+         FROM planning.zones z, p
+         WHERE z.geom_3857 && ST_Transform(p.g, 3857)
+           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g)
+         GROUP BY p.g",
+    )
+    .bind(parcel_ewkb)
+    .fetch_optional(pool)
+    .await?
+    .unwrap_or(0.0);
+    let zones = rows
+        .into_iter()
+        .filter(|r| r.area > 0.0)
+        .map(|r| {
+            let code = r
+                .land_use_function
+                .as_deref()
+                .and_then(|c| land::land_use::validate(c, None).ok());
+            ZoneShare {
+                percent: if parcel_area_m2 > 0.0 {
+                    r.area / parcel_area_m2 * 100.0
+                } else {
+                    0.0
+                },
+                zone_code: r.zone_code,
+                zone_name: r.name,
+                function_code: r.land_use_function,
+                function_name_vi: code.map(|c| c.name_vi.to_string()),
+                function_name_en: code.map(|c| c.name_en.to_string()),
+                area_m2: r.area,
+                density_pct: r.density_pct,
+                max_floors: r.max_floors,
+                max_height_m: r.max_height_m,
+                setback_m: r.setback_m,
+                decision_number: r.decision_number,
+                decision_date: r.decision_date,
+            }
+        })
+        .collect();
+    Ok(Report {
+        srid,
+        parcel_area_m2,
+        zones,
+        unplanned_area_m2: (parcel_area_m2 - planned).max(0.0),
+        red_lines: line_cut(pool, parcel_ewkb, "red_lines").await?,
+        building_lines: line_cut(pool, parcel_ewkb, "building_lines").await?,
+    })
+}
+
+/// The parcel against `planning.<table>` (a line table of this crate; see the module doc).
+async fn line_cut(pool: &PgPool, parcel_ewkb: &[u8], table: &str) -> Result<LineCut, ReportError> {
+    let table = match table {
+        "red_lines" => "planning.red_lines",
+        _ => "planning.building_lines",
+    };
+    let sql = format!(
+        "WITH p AS (SELECT g, ST_Transform(g, 3857) AS g3857,
+                           2 * greatest(ST_XMax(g) - ST_XMin(g), ST_YMax(g) - ST_YMin(g)) + 1 AS reach
+                    FROM (SELECT ST_GeomFromEWKB($1) AS g) s),
+         near AS (SELECT r.road_name, (ST_Dump(ST_Transform(r.geom, ST_SRID(p.g)))).geom AS g
+                  FROM {table} r, p
+                  WHERE r.geom_3857 && ST_Expand(p.g3857, 1)),
+         touching AS (SELECT near.* FROM near, p WHERE ST_DWithin(near.g, p.g, 0.05)),
+         x AS (SELECT touching.g FROM touching, p WHERE ST_Relate(touching.g, p.g, '1********')),
+         road AS (SELECT ST_Union(ST_Buffer(x.g, p.reach, 'side=right')) AS g FROM x, p),
+         block AS (SELECT ST_Union(ST_Buffer(x.g, p.reach, 'side=left')) AS g FROM x, p)
+         SELECT (SELECT count(*) FROM x),
+                (SELECT count(*) FROM touching),
+                (SELECT coalesce(sum(ST_Length(ST_Intersection(x.g, p.g))
+                                     - ST_Length(ST_Intersection(x.g, ST_Boundary(p.g)))), 0)
+                 FROM x, p),
+                (SELECT coalesce(ST_Area(ST_Intersection(p.g, ST_Difference(road.g, block.g))), 0)
+                 FROM p, road, block),
+                (SELECT coalesce(array_agg(DISTINCT road_name ORDER BY road_name)
+                                 FILTER (WHERE road_name IS NOT NULL), '{{}}')
+                 FROM touching)"
+    );
+    let (crossing, touching, length, area, roads): (i64, i64, f64, f64, Vec<String>) =
+        sqlx::query_as(&sql)
+            .bind(parcel_ewkb)
+            .fetch_one(pool)
+            .await?;
+    Ok(LineCut {
+        crosses: crossing > 0,
+        fronts: touching > 0,
+        cut_area_m2: area.max(0.0),
+        length_inside_m: length.max(0.0),
+        roads,
+    })
+}
