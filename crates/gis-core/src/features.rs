@@ -133,11 +133,13 @@ fn sql_type(kind: PropertyKind) -> &'static str {
 }
 
 /// What filters may use: `id`, the geometry (read in Web Mercator from the indexed serving
-/// column, so literals are transformed there) and every visible property.
+/// column, so literals are transformed there), `updated_at` (every feature table has it) and
+/// every visible property.
 pub fn queryables(layer: &dyn Layer, access: Access) -> Vec<Queryable> {
     let mut out = vec![
         Queryable::new("id", QueryableType::Integer, "t.id"),
         Queryable::new(GEOMETRY_QUERYABLE, QueryableType::Geometry, "t.geom_3857"),
+        Queryable::new("updated_at", QueryableType::Timestamp, "t.updated_at"),
     ];
     for p in visible_properties(layer, access) {
         out.push(Queryable::new(
@@ -641,6 +643,11 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
                 .parse()
                 .map_err(|_| invalid("id", "feature ids are whole numbers"))?;
             format!("t.id = {}", sql.bind(SqlParam::Int(id)))
+        } else if name == "updated_at" {
+            format!(
+                "t.updated_at = {}::timestamptz",
+                sql.bind(SqlParam::Text(value.clone()))
+            )
         } else {
             let p = property_of(&visible, &restricted, name, "queryable")?;
             format!(

@@ -460,6 +460,10 @@ pub async fn queryables(
         _ => "geometry-multipolygon",
     };
     props.insert(
+        "updated_at".into(),
+        json!({"title": "Cập nhật lúc (Updated at)", "type": "string", "format": "date-time"}),
+    );
+    props.insert(
         gf::GEOMETRY_QUERYABLE.into(),
         json!({"title": "Hình học (Geometry)", "format": geom_format, "x-ogc-role": "primary-geometry"}),
     );
@@ -603,10 +607,12 @@ async fn items_query(
             let expr = match lang.map(str::to_ascii_lowercase).as_deref() {
                 None | Some("cql2-text") => cql2::parse_text(f),
                 Some("cql2-json") => cql2::parse_json(f),
-                Some(other) => return Err(bad(format!(
+                Some(other) => {
+                    return Err(bad(format!(
                     "parameter 'filter-lang': \"{}\" is not supported; use cql2-text or cql2-json",
                     other.chars().take(30).collect::<String>()
-                ))),
+                )))
+                }
             };
             q.filter = Some(expr.map_err(FeaturesError::Filter)?);
         }
