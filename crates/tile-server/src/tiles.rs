@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use gis_core::layer::{Access, LayerRegistry};
-use gis_core::mvt::{layer_tile_sql, BUFFER, EXTENT};
+use gis_core::layer::{Access, Layer, LayerRegistry};
+use gis_core::mvt::{tile_sql, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
 use moka::future::Cache;
 use sqlx::PgPool;
@@ -67,6 +67,7 @@ pub struct TileService {
     /// Table (`schema.table`) → ids of the layers drawn from it.
     layers_by_table: Arc<HashMap<String, Vec<Arc<str>>>>,
     max_features: u32,
+    max_bytes: usize,
     /// Incremented by every invalidation.
     generation: Arc<AtomicU64>,
 }
@@ -86,6 +87,9 @@ pub struct TileSettings {
     pub cache_bytes: u64,
     /// Features per layer per tile.
     pub max_features: u32,
+    /// Uncompressed bytes per layer per tile above which the tile is rendered again coarser
+    /// (the layer's generalised form; see [`gis_core::mvt::tile_sql`]) and marked truncated.
+    pub max_bytes: usize,
 }
 
 impl Default for TileSettings {
@@ -93,6 +97,7 @@ impl Default for TileSettings {
         TileSettings {
             cache_bytes: 256 << 20,
             max_features: 20_000,
+            max_bytes: 2 << 20,
         }
     }
 }
@@ -125,6 +130,7 @@ impl TileService {
             cache,
             layers_by_table: Arc::new(layers_by_table),
             max_features: settings.max_features,
+            max_bytes: settings.max_bytes,
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -139,8 +145,10 @@ impl TileService {
         let Some(layer) = self.layers.get(layer_id) else {
             return Ok(None);
         };
-        let (min, max) = layer.zoom_range();
-        if tile.z < min || tile.z > max {
+        // Beyond the layer's highest zoom the tile is still drawn (overzoom): MapLibre stops
+        // asking at the TileJSON `maxzoom` and scales the last tiles, but other clients ask on.
+        let (min, _) = layer.zoom_range();
+        if tile.z < min {
             return Ok(Some(RenderedTile {
                 gzip: Bytes::new(),
                 br: Bytes::new(),
@@ -155,28 +163,14 @@ impl TileService {
             access,
         };
         let render = async {
-            let sql = layer_tile_sql(
-                layer.id(),
-                &layer.storage(),
-                &layer.properties(),
-                tile.z,
-                access,
-                self.max_features,
-            );
-            let (mvt, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
-                .bind(i32::from(tile.z))
-                .bind(tile.x as i32)
-                .bind(tile.y as i32)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(TileError::Db)?;
+            let (mvt, features, truncated) = self.render_mvt(layer.as_ref(), tile, access).await?;
             let (gzip, br) = encode(&mvt)?;
             Ok::<_, TileError>(RenderedTile {
                 etag: fnv1a(&gzip),
                 gzip,
                 br,
                 features,
-                truncated: features >= i64::from(sql.max_features),
+                truncated,
             })
         };
         let Some(cache) = &self.cache else {
@@ -193,6 +187,42 @@ impl TileService {
             cache.insert(key, rendered.clone()).await;
         }
         Ok(Some(rendered))
+    }
+
+    /// Renders one layer's MVT: (bytes, features, truncated). A tile over the byte cap is
+    /// rendered once more coarser and counts as truncated; if even that is over, it is served
+    /// as it is (a client gets a heavy tile rather than none) and logged.
+    async fn render_mvt(
+        &self,
+        layer: &dyn Layer,
+        tile: TileCoord,
+        access: Access,
+    ) -> Result<(Vec<u8>, i64, bool), TileError> {
+        let mut coarse = false;
+        loop {
+            let sql = tile_sql(layer, tile.z, access, self.max_features, coarse);
+            let (mvt, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
+                .bind(i32::from(tile.z))
+                .bind(tile.x as i32)
+                .bind(tile.y as i32)
+                .fetch_one(&self.pool)
+                .await?;
+            if mvt.len() <= self.max_bytes || coarse {
+                if mvt.len() > self.max_bytes {
+                    tracing::warn!(
+                        layer = layer.id(),
+                        z = tile.z,
+                        x = tile.x,
+                        y = tile.y,
+                        bytes = mvt.len(),
+                        "tile over the byte cap even when coarse"
+                    );
+                }
+                let truncated = coarse || features >= i64::from(sql.max_features);
+                return Ok((mvt, features, truncated));
+            }
+            coarse = true;
+        }
     }
 
     /// Drops every cached tile of the layers over `table` whose buffered bounds meet `bbox`
