@@ -1,12 +1,18 @@
 //! MapLibre styles (Style Spec v8) generated from the layer registry.
 //!
 //! [`style`] is a pure function from the registry and the server's base URL to a style
-//! document: one vector source `bando` over the composite TileJSON of the style's layers
+//! document: vector sources over the composite TileJSON of the style's layers
 //! (`<base>/tiles/<id,id,…>.json`, one MVT layer per registry layer), glyphs and sprites served by
 //! bando itself (nothing is fetched from the internet), then per layer `<id>-fill`, `<id>-line`,
 //! `<id>-icon` or `<id>-circle`, and `<id>-label` style layers, each tagged with
 //! `metadata["bando:layer"]`, `["bando:sector"]` and the titles so a web map can build its
 //! layer tree and toggle layers.
+//!
+//! Sources ([`source_for`]): `bando` carries the cadastre and planning layers (the base of every
+//! style; the public portal needs nothing else), and each other sector has its own source
+//! `bando-<sector>` (`bando-transport`, `bando-water`, …). One composite for every layer is not
+//! possible (a composite tile takes at most 16 layers) and would make every tile carry every
+//! network; per-sector tiles are also fetched only while a sector's layers are in view.
 //!
 //! Colours: parcels and planning zones by land-use code ([`land::land_use::map_colour`]; the
 //! planning zones' function codes are land-use codes), networks by their kind (water blue,
@@ -116,6 +122,15 @@ pub fn sector_titles(sector: Sector) -> (&'static str, &'static str) {
     }
 }
 
+/// The vector source of a sector's layers: `bando` for cadastre and planning, else
+/// `bando-<sector>`.
+pub fn source_for(sector: Sector) -> String {
+    match sector {
+        Sector::Cadastre | Sector::Planning => "bando".to_string(),
+        other => format!("bando-{}", other.as_str()),
+    }
+}
+
 /// The style with this id.
 pub fn info(id: &str) -> Option<&'static StyleInfo> {
     STYLES.iter().find(|s| s.id == id)
@@ -135,7 +150,23 @@ pub fn style_layers<'a>(info: &StyleInfo, registry: &'a LayerRegistry) -> Vec<&'
 pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value> {
     let info = info(id)?;
     let layers = style_layers(info, registry);
-    let ids: Vec<&str> = layers.iter().map(|l| l.id()).collect();
+    let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for l in &layers {
+        sources
+            .entry(source_for(l.sector()))
+            .or_default()
+            .push(l.id());
+    }
+    let sources: serde_json::Map<String, Value> = sources
+        .into_iter()
+        .map(|(name, ids)| {
+            let url = format!("{base_url}/tiles/{}.json", ids.join(","));
+            (
+                name,
+                json!({"type": "vector", "url": url, "attribution": "© bando"}),
+            )
+        })
+        .collect();
 
     let mut fills = Vec::new();
     let mut lines = Vec::new();
@@ -186,13 +217,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
         // Đồng Xoài, the provincial capital.
         "center": [106.883, 11.535],
         "zoom": 12,
-        "sources": {
-            "bando": {
-                "type": "vector",
-                "url": format!("{base_url}/tiles/{}.json", ids.join(",")),
-                "attribution": "© bando",
-            }
-        },
+        "sources": sources,
         "glyphs": format!("{base_url}/fonts/{{fontstack}}/{{range}}.pbf"),
         "sprite": format!("{base_url}/sprites/bando"),
         "layers": style_layers,
@@ -246,7 +271,7 @@ impl<'a> Presented<'a> {
         let mut m = serde_json::Map::new();
         m.insert("id".into(), json!(format!("{}-{suffix}", self.id())));
         m.insert("type".into(), json!(kind));
-        m.insert("source".into(), json!("bando"));
+        m.insert("source".into(), json!(source_for(self.layer.sector())));
         m.insert("source-layer".into(), json!(self.id()));
         m.insert("minzoom".into(), json!(min));
         m.insert("maxzoom".into(), json!((max + 1).min(24)));
@@ -503,12 +528,20 @@ mod tests {
         assert_eq!(s["version"], 8);
         assert_eq!(s["glyphs"], "http://h:1/fonts/{fontstack}/{range}.pbf");
         assert_eq!(s["sprite"], "http://h:1/sprites/bando");
-        let url = s["sources"]["bando"]["url"].as_str().expect("url");
-        let list = url
-            .strip_prefix("http://h:1/tiles/")
-            .and_then(|u| u.strip_suffix(".json"))
-            .expect("composite TileJSON");
-        let mut ids: Vec<&str> = list.split(',').collect();
+        let mut ids = Vec::new();
+        for (name, source) in s["sources"].as_object().expect("sources") {
+            let url = source["url"].as_str().expect("url");
+            let list = url
+                .strip_prefix("http://h:1/tiles/")
+                .and_then(|u| u.strip_suffix(".json"))
+                .expect("composite TileJSON");
+            assert!(list.split(',').count() <= 16, "{name}: too many layers");
+            for id in list.split(',') {
+                let layer = reg.get(id).expect("registered");
+                assert_eq!(&source_for(layer.sector()), name);
+                ids.push(id);
+            }
+        }
         ids.sort_unstable();
         let mut expected: Vec<&str> = reg.iter().map(|l| l.id()).collect();
         expected.sort_unstable();
@@ -519,6 +552,7 @@ mod tests {
             let id = l["metadata"]["bando:layer"].as_str().expect("bando:layer");
             assert_eq!(l["source-layer"], id);
             let layer = reg.get(id).expect("registered");
+            assert_eq!(l["source"], source_for(layer.sector()));
             let (min, max) = layer.zoom_range();
             assert_eq!(l["maxzoom"], u64::from(max) + 1, "{}", l["id"]);
             let lmin = l["minzoom"].as_u64().expect("minzoom");
@@ -577,7 +611,9 @@ mod tests {
     fn style_public_is_the_portal_subset_and_unknown_is_none() {
         let reg = registry();
         let s = style("public", &reg, "http://h").expect("style");
-        let url = s["sources"]["bando"]["url"].as_str().expect("url");
+        let sources = s["sources"].as_object().expect("sources");
+        assert_eq!(sources.len(), 1, "the portal reads one source");
+        let url = sources["bando"]["url"].as_str().expect("url");
         assert!(
             url.contains("parcels") && !url.contains("hydrants"),
             "{url}"

@@ -35,6 +35,9 @@ pub struct RawServer {
     /// Root of the web apps (`web/`: `map/`, `node_modules/`); unset means found next to the
     /// current directory or the executable ([`default_web_dir`]).
     pub web_dir: Option<PathBuf>,
+    /// Directory of the map label fonts (`NotoSans-Regular.ttf`, `NotoSans-Bold.ttf`); unset
+    /// means Debian's `fonts-noto-core` directory ([`crate::glyphs::DEFAULT_FONT_DIR`]).
+    pub font_dir: Option<PathBuf>,
 }
 
 /// `[database]`.
@@ -99,6 +102,8 @@ pub struct Config {
     pub tile_cache_bytes: u64,
     /// Root of the web apps (`web/`).
     pub web_dir: PathBuf,
+    /// Directory of the map label fonts.
+    pub font_dir: PathBuf,
 }
 
 impl RawConfig {
@@ -133,6 +138,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_WEB_DIR") {
             self.server.web_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("BANDO_FONT_DIR") {
+            self.server.font_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
@@ -201,6 +209,10 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from(".bando")),
             max_connections,
             web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
+            font_dir: self
+                .server
+                .font_dir
+                .unwrap_or_else(|| PathBuf::from(crate::glyphs::DEFAULT_FONT_DIR)),
         })
     }
 }

@@ -13,9 +13,11 @@ pub mod app;
 pub mod config;
 pub mod downloads;
 pub mod error;
+pub mod glyphs;
 pub mod export;
 pub mod metrics;
 pub mod routes;
+pub mod sprites;
 pub mod tiles;
 
 use gis_core::db::Migrations;

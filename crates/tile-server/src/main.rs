@@ -450,6 +450,7 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
+    tile_server::glyphs::set_font_dir(config.font_dir.clone());
     let state = AppState::with_tiles(
         db.pool.clone(),
         tile_server::tiles::TileSettings {
