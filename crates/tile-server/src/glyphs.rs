@@ -83,11 +83,14 @@ pub fn resolve_fontstack(stack: &str) -> &'static str {
         .unwrap_or(FONTS[0].0)
 }
 
+/// Bytes shared between the cache and responses.
+type Shared = Arc<Vec<u8>>;
+
 /// Glyph ranges generated from the fonts of one directory, cached per (font, range).
 pub struct Glyphs {
     dir: PathBuf,
-    fonts: Mutex<HashMap<&'static str, Arc<Vec<u8>>>>,
-    ranges: Mutex<HashMap<(&'static str, u32), Arc<Vec<u8>>>>,
+    fonts: Mutex<HashMap<&'static str, Shared>>,
+    ranges: Mutex<HashMap<(&'static str, u32), Shared>>,
 }
 
 static FONT_DIR: OnceLock<PathBuf> = OnceLock::new();
