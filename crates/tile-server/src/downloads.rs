@@ -126,7 +126,6 @@ pub fn gpkg(page: &Page, layer: &str, srid: u32) -> Result<Vec<u8>, DownloadErro
             }
             feature.create(&lyr)?;
         }
-        drop(lyr);
         tx.commit()?;
         ds.close()?;
     }

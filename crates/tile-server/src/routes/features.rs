@@ -69,17 +69,17 @@ const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
 /// An error answer: problem JSON with the status the cause deserves.
 #[derive(Debug)]
-pub struct ApiError(Response);
+pub struct ApiError(Box<Response>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        ApiError(e.into_response())
+        ApiError(Box::new(e.into_response()))
     }
 }
 
@@ -89,7 +89,8 @@ fn bad(msg: impl Into<String>) -> ApiError {
 
 impl From<FeaturesError> for ApiError {
     fn from(e: FeaturesError) -> Self {
-        let forbidden = |m: String| ApiError(problem_response(StatusCode::FORBIDDEN, Some(m)));
+        let forbidden =
+            |m: String| ApiError(Box::new(problem_response(StatusCode::FORBIDDEN, Some(m))));
         match e {
             FeaturesError::Invalid { .. } | FeaturesError::BadValue(_) => bad(e.to_string()),
             FeaturesError::Forbidden { .. } => forbidden(e.to_string()),
@@ -792,12 +793,12 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let matched = gf::count(&state.pool, layer, &q).await?;
     if q.cursor.is_none() && matched > i64::from(q.limit) && q.limit == MAX_DOWNLOAD {
-        return Err(ApiError(problem_response(
+        return Err(ApiError(Box::new(problem_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             Some(format!(
                 "{matched} features match; a download holds at most {MAX_DOWNLOAD}: narrow it with bbox, filter or datetime, or page with limit"
             )),
-        )));
+        ))));
     }
     let page = gf::items(&state.pool, layer, &q).await?;
     let id = layer.id().to_string();
