@@ -112,15 +112,42 @@ async function loadCatalog() {
   return [];
 }
 
+/** The server's limit on layers in one composite tile (`/tiles/a,b,…`). */
+const MAX_COMPOSITE = 16;
+
+/**
+ * Splits a composite tile source naming more layers than one tile may carry into several
+ * sources, moving each style layer to the source that holds its source-layer.
+ */
+function splitLargeComposites(style) {
+  for (const [name, source] of Object.entries({ ...style.sources })) {
+    const m = source.type === 'vector' && typeof source.url === 'string' && source.url.match(/^(.*\/tiles\/)([^/?#]+)\.json$/);
+    if (!m) continue;
+    const ids = m[2].split(',');
+    if (ids.length <= MAX_COMPOSITE) continue;
+    const owner = new Map();
+    for (let i = 0; i < ids.length; i += MAX_COMPOSITE) {
+      const chunk = ids.slice(i, i + MAX_COMPOSITE);
+      const chunkName = i === 0 ? name : `${name}~${i / MAX_COMPOSITE}`;
+      style.sources[chunkName] = { ...source, url: `${m[1]}${chunk.join(',')}.json` };
+      for (const id of chunk) owner.set(decodeURIComponent(id), chunkName);
+    }
+    for (const layer of style.layers ?? []) {
+      if (layer.source === name && owner.has(layer['source-layer'])) layer.source = owner.get(layer['source-layer']);
+    }
+  }
+  return style;
+}
+
 async function loadStyle(catalog) {
   try {
     const response = await fetch(STYLE_URL);
-    if (response.ok) return await response.json();
+    if (response.ok) return splitLargeComposites(await response.json());
   } catch (e) {
     state.errors.push(String(e));
   }
   state.fallbackStyle = true;
-  return fallbackStyle(catalog);
+  return splitLargeComposites(await fallbackStyle(catalog));
 }
 
 /** Where to look first: the style's own view, else the bounds of its tiles. */
@@ -315,7 +342,7 @@ async function identify(map, lngLat) {
   const tolerance = 4;
   const visible = state.layers.filter((l) => l.visible).map((l) => l.id);
   const params = new URLSearchParams({
-    x: lngLat.lng.toFixed(7), y: lngLat.lat.toFixed(7), zoom: map.getZoom().toFixed(2),
+    x: lngLat.lng.toFixed(7), y: lngLat.lat.toFixed(7), zoom: String(Math.min(24, Math.max(0, Math.round(map.getZoom())))),
     tolerance: String(tolerance), layers: visible.join(','),
   });
   let features;
@@ -337,6 +364,8 @@ async function identify(map, lngLat) {
     setStatus(`${t('identifyFailed')}: ${e}`);
     return null;
   }
+  // Outline what was found (the server sends geometry; drawn tiles do not).
+  map.getSource(HIGHLIGHT_SOURCE)?.setData({ type: 'FeatureCollection', features: features.filter((f) => f.geometry) });
   state.popup?.remove();
   state.popup = new maplibregl.Popup({ maxWidth: '360px' })
     .setLngLat(lngLat)

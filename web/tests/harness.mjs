@@ -20,15 +20,23 @@ function embeddedEnv() {
   return env;
 }
 
-/** Writes the sample, imports it, and starts `bando serve` on a free port. */
-export async function startBando() {
+/**
+ * Writes the sample, imports it, and starts `bando serve` on a free port.
+ * `imports`: [sample file, layer] pairs to load (default: the 12 Binh Phuoc communes);
+ * `parcels`: how many parcels the sample holds (`bando sample --parcels`, default 20000).
+ */
+export async function startBando({ imports = [['communes.gpkg', 'communes']], parcels } = {}) {
   if (!existsSync(bandoBin)) throw new Error(`${bandoBin} is missing: run cargo build first`);
   const work = mkdtempSync(join(tmpdir(), 'bando-web-'));
   const state = join(work, 'state');
   const sample = join(work, 'sample');
   const env = embeddedEnv();
-  execFileSync(bandoBin, ['sample', '--out', sample], { env, stdio: 'pipe' });
-  execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, 'communes.gpkg'), '--layer', 'communes'], { env, stdio: 'pipe' });
+  const sampleArgs = ['sample', '--out', sample];
+  if (parcels !== undefined) sampleArgs.push('--parcels', String(parcels));
+  execFileSync(bandoBin, sampleArgs, { env, stdio: 'pipe' });
+  for (const [file, layer] of imports) {
+    execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, file), '--layer', layer], { env, stdio: 'pipe' });
+  }
   const child = spawn(bandoBin, ['--data-dir', state, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
@@ -44,6 +52,7 @@ export async function startBando() {
   });
   return {
     url,
+    sample,
     async stop() {
       const exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
       child.kill('SIGTERM');
