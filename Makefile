@@ -20,7 +20,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 web-deps: deps web/node_modules/.package-lock.json
 
 ## demo: the platform on the sample data at http://localhost:8080 (Ctrl-C stops it cleanly).
-demo: build
+demo: build web-deps
 	$(BANDO) --data-dir $(DATA_DIR) sample --out $(DATA_DIR)/sample --import
 	@echo "bando: open http://localhost:$(lastword $(subst :, ,$(LISTEN)))/ — Ctrl-C stops it"
 	exec $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)

@@ -203,6 +203,27 @@ mod tests {
     }
 
     #[test]
+    fn missing_packages_are_explained() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let err = check_installed(root.path()).expect_err("no app");
+        assert!(
+            matches!(&err, AppError::Unavailable(m) if m.contains("BANDO_WEB_DIR")),
+            "{err}"
+        );
+        std::fs::create_dir_all(root.path().join("map")).expect("mkdir");
+        std::fs::write(root.path().join("map/index.html"), "<!doctype html>").expect("write");
+        let err = check_installed(root.path()).expect_err("no node_modules");
+        assert!(
+            matches!(&err, AppError::Unavailable(m) if m.contains("npm ci")),
+            "{err}"
+        );
+        for package in ["maplibre-gl", "proj4"] {
+            std::fs::create_dir_all(root.path().join("node_modules").join(package)).expect("mkdir");
+        }
+        check_installed(root.path()).expect("installed");
+    }
+
+    #[test]
     fn content_types() {
         assert_eq!(content_type("a.mjs"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("a.CSS"), "text/css; charset=utf-8");
