@@ -65,3 +65,4 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 "$venv/bin/python" -c "import pmtiles" 2>/dev/null ||
   "$venv/bin/pip" install -q "pmtiles==3.8.1" # PMTiles reader for the export test
+"$venv/bin/python" -c "import schemathesis" 2>/dev/null || "$venv/bin/pip" install -q "schemathesis==4.32.5" # API client tests (scripts/schemathesis.sh)

@@ -908,3 +908,44 @@ fn every_query_route_is_described_in_openapi_with_its_parameters() {
         assert!(op["responses"]["200"].is_object() && op["responses"]["400"].is_object());
     }
 }
+
+#[tokio::test]
+async fn the_documented_examples_find_sample_data() {
+    let db = sample_db().await;
+    let app = router(&db);
+    let paths = tile_server::routes::query::openapi_paths();
+    for path in [
+        "/query/identify",
+        "/query/nearest",
+        "/query/within",
+        "/query/parcels",
+        "/query/planning-report",
+        "/query/measure",
+    ] {
+        let query: Vec<String> = paths[path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["name"] != "parcel")
+            .map(|p| {
+                let v = &p["example"];
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                format!("{}={text}", p["name"].as_str().expect("name"))
+            })
+            .collect();
+        let a = get(&app, &format!("{path}?{}", query.join("&"))).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
+        if let Some(features) = a.json["features"].as_array() {
+            assert!(!features.is_empty(), "{path}: {}", a.text);
+        }
+    }
+    let body = paths["/query/measure"]["post"]["requestBody"]["content"]["application/json"]
+        ["example"]
+        .to_string();
+    let a = post(&app, "/query/measure", &body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(a.json["length_m"].as_f64().expect("length") > 100.0);
+}

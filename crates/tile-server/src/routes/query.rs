@@ -855,5 +855,53 @@ pub fn openapi_paths() -> Value {
     paths.insert("/query/parcels".into(), p3);
     paths.insert("/query/planning-report".into(), p4);
     paths.insert("/query/measure".into(), p5);
+    add_examples(&mut paths);
     Value::Object(paths)
+}
+
+/// Realistic parameter values (Đồng Xoài, the sample data's first commune), so generated
+/// clients and the HTML documentation start from a request that finds something.
+fn add_examples(paths: &mut serde_json::Map<String, Value>) {
+    let example = |name: &str| -> Option<Value> {
+        Some(match name {
+            "x" => json!(106.883),
+            "y" => json!(11.535),
+            "crs" => json!("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+            "zoom" => json!(17),
+            "tolerance" => json!(4),
+            "layers" => json!("parcels,red_lines"),
+            "layer" => json!("parcels"),
+            "limit" => json!(5),
+            "distance" => json!(200),
+            "commune" => json!("25195"),
+            "sheet" | "number" | "parcel" => json!(1),
+            "wkt" => json!(
+                "POLYGON((106.883 11.535,106.884 11.535,106.884 11.536,106.883 11.536,106.883 11.535))"
+            ),
+            _ => return None,
+        })
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut().filter_map(Value::as_object_mut) {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for param in params.iter_mut().filter_map(Value::as_object_mut) {
+                let name = param.get("name").and_then(Value::as_str).unwrap_or("");
+                if let Some(v) = example(name) {
+                    param.insert("example".into(), v);
+                }
+            }
+        }
+    }
+    if let Some(body) = paths
+        .get_mut("/query/measure")
+        .and_then(|m| m.pointer_mut("/post/requestBody/content/application~1json"))
+        .and_then(Value::as_object_mut)
+    {
+        body.insert(
+            "example".into(),
+            json!({"type": "LineString", "coordinates": [[106.883, 11.535], [106.884, 11.536]]}),
+        );
+    }
 }
