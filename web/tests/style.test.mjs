@@ -4,15 +4,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
-import { startBando } from './harness.mjs';
+import { join } from 'node:path';
+import { startBando, launchBrowser, resultsDir } from './harness.mjs';
 
 let bando;
+let browser;
 
 before(async () => {
   bando = await startBando();
+  browser = await launchBrowser();
 });
 
 after(async () => {
+  await browser?.close();
   await bando?.stop();
 });
 
@@ -100,5 +104,45 @@ test('every style is valid MapLibre and points only at this server and its regis
       if (icon) assert.ok(sprite[icon], `${icon} missing from the sprite`);
     }
     assert.ok(!JSON.stringify(style).includes('owner_name'));
+  }
+});
+
+test('MapLibre in Chromium draws each style with its Vietnamese labels and icons from this server only', async () => {
+  for (const id of ['planning', 'public']) {
+    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    const requests = [];
+    const bad = [];
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('response', (r) => { if (r.status() >= 400) bad.push(`${r.status()} ${r.url()}`); });
+    // Any page of this origin hosts the map; MapLibre comes from bando's vendored copy.
+    await page.goto(bando.url + '/health');
+    await page.setContent(`<!doctype html><html><head>
+      <link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css"></head>
+      <body style="margin:0"><div id="map" style="width:900px;height:700px"></div></body></html>`);
+    const result = await page.evaluate(async (styleUrl) => {
+      const maplibregl = await import('/vendor/maplibre-gl/maplibre-gl.mjs');
+      const errors = [];
+      const map = new maplibregl.Map({ container: 'map', style: styleUrl, center: [106.883, 11.535], zoom: 10.5 });
+      map.on('error', (e) => errors.push(String(e.error?.message ?? e.error ?? e)));
+      await new Promise((ok) => map.once('idle', ok));
+      const labels = map.queryRenderedFeatures({ layers: ['communes-label'] })
+        .map((f) => f.properties.legacy_name);
+      return { errors, labels, hydrant: map.hasImage('hydrant') };
+    }, `${bando.url}/styles/${id}.json`);
+    await page.screenshot({ path: join(resultsDir, `style-${id}.png`) });
+    await page.close();
+
+    assert.deepEqual(result.errors, [], `${id}: map errors`);
+    assert.deepEqual(bad, [], `${id}: failed requests`);
+    assert.ok(result.labels.length > 0, `${id}: commune labels drawn`);
+    // Vietnamese names need the Latin Extended Additional glyphs, which must have come from here.
+    const vietnamese = result.labels.filter((name) => /[\u1e00-\u1eff]/.test(name));
+    assert.ok(vietnamese.length > 0, `${id}: ${result.labels.join(', ')}`);
+    assert.ok(requests.some((u) => u.includes('/fonts/Noto%20Sans%20Bold/7680-7935.pbf')), requests.join('\n'));
+    assert.ok(result.hydrant, `${id}: sprite icons loaded`);
+    for (const url of requests) {
+      assert.ok(url.startsWith(bando.url + '/') || url.startsWith('data:') || url.startsWith('blob:'),
+        `${url} leaves the server`);
+    }
   }
 });
