@@ -949,3 +949,42 @@ async fn the_documented_examples_find_sample_data() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert!(a.json["length_m"].as_f64().expect("length") > 100.0);
 }
+
+#[tokio::test]
+async fn any_crs_a_client_names_gets_an_answer_or_a_4xx_never_a_5xx() {
+    let db = TestDb::new().await;
+    planning_fixture(&db.pool).await;
+    let app = router(&db);
+    for crs in [
+        "EPSG:4978",
+        "EPSG:4979",
+        "EPSG:5703",
+        "EPSG:4756",
+        "EPSG:32648",
+        "EPSG:3405",
+        "EPSG:3406",
+        "EPSG:3857",
+        "EPSG:4269",
+        "EPSG:27700",
+        "urn:ogc:def:crs:EPSG::9212",
+        "EPSG:2147483647",
+        "EPSG:99999999999",
+    ] {
+        for uri in [
+            format!("/query/identify?x=106.88&y=11.53&zoom=15&crs={crs}"),
+            format!("/query/identify?x=568000&y=1275000&zoom=15&crs={crs}"),
+            format!("/query/nearest?layer=parcels&x=568010&y=1275010&crs={crs}"),
+            format!("/query/within?layer=parcels&x=106.88&y=11.53&distance=5000&crs={crs}"),
+            format!("/query/measure?wkt=LINESTRING(568000 1275000,568100 1275000)&crs={crs}"),
+            format!("/query/measure?wkt=POINT(106.88 11.53)&crs={crs}"),
+        ] {
+            let a = get(&app, &uri).await;
+            assert!(
+                a.status == StatusCode::OK || a.status.is_client_error(),
+                "{uri}: {} {}",
+                a.status,
+                a.text
+            );
+        }
+    }
+}
