@@ -265,6 +265,13 @@ async fn landing_conformance_and_openapi_describe_the_service() {
     }
     let items_params = &doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"];
     assert!(items_params.to_string().contains("filter-lang"));
+    // Per collection, the queryables as query parameters (GDAL sends its equality filters so).
+    let parcel_params = doc["paths"]["/collections/parcels/items"]["get"]["parameters"].to_string();
+    assert!(
+        parcel_params.contains("\"land_use_code\""),
+        "{parcel_params}"
+    );
+    assert!(!parcel_params.contains("owner_name"));
     let limit = &doc["components"]["parameters"]["limit"]["schema"];
     assert_eq!(limit["default"], 100);
 

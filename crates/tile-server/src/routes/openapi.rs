@@ -2,12 +2,13 @@
 //! that it says exactly what the handlers accept and return) and a small self-contained HTML
 //! list of the operations at `/api.html` (no script, nothing loaded from the internet).
 
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use gis_core::features::{DEFAULT_LIMIT, MAX_DOWNLOAD, MAX_LIMIT};
+use gis_core::features::{visible_properties, DEFAULT_LIMIT, MAX_DOWNLOAD, MAX_LIMIT};
+use gis_core::layer::{Access, Layer, LayerRegistry, PropertyKind};
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
@@ -54,8 +55,35 @@ fn p(name: &str) -> Value {
     json!({"$ref": format!("#/components/parameters/{name}")})
 }
 
-/// The whole OpenAPI document, with absolute server URL `base`.
-pub fn document(base: &str) -> Value {
+/// The items operation of one collection, with its queryables as query parameters (equality
+/// filters): clients such as GDAL read them from here to send filters to the server.
+fn collection_items(layer: &dyn Layer, template: &Value) -> Value {
+    let mut op = template.clone();
+    let id = layer.id();
+    op["get"]["operationId"] = json!(format!("items_{id}"));
+    op["get"]["summary"] = json!(format!("{} ({})", layer.title_vi(), layer.title_en()));
+    if let Some(params) = op["get"]["parameters"].as_array_mut() {
+        params.retain(|p| p["$ref"] != "#/components/parameters/collectionId");
+        params.push(json!({"name": "id", "in": "query", "required": false,
+            "description": "Mã đối tượng (feature id) equals", "schema": {"type": "integer"}}));
+        for p in visible_properties(layer, Access::Public) {
+            let schema = match p.kind {
+                PropertyKind::String => json!({"type": "string"}),
+                PropertyKind::Integer => json!({"type": "integer"}),
+                PropertyKind::Number => json!({"type": "number"}),
+                PropertyKind::Boolean => json!({"type": "boolean"}),
+                PropertyKind::Date => json!({"type": "string", "format": "date"}),
+                PropertyKind::DateTime => json!({"type": "string", "format": "date-time"}),
+            };
+            params.push(json!({"name": p.name, "in": "query", "required": false,
+                "description": format!("{} ({}) equals", p.title_vi, p.title_en), "schema": schema}));
+        }
+    }
+    op
+}
+
+/// The whole OpenAPI document, with absolute server URL `base`, describing `layers`.
+pub fn document(base: &str, layers: &LayerRegistry) -> Value {
     let link = json!({"type": "object", "required": ["href"], "properties": {
         "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}}});
     let links = json!({"type": "array", "items": {"$ref": "#/components/schemas/Link"}});
@@ -156,6 +184,15 @@ pub fn document(base: &str) -> Value {
                 {"name": "tileCol", "in": "path", "required": true, "schema": {"type": "string"}}]),
             binary("application/vnd.mapbox-vector-tile", "Vector tile")),
     });
+    let template = paths["/collections/{collectionId}/items"].clone();
+    if let Some(target) = paths.as_object_mut() {
+        for layer in layers.iter().filter(|l| l.access() <= Access::Public) {
+            target.insert(
+                format!("/collections/{}/items", layer.id()),
+                collection_items(layer.as_ref(), &template),
+            );
+        }
+    }
     if let (Some(target), Value::Object(extra)) =
         (paths.as_object_mut(), crate::routes::query::openapi_paths())
     {
@@ -216,6 +253,7 @@ pub fn document(base: &str) -> Value {
 
 /// `GET /api`: the OpenAPI document (`f=html` redirects to the HTML list).
 pub async fn api(
+    State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -232,9 +270,9 @@ pub async fn api(
     }
     // The document is JSON unless HTML is asked for explicitly with f=html.
     if f.is_some() && negotiate(f, &headers, false)? == Format::Html {
-        return Ok(api_html(headers).await.into_response());
+        return Ok(api_html(State(state), headers).await.into_response());
     }
-    let doc = document(&base_url(&headers));
+    let doc = document(&base_url(&headers), &state.layers);
     let mut r = (StatusCode::OK, doc.to_string()).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENAPI_JSON));
@@ -242,8 +280,8 @@ pub async fn api(
 }
 
 /// `GET /api.html`: every operation with its parameters, as plain HTML.
-pub async fn api_html(headers: HeaderMap) -> Response {
-    let doc = document(&base_url(&headers));
+pub async fn api_html(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let doc = document(&base_url(&headers), &state.layers);
     let mut rows = String::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {
