@@ -6,6 +6,7 @@ import { STRINGS, SECTORS, SECTOR_ORDER, PROPERTY_TITLES, initialLang } from '/m
 import { makeConverter, zoneFor } from '/map/vn2000.mjs';
 
 const STYLE_URL = '/styles/planning.json';
+const PROPERTY_ORDER = Object.keys(PROPERTY_TITLES);
 const toVn2000 = makeConverter(window.proj4);
 
 const state = {
@@ -305,7 +306,10 @@ function popupContent(features, source) {
     const h = document.createElement('h3');
     h.textContent = layerTitle(feature);
     const table = document.createElement('table');
-    for (const [key, value] of Object.entries(feature.properties ?? {})) {
+    // Identity and use first (number, sheet, land-use code…), in the order of PROPERTY_TITLES.
+    const rank = (key) => { const i = PROPERTY_ORDER.indexOf(key); return i < 0 ? PROPERTY_ORDER.length : i; };
+    const entries = Object.entries(feature.properties ?? {}).sort(([a], [b]) => rank(a) - rank(b));
+    for (const [key, value] of entries) {
       const row = table.insertRow();
       row.dataset.key = key;
       const th = document.createElement('th');
