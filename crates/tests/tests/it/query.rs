@@ -507,6 +507,23 @@ async fn the_planning_report_measures_zone_shares_and_red_line_cuts_in_tm3_metre
     assert!(a.json["zones"].as_array().expect("zones").is_empty());
     assert!(close(&a.json["unplanned_area_m2"], 600.0, 1e-6));
 
+    // Nearest and within over parcels answer their public properties only.
+    let (lon, lat) = lonlat(pool, E0 + 10.0, N0 + 10.0, 0.0).await;
+    for uri in [
+        format!("/query/nearest?layer=parcels&x={lon}&y={lat}&limit=3"),
+        format!("/query/within?layer=parcels&x={lon}&y={lat}&distance=2000"),
+    ] {
+        let a = get(&app, &uri).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text);
+        assert_eq!(ids(&a).len(), 3, "{uri}: {}", a.text);
+        assert_eq!(a.json["features"][0]["properties"]["parcel_number"], 1);
+        assert!(
+            !a.text.contains("owner_name") && !a.text.contains(OWNER),
+            "{}",
+            a.text
+        );
+    }
+
     let none = get(
         &app,
         "/query/planning-report?commune=25252&sheet=1&number=99",
