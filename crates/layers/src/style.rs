@@ -149,7 +149,9 @@ pub fn style_layers<'a>(info: &StyleInfo, registry: &'a LayerRegistry) -> Vec<&'
 /// slash); `None` for an unknown id.
 pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value> {
     let info = info(id)?;
-    let layers = style_layers(info, registry);
+    let mut layers = style_layers(info, registry);
+    // Large areas under small ones, networks under the legal lines drawn on them.
+    layers.sort_by_key(|l| draw_rank(l.id()));
     let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for l in &layers {
         sources
@@ -222,6 +224,24 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
         "sprite": format!("{base_url}/sprites/bando"),
         "layers": style_layers,
     }))
+}
+
+/// Drawing order within a geometry group (lower first, i.e. underneath).
+fn draw_rank(id: &str) -> u8 {
+    match id {
+        "communes" => 0,
+        "map_sheets" => 1,
+        "planning_zones" => 2,
+        "parcels" => 3,
+        "roads" => 10,
+        "bus_routes" => 11,
+        "drains" => 12,
+        "water_pipes" => 13,
+        "power_lines" => 14,
+        "building_lines" => 20,
+        "red_lines" => 21,
+        _ => 50,
+    }
 }
 
 fn dimension(kind: GeometryKind) -> u8 {
@@ -427,7 +447,8 @@ impl<'a> Presented<'a> {
                     json!({
                         "icon-image": icon,
                         "icon-size": ["interpolate", ["linear"], ["zoom"], 12, 0.6, 18, 1.0],
-                        "icon-allow-overlap": true,
+                        // Dense assets (lights, meters) thin out until the street scale.
+                        "icon-allow-overlap": ["step", ["zoom"], false, 17, true],
                     }),
                 );
                 Value::Object(m)
