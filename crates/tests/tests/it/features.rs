@@ -1008,3 +1008,53 @@ async fn gdal_lists_every_collection_and_copies_5000_parcels_through_paging() {
     let got: BTreeSet<i64> = geojson_ids(&where_out).into_iter().collect();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn a_download_over_the_limit_is_refused_unless_narrowed() {
+    let db = TestDb::new().await;
+    // 100,001 hydrants on a 1 m grid (more than one download may hold); the statement
+    // triggers (change notifications) are skipped as bulk loads skip them.
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("replica role");
+    sqlx::query(
+        "INSERT INTO utilities.hydrants (source_id, code, geom)
+         SELECT 'h' || i, 'TR-' || i,
+                ST_SetSRID(ST_MakePoint(568850 + (i % 400), 1275700 + (i / 400)), 9212)
+         FROM generate_series(1, 100001) AS i",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("insert hydrants");
+    tx.commit().await.expect("commit");
+    let app = app(
+        AppState::new(db.pool.clone()).expect("state"),
+        Limits::default(),
+    );
+    let r = get(&app, "/collections/hydrants/items?f=csv").await;
+    assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "100000");
+    assert_problem(
+        &get(&app, "/collections/hydrants/items?f=csv&limit=100001").await,
+        StatusCode::BAD_REQUEST,
+        "limit",
+    );
+    // Narrowed by a filter, the same download is served.
+    let r = get(
+        &app,
+        &format!(
+            "/collections/hydrants/items?f=csv&filter={}",
+            enc("code IN ('TR-1', 'TR-2', 'TR-3')")
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.text().lines().count(), 4);
+    // Items themselves page as usual.
+    let page = get(&app, "/collections/hydrants/items?limit=5")
+        .await
+        .json();
+    assert_eq!(page["numberMatched"], 100_001);
+    assert_eq!(page["numberReturned"], 5);
+}

@@ -184,6 +184,32 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
                 {"name": "tileCol", "in": "path", "required": true, "schema": {"type": "string"}}]),
             binary("application/vnd.mapbox-vector-tile", "Vector tile")),
     });
+    // Tiles answer 204 when empty and 304 when the client's ETag still matches.
+    for tile_path in [
+        "/tiles/{layers}/{z}/{x}/{y}",
+        "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}",
+    ] {
+        let r = &mut paths[tile_path]["get"]["responses"];
+        r["204"] = json!({"description": "No feature in this tile."});
+        r["304"] = json!({"description": "Not modified (If-None-Match)."});
+    }
+    paths["/api"]["get"]["responses"]["200"]["content"]["text/html"] =
+        json!({"schema": {"type": "string"}});
+    let path_param = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+    let others = json!({
+        "/styles": op("styles", "MapLibre styles", "Maps", json!([]), ok_json("Styles", any_json.clone(), false)),
+        "/styles/{file}": op("style", "A MapLibre style document", "Maps", json!([path_param("file")]), ok_json("Style", any_json.clone(), false)),
+        "/fonts/{fontstack}/{range}": op("glyphs", "Glyph ranges (PBF) for map labels", "Maps",
+            json!([path_param("fontstack"), path_param("range")]), binary("application/x-protobuf", "Glyphs")),
+        "/sprites/{file}": op("sprite", "Sprite sheet (PNG) or its index (JSON)", "Maps", json!([path_param("file")]), binary("application/octet-stream", "Sprite")),
+        "/map": op("map", "The planners' web map", "Maps", json!([]), text("text/html", "Web map")),
+        "/map/{file}": op("mapFile", "Files of the web map", "Maps", json!([path_param("file")]), binary("application/octet-stream", "File")),
+        "/vendor/{package}/{file}": op("vendorFile", "Vendored browser libraries", "Maps",
+            json!([path_param("package"), path_param("file")]), binary("application/octet-stream", "File")),
+    });
+    if let (Some(target), Value::Object(extra)) = (paths.as_object_mut(), others) {
+        target.extend(extra);
+    }
     let template = paths["/collections/{collectionId}/items"].clone();
     if let Some(target) = paths.as_object_mut() {
         for layer in layers.iter().filter(|l| l.access() <= Access::Public) {
