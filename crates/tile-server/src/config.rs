@@ -272,6 +272,26 @@ mod tests {
     }
 
     #[test]
+    fn font_dir_defaults_to_debian_noto_and_follows_env() {
+        let cfg = RawConfig::default().check().expect("check");
+        assert_eq!(
+            cfg.font_dir,
+            PathBuf::from("/usr/share/fonts/truetype/noto")
+        );
+        let cfg = RawConfig::default()
+            .with_env(|k| (k == "BANDO_FONT_DIR").then(|| "/srv/fonts".to_string()))
+            .expect("env")
+            .check()
+            .expect("check");
+        assert_eq!(cfg.font_dir, PathBuf::from("/srv/fonts"));
+        let raw: RawConfig = toml::from_str("[server]\nfont_dir = \"/opt/f\"\n").expect("toml");
+        assert_eq!(
+            raw.check().expect("check").font_dir,
+            PathBuf::from("/opt/f")
+        );
+    }
+
+    #[test]
     fn web_dir_from_env_or_found() {
         let cfg = RawConfig::default()
             .with_env(|k| (k == "BANDO_WEB_DIR").then(|| "/srv/bando/web".to_string()))
