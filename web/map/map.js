@@ -3,7 +3,7 @@
 // URL that restores the view. Everything it loads comes from the bando that served it.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { STRINGS, SECTORS, SECTOR_ORDER, PROPERTY_TITLES, initialLang } from '/map/i18n.mjs';
-import { makeConverter, zoneFor } from '/map/vn2000.mjs';
+import { makeConverter, measureTm3 } from '/map/vn2000.mjs';
 
 const STYLE_URL = '/styles/planning.json';
 const PROPERTY_ORDER = Object.keys(PROPERTY_TITLES);
@@ -409,27 +409,7 @@ function measureGeometry(m) {
 }
 
 /** TM-3 planar length/area in the browser, used only when the server does not answer. */
-function measureInBrowser(geometry) {
-  const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates;
-  const zone = zoneFor(ring[0][0]);
-  const xy = ring.map(([lon, lat]) => {
-    const p = toVn2000(lon, lat, zone);
-    return [p.y, p.x];
-  });
-  let length = 0;
-  let twiceArea = 0;
-  for (let i = 1; i < xy.length; i++) {
-    length += Math.hypot(xy[i][0] - xy[i - 1][0], xy[i][1] - xy[i - 1][1]);
-    twiceArea += xy[i - 1][0] * xy[i][1] - xy[i][0] * xy[i - 1][1];
-  }
-  const polygon = geometry.type === 'Polygon';
-  return {
-    srid: zone.srid, zone: zone.name,
-    length_m: polygon ? 0 : length,
-    area_m2: polygon ? Math.abs(twiceArea) / 2 : 0,
-    perimeter_m: polygon ? length : 0,
-  };
-}
+const measureInBrowser = (geometry) => measureTm3(toVn2000, geometry);
 
 function showMeasure(result, kind) {
   const section = $('#measure-result');
@@ -601,12 +581,18 @@ async function loadCommunes() {
     if (!response.ok) return;
     const collection = await response.json();
     const list = $('#commune-list');
+    const seen = new Set();
     for (const f of collection.features ?? []) {
       const p = f.properties ?? {};
-      if (!p.code) continue;
+      // Parcels keep the code of the commune they were surveyed in (before the 2025 merger).
+      const code = p.legacy_code ?? p.code;
+      if (!code || seen.has(code)) continue;
+      seen.add(code);
       const option = document.createElement('option');
-      option.value = p.code;
-      option.label = p.name ? `${p.name} (${p.code})` : p.code;
+      option.value = code;
+      const name = p.legacy_name ?? p.name;
+      option.label = [name, p.legacy_name && p.name && p.name !== p.legacy_name ? `→ ${p.name}` : null]
+        .filter(Boolean).join(' ');
       list.append(option);
     }
   } catch {
@@ -707,6 +693,19 @@ async function start() {
   renderTree(map);
   writeHash(map);
   map.on('moveend', () => writeHash(map));
+  // A hash typed or pasted into the address bar moves the map without a reload.
+  window.addEventListener('hashchange', () => {
+    const wanted = parseHash();
+    if (wanted.view) map.jumpTo(wanted.view);
+    if (wanted.layers) {
+      for (const layer of state.layers) {
+        layer.visible = wanted.layers.includes(layer.id);
+        applyVisibility(map, layer);
+      }
+      renderTree(map);
+    }
+    writeHash(map);
+  });
   map.on('mousemove', (e) => showCoordinates(e.lngLat));
   map.on('click', (e) => {
     if (state.measure) measure.addVertex(e.lngLat);

@@ -33,8 +33,9 @@ before(async () => {
   const probe = async (path, init) => (await fetch(bando.url + path, init)).status;
   ready.style = (await probe('/styles/planning.json')) === 200;
   ready.identify = (await probe('/query/identify?x=106.8&y=11.5&zoom=14&tolerance=3')) === 200;
-  ready.parcels = (await probe('/query/parcels?commune=0&sheet=1&number=1')) !== 404 ||
-    !(await (await fetch(`${bando.url}/query/parcels?commune=0&sheet=1&number=1`)).text()).includes('nothing at this address');
+  // A missing route answers the generic 404 ("nothing at this address"); a missing parcel does not.
+  const parcelsProbe = await fetch(`${bando.url}/query/parcels?commune=0&sheet=1&number=1`);
+  ready.parcels = !(await parcelsProbe.text()).includes('nothing at this address');
   ready.measure = (await probe('/query/measure', {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ type: 'LineString', coordinates: [[106.8, 11.5], [106.801, 11.5]] }),
@@ -295,6 +296,13 @@ test('searching commune, sheet and parcel number flies to the parcel', async (t)
   const parcel = sampleParcels[42];
   const { MAXA, SHBANDO, SHTHUA } = parcel.properties;
   const { page } = await openMap();
+  if (ready.communes) {
+    // The commune field offers the communes of the database (OGC API Features).
+    await page.waitForFunction(() => document.querySelectorAll('#commune-list option').length > 0);
+    const options = await page.locator('#commune-list option').evaluateAll((els) => els.map((o) => o.value));
+    assert.equal(options.length, 12, JSON.stringify(options));
+    assert.ok(options.includes(MAXA));
+  }
   await page.fill('#search-commune', MAXA);
   await page.fill('#search-sheet', String(SHBANDO));
   await page.fill('#search-number', String(SHTHUA));
@@ -353,6 +361,12 @@ test('the URL hash restores centre, zoom, bearing and visible layers after a rel
   const parcelsDrawn = await page.evaluate(() => window.bandoMap.queryRenderedFeatures()
     .filter((f) => f.layer.metadata?.['bando:layer'] === 'parcels').length);
   assert.equal(parcelsDrawn, 0);
+  // A hash pasted into the address bar applies without a reload.
+  await page.evaluate(([la, lo]) => { location.hash = `#map=13/${la}/${lo}&layers=parcels`; }, [lat, lon]);
+  await page.waitForFunction(() => Math.abs(window.bandoMap.getZoom() - 13) < 1e-9);
+  assert.equal(await checked('parcels'), true);
+  assert.equal(await checked('map_sheets'), false);
+  assert.equal(await checked('communes'), false);
   await page.close();
 });
 
