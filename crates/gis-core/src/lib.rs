@@ -14,6 +14,8 @@
 //! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
 //! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
 //!   cluster), the pool, and the merged embedded migrations of every crate;
+//! - [`features`]: OGC API – Features items of a layer (bbox, datetime, CQL2, properties,
+//!   sortby, keyset paging, any EPSG output CRS), GeoJSON assembled by PostgreSQL;
 //! - [`feature`] and [`bulk`]: how owners describe feature tables, and the generic writer that
 //!   stages (binary COPY), validates, and merges imports into them in one transaction;
 //! - [`layer`]: the [`layer::Layer`] trait every layer plugin implements, the registry the server

@@ -313,19 +313,11 @@ async fn collection_json(
     let id = layer.id();
     let storage = layer.storage();
     let mut extent = json!({});
+    let mut storage_bbox = None;
     if let Some(bb) = extent_lonlat(&state.pool, &storage).await? {
         extent["spatial"] = json!({ "bbox": [bb], "crs": CRS84 });
+        storage_bbox = gf::extent_in(&state.pool, bb, storage.srid).await?;
     }
-    let storage_bbox = match extent["spatial"]["bbox"][0].as_array() {
-        Some(_) => {
-            let bb = extent_lonlat(&state.pool, &storage).await?;
-            match bb {
-                Some(bb) => gf::extent_in(&state.pool, bb, storage.srid).await?,
-                None => None,
-            }
-        }
-        None => None,
-    };
     let items = format!("{base}/collections/{id}/items");
     let mut c = json!({
         "id": id,
