@@ -287,7 +287,8 @@ fn export_refuses_bad_arguments_and_leaves_no_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     // (bbox, minzoom, maxzoom, layers, extra flags) → what the message must say.
-    let cases: [(&str, &str, &str, &str, &[&str], &str); 7] = [
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [&'a str], &'a str);
+    let cases: [Case; 7] = [
         (
             "170,10,190,12",
             "10",
@@ -401,13 +402,7 @@ fn export_refuses_bad_arguments_and_leaves_no_file() {
 }
 
 /// Reads a PMTiles archive with the Python reader: (header, metadata, z/x/y → stored bytes).
-fn read_pmtiles(
-    path: &Path,
-) -> (
-    serde_json::Value,
-    serde_json::Value,
-    BTreeMap<(u8, u32, u32), Vec<u8>>,
-) {
+fn read_pmtiles(path: &Path) -> (serde_json::Value, serde_json::Value, Tiles) {
     let o = Command::new(python())
         .arg(tests::workspace_root().join("crates/tests/tests/it/pmtiles_read.py"))
         .arg(path)
@@ -481,4 +476,29 @@ fn a_large_pmtiles_archive_gets_leaf_directories_readable_by_another_reader() {
     assert_eq!(metadata["vector_layers"][0]["id"], "t");
     assert_eq!(tiles.len(), written.len());
     assert!(tiles == written, "every tile reads back with its bytes");
+}
+
+#[test]
+fn an_export_area_may_be_given_in_vn2000() {
+    let registry = layers::registry().expect("registry");
+    let request = tile_server::export::ExportRequest::new(
+        &registry,
+        "499000,1269000,501000,1271000",
+        Some("EPSG:9212"),
+        12,
+        14,
+        "parcels",
+        Path::new("/tmp/area.pmtiles"),
+        false,
+    )
+    .expect("a VN-2000 TM-3 box");
+    assert_eq!(request.format, tile_server::export::PackFormat::PmTiles);
+    let b = request.bounds;
+    // E 500000 N 1270000 in EPSG:9212 is 106.251791824 E, 11.484093230 N (EPSG:6960, cs2cs).
+    let (lon, lat) = ((b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0);
+    assert!((lon - 106.251_791_824).abs() < 1e-4, "{b:?}");
+    assert!((lat - 11.484_093_230).abs() < 1e-4, "{b:?}");
+    // 2 km is about 0.018° of longitude and latitude here.
+    assert!((b.max_x - b.min_x - 0.0184).abs() < 0.001, "{b:?}");
+    assert!((b.max_y - b.min_y - 0.0181).abs() < 0.001, "{b:?}");
 }

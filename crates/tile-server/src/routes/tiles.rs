@@ -663,3 +663,40 @@ fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{negotiate, web_mercator_scale, Encoding};
+
+    #[test]
+    fn accept_encoding_is_read_with_its_q_values() {
+        use Encoding::*;
+        for (header, want) in [
+            (None, Identity),
+            (Some(""), Identity),
+            (Some("br"), Brotli),
+            (Some("gzip, deflate, br, zstd"), Brotli),
+            (Some("br;q=1, gzip;q=0.5"), Brotli),
+            (Some("br;q=0.5, gzip;q=1"), Gzip),
+            (Some("br; q=0, gzip"), Gzip),
+            (Some("x-gzip"), Gzip),
+            (Some("identity"), Identity),
+            (Some("*"), Brotli),
+            (Some("*;q=0"), Identity),
+            (Some("*;q=0.3, br;q=0"), Gzip),
+            (Some("gzip;q=0.2, identity;q=0.5"), Identity),
+            (Some("gzip;q=2"), Identity),
+            (Some("gzip;q=abc, br;q=0.001"), Brotli),
+            (Some("deflate"), Identity),
+        ] {
+            assert_eq!(negotiate(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn scale_denominators_use_the_standard_pixel() {
+        let (cell, scale) = web_mercator_scale(0);
+        assert!((cell - 156_543.033_928_041).abs() < 1e-6);
+        assert!((scale - 559_082_264.028_717_8).abs() < 1e-4);
+    }
+}
