@@ -358,7 +358,16 @@ async fn write_pack(
     let tiles = (request.minzoom..=request.maxzoom).flat_map(move |z| tiles_covering(&bounds, z));
     let mut batch = Vec::with_capacity(CONCURRENCY);
     let mut tiles = tiles.peekable();
+    let mut last_report = std::time::Instant::now();
     while tiles.peek().is_some() {
+        if last_report.elapsed() >= std::time::Duration::from_secs(10) {
+            last_report = std::time::Instant::now();
+            tracing::info!(
+                rendered = summary.addressed,
+                written = summary.written,
+                "exporting"
+            );
+        }
         batch.clear();
         batch.extend(tiles.by_ref().take(CONCURRENCY * 8));
         summary.addressed += batch.len() as u64;
