@@ -14,8 +14,8 @@
 //!   to the tile grid into one feature at their centroid with `point_count` ([`cluster_tile_sql`]);
 //!   a cell belongs to exactly one tile, so counts add up across tiles.
 //!
-//! `ST_AsMVTGeom` clips to the tile plus a buffer and snaps to the 4096 grid, dropping vertices
-//! under that resolution. Each tile is capped at [`TileSql::max_features`]; a tile over the
+//! `ST_AsMVTGeom` clips to the tile plus a buffer and snaps to the 4096 grid; up to z12 lines
+//! and outlines are first simplified to a quarter pixel (`ST_Simplify`, small shapes kept). Each tile is capped at [`TileSql::max_features`]; a tile over the
 //! server's byte cap is rendered again with `coarse` set (the generalised form, or for plain
 //! layers only features of two zooms lower on a 1024 grid).
 
@@ -214,7 +214,7 @@ fn feature_tile_sql(
     let sql = format!(
         "SELECT coalesce(ST_AsMVT(t, {name}, {extent}, 'geom', {id}), ''::bytea), count(*)
          FROM (
-           SELECT {columns}, ST_AsMVTGeom(geom_3857, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
+           SELECT {columns}, ST_AsMVTGeom({geometry}, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
            FROM {table}
            WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {margin})
              AND min_zoom <= $1{lag}{low_zoom}
@@ -226,6 +226,14 @@ fn feature_tile_sql(
         table = storage.qualified(),
         margin = f64::from(BUFFER) / f64::from(EXTENT),
         buffer = BUFFER * extent / EXTENT,
+        geometry = if z <= LOW_ZOOM_MAX {
+            // Province-wide lines and outlines: vertices closer than a quarter pixel to the
+            // simplified line add bytes, not shape (ST_AsMVTGeom only snaps to its grid).
+            let quarter_pixel = 2.0 * WORLD_HALF / f64::from(1u32 << z) / 1024.0;
+            format!("ST_Simplify(geom_3857, {quarter_pixel}, true)")
+        } else {
+            "geom_3857".to_string()
+        },
         lag = if lag > 0 { format!(" - {lag}") } else { String::new() },
         limit = max_features,
     );
@@ -280,8 +288,15 @@ mod tests {
     fn low_zooms_use_the_partial_index_and_high_zooms_do_not() {
         let low = layer_tile_sql("parcels", &storage(), &props(), 10, Access::Public, 100);
         assert!(low.sql.contains("min_zoom <= 12"), "{}", low.sql);
+        assert!(
+            low.sql
+                .contains("ST_AsMVTGeom(ST_Simplify(geom_3857, 38.21"),
+            "{}",
+            low.sql
+        );
         let high = layer_tile_sql("parcels", &storage(), &props(), 15, Access::Public, 100);
         assert!(!high.sql.contains("min_zoom <= 12"));
+        assert!(!high.sql.contains("ST_Simplify"));
         assert!(high
             .sql
             .contains("geom_3857 && ST_TileEnvelope($1, $2, $3, margin => 0.015625)"));
