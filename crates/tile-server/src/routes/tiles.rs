@@ -118,7 +118,7 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
     let (mut br, mut gzip, mut identity, mut star) = (None, None, None, None);
     for item in header.split(',') {
         let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let coding = parts.next().unwrap_or("").trim();
         if coding.is_empty() {
             continue;
         }
@@ -135,12 +135,18 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
                 }
             }
         }
-        let slot = match coding.as_str() {
-            "br" => &mut br,
-            "gzip" | "x-gzip" => &mut gzip,
-            "identity" => &mut identity,
-            "*" => &mut star,
-            _ => continue,
+        // Codings are case-insensitive; compared without allocating (this runs per tile).
+        let is = |name: &str| coding.eq_ignore_ascii_case(name);
+        let slot = if is("br") {
+            &mut br
+        } else if is("gzip") || is("x-gzip") {
+            &mut gzip
+        } else if is("identity") {
+            &mut identity
+        } else if coding == "*" {
+            &mut star
+        } else {
+            continue;
         };
         *slot = Some(q);
     }
