@@ -135,8 +135,9 @@ fn to_found(layer: &dyn Layer, rows: Vec<Row>) -> Vec<FoundFeature> {
 }
 
 /// The common head of every point query: `q.p3857` the point in Web Mercator, `q.pz` in the
-/// zone. Binds `$1` lon, `$2` lat, `$3` zone SRID.
-const POINT_CTE: &str = "WITH q AS (
+/// zone. Binds `$1` lon, `$2` lat, `$3` zone SRID. Not materialised: the planner must see the
+/// point as a constant, or a KNN `ORDER BY geom_3857 <-> point` cannot use the GiST index.
+const POINT_CTE: &str = "WITH q AS NOT MATERIALIZED (
     SELECT ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 3857) AS p3857,
            ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), $3::integer) AS pz)";
 

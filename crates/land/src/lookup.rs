@@ -148,7 +148,8 @@ pub fn check_commune_code(code: &str) -> Result<(), LookupError> {
 }
 
 /// Parcels matching `query` (the commune as pre-merger code, or every old commune of a
-/// post-merger code), ordered by old commune, sheet and number, at most `limit`.
+/// post-merger code), ordered by old commune, sheet and number, at most `limit`. The codes are
+/// resolved first, so the parcels' identity index answers.
 pub async fn find(
     pool: &PgPool,
     query: &ParcelQuery,
@@ -157,8 +158,8 @@ pub async fn find(
     check_commune_code(&query.commune)?;
     let sql = format!(
         "{SELECT}
-         WHERE (p.commune_code = $1
-                OR p.commune_code IN (SELECT legacy_code FROM land.communes WHERE code = $1))
+         WHERE p.commune_code = ANY (ARRAY(
+                 SELECT $1::text UNION SELECT legacy_code FROM land.communes WHERE code = $1))
            AND ($2::bigint IS NULL OR p.sheet_number = $2)
            AND ($3::bigint IS NULL OR p.parcel_number = $3)
          ORDER BY p.commune_code, p.sheet_number, p.parcel_number
