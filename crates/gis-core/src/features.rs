@@ -1000,6 +1000,47 @@ mod tests {
     }
 
     #[test]
+    fn keyset_sql_puts_nulls_last_and_breaks_ties_by_id() {
+        let keys = [Key {
+            sql: "t.\"name\"".into(),
+            ty: "text",
+            descending: true,
+        }];
+        let mut sql = Sql::default();
+        let after = Cursor {
+            backward: false,
+            keys: vec![Some("Bình".into())],
+            id: 7,
+        };
+        assert_eq!(
+            keyset(&keys, &after, &mut sql),
+            r#"((t."name" IS NULL OR t."name" < $2::text) OR (t."name" = $2::text AND t.id > $1))"#
+        );
+        assert_eq!(
+            sql.params,
+            [SqlParam::Int(7), SqlParam::Text("Bình".into())]
+        );
+        assert_eq!(
+            order_by(&keys, false),
+            r#"(t."name" IS NULL) ASC, t."name" DESC, t.id ASC"#
+        );
+        assert_eq!(
+            order_by(&keys, true),
+            r#"(t."name" IS NULL) DESC, t."name" ASC, t.id DESC"#
+        );
+        let mut sql = Sql::default();
+        let before_null = Cursor {
+            backward: true,
+            keys: vec![None],
+            id: 3,
+        };
+        assert_eq!(
+            keyset(&keys, &before_null, &mut sql),
+            r#"(t."name" IS NOT NULL OR (t."name" IS NULL AND t.id < $1))"#
+        );
+    }
+
+    #[test]
     fn cursors_round_trip_and_tampering_is_refused() {
         let c = Cursor {
             backward: true,
