@@ -513,7 +513,20 @@ async fn every_listed_crs_matches_postgis_and_the_vn2000_check_vector() {
     }
     // VN-2000 geographic, named by EPSG: latitude first.
     let (lat, lon) = first_vertex(&item("EPSG:4756").await.json());
-    assert!((10.0..13.0).contains(&lat) && (105.0..108.0).contains(&lon));
+    let (want_lon, want_lat): (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointN(ST_ExteriorRing(ST_GeometryN(ST_Transform(geom, 4756), 1)), 1) AS p FROM land.parcels WHERE id = $1) x",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("transform to 4756");
+    // 1e-8 degrees is about 1 mm.
+    assert!(
+        (lat - want_lat).abs() < 1e-8 && (lon - want_lon).abs() < 1e-8,
+        "{lat} {lon} vs {want_lat} {want_lon}"
+    );
+    // VN-2000 is a different datum: not the WGS84 numbers.
+    assert!((lon - 106.883).abs() > 1e-6);
 
     // bbox in TM-3 metres (bbox-crs) finds the same parcels as in CRS84.
     let near = filter_ids(&app, "bbox=106.8829,11.5349,106.8831,11.5351").await;
