@@ -493,6 +493,22 @@ async fn a_land_use_edit_reaches_the_low_zoom_tile_never_the_old_code() {
     let (cached, _) = tile(&app, "parcels", t).await;
     assert_eq!(cached.headers.get("etag"), before.headers.get("etag"));
 
+    // An edit that changes neither geometry nor land use rewrites no overview row.
+    let versions = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(xmin::text || ctid::text, ',' ORDER BY ctid) FROM land.parcel_overview",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("row versions")
+    };
+    let untouched = versions().await;
+    sqlx::query("UPDATE land.parcels SET address = 'Tổ 1, Khu phố 2' WHERE id = (SELECT min(id) FROM land.parcels)")
+        .execute(&db.pool)
+        .await
+        .expect("address edit");
+    assert_eq!(versions().await, untouched);
+
     // Every parcel of the tile becomes energy land (DNL, absent from the sample): a plain SQL
     // edit, as a land officer's tool or psql would make it.
     let generation = state.tiles.generation();
