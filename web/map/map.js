@@ -487,7 +487,7 @@ function makeMeasureTool(map) {
         state.errors.push(String(e));
       }
       showMeasure(result, m.kind);
-      tool.last = { geometry, result };
+      tool.last = { kind: m.kind, geometry, result };
       return result;
     },
     stop() {
@@ -631,6 +631,8 @@ function applyLanguage(map) {
   if (map) {
     renderTree(map);
     state.popup?.remove();
+    const last = window.bando?.measure?.last;
+    if (last && !state.measure) showMeasure(last.result, last.kind);
     writeHash(map);
   }
 }

@@ -263,6 +263,10 @@ test('measuring a known TM-3 square gives its area in m² and ha', async () => {
   assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400(,00)? m$/);
   if (ready.measure) assert.equal(result.source, 'server');
   await page.screenshot({ path: join(resultsDir, 'map-measure.png') });
+  // The result follows the language.
+  await page.click('#lang-toggle');
+  assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400(\.00)? m$/);
+  assert.equal(await page.locator('#measure-result dt').first().innerText(), 'Length');
   await page.close();
 });
 
