@@ -169,6 +169,7 @@ async fn identify_answers_what_is_under_the_click_in_order_within_the_pixel_tole
         ),
     ];
     assert_eq!(ids(&a), expected, "{}", a.text);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/geo+json");
     let first = &a.json["features"][0];
     assert_eq!(first["type"], "Feature");
     assert_eq!(first["geometry"]["type"], "Point");

@@ -236,7 +236,17 @@ fn feature_collection(
             obj.insert(k.clone(), v.clone());
         }
     }
-    with_crs(Json(body).into_response(), crs)
+    with_crs(geojson(&body), crs)
+}
+
+/// A GeoJSON document (`application/geo+json`).
+fn geojson(body: &Value) -> Response {
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    response
 }
 
 fn with_crs(mut response: Response, crs: &CrsInfo) -> Response {
@@ -436,12 +446,11 @@ pub async fn parcels(
             })
         })
         .collect();
-    Ok(Json(json!({
+    Ok(geojson(&json!({
         "type": "FeatureCollection",
         "numberReturned": features.len(),
         "features": features,
-    }))
-    .into_response())
+    })))
 }
 
 /// `GET /query/planning-report`
