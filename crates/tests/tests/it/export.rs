@@ -502,3 +502,59 @@ fn an_export_area_may_be_given_in_vn2000() {
     assert!((b.max_x - b.min_x - 0.0184).abs() < 0.001, "{b:?}");
     assert!((b.max_y - b.min_y - 0.0181).abs() < 0.001, "{b:?}");
 }
+
+#[test]
+fn identical_pmtiles_tiles_are_stored_once_and_still_read_back_everywhere() {
+    use tile_server::export::pmtiles::PmTilesWriter;
+    use tile_server::export::{PackInfo, PackWriter};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("same.pmtiles");
+    let mut writer = Box::new(PmTilesWriter::create(&path).expect("create"));
+    let mut written = BTreeMap::new();
+    // Zooms 0–5 (1,365 tiles): the same bytes everywhere but on the diagonal.
+    for z in 0..=5u8 {
+        for y in 0..(1u32 << z) {
+            for x in 0..(1u32 << z) {
+                let bytes = if x == y {
+                    format!("diagonal {z}/{x}").into_bytes()
+                } else {
+                    b"the inside of a commune".to_vec()
+                };
+                writer
+                    .add(
+                        gis_core::tile::TileCoord::new(z, x, y).expect("tile"),
+                        &bytes,
+                    )
+                    .expect("add");
+                written.insert((z, x, y), bytes);
+            }
+        }
+    }
+    writer
+        .finish(&PackInfo {
+            name: "same".into(),
+            bounds: Bounds::new(-180.0, -85.0, 180.0, 85.0),
+            minzoom: 0,
+            maxzoom: 5,
+            vector_layers: vec![],
+        })
+        .expect("finish");
+    let (header, _, tiles) = read_pmtiles(&path);
+    let diagonal: usize = (0..=5u32).map(|z| 1usize << z).sum();
+    assert_eq!(header["addressed_tiles_count"], written.len());
+    assert_eq!(header["tile_contents_count"], diagonal + 1);
+    let entries = header["tile_entries_count"].as_u64().expect("entries") as usize;
+    assert!(
+        entries < written.len(),
+        "runs of identical tiles share an entry: {entries}"
+    );
+    let data = header["tile_data_length"].as_u64().expect("length") as usize;
+    let unique: usize = written
+        .values()
+        .collect::<std::collections::BTreeSet<_>>()
+        .iter()
+        .map(|b| b.len())
+        .sum();
+    assert_eq!(data, unique, "each content once");
+    assert!(tiles == written, "every tile reads back with its bytes");
+}

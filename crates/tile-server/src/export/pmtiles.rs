@@ -8,8 +8,11 @@
 //! fit in the first 16 KiB with the header, so larger packs get a level of leaf directories.
 //!
 //! Tiles arrive in render order, not tile-id order: their bytes go to a scratch file first and
-//! are copied into place, sorted, when the pack is finished.
+//! are copied into place, sorted, when the pack is finished. Identical tiles (the inside of a
+//! commune polygon, repeated at every deep zoom) are stored once: later entries point to the
+//! first copy, and consecutive ones become one entry with a run length.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -138,8 +141,8 @@ pub struct PmTilesWriter {
     scratch_path: PathBuf,
     scratch: BufWriter<File>,
     scratch_len: u64,
-    /// (tile id, offset in the scratch file, length)
-    tiles: Vec<(u64, u64, u32)>,
+    /// (tile id, offset in the scratch file, length, content hash)
+    tiles: Vec<(u64, u64, u32, u64)>,
     min_zoom: u8,
     max_zoom: u8,
 }
@@ -166,16 +169,54 @@ impl PmTilesWriter {
             .flush()
             .map_err(|e| write_error(&self.scratch_path, e))?;
         self.tiles.sort_unstable_by_key(|t| t.0);
+        let scratch =
+            File::open(&self.scratch_path).map_err(|e| write_error(&self.scratch_path, e))?;
+        let scratch_err = |e: std::io::Error| write_error(&self.scratch_path, e);
+        let same_bytes = |a: u64, b: u64, len: u32| -> Result<bool, std::io::Error> {
+            let (mut x, mut y) = (vec![0u8; len as usize], vec![0u8; len as usize]);
+            scratch.read_exact_at(&mut x, a)?;
+            scratch.read_exact_at(&mut y, b)?;
+            Ok(x == y)
+        };
         let mut entries: Vec<Entry> = Vec::with_capacity(self.tiles.len());
+        // (hash, length) → (scratch offset, data offset) of the contents stored so far.
+        let mut stored: HashMap<(u64, u32), Vec<(u64, u64)>> = HashMap::new();
+        // Scratch ranges to copy, in data order.
+        let mut contents: Vec<(u64, u32)> = Vec::new();
         let mut offset = 0u64;
-        for &(id, _, len) in &self.tiles {
+        for &(id, at, len, hash) in &self.tiles {
+            let mut found = None;
+            for &(first_at, data_at) in stored.get(&(hash, len)).into_iter().flatten() {
+                if same_bytes(first_at, at, len).map_err(scratch_err)? {
+                    found = Some(data_at);
+                    break;
+                }
+            }
+            let data_at = match found {
+                Some(o) => o,
+                None => {
+                    let o = offset;
+                    offset += u64::from(len);
+                    contents.push((at, len));
+                    stored.entry((hash, len)).or_default().push((at, o));
+                    o
+                }
+            };
+            if let Some(last) = entries.last_mut() {
+                if last.offset == data_at
+                    && last.length == len
+                    && last.tile_id + u64::from(last.run_length) == id
+                {
+                    last.run_length += 1;
+                    continue;
+                }
+            }
             entries.push(Entry {
                 tile_id: id,
-                offset,
+                offset: data_at,
                 length: len,
                 run_length: 1,
             });
-            offset += u64::from(len);
         }
         let tile_data_len = offset;
         let (root, leaves) = directories(&entries).map_err(err)?;
@@ -200,7 +241,6 @@ impl PmTilesWriter {
         } else {
             (self.min_zoom, self.max_zoom)
         };
-        let count = self.tiles.len() as u64;
         let mut h = Vec::with_capacity(HEADER_LEN);
         h.extend_from_slice(b"PMTiles");
         h.push(3);
@@ -213,9 +253,9 @@ impl PmTilesWriter {
             leaves.len() as u64,
             data_offset,
             tile_data_len,
-            count, // addressed tiles
-            count, // tile entries
-            count, // tile contents
+            self.tiles.len() as u64,
+            entries.len() as u64,
+            contents.len() as u64,
         ] {
             h.extend_from_slice(&v.to_le_bytes());
         }
@@ -240,10 +280,8 @@ impl PmTilesWriter {
         for part in [&h[..], &root, &metadata, &leaves] {
             out.write_all(part).map_err(err)?;
         }
-        let scratch =
-            File::open(&self.scratch_path).map_err(|e| write_error(&self.scratch_path, e))?;
         let mut buf = Vec::new();
-        for &(_, at, len) in &self.tiles {
+        for &(at, len) in &contents {
             buf.resize(len as usize, 0);
             scratch
                 .read_exact_at(&mut buf, at)
@@ -265,8 +303,12 @@ impl PackWriter for PmTilesWriter {
         self.scratch
             .write_all(gzip)
             .map_err(|e| write_error(&self.scratch_path, e))?;
-        self.tiles
-            .push((tile_id(tile.z, tile.x, tile.y), self.scratch_len, len));
+        self.tiles.push((
+            tile_id(tile.z, tile.x, tile.y),
+            self.scratch_len,
+            len,
+            crate::tiles::fnv1a(gzip),
+        ));
         self.scratch_len += u64::from(len);
         self.min_zoom = self.min_zoom.min(tile.z);
         self.max_zoom = self.max_zoom.max(tile.z);
