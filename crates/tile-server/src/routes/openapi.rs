@@ -127,6 +127,11 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
         r["200"] = json!({"description": d, "content": {media: {"schema": {"type": "string", "format": "binary"}}}});
         r
     };
+    let ok_with = |media: &str, d: &str, schema: Value| {
+        let mut r = problem_responses();
+        r["200"] = json!({"description": d, "content": {media: {"schema": schema}}});
+        r
+    };
     let text = |media: &str, d: &str| {
         let mut r = problem_responses();
         r["200"] = json!({"description": d, "content": {media: {"schema": {"type": "string"}}}});
@@ -140,7 +145,7 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
         "/conformance": op("conformance", "Conformance classes", "Capabilities", json!([p("f")]),
             ok_json("Conformance declaration", json!({"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}), true)),
         "/api": op("api", "This OpenAPI document", "Capabilities", json!([p("f")]),
-            text("application/vnd.oai.openapi+json;version=3.0", "OpenAPI 3.0")),
+            ok_with("application/vnd.oai.openapi+json;version=3.0", "OpenAPI 3.0", json!({"type": "object", "required": ["openapi", "paths"]}))),
         "/api.html": op("apiHtml", "The operations as HTML", "Capabilities", json!([]), text("text/html", "HTML")),
         "/collections": op("collections", "Feature collections (one per layer)", "Data", json!([p("f")]),
             ok_json("Collections", json!({"type": "object", "required": ["collections", "links"], "properties": {
@@ -158,7 +163,7 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
                 p("filter"), p("filter-lang"), p("filter-crs"), p("properties"), p("sortby"), p("cursor")],
             "responses": items_responses}},
         "/collections/{collectionId}/items/{featureId}": {"get": {"operationId": "item", "summary": "One feature", "tags": ["Data"],
-            "parameters": [p("collectionId"), {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}}, p("f"), p("crs")],
+            "parameters": [p("collectionId"), {"name": "featureId", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}, "example": 1}, p("f"), p("crs")],
             "responses": item_responses}},
         "/health": op("health", "Database and PostGIS health", "Operations", json!([]),
             ok_json("Healthy", json!({"type": "object", "properties": {"status": {"type": "string"}, "postgis": {"type": "string"}, "layers": {"type": "integer"}}}), false)),
@@ -228,7 +233,7 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
     }
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
     let parameters = json!({
-        "collectionId": {"name": "collectionId", "in": "path", "required": true, "description": "Layer id (see /collections)", "schema": {"type": "string"}},
+        "collectionId": {"name": "collectionId", "in": "path", "required": true, "description": "Layer id (see /collections)", "schema": {"type": "string"}, "example": "communes"},
         "layers": {"name": "layers", "in": "path", "required": true, "description": "Layer id or comma-separated ids", "schema": {"type": "string"}},
         "f": q("f", "Output format (default: by Accept)", json!({"type": "string", "enum": ["json", "html"]})),
         "fItems": q("f", "Output format: GeoJSON, HTML, or a download (GeoPackage, CSV with WKT geometry and a UTF-8 BOM)", json!({"type": "string", "enum": ["json", "geojson", "html", "gpkg", "csv"]})),
