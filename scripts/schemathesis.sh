@@ -75,6 +75,8 @@ fi
 
 echo "==> schemathesis ($examples examples per operation)"
 status=0
+# From the temporary directory: schemathesis keeps a cache of failures in its working directory.
+cd "$work"
 "$venv/bin/schemathesis" run "$url/api" --url "$url" \
   --checks not_a_server_error,response_schema_conformance \
   --max-examples "$examples" --workers 2 --seed 2025 --no-color \
