@@ -79,12 +79,29 @@ async function styleLayersOf(page, layer) {
     .filter((l) => l.metadata?.['bando:layer'] === id).map((l) => l.id), layer);
 }
 
-/** A point inside a sample parcel: the mean of its ring (the parcels are convex quads). */
+/** Ray casting: is [x, y] inside the ring? */
+function inRing([x, y], ring) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** A point well inside a sample parcel: the mean of its ring, else a fan triangle's centroid. */
 function insidePoint(feature) {
-  const ring = feature.geometry.coordinates[0].slice(0, -1);
-  const lon = ring.reduce((s, c) => s + c[0], 0) / ring.length;
-  const lat = ring.reduce((s, c) => s + c[1], 0) / ring.length;
-  return [lon, lat];
+  const polygon = feature.geometry.type === 'MultiPolygon' ? feature.geometry.coordinates[0] : feature.geometry.coordinates;
+  const ring = polygon[0].slice(0, -1);
+  const mean = [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
+  const candidates = [mean];
+  for (let i = 1; i + 1 < ring.length; i++) {
+    candidates.push([(ring[0][0] + ring[i][0] + ring[i + 1][0]) / 3, (ring[0][1] + ring[i][1] + ring[i + 1][1]) / 3]);
+  }
+  const inside = candidates.find((c) => inRing(c, polygon[0]));
+  assert.ok(inside, `no inner point found for parcel ${JSON.stringify(feature.properties)}`);
+  return inside;
 }
 
 /** Where a lon/lat is on the page (map canvas offset included). */
