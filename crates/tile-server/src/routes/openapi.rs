@@ -173,20 +173,20 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
         "/tiles": op("tileCatalog", "Vector tile catalog", "Tiles", json!([]), ok_json("Tile catalog", any_json.clone(), false)),
         "/tileMatrixSets": op("tileMatrixSets", "Tile matrix sets", "Tiles", json!([]), ok_json("Tile matrix sets", any_json.clone(), false)),
         "/tileMatrixSets/{tileMatrixSetId}": op("tileMatrixSet", "One tile matrix set", "Tiles",
-            json!([{"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string"}}]), ok_json("Tile matrix set", any_json.clone(), false)),
+            json!([{"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string"}, "example": "WebMercatorQuad"}]), ok_json("Tile matrix set", any_json.clone(), false)),
         "/tiles/{layers}": op("tilejson", "TileJSON 3.0 of one layer or a comma-separated composite (path ends in .json)", "Tiles",
-            json!([p("layers")]), ok_json("TileJSON", any_json.clone(), false)),
+            json!([{"name": "layers", "in": "path", "required": true, "schema": {"type": "string"}, "example": "communes.json"}]), ok_json("TileJSON", any_json.clone(), false)),
         "/tiles/{layers}/{z}/{x}/{y}": op("tile", "A Mapbox Vector Tile (y ends in .mvt or .pbf)", "Tiles",
-            json!([p("layers"), {"name": "z", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "x", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "y", "in": "path", "required": true, "schema": {"type": "string"}}]),
+            json!([p("layers"), {"name": "z", "in": "path", "required": true, "schema": {"type": "string"}, "example": "12"},
+                {"name": "x", "in": "path", "required": true, "schema": {"type": "string"}, "example": "3264"},
+                {"name": "y", "in": "path", "required": true, "schema": {"type": "string"}, "example": "1915.mvt"}]),
             binary("application/vnd.mapbox-vector-tile", "Vector tile")),
         "/collections/{collectionId}/tiles": op("collectionTilesets", "Tilesets of a collection", "Tiles", json!([p("collectionId")]), ok_json("Tilesets", any_json.clone(), false)),
         "/collections/{collectionId}/tiles/WebMercatorQuad": op("collectionTileset", "WebMercatorQuad tileset metadata", "Tiles", json!([p("collectionId")]), ok_json("Tileset", any_json.clone(), false)),
         "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}": op("collectionTile", "A vector tile (OGC API – Tiles)", "Tiles",
-            json!([p("collectionId"), {"name": "tileMatrix", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "tileRow", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "tileCol", "in": "path", "required": true, "schema": {"type": "string"}}]),
+            json!([p("collectionId"), {"name": "tileMatrix", "in": "path", "required": true, "schema": {"type": "string"}, "example": "12"},
+                {"name": "tileRow", "in": "path", "required": true, "schema": {"type": "string"}, "example": "1915"},
+                {"name": "tileCol", "in": "path", "required": true, "schema": {"type": "string"}, "example": "3264"}]),
             binary("application/vnd.mapbox-vector-tile", "Vector tile")),
     });
     // Tiles answer 204 when empty and 304 when the client's ETag still matches.
@@ -200,17 +200,17 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
     }
     paths["/api"]["get"]["responses"]["200"]["content"]["text/html"] =
         json!({"schema": {"type": "string"}});
-    let path_param = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+    let path_param = |name: &str, example: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "example": example});
     let others = json!({
-        "/styles": op("styles", "MapLibre styles", "Maps", json!([]), ok_json("Styles", any_json.clone(), false)),
-        "/styles/{file}": op("style", "A MapLibre style document", "Maps", json!([path_param("file")]), ok_json("Style", any_json.clone(), false)),
+        "/styles": op("styles", "MapLibre styles", "Maps", json!([]), ok_json("Styles", json!({"type": "array", "items": {"type": "object"}}), false)),
+        "/styles/{file}": op("style", "A MapLibre style document", "Maps", json!([path_param("file", "planning.json")]), ok_json("Style", any_json.clone(), false)),
         "/fonts/{fontstack}/{range}": op("glyphs", "Glyph ranges (PBF) for map labels", "Maps",
-            json!([path_param("fontstack"), path_param("range")]), binary("application/x-protobuf", "Glyphs")),
-        "/sprites/{file}": op("sprite", "Sprite sheet (PNG) or its index (JSON)", "Maps", json!([path_param("file")]), binary("application/octet-stream", "Sprite")),
+            json!([path_param("fontstack", "Noto Sans Regular"), path_param("range", "0-255.pbf")]), binary("application/x-protobuf", "Glyphs")),
+        "/sprites/{file}": op("sprite", "Sprite sheet (PNG) or its index (JSON)", "Maps", json!([path_param("file", "bando.json")]), binary("application/octet-stream", "Sprite")),
         "/map": op("map", "The planners' web map", "Maps", json!([]), text("text/html", "Web map")),
-        "/map/{file}": op("mapFile", "Files of the web map", "Maps", json!([path_param("file")]), binary("application/octet-stream", "File")),
+        "/map/{file}": op("mapFile", "Files of the web map", "Maps", json!([path_param("file", "index.html")]), binary("application/octet-stream", "File")),
         "/vendor/{package}/{file}": op("vendorFile", "Vendored browser libraries", "Maps",
-            json!([path_param("package"), path_param("file")]), binary("application/octet-stream", "File")),
+            json!([path_param("package", "maplibre-gl"), path_param("file", "maplibre-gl.js")]), binary("application/octet-stream", "File")),
     });
     if let (Some(target), Value::Object(extra)) = (paths.as_object_mut(), others) {
         target.extend(extra);
@@ -234,7 +234,7 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
     let parameters = json!({
         "collectionId": {"name": "collectionId", "in": "path", "required": true, "description": "Layer id (see /collections)", "schema": {"type": "string"}, "example": "communes"},
-        "layers": {"name": "layers", "in": "path", "required": true, "description": "Layer id or comma-separated ids", "schema": {"type": "string"}},
+        "layers": {"name": "layers", "in": "path", "required": true, "description": "Layer id or comma-separated ids", "schema": {"type": "string"}, "example": "communes"},
         "f": q("f", "Output format (default: by Accept)", json!({"type": "string", "enum": ["json", "html"]})),
         "fItems": q("f", "Output format: GeoJSON, HTML, or a download (GeoPackage, CSV with WKT geometry and a UTF-8 BOM)", json!({"type": "string", "enum": ["json", "geojson", "html", "gpkg", "csv"]})),
         "bbox": q("bbox", "minx,miny,maxx,maxy (or 6 numbers) in bbox-crs; EPSG:4326 named explicitly is lat,lon", json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}})),
