@@ -686,6 +686,7 @@ async fn a_tile_over_the_byte_cap_is_drawn_from_the_generalised_level() {
     assert_eq!(full.status, StatusCode::OK);
     assert!(layers[0].features.iter().all(|f| f.id.is_some()));
     assert!(full.headers.get("x-tile-truncated").is_none());
+    assert!(full.headers.get("x-bando-tile-limit").is_none());
     let cap = full.body.len() / 2;
     let (_state, capped) = router(
         &db,
@@ -703,4 +704,11 @@ async fn a_tile_over_the_byte_cap_is_drawn_from_the_generalised_level() {
         .iter()
         .all(|f| f.props.get("generalised") == Some(&Val::Bool(true))));
     assert!(small.headers.get("x-tile-truncated").is_some());
+    assert_eq!(
+        small
+            .headers
+            .get("x-bando-tile-limit")
+            .and_then(|v| v.to_str().ok()),
+        Some("bytes")
+    );
 }
