@@ -737,7 +737,7 @@ pub fn openapi_paths() -> Value {
     let p0 = json!({"get": {
         "tags": ["query"],
         "summary": "Features at a point (xác định đối tượng tại điểm)",
-        "description": "Features of the chosen layers within `tolerance` pixels of the point at `zoom`: points first, then lines, then polygons by ascending area; at most 50.",
+        "description": "Features of the chosen layers drawn at `zoom` within `tolerance` pixels of the point: the radius is tolerance × the Web Mercator pixel size at that zoom (on the ground × cos(latitude), answered as `search_radius_m`). Points first, then lines, then polygons by ascending area; at most 50.",
         "operationId": "identify",
         "parameters": [x, y, crs,
             integer("zoom", true, 0, 24, "Zoom level of the map"),
