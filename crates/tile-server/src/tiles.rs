@@ -45,6 +45,9 @@ pub struct RenderedTile {
     pub etag: u64,
     /// The feature limit was reached.
     pub truncated: bool,
+    /// Which limit the tile hit, if any: `"bytes"` (drawn again coarser, see
+    /// [`TileSettings::max_bytes`]) or `"features"`; sent as `x-bando-tile-limit`.
+    pub limit: Option<&'static str>,
 }
 
 /// Errors of tile rendering.
@@ -155,6 +158,7 @@ impl TileService {
                 features: 0,
                 etag: 0,
                 truncated: false,
+                limit: None,
             }));
         }
         let key = TileKey {
@@ -163,14 +167,15 @@ impl TileService {
             access,
         };
         let render = async {
-            let (mvt, features, truncated) = self.render_mvt(layer.as_ref(), tile, access).await?;
+            let (mvt, features, limit) = self.render_mvt(layer.as_ref(), tile, access).await?;
             let (gzip, br) = encode(&mvt)?;
             Ok::<_, TileError>(RenderedTile {
                 etag: fnv1a(&gzip),
                 gzip,
                 br,
                 features,
-                truncated,
+                truncated: limit.is_some(),
+                limit,
             })
         };
         let Some(cache) = &self.cache else {
@@ -189,15 +194,15 @@ impl TileService {
         Ok(Some(rendered))
     }
 
-    /// Renders one layer's MVT: (bytes, features, truncated). A tile over the byte cap is
-    /// rendered once more coarser and counts as truncated; if even that is over, it is served
-    /// as it is (a client gets a heavy tile rather than none) and logged.
+    /// Renders one layer's MVT: (bytes, features, limit hit). A tile over the byte cap is
+    /// rendered once more coarser (limit `"bytes"`); if even that is over, it is served as it
+    /// is (a client gets a heavy tile rather than none) and logged.
     async fn render_mvt(
         &self,
         layer: &dyn Layer,
         tile: TileCoord,
         access: Access,
-    ) -> Result<(Vec<u8>, i64, bool), TileError> {
+    ) -> Result<(Vec<u8>, i64, Option<&'static str>), TileError> {
         let mut coarse = false;
         loop {
             let sql = tile_sql(layer, tile.z, access, self.max_features, coarse);
@@ -218,8 +223,12 @@ impl TileService {
                         "tile over the byte cap even when coarse"
                     );
                 }
-                let truncated = coarse || features >= i64::from(sql.max_features);
-                return Ok((mvt, features, truncated));
+                let limit = if coarse {
+                    Some("bytes")
+                } else {
+                    (features >= i64::from(sql.max_features)).then_some("features")
+                };
+                return Ok((mvt, features, limit));
             }
             coarse = true;
         }

@@ -354,6 +354,11 @@ async fn serve_tile(
     }
     let features: i64 = parts.iter().map(|p| p.features).sum();
     let truncated = parts.iter().any(|p| p.truncated);
+    // Which limit cut the tile: "bytes" (drawn generalised to fit) wins over "features".
+    let limit = parts
+        .iter()
+        .filter_map(|p| p.limit)
+        .max_by_key(|l| *l == "bytes");
     let encoding = negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
@@ -431,6 +436,9 @@ async fn serve_tile(
             "x-tile-truncated",
             HeaderValue::from_static("feature limit reached; zoom in for every feature"),
         );
+    }
+    if let Some(limit) = limit {
+        h.insert("x-bando-tile-limit", HeaderValue::from_static(limit));
     }
     Ok(response)
 }
