@@ -602,6 +602,16 @@ async fn an_import_refreshes_the_overview_of_the_area_it_touched() {
         text(&layers[0].features[0], "land_use_code").as_deref(),
         Some("ONT")
     );
+    // Emptying the parcels empties the overview (TRUNCATE fires no DELETE trigger).
+    sqlx::query("TRUNCATE land.parcels")
+        .execute(&db.pool)
+        .await
+        .expect("truncate");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcel_overview")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]
