@@ -26,9 +26,9 @@ trap cleanup EXIT
 [[ $(psql "$url" -Atc "SELECT count(*) FROM land.parcels") -ge 1000000 ]] || { echo "run bench/import.sh first" >&2; exit 1; }
 psql "$url" -qc "ANALYZE land.parcels" >/dev/null
 
-# The filter: residential and perennial-crop parcels larger than 150 m² (CQL2 text and SQL).
-cql="land_use_code IN ('ONT','ODT','CLN') AND area_m2 > 150"
-sql_filter="land_use_code IN ('ONT','ODT','CLN') AND area_m2 > 150"
+# The filter: residential and perennial-crop parcels declared larger than 150 m² (CQL2 text and SQL).
+cql="land_use_code IN ('ONT','ODT','CLN') AND declared_area_m2 > 150"
+sql_filter="land_use_code IN ('ONT','ODT','CLN') AND declared_area_m2 > 150"
 # A bbox around the province's sample centre grown until ~1,000 parcels match.
 read -r w s e n matched < <(psql "$url" -At -F' ' <<SQL
 WITH c AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(106.883, 11.535), 4326), 3857) AS p),
