@@ -411,39 +411,19 @@ async fn write_pack(
     Ok(summary)
 }
 
-/// One tile of the pack: the layers' MVT messages together, gzip-compressed; `None` when empty.
+/// One tile of the pack: the layers' MVT messages together, gzip-compressed, exactly as the
+/// server composes them; `None` when empty.
 async fn pack_tile(
     service: &TileService,
     layers: &[String],
     tile: TileCoord,
 ) -> Result<Option<Bytes>, ExportError> {
-    let mut parts = Vec::with_capacity(layers.len());
-    for id in layers {
-        match service.layer_tile(id, tile, Access::Public).await {
-            Ok(Some(t)) if !t.gzip.is_empty() => parts.push(t.gzip),
-            Ok(_) => {}
-            Err(source) => {
-                return Err(ExportError::Render {
-                    tile: format!("{}/{}/{}", tile.z, tile.x, tile.y),
-                    source,
-                })
-            }
-        }
-    }
-    let compose = |parts: Vec<Bytes>| -> Result<Bytes, std::io::Error> {
-        // A tile is a repeated `layers` field: the layers' messages concatenated are one tile.
-        let mut raw = Vec::new();
-        for p in &parts {
-            raw.extend_from_slice(&crate::tiles::gunzip(p)?);
-        }
-        crate::tiles::gzip(&raw)
-    };
-    match parts.len() {
-        0 => Ok(None),
-        1 => Ok(parts.pop()),
-        _ => compose(parts).map(Some).map_err(|e| ExportError::Render {
+    match service.tile(layers, tile, Access::Public).await {
+        Ok(Some(t)) if !t.gzip.is_empty() => Ok(Some(t.gzip)),
+        Ok(_) => Ok(None),
+        Err(source) => Err(ExportError::Render {
             tile: format!("{}/{}/{}", tile.z, tile.x, tile.y),
-            source: Arc::new(crate::tiles::TileError::Compress(e)),
+            source,
         }),
     }
 }

@@ -234,6 +234,67 @@ impl TileService {
         }
     }
 
+    /// The tile of `ids` together — one layer, or a composite — from the cache or made. `None`
+    /// when a layer does not exist.
+    ///
+    /// A composite is its layers' MVT messages concatenated (a tile is a repeated `layers`
+    /// field), built from the layers' own (cached) tiles and cached itself under the
+    /// comma-joined ids, so a warm composite is a copy of bytes like a single layer, not a
+    /// decompression and two compressions per request. It is dropped with any of its layers.
+    pub async fn tile(
+        &self,
+        ids: &[String],
+        tile: TileCoord,
+        access: Access,
+    ) -> Result<Option<RenderedTile>, Arc<TileError>> {
+        if let [id] = ids {
+            return self.layer_tile(id, tile, access).await;
+        }
+        let key = TileKey {
+            layer: Arc::from(ids.join(",")),
+            tile,
+            access,
+        };
+        if let Some(hit) = match &self.cache {
+            Some(cache) => cache.get(&key).await,
+            None => None,
+        } {
+            return Ok(Some(hit));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut parts = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.layer_tile(id, tile, access).await? {
+                Some(p) => parts.push(p),
+                None => return Ok(None),
+            }
+        }
+        let compress = |e: std::io::Error| Arc::new(TileError::Compress(e));
+        let mut raw = Vec::new();
+        for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
+            raw.extend_from_slice(&gunzip(&p.gzip).map_err(compress)?);
+        }
+        let (gzip, br) = encode(&raw).map_err(compress)?;
+        let out = RenderedTile {
+            etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
+            gzip,
+            br,
+            features: parts.iter().map(|p| p.features).sum(),
+            truncated: parts.iter().any(|p| p.truncated),
+            // "bytes" (drawn generalised to fit) says more than "features".
+            limit: parts
+                .iter()
+                .filter_map(|p| p.limit)
+                .max_by_key(|l| *l == "bytes"),
+        };
+        if let Some(cache) = &self.cache {
+            if self.generation.load(Ordering::Acquire) == generation {
+                cache.insert(key, out.clone()).await;
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Drops every cached tile of the layers over `table` whose buffered bounds meet `bbox`
     /// (EPSG:3857). Returns the number of layers affected.
     pub fn invalidate(&self, table: &str, bbox: [f64; 4]) -> usize {
@@ -250,7 +311,12 @@ impl TileService {
         };
         let count = layers.len();
         let result = cache.invalidate_entries_if(move |key, _| {
-            if !layers.contains(&key.layer) {
+            // A composite's key names its layers joined by commas.
+            if !key
+                .layer
+                .split(',')
+                .any(|id| layers.iter().any(|l| &**l == id))
+            {
                 return false;
             }
             let b = key.tile.mercator_bounds();

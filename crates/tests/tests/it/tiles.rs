@@ -695,3 +695,34 @@ async fn the_tile_catalog_lists_every_layer_with_working_urls() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn a_composite_tile_is_cached_and_dropped_with_any_of_its_layers() {
+    let (db, state, app) = setup().await;
+    let t = dong_xoai(14);
+    let uri = format!("/tiles/roads,communes/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let before = get_with(&app, &uri, &[("accept-encoding", "br")]).await;
+    assert_eq!(before.status, StatusCode::OK);
+    sqlx::query("UPDATE land.communes SET geom = ST_Translate(geom, 50, 0)")
+        .execute(&db.pool)
+        .await
+        .expect("edit");
+    // No notification applied yet: the composite comes from the cache, unchanged.
+    let cached = get_with(&app, &uri, &[("accept-encoding", "br")]).await;
+    assert_eq!(cached.etag, before.etag);
+    assert_eq!(cached.body, before.body);
+    // A change to another table leaves it; a change to one of its layers drops it.
+    let b = t.mercator_bounds();
+    let bbox = [b.min_x, b.min_y, b.max_x, b.max_y];
+    state.tiles.invalidate("sectors.cameras", bbox);
+    state.tiles.sync().await;
+    let kept = get_with(&app, &uri, &[("accept-encoding", "br")]).await;
+    assert_eq!(kept.etag, before.etag);
+    state.tiles.invalidate("land.communes", bbox);
+    state.tiles.sync().await;
+    let after = get_with(&app, &uri, &[("accept-encoding", "br")]).await;
+    assert_ne!(after.etag, before.etag, "the stale composite was served");
+    let fresh = get(&app_without_cache(&db).await, &uri, None).await;
+    assert_eq!(decoded(&after), fresh.body, "the same as a fresh render");
+    assert_ne!(decoded(&before), fresh.body);
+}

@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::routes::base_url;
-use crate::tiles::{fnv1a, RenderedTile};
 
 /// OGC API – Tiles 1.0 conformance classes bando implements (for `/conformance`).
 pub const TILES_CONFORMANCE: &[&str] = &[
@@ -344,65 +343,33 @@ async fn serve_tile(
     // Anonymous readers only until authentication exists; an authorised class here makes the
     // tile `private` through `cache_control`.
     let access = Access::Public;
-    let mut parts: Vec<RenderedTile> = Vec::with_capacity(ids.len());
-    for id in ids {
-        match state.tiles.layer_tile(id, tile, access).await {
-            Ok(Some(t)) => parts.push(t),
-            Ok(None) => return Err(AppError::NotFound(format!("there is no layer \"{id}\""))),
-            Err(e) => return Err(AppError::from_tile_error(&e)),
+    let t = match state.tiles.tile(ids, tile, access).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Err(AppError::NotFound(format!(
+                "there is no layer \"{}\"",
+                ids.join(",")
+            )))
         }
-    }
-    let features: i64 = parts.iter().map(|p| p.features).sum();
-    let truncated = parts.iter().any(|p| p.truncated);
-    // Which limit cut the tile: "bytes" (drawn generalised to fit) wins over "features".
-    let limit = parts
-        .iter()
-        .filter_map(|p| p.limit)
-        .max_by_key(|l| *l == "bytes");
+        Err(e) => return Err(AppError::from_tile_error(&e)),
+    };
+    let (features, truncated, limit, etag) = (t.features, t.truncated, t.limit, t.etag);
     let encoding = negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    // One layer: the cached bytes as they are. A composite: the layers' MVT messages
-    // concatenated (a tile is a repeated `layers` field), compressed once in the chosen coding
-    // after the ETag check, so a revalidation costs no compression.
-    enum Body_ {
-        Cached(Bytes, Bytes),
-        Raw(Vec<u8>),
-    }
-    let (body, etag) = if parts.len() == 1 {
-        let p = parts.swap_remove(0);
-        (Body_::Cached(p.gzip, p.br), p.etag)
-    } else {
-        let mut raw = Vec::new();
-        for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
-            raw.extend_from_slice(&gunzip(&p.gzip)?);
-        }
-        let etag = fnv1a(&raw);
-        (Body_::Raw(raw), etag)
-    };
-    let empty = match &body {
-        Body_::Cached(gz, _) => gz.is_empty(),
-        Body_::Raw(raw) => raw.is_empty(),
-    };
+    let empty = t.gzip.is_empty();
     let etag_text = format!("\"{etag:016x}{}\"", encoding.etag_suffix());
     let mut response = if empty {
         StatusCode::NO_CONTENT.into_response()
     } else if none_match(headers, &etag_text) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let bytes = match (body, encoding) {
-            (Body_::Cached(_, br), Encoding::Brotli) => br,
-            (Body_::Cached(gz, _), Encoding::Gzip) => gz,
-            (Body_::Cached(gz, _), Encoding::Identity) => Bytes::from(gunzip(&gz)?),
-            (Body_::Raw(raw), Encoding::Brotli) => {
-                crate::tiles::brotli(&raw).map_err(AppError::internal)?
-            }
-            (Body_::Raw(raw), Encoding::Gzip) => {
-                crate::tiles::gzip(&raw).map_err(AppError::internal)?
-            }
-            (Body_::Raw(raw), Encoding::Identity) => Bytes::from(raw),
+        let bytes = match encoding {
+            Encoding::Brotli => t.br,
+            Encoding::Gzip => t.gzip,
+            Encoding::Identity => Bytes::from(gunzip(&t.gzip)?),
         };
         let mut r = Response::new(Body::from(bytes));
         let h = r.headers_mut();
