@@ -12,7 +12,8 @@
 //!   follows the CRS definition: CRS84 is longitude/latitude; EPSG:4326 and EPSG:4756 named
 //!   explicitly are latitude/longitude (their EPSG axis order), which is why
 //!   [`OutputCrs::lat_first`] exists; the projected TM-3 and UTM codes are easting/northing.
-//!   The same rule applies to `bbox` in `bbox-crs`.
+//!   The same rule applies to `bbox` in `bbox-crs` and to CQL2 literals in `filter-crs`
+//!   ([`ItemsQuery::filter_lat_first`]).
 //! - **Paging** is keyset paging: pages are ordered by the sort keys then `id`, and the
 //!   `next`/`prev` links carry an opaque [`Cursor`] with the last (first) row's key values, so
 //!   rows inserted or deleted between requests never shift a page.
@@ -455,6 +456,9 @@ pub struct ItemsQuery {
     pub filter: Option<Expr>,
     /// SRID of the filter's geometry literals (`filter-crs`).
     pub filter_srid: u32,
+    /// The filter's literals are latitude first: `filter-crs` is a geographic CRS named by
+    /// EPSG code (the same rule as [`OutputCrs::lat_first`]); CRS84 and projected CRSs are x/y.
+    pub filter_lat_first: bool,
     /// Equality filters from queryables used as query parameters (`land_use_code=ONT`).
     pub equals: Vec<(String, String)>,
     /// Property selection; `None` for all visible properties.
@@ -481,6 +485,7 @@ impl ItemsQuery {
             datetime: None,
             filter: None,
             filter_srid: 4326,
+            filter_lat_first: false,
             equals: Vec::new(),
             properties: None,
             sortby: Vec::new(),
@@ -666,6 +671,7 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
             queryables: &qs,
             forbidden: &forbidden,
             filter_srid: q.filter_srid,
+            filter_lat_first: q.filter_lat_first,
             geometry_srid: 3857,
             first_param: sql.params.len() + 1,
         };

@@ -542,6 +542,32 @@ impl Geometry {
         }
     }
 
+    /// The same geometry with the first two ordinates of every position exchanged: a literal
+    /// written latitude first (a `filter-crs` such as EPSG:4326) becomes x/y (longitude first),
+    /// the order PostGIS reads.
+    pub fn swap_xy(&self) -> Geometry {
+        let one = |c: &Coord| Coord {
+            x: c.y,
+            y: c.x,
+            z: c.z,
+        };
+        let line = |cs: &Vec<Coord>| cs.iter().map(one).collect::<Vec<_>>();
+        let lines = |ls: &Vec<Vec<Coord>>| ls.iter().map(line).collect::<Vec<_>>();
+        match self {
+            Geometry::Point(c) => Geometry::Point(one(c)),
+            Geometry::LineString(cs) => Geometry::LineString(line(cs)),
+            Geometry::MultiPoint(cs) => Geometry::MultiPoint(line(cs)),
+            Geometry::Polygon(rings) => Geometry::Polygon(lines(rings)),
+            Geometry::MultiLineString(ls) => Geometry::MultiLineString(lines(ls)),
+            Geometry::MultiPolygon(polys) => {
+                Geometry::MultiPolygon(polys.iter().map(lines).collect())
+            }
+            Geometry::GeometryCollection(gs) => {
+                Geometry::GeometryCollection(gs.iter().map(Geometry::swap_xy).collect())
+            }
+        }
+    }
+
     /// Well-known text of the geometry, built from the parsed numbers (never from the input
     /// text): `POINT(1 2)`, `POINT Z(1 2 3)`, `POLYGON((0 0,1 0,1 1,0 0))`.
     pub fn to_wkt(&self) -> String {
@@ -667,6 +693,19 @@ impl BBox {
         };
         b.check()?;
         Ok(b)
+    }
+
+    /// The box read latitude first: `BBOX(minLat, minLon, maxLat, maxLon)` in a `filter-crs`
+    /// whose first axis is latitude (EPSG:4326, EPSG:4756) means west = the second number,
+    /// south = the first, east = the fourth, north = the third.
+    pub fn swap_xy(&self) -> BBox {
+        BBox {
+            west: self.south,
+            south: self.west,
+            east: self.north,
+            north: self.east,
+            elevation: self.elevation,
+        }
     }
 
     /// Checks the box: finite numbers, south ≤ north, west ≤ east, min ≤ max elevation.

@@ -70,6 +70,12 @@ pub struct FilterContext<'a> {
     /// SRID the geometry literals are written in (`filter-crs`); 4326 (CRS84, longitude
     /// first — PostGIS's axis order for 4326) by default.
     pub filter_srid: u32,
+    /// The first axis of `filter_srid` is latitude (northing): geometry literals and `BBOX`
+    /// numbers are read in that order and swapped into x/y before they reach PostGIS. True
+    /// for a geographic CRS named by its EPSG code (EPSG:4326, EPSG:4756), false for CRS84 and
+    /// for projected CRSs (easting first). The caller knows which (see
+    /// `gis_core::features::OutputCrs::lat_first`).
+    pub filter_lat_first: bool,
     /// SRID of the geometry queryables' columns; literals are transformed to it.
     pub geometry_srid: u32,
     /// Number of the first placeholder (`$1` by default), for callers whose query already
@@ -78,12 +84,14 @@ pub struct FilterContext<'a> {
 }
 
 impl<'a> FilterContext<'a> {
-    /// A context with no restricted properties, SRID 4326 on both sides and `$1` first.
+    /// A context with no restricted properties, SRID 4326 (CRS84, longitude first) on both
+    /// sides and `$1` first.
     pub fn new(queryables: &'a [Queryable]) -> Self {
         FilterContext {
             queryables,
             forbidden: &[],
             filter_srid: 4326,
+            filter_lat_first: false,
             geometry_srid: 4326,
             first_param: 1,
         }
@@ -678,8 +686,15 @@ impl Compiler<'_, '_> {
             }
             Expr::Geometry(g) => {
                 g.check().map_err(type_error)?;
+                // Swapped here rather than with ST_FlipCoordinates so that the bound WKT is
+                // always x/y, whatever the filter's axis order.
+                let wkt = if self.ctx.filter_lat_first {
+                    g.swap_xy().to_wkt()
+                } else {
+                    g.to_wkt()
+                };
                 let p = self.param(SqlParam::Geometry {
-                    wkt: g.to_wkt(),
+                    wkt,
                     srid: self.ctx.filter_srid,
                 })?;
                 let sql = format!("ST_GeomFromText({p}, {})", self.ctx.filter_srid);
@@ -706,6 +721,15 @@ impl Compiler<'_, '_> {
     }
 
     fn envelope(&mut self, b: &BBox) -> Res<String> {
+        // A latitude-first box becomes x/y here; swapping keeps a checked box valid (it only
+        // exchanges the two min ≤ max conditions), so the parser's check still holds.
+        let swapped;
+        let b = if self.ctx.filter_lat_first {
+            swapped = b.swap_xy();
+            &swapped
+        } else {
+            b
+        };
         b.check().map_err(type_error)?;
         let mut ps = Vec::with_capacity(4);
         for v in [b.west, b.south, b.east, b.north] {

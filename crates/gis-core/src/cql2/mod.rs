@@ -43,6 +43,16 @@
 //! | `S_INTERSECTS(a, b)` … | `ST_Intersects(a, b)` … |
 //! | geometry literal | `ST_GeomFromText($n, filter_srid)`, in `ST_Transform(…, geometry_srid)` when they differ |
 //! | `BBOX(w, s, e, n)` | `ST_MakeEnvelope($a, $b, $c, $d, filter_srid)`, transformed likewise |
+//!
+//! # Axis order of `filter-crs`
+//!
+//! Coordinates in a filter follow the axis order of the filter's CRS (OGC API – Features
+//! Part 3 with Part 2): CRS84 (the default) and projected CRSs are x/y (longitude or easting
+//! first); a geographic CRS named by EPSG code (EPSG:4326, EPSG:4756 VN-2000) is latitude
+//! first, and `BBOX` is then `BBOX(minLat, minLon, maxLat, maxLon)`. With
+//! [`FilterContext::filter_lat_first`] the compiler swaps every literal's first two ordinates
+//! (and the box's numbers) before binding, so the WKT and envelope PostGIS receives are always
+//! x/y.
 //! | `T_…(a, b)` | comparisons of the start and end points of `a` and `b` (an instant starts and ends at itself) |
 //! | `a + b`, `a / b` | `(a + b)`, `(a::float8 / NULLIF(b, 0))` |
 //! | `TRUE` / `FALSE` as a predicate | `TRUE` / `FALSE` |

@@ -2319,3 +2319,142 @@ proptest! {
         }
     }
 }
+
+fn lat_first(q: &[Queryable], filter_srid: u32) -> FilterContext<'_> {
+    FilterContext {
+        filter_srid,
+        filter_lat_first: true,
+        geometry_srid: 3857,
+        ..ctx(q)
+    }
+}
+
+#[test]
+fn filter_crs_latitude_first_literals_are_swapped_into_x_y() {
+    let q = queryables();
+    for srid in [4326, 4756] {
+        let c = lat_first(&q, srid);
+        // cql2-text WKT and cql2-json GeoJSON, both written latitude first.
+        for e in [
+            text("S_INTERSECTS(geom, POINT(11.535 106.883))"),
+            jsn(
+                &json!({"op": "s_intersects", "args": [prop("geom"), {"type": "Point", "coordinates": [11.535, 106.883]}]}),
+            ),
+        ] {
+            let out = compile(&e, &c).unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(
+                out.sql,
+                format!(
+                    r#"ST_Intersects(t."geom", ST_Transform(ST_GeomFromText($1, {srid}), 3857))"#
+                )
+            );
+            assert_eq!(
+                out.params,
+                [SqlParam::Geometry {
+                    wkt: "POINT(106.883 11.535)".into(),
+                    srid
+                }]
+            );
+            assert_vocabulary(&out, &q);
+        }
+    }
+    // Every position of every part is swapped; elevations stay third.
+    let c = lat_first(&q, 4326);
+    let out = compile(
+        &text(
+            "S_WITHIN(geom, GEOMETRYCOLLECTION(POLYGON((10 106, 10 107, 11 107, 10 106)), \
+             LINESTRING(10.5 106.5, 10.6 106.6), MULTIPOINT((1 2), (3 4))))",
+        ),
+        &c,
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        out.params,
+        [SqlParam::Geometry {
+            wkt: "GEOMETRYCOLLECTION(POLYGON((106 10,107 10,107 11,106 10)),\
+                  LINESTRING(106.5 10.5,106.6 10.6),MULTIPOINT((2 1),(4 3)))"
+                .into(),
+            srid: 4326
+        }]
+    );
+    let out = compile(&text("S_INTERSECTS(geom, POINT Z(11 106 5))"), &c)
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        out.params,
+        [SqlParam::Geometry {
+            wkt: "POINT Z(106 11 5)".into(),
+            srid: 4326
+        }]
+    );
+}
+
+#[test]
+fn filter_crs_latitude_first_bbox_is_min_lat_min_lon_max_lat_max_lon() {
+    let q = queryables();
+    let c = lat_first(&q, 4326);
+    for e in [
+        text("S_INTERSECTS(geom, BBOX(10.7, 106.6, 10.9, 106.8))"),
+        text("S_INTERSECTS(geom, ENVELOPE(10.7, 106.6, 10.9, 106.8))"),
+        jsn(
+            &json!({"op": "s_intersects", "args": [prop("geom"), {"bbox": [10.7, 106.6, 10.9, 106.8]}]}),
+        ),
+    ] {
+        let out = compile(&e, &c).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            out.sql,
+            r#"ST_Intersects(t."geom", ST_Transform(ST_MakeEnvelope($1, $2, $3, $4, 4326), 3857))"#
+        );
+        // ST_MakeEnvelope(xmin, ymin, xmax, ymax): longitudes first.
+        assert_eq!(
+            out.params,
+            [
+                SqlParam::Float(106.6),
+                SqlParam::Float(10.7),
+                SqlParam::Float(106.8),
+                SqlParam::Float(10.9),
+            ]
+        );
+    }
+    // A hand-built box that is inverted in latitude is named so after the swap.
+    let bad = Expr::Spatial {
+        op: SpatialOp::Intersects,
+        left: Box::new(Expr::Property("geom".into())),
+        right: Box::new(Expr::BBox(BBox {
+            west: 11.0,
+            south: 106.6,
+            east: 10.0,
+            north: 106.8,
+            elevation: None,
+        })),
+    };
+    let err = compile(&bad, &c).expect_err("inverted box").to_string();
+    assert!(err.contains("south 11 is greater than north 10"), "{err}");
+}
+
+#[test]
+fn filter_crs_x_y_order_is_kept_for_crs84_and_projected() {
+    let q = queryables();
+    for (srid, wkt) in [
+        (4326, "POINT(106.883 11.535)"),
+        (9212, "POINT(568850 1275707)"),
+    ] {
+        let c = FilterContext {
+            filter_srid: srid,
+            geometry_srid: 3857,
+            ..ctx(&q)
+        };
+        assert!(!c.filter_lat_first);
+        let out = compile(&text(&format!("S_INTERSECTS(geom, {wkt})")), &c)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            out.params,
+            [SqlParam::Geometry {
+                wkt: wkt.into(),
+                srid
+            }]
+        );
+        let out = compile(&text("S_INTERSECTS(geom, BBOX(1, 2, 3, 4))"), &c)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(out.params, [1.0, 2.0, 3.0, 4.0].map(SqlParam::Float));
+    }
+}

@@ -594,6 +594,7 @@ async fn items_query(
     if let Some(fc) = get("filter-crs") {
         let c = resolve_crs(state, fc, "filter-crs").await?;
         q.filter_srid = c.srid;
+        q.filter_lat_first = c.lat_first;
     }
     match (get("filter"), get("filter-lang")) {
         (Some(f), lang) => {
