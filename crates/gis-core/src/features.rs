@@ -13,7 +13,7 @@
 //!   explicitly are latitude/longitude (their EPSG axis order), which is why
 //!   [`OutputCrs::lat_first`] exists; the projected TM-3 and UTM codes are easting/northing.
 //!   The same rule applies to `bbox` in `bbox-crs` and to CQL2 literals in `filter-crs`
-//!   ([`ItemsQuery::filter_lat_first`]).
+//!   ([`ItemsQuery::filter_crs`]).
 //! - **Paging** is keyset paging: pages are ordered by the sort keys then `id`, and the
 //!   `next`/`prev` links carry an opaque [`Cursor`] with the last (first) row's key values, so
 //!   rows inserted or deleted between requests never shift a page.
@@ -454,11 +454,10 @@ pub struct ItemsQuery {
     pub datetime: Option<Interval>,
     /// CQL2 filter.
     pub filter: Option<Expr>,
-    /// SRID of the filter's geometry literals (`filter-crs`).
-    pub filter_srid: u32,
-    /// The filter's literals are latitude first: `filter-crs` is a geographic CRS named by
-    /// EPSG code (the same rule as [`OutputCrs::lat_first`]); CRS84 and projected CRSs are x/y.
-    pub filter_lat_first: bool,
+    /// CRS of the filter's geometry literals (`filter-crs`): SRID, axis order (a geographic
+    /// CRS named by EPSG code is latitude first, as for [`ItemsQuery::crs`]; CRS84 and
+    /// projected CRSs are x/y) and whether it is in degrees.
+    pub filter_crs: OutputCrs,
     /// Equality filters from queryables used as query parameters (`land_use_code=ONT`).
     pub equals: Vec<(String, String)>,
     /// Property selection; `None` for all visible properties.
@@ -484,8 +483,7 @@ impl ItemsQuery {
             bbox: None,
             datetime: None,
             filter: None,
-            filter_srid: 4326,
-            filter_lat_first: false,
+            filter_crs: OutputCrs::CRS84,
             equals: Vec::new(),
             properties: None,
             sortby: Vec::new(),
@@ -670,8 +668,9 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
         let ctx = FilterContext {
             queryables: &qs,
             forbidden: &forbidden,
-            filter_srid: q.filter_srid,
-            filter_lat_first: q.filter_lat_first,
+            filter_srid: q.filter_crs.srid,
+            filter_lat_first: q.filter_crs.lat_first,
+            filter_geographic: q.filter_crs.geographic,
             geometry_srid: 3857,
             first_param: sql.params.len() + 1,
         };

@@ -429,7 +429,7 @@ impl Geometry {
         }
     }
 
-    fn for_each_coord(&self, f: &mut impl FnMut(&Coord)) {
+    pub(crate) fn for_each_coord(&self, f: &mut impl FnMut(&Coord)) {
         match self {
             Geometry::Point(c) => f(c),
             Geometry::LineString(cs) | Geometry::MultiPoint(cs) => cs.iter().for_each(f),

@@ -76,6 +76,11 @@ pub struct FilterContext<'a> {
     /// for projected CRSs (easting first). The caller knows which (see
     /// `gis_core::features::OutputCrs::lat_first`).
     pub filter_lat_first: bool,
+    /// `filter_srid` is geographic (degrees): a literal with a latitude beyond ±90° is refused
+    /// with a [`Cql2Error::Type`] that names the expected axis order, since it is almost
+    /// always a longitude written where the latitude belongs (PostGIS cannot transform it).
+    /// True in [`FilterContext::new`] (CRS84); set it to false with a projected `filter_srid`.
+    pub filter_geographic: bool,
     /// SRID of the geometry queryables' columns; literals are transformed to it.
     pub geometry_srid: u32,
     /// Number of the first placeholder (`$1` by default), for callers whose query already
@@ -92,6 +97,7 @@ impl<'a> FilterContext<'a> {
             forbidden: &[],
             filter_srid: 4326,
             filter_lat_first: false,
+            filter_geographic: true,
             geometry_srid: 4326,
             first_param: 1,
         }
@@ -688,11 +694,21 @@ impl Compiler<'_, '_> {
                 g.check().map_err(type_error)?;
                 // Swapped here rather than with ST_FlipCoordinates so that the bound WKT is
                 // always x/y, whatever the filter's axis order.
-                let wkt = if self.ctx.filter_lat_first {
-                    g.swap_xy().to_wkt()
+                let swapped;
+                let g = if self.ctx.filter_lat_first {
+                    swapped = g.swap_xy();
+                    &swapped
                 } else {
-                    g.to_wkt()
+                    g
                 };
+                let mut worst = 0.0_f64;
+                g.for_each_coord(&mut |c| {
+                    if c.y.abs() > worst.abs() {
+                        worst = c.y
+                    }
+                });
+                self.check_latitude(worst)?;
+                let wkt = g.to_wkt();
                 let p = self.param(SqlParam::Geometry {
                     wkt,
                     srid: self.ctx.filter_srid,
@@ -709,6 +725,28 @@ impl Compiler<'_, '_> {
             }
             predicate => (format!("({})", self.predicate(predicate, d)?), Ty::Boolean),
         })
+    }
+
+    /// Refuses a latitude beyond ±90° in a geographic `filter-crs`, saying which axis order
+    /// the filter was read in.
+    fn check_latitude(&self, lat: f64) -> Res<()> {
+        if !self.ctx.filter_geographic || lat.abs() <= 90.0 {
+            return Ok(());
+        }
+        let order = if self.ctx.filter_lat_first {
+            format!(
+                "in EPSG:{} positions are written latitude first (POINT(lat lon), BBOX(minLat, minLon, maxLat, maxLon)); \
+                 use filter-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84 for longitude first",
+                self.ctx.filter_srid
+            )
+        } else {
+            "positions are written longitude first (POINT(lon lat), BBOX(minLon, minLat, maxLon, maxLat)) \
+             in CRS84; use filter-crs=http://www.opengis.net/def/crs/EPSG/0/4326 for latitude first"
+                .to_string()
+        };
+        Err(type_error(format!(
+            "latitude {lat} is outside -90..90: {order}"
+        )))
     }
 
     fn transformed(&self, sql: String) -> String {
@@ -731,6 +769,9 @@ impl Compiler<'_, '_> {
             b
         };
         b.check().map_err(type_error)?;
+        for lat in [b.south, b.north] {
+            self.check_latitude(lat)?;
+        }
         let mut ps = Vec::with_capacity(4);
         for v in [b.west, b.south, b.east, b.north] {
             ps.push(self.param(SqlParam::Float(v))?);

@@ -2440,6 +2440,7 @@ fn filter_crs_x_y_order_is_kept_for_crs84_and_projected() {
     ] {
         let c = FilterContext {
             filter_srid: srid,
+            filter_geographic: srid == 4326,
             geometry_srid: 3857,
             ..ctx(&q)
         };
@@ -2457,4 +2458,51 @@ fn filter_crs_x_y_order_is_kept_for_crs84_and_projected() {
             .unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(out.params, [1.0, 2.0, 3.0, 4.0].map(SqlParam::Float));
     }
+}
+
+#[test]
+fn filter_crs_latitudes_beyond_90_degrees_name_the_axis_order() {
+    let q = queryables();
+    // A point written in the other CRS's order: the "latitude" is a longitude.
+    let crs84 = compile(&text("S_INTERSECTS(geom, POINT(11.535 106.883))"), &ctx(&q))
+        .expect_err("latitude 106.883")
+        .to_string();
+    assert!(crs84.contains("latitude 106.883"), "{crs84}");
+    assert!(crs84.contains("longitude first"), "{crs84}");
+    let lat_first_ctx = lat_first(&q, 4326);
+    for src in [
+        "S_INTERSECTS(geom, POINT(106.883 11.535))",
+        "S_INTERSECTS(geom, LINESTRING(11 106, 106.883 11.535))",
+        "S_INTERSECTS(geom, BBOX(106.6, 10.7, 106.8, 10.9))",
+    ] {
+        let err = compile(&text(src), &lat_first_ctx)
+            .expect_err(src)
+            .to_string();
+        assert!(err.contains("latitude 106."), "{src}: {err}");
+        assert!(
+            err.contains("EPSG:4326") && err.contains("latitude first"),
+            "{src}: {err}"
+        );
+    }
+    let bbox = compile(&text("S_INTERSECTS(geom, BBOX(11, -91, 12, 0))"), &ctx(&q))
+        .expect_err("south -91")
+        .to_string();
+    assert!(bbox.contains("latitude -91"), "{bbox}");
+    // ±90 itself is a latitude; projected coordinates are not degrees.
+    assert!(compile(
+        &text("S_INTERSECTS(geom, BBOX(-180, -90, 180, 90))"),
+        &ctx(&q)
+    )
+    .is_ok());
+    assert!(compile(
+        &text("S_INTERSECTS(geom, BBOX(-90, -180, 90, 180))"),
+        &lat_first_ctx
+    )
+    .is_ok());
+    let tm3 = FilterContext {
+        filter_srid: 9212,
+        filter_geographic: false,
+        ..ctx(&q)
+    };
+    assert!(compile(&text("S_INTERSECTS(geom, POINT(568850 1275707))"), &tm3).is_ok());
 }

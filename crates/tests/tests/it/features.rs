@@ -1071,3 +1071,182 @@ async fn a_download_over_the_limit_is_refused_unless_narrowed() {
     assert_eq!(page["numberMatched"], 100_001);
     assert_eq!(page["numberReturned"], 5);
 }
+
+/// `filter-crs` sets the axis order of a filter's coordinates: CRS84 (the default) is
+/// longitude first; EPSG:4326 and EPSG:4756 (VN-2000 geographic) are latitude first, with
+/// `BBOX(minLat, minLon, maxLat, maxLon)`.
+#[tokio::test]
+async fn filter_crs_latitude_first_finds_the_same_parcels_as_crs84() {
+    let (db, app) = parcels_app(30).await;
+    const EPSG4326: &str = "http://www.opengis.net/def/crs/EPSG/0/4326";
+    const EPSG4756: &str = "http://www.opengis.net/def/crs/EPSG/0/4756";
+    // A point inside one parcel, in WGS84 and in VN-2000 geographic, computed by PostGIS.
+    let (target, lon, lat, lon_vn, lat_vn): (i64, f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT id, ST_X(ST_Transform(p, 4326)), ST_Y(ST_Transform(p, 4326)), \
+                ST_X(ST_Transform(p, 4756)), ST_Y(ST_Transform(p, 4756)) \
+         FROM (SELECT id, ST_PointOnSurface(geom) AS p FROM land.parcels ORDER BY id OFFSET 13 LIMIT 1) s",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("point in a parcel");
+    let with_crs = |filter: String, crs: Option<&str>| {
+        let mut q = format!("filter={}", enc(&filter));
+        if let Some(c) = crs {
+            q.push_str(&format!("&filter-crs={}", enc(c)));
+        }
+        q
+    };
+
+    // Points.
+    let crs84 = filter_ids(
+        &app,
+        &with_crs(format!("S_INTERSECTS(geometry, POINT({lon} {lat}))"), None),
+    )
+    .await;
+    assert!(crs84.contains(&target), "{crs84:?} lacks parcel {target}");
+    assert_eq!(
+        crs84,
+        sql_ids(
+            &db,
+            &format!("ST_Intersects(geom, ST_Transform(ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326), ST_SRID(geom)))")
+        )
+        .await
+    );
+    let explicit_crs84 = filter_ids(
+        &app,
+        &with_crs(
+            format!("S_INTERSECTS(geometry, POINT({lon} {lat}))"),
+            Some("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+        ),
+    )
+    .await;
+    assert_eq!(explicit_crs84, crs84);
+    let lat_first = filter_ids(
+        &app,
+        &with_crs(
+            format!("S_INTERSECTS(geometry, POINT({lat} {lon}))"),
+            Some(EPSG4326),
+        ),
+    )
+    .await;
+    assert_eq!(lat_first, crs84, "EPSG:4326 POINT(lat lon)");
+    let json_lat_first = filter_ids(
+        &app,
+        &format!(
+            "{}&filter-lang=cql2-json",
+            with_crs(
+                serde_json::json!({"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Point", "coordinates": [lat, lon]}]})
+                    .to_string(),
+                Some(EPSG4326)
+            )
+        ),
+    )
+    .await;
+    assert_eq!(json_lat_first, crs84, "cql2-json in EPSG:4326");
+    let vn2000 = filter_ids(
+        &app,
+        &with_crs(
+            format!("S_INTERSECTS(geometry, POINT({lat_vn} {lon_vn}))"),
+            Some(EPSG4756),
+        ),
+    )
+    .await;
+    assert_eq!(vn2000, crs84, "EPSG:4756 POINT(lat lon)");
+    // Written in the other order, the "latitude" is 106.9°: a 400 that names the axis order
+    // (PostGIS cannot transform it, so this was a server error before), in either CRS.
+    let r = get(
+        &app,
+        &format!(
+            "/collections/parcels/items?{}",
+            with_crs(
+                format!("S_INTERSECTS(geometry, POINT({lon} {lat}))"),
+                Some(EPSG4326)
+            )
+        ),
+    )
+    .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "latitude first");
+    let r = get(
+        &app,
+        &format!(
+            "/collections/parcels/items?{}",
+            with_crs(format!("S_INTERSECTS(geometry, POINT({lat} {lon}))"), None)
+        ),
+    )
+    .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "longitude first");
+
+    // Boxes: around the points of two parcels, so that more than one parcel matches.
+    let (w, s, e, n): (f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM ( \
+           SELECT ST_Extent(ST_Transform(ST_PointOnSurface(geom), 4326))::geometry AS b \
+           FROM (SELECT geom FROM land.parcels ORDER BY id OFFSET 13 LIMIT 2) p) x",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("box");
+    let crs84_box = filter_ids(
+        &app,
+        &with_crs(
+            format!("S_INTERSECTS(geometry, BBOX({w}, {s}, {e}, {n}))"),
+            None,
+        ),
+    )
+    .await;
+    assert!(crs84_box.len() >= 2, "{crs84_box:?}");
+    assert!(crs84_box.contains(&target));
+    assert_eq!(
+        crs84_box,
+        sql_ids(
+            &db,
+            &format!("ST_Intersects(geom, ST_Transform(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), ST_SRID(geom)))")
+        )
+        .await
+    );
+    let lat_first_box = filter_ids(
+        &app,
+        &with_crs(
+            format!("S_INTERSECTS(geometry, BBOX({s}, {w}, {n}, {e}))"),
+            Some(EPSG4326),
+        ),
+    )
+    .await;
+    assert_eq!(
+        lat_first_box, crs84_box,
+        "EPSG:4326 BBOX(minLat, minLon, maxLat, maxLon)"
+    );
+    let lat_first_json_box = filter_ids(
+        &app,
+        &format!(
+            "{}&filter-lang=cql2-json",
+            with_crs(
+                serde_json::json!({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [s, w, n, e]}]})
+                    .to_string(),
+                Some(EPSG4326)
+            )
+        ),
+    )
+    .await;
+    assert_eq!(lat_first_json_box, crs84_box, "cql2-json bbox in EPSG:4326");
+    // The same order as the bbox parameter in bbox-crs EPSG:4326.
+    assert_eq!(
+        filter_ids(
+            &app,
+            &format!("bbox={s},{w},{n},{e}&bbox-crs={}", enc(EPSG4326))
+        )
+        .await,
+        crs84_box
+    );
+    // A polygon written latitude first.
+    let polygon = filter_ids(
+        &app,
+        &with_crs(
+            format!(
+                "S_INTERSECTS(geometry, POLYGON(({s} {w}, {s} {e}, {n} {e}, {n} {w}, {s} {w})))"
+            ),
+            Some(EPSG4326),
+        ),
+    )
+    .await;
+    assert_eq!(polygon, crs84_box, "EPSG:4326 POLYGON in lat/lon");
+}

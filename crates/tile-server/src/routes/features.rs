@@ -592,9 +592,7 @@ async fn items_query(
         },
     };
     if let Some(fc) = get("filter-crs") {
-        let c = resolve_crs(state, fc, "filter-crs").await?;
-        q.filter_srid = c.srid;
-        q.filter_lat_first = c.lat_first;
+        q.filter_crs = resolve_crs(state, fc, "filter-crs").await?;
     }
     match (get("filter"), get("filter-lang")) {
         (Some(f), lang) => {
