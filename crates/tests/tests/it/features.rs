@@ -1250,3 +1250,113 @@ async fn filter_crs_latitude_first_finds_the_same_parcels_as_crs84() {
     .await;
     assert_eq!(polygon, crs84_box, "EPSG:4326 POLYGON in lat/lon");
 }
+
+/// Local `href`s of an HTML page (absolute paths, not the language toggle), in page order.
+fn local_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|h| h.starts_with('/'))
+        .map(|h| h.replace("&amp;", "&"))
+        .collect()
+}
+
+/// The landing page links to the map and every service, in both languages, and each link
+/// answers; the OGC landing JSON and /conformance cover OGC API – Tiles as well.
+#[tokio::test]
+async fn landing_links_answer_and_tiles_are_declared() {
+    // The map app's files are in the repository's web/ (the test runs from crates/tests).
+    tile_server::routes::web::set_web_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web"));
+    let (_db, app) = parcels_app(3).await;
+    for (uri, map_label) in [("/", "Bản đồ quy hoạch"), ("/?lang=en", "Planners' map")] {
+        let page = call(&app, uri, Some("text/html,application/xhtml+xml")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(
+            html.contains(&format!(
+                "<a href=\"/map\" data-link=\"map\">{}</a>",
+                map_label.replace('\'', "&#39;")
+            )),
+            "{uri}: no map link labelled {map_label}"
+        );
+        let links = local_links(&html);
+        for path in [
+            "/map",
+            "/collections?f=html",
+            "/conformance?f=html",
+            "/api.html",
+            "/api",
+            "/tiles?f=html",
+            "/tileMatrixSets",
+            "/styles",
+        ] {
+            assert!(links.iter().any(|l| l == path), "{uri}: no link to {path}");
+        }
+        for link in &links {
+            // As a browser follows it.
+            let r = call(
+                &app,
+                link,
+                Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{uri} → {link}: {}", r.text());
+            assert!(!r.body.is_empty(), "{link} is empty");
+        }
+    }
+    let map = get(&app, "/map").await;
+    assert!(
+        map.content_type.starts_with("text/html"),
+        "{}",
+        map.content_type
+    );
+
+    let landing = get(&app, "/?f=json").await.json();
+    let href_of = |rel: &str| {
+        landing["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .filter(|l| l["rel"] == rel)
+            .filter_map(|l| l["href"].as_str())
+            .map(|h| {
+                let after = h.split_once("://").map(|(_, r)| r).unwrap_or(h);
+                after[after.find('/').unwrap_or(0)..].to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        href_of("http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"),
+        ["/tiles"]
+    );
+    assert_eq!(
+        href_of("http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"),
+        ["/tileMatrixSets"]
+    );
+    for path in ["/tiles", "/tileMatrixSets"] {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        r.json();
+    }
+
+    let conformance = get(&app, "/conformance").await.json();
+    let classes: Vec<&str> = conformance["conformsTo"]
+        .as_array()
+        .expect("conformsTo")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(classes.contains(&"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core"));
+    for class in tile_server::routes::tiles::TILES_CONFORMANCE
+        .iter()
+        .chain(tile_server::routes::features::CONFORMANCE)
+    {
+        assert_eq!(
+            classes.iter().filter(|c| *c == class).count(),
+            1,
+            "{class} should be listed once"
+        );
+    }
+    let html = get(&app, "/conformance?f=html").await.text();
+    assert!(html.contains("ogcapi-tiles-1/1.0/conf/mvt"));
+}

@@ -38,7 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{id}/queryables", get(queryables))
 }
 
-/// The conformance classes bando implements (OGC API – Features Parts 1–3, CQL2).
+/// The conformance classes bando implements (OGC API – Features Parts 1–3, CQL2);
+/// `/conformance` lists them followed by [`crate::routes::tiles::TILES_CONFORMANCE`].
 pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -289,8 +290,14 @@ pub async fn conformance(
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
+    // One document for the whole server: Features (this module) and Tiles (routes::tiles).
+    let classes: Vec<&str> = CONFORMANCE
+        .iter()
+        .chain(crate::routes::tiles::TILES_CONFORMANCE)
+        .copied()
+        .collect();
     if format == Format::Html {
-        let items: String = CONFORMANCE
+        let items: String = classes
             .iter()
             .map(|c| format!("<li><code>{}</code></li>", escape_html(c)))
             .collect();
@@ -300,7 +307,7 @@ pub async fn conformance(
         ));
     }
     Ok(json_response(
-        &json!({ "conformsTo": CONFORMANCE }),
+        &json!({ "conformsTo": classes }),
         "application/json",
     ))
 }

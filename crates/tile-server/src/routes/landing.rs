@@ -1,5 +1,6 @@
-//! The landing page (Vietnamese first, `?lang=en` for English) listing the layers read from the
-//! running database's catalog, and the same list as JSON.
+//! The landing page (Vietnamese first, `?lang=en` for English): links to the planners' map and
+//! to every service (OGC API – Features and Tiles, OpenAPI, styles), the layers read from the
+//! running database's catalog; the same list as JSON; and the OGC landing JSON (`?f=json`).
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
@@ -40,8 +41,143 @@ struct Text {
     layers: &'static str,
     cols: [&'static str; 7],
     none: &'static str,
+    apps: &'static str,
     services: &'static str,
     other_lang: (&'static str, &'static str),
+}
+
+/// A link of the landing page: where it goes, a stable name for tests (`data-link`), and
+/// what it is in Vietnamese and English.
+struct Link {
+    href: &'static str,
+    name: &'static str,
+    vi: &'static str,
+    en: &'static str,
+}
+
+/// The browser apps, listed first: what most visitors come for.
+const APPS: &[Link] = &[Link {
+    href: "/map",
+    name: "map",
+    vi: "Bản đồ quy hoạch",
+    en: "Planners' map",
+}];
+
+/// The machine-readable services, each answering on its own (HTML where it has a form for people).
+const SERVICES: &[Link] = &[
+    Link {
+        href: "/collections?f=html",
+        name: "collections",
+        vi: "Tập dữ liệu — OGC API – Features",
+        en: "Collections — OGC API – Features",
+    },
+    Link {
+        href: "/tiles?f=html",
+        name: "tiles",
+        vi: "Danh mục tile vector — OGC API – Tiles",
+        en: "Vector tile catalog — OGC API – Tiles",
+    },
+    Link {
+        href: "/tileMatrixSets",
+        name: "tileMatrixSets",
+        vi: "Lưới tile (tile matrix sets)",
+        en: "Tile matrix sets",
+    },
+    Link {
+        href: "/styles",
+        name: "styles",
+        vi: "Kiểu bản đồ (MapLibre)",
+        en: "Map styles (MapLibre)",
+    },
+    Link {
+        href: "/api.html",
+        name: "api-html",
+        vi: "Tài liệu API",
+        en: "API documentation",
+    },
+    Link {
+        href: "/api",
+        name: "api",
+        vi: "Mô tả OpenAPI 3.0",
+        en: "OpenAPI 3.0 description",
+    },
+    Link {
+        href: "/conformance?f=html",
+        name: "conformance",
+        vi: "Lớp phù hợp OGC (conformance)",
+        en: "OGC conformance classes",
+    },
+    Link {
+        href: "/layers",
+        name: "layers",
+        vi: "Danh mục lớp dữ liệu (JSON)",
+        en: "Layer catalog (JSON)",
+    },
+    Link {
+        href: "/crs",
+        name: "crs",
+        vi: "Hệ tọa độ hỗ trợ (EPSG)",
+        en: "Supported CRSs (EPSG)",
+    },
+    Link {
+        href: "/health",
+        name: "health",
+        vi: "Tình trạng máy chủ",
+        en: "Server health",
+    },
+    Link {
+        href: "/metrics",
+        name: "metrics",
+        vi: "Số liệu vận hành (Prometheus)",
+        en: "Metrics (Prometheus)",
+    },
+];
+
+fn link_list(id: &str, links: &[Link], t: &Text) -> String {
+    let items: String = links
+        .iter()
+        .map(|l| {
+            format!(
+                "<li><a href=\"{href}\" data-link=\"{name}\">{label}</a> <code>{path}</code></li>\n",
+                href = escape_html(l.href),
+                name = escape_html(l.name),
+                label = escape_html(if t.lang == "vi" { l.vi } else { l.en }),
+                path = escape_html(l.href.split('?').next().unwrap_or(l.href)),
+            )
+        })
+        .collect();
+    format!("<ul id=\"{id}\">\n{items}</ul>")
+}
+
+/// OGC link relations the landing JSON carries besides those of
+/// [`crate::routes::openapi::landing_json`]: the vector tilesets and the tiling schemes.
+const TILE_RELS: [(&str, &str, &str); 2] = [
+    (
+        "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+        "/tiles",
+        "vector tiles",
+    ),
+    (
+        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+        "/tileMatrixSets",
+        "tile matrix sets",
+    ),
+];
+
+/// The OGC landing JSON with the tile relations added where missing.
+fn landing_document(base: &str) -> serde_json::Value {
+    let mut doc = crate::routes::openapi::landing_json(base);
+    if let Some(links) = doc["links"].as_array_mut() {
+        for (rel, path, title) in TILE_RELS {
+            if !links.iter().any(|l| l["rel"] == rel) {
+                links.push(serde_json::json!({
+                    "rel": rel, "type": "application/json", "title": title,
+                    "href": format!("{base}{path}"),
+                }));
+            }
+        }
+    }
+    doc
 }
 
 const VI: Text = Text {
@@ -51,6 +187,7 @@ const VI: Text = Text {
     layers: "Các lớp dữ liệu",
     cols: ["Lớp", "Mã", "Lĩnh vực", "Hình học", "Số đối tượng", "Hệ tọa độ lưu trữ", "Truy cập"],
     none: "Chưa có lớp dữ liệu nào được đăng ký.",
+    apps: "Ứng dụng",
     services: "Dịch vụ",
     other_lang: ("?lang=en", "English"),
 };
@@ -62,6 +199,7 @@ const EN: Text = Text {
     layers: "Layers",
     cols: ["Layer", "Id", "Sector", "Geometry", "Features", "Storage CRS", "Access"],
     none: "No layers are registered yet.",
+    apps: "Apps",
     services: "Services",
     other_lang: ("?lang=vi", "Tiếng Việt"),
 };
@@ -123,7 +261,7 @@ pub async fn page(
         .unwrap_or("");
     // Without f or Accept, a browser's page: HTML stays the default here.
     if format == Format::Json && (q.f.is_some() || accept.contains("json")) {
-        return Ok(Json(crate::routes::openapi::landing_json(&base_url(&headers))).into_response());
+        return Ok(Json(landing_document(&base_url(&headers))).into_response());
     }
     let t = match q.lang.as_deref() {
         Some("en") => &EN,
@@ -175,18 +313,12 @@ nav a {{ margin-right: 1rem; }}
 <nav><a href="{other_href}" id="lang-toggle">{other_label}</a></nav>
 <h1>{title}</h1>
 <p>{intro}</p>
+<h2>{apps}</h2>
+{app_links}
 <h2>{layers}</h2>
 {table}
 <h2>{services}</h2>
-<ul>
-<li><a href="/collections?f=html">/collections</a> — OGC API – Features</li>
-<li><a href="/api.html">/api.html</a> — OpenAPI (<a href="/api">/api</a>)</li>
-<li><a href="/conformance?f=html">/conformance</a></li>
-<li><a href="/layers">/layers</a> — JSON</li>
-<li><a href="/crs">/crs</a> — EPSG</li>
-<li><a href="/health">/health</a></li>
-<li><a href="/metrics">/metrics</a> — Prometheus</li>
-</ul>
+{service_links}
 </body>
 </html>
 "#,
@@ -194,7 +326,10 @@ nav a {{ margin-right: 1rem; }}
         title = t.title,
         intro = t.intro,
         layers = t.layers,
+        apps = t.apps,
+        app_links = link_list("apps", APPS, t),
         services = t.services,
+        service_links = link_list("services", SERVICES, t),
         other_href = t.other_lang.0,
         other_label = t.other_lang.1,
     ))
