@@ -71,8 +71,11 @@ pub struct TileService {
     layers_by_table: Arc<HashMap<String, Vec<Arc<str>>>>,
     max_features: u32,
     max_bytes: usize,
-    /// Incremented by every invalidation.
+    /// Incremented when an invalidation starts: a render that sees it move is not cached.
     generation: Arc<AtomicU64>,
+    /// Incremented when an invalidation is in force (after the cache registered it), so a
+    /// waiter on [`TileService::generation`] never fetches in between.
+    applied: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -135,6 +138,7 @@ impl TileService {
             max_features: settings.max_features,
             max_bytes: settings.max_bytes,
             generation: Arc::new(AtomicU64::new(0)),
+            applied: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -300,6 +304,7 @@ impl TileService {
     pub fn invalidate(&self, table: &str, bbox: [f64; 4]) -> usize {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let (Some(cache), Some(layers)) = (&self.cache, self.layers_by_table.get(table)) else {
+            self.applied.fetch_add(1, Ordering::AcqRel);
             return 0;
         };
         let layers: Vec<Arc<str>> = layers.clone();
@@ -329,6 +334,7 @@ impl TileService {
             tracing::error!(%e, "selective invalidation failed; clearing the tile cache");
             cache.invalidate_all();
         }
+        self.applied.fetch_add(1, Ordering::AcqRel);
         count
     }
 
@@ -338,6 +344,7 @@ impl TileService {
         if let Some(cache) = &self.cache {
             cache.invalidate_all();
         }
+        self.applied.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Listens for change notifications until the process ends, reconnecting after failures.
@@ -388,9 +395,9 @@ impl TileService {
         }
     }
 
-    /// How many invalidations have been applied (tests wait on it).
+    /// How many invalidations are in force (tests wait on it).
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.applied.load(Ordering::Acquire)
     }
 
     /// Runs pending cache maintenance (tests use it to make invalidation visible at once).

@@ -164,6 +164,9 @@ async fn tilejson_describes_the_layers_for_clients() {
         .find(|l| l["id"] == "parcels")
         .expect("parcels");
     assert!(parcels["fields"]["parcel_number"].is_string());
+    // The low-zoom land-use overview's properties are declared too.
+    assert_eq!(parcels["fields"]["parcel_count"], "Number");
+    assert_eq!(parcels["fields"]["generalised"], "Boolean");
     assert!(
         parcels["fields"].get("owner_name").is_none(),
         "owner names are personal data"

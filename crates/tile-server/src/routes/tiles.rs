@@ -422,12 +422,30 @@ fn field_type(kind: PropertyKind) -> &'static str {
 /// packs carry the same.
 pub fn vector_layer(layer: &dyn Layer) -> Value {
     let (min, max) = layer.zoom_range();
-    let fields: serde_json::Map<String, Value> = layer
+    let mut fields: serde_json::Map<String, Value> = layer
         .properties()
         .into_iter()
         .filter(|p| p.access == Access::Public)
         .map(|p| (p.name, Value::from(field_type(p.kind))))
         .collect();
+    // Low-zoom features carry the generalised level's properties too.
+    match layer.generalisation() {
+        gis_core::layer::Generalisation::MinZoom => {}
+        gis_core::layer::Generalisation::Overview(overview) => {
+            for p in overview
+                .properties
+                .iter()
+                .filter(|p| p.access == Access::Public)
+            {
+                fields.insert(p.name.clone(), Value::from(field_type(p.kind)));
+            }
+            fields.insert("generalised".into(), Value::from("Boolean"));
+        }
+        gis_core::layer::Generalisation::Cluster { .. } => {
+            fields.insert("point_count".into(), Value::from("Number"));
+            fields.insert("generalised".into(), Value::from("Boolean"));
+        }
+    }
     json!({
         "id": layer.id(), "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
         "fields": fields,
