@@ -39,6 +39,34 @@ test('landing page lists the registered layers with their feature counts', async
   await page.close();
 });
 
+test('landing page links the map and every service, and each link answers', async () => {
+  const page = await browser.newPage();
+  const expected = ['/map', '/collections?f=html', '/conformance?f=html', '/api.html', '/api',
+    '/tiles?f=html', '/tileMatrixSets', '/styles'];
+  for (const [lang, mapLabel] of [['vi', 'Bản đồ quy hoạch'], ['en', "Planners' map"]]) {
+    const response = await page.goto(`${bando.url}/?lang=${lang}`);
+    assert.equal(response.status(), 200);
+    assert.equal((await page.locator('a[data-link="map"]').innerText()).trim(), mapLabel);
+    const hrefs = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href')));
+    for (const path of expected) assert.ok(hrefs.includes(path), `${lang}: no link to ${path}`);
+    for (const href of hrefs.filter((h) => h.startsWith('/'))) {
+      // Resolved against the page: the same server that served it.
+      const url = new URL(href, page.url());
+      assert.equal(url.origin, new URL(bando.url).origin);
+      const answer = await page.request.get(url.href);
+      assert.equal(answer.status(), 200, `${lang}: ${href} answered ${answer.status()}`);
+      assert.ok((await answer.body()).length > 0, `${href} is empty`);
+    }
+  }
+  // The map link opens the planners' map.
+  await page.goto(bando.url + '/');
+  const [nav] = await Promise.all([page.waitForNavigation(), page.click('a[data-link="map"]')]);
+  assert.equal(nav.status(), 200);
+  assert.equal(new URL(page.url()).pathname, '/map');
+  assert.match(nav.headers()['content-type'], /text\/html/);
+  await page.close();
+});
+
 test('an unknown address answers problem JSON, not an HTML error page', async () => {
   const page = await browser.newPage();
   const response = await page.goto(bando.url + '/khong-co');

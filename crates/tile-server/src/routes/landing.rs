@@ -315,10 +315,10 @@ nav a {{ margin-right: 1rem; }}
 <p>{intro}</p>
 <h2>{apps}</h2>
 {app_links}
-<h2>{layers}</h2>
-{table}
 <h2>{services}</h2>
 {service_links}
+<h2>{layers}</h2>
+{table}
 </body>
 </html>
 "#,
