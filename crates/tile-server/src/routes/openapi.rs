@@ -244,7 +244,7 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
         "crs": q("crs", "Output CRS: CRS84 (default), EPSG:4326 (lat/lon), 3857, 4756, 9212, 5899, 3405, 3406 or any EPSG code PostGIS knows", json!({"type": "string", "format": "uri"})),
         "filter": q("filter", "CQL2 filter", json!({"type": "string"})),
         "filter-lang": q("filter-lang", "Language of filter", json!({"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"})),
-        "filter-crs": q("filter-crs", "CRS of the filter's geometry literals (x/y order)", json!({"type": "string", "format": "uri"})),
+        "filter-crs": q("filter-crs", "CRS of the filter's geometry literals, in its axis order: CRS84 (default) and projected CRSs x/y, EPSG:4326 and EPSG:4756 latitude first", json!({"type": "string", "format": "uri"})),
         "properties": q("properties", "Comma-separated property names to return", json!({"type": "array", "items": {"type": "string"}})),
         "sortby": q("sortby", "Comma-separated property names, - for descending", json!({"type": "array", "items": {"type": "string"}})),
         "cursor": q("cursor", "Opaque page position from a next/prev link", json!({"type": "string"})),
