@@ -21,6 +21,7 @@
 //! - **Filters** are CQL2 compiled by [`crate::cql2::compile`] against [`queryables`];
 //!   every user value reaches PostgreSQL as a bind parameter.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row as _};
@@ -505,8 +506,10 @@ impl Default for ItemsQuery {
 /// A page of features.
 #[derive(Debug, Clone)]
 pub struct Page {
-    /// GeoJSON features (`geometry` is a WKT string with [`GeometryFormat::Wkt`]).
-    pub features: Vec<Value>,
+    /// GeoJSON features as PostgreSQL wrote them (`geometry` is a WKT string with
+    /// [`GeometryFormat::Wkt`]): kept as raw JSON text so a GeoJSON answer is written without
+    /// parsing and re-serialising every feature; [`Page::values`] parses them when needed.
+    pub features: Vec<Box<RawValue>>,
     /// Features matching the request's conditions, over all pages.
     pub number_matched: i64,
     /// Cursor of the next page, if there is one.
@@ -515,6 +518,16 @@ pub struct Page {
     pub prev: Option<Cursor>,
     /// The properties written, in order (for tabular downloads).
     pub properties: Vec<PropertyDef>,
+}
+
+impl Page {
+    /// The features parsed (HTML and tabular downloads read their members).
+    pub fn values(&self) -> Vec<Value> {
+        self.features
+            .iter()
+            .map(|f| serde_json::from_str(f.get()).unwrap_or(Value::Null))
+            .collect()
+    }
 }
 
 /// SQL under construction: text plus parameters in placeholder order.
@@ -839,6 +852,19 @@ pub async fn count(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<i
         .await?)
 }
 
+/// A key naming the set of features `q` matches (its conditions and their values, without
+/// cursor, order, limit or output form): equal keys of one layer have equal `numberMatched`
+/// while the layer's rows do not change, so a server may remember counts by it.
+pub fn match_key(layer: &dyn Layer, q: &ItemsQuery) -> Result<String, FeaturesError> {
+    let sql = conditions(layer, q)?;
+    Ok(format!(
+        "{}|{}|{:?}",
+        layer.id(),
+        sql.where_clause(),
+        sql.params
+    ))
+}
+
 /// Runs an items request: one page of features, the exact number matched and the cursors of
 /// the neighbouring pages.
 pub async fn items(
@@ -846,8 +872,33 @@ pub async fn items(
     layer: &dyn Layer,
     q: &ItemsQuery,
 ) -> Result<Page, FeaturesError> {
+    items_with_count(pool, layer, q, None).await
+}
+
+/// [`items`] with the number matched already known (`Some`, e.g. remembered by
+/// [`match_key`]); otherwise it is counted on a second connection while the page is read.
+pub async fn items_with_count(
+    pool: &PgPool,
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+    known_count: Option<i64>,
+) -> Result<Page, FeaturesError> {
     validate(layer, q)?;
-    let number_matched = count(pool, layer, q).await?;
+    let counting = async {
+        match known_count {
+            Some(n) => Ok(n),
+            None => count(pool, layer, q).await,
+        }
+    };
+    let (number_matched, page) = tokio::try_join!(counting, page_of(pool, layer, q))?;
+    Ok(Page {
+        number_matched,
+        ..page
+    })
+}
+
+/// One page of features and its cursors (`number_matched` left 0).
+async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Page, FeaturesError> {
     let props = selected_properties(layer, q)?;
     let keys = sort_keys(layer, q)?;
     let mut sql = conditions(layer, q)?;
@@ -867,7 +918,7 @@ pub async fn items(
     );
     let rows = sqlx::query_with(&text, sql.args()?).fetch_all(pool).await?;
     let more = rows.len() > q.limit as usize;
-    let mut page: Vec<(Value, Cursor)> = Vec::with_capacity(rows.len());
+    let mut page: Vec<(Box<RawValue>, Cursor)> = Vec::with_capacity(rows.len());
     for row in rows.iter().take(q.limit as usize) {
         let feature: String = row.try_get(0)?;
         let id: i64 = row.try_get(1)?;
@@ -875,7 +926,7 @@ pub async fn items(
         for i in 0..keys.len() {
             values.push(row.try_get::<Option<String>, _>(i + 2)?);
         }
-        let value: Value = serde_json::from_str(&feature)
+        let value = RawValue::from_string(feature)
             .map_err(|e| FeaturesError::Db(sqlx::Error::Decode(Box::new(e))))?;
         page.push((
             value,
@@ -904,7 +955,7 @@ pub async fn items(
     };
     Ok(Page {
         features: page.into_iter().map(|(f, _)| f).collect(),
-        number_matched,
+        number_matched: 0,
         next,
         prev,
         properties: props,

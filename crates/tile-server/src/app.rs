@@ -41,6 +41,8 @@ pub struct SharedState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Vector tiles and their cache.
     pub tiles: TileService,
+    /// Remembered `numberMatched` of feature queries.
+    pub match_counts: crate::counts::MatchCounts,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +67,7 @@ impl AppState {
             layers,
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),
+            match_counts: crate::counts::MatchCounts::new(),
         })))
     }
 }

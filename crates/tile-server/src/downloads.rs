@@ -43,7 +43,7 @@ pub fn csv(page: &Page) -> Vec<u8> {
     header.push("wkt".into());
     out.push_str(&header.join(","));
     out.push_str("\r\n");
-    for f in &page.features {
+    for f in &page.values() {
         let mut row = vec![cell(&f["id"])];
         for p in &page.properties {
             row.push(csv_field(&cell(&f["properties"][&p.name])));
@@ -104,7 +104,7 @@ pub fn gpkg(page: &Page, layer: &str, srid: u32) -> Result<Vec<u8>, DownloadErro
             .map(|p| defn.field_index(&p.name))
             .collect::<Result<_, _>>()?;
         let id_idx = defn.field_index("bando_id")?;
-        for f in &page.features {
+        for f in &page.values() {
             let mut feature = Feature::new(defn)?;
             if let Some(id) = f["id"].as_i64() {
                 feature.set_field_integer64(id_idx, id)?;

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod config;
+pub mod counts;
 pub mod downloads;
 pub mod error;
 pub mod export;

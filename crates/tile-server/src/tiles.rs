@@ -76,6 +76,8 @@ pub struct TileService {
     /// Incremented when an invalidation is in force (after the cache registered it), so a
     /// waiter on [`TileService::generation`] never fetches in between.
     applied: Arc<AtomicU64>,
+    /// A change listener runs, so [`TileService::generation`] moves with every change.
+    listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -139,6 +141,7 @@ impl TileService {
             max_bytes: settings.max_bytes,
             generation: Arc::new(AtomicU64::new(0)),
             applied: Arc::new(AtomicU64::new(0)),
+            listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -350,6 +353,7 @@ impl TileService {
     /// Listens for change notifications until the process ends, reconnecting after failures.
     /// After a reconnect the whole cache is dropped, since notifications may have been missed.
     pub fn spawn_invalidation_listener(&self) -> tokio::task::JoinHandle<()> {
+        self.listening.store(true, Ordering::Release);
         let service = self.clone();
         tokio::spawn(async move {
             let mut first = true;
@@ -393,6 +397,12 @@ impl TileService {
                 self.invalidate_all();
             }
         }
+    }
+
+    /// Whether a change listener was started: only then does [`TileService::generation`] tell
+    /// that data changed (other caches keyed by it, such as feature counts, check this first).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
     }
 
     /// How many invalidations are in force (tests wait on it).

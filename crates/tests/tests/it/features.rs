@@ -1360,3 +1360,62 @@ async fn landing_links_answer_and_tiles_are_declared() {
     let html = get(&app, "/conformance?f=html").await.text();
     assert!(html.contains("ogcapi-tiles-1/1.0/conf/mvt"));
 }
+
+#[tokio::test]
+async fn remembered_match_counts_follow_every_change() {
+    // With the change listener running (as `bando serve` runs it), numberMatched is remembered
+    // per query; an insert notified to the server must show in the next answer.
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("thua.geojson");
+    write_parcels(&path, 30);
+    tests::import(&db.pool, &path, "parcels")
+        .await
+        .expect("import parcels");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    gis_core::layer::publish(&state.layers, &db.pool)
+        .await
+        .expect("publish");
+    let listener = state.tiles.spawn_invalidation_listener();
+    let app = app(state.clone(), Limits::default());
+    let uri = format!(
+        "/collections/parcels/items?limit=5&filter={}",
+        enc("land_use_code = 'ONT'")
+    );
+    let want = sql_ids(&db, "land_use_code = 'ONT'").await.len();
+    for _ in 0..2 {
+        let page = get(&app, &uri).await.json();
+        assert_eq!(page["numberMatched"], want, "{page}");
+    }
+    for round in 1..=3 {
+        // Give the listener time to subscribe before the first change.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let generation = state.tiles.generation();
+        sqlx::query(
+            "INSERT INTO land.parcels (source_id, commune_code, sheet_number, parcel_number,
+                                       land_use_code, geom)
+             SELECT md5(random()::text), commune_code, sheet_number, parcel_number + 5000 + $1,
+                    'ONT', geom
+             FROM land.parcels WHERE id = (SELECT min(id) FROM land.parcels)",
+        )
+        .bind(round)
+        .execute(&db.pool)
+        .await
+        .expect("insert");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while state.tiles.generation() == generation {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no change notification within 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let page = get(&app, &uri).await.json();
+        let want = sql_ids(&db, "land_use_code = 'ONT'").await.len();
+        assert_eq!(
+            page["numberMatched"], want,
+            "round {round}: a stale count was served"
+        );
+    }
+    listener.abort();
+}

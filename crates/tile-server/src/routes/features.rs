@@ -23,6 +23,7 @@ use gis_core::layer::{extent_lonlat, Access, Layer, PropertyKind};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::counts::MatchCounts;
 use crate::error::{problem_response, AppError};
 use crate::routes::base_url;
 use crate::routes::landing::escape_html;
@@ -672,7 +673,16 @@ pub async fn items(
     if matches!(format, Format::Gpkg | Format::Csv) {
         return download(&state, layer.as_ref(), q, format).await;
     }
-    let page = gf::items(&state.pool, layer.as_ref(), &q).await?;
+    let key = gf::match_key(layer.as_ref(), &q)?;
+    let generation = MatchCounts::generation(&state.tiles);
+    let known = state.match_counts.get(&key, generation).await;
+    let page = gf::items_with_count(&state.pool, layer.as_ref(), &q, known).await?;
+    if known.is_none() {
+        state
+            .match_counts
+            .insert(key, generation, page.number_matched)
+            .await;
+    }
     let base = base_url(&headers);
     let path = format!("/collections/{id}/items");
     if format == Format::Html {
@@ -689,15 +699,29 @@ pub async fn items(
     if let Some(prev) = &page.prev {
         links.push(json!({"rel": "prev", "type": GEOJSON, "href": link_with(&base, &path, &params, &[("cursor", prev.encode())])}));
     }
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": page.number_matched,
-        "numberReturned": page.features.len(),
-        "timeStamp": timestamp(),
-        "links": links,
-        "features": page.features,
-    });
-    let mut r = json_response(&body, GEOJSON);
+    // Written with the features as PostgreSQL produced them (no parse and re-serialise).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FeatureCollection<'a> {
+        r#type: &'static str,
+        number_matched: i64,
+        number_returned: usize,
+        time_stamp: String,
+        links: Vec<Value>,
+        features: &'a [Box<serde_json::value::RawValue>],
+    }
+    let body = serde_json::to_vec(&FeatureCollection {
+        r#type: "FeatureCollection",
+        number_matched: page.number_matched,
+        number_returned: page.features.len(),
+        time_stamp: timestamp(),
+        links,
+        features: &page.features,
+    })
+    .map_err(|e| ApiError::from(AppError::internal(e)))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
     set_content_crs(&mut r, q.crs);
     Ok(r)
 }
@@ -744,7 +768,7 @@ fn items_html(layer: &dyn Layer, page: &gf::Page, path: &str, params: &Params) -
         }))
         .collect();
     let mut rows = String::new();
-    for f in &page.features {
+    for f in &page.values() {
         let id = f["id"].to_string();
         rows.push_str(&format!(
             "<tr data-id=\"{id}\"><td><a href=\"{path}/{id}?f=html\">{id}</a></td>"

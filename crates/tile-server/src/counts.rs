@@ -1,0 +1,57 @@
+//! Remembered `numberMatched` of OGC API Features queries. A client paging through a
+//! filtered collection (QGIS, `ogr2ogr`) asks the same question on every page; counting the
+//! matches each time would make paging quadratic. A count is kept per
+//! [`gis_core::features::match_key`] together with the tile service's change generation, and
+//! used only while that generation has not moved — i.e. while no `bando_layer_changes`
+//! notification arrived — and only when the change listener runs at all.
+
+use moka::future::Cache;
+
+use crate::tiles::TileService;
+
+/// Counts by match key, each with the change generation it was computed under.
+#[derive(Clone)]
+pub struct MatchCounts {
+    cache: Cache<String, (u64, i64)>,
+}
+
+impl Default for MatchCounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MatchCounts {
+    /// Up to 10,000 remembered counts.
+    pub fn new() -> Self {
+        MatchCounts {
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    /// The generation to compute a new count under, or `None` when counts cannot be trusted
+    /// later (no change listener).
+    pub fn generation(tiles: &TileService) -> Option<u64> {
+        tiles.is_listening().then(|| tiles.generation())
+    }
+
+    /// The remembered count of `key` if nothing changed since it was computed.
+    pub async fn get(&self, key: &str, generation: Option<u64>) -> Option<i64> {
+        let generation = generation?;
+        match self.cache.get(key).await {
+            Some((g, n)) if g == generation => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Remembers a count computed under `generation` (read before counting, so a change that
+    /// lands meanwhile makes the entry unusable rather than wrong).
+    pub async fn insert(&self, key: String, generation: Option<u64>, count: i64) {
+        if let Some(g) = generation {
+            self.cache.insert(key, (g, count)).await;
+        }
+    }
+}
