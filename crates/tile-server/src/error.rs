@@ -122,11 +122,8 @@ pub async fn problem_for_bare_errors(
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // A header value clone is a reference count; the text is read only for an error.
+    let request_id = request.headers().get("x-request-id").cloned();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -149,7 +146,7 @@ pub async fn problem_for_bare_errors(
         };
         bare_problem(status, detail)
     };
-    problem.request_id = request_id;
+    problem.request_id = request_id.and_then(|v| v.to_str().ok().map(str::to_string));
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::from_parts(parts, Body::from(body));
     response
