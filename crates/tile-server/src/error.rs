@@ -29,6 +29,10 @@ pub struct Problem {
     /// Request id, for matching the server log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Extension members (RFC 9457 §3.2) a handler adds, e.g. the candidates of an ambiguous
+    /// parcel identity.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Errors a handler can return.
@@ -86,12 +90,18 @@ impl From<sqlx::Error> for AppError {
 
 /// Builds a problem response.
 pub fn problem_response(status: StatusCode, detail: Option<String>) -> Response {
+    problem_with_extensions(status, detail, serde_json::Map::new())
+}
+
+/// A problem JSON response with extension members (names other than the standard ones).
+pub fn problem_with_extensions(
+    status: StatusCode,
+    detail: Option<String>,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
     let problem = Problem {
-        kind: "about:blank".into(),
-        title: status.canonical_reason().unwrap_or("Error").to_string(),
-        status: status.as_u16(),
-        detail,
-        request_id: None,
+        extensions,
+        ..bare_problem(status, detail)
     };
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = (status, body).into_response();
@@ -163,6 +173,7 @@ fn bare_problem(status: StatusCode, detail: Option<String>) -> Problem {
         status: status.as_u16(),
         detail,
         request_id: None,
+        extensions: serde_json::Map::new(),
     }
 }
 
@@ -191,14 +202,19 @@ impl<'de> serde::Deserialize<'de> for Problem {
             title: Option<String>,
             status: Option<u16>,
             detail: Option<String>,
+            #[serde(flatten)]
+            extensions: serde_json::Map<String, serde_json::Value>,
         }
-        let raw = Raw::deserialize(d)?;
+        let mut raw = Raw::deserialize(d)?;
+        // The middleware sets the request id itself.
+        raw.extensions.remove("request_id");
         Ok(Problem {
             kind: raw.kind.unwrap_or_else(|| "about:blank".into()),
             title: raw.title.unwrap_or_default(),
             status: raw.status.unwrap_or(500),
             detail: raw.detail,
             request_id: None,
+            extensions: raw.extensions,
         })
     }
 }

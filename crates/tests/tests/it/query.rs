@@ -663,6 +663,17 @@ async fn parcels_are_found_by_pre_and_post_merger_codes_without_owner_names() {
     for (id, _) in &expected {
         assert!(a.text.contains(&format!("parcel={id}")), "{}", a.text);
     }
+    // The candidates also come as an RFC 9457 extension member a client can read.
+    let candidates = a.json["candidates"].as_array().expect("candidates");
+    let mut listed: Vec<i64> = candidates
+        .iter()
+        .map(|c| c["parcel"].as_i64().expect("parcel id"))
+        .collect();
+    let mut want: Vec<i64> = expected.iter().map(|(id, _)| *id).collect();
+    listed.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(listed, want, "{}", a.text);
+    assert!(a.json["request_id"].is_string(), "{}", a.text);
     let a = get(
         &app,
         &format!("/query/planning-report?commune={one_old}&sheet=1&number=1"),

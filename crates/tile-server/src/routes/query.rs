@@ -23,7 +23,7 @@ use land::lookup::{LookupError, Parcel, ParcelQuery};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::error::{problem_response, AppError};
+use crate::error::{problem_with_extensions, AppError};
 
 /// Most features an identify answers with.
 pub const IDENTIFY_MAX: u32 = 50;
@@ -498,7 +498,22 @@ pub async fn planning_report(
                         )
                     })
                     .collect();
-                return Ok(problem_response(
+                let mut members = serde_json::Map::new();
+                members.insert(
+                    "candidates".into(),
+                    found
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "parcel": c.id,
+                                "commune_code": c.commune_code,
+                                "commune_name": c.commune_name,
+                                "href": format!("/query/planning-report?parcel={}", c.id),
+                            })
+                        })
+                        .collect(),
+                );
+                return Ok(problem_with_extensions(
                     StatusCode::CONFLICT,
                     Some(format!(
                         "commune {} merged several old communes, and {} of them have a parcel {number} on sheet {sheet}; \
@@ -507,6 +522,7 @@ pub async fn planning_report(
                         found.len(),
                         candidates.join(", ")
                     )),
+                    members,
                 ));
             }
         }
@@ -833,7 +849,7 @@ pub fn openapi_paths() -> Value {
                 }
             }}}},
             "400": problem, "404": problem,
-            "409": {"description": "A post-merger code matches several parcels; the detail lists them", "content": problem["content"].clone()}
+            "409": {"description": "A post-merger code matches several parcels; the detail and the `candidates` member (parcel, commune_code, commune_name, href) list them", "content": problem["content"].clone()}
         }
     }});
     let p5 = json!({
