@@ -79,6 +79,16 @@ impl From<sqlx::Error> for FeaturesError {
                 return FeaturesError::BadValue(db.message().to_string());
             }
         }
+        if crate::db::is_transform_error(&e) {
+            let reason = match &e {
+                sqlx::Error::Database(db) => db.message().to_string(),
+                other => other.to_string(),
+            };
+            return FeaturesError::BadValue(format!(
+                "a coordinate lies outside the area its CRS covers (check bbox, bbox-crs, \
+                 filter-crs and the axis order): {reason}"
+            ));
+        }
         FeaturesError::Db(e)
     }
 }

@@ -22,6 +22,9 @@ pub enum DownloadError {
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
+        // Text that a spreadsheet would read as a formula (the BOM is there so Excel opens the
+        // file) is written with a leading apostrophe, as OWASP advises; numbers stay numbers.
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -139,5 +142,18 @@ mod tests {
         assert_eq!(super::csv_field("a,b"), "\"a,b\"");
         assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::csv_field("Phường"), "Phường");
+    }
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_neutralised_and_numbers_are_not() {
+        use serde_json::json;
+        assert_eq!(
+            super::cell(&json!("=HYPERLINK(\"x\")")),
+            "'=HYPERLINK(\"x\")"
+        );
+        assert_eq!(super::cell(&json!("@SUM(A1)")), "'@SUM(A1)");
+        assert_eq!(super::cell(&json!("-1+2")), "'-1+2");
+        assert_eq!(super::cell(&json!(-12.5)), "-12.5");
+        assert_eq!(super::cell(&json!("Thửa 12")), "Thửa 12");
     }
 }

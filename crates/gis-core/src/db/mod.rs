@@ -229,6 +229,28 @@ impl Migrations {
     }
 }
 
+/// Whether PostGIS refused a coordinate transformation (through PROJ): a point outside the
+/// area where a projection is defined, a latitude beyond ±90°… PostGIS reports these as internal
+/// errors (SQLSTATE XX000), yet they come from coordinates a user wrote, so callers answer 400.
+pub fn is_transform_error(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    if db.code().as_deref() != Some("XX000") {
+        return false;
+    }
+    let m = db.message().to_ascii_lowercase();
+    [
+        "transform",
+        "projection domain",
+        "conversion failed",
+        "exceeded limits",
+        "proj",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
 /// Double-quotes an SQL identifier (for table names that come from the layer registry, never
 /// from user input).
 pub fn quote_ident(ident: &str) -> String {

@@ -1419,3 +1419,25 @@ async fn remembered_match_counts_follow_every_change() {
     }
     listener.abort();
 }
+
+#[tokio::test]
+async fn coordinates_outside_a_crs_are_a_400_not_a_server_error() {
+    // PostGIS reports a failed transformation as an internal error; it comes from what the
+    // user wrote, so the answer is a 400 that says which parameters to check.
+    let (_db, app) = parcels_app(3).await;
+    let tm3 = enc("http://www.opengis.net/def/crs/EPSG/0/9212");
+    for uri in [
+        format!("/collections/parcels/items?bbox=1e9,1e9,2e9,2e9&bbox-crs={tm3}"),
+        format!(
+            "/collections/parcels/items?filter={}&filter-crs={tm3}",
+            enc("S_INTERSECTS(geometry, POINT(1e12 1e12))")
+        ),
+    ] {
+        let r = get(&app, &uri).await;
+        assert_problem(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "outside the area its CRS covers",
+        );
+    }
+}

@@ -822,7 +822,7 @@ async fn download(
             )),
         ))));
     }
-    let page = gf::items(&state.pool, layer, &q).await?;
+    let page = gf::items_with_count(&state.pool, layer, &q, Some(matched)).await?;
     let id = layer.id().to_string();
     let (bytes, content_type, ext) = match format {
         Format::Csv => (

@@ -53,12 +53,20 @@ pub fn router() -> axum::Router<AppState> {
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 const MAX_COMPOSITE: usize = 16;
 
-/// The layer ids of a `{layers}` path segment, checked against the registry.
+/// The layer ids of a `{layers}` path segment, checked against the registry and against what
+/// the reader may see (anonymous readers until authentication exists): a layer the reader may
+/// not read is answered like one that does not exist.
 fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
+    let reader = Access::Public;
     let mut ids: Vec<String> = Vec::new();
     for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if state.layers.get(id).is_none() {
-            let known: Vec<&str> = state.layers.iter().map(|l| l.id()).collect();
+        if !state.layers.get(id).is_some_and(|l| l.access() <= reader) {
+            let known: Vec<&str> = state
+                .layers
+                .iter()
+                .filter(|l| l.access() <= reader)
+                .map(|l| l.id())
+                .collect();
             return Err(AppError::NotFound(format!(
                 "there is no layer \"{id}\"; layers: {}",
                 known.join(", ")
@@ -594,7 +602,8 @@ pub async fn catalog(
     };
     let base = base_url(&headers);
     let mut entries = Vec::new();
-    for layer in state.layers.iter() {
+    // Only what an anonymous reader may fetch (see `layer_ids`).
+    for layer in state.layers.iter().filter(|l| l.access() == Access::Public) {
         let id = layer.id();
         let (min, max) = layer.zoom_range();
         let bounds = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await?;
