@@ -60,7 +60,7 @@ fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
     let reader = Access::Public;
     let mut ids: Vec<String> = Vec::new();
     for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !state.layers.get(id).is_some_and(|l| l.access() <= reader) {
+        if state.layers.get(id).is_none_or(|l| l.access() > reader) {
             let known: Vec<&str> = state
                 .layers
                 .iter()
