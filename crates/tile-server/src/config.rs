@@ -38,6 +38,9 @@ pub struct RawServer {
     /// Directory of the map label fonts (`NotoSans-Regular.ttf`, `NotoSans-Bold.ttf`); unset
     /// means Debian's `fonts-noto-core` directory ([`crate::glyphs::DEFAULT_FONT_DIR`]).
     pub font_dir: Option<PathBuf>,
+    /// The address clients reach bando at (`https://gis.example.vn`), used in absolute links
+    /// (styles, TileJSON, OGC links) instead of the request's `Host` header.
+    pub public_url: Option<String>,
 }
 
 /// `[database]`.
@@ -104,6 +107,8 @@ pub struct Config {
     pub web_dir: PathBuf,
     /// Directory of the map label fonts.
     pub font_dir: PathBuf,
+    /// Base of absolute links, without a trailing slash (`None`: from the request).
+    pub public_url: Option<String>,
 }
 
 impl RawConfig {
@@ -141,6 +146,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_FONT_DIR") {
             self.server.font_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("BANDO_PUBLIC_URL") {
+            self.server.public_url = Some(v);
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
@@ -189,6 +197,21 @@ impl RawConfig {
                 reason: "must be between 1 and 500",
             });
         }
+        let public_url = match self.server.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                    && !url.contains(char::is_whitespace);
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        key: "server.public_url",
+                        value: url.to_string(),
+                        reason: "expected an http:// or https:// address, such as https://gis.example.vn",
+                    });
+                }
+                Some(url.trim_end_matches('/').to_string())
+            }
+        };
         let tile_cache_mb = self.server.tile_cache_mb.unwrap_or(256);
         if tile_cache_mb > 1 << 20 {
             return Err(ConfigError::Invalid {
@@ -209,6 +232,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from(".bando")),
             max_connections,
             web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
+            public_url,
             font_dir: self
                 .server
                 .font_dir
@@ -289,6 +313,26 @@ mod tests {
             raw.check().expect("check").font_dir,
             PathBuf::from("/opt/f")
         );
+    }
+
+    #[test]
+    fn public_url_from_env_is_checked_and_trimmed() {
+        let cfg = RawConfig::default()
+            .with_env(|k| (k == "BANDO_PUBLIC_URL").then(|| "https://gis.example.vn/".to_string()))
+            .expect("env")
+            .check()
+            .expect("check");
+        assert_eq!(cfg.public_url.as_deref(), Some("https://gis.example.vn"));
+        assert_eq!(
+            RawConfig::default().check().expect("check").public_url,
+            None
+        );
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_PUBLIC_URL").then(|| "gis.example.vn".to_string()))
+            .expect("env")
+            .check()
+            .expect_err("no scheme");
+        assert!(err.to_string().contains("server.public_url"), "{err}");
     }
 
     #[test]

@@ -455,6 +455,7 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
+    tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
     let state = AppState::with_tiles(
         db.pool.clone(),
