@@ -729,3 +729,47 @@ async fn a_composite_tile_is_cached_and_dropped_with_any_of_its_layers() {
     assert_eq!(decoded(&after), fresh.body, "the same as a fresh render");
     assert_ne!(decoded(&before), fresh.body);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn truncating_any_feature_table_drops_its_cached_tiles() {
+    // TRUNCATE fires no row trigger; every feature table has a TRUNCATE trigger that notifies
+    // the whole world as changed (gis-core migration 6), not only the parcels.
+    let (db, state, app) = setup().await;
+    let listener = state.tiles.spawn_invalidation_listener();
+    tokio::time::sleep(Duration::from_millis(300)).await; // the listener is connected
+    let t = dong_xoai(12);
+    let uri = format!("/tiles/communes/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let before = get(&app, &uri, None).await;
+    assert_eq!(before.status, StatusCode::OK);
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE g.tgname = c.relname || '_notify_truncate'
+           AND n.nspname IN ('land', 'planning', 'utilities', 'sectors')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("triggers");
+    let tables = layers::registry().expect("registry").len() as i64;
+    assert_eq!(triggers, tables, "one TRUNCATE trigger per feature table");
+    let generation = state.tiles.generation();
+    sqlx::query("TRUNCATE land.communes CASCADE")
+        .execute(&db.pool)
+        .await
+        .expect("truncate");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state.tiles.generation() == generation {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification within 5 s of the TRUNCATE"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = get(&app, &uri, None).await;
+    assert_eq!(
+        after.status,
+        StatusCode::NO_CONTENT,
+        "the truncated communes are gone from the tile"
+    );
+    listener.abort();
+}
