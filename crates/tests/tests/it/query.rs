@@ -1017,3 +1017,62 @@ async fn any_crs_a_client_names_gets_an_answer_or_a_4xx_never_a_5xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn parcel_search_publishes_only_what_the_registry_calls_public() {
+    // `land::lookup` names its columns itself; this ties them to the layer registry, so a
+    // column marked restricted there (as owner_name is) can never be published by the search
+    // or the planning report. Derived members (commune names and codes, measured area, zone)
+    // are allowed by name.
+    let db = sample_db().await;
+    let app = router(&db);
+    let registry = layers::registry().expect("registry");
+    let parcels = registry.get("parcels").expect("parcels layer");
+    let public: Vec<String> = parcels
+        .properties()
+        .into_iter()
+        .filter(|p| p.access == gis_core::layer::Access::Public)
+        .map(|p| p.name)
+        .collect();
+    let restricted: Vec<String> = parcels
+        .properties()
+        .into_iter()
+        .filter(|p| p.access != gis_core::layer::Access::Public)
+        .map(|p| p.name)
+        .collect();
+    assert!(restricted.iter().any(|r| r == "owner_name"));
+    let derived = [
+        "id",
+        "commune_name",
+        "commune_code_new",
+        "commune_name_new",
+        "area_m2",
+        "srid",
+    ];
+    let commune: String =
+        sqlx::query_scalar("SELECT commune_code FROM land.parcels ORDER BY id LIMIT 1")
+            .fetch_one(&db.pool)
+            .await
+            .expect("a parcel");
+    let a = get(&app, &format!("/query/parcels?commune={commune}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let features = a.json["features"].as_array().expect("features");
+    assert!(!features.is_empty());
+    let id = features[0]["id"].as_i64().expect("id");
+    let report = get(&app, &format!("/query/planning-report?parcel={id}")).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    let mut objects: Vec<&serde_json::Map<String, Value>> = features
+        .iter()
+        .map(|f| f["properties"].as_object().expect("properties"))
+        .collect();
+    objects.push(report.json["parcel"].as_object().expect("parcel"));
+    for props in objects {
+        for key in props.keys() {
+            assert!(
+                public.contains(key) || derived.contains(&key.as_str()) || key == "bbox",
+                "\"{key}\" is published but is not a public parcel property"
+            );
+            assert!(!restricted.contains(key), "\"{key}\" is restricted");
+        }
+    }
+}
