@@ -156,8 +156,8 @@ pub async fn identify(
     out: Output,
     limit: u32,
 ) -> Result<Vec<FoundFeature>, QueryError> {
-    let mut all = Vec::new();
-    for layer in layers {
+    // One query per layer, run together: a click on the map asks every visible layer.
+    let per_layer = layers.iter().map(|layer| async move {
         let storage = layer.storage();
         let sql = format!(
             "{POINT_CTE}
@@ -180,8 +180,13 @@ pub async fn identify(
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
-        all.extend(to_found(*layer, rows));
-    }
+        Ok::<_, QueryError>(to_found(*layer, rows))
+    });
+    let mut all: Vec<FoundFeature> = futures_util::future::try_join_all(per_layer)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     all.sort_by(|a, b| {
         a.dimension
             .cmp(&b.dimension)
