@@ -78,6 +78,8 @@ pub struct TileService {
     applied: Arc<AtomicU64>,
     /// A change listener runs, so [`TileService::generation`] moves with every change.
     listening: Arc<std::sync::atomic::AtomicBool>,
+    /// Layer tiles rendered from the database (not answered from the cache) since start.
+    renders: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -142,6 +144,7 @@ impl TileService {
             generation: Arc::new(AtomicU64::new(0)),
             applied: Arc::new(AtomicU64::new(0)),
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            renders: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -191,12 +194,14 @@ impl TileService {
         if let Some(hit) = cache.get(&key).await {
             return Ok(Some(hit));
         }
-        // A change notified while this tile was rendering may not be in what was read: such a
-        // tile is served once but not cached. (A change notified after the insert drops it.)
         let generation = self.generation.load(Ordering::Acquire);
-        let rendered = render.await.map_err(Arc::new)?;
-        if self.generation.load(Ordering::Acquire) == generation {
-            cache.insert(key, rendered.clone()).await;
+        // Concurrent misses of one tile (a crowd opening the same view) share one render: moka
+        // runs one initialisation per key and the other requests wait for its result.
+        let rendered = cache.try_get_with(key.clone(), render).await?;
+        // A change notified while this tile was rendering may not be in what was read: such a
+        // tile is served but not kept. (A change notified after the insert drops it anyway.)
+        if self.generation.load(Ordering::Acquire) != generation {
+            cache.invalidate(&key).await;
         }
         Ok(Some(rendered))
     }
@@ -210,6 +215,7 @@ impl TileService {
         tile: TileCoord,
         access: Access,
     ) -> Result<(Vec<u8>, i64, Option<&'static str>), TileError> {
+        self.renders.fetch_add(1, Ordering::Relaxed);
         let mut coarse = false;
         loop {
             let sql = tile_sql(layer, tile.z, access, self.max_features, coarse);
@@ -403,6 +409,11 @@ impl TileService {
     /// that data changed (other caches keyed by it, such as feature counts, check this first).
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
+    }
+
+    /// How many layer tiles were rendered from the database since start (cache misses).
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
     }
 
     /// How many invalidations are in force (tests wait on it).

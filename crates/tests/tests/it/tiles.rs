@@ -773,3 +773,33 @@ async fn truncating_any_feature_table_drops_its_cached_tiles() {
     );
     listener.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_for_one_cold_tile_render_it_once() {
+    let (_db, state, app) = setup().await;
+    let t = dong_xoai(13);
+    let uri = format!("/tiles/communes/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let before = state.tiles.renders();
+    let requests: Vec<_> = (0..12)
+        .map(|_| {
+            let app = app.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move { get(&app, &uri, None).await })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for r in requests {
+        let served = r.await.expect("request task");
+        assert_eq!(served.status, StatusCode::OK);
+        bodies.push(served.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "one tile for all");
+    assert_eq!(
+        state.tiles.renders() - before,
+        1,
+        "twelve concurrent misses share one render"
+    );
+    // And a later request is a cache hit.
+    get(&app, &uri, None).await;
+    assert_eq!(state.tiles.renders() - before, 1);
+}
