@@ -75,15 +75,16 @@ export const STRINGS = {
   },
 };
 
-/** Sector codes of the layer registry → group titles of the layer tree. */
+/** Sector codes of the layer registry → group titles of the layer tree, when the style does not
+ * publish them (`bando:sectors`, from `gis_core::layer::Sector`). */
 export const SECTORS = {
   cadastre: { vi: 'Địa chính', en: 'Cadastre' },
   planning: { vi: 'Quy hoạch', en: 'Planning' },
   transport: { vi: 'Giao thông', en: 'Transport' },
   water: { vi: 'Cấp thoát nước', en: 'Water and drainage' },
-  power: { vi: 'Điện', en: 'Power' },
+  power: { vi: 'Điện lực', en: 'Power' },
   environment: { vi: 'Môi trường', en: 'Environment' },
-  services: { vi: 'Dịch vụ', en: 'Services' },
+  services: { vi: 'Dịch vụ công', en: 'Public services' },
   health: { vi: 'Y tế', en: 'Health' },
   education: { vi: 'Giáo dục', en: 'Education' },
   tourism: { vi: 'Du lịch', en: 'Tourism' },

@@ -16,6 +16,8 @@ const state = {
   /** Map layers of the tree: { id, sector, title_vi, title_en, styleLayers: [], visible }. */
   layers: [],
   fallbackStyle: false,
+  /** Sector titles the server's style publishes (`bando:sectors`), by sector code. */
+  sectorTitles: new Map(),
   measure: null,
   popup: null,
   errors: [],
@@ -195,6 +197,10 @@ function collectLayers(style, wanted) {
 }
 
 function sectorTitle(code) {
+  // The server's titles first (one list for every app), the local list when the style is the
+  // fallback one.
+  const served = state.sectorTitles.get(code);
+  if (served) return (state.lang === 'en' ? served.title_en : served.title_vi) ?? code;
   return SECTORS[code]?.[state.lang] ?? code;
 }
 
@@ -651,6 +657,9 @@ async function start() {
   const style = await loadStyle(catalog);
   const hash = parseHash();
   state.layers = collectLayers(style, hash.layers);
+  for (const sector of style.metadata?.['bando:sectors'] ?? []) {
+    if (sector?.id) state.sectorTitles.set(sector.id, sector);
+  }
   if (state.fallbackStyle) setStatus(t('styleFallback'));
 
   const options = { container: 'map', style, hash: false, attributionControl: { compact: true } };

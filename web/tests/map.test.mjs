@@ -172,6 +172,13 @@ test('rendered features include parcels and communes; the tree groups layers by 
   assert.ok(cadastre.layers.includes('parcels') && cadastre.layers.includes('communes'));
   assert.ok(groups.find((g) => g.title === 'Quy hoạch')?.layers.includes('planning_zones'));
   assert.ok(groups.find((g) => g.title === 'Giao thông')?.layers.includes('roads'));
+  // Every group title is the one the server's style publishes (one list for every app).
+  const served = await page.evaluate(async () => (await (await fetch('/styles/planning.json')).json()).metadata['bando:sectors']);
+  for (const g of groups) {
+    const s = served.find((x) => x.id === g.sector);
+    assert.ok(s, `sector ${g.sector} is not in the style's bando:sectors`);
+    assert.equal(g.title, s.title_vi);
+  }
   assert.equal((await page.locator('#layer-tree label[data-layer="parcels"] .title').innerText()).trim(), 'Thửa đất');
 
   // Unticking a layer hides every style layer showing it.

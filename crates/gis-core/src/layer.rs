@@ -86,6 +86,48 @@ pub enum Sector {
 }
 
 impl Sector {
+    /// Every sector, in the order the apps list them.
+    pub const ALL: [Sector; 7] = [
+        Sector::Cadastre,
+        Sector::Planning,
+        Sector::Transport,
+        Sector::Water,
+        Sector::Power,
+        Sector::Environment,
+        Sector::Services,
+    ];
+
+    /// The sector with this catalog name.
+    pub fn parse(name: &str) -> Option<Sector> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Title in Vietnamese (the one list every app shows).
+    pub fn title_vi(&self) -> &'static str {
+        match self {
+            Sector::Cadastre => "Địa chính",
+            Sector::Planning => "Quy hoạch",
+            Sector::Transport => "Giao thông",
+            Sector::Water => "Cấp thoát nước",
+            Sector::Power => "Điện lực",
+            Sector::Environment => "Môi trường",
+            Sector::Services => "Dịch vụ công",
+        }
+    }
+
+    /// Title in English.
+    pub fn title_en(&self) -> &'static str {
+        match self {
+            Sector::Cadastre => "Cadastre",
+            Sector::Planning => "Planning",
+            Sector::Transport => "Transport",
+            Sector::Water => "Water and drainage",
+            Sector::Power => "Power",
+            Sector::Environment => "Environment",
+            Sector::Services => "Public services",
+        }
+    }
+
     /// Lower-case name as stored in the catalog.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -534,4 +576,22 @@ pub async fn extent_lonlat(
         (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sector;
+
+    #[test]
+    fn every_sector_parses_back_and_has_distinct_titles() {
+        for s in Sector::ALL {
+            assert_eq!(Sector::parse(s.as_str()), Some(s));
+            assert!(!s.title_vi().is_empty() && !s.title_en().is_empty());
+        }
+        let mut vi: Vec<&str> = Sector::ALL.iter().map(|s| s.title_vi()).collect();
+        vi.sort_unstable();
+        vi.dedup();
+        assert_eq!(vi.len(), Sector::ALL.len());
+        assert_eq!(Sector::parse("nonsense"), None);
+    }
 }

@@ -111,15 +111,7 @@ pub fn icon_for(layer_id: &str) -> Option<&'static str> {
 
 /// Vietnamese and English names of a sector (the layer tree's groups).
 pub fn sector_titles(sector: Sector) -> (&'static str, &'static str) {
-    match sector {
-        Sector::Cadastre => ("Địa chính", "Cadastre"),
-        Sector::Planning => ("Quy hoạch", "Planning"),
-        Sector::Transport => ("Giao thông", "Transport"),
-        Sector::Water => ("Cấp thoát nước", "Water and drainage"),
-        Sector::Power => ("Điện lực", "Power"),
-        Sector::Environment => ("Môi trường", "Environment"),
-        Sector::Services => ("Dịch vụ công", "Public services"),
-    }
+    (sector.title_vi(), sector.title_en())
 }
 
 /// The vector source of a sector's layers: `bando` for cadastre and planning, else

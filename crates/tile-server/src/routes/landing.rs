@@ -205,20 +205,10 @@ const EN: Text = Text {
 };
 
 fn sector_label(sector: &str, t: &Text) -> String {
-    let vi = match sector {
-        "cadastre" => "Địa chính",
-        "planning" => "Quy hoạch",
-        "transport" => "Giao thông",
-        "water" => "Cấp thoát nước",
-        "power" => "Điện lực",
-        "environment" => "Môi trường",
-        "services" => "Dịch vụ công",
-        other => other,
-    };
-    if t.lang == "vi" {
-        vi.to_string()
-    } else {
-        sector.to_string()
+    match gis_core::layer::Sector::parse(sector) {
+        Some(s) if t.lang == "vi" => s.title_vi().to_string(),
+        Some(s) => s.title_en().to_string(),
+        None => sector.to_string(),
     }
 }
 
