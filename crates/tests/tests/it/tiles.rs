@@ -19,30 +19,9 @@ struct Served {
 }
 
 async fn get(app: &Router, uri: &str, if_none_match: Option<&str>) -> Served {
-    let mut req = Request::get(uri);
-    if let Some(tag) = if_none_match {
-        req = req.header(header::IF_NONE_MATCH, tag);
-    }
-    let response = app
-        .clone()
-        .oneshot(req.body(Body::empty()).expect("req"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let etag = headers
-        .get(header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = to_bytes(response.into_body(), 50 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Served {
-        status,
-        etag,
-        body,
-        headers,
+    match if_none_match {
+        Some(tag) => get_with(app, uri, &[("if-none-match", tag)]).await,
+        None => get_with(app, uri, &[]).await,
     }
 }
 
