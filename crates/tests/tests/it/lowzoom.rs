@@ -503,11 +503,22 @@ async fn a_land_use_edit_reaches_the_low_zoom_tile_never_the_old_code() {
         .expect("row versions")
     };
     let untouched = versions().await;
+    let generation = state.tiles.generation();
     sqlx::query("UPDATE land.parcels SET address = 'Tổ 1, Khu phố 2' WHERE id = (SELECT min(id) FROM land.parcels)")
         .execute(&db.pool)
         .await
         .expect("address edit");
     assert_eq!(versions().await, untouched);
+    // The address edit is notified too (for a parcel that may lie outside this tile): wait for
+    // it, so the wait below is for the land-use edit's own notification.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state.tiles.generation() == generation {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification of the address edit within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // Every parcel of the tile becomes energy land (DNL, absent from the sample): a plain SQL
     // edit, as a land officer's tool or psql would make it.
