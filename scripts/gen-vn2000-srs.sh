@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates crates/gis-core/migrations/0002_vn2000_spatial_ref_sys.sql from the system PROJ
+# Regenerates gis-core/migrations/0002_vn2000_spatial_ref_sys.sql from the system PROJ
 # database (Debian proj-bin). Debian's PostGIS 3.3 ships without EPSG:9205–9218 (VN-2000 TM-3 zones).
 set -euo pipefail
 echo "-- VN-2000 TM-3 zones (EPSG:9205–9218) missing from Debian's PostGIS spatial_ref_sys."

@@ -1265,8 +1265,8 @@ fn local_links(html: &str) -> Vec<String> {
 /// answers; the OGC landing JSON and /conformance cover OGC API – Tiles as well.
 #[tokio::test]
 async fn landing_links_answer_and_tiles_are_declared() {
-    // The map app's files are in the repository's web/ (the test runs from crates/tests).
-    tile_server::routes::web::set_web_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web"));
+    // The map app's files are in the repository's web/ (the test runs from tests/).
+    tile_server::routes::web::set_web_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../web"));
     let (_db, app) = parcels_app(3).await;
     for (uri, map_label) in [("/", "Bản đồ quy hoạch"), ("/?lang=en", "Planners' map")] {
         let page = call(&app, uri, Some("text/html,application/xhtml+xml")).await;

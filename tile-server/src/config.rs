@@ -343,7 +343,7 @@ mod tests {
             .check()
             .expect("check");
         assert_eq!(cfg.web_dir, PathBuf::from("/srv/bando/web"));
-        // Tests run in crates/tile-server, beside the executable in target/debug/deps: the
+        // Tests run in tile-server, beside the executable in target/debug/deps: the
         // repository's web/ is not found from there, so the fallback names it plainly.
         let found = default_web_dir();
         assert!(

@@ -404,7 +404,7 @@ fn export_refuses_bad_arguments_and_leaves_no_file() {
 /// Reads a PMTiles archive with the Python reader: (header, metadata, z/x/y → stored bytes).
 fn read_pmtiles(path: &Path) -> (serde_json::Value, serde_json::Value, Tiles) {
     let o = Command::new(python())
-        .arg(tests::workspace_root().join("crates/tests/tests/it/pmtiles_read.py"))
+        .arg(tests::workspace_root().join("tests/tests/it/pmtiles_read.py"))
         .arg(path)
         .output()
         .expect("run the pmtiles reader");

@@ -1,6 +1,6 @@
 """Reads a PMTiles archive with the independent `pmtiles` package (PyPI) and prints, as JSON,
 its header, its metadata and every tile (z, x, y and the stored bytes in hex), for
-crates/tests/tests/it/export.rs. Usage: pmtiles_read.py ARCHIVE"""
+tests/tests/it/export.rs. Usage: pmtiles_read.py ARCHIVE"""
 import json
 import sys
 
