@@ -267,6 +267,10 @@ pub trait Layer: Send + Sync {
     fn generalisation(&self) -> Generalisation {
         Generalisation::MinZoom
     }
+    /// Whether maps show the layer when they open (the others are listed, switched off).
+    fn visible_at_start(&self) -> bool {
+        true
+    }
 }
 
 /// How a layer's low-zoom tiles are made small and meaningful ([`crate::mvt`] builds the SQL).

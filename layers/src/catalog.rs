@@ -31,6 +31,8 @@ pub struct FeatureLayer {
     pub fill: Option<&'static str>,
     /// Property used for labels.
     pub label: Option<&'static str>,
+    /// Shown when a map opens (the rest are listed, switched off).
+    pub visible: bool,
 }
 
 /// Lowest zoom at which point layers are drawn (as clusters below their own first zoom).
@@ -107,6 +109,9 @@ impl Layer for FeatureLayer {
     }
     fn access(&self) -> Access {
         Access::Public
+    }
+    fn visible_at_start(&self) -> bool {
+        self.visible
     }
     fn cache_max_age(&self) -> u32 {
         match self.table.kind {
@@ -199,6 +204,7 @@ const fn layer(
         color,
         fill: None,
         label: None,
+        visible: false,
     }
 }
 
@@ -213,6 +219,7 @@ pub fn all() -> Vec<FeatureLayer> {
         FeatureLayer {
             fill: Some("#f2efe9"),
             label: Some("legacy_name"),
+            visible: true,
             ..layer(
                 l::COMMUNES,
                 "Ranh giới xã, phường",
@@ -237,6 +244,7 @@ pub fn all() -> Vec<FeatureLayer> {
             restricted: &["owner_name"],
             fill: Some("#fdb863"),
             label: Some("parcel_number"),
+            visible: true,
             ..layer(
                 l::PARCELS,
                 "Thửa đất",
@@ -249,6 +257,7 @@ pub fn all() -> Vec<FeatureLayer> {
         FeatureLayer {
             fill: Some("#ffd1dc"),
             label: Some("zone_code"),
+            visible: true,
             ..layer(
                 p::ZONES,
                 "Ô quy hoạch",
@@ -258,14 +267,17 @@ pub fn all() -> Vec<FeatureLayer> {
                 "#c51b7d",
             )
         },
-        layer(
-            p::RED_LINES,
-            "Chỉ giới đường đỏ",
-            "Red lines",
-            Planning,
-            (12, 20),
-            "#e41a1c",
-        ),
+        FeatureLayer {
+            visible: true,
+            ..layer(
+                p::RED_LINES,
+                "Chỉ giới đường đỏ",
+                "Red lines",
+                Planning,
+                (12, 20),
+                "#e41a1c",
+            )
+        },
         layer(
             p::BUILDING_LINES,
             "Chỉ giới xây dựng",
@@ -276,6 +288,7 @@ pub fn all() -> Vec<FeatureLayer> {
         ),
         FeatureLayer {
             label: Some("name"),
+            visible: true,
             ..layer(
                 s::ROADS,
                 "Đường giao thông",

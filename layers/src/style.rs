@@ -167,7 +167,9 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
     let mut points = Vec::new();
     let mut labels = Vec::new();
     let mut sectors: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut described = serde_json::Map::new();
     for layer in &layers {
+        described.insert(layer.id().to_string(), describe(layer.as_ref()));
         let sector = layer.sector();
         let (svi, sen) = sector_titles(sector);
         sectors
@@ -198,6 +200,12 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
     style_layers.extend(lines);
     style_layers.extend(points);
     style_layers.extend(labels);
+    // Layers off at start are in the style, switched off, so the map can offer them.
+    for l in &mut style_layers {
+        if l["metadata"]["bando:visible"] == json!(false) {
+            l["layout"]["visibility"] = json!("none");
+        }
+    }
 
     Some(json!({
         "version": 8,
@@ -207,6 +215,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
             "bando:title_vi": info.title_vi,
             "bando:title_en": info.title_en,
             "bando:sectors": sectors.into_values().collect::<Vec<_>>(),
+            "bando:layers": described,
         },
         // Đồng Xoài, the provincial capital.
         "center": [106.883, 11.535],
@@ -216,6 +225,24 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
         "sprite": format!("{base_url}/sprites/bando"),
         "layers": style_layers,
     }))
+}
+
+/// What a map needs to list a layer and label its properties: titles, sector, whether it is
+/// shown at start, and the public properties with their titles (in the style's order).
+fn describe(layer: &dyn Layer) -> Value {
+    let properties: Vec<Value> = layer
+        .properties()
+        .into_iter()
+        .filter(|p| p.access == Access::Public)
+        .map(|p| json!({"name": p.name, "title_vi": p.title_vi, "title_en": p.title_en}))
+        .collect();
+    json!({
+        "title_vi": layer.title_vi(),
+        "title_en": layer.title_en(),
+        "sector": layer.sector().as_str(),
+        "visible": layer.visible_at_start(),
+        "properties": properties,
+    })
 }
 
 /// Drawing order within a geometry group (lower first, i.e. underneath).
@@ -294,6 +321,7 @@ impl<'a> Presented<'a> {
                 "bando:sector": self.layer.sector().as_str(),
                 "bando:title_vi": self.layer.title_vi(),
                 "bando:title_en": self.layer.title_en(),
+                "bando:visible": self.layer.visible_at_start(),
             }),
         );
         m
@@ -641,5 +669,43 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod described {
+    use super::*;
+
+    #[test]
+    fn style_describes_each_layer_once_and_switches_off_those_hidden_at_start() {
+        let reg = crate::registry().expect("registry");
+        let s = style("planning", &reg, "http://h").expect("style");
+        let described = s["metadata"]["bando:layers"]
+            .as_object()
+            .expect("bando:layers");
+        let mut hidden = 0;
+        for l in reg.iter().filter(|l| l.access() == Access::Public) {
+            let d = &described[l.id()];
+            assert_eq!(d["title_vi"], l.title_vi(), "{}", l.id());
+            assert_eq!(d["visible"], l.visible_at_start(), "{}", l.id());
+            let names: Vec<&str> = d["properties"]
+                .as_array()
+                .expect("properties")
+                .iter()
+                .map(|p| p["name"].as_str().expect("name"))
+                .collect();
+            for p in l.properties() {
+                assert_eq!(names.contains(&p.name.as_str()), p.access == Access::Public);
+            }
+            for sl in s["layers"].as_array().expect("layers") {
+                if sl["metadata"]["bando:layer"] == l.id() {
+                    let off = sl["layout"]["visibility"] == "none";
+                    assert_eq!(off, !l.visible_at_start(), "{}", sl["id"]);
+                    hidden += usize::from(off);
+                }
+            }
+        }
+        assert!(hidden > 0, "some layers start switched off");
+        assert!(described["parcels"]["visible"] == true);
     }
 }
