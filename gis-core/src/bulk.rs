@@ -133,8 +133,11 @@ pub struct Prepared {
     pub repaired: u64,
     /// Repairs: (file, index, what was wrong).
     pub repairs: Vec<Reject>,
-    /// Rows rejected in the database (geometry, duplicates).
+    /// Rows rejected in the database (geometry, duplicates, no area to derive a value from).
     pub rejects: Vec<Reject>,
+    /// Per derived column ([`crate::feature::Derive`]): how many rows got their value from
+    /// their location.
+    pub derived: Vec<(String, u64)>,
 }
 
 /// Outcome of [`Loader::merge`].
@@ -152,6 +155,9 @@ pub struct Merged {
     pub deleted: u64,
     /// Touched area in EPSG:3857 (old and new geometry), if anything changed.
     pub touched_3857: Option<[f64; 4]>,
+    /// The table's statement triggers were skipped (a superuser's load): whatever they keep
+    /// in step is the owner's post-load hook's job ([`crate::declare::LayerHooks`]).
+    pub triggers_bypassed: bool,
 }
 
 /// What `platform.imports` records about an import besides counts.
@@ -330,14 +336,13 @@ impl Loader {
     }
 
     /// Finishes staging and validates: geometry in its native CRS (rows in a non-native CRS are
-    /// transformed to the SRID the SQL function `native_srid_fn(geometry) → integer` chooses), dimension and validity
+    /// transformed to the SRID `platform.native_srid(geometry)` chooses), dimension and validity
     /// checks (repair or reject), and duplicate natural keys (first one wins).
     /// Rows of the files listed in `flip_files` have their axes swapped first (northing-first
     /// deliveries).
     pub async fn prepare(
         &mut self,
         policy: InvalidPolicy,
-        native_srid_fn: &str,
         flip_files: &[i32],
     ) -> Result<Prepared, BulkError> {
         self.flush(true).await?;
@@ -383,7 +388,7 @@ impl Loader {
                     "UPDATE bando_stage s SET (geom, rejected) = (
                        SELECT CASE WHEN c.reason IS NULL THEN (
                                 SELECT {shape} FROM (SELECT CASE WHEN s.srid IN ({natives}) THEN c.g
-                                    ELSE ST_Transform(c.g, {native_srid_fn}(c.g)) END AS t) tt)
+                                    ELSE ST_Transform(c.g, platform.native_srid(c.g)) END AS t) tt)
                               END,
                               c.reason
                        FROM (SELECT g, CASE
@@ -411,6 +416,7 @@ impl Loader {
                 "import step"
             );
         }
+        let derived = self.derive_from_location().await?;
         // Duplicate natural keys: the first occurrence wins, later ones are rejected.
         let keys = self.table.key_columns();
         let key_list = keys
@@ -466,7 +472,66 @@ impl Loader {
             repaired: repairs.len() as u64,
             repairs: repairs.into_iter().map(to_reject).collect(),
             rejects: rejects.into_iter().map(to_reject).collect(),
+            derived,
         })
+    }
+
+    /// Fills declared derivable columns ([`crate::feature::Derive`]) the delivery left empty
+    /// from the one area (e.g. commune) holding each feature: a feature whose geometry lies
+    /// for at least 99.5 % in one area gets its value; one in no area, or spread over several,
+    /// is rejected saying which.
+    async fn derive_from_location(&mut self) -> Result<Vec<(String, u64)>, BulkError> {
+        use crate::db::quote_ident;
+        let mut out = Vec::new();
+        let dim = self.table.dimension();
+        for c in self.table.columns {
+            let Some(d) = c.derive else { continue };
+            let col = quote_ident(c.name);
+            let area = format!("{}.{}", quote_ident(d.schema), quote_ident(d.table));
+            let src = quote_ident(d.column);
+            // The share of the feature inside one area, in the serving CRS (a ratio, so the
+            // projection's scale cancels out).
+            let share = match dim {
+                2 => "ST_Area(ST_Intersection(d.geom_3857, f.g)) / greatest(ST_Area(f.g), 1e-9)",
+                1 => {
+                    "ST_Length(ST_Intersection(d.geom_3857, f.g)) / greatest(ST_Length(f.g), 1e-9)"
+                }
+                _ => "1.0",
+            };
+            let what = c.name.replace('\'', "");
+            let area_what = d.what.replace('\'', "");
+            let sql = format!(
+                "WITH f AS (
+                    SELECT ctid AS sct, ST_Transform(geom, 3857) AS g FROM bando_stage
+                    WHERE rejected IS NULL AND {col} IS NULL AND geom IS NOT NULL),
+                 cand AS (
+                    SELECT f.sct, d.{src}::text AS v, {share} AS share
+                    FROM f JOIN {area} d ON d.geom_3857 && f.g AND ST_Intersects(d.geom_3857, f.g)),
+                 agg AS (
+                    SELECT f.sct, array_agg(c.v ORDER BY c.share DESC) FILTER (WHERE c.share > 0.005) AS vs,
+                           max(c.share) AS best
+                    FROM f LEFT JOIN cand c ON c.sct = f.sct GROUP BY f.sct)
+                 UPDATE bando_stage s SET
+                    {col} = CASE WHEN a.best >= 0.995 THEN a.vs[1]::{ty} END,
+                    rejected = CASE
+                      WHEN a.best >= 0.995 THEN NULL
+                      WHEN coalesce(cardinality(a.vs), 0) = 0
+                        THEN 'no {what} in the delivery and the feature lies in no {area_what}'
+                      ELSE 'no {what} in the delivery and the feature lies across '
+                           || cardinality(a.vs) || ' {area_what}s (' || array_to_string(a.vs, ', ') || ')'
+                    END
+                 FROM agg a WHERE s.ctid = a.sct
+                 RETURNING s.rejected IS NULL",
+                ty = c.ty.sql(),
+            );
+            let results: Vec<bool> = sqlx::query_scalar(&sql)
+                .fetch_all(&mut *self.conn)
+                .await
+                .map_err(db("deriving values from location"))?;
+            let filled = results.iter().filter(|ok| **ok).count() as u64;
+            out.push((c.name.to_string(), filled));
+        }
+        Ok(out)
     }
 
     /// Rejects staged rows an owner's check refused (by file and feature index).
@@ -611,6 +676,7 @@ impl Loader {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("checking privileges"))?;
+        merged.triggers_bypassed = own_notify;
         if own_notify {
             sqlx::query("SET LOCAL session_replication_role = replica")
                 .execute(&mut *tx)

@@ -14,6 +14,10 @@ use sqlx::PgPool;
 
 use crate::db::{quote_ident, DbError};
 
+pub use crate::declare::{
+    BoxFuture, ImportChecks, LayerDecl, LayerHooks, CLUSTER_CELL_PX, CLUSTER_FROM_ZOOM,
+};
+
 /// Geometry type of a layer's features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GeometryKind {
@@ -61,83 +65,6 @@ impl Access {
         match self {
             Access::Public => "public",
             Access::Restricted => "restricted",
-        }
-    }
-}
-
-/// Sector a layer belongs to (the web map's layer tree groups by it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sector {
-    /// Administrative units, parcels, map sheets.
-    Cadastre,
-    /// Urban planning.
-    Planning,
-    /// Roads, lights, cameras, buses.
-    Transport,
-    /// Water supply and drainage.
-    Water,
-    /// Power grid.
-    Power,
-    /// Environment monitoring.
-    Environment,
-    /// Health, education, tourism and other sectors.
-    Services,
-}
-
-impl Sector {
-    /// Every sector, in the order the apps list them.
-    pub const ALL: [Sector; 7] = [
-        Sector::Cadastre,
-        Sector::Planning,
-        Sector::Transport,
-        Sector::Water,
-        Sector::Power,
-        Sector::Environment,
-        Sector::Services,
-    ];
-
-    /// The sector with this catalog name.
-    pub fn parse(name: &str) -> Option<Sector> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// Title in Vietnamese (the one list every app shows).
-    pub fn title_vi(&self) -> &'static str {
-        match self {
-            Sector::Cadastre => "Địa chính",
-            Sector::Planning => "Quy hoạch",
-            Sector::Transport => "Giao thông",
-            Sector::Water => "Cấp thoát nước",
-            Sector::Power => "Điện lực",
-            Sector::Environment => "Môi trường",
-            Sector::Services => "Dịch vụ công",
-        }
-    }
-
-    /// Title in English.
-    pub fn title_en(&self) -> &'static str {
-        match self {
-            Sector::Cadastre => "Cadastre",
-            Sector::Planning => "Planning",
-            Sector::Transport => "Transport",
-            Sector::Water => "Water and drainage",
-            Sector::Power => "Power",
-            Sector::Environment => "Environment",
-            Sector::Services => "Public services",
-        }
-    }
-
-    /// Lower-case name as stored in the catalog.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Sector::Cadastre => "cadastre",
-            Sector::Planning => "planning",
-            Sector::Transport => "transport",
-            Sector::Water => "water",
-            Sector::Power => "power",
-            Sector::Environment => "environment",
-            Sector::Services => "services",
         }
     }
 }
@@ -218,8 +145,11 @@ impl StorageTable {
     }
 }
 
-/// Hints for generated map styles.
+/// How a layer is drawn in generated map styles. The owner may give MapLibre expressions for
+/// data-driven colours and widths (`fill_paint`, `line_paint`); they may only read public
+/// properties (a test checks every style).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StyleHints {
     /// Fill colour (CSS hex) for polygons.
     pub fill_color: Option<String>,
@@ -229,10 +159,24 @@ pub struct StyleHints {
     pub line_color: Option<String>,
     /// Line width in pixels.
     pub line_width: Option<f32>,
+    /// Dash pattern of lines and outlines (MapLibre `line-dasharray`).
+    pub line_dash: Option<Vec<f32>>,
     /// Circle colour for points.
     pub circle_color: Option<String>,
+    /// Sprite icon for points (one of the sprite sheet's names).
+    pub icon: Option<String>,
     /// Property used for labels.
     pub label_property: Option<String>,
+    /// First zoom of labels, when later than the layer's (dense labels).
+    pub label_min_zoom: Option<u8>,
+    /// Labels in bold (administrative names).
+    pub label_bold: bool,
+    /// MapLibre `paint` of the fill style layer, replacing the colour hints.
+    pub fill_paint: Option<serde_json::Value>,
+    /// MapLibre `paint` of the line or outline style layer, replacing the line hints.
+    pub line_paint: Option<serde_json::Value>,
+    /// Drawing order within a geometry group (lower first, underneath); 50 when unsaid.
+    pub draw_rank: Option<u8>,
 }
 
 /// What every layer plugin tells the platform about itself.
@@ -243,8 +187,8 @@ pub trait Layer: Send + Sync {
     fn title_vi(&self) -> &str;
     /// Title in English.
     fn title_en(&self) -> &str;
-    /// Sector.
-    fn sector(&self) -> Sector;
+    /// Sector id (`cadastre`, `water`…); its titles are declared by the `layers` crate.
+    fn sector(&self) -> &str;
     /// Geometry type.
     fn geometry_kind(&self) -> GeometryKind;
     /// Storage table and CRS.
@@ -270,6 +214,11 @@ pub trait Layer: Send + Sync {
     /// Whether maps show the layer when they open (the others are listed, switched off).
     fn visible_at_start(&self) -> bool {
         true
+    }
+    /// The published styles that draw this layer besides the one with every layer (e.g. the
+    /// public portal's `public`, the `base` map).
+    fn styles(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -450,7 +399,7 @@ pub async fn publish(registry: &LayerRegistry, pool: &PgPool) -> Result<(), Laye
         .bind(layer.id())
         .bind(layer.title_vi())
         .bind(layer.title_en())
-        .bind(layer.sector().as_str())
+        .bind(layer.sector())
         .bind(layer.geometry_kind().as_str())
         .bind(&storage.schema)
         .bind(&storage.table)
@@ -580,22 +529,4 @@ pub async fn extent_lonlat(
         (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
         _ => None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Sector;
-
-    #[test]
-    fn every_sector_parses_back_and_has_distinct_titles() {
-        for s in Sector::ALL {
-            assert_eq!(Sector::parse(s.as_str()), Some(s));
-            assert!(!s.title_vi().is_empty() && !s.title_en().is_empty());
-        }
-        let mut vi: Vec<&str> = Sector::ALL.iter().map(|s| s.title_vi()).collect();
-        vi.sort_unstable();
-        vi.dedup();
-        assert_eq!(vi.len(), Sector::ALL.len());
-        assert_eq!(Sector::parse("nonsense"), None);
-    }
 }

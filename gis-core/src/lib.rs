@@ -35,6 +35,7 @@ pub mod bulk;
 pub mod cql2;
 pub mod crs;
 pub mod db;
+pub mod declare;
 pub mod feature;
 pub mod features;
 pub mod layer;

@@ -316,8 +316,8 @@ mod tests {
         fn title_en(&self) -> &str {
             "Parcels"
         }
-        fn sector(&self) -> crate::layer::Sector {
-            crate::layer::Sector::Cadastre
+        fn sector(&self) -> &str {
+            "cadastre"
         }
         fn geometry_kind(&self) -> crate::layer::GeometryKind {
             if self.1 == 0 {

@@ -24,6 +24,7 @@ use gis_core::bulk::{
     StagedRow, Value,
 };
 use gis_core::crs::AxisOrder;
+use gis_core::declare::{ImportChecks, LayerDecl};
 use gis_core::feature::{ColumnType, FeatureTable};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -35,29 +36,33 @@ use crate::encoding::{detect, LegacyEncoding};
 use crate::mapping::{resolve, MappingFile};
 use crate::ImportError;
 
-/// Every feature table an import can target.
+/// Every feature table an import can target: the declared layers' tables.
 pub fn feature_tables() -> Vec<FeatureTable> {
-    let mut all = Vec::new();
-    all.extend(land::tables::ALL);
-    all.extend(planning::tables::ALL);
-    all.extend(utilities::tables::ALL);
-    all.extend(sectors::tables::ALL);
-    all
+    layers::catalog::declarations()
+        .into_iter()
+        .map(|l| l.table)
+        .collect()
+}
+
+/// The declared layer for `--layer KIND`, or an error listing the kinds.
+pub fn layer_for(kind: &str) -> Result<LayerDecl, ImportError> {
+    let all = layers::catalog::declarations();
+    let known = all
+        .iter()
+        .map(|l| l.table.kind)
+        .collect::<Vec<_>>()
+        .join(", ");
+    all.into_iter()
+        .find(|l| l.table.kind == kind)
+        .ok_or_else(|| ImportError::UnknownLayer {
+            kind: kind.to_string(),
+            known,
+        })
 }
 
 /// The table for `--layer KIND`, or an error listing the kinds.
 pub fn table_for(kind: &str) -> Result<FeatureTable, ImportError> {
-    feature_tables()
-        .into_iter()
-        .find(|t| t.kind == kind)
-        .ok_or_else(|| ImportError::UnknownLayer {
-            kind: kind.to_string(),
-            known: feature_tables()
-                .iter()
-                .map(|t| t.kind)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    layer_for(kind).map(|l| l.table)
 }
 
 /// How text fields are decoded.
@@ -216,7 +221,8 @@ pub async fn import(
     opts: &ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
-    let table = table_for(&opts.kind)?;
+    let decl = layer_for(&opts.kind)?;
+    let table = decl.table;
     let mapping_file = match &opts.mapping {
         Some(m) => Some(
             MappingFile::load(m, &table).map_err(|e| ImportError::Rejected {
@@ -241,11 +247,8 @@ pub async fn import(
     let mut flip_files = Vec::new();
     let mut read = 0u64;
     let progress = Progress::new(opts.progress);
-    // Parcels are checked for overlaps while they stream past, in projected metres; a source in
-    // another CRS sends the check to PostGIS instead.
-    let mut overlap_detector = (table.kind == "parcels")
-        .then(|| land::overlaps::OverlapDetector::new(land::parcels::OVERLAP_TOLERANCE_M2));
-    let mut overlap_fallback = false;
+    // The owner's checks see every row as it streams past (parcels: overlaps).
+    let mut checks = decl.hooks.and_then(|h| h.import_checks());
     for (file_index, source) in sources.iter().enumerate() {
         let file_index = file_index as i32;
         let report = read_source(
@@ -257,12 +260,9 @@ pub async fn import(
             &mut loader,
             &mut rust_rejects,
             &progress,
-            &mut overlap_detector,
+            &mut checks,
         )
         .await?;
-        if !gis_core::bulk::NATIVE_SRIDS.contains(&(report.srid as i32)) {
-            overlap_fallback = true;
-        }
         if report.axis == "swapped" {
             flip_files.push(file_index);
         }
@@ -272,20 +272,27 @@ pub async fn import(
     progress.finish(read);
 
     let mut prepared: Prepared = loader
-        .prepare(opts.invalid, "land.native_srid", &flip_files)
+        .prepare(opts.invalid, &flip_files)
         .await
         .map_err(bulk_err)?;
-    let findings = if table.kind == "parcels" {
-        let detector = overlap_detector.filter(|_| !overlap_fallback);
-        land::parcels::stage_findings(loader.connection(), gis_core::bulk::STAGE, detector)
+    let mut findings = Vec::new();
+    for (column, n) in &prepared.derived {
+        if *n > 0 {
+            findings.push(format!(
+                "{column} derived from location for {n} features (the delivery has no value for it)"
+            ));
+        }
+    }
+    if let Some(checks) = checks {
+        let owner = checks
+            .findings(loader.connection(), gis_core::bulk::STAGE)
             .await
             .map_err(|source| ImportError::Db {
                 path: path.to_path_buf(),
                 source,
-            })?
-    } else {
-        Vec::new()
-    };
+            })?;
+        findings.extend(owner);
+    }
     prepared.rejects.extend(rust_rejects);
     prepared.rejects.sort_by_key(|r| (r.file, r.index));
 
@@ -330,15 +337,18 @@ pub async fn import(
         .merge(opts.mode, &record, opts.dry_run)
         .await
         .map_err(bulk_err)?;
-    // The owner's post-load step: bulk loads skip the parcels' triggers, so the land-use
-    // overview of the touched area is refreshed here (and servers notified again). The load is
-    // committed by now, so a failure is reported, not turned into a failed import.
-    if let (false, "parcels", Some(bbox)) = (opts.dry_run, table.kind, merged.touched_3857) {
-        if let Err(e) = land::overview::refresh(pool, bbox).await {
-            tracing::error!(%e, "land-use overview not refreshed after an import");
-            summary.findings.push(format!(
-                "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
-            ));
+    // The owner's post-load step, for what the skipped triggers keep in step (the parcels'
+    // land-use overview). The load is committed by now, so a failure is reported, not turned
+    // into a failed import.
+    if let (false, true, Some(hooks), Some(bbox)) = (
+        opts.dry_run,
+        merged.triggers_bypassed,
+        decl.hooks,
+        merged.touched_3857,
+    ) {
+        if let Err(e) = hooks.after_bulk_load(pool, bbox).await {
+            tracing::error!(%e, layer = table.kind, "post-load step failed after an import");
+            summary.findings.push(e);
         }
     }
     summary.merged = Some(merged);
@@ -587,7 +597,7 @@ async fn read_source(
     loader: &mut Loader,
     rejects: &mut Vec<Reject>,
     progress: &Progress,
-    overlaps: &mut Option<land::overlaps::OverlapDetector>,
+    checks: &mut Option<Box<dyn ImportChecks>>,
 ) -> Result<SourceReport, ImportError> {
     let file = &source.file;
     let ds = open(&source.gdal_path, file, &source.open_options)?;
@@ -815,16 +825,6 @@ async fn read_source(
                 extra.insert(name.clone(), v);
             }
         }
-        if let Some(detector) = overlaps.as_mut() {
-            if gis_core::bulk::NATIVE_SRIDS.contains(&(srid as i32)) {
-                // Unparsable geometry is rejected later by PostGIS with its own reason.
-                let _ = detector.add(
-                    &land::parcels::identity(&values),
-                    srid as i32,
-                    wkb.as_deref().unwrap_or_default(),
-                );
-            }
-        }
         let row = StagedRow {
             file: file_index,
             index,
@@ -834,6 +834,9 @@ async fn read_source(
             wkb: wkb.unwrap_or_default(),
             srid: srid as i32,
         };
+        if let Some(checks) = checks.as_mut() {
+            checks.observe(&row);
+        }
         loader.push(&row).await.map_err(|e| ImportError::Rejected {
             path: file.clone(),
             reason: e.to_string(),

@@ -1165,6 +1165,26 @@ pub fn map_colours() -> &'static [(&'static str, &'static str)] {
     MAP_COLOURS
 }
 
+/// The MapLibre expression colouring features by the land-use code in `property`:
+/// `["match", code, [codes…], colour, …, fallback]`, one arm per colour.
+pub fn colour_expression(property: &str, fallback: &str) -> serde_json::Value {
+    use serde_json::json;
+    let mut by_colour: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (code, colour) in map_colours() {
+        by_colour.entry(colour).or_default().push(code);
+    }
+    let mut expr = vec![
+        json!("match"),
+        json!(["upcase", ["to-string", ["get", property]]]),
+    ];
+    for (colour, codes) in by_colour {
+        expr.push(json!(codes));
+        expr.push(json!(colour));
+    }
+    expr.push(json!(fallback));
+    serde_json::Value::Array(expr)
+}
+
 /// Code → colour. Public and service land share one tint on these maps; the table keeps one
 /// row per code so a style can match on the exact code a parcel carries.
 static MAP_COLOURS: &[(&str, &str)] = &[

@@ -5,7 +5,8 @@
 //! importers in [`tables`] with their row rules; the official land-use codes ([`land_use`]: the
 //! TT 27/2018 and TT 08/2024 lists and which is in force when); and the parcel checks run on a
 //! staged delivery ([`parcels`]); parcels by identity, pre- or post-merger commune code
-//! ([`lookup`]). Migrations 1001–1999 ([`MIGRATIONS`]).
+//! ([`lookup`]); the cadastre's layers, declared once ([`plugin::layers`]). Migrations
+//! 1001–1999 ([`MIGRATIONS`]).
 //!
 //! It knows nothing of HTTP or tiles; importers hand it decoded rows, the server reads it
 //! through layer plugins.
@@ -17,6 +18,7 @@ pub mod lookup;
 pub mod overlaps;
 pub mod overview;
 pub mod parcels;
+pub mod plugin;
 pub mod tables;
 
 /// The cadastre's embedded migrations (versions 1001–1999).

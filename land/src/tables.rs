@@ -2,7 +2,7 @@
 //! names of ViLIS/FAMIS-style exports that carry them, natural keys, and row rules.
 
 use gis_core::bulk::Value;
-use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
+use gis_core::feature::{Column, ColumnType::*, Derive, FeatureTable, NaturalKey};
 use gis_core::layer::GeometryKind;
 
 fn text(values: &[Value], i: usize) -> Option<&str> {
@@ -64,6 +64,15 @@ fn check_sheet(values: &[Value]) -> Result<(), String> {
     }
 }
 
+/// A parcel's or sheet's commune, when the delivery has no commune field (a commune's file
+/// implies it): the pre-merger code of the commune holding it.
+const IN_COMMUNE: Derive = Derive {
+    schema: "land",
+    table: "communes",
+    column: "legacy_code",
+    what: "commune",
+};
+
 /// `land.communes`.
 pub const COMMUNES: FeatureTable = FeatureTable {
     kind: "communes",
@@ -76,12 +85,17 @@ pub const COMMUNES: FeatureTable = FeatureTable {
             Text,
             &["MAXA", "MA_XA", "XAID", "MADVHC"],
             true,
-        ),
-        Column::new("legacy_name", Text, &["TENXA", "TEN_XA", "TENDVHC"], true),
-        Column::new("legacy_district", Text, &["HUYEN", "TENHUYEN"], false),
-        Column::new("code", Text, &["MAXA_2025", "MAXA_MOI", "MADVHC_MOI"], true),
-        Column::new("name", Text, &["TENXA_2025", "TENXA_MOI"], true),
-        Column::new("province_code", Text, &["MATINH", "MA_TINH"], true),
+        )
+        .titled("Mã xã (trước 01/07/2025)", "Commune code (pre-merger)"),
+        Column::new("legacy_name", Text, &["TENXA", "TEN_XA", "TENDVHC"], true)
+            .titled("Tên xã (trước 01/07/2025)", "Commune name (pre-merger)"),
+        Column::new("legacy_district", Text, &["HUYEN", "TENHUYEN"], false)
+            .titled("Huyện (trước 01/07/2025)", "District (pre-merger)"),
+        Column::new("code", Text, &["MAXA_2025", "MAXA_MOI", "MADVHC_MOI"], true)
+            .titled("Mã", "Code"),
+        Column::new("name", Text, &["TENXA_2025", "TENXA_MOI"], true).titled("Tên", "Name"),
+        Column::new("province_code", Text, &["MATINH", "MA_TINH"], true)
+            .titled("Mã tỉnh", "Province code"),
     ],
     natural_key: NaturalKey::Columns(&["legacy_code"]),
     source_id_fields: &[],
@@ -95,14 +109,17 @@ pub const MAP_SHEETS: FeatureTable = FeatureTable {
     table: "map_sheets",
     geometry: GeometryKind::MultiPolygon,
     columns: &[
-        Column::new("commune_code", Text, &["MAXA", "XAID", "MADVHC"], true),
+        Column::new("commune_code", Text, &["MAXA", "XAID", "MADVHC"], true)
+            .titled("Mã xã", "Commune code")
+            .derived(IN_COMMUNE),
         Column::new(
             "sheet_number",
             Integer,
             &["SHBANDO", "SOTO", "TOBANDO", "SO_TO"],
             true,
-        ),
-        Column::new("scale", Integer, &["TYLE", "TI_LE", "TYLEBD"], false),
+        )
+        .titled("Số tờ bản đồ", "Map sheet number"),
+        Column::new("scale", Integer, &["TYLE", "TI_LE", "TYLEBD"], false).titled("Tỷ lệ", "Scale"),
     ],
     natural_key: NaturalKey::Columns(&["commune_code", "sheet_number"]),
     source_id_fields: &[],
@@ -116,51 +133,62 @@ pub const PARCELS: FeatureTable = FeatureTable {
     table: "parcels",
     geometry: GeometryKind::MultiPolygon,
     columns: &[
-        Column::new("commune_code", Text, &["MAXA", "XAID", "MADVHC"], true),
+        Column::new("commune_code", Text, &["MAXA", "XAID", "MADVHC"], true)
+            .titled("Mã xã", "Commune code")
+            .derived(IN_COMMUNE),
         Column::new(
             "sheet_number",
             Integer,
             &["SHBANDO", "SOTO", "TOBANDO", "SO_TO"],
             true,
-        ),
+        )
+        .titled("Số tờ bản đồ", "Map sheet number"),
         Column::new(
             "parcel_number",
             Integer,
             &["SHTHUA", "SOTHUA", "SO_THUA", "THUA"],
             true,
-        ),
+        )
+        .titled("Số thửa", "Parcel number"),
         Column::new(
             "declared_area_m2",
             Double,
             &["DIENTICH", "DTICH", "DIEN_TICH"],
             false,
-        ),
+        )
+        .titled("Diện tích (m²)", "Declared area (m²)"),
         Column::new(
             "legal_area_m2",
             Double,
             &["DIENTICHPL", "DTPL", "DT_PHAPLY"],
             false,
-        ),
+        )
+        .titled("Diện tích pháp lý (m²)", "Legal area (m²)"),
         Column::new(
             "land_use_code",
             Text,
             &["MALOAIDAT", "KHLOAIDAT", "LOAIDAT", "MDSD"],
             false,
-        ),
+        )
+        .titled("Mã loại đất", "Land-use code"),
         Column::new(
             "owner_name",
             Text,
             &["TENCHU", "CHUSUDUNG", "TENCSD", "CHU_SD"],
             false,
-        ),
-        Column::new("address", Text, &["DIACHI", "DIA_CHI"], false),
-        Column::new("place_name", Text, &["DIADANH", "XUDONG"], false),
+        )
+        .titled("Chủ sử dụng", "Land user")
+        .restricted(),
+        Column::new("address", Text, &["DIACHI", "DIA_CHI"], false).titled("Địa chỉ", "Address"),
+        Column::new("place_name", Text, &["DIADANH", "XUDONG"], false)
+            .titled("Địa danh", "Place name"),
         Column::new(
             "certificate_issued",
             Boolean,
             &["DACAPGCN", "CAPGCN"],
             false,
-        ),
+        )
+        .titled("Đã cấp GCN", "Certificate issued"),
     ],
     natural_key: NaturalKey::Columns(&["commune_code", "sheet_number", "parcel_number"]),
     source_id_fields: &["THUAID", "MATHUA"],

@@ -7,6 +7,7 @@
 //! of gis-core and every domain crate whose tables the layers read.
 #![deny(missing_docs)]
 
+pub mod added;
 pub mod catalog;
 pub mod style;
 
@@ -15,13 +16,50 @@ use std::sync::Arc;
 use gis_core::layer::{LayerError, LayerRegistry};
 use sqlx::migrate::Migrator;
 
-/// The registry of every layer plugin.
+/// The registry of the built-in layers (their owners' declarations).
 pub fn registry() -> Result<LayerRegistry, LayerError> {
     let mut registry = LayerRegistry::new();
-    for layer in catalog::all() {
-        registry.register(Arc::new(layer))?;
+    for layer in catalog::declarations() {
+        register(&mut registry, layer)?;
     }
     Ok(registry)
+}
+
+/// Adds a declared layer after checking what the registry cannot: its sector exists.
+pub fn register(
+    registry: &mut LayerRegistry,
+    layer: gis_core::declare::LayerDecl,
+) -> Result<(), LayerError> {
+    if catalog::sector_by_id(layer.sector).is_none() {
+        return Err(LayerError::Invalid {
+            id: layer.table.kind.to_string(),
+            reason: format!(
+                "sector \"{}\" is not one of {}",
+                layer.sector,
+                catalog::SECTORS
+                    .iter()
+                    .map(|s| s.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    registry.register(Arc::new(layer))
+}
+
+/// Makes the database hold every declared table and column ([`gis_core::feature::ensure_table`]):
+/// run after the migrations, so a column added to a declaration needs no migration. Returns
+/// `layer.column` of each column added.
+pub async fn sync_schema(
+    pool: &sqlx::PgPool,
+) -> Result<Vec<String>, gis_core::feature::TableError> {
+    let mut added = Vec::new();
+    for layer in catalog::declarations() {
+        for column in gis_core::feature::ensure_table(pool, &layer.table).await? {
+            added.push(format!("{}.{column}", layer.table.kind));
+        }
+    }
+    Ok(added)
 }
 
 /// Migrations of gis-core and the domain crates, in dependency order.

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gis_core::layer::{Access, GeometryKind, Layer, LayerRegistry, Sector};
+use gis_core::layer::{Access, GeometryKind, Layer, LayerRegistry};
 use serde_json::{json, Value};
 
 /// Fontstack of ordinary labels.
@@ -43,8 +43,8 @@ pub struct StyleInfo {
     pub title_vi: &'static str,
     /// Title in English.
     pub title_en: &'static str,
-    /// Layer ids of the style, or `None` for every public layer.
-    layers: Option<&'static [&'static str]>,
+    /// Every public layer, or only those whose declaration names this style.
+    every_layer: bool,
 }
 
 /// The styles, in the order `/styles` lists them.
@@ -53,30 +53,23 @@ pub const STYLES: &[StyleInfo] = &[
         id: "planning",
         title_vi: "Bản đồ quy hoạch (tất cả các lớp)",
         title_en: "Planners' map (every layer)",
-        layers: None,
+        every_layer: true,
     },
     StyleInfo {
         id: "public",
         title_vi: "Cổng công khai thông tin đất đai, quy hoạch",
         title_en: "Public disclosure portal",
-        layers: Some(&[
-            "communes",
-            "map_sheets",
-            "parcels",
-            "planning_zones",
-            "red_lines",
-            "building_lines",
-        ]),
+        every_layer: false,
     },
     StyleInfo {
         id: "base",
         title_vi: "Bản đồ nền (ranh giới, giao thông)",
         title_en: "Base map (boundaries, roads)",
-        layers: Some(&["communes", "roads"]),
+        every_layer: false,
     },
 ];
 
-/// Sprite icons the styles use (the sprite sheet must draw each of them).
+/// Sprite icons the sprite sheet draws (a test checks every declared icon is one of them).
 pub const ICONS: &[&str] = &[
     "hydrant",
     "valve",
@@ -91,35 +84,20 @@ pub const ICONS: &[&str] = &[
     "env-station",
 ];
 
-/// The sprite icon drawn for a point layer.
-pub fn icon_for(layer_id: &str) -> Option<&'static str> {
-    Some(match layer_id {
-        "hydrants" => "hydrant",
-        "water_valves" => "valve",
-        "water_meters" => "water-meter",
-        "manholes" => "manhole",
-        "power_poles" => "power-pole",
-        "substations" => "substation",
-        "street_lights" => "street-light",
-        "traffic_lights" => "traffic-light",
-        "cameras" => "camera",
-        "bus_stops" => "bus-stop",
-        "env_stations" => "env-station",
-        _ => return None,
-    })
+/// Vietnamese and English names of a sector (the layer tree's groups); a sector no layer
+/// should name shows its id.
+pub fn sector_titles(sector: &str) -> (String, String) {
+    match crate::catalog::sector_by_id(sector) {
+        Some(s) => (s.title_vi.to_string(), s.title_en.to_string()),
+        None => (sector.to_string(), sector.to_string()),
+    }
 }
 
-/// Vietnamese and English names of a sector (the layer tree's groups).
-pub fn sector_titles(sector: Sector) -> (&'static str, &'static str) {
-    (sector.title_vi(), sector.title_en())
-}
-
-/// The vector source of a sector's layers: `bando` for cadastre and planning, else
-/// `bando-<sector>`.
-pub fn source_for(sector: Sector) -> String {
-    match sector {
-        Sector::Cadastre | Sector::Planning => "bando".to_string(),
-        other => format!("bando-{}", other.as_str()),
+/// The vector source of a sector's layers.
+pub fn source_for(sector: &str) -> String {
+    match crate::catalog::sector_by_id(sector) {
+        Some(s) => s.source.to_string(),
+        None => format!("bando-{sector}"),
     }
 }
 
@@ -133,7 +111,7 @@ pub fn style_layers<'a>(info: &StyleInfo, registry: &'a LayerRegistry) -> Vec<&'
     registry
         .iter()
         .filter(|l| l.access() == Access::Public)
-        .filter(|l| info.layers.is_none_or(|ids| ids.contains(&l.id())))
+        .filter(|l| info.every_layer || l.styles().iter().any(|s| s == info.id))
         .collect()
 }
 
@@ -143,7 +121,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
     let info = info(id)?;
     let mut layers = style_layers(info, registry);
     // Large areas under small ones, networks under the legal lines drawn on them.
-    layers.sort_by_key(|l| draw_rank(l.id()));
+    layers.sort_by_key(|l| l.style().draw_rank.unwrap_or(50));
     let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for l in &layers {
         sources
@@ -166,15 +144,15 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
     let mut lines = Vec::new();
     let mut points = Vec::new();
     let mut labels = Vec::new();
-    let mut sectors: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut sectors: BTreeMap<String, Value> = BTreeMap::new();
     let mut described = serde_json::Map::new();
     for layer in &layers {
         described.insert(layer.id().to_string(), describe(layer.as_ref()));
         let sector = layer.sector();
         let (svi, sen) = sector_titles(sector);
         sectors
-            .entry(sector.as_str())
-            .or_insert_with(|| json!({"id": sector.as_str(), "title_vi": svi, "title_en": sen}));
+            .entry(sector.to_string())
+            .or_insert_with(|| json!({"id": sector, "title_vi": svi, "title_en": sen}));
         let l = Presented::new(layer.as_ref());
         match dimension(layer.geometry_kind()) {
             2 => {
@@ -214,7 +192,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
             "bando:style": info.id,
             "bando:title_vi": info.title_vi,
             "bando:title_en": info.title_en,
-            "bando:sectors": sectors.into_values().collect::<Vec<_>>(),
+            "bando:sectors": in_sector_order(sectors),
             "bando:layers": described,
         },
         // Đồng Xoài, the provincial capital.
@@ -225,6 +203,19 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value
         "sprite": format!("{base_url}/sprites/bando"),
         "layers": style_layers,
     }))
+}
+
+/// The sectors in the order [`crate::catalog::SECTORS`] lists them (the apps' order).
+fn in_sector_order(sectors: BTreeMap<String, Value>) -> Vec<Value> {
+    let rank = |id: &str| {
+        crate::catalog::SECTORS
+            .iter()
+            .position(|s| s.id == id)
+            .unwrap_or(usize::MAX)
+    };
+    let mut out: Vec<(String, Value)> = sectors.into_iter().collect();
+    out.sort_by_key(|(id, _)| rank(id));
+    out.into_iter().map(|(_, v)| v).collect()
 }
 
 /// What a map needs to list a layer and label its properties: titles, sector, whether it is
@@ -239,28 +230,10 @@ fn describe(layer: &dyn Layer) -> Value {
     json!({
         "title_vi": layer.title_vi(),
         "title_en": layer.title_en(),
-        "sector": layer.sector().as_str(),
+        "sector": layer.sector(),
         "visible": layer.visible_at_start(),
         "properties": properties,
     })
-}
-
-/// Drawing order within a geometry group (lower first, i.e. underneath).
-fn draw_rank(id: &str) -> u8 {
-    match id {
-        "communes" => 0,
-        "map_sheets" => 1,
-        "planning_zones" => 2,
-        "parcels" => 3,
-        "roads" => 10,
-        "bus_routes" => 11,
-        "drains" => 12,
-        "water_pipes" => 13,
-        "power_lines" => 14,
-        "building_lines" => 20,
-        "red_lines" => 21,
-        _ => 50,
-    }
 }
 
 fn dimension(kind: GeometryKind) -> u8 {
@@ -318,7 +291,7 @@ impl<'a> Presented<'a> {
             "metadata".into(),
             json!({
                 "bando:layer": self.id(),
-                "bando:sector": self.layer.sector().as_str(),
+                "bando:sector": self.layer.sector(),
                 "bando:title_vi": self.layer.title_vi(),
                 "bando:title_en": self.layer.title_en(),
                 "bando:visible": self.layer.visible_at_start(),
@@ -334,132 +307,52 @@ impl<'a> Presented<'a> {
             .unwrap_or_else(|| "#555555".into())
     }
 
-    /// The land-use code property of a land-use-coloured layer.
-    fn land_use_property(&self) -> Option<Value> {
-        match self.id() {
-            "parcels" => self.property("land_use_code"),
-            "planning_zones" => self.property("land_use_function"),
-            _ => None,
-        }
-    }
-
     fn fill(&self) -> Option<Value> {
-        let fallback = self.hints.fill_color.clone();
-        let (colour, opacity) = match self.land_use_property() {
-            Some(get) => {
-                let fallback = fallback.unwrap_or_else(|| "#eeeeee".into());
-                (land_use_match(get, &fallback), 0.75)
-            }
-            None => (json!(fallback?), self.hints.fill_opacity.unwrap_or(0.35)),
+        let paint = match &self.hints.fill_paint {
+            Some(paint) => paint.clone(),
+            None => json!({
+                "fill-color": self.hints.fill_color.clone()?,
+                "fill-opacity": self.hints.fill_opacity.unwrap_or(0.35),
+            }),
         };
         let mut m = self.base("fill", "fill");
-        m.insert(
-            "paint".into(),
-            json!({"fill-color": colour, "fill-opacity": opacity}),
-        );
+        m.insert("paint".into(), paint);
         Some(Value::Object(m))
+    }
+
+    /// The paint of lines and outlines: the owner's, else from the colour, width and dash.
+    fn line_paint(&self, default_width: f32) -> Value {
+        if let Some(paint) = &self.hints.line_paint {
+            return paint.clone();
+        }
+        let mut paint = json!({
+            "line-color": self.line_colour(),
+            "line-width": self.hints.line_width.unwrap_or(default_width),
+        });
+        if let Some(dash) = &self.hints.line_dash {
+            paint["line-dasharray"] = json!(dash);
+        }
+        paint
     }
 
     fn outline(&self) -> Value {
         let mut m = self.base("line", "line");
-        let width = match self.id() {
-            "communes" => json!(["interpolate", ["linear"], ["zoom"], 6, 1.0, 14, 2.5]),
-            "map_sheets" => json!(1.2),
-            _ => json!(self.hints.line_width.unwrap_or(0.8)),
-        };
-        let mut paint = json!({"line-color": self.line_colour(), "line-width": width});
-        if self.id() == "communes" || self.id() == "map_sheets" {
-            paint["line-dasharray"] = json!([4, 2]);
-        }
-        m.insert("paint".into(), paint);
+        m.insert("paint".into(), self.line_paint(0.8));
         Value::Object(m)
     }
 
     fn line(&self) -> Value {
         let mut m = self.base("line", "line");
-        let hint = self.line_colour();
-        let zoom_width =
-            |a: f64, b: f64| json!(["interpolate", ["linear"], ["zoom"], 10, a, 18, b]);
-        let paint = match self.id() {
-            "water_pipes" => {
-                let width = match self.property("diameter_mm") {
-                    Some(d) => json!([
-                        "interpolate",
-                        ["linear"],
-                        ["coalesce", d, 100],
-                        50,
-                        1.0,
-                        300,
-                        2.5,
-                        1000,
-                        4.0
-                    ]),
-                    None => json!(1.5),
-                };
-                json!({"line-color": "#1f78b4", "line-width": width})
-            }
-            "drains" => json!({"line-color": "#8c5a2b", "line-width": 2.0}),
-            "power_lines" => {
-                let colour = match self.property("voltage_kv") {
-                    Some(v) => json!([
-                        "step",
-                        ["coalesce", v, 0],
-                        "#fd8d3c",
-                        22,
-                        "#f03b20",
-                        110,
-                        "#bd0026"
-                    ]),
-                    None => json!("#f03b20"),
-                };
-                json!({"line-color": colour, "line-width": 1.5, "line-dasharray": [3, 2]})
-            }
-            "roads" => {
-                let (colour, width) = match self.property("road_class") {
-                    Some(class) => (
-                        json!([
-                            "match",
-                            class.clone(),
-                            "Quốc lộ",
-                            "#e8553e",
-                            "Đường tỉnh",
-                            "#f5a623",
-                            "Đường huyện",
-                            "#f7d96b",
-                            "Đường đô thị",
-                            "#9e9e9e",
-                            "#bdbdbd"
-                        ]),
-                        json!([
-                            "interpolate",
-                            ["linear"],
-                            ["zoom"],
-                            8,
-                            ["match", class.clone(), ["Quốc lộ", "Đường tỉnh"], 1.5, 0.5],
-                            18,
-                            ["match", class, ["Quốc lộ", "Đường tỉnh"], 10, 6]
-                        ]),
-                    ),
-                    None => (json!(hint), zoom_width(1.0, 6.0)),
-                };
-                json!({"line-color": colour, "line-width": width})
-            }
-            "red_lines" => json!({"line-color": "#e41a1c", "line-width": 1.5}),
-            "building_lines" => {
-                json!({"line-color": hint, "line-width": 1.2, "line-dasharray": [4, 3]})
-            }
-            _ => json!({"line-color": hint, "line-width": self.hints.line_width.unwrap_or(2.0)}),
-        };
         m.insert(
             "layout".into(),
             json!({"line-join": "round", "line-cap": "round"}),
         );
-        m.insert("paint".into(), paint);
+        m.insert("paint".into(), self.line_paint(2.0));
         Value::Object(m)
     }
 
     fn point(&self) -> Value {
-        match icon_for(self.id()) {
+        match &self.hints.icon {
             Some(icon) => {
                 let mut m = self.base("icon", "symbol");
                 m.insert(
@@ -495,17 +388,11 @@ impl<'a> Presented<'a> {
         let get = self.property(name)?;
         let mut m = self.base("label", "symbol");
         let (min, _) = self.layer.zoom_range();
-        // Dense labels start later than their features.
-        let start = match self.id() {
-            "parcels" => 17,
-            "planning_zones" => 15,
-            "map_sheets" => 13,
-            "roads" => 14,
-            _ => min,
-        };
-        m.insert("minzoom".into(), json!(start.max(min)));
+        // Dense labels start later than their features, never earlier.
+        let start = self.hints.label_min_zoom.unwrap_or(min).max(min);
+        m.insert("minzoom".into(), json!(start));
         let dim = dimension(self.layer.geometry_kind());
-        let bold = self.id() == "communes";
+        let bold = self.hints.label_bold;
         let mut layout = json!({
             "text-field": ["to-string", get],
             "text-font": [if bold { FONT_BOLD } else { FONT_REGULAR }],
@@ -528,21 +415,6 @@ impl<'a> Presented<'a> {
         );
         Some(Value::Object(m))
     }
-}
-
-/// `["match", get, [codes…], colour, …, fallback]`, one arm per colour.
-fn land_use_match(get: Value, fallback: &str) -> Value {
-    let mut by_colour: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (code, colour) in land::land_use::map_colours() {
-        by_colour.entry(colour).or_default().push(code);
-    }
-    let mut expr = vec![json!("match"), json!(["upcase", ["to-string", get]])];
-    for (colour, codes) in by_colour {
-        expr.push(json!(codes));
-        expr.push(json!(colour));
-    }
-    expr.push(json!(fallback));
-    Value::Array(expr)
 }
 
 #[cfg(test)]
@@ -663,7 +535,7 @@ mod tests {
         for l in reg.iter() {
             if dimension(l.geometry_kind()) == 0 {
                 assert!(
-                    icon_for(l.id()).is_some_and(|i| ICONS.contains(&i)),
+                    l.style().icon.is_some_and(|i| ICONS.contains(&i.as_str())),
                     "{}",
                     l.id()
                 );

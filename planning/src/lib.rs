@@ -7,6 +7,7 @@
 //! Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
+pub mod plugin;
 pub mod report;
 pub mod tables;
 

@@ -10,25 +10,33 @@ pub const ZONES: FeatureTable = FeatureTable {
     table: "zones",
     geometry: GeometryKind::MultiPolygon,
     columns: &[
-        Column::new("zone_code", Text, &["MAKHU", "KYHIEU", "MA_O"], true),
-        Column::new("name", Text, &["TENKHU", "TEN_O"], false),
+        Column::new("zone_code", Text, &["MAKHU", "KYHIEU", "MA_O"], true)
+            .titled("Ký hiệu ô quy hoạch", "Zone code"),
+        Column::new("name", Text, &["TENKHU", "TEN_O"], false).titled("Tên", "Name"),
         Column::new(
             "land_use_function",
             Text,
             &["CHUCNANG", "MDSD", "LOAIDAT"],
             false,
-        ),
-        Column::new("density_pct", Double, &["MATDOXD", "MDXD", "MATDO"], false),
-        Column::new("max_floors", Integer, &["TANGCAO", "SOTANG"], false),
-        Column::new("max_height_m", Double, &["CHIEUCAO", "CAOTOIDA"], false),
-        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false),
+        )
+        .titled("Chức năng sử dụng đất", "Planned land use"),
+        Column::new("density_pct", Double, &["MATDOXD", "MDXD", "MATDO"], false)
+            .titled("Mật độ xây dựng (%)", "Building density (%)"),
+        Column::new("max_floors", Integer, &["TANGCAO", "SOTANG"], false)
+            .titled("Tầng cao tối đa", "Maximum floors"),
+        Column::new("max_height_m", Double, &["CHIEUCAO", "CAOTOIDA"], false)
+            .titled("Chiều cao tối đa (m)", "Maximum height (m)"),
+        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false)
+            .titled("Khoảng lùi (m)", "Setback (m)"),
         Column::new(
             "decision_number",
             Text,
             &["SOQD", "SO_QD", "QUYETDINH"],
             false,
-        ),
-        Column::new("decision_date", Date, &["NGAYQD", "NGAY_QD"], false),
+        )
+        .titled("Số quyết định", "Decision number"),
+        Column::new("decision_date", Date, &["NGAYQD", "NGAY_QD"], false)
+            .titled("Ngày quyết định", "Decision date"),
     ],
     natural_key: NaturalKey::SourceId,
     source_id_fields: &["MAKHU", "KYHIEU", "MA_O"],
@@ -42,8 +50,10 @@ pub const RED_LINES: FeatureTable = FeatureTable {
     table: "red_lines",
     geometry: GeometryKind::MultiLineString,
     columns: &[
-        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false),
-        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false),
+        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false)
+            .titled("Tên đường", "Road name"),
+        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false)
+            .titled("Số quyết định", "Decision number"),
     ],
     natural_key: NaturalKey::SourceId,
     source_id_fields: &["MA", "ID"],
@@ -57,9 +67,12 @@ pub const BUILDING_LINES: FeatureTable = FeatureTable {
     table: "building_lines",
     geometry: GeometryKind::MultiLineString,
     columns: &[
-        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false),
-        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false),
-        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false),
+        Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false)
+            .titled("Tên đường", "Road name"),
+        Column::new("decision_number", Text, &["SOQD", "SO_QD"], false)
+            .titled("Số quyết định", "Decision number"),
+        Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false)
+            .titled("Khoảng lùi (m)", "Setback (m)"),
     ],
     natural_key: NaturalKey::SourceId,
     source_id_fields: &["MA", "ID"],

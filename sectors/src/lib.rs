@@ -6,6 +6,7 @@
 //! 5001–5999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
+pub mod plugin;
 pub mod tables;
 
 /// The sectors' embedded migrations (versions 5001–5999).

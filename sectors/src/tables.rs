@@ -3,7 +3,8 @@
 use gis_core::feature::{Column, ColumnType::*, FeatureTable};
 use gis_core::layer::GeometryKind;
 
-const NAME: Column = Column::new("name", Text, &["TEN", "TENDIEM", "TEN_TRAM"], false);
+const NAME: Column =
+    Column::new("name", Text, &["TEN", "TENDIEM", "TEN_TRAM"], false).titled("Tên", "Name");
 
 /// Road centrelines.
 pub const ROADS: FeatureTable = FeatureTable::keyed_by_source_id(
@@ -11,9 +12,11 @@ pub const ROADS: FeatureTable = FeatureTable::keyed_by_source_id(
     "roads",
     GeometryKind::MultiLineString,
     &[
-        Column::new("name", Text, &["TENDUONG", "TEN_DUONG", "TEN"], false),
-        Column::new("road_class", Text, &["LOAIDUONG", "CAPDUONG"], false),
-        Column::new("width_m", Double, &["BERONG", "BE_RONG", "LOGIOI"], false),
+        Column::new("name", Text, &["TENDUONG", "TEN_DUONG", "TEN"], false).titled("Tên", "Name"),
+        Column::new("road_class", Text, &["LOAIDUONG", "CAPDUONG"], false)
+            .titled("Loại đường", "Road class"),
+        Column::new("width_m", Double, &["BERONG", "BE_RONG", "LOGIOI"], false)
+            .titled("Bề rộng (m)", "Width (m)"),
     ],
     &["MADUONG", "MA", "ID"],
 );
@@ -23,9 +26,10 @@ pub const STREET_LIGHTS: FeatureTable = FeatureTable::keyed_by_source_id(
     "street_lights",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MADEN", "MA", "ID"], false),
-        Column::new("power_w", Double, &["CONGSUAT", "CS"], false),
-        Column::new("lamp_type", Text, &["LOAIDEN", "LOAI"], false),
+        Column::new("code", Text, &["MADEN", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("power_w", Double, &["CONGSUAT", "CS"], false)
+            .titled("Công suất (W)", "Power (W)"),
+        Column::new("lamp_type", Text, &["LOAIDEN", "LOAI"], false).titled("Loại đèn", "Lamp type"),
     ],
     &["MADEN", "MA", "ID"],
 );
@@ -35,7 +39,7 @@ pub const TRAFFIC_LIGHTS: FeatureTable = FeatureTable::keyed_by_source_id(
     "traffic_lights",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MA", "ID", "MADEN"], false),
+        Column::new("code", Text, &["MA", "ID", "MADEN"], false).titled("Mã", "Code"),
         NAME,
     ],
     &["MA", "ID", "MADEN"],
@@ -46,9 +50,10 @@ pub const CAMERAS: FeatureTable = FeatureTable::keyed_by_source_id(
     "cameras",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MA", "ID", "MACAMERA"], false),
+        Column::new("code", Text, &["MA", "ID", "MACAMERA"], false).titled("Mã", "Code"),
         NAME,
-        Column::new("camera_type", Text, &["LOAI", "LOAICAMERA"], false),
+        Column::new("camera_type", Text, &["LOAI", "LOAICAMERA"], false)
+            .titled("Loại camera", "Camera type"),
     ],
     &["MA", "ID", "MACAMERA"],
 );
@@ -58,7 +63,7 @@ pub const BUS_STOPS: FeatureTable = FeatureTable::keyed_by_source_id(
     "bus_stops",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MA", "ID", "MATRAM"], false),
+        Column::new("code", Text, &["MA", "ID", "MATRAM"], false).titled("Mã", "Code"),
         NAME,
     ],
     &["MA", "ID", "MATRAM"],
@@ -69,8 +74,9 @@ pub const BUS_ROUTES: FeatureTable = FeatureTable::keyed_by_source_id(
     "bus_routes",
     GeometryKind::MultiLineString,
     &[
-        Column::new("route_number", Text, &["SOTUYEN", "TUYEN", "MA"], false),
-        Column::new("name", Text, &["TENTUYEN", "TEN"], false),
+        Column::new("route_number", Text, &["SOTUYEN", "TUYEN", "MA"], false)
+            .titled("Số tuyến", "Route number"),
+        Column::new("name", Text, &["TENTUYEN", "TEN"], false).titled("Tên", "Name"),
     ],
     &["SOTUYEN", "MA", "ID"],
 );
@@ -80,9 +86,10 @@ pub const ENV_STATIONS: FeatureTable = FeatureTable::keyed_by_source_id(
     "env_stations",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MATRAM", "MA", "ID"], false),
-        Column::new("name", Text, &["TENTRAM", "TEN"], false),
-        Column::new("station_type", Text, &["LOAI", "LOAITRAM"], false),
+        Column::new("code", Text, &["MATRAM", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("name", Text, &["TENTRAM", "TEN"], false).titled("Tên", "Name"),
+        Column::new("station_type", Text, &["LOAI", "LOAITRAM"], false)
+            .titled("Loại trạm", "Station type"),
     ],
     &["MATRAM", "MA", "ID"],
 );

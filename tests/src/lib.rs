@@ -143,8 +143,7 @@ async fn prepare_template(server: &Server) -> Result<(), String> {
         .connect(&url)
         .await
         .map_err(|e| e.to_string())?;
-    tile_server::migrations()
-        .run(&pool)
+    tile_server::migrate(&pool)
         .await
         .map_err(|e| format!("migrating the template: {e}"))?;
     pool.close().await;

@@ -28,6 +28,17 @@ pub fn migrations() -> Migrations {
     Migrations::new(&layers::schema_migrations())
 }
 
+/// Brings a database up to date: every crate's migrations, then every declared table and
+/// column ([`layers::sync_schema`]).
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    migrations().run(pool).await?;
+    let added = layers::sync_schema(pool).await?;
+    if !added.is_empty() {
+        tracing::info!(columns = ?added, "declared columns added");
+    }
+    Ok(())
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

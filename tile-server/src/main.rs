@@ -222,7 +222,7 @@ async fn open_db(config: &Config) -> Result<Database> {
 async fn with_db<T>(config: &Config, f: impl AsyncFnOnce(&Database) -> Result<T>) -> Result<T> {
     let db = open_db(config).await?;
     let result = async {
-        tile_server::migrations().run(&db.pool).await?;
+        tile_server::migrate(&db.pool).await?;
         f(&db).await
     }
     .await;
@@ -267,7 +267,7 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await?;
             let pool = sqlx::PgPool::connect_with(cluster.connect_options()).await?;
-            tile_server::migrations().run(&pool).await?;
+            tile_server::migrate(&pool).await?;
             pool.close().await;
             match cluster.tcp_url(gis_core::db::cluster::CLUSTER_DATABASE) {
                 Some(url) => println!("{url}"),
@@ -283,7 +283,7 @@ async fn run(cli: Cli) -> Result<()> {
             let db = open_db(&config).await?;
             let migrations = tile_server::migrations();
             let result = match action {
-                DbAction::Migrate => migrations.run(&db.pool).await.map_err(anyhow::Error::from),
+                DbAction::Migrate => tile_server::migrate(&db.pool).await,
                 DbAction::Status | DbAction::Stop | DbAction::Start { .. } => Ok(()),
             };
             let status = migrations.status(&db.pool).await;

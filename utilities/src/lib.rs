@@ -5,6 +5,7 @@
 //! [`tables`] for the importers. Not a helpers crate. Migrations 3001–3999 ([`MIGRATIONS`]).
 #![deny(missing_docs)]
 
+pub mod plugin;
 pub mod tables;
 
 /// The networks' embedded migrations (versions 3001–3999).

@@ -3,7 +3,8 @@
 use gis_core::feature::{Column, ColumnType::*, FeatureTable};
 use gis_core::layer::GeometryKind;
 
-const CODE: Column = Column::new("code", Text, &["MA", "MAHIEU", "KYHIEU", "ID"], false);
+const CODE: Column =
+    Column::new("code", Text, &["MA", "MAHIEU", "KYHIEU", "ID"], false).titled("Mã", "Code");
 
 /// Water mains.
 pub const WATER_PIPES: FeatureTable = FeatureTable::keyed_by_source_id(
@@ -11,9 +12,12 @@ pub const WATER_PIPES: FeatureTable = FeatureTable::keyed_by_source_id(
     "water_pipes",
     GeometryKind::MultiLineString,
     &[
-        Column::new("diameter_mm", Double, &["DUONGKINH", "DK", "CO_ONG"], false),
-        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false),
-        Column::new("install_year", Integer, &["NAMLAPDAT", "NAM_LD"], false),
+        Column::new("diameter_mm", Double, &["DUONGKINH", "DK", "CO_ONG"], false)
+            .titled("Đường kính (mm)", "Diameter (mm)"),
+        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false)
+            .titled("Vật liệu", "Material"),
+        Column::new("install_year", Integer, &["NAMLAPDAT", "NAM_LD"], false)
+            .titled("Năm lắp đặt", "Year installed"),
     ],
     &["MAONG", "MA", "ID"],
 );
@@ -23,8 +27,9 @@ pub const WATER_VALVES: FeatureTable = FeatureTable::keyed_by_source_id(
     "water_valves",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MAVAN", "MA", "ID"], false),
-        Column::new("valve_type", Text, &["LOAIVAN", "LOAI"], false),
+        Column::new("code", Text, &["MAVAN", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("valve_type", Text, &["LOAIVAN", "LOAI"], false)
+            .titled("Loại van", "Valve type"),
     ],
     &["MAVAN", "MA", "ID"],
 );
@@ -34,8 +39,9 @@ pub const WATER_METERS: FeatureTable = FeatureTable::keyed_by_source_id(
     "water_meters",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MADONGHO", "MA", "ID"], false),
-        Column::new("customer_ref", Text, &["MAKH", "MA_KH"], false),
+        Column::new("code", Text, &["MADONGHO", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("customer_ref", Text, &["MAKH", "MA_KH"], false)
+            .titled("Mã khách hàng", "Customer reference"),
     ],
     &["MADONGHO", "MA", "ID"],
 );
@@ -45,8 +51,9 @@ pub const HYDRANTS: FeatureTable = FeatureTable::keyed_by_source_id(
     "hydrants",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MATRU", "MA", "ID"], false),
-        Column::new("status", Text, &["TINHTRANG", "TRANGTHAI"], false),
+        Column::new("code", Text, &["MATRU", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("status", Text, &["TINHTRANG", "TRANGTHAI"], false)
+            .titled("Tình trạng", "Status"),
     ],
     &["MATRU", "MA", "ID"],
 );
@@ -56,8 +63,10 @@ pub const DRAINS: FeatureTable = FeatureTable::keyed_by_source_id(
     "drains",
     GeometryKind::MultiLineString,
     &[
-        Column::new("diameter_mm", Double, &["DUONGKINH", "DK"], false),
-        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false),
+        Column::new("diameter_mm", Double, &["DUONGKINH", "DK"], false)
+            .titled("Đường kính (mm)", "Diameter (mm)"),
+        Column::new("material", Text, &["VATLIEU", "VAT_LIEU"], false)
+            .titled("Vật liệu", "Material"),
     ],
     &["MACONG", "MA", "ID"],
 );
@@ -67,8 +76,9 @@ pub const MANHOLES: FeatureTable = FeatureTable::keyed_by_source_id(
     "manholes",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MAHOGA", "MA", "ID"], false),
-        Column::new("depth_m", Double, &["DOSAU", "DO_SAU"], false),
+        Column::new("code", Text, &["MAHOGA", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("depth_m", Double, &["DOSAU", "DO_SAU"], false)
+            .titled("Độ sâu (m)", "Depth (m)"),
     ],
     &["MAHOGA", "MA", "ID"],
 );
@@ -78,8 +88,9 @@ pub const POWER_LINES: FeatureTable = FeatureTable::keyed_by_source_id(
     "power_lines",
     GeometryKind::MultiLineString,
     &[
-        Column::new("voltage_kv", Double, &["CAPDIENAP", "DIENAP", "KV"], false),
-        Column::new("name", Text, &["TENTUYEN", "TEN"], false),
+        Column::new("voltage_kv", Double, &["CAPDIENAP", "DIENAP", "KV"], false)
+            .titled("Cấp điện áp (kV)", "Voltage (kV)"),
+        Column::new("name", Text, &["TENTUYEN", "TEN"], false).titled("Tên", "Name"),
     ],
     &["MATUYEN", "MA", "ID"],
 );
@@ -89,8 +100,8 @@ pub const POWER_POLES: FeatureTable = FeatureTable::keyed_by_source_id(
     "power_poles",
     GeometryKind::Point,
     &[
-        Column::new("code", Text, &["MACOT", "MA", "ID"], false),
-        Column::new("pole_type", Text, &["LOAICOT", "LOAI"], false),
+        Column::new("code", Text, &["MACOT", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("pole_type", Text, &["LOAICOT", "LOAI"], false).titled("Loại cột", "Pole type"),
     ],
     &["MACOT", "MA", "ID"],
 );
@@ -101,8 +112,9 @@ pub const SUBSTATIONS: FeatureTable = FeatureTable::keyed_by_source_id(
     GeometryKind::Point,
     &[
         CODE,
-        Column::new("name", Text, &["TENTRAM", "TEN"], false),
-        Column::new("capacity_kva", Double, &["CONGSUAT", "KVA"], false),
+        Column::new("name", Text, &["TENTRAM", "TEN"], false).titled("Tên", "Name"),
+        Column::new("capacity_kva", Double, &["CONGSUAT", "KVA"], false)
+            .titled("Công suất (kVA)", "Capacity (kVA)"),
     ],
     &["MATRAM", "MA", "ID"],
 );

@@ -132,7 +132,7 @@ async fn styles_point_only_at_this_server_and_at_registered_layers() {
                 l["source"]
             );
             let layer = state.layers.get(source_layer).expect("registered");
-            assert_eq!(l["metadata"]["bando:sector"], layer.sector().as_str());
+            assert_eq!(l["metadata"]["bando:sector"], layer.sector());
             assert_eq!(l["metadata"]["bando:title_vi"], layer.title_vi());
             let (min, max) = layer.zoom_range();
             // Style maxzoom is exclusive, the registry's range inclusive.

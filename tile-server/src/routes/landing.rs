@@ -205,9 +205,9 @@ const EN: Text = Text {
 };
 
 fn sector_label(sector: &str, t: &Text) -> String {
-    match gis_core::layer::Sector::parse(sector) {
-        Some(s) if t.lang == "vi" => s.title_vi().to_string(),
-        Some(s) => s.title_en().to_string(),
+    match layers::catalog::sector_by_id(sector) {
+        Some(s) if t.lang == "vi" => s.title_vi.to_string(),
+        Some(s) => s.title_en.to_string(),
         None => sector.to_string(),
     }
 }

@@ -611,7 +611,7 @@ pub async fn catalog(
             "id": id,
             "title": layer.title_vi(),
             "title_en": layer.title_en(),
-            "sector": layer.sector().as_str(),
+            "sector": layer.sector(),
             "geometry": layer.geometry_kind().as_str(),
             "minzoom": min,
             "maxzoom": max,

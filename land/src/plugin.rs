@@ -1,0 +1,152 @@
+//! The cadastre's layers, declared once ([`layers`]): communes, map sheets and parcels, with
+//! their titles, style, zooms and the parcels' hooks (overlap findings on a delivery, the
+//! land-use overview refreshed after a bulk load).
+
+use gis_core::bulk::StagedRow;
+use gis_core::declare::{BoxFuture, ImportChecks, LayerDecl, LayerHooks, LocalBoxFuture};
+use gis_core::layer::StyleHints;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use crate::tables::{COMMUNES, MAP_SHEETS, PARCELS};
+
+/// The cadastre's layers.
+pub fn layers() -> Vec<LayerDecl> {
+    // Cadastre changes by decision, a few times a day at most.
+    const HOUR: u32 = 3600;
+    let communes = LayerDecl::new(
+        COMMUNES,
+        "Ranh giới xã, phường",
+        "Commune boundaries",
+        "cadastre",
+        (6, 16),
+        "#7b3294",
+    )
+    .filled("#f2efe9")
+    .labelled("legacy_name")
+    .shown();
+    let sheets = LayerDecl::new(
+        MAP_SHEETS,
+        "Tờ bản đồ địa chính",
+        "Cadastral map sheets",
+        "cadastre",
+        (10, 18),
+        "#e66101",
+    )
+    .labelled("sheet_number");
+    let parcels = LayerDecl::new(
+        PARCELS,
+        "Thửa đất",
+        "Parcels",
+        "cadastre",
+        (8, 20),
+        "#b35806",
+    )
+    .filled("#fdb863")
+    .labelled("parcel_number")
+    .shown();
+    vec![
+        LayerDecl {
+            cache_max_age: HOUR,
+            style: StyleHints {
+                label_bold: true,
+                line_dash: Some(vec![4.0, 2.0]),
+                line_paint: Some(json!({
+                    "line-color": "#7b3294",
+                    "line-width": ["interpolate", ["linear"], ["zoom"], 6, 1.0, 14, 2.5],
+                    "line-dasharray": [4, 2],
+                })),
+                draw_rank: Some(0),
+                ..communes.style.clone()
+            },
+            styles: &["public", "base"],
+            ..communes
+        },
+        LayerDecl {
+            cache_max_age: HOUR,
+            style: StyleHints {
+                line_width: Some(1.2),
+                line_dash: Some(vec![4.0, 2.0]),
+                label_min_zoom: Some(13),
+                draw_rank: Some(1),
+                ..sheets.style.clone()
+            },
+            styles: &["public"],
+            ..sheets
+        },
+        LayerDecl {
+            cache_max_age: HOUR,
+            generalisation: Some(crate::overview::generalisation()),
+            style: StyleHints {
+                fill_paint: Some(json!({
+                    "fill-color": crate::land_use::colour_expression("land_use_code", "#fdb863"),
+                    "fill-opacity": 0.75,
+                })),
+                label_min_zoom: Some(17),
+                draw_rank: Some(3),
+                ..parcels.style.clone()
+            },
+            hooks: Some(&ParcelHooks),
+            styles: &["public"],
+            ..parcels
+        },
+    ]
+}
+
+/// The parcels' import checks and post-load step.
+struct ParcelHooks;
+
+impl LayerHooks for ParcelHooks {
+    fn import_checks(&self) -> Option<Box<dyn ImportChecks>> {
+        Some(Box::new(ParcelChecks {
+            detector: Some(crate::overlaps::OverlapDetector::new(
+                crate::parcels::OVERLAP_TOLERANCE_M2,
+            )),
+        }))
+    }
+
+    // Bulk loads skip the parcels' triggers, so the land-use overview of the touched area is
+    // refreshed here (and servers notified again).
+    fn after_bulk_load<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        bbox_3857: [f64; 4],
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            crate::overview::refresh(pool, bbox_3857)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    format!(
+                        "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
+                    )
+                })
+        })
+    }
+}
+
+/// Overlaps found while the delivery streams past, in projected metres; a row in a CRS that
+/// is not a native zone sends the whole check to PostGIS instead.
+struct ParcelChecks {
+    detector: Option<crate::overlaps::OverlapDetector>,
+}
+
+impl ImportChecks for ParcelChecks {
+    fn observe(&mut self, row: &StagedRow) {
+        if !gis_core::bulk::NATIVE_SRIDS.contains(&row.srid) {
+            self.detector = None;
+        }
+        if let Some(detector) = self.detector.as_mut() {
+            // Unparsable geometry is rejected later by PostGIS with its own reason.
+            let _ = detector.add(&crate::parcels::identity(&row.values), row.srid, &row.wkb);
+        }
+    }
+
+    fn findings<'a>(
+        self: Box<Self>,
+        conn: &'a mut PgConnection,
+        stage: &'a str,
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(crate::parcels::stage_findings(conn, stage, self.detector))
+    }
+}

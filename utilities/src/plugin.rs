@@ -1,0 +1,136 @@
+//! The networks' layers, declared once: water mains by diameter, power lines by voltage,
+//! valves, meters, hydrants, manholes, poles and substations as icons.
+
+use gis_core::declare::LayerDecl;
+use gis_core::layer::StyleHints;
+use serde_json::json;
+
+use crate::tables::*;
+
+fn icon(layer: LayerDecl, icon: &str) -> LayerDecl {
+    LayerDecl {
+        style: StyleHints {
+            icon: Some(icon.to_string()),
+            ..layer.style.clone()
+        },
+        ..layer
+    }
+}
+
+fn line(layer: LayerDecl, paint: serde_json::Value, rank: u8) -> LayerDecl {
+    LayerDecl {
+        style: StyleHints {
+            line_paint: Some(paint),
+            draw_rank: Some(rank),
+            ..layer.style.clone()
+        },
+        ..layer
+    }
+}
+
+/// The networks' layers.
+pub fn layers() -> Vec<LayerDecl> {
+    let water = "water";
+    let power = "power";
+    vec![
+        line(
+            LayerDecl::new(
+                WATER_PIPES,
+                "Đường ống cấp nước",
+                "Water mains",
+                water,
+                (12, 20),
+                "#2b8cbe",
+            ),
+            json!({"line-color": "#1f78b4", "line-width": [
+                "interpolate", ["linear"], ["coalesce", ["get", "diameter_mm"], 100],
+                50, 1.0, 300, 2.5, 1000, 4.0]}),
+            13,
+        ),
+        icon(
+            LayerDecl::new(
+                WATER_VALVES,
+                "Van nước",
+                "Water valves",
+                water,
+                (15, 20),
+                "#0868ac",
+            ),
+            "valve",
+        ),
+        icon(
+            LayerDecl::new(
+                WATER_METERS,
+                "Đồng hồ nước",
+                "Water meters",
+                water,
+                (16, 20),
+                "#43a2ca",
+            ),
+            "water-meter",
+        ),
+        icon(
+            LayerDecl::new(
+                HYDRANTS,
+                "Trụ cứu hỏa",
+                "Fire hydrants",
+                water,
+                (14, 20),
+                "#e31a1c",
+            ),
+            "hydrant",
+        ),
+        line(
+            LayerDecl::new(
+                DRAINS,
+                "Cống thoát nước",
+                "Drains",
+                water,
+                (12, 20),
+                "#8c6bb1",
+            ),
+            json!({"line-color": "#8c5a2b", "line-width": 2.0}),
+            12,
+        ),
+        icon(
+            LayerDecl::new(MANHOLES, "Hố ga", "Manholes", water, (15, 20), "#88419d"),
+            "manhole",
+        ),
+        line(
+            LayerDecl::new(
+                POWER_LINES,
+                "Đường dây điện",
+                "Power lines",
+                power,
+                (10, 20),
+                "#ff7f00",
+            ),
+            json!({"line-color": ["step", ["coalesce", ["get", "voltage_kv"], 0],
+                    "#fd8d3c", 22, "#f03b20", 110, "#bd0026"],
+                   "line-width": 1.5, "line-dasharray": [3, 2]}),
+            14,
+        ),
+        icon(
+            LayerDecl::new(
+                POWER_POLES,
+                "Cột điện",
+                "Power poles",
+                power,
+                (15, 20),
+                "#a65628",
+            ),
+            "power-pole",
+        ),
+        icon(
+            LayerDecl::new(
+                SUBSTATIONS,
+                "Trạm biến áp",
+                "Substations",
+                power,
+                (11, 20),
+                "#e7298a",
+            ),
+            "substation",
+        ),
+    ]
+}
