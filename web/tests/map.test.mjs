@@ -1,7 +1,10 @@
 // The planners' map (/map) in headless Chromium against a real bando with sample cadastre,
-// planning and transport layers: it draws features, identifies them without personal data,
-// renders Vietnamese labels, measures in TM-3, finds parcels, restores its view from the URL and
-// switches language — and never asks any host but the bando under test.
+// planning and transport layers: it draws features, lists every layer of the style by sector
+// (those hidden at start unticked), identifies them without personal data under the style's
+// titles, renders Vietnamese labels, measures with the server, finds parcels, restores its view
+// from the URL and switches language — and never asks any host but the bando under test. Every
+// page is closed by closeMap, which fails on any error response, script error or reported error;
+// a failing endpoint must show an error, never a substitute.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -447,7 +450,7 @@ test('a failing endpoint shows an error and nothing in its place', async () => {
   const problem = (status, detail) => (route) => route.fulfill({
     status, contentType: 'application/problem+json', body: JSON.stringify({ title: 'broken', status, detail }),
   });
-  await page.route('**/styles/planning.json', problem(503, 'style store down'));
+  await page.route(/\/styles\/planning\.json$/, problem(503, 'style store down'));
   await page.goto(`${bando.url}/map`);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
   assert.equal(await page.evaluate(() => document.body.dataset.ready), 'error');
@@ -457,10 +460,10 @@ test('a failing endpoint shows an error and nothing in its place', async () => {
 
   // Identify, measure, search and the commune list: each failure is shown where it happened.
   const broken = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-  await broken.route('**/query/identify?**', problem(500, 'identify down'));
-  await broken.route('**/query/measure', problem(500, 'measure down'));
-  await broken.route('**/query/parcels?**', problem(500, 'search down'));
-  await broken.route('**/collections/communes/items?**', problem(500, 'communes down'));
+  await broken.route(/\/query\/identify\?/, problem(500, 'identify down'));
+  await broken.route(/\/query\/measure$/, problem(500, 'measure down'));
+  await broken.route(/\/query\/parcels\?/, problem(500, 'search down'));
+  await broken.route(/\/collections\/communes\/items\?/, problem(500, 'communes down'));
   await broken.goto(`${bando.url}/map#map=16/11.535/106.883`);
   await broken.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
   assert.equal(await broken.evaluate(() => document.body.dataset.ready), 'true');
