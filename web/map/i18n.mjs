@@ -1,4 +1,6 @@
-// UI strings, Vietnamese first (the default) and English. Text is NFC.
+// The map's own UI strings, Vietnamese first (the default) and English. Text is NFC.
+// Titles of layers, sectors and properties are not here: they come from the server's style
+// (`metadata["bando:layers"]`, `["bando:sectors"]`).
 
 export const STRINGS = {
   vi: {
@@ -20,16 +22,16 @@ export const STRINGS = {
     area: 'Diện tích',
     perimeter: 'Chu vi',
     zone: 'Múi chiếu',
-    measuredBy: 'Tính bởi',
-    measuredServer: 'máy chủ (TM-3)',
-    measuredBrowser: 'trình duyệt (TM-3, máy chủ không trả lời)',
     searching: 'Đang tìm…',
     found: (n) => `Tìm thấy ${n} thửa`,
     notFound: 'Không tìm thấy thửa đất này',
-    searchUnavailable: 'Máy chủ chưa hỗ trợ tìm thửa',
     noFeatures: 'Không có đối tượng tại đây',
     identifyFailed: 'Không tra cứu được đối tượng',
-    styleFallback: 'Kiểu bản đồ chưa có; hiển thị kiểu đơn giản',
+    measureFailed: 'Không đo được',
+    searchFailed: 'Không tìm được thửa',
+    communesFailed: 'Không tải được danh sách xã',
+    styleFailed: 'Không tải được kiểu bản đồ',
+    mapError: 'Lỗi bản đồ',
     noLayers: 'Chưa có lớp nào',
     lat: 'vĩ độ',
     lon: 'kinh độ',
@@ -56,16 +58,16 @@ export const STRINGS = {
     area: 'Area',
     perimeter: 'Perimeter',
     zone: 'Projection zone',
-    measuredBy: 'Computed by',
-    measuredServer: 'server (TM-3)',
-    measuredBrowser: 'browser (TM-3, the server did not answer)',
     searching: 'Searching…',
     found: (n) => `Found ${n} parcel${n === 1 ? '' : 's'}`,
     notFound: 'No such parcel',
-    searchUnavailable: 'The server does not offer parcel search yet',
     noFeatures: 'Nothing here',
     identifyFailed: 'Could not look up features',
-    styleFallback: 'Map style not available; showing a plain style',
+    measureFailed: 'Could not measure',
+    searchFailed: 'Could not search for the parcel',
+    communesFailed: 'Could not load the communes',
+    styleFailed: 'Could not load the map style',
+    mapError: 'Map error',
     noLayers: 'No layers yet',
     lat: 'lat',
     lon: 'lon',
@@ -75,68 +77,8 @@ export const STRINGS = {
   },
 };
 
-/** Sector codes of the layer registry → group titles of the layer tree, when the style does not
- * publish them (`bando:sectors`, from `gis_core::layer::Sector`). */
-export const SECTORS = {
-  cadastre: { vi: 'Địa chính', en: 'Cadastre' },
-  planning: { vi: 'Quy hoạch', en: 'Planning' },
-  transport: { vi: 'Giao thông', en: 'Transport' },
-  water: { vi: 'Cấp thoát nước', en: 'Water and drainage' },
-  power: { vi: 'Điện lực', en: 'Power' },
-  environment: { vi: 'Môi trường', en: 'Environment' },
-  services: { vi: 'Dịch vụ công', en: 'Public services' },
-  health: { vi: 'Y tế', en: 'Health' },
-  education: { vi: 'Giáo dục', en: 'Education' },
-  tourism: { vi: 'Du lịch', en: 'Tourism' },
-};
-
-/** Order of the sector groups in the tree (others follow alphabetically). */
-export const SECTOR_ORDER = Object.keys(SECTORS);
-
-/**
- * Titles of the properties the layers publish, used when the server does not send its own.
- * Unknown keys are shown as they are.
- */
-export const PROPERTY_TITLES = {
-  parcel_number: { vi: 'Số thửa', en: 'Parcel number' },
-  sheet_number: { vi: 'Số tờ bản đồ', en: 'Map sheet number' },
-  commune_code: { vi: 'Mã xã', en: 'Commune code' },
-  land_use_code: { vi: 'Mã loại đất', en: 'Land-use code' },
-  legal_area_m2: { vi: 'Diện tích pháp lý (m²)', en: 'Legal area (m²)' },
-  declared_area_m2: { vi: 'Diện tích kê khai (m²)', en: 'Declared area (m²)' },
-  address: { vi: 'Địa chỉ', en: 'Address' },
-  place_name: { vi: 'Xứ đồng', en: 'Place name' },
-  certificate_issued: { vi: 'Đã cấp GCN', en: 'Certificate issued' },
-  code: { vi: 'Mã', en: 'Code' },
-  name: { vi: 'Tên', en: 'Name' },
-  legacy_code: { vi: 'Mã cũ', en: 'Former code' },
-  legacy_name: { vi: 'Tên cũ', en: 'Former name' },
-  legacy_district: { vi: 'Huyện cũ', en: 'Former district' },
-  province_code: { vi: 'Mã tỉnh', en: 'Province code' },
-  scale: { vi: 'Tỷ lệ', en: 'Scale' },
-  zone_code: { vi: 'Mã ô quy hoạch', en: 'Zone code' },
-  land_use_function: { vi: 'Chức năng sử dụng đất', en: 'Land-use function' },
-  density_pct: { vi: 'Mật độ xây dựng (%)', en: 'Building density (%)' },
-  max_floors: { vi: 'Tầng cao tối đa', en: 'Maximum floors' },
-  max_height_m: { vi: 'Chiều cao tối đa (m)', en: 'Maximum height (m)' },
-  setback_m: { vi: 'Khoảng lùi (m)', en: 'Setback (m)' },
-  decision_number: { vi: 'Số quyết định', en: 'Decision number' },
-  decision_date: { vi: 'Ngày quyết định', en: 'Decision date' },
-  diameter_mm: { vi: 'Đường kính (mm)', en: 'Diameter (mm)' },
-  material: { vi: 'Vật liệu', en: 'Material' },
-  voltage_kv: { vi: 'Điện áp (kV)', en: 'Voltage (kV)' },
-  status: { vi: 'Tình trạng', en: 'Status' },
-  kind: { vi: 'Loại', en: 'Kind' },
-};
-
-/** The language in force: URL `lang=` (hash or query), then the stored choice, then Vietnamese. */
-export function initialLang() {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get('lang') ??
-    new URLSearchParams(location.search).get('lang');
-  if (fromUrl === 'vi' || fromUrl === 'en') return fromUrl;
-  try {
-    const stored = localStorage.getItem('bando.lang');
-    if (stored === 'vi' || stored === 'en') return stored;
-  } catch { /* storage may be disabled */ }
-  return 'vi';
+/** A UI string in `lang` (Vietnamese when English lacks it); functions take `args`. */
+export function translate(lang, key, ...args) {
+  const value = STRINGS[lang]?.[key] ?? STRINGS.vi[key] ?? key;
+  return typeof value === 'function' ? value(...args) : value;
 }

@@ -37,31 +37,3 @@ export function makeConverter(proj4) {
     return { zone, x: northing, y: easting };
   };
 }
-
-/**
- * Length, area and perimeter in metres of a CRS84 LineString or Polygon (outer ring), measured
- * on the TM-3 plane of the zone of its first vertex — what the server's measure does, for when
- * it cannot be asked.
- */
-export function measureTm3(toVn2000, geometry) {
-  const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates;
-  const zone = zoneFor(ring[0][0]);
-  const xy = ring.map(([lon, lat]) => {
-    const p = toVn2000(lon, lat, zone);
-    return [p.y, p.x];
-  });
-  let length = 0;
-  let twiceArea = 0;
-  for (let i = 1; i < xy.length; i++) {
-    length += Math.hypot(xy[i][0] - xy[i - 1][0], xy[i][1] - xy[i - 1][1]);
-    twiceArea += xy[i - 1][0] * xy[i][1] - xy[i][0] * xy[i - 1][1];
-  }
-  const polygon = geometry.type === 'Polygon';
-  return {
-    srid: zone.srid,
-    zone: zone.name,
-    length_m: polygon ? 0 : length,
-    area_m2: polygon ? Math.abs(twiceArea) / 2 : 0,
-    perimeter_m: polygon ? length : 0,
-  };
-}

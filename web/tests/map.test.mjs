@@ -1,21 +1,24 @@
 // The planners' map (/map) in headless Chromium against a real bando with sample cadastre,
-// planning and transport layers: it draws features, identifies them without personal data,
-// renders Vietnamese labels, measures in TM-3, finds parcels, restores its view from the URL and
-// switches language — and never asks any host but the bando under test.
+// planning and transport layers: it draws features, lists every layer of the style by sector
+// (those hidden at start unticked), identifies them without personal data under the style's
+// titles, renders Vietnamese labels, measures with the server, finds parcels, restores its view
+// from the URL and switches language — and never asks any host but the bando under test. Every
+// page is closed by closeMap, which fails on any error response, script error or reported error;
+// a failing endpoint must show an error, never a substitute.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import proj4 from 'proj4';
-import { startBando, launchBrowser, resultsDir } from './harness.mjs';
+import { startBando, launchBrowser, resultsDir, root } from './harness.mjs';
 import { definition, ZONES } from '../map/vn2000.mjs';
 
 let bando;
 let browser;
-/** Which endpoints of other parts of the server exist in this build (probed once). */
-const ready = {};
 /** Parcels of the sample in WGS84 (the first 200 Binh Phuoc parcels, with their owners). */
 let sampleParcels;
+/** The planners' style as bando serves it: the one source of titles the map may show. */
+let style;
 
 before(async () => {
   bando = await startBando({
@@ -30,17 +33,10 @@ before(async () => {
   });
   browser = await launchBrowser();
   sampleParcels = JSON.parse(readFileSync(join(bando.sample, 'parcels_sample.geojson'), 'utf8')).features;
-  const probe = async (path, init) => (await fetch(bando.url + path, init)).status;
-  ready.style = (await probe('/styles/planning.json')) === 200;
-  ready.identify = (await probe('/query/identify?x=106.8&y=11.5&zoom=14&tolerance=3')) === 200;
-  // A missing route answers the generic 404 ("nothing at this address"); a missing parcel does not.
-  const parcelsProbe = await fetch(`${bando.url}/query/parcels?commune=0&sheet=1&number=1`);
-  ready.parcels = !(await parcelsProbe.text()).includes('nothing at this address');
-  ready.measure = (await probe('/query/measure', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'LineString', coordinates: [[106.8, 11.5], [106.801, 11.5]] }),
-  })) === 200;
-  ready.communes = (await probe('/collections/communes/items?limit=1')) === 200;
+  const response = await fetch(`${bando.url}/styles/planning.json`);
+  assert.equal(response.status, 200, 'GET /styles/planning.json');
+  style = await response.json();
+  assert.ok(style.metadata?.['bando:layers'] && style.metadata?.['bando:sectors'], 'the style carries bando:layers and bando:sectors');
 });
 
 after(async () => {
@@ -48,12 +44,20 @@ after(async () => {
   await bando?.stop();
 });
 
+/** The style's description of a layer (`metadata["bando:layers"][id]`). */
+const described = (id) => style.metadata['bando:layers'][id];
+
 /** Opens /map (optionally with a hash), recording every request, and waits for drawn tiles. */
 async function openMap(hash = '') {
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   const log = { requests: [], failed: [], bad: [], errors: [] };
   page.on('request', (r) => log.requests.push(r.url()));
-  page.on('requestfailed', (r) => log.failed.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    const error = r.failure()?.errorText;
+    // MapLibre cancels the tiles a moving view has left behind; any other failure counts.
+    if (error === 'net::ERR_ABORTED' && new URL(r.url()).pathname.startsWith('/tiles/')) return;
+    log.failed.push(`${r.url()}: ${error}`);
+  });
   page.on('response', (r) => { if (r.status() >= 400) log.bad.push(`${r.status()} ${r.url()}`); });
   page.on('pageerror', (e) => log.errors.push(e.message));
   const response = await page.goto(`${bando.url}/map${hash}`);
@@ -65,12 +69,34 @@ async function openMap(hash = '') {
   return { page, log };
 }
 
+/**
+ * Closes a page after checking that nothing went wrong on it: every request went to this bando
+ * and was answered without error, no script error, nothing on the map's status line.
+ */
+async function closeMap({ page, log }) {
+  const origin = new URL(bando.url).origin;
+  const foreign = log.requests.filter((u) => !u.startsWith(origin + '/') && !/^(data|blob):/.test(u));
+  assert.deepEqual(foreign, [], 'requests to other hosts');
+  assert.deepEqual(log.failed, [], 'failed requests');
+  assert.deepEqual(log.bad, [], 'error responses');
+  assert.deepEqual(log.errors, [], 'script errors');
+  assert.deepEqual(await page.evaluate(() => window.bando.errors()), [], 'errors reported by the map');
+  assert.equal(await page.locator('#status').innerText(), '', 'the status line shows an error');
+  await page.close();
+}
+
 /** Waits until the map has drawn every tile it asked for. */
 async function idle(page) {
   await page.waitForFunction(() => {
     const map = window.bandoMap;
     return map && map.loaded() && map.areTilesLoaded() && !map.isMoving();
   }, null, { timeout: 60_000, polling: 100 });
+}
+
+/** How many features of a bando layer are drawn on the page's map. */
+async function drawnCount(page, layer) {
+  return page.evaluate((id) => window.bandoMap.queryRenderedFeatures()
+    .filter((f) => f.layer.metadata?.['bando:layer'] === id).length, layer);
 }
 
 /** Style layer ids showing a bando layer. */
@@ -112,35 +138,30 @@ async function pagePoint(page, lngLat) {
 }
 
 test('the map loads everything from bando alone, with no failed request', async () => {
-  const { page, log } = await openMap();
+  const map = await openMap();
+  const { page, log } = map;
   const origin = new URL(bando.url).origin;
-  const foreign = log.requests.filter((u) => !u.startsWith(origin + '/') && !/^(data|blob):/.test(u));
-  assert.deepEqual(foreign, [], 'requests to other hosts');
-  assert.deepEqual(log.failed, []);
-  // Endpoints still being built by other parts of the server may answer 404 until they land.
-  const pending = [];
-  if (!ready.style) pending.push('/styles/planning.json');
-  if (!ready.communes) pending.push('/collections/communes/items');
-  const bad = log.bad.filter((line) => !pending.some((p) => line.includes(p)));
-  assert.deepEqual(bad, [], 'error responses');
-  assert.deepEqual(log.errors, []);
-  assert.deepEqual(await page.evaluate(() => window.bando.state.errors), []);
-  assert.ok(log.requests.some((u) => u.includes('/vendor/maplibre-gl/maplibre-gl.mjs')));
-  assert.ok(log.requests.some((u) => /\/tiles\/.*\.mvt/.test(u) || /\/tiles\/.*\.pbf/.test(u)), 'no tile was requested');
+  const asked = (path) => log.requests.some((u) => u.startsWith(origin + path));
+  assert.ok(asked('/vendor/maplibre-gl/maplibre-gl.mjs'));
+  assert.ok(asked('/styles/planning.json'), 'the style is read from the server');
+  assert.ok(!asked('/layers'), 'no layer list is read beside the style');
+  assert.ok(log.requests.some((u) => /\/tiles\/[^?]*\/\d+\/\d+\/\d+\.(mvt|pbf)/.test(u)), 'no tile was requested');
+  await page.waitForFunction(() => document.querySelectorAll('#commune-list option').length > 0);
+  assert.ok(asked('/collections/communes/items'));
   assert.equal(await page.getAttribute('html', 'lang'), 'vi');
   // Scale bar (metric) and navigation control are on the map.
   assert.match(await page.locator('.maplibregl-ctrl-scale').innerText(), /^\d+\s*(m|km)$/);
   assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').count(), 1);
   await page.screenshot({ path: join(resultsDir, 'map-vi.png') });
-  await page.close();
+  await closeMap(map);
 });
 
-test('rendered features include parcels and communes; the tree groups layers by sector', async () => {
-  const { page } = await openMap();
+test('rendered features include parcels and communes; the tree groups every layer by sector', async () => {
+  const map = await openMap();
+  const { page } = map;
   const drawn = await page.evaluate(() => {
-    const features = window.bandoMap.queryRenderedFeatures();
     const byLayer = {};
-    for (const f of features) {
+    for (const f of window.bandoMap.queryRenderedFeatures()) {
       const id = f.layer.metadata?.['bando:layer'];
       if (id) (byLayer[id] ??= []).push(f.properties);
     }
@@ -166,19 +187,22 @@ test('rendered features include parcels and communes; the tree groups layers by 
 
   const groups = await page.locator('#layer-tree details').evaluateAll((els) =>
     els.map((e) => ({ sector: e.dataset.sector, title: e.querySelector('summary').textContent,
-      layers: [...e.querySelectorAll('label')].map((l) => l.dataset.layer) })));
-  const cadastre = groups.find((g) => g.title === 'Địa chính');
-  assert.ok(cadastre, JSON.stringify(groups));
-  assert.ok(cadastre.layers.includes('parcels') && cadastre.layers.includes('communes'));
-  assert.ok(groups.find((g) => g.title === 'Quy hoạch')?.layers.includes('planning_zones'));
-  assert.ok(groups.find((g) => g.title === 'Giao thông')?.layers.includes('roads'));
-  // Every group title is the one the server's style publishes (one list for every app).
-  const served = await page.evaluate(async () => (await (await fetch('/styles/planning.json')).json()).metadata['bando:sectors']);
+      layers: [...e.querySelectorAll('label')].map((l) => ({ id: l.dataset.layer, title: l.querySelector('.title').textContent })) })));
+  // Every layer of the style, under its sector, with the style's titles; the sectors in the
+  // style's order, titled as the style titles them.
+  const layers = style.metadata['bando:layers'];
+  const sectors = style.metadata['bando:sectors'].filter((s) => Object.values(layers).some((l) => l.sector === s.id));
+  assert.deepEqual(groups.map((g) => g.sector), sectors.map((s) => s.id));
+  assert.deepEqual(groups.map((g) => g.title), sectors.map((s) => s.title_vi));
   for (const g of groups) {
-    const s = served.find((x) => x.id === g.sector);
-    assert.ok(s, `sector ${g.sector} is not in the style's bando:sectors`);
-    assert.equal(g.title, s.title_vi);
+    const expected = Object.entries(layers).filter(([, l]) => l.sector === g.sector).map(([id, l]) => ({ id, title: l.title_vi }));
+    assert.deepEqual(g.layers, expected, `sector ${g.sector}`);
   }
+  assert.equal(groups.flatMap((g) => g.layers).length, Object.keys(layers).length);
+  const group = (title) => groups.find((g) => g.title === title)?.layers.map((l) => l.id) ?? [];
+  assert.ok(group('Địa chính').includes('parcels') && group('Địa chính').includes('communes'), JSON.stringify(groups));
+  assert.ok(group('Quy hoạch').includes('planning_zones'));
+  assert.ok(group('Giao thông').includes('roads'));
   assert.equal((await page.locator('#layer-tree label[data-layer="parcels"] .title').innerText()).trim(), 'Thửa đất');
 
   // Unticking a layer hides every style layer showing it.
@@ -187,49 +211,108 @@ test('rendered features include parcels and communes; the tree groups layers by 
     await styleLayersOf(page, 'parcels'));
   assert.ok(hidden.length > 0 && hidden.every((v) => v === 'none'), JSON.stringify(hidden));
   await idle(page);
-  const after = await page.evaluate(() => window.bandoMap.queryRenderedFeatures()
-    .filter((f) => f.layer.metadata?.['bando:layer'] === 'parcels').length);
-  assert.equal(after, 0);
-  await page.close();
+  assert.equal(await drawnCount(page, 'parcels'), 0);
+  await closeMap(map);
 });
 
-test('clicking a parcel shows its number and land-use code, never its owner', async () => {
+test('layers hidden at start are unticked and not drawn until ticked; the URL can show them', async () => {
+  const layers = style.metadata['bando:layers'];
+  const off = Object.keys(layers).filter((id) => layers[id].visible === false);
+  const on = Object.keys(layers).filter((id) => layers[id].visible === true);
+  assert.ok(off.includes('map_sheets'), `map sheets are hidden at start: ${off}`);
+  assert.ok(on.includes('parcels') && on.includes('communes'), `shown at start: ${on}`);
+  const [lon, lat] = insidePoint(sampleParcels[3]);
+  const map = await openMap(`#map=15/${lat}/${lon}`);
+  const { page } = map;
+  const checked = (id) => page.locator(`#layer-tree label[data-layer="${id}"] input`).isChecked();
+  for (const id of off) assert.equal(await checked(id), false, `${id} is ticked`);
+  for (const id of on) assert.equal(await checked(id), true, `${id} is not ticked`);
+  assert.doesNotMatch(await page.evaluate(() => location.hash), /[=,]map_sheets(,|&|$)/);
+  assert.equal(await drawnCount(page, 'map_sheets'), 0, 'map sheets drawn before they are ticked');
+  assert.ok(await drawnCount(page, 'parcels') > 0);
+  // Ticking draws them and puts them into the URL.
+  await page.locator('#layer-tree label[data-layer="map_sheets"] input').check();
+  await idle(page);
+  assert.ok(await drawnCount(page, 'map_sheets') > 0, 'map sheets not drawn once ticked');
+  assert.match(await page.evaluate(() => location.hash), /layers=[^&]*map_sheets/);
+  await closeMap(map);
+  // `layers=` in the URL overrides the start visibility both ways.
+  const viaUrl = await openMap(`#map=15/${lat}/${lon}&layers=map_sheets,communes`);
+  assert.equal(await viaUrl.page.locator('#layer-tree label[data-layer="map_sheets"] input').isChecked(), true);
+  assert.equal(await viaUrl.page.locator('#layer-tree label[data-layer="parcels"] input').isChecked(), false);
+  assert.ok(await drawnCount(viaUrl.page, 'map_sheets') > 0);
+  assert.equal(await drawnCount(viaUrl.page, 'parcels'), 0);
+  await closeMap(viaUrl);
+});
+
+/** The popup's sections: layer, heading and rows { key, title, value }. */
+function popupSections(page) {
+  return page.locator('.maplibregl-popup .identify section.feature').evaluateAll((els) => els.map((s) => ({
+    layer: s.dataset.layer,
+    heading: s.querySelector('h3').textContent,
+    rows: [...s.querySelectorAll('tr')].map((r) => ({ key: r.dataset.key, title: r.querySelector('th').textContent, value: r.querySelector('td').textContent })),
+  })));
+}
+
+/** Every section is titled as the style titles its layer, every row as it titles the property, in its order. */
+function assertTitledByStyle(sections, lang) {
+  assert.ok(sections.length > 0);
+  for (const section of sections) {
+    const layer = described(section.layer);
+    assert.ok(layer, `layer ${section.layer} is not in the style's bando:layers`);
+    assert.equal(section.heading, layer[`title_${lang}`]);
+    assert.ok(section.rows.length > 0, `no rows for ${section.layer}`);
+    const order = layer.properties.map((p) => p.name);
+    for (const row of section.rows) {
+      const property = layer.properties.find((p) => p.name === row.key);
+      assert.ok(property, `${section.layer}.${row.key} is not a public property of the style`);
+      assert.equal(row.title, property[`title_${lang}`], `${section.layer}.${row.key}`);
+    }
+    const keys = section.rows.map((r) => r.key);
+    assert.deepEqual(keys, [...keys].sort((a, b) => order.indexOf(a) - order.indexOf(b)), 'rows in the style\'s order');
+  }
+}
+
+test('clicking a parcel shows its number and land-use code under the style\'s titles, never its owner', async () => {
   const parcel = sampleParcels.find((f) => f.properties.TENCHU && f.properties.MALOAIDAT);
   const [lon, lat] = insidePoint(parcel);
-  const { page } = await openMap(`#map=16/${lat}/${lon}`);
+  const map = await openMap(`#map=16/${lat}/${lon}`);
+  const { page, log } = map;
   const at = await pagePoint(page, [lon, lat]);
   await page.mouse.click(at.x, at.y);
   const popup = page.locator('.maplibregl-popup .identify');
   await popup.waitFor({ timeout: 15_000 });
+  assert.ok(log.requests.some((u) => u.includes('/query/identify?')), 'identify asked the server');
   const section = popup.locator('section.feature[data-layer="parcels"]');
   assert.equal(await section.count(), 1, await popup.innerText());
   const cell = (key) => section.locator(`tr[data-key="${key}"] td`).innerText();
   assert.equal(await cell('parcel_number'), String(parcel.properties.SHTHUA));
   assert.equal(await cell('sheet_number'), String(parcel.properties.SHBANDO));
   assert.equal(await cell('land_use_code'), parcel.properties.MALOAIDAT);
-  // Vietnamese property titles.
-  assert.equal(await section.locator('tr[data-key="parcel_number"] th').innerText(), 'Số thửa');
-  assert.equal(await section.locator('tr[data-key="land_use_code"] th').innerText(), 'Mã loại đất');
   const text = await popup.innerText();
   assert.ok(!text.includes(parcel.properties.TENCHU), `owner name ${parcel.properties.TENCHU} shown`);
   assert.equal(await popup.locator('tr[data-key*="owner"]').count(), 0);
+  // Titles: those of the style's catalog, Vietnamese first.
+  assertTitledByStyle(await popupSections(page), 'vi');
   assert.equal(await section.locator('h3').innerText(), 'Thửa đất');
-  const source = await popup.getAttribute('data-source');
-  if (ready.identify) assert.equal(source, 'server', 'identify answered by /query/identify');
+  assert.equal(await section.locator('tr[data-key="parcel_number"] th').innerText(), 'Số thửa');
+  assert.equal(await section.locator('tr[data-key="land_use_code"] th').innerText(), 'Mã loại đất');
   await page.screenshot({ path: join(resultsDir, 'map-identify.png') });
-  await page.close();
+  // The open popup follows the language, and so does the next one.
+  await page.click('#lang-toggle');
+  assertTitledByStyle(await popupSections(page), 'en');
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction(() => document.querySelectorAll('.maplibregl-popup').length === 1 &&
+    document.querySelector('.maplibregl-popup .identify section.feature[data-layer="parcels"]'));
+  const english = await popupSections(page);
+  assertTitledByStyle(english, 'en');
+  assert.equal(english.find((s) => s.layer === 'parcels').heading, described('parcels').title_en);
+  await closeMap(map);
 });
 
-test('Vietnamese labels render with glyphs for U+1E00–1EFF', async (t) => {
-  if (!ready.style) return t.skip('waits on GET /styles/planning.json (helper "styles")');
-  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-  const glyphs = [];
-  page.on('response', async (r) => {
-    if (/\/7680-7935\.pbf(\?|$)/.test(r.url())) glyphs.push({ url: r.url(), status: r.status(), size: (await r.body().catch(() => Buffer.alloc(0))).length });
-  });
-  await page.goto(`${bando.url}/map`);
-  await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60_000 });
-  await idle(page);
+test('Vietnamese labels render with glyphs for U+1E00–1EFF', async () => {
+  const map = await openMap();
+  const { page } = map;
   const labelLayers = await page.evaluate(() => window.bandoMap.getStyle().layers
     .filter((l) => l.type === 'symbol' && l.layout?.['text-field'] && l.metadata?.['bando:layer']).map((l) => l.id));
   assert.ok(labelLayers.length > 0, 'the style has label layers');
@@ -246,15 +329,17 @@ test('Vietnamese labels render with glyphs for U+1E00–1EFF', async (t) => {
     if (labels.some((l) => vietnamese.test(l.text))) break;
   }
   assert.ok(labels.some((l) => vietnamese.test(l.text)), `Vietnamese labels drawn: ${JSON.stringify(labels.slice(0, 5))}`);
-  // The glyphs of Vietnamese letters (Latin Extended Additional) were fetched and not empty.
-  await page.waitForTimeout(200);
-  assert.ok(glyphs.length > 0, 'no request for the 7680-7935 glyph range');
-  for (const g of glyphs) {
-    assert.equal(g.status, 200, g.url);
-    assert.ok(g.size > 0, `${g.url} is empty`);
+  // The glyphs of Vietnamese letters (Latin Extended Additional) were fetched (closeMap checks
+  // every answer was a success), and they are not empty.
+  const urls = map.log.requests.filter((u) => /\/7680-7935\.pbf(\?|$)/.test(u));
+  assert.ok(urls.length > 0, 'no request for the 7680-7935 glyph range');
+  for (const url of new Set(urls)) {
+    const response = await fetch(url);
+    assert.equal(response.status, 200, url);
+    assert.ok((await response.arrayBuffer()).byteLength > 0, `${url} is empty`);
   }
   await page.screenshot({ path: join(resultsDir, 'map-labels.png') });
-  await page.close();
+  await closeMap(map);
 });
 
 /** A square of `side` metres in TM-3 (EPSG:9212), as WGS84 vertices. */
@@ -265,6 +350,15 @@ function tm3Square(easting, northing, side) {
     .map(([de, dn]) => proj4(def, 'EPSG:4326', [easting + de, northing + dn]));
 }
 
+/** What POST /query/measure answers for a geometry. */
+async function measureDirect(geometry) {
+  const response = await fetch(`${bando.url}/query/measure`, {
+    method: 'POST', headers: { 'content-type': 'application/geo+json' }, body: JSON.stringify(geometry),
+  });
+  assert.equal(response.status, 200, 'POST /query/measure');
+  return response.json();
+}
+
 async function measureWithTool(page, kind, vertices) {
   return page.evaluate(async ({ kind, vertices }) => {
     window.bando.measure.start(kind);
@@ -273,41 +367,37 @@ async function measureWithTool(page, kind, vertices) {
   }, { kind, vertices });
 }
 
-test('measuring a known TM-3 square gives its area in m² and ha', async () => {
-  const { page } = await openMap();
+test('measuring a known TM-3 square shows what POST /query/measure answers, in m² and ha', async () => {
+  const map = await openMap();
+  const { page } = map;
   const square = tm3Square(568000, 1274000, 200);
   const result = await measureWithTool(page, 'area', square);
+  const direct = await measureDirect({ type: 'Polygon', coordinates: [[...square, square[0]]] });
+  assert.deepEqual(result, direct, 'the tool shows the server\'s answer');
   assert.ok(Math.abs(result.area_m2 - 40000) < 0.05, `area ${result.area_m2}`);
   assert.ok(Math.abs(result.perimeter_m - 800) < 0.01, `perimeter ${result.perimeter_m}`);
   assert.equal(Number(result.srid), 9212);
   const shown = await page.locator('#measure-result dd[data-key="area"]').innerText();
-  assert.match(shown, /40\.000(,00)? m² \(4(,0000)? ha\)/);
+  assert.match(shown, /^40\.000,00 m² \(4,0000 ha\)$/);
+  assert.match(await page.locator('#measure-result dd[data-key="zone"]').innerText(), /^EPSG:9212/);
   const line = await measureWithTool(page, 'line', square.slice(0, 3));
+  assert.deepEqual(line, await measureDirect({ type: 'LineString', coordinates: square.slice(0, 3) }));
   assert.ok(Math.abs(line.length_m - 400) < 0.01, `length ${line.length_m}`);
-  assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400(,00)? m$/);
-  if (ready.measure) assert.equal(result.source, 'server');
+  assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400,00 m$/);
   await page.screenshot({ path: join(resultsDir, 'map-measure.png') });
   // The result follows the language.
   await page.click('#lang-toggle');
-  assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400(\.00)? m$/);
+  assert.match(await page.locator('#measure-result dd[data-key="length"]').innerText(), /^400\.00 m$/);
   assert.equal(await page.locator('#measure-result dt').first().innerText(), 'Length');
-  await page.close();
+  await closeMap(map);
 });
 
-test('the measure tool shows what POST /query/measure answers', async (t) => {
-  if (!ready.measure) return t.skip('waits on POST /query/measure (helper "queries")');
-  const { page } = await openMap();
+test('clicks and a double-click draw the measured line', async () => {
+  const map = await openMap();
+  const { page, log } = map;
   const square = tm3Square(570123.4, 1276543.2, 150);
-  const viaTool = await measureWithTool(page, 'area', square);
-  const direct = await (await fetch(`${bando.url}/query/measure`, {
-    method: 'POST', headers: { 'content-type': 'application/geo+json' },
-    body: JSON.stringify({ type: 'Polygon', coordinates: [[...square, square[0]]] }),
-  })).json();
-  assert.equal(viaTool.source, 'server');
-  assert.ok(Math.abs(viaTool.area_m2 - direct.area_m2) < 1e-6, `${viaTool.area_m2} vs ${direct.area_m2}`);
-  assert.ok(Math.abs(direct.area_m2 - 22500) < 0.05, `server area ${direct.area_m2}`);
-  // Clicking on the map draws the same kind of geometry: three clicks and a double-click.
   await page.click('#measure-line');
+  assert.equal(await page.getAttribute('#measure-line', 'aria-pressed'), 'true');
   const a = await pagePoint(page, square[0]);
   const b = await pagePoint(page, square[1]);
   await page.mouse.click(a.x, a.y);
@@ -315,22 +405,25 @@ test('the measure tool shows what POST /query/measure answers', async (t) => {
   await page.locator('#measure-result dd[data-key="length"]').waitFor();
   const last = await page.evaluate(() => window.bando.measure.last);
   assert.equal(last.geometry.coordinates.length, 2, JSON.stringify(last.geometry));
+  assert.deepEqual(last.result, await measureDirect(last.geometry));
   assert.ok(Math.abs(last.result.length_m - 150) < 5, `clicked length ${last.result.length_m}`);
-  await page.close();
+  assert.ok(log.requests.some((u) => u.endsWith('/query/measure')));
+  assert.equal(await page.getAttribute('#measure-line', 'aria-pressed'), 'false');
+  // While measuring, clicks are vertices, not identify requests.
+  assert.ok(!log.requests.some((u) => u.includes('/query/identify')), 'a measuring click asked identify');
+  await closeMap(map);
 });
 
-test('searching commune, sheet and parcel number flies to the parcel', async (t) => {
-  if (!ready.parcels) return t.skip('waits on GET /query/parcels (helper "queries")');
+test('searching commune, sheet and parcel number flies to the parcel', async () => {
   const parcel = sampleParcels[42];
   const { MAXA, SHBANDO, SHTHUA } = parcel.properties;
-  const { page } = await openMap();
-  if (ready.communes) {
-    // The commune field offers the communes of the database (OGC API Features).
-    await page.waitForFunction(() => document.querySelectorAll('#commune-list option').length > 0);
-    const options = await page.locator('#commune-list option').evaluateAll((els) => els.map((o) => o.value));
-    assert.equal(options.length, 12, JSON.stringify(options));
-    assert.ok(options.includes(MAXA));
-  }
+  const map = await openMap();
+  const { page } = map;
+  // The commune field offers the communes of the database (OGC API Features).
+  await page.waitForFunction(() => document.querySelectorAll('#commune-list option').length > 0);
+  const options = await page.locator('#commune-list option').evaluateAll((els) => els.map((o) => o.value));
+  assert.equal(options.length, 12, JSON.stringify(options));
+  assert.ok(options.includes(MAXA));
   await page.fill('#search-commune', MAXA);
   await page.fill('#search-sheet', String(SHBANDO));
   await page.fill('#search-number', String(SHTHUA));
@@ -343,19 +436,90 @@ test('searching commune, sheet and parcel number flies to the parcel', async (t)
   const [w, s, e, n] = found.features[0].bbox;
   const c = await page.evaluate(() => window.bandoMap.getCenter());
   assert.ok(c.lng >= w && c.lng <= e && c.lat >= s && c.lat <= n, `centre ${c.lng},${c.lat} outside ${found.features[0].bbox}`);
-  assert.match(await page.locator('#search-status').innerText(), /Tìm thấy 1 thửa/);
+  assert.equal(await page.locator('#search-status').innerText(), 'Tìm thấy 1 thửa');
   const highlighted = await page.evaluate(() => window.bandoMap.querySourceFeatures('bando-highlight').length);
   assert.ok(highlighted > 0, 'the parcel is highlighted');
   // A parcel that does not exist says so.
-  await page.evaluate(({ c, s }) => window.bando.search(c, s, 99999), { c: MAXA, s: SHBANDO });
+  const none = await page.evaluate(({ c, s }) => window.bando.search(c, s, 99999), { c: MAXA, s: SHBANDO });
+  assert.deepEqual(none.features, []);
   assert.equal(await page.locator('#search-status').innerText(), 'Không tìm thấy thửa đất này');
   await page.screenshot({ path: join(resultsDir, 'map-search.png') });
+  await closeMap(map);
+});
+
+test('a failing endpoint shows an error and nothing in its place', async () => {
+  // The style: the map does not start, says why, and builds nothing from elsewhere.
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  const requests = [];
+  page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+  const problem = (status, detail) => (route) => route.fulfill({
+    status, contentType: 'application/problem+json', body: JSON.stringify({ title: 'broken', status, detail }),
+  });
+  await page.route(/\/styles\/planning\.json$/, problem(503, 'style store down'));
+  await page.goto(`${bando.url}/map`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'error');
+  assert.match(await page.locator('#status').innerText(), /^Không tải được kiểu bản đồ: .*503.*style store down/);
+  assert.deepEqual(requests.filter((p) => p === '/layers' || p.startsWith('/tiles/')), [], 'a substitute style was built');
   await page.close();
+
+  // Identify, measure, search and the commune list: each failure is shown where it happened.
+  const broken = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  await broken.route(/\/query\/identify\?/, problem(500, 'identify down'));
+  await broken.route(/\/query\/measure$/, problem(500, 'measure down'));
+  await broken.route(/\/query\/parcels\?/, problem(500, 'search down'));
+  await broken.route(/\/collections\/communes\/items\?/, problem(500, 'communes down'));
+  await broken.goto(`${bando.url}/map#map=16/11.535/106.883`);
+  await broken.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+  assert.equal(await broken.evaluate(() => document.body.dataset.ready), 'true');
+  const status = broken.locator('#status');
+  await broken.waitForFunction(() => document.querySelector('#status').textContent !== '');
+  assert.match(await status.innerText(), /^Không tải được danh sách xã: .*500.*communes down/);
+  assert.equal(await broken.locator('#commune-list option').count(), 0);
+
+  assert.equal(await broken.evaluate(() => window.bando.identify(106.883, 11.535)), null);
+  assert.match(await status.innerText(), /^Không tra cứu được đối tượng: .*500.*identify down/);
+  assert.equal(await broken.locator('.maplibregl-popup').count(), 0, 'a popup without the server');
+
+  const square = tm3Square(568000, 1274000, 200);
+  assert.equal(await measureWithTool(broken, 'area', square), null, 'a measure without the server');
+  assert.match(await status.innerText(), /^Không đo được: .*500.*measure down/);
+  assert.match(await broken.locator('#measure-result dd[data-key="error"]').innerText(), /measure down/);
+  assert.equal(await broken.locator('#measure-result dd[data-key="area"]').count(), 0);
+
+  assert.equal(await broken.evaluate(() => window.bando.search('25252', 1, 1)), null);
+  assert.match(await broken.locator('#search-status').innerText(), /^Không tìm được thửa: .*500.*search down/);
+  assert.equal(await broken.evaluate(() => window.bando.errors().length), 3);
+  await broken.close();
+});
+
+test('the map keeps no titles of its own: every layer, sector and property title comes from the style', () => {
+  const dir = join(root, 'web/map');
+  const files = readdirSync(dir).map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
+  assert.ok(files.some((f) => f.name === 'i18n.mjs'));
+  for (const { name, text } of files) {
+    assert.ok(!text.includes('Số tờ bản đồ'), `${name} has a property title`);
+    assert.equal(text, text.normalize('NFC'), `${name} is not NFC`);
+  }
+  const titles = new Set();
+  for (const s of style.metadata['bando:sectors']) titles.add(s.title_vi).add(s.title_en);
+  for (const layer of Object.values(style.metadata['bando:layers'])) {
+    titles.add(layer.title_vi).add(layer.title_en);
+    for (const p of layer.properties) titles.add(p.title_vi).add(p.title_en);
+  }
+  assert.ok(titles.has('Số tờ bản đồ'), 'the style titles the sheet number');
+  assert.ok(titles.size > 40, `${titles.size} titles`);
+  for (const title of titles) {
+    for (const { name, text } of files) {
+      for (const q of ["'", '"', '`']) assert.ok(!text.includes(`${q}${title}${q}`), `${name} holds the title ${q}${title}${q}`);
+    }
+  }
 });
 
 test('the URL hash restores centre, zoom, bearing and visible layers after a reload', async () => {
   const [lon, lat] = insidePoint(sampleParcels[10]);
-  const { page } = await openMap(`#map=15.25/${lat.toFixed(6)}/${lon.toFixed(6)}/30&layers=communes,parcels`);
+  const map = await openMap(`#map=15.25/${lat.toFixed(6)}/${lon.toFixed(6)}/30&layers=communes,parcels`);
+  const { page } = map;
   const view = () => page.evaluate(() => {
     const m = window.bandoMap;
     return { zoom: m.getZoom(), lng: m.getCenter().lng, lat: m.getCenter().lat, bearing: m.getBearing() };
@@ -386,20 +550,23 @@ test('the URL hash restores centre, zoom, bearing and visible layers after a rel
   assert.ok(Math.abs(v.zoom - 14.5) < 1e-6 && Math.abs(v.bearing + 12) < 0.05, JSON.stringify(v));
   assert.equal(await checked('map_sheets'), true);
   assert.equal(await checked('parcels'), false);
-  const parcelsDrawn = await page.evaluate(() => window.bandoMap.queryRenderedFeatures()
-    .filter((f) => f.layer.metadata?.['bando:layer'] === 'parcels').length);
-  assert.equal(parcelsDrawn, 0);
+  assert.equal(await drawnCount(page, 'parcels'), 0);
+  assert.ok(await drawnCount(page, 'map_sheets') > 0, 'map sheets shown from the URL are drawn');
   // A hash pasted into the address bar applies without a reload.
   await page.evaluate(([la, lo]) => { location.hash = `#map=13/${la}/${lo}&layers=parcels`; }, [lat, lon]);
   await page.waitForFunction(() => Math.abs(window.bandoMap.getZoom() - 13) < 1e-9);
   assert.equal(await checked('parcels'), true);
   assert.equal(await checked('map_sheets'), false);
   assert.equal(await checked('communes'), false);
-  await page.close();
+  await idle(page);
+  assert.equal(await drawnCount(page, 'map_sheets'), 0);
+  assert.ok(await drawnCount(page, 'parcels') > 0);
+  await closeMap(map);
 });
 
 test('coordinates show WGS84 and VN-2000 TM-3 (X = northing) of the point under the cursor', async () => {
-  const { page } = await openMap('#map=14/11.535/106.883');
+  const map = await openMap('#map=14/11.535/106.883');
+  const { page } = map;
   const at = await pagePoint(page, [106.883, 11.535]);
   await page.mouse.move(at.x, at.y);
   const value = page.locator('#coords-vn2000 .value');
@@ -423,17 +590,28 @@ test('coordinates show WGS84 and VN-2000 TM-3 (X = northing) of the point under 
   // East of 107°E the other zone (EPSG:5899, 107°45') is used.
   const east = await page.evaluate(() => window.bando.coordinates(107.3, 11.2));
   assert.equal(east.srid, 5899);
-  await page.close();
+  await closeMap(map);
 });
 
 test('the English toggle switches the interface and is kept in the URL', async () => {
-  const { page } = await openMap();
+  const map = await openMap();
+  const { page } = map;
   assert.equal(await page.locator('h1').innerText(), 'Bản đồ quy hoạch');
   await page.click('#lang-toggle');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
   assert.equal(await page.locator('h1').innerText(), 'Planning map');
   assert.equal(await page.locator('#measure-line').innerText(), 'Measure distance');
-  assert.equal(await page.locator('#layer-tree details[data-sector] summary').first().innerText(), 'Cadastre');
+  // The tree's titles are the style's English ones.
+  const summaries = await page.locator('#layer-tree details[data-sector]').evaluateAll((els) =>
+    els.map((e) => [e.dataset.sector, e.querySelector('summary').textContent]));
+  for (const [id, title] of summaries) {
+    assert.equal(title, style.metadata['bando:sectors'].find((s) => s.id === id).title_en);
+  }
+  assert.equal(summaries[0][1], 'Cadastre');
+  const titles = await page.locator('#layer-tree label[data-layer]').evaluateAll((els) =>
+    els.map((l) => [l.dataset.layer, l.querySelector('.title').textContent]));
+  assert.equal(titles.length, Object.keys(style.metadata['bando:layers']).length);
+  for (const [id, title] of titles) assert.equal(title, described(id).title_en, id);
   assert.equal((await page.locator('#layer-tree label[data-layer="parcels"] .title').innerText()).trim(), 'Parcels');
   assert.equal(await page.locator('#lang-toggle').innerText(), 'Tiếng Việt');
   await page.waitForFunction(() => location.hash.includes('lang=en'));
@@ -444,7 +622,7 @@ test('the English toggle switches the interface and is kept in the URL', async (
   await page.click('#lang-toggle');
   assert.equal(await page.locator('h1').innerText(), 'Bản đồ quy hoạch');
   assert.equal(await page.getAttribute('html', 'lang'), 'vi');
-  await page.close();
+  await closeMap(map);
 });
 
 test('web assets: content types, caching, and no way out of the published folders', async () => {
@@ -453,8 +631,13 @@ test('web assets: content types, caching, and no way out of the published folder
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type'), /^text\/html/);
   assert.equal(r.headers.get('cache-control'), 'no-cache');
-  r = await get('/map/map.js');
-  assert.match(r.headers.get('content-type'), /^text\/javascript/);
+  for (const file of ['map.js', 'style.mjs', 'tree.mjs', 'hash.mjs', 'identify.mjs', 'measure.mjs', 'search.mjs',
+    'coordinates.mjs', 'language.mjs', 'status.mjs', 'http.mjs', 'highlight.mjs', 'i18n.mjs', 'vn2000.mjs']) {
+    r = await get(`/map/${file}`);
+    assert.equal(r.status, 200, file);
+    assert.match(r.headers.get('content-type'), /^text\/javascript/, file);
+    assert.equal(r.headers.get('cache-control'), 'no-cache', file);
+  }
   r = await get('/vendor/maplibre-gl/maplibre-gl.css');
   assert.match(r.headers.get('content-type'), /^text\/css/);
   assert.match(r.headers.get('cache-control'), /max-age=\d+/);
