@@ -15,6 +15,7 @@
 pub mod crs_detect;
 pub mod encoding;
 pub mod mapping;
+pub mod new_layer;
 pub mod pipeline;
 pub mod sample;
 

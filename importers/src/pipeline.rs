@@ -44,9 +44,15 @@ pub fn feature_tables() -> Vec<FeatureTable> {
         .collect()
 }
 
-/// The declared layer for `--layer KIND`, or an error listing the kinds.
-pub fn layer_for(kind: &str) -> Result<LayerDecl, ImportError> {
-    let all = layers::catalog::declarations();
+/// The declared layer for `--layer KIND` (built-in or added without code), or an error
+/// listing the kinds.
+pub async fn layer_for(pool: &PgPool, kind: &str) -> Result<LayerDecl, ImportError> {
+    let all = layers::added::declarations(pool)
+        .await
+        .map_err(|e| ImportError::UnknownLayer {
+            kind: kind.to_string(),
+            known: e.to_string(),
+        })?;
     let known = all
         .iter()
         .map(|l| l.table.kind)
@@ -60,9 +66,16 @@ pub fn layer_for(kind: &str) -> Result<LayerDecl, ImportError> {
         })
 }
 
-/// The table for `--layer KIND`, or an error listing the kinds.
+/// The built-in table for `--layer KIND`, or an error listing the kinds.
 pub fn table_for(kind: &str) -> Result<FeatureTable, ImportError> {
-    layer_for(kind).map(|l| l.table)
+    let all = feature_tables();
+    let known = all.iter().map(|t| t.kind).collect::<Vec<_>>().join(", ");
+    all.into_iter()
+        .find(|t| t.kind == kind)
+        .ok_or_else(|| ImportError::UnknownLayer {
+            kind: kind.to_string(),
+            known,
+        })
 }
 
 /// How text fields are decoded.
@@ -137,6 +150,8 @@ pub struct ImportOptions {
     pub progress: bool,
     /// Axis order of the coordinates.
     pub axes: AxisChoice,
+    /// Values given for every feature (`--set column=value`), whatever the file holds.
+    pub set: Vec<(String, String)>,
 }
 
 impl ImportOptions {
@@ -154,6 +169,7 @@ impl ImportOptions {
             rejects_path: None,
             progress: false,
             axes: AxisChoice::Auto,
+            set: Vec::new(),
         }
     }
 }
@@ -221,7 +237,7 @@ pub async fn import(
     opts: &ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
-    let decl = layer_for(&opts.kind)?;
+    let decl = layer_for(pool, &opts.kind).await?;
     let table = decl.table;
     let mapping_file = match &opts.mapping {
         Some(m) => Some(
@@ -356,6 +372,58 @@ pub async fn import(
     Ok(summary)
 }
 
+/// The `--set column=value` values in column order, typed; `None` where none was given.
+fn given_values(
+    table: &FeatureTable,
+    set: &[(String, String)],
+) -> Result<Vec<Option<Value>>, String> {
+    let mut out = vec![None; table.columns.len()];
+    for (name, text) in set {
+        let Some(i) = table.index_of(name) else {
+            let known: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            return Err(format!(
+                "--set {name}=…: layer {} has no column {name} (its columns: {})",
+                table.kind,
+                known.join(", ")
+            ));
+        };
+        let bad = |what: &str| format!("--set {name}={text}: {what}");
+        let value = match table.columns[i].ty {
+            ColumnType::Text => Value::Text(text.nfc().collect()),
+            ColumnType::Integer => {
+                Value::Integer(text.trim().parse().map_err(|_| bad("not a whole number"))?)
+            }
+            ColumnType::Double => {
+                Value::Double(text.trim().parse().map_err(|_| bad("not a number"))?)
+            }
+            ColumnType::Boolean => {
+                Value::Boolean(match text.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "co" | "có" => true,
+                    "false" | "0" | "no" | "khong" | "không" => false,
+                    _ => return Err(bad("not true or false")),
+                })
+            }
+            ColumnType::Date => {
+                let d = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .map_err(|_| bad("not a date YYYY-MM-DD"))?;
+                use chrono::Datelike;
+                Value::Date(
+                    days_since_2000(d.year(), d.month(), d.day())
+                        .ok_or_else(|| bad("date out of range"))?,
+                )
+            }
+        };
+        if let Some(check) = table.check {
+            // The owner's row rule on the value alone (e.g. a commune code's format).
+            let mut row = vec![Value::Null; table.columns.len()];
+            row[i] = value.clone();
+            check(&row).map_err(|e| bad(&e))?;
+        }
+        out[i] = Some(value);
+    }
+    Ok(out)
+}
+
 /// One readable layer of one dataset.
 #[derive(Debug, Clone)]
 struct Source {
@@ -383,7 +451,7 @@ fn ext_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn open_options_for(path: &Path) -> Vec<String> {
+pub(crate) fn open_options_for(path: &Path) -> Vec<String> {
     match ext_of(path).as_str() {
         // Read DBF text byte for byte; decoding is ours (see module doc). A .cpg declaring
         // UTF-8 is respected.
@@ -411,7 +479,11 @@ fn open_options_for(path: &Path) -> Vec<String> {
     }
 }
 
-fn open(gdal_path: &str, file: &Path, options: &[String]) -> Result<Dataset, ImportError> {
+pub(crate) fn open(
+    gdal_path: &str,
+    file: &Path,
+    options: &[String],
+) -> Result<Dataset, ImportError> {
     let opts: Vec<&str> = options.iter().map(String::as_str).collect();
     Dataset::open_ex(
         gdal_path,
@@ -636,8 +708,14 @@ async fn read_source(
         .collect();
     let names: Vec<String> = field_defs.iter().map(|(n, _)| n.clone()).collect();
     let resolved = resolve(table, &names, mapping_file);
-    for (column, found) in table.columns.iter().zip(&resolved.columns) {
-        if column.required && found.is_none() {
+    let given = given_values(table, &opts.set).map_err(|reason| ImportError::Rejected {
+        path: file.clone(),
+        reason,
+    })?;
+    for ((column, found), given) in table.columns.iter().zip(&resolved.columns).zip(&given) {
+        // A column the owner derives from location, or one given on the command line, needs
+        // no field.
+        if column.required && found.is_none() && given.is_none() && column.derive.is_none() {
             return Err(ImportError::MissingField {
                 path: file.clone(),
                 layer: layer_name.clone(),
@@ -646,7 +724,10 @@ async fn read_source(
                     .chain(column.legacy.iter().copied())
                     .collect::<Vec<_>>()
                     .join(", ")
-                    + " — or name the field in a --mapping file",
+                    + &format!(
+                        " — or name the field in a --mapping file, or give one value for every feature with --set {}=VALUE",
+                        column.name
+                    ),
             });
         }
     }
@@ -768,10 +849,11 @@ async fn read_source(
         };
         let mut values = Vec::with_capacity(table.columns.len());
         let mut problem = None;
-        for (column, found) in table.columns.iter().zip(&resolved.columns) {
-            let value = match found {
-                None => Value::Null,
-                Some((i, field)) => {
+        for ((column, found), given) in table.columns.iter().zip(&resolved.columns).zip(&given) {
+            let value = match (given, found) {
+                (Some(v), _) => v.clone(),
+                (None, None) => Value::Null,
+                (None, Some((i, field))) => {
                     match convert(&feature, *i, field_defs[*i].1, column.ty, &text_of) {
                         Ok(v) => v,
                         Err(e) => {
@@ -781,7 +863,12 @@ async fn read_source(
                     }
                 }
             };
-            if column.required && value == Value::Null && problem.is_none() {
+            // A derivable column left empty is filled from location after staging.
+            if column.required
+                && value == Value::Null
+                && problem.is_none()
+                && column.derive.is_none()
+            {
                 let field = found.as_ref().map(|(_, f)| f.as_str()).unwrap_or("-");
                 problem = Some(format!("{} is missing (field {field})", column.name));
             }

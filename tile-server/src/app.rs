@@ -9,7 +9,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use gis_core::crs::CrsRegistry;
-use gis_core::layer::LayerRegistry;
 use sqlx::PgPool;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -33,8 +32,8 @@ pub struct AppState(Arc<SharedState>);
 pub struct SharedState {
     /// Database pool.
     pub pool: PgPool,
-    /// Registered layers.
-    pub layers: Arc<LayerRegistry>,
+    /// Registered layers (replaced when a layer definition changes).
+    pub layers: Arc<crate::live::LiveLayers>,
     /// Accepted CRSs.
     pub crs: Arc<CrsRegistry>,
     /// Prometheus renderer.
@@ -60,7 +59,7 @@ impl AppState {
 
     /// State with explicit tile settings.
     pub fn with_tiles(pool: PgPool, tiles: TileSettings) -> Result<Self, AppError> {
-        let layers = Arc::new(layers::registry()?);
+        let layers = Arc::new(crate::live::LiveLayers::new(layers::registry()?));
         Ok(AppState(Arc::new(SharedState {
             tiles: TileService::new(pool.clone(), layers.clone(), tiles),
             pool,

@@ -18,6 +18,10 @@ pub struct RawConfig {
     /// `[database]` section.
     #[serde(default)]
     pub database: RawDatabase,
+    /// `[[layers]]`: layers added without code, kept in the config (e.g. in git); stored as
+    /// added layers when bando serves ([`layers::added::AddedLayer`]).
+    #[serde(default)]
+    pub layers: Vec<layers::added::AddedLayer>,
 }
 
 /// `[server]`.
@@ -84,6 +88,9 @@ pub enum ConfigError {
         /// What is accepted.
         reason: &'static str,
     },
+    /// A layer written in the config is not acceptable.
+    #[error("[[layers]] {0}")]
+    Layer(String),
 }
 
 /// The checked configuration.
@@ -109,6 +116,8 @@ pub struct Config {
     pub font_dir: PathBuf,
     /// Base of absolute links, without a trailing slash (`None`: from the request).
     pub public_url: Option<String>,
+    /// Layers defined in the config file.
+    pub layers: Vec<layers::added::AddedLayer>,
 }
 
 impl RawConfig {
@@ -220,7 +229,13 @@ impl RawConfig {
                 reason: "must be at most 1048576 (1 TiB)",
             });
         }
+        for layer in &self.layers {
+            layer
+                .validate()
+                .map_err(|e| ConfigError::Layer(e.to_string()))?;
+        }
         Ok(Config {
+            layers: self.layers,
             tile_cache_bytes: tile_cache_mb << 20,
             listen,
             request_timeout: Duration::from_secs(timeout),

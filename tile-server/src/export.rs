@@ -341,7 +341,7 @@ async fn write_pack(
     // No cache: every tile is rendered once, and a cache would only hold memory.
     let service = TileService::new(
         pool.clone(),
-        registry.clone(),
+        Arc::new(crate::live::LiveLayers::new((*registry).clone())),
         TileSettings {
             cache_bytes: 0,
             ..Default::default()

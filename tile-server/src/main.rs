@@ -31,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve HTTP (landing page, /health, /metrics, /layers, /crs).
@@ -64,9 +66,38 @@ enum Command {
         /// What to read (any format GDAL reads: Shapefile, GeoPackage, GeoJSON, DGN v7, DXF,
         /// KML, CSV with coordinate columns, FileGDB).
         path: PathBuf,
-        /// Target layer: parcels, map_sheets, communes, planning_zones, red_lines, roads, …
+        /// Target layer: parcels, map_sheets, communes, planning_zones, red_lines, roads, … or
+        /// one added before with --new-layer.
+        #[arg(
+            long,
+            required_unless_present = "new_layer",
+            conflicts_with = "new_layer"
+        )]
+        layer: Option<String>,
+        /// Make a new layer with this id from the file's own fields and geometry type, then
+        /// import into it (needs --sector; running servers pick it up without a restart).
+        #[arg(long, value_name = "ID", requires = "sector")]
+        new_layer: Option<String>,
+        /// Sector of the new layer: cadastre, planning, transport, water, power, environment,
+        /// health, education, tourism, security, services.
         #[arg(long)]
-        layer: String,
+        sector: Option<String>,
+        /// Vietnamese title of the new layer.
+        #[arg(long)]
+        title: Option<String>,
+        /// English title of the new layer.
+        #[arg(long)]
+        title_en: Option<String>,
+        /// Geometry type of the new layer when the file does not say: point, line, polygon.
+        #[arg(long)]
+        geometry_type: Option<String>,
+        /// Fields of the new layer that hold personal data (only authorised readers see them).
+        #[arg(long, value_name = "FIELD[,FIELD…]", value_delimiter = ',')]
+        restricted: Vec<String>,
+        /// One value for every feature, e.g. --set commune_code=25220 for a commune's file
+        /// without a commune field (repeatable).
+        #[arg(long, value_name = "COLUMN=VALUE")]
+        set: Vec<String>,
         /// CRS of sources without one (or to override theirs), e.g. EPSG:9212.
         #[arg(long, value_name = "EPSG:N")]
         srs: Option<String>,
@@ -96,8 +127,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the registered layers.
+    /// List the built-in layers (no database needed; `bando layer list` adds the added ones).
     Layers,
+    /// Layers added without code: list, show, change or drop them.
+    Layer {
+        #[command(subcommand)]
+        action: LayerAction,
+    },
     /// Pack the tiles of an area into an MBTiles or PMTiles file for offline use (mobile maps).
     Export {
         /// Area: west,south,east,north (in --bbox-crs).
@@ -347,9 +383,20 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
+        Command::Layer { action } => {
+            let config = load_config(&cli, None)?;
+            with_db(&config, async |db| layer_command(&db.pool, action).await).await
+        }
         Command::Import {
             path,
             layer,
+            new_layer,
+            sector,
+            title,
+            title_en,
+            geometry_type,
+            restricted,
+            set,
             srs,
             encoding,
             mapping,
@@ -360,7 +407,34 @@ async fn run(cli: Cli) -> Result<()> {
             json,
             axes,
         } => {
-            let mut opts = importers::pipeline::ImportOptions::new(layer);
+            let kind = layer
+                .clone()
+                .or_else(|| new_layer.clone())
+                .unwrap_or_default();
+            let mut opts = importers::pipeline::ImportOptions::new(&kind);
+            opts.set = set
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("--set {pair}: write COLUMN=VALUE"))
+                })
+                .collect::<Result<_>>()?;
+            let new = match new_layer {
+                Some(id) => Some(importers::new_layer::NewLayer {
+                    id: id.clone(),
+                    sector: sector.clone().unwrap_or_default(),
+                    title: title.clone(),
+                    title_en: title_en.clone(),
+                    geometry: geometry_type
+                        .as_deref()
+                        .map(importers::new_layer::parse_geometry)
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("--geometry-type: {e}"))?,
+                    restricted: restricted.clone(),
+                }),
+                None => None,
+            };
             opts.srs = srs
                 .as_deref()
                 .map(parse_crs_ref)
@@ -386,10 +460,20 @@ async fn run(cli: Cli) -> Result<()> {
                 .map_err(|e: String| anyhow::anyhow!("--axes: {e}"))?;
             opts.rejects_path = rejects.clone();
             opts.progress = !json;
-            // Fail on a wrong layer name before starting a database.
-            importers::pipeline::table_for(layer)?;
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| {
+                if let Some(new) = &new {
+                    let definition = importers::new_layer::definition_from_file(path, new)?;
+                    layers::added::save(&db.pool, &definition, &opts.imported_by).await?;
+                    println!(
+                        "layer {} ({}, {} columns, {}) created in sector {}",
+                        definition.id,
+                        definition.title_vi,
+                        definition.columns.len(),
+                        definition.geometry.as_str(),
+                        definition.sector
+                    );
+                }
                 let summary = importers::pipeline::import(&db.pool, path, &opts).await?;
                 if *json {
                     println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -453,6 +537,94 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// What `bando layer …` can do.
+#[derive(Subcommand, Debug)]
+enum LayerAction {
+    /// Every layer, built-in and added.
+    List,
+    /// An added layer's definition (JSON).
+    Show {
+        /// Layer id.
+        id: String,
+    },
+    /// Change settings of an added layer: title, title_en, sector, color, visible, zoom
+    /// (MIN-MAX), cache_max_age, restricted (a,b), title_vi.COLUMN, title_en.COLUMN.
+    Set {
+        /// Layer id.
+        id: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true)]
+        settings: Vec<String>,
+    },
+    /// Remove an added layer and its table (built-in layers are never dropped).
+    Drop {
+        /// Layer id.
+        id: String,
+        /// Also when it still holds features.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+async fn layer_command(pool: &sqlx::PgPool, action: &LayerAction) -> Result<()> {
+    use layers::added;
+    match action {
+        LayerAction::List => {
+            let added_ids: Vec<String> =
+                added::load(pool).await?.into_iter().map(|l| l.id).collect();
+            let registry = added::registry(pool).await?;
+            for layer in registry.iter() {
+                let origin = if added_ids.iter().any(|id| id == layer.id()) {
+                    "added"
+                } else {
+                    "built-in"
+                };
+                let storage = layer.storage();
+                println!(
+                    "{:<18} {:<9} {:<12} {:<32} {}.{}",
+                    layer.id(),
+                    origin,
+                    layer.sector(),
+                    layer.title_vi(),
+                    storage.schema,
+                    storage.table
+                );
+            }
+        }
+        LayerAction::Show { id } => {
+            let layer = added::get(pool, id).await?;
+            println!("{}", serde_json::to_string_pretty(&layer)?);
+        }
+        LayerAction::Set { id, settings } => {
+            let mut layer = added::get(pool, id).await?;
+            for pair in settings {
+                let (key, value) = pair
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("{pair}: write KEY=VALUE"))?;
+                layer.set(key.trim(), value)?;
+            }
+            added::save(
+                pool,
+                &layer,
+                &std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            )
+            .await?;
+            println!("layer {id} updated");
+        }
+        LayerAction::Drop { id, force } => {
+            if layers::catalog::declarations()
+                .iter()
+                .any(|l| l.table.kind == id.as_str())
+            {
+                anyhow::bail!("{id} is a built-in layer: it is declared in its owner's code and is never dropped");
+            }
+            let features = added::drop_layer(pool, id, *force).await?;
+            println!("layer {id} dropped ({features} features deleted)");
+        }
+    }
+    Ok(())
+}
+
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
     tile_server::routes::set_public_url(config.public_url.clone());
@@ -464,7 +636,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
             ..Default::default()
         },
     )?;
-    gis_core::layer::publish(&state.layers, &db.pool).await?;
+    // Layers written in the config are stored like any added layer (unchanged ones untouched).
+    for layer in &config.layers {
+        layers::added::save(&db.pool, layer, "config").await?;
+    }
+    state.tiles.reload_layers().await;
     let listener_task = state.tiles.spawn_invalidation_listener();
     let router = app(
         state,

@@ -8,14 +8,13 @@
 //! (old and new geometry) covered, and every cached tile of a layer over that table whose
 //! buffered bounds meet the box is dropped — at every zoom, in every instance.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use gis_core::layer::{Access, Layer, LayerRegistry};
+use gis_core::layer::{Access, Layer};
 use gis_core::mvt::{tile_sql, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
 use moka::future::Cache;
@@ -65,10 +64,8 @@ pub enum TileError {
 #[derive(Clone)]
 pub struct TileService {
     pool: PgPool,
-    layers: Arc<LayerRegistry>,
+    layers: Arc<crate::live::LiveLayers>,
     cache: Option<Cache<TileKey, RenderedTile>>,
-    /// Table (`schema.table`) → ids of the layers drawn from it.
-    layers_by_table: Arc<HashMap<String, Vec<Arc<str>>>>,
     max_features: u32,
     max_bytes: usize,
     /// Incremented when an invalidation starts: a render that sees it move is not cached.
@@ -114,7 +111,7 @@ impl Default for TileSettings {
 
 impl TileService {
     /// A service over the registry's layers.
-    pub fn new(pool: PgPool, layers: Arc<LayerRegistry>, settings: TileSettings) -> Self {
+    pub fn new(pool: PgPool, layers: Arc<crate::live::LiveLayers>, settings: TileSettings) -> Self {
         let cache = (settings.cache_bytes > 0).then(|| {
             Cache::builder()
                 .max_capacity(settings.cache_bytes)
@@ -126,19 +123,10 @@ impl TileService {
                 .support_invalidation_closures()
                 .build()
         });
-        let mut layers_by_table: HashMap<String, Vec<Arc<str>>> = HashMap::new();
-        for layer in layers.iter() {
-            let s = layer.storage();
-            layers_by_table
-                .entry(format!("{}.{}", s.schema, s.table))
-                .or_default()
-                .push(Arc::from(layer.id()));
-        }
         TileService {
             pool,
             layers,
             cache,
-            layers_by_table: Arc::new(layers_by_table),
             max_features: settings.max_features,
             max_bytes: settings.max_bytes,
             generation: Arc::new(AtomicU64::new(0)),
@@ -312,11 +300,11 @@ impl TileService {
     /// (EPSG:3857). Returns the number of layers affected.
     pub fn invalidate(&self, table: &str, bbox: [f64; 4]) -> usize {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let (Some(cache), Some(layers)) = (&self.cache, self.layers_by_table.get(table)) else {
+        let layers = self.layers.ids_over(table);
+        let Some(cache) = self.cache.as_ref().filter(|_| !layers.is_empty()) else {
             self.applied.fetch_add(1, Ordering::AcqRel);
             return 0;
         };
-        let layers: Vec<Arc<str>> = layers.clone();
         let changed = Bounds {
             min_x: bbox[0],
             min_y: bbox[1],
@@ -376,13 +364,40 @@ impl TileService {
 
     async fn listen_once(&self, first: bool) -> Result<(), sqlx::Error> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        listener.listen(gis_core::bulk::CHANGES_CHANNEL).await?;
+        listener
+            .listen_all([
+                gis_core::bulk::CHANGES_CHANNEL,
+                layers::added::CATALOG_CHANNEL,
+            ])
+            .await?;
         if !first {
             self.invalidate_all();
+            self.reload_layers().await;
         }
         loop {
             let note = listener.recv().await?;
-            self.apply_notification(note.payload());
+            if note.channel() == layers::added::CATALOG_CHANNEL {
+                self.reload_layers().await;
+            } else {
+                self.apply_notification(note.payload());
+            }
+        }
+    }
+
+    /// Rebuilds the registry from the built-in and added layers' definitions, publishes it to
+    /// the catalog, and drops cached tiles (a layer's style or columns may have changed). A
+    /// failure keeps the registry as it was.
+    pub async fn reload_layers(&self) {
+        match layers::added::registry(&self.pool).await {
+            Ok(registry) => {
+                if let Err(e) = gis_core::layer::publish(&registry, &self.pool).await {
+                    tracing::warn!(%e, "layer catalog not republished");
+                }
+                tracing::info!(layers = registry.len(), "layer registry reloaded");
+                self.layers.replace(registry);
+                self.invalidate_all();
+            }
+            Err(e) => tracing::error!(%e, "layer registry not reloaded; keeping the current one"),
         }
     }
 

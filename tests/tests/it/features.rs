@@ -120,7 +120,7 @@ async fn parcels_app(n: usize) -> (TestDb, Router) {
         .await
         .expect("import parcels");
     let state = AppState::new(db.pool.clone()).expect("state");
-    gis_core::layer::publish(&state.layers, &db.pool)
+    gis_core::layer::publish(&state.layers.snapshot(), &db.pool)
         .await
         .expect("publish");
     (db, app(state, Limits::default()))
@@ -901,10 +901,10 @@ async fn gdal_lists_every_collection_and_copies_5000_parcels_through_paging() {
             .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
     }
     let state = AppState::new(db.pool.clone()).expect("state");
-    gis_core::layer::publish(&state.layers, &db.pool)
+    gis_core::layer::publish(&state.layers.snapshot(), &db.pool)
         .await
         .expect("publish");
-    let registry = state.layers.clone();
+    let registry = state.layers.snapshot();
     let port = serve(app(state, Limits::default())).await;
     let base = format!("OAPIF:http://127.0.0.1:{port}/");
 
@@ -1373,7 +1373,7 @@ async fn remembered_match_counts_follow_every_change() {
         .await
         .expect("import parcels");
     let state = AppState::new(db.pool.clone()).expect("state");
-    gis_core::layer::publish(&state.layers, &db.pool)
+    gis_core::layer::publish(&state.layers.snapshot(), &db.pool)
         .await
         .expect("publish");
     let listener = state.tiles.spawn_invalidation_listener();

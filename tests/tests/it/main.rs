@@ -8,6 +8,7 @@ mod export;
 mod features;
 mod import;
 mod lowzoom;
+mod plugins;
 mod query;
 mod server;
 mod style;

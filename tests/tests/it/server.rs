@@ -15,7 +15,7 @@ use tower::ServiceExt;
 async fn test_app() -> (TestDb, Router) {
     let db = TestDb::new().await;
     let state = AppState::new(db.pool.clone()).expect("state");
-    gis_core::layer::publish(&state.layers, &db.pool)
+    gis_core::layer::publish(&state.layers.snapshot(), &db.pool)
         .await
         .expect("publish");
     let sample = tests::sample_dir();

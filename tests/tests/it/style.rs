@@ -74,6 +74,7 @@ async fn styles_point_only_at_this_server_and_at_registered_layers() {
     );
     let restricted: Vec<String> = state
         .layers
+        .snapshot()
         .iter()
         .flat_map(|l| l.properties())
         .filter(|p| p.access == gis_core::layer::Access::Restricted)

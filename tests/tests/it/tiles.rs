@@ -613,7 +613,8 @@ async fn the_tile_catalog_lists_every_layer_with_working_urls() {
     let catalog: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     let sets = catalog["tilesets"].as_array().expect("tilesets");
     let ids: Vec<&str> = sets.iter().map(|s| s["id"].as_str().expect("id")).collect();
-    let registered: Vec<&str> = state.layers.iter().map(|l| l.id()).collect();
+    let registry = state.layers.snapshot();
+    let registered: Vec<&str> = registry.iter().map(|l| l.id()).collect();
     assert_eq!(ids, registered);
     let path_of = |url: &str| {
         let rest = url.split_once("://").expect("absolute url").1;

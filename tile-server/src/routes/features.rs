@@ -181,11 +181,11 @@ fn refuse_unknown(params: &Params, allowed: &[&str]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn layer_for<'a>(
-    state: &'a AppState,
+fn layer_for(
+    state: &AppState,
     id: &str,
     access: Access,
-) -> Result<&'a std::sync::Arc<dyn Layer>, ApiError> {
+) -> Result<std::sync::Arc<dyn Layer>, ApiError> {
     state
         .layers
         .get(id)
@@ -362,11 +362,8 @@ pub async fn collections(
     let format = negotiate(single(&params, "f")?, &headers, false)?;
     let base = base_url(&headers);
     let access = Access::Public;
-    let layers: Vec<_> = state
-        .layers
-        .iter()
-        .filter(|l| l.access() <= access)
-        .collect();
+    let registry = state.layers.snapshot();
+    let layers: Vec<_> = registry.iter().filter(|l| l.access() <= access).collect();
     if format == Format::Html {
         let rows: String = layers
             .iter()
@@ -912,7 +909,12 @@ pub async fn item(
 
 /// Used by the OpenAPI document: the queryable parameter names of every collection.
 pub fn collection_ids(state: &AppState) -> Vec<String> {
-    state.layers.iter().map(|l| l.id().to_string()).collect()
+    state
+        .layers
+        .snapshot()
+        .iter()
+        .map(|l| l.id().to_string())
+        .collect()
 }
 
 #[cfg(test)]

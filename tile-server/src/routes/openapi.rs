@@ -303,7 +303,7 @@ pub async fn api(
     if f.is_some() && negotiate(f, &headers, false)? == Format::Html {
         return Ok(api_html(State(state), headers).await.into_response());
     }
-    let doc = document(&base_url(&headers), &state.layers);
+    let doc = document(&base_url(&headers), &state.layers.snapshot());
     let mut r = (StatusCode::OK, doc.to_string()).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENAPI_JSON));
@@ -312,7 +312,7 @@ pub async fn api(
 
 /// `GET /api.html`: every operation with its parameters, as plain HTML.
 pub async fn api_html(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let doc = document(&base_url(&headers), &state.layers);
+    let doc = document(&base_url(&headers), &state.layers.snapshot());
     let mut rows = String::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {

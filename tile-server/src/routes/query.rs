@@ -165,15 +165,12 @@ fn lookup_error(e: LookupError) -> AppError {
     }
 }
 
-fn layer_by_id<'a>(
-    state: &'a AppState,
-    id: &str,
-) -> Result<&'a std::sync::Arc<dyn Layer>, AppError> {
+fn layer_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<dyn Layer>, AppError> {
     match state.layers.get(id) {
         Some(l) if l.access() == Access::Public => Ok(l),
         _ => {
-            let known: Vec<&str> = state
-                .layers
+            let registry = state.layers.snapshot();
+            let known: Vec<&str> = registry
                 .iter()
                 .filter(|l| l.access() == Access::Public)
                 .map(|l| l.id())
@@ -186,10 +183,10 @@ fn layer_by_id<'a>(
     }
 }
 
-fn required_layer<'a>(
-    state: &'a AppState,
+fn required_layer(
+    state: &AppState,
     p: &HashMap<String, String>,
-) -> Result<&'a std::sync::Arc<dyn Layer>, AppError> {
+) -> Result<std::sync::Arc<dyn Layer>, AppError> {
     let id = param(p, "layer").ok_or_else(|| {
         AppError::BadRequest("layer is required (a layer id, see /layers)".into())
     })?;
@@ -288,9 +285,9 @@ pub async fn identify(
     }
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let layers: Vec<&std::sync::Arc<dyn Layer>> = match param(&p, "layers") {
+    let layers: Vec<std::sync::Arc<dyn Layer>> = match param(&p, "layers") {
         Some(list) => {
-            let mut out: Vec<&std::sync::Arc<dyn Layer>> = Vec::new();
+            let mut out: Vec<std::sync::Arc<dyn Layer>> = Vec::new();
             for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let layer = layer_by_id(&state, id)?;
                 if !out.iter().any(|l| l.id() == layer.id()) {
@@ -304,12 +301,14 @@ pub async fn identify(
         }
         None => state
             .layers
+            .snapshot()
             .iter()
             .filter(|l| l.access() == Access::Public)
             .filter(|l| {
                 let (min, max) = l.zoom_range();
                 (min..=max).contains(&zoom)
             })
+            .cloned()
             .collect(),
     };
     let dyn_layers: Vec<&dyn Layer> = layers.iter().map(|l| l.as_ref()).collect();

@@ -73,9 +73,9 @@ pub async fn style(
             known_styles()
         )));
     };
-    let doc = layers::style::style(id, &state.layers, &base_url(&headers)).ok_or_else(|| {
-        AppError::NotFound(format!("no style \"{id}\": styles are {}", known_styles()))
-    })?;
+    let doc = layers::style::style(id, &state.layers.snapshot(), &base_url(&headers)).ok_or_else(
+        || AppError::NotFound(format!("no style \"{id}\": styles are {}", known_styles())),
+    )?;
     Ok(with_cache(Json(doc).into_response(), STYLE_CACHE))
 }
 

@@ -61,8 +61,8 @@ fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
     let mut ids: Vec<String> = Vec::new();
     for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if state.layers.get(id).is_none_or(|l| l.access() > reader) {
-            let known: Vec<&str> = state
-                .layers
+            let registry = state.layers.snapshot();
+            let known: Vec<&str> = registry
                 .iter()
                 .filter(|l| l.access() <= reader)
                 .map(|l| l.id())
@@ -307,7 +307,7 @@ pub async fn ogc_tileset(
 }
 
 /// A layer of a tileset: id, plugin and the properties anonymous readers see.
-type TilesetLayer<'a> = (&'a str, &'a Arc<dyn Layer>, Vec<PropertyDef>);
+type TilesetLayer<'a> = (&'a str, Arc<dyn Layer>, Vec<PropertyDef>);
 
 /// The layers of a tileset with their public properties, and the zoom span they cover together.
 fn tileset_layers<'a>(state: &'a AppState, ids: &'a [String]) -> (Vec<TilesetLayer<'a>>, u8, u8) {
@@ -603,7 +603,12 @@ pub async fn catalog(
     let base = base_url(&headers);
     let mut entries = Vec::new();
     // Only what an anonymous reader may fetch (see `layer_ids`).
-    for layer in state.layers.iter().filter(|l| l.access() == Access::Public) {
+    for layer in state
+        .layers
+        .snapshot()
+        .iter()
+        .filter(|l| l.access() == Access::Public)
+    {
         let id = layer.id();
         let (min, max) = layer.zoom_range();
         let bounds = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await?;
