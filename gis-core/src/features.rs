@@ -18,7 +18,7 @@
 //!   `next`/`prev` links carry an opaque [`Cursor`] with the last (first) row's key values, so
 //!   rows inserted or deleted between requests never shift a page.
 //! - **numberMatched** is an exact `count(*)` under the same conditions.
-//! - **Filters** are CQL2 compiled by [`crate::cql2::compile`] against [`queryables`];
+//! - **Filters** are CQL2 compiled by [`cql2::compile`] against [`queryables`];
 //!   every user value reaches PostgreSQL as a bind parameter.
 
 use serde_json::value::RawValue;
@@ -26,7 +26,7 @@ use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row as _};
 
-use crate::cql2::{self, Cql2Error, Expr, FilterContext, Queryable, QueryableType, SqlParam};
+use cql2::{self, Cql2Error, Expr, FilterContext, Queryable, QueryableType, SqlParam};
 use crate::db::quote_ident;
 use crate::layer::{Access, Layer, PropertyDef, PropertyKind};
 

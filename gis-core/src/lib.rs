@@ -2,8 +2,6 @@
 //!
 //! Owns what every other crate stands on and nothing domain-specific:
 //!
-//! - [`cql2`]: OGC CQL2 filters (cql2-text and cql2-json) parsed into one typed tree and
-//!   compiled into parameterised PostgreSQL/PostGIS SQL over the caller's queryables;
 //! - [`crs`]: the CRSs bando accepts (WGS84, Web Mercator, VN-2000 geographic, TM-3 and UTM
 //!   zones, any EPSG code PROJ knows), transforms through the system PROJ (EPSG:6960 for
 //!   VN-2000), and the axis-order guard for northing-first survey coordinates;
@@ -13,13 +11,15 @@
 //!   candidates in Web Mercator, exact metres in a TM-3 zone);
 //! - [`tile`]: z/x/y addressing in the WebMercatorQuad grid;
 //! - [`db`]: where the database is (existing server or bando's private PostgreSQL+PostGIS
-//!   cluster), the pool, and the merged embedded migrations of every crate;
+//!   cluster, crate `pg-cluster`), the pool, and the merged embedded migrations of every crate;
 //! - [`features`]: OGC API – Features items of a layer (bbox, datetime, CQL2, properties,
-//!   sortby, keyset paging, any EPSG output CRS), GeoJSON assembled by PostgreSQL;
+//!   sortby, keyset paging, any EPSG output CRS; filters in CQL2, crate `cql2`), GeoJSON
+//!   assembled by PostgreSQL;
 //! - [`feature`] and [`bulk`]: how owners describe feature tables, and the generic writer that
 //!   stages (binary COPY), validates, and merges imports into them in one transaction;
 //! - [`layer`]: the [`layer::Layer`] trait every layer plugin implements, the registry the server
-//!   reads, and the `platform.layer_catalog` table it is published to.
+//!   reads, and the `platform.layer_catalog` table it is published to;
+//! - [`declare`]: [`declare::LayerDecl`], the one declaration of a layer its owner writes.
 //!
 //! It knows nothing of HTTP, parcels or planning. Example:
 //!
@@ -32,7 +32,6 @@
 #![deny(missing_docs)]
 
 pub mod bulk;
-pub mod cql2;
 pub mod crs;
 pub mod db;
 pub mod declare;

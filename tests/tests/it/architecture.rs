@@ -50,3 +50,72 @@ fn readme_gives_exactly_the_two_commands() {
         "{ci}"
     );
 }
+
+/// Direct dependencies (normal, not dev) of every workspace member, from `cargo metadata`.
+fn dependencies() -> std::collections::BTreeMap<String, Vec<String>> {
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata json");
+    meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().expect("name").to_string())
+                .collect();
+            (p["name"].as_str().expect("name").to_string(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn the_dependency_rules_of_architecture_md_hold() {
+    let deps = dependencies();
+    assert!(deps.len() >= 10, "{deps:?}");
+    let uses = |krate: &str, dep: &str| deps.get(krate).is_some_and(|d| d.iter().any(|x| x == dep));
+    let http = ["axum", "tower", "tower-http", "hyper"];
+    for (krate, _) in deps.iter() {
+        // Only the server (and the identity crate's dev issuer routes) speak HTTP.
+        if !["tile-server", "tests", "auth"].contains(&krate.as_str()) {
+            for h in http {
+                assert!(!uses(krate, h), "{krate} depends on {h}: only tile-server knows HTTP");
+            }
+        }
+        // GDAL reads deliveries (importers) and writes GeoPackage downloads (tile-server).
+        if !["importers", "tile-server", "tests"].contains(&krate.as_str()) {
+            assert!(!uses(krate, "gdal"), "{krate} depends on gdal");
+        }
+        // Nothing but the tests depends on the binary crate.
+        if krate != "tests" {
+            assert!(!uses(krate, "tile-server"), "{krate} depends on tile-server");
+        }
+    }
+    // gis-core knows no domain.
+    for domain in ["land", "planning", "utilities", "sectors", "layers", "importers"] {
+        assert!(!uses("gis-core", domain), "gis-core depends on {domain}");
+    }
+    // Domain crates stand on gis-core only (planning may name land's code lists).
+    for domain in ["land", "planning", "utilities", "sectors"] {
+        assert!(uses(domain, "gis-core"), "{domain} does not use gis-core");
+        for upper in ["layers", "importers", "reqwest"] {
+            assert!(!uses(domain, upper), "{domain} depends on {upper}");
+        }
+    }
+    assert!(!uses("land", "planning"), "land must not depend on planning");
+    // The small crates stand alone.
+    for leaf in ["cql2", "pg-cluster"] {
+        assert!(!uses(leaf, "gis-core"), "{leaf} depends on gis-core");
+    }
+    assert!(uses("layers", "land") && uses("importers", "layers"));
+    // The identity crate runs no SQL (who may read what is the layers' declaration).
+    assert!(!uses("auth", "sqlx"), "the identity crate runs no SQL");
+}

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use gis_core::cql2::{self, Cql2Error};
+use cql2::{self, Cql2Error};
 use gis_core::crs::{ogc_uri, parse_crs_ref};
 use gis_core::features::{
     self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,

@@ -1,10 +1,12 @@
+//! # cql2 — OGC CQL2 filters
+//!
 //! OGC CQL2 (Common Query Language, OGC 21-065) for OGC API – Features Part 3 filtering:
 //! parse a filter written in **cql2-text** ([`parse_text`]) or **cql2-json** ([`parse_json`],
 //! [`parse_json_value`]) into one typed tree ([`Expr`]), then [`compile`] the tree into a
 //! parameterised PostgreSQL/PostGIS `WHERE` fragment.
 //!
 //! ```
-//! use gis_core::cql2::{compile, parse_text, FilterContext, Queryable, QueryableType, SqlParam};
+//! use cql2::{compile, parse_text, FilterContext, Queryable, QueryableType, SqlParam};
 //! let queryables = [Queryable::new("sheet_number", QueryableType::Integer, r#"t."sheet_number""#)];
 //! let expr = parse_text("sheet_number = 12").unwrap();
 //! let filter = compile(&expr, &FilterContext::new(&queryables)).unwrap();
@@ -72,6 +74,7 @@
 //! [`Cql2Error::Forbidden`]. Inputs over [`MAX_INPUT_BYTES`] and nesting deeper than
 //! [`MAX_DEPTH`] are refused, so no filter can exhaust the stack; no input panics.
 //! Text literals are normalised to Unicode NFC (the form bando stores text in).
+#![deny(missing_docs)]
 
 mod ast;
 mod compile;

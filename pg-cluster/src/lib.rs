@@ -1,4 +1,6 @@
-//! bando's private PostgreSQL + PostGIS cluster: the embedded default when no `DATABASE_URL`
+//! # pg-cluster — bando's private PostgreSQL + PostGIS cluster
+//!
+//! The private cluster: the embedded default when no `DATABASE_URL`
 //! is set.
 //!
 //! The cluster is a plain data directory run by the system's own PostgreSQL binaries
@@ -10,6 +12,7 @@
 //!
 //! A second start finds the data directory and reuses it; a cluster already running on the same
 //! directory (found through `postmaster.pid`) is joined, not restarted, and left running.
+#![deny(missing_docs)]
 
 use std::ffi::OsStr;
 use std::io;

@@ -13,7 +13,7 @@ use super::{echo, too_long, Cql2Error, Position, MAX_DEPTH};
 /// Parses a cql2-text filter. The result is always a predicate ([`Expr::is_predicate`]).
 ///
 /// ```
-/// use gis_core::cql2::{parse_text, CompareOp, Expr};
+/// use cql2::{parse_text, CompareOp, Expr};
 /// let e = parse_text("sheet_number = 12").unwrap();
 /// assert_eq!(
 ///     e,

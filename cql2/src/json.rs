@@ -16,7 +16,7 @@ type Res<T> = Result<T, Cql2Error>;
 /// column; errors in the structure carry a JSON Pointer (`/args/1/args/0`).
 ///
 /// ```
-/// use gis_core::cql2::{parse_json, parse_text};
+/// use cql2::{parse_json, parse_text};
 /// let json = r#"{"op": "=", "args": [{"property": "sheet_number"}, 12]}"#;
 /// assert_eq!(parse_json(json).unwrap(), parse_text("sheet_number = 12").unwrap());
 /// ```
