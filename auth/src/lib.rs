@@ -1,0 +1,10 @@
+//! bando identity: bearer-token verification against an OpenID Connect provider ([`Verifier`]) and the development issuer.
+#![deny(missing_docs)]
+
+mod error;
+mod principal;
+mod verifier;
+
+pub use error::AuthError;
+pub use principal::{Principal, Role};
+pub use verifier::{bearer_token, check_crypto_provider, Verifier, VerifierConfig, ACCEPTED_ALGORITHMS};
