@@ -1,6 +1,7 @@
 //! bando identity: bearer-token verification against an OpenID Connect provider ([`Verifier`]) and the development issuer.
 #![deny(missing_docs)]
 
+pub mod dev_issuer;
 mod error;
 mod principal;
 mod verifier;
@@ -8,3 +9,4 @@ mod verifier;
 pub use error::AuthError;
 pub use principal::{Principal, Role};
 pub use verifier::{bearer_token, check_crypto_provider, Verifier, VerifierConfig, ACCEPTED_ALGORITHMS};
+pub use dev_issuer::{DevIssuer, DevIssuerConfig, DevIssuerError};
