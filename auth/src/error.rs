@@ -153,7 +153,9 @@ impl AuthError {
         match self {
             AuthError::NotBearer => "the Authorization header must be Bearer <token>",
             AuthError::Malformed { .. } => "the token is not a well-formed JWT",
-            AuthError::AlgorithmNotAllowed { .. } => "the token's signing algorithm is not accepted",
+            AuthError::AlgorithmNotAllowed { .. } => {
+                "the token's signing algorithm is not accepted"
+            }
             AuthError::UnknownKey { .. } => "the token is signed with an unknown key",
             AuthError::BadSignature => "the token's signature is not valid",
             AuthError::Expired { .. } => "the token has expired",
@@ -198,19 +200,33 @@ mod tests {
             err.www_authenticate(),
             "Bearer error=\"invalid_token\", error_description=\"the token has expired\""
         );
-        assert_eq!(err.to_string(), "the token expired at 2023-11-14 22:13:20 (UTC)");
+        assert_eq!(
+            err.to_string(),
+            "the token expired at 2023-11-14 22:13:20 (UTC)"
+        );
         let all = [
             AuthError::NotBearer,
             AuthError::Malformed { reason: "x".into() },
-            AuthError::AlgorithmNotAllowed { alg: "none".into(), key_alg: None },
+            AuthError::AlgorithmNotAllowed {
+                alg: "none".into(),
+                key_alg: None,
+            },
             AuthError::UnknownKey { kid: None },
             AuthError::BadSignature,
             err,
             AuthError::NotYetValid { not_before: 0 },
-            AuthError::WrongIssuer { expected: "a".into(), found: None },
-            AuthError::WrongAudience { expected: "a".into() },
+            AuthError::WrongIssuer {
+                expected: "a".into(),
+                found: None,
+            },
+            AuthError::WrongAudience {
+                expected: "a".into(),
+            },
             AuthError::NotAnAccessToken { typ: "ID".into() },
-            AuthError::JwksUnreachable { url: "u".into(), reason: "r".into() },
+            AuthError::JwksUnreachable {
+                url: "u".into(),
+                reason: "r".into(),
+            },
             AuthError::Setup { reason: "r".into() },
         ];
         for e in &all {

@@ -4,9 +4,13 @@
 pub mod dev_issuer;
 mod error;
 mod principal;
+mod routes;
 mod verifier;
 
+pub use dev_issuer::{DevIssuer, DevIssuerConfig, DevIssuerError};
 pub use error::AuthError;
 pub use principal::{Principal, Role};
-pub use verifier::{bearer_token, check_crypto_provider, Verifier, VerifierConfig, ACCEPTED_ALGORITHMS};
-pub use dev_issuer::{DevIssuer, DevIssuerConfig, DevIssuerError};
+pub use routes::dev_routes;
+pub use verifier::{
+    bearer_token, check_crypto_provider, Verifier, VerifierConfig, ACCEPTED_ALGORITHMS,
+};

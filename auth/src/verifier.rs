@@ -129,8 +129,9 @@ pub fn check_crypto_provider() -> Result<(), AuthError> {
     match jsonwebtoken::crypto::CryptoProvider::try_get_default() {
         Some(_) => Ok(()),
         None => Err(AuthError::Setup {
-            reason: "jsonwebtoken has no crypto provider (enable exactly one of rust_crypto, aws_lc_rs)"
-                .to_string(),
+            reason:
+                "jsonwebtoken has no crypto provider (enable exactly one of rust_crypto, aws_lc_rs)"
+                    .to_string(),
         }),
     }
 }
@@ -233,9 +234,7 @@ impl KeySet {
 fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     let by_type = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             Algorithm::EdDSA
         }
@@ -462,7 +461,9 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = read_header(token)?;
         let alg = accepted_algorithm(&header.alg)?;
-        let key = self.key_for(header.kid.as_deref(), alg, &header.alg).await?;
+        let key = self
+            .key_for(header.kid.as_deref(), alg, &header.alg)
+            .await?;
         let config = &self.inner.config;
         let mut validation = Validation::new(key.alg);
         validation.leeway = config.leeway.as_secs();
@@ -501,7 +502,9 @@ impl Verifier {
         alg: Algorithm,
         alg_text: &str,
     ) -> Result<Arc<PinnedKey>, AuthError> {
-        let unknown = || AuthError::UnknownKey { kid: kid.map(shown) };
+        let unknown = || AuthError::UnknownKey {
+            kid: kid.map(shown),
+        };
         match self.current_keys().lookup(kid, alg, alg_text) {
             Lookup::Found(key) => return Ok(key),
             Lookup::Refused(e) => return Err(e),
@@ -564,7 +567,11 @@ impl Verifier {
             url: jwks_uri.clone(),
             reason,
         })?;
-        tracing::info!(jwks_uri, keys = keys.len(), "identity provider keys fetched");
+        tracing::info!(
+            jwks_uri,
+            keys = keys.len(),
+            "identity provider keys fetched"
+        );
         match self.inner.keys.write() {
             Ok(mut slot) => *slot = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
@@ -740,14 +747,18 @@ mod tests {
     fn bearer_header_values() {
         assert_eq!(bearer_token("Bearer abc.def.ghi"), Ok("abc.def.ghi"));
         assert_eq!(bearer_token("bearer  abc"), Ok("abc"));
-        assert_eq!(bearer_token("Basic dXNlcjpwdw=="), Err(AuthError::NotBearer));
+        assert_eq!(
+            bearer_token("Basic dXNlcjpwdw=="),
+            Err(AuthError::NotBearer)
+        );
         assert_eq!(bearer_token("Bearer"), Err(AuthError::NotBearer));
         assert_eq!(bearer_token("Bearer a b"), Err(AuthError::NotBearer));
     }
 
     #[test]
     fn claims_at_dotted_paths_and_string_lists() {
-        let claims = json!({"realm_access": {"roles": ["planner", 3, "admin"]}, "communes": "25195, 25198"});
+        let claims =
+            json!({"realm_access": {"roles": ["planner", 3, "admin"]}, "communes": "25195, 25198"});
         assert_eq!(
             strings_of(claim_at(&claims, "realm_access.roles")),
             vec!["planner", "admin"]
@@ -761,22 +772,33 @@ mod tests {
 
     #[test]
     fn header_alg_is_read_before_any_library_parsing() {
-        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let none = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&json!({"sub": "x"})));
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let none = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none"})),
+            b64(&json!({"sub": "x"}))
+        );
         let header = read_header(&none).expect("readable");
         assert_eq!(header.alg, "none");
         assert!(matches!(
             accepted_algorithm(&header.alg),
             Err(AuthError::AlgorithmNotAllowed { .. })
         ));
-        assert!(matches!(read_header("a.b"), Err(AuthError::Malformed { .. })));
-        assert!(matches!(read_header("!!.b.c"), Err(AuthError::Malformed { .. })));
+        assert!(matches!(
+            read_header("a.b"),
+            Err(AuthError::Malformed { .. })
+        ));
+        assert!(matches!(
+            read_header("!!.b.c"),
+            Err(AuthError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn jwk_algorithm_is_pinned_from_the_key() {
-        let rsa: Jwk = serde_json::from_value(json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}))
-            .expect("jwk");
+        let rsa: Jwk =
+            serde_json::from_value(json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).expect("jwk");
         assert_eq!(pinned_algorithm(&rsa), Some(Algorithm::RS256));
         let rsa_ps: Jwk =
             serde_json::from_value(json!({"kty": "RSA", "alg": "PS256", "n": "AQAB", "e": "AQAB"}))

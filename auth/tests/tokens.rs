@@ -217,13 +217,22 @@ async fn valid_keycloak_token_for_each_role() {
         let claims = keycloak_claims(
             &idp.issuer,
             role.as_str(),
-            &[role.as_str(), "offline_access", "uma_authorization", "default-roles-bando"],
+            &[
+                role.as_str(),
+                "offline_access",
+                "uma_authorization",
+                "default-roles-bando",
+            ],
         );
         let principal = verifier
             .verify(&sign(&key, &claims))
             .await
             .unwrap_or_else(|e| panic!("{role}: {e}"));
-        assert_eq!(principal.roles, vec![role], "unknown realm roles are dropped");
+        assert_eq!(
+            principal.roles,
+            vec![role],
+            "unknown realm roles are dropped"
+        );
         assert_eq!(principal.username, role.as_str());
         assert_eq!(principal.subject, format!("sub-{role}"));
         assert_eq!(principal.communes, vec!["25195", "25198"]);
@@ -261,9 +270,15 @@ async fn es256_keys_and_mixed_key_sets_work() {
     let idp = Idp::start(keys).await;
     let verifier = idp.verifier(idp.config());
     let claims = keycloak_claims(&idp.issuer, "ioc", &["ioc_operator"]);
-    let principal = verifier.verify(&sign(&ec_key, &claims)).await.expect("ES256");
+    let principal = verifier
+        .verify(&sign(&ec_key, &claims))
+        .await
+        .expect("ES256");
     assert_eq!(principal.roles, vec![Role::IocOperator]);
-    verifier.verify(&sign(&rsa_key, &claims)).await.expect("RS256");
+    verifier
+        .verify(&sign(&rsa_key, &claims))
+        .await
+        .expect("RS256");
     // The oct key is never usable, even if a token names it.
     let hs = jsonwebtoken::encode(
         &Header {
@@ -290,7 +305,10 @@ async fn expiry_and_not_before_with_leeway() {
     let mut expired = base.clone();
     expired["exp"] = json!(now() - 120);
     let err = refused(&verifier, &sign(&key, &expired)).await;
-    assert!(matches!(err, AuthError::Expired { expired_at } if expired_at == expired["exp"].as_u64().unwrap_or(0)), "{err:?}");
+    assert!(
+        matches!(err, AuthError::Expired { expired_at } if expired_at == expired["exp"].as_u64().unwrap_or(0)),
+        "{err:?}"
+    );
     assert!(err.www_authenticate().contains("expired"));
 
     let mut in_leeway = base.clone();
@@ -385,7 +403,8 @@ async fn configured_claim_paths() {
     config.username_claim = "email".to_string();
     let verifier = idp.verifier(config);
     let mut claims = keycloak_claims(&idp.issuer, "x", &["admin"]);
-    claims["resource_access"]["bando"] = json!({"roles": ["land_officer", "land_officer", "viewer"]});
+    claims["resource_access"]["bando"] =
+        json!({"roles": ["land_officer", "land_officer", "viewer"]});
     claims["bando"] = json!({"communes": "25201 25204"});
     claims["email"] = json!("dia.chinh@example.vn");
     let principal = verifier.verify(&sign(&key, &claims)).await.expect("valid");
@@ -404,12 +423,20 @@ async fn forged_algorithms_keys_and_payloads_are_refused() {
 
     // alg: none, in any spelling, with and without a signature part.
     for alg in ["none", "None", "NONE"] {
-        let header = b64(json!({"alg": alg, "typ": "JWT", "kid": "kc-rsa-a"}).to_string().as_bytes());
-        for token in [format!("{header}.{payload}."), format!("{header}.{payload}.c2ln")] {
+        let header = b64(json!({"alg": alg, "typ": "JWT", "kid": "kc-rsa-a"})
+            .to_string()
+            .as_bytes());
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}.c2ln"),
+        ] {
             let err = refused(&verifier, &token).await;
             assert_eq!(
                 err,
-                AuthError::AlgorithmNotAllowed { alg: alg.to_string(), key_alg: None }
+                AuthError::AlgorithmNotAllowed {
+                    alg: alg.to_string(),
+                    key_alg: None
+                }
             );
         }
     }
@@ -421,40 +448,71 @@ async fn forged_algorithms_keys_and_payloads_are_refused() {
     let hs = jsonwebtoken::encode(&header, &claims, &secret).expect("sign");
     assert_eq!(
         refused(&verifier, &hs).await,
-        AuthError::AlgorithmNotAllowed { alg: "HS256".into(), key_alg: None }
+        AuthError::AlgorithmNotAllowed {
+            alg: "HS256".into(),
+            key_alg: None
+        }
     );
     // … and the same MAC under a header claiming RS256.
     let parts: Vec<&str> = hs.split('.').collect();
-    let rs_header = b64(json!({"alg": "RS256", "typ": "JWT", "kid": "kc-rsa-a"}).to_string().as_bytes());
+    let rs_header = b64(json!({"alg": "RS256", "typ": "JWT", "kid": "kc-rsa-a"})
+        .to_string()
+        .as_bytes());
     let relabelled = format!("{rs_header}.{}.{}", parts[1], parts[2]);
-    assert_eq!(refused(&verifier, &relabelled).await, AuthError::BadSignature);
+    assert_eq!(
+        refused(&verifier, &relabelled).await,
+        AuthError::BadSignature
+    );
 
     // An ES256 token naming the RSA key's kid: the key's algorithm is pinned.
-    let ec_key = TestKey { kid: "kc-rsa-a", ..ec("x") };
+    let ec_key = TestKey {
+        kid: "kc-rsa-a",
+        ..ec("x")
+    };
     assert_eq!(
         refused(&verifier, &sign(&ec_key, &claims)).await,
-        AuthError::AlgorithmNotAllowed { alg: "ES256".into(), key_alg: Some("RS256") }
+        AuthError::AlgorithmNotAllowed {
+            alg: "ES256".into(),
+            key_alg: Some("RS256")
+        }
     );
 
     // Signed by a key the provider does not publish: unknown kid, or a published kid.
     let stranger = rsa("stranger", RSA_UNKNOWN);
     assert_eq!(
         refused(&verifier, &sign(&stranger, &claims)).await,
-        AuthError::UnknownKey { kid: Some("stranger".into()) }
+        AuthError::UnknownKey {
+            kid: Some("stranger".into())
+        }
     );
     let impostor = rsa("kc-rsa-a", RSA_UNKNOWN);
-    assert_eq!(refused(&verifier, &sign(&impostor, &claims)).await, AuthError::BadSignature);
+    assert_eq!(
+        refused(&verifier, &sign(&impostor, &claims)).await,
+        AuthError::BadSignature
+    );
 
     // Tampered payload: a planner makes themself admin.
     let token = sign(&key, &claims);
     let mut promoted = claims.clone();
     promoted["realm_access"]["roles"] = json!(["admin"]);
     let parts: Vec<&str> = token.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], b64(promoted.to_string().as_bytes()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(promoted.to_string().as_bytes()),
+        parts[2]
+    );
     assert_eq!(refused(&verifier, &tampered).await, AuthError::BadSignature);
     // Tampered signature.
     let mut sig = parts[2].to_string();
-    sig.replace_range(0..4, if sig.starts_with("AAAA") { "BBBB" } else { "AAAA" });
+    sig.replace_range(
+        0..4,
+        if sig.starts_with("AAAA") {
+            "BBBB"
+        } else {
+            "AAAA"
+        },
+    );
     assert_eq!(
         refused(&verifier, &format!("{}.{}.{sig}", parts[0], parts[1])).await,
         AuthError::BadSignature
@@ -463,7 +521,10 @@ async fn forged_algorithms_keys_and_payloads_are_refused() {
     // Not a JWT at all.
     for junk in ["", "abc", "a.b", "a.b.c.d", "!!!.e30.sig", "e30.e30.sig"] {
         let err = verifier.verify(junk).await.expect_err("junk");
-        assert!(matches!(err, AuthError::Malformed { .. }), "{junk:?}: {err:?}");
+        assert!(
+            matches!(err, AuthError::Malformed { .. }),
+            "{junk:?}: {err:?}"
+        );
     }
     // The untouched token still passes, so each refusal above was for its own reason.
     verifier.verify(&token).await.expect("original token");
@@ -493,21 +554,37 @@ async fn key_rotation_is_picked_up_with_one_fetch() {
     let new_token = sign(&new, &claims);
     let results = futures_join(&verifier, &new_token, 8).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert_eq!(idp.jwks_fetches(), 2, "eight concurrent checks, one refetch");
+    assert_eq!(
+        idp.jwks_fetches(),
+        2,
+        "eight concurrent checks, one refetch"
+    );
     for _ in 0..3 {
         verifier.verify(&new_token).await.expect("new key, cached");
-        verifier.verify(&old_token).await.expect("old tokens valid until expiry");
+        verifier
+            .verify(&old_token)
+            .await
+            .expect("old tokens valid until expiry");
     }
     assert_eq!(idp.jwks_fetches(), 2);
 
     // An unknown kid right after a fetch is refused without another fetch…
     let stranger = sign(&rsa("kc-stranger", RSA_UNKNOWN), &claims);
-    assert!(matches!(refused(&verifier, &stranger).await, AuthError::UnknownKey { .. }));
-    assert!(matches!(refused(&verifier, &stranger).await, AuthError::UnknownKey { .. }));
+    assert!(matches!(
+        refused(&verifier, &stranger).await,
+        AuthError::UnknownKey { .. }
+    ));
+    assert!(matches!(
+        refused(&verifier, &stranger).await,
+        AuthError::UnknownKey { .. }
+    ));
     assert_eq!(idp.jwks_fetches(), 2, "rate-limited");
     // … and after the interval it may fetch once more.
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert!(matches!(refused(&verifier, &stranger).await, AuthError::UnknownKey { .. }));
+    assert!(matches!(
+        refused(&verifier, &stranger).await,
+        AuthError::UnknownKey { .. }
+    ));
     assert_eq!(idp.jwks_fetches(), 3);
 
     // The old key retired: its tokens fail once the set is refetched.
@@ -521,10 +598,16 @@ async fn key_rotation_is_picked_up_with_one_fetch() {
     assert_eq!(idp.jwks_fetches(), 4);
     assert_eq!(
         refused(&verifier, &old_token).await,
-        AuthError::UnknownKey { kid: Some("kc-old".into()) }
+        AuthError::UnknownKey {
+            kid: Some("kc-old".into())
+        }
     );
     verifier.verify(&new_token).await.expect("new key");
-    assert_eq!(idp.discovery_hits.load(Ordering::SeqCst), 1, "discovery once");
+    assert_eq!(
+        idp.discovery_hits.load(Ordering::SeqCst),
+        1,
+        "discovery once"
+    );
 }
 
 /// `n` concurrent verifications of one token.
@@ -554,7 +637,10 @@ async fn unreachable_or_misdeclared_provider() {
         listener.local_addr().expect("addr").port()
     };
     let issuer = format!("http://127.0.0.1:{port}/realms/bando");
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let verifier =
         Verifier::with_client(VerifierConfig::new(&issuer, AUDIENCE), client).expect("verifier");
     let key = rsa("kc-rsa-a", RSA_A);
@@ -566,7 +652,10 @@ async fn unreachable_or_misdeclared_provider() {
     assert!(!err.to_string().contains(&token));
     // Within the retry delay it answers at once, still as unreachable.
     let again = verifier.verify(&token).await.expect_err("unreachable");
-    assert!(matches!(again, AuthError::JwksUnreachable { .. }), "{again:?}");
+    assert!(
+        matches!(again, AuthError::JwksUnreachable { .. }),
+        "{again:?}"
+    );
 
     // Discovery that names another issuer is a configuration error.
     let idp = Idp::start_with_issuer(jwks(&[&key]), Some("http://elsewhere/realms/bando")).await;
@@ -579,7 +668,10 @@ async fn unreachable_or_misdeclared_provider() {
 
 #[test]
 fn bad_configuration_is_refused() {
-    let https = Verifier::new(VerifierConfig::new("https://sso.example.vn/realms/bando", "bando"));
+    let https = Verifier::new(VerifierConfig::new(
+        "https://sso.example.vn/realms/bando",
+        "bando",
+    ));
     if cfg!(feature = "rustls-tls") {
         assert!(https.is_ok());
     } else {
@@ -595,5 +687,8 @@ fn bad_configuration_is_refused() {
     ));
     let mut config = VerifierConfig::new("http://127.0.0.1/realms/bando", "bando");
     config.roles_claim = "realm_access..roles".to_string();
-    assert!(matches!(Verifier::new(config), Err(AuthError::Setup { .. })));
+    assert!(matches!(
+        Verifier::new(config),
+        Err(AuthError::Setup { .. })
+    ));
 }
