@@ -90,7 +90,9 @@ impl VerifierConfig {
         )
     }
 
-    fn check(&self) -> Result<(), AuthError> {
+    /// Checks the settings: an http(s) issuer (https only with the `rustls-tls` feature), a
+    /// non-empty audience, dotted claim paths. [`Verifier`]'s constructors call it.
+    pub fn validate(&self) -> Result<(), AuthError> {
         let setup = |reason: String| Err(AuthError::Setup { reason });
         let is_http = self.issuer.starts_with("http://");
         if !(is_http || self.issuer.starts_with("https://"))
@@ -407,7 +409,7 @@ impl Verifier {
     /// Like [`new`](Self::new) with a caller-built HTTP client (proxies, timeouts, roots).
     pub fn with_client(config: VerifierConfig, client: reqwest::Client) -> Result<Self, AuthError> {
         check_crypto_provider()?;
-        config.check()?;
+        config.validate()?;
         Ok(Self::build(config, Some(client), KeySet::default()))
     }
 
@@ -415,7 +417,7 @@ impl Verifier {
     /// same process (the development issuer) and tests. An unknown `kid` is refused at once.
     pub fn with_static_keys(config: VerifierConfig, jwks: &Value) -> Result<Self, AuthError> {
         check_crypto_provider()?;
-        config.check()?;
+        config.validate()?;
         let keys = KeySet::from_jwks(jwks).map_err(|reason| AuthError::Setup { reason })?;
         Ok(Self::build(config, None, keys))
     }
