@@ -33,10 +33,11 @@
 //! assert_eq!(principal.roles, vec![Role::LandOfficer]);
 //! assert_eq!(principal.communes, ["25195", "25198", "25201"]);
 //!
-//! let err = verifier.verify(&format!("{token}x")).await.unwrap_err();
+//! let err = verifier.verify("not-a-token").await.unwrap_err();
+//! assert_eq!(err.status(), 401);
 //! assert_eq!(
 //!     err.www_authenticate(),
-//!     "Bearer error=\"invalid_token\", error_description=\"the token's signature is not valid\""
+//!     "Bearer error=\"invalid_token\", error_description=\"the token is not a well-formed JWT\""
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
