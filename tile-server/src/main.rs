@@ -466,13 +466,27 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     )?;
     gis_core::layer::publish(&state.layers, &db.pool).await?;
     let listener_task = state.tiles.spawn_invalidation_listener();
-    let router = app(
-        state,
-        Limits {
-            request_timeout: config.request_timeout,
-            body_limit_bytes: config.body_limit_bytes,
-        },
-    );
+    let limits = Limits {
+        request_timeout: config.request_timeout,
+        body_limit_bytes: config.body_limit_bytes,
+    };
+    let router = app(state, limits);
+    // No route checks bearer tokens yet (issue 10 continues); with `auth.dev_issuer` the
+    // development issuer's own routes are served under /dev-auth.
+    let router = match &config.auth {
+        tile_server::config::AuthSettings::Dev(dev) => {
+            let issuer = std::sync::Arc::new(auth::DevIssuer::open(dev.clone())?);
+            println!(
+                "bando: development sign-in at {}/authorize",
+                issuer.issuer()
+            );
+            router.merge(tile_server::app::with_edge_layers(
+                auth::dev_routes(issuer),
+                limits,
+            ))
+        }
+        _ => router,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
