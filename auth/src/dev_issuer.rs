@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -291,7 +291,11 @@ fn key_error(path: &Path, reason: impl std::fmt::Display) -> DevIssuerError {
 /// Reads the key file, or makes a new key and writes it (0600, never overwriting a file another
 /// process wrote meanwhile).
 fn load_or_create_key(dir: &Path) -> Result<SigningKey, DevIssuerError> {
-    fs::create_dir_all(dir).map_err(|e| key_error(dir, e))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| key_error(dir, e))?;
     let path = dir.join(KEY_FILE);
     if !path.exists() {
         let mut seed = [0u8; 32];

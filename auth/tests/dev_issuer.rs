@@ -45,6 +45,11 @@ fn key_is_made_once_kept_private_and_reused() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let dir_mode = std::fs::metadata(&keys)
+        .expect("key dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700, "{dir_mode:o}");
     let token = first.issue("quan_tri").expect("token");
 
     let second = open(&keys);

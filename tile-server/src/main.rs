@@ -480,10 +480,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
                 "bando: development sign-in at {}/authorize",
                 issuer.issuer()
             );
-            router.merge(tile_server::app::with_edge_layers(
-                auth::dev_routes(issuer),
-                limits,
-            ))
+            // Without the edge layers: OAuth clients expect RFC 6749 error JSON from /token,
+            // which the problem-JSON rewrite would wrap.
+            router.merge(
+                auth::dev_routes(issuer).layer(tower_http::trace::TraceLayer::new_for_http()),
+            )
         }
         _ => router,
     };
