@@ -22,6 +22,9 @@ pub struct RawConfig {
     /// added layers when bando serves ([`layers::added::AddedLayer`]).
     #[serde(default)]
     pub layers: Vec<layers::added::AddedLayer>,
+    /// `[auth]` section.
+    #[serde(default)]
+    pub auth: RawAuth,
 }
 
 /// `[server]`.
@@ -59,6 +62,39 @@ pub struct RawDatabase {
     pub max_connections: Option<u32>,
 }
 
+/// `[auth]`: who signs the bearer tokens bando accepts. Neither `issuer` nor `dev_issuer`:
+/// no sign-in, every request is anonymous.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// OpenID Connect issuer, e.g. a Keycloak realm `https://sso.example.vn/realms/bando`.
+    pub issuer: Option<String>,
+    /// The audience (client id) tokens must be meant for; default `bando`.
+    pub audience: Option<String>,
+    /// Also accept tokens whose `azp` is the audience (Keycloak without an audience mapper).
+    pub accept_azp: Option<bool>,
+    /// Dotted path of the roles claim; default `realm_access.roles`.
+    pub roles_claim: Option<String>,
+    /// Dotted path of the commune-scope claim; default `communes`.
+    pub scope_claim: Option<String>,
+    /// Dotted path of the login name; default `preferred_username`.
+    pub username_claim: Option<String>,
+    /// Serve the built-in development issuer at `/dev-auth` and trust its tokens (refused
+    /// with `BANDO_ENV=production`).
+    pub dev_issuer: Option<bool>,
+}
+
+/// How bearer tokens are checked (the checked `[auth]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSettings {
+    /// No identity provider: every request is anonymous.
+    Off,
+    /// Tokens from an OpenID Connect provider, keys found by discovery.
+    Oidc(auth::VerifierConfig),
+    /// The built-in development issuer (`/dev-auth`, key in `<data_dir>/dev-issuer`).
+    Dev(auth::DevIssuerConfig),
+}
+
 /// Errors of configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -91,6 +127,9 @@ pub enum ConfigError {
     /// A layer written in the config is not acceptable.
     #[error("[[layers]] {0}")]
     Layer(String),
+    /// The `[auth]` section is inconsistent.
+    #[error("invalid [auth] setting: {0}")]
+    Auth(String),
 }
 
 /// The checked configuration.
@@ -118,6 +157,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Layers defined in the config file.
     pub layers: Vec<layers::added::AddedLayer>,
+    /// How bearer tokens are checked.
+    pub auth: AuthSettings,
 }
 
 impl RawConfig {
@@ -167,6 +208,33 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_DB_MAX_CONNECTIONS") {
             self.database.max_connections = Some(parse_num("BANDO_DB_MAX_CONNECTIONS", &v)?);
+        }
+        if let Some(v) = env("BANDO_AUTH_ISSUER") {
+            self.auth.issuer = Some(v);
+        }
+        if let Some(v) = env("BANDO_AUTH_AUDIENCE") {
+            self.auth.audience = Some(v);
+        }
+        if let Some(v) = env("BANDO_AUTH_DEV_ISSUER") {
+            self.auth.dev_issuer = Some(match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "BANDO_AUTH_DEV_ISSUER",
+                        value: v,
+                        reason: "expected true or false",
+                    })
+                }
+            });
+        }
+        let production =
+            env("BANDO_ENV").is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
+        if production && self.auth.dev_issuer == Some(true) {
+            return Err(ConfigError::Auth(
+                "the development issuer (auth.dev_issuer) is refused when BANDO_ENV=production"
+                    .to_string(),
+            ));
         }
         Ok(self)
     }
@@ -234,17 +302,20 @@ impl RawConfig {
                 .validate()
                 .map_err(|e| ConfigError::Layer(e.to_string()))?;
         }
+        let data_dir = self
+            .database
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(".bando"));
+        let auth = check_auth(self.auth, public_url.as_deref(), listen, &data_dir)?;
         Ok(Config {
             layers: self.layers,
+            auth,
             tile_cache_bytes: tile_cache_mb << 20,
             listen,
             request_timeout: Duration::from_secs(timeout),
             body_limit_bytes: body_limit,
             database_url: self.database.url,
-            data_dir: self
-                .database
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(".bando")),
+            data_dir,
             max_connections,
             web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
             public_url,
@@ -253,6 +324,60 @@ impl RawConfig {
                 .font_dir
                 .unwrap_or_else(|| PathBuf::from(crate::glyphs::DEFAULT_FONT_DIR)),
         })
+    }
+}
+
+/// Checks `[auth]`: an issuer or the development issuer, not both. The development issuer's
+/// URL is `<public_url>/dev-auth`, else `http://<listen>/dev-auth` (loopback for an unspecified
+/// listen address).
+fn check_auth(
+    raw: RawAuth,
+    public_url: Option<&str>,
+    listen: SocketAddr,
+    data_dir: &Path,
+) -> Result<AuthSettings, ConfigError> {
+    let issuer = raw.issuer.filter(|i| !i.trim().is_empty());
+    match (issuer, raw.dev_issuer.unwrap_or(false)) {
+        (Some(_), true) => Err(ConfigError::Auth(
+            "set either auth.issuer or auth.dev_issuer, not both".to_string(),
+        )),
+        (None, true) => {
+            let base = match public_url {
+                Some(url) => url.to_string(),
+                None => {
+                    let mut addr = listen;
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}")
+                }
+            };
+            Ok(AuthSettings::Dev(auth::DevIssuerConfig::new(
+                format!("{base}/dev-auth"),
+                data_dir.join("dev-issuer"),
+            )))
+        }
+        (Some(issuer), false) => {
+            let mut config = auth::VerifierConfig::new(
+                issuer.trim(),
+                raw.audience.unwrap_or_else(|| "bando".to_string()),
+            );
+            config.accept_azp = raw.accept_azp.unwrap_or(false);
+            if let Some(claim) = raw.roles_claim {
+                config.roles_claim = claim;
+            }
+            if let Some(claim) = raw.scope_claim {
+                config.scope_claim = claim;
+            }
+            if let Some(claim) = raw.username_claim {
+                config.username_claim = claim;
+            }
+            config
+                .validate()
+                .map_err(|e| ConfigError::Auth(e.to_string()))?;
+            Ok(AuthSettings::Oidc(config))
+        }
+        (None, false) => Ok(AuthSettings::Off),
     }
 }
 
@@ -365,6 +490,58 @@ mod tests {
             found == Path::new("web") || found.join("map/index.html").is_file(),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn auth_is_off_oidc_or_the_dev_issuer() {
+        assert_eq!(
+            RawConfig::default().check().expect("check").auth,
+            AuthSettings::Off
+        );
+        let raw: RawConfig = toml::from_str(
+            "[auth]\nissuer = \"http://127.0.0.1:8180/realms/bando\"\naccept_azp = true\nroles_claim = \"resource_access.bando.roles\"\n",
+        )
+        .expect("toml");
+        let AuthSettings::Oidc(v) = raw.check().expect("check").auth else {
+            panic!("expected OIDC");
+        };
+        assert_eq!(v.issuer, "http://127.0.0.1:8180/realms/bando");
+        assert_eq!(v.audience, "bando");
+        assert!(v.accept_azp);
+        assert_eq!(v.roles_claim, "resource_access.bando.roles");
+        assert_eq!(v.scope_claim, "communes");
+
+        let cfg = RawConfig::default()
+            .with_env(|k| match k {
+                "BANDO_AUTH_DEV_ISSUER" => Some("true".to_string()),
+                "BANDO_LISTEN" => Some("0.0.0.0:9000".to_string()),
+                _ => None,
+            })
+            .expect("env")
+            .check()
+            .expect("check");
+        let AuthSettings::Dev(dev) = cfg.auth else {
+            panic!("expected the dev issuer");
+        };
+        assert_eq!(dev.issuer, "http://127.0.0.1:9000/dev-auth");
+        assert_eq!(dev.key_dir, PathBuf::from(".bando/dev-issuer"));
+
+        let err = RawConfig::default()
+            .with_env(|k| match k {
+                "BANDO_AUTH_DEV_ISSUER" => Some("1".to_string()),
+                "BANDO_ENV" => Some("production".to_string()),
+                _ => None,
+            })
+            .expect_err("production");
+        assert!(err.to_string().contains("production"), "{err}");
+        let raw: RawConfig = toml::from_str(
+            "[auth]\nissuer = \"http://127.0.0.1:8180/realms/bando\"\ndev_issuer = true\n",
+        )
+        .expect("toml");
+        assert!(raw.check().is_err(), "both");
+        let raw: RawConfig = toml::from_str("[auth]\nissuer = \"sso.example.vn\"\n").expect("toml");
+        let err = raw.check().expect_err("no scheme");
+        assert!(err.to_string().contains("[auth]"), "{err}");
     }
 
     #[test]

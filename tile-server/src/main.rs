@@ -642,13 +642,28 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     }
     state.tiles.reload_layers().await;
     let listener_task = state.tiles.spawn_invalidation_listener();
-    let router = app(
-        state,
-        Limits {
-            request_timeout: config.request_timeout,
-            body_limit_bytes: config.body_limit_bytes,
-        },
-    );
+    let limits = Limits {
+        request_timeout: config.request_timeout,
+        body_limit_bytes: config.body_limit_bytes,
+    };
+    let router = app(state, limits);
+    // No route checks bearer tokens yet (issue 10 continues); with `auth.dev_issuer` the
+    // development issuer's own routes are served under /dev-auth.
+    let router = match &config.auth {
+        tile_server::config::AuthSettings::Dev(dev) => {
+            let issuer = std::sync::Arc::new(auth::DevIssuer::open(dev.clone())?);
+            println!(
+                "bando: development sign-in at {}/authorize",
+                issuer.issuer()
+            );
+            // Without the edge layers: OAuth clients expect RFC 6749 error JSON from /token,
+            // which the problem-JSON rewrite would wrap.
+            router.merge(
+                auth::dev_routes(issuer).layer(tower_http::trace::TraceLayer::new_for_http()),
+            )
+        }
+        _ => router,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
