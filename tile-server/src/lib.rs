@@ -16,6 +16,7 @@ pub mod downloads;
 pub mod error;
 pub mod export;
 pub mod glyphs;
+pub mod load;
 pub mod metrics;
 pub mod routes;
 pub mod sprites;

@@ -6,6 +6,7 @@
 //! importers 4001–4999); [`Migrations`] merges them into one ordered set, so `bando db migrate`
 //! applies every crate's schema in one run and `bando db status` reports them together.
 
+pub mod class;
 pub mod cluster;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use sqlx::migrate::{Migrate, Migration, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
+pub use class::{cancel_on_drop, class_pool, PoolClass};
 pub use cluster::{ClusterError, ClusterOptions, PrivateCluster};
 
 /// Errors of opening and migrating the database.

@@ -33,7 +33,8 @@ fn problem_responses() -> Value {
         "400": {"description": "A parameter is malformed or unknown; `detail` says which and why.", "content": problem},
         "404": {"description": "No such collection or feature.", "content": problem},
         "500": {"description": "Internal error; quote `request_id`.", "content": problem},
-        "503": {"description": "The database is not answering.", "content": problem},
+        "429": {"description": "Too many requests from this client: items, single features and `/query` are limited per client (requests in progress and a rate); `Retry-After` gives the seconds to wait.", "content": problem},
+        "503": {"description": "The database is not answering, or the request ran out of time (each kind of request has a statement deadline shorter than the server's time limit); `Retry-After` gives the seconds to wait.", "content": problem},
     })
 }
 
