@@ -81,7 +81,11 @@ impl AppError {
 
 impl From<gis_core::layer::LayerError> for AppError {
     fn from(e: gis_core::layer::LayerError) -> Self {
-        AppError::internal(e)
+        match e {
+            // Out of time or connections is 503 like any other query's.
+            gis_core::layer::LayerError::Db(gis_core::db::DbError::Query(db)) => AppError::from(db),
+            other => AppError::internal(other),
+        }
     }
 }
 

@@ -392,7 +392,11 @@ pub async fn guard_expensive(
         Ok(permit) => permit,
         Err(refusal) => return too_many(refusal),
     };
-    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request)).await
+    // An error answer may leave a query behind (one of two concurrent ones failed).
+    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request), |r: &Response| {
+        r.status().as_u16() < 400
+    })
+    .await
 }
 
 fn too_many(refusal: Refusal) -> Response {

@@ -167,8 +167,12 @@ async fn issue_12_a_flood_of_stuck_feature_queries_leaves_tiles_and_health_answe
         assert_eq!(health.status, StatusCode::OK, "{}", health.body);
         let tile = send(&app, get_from(&communes_tile(), "198.51.100.1:1", None)).await;
         assert_eq!(tile.status, StatusCode::OK, "{}", tile.body);
-        let landing = send(&app, get_from("/layers", "198.51.100.1:1", None)).await;
-        assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+        let meta = send(
+            &app,
+            get_from("/collections/communes", "198.51.100.1:1", None),
+        )
+        .await;
+        assert_eq!(meta.status, StatusCode::OK, "{}", meta.body);
     }
     assert_eq!(running(&mut obs, &db, "bando-features").await, 2);
     lock.rollback().await.expect("unlock");
@@ -316,7 +320,17 @@ async fn issue_12_a_statement_over_its_class_deadline_is_503_with_retry_after() 
             .is_some_and(|d| d.contains("ran out of time")),
         "{problem}"
     );
-    assert_eq!(running(&mut obs, &db, "bando-features").await, 0);
+    // The lock is still held; the request's other query (count and page run together) ends
+    // by its own deadline or is cancelled with the failed request.
+    let left = wait_running(
+        &mut obs,
+        &db,
+        "bando-features",
+        Duration::from_secs(30),
+        |n| n == 0,
+    )
+    .await;
+    assert_eq!(left, 0);
     lock.rollback().await.expect("unlock");
 }
 
@@ -404,7 +418,10 @@ async fn issue_12_concurrent_requests_per_client_are_bounded() {
         |n| n >= 1,
     )
     .await;
-    assert_eq!(n, 1);
+    assert!(
+        n >= 1,
+        "the first request's queries (count and page) wait for the lock"
+    );
     let second = send(&app, get_from(SLOW_ITEMS, "203.0.113.9:2", None)).await;
     assert_eq!(
         second.status,
