@@ -336,12 +336,14 @@ async fn issue_12_a_statement_over_its_class_deadline_is_503_with_retry_after() 
 
 #[tokio::test]
 async fn issue_12_per_client_limits_answer_429_and_ignore_spoofed_forwarded_for() {
-    let mut load = LoadSettings::default();
-    load.clients = ClientSettings {
-        max_concurrent: 0,
-        per_minute: 1,
-        burst: 2,
-        trusted_proxies: Vec::new(),
+    let mut load = LoadSettings {
+        clients: ClientSettings {
+            max_concurrent: 0,
+            per_minute: 1,
+            burst: 2,
+            trusted_proxies: Vec::new(),
+        },
+        ..LoadSettings::default()
     };
     let (db, _state, router) = setup(load.clone(), Limits::default()).await;
     let app = router;
@@ -397,11 +399,13 @@ async fn issue_12_per_client_limits_answer_429_and_ignore_spoofed_forwarded_for(
 
 #[tokio::test]
 async fn issue_12_concurrent_requests_per_client_are_bounded() {
-    let mut load = LoadSettings::default();
-    load.clients = ClientSettings {
-        max_concurrent: 1,
-        per_minute: 0,
-        ..ClientSettings::default()
+    let load = LoadSettings {
+        clients: ClientSettings {
+            max_concurrent: 1,
+            per_minute: 0,
+            ..ClientSettings::default()
+        },
+        ..LoadSettings::default()
     };
     let (db, _state, app) = setup(load, Limits::default()).await;
     let mut obs = observer(&db).await;
