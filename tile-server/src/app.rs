@@ -36,6 +36,8 @@ pub struct SharedState {
     pub pools: Pools,
     /// Per-client limits of the expensive routes.
     pub limiter: Arc<ClientLimiter>,
+    /// Largest planner cost of a filtered or sorted items query (0: no guard).
+    pub feature_cost_budget: f64,
     /// Registered layers.
     pub layers: Arc<LayerRegistry>,
     /// Accepted CRSs.
@@ -80,6 +82,7 @@ impl AppState {
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
             pools,
             limiter: ClientLimiter::new(load.clients),
+            feature_cost_budget: load.feature_cost_budget,
             layers,
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),

@@ -46,6 +46,8 @@ pub struct RawLimits {
     /// Proxies whose `X-Forwarded-For` names the client: addresses or CIDR blocks
     /// (default none: the TCP peer is the client).
     pub trusted_proxies: Option<Vec<String>>,
+    /// Largest planner cost of a filtered or sorted items query (default 250000; 0: no guard).
+    pub feature_cost_budget: Option<u64>,
 }
 
 /// `[server]`.
@@ -160,7 +162,7 @@ impl RawConfig {
     /// `BANDO_WEB_DIR`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
-    /// (comma-separated).
+    /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("BANDO_LISTEN") {
@@ -227,6 +229,9 @@ impl RawConfig {
             if let Some(v) = env(key) {
                 *slot = Some(parse_num(key, &v)?);
             }
+        }
+        if let Some(v) = env("BANDO_FEATURE_COST_BUDGET") {
+            l.feature_cost_budget = Some(parse_num("BANDO_FEATURE_COST_BUDGET", &v)?);
         }
         if let Some(v) = env("BANDO_TRUSTED_PROXIES") {
             l.trusted_proxies = Some(v.split(',').map(|s| s.trim().to_string()).collect());
@@ -380,6 +385,9 @@ fn check_limits(
             }
             class.statement_timeout = t;
         }
+    }
+    if let Some(budget) = raw.feature_cost_budget {
+        load.feature_cost_budget = budget as f64;
     }
     let c = &mut load.clients;
     if let Some(n) = raw.client_max_concurrent {

@@ -17,6 +17,8 @@
 //!
 //! The client is the TCP peer; `X-Forwarded-For` is read only when the peer is one of the
 //! configured trusted proxies (then the right-most address that is not a trusted proxy).
+//! Requests without a peer address (the router driven in-process, as tests do) are not
+//! limited; `bando serve` always has one.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -68,7 +70,7 @@ impl Default for ClientSettings {
 }
 
 /// Everything load isolation is configured by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadSettings {
     /// Tile rendering, TileJSON.
     pub tiles: ClassSettings,
@@ -82,7 +84,15 @@ pub struct LoadSettings {
     pub health: ClassSettings,
     /// Per-client limits.
     pub clients: ClientSettings,
+    /// Largest planner cost (`EXPLAIN`, PostgreSQL units) of a filtered or sorted items query;
+    /// costlier ones are refused with 422 naming what makes them costly (0: no guard).
+    pub feature_cost_budget: f64,
 }
+
+/// The default [`LoadSettings::feature_cost_budget`]: a sequential scan of about a million
+/// parcels with cheap conditions passes; one computing `ACCENTI` and a leading-wildcard
+/// `LIKE` on every row does not.
+pub const DEFAULT_COST_BUDGET: f64 = 250_000.0;
 
 impl LoadSettings {
     /// Defaults for a connection budget and an HTTP time limit: tiles half the connections,
@@ -103,6 +113,7 @@ impl LoadSettings {
             admin: class(share(8), long),
             health: class(1, Duration::from_secs(2)),
             clients: ClientSettings::default(),
+            feature_cost_budget: DEFAULT_COST_BUDGET,
         }
     }
 }
@@ -383,14 +394,21 @@ pub async fn guard_expensive(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let ip = client_ip(
-        peer,
-        request.headers(),
-        &state.limiter.settings().trusted_proxies,
-    );
-    let _permit = match state.limiter.start(ip) {
-        Ok(permit) => permit,
-        Err(refusal) => return too_many(refusal),
+    // Without a peer address (the router driven in-process, not over TCP) there is no
+    // client to limit; `bando serve` always has one.
+    let _permit = match peer {
+        None => None,
+        Some(peer) => {
+            let ip = client_ip(
+                Some(peer),
+                request.headers(),
+                &state.limiter.settings().trusted_proxies,
+            );
+            match state.limiter.start(ip) {
+                Ok(permit) => Some(permit),
+                Err(refusal) => return too_many(refusal),
+            }
+        }
     };
     // An error answer may leave a query behind (one of two concurrent ones failed).
     gis_core::db::cancel_on_drop(&state.pools.control, next.run(request), |r: &Response| {

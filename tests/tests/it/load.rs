@@ -477,3 +477,52 @@ async fn issue_12_made_up_methods_and_paths_add_no_metric_series() {
         "a made-up path became a label"
     );
 }
+
+#[tokio::test]
+async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reasons() {
+    let strict = LoadSettings {
+        feature_cost_budget: 1.0,
+        clients: unlimited_clients(),
+        ..LoadSettings::default()
+    };
+    let (db, _state, app) = setup(strict, Limits::default()).await;
+    let answer = send(&app, get_from(SLOW_ITEMS, "192.0.2.1:1", None)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    let problem: Value = serde_json::from_str(&answer.body).expect("problem JSON");
+    let reasons = problem["reasons"].as_array().expect("reasons").clone();
+    let said = |needle: &str| {
+        reasons
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.contains(needle)))
+    };
+    assert!(said("wildcard"), "{problem}");
+    assert!(said("bbox"), "{problem}");
+    assert!(said("ACCENTI"), "{problem}");
+    assert!(said("sortby"), "{problem}");
+    assert!(
+        problem["estimatedCost"].as_f64().is_some_and(|c| c > 1.0),
+        "{problem}"
+    );
+    // Plain paging is not estimated at all.
+    let plain = send(
+        &app,
+        get_from("/collections/parcels/items?limit=5", "192.0.2.1:1", None),
+    )
+    .await;
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.body);
+    // Under the default budget the same query runs.
+    let relaxed = LoadSettings {
+        clients: unlimited_clients(),
+        ..LoadSettings::default()
+    };
+    let state =
+        AppState::with_settings(db.pool.clone(), TileSettings::default(), relaxed).expect("state");
+    let app = tile_server::app::app(state, Limits::default());
+    let answer = send(&app, get_from(SLOW_ITEMS, "192.0.2.1:1", None)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}

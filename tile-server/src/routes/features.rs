@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::counts::MatchCounts;
-use crate::error::{problem_response, AppError};
+use crate::error::{problem_response, problem_with_extensions, AppError};
 use crate::routes::base_url;
 use crate::routes::landing::escape_html;
 
@@ -676,6 +676,7 @@ pub async fn items(
     let format = negotiate(single(&params, "f")?, &headers, true)?;
     let layer = layer_for(&state, &id, access)?;
     let q = items_query(&state, layer.as_ref(), &params, format, access).await?;
+    guard_cost(&state, layer.as_ref(), &q).await?;
     if matches!(format, Format::Gpkg | Format::Csv) {
         return download(&state, layer.as_ref(), q, format).await;
     }
@@ -811,6 +812,36 @@ fn items_html(layer: &dyn Layer, page: &gf::Page, path: &str, params: &Params) -
             r = page.features.len(),
         ),
     )
+}
+
+/// The cost guard (issue 12): a filtered or sorted query whose plan (`EXPLAIN`, nothing run)
+/// costs more than `limits.feature_cost_budget` is refused with 422, naming what makes it
+/// costly. Plain paging and bbox queries are not estimated (no extra round trip).
+async fn guard_cost(state: &AppState, layer: &dyn Layer, q: &ItemsQuery) -> Result<(), ApiError> {
+    let budget = state.feature_cost_budget;
+    if budget <= 0.0 || (q.filter.is_none() && q.sortby.is_empty()) {
+        return Ok(());
+    }
+    let estimate = gf::estimate(&state.pools.features, layer, q).await?;
+    if estimate.cost <= budget {
+        return Ok(());
+    }
+    let reasons = gf::cost_reasons(q);
+    let detail = format!(
+        "this query is too expensive to run: PostgreSQL estimates a cost of {:.0} (about {:.0} matching features), over the budget of {budget:.0} per request. What makes it costly: {}. Add a bbox, use LIKE patterns that start with fixed text, or drop sortby",
+        estimate.cost,
+        estimate.rows,
+        reasons.join("; ")
+    );
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("estimatedCost".into(), json!(estimate.cost.round()));
+    extensions.insert("costBudget".into(), json!(budget));
+    extensions.insert("reasons".into(), json!(reasons));
+    Err(ApiError(Box::new(problem_with_extensions(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(detail),
+        extensions,
+    ))))
 }
 
 async fn download(

@@ -119,6 +119,8 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     items_responses["413"] = json!({"description": "A download would hold more features than allowed.",
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    items_responses["422"] = json!({"description": "Cost guard: a query with `filter` or `sortby` whose plan PostgreSQL estimates (EXPLAIN, nothing run) above the server's budget (`limits.feature_cost_budget`, default 250000 planner units) is refused. `reasons` lists what makes it costly — no `bbox` (every feature is a candidate), a LIKE pattern starting with a wildcard (no index can narrow it), CASEI/ACCENTI computed per row, S_DISJOINT, OR, `sortby` over every match; add a bbox or a pattern starting with fixed text.",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     let mut item_responses = problem_responses();
     item_responses["200"] = json!({"description": "One feature.",
         "headers": {"Content-Crs": {"description": "CRS of the coordinates.", "schema": {"type": "string"}}},
