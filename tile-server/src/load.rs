@@ -410,11 +410,7 @@ pub async fn guard_expensive(
             }
         }
     };
-    // An error answer may leave a query behind (one of two concurrent ones failed).
-    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request), |r: &Response| {
-        r.status().as_u16() < 400
-    })
-    .await
+    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request)).await
 }
 
 fn too_many(refusal: Refusal) -> Response {

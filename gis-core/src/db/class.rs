@@ -106,14 +106,12 @@ fn record_backend(conn: &mut PgConnection) -> BoxFuture<'_, Result<(), sqlx::Err
 
 /// Runs `fut`; if it is dropped before completing, the queries it still has running on class
 /// pools built with [`PoolClass::cancel_on_drop`] are cancelled through `control` (a pool
-/// that is not the one being cancelled). So are they when `fut` completes with an output
-/// `clean` calls unclean: a failed request may leave queries behind (`try_join!` drops the
-/// other query when one fails), and nothing of it should go on running.
-pub async fn cancel_on_drop<F: Future>(
-    control: &PgPool,
-    fut: F,
-    clean: impl FnOnce(&F::Output) -> bool,
-) -> F::Output {
+/// that is not the one being cancelled).
+///
+/// A future that completes is never cancelled after the fact, even if it dropped a query
+/// itself (`try_join!` drops the other query when one fails): its connection may already
+/// serve another request, so such a query ends by its `statement_timeout`.
+pub async fn cancel_on_drop<F: Future>(control: &PgPool, fut: F) -> F::Output {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let scope = Arc::new(Scope {
         id: NEXT.fetch_add(1, Ordering::Relaxed),
@@ -124,15 +122,13 @@ pub async fn cancel_on_drop<F: Future>(
         control: Some(control.clone()),
     };
     let output = SCOPE.scope(scope, fut).await;
-    if clean(&output) {
-        guard.control = None;
-    }
+    guard.control = None;
     output
 }
 
 struct ScopeGuard {
     scope: Arc<Scope>,
-    /// `Some` while the future has not completed cleanly.
+    /// `Some` while the future has not completed.
     control: Option<PgPool>,
 }
 
@@ -146,7 +142,7 @@ impl Drop for ScopeGuard {
             .unwrap_or_default();
         let id = self.scope.id;
         match self.control.take() {
-            // Completed cleanly: its backends are back in their pools.
+            // Completed: its backends are back in their pools.
             None => {
                 release(&pids, id);
             }

@@ -321,7 +321,7 @@ async fn issue_12_a_statement_over_its_class_deadline_is_503_with_retry_after() 
         "{problem}"
     );
     // The lock is still held; the request's other query (count and page run together) ends
-    // by its own deadline or is cancelled with the failed request.
+    // by its own deadline too.
     let left = wait_running(
         &mut obs,
         &db,
