@@ -48,7 +48,10 @@ for pair in communes.gpkg:communes communes_dongnai.gpkg:communes \
 done
 
 echo "==> bando serve"
-"$bando" --data-dir "$work/state" serve --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+# One client sending thousands of requests on purpose: lift the per-client rate (issue 12) so
+# the handlers are exercised rather than the 429.
+BANDO_CLIENT_REQUESTS_PER_MINUTE=0 BANDO_CLIENT_MAX_CONCURRENT=0 \
+  "$bando" --data-dir "$work/state" serve --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 url=""
 for _ in $(seq 1 180); do

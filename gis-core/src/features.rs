@@ -1119,3 +1119,113 @@ mod tests {
         assert!(Cursor::decode("abc").is_err());
     }
 }
+
+/// The planner's estimate of an items query, read with `EXPLAIN` (nothing is run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Total cost of counting the matching features, in PostgreSQL planner units (the page
+    /// costs about as much again, plus its sort).
+    pub cost: f64,
+    /// Rows the planner expects to match.
+    pub rows: f64,
+}
+
+/// Estimates what `q` costs: `EXPLAIN (FORMAT JSON)` of its count statement, which examines
+/// every candidate row the page query examines too.
+pub async fn estimate(
+    pool: &PgPool,
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+) -> Result<Estimate, FeaturesError> {
+    let sql = conditions(layer, q)?;
+    let text = format!(
+        "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
+        layer.storage().qualified(),
+        sql.where_clause()
+    );
+    let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)
+        .fetch_one(pool)
+        .await?;
+    let top = &plan[0]["Plan"];
+    let scan = top["Plans"][0]["Plan Rows"].as_f64();
+    Ok(Estimate {
+        cost: top["Total Cost"].as_f64().unwrap_or(0.0),
+        rows: scan.or_else(|| top["Plan Rows"].as_f64()).unwrap_or(0.0),
+    })
+}
+
+/// What in `q` makes it costly, for a person: each trait of the request that forces
+/// PostgreSQL to examine or compute more than an index lookup would.
+pub fn cost_reasons(q: &ItemsQuery) -> Vec<String> {
+    fn walk(e: &cql2::Expr, out: &mut Vec<String>) {
+        use cql2::Expr;
+        let mut note = |s: String| {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        };
+        match e {
+            Expr::Like { value, pattern } => {
+                let mut p = pattern.as_ref();
+                while let Expr::CaseI(inner) | Expr::AccentI(inner) = p {
+                    p = inner;
+                }
+                if let Expr::String(text) = p {
+                    if text.starts_with('%') || text.starts_with('_') {
+                        note(format!(
+                            "LIKE '{}' starts with a wildcard, so no index can narrow it: every row is matched against it",
+                            text.chars().take(40).collect::<String>()
+                        ));
+                    }
+                }
+                walk(value, out);
+                walk(pattern, out);
+            }
+            Expr::CaseI(_) => note("CASEI() is computed for every row examined".into()),
+            Expr::AccentI(_) => note("ACCENTI() is computed for every row examined".into()),
+            Expr::Spatial { op, left, right } => {
+                if matches!(op, cql2::SpatialOp::Disjoint) {
+                    note(
+                        "S_DISJOINT matches nearly everything and cannot use the spatial index"
+                            .into(),
+                    );
+                }
+                walk(left, out);
+                walk(right, out);
+            }
+            Expr::Or(v) => {
+                note("OR of conditions: one of them without an index makes the whole scan".into());
+                v.iter().for_each(|x| walk(x, out));
+            }
+            Expr::And(v) => v.iter().for_each(|x| walk(x, out)),
+            Expr::Not(x) | Expr::IsNull(x) => walk(x, out),
+            Expr::Compare { left, right, .. }
+            | Expr::Arithmetic { left, right, .. }
+            | Expr::Temporal { left, right, .. } => {
+                walk(left, out);
+                walk(right, out);
+            }
+            Expr::Between { value, low, high } => {
+                walk(value, out);
+                walk(low, out);
+                walk(high, out);
+            }
+            Expr::In { value, list } => {
+                walk(value, out);
+                list.iter().for_each(|x| walk(x, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if q.bbox.is_none() {
+        out.push("no bbox: every feature of the collection is a candidate".to_string());
+    }
+    if let Some(f) = &q.filter {
+        walk(f, &mut out);
+    }
+    if !q.sortby.is_empty() {
+        out.push("sortby orders every matching feature before the page is cut".to_string());
+    }
+    out
+}

@@ -19,6 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{problem_for_bare_errors, AppError};
+use crate::load::{ClientLimiter, LoadSettings, Pools};
 use crate::tiles::{TileService, TileSettings};
 use crate::{metrics, routes};
 
@@ -28,10 +29,14 @@ use crate::{metrics, routes};
 #[derive(Clone)]
 pub struct AppState(Arc<SharedState>);
 
-/// The parts of [`AppState`] (reached through `Deref`: `state.pool`, `state.tiles`, …).
+/// The parts of [`AppState`] (reached through `Deref`: `state.pools`, `state.tiles`, …).
 pub struct SharedState {
-    /// Database pool.
-    pub pool: PgPool,
+    /// One database pool per work class ([`crate::load`]).
+    pub pools: Pools,
+    /// Per-client limits of the expensive routes.
+    pub limiter: Arc<ClientLimiter>,
+    /// Largest planner cost of a filtered or sorted items query (0: no guard).
+    pub feature_cost_budget: f64,
     /// Registered layers (replaced when a layer definition changes).
     pub layers: Arc<crate::live::LiveLayers>,
     /// Accepted CRSs.
@@ -52,17 +57,31 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State over a pool with the standard layer and CRS registries.
+    /// State over the database `pool` connects to, with the standard layer and CRS registries
+    /// and default load settings.
     pub fn new(pool: PgPool) -> Result<Self, AppError> {
         Self::with_tiles(pool, TileSettings::default())
     }
 
     /// State with explicit tile settings.
     pub fn with_tiles(pool: PgPool, tiles: TileSettings) -> Result<Self, AppError> {
+        Self::with_settings(pool, tiles, LoadSettings::default())
+    }
+
+    /// State with explicit tile and load settings. The work classes get pools of their own
+    /// over `pool`'s connection options (connecting lazily); `pool` itself is not used.
+    pub fn with_settings(
+        pool: PgPool,
+        tiles: TileSettings,
+        load: LoadSettings,
+    ) -> Result<Self, AppError> {
         let layers = Arc::new(crate::live::LiveLayers::new(layers::registry()?));
+        let pools = Pools::new(&pool.connect_options(), &load);
         Ok(AppState(Arc::new(SharedState {
-            tiles: TileService::new(pool.clone(), layers.clone(), tiles),
-            pool,
+            tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
+            pools,
+            limiter: ClientLimiter::new(load.clients),
+            feature_cost_budget: load.feature_cost_budget,
             layers,
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),
@@ -74,7 +93,8 @@ impl AppState {
 /// Limits applied to every request.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Time limit per request (408 after it).
+    /// Time limit per request (503 with `Retry-After` after it; the request's queries are
+    /// cancelled).
     pub request_timeout: Duration,
     /// Largest request body (413 above it).
     pub body_limit_bytes: usize,
@@ -91,6 +111,14 @@ impl Default for Limits {
 
 /// The whole HTTP surface.
 pub fn app(state: AppState, limits: Limits) -> Router {
+    // Per-client limits and cancellation of dropped requests' queries; tiles stay out of it.
+    let expensive = Router::new()
+        .merge(routes::features::expensive_router())
+        .merge(routes::query::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::load::guard_expensive,
+        ));
     let routes = Router::new()
         .route("/", get(routes::landing::page))
         .route("/health", get(routes::health::health))
@@ -99,8 +127,8 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/crs", get(routes::landing::crs_json))
         .merge(routes::tiles::router())
         .merge(routes::features::router())
+        .merge(expensive)
         .merge(routes::openapi::router())
-        .merge(routes::query::router())
         .merge(routes::style::router())
         .merge(routes::web::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -123,8 +151,10 @@ pub fn with_edge_layers(routes: Router, limits: Limits) -> Router {
                 .layer(TraceLayer::new_for_http())
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(problem_for_bare_errors))
+                // Out of time is the server's fault, not the client's: 503 (with
+                // `Retry-After`, added by the problem middleware), not 408.
                 .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     limits.request_timeout,
                 ))
                 .layer(DefaultBodyLimit::max(limits.body_limit_bytes))

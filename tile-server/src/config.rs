@@ -25,6 +25,36 @@ pub struct RawConfig {
     /// `[auth]` section.
     #[serde(default)]
     pub auth: RawAuth,
+    /// `[limits]` section.
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+/// `[limits]`: statement deadlines per work class and per-client limits of the expensive
+/// endpoints (items, single features, `/query`). See [`crate::load`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// `statement_timeout` of tile statements, in milliseconds (default: 10 s, at most 80%
+    /// of the request time limit).
+    pub tile_statement_timeout_ms: Option<u64>,
+    /// Of feature and spatial-query statements (default: 80% of the request time limit).
+    pub feature_statement_timeout_ms: Option<u64>,
+    /// Of download statements (default: 80% of the request time limit).
+    pub download_statement_timeout_ms: Option<u64>,
+    /// Of landing page, catalog and metadata statements (default: 80% of the time limit).
+    pub admin_statement_timeout_ms: Option<u64>,
+    /// Expensive requests one client may have in progress (default 8; 0: unlimited).
+    pub client_max_concurrent: Option<u32>,
+    /// Expensive requests one client may start per minute (default 600; 0: unlimited).
+    pub client_requests_per_minute: Option<u32>,
+    /// Expensive requests one client may start at once before the rate applies (default 60).
+    pub client_burst: Option<u32>,
+    /// Proxies whose `X-Forwarded-For` names the client: addresses or CIDR blocks
+    /// (default none: the TCP peer is the client).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Largest planner cost of a filtered or sorted items query (default 250000; 0: no guard).
+    pub feature_cost_budget: Option<u64>,
 }
 
 /// `[server]`.
@@ -58,7 +88,8 @@ pub struct RawDatabase {
     pub url: Option<String>,
     /// bando's state directory (the private cluster lives in `<data_dir>/pg`).
     pub data_dir: Option<PathBuf>,
-    /// Pool size.
+    /// Connection budget, split among the work classes (tiles ½, features ¼, downloads and
+    /// admin ⅛ each; health and cancellation add one connection each).
     pub max_connections: Option<u32>,
 }
 
@@ -159,6 +190,8 @@ pub struct Config {
     pub layers: Vec<layers::added::AddedLayer>,
     /// How bearer tokens are checked.
     pub auth: AuthSettings,
+    /// Work classes and per-client limits.
+    pub load: crate::load::LoadSettings,
 }
 
 impl RawConfig {
@@ -176,7 +209,10 @@ impl RawConfig {
 
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
     /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
-    /// `BANDO_WEB_DIR`.
+    /// `BANDO_WEB_DIR`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
+    /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
+    /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
+    /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("BANDO_LISTEN") {
@@ -235,6 +271,47 @@ impl RawConfig {
                 "the development issuer (auth.dev_issuer) is refused when BANDO_ENV=production"
                     .to_string(),
             ));
+        }
+        let l = &mut self.limits;
+        for (key, slot) in [
+            (
+                "BANDO_TILE_STATEMENT_TIMEOUT_MS",
+                &mut l.tile_statement_timeout_ms,
+            ),
+            (
+                "BANDO_FEATURE_STATEMENT_TIMEOUT_MS",
+                &mut l.feature_statement_timeout_ms,
+            ),
+            (
+                "BANDO_DOWNLOAD_STATEMENT_TIMEOUT_MS",
+                &mut l.download_statement_timeout_ms,
+            ),
+            (
+                "BANDO_ADMIN_STATEMENT_TIMEOUT_MS",
+                &mut l.admin_statement_timeout_ms,
+            ),
+        ] {
+            if let Some(v) = env(key) {
+                *slot = Some(parse_num(key, &v)?);
+            }
+        }
+        for (key, slot) in [
+            ("BANDO_CLIENT_MAX_CONCURRENT", &mut l.client_max_concurrent),
+            (
+                "BANDO_CLIENT_REQUESTS_PER_MINUTE",
+                &mut l.client_requests_per_minute,
+            ),
+            ("BANDO_CLIENT_BURST", &mut l.client_burst),
+        ] {
+            if let Some(v) = env(key) {
+                *slot = Some(parse_num(key, &v)?);
+            }
+        }
+        if let Some(v) = env("BANDO_FEATURE_COST_BUDGET") {
+            l.feature_cost_budget = Some(parse_num("BANDO_FEATURE_COST_BUDGET", &v)?);
+        }
+        if let Some(v) = env("BANDO_TRUSTED_PROXIES") {
+            l.trusted_proxies = Some(v.split(',').map(|s| s.trim().to_string()).collect());
         }
         Ok(self)
     }
@@ -307,9 +384,11 @@ impl RawConfig {
             .data_dir
             .unwrap_or_else(|| PathBuf::from(".bando"));
         let auth = check_auth(self.auth, public_url.as_deref(), listen, &data_dir)?;
+        let load = check_limits(&self.limits, max_connections, Duration::from_secs(timeout))?;
         Ok(Config {
             layers: self.layers,
             auth,
+            load,
             tile_cache_bytes: tile_cache_mb << 20,
             listen,
             request_timeout: Duration::from_secs(timeout),
@@ -403,6 +482,82 @@ pub fn default_web_dir() -> PathBuf {
         .find(|dir| is_web_root(dir))
         .map(|dir| dir.canonicalize().unwrap_or(dir))
         .unwrap_or_else(|| PathBuf::from("web"))
+}
+
+/// `[limits]` over the defaults of [`crate::load::LoadSettings::new`]: every statement
+/// deadline at least 100 ms and shorter than the request time limit.
+fn check_limits(
+    raw: &RawLimits,
+    max_connections: u32,
+    request_timeout: Duration,
+) -> Result<crate::load::LoadSettings, ConfigError> {
+    let mut load = crate::load::LoadSettings::new(max_connections, request_timeout);
+    for (key, value, class) in [
+        (
+            "limits.tile_statement_timeout_ms",
+            raw.tile_statement_timeout_ms,
+            &mut load.tiles,
+        ),
+        (
+            "limits.feature_statement_timeout_ms",
+            raw.feature_statement_timeout_ms,
+            &mut load.features,
+        ),
+        (
+            "limits.download_statement_timeout_ms",
+            raw.download_statement_timeout_ms,
+            &mut load.downloads,
+        ),
+        (
+            "limits.admin_statement_timeout_ms",
+            raw.admin_statement_timeout_ms,
+            &mut load.admin,
+        ),
+    ] {
+        if let Some(ms) = value {
+            let t = Duration::from_millis(ms);
+            if ms < 100 || t >= request_timeout {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: ms.to_string(),
+                    reason: "must be at least 100 ms and shorter than server.request_timeout_secs",
+                });
+            }
+            class.statement_timeout = t;
+        }
+    }
+    if let Some(budget) = raw.feature_cost_budget {
+        load.feature_cost_budget = budget as f64;
+    }
+    let c = &mut load.clients;
+    if let Some(n) = raw.client_max_concurrent {
+        c.max_concurrent = n;
+    }
+    if let Some(n) = raw.client_requests_per_minute {
+        c.per_minute = n;
+    }
+    if let Some(n) = raw.client_burst {
+        if n == 0 {
+            return Err(ConfigError::Invalid {
+                key: "limits.client_burst",
+                value: n.to_string(),
+                reason: "must be at least 1",
+            });
+        }
+        c.burst = n;
+    }
+    for text in raw.trusted_proxies.iter().flatten() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let block = text.parse().map_err(|_| ConfigError::Invalid {
+            key: "limits.trusted_proxies",
+            value: text.clone(),
+            reason: "expected IP addresses or CIDR blocks, such as 10.0.0.0/8",
+        })?;
+        c.trusted_proxies.push(block);
+    }
+    Ok(load)
 }
 
 fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError> {
@@ -542,6 +697,45 @@ mod tests {
         let raw: RawConfig = toml::from_str("[auth]\nissuer = \"sso.example.vn\"\n").expect("toml");
         let err = raw.check().expect_err("no scheme");
         assert!(err.to_string().contains("[auth]"), "{err}");
+    }
+
+    #[test]
+    fn limits_from_file_and_env_are_checked() {
+        let raw: RawConfig = toml::from_str(
+            "[server]\nrequest_timeout_secs = 10\n[limits]\nfeature_statement_timeout_ms = 4000\nclient_max_concurrent = 2\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+        )
+        .expect("toml");
+        let cfg = raw
+            .with_env(|k| (k == "BANDO_CLIENT_REQUESTS_PER_MINUTE").then(|| "30".to_string()))
+            .expect("env")
+            .check()
+            .expect("check");
+        assert_eq!(
+            cfg.load.features.statement_timeout,
+            Duration::from_millis(4000)
+        );
+        assert_eq!(cfg.load.tiles.statement_timeout, Duration::from_secs(8));
+        assert_eq!(cfg.load.clients.max_concurrent, 2);
+        assert_eq!(cfg.load.clients.per_minute, 30);
+        assert_eq!(cfg.load.clients.trusted_proxies.len(), 1);
+        let defaults = RawConfig::default().check().expect("check");
+        assert!(defaults.load.clients.trusted_proxies.is_empty());
+        assert!(defaults.load.features.statement_timeout < defaults.request_timeout);
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_FEATURE_STATEMENT_TIMEOUT_MS").then(|| "30000".to_string()))
+            .expect("env")
+            .check()
+            .expect_err("not shorter than the request limit");
+        assert!(
+            err.to_string().contains("feature_statement_timeout_ms"),
+            "{err}"
+        );
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_TRUSTED_PROXIES").then(|| "10.0.0.1,proxy".to_string()))
+            .expect("env")
+            .check()
+            .expect_err("not an address");
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,11 @@ use serde::Serialize;
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Seconds a 503 asks the client to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: &str = "5";
+
+const OUT_OF_TIME: &str = "the database query ran out of time (each kind of request has a statement time limit); narrow the request (bbox, filter, limit) or retry later";
+
 /// A problem document (RFC 9457).
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -66,6 +71,9 @@ impl AppError {
             crate::tiles::TileError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 AppError::Unavailable("the database is not answering; try again shortly".into())
             }
+            crate::tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
+                AppError::Unavailable(OUT_OF_TIME.into())
+            }
             other => AppError::internal(other),
         }
     }
@@ -73,7 +81,11 @@ impl AppError {
 
 impl From<gis_core::layer::LayerError> for AppError {
     fn from(e: gis_core::layer::LayerError) -> Self {
-        AppError::internal(e)
+        match e {
+            // Out of time or connections is 503 like any other query's.
+            gis_core::layer::LayerError::Db(gis_core::db::DbError::Query(db)) => AppError::from(db),
+            other => AppError::internal(other),
+        }
     }
 }
 
@@ -83,6 +95,7 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
                 AppError::Unavailable("the database is not answering; try again shortly".into())
             }
+            e if gis_core::db::class::is_timeout(&e) => AppError::Unavailable(OUT_OF_TIME.into()),
             other => AppError::internal(other),
         }
     }
@@ -127,7 +140,8 @@ impl IntoResponse for AppError {
 }
 
 /// Middleware: turns every error response that is not yet problem JSON into one (keeping a
-/// plain-text message as the detail), and stamps the request id into every problem.
+/// plain-text message as the detail), stamps the request id into every problem, and gives
+/// every 503 a `Retry-After`.
 pub async fn problem_for_bare_errors(
     request: Request<Body>,
     next: axum::middleware::Next,
@@ -163,6 +177,14 @@ pub async fn problem_for_bare_errors(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response.headers_mut().remove(header::CONTENT_LENGTH);
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
     response
 }
 
@@ -184,6 +206,9 @@ fn default_detail(status: StatusCode) -> Option<String> {
         }
         StatusCode::METHOD_NOT_ALLOWED => "this address does not accept that HTTP method",
         StatusCode::REQUEST_TIMEOUT => "the request took longer than the server's time limit",
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "the server could not answer in time; retry after the seconds given in Retry-After"
+        }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server accepts",
         StatusCode::INTERNAL_SERVER_ERROR => {
             "internal error; quote the request id when reporting it"

@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod glyphs;
 pub mod live;
+pub mod load;
 pub mod metrics;
 pub mod routes;
 pub mod sprites;

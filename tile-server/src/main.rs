@@ -629,12 +629,13 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
-    let state = AppState::with_tiles(
+    let state = AppState::with_settings(
         db.pool.clone(),
         tile_server::tiles::TileSettings {
             cache_bytes: config.tile_cache_bytes,
             ..Default::default()
         },
+        config.load.clone(),
     )?;
     // Layers written in the config are stored like any added layer (unchanged ones untouched).
     for layer in &config.layers {
@@ -670,9 +671,13 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "bando listening");
     println!("bando: serving http://{addr}/");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(tile_server::shutdown_signal())
-        .await?;
+    // The peer address is the client of the per-client limits (see tile_server::load).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(tile_server::shutdown_signal())
+    .await?;
     listener_task.abort();
     tracing::info!("server stopped");
     Ok(())

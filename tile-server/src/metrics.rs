@@ -37,12 +37,14 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// Middleware recording `http_requests_total` and `http_request_duration_seconds`, labelled by
-/// the route template (not the raw path, so labels stay few). The metric handles are kept per
+/// the route template (not the raw path; every unmatched path is `unmatched`) and the method
+/// (a standard one, else `other`), so a client cannot add series by inventing paths or
+/// methods. The metric handles are kept per
 /// worker thread and label set, so a request allocates no label strings and does no registry
 /// lookup (warm tiles are served in microseconds; this runs for each).
 pub async fn track(request: Request<Body>, next: axum::middleware::Next) -> Response {
     let start = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
@@ -53,26 +55,41 @@ pub async fn track(request: Request<Body>, next: axum::middleware::Next) -> Resp
             Some(m) => m,
             None => handles.entry(route.to_string()).or_default(),
         };
-        let (counter, histogram) = by_labels
-            .entry((method.clone(), status))
-            .or_insert_with(|| {
-                let labels = [
-                    ("method", method.to_string()),
-                    ("route", route.to_string()),
-                    ("status", status.to_string()),
-                ];
-                (
-                    metrics::counter!("http_requests_total", &labels),
-                    metrics::histogram!("http_request_duration_seconds", &labels[..2]),
-                )
-            });
+        let (counter, histogram) = by_labels.entry((method, status)).or_insert_with(|| {
+            let labels = [
+                ("method", method.to_string()),
+                ("route", route.to_string()),
+                ("status", status.to_string()),
+            ];
+            (
+                metrics::counter!("http_requests_total", &labels),
+                metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+            )
+        });
         counter.increment(1);
         histogram.record(start.elapsed().as_secs_f64());
     });
     response
 }
 
-type Handles = HashMap<String, HashMap<(Method, u16), (metrics::Counter, metrics::Histogram)>>;
+/// The method's label: one of the methods of RFC 9110 and PATCH, else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+type Handles =
+    HashMap<String, HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>>;
 
 thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());

@@ -6,6 +6,8 @@
 //! importers 4001–4999); [`Migrations`] merges them into one ordered set, so `bando db migrate`
 //! applies every crate's schema in one run and `bando db status` reports them together.
 
+pub mod class;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use sqlx::migrate::{Migrate, Migration, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
+pub use class::{cancel_on_drop, class_pool, PoolClass};
 /// The private cluster (its own crate, `pg-cluster`).
 pub use pg_cluster as cluster;
 pub use pg_cluster::{ClusterError, ClusterOptions, PrivateCluster};

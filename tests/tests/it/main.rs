@@ -7,6 +7,7 @@ mod db;
 mod export;
 mod features;
 mod import;
+mod load;
 mod lowzoom;
 mod plugins;
 mod query;

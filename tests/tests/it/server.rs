@@ -88,8 +88,23 @@ async fn health_reports_postgis() {
 
 #[tokio::test]
 async fn health_is_503_problem_when_the_database_is_gone() {
-    let (db, app) = test_app().await;
-    db.pool.close().await;
+    // A server where nothing listens: health's own connection cannot be opened.
+    let gone = sqlx::postgres::PgPoolOptions::new()
+        .connect_lazy("postgres://bando@127.0.0.1:1/gone")
+        .expect("lazy pool");
+    let app = app(AppState::new(gone).expect("state"), Limits::default());
+    let response = app
+        .clone()
+        .oneshot(get_req("/health"))
+        .await
+        .expect("response");
+    assert_eq!(
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
     let (status, content_type, body) = send(&app, get_req("/health")).await;
     assert_problem(
         status,
@@ -180,8 +195,9 @@ async fn oversized_bodies_are_413_problem() {
     assert_problem(s, &ct, &b, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+/// Out of time is the server's failure, not the client's: 503 with `Retry-After`, not 408.
 #[tokio::test]
-async fn slow_requests_are_408_problem() {
+async fn slow_requests_are_503_problem_with_retry_after() {
     let routes = Router::new().route(
         "/slow",
         get(|| async {
@@ -196,8 +212,14 @@ async fn slow_requests_are_408_problem() {
             ..Limits::default()
         },
     );
+    let response = app
+        .clone()
+        .oneshot(get_req("/slow"))
+        .await
+        .expect("response");
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
     let (s, ct, b) = send(&app, get_req("/slow")).await;
-    assert_problem(s, &ct, &b, StatusCode::REQUEST_TIMEOUT);
+    assert_problem(s, &ct, &b, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]

@@ -24,19 +24,25 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::counts::MatchCounts;
-use crate::error::{problem_response, AppError};
+use crate::error::{problem_response, problem_with_extensions, AppError};
 use crate::routes::base_url;
 use crate::routes::landing::escape_html;
 
-/// The routes of this module.
+/// The cheap routes of this module (metadata).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/conformance", get(conformance))
         .route("/collections", get(collections))
         .route("/collections/{id}", get(collection))
+        .route("/collections/{id}/queryables", get(queryables))
+}
+
+/// The routes that query features (items, one feature), which the app puts behind the
+/// per-client limits ([`crate::load::guard_expensive`]).
+pub fn expensive_router() -> Router<AppState> {
+    Router::new()
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
-        .route("/collections/{id}/queryables", get(queryables))
 }
 
 /// The conformance classes bando implements (OGC API – Features Parts 1–3, CQL2);
@@ -215,7 +221,7 @@ async fn resolve_crs(
     let crs84 = lower.contains("crs84");
     let code = parse_crs_ref(text).map_err(|_| unknown())?;
     let info = state.crs.get(code).map_err(|_| unknown())?;
-    if !gf::srid_known(&state.pool, code).await? {
+    if !gf::srid_known(&state.pools.features, code).await? {
         return Err(unknown());
     }
     Ok(OutputCrs {
@@ -322,9 +328,9 @@ async fn collection_json(
     let storage = layer.storage();
     let mut extent = json!({});
     let mut storage_bbox = None;
-    if let Some(bb) = extent_lonlat(&state.pool, &storage).await? {
+    if let Some(bb) = extent_lonlat(&state.pools.admin, &storage).await? {
         extent["spatial"] = json!({ "bbox": [bb], "crs": CRS84 });
-        storage_bbox = gf::extent_in(&state.pool, bb, storage.srid).await?;
+        storage_bbox = gf::extent_in(&state.pools.admin, bb, storage.srid).await?;
     }
     let items = format!("{base}/collections/{id}/items");
     let mut c = json!({
@@ -667,13 +673,14 @@ pub async fn items(
     let format = negotiate(single(&params, "f")?, &headers, true)?;
     let layer = layer_for(&state, &id, access)?;
     let q = items_query(&state, layer.as_ref(), &params, format, access).await?;
+    guard_cost(&state, layer.as_ref(), &q).await?;
     if matches!(format, Format::Gpkg | Format::Csv) {
         return download(&state, layer.as_ref(), q, format).await;
     }
     let key = gf::match_key(layer.as_ref(), &q)?;
     let generation = MatchCounts::generation(&state.tiles);
     let known = state.match_counts.get(&key, generation).await;
-    let page = gf::items_with_count(&state.pool, layer.as_ref(), &q, known).await?;
+    let page = gf::items_with_count(&state.pools.features, layer.as_ref(), &q, known).await?;
     if known.is_none() {
         state
             .match_counts
@@ -804,13 +811,43 @@ fn items_html(layer: &dyn Layer, page: &gf::Page, path: &str, params: &Params) -
     )
 }
 
+/// The cost guard (issue 12): a filtered or sorted query whose plan (`EXPLAIN`, nothing run)
+/// costs more than `limits.feature_cost_budget` is refused with 422, naming what makes it
+/// costly. Plain paging and bbox queries are not estimated (no extra round trip).
+async fn guard_cost(state: &AppState, layer: &dyn Layer, q: &ItemsQuery) -> Result<(), ApiError> {
+    let budget = state.feature_cost_budget;
+    if budget <= 0.0 || (q.filter.is_none() && q.sortby.is_empty()) {
+        return Ok(());
+    }
+    let estimate = gf::estimate(&state.pools.features, layer, q).await?;
+    if estimate.cost <= budget {
+        return Ok(());
+    }
+    let reasons = gf::cost_reasons(q);
+    let detail = format!(
+        "this query is too expensive to run: PostgreSQL estimates a cost of {:.0} (about {:.0} matching features), over the budget of {budget:.0} per request. What makes it costly: {}. Add a bbox, use LIKE patterns that start with fixed text, or drop sortby",
+        estimate.cost,
+        estimate.rows,
+        reasons.join("; ")
+    );
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("estimatedCost".into(), json!(estimate.cost.round()));
+    extensions.insert("costBudget".into(), json!(budget));
+    extensions.insert("reasons".into(), json!(reasons));
+    Err(ApiError(Box::new(problem_with_extensions(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(detail),
+        extensions,
+    ))))
+}
+
 async fn download(
     state: &AppState,
     layer: &dyn Layer,
     q: ItemsQuery,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let matched = gf::count(&state.pool, layer, &q).await?;
+    let matched = gf::count(&state.pools.downloads, layer, &q).await?;
     if q.cursor.is_none() && matched > i64::from(q.limit) && q.limit == MAX_DOWNLOAD {
         return Err(ApiError(Box::new(problem_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -819,7 +856,7 @@ async fn download(
             )),
         ))));
     }
-    let page = gf::items_with_count(&state.pool, layer, &q, Some(matched)).await?;
+    let page = gf::items_with_count(&state.pools.downloads, layer, &q, Some(matched)).await?;
     let id = layer.id().to_string();
     let (bytes, content_type, ext) = match format {
         Format::Csv => (
@@ -871,7 +908,7 @@ pub async fn item(
         Some(c) => resolve_crs(&state, c, "crs").await?,
         None => OutputCrs::CRS84,
     };
-    let mut feature = gf::item(&state.pool, layer.as_ref(), fid_num, crs, access)
+    let mut feature = gf::item(&state.pools.features, layer.as_ref(), fid_num, crs, access)
         .await?
         .ok_or_else(not_found)?;
     if format == Format::Html {

@@ -20,10 +20,11 @@ pub struct Health {
     pub layers: usize,
 }
 
-/// `GET /health`: 200 when the database answers with PostGIS, 503 otherwise.
+/// `GET /health`: 200 when the database answers with PostGIS, 503 otherwise. It asks on the
+/// health class's own connection, so a flood of other work cannot make it wait.
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
     let postgis: String = sqlx::query_scalar("SELECT postgis_lib_version()")
-        .fetch_one(&state.pool)
+        .fetch_one(&state.pools.health)
         .await
         .map_err(|e| AppError::Unavailable(format!("the database is not healthy: {e}")))?;
     Ok(Json(Health {
@@ -35,8 +36,12 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppEr
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ::metrics::gauge!("bando_db_pool_connections").set(f64::from(state.pool.size()));
-    ::metrics::gauge!("bando_db_pool_idle_connections").set(state.pool.num_idle() as f64);
+    for (class, pool) in state.pools.all() {
+        ::metrics::gauge!("bando_db_pool_connections", "class" => class)
+            .set(f64::from(pool.size()));
+        ::metrics::gauge!("bando_db_pool_idle_connections", "class" => class)
+            .set(pool.num_idle() as f64);
+    }
     ::metrics::gauge!("bando_layers_registered").set(state.layers.len() as f64);
     (
         [(

@@ -26,7 +26,7 @@ pub struct LangQuery {
 pub async fn layers_json(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<CatalogEntry>>, AppError> {
-    Ok(Json(read_catalog(&state.pool).await?))
+    Ok(Json(read_catalog(&state.pools.admin).await?))
 }
 
 /// `GET /crs`: the CRSs bando names explicitly.
@@ -257,7 +257,7 @@ pub async fn page(
         Some("en") => &EN,
         _ => &VI,
     };
-    let catalog = read_catalog(&state.pool).await?;
+    let catalog = read_catalog(&state.pools.admin).await?;
     let mut rows = String::new();
     for e in &catalog {
         let title = if t.lang == "vi" {

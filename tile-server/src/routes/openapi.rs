@@ -33,7 +33,8 @@ fn problem_responses() -> Value {
         "400": {"description": "A parameter is malformed or unknown; `detail` says which and why.", "content": problem},
         "404": {"description": "No such collection or feature.", "content": problem},
         "500": {"description": "Internal error; quote `request_id`.", "content": problem},
-        "503": {"description": "The database is not answering.", "content": problem},
+        "429": {"description": "Too many requests from this client: items, single features and `/query` are limited per client (requests in progress and a rate); `Retry-After` gives the seconds to wait.", "content": problem},
+        "503": {"description": "The database is not answering, or the request ran out of time (each kind of request has a statement deadline shorter than the server's time limit); `Retry-After` gives the seconds to wait.", "content": problem},
     })
 }
 
@@ -117,6 +118,8 @@ pub fn document(base: &str, layers: &LayerRegistry) -> Value {
     items_responses["403"] = json!({"description": "The request uses a property this user may not read.",
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     items_responses["413"] = json!({"description": "A download would hold more features than allowed.",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    items_responses["422"] = json!({"description": "Cost guard: a query with `filter` or `sortby` whose plan PostgreSQL estimates (EXPLAIN, nothing run) above the server's budget (`limits.feature_cost_budget`, default 250000 planner units) is refused. `reasons` lists what makes it costly — no `bbox` (every feature is a candidate), a LIKE pattern starting with a wildcard (no index can narrow it), CASEI/ACCENTI computed per row, S_DISJOINT, OR, `sortby` over every match; add a bbox or a pattern starting with fixed text.",
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     let mut item_responses = problem_responses();
     item_responses["200"] = json!({"description": "One feature.",

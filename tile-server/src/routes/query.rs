@@ -109,7 +109,7 @@ async fn crs_param(state: &AppState, p: &HashMap<String, String>) -> Result<CrsI
             info.name
         )));
     }
-    if !q::srid_available(&state.pool, info.epsg)
+    if !q::srid_available(&state.pools.features, info.epsg)
         .await
         .map_err(query_error)?
     {
@@ -312,12 +312,12 @@ pub async fn identify(
             .collect(),
     };
     let dyn_layers: Vec<&dyn Layer> = layers.iter().map(|l| l.as_ref()).collect();
-    let zone = land::lookup::native_srid(&state.pool, lon, lat)
+    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
         .await
         .map_err(lookup_error)?;
     let radius = q::pixel_radius_3857(zoom, tolerance);
     let found = q::identify(
-        &state.pool,
+        &state.pools.features,
         &dyn_layers,
         lon,
         lat,
@@ -346,11 +346,11 @@ pub async fn nearest(
     let limit = limit(&p, 10, LIMIT_MAX)?;
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let zone = land::lookup::native_srid(&state.pool, lon, lat)
+    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
         .await
         .map_err(lookup_error)?;
     let found = q::nearest(
-        &state.pool,
+        &state.pools.features,
         layer.as_ref(),
         lon,
         lat,
@@ -380,11 +380,11 @@ pub async fn within(State(state): State<AppState>, Query(p): Params) -> Result<R
     let limit = limit(&p, LIMIT_MAX, LIMIT_MAX)?;
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let zone = land::lookup::native_srid(&state.pool, lon, lat)
+    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
         .await
         .map_err(lookup_error)?;
     let found = q::within(
-        &state.pool,
+        &state.pools.features,
         layer.as_ref(),
         lon,
         lat,
@@ -429,7 +429,7 @@ pub async fn parcels(
 ) -> Result<Response, AppError> {
     let query = parcel_query(&p)?;
     let limit = limit(&p, PARCELS_MAX, PARCELS_MAX)?;
-    let found = land::lookup::find(&state.pool, &query, limit)
+    let found = land::lookup::find(&state.pools.features, &query, limit)
         .await
         .map_err(lookup_error)?;
     let features: Vec<Value> = found
@@ -458,7 +458,7 @@ pub async fn planning_report(
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let parcel = if let Some(id) = integer(&p, "parcel", 1, i64::MAX)? {
-        land::lookup::by_id(&state.pool, id)
+        land::lookup::by_id(&state.pools.features, id)
             .await
             .map_err(lookup_error)?
             .ok_or_else(|| AppError::NotFound(format!("there is no parcel with id {id}")))?
@@ -474,7 +474,7 @@ pub async fn planning_report(
                 "with commune, give sheet and number too (or parcel=<id>)".into(),
             ));
         };
-        let mut found = land::lookup::find(&state.pool, &query, PARCELS_MAX)
+        let mut found = land::lookup::find(&state.pools.features, &query, PARCELS_MAX)
             .await
             .map_err(lookup_error)?;
         match found.len() {
@@ -526,7 +526,7 @@ pub async fn planning_report(
             }
         }
     };
-    let report = planning::report::overlay(&state.pool, &parcel.ewkb)
+    let report = planning::report::overlay(&state.pools.features, &parcel.ewkb)
         .await
         .map_err(|e| match e {
             planning::report::ReportError::Db(e) => AppError::from(e),
@@ -555,7 +555,7 @@ async fn measure(
     text: GeometryText<'_>,
 ) -> Result<Response, AppError> {
     let crs = crs_param(state, p).await?;
-    let parsed = q::parse_geometry(&state.pool, text, crs.epsg)
+    let parsed = q::parse_geometry(&state.pools.features, text, crs.epsg)
         .await
         .map_err(query_error)?;
     if !LonLatBox::VIETNAM.contains(parsed.centroid_lon, parsed.centroid_lat) {
@@ -564,10 +564,14 @@ async fn measure(
             parsed.centroid_lon, parsed.centroid_lat
         )));
     }
-    let zone = land::lookup::native_srid(&state.pool, parsed.centroid_lon, parsed.centroid_lat)
-        .await
-        .map_err(lookup_error)?;
-    let m = q::measure(&state.pool, &parsed, zone)
+    let zone = land::lookup::native_srid(
+        &state.pools.features,
+        parsed.centroid_lon,
+        parsed.centroid_lat,
+    )
+    .await
+    .map_err(lookup_error)?;
+    let m = q::measure(&state.pools.features, &parsed, zone)
         .await
         .map_err(query_error)?;
     let zone_name = state

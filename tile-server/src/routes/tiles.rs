@@ -478,7 +478,9 @@ pub async fn tilejson(
     let mut bounds: Option<[f64; 4]> = None;
     for (_, layer, _) in found {
         vector_layers.push(vector_layer(layer.as_ref()));
-        if let Some(b) = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await? {
+        if let Some(b) =
+            gis_core::layer::extent_lonlat(&state.pools.tiles, &layer.storage()).await?
+        {
             bounds = Some(match bounds {
                 None => b,
                 Some(a) => [
@@ -611,7 +613,7 @@ pub async fn catalog(
     {
         let id = layer.id();
         let (min, max) = layer.zoom_range();
-        let bounds = gis_core::layer::extent_lonlat(&state.pool, &layer.storage()).await?;
+        let bounds = gis_core::layer::extent_lonlat(&state.pools.tiles, &layer.storage()).await?;
         entries.push(json!({
             "id": id,
             "title": layer.title_vi(),

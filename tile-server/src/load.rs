@@ -1,0 +1,490 @@
+//! Load isolation: a connection pool per work class with its own statement deadline, and
+//! per-client limits on the expensive endpoints.
+//!
+//! Work classes ([`Pools`]): tiles, features (OGC items and `/query`), downloads (GeoPackage,
+//! CSV), admin (landing page, catalog, collection metadata) and health, plus a one-connection
+//! `control` pool that cancels the queries of dropped requests. Each is a
+//! [`gis_core::db::class_pool`]: bounded, its sessions carry `statement_timeout` (shorter than
+//! the HTTP time limit) and `application_name` `bando-<class>`. A flood of one class waits for
+//! that class's connections only; `/health` answers from a connection of its own.
+//!
+//! Expensive routes (items, single features, `/query/*`) pass [`guard_expensive`]: a per-client
+//! limit of concurrent requests and a token-bucket rate ([`ClientLimiter`], 429 with
+//! `Retry-After`), and [`gis_core::db::cancel_on_drop`], so a request dropped by its time limit
+//! or by its client cancels its queries instead of leaving them running. Tiles pass neither:
+//! the warm path does no extra work, and a tile render is shared by concurrent requests, so
+//! one leaving must not cancel it (tile statements have the shortest deadline instead).
+//!
+//! The client is the TCP peer; `X-Forwarded-For` is read only when the peer is one of the
+//! configured trusted proxies (then the right-most address that is not a trusted proxy).
+//! Requests without a peer address (the router driven in-process, as tests do) are not
+//! limited; `bando serve` always has one.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::Response;
+use gis_core::db::{class_pool, PoolClass};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
+
+use crate::app::AppState;
+use crate::error::problem_response;
+
+/// Connections and statement deadline of one work class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassSettings {
+    /// Most connections the class holds.
+    pub connections: u32,
+    /// `statement_timeout` of its statements.
+    pub statement_timeout: Duration,
+}
+
+/// Per-client limits on the expensive endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Requests one client may have in progress at once (0: no limit).
+    pub max_concurrent: u32,
+    /// Requests one client may start per minute, on average (0: no limit).
+    pub per_minute: u32,
+    /// Requests one client may start at once before the rate applies.
+    pub burst: u32,
+    /// Peers whose `X-Forwarded-For` names the client (addresses or CIDR blocks).
+    pub trusted_proxies: Vec<IpBlock>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            max_concurrent: 8,
+            per_minute: 600,
+            burst: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Everything load isolation is configured by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSettings {
+    /// Tile rendering, TileJSON.
+    pub tiles: ClassSettings,
+    /// OGC items and single features, spatial queries.
+    pub features: ClassSettings,
+    /// GeoPackage and CSV downloads.
+    pub downloads: ClassSettings,
+    /// Landing page, layer catalog, collection metadata.
+    pub admin: ClassSettings,
+    /// `/health` (one dedicated connection).
+    pub health: ClassSettings,
+    /// Per-client limits.
+    pub clients: ClientSettings,
+    /// Largest planner cost (`EXPLAIN`, PostgreSQL units) of a filtered or sorted items query;
+    /// costlier ones are refused with 422 naming what makes them costly (0: no guard).
+    pub feature_cost_budget: f64,
+}
+
+/// The default [`LoadSettings::feature_cost_budget`]: a sequential scan of about a million
+/// parcels with cheap conditions passes; one computing `ACCENTI` and a leading-wildcard
+/// `LIKE` on every row does not.
+pub const DEFAULT_COST_BUDGET: f64 = 250_000.0;
+
+impl LoadSettings {
+    /// Defaults for a connection budget and an HTTP time limit: tiles half the connections,
+    /// features a quarter, downloads and admin an eighth each (at least one); statements may
+    /// run for 80% of the time limit (tiles at most 10 s, health at most 2 s).
+    pub fn new(max_connections: u32, request_timeout: Duration) -> Self {
+        let share = |d: u32| (max_connections / d).max(1);
+        let deadline = request_timeout.mul_f64(0.8).max(Duration::from_millis(100));
+        let class = |connections, cap: Duration| ClassSettings {
+            connections,
+            statement_timeout: deadline.min(cap),
+        };
+        let long = Duration::from_secs(3600);
+        LoadSettings {
+            tiles: class(share(2), Duration::from_secs(10)),
+            features: class(share(4), long),
+            downloads: class(share(8), long),
+            admin: class(share(8), long),
+            health: class(1, Duration::from_secs(2)),
+            clients: ClientSettings::default(),
+            feature_cost_budget: DEFAULT_COST_BUDGET,
+        }
+    }
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        LoadSettings::new(16, Duration::from_secs(30))
+    }
+}
+
+/// One pool per work class.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    /// Tiles.
+    pub tiles: PgPool,
+    /// Features and spatial queries (queries cancelled when their request is dropped).
+    pub features: PgPool,
+    /// Downloads (cancelled likewise).
+    pub downloads: PgPool,
+    /// Landing page, catalog, metadata.
+    pub admin: PgPool,
+    /// `/health`: one connection kept open.
+    pub health: PgPool,
+    /// Cancels the queries of dropped requests.
+    pub control: PgPool,
+}
+
+impl Pools {
+    /// Lazily connecting pools over the connection options of `base`.
+    pub fn new(base: &PgConnectOptions, s: &LoadSettings) -> Self {
+        let pool = |name, c: &ClassSettings, cancel_on_drop| {
+            class_pool(
+                base,
+                &PoolClass {
+                    name,
+                    max_connections: c.connections,
+                    min_connections: 0,
+                    statement_timeout: c.statement_timeout,
+                    acquire_timeout: c.statement_timeout.min(Duration::from_secs(5)),
+                    cancel_on_drop,
+                },
+            )
+        };
+        let health = class_pool(
+            base,
+            &PoolClass {
+                name: "bando-health",
+                max_connections: 1,
+                min_connections: 1,
+                statement_timeout: s.health.statement_timeout,
+                acquire_timeout: s.health.statement_timeout,
+                cancel_on_drop: false,
+            },
+        );
+        let control = ClassSettings {
+            connections: 1,
+            statement_timeout: Duration::from_secs(5),
+        };
+        Pools {
+            tiles: pool("bando-tiles", &s.tiles, false),
+            features: pool("bando-features", &s.features, true),
+            downloads: pool("bando-downloads", &s.downloads, true),
+            admin: pool("bando-admin", &s.admin, false),
+            health,
+            control: pool("bando-control", &control, false),
+        }
+    }
+
+    /// Every pool with its class name (for metrics).
+    pub fn all(&self) -> [(&'static str, &PgPool); 6] {
+        [
+            ("tiles", &self.tiles),
+            ("features", &self.features),
+            ("downloads", &self.downloads),
+            ("admin", &self.admin),
+            ("health", &self.health),
+            ("control", &self.control),
+        ]
+    }
+}
+
+/// An IP address or CIDR block (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for IpBlock {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(IpBlock { addr, prefix })
+    }
+}
+
+impl IpBlock {
+    /// Whether `ip` lies in the block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Who is asking: the peer, or the address a trusted proxy forwarded.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpBlock]) -> IpAddr {
+    let unknown = IpAddr::from([0, 0, 0, 0]);
+    let Some(peer) = peer else {
+        return unknown;
+    };
+    if !trusted.iter().any(|b| b.contains(peer)) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().parse::<IpAddr>())
+        .collect::<Vec<_>>();
+    // Right to left: the first address no trusted proxy added is the client's; an
+    // unparsable entry ends the walk (what lies left of it cannot be trusted).
+    let mut client = peer;
+    for entry in forwarded.into_iter().rev() {
+        match entry {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.iter().any(|b| b.contains(ip)) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// Counts each client's requests in progress and its rate.
+#[derive(Debug)]
+pub struct ClientLimiter {
+    settings: ClientSettings,
+    clients: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    in_flight: u32,
+    tokens: f64,
+    refilled: Instant,
+}
+
+/// Clients remembered before idle ones are forgotten.
+const MAX_CLIENTS: usize = 10_000;
+
+impl ClientLimiter {
+    /// A limiter with these settings.
+    pub fn new(settings: ClientSettings) -> Arc<Self> {
+        Arc::new(ClientLimiter {
+            settings,
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// Starts a request of `ip`, or says how long it should wait.
+    pub fn start(self: &Arc<Self>, ip: IpAddr) -> Result<ClientPermit, Refusal> {
+        let s = &self.settings;
+        let rate = f64::from(s.per_minute) / 60.0;
+        let burst = f64::from(s.burst.max(1));
+        let now = Instant::now();
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| Refusal::Busy(Duration::from_secs(1)))?;
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&ip) {
+            clients.retain(|_, b| {
+                b.in_flight > 0
+                    || b.tokens + rate * now.duration_since(b.refilled).as_secs_f64() < burst
+            });
+        }
+        let bucket = clients.entry(ip).or_insert(Bucket {
+            in_flight: 0,
+            tokens: burst,
+            refilled: now,
+        });
+        if s.max_concurrent > 0 && bucket.in_flight >= s.max_concurrent {
+            return Err(Refusal::Busy(Duration::from_secs(1)));
+        }
+        if s.per_minute > 0 {
+            let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+            bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+            bucket.refilled = now;
+            if bucket.tokens < 1.0 {
+                let wait = ((1.0 - bucket.tokens) / rate).ceil().max(1.0);
+                return Err(Refusal::Rate(Duration::from_secs_f64(wait)));
+            }
+            bucket.tokens -= 1.0;
+        }
+        bucket.in_flight += 1;
+        Ok(ClientPermit {
+            limiter: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// Why a client must wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many of its requests are in progress.
+    Busy(Duration),
+    /// It asked too often.
+    Rate(Duration),
+}
+
+/// A request in progress; dropping it ends it.
+#[derive(Debug)]
+pub struct ClientPermit {
+    limiter: Arc<ClientLimiter>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientPermit {
+    fn drop(&mut self) {
+        if let Ok(mut clients) = self.limiter.clients.lock() {
+            if let Some(b) = clients.get_mut(&self.ip) {
+                b.in_flight = b.in_flight.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// Middleware of the expensive routes: the client's limits (429 with `Retry-After`), then the
+/// handler inside a [`gis_core::db::cancel_on_drop`] scope.
+pub async fn guard_expensive(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // Without a peer address (the router driven in-process, not over TCP) there is no
+    // client to limit; `bando serve` always has one.
+    let _permit = match peer {
+        None => None,
+        Some(peer) => {
+            let ip = client_ip(
+                Some(peer),
+                request.headers(),
+                &state.limiter.settings().trusted_proxies,
+            );
+            match state.limiter.start(ip) {
+                Ok(permit) => Some(permit),
+                Err(refusal) => return too_many(refusal),
+            }
+        }
+    };
+    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request)).await
+}
+
+fn too_many(refusal: Refusal) -> Response {
+    let (wait, detail) = match refusal {
+        Refusal::Busy(wait) => (
+            wait,
+            "too many of your requests are in progress; wait for one to finish",
+        ),
+        Refusal::Rate(wait) => (
+            wait,
+            "too many requests from your address; slow down and retry after the time given",
+        ),
+    };
+    let mut response = problem_response(StatusCode::TOO_MANY_REQUESTS, Some(detail.to_string()));
+    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_blocks_match_addresses_and_prefixes() {
+        let b: IpBlock = "10.1.0.0/16".parse().expect("block");
+        assert!(b.contains("10.1.200.3".parse().expect("ip")));
+        assert!(!b.contains("10.2.0.1".parse().expect("ip")));
+        assert!(b.contains("::ffff:10.1.0.9".parse().expect("ip")));
+        let one: IpBlock = "::1".parse().expect("block");
+        assert!(one.contains("::1".parse().expect("ip")));
+        assert!(!one.contains("::2".parse().expect("ip")));
+        let all: IpBlock = "0.0.0.0/0".parse().expect("block");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<IpBlock>().is_err());
+        assert!("proxy.local".parse::<IpBlock>().is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_read_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.7, 10.0.0.2"),
+        );
+        let peer: IpAddr = "10.0.0.1".parse().expect("ip");
+        assert_eq!(client_ip(Some(peer), &h, &[]), peer);
+        let trusted = ["10.0.0.0/8".parse().expect("block")];
+        assert_eq!(
+            client_ip(Some(peer), &h, &trusted),
+            "198.51.100.7".parse::<IpAddr>().expect("ip")
+        );
+        let outsider: IpAddr = "203.0.113.5".parse().expect("ip");
+        assert_eq!(client_ip(Some(outsider), &h, &trusted), outsider);
+    }
+
+    #[test]
+    fn limiter_counts_concurrency_and_rate_per_client() {
+        let limiter = ClientLimiter::new(ClientSettings {
+            max_concurrent: 2,
+            per_minute: 60,
+            burst: 3,
+            trusted_proxies: Vec::new(),
+        });
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let p1 = limiter.start(a).expect("first");
+        let _p2 = limiter.start(a).expect("second");
+        assert!(matches!(limiter.start(a), Err(Refusal::Busy(_))));
+        let _other = limiter.start(b).expect("another client is not limited");
+        drop(p1);
+        let p3 = limiter.start(a).expect("third after one ended");
+        drop(p3);
+        assert!(matches!(limiter.start(a), Err(Refusal::Rate(w)) if w >= Duration::from_secs(1)));
+    }
+}
