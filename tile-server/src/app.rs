@@ -47,6 +47,8 @@ pub struct SharedState {
     pub tiles: TileService,
     /// Remembered `numberMatched` of feature queries.
     pub match_counts: crate::counts::MatchCounts,
+    /// Verifies bearer tokens; unset when no sign-in is configured ([`crate::reader`]).
+    pub verifier: std::sync::OnceLock<auth::Verifier>,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,6 +88,7 @@ impl AppState {
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),
             match_counts: crate::counts::MatchCounts::new(),
+            verifier: std::sync::OnceLock::new(),
         })))
     }
 }
@@ -132,6 +135,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .merge(routes::style::router())
         .merge(routes::web::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
         .with_state(state);
     with_edge_layers(routes, limits)
 }

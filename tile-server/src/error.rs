@@ -55,6 +55,12 @@ pub enum AppError {
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The bearer token was refused; the message says which check failed (never the token).
+    #[error("{0}")]
+    Unauthenticated(#[from] auth::AuthError),
+    /// The reader may not do this.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl AppError {
@@ -130,9 +136,26 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m.clone())),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, Some(m.clone())),
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, Some(m.clone())),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, None)
+            }
+            AppError::Unauthenticated(e) => {
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                let mut response = problem_response(status, Some(e.to_string()));
+                if let Ok(challenge) = HeaderValue::from_str(&e.www_authenticate()) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from_static(RETRY_AFTER_SECS),
+                    );
+                }
+                return response;
             }
         };
         problem_response(status, detail)

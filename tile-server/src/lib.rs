@@ -19,6 +19,7 @@ pub mod glyphs;
 pub mod live;
 pub mod load;
 pub mod metrics;
+pub mod reader;
 pub mod routes;
 pub mod sprites;
 pub mod tiles;

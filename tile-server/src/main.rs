@@ -647,12 +647,31 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         request_timeout: config.request_timeout,
         body_limit_bytes: config.body_limit_bytes,
     };
-    let router = app(state, limits);
-    // No route checks bearer tokens yet (issue 10 continues); with `auth.dev_issuer` the
-    // development issuer's own routes are served under /dev-auth.
-    let router = match &config.auth {
+    // Bearer tokens: a provider's keys found by discovery, or the development issuer's own
+    // keys (verified the same way, without fetching them from this very server).
+    let dev_issuer = match &config.auth {
         tile_server::config::AuthSettings::Dev(dev) => {
-            let issuer = std::sync::Arc::new(auth::DevIssuer::open(dev.clone())?);
+            Some(std::sync::Arc::new(auth::DevIssuer::open(dev.clone())?))
+        }
+        _ => None,
+    };
+    let verifier = match (&config.auth, &dev_issuer) {
+        (tile_server::config::AuthSettings::Oidc(cfg), _) => {
+            Some(auth::Verifier::new(cfg.clone())?)
+        }
+        (_, Some(issuer)) => Some(auth::Verifier::with_static_keys(
+            issuer.verifier_config(),
+            &issuer.jwks(),
+        )?),
+        _ => None,
+    };
+    if let Some(verifier) = verifier {
+        let _ = state.verifier.set(verifier);
+    }
+    let router = app(state, limits);
+    // With `auth.dev_issuer` the development issuer's own routes are served under /dev-auth.
+    let router = match dev_issuer {
+        Some(issuer) => {
             println!(
                 "bando: development sign-in at {}/authorize",
                 issuer.issuer()
@@ -663,7 +682,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
                 auth::dev_routes(issuer).layer(tower_http::trace::TraceLayer::new_for_http()),
             )
         }
-        _ => router,
+        None => router,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

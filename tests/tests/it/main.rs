@@ -12,5 +12,6 @@ mod lowzoom;
 mod plugins;
 mod query;
 mod server;
+mod signin;
 mod style;
 mod tiles;

@@ -4,7 +4,7 @@
 //! The items SQL lives in [`gis_core::features`]; this module reads the query string, checks
 //! it (unknown parameters are refused, as OGC asks, except `f` and queryables used as query
 //! parameters), and shapes the answer. The caller's [`Access`] is one value passed down:
-//! anonymous today ([`Access::Public`]), so restricted properties (owner names) never appear,
+//! what the [`Reader`] may read ([`Reader::access`]): restricted properties (owner names) appear only for land officers and administrators,
 //! and using one in `filter`, `properties`, `sortby` or as a query parameter answers 403.
 
 use axum::body::Body;
@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::counts::MatchCounts;
 use crate::error::{problem_response, problem_with_extensions, AppError};
+use crate::reader::Reader;
 use crate::routes::base_url;
 use crate::routes::landing::escape_html;
 
@@ -361,13 +362,14 @@ async fn collection_json(
 /// `GET /collections`
 pub async fn collections(
     State(state): State<AppState>,
+    reader: Reader,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
     let base = base_url(&headers);
-    let access = Access::Public;
+    let access = reader.access();
     let registry = state.layers.snapshot();
     let layers: Vec<_> = registry.iter().filter(|l| l.access() <= access).collect();
     if format == Format::Html {
@@ -407,15 +409,17 @@ pub async fn collections(
 /// `GET /collections/{id}`
 pub async fn collection(
     State(state): State<AppState>,
+    reader: Reader,
     Path(id): Path<String>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
-    let layer = layer_for(&state, &id, Access::Public)?;
+    let access = reader.access();
+    let layer = layer_for(&state, &id, access)?;
     if format == Format::Html {
-        let props: String = gf::visible_properties(layer.as_ref(), Access::Public)
+        let props: String = gf::visible_properties(layer.as_ref(), access)
             .iter()
             .map(|p| {
                 format!(
@@ -442,13 +446,15 @@ pub async fn collection(
 /// `GET /collections/{id}/queryables`: a JSON Schema of what filters may use.
 pub async fn queryables(
     State(state): State<AppState>,
+    reader: Reader,
     Path(id): Path<String>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
-    let layer = layer_for(&state, &id, Access::Public)?;
+    let access = reader.access();
+    let layer = layer_for(&state, &id, access)?;
     let base = base_url(&headers);
     let mut props = serde_json::Map::new();
     props.insert(
@@ -471,7 +477,7 @@ pub async fn queryables(
         gf::GEOMETRY_QUERYABLE.into(),
         json!({"title": "Hình học (Geometry)", "format": geom_format, "x-ogc-role": "primary-geometry"}),
     );
-    for p in gf::visible_properties(layer.as_ref(), Access::Public) {
+    for p in gf::visible_properties(layer.as_ref(), access) {
         let mut schema = match p.kind {
             PropertyKind::String => json!({"type": "string"}),
             PropertyKind::Integer => json!({"type": "integer"}),
@@ -665,11 +671,12 @@ fn link_with(base: &str, path: &str, params: &Params, set: &[(&str, String)]) ->
 /// `GET /collections/{id}/items`
 pub async fn items(
     State(state): State<AppState>,
+    reader: Reader,
     Path(id): Path<String>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let access = Access::Public;
+    let access = reader.access();
     let format = negotiate(single(&params, "f")?, &headers, true)?;
     let layer = layer_for(&state, &id, access)?;
     let q = items_query(&state, layer.as_ref(), &params, format, access).await?;
@@ -888,12 +895,13 @@ async fn download(
 /// `GET /collections/{id}/items/{fid}`
 pub async fn item(
     State(state): State<AppState>,
+    reader: Reader,
     Path((id, fid)): Path<(String, String)>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f", "crs"])?;
-    let access = Access::Public;
+    let access = reader.access();
     let format = negotiate(single(&params, "f")?, &headers, false)?;
     let layer = layer_for(&state, &id, access)?;
     let not_found = || -> ApiError {

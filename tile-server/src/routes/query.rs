@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::{problem_with_extensions, AppError};
+use crate::reader::Reader;
 
 /// Most features an identify answers with.
 pub const IDENTIFY_MAX: u32 = 50;
@@ -260,17 +261,17 @@ fn with_crs(mut response: Response, crs: &CrsInfo) -> Response {
     response
 }
 
-fn output(crs: &CrsInfo) -> Output {
+fn output(crs: &CrsInfo, reader: &Reader) -> Output {
     Output {
         srid: crs.epsg,
-        // Authentication comes later: every reader is anonymous until then.
-        access: Access::Public,
+        access: reader.access(),
     }
 }
 
 /// `GET /query/identify`
 pub async fn identify(
     State(state): State<AppState>,
+    reader: Reader,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let zoom = integer(&p, "zoom", 0, 24)?.ok_or_else(|| {
@@ -324,7 +325,7 @@ pub async fn identify(
         zone,
         radius,
         zoom,
-        output(&crs),
+        output(&crs, &reader),
         IDENTIFY_MAX,
     )
     .await
@@ -340,6 +341,7 @@ pub async fn identify(
 /// `GET /query/nearest`
 pub async fn nearest(
     State(state): State<AppState>,
+    reader: Reader,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let layer = required_layer(&state, &p)?;
@@ -355,7 +357,7 @@ pub async fn nearest(
         lon,
         lat,
         zone,
-        output(&crs),
+        output(&crs, &reader),
         limit,
     )
     .await
@@ -369,7 +371,11 @@ pub async fn nearest(
 }
 
 /// `GET /query/within`
-pub async fn within(State(state): State<AppState>, Query(p): Params) -> Result<Response, AppError> {
+pub async fn within(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Params,
+) -> Result<Response, AppError> {
     let layer = required_layer(&state, &p)?;
     let distance = required_number(&p, "distance")?;
     if !(0.0..=DISTANCE_MAX_M).contains(&distance) {
@@ -390,7 +396,7 @@ pub async fn within(State(state): State<AppState>, Query(p): Params) -> Result<R
         lat,
         zone,
         distance,
-        output(&crs),
+        output(&crs, &reader),
         limit,
     )
     .await

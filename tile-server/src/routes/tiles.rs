@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::reader::Reader;
 use crate::routes::base_url;
 
 /// OGC API – Tiles 1.0 conformance classes bando implements (for `/conformance`).
@@ -54,10 +55,9 @@ pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 const MAX_COMPOSITE: usize = 16;
 
 /// The layer ids of a `{layers}` path segment, checked against the registry and against what
-/// the reader may see (anonymous readers until authentication exists): a layer the reader may
-/// not read is answered like one that does not exist.
-fn layer_ids(state: &AppState, text: &str) -> Result<Vec<String>, AppError> {
-    let reader = Access::Public;
+/// the reader may see: a layer the reader may not read is answered like one that does not
+/// exist.
+fn layer_ids(state: &AppState, text: &str, reader: Access) -> Result<Vec<String>, AppError> {
     let mut ids: Vec<String> = Vec::new();
     for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if state.layers.get(id).is_none_or(|l| l.access() > reader) {
@@ -204,10 +204,11 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`
 pub async fn tile(
     State(state): State<AppState>,
+    reader: Reader,
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ids = layer_ids(&state, &layers)?;
+    let ids = layer_ids(&state, &layers, reader.access())?;
     let tile = TileCoord::parse(&z, &x, &y).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if let Some(ext) = y.split_once('.').map(|(_, e)| e) {
         if !matches!(ext, "mvt" | "pbf") {
@@ -216,29 +217,31 @@ pub async fn tile(
             )));
         }
     }
-    serve_tile(&state, &ids, tile, &headers).await
+    serve_tile(&state, &ids, tile, &headers, reader.access()).await
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API –
 /// Tiles): the same tile as `/tiles/{id}/{z}/{x}/{y}.mvt`, with row = y and col = x.
 pub async fn ogc_tile(
     State(state): State<AppState>,
+    reader: Reader,
     Path((collection, matrix, row, col)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ids = layer_ids(&state, &collection)?;
+    let ids = layer_ids(&state, &collection, reader.access())?;
     let tile =
         TileCoord::parse(&matrix, &col, &row).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    serve_tile(&state, &ids, tile, &headers).await
+    serve_tile(&state, &ids, tile, &headers, reader.access()).await
 }
 
 /// `GET /collections/{id}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
 pub async fn ogc_tilesets(
     State(state): State<AppState>,
+    reader: Reader,
     Path(collection): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let ids = layer_ids(&state, &collection)?;
+    let ids = layer_ids(&state, &collection, reader.access())?;
     let base = base_url(&headers);
     let id = ids.join(",");
     Ok(Json(json!({
@@ -257,10 +260,11 @@ pub async fn ogc_tilesets(
 /// Matrix Set and Tileset Metadata).
 pub async fn ogc_tileset(
     State(state): State<AppState>,
+    reader: Reader,
     Path(collection): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let ids = layer_ids(&state, &collection)?;
+    let ids = layer_ids(&state, &collection, reader.access())?;
     let base = base_url(&headers);
     let id = ids.join(",");
     let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
@@ -347,10 +351,9 @@ async fn serve_tile(
     ids: &[String],
     tile: TileCoord,
     headers: &HeaderMap,
+    access: Access,
 ) -> Result<Response, AppError> {
-    // Anonymous readers only until authentication exists; an authorised class here makes the
-    // tile `private` through `cache_control`.
-    let access = Access::Public;
+    // An authorised class makes the tile `private` through `cache_control`.
     let t = match state.tiles.tile(ids, tile, access).await {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -463,6 +466,7 @@ pub fn vector_layer(layer: &dyn Layer) -> Value {
 /// `GET /tiles/{layers}.json`: TileJSON 3.0 with `vector_layers`.
 pub async fn tilejson(
     State(state): State<AppState>,
+    reader: Reader,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
@@ -471,7 +475,7 @@ pub async fn tilejson(
             "\"/tiles/{name}\" is not a tile address: use /tiles/{{layer}}.json or /tiles/{{layer}}/{{z}}/{{x}}/{{y}}.mvt"
         )));
     };
-    let ids = layer_ids(&state, layers)?;
+    let ids = layer_ids(&state, layers, reader.access())?;
     let base = base_url(&headers);
     let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
     let mut vector_layers = Vec::new();
