@@ -333,12 +333,15 @@ pub async fn import(
     // The owner's post-load step: bulk loads skip the parcels' triggers, so the land-use
     // overview of the touched area is refreshed here (and servers notified again). The load is
     // committed by now, so a failure is reported, not turned into a failed import.
-    if let (false, "parcels", Some(bbox)) = (opts.dry_run, table.kind, merged.touched_3857) {
-        if let Err(e) = land::overview::refresh(pool, bbox).await {
-            tracing::error!(%e, "land-use overview not refreshed after an import");
-            summary.findings.push(format!(
-                "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
-            ));
+    // Refreshed per touched area, so only the tiles around the changes are notified again.
+    if let (false, "parcels") = (opts.dry_run, table.kind) {
+        for &bbox in &merged.touched_areas {
+            if let Err(e) = land::overview::refresh(pool, bbox).await {
+                tracing::error!(%e, "land-use overview not refreshed after an import");
+                summary.findings.push(format!(
+                    "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
+                ));
+            }
         }
     }
     summary.merged = Some(merged);

@@ -9,6 +9,7 @@ mod features;
 mod import;
 mod lowzoom;
 mod query;
+mod redelivery;
 mod server;
 mod style;
 mod tiles;
