@@ -97,7 +97,6 @@ for ((i = 1; i <= runs; i++)); do
   load_this_year
   bando_import "$next" upsert next-upsert
   check next-upsert "$changed $new 0 $unchanged $gone"
-  load_this_year
 done
 
 median() { sort -n | awk '{v[NR] = $1} END {printf "%.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

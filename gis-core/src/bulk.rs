@@ -756,6 +756,10 @@ const TOUCHED_CELL_3857: f64 = 2.0 * crate::mvt::WORLD_HALF / 8192.0;
 const DIFF_COUNTS: &str = "SELECT count(*) FILTER (WHERE class = 'c'), count(*) FILTER (WHERE class = 'n'),
         count(*) FILTER (WHERE class = 'g') FROM bando_diff";
 
+/// A boxed step of the merge (boxed so the merge's future stays `Send`).
+type Step<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BulkError>> + Send + 'a>>;
+
 /// How many features of each class the classification found.
 struct Diff {
     changed: u64,
@@ -847,13 +851,13 @@ impl MergeSql {
             // Per grid cell ($2 metres, origin at -$1), the extent of the touched boxes whose
             // centre lies in it.
             touched: format!(
-                "WITH b AS (
+                "WITH boxes AS (
                     SELECT old_box AS b FROM bando_diff WHERE class IN ({old_classes})
                     UNION ALL SELECT new_box FROM bando_diff WHERE class IN ('c', 'n'))
                  SELECT floor(((ST_XMin(b) + ST_XMax(b)) / 2 + $1) / $2)::bigint,
                         floor(((ST_YMin(b) + ST_YMax(b)) / 2 + $1) / $2)::bigint,
                         min(ST_XMin(b)), min(ST_YMin(b)), max(ST_XMax(b)), max(ST_YMax(b))
-                 FROM b WHERE b IS NOT NULL GROUP BY 1, 2"
+                 FROM boxes WHERE b IS NOT NULL GROUP BY 1, 2"
             ),
             target,
         }
@@ -862,53 +866,65 @@ impl MergeSql {
     /// The transaction's set-up: other writers wait until the commit (readers go on, seeing
     /// the old state), and the planner joins whole sets: a nested loop over a million live
     /// rows per staged row is what made re-deliveries take hours.
-    async fn start(&self, tx: &mut PgConnection) -> Result<(), BulkError> {
-        sqlx::raw_sql(&format!(
-            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;
-             SET LOCAL enable_nestloop = off;
-             SET LOCAL work_mem = '64MB';
-             DROP TABLE IF EXISTS pg_temp.bando_diff",
-            self.target
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("locking the live table"))?;
-        Ok(())
+    fn start<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, ()> {
+        Box::pin(async move {
+            let lock = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", self.target);
+            for text in [
+                lock.as_str(),
+                "SET LOCAL enable_nestloop = off",
+                "SET LOCAL work_mem = '64MB'",
+                "DROP TABLE IF EXISTS pg_temp.bando_diff",
+            ] {
+                sqlx::query(text)
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("locking the live table"))?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs the classification and counts its classes.
-    async fn classify(&self, tx: &mut PgConnection) -> Result<Diff, BulkError> {
-        sqlx::raw_sql(&format!("{}; ANALYZE bando_diff", self.classify))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("comparing the delivery with the live table"))?;
-        let (changed, new, gone): (i64, i64, i64) = sqlx::query_as(DIFF_COUNTS)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("counting changes"))?;
-        let n = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(Diff {
-            changed: n(changed),
-            new: n(new),
-            gone: n(gone),
+    fn classify<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, Diff> {
+        Box::pin(async move {
+            for text in [self.classify.as_str(), "ANALYZE bando_diff"] {
+                sqlx::query(text)
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("comparing the delivery with the live table"))?;
+            }
+            let (changed, new, gone): (i64, i64, i64) = sqlx::query_as(DIFF_COUNTS)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("counting changes"))?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(Diff {
+                changed: n(changed),
+                new: n(new),
+                gone: n(gone),
+            })
         })
     }
 
     /// The touched area as at most [`MAX_TOUCHED_AREAS`] boxes.
-    async fn touched(&self, tx: &mut PgConnection) -> Result<Vec<[f64; 4]>, BulkError> {
-        let cells: Vec<(i64, i64, f64, f64, f64, f64)> = sqlx::query_as(&self.touched)
-            .bind(crate::mvt::WORLD_HALF)
-            .bind(TOUCHED_CELL_3857)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("measuring the changed area"))?;
-        Ok(group_areas(
-            cells
-                .into_iter()
-                .map(|(x, y, a, b, c, d)| ((x, y), [a, b, c, d]))
-                .collect(),
-            MAX_TOUCHED_AREAS,
-        ))
+    fn touched<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, Vec<[f64; 4]>> {
+        Box::pin(async move {
+            let cells: Vec<(i64, i64, f64, f64, f64, f64)> = sqlx::query_as(&self.touched)
+                .bind(crate::mvt::WORLD_HALF)
+                .bind(TOUCHED_CELL_3857)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("measuring the changed area"))?;
+            Ok(group_areas(
+                cells
+                    .into_iter()
+                    .map(|(x, y, a, b, c, d)| ((x, y), [a, b, c, d]))
+                    .collect(),
+                MAX_TOUCHED_AREAS,
+            ))
+        })
     }
 }
 
@@ -1032,4 +1048,11 @@ mod tests {
             Some([-1.0, 0.5, 0.5, 2.0])
         );
     }
+}
+
+/// Imports may run inside spawned tasks and HTTP handlers: the merge's future must be `Send`.
+#[allow(dead_code)]
+fn merge_future_is_send(loader: Loader, record: ImportRecord) {
+    fn send<T: Send>(_: T) {}
+    send(async move { loader.merge(MergeMode::Replace, &record, false).await });
 }

@@ -383,11 +383,10 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
 async fn readers_see_the_old_parcels_until_the_reimport_commits() {
     let db = TestDb::new().await;
     live_parcels(&db).await;
-    let (state, app) = {
-        let state = AppState::with_tiles(db.pool.clone(), TileSettings::default()).expect("state");
-        let router = app(state.clone(), Limits::default());
-        (state, router)
-    };
+    let cached = app(
+        AppState::with_tiles(db.pool.clone(), TileSettings::default()).expect("state"),
+        Limits::default(),
+    );
     // Hold the merge just before its commit: its last statement records the import, and a
     // trigger there (fired even when bulk loads skip triggers) waits for a lock this test holds.
     sqlx::raw_sql(
@@ -418,8 +417,8 @@ async fn readers_see_the_old_parcels_until_the_reimport_commits() {
     };
     let tile_uri = format!("/tiles/parcels/{}/{}/{}.mvt", tile.z, tile.x, tile.y);
     let items_uri = "/collections/parcels/items?limit=1&filter=parcel_number%3D200&filter-lang=cql2-text";
-    let tile_before = get(&app, &tile_uri).await;
-    let items_before = get(&app, items_uri).await;
+    let tile_before = get(&cached, &tile_uri).await;
+    let items_before = get(&cached, items_uri).await;
     assert_eq!(
         (tile_before.status, items_before.status),
         (StatusCode::OK, StatusCode::OK)
@@ -480,5 +479,4 @@ async fn readers_see_the_old_parcels_until_the_reimport_commits() {
     assert_eq!(matched(&get(&uncached, items_uri).await), 0);
     let tile_after = get(&uncached, &tile_uri).await;
     assert_ne!(tile_after.body, tile_before.body);
-    drop(state);
 }
