@@ -806,6 +806,7 @@ async fn read_source(
             .source_id
             .as_ref()
             .and_then(|(i, _)| text_of(*i))
+            .or_else(|| key_text(table, &values))
             .unwrap_or_else(|| {
                 format!(
                     "{stem}/{layer_name}#{}",
@@ -860,6 +861,24 @@ async fn read_source(
         extra_fields: resolved.extra.iter().map(|(_, n)| n.clone()).collect(),
         features: count,
     })
+}
+
+/// The id of a feature the delivery names none for, when its table is identified by columns:
+/// the key's values (`25195/3/12`), stable from one delivery to the next — a place in the file
+/// would change for every later feature when one is dropped, and count them all as changed.
+fn key_text(table: &FeatureTable, values: &[Value]) -> Option<String> {
+    if table.natural_key == gis_core::feature::NaturalKey::SourceId {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for key in table.key_columns() {
+        match values.get(table.index_of(key)?)? {
+            Value::Text(t) => parts.push(t.clone()),
+            Value::Integer(i) => parts.push(i.to_string()),
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
 }
 
 fn convert(
