@@ -643,7 +643,12 @@ impl Loader {
         }
         merged.unchanged = (ok_rows.max(0) as u64).saturating_sub(merged.inserted + merged.updated);
         merged.touched_3857 = merged.touched_areas.iter().copied().reduce(|g, b| {
-            [g[0].min(b[0]), g[1].min(b[1]), g[2].max(b[2]), g[3].max(b[3])]
+            [
+                g[0].min(b[0]),
+                g[1].min(b[1]),
+                g[2].max(b[2]),
+                g[3].max(b[3]),
+            ]
         });
 
         let mut report = record.report.clone();
@@ -723,7 +728,10 @@ impl Loader {
                 "touched" => q.bind(crate::mvt::WORLD_HALF).bind(TOUCHED_CELL_3857),
                 _ => q,
             };
-            let plan = q.fetch_one(&mut *tx).await.map_err(db("explaining the merge"))?;
+            let plan = q
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("explaining the merge"))?;
             plans.push(MergePlan { step, plan });
             if step == "classify" {
                 sql.classify(&mut tx).await?;
@@ -753,7 +761,8 @@ pub const MAX_TOUCHED_AREAS: usize = 32;
 /// overview cell (8 pixels of a z8 tile, ~4.9 km), so per-area overview refreshes never overlap.
 const TOUCHED_CELL_3857: f64 = 2.0 * crate::mvt::WORLD_HALF / 8192.0;
 
-const DIFF_COUNTS: &str = "SELECT count(*) FILTER (WHERE class = 'c'), count(*) FILTER (WHERE class = 'n'),
+const DIFF_COUNTS: &str =
+    "SELECT count(*) FILTER (WHERE class = 'c'), count(*) FILTER (WHERE class = 'n'),
         count(*) FILTER (WHERE class = 'g') FROM bando_diff";
 
 /// A boxed step of the merge (boxed so the merge's future stays `Send`).
@@ -937,7 +946,12 @@ fn group_areas(mut cells: Vec<((i64, i64), [f64; 4])>, max: usize) -> Vec<[f64; 
             grouped
                 .entry(key)
                 .and_modify(|g| {
-                    *g = [g[0].min(b[0]), g[1].min(b[1]), g[2].max(b[2]), g[3].max(b[3])]
+                    *g = [
+                        g[0].min(b[0]),
+                        g[1].min(b[1]),
+                        g[2].max(b[2]),
+                        g[3].max(b[3]),
+                    ]
                 })
                 .or_insert(b);
         }
@@ -951,7 +965,12 @@ fn group_areas(mut cells: Vec<((i64, i64), [f64; 4])>, max: usize) -> Vec<[f64; 
     }
     // Unreachable for cell numbers of Web Mercator; one box then.
     let all = cells.into_iter().map(|(_, b)| b).reduce(|g, b| {
-        [g[0].min(b[0]), g[1].min(b[1]), g[2].max(b[2]), g[3].max(b[3])]
+        [
+            g[0].min(b[0]),
+            g[1].min(b[1]),
+            g[2].max(b[2]),
+            g[3].max(b[3]),
+        ]
     });
     all.into_iter().collect()
 }

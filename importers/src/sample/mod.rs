@@ -160,7 +160,10 @@ pub fn write_next_year(
     counts.delivered = files.iter().map(|f| f.features).sum();
     let path = out.join(NEXT_YEAR_COUNTS_FILE);
     let text = serde_json::to_string_pretty(&counts).map_err(|e| {
-        ImportError::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        ImportError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
     })?;
     std::fs::write(&path, text).map_err(|e| ImportError::io(&path, e))?;
     Ok(counts)

@@ -505,7 +505,11 @@ pub(super) const RENUMBER_OFFSET: i32 = 500_000;
 /// The edit next year's delivery makes to the parcel `p` (a pure function of the seed and the
 /// parcel's identity, so the shares hold in every part of the sample).
 pub(super) fn next_year_edit(seed: u64, shares: &super::NextYear, p: &Parcel) -> Edit {
-    if shares.commune.as_deref().is_some_and(|c| c != p.commune.code) {
+    if shares
+        .commune
+        .as_deref()
+        .is_some_and(|c| c != p.commune.code)
+    {
         return Edit::Keep;
     }
     let commune: i64 = p.commune.code.parse().unwrap_or(0);

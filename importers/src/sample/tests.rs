@@ -547,7 +547,10 @@ fn next_years_delivery_holds_exactly_the_counted_edits() {
     // 1 % changed, 0.5 % renumbered (gone + new), give or take the draw.
     assert!((20..=60).contains(&counts.changed), "{counts:?}");
     assert!((5..=40).contains(&counts.new), "{counts:?}");
-    assert_eq!(counts.gone, counts.new, "only renumbered parcels leave by default");
+    assert_eq!(
+        counts.gone, counts.new,
+        "only renumbered parcels leave by default"
+    );
     assert_eq!(
         counts.changed,
         counts.changed_geometry + counts.changed_attributes
@@ -571,8 +574,7 @@ fn next_years_delivery_holds_exactly_the_counted_edits() {
         for f in layer.features() {
             features += 1;
             let idx = f.field_index("SHTHUA").expect("SHTHUA");
-            if f.field_as_integer(idx).ok().flatten().unwrap_or(0)
-                > super::parcels::RENUMBER_OFFSET
+            if f.field_as_integer(idx).ok().flatten().unwrap_or(0) > super::parcels::RENUMBER_OFFSET
             {
                 renumbered += 1;
             }

@@ -168,20 +168,25 @@ async fn check_plans_and_merge(mode: MergeMode) -> (TestDb, Merged) {
 async fn a_replacing_redelivery_of_100k_parcels_plans_as_set_operations_and_counts_exactly() {
     let (db, m) = check_plans_and_merge(MergeMode::Replace).await;
     assert_eq!(
-        (m.updated, m.inserted, m.deleted, m.unchanged, m.not_delivered),
+        (
+            m.updated,
+            m.inserted,
+            m.deleted,
+            m.unchanged,
+            m.not_delivered
+        ),
         (1000, 500, 500, 98_500, 500)
     );
-    let (live, changed_geometry, withdrawn, of_this_import): (i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE ST_XMax(geom) - ST_XMin(geom) < 24.5),
+    let (live, changed_geometry, withdrawn, of_this_import): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE ST_XMax(geom) - ST_XMin(geom) < 24.5),
                     count(*) FILTER (WHERE NOT certificate_issued),
                     count(*) FILTER (WHERE import_id = $1)
              FROM land.parcels",
-        )
-        .bind(m.import_id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("live");
+    )
+    .bind(m.import_id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("live");
     assert_eq!(
         (live, changed_geometry, withdrawn, of_this_import),
         // 500 of each, and among the new ones 3 smaller and 2 withdrawn by the same rule.
@@ -203,7 +208,13 @@ async fn a_replacing_redelivery_of_100k_parcels_plans_as_set_operations_and_coun
 async fn an_upserting_redelivery_of_100k_parcels_plans_as_set_operations_and_counts_exactly() {
     let (db, m) = check_plans_and_merge(MergeMode::Upsert).await;
     assert_eq!(
-        (m.updated, m.inserted, m.deleted, m.unchanged, m.not_delivered),
+        (
+            m.updated,
+            m.inserted,
+            m.deleted,
+            m.unchanged,
+            m.not_delivered
+        ),
         (1000, 500, 0, 98_500, 500)
     );
     let live: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcels")
@@ -342,7 +353,13 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
     let next = import_parcels(&db, &next_year.join(file), MergeMode::Replace).await;
     let m = next.merged.expect("merged");
     assert_eq!(
-        (m.updated, m.inserted, m.deleted, m.unchanged, m.not_delivered),
+        (
+            m.updated,
+            m.inserted,
+            m.deleted,
+            m.unchanged,
+            m.not_delivered
+        ),
         (
             counts.changed,
             counts.new,
@@ -376,7 +393,13 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
     let back = import_parcels(&db, &this_year.join(file), MergeMode::Upsert).await;
     let m = back.merged.expect("merged");
     assert_eq!(
-        (m.updated, m.inserted, m.deleted, m.unchanged, m.not_delivered),
+        (
+            m.updated,
+            m.inserted,
+            m.deleted,
+            m.unchanged,
+            m.not_delivered
+        ),
         (
             counts.changed,
             counts.gone,
@@ -432,7 +455,8 @@ async fn readers_see_the_old_parcels_until_the_reimport_commits() {
         TileCoord::containing(x, y, 16).expect("tile")
     };
     let tile_uri = format!("/tiles/parcels/{}/{}/{}.mvt", tile.z, tile.x, tile.y);
-    let items_uri = "/collections/parcels/items?limit=1&filter=parcel_number%3D200&filter-lang=cql2-text";
+    let items_uri =
+        "/collections/parcels/items?limit=1&filter=parcel_number%3D200&filter-lang=cql2-text";
     let tile_before = get(&cached, &tile_uri).await;
     let items_before = get(&cached, items_uri).await;
     assert_eq!(
@@ -446,7 +470,8 @@ async fn readers_see_the_old_parcels_until_the_reimport_commits() {
     assert_eq!(matched(&items_before), 1);
 
     let loader = staged_delivery(&db).await;
-    let merge = tokio::spawn(async move { loader.merge(MergeMode::Replace, &record(), false).await });
+    let merge =
+        tokio::spawn(async move { loader.merge(MergeMode::Replace, &record(), false).await });
     // Wait until the merge waits for the lock: everything but the commit is done.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -460,7 +485,10 @@ async fn readers_see_the_old_parcels_until_the_reimport_commits() {
         if waiting {
             break;
         }
-        assert!(Instant::now() < deadline, "the merge never reached its commit");
+        assert!(
+            Instant::now() < deadline,
+            "the merge never reached its commit"
+        );
         assert!(!merge.is_finished(), "the merge ended without waiting");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
