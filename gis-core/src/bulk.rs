@@ -1022,6 +1022,13 @@ pub fn days_since_2000(year: i32, month: u32, day: u32) -> Option<i32> {
     (day <= month_len).then_some(days_1970 - 10_957)
 }
 
+/// Imports may run inside spawned tasks and HTTP handlers: the merge's future must be `Send`.
+#[allow(dead_code)]
+fn merge_future_is_send(loader: Loader, record: ImportRecord) {
+    fn send<T: Send>(_: T) {}
+    send(async move { loader.merge(MergeMode::Replace, &record, false).await });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1069,9 +1076,3 @@ mod tests {
     }
 }
 
-/// Imports may run inside spawned tasks and HTTP handlers: the merge's future must be `Send`.
-#[allow(dead_code)]
-fn merge_future_is_send(loader: Loader, record: ImportRecord) {
-    fn send<T: Send>(_: T) {}
-    send(async move { loader.merge(MergeMode::Replace, &record, false).await });
-}
