@@ -34,6 +34,10 @@ fi
 input="$work/parcels-$parcels"
 mkdir -p "$input"
 for f in "$work/sample-$parcels"/parcels_{binhphuoc,dongnai}.*; do ln -sf "$(realpath "$f")" "$input/"; done
+# Next year's shapefiles without the counts file (bando imports every readable file of a folder).
+next_input="$work/next-parcels-$parcels"
+mkdir -p "$next_input"
+for f in "$next"/parcels_{binhphuoc,dongnai}.*; do ln -sf "$(realpath "$f")" "$next_input/"; done
 url=$("$bando" --data-dir "$work/state" db start --tcp 2>/dev/null | tail -1)
 trap '"$bando" --data-dir "$work/state" db stop >/dev/null 2>&1 || true' EXIT
 port=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$url")
@@ -92,10 +96,10 @@ for ((i = 1; i <= runs; i++)); do
   check same-replace "0 0 0 $total 0"
   bando_import "$input" upsert same-upsert
   check same-upsert "0 0 0 $total 0"
-  bando_import "$next" replace next-replace
+  bando_import "$next_input" replace next-replace
   check next-replace "$changed $new $gone $unchanged $gone"
   load_this_year
-  bando_import "$next" upsert next-upsert
+  bando_import "$next_input" upsert next-upsert
   check next-upsert "$changed $new 0 $unchanged $gone"
 done
 
