@@ -8,6 +8,11 @@
 //! upserts the live table and records the import in `platform.imports` — all in one transaction
 //! (the tables' statement triggers notify `bando_layer_changes` with the touched area on commit), so a killed or failed
 //! import leaves the live table exactly as it was, and an identical `upsert` changes nothing.
+//!
+//! A re-delivery is compared with the live table in one join on the natural key (a temporary
+//! table `bando_diff` of the changed, new and gone features); every later statement of the
+//! merge reads that, so each plans as hash or merge joins at any size, writes only what
+//! changed, and notifies only the areas around the changes ([`Merged::touched_areas`]).
 
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
@@ -153,11 +158,18 @@ pub struct Merged {
     pub unchanged: u64,
     /// Features removed (replace mode).
     pub deleted: u64,
-    /// Touched area in EPSG:3857 (old and new geometry), if anything changed.
+    /// Live features the delivery does not have: removed by `replace` (then equal to
+    /// `deleted`), left in place by `upsert`.
+    pub not_delivered: u64,
+    /// Touched area in EPSG:3857 (old and new geometry of the changed, new and removed
+    /// features), if anything changed: the extent of `touched_areas`.
     pub touched_3857: Option<[f64; 4]>,
     /// The table's statement triggers were skipped (a superuser's load): whatever they keep
     /// in step is the owner's post-load hook's job ([`crate::declare::LayerHooks`]).
     pub triggers_bypassed: bool,
+    /// The touched area as at most [`MAX_TOUCHED_AREAS`] boxes (EPSG:3857) around the changes,
+    /// each notified on its own, so servers drop only the tiles around the changes.
+    pub touched_areas: Vec<[f64; 4]>,
 }
 
 /// What `platform.imports` records about an import besides counts.
@@ -552,6 +564,12 @@ impl Loader {
 
     /// Makes the import visible in one transaction (see the module doc). With `dry_run` the
     /// transaction is rolled back after counting.
+    ///
+    /// A load into a non-empty table first classifies every staged and live feature in one
+    /// join on the natural key (a hash or merge full join, see [`MergeSql`]) into a temporary
+    /// table of the changed, new and gone ones; deletes, updates, inserts and the touched area
+    /// are then read from it. The table is locked against other writers (not readers) for the
+    /// transaction, so the classification stays true until the commit.
     pub async fn merge(
         mut self,
         mode: MergeMode,
@@ -560,53 +578,7 @@ impl Loader {
     ) -> Result<Merged, BulkError> {
         let t = self.table;
         let target = t.qualified();
-        let cols: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| crate::db::quote_ident(c.name))
-            .collect();
-        let data_cols = {
-            let mut v = vec!["source_id".to_string()];
-            v.extend(cols.iter().cloned());
-            v.push("extra".into());
-            v.push("geom".into());
-            v
-        };
-        let insert_cols = format!("{}, import_id", data_cols.join(", "));
-        let select_cols = data_cols
-            .iter()
-            .map(|c| format!("s.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let keys = t.key_columns();
-        let key_list = keys
-            .iter()
-            .map(|k| crate::db::quote_ident(k))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let key_join = keys
-            .iter()
-            .map(|k| {
-                let k = crate::db::quote_ident(k);
-                format!("t.{k} = s.{k}")
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let changed = data_cols
-            .iter()
-            .map(|c| format!("t.{c} IS DISTINCT FROM s.{c}"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let changed_excluded = data_cols
-            .iter()
-            .map(|c| format!("t.{c} IS DISTINCT FROM EXCLUDED.{c}"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let set_list = data_cols
-            .iter()
-            .map(|c| format!("{c} = EXCLUDED.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let sql = MergeSql::new(&t, mode);
 
         let timer = std::time::Instant::now();
         let lap = |what: &str| {
@@ -642,34 +614,7 @@ impl Loader {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db("counting rows"))?;
-        // Old geometry that changes or disappears, for cache invalidation.
-        let gone = match mode {
-            MergeMode::Replace => format!(
-                " OR NOT EXISTS (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join})"
-            ),
-            MergeMode::Upsert => String::new(),
-        };
-        let old_extent: Extent = sqlx::query_as(&format!(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-               SELECT ST_Extent(t.geom_3857) AS e FROM {target} t
-               WHERE EXISTS (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join} AND ({changed})){gone}) x"
-        ))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("measuring the changed area"))?;
-        lap("measured the changed area");
-        if mode == MergeMode::Replace {
-            // Replace keeps the ids of features that are delivered again; only the ones the
-            // delivery no longer has are removed.
-            merged.deleted = sqlx::query(&format!(
-                "DELETE FROM {target} t WHERE NOT EXISTS
-                   (SELECT 1 FROM bando_stage s WHERE s.rejected IS NULL AND {key_join})"
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("removing features the delivery no longer has"))?
-            .rows_affected();
-        }
+        sql.start(&mut tx).await?;
         // Superusers (bando's private cluster) skip the tables' statement triggers, whose
         // transition tables would hold a copy of every row, and notify once themselves below.
         let own_notify: bool = sqlx::query_scalar("SELECT current_setting('is_superuser') = 'on'")
@@ -688,7 +633,7 @@ impl Loader {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db("looking at the live table"))?;
-        let (inserted, written): (i64, i64) = if empty {
+        if empty {
             // A first load: a plain insert, and for a big one the serving indexes built once
             // afterwards instead of row by row.
             let rebuild = ok_rows > 50_000;
@@ -700,16 +645,12 @@ impl Loader {
                     .await
                     .map_err(db("dropping the serving indexes"))?;
             }
-            let n = sqlx::query(&format!(
-                "INSERT INTO {target} ({insert_cols})
-                 SELECT {select_cols}, $1 FROM bando_stage s WHERE s.rejected IS NULL
-                 ORDER BY s.__file, s.__index"
-            ))
-            .bind(import_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("writing the live table"))?
-            .rows_affected() as i64;
+            let n = sqlx::query(&sql.insert_all)
+                .bind(import_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("writing the live table"))?
+                .rows_affected();
             if rebuild {
                 sqlx::query("SELECT platform.create_serving_indexes($1, $2)")
                     .bind(t.schema)
@@ -718,41 +659,63 @@ impl Loader {
                     .await
                     .map_err(db("building the serving indexes"))?;
             }
-            (n, n)
+            lap("wrote the live table");
+            merged.inserted = n;
+            if n > 0 {
+                let e: Extent = sqlx::query_as(&format!(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+                     FROM (SELECT ST_Extent(geom_3857) AS e FROM {target}) x"
+                ))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("measuring the new area"))?;
+                merged.touched_areas = union_extent(e, (None, None, None, None))
+                    .into_iter()
+                    .collect();
+            }
         } else {
-            sqlx::query_as(&format!(
-                "WITH w AS (INSERT INTO {target} AS t ({insert_cols})
-                 SELECT {select_cols}, $1 FROM bando_stage s WHERE s.rejected IS NULL
-                 ORDER BY s.__file, s.__index
-                 ON CONFLICT ({key_list}) DO UPDATE SET {set_list}, import_id = EXCLUDED.import_id,
-                    updated_at = now()
-                 WHERE {changed_excluded}
-                 RETURNING (xmax = 0) AS new)
-                 SELECT count(*) FILTER (WHERE new), count(*) FROM w"
-            ))
-            .bind(import_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("writing the live table"))?
-        };
-        lap("wrote the live table");
-        merged.inserted = inserted as u64;
-        merged.updated = (written - inserted) as u64;
-        merged.unchanged = (ok_rows - written).max(0) as u64;
-        let new_extent: Extent = if merged.inserted + merged.updated > 0 {
-            sqlx::query_as(&format!(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-                 FROM (SELECT ST_Extent(geom_3857) AS e FROM {target} WHERE import_id = $1) x"
-            ))
-            .bind(import_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("measuring the new area"))?
-        } else {
-            (None, None, None, None)
-        };
-        merged.touched_3857 = union_extent(old_extent, new_extent)
-            .filter(|_| merged.inserted + merged.updated + merged.deleted > 0);
+            let diff = sql.classify(&mut tx).await?;
+            lap("classified the delivery");
+            if mode == MergeMode::Replace && diff.gone > 0 {
+                // Replace keeps the ids of features that are delivered again; only the ones
+                // the delivery no longer has are removed.
+                merged.deleted = sqlx::query(&sql.delete)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("removing features the delivery no longer has"))?
+                    .rows_affected();
+            }
+            if diff.changed > 0 {
+                merged.updated = sqlx::query(&sql.update)
+                    .bind(import_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("updating changed features"))?
+                    .rows_affected();
+            }
+            if diff.new > 0 {
+                merged.inserted = sqlx::query(&sql.insert_new)
+                    .bind(import_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("inserting new features"))?
+                    .rows_affected();
+            }
+            lap("wrote the live table");
+            merged.not_delivered = diff.gone;
+            if merged.inserted + merged.updated + merged.deleted > 0 {
+                merged.touched_areas = sql.touched(&mut tx).await?;
+            }
+        }
+        merged.unchanged = (ok_rows.max(0) as u64).saturating_sub(merged.inserted + merged.updated);
+        merged.touched_3857 = merged.touched_areas.iter().copied().reduce(|g, b| {
+            [
+                g[0].min(b[0]),
+                g[1].min(b[1]),
+                g[2].max(b[2]),
+                g[3].max(b[3]),
+            ]
+        });
 
         let mut report = record.report.clone();
         if let Some(obj) = report.as_object_mut() {
@@ -777,7 +740,9 @@ impl Loader {
         .await
         .map_err(db("recording the import"))?;
         if own_notify {
-            if let Some(bbox) = merged.touched_3857 {
+            // One notification per touched area, so servers drop only the tiles around the
+            // changes.
+            for bbox in &merged.touched_areas {
                 let payload = serde_json::json!({
                     "table": format!("{}.{}", t.schema, t.table), "op": "import", "bbox_3857": bbox,
                 });
@@ -799,6 +764,281 @@ impl Loader {
         }
         Ok(merged)
     }
+
+    /// The plans (`EXPLAIN (FORMAT JSON)`) of the statements a [`merge`](Loader::merge) into a
+    /// non-empty table runs, in order, planned against the real staged and live rows (the
+    /// classification is run to plan what follows, then rolled back). For tests: every one
+    /// must be a set operation, never a loop over the live table per staged row.
+    pub async fn explain_merge(&mut self, mode: MergeMode) -> Result<Vec<MergePlan>, BulkError> {
+        let sql = MergeSql::new(&self.table, mode);
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(db("starting the transaction"))?;
+        sql.start(&mut tx).await?;
+        let mut plans = Vec::new();
+        let steps: [(&'static str, &str); 6] = [
+            ("classify", &sql.classify),
+            ("count", DIFF_COUNTS),
+            ("delete", &sql.delete),
+            ("update", &sql.update),
+            ("insert", &sql.insert_new),
+            ("touched", &sql.touched),
+        ];
+        for (step, text) in steps {
+            let explain = format!("EXPLAIN (FORMAT JSON) {text}");
+            let mut q = sqlx::query_scalar::<_, serde_json::Value>(&explain);
+            q = match step {
+                "update" | "insert" => q.bind(0_i64),
+                "touched" => q.bind(crate::mvt::WORLD_HALF).bind(TOUCHED_CELL_3857),
+                _ => q,
+            };
+            let plan = q
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("explaining the merge"))?;
+            plans.push(MergePlan { step, plan });
+            if step == "classify" {
+                sql.classify(&mut tx).await?;
+            }
+        }
+        tx.rollback()
+            .await
+            .map_err(db("rolling back the explained merge"))?;
+        Ok(plans)
+    }
+}
+
+/// One statement of a merge and its plan, from [`Loader::explain_merge`].
+#[derive(Debug, Clone)]
+pub struct MergePlan {
+    /// What the statement does: classify, count, delete, update, insert, touched.
+    pub step: &'static str,
+    /// `EXPLAIN (FORMAT JSON)` output.
+    pub plan: serde_json::Value,
+}
+
+/// Most areas one merge reports as touched and notifies; changes spread wider are grouped into
+/// coarser cells until they fit.
+pub const MAX_TOUCHED_AREAS: usize = 32;
+
+/// Side of the grid cells changes are first grouped in (EPSG:3857 metres): a z8 land-use
+/// overview cell (8 pixels of a z8 tile, ~4.9 km), so per-area overview refreshes never overlap.
+const TOUCHED_CELL_3857: f64 = 2.0 * crate::mvt::WORLD_HALF / 8192.0;
+
+const DIFF_COUNTS: &str =
+    "SELECT count(*) FILTER (WHERE class = 'c'), count(*) FILTER (WHERE class = 'n'),
+        count(*) FILTER (WHERE class = 'g') FROM bando_diff";
+
+/// A boxed step of the merge (boxed so the merge's future stays `Send`).
+type Step<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BulkError>> + Send + 'a>>;
+
+/// How many features of each class the classification found.
+struct Diff {
+    changed: u64,
+    new: u64,
+    gone: u64,
+}
+
+/// The statements of a merge, built once from the table's description (identifiers only;
+/// values are bound).
+struct MergeSql {
+    target: String,
+    classify: String,
+    delete: String,
+    update: String,
+    insert_new: String,
+    insert_all: String,
+    touched: String,
+}
+
+impl MergeSql {
+    fn new(t: &FeatureTable, mode: MergeMode) -> Self {
+        let target = t.qualified();
+        let q = crate::db::quote_ident;
+        let mut data_cols = vec!["source_id".to_string()];
+        data_cols.extend(t.columns.iter().map(|c| q(c.name)));
+        data_cols.push("extra".into());
+        data_cols.push("geom".into());
+        let insert_cols = format!("{}, import_id", data_cols.join(", "));
+        let select_cols = data_cols
+            .iter()
+            .map(|c| format!("s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_join = t
+            .key_columns()
+            .iter()
+            .map(|k| format!("t.{k} = s.{k}", k = q(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let changed = data_cols
+            .iter()
+            .map(|c| format!("t.{c} IS DISTINCT FROM s.{c}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let set_list = data_cols
+            .iter()
+            .map(|c| format!("{c} = s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Old geometry counts as touched where it changes, and where it disappears (replace).
+        let old_classes = match mode {
+            MergeMode::Replace => "'c', 'g'",
+            MergeMode::Upsert => "'c'",
+        };
+        MergeSql {
+            // One full join on the natural key (equality only, so PostgreSQL can hash or merge
+            // it) classifies every feature: new (staged only), gone (live only), changed (both,
+            // some value distinct); unchanged ones are not kept.
+            classify: format!(
+                "CREATE TEMP TABLE bando_diff ON COMMIT DROP AS
+                 SELECT t.id AS live_id, s.__file AS file, s.__index AS idx,
+                        (CASE WHEN t.id IS NULL THEN 'n' WHEN s.__file IS NULL THEN 'g'
+                              ELSE 'c' END)::\"char\" AS class,
+                        Box2D(t.geom_3857) AS old_box,
+                        Box2D(ST_Transform(s.geom, 3857)) AS new_box
+                 FROM (SELECT * FROM bando_stage WHERE rejected IS NULL) s
+                 FULL JOIN {target} t ON {key_join}
+                 WHERE t.id IS NULL OR s.__file IS NULL OR {changed}"
+            ),
+            delete: format!(
+                "DELETE FROM {target} t USING bando_diff d WHERE d.class = 'g' AND t.id = d.live_id"
+            ),
+            update: format!(
+                "UPDATE {target} t SET {set_list}, import_id = $1, updated_at = now()
+                 FROM bando_diff d JOIN bando_stage s ON s.__file = d.file AND s.__index = d.idx
+                 WHERE d.class = 'c' AND t.id = d.live_id"
+            ),
+            insert_new: format!(
+                "INSERT INTO {target} ({insert_cols})
+                 SELECT {select_cols}, $1 FROM bando_stage s
+                 JOIN bando_diff d ON s.__file = d.file AND s.__index = d.idx
+                 WHERE d.class = 'n' ORDER BY s.__file, s.__index"
+            ),
+            insert_all: format!(
+                "INSERT INTO {target} ({insert_cols})
+                 SELECT {select_cols}, $1 FROM bando_stage s WHERE s.rejected IS NULL
+                 ORDER BY s.__file, s.__index"
+            ),
+            // Per grid cell ($2 metres, origin at -$1), the extent of the touched boxes whose
+            // centre lies in it.
+            touched: format!(
+                "WITH boxes AS (
+                    SELECT old_box AS b FROM bando_diff WHERE class IN ({old_classes})
+                    UNION ALL SELECT new_box FROM bando_diff WHERE class IN ('c', 'n'))
+                 SELECT floor(((ST_XMin(b) + ST_XMax(b)) / 2 + $1) / $2)::bigint,
+                        floor(((ST_YMin(b) + ST_YMax(b)) / 2 + $1) / $2)::bigint,
+                        min(ST_XMin(b)), min(ST_YMin(b)), max(ST_XMax(b)), max(ST_YMax(b))
+                 FROM boxes WHERE b IS NOT NULL GROUP BY 1, 2"
+            ),
+            target,
+        }
+    }
+
+    /// The transaction's set-up: other writers wait until the commit (readers go on, seeing
+    /// the old state), and the planner joins whole sets: a nested loop over a million live
+    /// rows per staged row is what made re-deliveries take hours.
+    fn start<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, ()> {
+        Box::pin(async move {
+            let lock = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", self.target);
+            for text in [
+                lock.as_str(),
+                "SET LOCAL enable_nestloop = off",
+                "SET LOCAL work_mem = '64MB'",
+                "DROP TABLE IF EXISTS pg_temp.bando_diff",
+            ] {
+                sqlx::query(text)
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("locking the live table"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs the classification and counts its classes.
+    fn classify<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, Diff> {
+        Box::pin(async move {
+            for text in [self.classify.as_str(), "ANALYZE bando_diff"] {
+                sqlx::query(text)
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("comparing the delivery with the live table"))?;
+            }
+            let (changed, new, gone): (i64, i64, i64) = sqlx::query_as(DIFF_COUNTS)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("counting changes"))?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(Diff {
+                changed: n(changed),
+                new: n(new),
+                gone: n(gone),
+            })
+        })
+    }
+
+    /// The touched area as at most [`MAX_TOUCHED_AREAS`] boxes.
+    fn touched<'a>(&'a self, tx: &'a mut PgConnection) -> Step<'a, Vec<[f64; 4]>> {
+        Box::pin(async move {
+            let cells: Vec<(i64, i64, f64, f64, f64, f64)> = sqlx::query_as(&self.touched)
+                .bind(crate::mvt::WORLD_HALF)
+                .bind(TOUCHED_CELL_3857)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("measuring the changed area"))?;
+            Ok(group_areas(
+                cells
+                    .into_iter()
+                    .map(|(x, y, a, b, c, d)| ((x, y), [a, b, c, d]))
+                    .collect(),
+                MAX_TOUCHED_AREAS,
+            ))
+        })
+    }
+}
+
+/// Merges boxes keyed by grid cell into those of ever coarser cells (2 × 2 at a time) until at
+/// most `max` remain; each result is the exact extent of the boxes it holds.
+fn group_areas(mut cells: Vec<((i64, i64), [f64; 4])>, max: usize) -> Vec<[f64; 4]> {
+    for _ in 0..64 {
+        let mut grouped: std::collections::BTreeMap<(i64, i64), [f64; 4]> = Default::default();
+        for (key, b) in cells {
+            grouped
+                .entry(key)
+                .and_modify(|g| {
+                    *g = [
+                        g[0].min(b[0]),
+                        g[1].min(b[1]),
+                        g[2].max(b[2]),
+                        g[3].max(b[3]),
+                    ]
+                })
+                .or_insert(b);
+        }
+        if grouped.len() <= max.max(1) {
+            return grouped.into_values().collect();
+        }
+        cells = grouped
+            .into_iter()
+            .map(|((x, y), b)| ((x >> 1, y >> 1), b))
+            .collect();
+    }
+    // Unreachable for cell numbers of Web Mercator; one box then.
+    let all = cells.into_iter().map(|(_, b)| b).reduce(|g, b| {
+        [
+            g[0].min(b[0]),
+            g[1].min(b[1]),
+            g[2].max(b[2]),
+            g[3].max(b[3]),
+        ]
+    });
+    all.into_iter().collect()
 }
 
 fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -848,6 +1088,13 @@ pub fn days_since_2000(year: i32, month: u32, day: u32) -> Option<i32> {
     (day <= month_len).then_some(days_1970 - 10_957)
 }
 
+/// Imports may run inside spawned tasks and HTTP handlers: the merge's future must be `Send`.
+#[allow(dead_code)]
+fn merge_future_is_send(loader: Loader, record: ImportRecord) {
+    fn send<T: Send>(_: T) {}
+    send(async move { loader.merge(MergeMode::Replace, &record, false).await });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,6 +1107,27 @@ mod tests {
         assert_eq!(days_since_2000(2024, 8, 1), Some(8979));
         assert_eq!(days_since_2000(2023, 2, 29), None);
         assert_eq!(days_since_2000(2023, 13, 1), None);
+    }
+
+    #[test]
+    fn touched_areas_group_into_coarser_cells_until_few() {
+        let b = |x: f64| [x, x, x + 1.0, x + 1.0];
+        // Two neighbouring cells and one far away stay apart when three are allowed…
+        let cells = vec![((0, 0), b(0.0)), ((1, 0), b(10.0)), ((40, 40), b(400.0))];
+        assert_eq!(group_areas(cells.clone(), 3).len(), 3);
+        // …and with two, the neighbours merge (cells 0 and 1 share parent 0), the far one not.
+        assert_eq!(
+            group_areas(cells.clone(), 2),
+            vec![[0.0, 0.0, 11.0, 11.0], [400.0, 400.0, 401.0, 401.0]]
+        );
+        // One box covers everything in the end.
+        assert_eq!(group_areas(cells, 1), vec![[0.0, 0.0, 401.0, 401.0]]);
+        // Boxes of one cell are one area.
+        assert_eq!(
+            group_areas(vec![((5, 5), b(0.0)), ((5, 5), b(3.0))], 8),
+            vec![[0.0, 0.0, 4.0, 4.0]]
+        );
+        assert!(group_areas(Vec::new(), 8).is_empty());
     }
 
     #[test]

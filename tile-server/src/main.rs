@@ -60,6 +60,11 @@ enum Command {
         /// Also import every written file into its layer.
         #[arg(long)]
         import: bool,
+        /// Write only next year's delivery of the parcels instead (same seed and count): 1 %
+        /// changed, 0.5 % renumbered (gone + new), and the exact counts in
+        /// `parcels_next_year.json`.
+        #[arg(long, conflicts_with = "import")]
+        next_year: bool,
     },
     /// Import a file, a folder (every readable layer in it) or a zip into a layer.
     Import {
@@ -336,7 +341,28 @@ async fn run(cli: Cli) -> Result<()> {
             seed,
             parcels,
             import,
+            next_year,
         } => {
+            if *next_year {
+                let counts = importers::sample::write_next_year(
+                    out,
+                    &importers::sample::SampleOptions {
+                        seed: *seed,
+                        parcels: *parcels,
+                    },
+                    &importers::sample::NextYear::default(),
+                )?;
+                println!(
+                    "wrote next year's {} parcels to {}: {} changed, {} new, {} gone, {} unchanged",
+                    counts.delivered,
+                    out.display(),
+                    counts.changed,
+                    counts.new,
+                    counts.gone,
+                    counts.unchanged
+                );
+                return Ok(());
+            }
             let set = importers::sample::write_sample_with(
                 out,
                 &importers::sample::SampleOptions {

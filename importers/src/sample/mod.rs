@@ -77,6 +77,98 @@ impl Default for SampleOptions {
     }
 }
 
+/// Next year's delivery of the sample parcels ([`write_next_year`]): the same parcels with some
+/// changed, some re-surveyed under new numbers and some no longer delivered. Which parcels is
+/// a pure function of the seed and each parcel's identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextYear {
+    /// Share of parcels changed: half of them in geometry (a vertex added at the middle of the
+    /// longest edge: same shape, new digitisation), half in attributes (certificate flag).
+    pub changed: f64,
+    /// Share of parcels re-surveyed under a new number (+500,000): each is one removed and one
+    /// new feature for an import.
+    pub renumbered: f64,
+    /// Share of parcels no longer delivered.
+    pub dropped: f64,
+    /// Only parcels of this (pre-merger) commune change; `None`: every commune.
+    pub commune: Option<String>,
+}
+
+impl Default for NextYear {
+    /// 1 % changed, 0.5 % new and 0.5 % gone (the renumbered ones).
+    fn default() -> Self {
+        NextYear {
+            changed: 0.01,
+            renumbered: 0.005,
+            dropped: 0.0,
+            commune: None,
+        }
+    }
+}
+
+/// What next year's delivery holds, as an import of it over this year's parcels must count it
+/// (written beside the files as `parcels_next_year.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NextYearCounts {
+    /// Parcels in the delivery.
+    pub delivered: u64,
+    /// Parcels whose geometry or attributes changed (`updated` in an import summary).
+    pub changed: u64,
+    /// … of which in geometry.
+    pub changed_geometry: u64,
+    /// … of which in attributes.
+    pub changed_attributes: u64,
+    /// Parcels new to the delivery (`inserted`).
+    pub new: u64,
+    /// This year's parcels the delivery no longer has (`deleted` by a replace,
+    /// `not_delivered` by both modes).
+    pub gone: u64,
+    /// Parcels delivered as this year (`unchanged`).
+    pub unchanged: u64,
+}
+
+/// The file [`write_next_year`] writes its counts to, inside its output directory.
+pub const NEXT_YEAR_COUNTS_FILE: &str = "parcels_next_year.json";
+
+/// Writes next year's delivery of the parcels of [`write_sample_with`] (same options) into
+/// `out`: `parcels_binhphuoc.shp` and `parcels_dongnai.shp` as this year's, edited as `next`
+/// says, and the exact counts in [`NEXT_YEAR_COUNTS_FILE`]. Writes no other layer.
+pub fn write_next_year(
+    out: &Path,
+    opts: &SampleOptions,
+    next: &NextYear,
+) -> Result<NextYearCounts, ImportError> {
+    check_parcel_count(out, opts)?;
+    std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
+    let mut counts = NextYearCounts::default();
+    let mut files = Vec::new();
+    parcels::write_edited(out, opts, &mut files, |p| {
+        let edit = parcels::next_year_edit(opts.seed, next, p);
+        match edit {
+            parcels::Edit::Keep => counts.unchanged += 1,
+            parcels::Edit::Geometry => counts.changed_geometry += 1,
+            parcels::Edit::Attributes => counts.changed_attributes += 1,
+            parcels::Edit::Renumber => {
+                counts.new += 1;
+                counts.gone += 1;
+            }
+            parcels::Edit::Drop => counts.gone += 1,
+        }
+        edit
+    })?;
+    counts.changed = counts.changed_geometry + counts.changed_attributes;
+    counts.delivered = files.iter().map(|f| f.features).sum();
+    let path = out.join(NEXT_YEAR_COUNTS_FILE);
+    let text = serde_json::to_string_pretty(&counts).map_err(|e| {
+        ImportError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
+    std::fs::write(&path, text).map_err(|e| ImportError::io(&path, e))?;
+    Ok(counts)
+}
+
 /// One layer written by [`write_sample_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleFile {
@@ -253,23 +345,28 @@ pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, ImportError> {
     )
 }
 
+fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), ImportError> {
+    let range = SampleOptions::MIN_PARCELS..=SampleOptions::MAX_PARCELS;
+    if range.contains(&opts.parcels) {
+        return Ok(());
+    }
+    Err(ImportError::Io {
+        path: out.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "cannot write {} sample parcels: the sample holds {} to {}",
+                opts.parcels,
+                range.start(),
+                range.end()
+            ),
+        ),
+    })
+}
+
 /// Writes the sample set into `out` (created if missing); existing sample files are replaced.
 pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, ImportError> {
-    let range = SampleOptions::MIN_PARCELS..=SampleOptions::MAX_PARCELS;
-    if !range.contains(&opts.parcels) {
-        return Err(ImportError::Io {
-            path: out.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!(
-                    "cannot write {} sample parcels: the sample holds {} to {}",
-                    opts.parcels,
-                    range.start(),
-                    range.end()
-                ),
-            ),
-        });
-    }
+    check_parcel_count(out, opts)?;
     debug_assert!(parcels::Plan::min_parcels() <= SampleOptions::MIN_PARCELS);
     std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
     let seed = opts.seed;

@@ -480,6 +480,104 @@ pub(super) fn write(
     opts: &SampleOptions,
     files: &mut Vec<SampleFile>,
 ) -> Result<Vec<Parcel>, ImportError> {
+    write_edited(out, opts, files, |_| Edit::Keep)
+}
+
+/// What next year's delivery does to one parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Edit {
+    /// Delivered as this year.
+    Keep,
+    /// A vertex added at the middle of its longest edge (re-digitised; same shape and area).
+    Geometry,
+    /// The certificate flag (DACAPGCN) flipped.
+    Attributes,
+    /// Re-surveyed under a new number: the old identity gone, a new one new.
+    Renumber,
+    /// Not delivered any more.
+    Drop,
+}
+
+/// Added to a renumbered parcel's number (sheets hold under 100,000 parcels; SHTHUA has 6
+/// digits).
+pub(super) const RENUMBER_OFFSET: i32 = 500_000;
+
+/// The edit next year's delivery makes to the parcel `p` (a pure function of the seed and the
+/// parcel's identity, so the shares hold in every part of the sample).
+pub(super) fn next_year_edit(seed: u64, shares: &super::NextYear, p: &Parcel) -> Edit {
+    if shares
+        .commune
+        .as_deref()
+        .is_some_and(|c| c != p.commune.code)
+    {
+        return Edit::Keep;
+    }
+    let commune: i64 = p.commune.code.parse().unwrap_or(0);
+    let u = SampleRng::at(
+        seed ^ NEXT_YEAR_SALT,
+        commune * 16 + i64::from(p.sheet),
+        i64::from(p.number),
+    );
+    let mut edge = shares.changed;
+    if u < edge {
+        // Half of the changes are geometry, half attributes.
+        return if u < edge / 2.0 {
+            Edit::Geometry
+        } else {
+            Edit::Attributes
+        };
+    }
+    edge += shares.renumbered;
+    if u < edge {
+        return Edit::Renumber;
+    }
+    edge += shares.dropped;
+    if u < edge {
+        return Edit::Drop;
+    }
+    Edit::Keep
+}
+
+const NEXT_YEAR_SALT: u64 = 0x0E87_7EA2_0000_0003;
+
+/// Applies a change edit to a parcel (Keep and Drop leave it as it is).
+pub(super) fn apply(edit: Edit, p: &Parcel) -> Parcel {
+    let mut p = p.clone();
+    match edit {
+        Edit::Geometry => {
+            let longest = p
+                .ring
+                .windows(2)
+                .enumerate()
+                .max_by(|(_, a), (_, b)| {
+                    let len = |w: &[(f64, f64)]| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1);
+                    len(a).total_cmp(&len(b))
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            if let (Some(a), Some(b)) = (p.ring.get(longest), p.ring.get(longest + 1)) {
+                // Millimetres, as every sample coordinate.
+                let mid = (
+                    ((a.0 + b.0) / 2.0 * 1000.0).round() / 1000.0,
+                    ((a.1 + b.1) / 2.0 * 1000.0).round() / 1000.0,
+                );
+                p.ring.insert(longest + 1, mid);
+            }
+        }
+        Edit::Attributes => p.gcn = if p.gcn == "C" { "K" } else { "C" },
+        Edit::Renumber => p.number += RENUMBER_OFFSET,
+        Edit::Keep | Edit::Drop => {}
+    }
+    p
+}
+
+/// [`write`] with each parcel passed through `edit` first.
+pub(super) fn write_edited(
+    out: &Path,
+    opts: &SampleOptions,
+    files: &mut Vec<SampleFile>,
+    mut edit: impl FnMut(&Parcel) -> Edit,
+) -> Result<Vec<Parcel>, ImportError> {
     let plan = Plan::new(opts.parcels);
     let mut kept = Vec::with_capacity(KEEP);
     for (ri, region) in REGIONS.iter().enumerate() {
@@ -507,7 +605,14 @@ pub(super) fn write(
             if ri == 0 && kept.len() < KEEP {
                 kept.push(p.clone());
             }
-            w.add(Geom::Polygon(&p.ring), &p.values())
+            match edit(p) {
+                Edit::Keep => w.add(Geom::Polygon(&p.ring), &p.values()),
+                Edit::Drop => Ok(()),
+                e => {
+                    let q = apply(e, p);
+                    w.add(Geom::Polygon(&q.ring), &q.values())
+                }
+            }
         })?;
         let features = w.count();
         drop(w);

@@ -538,3 +538,61 @@ fn the_importer_recognises_the_hand_written_prj_files() {
         (5899, Some(TowgsConvention::CoordinateFrameVerbatim))
     );
 }
+
+#[test]
+fn next_years_delivery_holds_exactly_the_counted_edits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = opts(7, 4_000);
+    let counts = write_next_year(dir.path(), &o, &NextYear::default()).expect("next year");
+    // 1 % changed, 0.5 % renumbered (gone + new), give or take the draw.
+    assert!((20..=60).contains(&counts.changed), "{counts:?}");
+    assert!((5..=40).contains(&counts.new), "{counts:?}");
+    assert_eq!(
+        counts.gone, counts.new,
+        "only renumbered parcels leave by default"
+    );
+    assert_eq!(
+        counts.changed,
+        counts.changed_geometry + counts.changed_attributes
+    );
+    assert_eq!(counts.delivered, 4_000 - counts.gone + counts.new);
+    assert_eq!(
+        counts.unchanged + counts.changed + counts.new,
+        counts.delivered
+    );
+    let written: NextYearCounts = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(NEXT_YEAR_COUNTS_FILE)).expect("json"),
+    )
+    .expect("counts");
+    assert_eq!(written, counts);
+    // The files hold what was counted: renumbered parcels carry numbers above the offset.
+    let mut features = 0;
+    let mut renumbered = 0;
+    for file in ["parcels_binhphuoc.shp", "parcels_dongnai.shp"] {
+        let ds = Dataset::open(dir.path().join(file)).expect("open");
+        let mut layer = ds.layer(0).expect("layer");
+        for f in layer.features() {
+            features += 1;
+            let idx = f.field_index("SHTHUA").expect("SHTHUA");
+            if f.field_as_integer(idx).ok().flatten().unwrap_or(0) > super::parcels::RENUMBER_OFFSET
+            {
+                renumbered += 1;
+            }
+        }
+    }
+    assert_eq!((features, renumbered), (counts.delivered, counts.new));
+    // Same seed, same edits; no shares, no edits.
+    let again = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        write_next_year(again.path(), &o, &NextYear::default()).expect("again"),
+        counts
+    );
+    let none = NextYear {
+        changed: 0.0,
+        renumbered: 0.0,
+        dropped: 0.0,
+        commune: None,
+    };
+    let same = write_next_year(again.path(), &o, &none).expect("none");
+    assert_eq!((same.unchanged, same.gone), (4_000, 0));
+}

@@ -11,6 +11,7 @@ mod load;
 mod lowzoom;
 mod plugins;
 mod query;
+mod redelivery;
 mod server;
 mod signin;
 mod style;
