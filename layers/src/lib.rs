@@ -86,5 +86,11 @@ mod tests {
             .find(|p| p.name == "owner_name")
             .expect("owner_name");
         assert_eq!(owner.access, gis_core::layer::Access::Restricted);
+        // A water meter's customer is personal data too.
+        let meters = registry.get("water_meters").expect("water_meters");
+        assert!(meters
+            .properties()
+            .iter()
+            .any(|p| p.name == "customer_ref" && p.access == gis_core::layer::Access::Restricted));
     }
 }

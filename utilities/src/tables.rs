@@ -41,7 +41,9 @@ pub const WATER_METERS: FeatureTable = FeatureTable::keyed_by_source_id(
     &[
         Column::new("code", Text, &["MADONGHO", "MA", "ID"], false).titled("Mã", "Code"),
         Column::new("customer_ref", Text, &["MAKH", "MA_KH"], false)
-            .titled("Mã khách hàng", "Customer reference"),
+            .titled("Mã khách hàng", "Customer reference")
+            // Personal data: whose meter it is.
+            .restricted(),
     ],
     &["MADONGHO", "MA", "ID"],
 );
