@@ -105,7 +105,7 @@ pub fn overview_tile_sql(
         .map(|p| quote_ident(&p.name))
         .collect();
     let sql = format!(
-        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom'), ''::bytea), count(*)
+        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom' ORDER BY t.geom), ''::bytea), count(*)
          FROM (
            SELECT {columns}true AS generalised, ST_AsMVTGeom(geom_3857, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
            FROM {schema}.{table}
@@ -134,7 +134,7 @@ pub fn cluster_tile_sql(
     // Cells per tile side; a power of two from 1 to 256.
     let per_tile = (256 / u32::from(cell_px.clamp(1, 256))).next_power_of_two();
     let sql = format!(
-        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom'), ''::bytea), count(*)
+        "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom' ORDER BY t.geom), ''::bytea), count(*)
          FROM (
            SELECT point_count, true AS generalised,
                   ST_AsMVTGeom(centre, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
@@ -150,6 +150,7 @@ pub fn cluster_tile_sql(
              WHERE cx BETWEEN $2::bigint * {per_tile} AND $2::bigint * {per_tile} + {last}
                AND cy BETWEEN $3::bigint * {per_tile} AND $3::bigint * {per_tile} + {last}
              GROUP BY cx, cy
+             ORDER BY cx, cy
              LIMIT {max_features}
            ) c
          ) t WHERE geom IS NOT NULL",
@@ -212,7 +213,7 @@ fn feature_tile_sql(
         String::new()
     };
     let sql = format!(
-        "SELECT coalesce(ST_AsMVT(t, {name}, {extent}, 'geom', {id}), ''::bytea), count(*)
+        "SELECT coalesce(ST_AsMVT(t, {name}, {extent}, 'geom', {id} ORDER BY t.{id_column}), ''::bytea), count(*)
          FROM (
            SELECT {columns}, ST_AsMVTGeom({geometry}, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
            FROM {table}
@@ -222,6 +223,7 @@ fn feature_tile_sql(
          ) t WHERE geom IS NOT NULL",
         name = sql_literal(layer_id),
         id = sql_literal(&storage.id_column),
+        id_column = quote_ident(&storage.id_column),
         columns = columns.join(", "),
         table = storage.qualified(),
         margin = f64::from(BUFFER) / f64::from(EXTENT),
@@ -372,7 +374,9 @@ mod tests {
         );
         assert!(z10.sql.contains("WHERE zoom = 10 AND"));
         assert!(z10.sql.contains("true AS generalised"));
-        assert!(z10.sql.contains("ST_AsMVT(t, 'parcels', 4096, 'geom')"));
+        assert!(z10
+            .sql
+            .contains("ST_AsMVT(t, 'parcels', 4096, 'geom' ORDER BY t.geom)"));
         assert!(!z10.sql.contains("owner_name"), "{}", z10.sql);
         assert!(!z10.sql.contains("\"land\".\"parcels\""));
         // Beneath the stored zooms, the nearest level.
