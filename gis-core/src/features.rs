@@ -26,9 +26,9 @@ use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row as _};
 
-use cql2::{self, Cql2Error, Expr, FilterContext, Queryable, QueryableType, SqlParam};
 use crate::db::quote_ident;
 use crate::layer::{Access, Layer, PropertyDef, PropertyKind};
+use cql2::{self, Cql2Error, Expr, FilterContext, Queryable, QueryableType, SqlParam};
 
 /// Page size when the request names none.
 pub const DEFAULT_LIMIT: u32 = 100;

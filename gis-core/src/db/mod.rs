@@ -6,7 +6,6 @@
 //! importers 4001–4999); [`Migrations`] merges them into one ordered set, so `bando db migrate`
 //! applies every crate's schema in one run and `bando db status` reports them together.
 
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use sqlx::migrate::{Migrate, Migration, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-pub use pg_cluster::{ClusterError, ClusterOptions, PrivateCluster};
 /// The private cluster (its own crate, `pg-cluster`).
 pub use pg_cluster as cluster;
+pub use pg_cluster::{ClusterError, ClusterOptions, PrivateCluster};
 
 /// Errors of opening and migrating the database.
 #[derive(Debug, thiserror::Error)]

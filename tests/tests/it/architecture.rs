@@ -54,11 +54,21 @@ fn readme_gives_exactly_the_two_commands() {
 /// Direct dependencies (normal, not dev) of every workspace member, from `cargo metadata`.
 fn dependencies() -> std::collections::BTreeMap<String, Vec<String>> {
     let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata json");
     meta["packages"]
         .as_array()
@@ -87,7 +97,10 @@ fn the_dependency_rules_of_architecture_md_hold() {
         // Only the server (and the identity crate's dev issuer routes) speak HTTP.
         if !["tile-server", "tests", "auth"].contains(&krate.as_str()) {
             for h in http {
-                assert!(!uses(krate, h), "{krate} depends on {h}: only tile-server knows HTTP");
+                assert!(
+                    !uses(krate, h),
+                    "{krate} depends on {h}: only tile-server knows HTTP"
+                );
             }
         }
         // GDAL reads deliveries (importers) and writes GeoPackage downloads (tile-server).
@@ -96,11 +109,21 @@ fn the_dependency_rules_of_architecture_md_hold() {
         }
         // Nothing but the tests depends on the binary crate.
         if krate != "tests" {
-            assert!(!uses(krate, "tile-server"), "{krate} depends on tile-server");
+            assert!(
+                !uses(krate, "tile-server"),
+                "{krate} depends on tile-server"
+            );
         }
     }
     // gis-core knows no domain.
-    for domain in ["land", "planning", "utilities", "sectors", "layers", "importers"] {
+    for domain in [
+        "land",
+        "planning",
+        "utilities",
+        "sectors",
+        "layers",
+        "importers",
+    ] {
         assert!(!uses("gis-core", domain), "gis-core depends on {domain}");
     }
     // Domain crates stand on gis-core only (planning may name land's code lists).
@@ -110,7 +133,10 @@ fn the_dependency_rules_of_architecture_md_hold() {
             assert!(!uses(domain, upper), "{domain} depends on {upper}");
         }
     }
-    assert!(!uses("land", "planning"), "land must not depend on planning");
+    assert!(
+        !uses("land", "planning"),
+        "land must not depend on planning"
+    );
     // The small crates stand alone.
     for leaf in ["cql2", "pg-cluster"] {
         assert!(!uses(leaf, "gis-core"), "{leaf} depends on gis-core");
