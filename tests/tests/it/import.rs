@@ -609,6 +609,7 @@ async fn the_full_sample_imports_with_decoded_text_native_zones_and_findings() {
             .fetch_all(&db.pool)
             .await
             .expect("stations");
+    assert!(!stations.is_empty(), "environment stations imported");
     assert!(
         stations
             .iter()
