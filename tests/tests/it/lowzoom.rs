@@ -486,9 +486,10 @@ async fn assert_overview_counts(pool: &sqlx::PgPool, when: &str) -> Vec<ZoomCoun
     .expect("parcels");
     assert!(!parcels.is_empty(), "{when}: no parcels");
     type Key = (i16, i64, i64, Option<String>);
-    // (zoom, cell) → code → (count, TM-3 area, Web Mercator area).
-    let mut cells: BTreeMap<(i16, i64, i64), BTreeMap<Option<String>, (i64, f64, f64)>> =
-        BTreeMap::new();
+    /// Parcels, TM-3 area and Web Mercator area of one (cell, code).
+    type Band = (i64, f64, f64);
+    // (zoom, cell) → code → band.
+    let mut cells: BTreeMap<(i16, i64, i64), BTreeMap<Option<String>, Band>> = BTreeMap::new();
     for (x, y, code, area) in &parcels {
         let (cx, cy) = (
             ((x + O) / s12).floor() as i64,
@@ -511,7 +512,7 @@ async fn assert_overview_counts(pool: &sqlx::PgPool, when: &str) -> Vec<ZoomCoun
     let mut invisible: BTreeMap<i16, i64> = BTreeMap::new();
     for ((z, cx, cy), codes) in &cells {
         let s = s12 * f64::from(1u32 << (12 - z));
-        let mut ranked: Vec<(&Option<String>, &(i64, f64, f64))> = codes.iter().collect();
+        let mut ranked: Vec<(&Option<String>, &Band)> = codes.iter().collect();
         // Largest first; ties by code, NULL last (PostgreSQL's ascending order).
         ranked.sort_by(|a, b| {
             b.1 .2.total_cmp(&a.1 .2).then_with(|| match (a.0, b.0) {
