@@ -379,3 +379,29 @@ pub fn decode_mvt(bytes: &[u8]) -> Vec<MvtLayer> {
     }
     layers
 }
+
+/// Asserts that an answer is the RFC 9457 problem JSON of an error with HTTP status `want`:
+/// the status itself, the `application/problem+json` content type, and a JSON object whose
+/// `status` member is that same status, with a non-empty `title`. Returns the document.
+pub fn assert_problem_json(
+    status: u16,
+    want: u16,
+    content_type: &str,
+    body: &[u8],
+) -> serde_json::Value {
+    let text = String::from_utf8_lossy(body);
+    assert_eq!(status, want, "{text}");
+    assert_eq!(content_type, "application/problem+json", "{text}");
+    let problem: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    assert_eq!(
+        problem["status"].as_u64(),
+        Some(u64::from(want)),
+        "the problem's status member: {problem}"
+    );
+    assert!(
+        problem["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{problem}"
+    );
+    problem
+}

@@ -174,9 +174,7 @@ async fn filter_ids(app: &Router, query: &str) -> BTreeSet<i64> {
 }
 
 fn assert_problem(r: &Reply, want: StatusCode, mentions: &str) {
-    assert_eq!(r.status, want, "{}", r.text());
-    assert_eq!(r.content_type, "application/problem+json", "{}", r.text());
-    let p = r.json();
+    let p = tests::assert_problem_json(r.status.as_u16(), want.as_u16(), &r.content_type, &r.body);
     let detail = p["detail"].as_str().unwrap_or("");
     assert!(
         detail.contains(mentions),
@@ -650,7 +648,7 @@ async fn cql2_classes_work_end_to_end_and_errors_name_the_position() {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_problem(&r, StatusCode::BAD_REQUEST, "parcel_number");
     let r = get(
         &app,
         &format!(
@@ -700,7 +698,7 @@ async fn owner_names_never_reach_anonymous_users() {
         "/collections/parcels/items?f=csv&properties=parcel_number,owner_name".to_string(),
     ] {
         let r = get(&app, &uri).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}: {}", r.text());
+        assert_problem(&r, StatusCode::FORBIDDEN, "owner_name");
         assert!(!r.text().contains("Bí Mật"), "{uri}");
     }
     let all_ids = filter_ids(&app, "sortby=id").await;

@@ -374,7 +374,10 @@ async fn the_overview_keeps_the_parcels_area_per_land_use_code() {
             // Codes that make up at least a tenth of the land keep their area within 10 %:
             // bands under a pixel are folded into their cell's main codes, and the sample draws
             // codes at random per parcel (the worst case: real land use forms patches).
-            for (code, area) in parcels.iter().filter(|(_, a)| *a >= 0.1 * total) {
+            let major: Vec<&(String, f64)> =
+                parcels.iter().filter(|(_, a)| *a >= 0.1 * total).collect();
+            assert!(!major.is_empty(), "no code covers a tenth: {parcels:?}");
+            for (code, area) in major {
                 let o = overview.get(code).copied().unwrap_or(0.0);
                 assert!(
                     (o / area - 1.0).abs() < 0.10,
@@ -383,24 +386,226 @@ async fn the_overview_keeps_the_parcels_area_per_land_use_code() {
             }
         }
     }
-    // Parcel counts add up at every zoom (no parcel counted twice, none lost but those of
-    // sub-pixel bands).
-    let counts: Vec<(i16, i64)> = sqlx::query_as(
-        "SELECT zoom, sum(parcel_count)::bigint FROM land.parcel_overview GROUP BY 1 ORDER BY 1",
+    // Parcel counts and areas add up at every zoom, by the overview's own rule: no parcel
+    // counted twice or in another cell, none lost but those of the bands left out (under a
+    // pixel high, or beyond a cell's fourth code). With the sample's codes drawn at random per
+    // parcel (the worst case) those are many: about half the parcels at z8, a sixth at z12.
+    let counted = assert_overview_counts(&db.pool, "after the import").await;
+
+    // Edits of an area, each refreshed by the parcels' statement triggers: a land-use change
+    // over a z10 tile, deletions, a parcel moved 12 km east (out of its z8 cell), one split off
+    // as a new parcel. Counts still add up everywhere (not only in the touched cells).
+    let t = dong_xoai(10);
+    let changed = sqlx::query(
+        "UPDATE land.parcels SET land_use_code = 'DGD'
+         WHERE geom_3857 && ST_TileEnvelope($1, $2, $3) AND id % 3 = 0",
     )
-    .fetch_all(&db.pool)
+    .bind(i32::from(t.z))
+    .bind(t.x as i32)
+    .bind(t.y as i32)
+    .execute(&db.pool)
     .await
-    .expect("counts");
-    let parcels_n: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcels")
+    .expect("land-use edit")
+    .rows_affected();
+    assert!(changed > 0, "no parcel in {t:?}");
+    assert_overview_counts(&db.pool, "after a land-use edit").await;
+    let deleted = sqlx::query("DELETE FROM land.parcels WHERE id % 7 = 1")
+        .execute(&db.pool)
+        .await
+        .expect("delete")
+        .rows_affected();
+    assert!(deleted > 0);
+    assert_overview_counts(&db.pool, "after deletions").await;
+    let moved = sqlx::query(
+        "UPDATE land.parcels SET geom = ST_Translate(geom, 12000, 0)
+         WHERE id = (SELECT min(id) FROM land.parcels)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("move")
+    .rows_affected();
+    assert_eq!(moved, 1);
+    assert_overview_counts(&db.pool, "after a move").await;
+    let added = sqlx::query(
+        "INSERT INTO land.parcels (source_id, commune_code, sheet_number, parcel_number,
+                                   land_use_code, geom)
+         SELECT source_id || '-b', commune_code, sheet_number, parcel_number + 100000,
+                'SKC', ST_Translate(geom, 0, -3000)
+         FROM land.parcels WHERE id = (SELECT max(id) FROM land.parcels)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("insert")
+    .rows_affected();
+    assert_eq!(added, 1);
+    let after = assert_overview_counts(&db.pool, "after an insert").await;
+    let parcels_now: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcels")
         .fetch_one(&db.pool)
         .await
         .expect("n");
-    assert_eq!(counts.len(), 5);
-    for (zoom, n) in counts {
-        assert!(n > 0 && n <= parcels_n, "z{zoom}: {n} of {parcels_n}");
-    }
+    assert_eq!(
+        parcels_now,
+        counted[0].parcels - deleted as i64 + 1,
+        "the edits reached the table"
+    );
+    assert!(after.iter().all(|z| z.parcels == parcels_now));
 }
 
+/// One zoom's totals of the overview against the parcels.
+#[derive(Debug)]
+struct ZoomCount {
+    zoom: i16,
+    /// Parcels in the table.
+    parcels: i64,
+    /// The sum of `parcel_count` over the zoom's rows.
+    counted: i64,
+    /// Parcels of the bands the overview leaves out (migration 1003): under a pixel high or
+    /// beyond a cell's fourth code.
+    invisible: i64,
+}
+
+/// Checks `land.parcel_overview` against the parcels by the rule of migration 1003, computed
+/// here independently: each parcel counts in the one cell (8 pixels at its zoom, aligned to the
+/// tiles) holding the centre of its bounding box, one row per (zoom, cell, land-use code) with
+/// the count and the TM-3 area of those parcels; a cell keeps its largest code (by Web Mercator
+/// area) and up to three more whose band is at least a pixel high — only the parcels of the
+/// bands left out are absent. So at every zoom: no row is duplicated or missing, every row's
+/// count and area are exactly its parcels', and the counts sum to the parcels minus those of
+/// invisible bands.
+async fn assert_overview_counts(pool: &sqlx::PgPool, when: &str) -> Vec<ZoomCount> {
+    const O: f64 = gis_core::mvt::WORLD_HALF;
+    let s12 = 2.0 * O / 4096.0 / 32.0;
+    // The centre of each parcel's bounding box, by the same expression as the refresh.
+    let parcels: Vec<(f64, f64, Option<String>, f64)> = sqlx::query_as(
+        "SELECT (ST_XMin(geom_3857) + ST_XMax(geom_3857)) / 2,
+                (ST_YMin(geom_3857) + ST_YMax(geom_3857)) / 2, land_use_code, area_m2
+         FROM land.parcels",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("parcels");
+    assert!(!parcels.is_empty(), "{when}: no parcels");
+    type Key = (i16, i64, i64, Option<String>);
+    /// Parcels, TM-3 area and Web Mercator area of one (cell, code).
+    type Band = (i64, f64, f64);
+    // (zoom, cell) → code → band.
+    let mut cells: BTreeMap<(i16, i64, i64), BTreeMap<Option<String>, Band>> = BTreeMap::new();
+    for (x, y, code, area) in &parcels {
+        let (cx, cy) = (
+            ((x + O) / s12).floor() as i64,
+            ((O - y) / s12).floor() as i64,
+        );
+        let stretch = (y / 6_378_137.0).cosh().powi(2);
+        for z in 8i16..=12 {
+            let shift = 12 - z;
+            let band = cells
+                .entry((z, cx >> shift, cy >> shift))
+                .or_default()
+                .entry(code.clone())
+                .or_insert((0, 0.0, 0.0));
+            band.0 += 1;
+            band.1 += area;
+            band.2 += area * stretch;
+        }
+    }
+    let mut expected: BTreeMap<Key, (i64, f64)> = BTreeMap::new();
+    let mut invisible: BTreeMap<i16, i64> = BTreeMap::new();
+    for ((z, cx, cy), codes) in &cells {
+        let s = s12 * f64::from(1u32 << (12 - z));
+        let mut ranked: Vec<(&Option<String>, &Band)> = codes.iter().collect();
+        // Largest first; ties by code, NULL last (PostgreSQL's ascending order).
+        ranked.sort_by(|a, b| {
+            b.1 .2.total_cmp(&a.1 .2).then_with(|| match (a.0, b.0) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+        });
+        for (rank, (code, (n, a, am))) in ranked.into_iter().enumerate() {
+            if rank == 0 || (rank < 4 && am * 8.0 >= s * s) {
+                expected.insert((*z, *cx, *cy, code.clone()), (*n, *a));
+            } else {
+                *invisible.entry(*z).or_default() += n;
+            }
+        }
+    }
+    let rows: Vec<(i16, i32, i32, Option<String>, i32, i64)> = sqlx::query_as(
+        "SELECT zoom, cell_x, cell_y, land_use_code, parcel_count, area_m2
+         FROM land.parcel_overview",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("overview");
+    let mut actual: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+    for (z, cx, cy, code, n, a) in rows {
+        let key = (z, i64::from(cx), i64::from(cy), code);
+        let again = actual.insert(key.clone(), (i64::from(n), a));
+        assert!(again.is_none(), "{when}: {key:?} twice in the overview");
+    }
+    let missing: Vec<&Key> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<&Key> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{when}: overview rows missing {missing:?}, not of any parcel {extra:?}"
+    );
+    for (key, (n, a)) in &expected {
+        let (count, area) = actual[key];
+        assert_eq!(count, *n, "{when}: parcels of {key:?}");
+        assert!(
+            (area as f64 - a).abs() <= 0.5 + 1e-6,
+            "{when}: {key:?} area {area} m² vs its parcels' {a:.2} m²"
+        );
+    }
+    let total = parcels.len() as i64;
+    let mut out = Vec::new();
+    for zoom in 8i16..=12 {
+        let of_zoom = || actual.iter().filter(move |(k, _)| k.0 == zoom);
+        let counted: i64 = of_zoom().map(|(_, v)| v.0).sum();
+        let area: i64 = of_zoom().map(|(_, v)| v.1).sum();
+        let rows = of_zoom().count() as f64;
+        let invisible = invisible.get(&zoom).copied().unwrap_or(0);
+        assert!(counted > 0, "{when}: no overview rows at z{zoom}");
+        assert_eq!(
+            counted + invisible,
+            total,
+            "{when}: z{zoom} counts {counted} parcels and leaves {invisible} in invisible bands, of {total}"
+        );
+        // Areas are rounded per row to the m².
+        let kept_area: f64 = expected
+            .iter()
+            .filter(|(k, _)| k.0 == zoom)
+            .map(|(_, v)| v.1)
+            .sum();
+        assert!(
+            (area as f64 - kept_area).abs() <= 0.5 * rows + 1e-3,
+            "{when}: z{zoom} area {area} m² vs its parcels' {kept_area:.1} m²"
+        );
+        out.push(ZoomCount {
+            zoom,
+            parcels: total,
+            counted,
+            invisible,
+        });
+    }
+    let summary: Vec<String> = out
+        .iter()
+        .map(|z| {
+            format!(
+                "z{}: {} counted + {} in invisible bands = {}",
+                z.zoom, z.counted, z.invisible, z.parcels
+            )
+        })
+        .collect();
+    eprintln!("{when}: {}", summary.join("; "));
+    out
+}
 #[tokio::test]
 async fn hydrants_are_clustered_below_their_detail_zoom_and_counts_add_up() {
     let db = setup(&[("water.gpkg", "hydrants")]).await;
@@ -457,7 +662,9 @@ async fn hydrants_are_clustered_below_their_detail_zoom_and_counts_add_up() {
     .await
     .expect("hydrant");
     let z14 = TileCoord::containing(lonlat.0, lonlat.1, 14).expect("tile");
-    let (_, layers) = tile(&app, "hydrants", z14).await;
+    let (served, layers) = tile(&app, "hydrants", z14).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert!(!layers[0].features.is_empty(), "the hydrant's own tile");
     assert!(layers[0]
         .features
         .iter()
@@ -705,6 +912,7 @@ async fn a_tile_over_the_byte_cap_is_drawn_from_the_generalised_level() {
     let (_state, normal) = router(&db, TileSettings::default());
     let (full, layers) = tile(&normal, "parcels", t).await;
     assert_eq!(full.status, StatusCode::OK);
+    assert!(!layers[0].features.is_empty());
     assert!(layers[0].features.iter().all(|f| f.id.is_some()));
     assert!(full.headers.get("x-tile-truncated").is_none());
     assert!(full.headers.get("x-bando-tile-limit").is_none());
@@ -720,6 +928,10 @@ async fn a_tile_over_the_byte_cap_is_drawn_from_the_generalised_level() {
     let (small, layers) = tile(&capped, "parcels", t).await;
     assert_eq!(small.status, StatusCode::OK);
     assert!(small.body.len() <= cap, "{} > {cap}", small.body.len());
+    assert!(
+        !layers[0].features.is_empty(),
+        "the coarse tile draws the overview"
+    );
     assert!(layers[0]
         .features
         .iter()
@@ -732,4 +944,124 @@ async fn a_tile_over_the_byte_cap_is_drawn_from_the_generalised_level() {
             .and_then(|v| v.to_str().ok()),
         Some("bytes")
     );
+}
+
+/// Index names of every node of an `EXPLAIN (FORMAT JSON)` plan.
+fn plan_indexes(plan: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(name) = plan["Index Name"].as_str() {
+        out.push(name.to_string());
+    }
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        plan_indexes(child, out);
+    }
+}
+
+/// The plan of `sql` (a tile statement of `gis_core::mvt`) for tile `t`, through a pool opened
+/// as the server opens its own (custom plans: the bound tile is seen by the planner).
+async fn tile_plan(pool: &sqlx::PgPool, sql: &str, t: TileCoord) -> (Vec<String>, String) {
+    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .bind(i32::from(t.z))
+        .bind(t.x as i32)
+        .bind(t.y as i32)
+        .fetch_one(pool)
+        .await
+        .expect("explain");
+    let mut names = Vec::new();
+    plan_indexes(&plan[0]["Plan"], &mut names);
+    (names, plan.to_string())
+}
+
+#[tokio::test]
+async fn low_zoom_tiles_of_a_plain_layer_read_the_partial_index_of_visible_features() {
+    let db = TestDb::new().await;
+    // 6,000 roads over a 120 × 120 km province: 5,700 streets of 40 m (visible from z15) and
+    // 300 roads of 3 km (visible from z10), then statistics as autovacuum would gather them.
+    sqlx::query(
+        "INSERT INTO sectors.roads (source_id, name, road_class, geom)
+         SELECT 'r' || i, 'Đường ' || i, CASE WHEN i % 20 = 0 THEN 'Đường tỉnh' ELSE 'Đường đô thị' END,
+                ST_Multi(ST_SetSRID(ST_MakeLine(
+                    ST_MakePoint(508000 + (i % 80) * 1500, 1215000 + (i / 80) * 1600),
+                    ST_MakePoint(508000 + (i % 80) * 1500 + CASE WHEN i % 20 = 0 THEN 3000 ELSE 40 END,
+                                 1215000 + (i / 80) * 1600 + 7)), 9212))
+         FROM generate_series(0, 5999) AS i",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("roads");
+    sqlx::query("ANALYZE sectors.roads")
+        .execute(&db.pool)
+        .await
+        .expect("analyze");
+    let (low, high): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE min_zoom <= 12), count(*) FILTER (WHERE min_zoom > 12)
+         FROM sectors.roads",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("zooms");
+    assert_eq!((low, high), (300, 5700));
+    let index: String = sqlx::query_scalar(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'sectors' AND tablename = 'roads'
+           AND indexdef LIKE '%WHERE (min_zoom <= 12)%'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the low-zoom partial index");
+    assert_eq!(index, "roads_geom_3857_lowzoom_idx");
+
+    let server = gis_core::db::Database::open(&gis_core::db::DbLocation::Url(db.url.clone()), 1)
+        .await
+        .expect("the server's pool");
+    let registry = layers::registry().expect("registry");
+    let roads = registry.get("roads").expect("roads");
+    assert!(matches!(
+        roads.generalisation(),
+        gis_core::layer::Generalisation::MinZoom
+    ));
+    let max_features = TileSettings::default().max_features;
+    // The z10 tile in the middle of the province (~39 km, a ninth of the roads).
+    let lonlat: (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_MakePoint(568000, 1275000), 9212), 4326) p",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("centre");
+    let z10 = TileCoord::containing(lonlat.0, lonlat.1, 10).expect("tile");
+    let sql = gis_core::mvt::tile_sql(
+        roads.as_ref(),
+        10,
+        gis_core::layer::Access::Public,
+        max_features,
+        false,
+    );
+    let (names, plan) = tile_plan(&server.pool, &sql.sql, z10).await;
+    assert!(
+        names.iter().any(|n| n == "roads_geom_3857_lowzoom_idx"),
+        "the z10 tile does not read the low-zoom index: {names:?}\n{}\n{plan}",
+        sql.sql
+    );
+    // The statement draws what the index holds: the 3 km roads of the tile, no street.
+    let (_, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
+        .bind(i32::from(z10.z))
+        .bind(z10.x as i32)
+        .bind(z10.y as i32)
+        .fetch_one(&server.pool)
+        .await
+        .expect("z10 tile");
+    assert!(features > 0 && features < low, "{features} of {low}");
+    // From z13 on every feature counts: the full index, never the partial one.
+    let z15 = TileCoord::containing(lonlat.0, lonlat.1, 15).expect("tile");
+    let sql = gis_core::mvt::tile_sql(
+        roads.as_ref(),
+        15,
+        gis_core::layer::Access::Public,
+        max_features,
+        false,
+    );
+    let (names, plan) = tile_plan(&server.pool, &sql.sql, z15).await;
+    assert!(
+        names.iter().any(|n| n == "roads_geom_3857_idx"),
+        "{names:?}\n{plan}"
+    );
+    server.close().await.expect("close");
 }

@@ -44,6 +44,22 @@ async fn send(app: &Router, req: Request<Body>) -> Answer {
     }
 }
 
+/// The answer is the problem JSON of `want`, its `status` member included.
+fn assert_problem(a: &Answer, want: StatusCode, context: &str) {
+    let content_type = a
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert_eq!(a.status, want, "{context}: {}", a.text);
+    tests::assert_problem_json(
+        a.status.as_u16(),
+        want.as_u16(),
+        content_type,
+        a.text.as_bytes(),
+    );
+}
+
 async fn get(app: &Router, uri: &str) -> Answer {
     let uri = uri.replace(' ', "%20");
     send(app, Request::get(uri).body(Body::empty()).expect("req")).await
@@ -530,9 +546,9 @@ async fn the_planning_report_measures_zone_shares_and_red_line_cuts_in_tm3_metre
         "/query/planning-report?commune=25252&sheet=1&number=99",
     )
     .await;
-    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.text);
+    assert_problem(&none, StatusCode::NOT_FOUND, "no parcel 99");
     let none = get(&app, "/query/planning-report?parcel=999999").await;
-    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.text);
+    assert_problem(&none, StatusCode::NOT_FOUND, "no parcel 999999");
 }
 
 /// The sample set with its cadastre and plan imported (512 parcels).
@@ -644,7 +660,9 @@ async fn parcels_are_found_by_pre_and_post_merger_codes_without_owner_names() {
     .fetch_one(pool)
     .await
     .expect("count");
+    assert!(on_sheet > 0, "commune {one_old} has parcels on sheet 1");
     let a = get(&app, &format!("/query/parcels?commune={one_old}&sheet=1")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let features = a.json["features"].as_array().expect("features");
     assert_eq!(features.len() as i64, on_sheet.min(100));
     assert!(features
@@ -658,8 +676,7 @@ async fn parcels_are_found_by_pre_and_post_merger_codes_without_owner_names() {
         &format!("/query/planning-report?commune={new_code}&sheet=1&number=1"),
     )
     .await;
-    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
-    assert_eq!(a.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_problem(&a, StatusCode::CONFLICT, "ambiguous identity");
     for (id, _) in &expected {
         assert!(a.text.contains(&format!("parcel={id}")), "{}", a.text);
     }
@@ -867,12 +884,7 @@ async fn bad_input_is_a_4xx_problem_that_says_why() {
     ];
     for (uri, status) in cases {
         let a = get(&app, &uri).await;
-        assert_eq!(a.status, status, "{uri}: {}", a.text);
-        assert_eq!(
-            a.headers[header::CONTENT_TYPE],
-            "application/problem+json",
-            "{uri}"
-        );
+        assert_problem(&a, status, &uri);
         assert!(
             a.json["detail"].as_str().is_some_and(|d| d.len() > 10),
             "{uri}: {}",
@@ -888,8 +900,7 @@ async fn bad_input_is_a_4xx_problem_that_says_why() {
         r#"{"type":"Feature","geometry":null}"#,
     ] {
         let a = post(&app, "/query/measure", body).await;
-        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.text);
-        assert_eq!(a.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_problem(&a, StatusCode::BAD_REQUEST, body);
     }
 }
 
@@ -984,36 +995,51 @@ async fn any_crs_a_client_names_gets_an_answer_or_a_4xx_never_a_5xx() {
     let db = TestDb::new().await;
     planning_fixture(&db.pool).await;
     let app = router(&db);
-    for crs in [
-        "EPSG:4978",
-        "EPSG:4979",
-        "EPSG:5703",
-        "EPSG:4756",
-        "EPSG:32648",
-        "EPSG:3405",
-        "EPSG:3406",
-        "EPSG:3857",
-        "EPSG:4269",
-        "EPSG:27700",
-        "urn:ogc:def:crs:EPSG::9212",
-        "EPSG:2147483647",
-        "EPSG:99999999999",
+    // The same places asked in degrees (identify, within, measure of a point) and in metres
+    // (identify, nearest, measure of a line): a geographic CRS of Viet Nam answers the first,
+    // a projected one the second, and a CRS that is no CRS, does not cover Viet Nam or puts
+    // the numbers outside it (geocentric, Web Mercator metres near 0°) is a 400 saying so.
+    const OK: StatusCode = StatusCode::OK;
+    const BAD: StatusCode = StatusCode::BAD_REQUEST;
+    let degrees = [OK, BAD, BAD, OK, BAD, OK];
+    let metres = [BAD, OK, OK, BAD, OK, BAD];
+    let neither = [BAD; 6];
+    for (crs, want) in [
+        ("EPSG:4978", neither),
+        ("EPSG:4979", degrees),
+        ("EPSG:5703", neither),
+        ("EPSG:4756", degrees),
+        ("EPSG:32648", metres),
+        ("EPSG:3405", metres),
+        ("EPSG:3406", metres),
+        ("EPSG:3857", neither),
+        ("EPSG:4269", neither),
+        ("EPSG:27700", neither),
+        ("urn:ogc:def:crs:EPSG::9212", metres),
+        ("EPSG:2147483647", neither),
+        ("EPSG:99999999999", neither),
     ] {
-        for uri in [
+        let uris = [
             format!("/query/identify?x=106.88&y=11.53&zoom=15&crs={crs}"),
             format!("/query/identify?x=568000&y=1275000&zoom=15&crs={crs}"),
             format!("/query/nearest?layer=parcels&x=568010&y=1275010&crs={crs}"),
             format!("/query/within?layer=parcels&x=106.88&y=11.53&distance=5000&crs={crs}"),
             format!("/query/measure?wkt=LINESTRING(568000 1275000,568100 1275000)&crs={crs}"),
             format!("/query/measure?wkt=POINT(106.88 11.53)&crs={crs}"),
-        ] {
-            let a = get(&app, &uri).await;
-            assert!(
-                a.status == StatusCode::OK || a.status.is_client_error(),
-                "{uri}: {} {}",
-                a.status,
-                a.text
-            );
+        ];
+        for (uri, want) in uris.iter().zip(want) {
+            let a = get(&app, uri).await;
+            if want == OK {
+                assert_eq!(a.status, OK, "{uri}: {}", a.text);
+                assert!(a.json.is_object(), "{uri}: {}", a.text);
+            } else {
+                assert_problem(&a, want, uri);
+                assert!(
+                    a.json["detail"].as_str().is_some_and(|d| d.len() > 10),
+                    "{uri}: {}",
+                    a.text
+                );
+            }
         }
     }
 }

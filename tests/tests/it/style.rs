@@ -36,6 +36,15 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
     (status, headers, body)
 }
 
+/// The answer is the problem JSON of `want`, its `status` member included.
+fn assert_problem(status: StatusCode, headers: &HeaderMap, body: &[u8], want: StatusCode) -> Value {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tests::assert_problem_json(status.as_u16(), want.as_u16(), content_type, body)
+}
+
 async fn get_json(app: &Router, uri: &str) -> Value {
     let (status, _, body) = get(app, uri).await;
     assert_eq!(
@@ -161,8 +170,7 @@ async fn styles_point_only_at_this_server_and_at_registered_layers() {
     }
     // Unknown style: problem JSON, not a 500.
     let (status, headers, body) = get(&app, "/styles/nope.json").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_problem(status, &headers, &body, StatusCode::NOT_FOUND);
     assert!(String::from_utf8_lossy(&body).contains("/styles/planning.json"));
 }
 
@@ -327,9 +335,7 @@ async fn glyph_ranges_that_are_not_256_blocks_are_400() {
     for range in ["1-256", "0-511", "0-254", "abc-def", "65536-65791"] {
         let (status, headers, body) =
             get(&app, &format!("/fonts/Noto%20Sans%20Regular/{range}.pbf")).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{range}");
-        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
-        let problem: Value = serde_json::from_slice(&body).expect("problem");
+        let problem = assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST);
         assert!(
             problem["detail"]
                 .as_str()
@@ -406,6 +412,6 @@ async fn sprites_hold_every_icon_the_styles_use() {
             assert!(index.get(icon).is_some(), "{icon} missing from the sprite");
         }
     }
-    let (status, _, _) = get(&app, "/sprites/bando@3x.png").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, headers, body) = get(&app, "/sprites/bando@3x.png").await;
+    assert_problem(status, &headers, &body, StatusCode::NOT_FOUND);
 }

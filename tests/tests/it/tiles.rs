@@ -36,6 +36,16 @@ async fn setup() -> (TestDb, AppState, Router) {
     (db, state, router)
 }
 
+/// The answer is the problem JSON of `want`, its `status` member included.
+fn assert_problem(r: &Served, want: StatusCode) -> serde_json::Value {
+    let content_type = r
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tests::assert_problem_json(r.status.as_u16(), want.as_u16(), content_type, &r.body)
+}
+
 fn dong_xoai(z: u8) -> TileCoord {
     TileCoord::containing(106.883, 11.535, z).expect("tile")
 }
@@ -111,17 +121,7 @@ async fn composites_empty_tiles_and_bad_addresses() {
         ("/tiles/communes.xml", StatusCode::NOT_FOUND),
     ] {
         let r = get(&app, uri, None).await;
-        assert_eq!(
-            r.status,
-            status,
-            "{uri}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        assert_eq!(
-            r.headers[header::CONTENT_TYPE],
-            "application/problem+json",
-            "{uri}"
-        );
+        assert_problem(&r, status);
     }
 }
 
@@ -373,7 +373,7 @@ async fn ogc_api_tiles_serves_the_same_tiles_and_describes_the_tileset() {
     );
     assert_eq!(meta["layers"][0]["geometryDimension"], 2);
     let missing = get(&app, "/collections/khong_co/tiles/WebMercatorQuad", None).await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_problem(&missing, StatusCode::NOT_FOUND);
 }
 
 /// A request with headers, for the negotiation tests.
@@ -588,7 +588,7 @@ async fn the_web_mercator_tile_matrix_set_matches_the_ogc_definition() {
         close(&tm["pointOfOrigin"][1], 20_037_508.342_789_244);
     }
     let missing = get(&app, "/tileMatrixSets/WorldCRS84Quad", None).await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_problem(&missing, StatusCode::NOT_FOUND);
     // The tileset points to it.
     let sets = get(&app, "/collections/communes/tiles/WebMercatorQuad", None).await;
     let sets: serde_json::Value = serde_json::from_slice(&sets.body).expect("json");
@@ -672,11 +672,7 @@ async fn the_tile_catalog_lists_every_layer_with_working_urls() {
     let page = String::from_utf8(html.body).expect("utf-8");
     assert!(page.contains("Ranh giới xã, phường") && page.contains("/tiles/parcels.json"));
     let bad = get(&app, "/tiles?f=xml", None).await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        bad.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
+    assert_problem(&bad, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
