@@ -23,7 +23,8 @@ web-deps: deps web/node_modules/.package-lock.json
 demo: build web-deps
 	$(BANDO) --data-dir $(DATA_DIR) sample --out $(DATA_DIR)/sample --import
 	@echo "bando: open http://localhost:$(lastword $(subst :, ,$(LISTEN)))/ — Ctrl-C stops it"
-	exec $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
+	# The demo signs in through the built-in development issuer (/dev-auth).
+	exec env BANDO_AUTH_DEV_ISSUER=true $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
 
 ## test: every test (Rust against real PostGIS, browser tests in headless Chromium) and lints.
 test: build web-deps
