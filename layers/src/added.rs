@@ -433,11 +433,18 @@ pub async fn save(pool: &PgPool, layer: &AddedLayer, by: &str) -> Result<(), Add
 pub async fn drop_layer(pool: &PgPool, id: &str, force: bool) -> Result<i64, AddedError> {
     let layer = get(pool, id).await?;
     let decl = layer.decl();
-    let features: i64 =
+    // A failed count must never read as "empty": only a missing table holds nothing.
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(decl.table.qualified())
+        .fetch_one(pool)
+        .await?;
+    let features: i64 = if exists {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {}", decl.table.qualified()))
             .fetch_one(pool)
-            .await
-            .unwrap_or(0);
+            .await?
+    } else {
+        0
+    };
     if features > 0 && !force {
         return Err(AddedError::InUse {
             id: id.to_string(),
