@@ -152,6 +152,12 @@ impl LayerDecl {
         self
     }
 
+    /// The point layer drawn with a sprite icon.
+    pub fn with_icon(mut self, icon: &str) -> Self {
+        self.style.icon = Some(icon.to_string());
+        self
+    }
+
     /// The layer shown when a map opens.
     pub fn shown(mut self) -> Self {
         self.visible = true;

@@ -7,16 +7,6 @@ use serde_json::json;
 
 use crate::tables::*;
 
-fn icon(layer: LayerDecl, icon: &str) -> LayerDecl {
-    LayerDecl {
-        style: StyleHints {
-            icon: Some(icon.to_string()),
-            ..layer.style.clone()
-        },
-        ..layer
-    }
-}
-
 /// Devices whose state or position is updated from the field.
 const MINUTE: u32 = 60;
 
@@ -61,56 +51,48 @@ pub fn layers() -> Vec<LayerDecl> {
             styles: &["base"],
             ..roads
         },
-        icon(
-            LayerDecl::new(
-                STREET_LIGHTS,
-                "Đèn chiếu sáng",
-                "Street lights",
-                transport,
-                (15, 20),
-                "#fec44f",
-            ),
-            "street-light",
-        ),
+        LayerDecl::new(
+            STREET_LIGHTS,
+            "Đèn chiếu sáng",
+            "Street lights",
+            transport,
+            (15, 20),
+            "#fec44f",
+        )
+        .with_icon("street-light"),
         LayerDecl {
             cache_max_age: MINUTE,
-            ..icon(
-                LayerDecl::new(
-                    TRAFFIC_LIGHTS,
-                    "Đèn tín hiệu giao thông",
-                    "Traffic lights",
-                    transport,
-                    (13, 20),
-                    "#d95f0e",
-                ),
-                "traffic-light",
-            )
-        },
-        LayerDecl {
-            cache_max_age: MINUTE,
-            ..icon(
-                LayerDecl::new(
-                    CAMERAS,
-                    "Camera giám sát",
-                    "Cameras",
-                    transport,
-                    (12, 20),
-                    "#54278f",
-                ),
-                "camera",
-            )
-        },
-        icon(
-            LayerDecl::new(
-                BUS_STOPS,
-                "Điểm dừng xe buýt",
-                "Bus stops",
+            ..LayerDecl::new(
+                TRAFFIC_LIGHTS,
+                "Đèn tín hiệu giao thông",
+                "Traffic lights",
                 transport,
                 (13, 20),
-                "#1b9e77",
-            ),
-            "bus-stop",
-        ),
+                "#d95f0e",
+            )
+            .with_icon("traffic-light")
+        },
+        LayerDecl {
+            cache_max_age: MINUTE,
+            ..LayerDecl::new(
+                CAMERAS,
+                "Camera giám sát",
+                "Cameras",
+                transport,
+                (12, 20),
+                "#54278f",
+            )
+            .with_icon("camera")
+        },
+        LayerDecl::new(
+            BUS_STOPS,
+            "Điểm dừng xe buýt",
+            "Bus stops",
+            transport,
+            (13, 20),
+            "#1b9e77",
+        )
+        .with_icon("bus-stop"),
         LayerDecl {
             style: StyleHints {
                 draw_rank: Some(11),
@@ -120,18 +102,16 @@ pub fn layers() -> Vec<LayerDecl> {
         },
         LayerDecl {
             cache_max_age: MINUTE,
-            ..icon(
-                LayerDecl::new(
-                    ENV_STATIONS,
-                    "Trạm quan trắc môi trường",
-                    "Environment monitoring stations",
-                    "environment",
-                    (8, 20),
-                    "#1a9850",
-                )
-                .labelled("name"),
-                "env-station",
+            ..LayerDecl::new(
+                ENV_STATIONS,
+                "Trạm quan trắc môi trường",
+                "Environment monitoring stations",
+                "environment",
+                (8, 20),
+                "#1a9850",
             )
+            .labelled("name")
+            .with_icon("env-station")
         },
     ]
 }

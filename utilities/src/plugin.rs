@@ -7,16 +7,6 @@ use serde_json::json;
 
 use crate::tables::*;
 
-fn icon(layer: LayerDecl, icon: &str) -> LayerDecl {
-    LayerDecl {
-        style: StyleHints {
-            icon: Some(icon.to_string()),
-            ..layer.style.clone()
-        },
-        ..layer
-    }
-}
-
 fn line(layer: LayerDecl, paint: serde_json::Value, rank: u8) -> LayerDecl {
     LayerDecl {
         style: StyleHints {
@@ -47,39 +37,33 @@ pub fn layers() -> Vec<LayerDecl> {
                 50, 1.0, 300, 2.5, 1000, 4.0]}),
             13,
         ),
-        icon(
-            LayerDecl::new(
-                WATER_VALVES,
-                "Van nước",
-                "Water valves",
-                water,
-                (15, 20),
-                "#0868ac",
-            ),
-            "valve",
-        ),
-        icon(
-            LayerDecl::new(
-                WATER_METERS,
-                "Đồng hồ nước",
-                "Water meters",
-                water,
-                (16, 20),
-                "#43a2ca",
-            ),
-            "water-meter",
-        ),
-        icon(
-            LayerDecl::new(
-                HYDRANTS,
-                "Trụ cứu hỏa",
-                "Fire hydrants",
-                water,
-                (14, 20),
-                "#e31a1c",
-            ),
-            "hydrant",
-        ),
+        LayerDecl::new(
+            WATER_VALVES,
+            "Van nước",
+            "Water valves",
+            water,
+            (15, 20),
+            "#0868ac",
+        )
+        .with_icon("valve"),
+        LayerDecl::new(
+            WATER_METERS,
+            "Đồng hồ nước",
+            "Water meters",
+            water,
+            (16, 20),
+            "#43a2ca",
+        )
+        .with_icon("water-meter"),
+        LayerDecl::new(
+            HYDRANTS,
+            "Trụ cứu hỏa",
+            "Fire hydrants",
+            water,
+            (14, 20),
+            "#e31a1c",
+        )
+        .with_icon("hydrant"),
         line(
             LayerDecl::new(
                 DRAINS,
@@ -92,10 +76,8 @@ pub fn layers() -> Vec<LayerDecl> {
             json!({"line-color": "#8c5a2b", "line-width": 2.0}),
             12,
         ),
-        icon(
-            LayerDecl::new(MANHOLES, "Hố ga", "Manholes", water, (15, 20), "#88419d"),
-            "manhole",
-        ),
+        LayerDecl::new(MANHOLES, "Hố ga", "Manholes", water, (15, 20), "#88419d")
+            .with_icon("manhole"),
         line(
             LayerDecl::new(
                 POWER_LINES,
@@ -110,27 +92,23 @@ pub fn layers() -> Vec<LayerDecl> {
                    "line-width": 1.5, "line-dasharray": [3, 2]}),
             14,
         ),
-        icon(
-            LayerDecl::new(
-                POWER_POLES,
-                "Cột điện",
-                "Power poles",
-                power,
-                (15, 20),
-                "#a65628",
-            ),
-            "power-pole",
-        ),
-        icon(
-            LayerDecl::new(
-                SUBSTATIONS,
-                "Trạm biến áp",
-                "Substations",
-                power,
-                (11, 20),
-                "#e7298a",
-            ),
-            "substation",
-        ),
+        LayerDecl::new(
+            POWER_POLES,
+            "Cột điện",
+            "Power poles",
+            power,
+            (15, 20),
+            "#a65628",
+        )
+        .with_icon("power-pole"),
+        LayerDecl::new(
+            SUBSTATIONS,
+            "Trạm biến áp",
+            "Substations",
+            power,
+            (11, 20),
+            "#e7298a",
+        )
+        .with_icon("substation"),
     ]
 }
