@@ -755,7 +755,7 @@ pub(crate) fn check_date(s: &str) -> Result<(), String> {
         digits(&b[5..7]).ok_or_else(bad)?,
         digits(&b[8..10]).ok_or_else(bad)?,
     );
-    if y == 0 || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+    if y == 0 || chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_none() {
         return Err(format!("{} is not a valid calendar date", super::echo(s)));
     }
     Ok(())
@@ -814,15 +814,6 @@ fn digits(b: &[u8]) -> Option<u32> {
         return None;
     }
     Some(b.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
-}
-
-fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// Classifies the text of an interval end: `'..'`, a date or a timestamp.

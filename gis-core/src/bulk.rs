@@ -1067,25 +1067,9 @@ fn union_extent(a: Extent, b: Extent) -> Option<[f64; 4]> {
 
 /// Days since 2000-01-01 for a calendar date (proleptic Gregorian), for [`Value::Date`].
 pub fn days_since_2000(year: i32, month: u32, day: u32) -> Option<i32> {
-    if !(1..=12).contains(&month) || day == 0 || day > 31 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm), relative to 1970-01-01.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = month as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days_1970 = era * 146_097 + doe - 719_468;
-    // Reject dates like 2023-02-31 by round-tripping the month length.
-    let month_len = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    };
-    (day <= month_len).then_some(days_1970 - 10_957)
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    i32::try_from(date.signed_duration_since(epoch).num_days()).ok()
 }
 
 /// Imports may run inside spawned tasks and HTTP handlers: the merge's future must be `Send`.

@@ -16,7 +16,7 @@
 
 use gis_core::layer::Access;
 use gis_core::mvt::tile_sql;
-use tile_server::tiles::TileSettings;
+use tiles::TileSettings;
 
 /// Highest zoom with its own branch; above it the last branch's SQL (no SQL changes past z13).
 const TOP: u8 = 24;

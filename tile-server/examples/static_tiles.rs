@@ -76,8 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Bytes::new(),
             Err(e) => return Err(format!("{}: {e}", file.display()).into()),
         };
-        let etag =
-            HeaderValue::from_str(&format!("\"{:016x}-gz\"", tile_server::tiles::fnv1a(&gzip)))?;
+        let etag = HeaderValue::from_str(&format!("\"{:016x}-gz\"", tiles::fnv1a(&gzip)))?;
         by_path.insert(path.to_string(), Tile { gzip, etag });
     }
     let count = by_path.len();

@@ -20,8 +20,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{problem_for_bare_errors, AppError};
 use crate::load::{ClientLimiter, LoadSettings, Pools};
-use crate::tiles::{TileService, TileSettings};
 use crate::{metrics, routes};
+use tiles::{TileService, TileSettings};
 
 /// What handlers share: one `Arc`, so the clone axum makes for every request is a single
 /// reference count (cloning the parts — pool, cache, registries — showed up in warm-tile
@@ -38,7 +38,7 @@ pub struct SharedState {
     /// Largest planner cost of a filtered or sorted items query (0: no guard).
     pub feature_cost_budget: f64,
     /// Registered layers (replaced when a layer definition changes).
-    pub layers: Arc<crate::live::LiveLayers>,
+    pub layers: Arc<tiles::live::LiveLayers>,
     /// Accepted CRSs.
     pub crs: Arc<CrsRegistry>,
     /// Prometheus renderer.
@@ -46,7 +46,7 @@ pub struct SharedState {
     /// Vector tiles and their cache.
     pub tiles: TileService,
     /// Remembered `numberMatched` of feature queries.
-    pub match_counts: crate::counts::MatchCounts,
+    pub match_counts: ogc_features::counts::MatchCounts,
     /// Verifies bearer tokens; unset when no sign-in is configured ([`crate::reader`]).
     pub verifier: std::sync::OnceLock<auth::Verifier>,
 }
@@ -77,7 +77,7 @@ impl AppState {
         tiles: TileSettings,
         load: LoadSettings,
     ) -> Result<Self, AppError> {
-        let layers = Arc::new(crate::live::LiveLayers::new(layers::registry()?));
+        let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
         let pools = Pools::new(&pool.connect_options(), &load);
         Ok(AppState(Arc::new(SharedState {
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
@@ -87,7 +87,7 @@ impl AppState {
             layers,
             crs: Arc::new(CrsRegistry::standard().map_err(AppError::internal)?),
             metrics: metrics::handle(),
-            match_counts: crate::counts::MatchCounts::new(),
+            match_counts: ogc_features::counts::MatchCounts::new(),
             verifier: std::sync::OnceLock::new(),
         })))
     }

@@ -72,12 +72,12 @@ impl AppError {
 
 impl AppError {
     /// A tile rendering failure: the database being unreachable is 503, the rest internal.
-    pub fn from_tile_error(e: &crate::tiles::TileError) -> Self {
+    pub fn from_tile_error(e: &tiles::TileError) -> Self {
         match e {
-            crate::tiles::TileError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+            tiles::TileError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 AppError::Unavailable("the database is not answering; try again shortly".into())
             }
-            crate::tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
+            tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
                 AppError::Unavailable(OUT_OF_TIME.into())
             }
             other => AppError::internal(other),

@@ -11,18 +11,13 @@
 
 pub mod app;
 pub mod config;
-pub mod counts;
-pub mod downloads;
 pub mod error;
-pub mod export;
 pub mod glyphs;
-pub mod live;
 pub mod load;
 pub mod metrics;
 pub mod reader;
 pub mod routes;
 pub mod sprites;
-pub mod tiles;
 
 use gis_core::db::Migrations;
 

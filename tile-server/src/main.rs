@@ -521,7 +521,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let registry = std::sync::Arc::new(layers::registry()?);
             // Every argument is checked before a database is opened.
-            let request = tile_server::export::ExportRequest::new(
+            let request = tiles::export::ExportRequest::new(
                 &registry,
                 bbox,
                 bbox_crs.as_deref(),
@@ -533,7 +533,7 @@ async fn run(cli: Cli) -> Result<()> {
             )?;
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| {
-                let s = tile_server::export::export(&db.pool, registry, &request).await?;
+                let s = tiles::export::export(&db.pool, registry, &request).await?;
                 println!(
                     "wrote {} tiles ({} bytes) of {} addressed to {}",
                     s.written,
@@ -657,7 +657,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
     let state = AppState::with_settings(
         db.pool.clone(),
-        tile_server::tiles::TileSettings {
+        tiles::TileSettings {
             cache_bytes: config.tile_cache_bytes,
             ..Default::default()
         },

@@ -103,8 +103,8 @@ fn the_dependency_rules_of_architecture_md_hold() {
                 );
             }
         }
-        // GDAL reads deliveries (importers) and writes GeoPackage downloads (tile-server).
-        if !["importers", "tile-server", "tests"].contains(&krate.as_str()) {
+        // GDAL reads deliveries (importers) and writes GeoPackage downloads (ogc-features).
+        if !["importers", "ogc-features", "tests"].contains(&krate.as_str()) {
             assert!(!uses(krate, "gdal"), "{krate} depends on gdal");
         }
         // Nothing but the tests depends on the binary crate.
@@ -142,6 +142,22 @@ fn the_dependency_rules_of_architecture_md_hold() {
         assert!(!uses(leaf, "gis-core"), "{leaf} depends on gis-core");
     }
     assert!(uses("layers", "land") && uses("importers", "layers"));
+    // The parts of the application split from the binary: no HTTP framework, no binary.
+    for split in ["tiles", "ogc-features"] {
+        assert!(deps.contains_key(split), "workspace member {split} missing");
+        for h in http
+            .iter()
+            .chain(&["hyper-util", "http", "http-body", "tile-server"])
+        {
+            assert!(!uses(split, h), "{split} depends on {h}");
+        }
+    }
+    assert!(uses("tile-server", "tiles") && uses("tile-server", "ogc-features"));
+    // The Features crate does not reach into the tile service (counts take its generation).
+    assert!(
+        !uses("ogc-features", "tiles"),
+        "ogc-features depends on tiles"
+    );
     // The identity crate runs no SQL (who may read what is the layers' declaration).
     assert!(!uses("auth", "sqlx"), "the identity crate runs no SQL");
 }

@@ -429,8 +429,8 @@ fn read_pmtiles(path: &Path) -> (serde_json::Value, serde_json::Value, Tiles) {
 
 #[test]
 fn a_large_pmtiles_archive_gets_leaf_directories_readable_by_another_reader() {
-    use tile_server::export::pmtiles::PmTilesWriter;
-    use tile_server::export::{PackInfo, PackWriter};
+    use tiles::export::pmtiles::PmTilesWriter;
+    use tiles::export::{PackInfo, PackWriter};
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.pmtiles");
     let mut writer = Box::new(PmTilesWriter::create(&path).expect("create"));
@@ -481,7 +481,7 @@ fn a_large_pmtiles_archive_gets_leaf_directories_readable_by_another_reader() {
 #[test]
 fn an_export_area_may_be_given_in_vn2000() {
     let registry = layers::registry().expect("registry");
-    let request = tile_server::export::ExportRequest::new(
+    let request = tiles::export::ExportRequest::new(
         &registry,
         "499000,1269000,501000,1271000",
         Some("EPSG:9212"),
@@ -492,7 +492,7 @@ fn an_export_area_may_be_given_in_vn2000() {
         false,
     )
     .expect("a VN-2000 TM-3 box");
-    assert_eq!(request.format, tile_server::export::PackFormat::PmTiles);
+    assert_eq!(request.format, tiles::export::PackFormat::PmTiles);
     let b = request.bounds;
     // E 500000 N 1270000 in EPSG:9212 is 106.251791824 E, 11.484093230 N (EPSG:6960, cs2cs).
     let (lon, lat) = ((b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0);
@@ -505,8 +505,8 @@ fn an_export_area_may_be_given_in_vn2000() {
 
 #[test]
 fn identical_pmtiles_tiles_are_stored_once_and_still_read_back_everywhere() {
-    use tile_server::export::pmtiles::PmTilesWriter;
-    use tile_server::export::{PackInfo, PackWriter};
+    use tiles::export::pmtiles::PmTilesWriter;
+    use tiles::export::{PackInfo, PackWriter};
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("same.pmtiles");
     let mut writer = Box::new(PmTilesWriter::create(&path).expect("create"));

@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool};
 use tests::TestDb;
 use tile_server::app::{app, AppState, Limits};
 use tile_server::load::{ClientSettings, LoadSettings};
-use tile_server::tiles::TileSettings;
+use tiles::TileSettings;
 use tower::ServiceExt;
 
 struct Answer {

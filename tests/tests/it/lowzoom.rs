@@ -11,7 +11,7 @@ use axum::Router;
 use gis_core::tile::TileCoord;
 use tests::TestDb;
 use tile_server::app::{app, AppState, Limits};
-use tile_server::tiles::TileSettings;
+use tiles::TileSettings;
 use tower::ServiceExt;
 
 /// A property value of a decoded feature.

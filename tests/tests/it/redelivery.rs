@@ -16,7 +16,7 @@ use importers::sample::{NextYear, NextYearCounts, SampleOptions};
 use serde_json::Value as Json;
 use tests::TestDb;
 use tile_server::app::{app, AppState, Limits};
-use tile_server::tiles::TileSettings;
+use tiles::TileSettings;
 use tower::ServiceExt;
 
 /// Live parcels of the generated delivery (squares of 25 m every 30 m in EPSG:9212, visible

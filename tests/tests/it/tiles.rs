@@ -300,7 +300,7 @@ async fn a_tile_fetched_after_an_edit_shows_the_new_geometry() {
 async fn app_without_cache(db: &TestDb) -> Router {
     let state = AppState::with_tiles(
         db.pool.clone(),
-        tile_server::tiles::TileSettings {
+        tiles::TileSettings {
             cache_bytes: 0,
             ..Default::default()
         },

@@ -19,11 +19,10 @@ use gis_core::features::{
     self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,
     MAX_LIMIT,
 };
-use gis_core::layer::{extent_lonlat, Access, Layer, PropertyKind};
+use gis_core::layer::{extent_lonlat, Access, Layer};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::counts::MatchCounts;
 use crate::error::{problem_response, problem_with_extensions, AppError};
 use crate::reader::Reader;
 use crate::routes::base_url;
@@ -456,39 +455,7 @@ pub async fn queryables(
     let access = reader.access();
     let layer = layer_for(&state, &id, access)?;
     let base = base_url(&headers);
-    let mut props = serde_json::Map::new();
-    props.insert(
-        "id".into(),
-        json!({"title": "Mã đối tượng (Feature id)", "type": "integer"}),
-    );
-    let geom_format = match layer.geometry_kind().as_str() {
-        "Point" => "geometry-point",
-        "LineString" => "geometry-linestring",
-        "Polygon" => "geometry-polygon",
-        "MultiPoint" => "geometry-multipoint",
-        "MultiLineString" => "geometry-multilinestring",
-        _ => "geometry-multipolygon",
-    };
-    props.insert(
-        "updated_at".into(),
-        json!({"title": "Cập nhật lúc (Updated at)", "type": "string", "format": "date-time"}),
-    );
-    props.insert(
-        gf::GEOMETRY_QUERYABLE.into(),
-        json!({"title": "Hình học (Geometry)", "format": geom_format, "x-ogc-role": "primary-geometry"}),
-    );
-    for p in gf::visible_properties(layer.as_ref(), access) {
-        let mut schema = match p.kind {
-            PropertyKind::String => json!({"type": "string"}),
-            PropertyKind::Integer => json!({"type": "integer"}),
-            PropertyKind::Number => json!({"type": "number"}),
-            PropertyKind::Boolean => json!({"type": "boolean"}),
-            PropertyKind::Date => json!({"type": "string", "format": "date"}),
-            PropertyKind::DateTime => json!({"type": "string", "format": "date-time"}),
-        };
-        schema["title"] = json!(format!("{} ({})", p.title_vi, p.title_en));
-        props.insert(p.name.clone(), schema);
-    }
+    let props = ogc_features::queryables::properties(layer.as_ref(), access);
     if format == Format::Html {
         let rows: String = props
             .iter()
@@ -506,14 +473,7 @@ pub async fn queryables(
         ));
     }
     Ok(json_response(
-        &json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": format!("{base}/collections/{id}/queryables"),
-            "type": "object",
-            "title": layer.title_vi(),
-            "properties": props,
-            "additionalProperties": false,
-        }),
+        &ogc_features::queryables::schema(&base, &id, layer.as_ref(), props),
         "application/schema+json",
     ))
 }
@@ -685,7 +645,7 @@ pub async fn items(
         return download(&state, layer.as_ref(), q, format).await;
     }
     let key = gf::match_key(layer.as_ref(), &q)?;
-    let generation = MatchCounts::generation(&state.tiles);
+    let generation = state.tiles.change_generation();
     let known = state.match_counts.get(&key, generation).await;
     let page = gf::items_with_count(&state.pools.features, layer.as_ref(), &q, known).await?;
     if known.is_none() {
@@ -867,18 +827,19 @@ async fn download(
     let id = layer.id().to_string();
     let (bytes, content_type, ext) = match format {
         Format::Csv => (
-            crate::downloads::csv(&page),
+            ogc_features::downloads::csv(&page),
             "text/csv; charset=utf-8",
             "csv",
         ),
         _ => {
             let srid = q.crs.srid;
             let name = id.clone();
-            let bytes =
-                tokio::task::spawn_blocking(move || crate::downloads::gpkg(&page, &name, srid))
-                    .await
-                    .map_err(AppError::internal)?
-                    .map_err(AppError::internal)?;
+            let bytes = tokio::task::spawn_blocking(move || {
+                ogc_features::downloads::gpkg(&page, &name, srid)
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
             (bytes, "application/geopackage+sqlite3", "gpkg")
         }
     };

@@ -150,7 +150,7 @@ fn link_list(id: &str, links: &[Link], t: &Text) -> String {
 }
 
 /// OGC link relations the landing JSON carries besides those of
-/// [`crate::routes::openapi::landing_json`]: the vector tilesets and the tiling schemes.
+/// [`ogc_features::openapi::landing_json`]: the vector tilesets and the tiling schemes.
 const TILE_RELS: [(&str, &str, &str); 2] = [
     (
         "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
@@ -166,7 +166,7 @@ const TILE_RELS: [(&str, &str, &str); 2] = [
 
 /// The OGC landing JSON with the tile relations added where missing.
 fn landing_document(base: &str) -> serde_json::Value {
-    let mut doc = crate::routes::openapi::landing_json(base);
+    let mut doc = ogc_features::openapi::landing_json(base);
     if let Some(links) = doc["links"].as_array_mut() {
         for (rel, path, title) in TILE_RELS {
             if !links.iter().any(|l| l["rel"] == rel) {

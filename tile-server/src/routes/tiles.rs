@@ -22,6 +22,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::reader::Reader;
 use crate::routes::base_url;
+use crate::routes::landing::escape_html;
 
 /// OGC API – Tiles 1.0 conformance classes bando implements (for `/conformance`).
 pub const TILES_CONFORMANCE: &[&str] = &[
@@ -88,7 +89,7 @@ fn layer_ids(state: &AppState, text: &str, reader: Access) -> Result<Vec<String>
 }
 
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
-    crate::tiles::gunzip(bytes).map_err(AppError::internal)
+    tiles::gunzip(bytes).map_err(AppError::internal)
 }
 
 /// A content coding bando serves tiles in.
@@ -421,48 +422,6 @@ async fn serve_tile(
     Ok(response)
 }
 
-fn field_type(kind: PropertyKind) -> &'static str {
-    match kind {
-        PropertyKind::Integer | PropertyKind::Number => "Number",
-        PropertyKind::Boolean => "Boolean",
-        _ => "String",
-    }
-}
-
-/// The TileJSON `vector_layers` entry of a layer (public properties only); MBTiles and PMTiles
-/// packs carry the same.
-pub fn vector_layer(layer: &dyn Layer) -> Value {
-    let (min, max) = layer.zoom_range();
-    let mut fields: serde_json::Map<String, Value> = layer
-        .properties()
-        .into_iter()
-        .filter(|p| p.access == Access::Public)
-        .map(|p| (p.name, Value::from(field_type(p.kind))))
-        .collect();
-    // Low-zoom features carry the generalised level's properties too.
-    match layer.generalisation() {
-        gis_core::layer::Generalisation::MinZoom => {}
-        gis_core::layer::Generalisation::Overview(overview) => {
-            for p in overview
-                .properties
-                .iter()
-                .filter(|p| p.access == Access::Public)
-            {
-                fields.insert(p.name.clone(), Value::from(field_type(p.kind)));
-            }
-            fields.insert("generalised".into(), Value::from("Boolean"));
-        }
-        gis_core::layer::Generalisation::Cluster { .. } => {
-            fields.insert("point_count".into(), Value::from("Number"));
-            fields.insert("generalised".into(), Value::from("Boolean"));
-        }
-    }
-    json!({
-        "id": layer.id(), "description": layer.title_vi(), "minzoom": min, "maxzoom": max,
-        "fields": fields,
-    })
-}
-
 /// `GET /tiles/{layers}.json`: TileJSON 3.0 with `vector_layers`.
 pub async fn tilejson(
     State(state): State<AppState>,
@@ -481,7 +440,7 @@ pub async fn tilejson(
     let mut vector_layers = Vec::new();
     let mut bounds: Option<[f64; 4]> = None;
     for (_, layer, _) in found {
-        vector_layers.push(vector_layer(layer.as_ref()));
+        vector_layers.push(tiles::tilejson::vector_layer(layer.as_ref()));
         if let Some(b) =
             gis_core::layer::extent_lonlat(&state.pools.tiles, &layer.storage()).await?
         {
@@ -672,13 +631,6 @@ pub async fn catalog(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     Ok(r)
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

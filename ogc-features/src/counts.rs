@@ -1,13 +1,12 @@
 //! Remembered `numberMatched` of OGC API Features queries. A client paging through a
 //! filtered collection (QGIS, `ogr2ogr`) asks the same question on every page; counting the
 //! matches each time would make paging quadratic. A count is kept per
-//! [`gis_core::features::match_key`] together with the tile service's change generation, and
-//! used only while that generation has not moved — i.e. while no `bando_layer_changes`
-//! notification arrived — and only when the change listener runs at all.
+//! [`gis_core::features::match_key`] together with the tile service's change generation
+//! (`tiles::TileService::change_generation`), and used only while that generation has not
+//! moved — i.e. while no `bando_layer_changes` notification arrived — and only when the change
+//! listener runs at all.
 
 use moka::future::Cache;
-
-use crate::tiles::TileService;
 
 /// Counts by match key, each with the change generation it was computed under.
 #[derive(Clone)]
@@ -32,13 +31,8 @@ impl MatchCounts {
         }
     }
 
-    /// The generation to compute a new count under, or `None` when counts cannot be trusted
-    /// later (no change listener).
-    pub fn generation(tiles: &TileService) -> Option<u64> {
-        tiles.is_listening().then(|| tiles.generation())
-    }
-
-    /// The remembered count of `key` if nothing changed since it was computed.
+    /// The remembered count of `key` if nothing changed since it was computed. `generation` is
+    /// the current change generation, `None` when counts cannot be trusted (no change listener).
     pub async fn get(&self, key: &str, generation: Option<u64>) -> Option<i64> {
         let generation = generation?;
         match self.cache.get(key).await {

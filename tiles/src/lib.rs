@@ -1,5 +1,13 @@
-//! Vector tiles: rendering through PostGIS ([`gis_core::mvt`]), an in-memory cache with a byte
-//! budget, and row-level invalidation from the feature tables' change notifications.
+//! # tiles — vector tiles without HTTP
+//!
+//! The central type is [`TileService`]: it renders a layer's tile through PostGIS
+//! ([`gis_core::mvt`]), keeps it in an in-memory cache with a byte budget, and drops cached
+//! tiles at row level from the feature tables' change notifications. The layers it serves are
+//! the [`live::LiveLayers`] of the running server, rebuilt from [`layers::added`] when a
+//! definition changes. [`export`] renders an area through the same service into offline packs
+//! (MBTiles, PMTiles); [`tilejson`] describes a layer's fields for TileJSON and those packs.
+//! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
+//! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
 //! A cached tile is stored compressed twice, gzip and brotli, with its ETag (see [`encode`] for
 //! why both are made at render time); plain bytes are produced only for the rare client that
@@ -7,13 +15,18 @@
 //! `bando_layer_changes`: a notification names a table and the Web Mercator box its changed rows
 //! (old and new geometry) covered, and every cached tile of a layer over that table whose
 //! buffered bounds meet the box is dropped — at every zoom, in every instance.
+#![deny(missing_docs)]
+
+pub mod export;
+pub mod live;
+pub mod tilejson;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use gis_core::layer::{Access, Layer};
 use gis_core::mvt::{tile_sql, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
@@ -424,6 +437,12 @@ impl TileService {
     /// that data changed (other caches keyed by it, such as feature counts, check this first).
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
+    }
+
+    /// The change generation to key other caches by (feature counts), or `None` when no change
+    /// listener runs and so the generation would not move when data changes.
+    pub fn change_generation(&self) -> Option<u64> {
+        self.is_listening().then(|| self.generation())
     }
 
     /// How many layer tiles were rendered from the database since start (cache misses).

@@ -101,7 +101,7 @@ pub fn encode_directory(entries: &[Entry]) -> Result<Vec<u8>, std::io::Error> {
         };
         varint(&mut raw, if follows { 0 } else { e.offset + 1 });
     }
-    Ok(crate::tiles::gzip(&raw)?.to_vec())
+    Ok(crate::gzip(&raw)?.to_vec())
 }
 
 /// The root directory and the leaf directories section for `entries` (sorted by tile id):
@@ -226,7 +226,7 @@ impl PmTilesWriter {
             m["format"] = "pbf".into();
             m["type"] = "overlay".into();
             m["description"] = format!("bando offline pack: {}", info.name).into();
-            crate::tiles::gzip(m.to_string().as_bytes()).map_err(err)?
+            crate::gzip(m.to_string().as_bytes()).map_err(err)?
         };
         let root_offset = HEADER_LEN as u64;
         let metadata_offset = root_offset + root.len() as u64;
@@ -307,7 +307,7 @@ impl PackWriter for PmTilesWriter {
             tile_id(tile.z, tile.x, tile.y),
             self.scratch_len,
             len,
-            crate::tiles::fnv1a(gzip),
+            crate::fnv1a(gzip),
         ));
         self.scratch_len += u64::from(len);
         self.min_zoom = self.min_zoom.min(tile.z);
@@ -371,7 +371,7 @@ mod tests {
             },
         ];
         let gz = encode_directory(&entries).expect("encode");
-        let raw = crate::tiles::gunzip(&gz).expect("gunzip");
+        let raw = crate::gunzip(&gz).expect("gunzip");
         // count, Δids (5, 2), run lengths, lengths, offsets (0+1, then 0 = contiguous)
         assert_eq!(raw, vec![2, 5, 2, 1, 1, 10, 3, 1, 0]);
     }

@@ -14,13 +14,13 @@ pub mod pmtiles;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use gis_core::layer::{Access, LayerRegistry};
 use gis_core::tile::{tiles_covering, Bounds, TileCoord, MAX_LATITUDE, MAX_ZOOM};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::tiles::{TileService, TileSettings};
+use crate::{TileService, TileSettings};
 
 /// Largest pack written without `--force`.
 pub const MAX_TILES: u64 = 500_000;
@@ -41,7 +41,7 @@ pub enum ExportError {
         /// The tile.
         tile: String,
         /// The cause.
-        source: Arc<crate::tiles::TileError>,
+        source: Arc<crate::TileError>,
     },
     /// Writing the pack failed.
     #[error("writing {path} failed: {reason}")]
@@ -404,7 +404,7 @@ async fn write_pack(
             .layers
             .iter()
             .filter_map(|id| registry.get(id))
-            .map(|l| crate::routes::tiles::vector_layer(l.as_ref()))
+            .map(|l| crate::tilejson::vector_layer(l.as_ref()))
             .collect(),
     };
     writer.finish(&info)?;
