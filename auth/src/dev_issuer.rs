@@ -477,6 +477,17 @@ impl DevIssuer {
         self.access_token(user, now_secs())
     }
 
+    /// An access token for the demo user `username` with another commune scope (tests of the
+    /// scope rules; the login page always uses the demo user's own).
+    pub fn issue_with_communes(
+        &self,
+        username: &str,
+        communes: &[&str],
+    ) -> Result<String, DevIssuerError> {
+        let user = self.user(username)?;
+        self.token_with(user, communes, now_secs())
+    }
+
     fn user(&self, username: &str) -> Result<&'static DemoUser, DevIssuerError> {
         demo_user(username).ok_or_else(|| DevIssuerError::UnknownUser {
             username: crate::error::shown(username),
@@ -493,6 +504,15 @@ impl DevIssuer {
     }
 
     fn access_token(&self, user: &DemoUser, now: u64) -> Result<String, DevIssuerError> {
+        self.token_with(user, user.communes, now)
+    }
+
+    fn token_with(
+        &self,
+        user: &DemoUser,
+        communes: &[&str],
+        now: u64,
+    ) -> Result<String, DevIssuerError> {
         let c = &self.config;
         let mut claims = json!({
             "exp": now + c.token_lifetime.as_secs(),
@@ -516,7 +536,7 @@ impl DevIssuer {
             "preferred_username": user.username,
         });
         if let Some(obj) = claims.as_object_mut() {
-            obj.insert(c.scope_claim.clone(), json!(user.communes));
+            obj.insert(c.scope_claim.clone(), json!(communes));
         }
         self.sign(&claims)
     }

@@ -18,7 +18,7 @@ use crate::bulk::StagedRow;
 use crate::crs::VN2000_TM3_106_15;
 use crate::feature::{ColumnType, FeatureTable};
 use crate::layer::{
-    Access, Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, StorageTable,
+    Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Readers, StorageTable,
     StyleHints,
 };
 
@@ -95,6 +95,11 @@ pub struct LayerDecl {
     pub styles: &'static [&'static str],
     /// The owner's hooks.
     pub hooks: Option<&'static dyn LayerHooks>,
+    /// Who reads the layer at all.
+    pub readers: Readers,
+    /// The column naming a row's commune: land officers read restricted properties of the rows
+    /// of their communes only; without one, restricted properties are for administrators.
+    pub scope_column: Option<&'static str>,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -137,6 +142,8 @@ impl LayerDecl {
             visible: false,
             styles: &[],
             hooks: None,
+            readers: Readers::Everyone,
+            scope_column: None,
         }
     }
 
@@ -232,8 +239,11 @@ impl Layer for LayerDecl {
             })
             .collect()
     }
-    fn access(&self) -> Access {
-        Access::Public
+    fn readers(&self) -> Readers {
+        self.readers
+    }
+    fn scope_column(&self) -> Option<String> {
+        self.scope_column.map(str::to_string)
     }
     fn style(&self) -> StyleHints {
         self.style.clone()

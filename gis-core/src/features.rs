@@ -27,7 +27,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row as _};
 
 use crate::db::quote_ident;
-use crate::layer::{Access, Layer, PropertyDef, PropertyKind};
+use crate::layer::{Access, Layer, PropertyDef, PropertyKind, Scope, Sight};
 use cql2::{self, Cql2Error, Expr, FilterContext, Queryable, QueryableType, SqlParam};
 
 /// Page size when the request names none.
@@ -485,6 +485,10 @@ pub struct ItemsQuery {
     pub geometry: GeometryFormat,
     /// The caller's access level.
     pub access: Access,
+    /// Where `access` applies when it is limited to some communes (a land officer): restricted
+    /// properties of other rows read as null, and a query that filters or sorts on one is
+    /// confined to the scope (it must not reveal, by what it matches, data it may not show).
+    pub scope: Option<Scope>,
 }
 
 impl ItemsQuery {
@@ -503,6 +507,7 @@ impl ItemsQuery {
             crs: OutputCrs::CRS84,
             geometry: GeometryFormat::GeoJson,
             access: Access::Public,
+            scope: None,
         }
     }
 }
@@ -701,7 +706,54 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
         sql.conditions.push(compiled.sql);
         sql.params.extend(compiled.params);
     }
+    if let Some(scope) = &q.scope {
+        if uses_restricted(layer, q) {
+            sql.conditions.push(scope.condition("t"));
+        }
+    }
     Ok(sql)
+}
+
+/// Whether `q` reads restricted properties by name: selects one in `properties`, or selects
+/// rows by one (in `equals`, `sortby` or `filter`).
+pub fn asks_restricted(layer: &dyn Layer, q: &ItemsQuery) -> bool {
+    let selected = q.properties.as_ref().is_some_and(|names| {
+        let personal = restricted_names(layer, Access::Public);
+        names.iter().any(|n| personal.contains(n))
+    });
+    selected || uses_restricted(layer, q)
+}
+
+/// Whether `q` selects rows by a restricted property (in `equals`, `sortby` or `filter`).
+fn uses_restricted(layer: &dyn Layer, q: &ItemsQuery) -> bool {
+    let personal = restricted_names(layer, Access::Public);
+    if personal.is_empty() {
+        return false;
+    }
+    let named = |n: &str| personal.iter().any(|p| p == n);
+    if q.equals.iter().any(|(n, _)| named(n)) || q.sortby.iter().any(|k| named(&k.property)) {
+        return true;
+    }
+    let Some(expr) = &q.filter else {
+        return false;
+    };
+    // The filter is compiled once more with the restricted names forbidden: refused means it
+    // reads one (the compiler is the one place that resolves property references).
+    let qs = queryables(layer, q.access);
+    let forbidden: Vec<&str> = personal.iter().map(String::as_str).collect();
+    let ctx = FilterContext {
+        queryables: &qs,
+        forbidden: &forbidden,
+        filter_srid: q.filter_crs.srid,
+        filter_lat_first: q.filter_crs.lat_first,
+        filter_geographic: q.filter_crs.geographic,
+        geometry_srid: 3857,
+        first_param: 1,
+    };
+    matches!(
+        cql2::compile(expr, &ctx),
+        Err(cql2::Cql2Error::Forbidden { .. })
+    )
 }
 
 fn sort_keys(layer: &dyn Layer, q: &ItemsQuery) -> Result<Vec<Key>, FeaturesError> {
@@ -777,13 +829,25 @@ fn order_by(keys: &[Key], backward: bool) -> String {
 
 /// The `properties` object expression (json keeps the column order; chunks of 50 pairs are
 /// merged as jsonb because `json_build_object` takes at most 100 arguments).
-fn properties_sql(props: &[PropertyDef]) -> String {
+fn properties_sql(props: &[PropertyDef], scope: Option<&Scope>) -> String {
     if props.is_empty() {
         return "'{}'::json".into();
     }
     let pairs: Vec<String> = props
         .iter()
-        .map(|p| format!("'{}', {}", p.name.replace('\'', "''"), column(&p.name)))
+        .map(|p| {
+            let value = match scope {
+                Some(s) if p.access == Access::Restricted => {
+                    format!(
+                        "CASE WHEN {} THEN {} END",
+                        s.condition("t"),
+                        column(&p.name)
+                    )
+                }
+                _ => column(&p.name),
+            };
+            format!("'{}', {value}", p.name.replace('\'', "''"))
+        })
         .collect();
     if pairs.len() <= 50 {
         format!("json_build_object({})", pairs.join(", "))
@@ -796,7 +860,12 @@ fn properties_sql(props: &[PropertyDef]) -> String {
     }
 }
 
-fn feature_sql(props: &[PropertyDef], crs: OutputCrs, format: GeometryFormat) -> String {
+fn feature_sql(
+    props: &[PropertyDef],
+    scope: Option<&Scope>,
+    crs: OutputCrs,
+    format: GeometryFormat,
+) -> String {
     let g = crs.geometry_sql();
     let geometry = match format {
         GeometryFormat::GeoJson => format!("ST_AsGeoJSON({g}, {})::json", crs.digits()),
@@ -804,7 +873,7 @@ fn feature_sql(props: &[PropertyDef], crs: OutputCrs, format: GeometryFormat) ->
     };
     format!(
         "json_build_object('type', 'Feature', 'id', t.id, 'geometry', {geometry}, 'properties', {})::text",
-        properties_sql(props)
+        properties_sql(props, scope)
     )
 }
 
@@ -920,7 +989,7 @@ async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Pag
     let key_cols: String = keys.iter().map(|k| format!(", {}::text", k.sql)).collect();
     let text = format!(
         "SELECT {} AS feature, t.id{key_cols} FROM {} t{} ORDER BY {} LIMIT {}",
-        feature_sql(&props, q.crs, q.geometry),
+        feature_sql(&props, q.scope.as_ref(), q.crs, q.geometry),
         layer.storage().qualified(),
         sql.where_clause(),
         order_by(&keys, backward),
@@ -978,12 +1047,12 @@ pub async fn item(
     layer: &dyn Layer,
     id: i64,
     crs: OutputCrs,
-    access: Access,
+    sight: &Sight,
 ) -> Result<Option<Value>, FeaturesError> {
-    let props = visible_properties(layer, access);
+    let props = visible_properties(layer, sight.access);
     let text = format!(
         "SELECT {} FROM {} t WHERE t.id = $1",
-        feature_sql(&props, crs, GeometryFormat::GeoJson),
+        feature_sql(&props, sight.scope.as_ref(), crs, GeometryFormat::GeoJson),
         layer.storage().qualified()
     );
     let row: Option<String> = sqlx::query_scalar(&text)

@@ -69,6 +69,245 @@ impl Access {
     }
 }
 
+/// Roles of signed-in readers, as a set. `auth` maps a token's roles to it; layers declare
+/// which roles read them ([`Readers`]). The empty set is an anonymous reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// No role: anonymous readers (and signed-in readers with no role bando knows).
+    pub const NONE: Roles = Roles(0);
+    /// Urban planners.
+    pub const PLANNER: Roles = Roles(1);
+    /// Land officers (their personal-data reads and writes are limited to their communes).
+    pub const LAND_OFFICER: Roles = Roles(2);
+    /// Operators of the operations centre.
+    pub const IOC_OPERATOR: Roles = Roles(4);
+    /// Administrators: everything, province-wide.
+    pub const ADMIN: Roles = Roles(8);
+    /// Every staff role.
+    pub const STAFF: Roles = Roles(15);
+
+    /// Both sets.
+    pub const fn with(self, other: Roles) -> Roles {
+        Roles(self.0 | other.0)
+    }
+
+    /// Whether any role is in both sets.
+    pub const fn intersects(self, other: Roles) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether every role of `other` is in this set.
+    pub const fn contains(self, other: Roles) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The roles' names (as tokens carry them), in a stable order.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (Roles::PLANNER, "planner"),
+            (Roles::LAND_OFFICER, "land_officer"),
+            (Roles::IOC_OPERATOR, "ioc_operator"),
+            (Roles::ADMIN, "admin"),
+        ]
+        .into_iter()
+        .filter(|(r, _)| self.contains(*r))
+        .map(|(_, n)| n)
+        .collect()
+    }
+
+    /// The role named `name` (`planner`, `land_officer`, `ioc_operator`, `admin`).
+    pub fn named(name: &str) -> Option<Roles> {
+        match name {
+            "planner" => Some(Roles::PLANNER),
+            "land_officer" => Some(Roles::LAND_OFFICER),
+            "ioc_operator" => Some(Roles::IOC_OPERATOR),
+            "admin" => Some(Roles::ADMIN),
+            _ => None,
+        }
+    }
+}
+
+/// Who reads a layer at all. A reader outside it does not see the layer anywhere: not in
+/// `/collections`, tiles, styles, identify or the landing page (administrators see every layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Readers {
+    /// Everyone, anonymous readers included.
+    #[default]
+    Everyone,
+    /// Signed-in readers holding one of these roles.
+    Only(Roles),
+}
+
+impl Readers {
+    /// Whether a reader with `roles` reads the layer.
+    pub fn admit(self, roles: Roles) -> bool {
+        match self {
+            Readers::Everyone => true,
+            Readers::Only(r) => roles.intersects(r.with(Roles::ADMIN)),
+        }
+    }
+
+    /// Catalog text: `everyone` or the role names joined by commas.
+    pub fn describe(self) -> String {
+        match self {
+            Readers::Everyone => "everyone".into(),
+            Readers::Only(r) => r.with(Roles::ADMIN).names().join(","),
+        }
+    }
+}
+
+/// The communes a land officer's personal-data reads are limited to, applied to a layer by its
+/// scope column ([`Layer::scope_column`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The layer's column holding a row's commune code.
+    pub column: String,
+    /// Commune codes (digits only, checked when the scope is made).
+    pub communes: Arc<[String]>,
+}
+
+impl Scope {
+    /// SQL condition true for rows of `alias` inside the scope. The codes are digits (checked
+    /// by [`Viewer::new`]), so they are written as literals: tile SQL is text without binds for
+    /// its properties.
+    pub fn condition(&self, alias: &str) -> String {
+        let list: Vec<String> = self.communes.iter().map(|c| format!("'{c}'")).collect();
+        let prefix = if alias.is_empty() {
+            String::new()
+        } else {
+            format!("{alias}.")
+        };
+        if list.is_empty() {
+            return "false".into();
+        }
+        format!(
+            "{prefix}{} IN ({})",
+            quote_ident(&self.column),
+            list.join(", ")
+        )
+    }
+
+    /// Whether `commune` is inside the scope.
+    pub fn includes(&self, commune: &str) -> bool {
+        self.communes.iter().any(|c| c == commune)
+    }
+}
+
+/// What one reader may read of one layer: the property class, and for land officers the
+/// communes where that class applies (elsewhere they read public properties only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sight {
+    /// Property class read (inside the scope, when there is one).
+    pub access: Access,
+    /// Rows whose restricted properties may be read; `None` = every row.
+    pub scope: Option<Scope>,
+}
+
+impl Sight {
+    /// Public properties of every row.
+    pub const PUBLIC: Sight = Sight {
+        access: Access::Public,
+        scope: None,
+    };
+
+    /// Whether restricted properties of every row are read (no scope).
+    pub fn province_wide(&self) -> bool {
+        self.access == Access::Restricted && self.scope.is_none()
+    }
+
+    /// The access class for answers that cannot be masked row by row (tiles, downloads):
+    /// restricted only when it holds for every row.
+    pub fn whole_access(&self) -> Access {
+        if self.province_wide() {
+            Access::Restricted
+        } else {
+            Access::Public
+        }
+    }
+}
+
+impl From<Access> for Sight {
+    fn from(access: Access) -> Self {
+        Sight {
+            access,
+            scope: None,
+        }
+    }
+}
+
+/// A reader, as the domain sees it: roles and, for land officers, their communes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Viewer {
+    /// Roles held.
+    pub roles: Roles,
+    /// A land officer's communes (post-merger codes and the pre-merger codes they replace).
+    pub communes: Arc<[String]>,
+}
+
+/// A viewer's commune list held something that is not a commune code.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the commune scope holds {0:?}, which is not a commune code (digits)")]
+pub struct BadScope(pub String);
+
+impl Viewer {
+    /// An anonymous reader.
+    pub fn anonymous() -> Self {
+        Viewer::default()
+    }
+
+    /// A reader with `roles`, limited to `communes` for land-officer work.
+    pub fn new(roles: Roles, communes: Vec<String>) -> Result<Self, BadScope> {
+        if let Some(bad) = communes
+            .iter()
+            .find(|c| c.is_empty() || c.len() > 12 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(BadScope(bad.chars().take(40).collect()));
+        }
+        Ok(Viewer {
+            roles,
+            communes: communes.into(),
+        })
+    }
+
+    /// The property class of answers that cannot be masked row by row and may mix layers
+    /// (tiles, files): restricted for administrators only.
+    pub fn whole_access(&self) -> Access {
+        if self.roles.contains(Roles::ADMIN) {
+            Access::Restricted
+        } else {
+            Access::Public
+        }
+    }
+
+    /// Whether the reader sees `layer` at all.
+    pub fn sees(&self, layer: &dyn Layer) -> bool {
+        layer.readers().admit(self.roles)
+    }
+
+    /// What the reader reads of `layer`: administrators every restricted property; land
+    /// officers those of rows in their communes (none on a layer without a scope column);
+    /// everyone else public properties.
+    pub fn sight(&self, layer: &dyn Layer) -> Sight {
+        if self.roles.contains(Roles::ADMIN) {
+            return Access::Restricted.into();
+        }
+        if self.roles.contains(Roles::LAND_OFFICER) {
+            if let Some(column) = layer.scope_column() {
+                return Sight {
+                    access: Access::Restricted,
+                    scope: Some(Scope {
+                        column,
+                        communes: self.communes.clone(),
+                    }),
+                };
+            }
+        }
+        Sight::PUBLIC
+    }
+}
+
 /// Type of a published property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -197,8 +436,15 @@ pub trait Layer: Send + Sync {
     fn zoom_range(&self) -> (u8, u8);
     /// Properties exposed in APIs and tiles.
     fn properties(&self) -> Vec<PropertyDef>;
-    /// Who may read the layer at all.
-    fn access(&self) -> Access;
+    /// Who reads the layer at all (everyone unless the owner says otherwise).
+    fn readers(&self) -> Readers {
+        Readers::Everyone
+    }
+    /// The column placing a row in a commune, for land officers' scope; `None` when the layer
+    /// has no such column (its restricted properties are then for administrators only).
+    fn scope_column(&self) -> Option<String> {
+        None
+    }
     /// Style hints.
     fn style(&self) -> StyleHints;
     /// How long (seconds) clients and proxies may reuse this layer's tiles without asking
@@ -407,7 +653,12 @@ pub async fn publish(registry: &LayerRegistry, pool: &PgPool) -> Result<(), Laye
         .bind(i32::try_from(storage.srid).unwrap_or(i32::MAX))
         .bind(i16::from(min_zoom))
         .bind(i16::from(max_zoom))
-        .bind(layer.access().as_str())
+        // The catalog says whether a layer is for everyone; which roles read the others is in
+        // the declaration.
+        .bind(match layer.readers() {
+            Readers::Everyone => Access::Public.as_str(),
+            Readers::Only(_) => Access::Restricted.as_str(),
+        })
         .bind(properties)
         .bind(style)
         .execute(&mut *tx)

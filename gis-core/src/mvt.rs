@@ -337,9 +337,6 @@ mod tests {
         fn properties(&self) -> Vec<PropertyDef> {
             props()
         }
-        fn access(&self) -> Access {
-            Access::Public
-        }
         fn style(&self) -> crate::layer::StyleHints {
             crate::layer::StyleHints::default()
         }

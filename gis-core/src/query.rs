@@ -16,7 +16,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::db::quote_ident;
-use crate::layer::{Access, GeometryKind, Layer};
+use crate::layer::{Access, GeometryKind, Layer, Viewer};
 
 /// Size of one pixel at zoom 0 in Web Mercator units (metres at the equator), 256-pixel tiles.
 pub const PIXEL_AT_ZOOM0: f64 = 2.0 * std::f64::consts::PI * 6_378_137.0 / 256.0;
@@ -56,12 +56,12 @@ pub struct FoundFeature {
 }
 
 /// How a query answers: output CRS and the reader's rights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     /// EPSG code of output geometry (4326 = CRS84 longitude/latitude).
     pub srid: u32,
-    /// What the reader may see.
-    pub access: Access,
+    /// Who reads (what each layer shows them: [`Viewer::sight`]).
+    pub viewer: Viewer,
 }
 
 /// Web Mercator search radius of `tolerance_px` pixels at `zoom` (256-pixel tiles). Screen
@@ -89,13 +89,25 @@ pub async fn srid_available(pool: &PgPool, srid: u32) -> Result<bool, QueryError
     )
 }
 
-/// The select list of a layer's permitted properties as one jsonb value (alias `t`).
-fn properties_sql(layer: &dyn Layer, access: Access) -> String {
+/// The select list of a layer's permitted properties as one jsonb value (alias `t`); a land
+/// officer's restricted properties read as null outside their communes.
+fn properties_sql(layer: &dyn Layer, viewer: &Viewer) -> String {
+    let sight = viewer.sight(layer);
     let columns: Vec<String> = layer
         .properties()
         .iter()
-        .filter(|p| p.access <= access)
-        .map(|p| format!("t.{}", quote_ident(&p.name)))
+        .filter(|p| p.access <= sight.access)
+        .map(|p| {
+            let col = format!("t.{}", quote_ident(&p.name));
+            match &sight.scope {
+                Some(scope) if p.access == Access::Restricted => format!(
+                    "CASE WHEN {} THEN {col} END AS {}",
+                    scope.condition("t"),
+                    quote_ident(&p.name)
+                ),
+                _ => col,
+            }
+        })
         .collect();
     if columns.is_empty() {
         "'{}'::jsonb".to_string()
@@ -157,6 +169,7 @@ pub async fn identify(
     limit: u32,
 ) -> Result<Vec<FoundFeature>, QueryError> {
     // One query per layer, run together: a click on the map asks every visible layer.
+    let out = &out;
     let per_layer = layers.iter().map(|layer| async move {
         let storage = layer.storage();
         let sql = format!(
@@ -167,7 +180,7 @@ pub async fn identify(
              WHERE ST_DWithin(t.geom_3857, q.p3857, $4) AND t.min_zoom <= $6
              ORDER BY ST_Area(t.geom), t.id
              LIMIT $7",
-            props = properties_sql(*layer, out.access),
+            props = properties_sql(*layer, &out.viewer),
             table = storage.qualified(),
         );
         let rows: Vec<Row> = sqlx::query_as(&sql)
@@ -226,7 +239,7 @@ pub async fn nearest(
          FROM c t, q
          ORDER BY d, t.id
          LIMIT $6",
-        props = properties_sql(layer, out.access),
+        props = properties_sql(layer, &out.viewer),
         table = layer.storage().qualified(),
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)
@@ -268,7 +281,7 @@ pub async fn within(
            AND ST_DWithin(ST_Transform(t.geom, $3::integer), q.pz, $5)
          ORDER BY d, t.id
          LIMIT $7",
-        props = properties_sql(layer, out.access),
+        props = properties_sql(layer, &out.viewer),
         table = layer.storage().qualified(),
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)

@@ -30,3 +30,18 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Commune>, sqlx::Error> {
     .fetch_all(pool)
     .await
 }
+
+/// The commune codes a land officer's scope covers: each listed code as given, and for a
+/// post-merger code every pre-merger commune merged into it (parcels carry the pre-merger code,
+/// as their identity and map sheets do), sorted and without repeats.
+pub async fn scope_codes(pool: &PgPool, listed: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT code FROM (
+             SELECT unnest($1::text[]) AS code
+             UNION SELECT legacy_code FROM land.communes WHERE code = ANY($1)
+         ) c ORDER BY code",
+    )
+    .bind(listed)
+    .fetch_all(pool)
+    .await
+}

@@ -59,8 +59,6 @@ pub struct Parcel {
     pub legal_area_m2: Option<f64>,
     /// Area as declared in the delivery, m².
     pub declared_area_m2: Option<f64>,
-    /// Address.
-    pub address: Option<String>,
     /// Place name.
     pub place_name: Option<String>,
     /// Whether a land-use right certificate has been issued.
@@ -91,7 +89,6 @@ struct Row {
     area_m2: f64,
     legal_area_m2: Option<f64>,
     declared_area_m2: Option<f64>,
-    address: Option<String>,
     place_name: Option<String>,
     certificate_issued: Option<bool>,
     srid: i32,
@@ -107,7 +104,7 @@ struct Row {
 const SELECT: &str = "SELECT p.id, p.commune_code, c.legacy_name AS commune_name,
         c.code AS commune_code_new, c.name AS commune_name_new, p.sheet_number,
         p.parcel_number, p.land_use_code, p.area_m2, p.legal_area_m2, p.declared_area_m2,
-        p.address, p.place_name, p.certificate_issued, ST_SRID(p.geom) AS srid,
+        p.place_name, p.certificate_issued, ST_SRID(p.geom) AS srid,
         ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json AS geometry,
         ST_XMin(bb.b) AS west, ST_YMin(bb.b) AS south, ST_XMax(bb.b) AS east,
         ST_YMax(bb.b) AS north, ST_AsEWKB(p.geom) AS ewkb
@@ -128,7 +125,6 @@ fn to_parcel(r: Row) -> Parcel {
         area_m2: r.area_m2,
         legal_area_m2: r.legal_area_m2,
         declared_area_m2: r.declared_area_m2,
-        address: r.address,
         place_name: r.place_name,
         certificate_issued: r.certificate_issued,
         srid: r.srid,

@@ -88,6 +88,8 @@ pub fn layers() -> Vec<LayerDecl> {
             },
             hooks: Some(&ParcelHooks),
             styles: &["public"],
+            // Land officers read owners' data of their own communes' parcels.
+            scope_column: Some("commune_code"),
             ..parcels
         },
     ]

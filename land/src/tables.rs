@@ -179,7 +179,11 @@ pub const PARCELS: FeatureTable = FeatureTable {
         )
         .titled("Chủ sử dụng", "Land user")
         .restricted(),
-        Column::new("address", Text, &["DIACHI", "DIA_CHI"], false).titled("Địa chỉ", "Address"),
+        // The owner's address in cadastral exports (ViLIS/FAMIS DIACHI): personal data. Where a
+        // parcel lies is `place_name`.
+        Column::new("address", Text, &["DIACHI", "DIA_CHI"], false)
+            .titled("Địa chỉ chủ sử dụng", "Owner's address")
+            .restricted(),
         Column::new("place_name", Text, &["DIADANH", "XUDONG"], false)
             .titled("Địa danh", "Place name"),
         Column::new(

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gis_core::layer::{Access, GeometryKind, Layer, LayerRegistry};
+use gis_core::layer::{Access, GeometryKind, Layer, LayerRegistry, Viewer};
 use serde_json::{json, Value};
 
 /// Fontstack of ordinary labels.
@@ -106,20 +106,24 @@ pub fn info(id: &str) -> Option<&'static StyleInfo> {
     STYLES.iter().find(|s| s.id == id)
 }
 
-/// The public registry layers a style draws, in registry order.
-pub fn style_layers<'a>(info: &StyleInfo, registry: &'a LayerRegistry) -> Vec<&'a Arc<dyn Layer>> {
+/// The registry layers a style draws for `viewer`, in registry order.
+pub fn style_layers<'a>(
+    info: &StyleInfo,
+    registry: &'a LayerRegistry,
+    viewer: &Viewer,
+) -> Vec<&'a Arc<dyn Layer>> {
     registry
         .iter()
-        .filter(|l| l.access() == Access::Public)
+        .filter(|l| viewer.sees(l.as_ref()))
         .filter(|l| info.every_layer || l.styles().iter().any(|s| s == info.id))
         .collect()
 }
 
 /// The style document `id` for a server reachable at `base_url` (`scheme://host`, no trailing
-/// slash); `None` for an unknown id.
-pub fn style(id: &str, registry: &LayerRegistry, base_url: &str) -> Option<Value> {
+/// slash), drawing the layers `viewer` sees; `None` for an unknown id.
+pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer) -> Option<Value> {
     let info = info(id)?;
-    let mut layers = style_layers(info, registry);
+    let mut layers = style_layers(info, registry, viewer);
     // Large areas under small ones, networks under the legal lines drawn on them.
     layers.sort_by_key(|l| l.style().draw_rank.unwrap_or(50));
     let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -437,7 +441,7 @@ mod tests {
     #[test]
     fn style_planning_has_every_public_layer_and_absolute_urls() {
         let reg = registry();
-        let s = style("planning", &reg, "http://h:1").expect("style");
+        let s = style("planning", &reg, "http://h:1", &Viewer::anonymous()).expect("style");
         assert_eq!(s["version"], 8);
         assert_eq!(s["glyphs"], "http://h:1/fonts/{fontstack}/{range}.pbf");
         assert_eq!(s["sprite"], "http://h:1/sprites/bando");
@@ -485,7 +489,7 @@ mod tests {
     #[test]
     fn style_never_mentions_restricted_properties_and_colours_parcels_by_land_use() {
         let reg = registry();
-        let s = style("planning", &reg, "http://h").expect("style");
+        let s = style("planning", &reg, "http://h", &Viewer::anonymous()).expect("style");
         let mut all = Vec::new();
         walk(&s, &mut all);
         let restricted: Vec<String> = reg
@@ -523,7 +527,7 @@ mod tests {
     #[test]
     fn style_public_is_the_portal_subset_and_unknown_is_none() {
         let reg = registry();
-        let s = style("public", &reg, "http://h").expect("style");
+        let s = style("public", &reg, "http://h", &Viewer::anonymous()).expect("style");
         let sources = s["sources"].as_object().expect("sources");
         assert_eq!(sources.len(), 1, "the portal reads one source");
         let url = sources["bando"]["url"].as_str().expect("url");
@@ -531,7 +535,7 @@ mod tests {
             url.contains("parcels") && !url.contains("hydrants"),
             "{url}"
         );
-        assert!(style("nope", &reg, "http://h").is_none());
+        assert!(style("nope", &reg, "http://h", &Viewer::anonymous()).is_none());
         for l in reg.iter() {
             if dimension(l.geometry_kind()) == 0 {
                 assert!(
@@ -551,12 +555,12 @@ mod described {
     #[test]
     fn style_describes_each_layer_once_and_switches_off_those_hidden_at_start() {
         let reg = crate::registry().expect("registry");
-        let s = style("planning", &reg, "http://h").expect("style");
+        let s = style("planning", &reg, "http://h", &Viewer::anonymous()).expect("style");
         let described = s["metadata"]["bando:layers"]
             .as_object()
             .expect("bando:layers");
         let mut hidden = 0;
-        for l in reg.iter().filter(|l| l.access() == Access::Public) {
+        for l in reg.iter().filter(|l| Viewer::anonymous().sees(l.as_ref())) {
             let d = &described[l.id()];
             assert_eq!(d["title_vi"], l.title_vi(), "{}", l.id());
             assert_eq!(d["visible"], l.visible_at_start(), "{}", l.id());

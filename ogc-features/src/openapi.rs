@@ -197,7 +197,9 @@ pub fn document(base: &str, layers: &LayerRegistry, extra_paths: Value) -> Value
     }
     let template = paths["/collections/{collectionId}/items"].clone();
     if let Some(target) = paths.as_object_mut() {
-        for layer in layers.iter().filter(|l| l.access() <= Access::Public) {
+        // The document is public: it lists the layers anonymous readers see.
+        let anonymous = gis_core::layer::Viewer::anonymous();
+        for layer in layers.iter().filter(|l| anonymous.sees(l.as_ref())) {
             target.insert(
                 format!("/collections/{}/items", layer.id()),
                 collection_items(layer.as_ref(), &template),

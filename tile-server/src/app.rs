@@ -49,6 +49,8 @@ pub struct SharedState {
     pub match_counts: ogc_features::counts::MatchCounts,
     /// Verifies bearer tokens; unset when no sign-in is configured ([`crate::reader`]).
     pub verifier: std::sync::OnceLock<auth::Verifier>,
+    /// Land officers' commune scopes, expanded through the crosswalk ([`crate::reader`]).
+    pub scopes: crate::reader::SharedScopes,
 }
 
 impl std::ops::Deref for AppState {
@@ -89,6 +91,7 @@ impl AppState {
             metrics: metrics::handle(),
             match_counts: ogc_features::counts::MatchCounts::new(),
             verifier: std::sync::OnceLock::new(),
+            scopes: Default::default(),
         })))
     }
 }

@@ -6,13 +6,20 @@
 //! and a problem saying which check failed. A token sent to a server with no sign-in
 //! configured is refused the same way, never silently read as anonymous.
 //!
-//! What a reader may see is [`Reader::access`]: restricted properties (personal data) for land
-//! officers and administrators, public ones for everyone else.
+//! What a reader may see is decided by the domain's rules ([`gis_core::layer::Viewer`]): which
+//! layers ([`Reader::sees`], from each layer's declared readers) and which properties of which
+//! rows ([`Reader::sight`]: personal data for administrators, and for land officers in the
+//! communes of their token — post-merger codes expanded to the pre-merger communes parcels
+//! carry).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use gis_core::layer::Access;
+use gis_core::layer::{Layer, Roles, Sight, Viewer};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -22,6 +29,7 @@ use crate::error::AppError;
 pub struct Reader {
     /// The signed-in user, `None` for anonymous readers.
     pub principal: Option<auth::Principal>,
+    viewer: Viewer,
 }
 
 impl Reader {
@@ -30,21 +38,81 @@ impl Reader {
         Reader::default()
     }
 
-    /// What the reader may read: personal data only for land officers and administrators.
-    pub fn access(&self) -> Access {
-        match &self.principal {
-            Some(p) if p.has_role(auth::Role::LandOfficer) || p.has_role(auth::Role::Admin) => {
-                Access::Restricted
-            }
-            _ => Access::Public,
-        }
+    /// The reader as the domain rules see it.
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
+    }
+
+    /// Whether the reader sees `layer` at all (its declared readers).
+    pub fn sees(&self, layer: &dyn Layer) -> bool {
+        self.viewer.sees(layer)
+    }
+
+    /// What the reader reads of `layer`.
+    pub fn sight(&self, layer: &dyn Layer) -> Sight {
+        self.viewer.sight(layer)
     }
 
     /// Whether someone signed in.
     pub fn is_signed_in(&self) -> bool {
         self.principal.is_some()
     }
+
+    /// The user name for logs and the audit (`anonymous` without a token).
+    pub fn name(&self) -> &str {
+        self.principal
+            .as_ref()
+            .map_or("anonymous", |p| p.username.as_str())
+    }
 }
+
+/// The domain's roles of a verified user.
+fn roles_of(principal: &auth::Principal) -> Roles {
+    principal
+        .roles
+        .iter()
+        .filter_map(|r| Roles::named(r.as_str()))
+        .fold(Roles::NONE, Roles::with)
+}
+
+/// Land officers' scopes expanded through the commune crosswalk, remembered for a few minutes
+/// (a token's commune list is the key; communes change only when they are re-imported).
+#[derive(Default)]
+pub struct ScopeCache {
+    entries: Mutex<HashMap<Vec<String>, Expanded>>,
+}
+
+/// When a scope was expanded, and to what.
+type Expanded = (Instant, Vec<String>);
+
+const SCOPE_TTL: Duration = Duration::from_secs(300);
+const SCOPE_ENTRIES: usize = 4096;
+
+impl ScopeCache {
+    async fn expand(&self, state: &AppState, listed: &[String]) -> Result<Vec<String>, AppError> {
+        if listed.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Ok(map) = self.entries.lock() {
+            if let Some((at, codes)) = map.get(listed) {
+                if at.elapsed() < SCOPE_TTL {
+                    return Ok(codes.clone());
+                }
+            }
+        }
+        let codes = land::communes::scope_codes(&state.pools.features, listed).await?;
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= SCOPE_ENTRIES {
+                map.clear();
+            }
+            map.insert(listed.to_vec(), (Instant::now(), codes.clone()));
+        }
+        Ok(codes)
+    }
+}
+
+/// Kept in the state so every request shares it.
+pub type SharedScopes = Arc<ScopeCache>;
 
 impl FromRequestParts<AppState> for Reader {
     type Rejection = AppError;
@@ -64,7 +132,23 @@ impl FromRequestParts<AppState> for Reader {
             }));
         };
         let principal = verifier.authenticate(Some(text)).await?;
-        Ok(Reader { principal })
+        let viewer = match &principal {
+            None => Viewer::anonymous(),
+            Some(p) => {
+                let roles = roles_of(p);
+                let communes = if roles.contains(Roles::LAND_OFFICER) {
+                    state.scopes.expand(state, &p.communes).await?
+                } else {
+                    Vec::new()
+                };
+                Viewer::new(roles, communes).map_err(|e| {
+                    AppError::Unauthenticated(auth::AuthError::Malformed {
+                        reason: e.to_string(),
+                    })
+                })?
+            }
+        };
+        Ok(Reader { principal, viewer })
     }
 }
 

@@ -2,7 +2,7 @@
 //! valves, meters, hydrants, manholes, poles and substations as icons.
 
 use gis_core::declare::LayerDecl;
-use gis_core::layer::StyleHints;
+use gis_core::layer::{Readers, Roles, StyleHints};
 use serde_json::json;
 
 use crate::tables::*;
@@ -46,15 +46,20 @@ pub fn layers() -> Vec<LayerDecl> {
             "#0868ac",
         )
         .with_icon("valve"),
-        LayerDecl::new(
-            WATER_METERS,
-            "Đồng hồ nước",
-            "Water meters",
-            water,
-            (16, 20),
-            "#43a2ca",
-        )
-        .with_icon("water-meter"),
+        // Each meter marks one customer's home connection: staff only, and the customer
+        // reference for administrators only (the layer has no commune scope).
+        LayerDecl {
+            readers: Readers::Only(Roles::STAFF),
+            ..LayerDecl::new(
+                WATER_METERS,
+                "Đồng hồ nước",
+                "Water meters",
+                water,
+                (16, 20),
+                "#43a2ca",
+            )
+            .with_icon("water-meter")
+        },
         LayerDecl::new(
             HYDRANTS,
             "Trụ cứu hỏa",

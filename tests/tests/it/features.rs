@@ -96,7 +96,7 @@ fn write_parcels(path: &Path, n: usize) {
             "Xã Tiến Hưng"
         };
         features.push(format!(
-            r#"{{"type":"Feature","properties":{{"MAXA":"25195","SHBANDO":1,"SHTHUA":{num},"MALOAIDAT":"{code}","DIENTICH":{area},"TENCHU":"{OWNER} {num}","DIACHI":"{address}"}},"geometry":{{"type":"Polygon","coordinates":[[[{lon},{lat}],[{lon2},{lat}],[{lon2},{lat2}],[{lon},{lat2}],[{lon},{lat}]]]}}}}"#,
+            r#"{{"type":"Feature","properties":{{"MAXA":"25195","SHBANDO":1,"SHTHUA":{num},"MALOAIDAT":"{code}","DIENTICH":{area},"TENCHU":"{OWNER} {num}","DIACHI":"{address}","DIADANH":"{address}"}},"geometry":{{"type":"Polygon","coordinates":[[[{lon},{lat}],[{lon2},{lat}],[{lon2},{lat2}],[{lon},{lat2}],[{lon},{lat}]]]}}}}"#,
             num = i + 1,
             area = 100 + i,
         ));
@@ -571,9 +571,9 @@ async fn cql2_classes_work_end_to_end_and_errors_name_the_position() {
         ("parcel_number > 5 AND NOT land_use_code = 'CLN'", "cql2-text", "parcel_number > 5 AND land_use_code <> 'CLN'"),
         ("parcel_number BETWEEN 3 AND 9", "cql2-text", "parcel_number BETWEEN 3 AND 9"),
         ("parcel_number IN (1, 4, 27)", "cql2-text", "parcel_number IN (1, 4, 27)"),
-        ("address LIKE 'Phường%'", "cql2-text", "address LIKE 'Phường%'"),
-        ("CASEI(address) = casei('PHƯỜNG TÂN PHÚ')", "cql2-text", "address = 'Phường Tân Phú'"),
-        ("ACCENTI(CASEI(address)) = accenti(casei('xa tien hung'))", "cql2-text", "address = 'Xã Tiến Hưng'"),
+        ("place_name LIKE 'Phường%'", "cql2-text", "place_name LIKE 'Phường%'"),
+        ("CASEI(place_name) = casei('PHƯỜNG TÂN PHÚ')", "cql2-text", "place_name = 'Phường Tân Phú'"),
+        ("ACCENTI(CASEI(place_name)) = accenti(casei('xa tien hung'))", "cql2-text", "place_name = 'Xã Tiến Hưng'"),
         (
             "S_INTERSECTS(geometry, BBOX(106.8829, 11.5349, 106.8836, 11.5356))",
             "cql2-text",
@@ -762,8 +762,10 @@ async fn downloads_and_html_pages_carry_the_same_features() {
                 .expect("id")
                 .expect("id");
             let want = &by_id[&id];
-            let address = f.field_as_string(defn_idx(&f, "address")).expect("address");
-            assert_eq!(address.as_deref(), want["properties"]["address"].as_str());
+            let place = f
+                .field_as_string(defn_idx(&f, "place_name"))
+                .expect("place_name");
+            assert_eq!(place.as_deref(), want["properties"]["place_name"].as_str());
             let number = f
                 .field_as_integer64(defn_idx(&f, "parcel_number"))
                 .expect("number");
@@ -777,6 +779,10 @@ async fn downloads_and_html_pages_carry_the_same_features() {
                     && y - 1e-9 <= env.MaxY
             );
             assert!(f.field_index("owner_name").is_err());
+            assert!(
+                f.field_index("address").is_err(),
+                "the owner's address is personal data"
+            );
         }
     }
 
@@ -796,13 +802,20 @@ async fn downloads_and_html_pages_carry_the_same_features() {
     assert_eq!(head.last(), Some(&"wkt"));
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 25);
-    let addr_col = head.iter().position(|h| *h == "address").expect("address");
+    assert!(
+        !head.contains(&"address"),
+        "the owner's address is personal data"
+    );
+    let place_col = head
+        .iter()
+        .position(|h| *h == "place_name")
+        .expect("place_name");
     for row in &rows {
         let cells: Vec<&str> = row.splitn(head.len(), ',').collect();
         let id: i64 = cells[0].parse().expect("id");
         assert_eq!(
-            Some(cells[addr_col]),
-            by_id[&id]["properties"]["address"].as_str()
+            Some(cells[place_col]),
+            by_id[&id]["properties"]["place_name"].as_str()
         );
         assert!(row.contains("\"MULTIPOLYGON((("), "{row}");
     }

@@ -124,7 +124,7 @@ async fn observer(db: &TestDb) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
 }
 
 const SLOW_ITEMS: &str =
-    "/collections/parcels/items?limit=10000&sortby=-address&filter=ACCENTI(address)%20LIKE%20'%25a%25o%25'";
+    "/collections/parcels/items?limit=10000&sortby=-place_name&filter=ACCENTI(place_name)%20LIKE%20'%25a%25o%25'";
 
 fn communes_tile() -> String {
     let t = TileCoord::containing(106.883, 11.535, 12).expect("tile");

@@ -349,7 +349,13 @@ async fn a_property_added_to_a_declaration_reaches_the_table_the_apis_and_the_st
             .iter()
             .any(|q| q.name == "old_sheet_number")
     );
-    let style = layers::style::style("planning", &registry, "http://h").expect("style");
+    let style = layers::style::style(
+        "planning",
+        &registry,
+        "http://h",
+        &gis_core::layer::Viewer::anonymous(),
+    )
+    .expect("style");
     let described = style["metadata"]["bando:layers"]["parcels"]["properties"]
         .as_array()
         .expect("properties")

@@ -4,7 +4,7 @@
 //! The items SQL lives in [`gis_core::features`]; this module reads the query string, checks
 //! it (unknown parameters are refused, as OGC asks, except `f` and queryables used as query
 //! parameters), and shapes the answer. The caller's [`Access`] is one value passed down:
-//! what the [`Reader`] may read ([`Reader::access`]): restricted properties (owner names) appear only for land officers and administrators,
+//! what the [`Reader`] may read ([`Reader::sight`]): restricted properties (owner names) appear only for land officers and administrators,
 //! and using one in `filter`, `properties`, `sortby` or as a query parameter answers 403.
 
 use axum::body::Body;
@@ -19,7 +19,7 @@ use gis_core::features::{
     self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,
     MAX_LIMIT,
 };
-use gis_core::layer::{extent_lonlat, Access, Layer};
+use gis_core::layer::{extent_lonlat, Layer, Sight};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
@@ -187,15 +187,17 @@ fn refuse_unknown(params: &Params, allowed: &[&str]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The collection `id` if the reader sees it (a layer hidden from the reader is not found, as
+/// if it did not exist).
 fn layer_for(
     state: &AppState,
     id: &str,
-    access: Access,
+    reader: &Reader,
 ) -> Result<std::sync::Arc<dyn Layer>, ApiError> {
     state
         .layers
         .get(id)
-        .filter(|l| l.access() <= access)
+        .filter(|l| reader.sees(l.as_ref()))
         .ok_or_else(|| {
             AppError::NotFound(format!(
                 "there is no collection \"{}\"; see /collections",
@@ -203,6 +205,27 @@ fn layer_for(
             ))
             .into()
         })
+}
+
+/// A land officer asking for personal data of a commune outside their scope is refused (403),
+/// never answered with the data silently left out.
+fn refuse_outside_scope(layer: &dyn Layer, q: &ItemsQuery) -> Result<(), ApiError> {
+    let Some(scope) = &q.scope else {
+        return Ok(());
+    };
+    let outside = q
+        .equals
+        .iter()
+        .find(|(name, value)| *name == scope.column && !scope.includes(value));
+    match outside {
+        Some((_, commune)) if gf::asks_restricted(layer, q) => Err(AppError::Forbidden(format!(
+            "commune {} is outside your scope ({}); personal data is readable only there",
+            commune.chars().take(12).collect::<String>(),
+            scope.communes.join(", ")
+        ))
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// A CRS parameter resolved: CRS84 is longitude first; a geographic EPSG code is latitude first.
@@ -368,9 +391,11 @@ pub async fn collections(
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
     let base = base_url(&headers);
-    let access = reader.access();
     let registry = state.layers.snapshot();
-    let layers: Vec<_> = registry.iter().filter(|l| l.access() <= access).collect();
+    let layers: Vec<_> = registry
+        .iter()
+        .filter(|l| reader.sees(l.as_ref()))
+        .collect();
     if format == Format::Html {
         let rows: String = layers
             .iter()
@@ -415,8 +440,8 @@ pub async fn collection(
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
-    let access = reader.access();
-    let layer = layer_for(&state, &id, access)?;
+    let layer = layer_for(&state, &id, &reader)?;
+    let access = reader.sight(layer.as_ref()).access;
     if format == Format::Html {
         let props: String = gf::visible_properties(layer.as_ref(), access)
             .iter()
@@ -452,8 +477,8 @@ pub async fn queryables(
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f"])?;
     let format = negotiate(single(&params, "f")?, &headers, false)?;
-    let access = reader.access();
-    let layer = layer_for(&state, &id, access)?;
+    let layer = layer_for(&state, &id, &reader)?;
+    let access = reader.sight(layer.as_ref()).access;
     let base = base_url(&headers);
     let props = ogc_features::queryables::properties(layer.as_ref(), access);
     if format == Format::Html {
@@ -499,8 +524,9 @@ async fn items_query(
     layer: &dyn Layer,
     params: &Params,
     format: Format,
-    access: Access,
+    sight: Sight,
 ) -> Result<ItemsQuery, ApiError> {
+    let access = sight.access;
     let queryable_names: Vec<String> = gf::queryables(layer, access)
         .into_iter()
         .map(|q| q.name)
@@ -514,6 +540,7 @@ async fn items_query(
         .collect();
     let mut q = ItemsQuery::new();
     q.access = access;
+    q.scope = sight.scope;
     for (k, v) in params {
         if ITEMS_PARAMS.contains(&k.as_str()) {
             continue;
@@ -636,10 +663,15 @@ pub async fn items(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let access = reader.access();
     let format = negotiate(single(&params, "f")?, &headers, true)?;
-    let layer = layer_for(&state, &id, access)?;
-    let q = items_query(&state, layer.as_ref(), &params, format, access).await?;
+    let layer = layer_for(&state, &id, &reader)?;
+    let mut sight = reader.sight(layer.as_ref());
+    if matches!(format, Format::Gpkg | Format::Csv) {
+        // A file cannot be masked row by row: personal data only for province-wide readers.
+        sight = sight.whole_access().into();
+    }
+    let q = items_query(&state, layer.as_ref(), &params, format, sight).await?;
+    refuse_outside_scope(layer.as_ref(), &q)?;
     guard_cost(&state, layer.as_ref(), &q).await?;
     if matches!(format, Format::Gpkg | Format::Csv) {
         return download(&state, layer.as_ref(), q, format).await;
@@ -862,9 +894,10 @@ pub async fn item(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_unknown(&params, &["f", "crs"])?;
-    let access = reader.access();
     let format = negotiate(single(&params, "f")?, &headers, false)?;
-    let layer = layer_for(&state, &id, access)?;
+    let layer = layer_for(&state, &id, &reader)?;
+    let sight = reader.sight(layer.as_ref());
+    let access = sight.access;
     let not_found = || -> ApiError {
         AppError::NotFound(format!(
             "collection \"{id}\" has no feature \"{}\"",
@@ -877,7 +910,7 @@ pub async fn item(
         Some(c) => resolve_crs(&state, c, "crs").await?,
         None => OutputCrs::CRS84,
     };
-    let mut feature = gf::item(&state.pools.features, layer.as_ref(), fid_num, crs, access)
+    let mut feature = gf::item(&state.pools.features, layer.as_ref(), fid_num, crs, &sight)
         .await?
         .ok_or_else(not_found)?;
     if format == Format::Html {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::reader::Reader;
 use crate::routes::base_url;
 use crate::routes::features::{negotiate, ApiError, Format};
 
@@ -22,11 +23,25 @@ pub struct LangQuery {
     f: Option<String>,
 }
 
-/// `GET /layers`: the catalog as JSON.
+/// `GET /layers`: the catalog as JSON, the layers the reader sees.
 pub async fn layers_json(
     State(state): State<AppState>,
+    reader: Reader,
 ) -> Result<Json<Vec<CatalogEntry>>, AppError> {
-    Ok(Json(read_catalog(&state.pools.admin).await?))
+    Ok(Json(catalog_for(&state, &reader).await?))
+}
+
+/// The published catalog, without the layers `reader` does not see (nor layers this server
+/// does not serve).
+async fn catalog_for(state: &AppState, reader: &Reader) -> Result<Vec<CatalogEntry>, AppError> {
+    let mut catalog = read_catalog(&state.pools.admin).await?;
+    catalog.retain(|e| {
+        state
+            .layers
+            .get(&e.id)
+            .is_some_and(|l| reader.sees(l.as_ref()))
+    });
+    Ok(catalog)
 }
 
 /// `GET /crs`: the CRSs bando names explicitly.
@@ -241,6 +256,7 @@ pub fn escape_html(text: &str) -> String {
 /// service-desc, service-doc, conformance and data) with `?f=json` or `Accept: application/json`.
 pub async fn page(
     State(state): State<AppState>,
+    reader: Reader,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -257,7 +273,7 @@ pub async fn page(
         Some("en") => &EN,
         _ => &VI,
     };
-    let catalog = read_catalog(&state.pools.admin).await?;
+    let catalog = catalog_for(&state, &reader).await?;
     let mut rows = String::new();
     for e in &catalog {
         let title = if t.lang == "vi" {

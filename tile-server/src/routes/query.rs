@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use gis_core::crs::{CrsInfo, LonLatBox, Transformer, WGS84};
-use gis_core::layer::{Access, Layer};
+use gis_core::layer::Layer;
 use gis_core::query::{self as q, FoundFeature, GeometryText, Output, QueryError};
 use land::lookup::{LookupError, Parcel, ParcelQuery};
 use serde_json::{json, Value};
@@ -166,14 +166,18 @@ fn lookup_error(e: LookupError) -> AppError {
     }
 }
 
-fn layer_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<dyn Layer>, AppError> {
+fn layer_by_id(
+    state: &AppState,
+    id: &str,
+    reader: &Reader,
+) -> Result<std::sync::Arc<dyn Layer>, AppError> {
     match state.layers.get(id) {
-        Some(l) if l.access() == Access::Public => Ok(l),
+        Some(l) if reader.sees(l.as_ref()) => Ok(l),
         _ => {
             let registry = state.layers.snapshot();
             let known: Vec<&str> = registry
                 .iter()
-                .filter(|l| l.access() == Access::Public)
+                .filter(|l| reader.sees(l.as_ref()))
                 .map(|l| l.id())
                 .collect();
             Err(AppError::NotFound(format!(
@@ -187,11 +191,12 @@ fn layer_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<dyn Layer>, 
 fn required_layer(
     state: &AppState,
     p: &HashMap<String, String>,
+    reader: &Reader,
 ) -> Result<std::sync::Arc<dyn Layer>, AppError> {
     let id = param(p, "layer").ok_or_else(|| {
         AppError::BadRequest("layer is required (a layer id, see /layers)".into())
     })?;
-    layer_by_id(state, id)
+    layer_by_id(state, id, reader)
 }
 
 /// A GeoJSON FeatureCollection of found features, with `Content-Crs` when not CRS84.
@@ -264,7 +269,7 @@ fn with_crs(mut response: Response, crs: &CrsInfo) -> Response {
 fn output(crs: &CrsInfo, reader: &Reader) -> Output {
     Output {
         srid: crs.epsg,
-        access: reader.access(),
+        viewer: reader.viewer().clone(),
     }
 }
 
@@ -290,7 +295,7 @@ pub async fn identify(
         Some(list) => {
             let mut out: Vec<std::sync::Arc<dyn Layer>> = Vec::new();
             for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let layer = layer_by_id(&state, id)?;
+                let layer = layer_by_id(&state, id, &reader)?;
                 if !out.iter().any(|l| l.id() == layer.id()) {
                     out.push(layer);
                 }
@@ -304,7 +309,7 @@ pub async fn identify(
             .layers
             .snapshot()
             .iter()
-            .filter(|l| l.access() == Access::Public)
+            .filter(|l| reader.sees(l.as_ref()))
             .filter(|l| {
                 let (min, max) = l.zoom_range();
                 (min..=max).contains(&zoom)
@@ -344,7 +349,7 @@ pub async fn nearest(
     reader: Reader,
     Query(p): Params,
 ) -> Result<Response, AppError> {
-    let layer = required_layer(&state, &p)?;
+    let layer = required_layer(&state, &p, &reader)?;
     let limit = limit(&p, 10, LIMIT_MAX)?;
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
@@ -376,7 +381,7 @@ pub async fn within(
     reader: Reader,
     Query(p): Params,
 ) -> Result<Response, AppError> {
-    let layer = required_layer(&state, &p)?;
+    let layer = required_layer(&state, &p, &reader)?;
     let distance = required_number(&p, "distance")?;
     if !(0.0..=DISTANCE_MAX_M).contains(&distance) {
         return Err(AppError::BadRequest(format!(
@@ -734,7 +739,6 @@ pub fn openapi_paths() -> Value {
             "area_m2": {"type": "number", "description": "Measured in the parcel's native TM-3 zone"},
             "legal_area_m2": {"type": "number", "nullable": true},
             "declared_area_m2": {"type": "number", "nullable": true},
-            "address": {"type": "string", "nullable": true},
             "place_name": {"type": "string", "nullable": true},
             "certificate_issued": {"type": "boolean", "nullable": true},
             "srid": {"type": "integer"},

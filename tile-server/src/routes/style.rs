@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::reader::Reader;
 use crate::routes::base_url;
 
 /// `Cache-Control` of styles.
@@ -64,6 +65,7 @@ fn known_styles() -> String {
 /// `GET /styles/{id}.json`.
 pub async fn style(
     State(state): State<AppState>,
+    reader: Reader,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -73,9 +75,15 @@ pub async fn style(
             known_styles()
         )));
     };
-    let doc = layers::style::style(id, &state.layers.snapshot(), &base_url(&headers)).ok_or_else(
-        || AppError::NotFound(format!("no style \"{id}\": styles are {}", known_styles())),
-    )?;
+    let doc = layers::style::style(
+        id,
+        &state.layers.snapshot(),
+        &base_url(&headers),
+        reader.viewer(),
+    )
+    .ok_or_else(|| {
+        AppError::NotFound(format!("no style \"{id}\": styles are {}", known_styles()))
+    })?;
     Ok(with_cache(Json(doc).into_response(), STYLE_CACHE))
 }
 

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use gis_core::layer::{Access, Layer, PropertyDef, PropertyKind};
+use gis_core::layer::{Access, Layer, PropertyDef, PropertyKind, Readers};
 use gis_core::tile::TileCoord;
 use serde_json::{json, Value};
 
@@ -58,14 +58,18 @@ const MAX_COMPOSITE: usize = 16;
 /// The layer ids of a `{layers}` path segment, checked against the registry and against what
 /// the reader may see: a layer the reader may not read is answered like one that does not
 /// exist.
-fn layer_ids(state: &AppState, text: &str, reader: Access) -> Result<Vec<String>, AppError> {
+fn layer_ids(state: &AppState, text: &str, reader: &Reader) -> Result<Vec<String>, AppError> {
     let mut ids: Vec<String> = Vec::new();
     for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if state.layers.get(id).is_none_or(|l| l.access() > reader) {
+        if state
+            .layers
+            .get(id)
+            .is_none_or(|l| !reader.sees(l.as_ref()))
+        {
             let registry = state.layers.snapshot();
             let known: Vec<&str> = registry
                 .iter()
-                .filter(|l| l.access() <= reader)
+                .filter(|l| reader.sees(l.as_ref()))
                 .map(|l| l.id())
                 .collect();
             return Err(AppError::NotFound(format!(
@@ -182,7 +186,7 @@ pub fn cache_control(state: &AppState, ids: &[String], access: Access) -> String
     let mut private = access != Access::Public;
     for layer in ids.iter().filter_map(|id| state.layers.get(id)) {
         max_age = max_age.min(layer.cache_max_age());
-        private |= layer.access() != Access::Public;
+        private |= layer.readers() != Readers::Everyone;
     }
     if max_age == u32::MAX {
         max_age = 0;
@@ -209,7 +213,7 @@ pub async fn tile(
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ids = layer_ids(&state, &layers, reader.access())?;
+    let ids = layer_ids(&state, &layers, &reader)?;
     let tile = TileCoord::parse(&z, &x, &y).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if let Some(ext) = y.split_once('.').map(|(_, e)| e) {
         if !matches!(ext, "mvt" | "pbf") {
@@ -218,7 +222,7 @@ pub async fn tile(
             )));
         }
     }
-    serve_tile(&state, &ids, tile, &headers, reader.access()).await
+    serve_tile(&state, &ids, tile, &headers, reader.viewer().whole_access()).await
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API –
@@ -229,10 +233,10 @@ pub async fn ogc_tile(
     Path((collection, matrix, row, col)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ids = layer_ids(&state, &collection, reader.access())?;
+    let ids = layer_ids(&state, &collection, &reader)?;
     let tile =
         TileCoord::parse(&matrix, &col, &row).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    serve_tile(&state, &ids, tile, &headers, reader.access()).await
+    serve_tile(&state, &ids, tile, &headers, reader.viewer().whole_access()).await
 }
 
 /// `GET /collections/{id}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
@@ -242,7 +246,7 @@ pub async fn ogc_tilesets(
     Path(collection): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let ids = layer_ids(&state, &collection, reader.access())?;
+    let ids = layer_ids(&state, &collection, &reader)?;
     let base = base_url(&headers);
     let id = ids.join(",");
     Ok(Json(json!({
@@ -265,7 +269,7 @@ pub async fn ogc_tileset(
     Path(collection): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let ids = layer_ids(&state, &collection, reader.access())?;
+    let ids = layer_ids(&state, &collection, &reader)?;
     let base = base_url(&headers);
     let id = ids.join(",");
     let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
@@ -434,7 +438,7 @@ pub async fn tilejson(
             "\"/tiles/{name}\" is not a tile address: use /tiles/{{layer}}.json or /tiles/{{layer}}/{{z}}/{{x}}/{{y}}.mvt"
         )));
     };
-    let ids = layer_ids(&state, layers, reader.access())?;
+    let ids = layer_ids(&state, layers, &reader)?;
     let base = base_url(&headers);
     let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
     let mut vector_layers = Vec::new();
@@ -553,6 +557,7 @@ pub struct CatalogQuery {
 /// a simple page.
 pub async fn catalog(
     State(state): State<AppState>,
+    reader: Reader,
     axum::extract::Query(q): axum::extract::Query<CatalogQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -567,12 +572,12 @@ pub async fn catalog(
     };
     let base = base_url(&headers);
     let mut entries = Vec::new();
-    // Only what an anonymous reader may fetch (see `layer_ids`).
+    // Only what the reader may fetch (see `layer_ids`).
     for layer in state
         .layers
         .snapshot()
         .iter()
-        .filter(|l| l.access() == Access::Public)
+        .filter(|l| reader.sees(l.as_ref()))
     {
         let id = layer.id();
         let (min, max) = layer.zoom_range();
