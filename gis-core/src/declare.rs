@@ -18,7 +18,7 @@ use crate::bulk::StagedRow;
 use crate::crs::VN2000_TM3_106_15;
 use crate::feature::{ColumnType, FeatureTable};
 use crate::layer::{
-    Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Readers, StorageTable,
+    Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Readers, Roles, StorageTable,
     StyleHints,
 };
 
@@ -100,6 +100,8 @@ pub struct LayerDecl {
     /// The column naming a row's commune: land officers read restricted properties of the rows
     /// of their communes only; without one, restricted properties are for administrators.
     pub scope_column: Option<&'static str>,
+    /// Roles that write the layer besides administrators (read-only by default).
+    pub writers: Roles,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -144,6 +146,7 @@ impl LayerDecl {
             hooks: None,
             readers: Readers::Everyone,
             scope_column: None,
+            writers: Roles::NONE,
         }
     }
 
@@ -244,6 +247,9 @@ impl Layer for LayerDecl {
     }
     fn scope_column(&self) -> Option<String> {
         self.scope_column.map(str::to_string)
+    }
+    fn writers(&self) -> Roles {
+        self.writers
     }
     fn style(&self) -> StyleHints {
         self.style.clone()

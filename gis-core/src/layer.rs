@@ -271,6 +271,27 @@ impl Viewer {
         })
     }
 
+    /// Whether the reader may write `layer`, and where: `Ok(None)` everywhere (administrators,
+    /// or writer roles without a commune scope), `Ok(Some(communes))` only rows of those
+    /// communes (land officers), `Err` with the reason when not at all.
+    pub fn write_scope(&self, layer: &dyn Layer) -> Result<Option<Arc<[String]>>, String> {
+        if self.roles.contains(Roles::ADMIN) {
+            return Ok(None);
+        }
+        let writers = layer.writers();
+        if !self.roles.intersects(writers) {
+            let allowed = writers.with(Roles::ADMIN).names().join(", ");
+            return Err(format!("layer {} is written only by {allowed}", layer.id()));
+        }
+        if self.roles.contains(Roles::LAND_OFFICER)
+            && writers.contains(Roles::LAND_OFFICER)
+            && layer.scope_column().is_some()
+        {
+            return Ok(Some(self.communes.clone()));
+        }
+        Ok(None)
+    }
+
     /// The property class of answers that cannot be masked row by row and may mix layers
     /// (tiles, files): restricted for administrators only.
     pub fn whole_access(&self) -> Access {
@@ -439,6 +460,11 @@ pub trait Layer: Send + Sync {
     /// Who reads the layer at all (everyone unless the owner says otherwise).
     fn readers(&self) -> Readers {
         Readers::Everyone
+    }
+    /// Roles that write the layer besides administrators (none by default: read-only). Land
+    /// officers write only rows of their communes ([`Layer::scope_column`]).
+    fn writers(&self) -> Roles {
+        Roles::NONE
     }
     /// The column placing a row in a commune, for land officers' scope; `None` when the layer
     /// has no such column (its restricted properties are then for administrators only).

@@ -4,7 +4,7 @@
 
 use gis_core::bulk::StagedRow;
 use gis_core::declare::{BoxFuture, ImportChecks, LayerDecl, LayerHooks, LocalBoxFuture};
-use gis_core::layer::StyleHints;
+use gis_core::layer::{Roles, StyleHints};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
@@ -90,6 +90,8 @@ pub fn layers() -> Vec<LayerDecl> {
             styles: &["public"],
             // Land officers read owners' data of their own communes' parcels.
             scope_column: Some("commune_code"),
+            // Land officers edit the parcels of their communes (`crate::edit`).
+            writers: Roles::LAND_OFFICER,
             ..parcels
         },
     ]

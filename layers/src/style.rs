@@ -460,9 +460,24 @@ mod tests {
             }
         }
         ids.sort_unstable();
-        let mut expected: Vec<&str> = reg.iter().map(|l| l.id()).collect();
+        let mut expected: Vec<&str> = reg
+            .iter()
+            .filter(|l| Viewer::anonymous().sees(l.as_ref()))
+            .map(|l| l.id())
+            .collect();
         expected.sort_unstable();
         assert_eq!(ids, expected);
+        assert!(
+            !ids.contains(&"water_meters"),
+            "a staff layer in the public style"
+        );
+        // An administrator's style draws every layer.
+        let admin = Viewer::new(gis_core::layer::Roles::ADMIN, Vec::new()).expect("viewer");
+        let all = style("planning", &reg, "http://h:1", &admin).expect("style");
+        assert_eq!(
+            all["metadata"]["bando:layers"].as_object().map(|m| m.len()),
+            Some(reg.iter().count())
+        );
         let layers = s["layers"].as_array().expect("layers");
         assert_eq!(layers[0]["type"], "background");
         for l in &layers[1..] {

@@ -4,6 +4,7 @@ mod architecture;
 mod binary;
 mod crs;
 mod db;
+mod edit;
 mod export;
 mod features;
 mod import;

@@ -41,8 +41,21 @@ pub fn router() -> Router<AppState> {
 /// per-client limits ([`crate::load::guard_expensive`]).
 pub fn expensive_router() -> Router<AppState> {
     Router::new()
-        .route("/collections/{id}/items", get(items))
-        .route("/collections/{id}/items/{fid}", get(item))
+        .route(
+            "/collections/{id}/items",
+            get(items).post(crate::routes::edit::create),
+        )
+        .route(
+            "/collections/{id}/items/{fid}",
+            get(item)
+                .put(crate::routes::edit::replace)
+                .patch(crate::routes::edit::patch)
+                .delete(crate::routes::edit::delete),
+        )
+        .route(
+            "/collections/{id}/items/{fid}/versions",
+            get(crate::routes::edit::versions),
+        )
 }
 
 /// The conformance classes bando implements (OGC API – Features Parts 1–3, CQL2);
@@ -82,6 +95,13 @@ pub struct ApiError(Box<Response>);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         *self.0
+    }
+}
+
+impl ApiError {
+    /// An answer already built (a problem response with its own headers).
+    pub fn from_response(response: Response) -> Self {
+        ApiError(Box::new(response))
     }
 }
 
@@ -323,6 +343,7 @@ pub async fn conformance(
     // One document for the whole server: Features (this module) and Tiles (routes::tiles).
     let classes: Vec<&str> = CONFORMANCE
         .iter()
+        .chain(crate::routes::edit::CONFORMANCE)
         .chain(crate::routes::tiles::TILES_CONFORMANCE)
         .copied()
         .collect();
@@ -910,6 +931,15 @@ pub async fn item(
         Some(c) => resolve_crs(&state, c, "crs").await?,
         None => OutputCrs::CRS84,
     };
+    // The tag is read before the feature: should a write fall between, the tag is the older
+    // one, so a write based on this answer is refused (412) rather than losing that change.
+    let etag = if id == land::tables::PARCELS.kind {
+        land::edit::etag(&state.pools.features, fid_num)
+            .await
+            .map_err(AppError::from)?
+    } else {
+        None
+    };
     let mut feature = gf::item(&state.pools.features, layer.as_ref(), fid_num, crs, &sight)
         .await?
         .ok_or_else(not_found)?;
@@ -943,6 +973,9 @@ pub async fn item(
     ]);
     let mut r = json_response(&feature, GEOJSON);
     set_content_crs(&mut r, crs);
+    if let Some(v) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
     Ok(r)
 }
 

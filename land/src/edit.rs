@@ -1,0 +1,663 @@
+//! Edits of parcels (land officers' writes): replace or patch a parcel's attributes and
+//! geometry, create and delete parcels — each in one transaction with the cadastral rules and
+//! a new version in the history (`land.parcel_versions`, migration 1007).
+//!
+//! - **Optimistic locking**: a parcel's entity tag is the MD5 of its whole row, so any change
+//!   (an edit, a re-import) makes an earlier tag stale. A write names the tag it read; the row
+//!   is locked (`FOR UPDATE`) and compared, so of two concurrent writers exactly one wins and
+//!   the other learns who changed the parcel when.
+//! - **Rules**, checked after the write inside the transaction (a refusal rolls it back): a
+//!   valid polygonal geometry (never repaired silently), inside its commune (when communes are
+//!   loaded) and overlapping no neighbour by more than [`OVERLAP_TOLERANCE_M2`]; the area is the
+//!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
+//!   day of the edit (TT 27/2018 before 2024-08-01, TT 08/2024 after); identity columns change
+//!   only by split or merge; numbers of deleted parcels are never given again.
+//! - **History**: a parcel's first edit records its imported state as version 1; each write
+//!   closes the living version (`end_lifespan`) and opens the next with who, why and the
+//!   decision; a delete adds a closed tombstone version. Nothing is physically lost.
+//! - **Scope**: a land officer writes only parcels of their communes (before and after).
+//!
+//! The columns a write may set come from the parcels' declaration ([`crate::tables::PARCELS`]).
+
+use serde_json::{Map, Value};
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::tables::PARCELS;
+
+/// Largest overlap with a neighbour an edit may leave, m² (slivers from digitising).
+pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
+/// Largest part of a parcel an edit may leave outside its commune, m².
+pub const OUTSIDE_COMMUNE_TOLERANCE_M2: f64 = 1.0;
+
+/// The identity of a parcel: set when it is created, changed only by split or merge.
+pub const IDENTITY: [&str; 3] = ["commune_code", "sheet_number", "parcel_number"];
+
+/// Who writes, why, and on which decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// User name of the editor.
+    pub editor: String,
+    /// Why (free text).
+    pub reason: String,
+    /// The decision or document the change rests on (number and date).
+    pub document: String,
+}
+
+impl Edit {
+    /// An edit; the reason and the document are required (a cadastral change rests on one).
+    pub fn new(editor: &str, reason: &str, document: &str) -> Result<Edit, EditError> {
+        let reason = reason.trim();
+        let document = document.trim();
+        if reason.is_empty() || document.is_empty() {
+            return Err(EditError::Missing(
+                "every change needs a reason and the decision it rests on (number and date)".into(),
+            ));
+        }
+        if reason.chars().count() > 500 || document.chars().count() > 200 {
+            return Err(EditError::Missing(
+                "the reason is at most 500 characters and the document reference 200".into(),
+            ));
+        }
+        Ok(Edit {
+            editor: editor.to_string(),
+            reason: reason.to_string(),
+            document: document.to_string(),
+        })
+    }
+}
+
+/// What a write changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    /// Properties to set (JSON values; `null` clears).
+    pub properties: Map<String, Value>,
+    /// New geometry as GeoJSON in CRS84, when it changes.
+    pub geometry: Option<Value>,
+    /// Replace every attribute (PUT): properties not given are cleared.
+    pub replace: bool,
+}
+
+/// A committed write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    /// Parcel id.
+    pub id: i64,
+    /// The parcel's new entity tag (quoted); empty after a delete.
+    pub etag: String,
+    /// Version number in the history.
+    pub version: i32,
+    /// The area touched (old and new geometry), EPSG:3857 `[xmin, ymin, xmax, ymax]`.
+    pub bbox_3857: [f64; 4],
+}
+
+/// One version of a parcel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Version {
+    /// Version number (1 = as imported, or as created).
+    pub version: i32,
+    /// `import`, `create`, `update` or `delete`.
+    pub action: String,
+    /// Start of the version's lifespan (RFC 3339).
+    pub begin_lifespan: String,
+    /// End of its lifespan; `None` while it is the living version.
+    pub end_lifespan: Option<String>,
+    /// Who made it.
+    pub editor: String,
+    /// Why.
+    pub reason: String,
+    /// On which decision.
+    pub document: String,
+    /// The parcel's attributes in that version (every column; callers remove what the reader
+    /// may not see).
+    pub attributes: Map<String, Value>,
+    /// Geometry in CRS84 (GeoJSON).
+    pub geometry: Value,
+}
+
+/// Why a write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// No living parcel has this id.
+    #[error("there is no parcel {0}")]
+    NotFound(i64),
+    /// Someone changed the parcel since the writer read it.
+    #[error("parcel {id} was changed by {by} at {at} since you read it (its tag is now {current}); reload it and apply your change again")]
+    Stale {
+        /// Parcel id.
+        id: i64,
+        /// Who made the current version.
+        by: String,
+        /// When.
+        at: String,
+        /// The current entity tag.
+        current: String,
+    },
+    /// A cadastral rule refuses the result; `part` shows where (GeoJSON, CRS84).
+    #[error("{reason}")]
+    Rule {
+        /// What is wrong, in a sentence.
+        reason: String,
+        /// The offending part (overlap, part outside the commune, invalid spot).
+        part: Option<Value>,
+    },
+    /// The request lacks what every write needs (reason, document) or names an unknown
+    /// property.
+    #[error("{0}")]
+    Missing(String),
+    /// The parcel (or the one being created) lies in a commune outside the editor's scope.
+    #[error(
+        "parcel of commune {commune} is outside your communes ({scope}); you may edit only there"
+    )]
+    OutsideScope {
+        /// The parcel's commune.
+        commune: String,
+        /// The editor's communes.
+        scope: String,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+fn rule(reason: impl Into<String>) -> EditError {
+    EditError::Rule {
+        reason: reason.into(),
+        part: None,
+    }
+}
+
+/// A database refusal of the values themselves (wrong type, constraint) is the writer's
+/// mistake, reported as a rule; anything else stays a database error.
+fn classify(e: sqlx::Error) -> EditError {
+    if let sqlx::Error::Database(db) = &e {
+        let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+        if code == "23505" {
+            return rule("a living parcel already has this commune, sheet and number");
+        }
+        if code.starts_with("22") || code.starts_with("23") || code == "XX000" {
+            return rule(format!("the values are refused: {}", db.message()));
+        }
+    }
+    EditError::Db(e)
+}
+
+/// The columns a write may set (declared, not identity).
+fn editable() -> Vec<&'static str> {
+    PARCELS
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| !IDENTITY.contains(n))
+        .collect()
+}
+
+fn check_names(properties: &Map<String, Value>, creating: bool) -> Result<(), EditError> {
+    let editable = editable();
+    for name in properties.keys() {
+        if IDENTITY.contains(&name.as_str()) {
+            if creating {
+                continue;
+            }
+            return Err(rule(format!(
+                "{name} is part of the parcel's identity: it changes only by a split or a merge"
+            )));
+        }
+        if !editable.contains(&name.as_str()) {
+            return Err(EditError::Missing(format!(
+                "unknown property \"{}\"; parcels have {}",
+                name.chars().take(60).collect::<String>(),
+                editable.join(", ")
+            )));
+        }
+    }
+    if let Some(Value::String(code)) = properties.get("land_use_code") {
+        let today = chrono::Utc::now().date_naive();
+        use chrono::Datelike;
+        let ymd = (today.year(), today.month(), today.day());
+        crate::land_use::validate(code, Some(ymd)).map_err(|e| rule(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn in_scope(scope: Option<&[String]>, commune: &str) -> Result<(), EditError> {
+    match scope {
+        Some(list) if !list.iter().any(|c| c == commune) => Err(EditError::OutsideScope {
+            commune: commune.to_string(),
+            scope: list.join(", "),
+        }),
+        _ => Ok(()),
+    }
+}
+
+const ETAG_SQL: &str = "'\"' || md5(p::text) || '\"'";
+
+/// The entity tag of parcel `id` (quoted), `None` when no living parcel has it.
+pub async fn etag(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Locks the parcel, checks scope and tag; returns its commune and SRID.
+async fn lock(
+    conn: &mut PgConnection,
+    id: i64,
+    if_match: &str,
+    scope: Option<&[String]>,
+) -> Result<(String, i32), EditError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ETAG_SQL}, commune_code, ST_SRID(geom), updated_at::text
+         FROM land.parcels p WHERE p.id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(EditError::NotFound(id))?;
+    let (current, commune, srid, updated): (String, String, i32, String) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
+    in_scope(scope, &commune)?;
+    if if_match.trim() != current && if_match.trim() != "*" {
+        let last: Option<(String, String)> = sqlx::query_as(
+            "SELECT editor, begin_lifespan::text FROM land.parcel_versions
+             WHERE parcel_id = $1 AND end_lifespan IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (by, at) = last.unwrap_or_else(|| ("a delivery (import)".into(), updated));
+        return Err(EditError::Stale {
+            id,
+            by,
+            at,
+            current,
+        });
+    }
+    Ok((commune, srid))
+}
+
+/// Records the parcel's imported state as version 1 the first time it is edited.
+async fn ensure_history(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO land.parcel_versions (parcel_id, version, commune_code, sheet_number,
+             parcel_number, attributes, geom, begin_lifespan, action, editor, reason, document)
+         SELECT p.id, 1, p.commune_code, p.sheet_number, p.parcel_number,
+                to_jsonb(p) - 'geom' - 'geom_3857', p.geom, p.updated_at, 'import', 'import',
+                'as delivered', coalesce('import ' || p.import_id::text, 'delivery')
+         FROM land.parcels p
+         WHERE p.id = $1
+           AND NOT EXISTS (SELECT 1 FROM land.parcel_versions v WHERE v.parcel_id = p.id)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Closes the living version and opens the next from the parcel's row as it is now.
+async fn record(
+    conn: &mut PgConnection,
+    id: i64,
+    action: &str,
+    edit: &Edit,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query(
+        "UPDATE land.parcel_versions SET end_lifespan = now()
+         WHERE parcel_id = $1 AND end_lifespan IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar(
+        "INSERT INTO land.parcel_versions (parcel_id, version, commune_code, sheet_number,
+             parcel_number, attributes, geom, begin_lifespan, end_lifespan, action, editor,
+             reason, document)
+         SELECT p.id,
+                (SELECT coalesce(max(version), 0) + 1 FROM land.parcel_versions WHERE parcel_id = p.id),
+                p.commune_code, p.sheet_number, p.parcel_number,
+                to_jsonb(p) - 'geom' - 'geom_3857', p.geom, now(),
+                CASE WHEN $2 = 'delete' THEN now() END, $2, $3, $4, $5
+         FROM land.parcels p WHERE p.id = $1
+         RETURNING version",
+    )
+    .bind(id)
+    .bind(action)
+    .bind(&edit.editor)
+    .bind(&edit.reason)
+    .bind(&edit.document)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// The geometry expression of a GeoJSON parameter `$n` in `srid`, after checking it: valid,
+/// polygonal, not empty.
+async fn check_geometry(
+    conn: &mut PgConnection,
+    geometry: &Value,
+    srid: Option<i32>,
+) -> Result<i32, EditError> {
+    let text = geometry.to_string();
+    let row = sqlx::query(
+        "SELECT ST_IsValid(g), ST_IsValidReason(g), GeometryType(g), ST_IsEmpty(g),
+                coalesce($2, platform.native_srid(g)),
+                ST_AsGeoJSON((ST_IsValidDetail(g)).location, 7)::json
+         FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g) x",
+    )
+    .bind(&text)
+    .bind(srid)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(db) => rule(format!(
+            "the geometry is not GeoJSON PostGIS can read: {}",
+            db.message()
+        )),
+        other => EditError::Db(other),
+    })?;
+    let valid: bool = row.try_get(0)?;
+    let why: String = row.try_get(1)?;
+    let kind: String = row.try_get(2)?;
+    let empty: bool = row.try_get(3)?;
+    let native: i32 = row.try_get(4)?;
+    let spot: Option<Value> = row.try_get(5)?;
+    if !matches!(kind.as_str(), "POLYGON" | "MULTIPOLYGON") || empty {
+        return Err(rule(format!(
+            "a parcel is a polygon; this geometry is {}",
+            if empty {
+                "empty".to_string()
+            } else {
+                kind.to_lowercase()
+            }
+        )));
+    }
+    if !valid {
+        return Err(EditError::Rule {
+            reason: format!(
+                "the geometry is not valid ({why}); it is not repaired silently: correct it"
+            ),
+            part: spot,
+        });
+    }
+    Ok(native)
+}
+
+fn geometry_sql(param: usize, srid: i32) -> String {
+    format!("ST_Multi(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(${param}), 4326), {srid}))")
+}
+
+/// The cadastral rules on parcel `id` as written (inside its commune, no overlap).
+async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), EditError> {
+    let outside: Option<(f64, Option<Value>, String)> = sqlx::query_as(
+        "SELECT ST_Area(d), ST_AsGeoJSON(ST_Transform(d, 4326), 7)::json, c.legacy_name
+         FROM land.parcels p
+         JOIN land.communes c ON c.legacy_code = p.commune_code,
+         LATERAL (SELECT ST_Difference(p.geom, ST_Transform(c.geom, ST_SRID(p.geom))) AS d) x
+         WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((area, part, name)) = outside {
+        if area > OUTSIDE_COMMUNE_TOLERANCE_M2 {
+            return Err(EditError::Rule {
+                reason: format!(
+                    "{area:.1} m² of the parcel lie outside its commune ({name}); at most {OUTSIDE_COMMUNE_TOLERANCE_M2} m² may"
+                ),
+                part,
+            });
+        }
+    }
+    let overlap: Option<(f64, i64, i64, Option<Value>)> = sqlx::query_as(
+        "SELECT ST_Area(i), n.sheet_number, n.parcel_number,
+                ST_AsGeoJSON(ST_Transform(i, 4326), 7)::json
+         FROM land.parcels p
+         JOIN land.parcels n ON n.geom_3857 && p.geom_3857 AND n.id <> p.id
+                            AND ST_Intersects(n.geom_3857, p.geom_3857),
+         LATERAL (SELECT ST_Intersection(p.geom, ST_Transform(n.geom, ST_SRID(p.geom))) AS i) x
+         WHERE p.id = $1
+         ORDER BY ST_Area(i) DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((area, sheet, number, part)) = overlap {
+        if area > OVERLAP_TOLERANCE_M2 {
+            return Err(EditError::Rule {
+                reason: format!(
+                    "the parcel overlaps parcel {number} of sheet {sheet} by {area:.1} m²; at most {OVERLAP_TOLERANCE_M2} m² may"
+                ),
+                part,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn bbox_of(conn: &mut PgConnection, id: i64) -> Result<[f64; 4], sqlx::Error> {
+    let (a, b, c, d): (f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT ST_XMin(geom_3857), ST_YMin(geom_3857), ST_XMax(geom_3857), ST_YMax(geom_3857)
+         FROM land.parcels WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok([a, b, c, d])
+}
+
+fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
+}
+
+/// Changes parcel `id` (PATCH, or PUT with [`Change::replace`]) if its tag is still `if_match`.
+pub async fn update(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    change: &Change,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    check_names(&change.properties, false)?;
+    let mut tx = pool.begin().await?;
+    let (_, srid) = lock(&mut tx, id, if_match, scope).await?;
+    let before = bbox_of(&mut tx, id).await?;
+    ensure_history(&mut tx, id).await?;
+    let mut sets: Vec<String> = Vec::new();
+    for name in editable() {
+        if change.replace || change.properties.contains_key(name) {
+            sets.push(format!("{name} = r.{name}"));
+        }
+    }
+    if let Some(g) = &change.geometry {
+        check_geometry(&mut tx, g, Some(srid)).await?;
+        sets.push(format!("geom = {}", geometry_sql(3, srid)));
+    }
+    if sets.is_empty() {
+        return Err(EditError::Missing(
+            "the change sets nothing: give properties or a geometry".into(),
+        ));
+    }
+    sets.push("updated_at = now()".into());
+    let sql = format!(
+        "UPDATE land.parcels p SET {} FROM jsonb_populate_record(NULL::land.parcels, $2) r WHERE p.id = $1",
+        sets.join(", ")
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(Value::Object(change.properties.clone()))
+        .bind(change.geometry.as_ref().map(Value::to_string))
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    check_rules(&mut tx, id).await?;
+    let version = record(&mut tx, id, "update", edit).await?;
+    let after = bbox_of(&mut tx, id).await?;
+    let etag: String = sqlx::query_scalar(&format!(
+        "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Saved {
+        id,
+        etag,
+        version,
+        bbox_3857: union(before, after),
+    })
+}
+
+/// Deletes parcel `id` (its lifespan ends; its number is retired) if its tag is `if_match`.
+pub async fn delete(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, id, if_match, scope).await?;
+    let bbox = bbox_of(&mut tx, id).await?;
+    ensure_history(&mut tx, id).await?;
+    let version = record(&mut tx, id, "delete", edit).await?;
+    sqlx::query(
+        "WITH gone AS (DELETE FROM land.parcels WHERE id = $1
+                       RETURNING commune_code, sheet_number, parcel_number)
+         INSERT INTO land.retired_parcel_numbers (commune_code, sheet_number, parcel_number)
+         SELECT * FROM gone ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Saved {
+        id,
+        etag: String::new(),
+        version,
+        bbox_3857: bbox,
+    })
+}
+
+/// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON).
+pub async fn create(
+    pool: &PgPool,
+    change: &Change,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    check_names(&change.properties, true)?;
+    let text = |n: &str| match change.properties.get(n) {
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Value::Number(x)) => Some(x.to_string()),
+        _ => None,
+    };
+    let (Some(commune), Some(sheet), Some(number)) = (
+        text("commune_code"),
+        text("sheet_number"),
+        text("parcel_number"),
+    ) else {
+        return Err(EditError::Missing(
+            "a new parcel needs commune_code, sheet_number and parcel_number".into(),
+        ));
+    };
+    in_scope(scope, &commune)?;
+    let Some(geometry) = &change.geometry else {
+        return Err(EditError::Missing("a new parcel needs a geometry".into()));
+    };
+    let mut tx = pool.begin().await?;
+    let srid = check_geometry(&mut tx, geometry, None).await?;
+    let retired: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM land.retired_parcel_numbers
+                        WHERE commune_code = $1 AND sheet_number::text = $2 AND parcel_number::text = $3)",
+    )
+    .bind(&commune)
+    .bind(&sheet)
+    .bind(&number)
+    .fetch_one(&mut *tx)
+    .await?;
+    if retired {
+        return Err(rule(format!(
+            "parcel number {number} of sheet {sheet} in commune {commune} belonged to a parcel that no longer exists; numbers are never given again"
+        )));
+    }
+    let columns: Vec<&str> = IDENTITY.iter().copied().chain(editable()).collect();
+    let sql = format!(
+        "INSERT INTO land.parcels (source_id, {cols}, geom)
+         SELECT 'bando/' || r.commune_code || '-' || r.sheet_number || '-' || r.parcel_number,
+                {values}, {geom}
+         FROM jsonb_populate_record(NULL::land.parcels, $1) r
+         RETURNING id",
+        cols = columns.join(", "),
+        values = columns
+            .iter()
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        geom = geometry_sql(2, srid),
+    );
+    let id: i64 = sqlx::query_scalar(&sql)
+        .bind(Value::Object(change.properties.clone()))
+        .bind(geometry.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+    check_rules(&mut tx, id).await?;
+    let version = record(&mut tx, id, "create", edit).await?;
+    let bbox = bbox_of(&mut tx, id).await?;
+    let etag: String = sqlx::query_scalar(&format!(
+        "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Saved {
+        id,
+        etag,
+        version,
+        bbox_3857: bbox,
+    })
+}
+
+/// Every version of parcel `id`, oldest first (empty when it was never edited nor exists).
+pub async fn versions(pool: &PgPool, id: i64) -> Result<Vec<Version>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT version, action, to_json(begin_lifespan)#>>'{}', to_json(end_lifespan)#>>'{}',
+                editor, reason, document, attributes,
+                ST_AsGeoJSON(ST_Transform(geom, 4326), 9)::json
+         FROM land.parcel_versions WHERE parcel_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let attributes: Value = r.try_get(7)?;
+        out.push(Version {
+            version: r.try_get(0)?,
+            action: r.try_get(1)?,
+            begin_lifespan: r.try_get(2)?,
+            end_lifespan: r.try_get(3)?,
+            editor: r.try_get(4)?,
+            reason: r.try_get(5)?,
+            document: r.try_get(6)?,
+            attributes: match attributes {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            geometry: r.try_get(8)?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,560 @@
+//! Land officers edit parcels (issue 11, first part): OGC API – Features Part 4 writes with
+//! entity tags, a reason and a decision on every write, the cadastral rules in the same
+//! transaction (a refused write leaves the parcel exactly as it was), the commune scope, the
+//! history, retired numbers, and tiles that are never stale after a write.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tile_server::app::{app, AppState, Limits};
+use tower::ServiceExt;
+
+use tests::TestDb;
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+    fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// "Quyết định 12/QĐ-UBND ngày 01/12/2026", percent-encoded as a header carries it.
+const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = match body {
+        Some(b) => Body::from(b.to_string()),
+        None => Body::empty(),
+    };
+    let response = app
+        .clone()
+        .oneshot(req.body(body).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), 64 << 20)
+        .await
+        .expect("body")
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn square(lon: f64, lat: f64, size: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})
+}
+
+/// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
+/// 25210 elsewhere; the server trusting the dev issuer.
+async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("thua.geojson");
+    let features: Vec<Value> = (0..4)
+        .map(|i| {
+            let (commune, lat) = if i < 3 { ("25195", 11.535) } else { ("25210", 11.545) };
+            let lon = 106.883 + f64::from(i) * 0.0002;
+            json!({"type": "Feature",
+                   "properties": {"MAXA": commune, "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT", "TENCHU": format!("Chủ {}", i + 1)},
+                   "geometry": square(lon, lat, 0.00018)})
+        })
+        .collect();
+    std::fs::write(
+        &path,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .expect("write");
+    tests::import(&db.pool, &path, "parcels")
+        .await
+        .expect("import");
+    let issuer = auth::DevIssuer::open_with_env(
+        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
+        |_| None,
+    )
+    .expect("dev issuer");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    assert!(state.verifier.set(verifier).is_ok());
+    (db, app(state, Limits::default()), issuer, dir)
+}
+
+async fn id_of(db: &TestDb, number: i64) -> i64 {
+    sqlx::query_scalar("SELECT id FROM land.parcels WHERE parcel_number = $1")
+        .bind(number)
+        .fetch_one(&db.pool)
+        .await
+        .expect("parcel")
+}
+
+async fn row_text(db: &TestDb, id: i64) -> String {
+    sqlx::query_scalar("SELECT p::text FROM land.parcels p WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("row")
+}
+
+#[tokio::test]
+async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let id = id_of(&db, 1).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let patch_ct = ("content-type", "application/merge-patch+json");
+    let why = [("edit-reason", "S%E1%BB%ADa"), ("edit-document", DOCUMENT)];
+    let body = json!({"properties": {"land_use_code": "CLN"}});
+
+    let read = send(&app, Method::GET, &uri, Some(&officer), &[], None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let tag = read.etag();
+    assert!(
+        tag.starts_with('"') && tag.len() == 34,
+        "a strong ETag: {tag}"
+    );
+
+    // Who may write: nobody anonymous (401 with a challenge), no planner (403).
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        None,
+        &[patch_ct],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&planner),
+        &[patch_ct, ("if-match", &tag)],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    // Without a tag 428; without a reason and decision 422.
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[patch_ct],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_REQUIRED);
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[patch_ct, ("if-match", &tag)],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("reason"));
+    // Percent-encoded UTF-8 is how a header carries Vietnamese; a raw UTF-8 header value
+    // is not valid HTTP, so the reason goes in the body's "edit" member here.
+    let with_reason =
+        json!({"properties": {"land_use_code": "CLN"}, "edit": {"reason": "Sửa mã loại đất"}});
+    let before = row_text(&db, id).await;
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[patch_ct, ("if-match", &tag), ("edit-document", DOCUMENT)],
+        Some(with_reason),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let new_tag = r.etag();
+    assert!(!new_tag.is_empty() && new_tag != tag);
+    assert_ne!(row_text(&db, id).await, before);
+    let read = send(&app, Method::GET, &uri, Some(&officer), &[], None).await;
+    assert_eq!(read.json()["properties"]["land_use_code"], "CLN");
+    assert_eq!(read.etag(), new_tag);
+
+    // The old tag is stale: 412 saying who changed it.
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[patch_ct, ("if-match", &tag), why[0], why[1]],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert!(r.text().contains("can_bo_dia_chinh"), "{}", r.text());
+    assert_eq!(r.etag(), new_tag);
+
+    // Refused writes leave the parcel exactly as it was.
+    let unchanged = row_text(&db, id).await;
+    let refused: Vec<(Value, &str)> = vec![
+        (json!({"properties": {"commune_code": "25198"}}), "identity"),
+        (json!({"properties": {"land_use_code": "XYZ"}}), "XYZ"),
+        (
+            json!({"properties": {"owner_nam": "x"}}),
+            "unknown property",
+        ),
+        (json!({"properties": {"legal_area_m2": "much"}}), "refused"),
+        // Over parcel 2 by a third of its width.
+        (
+            json!({"geometry": square(106.88306, 11.535, 0.00018)}),
+            "overlaps parcel 2",
+        ),
+        // A bow tie.
+        (
+            json!({"geometry": {"type": "Polygon", "coordinates": [[[106.883, 11.535], [106.8831, 11.5351], [106.8831, 11.535], [106.883, 11.5351], [106.883, 11.535]]]}}),
+            "not valid",
+        ),
+        (
+            json!({"geometry": {"type": "Point", "coordinates": [106.883, 11.535]}}),
+            "polygon",
+        ),
+    ];
+    for (change, why_refused) in refused {
+        let r = send(
+            &app,
+            Method::PATCH,
+            &uri,
+            Some(&officer),
+            &[patch_ct, ("if-match", &new_tag), why[0], why[1]],
+            Some(change.clone()),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{change}: {}",
+            r.text()
+        );
+        assert!(r.text().contains(why_refused), "{change}: {}", r.text());
+        assert_eq!(
+            row_text(&db, id).await,
+            unchanged,
+            "{change} changed the parcel"
+        );
+    }
+    // The overlap is shown.
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[patch_ct, ("if-match", &new_tag), why[0], why[1]],
+        Some(json!({"geometry": square(106.88306, 11.535, 0.00018)})),
+    )
+    .await;
+    assert_eq!(
+        r.json()["part"]["geometry"]["type"],
+        "Polygon",
+        "{}",
+        r.text()
+    );
+
+    // Outside the officer's communes: 403; a read-only layer: 405.
+    let other = id_of(&db, 4).await;
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("/collections/parcels/items/{other}"),
+        Some(&officer),
+        &[],
+        None,
+    )
+    .await;
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/collections/parcels/items/{other}"),
+        Some(&officer),
+        &[patch_ct, ("if-match", &r.etag()), why[0], why[1]],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("25210"));
+    let r = send(
+        &app,
+        Method::PATCH,
+        "/collections/communes/items/1",
+        Some(&officer),
+        &[patch_ct],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // The history: the imported state, then the edit, lifespans end to end.
+    let h = send(
+        &app,
+        Method::GET,
+        &format!("{uri}/versions"),
+        Some(&officer),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.text());
+    let versions = h.json()["features"].as_array().cloned().unwrap_or_default();
+    assert_eq!(versions.len(), 2, "{}", h.text());
+    assert_eq!(versions[0]["version"]["action"], "import");
+    assert_eq!(versions[0]["properties"]["land_use_code"], "ONT");
+    assert_eq!(versions[1]["version"]["action"], "update");
+    assert_eq!(versions[1]["version"]["reason"], "Sửa mã loại đất");
+    assert_eq!(versions[1]["version"]["document"], "Quyết định 12/QĐ-UBND");
+    assert_eq!(versions[1]["version"]["editor"], "can_bo_dia_chinh");
+    assert_eq!(
+        versions[0]["version"]["end_lifespan"],
+        versions[1]["version"]["begin_lifespan"]
+    );
+    assert!(versions[1]["version"]["end_lifespan"].is_null());
+    // Personal data stays restricted in history.
+    assert!(versions[0]["properties"]["owner_name"].is_string());
+    let public = send(
+        &app,
+        Method::GET,
+        &format!("{uri}/versions"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert!(!public.text().contains("Chủ 1"), "{}", public.text());
+}
+
+#[tokio::test]
+async fn a_write_drops_the_stale_tiles_before_it_answers() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let id = id_of(&db, 1).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let t = gis_core::tile::TileCoord::containing(106.8831, 11.5351, 18).expect("tile");
+    let tile = format!("/tiles/parcels/18/{}/{}.mvt", t.x, t.y);
+    let first = send(&app, Method::GET, &tile, None, &[], None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    // Served from the cache now.
+    assert_eq!(
+        send(&app, Method::GET, &tile, None, &[], None).await.body,
+        first.body
+    );
+    let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+        .await
+        .etag();
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[
+            ("content-type", "application/merge-patch+json"),
+            ("if-match", &tag),
+            ("edit-reason", "Do%20lai"),
+            ("edit-document", DOCUMENT),
+        ],
+        // A smaller square inside the old one.
+        Some(json!({"geometry": square(106.88302, 11.53502, 0.0001)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let after = send(&app, Method::GET, &tile, None, &[], None).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_ne!(
+        after.body, first.body,
+        "the tile after the write is the old one"
+    );
+}
+
+#[tokio::test]
+async fn delete_ends_the_lifespan_and_numbers_are_never_given_again() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let id = id_of(&db, 3).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let why = [("edit-reason", "Thu%20hoi"), ("edit-document", DOCUMENT)];
+    let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+        .await
+        .etag();
+    let r = send(
+        &app,
+        Method::DELETE,
+        &uri,
+        Some(&officer),
+        &[("if-match", &tag), why[0], why[1]],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert_eq!(
+        send(&app, Method::GET, &uri, Some(&officer), &[], None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let h = send(
+        &app,
+        Method::GET,
+        &format!("{uri}/versions"),
+        Some(&officer),
+        &[],
+        None,
+    )
+    .await;
+    let versions = h.json()["features"].as_array().cloned().unwrap_or_default();
+    assert_eq!(versions.len(), 2, "{}", h.text());
+    assert_eq!(versions[1]["version"]["action"], "delete");
+    assert!(
+        versions[1]["version"]["end_lifespan"].is_string(),
+        "the lifespan ended"
+    );
+
+    // The deleted parcel's number: refused; the next number: created where it was.
+    let create = |number: i64| {
+        json!({"type": "Feature",
+               "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
+               "geometry": square(106.8834, 11.535, 0.00018)})
+    };
+    let ct = ("content-type", "application/geo+json");
+    let r = send(
+        &app,
+        Method::POST,
+        "/collections/parcels/items",
+        Some(&officer),
+        &[ct, why[0], why[1]],
+        Some(create(3)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("never given again"), "{}", r.text());
+    // Another commune than the officer's: 403.
+    let mut elsewhere = create(9);
+    elsewhere["properties"]["commune_code"] = json!("25210");
+    let r = send(
+        &app,
+        Method::POST,
+        "/collections/parcels/items",
+        Some(&officer),
+        &[ct, why[0], why[1]],
+        Some(elsewhere),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = send(
+        &app,
+        Method::POST,
+        "/collections/parcels/items",
+        Some(&officer),
+        &[ct, why[0], why[1]],
+        Some(create(5)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let location = r.headers[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let path = location
+        .split_once("/collections")
+        .map(|(_, p)| format!("/collections{p}"))
+        .expect("path");
+    let got = send(&app, Method::GET, &path, Some(&officer), &[], None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.json()["properties"]["parcel_number"], 5);
+    assert_eq!(got.etag(), r.etag());
+    // Its area is the table's own, measured in the TM-3 zone (about 19.6 m × 19.5 m).
+    let area: f64 = sqlx::query_scalar("SELECT area_m2 FROM land.parcels WHERE parcel_number = 5")
+        .fetch_one(&db.pool)
+        .await
+        .expect("area");
+    assert!((300.0..450.0).contains(&area), "area {area}");
+}
+
+#[tokio::test]
+async fn of_concurrent_writers_holding_the_same_tag_exactly_one_wins() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let id = id_of(&db, 2).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+        .await
+        .etag();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let (app, uri, tag, officer) = (app.clone(), uri.clone(), tag.clone(), officer.clone());
+        writes.spawn(async move {
+            send(
+                &app,
+                Method::PATCH,
+                &uri,
+                Some(&officer),
+                &[
+                    ("content-type", "application/merge-patch+json"),
+                    ("if-match", &tag),
+                    ("edit-reason", "song%20song"),
+                    ("edit-document", DOCUMENT),
+                ],
+                Some(json!({"properties": {"place_name": format!("Xứ đồng {i}")}})),
+            )
+            .await
+            .status
+        });
+    }
+    let statuses: Vec<StatusCode> = writes.join_all().await;
+    let won = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NO_CONTENT)
+        .count();
+    let lost = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((won, lost), (1, 9), "{statuses:?}");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM land.parcel_versions WHERE parcel_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert_eq!(n, 2, "the imported state and the one write that won");
+}

@@ -1,0 +1,442 @@
+//! Writes through OGC API – Features Part 4 (create, replace, update, delete) on the layers
+//! whose declaration names writers and whose owner implements edits (parcels:
+//! [`land::edit`]). The handlers read the request (entity tag, reason and decision, the
+//! feature or merge patch), ask the declaration who may write where
+//! ([`gis_core::layer::Viewer::write_scope`]), hand the change to the owner and answer; the
+//! rules and the history are the owner's.
+//!
+//! - `If-Match` is required (428 without; 412 with a stale tag, the problem saying who changed
+//!   the parcel when); answers carry the new `ETag`.
+//! - Every write carries a reason and the decision it rests on: headers `Edit-Reason` and
+//!   `Edit-Document` (percent-encoded UTF-8), or a foreign member `"edit": {"reason",
+//!   "document"}` in the body; missing ones are 422.
+//! - A committed write drops this instance's affected tiles and remembered counts before it
+//!   answers; other instances follow the change notification.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::error::{problem_response, problem_with_extensions, AppError};
+use crate::reader::Reader;
+use crate::routes::base_url;
+use crate::routes::features::ApiError;
+use land::edit::{Change, Edit, EditError};
+
+/// Conformance classes of the writes (OGC API – Features Part 4).
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+];
+
+/// Largest request body of a write (a parcel with many vertices).
+const MAX_BODY: usize = 4 << 20;
+
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        let text = e.to_string();
+        let response = match e {
+            // Deadlines and outages are 503 like any other query's; the rest internal.
+            EditError::Db(db) => return AppError::from(db).into(),
+            EditError::NotFound(_) => problem_response(StatusCode::NOT_FOUND, Some(text)),
+            EditError::Stale { current, .. } => {
+                let mut r = problem_response(StatusCode::PRECONDITION_FAILED, Some(text));
+                if let Ok(v) = HeaderValue::from_str(&current) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                r
+            }
+            EditError::Rule { part, .. } => {
+                let mut ext = Map::new();
+                if let Some(p) = part {
+                    ext.insert(
+                        "part".into(),
+                        json!({"type": "Feature", "properties": {}, "geometry": p}),
+                    );
+                }
+                problem_with_extensions(StatusCode::UNPROCESSABLE_ENTITY, Some(text), ext)
+            }
+            EditError::Missing(_) => problem_response(StatusCode::UNPROCESSABLE_ENTITY, Some(text)),
+            EditError::OutsideScope { .. } => problem_response(StatusCode::FORBIDDEN, Some(text)),
+        };
+        ApiError::from_response(response)
+    }
+}
+
+/// Who writes, where: the layer (which must be one with an edit implementation), and the
+/// editor's commune scope.
+struct Writer {
+    scope: Option<std::sync::Arc<[String]>>,
+    name: String,
+}
+
+fn writer(state: &AppState, reader: &Reader, id: &str) -> Result<Writer, ApiError> {
+    let layer = state
+        .layers
+        .get(id)
+        .filter(|l| reader.sees(l.as_ref()))
+        .ok_or_else(|| {
+            ApiError::from(AppError::NotFound(format!(
+                "there is no collection \"{}\"; see /collections",
+                id.chars().take(60).collect::<String>()
+            )))
+        })?;
+    let editable = id == land::tables::PARCELS.kind && !layer.writers().names().is_empty();
+    if !editable {
+        let mut r = problem_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some(format!("collection {id} is read-only")),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Err(ApiError::from_response(r));
+    }
+    if !reader.is_signed_in() {
+        // RFC 6750 §3: a request without credentials gets the bare challenge.
+        let mut r = problem_response(
+            StatusCode::UNAUTHORIZED,
+            Some(
+                "sign in to edit: send a bearer token of a land officer or an administrator".into(),
+            ),
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(ApiError::from_response(r));
+    }
+    let scope = reader
+        .viewer()
+        .write_scope(layer.as_ref())
+        .map_err(|m| ApiError::from(AppError::Forbidden(m)))?;
+    Ok(Writer {
+        scope,
+        name: reader.name().to_string(),
+    })
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    // Percent-encoded UTF-8 is the portable form; raw UTF-8 bytes are read too.
+    let raw = std::str::from_utf8(headers.get(name)?.as_bytes()).ok()?;
+    Some(percent_decode(raw))
+}
+
+/// Decodes `%XX` escapes (UTF-8); anything malformed is kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+fn edit_of(headers: &HeaderMap, body: Option<&Value>, editor: &str) -> Result<Edit, ApiError> {
+    let member = |k: &str| {
+        body.and_then(|b| b.get("edit"))
+            .and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let reason = header_text(headers, "edit-reason")
+        .or_else(|| member("reason"))
+        .unwrap_or_default();
+    let document = header_text(headers, "edit-document")
+        .or_else(|| member("document"))
+        .unwrap_or_default();
+    Ok(Edit::new(editor, &reason, &document)?)
+}
+
+fn if_match(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(ApiError::from_response(problem_response(
+            StatusCode::PRECONDITION_REQUIRED,
+            Some("send If-Match with the ETag of the parcel as you read it (GET the item first), so that no one's change is overwritten unseen".into()),
+        ))),
+    }
+}
+
+fn feature_id(fid: &str) -> Result<i64, ApiError> {
+    fid.parse().map_err(|_| {
+        AppError::NotFound(format!(
+            "there is no feature \"{}\"",
+            fid.chars().take(40).collect::<String>()
+        ))
+        .into()
+    })
+}
+
+/// Reads a JSON body (GeoJSON feature or merge patch).
+fn json_body(headers: &HeaderMap, body: &Bytes, patch: bool) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let accepted: &[&str] = if patch {
+        &["application/merge-patch+json", "application/json"]
+    } else {
+        &["application/geo+json", "application/json"]
+    };
+    if !accepted.contains(&media.as_str()) {
+        return Err(ApiError::from_response(problem_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some(format!(
+                "send the body as {} (was {})",
+                accepted.join(" or "),
+                if media.is_empty() { "none" } else { &media }
+            )),
+        )));
+    }
+    if body.len() > MAX_BODY {
+        return Err(ApiError::from_response(problem_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(format!("a write body is at most {} MiB", MAX_BODY >> 20)),
+        )));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::from(AppError::BadRequest(format!("the body is not JSON: {e}"))))?;
+    if !value.is_object() {
+        return Err(AppError::BadRequest("the body must be a JSON object".into()).into());
+    }
+    Ok(value)
+}
+
+fn change_of(value: &Value, replace: bool) -> Result<Change, ApiError> {
+    let properties = match value.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(AppError::BadRequest("properties must be an object".into()).into()),
+    };
+    let geometry = match value.get("geometry") {
+        None | Some(Value::Null) => None,
+        Some(g @ Value::Object(_)) => Some(g.clone()),
+        Some(_) => {
+            return Err(AppError::BadRequest("geometry must be a GeoJSON object".into()).into())
+        }
+    };
+    if replace && geometry.is_none() {
+        return Err(ApiError::from(EditError::Missing(
+            "a replacement (PUT) is a whole feature: give its geometry".into(),
+        )));
+    }
+    Ok(Change {
+        properties,
+        geometry,
+        replace,
+    })
+}
+
+/// Drops this instance's tiles and remembered counts of the area a write touched.
+fn after_write(state: &AppState, bbox: [f64; 4]) {
+    let table = format!(
+        "{}.{}",
+        land::tables::PARCELS.schema,
+        land::tables::PARCELS.table
+    );
+    state.tiles.invalidate(&table, bbox);
+}
+
+fn saved(status: StatusCode, etag: &str, location: Option<String>) -> Response {
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    r
+}
+
+/// `POST /collections/{id}/items`: a new parcel (201 with `Location` and `ETag`).
+pub async fn create(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let w = writer(&state, &reader, &id)?;
+    let value = json_body(&headers, &body, false)?;
+    let edit = edit_of(&headers, Some(&value), &w.name)?;
+    let change = change_of(&value, false)?;
+    let s = land::edit::create(&state.pools.features, &change, &edit, w.scope.as_deref()).await?;
+    after_write(&state, s.bbox_3857);
+    let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
+    Ok(saved(StatusCode::CREATED, &s.etag, Some(location)))
+}
+
+/// `PUT /collections/{id}/items/{fid}`: replace a parcel's attributes and geometry.
+pub async fn replace(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write(state, reader, id, fid, headers, body, true).await
+}
+
+/// `PATCH /collections/{id}/items/{fid}`: a JSON merge patch of a parcel.
+pub async fn patch(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write(state, reader, id, fid, headers, body, false).await
+}
+
+async fn write(
+    state: AppState,
+    reader: Reader,
+    id: String,
+    fid: String,
+    headers: HeaderMap,
+    body: Bytes,
+    replace: bool,
+) -> Result<Response, ApiError> {
+    let w = writer(&state, &reader, &id)?;
+    let fid = feature_id(&fid)?;
+    let tag = if_match(&headers)?;
+    let value = json_body(&headers, &body, !replace)?;
+    let edit = edit_of(&headers, Some(&value), &w.name)?;
+    let change = change_of(&value, replace)?;
+    let s = land::edit::update(
+        &state.pools.features,
+        fid,
+        &tag,
+        &change,
+        &edit,
+        w.scope.as_deref(),
+    )
+    .await?;
+    after_write(&state, s.bbox_3857);
+    Ok(saved(StatusCode::NO_CONTENT, &s.etag, None))
+}
+
+/// `DELETE /collections/{id}/items/{fid}`: the parcel's lifespan ends (its history stays).
+pub async fn delete(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let w = writer(&state, &reader, &id)?;
+    let fid = feature_id(&fid)?;
+    let tag = if_match(&headers)?;
+    let edit = edit_of(&headers, None, &w.name)?;
+    let s = land::edit::delete(&state.pools.features, fid, &tag, &edit, w.scope.as_deref()).await?;
+    after_write(&state, s.bbox_3857);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /collections/{id}/items/{fid}/versions`: the parcel's history, oldest first, with the
+/// properties the reader may read.
+pub async fn versions(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((id, fid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let layer = state
+        .layers
+        .get(&id)
+        .filter(|l| reader.sees(l.as_ref()) && id == land::tables::PARCELS.kind)
+        .ok_or_else(|| {
+            ApiError::from(AppError::NotFound(format!(
+                "collection \"{}\" keeps no history",
+                id.chars().take(60).collect::<String>()
+            )))
+        })?;
+    let fid = feature_id(&fid)?;
+    let sight = reader.sight(layer.as_ref());
+    let readable: Vec<String> =
+        gis_core::features::visible_properties(layer.as_ref(), sight.access)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+    let restricted: Vec<String> = layer
+        .properties()
+        .into_iter()
+        .filter(|p| p.access == gis_core::layer::Access::Restricted)
+        .map(|p| p.name)
+        .collect();
+    let list = land::edit::versions(&state.pools.features, fid)
+        .await
+        .map_err(AppError::from)?;
+    if list.is_empty() {
+        return Err(AppError::NotFound(format!("parcel {fid} has no recorded history")).into());
+    }
+    let features: Vec<Value> = list
+        .into_iter()
+        .map(|v| {
+            // Restricted properties stay restricted in history (and within the scope only).
+            let commune = v
+                .attributes
+                .get("commune_code")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let in_scope = sight.scope.as_ref().is_none_or(|s| s.includes(commune));
+            let props: Map<String, Value> = v
+                .attributes
+                .into_iter()
+                .filter(|(k, _)| readable.contains(k) && (in_scope || !restricted.contains(k)))
+                .collect();
+            json!({
+                "type": "Feature",
+                "id": v.version,
+                "geometry": v.geometry,
+                "properties": props,
+                "version": {
+                    "version": v.version, "action": v.action,
+                    "begin_lifespan": v.begin_lifespan, "end_lifespan": v.end_lifespan,
+                    "editor": v.editor, "reason": v.reason, "document": v.document,
+                },
+            })
+        })
+        .collect();
+    let body = json!({"type": "FeatureCollection", "features": features});
+    let mut r = (StatusCode::OK, axum::Json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_reads_utf8_and_keeps_malformed_text() {
+        assert_eq!(
+            percent_decode("Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh"),
+            "Quyết định"
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("plain"), "plain");
+    }
+}
