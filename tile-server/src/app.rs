@@ -49,6 +49,8 @@ pub struct SharedState {
     pub match_counts: ogc_features::counts::MatchCounts,
     /// Verifies bearer tokens; unset when no sign-in is configured ([`crate::reader`]).
     pub verifier: std::sync::OnceLock<auth::Verifier>,
+    /// The audit log's queue ([`crate::audit`]).
+    pub audit: crate::audit::Audit,
 }
 
 impl std::ops::Deref for AppState {
@@ -79,7 +81,9 @@ impl AppState {
     ) -> Result<Self, AppError> {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
         let pools = Pools::new(&pool.connect_options(), &load);
+        let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         Ok(AppState(Arc::new(SharedState {
+            audit,
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
             pools,
             limiter: ClientLimiter::new(load.clients),
@@ -134,8 +138,13 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::style::router())
         .merge(routes::web::router())
+        .merge(routes::admin::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::record_denials,
+        ))
         .with_state(state);
     with_edge_layers(routes, limits)
 }

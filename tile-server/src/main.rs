@@ -694,6 +694,10 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     if let Some(verifier) = verifier {
         let _ = state.verifier.set(verifier);
     }
+    let retention_task = config
+        .audit_retention
+        .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
+    let audit = state.audit.clone();
     let router = app(state, limits);
     // With `auth.dev_issuer` the development issuer's own routes are served under /dev-auth.
     let router = match dev_issuer {
@@ -724,6 +728,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     .with_graceful_shutdown(tile_server::shutdown_signal())
     .await?;
     listener_task.abort();
+    if let Some(task) = retention_task {
+        task.abort();
+    }
+    // Entries still queued are written before the process ends.
+    audit.flush().await;
     tracing::info!("server stopped");
     Ok(())
 }

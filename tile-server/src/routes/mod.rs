@@ -1,6 +1,7 @@
 //! Handlers, one module per area. Handlers are thin: they extract, call a library, and shape the
 //! answer; no domain SQL lives here.
 
+pub mod admin;
 pub mod features;
 pub mod health;
 pub mod landing;
