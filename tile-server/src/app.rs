@@ -51,6 +51,8 @@ pub struct SharedState {
     pub verifier: std::sync::OnceLock<auth::Verifier>,
     /// The audit log's queue ([`crate::audit`]).
     pub audit: crate::audit::Audit,
+    /// Browser sign-in (`/auth/config`); unset when no sign-in is configured.
+    pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +86,7 @@ impl AppState {
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         Ok(AppState(Arc::new(SharedState {
             audit,
+            sign_in: std::sync::OnceLock::new(),
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
             pools,
             limiter: ClientLimiter::new(load.clients),
@@ -139,8 +142,13 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .merge(routes::style::router())
         .merge(routes::web::router())
         .merge(routes::admin::router())
+        .merge(routes::signin::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::signin::dev_banner,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::record_denials,

@@ -692,6 +692,14 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         _ => None,
     };
     if let Some(verifier) = verifier {
+        // Browser apps sign in as the audience's client (Keycloak: a public client with PKCE).
+        let _ = state
+            .sign_in
+            .set(tile_server::routes::signin::BrowserSignIn {
+                issuer: verifier.config().issuer.clone(),
+                client_id: verifier.config().audience.clone(),
+                development: dev_issuer.is_some(),
+            });
         let _ = state.verifier.set(verifier);
     }
     let retention_task = config

@@ -7,6 +7,7 @@ pub mod health;
 pub mod landing;
 pub mod openapi;
 pub mod query;
+pub mod signin;
 pub mod style;
 pub mod tiles;
 pub mod web;
