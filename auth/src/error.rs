@@ -11,6 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
+    /// The resource needs a signed-in user and the request carries no token.
+    #[error(
+        "this resource needs sign-in: send an access token as `Authorization: Bearer <token>`"
+    )]
+    Missing,
     /// The `Authorization` header is present but is not `Bearer <token>`.
     #[error("the Authorization header is not of the form `Bearer <token>`")]
     NotBearer,
@@ -142,7 +147,10 @@ impl AuthError {
     pub fn oauth_error(&self) -> Option<&'static str> {
         match self {
             AuthError::NotBearer => Some("invalid_request"),
-            AuthError::JwksUnreachable { .. } | AuthError::Setup { .. } => None,
+            // RFC 6750 §3.1: a request without credentials gets a challenge with no error.
+            AuthError::Missing | AuthError::JwksUnreachable { .. } | AuthError::Setup { .. } => {
+                None
+            }
             _ => Some("invalid_token"),
         }
     }
@@ -151,6 +159,7 @@ impl AuthError {
     /// content).
     pub fn description(&self) -> &'static str {
         match self {
+            AuthError::Missing => "sign-in needed",
             AuthError::NotBearer => "the Authorization header must be Bearer <token>",
             AuthError::Malformed { .. } => "the token is not a well-formed JWT",
             AuthError::AlgorithmNotAllowed { .. } => {

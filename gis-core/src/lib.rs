@@ -19,7 +19,8 @@
 //!   stages (binary COPY), validates, and merges imports into them in one transaction;
 //! - [`layer`]: the [`layer::Layer`] trait every layer plugin implements, the registry the server
 //!   reads, and the `platform.layer_catalog` table it is published to;
-//! - [`declare`]: [`declare::LayerDecl`], the one declaration of a layer its owner writes.
+//! - [`declare`]: [`declare::LayerDecl`], the one declaration of a layer its owner writes;
+//! - [`audit`]: the audit log's table (refused requests and writes).
 //!
 //! It knows nothing of HTTP, parcels or planning. Example:
 //!
@@ -31,6 +32,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod bulk;
 pub mod crs;
 pub mod db;

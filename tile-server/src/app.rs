@@ -51,6 +51,10 @@ pub struct SharedState {
     pub verifier: std::sync::OnceLock<auth::Verifier>,
     /// Land officers' commune scopes, expanded through the crosswalk ([`crate::reader`]).
     pub scopes: crate::reader::SharedScopes,
+    /// The audit log's queue ([`crate::audit`]).
+    pub audit: crate::audit::Audit,
+    /// Browser sign-in (`/auth/config`); unset when no sign-in is configured.
+    pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
 }
 
 impl std::ops::Deref for AppState {
@@ -81,7 +85,10 @@ impl AppState {
     ) -> Result<Self, AppError> {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
         let pools = Pools::new(&pool.connect_options(), &load);
+        let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         Ok(AppState(Arc::new(SharedState {
+            audit,
+            sign_in: std::sync::OnceLock::new(),
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
             pools,
             limiter: ClientLimiter::new(load.clients),
@@ -137,8 +144,18 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::style::router())
         .merge(routes::web::router())
+        .merge(routes::admin::router())
+        .merge(routes::signin::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::signin::dev_banner,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::record_denials,
+        ))
         .with_state(state);
     with_edge_layers(routes, limits)
 }

@@ -28,6 +28,17 @@ pub struct RawConfig {
     /// `[limits]` section.
     #[serde(default)]
     pub limits: RawLimits,
+    /// `[audit]` section.
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`: the audit log of refused requests and writes ([`crate::audit`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Days entries are kept (default 365; 0 keeps them forever).
+    pub retention_days: Option<u32>,
 }
 
 /// `[limits]`: statement deadlines per work class and per-client limits of the expensive
@@ -192,6 +203,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Work classes and per-client limits.
     pub load: crate::load::LoadSettings,
+    /// How long audit entries are kept (`None`: forever).
+    pub audit_retention: Option<Duration>,
 }
 
 impl RawConfig {
@@ -209,7 +222,7 @@ impl RawConfig {
 
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
     /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
-    /// `BANDO_WEB_DIR`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
+    /// `BANDO_WEB_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
     /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
@@ -244,6 +257,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_DB_MAX_CONNECTIONS") {
             self.database.max_connections = Some(parse_num("BANDO_DB_MAX_CONNECTIONS", &v)?);
+        }
+        if let Some(v) = env("BANDO_AUDIT_RETENTION_DAYS") {
+            self.audit.retention_days = Some(parse_num("BANDO_AUDIT_RETENTION_DAYS", &v)?);
         }
         if let Some(v) = env("BANDO_AUTH_ISSUER") {
             self.auth.issuer = Some(v);
@@ -385,7 +401,12 @@ impl RawConfig {
             .unwrap_or_else(|| PathBuf::from(".bando"));
         let auth = check_auth(self.auth, public_url.as_deref(), listen, &data_dir)?;
         let load = check_limits(&self.limits, max_connections, Duration::from_secs(timeout))?;
+        let audit_retention = match self.audit.retention_days.unwrap_or(365) {
+            0 => None,
+            days => Some(Duration::from_secs(u64::from(days) * 24 * 3600)),
+        };
         Ok(Config {
+            audit_retention,
             layers: self.layers,
             auth,
             load,

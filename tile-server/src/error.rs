@@ -127,6 +127,12 @@ pub fn problem_with_extensions(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    // The audit log records why a request was refused (crate::audit::record_denials).
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        response
+            .extensions_mut()
+            .insert(crate::audit::DeniedBecause(problem.detail));
+    }
     response
 }
 

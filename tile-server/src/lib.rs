@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod glyphs;

@@ -692,8 +692,20 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         _ => None,
     };
     if let Some(verifier) = verifier {
+        // Browser apps sign in as the audience's client (Keycloak: a public client with PKCE).
+        let _ = state
+            .sign_in
+            .set(tile_server::routes::signin::BrowserSignIn {
+                issuer: verifier.config().issuer.clone(),
+                client_id: verifier.config().audience.clone(),
+                development: dev_issuer.is_some(),
+            });
         let _ = state.verifier.set(verifier);
     }
+    let retention_task = config
+        .audit_retention
+        .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
+    let audit = state.audit.clone();
     let router = app(state, limits);
     // With `auth.dev_issuer` the development issuer's own routes are served under /dev-auth.
     let router = match dev_issuer {
@@ -724,6 +736,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     .with_graceful_shutdown(tile_server::shutdown_signal())
     .await?;
     listener_task.abort();
+    if let Some(task) = retention_task {
+        task.abort();
+    }
+    // Entries still queued are written before the process ends.
+    audit.flush().await;
     tracing::info!("server stopped");
     Ok(())
 }

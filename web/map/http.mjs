@@ -13,3 +13,26 @@ export async function fetchJson(path, init) {
   }
   return response.json();
 }
+
+/**
+ * Requests as the signed-in user: `json(path, init)` is `fetchJson` with `Authorization: Bearer`
+ * while someone is signed in; `transformRequest` adds it to MapLibre's requests (tiles, style
+ * resources) — only to this server's own addresses, so the token never goes elsewhere.
+ */
+export function createHttp(signIn) {
+  const bearer = () => {
+    const token = signIn?.token();
+    return token ? `Bearer ${token}` : null;
+  };
+  return {
+    json(path, init = {}) {
+      const auth = bearer();
+      return fetchJson(path, auth ? { ...init, headers: { ...(init.headers ?? {}), Authorization: auth } } : init);
+    },
+    transformRequest(url) {
+      const auth = bearer();
+      if (!auth || new URL(url, location.href).origin !== location.origin) return undefined;
+      return { url, headers: { Authorization: auth } };
+    },
+  };
+}

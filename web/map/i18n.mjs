@@ -38,6 +38,9 @@ export const STRINGS = {
     yes: 'Có',
     no: 'Không',
     mapLabel: 'Bản đồ',
+    signIn: 'Đăng nhập',
+    signOut: 'Đăng xuất',
+    signInFailed: 'Không đăng nhập được',
   },
   en: {
     title: 'Planning map — bando',
@@ -74,6 +77,9 @@ export const STRINGS = {
     yes: 'Yes',
     no: 'No',
     mapLabel: 'Map',
+    signIn: 'Sign in',
+    signOut: 'Sign out',
+    signInFailed: 'Sign-in failed',
   },
 };
 

@@ -2,7 +2,6 @@
 // it in a popup, each property under the title the style's catalog gives it (public properties
 // only, in the catalog's order). When the server does not answer, the status line says so.
 import { Popup } from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { fetchJson } from '/map/http.mjs';
 
 /** Pixels around the click that count as a hit. */
 const TOLERANCE = 4;
@@ -66,7 +65,7 @@ function content(features, { catalog, language }) {
  * Identify on `map`: returns `identify(lngLat)`, which resolves to the features found (also
  * shown in a popup and outlined), or `null` after reporting a failure on `status`.
  */
-export function createIdentify(map, { catalog, tree, language, highlight, status }) {
+export function createIdentify(map, { http, catalog, tree, language, highlight, status }) {
   let popup = null;
   let shown = [];
   language.onChange(() => {
@@ -82,7 +81,7 @@ export function createIdentify(map, { catalog, tree, language, highlight, status
       });
       let features;
       try {
-        features = (await fetchJson(`/query/identify?${params}`)).features;
+        features = (await http.json(`/query/identify?${params}`)).features;
       } catch (e) {
         popup?.remove();
         status.error(`${language.t('identifyFailed')}: ${e.message}`);

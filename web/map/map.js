@@ -1,7 +1,8 @@
 // The planners' map: MapLibre GL JS over bando's vector tiles. This file only wires the parts
 // together, handing each the map and the state it needs:
 //   style.mjs (style + catalog) → tree.mjs (layers by sector) → hash.mjs (view in the URL);
-//   identify.mjs, measure.mjs, search.mjs, coordinates.mjs; language.mjs and status.mjs for all.
+//   identify.mjs, measure.mjs, search.mjs, coordinates.mjs; language.mjs and status.mjs for all;
+//   signin.mjs (OIDC + PKCE) → account.mjs (the bar's sign-in) and http.mjs (the bearer token).
 // Everything it loads comes from the bando that served it.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { createLanguage } from '/map/language.mjs';
@@ -14,13 +15,23 @@ import { createIdentify } from '/map/identify.mjs';
 import { createMeasureTool } from '/map/measure.mjs';
 import { createSearch } from '/map/search.mjs';
 import { createCoordinates } from '/map/coordinates.mjs';
+import { createHttp } from '/map/http.mjs';
+import { createSignIn } from '/map/signin.mjs';
+import { createAccount } from '/map/account.mjs';
 
 const $ = (selector) => document.querySelector(selector);
 
 async function start(language, status) {
+  // Sign-in first: a redirect back from the issuer is finished before anything is asked.
+  const signIn = await createSignIn();
+  createAccount(signIn, {
+    language, status,
+    elements: { box: $('#account'), name: $('#account-name'), signInButton: $('#sign-in'), signOutButton: $('#sign-out') },
+  });
+  const http = createHttp(signIn);
   let style;
   try {
-    style = await loadStyle();
+    style = await loadStyle(http);
   } catch (e) {
     throw new Error(`${language.t('styleFailed')}: ${e.message}`);
   }
@@ -30,6 +41,7 @@ async function start(language, status) {
   // Without a view in the URL the style's own centre and zoom apply.
   const map = new maplibregl.Map({
     container: 'map', style, hash: false, attributionControl: { compact: true }, ...(wanted.view ?? {}),
+    transformRequest: http.transformRequest,
   });
   window.bandoMap = map;
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
@@ -40,14 +52,14 @@ async function start(language, status) {
   const tree = createLayerTree(map, { catalog, language, element: $('#layer-tree'), shown: wanted.layers });
   keepInHash(map, { tree, language });
   const highlight = addHighlight(map);
-  const identify = createIdentify(map, { catalog, tree, language, highlight, status });
+  const identify = createIdentify(map, { http, catalog, tree, language, highlight, status });
   const measure = createMeasureTool(map, {
-    language, status, panel: $('#measure-result'),
+    http, language, status, panel: $('#measure-result'),
     buttons: { line: $('#measure-line'), area: $('#measure-area') },
     onStart: () => identify.close(),
   });
   const search = createSearch(map, {
-    language, highlight, status,
+    http, language, highlight, status,
     elements: {
       form: $('#search'), commune: $('#search-commune'), sheet: $('#search-sheet'),
       number: $('#search-number'), output: $('#search-status'), datalist: $('#commune-list'),
@@ -65,6 +77,7 @@ async function start(language, status) {
   // For the browser tests and the console.
   window.bando = {
     map, catalog, measure,
+    user: () => signIn.user,
     errors: status.errors,
     identify: (lng, lat) => identify.identify(new maplibregl.LngLat(lng, lat)),
     search: search.search,

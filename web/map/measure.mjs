@@ -1,7 +1,6 @@
 // Measure: lines and areas drawn on the map, measured by bando (`POST /query/measure`, planar
 // TM-3 metres, the legal measure). When the server does not answer, the panel and the status line
 // say so; nothing is computed in the browser.
-import { fetchJson } from '/map/http.mjs';
 
 const SOURCE = 'bando-measure';
 
@@ -65,7 +64,7 @@ function show(panel, language, last) {
  * `start(kind)`, `addVertex(lngLat)`, `finish()` (resolves to the server's result, or null after
  * reporting a failure), `stop()`, `active` and `last` ({ kind, geometry, result | error }).
  */
-export function createMeasureTool(map, { language, status, buttons, panel, onStart = () => {} }) {
+export function createMeasureTool(map, { http, language, status, buttons, panel, onStart = () => {} }) {
   addLayers(map);
   let drawing = null;
   const tool = {
@@ -96,7 +95,7 @@ export function createMeasureTool(map, { language, status, buttons, panel, onSta
       const geometry = geometryOf(finished);
       if (!geometry) return null;
       try {
-        const result = await fetchJson('/query/measure', {
+        const result = await http.json('/query/measure', {
           method: 'POST', headers: { 'content-type': 'application/geo+json' }, body: JSON.stringify(geometry),
         });
         tool.last = { kind: finished.kind, geometry, result };

@@ -1,7 +1,6 @@
 // Parcel search: commune, sheet and parcel number asked of bando's `/query/parcels`; the map
 // flies to what is found and outlines it. The commune field offers the communes of
 // `/collections/communes/items` (OGC API Features). Failures are shown, never guessed around.
-import { fetchJson } from '/map/http.mjs';
 
 function bboxOf(feature) {
   if (Array.isArray(feature.bbox) && feature.bbox.length >= 4) return feature.bbox.slice(0, 4);
@@ -16,8 +15,8 @@ function bboxOf(feature) {
 }
 
 /** Fills the commune `datalist` (value: the code parcels carry, label: the name). */
-async function loadCommunes(datalist) {
-  const collection = await fetchJson('/collections/communes/items?limit=1000');
+async function loadCommunes(http, datalist) {
+  const collection = await http.json('/collections/communes/items?limit=1000');
   const seen = new Set();
   for (const f of collection.features) {
     const p = f.properties ?? {};
@@ -39,7 +38,7 @@ async function loadCommunes(datalist) {
  * datalist }: returns `search(commune, sheet, number)`, resolving to the found collection, or
  * null after showing the failure.
  */
-export function createSearch(map, { language, highlight, status, elements }) {
+export function createSearch(map, { http, language, highlight, status, elements }) {
   const { form, commune, sheet, number, output, datalist } = elements;
 
   async function search(communeCode, sheetNumber, parcelNumber) {
@@ -49,7 +48,7 @@ export function createSearch(map, { language, highlight, status, elements }) {
     });
     let collection;
     try {
-      collection = await fetchJson(`/query/parcels?${params}`);
+      collection = await http.json(`/query/parcels?${params}`);
     } catch (e) {
       output.textContent = `${language.t('searchFailed')}: ${e.message}`;
       return null;
@@ -75,6 +74,6 @@ export function createSearch(map, { language, highlight, status, elements }) {
     e.preventDefault();
     search(commune.value, sheet.value, number.value);
   });
-  loadCommunes(datalist).catch((e) => status.error(`${language.t('communesFailed')}: ${e.message}`));
+  loadCommunes(http, datalist).catch((e) => status.error(`${language.t('communesFailed')}: ${e.message}`));
   return { search };
 }

@@ -1,13 +1,11 @@
 // The map's style and the catalog it carries: bando's `/styles/planning.json` is the one source
 // of layer, sector and property titles, of which layers are shown at start, and of the style
 // layers drawing each layer. A style without that metadata is an error, not something to guess.
-import { fetchJson } from '/map/http.mjs';
-
 export const STYLE_URL = '/styles/planning.json';
 
-/** The planners' style, as served. Rejects when the server does not answer it. */
-export function loadStyle() {
-  return fetchJson(STYLE_URL);
+/** The planners' style, as served (asked through `http`, see http.mjs). Rejects when the server does not answer it. */
+export function loadStyle(http) {
+  return http.json(STYLE_URL);
 }
 
 function titled(what, item) {

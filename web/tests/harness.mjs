@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,12 +21,26 @@ function embeddedEnv() {
   return env;
 }
 
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
 /**
  * Writes the sample, imports it, and starts `bando serve` on a free port.
  * `imports`: [sample file, layer] pairs to load (default: the 12 Binh Phuoc communes);
- * `parcels`: how many parcels the sample holds (`bando sample --parcels`, default 20000).
+ * `parcels`: how many parcels the sample holds (`bando sample --parcels`, default 20000);
+ * `env`: extra environment of `bando serve` (e.g. `BANDO_AUTH_DEV_ISSUER`); `port`: a fixed
+ * port (the development issuer's address names it), else any free one.
  */
-export async function startBando({ imports = [['communes.gpkg', 'communes']], parcels } = {}) {
+export async function startBando({ imports = [['communes.gpkg', 'communes']], parcels, env: extraEnv = {}, port = 0 } = {}) {
   if (!existsSync(bandoBin)) throw new Error(`${bandoBin} is missing: run cargo build first`);
   const work = mkdtempSync(join(tmpdir(), 'bando-web-'));
   const state = join(work, 'state');
@@ -37,7 +52,8 @@ export async function startBando({ imports = [['communes.gpkg', 'communes']], pa
   for (const [file, layer] of imports) {
     execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, file), '--layer', layer], { env, stdio: 'pipe' });
   }
-  const child = spawn(bandoBin, ['--data-dir', state, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bandoBin, ['--data-dir', state, 'serve', '--listen', `127.0.0.1:${port}`],
+    { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const url = await new Promise((ok, fail) => {

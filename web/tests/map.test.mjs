@@ -152,6 +152,11 @@ test('the map loads everything from bando alone, with no failed request', async 
   // Scale bar (metric) and navigation control are on the map.
   assert.match(await page.locator('.maplibregl-ctrl-scale').innerText(), /^\d+\s*(m|km)$/);
   assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').count(), 1);
+  // No sign-in configured: no account corner, no development banner (signin.test.mjs has both).
+  assert.ok(asked('/auth/config'));
+  assert.equal(await page.locator('#account').isVisible(), false);
+  assert.equal(await page.locator('#sign-in').isVisible(), false);
+  assert.equal(await page.locator('#dev-issuer-banner').count(), 0);
   await page.screenshot({ path: join(resultsDir, 'map-vi.png') });
   await closeMap(map);
 });
@@ -632,7 +637,8 @@ test('web assets: content types, caching, and no way out of the published folder
   assert.match(r.headers.get('content-type'), /^text\/html/);
   assert.equal(r.headers.get('cache-control'), 'no-cache');
   for (const file of ['map.js', 'style.mjs', 'tree.mjs', 'hash.mjs', 'identify.mjs', 'measure.mjs', 'search.mjs',
-    'coordinates.mjs', 'language.mjs', 'status.mjs', 'http.mjs', 'highlight.mjs', 'i18n.mjs', 'vn2000.mjs']) {
+    'coordinates.mjs', 'language.mjs', 'status.mjs', 'http.mjs', 'highlight.mjs', 'i18n.mjs', 'vn2000.mjs',
+    'signin.mjs', 'account.mjs']) {
     r = await get(`/map/${file}`);
     assert.equal(r.status, 200, file);
     assert.match(r.headers.get('content-type'), /^text\/javascript/, file);

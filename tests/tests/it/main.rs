@@ -1,6 +1,7 @@
 //! bando's integration tests, one binary (see the `tests` crate doc for the harness).
 
 mod architecture;
+mod audit;
 mod binary;
 mod crs;
 mod db;

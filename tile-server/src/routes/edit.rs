@@ -20,10 +20,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::audit::{self, RequestFacts};
 use crate::error::{problem_response, problem_with_extensions, AppError};
 use crate::reader::Reader;
 use crate::routes::base_url;
 use crate::routes::features::ApiError;
+use gis_core::audit::AuditEvent;
 use land::edit::{Change, Edit, EditError};
 
 /// Conformance classes of the writes (OGC API – Features Part 4).
@@ -255,6 +257,28 @@ fn after_write(state: &AppState, bbox: [f64; 4]) {
     state.tiles.invalidate(&table, bbox);
 }
 
+/// Every committed write goes to the audit log (who, what, why, on which decision).
+fn written(
+    state: &AppState,
+    reader: &Reader,
+    facts: &RequestFacts,
+    status: StatusCode,
+    s: &land::edit::Saved,
+    edit: &Edit,
+) {
+    audit::record(
+        &state.audit,
+        AuditEvent::Write,
+        reader.principal.as_ref(),
+        facts,
+        status,
+        Some(format!(
+            "parcel {} version {}: {} ({})",
+            s.id, s.version, edit.reason, edit.document
+        )),
+    );
+}
+
 fn saved(status: StatusCode, etag: &str, location: Option<String>) -> Response {
     let mut r = status.into_response();
     if let Ok(v) = HeaderValue::from_str(etag) {
@@ -270,6 +294,7 @@ fn saved(status: StatusCode, etag: &str, location: Option<String>) -> Response {
 pub async fn create(
     State(state): State<AppState>,
     reader: Reader,
+    facts: RequestFacts,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -280,6 +305,7 @@ pub async fn create(
     let change = change_of(&value, false)?;
     let s = land::edit::create(&state.pools.features, &change, &edit, w.scope.as_deref()).await?;
     after_write(&state, s.bbox_3857);
+    written(&state, &reader, &facts, StatusCode::CREATED, &s, &edit);
     let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
     Ok(saved(StatusCode::CREATED, &s.etag, Some(location)))
 }
@@ -288,27 +314,31 @@ pub async fn create(
 pub async fn replace(
     State(state): State<AppState>,
     reader: Reader,
+    facts: RequestFacts,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    write(state, reader, id, fid, headers, body, true).await
+    write(state, reader, facts, id, fid, headers, body, true).await
 }
 
 /// `PATCH /collections/{id}/items/{fid}`: a JSON merge patch of a parcel.
 pub async fn patch(
     State(state): State<AppState>,
     reader: Reader,
+    facts: RequestFacts,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    write(state, reader, id, fid, headers, body, false).await
+    write(state, reader, facts, id, fid, headers, body, false).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write(
     state: AppState,
     reader: Reader,
+    facts: RequestFacts,
     id: String,
     fid: String,
     headers: HeaderMap,
@@ -331,6 +361,7 @@ async fn write(
     )
     .await?;
     after_write(&state, s.bbox_3857);
+    written(&state, &reader, &facts, StatusCode::NO_CONTENT, &s, &edit);
     Ok(saved(StatusCode::NO_CONTENT, &s.etag, None))
 }
 
@@ -338,6 +369,7 @@ async fn write(
 pub async fn delete(
     State(state): State<AppState>,
     reader: Reader,
+    facts: RequestFacts,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -347,6 +379,7 @@ pub async fn delete(
     let edit = edit_of(&headers, None, &w.name)?;
     let s = land::edit::delete(&state.pools.features, fid, &tag, &edit, w.scope.as_deref()).await?;
     after_write(&state, s.bbox_3857);
+    written(&state, &reader, &facts, StatusCode::NO_CONTENT, &s, &edit);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

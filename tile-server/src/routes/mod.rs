@@ -1,12 +1,14 @@
 //! Handlers, one module per area. Handlers are thin: they extract, call a library, and shape the
 //! answer; no domain SQL lives here.
 
+pub mod admin;
 pub mod edit;
 pub mod features;
 pub mod health;
 pub mod landing;
 pub mod openapi;
 pub mod query;
+pub mod signin;
 pub mod style;
 pub mod tiles;
 pub mod web;

@@ -22,14 +22,21 @@ pub fn router() -> Router<AppState> {
         .route("/api.html", get(api_html))
 }
 
-/// The OpenAPI document of this server: every layer of the live registry and the spatial
-/// queries' paths.
+/// The OpenAPI document of this server: every layer of the live registry, the spatial
+/// queries' paths and the administrators' audit log (with the bearer scheme it requires).
 fn document(headers: &HeaderMap, state: &AppState) -> Value {
-    ogc_features::openapi::document(
-        &base_url(headers),
-        &state.layers.snapshot(),
-        crate::routes::query::openapi_paths(),
-    )
+    let mut extra = crate::routes::query::openapi_paths();
+    if let (Some(paths), Value::Object(admin)) =
+        (extra.as_object_mut(), crate::routes::admin::openapi_paths())
+    {
+        paths.extend(admin);
+    }
+    let mut doc =
+        ogc_features::openapi::document(&base_url(headers), &state.layers.snapshot(), extra);
+    doc["components"]["securitySchemes"]["bearer"] = serde_json::json!({
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "An access token from the configured OpenID Connect issuer"});
+    doc
 }
 
 /// `GET /api`: the OpenAPI document (`f=html` redirects to the HTML list).
