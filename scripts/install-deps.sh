@@ -13,6 +13,7 @@ packages=(
   libc-bin                               # iconv TCVN5712-1 oracle
   libsqlite3-dev                         # MBTiles packs (rusqlite on the system SQLite)
   python3-venv                           # target/venv: Python clients used as test oracles
+  python3-qgis qgis-providers            # QGIS (OAPIF, vector tiles) as a client oracle (scripts/clients.sh)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -66,3 +67,7 @@ fi
 "$venv/bin/python" -c "import pmtiles" 2>/dev/null ||
   "$venv/bin/pip" install -q "pmtiles==3.8.1" # PMTiles reader for the export test
 "$venv/bin/python" -c "import schemathesis" 2>/dev/null || "$venv/bin/pip" install -q "schemathesis==4.32.5" # API client tests (scripts/schemathesis.sh)
+"$venv/bin/python" -c "import owslib, sys; sys.exit(owslib.__version__ != '0.35.0')" 2>/dev/null || "$venv/bin/pip" install -q "OWSLib==0.35.0" # OGC API client (scripts/clients.sh)
+# A current GDAL (3.12, bundled in the wheel) for OGCAPI: vector tiles, compiled out of Debian's 3.6.
+"$venv/bin/python" -c "import pyogrio, sys; sys.exit(pyogrio.__version__ != '0.13.0')" 2>/dev/null ||
+  "$venv/bin/pip" install -q "pyogrio==0.13.0"

@@ -119,7 +119,7 @@ pub fn document(base: &str, layers: &LayerRegistry, extra_paths: Value) -> Value
     };
     let any_json = json!({"type": "object"});
     let mut paths = json!({
-        "/": {"get": {"operationId": "landing", "summary": "Landing page (HTML; JSON with f=json or Accept: application/json)", "tags": ["Capabilities"],
+        "/": {"get": {"operationId": "landing", "summary": "Landing page (JSON; HTML with f=html or when Accept prefers text/html, as browsers send)", "tags": ["Capabilities"],
             "parameters": [p("f"), {"name": "lang", "in": "query", "required": false, "schema": {"type": "string", "enum": ["vi", "en"]}}],
             "responses": ok_json("Landing page", json!({"type": "object", "required": ["links"], "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "links": links.clone()}}), true)}},
         "/conformance": op("conformance", "Conformance classes", "Capabilities", json!([p("f")]),

@@ -52,7 +52,7 @@ async fn sample_import_serve_stop_and_restart_on_the_embedded_cluster() {
     let server = Server::start(bando_embedded(&data));
     let (status, body) = server.get("/health").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = server.get("/").await;
+    let (status, body) = server.get("/?f=html").await;
     assert_eq!(status, 200);
     assert!(
         body.contains("data-layer=\"communes\" data-count=\"12\""),

@@ -48,6 +48,17 @@ fn get_req(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
 }
 
+/// What Chromium and Firefox send when following a link.
+const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+fn accept_req(uri: &str, accept: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::ACCEPT, accept)
+        .body(Body::empty())
+        .expect("request")
+}
+
 fn assert_problem(status: StatusCode, content_type: &str, body: &str, want: StatusCode) -> Value {
     assert_eq!(status, want, "{body}");
     assert_eq!(content_type, "application/problem+json", "{body}");
@@ -117,19 +128,70 @@ async fn health_is_503_problem_when_the_database_is_gone() {
 #[tokio::test]
 async fn landing_page_lists_layers_from_the_database_in_vietnamese_and_english() {
     let (_db, app) = test_app().await;
-    let (status, content_type, body) = send(&app, get_req("/")).await;
+    let (status, content_type, body) = send(&app, accept_req("/", BROWSER_ACCEPT)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(content_type.starts_with("text/html"));
+    assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(body.contains("<html lang=\"vi\">"));
     assert!(
         body.contains("data-layer=\"communes\" data-count=\"12\""),
         "{body}"
     );
     assert!(body.contains("Ranh giới xã, phường"));
-    let (status, _, body) = send(&app, get_req("/?lang=en")).await;
+    let (status, _, body) = send(&app, accept_req("/?lang=en", BROWSER_ACCEPT)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("<html lang=\"en\">"));
     assert!(body.contains("Commune boundaries"));
+    // f=html wins over an API client's Accept.
+    let (_, content_type, _) = send(&app, accept_req("/?f=html", "*/*")).await;
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+}
+
+/// API clients get the OGC landing JSON: OWSLib and GDAL send `Accept: */*` (requests' and
+/// curl's default), some send nothing; a page that prefers JSON gets JSON too.
+#[tokio::test]
+async fn landing_page_is_json_for_api_clients() {
+    let (_db, app) = test_app().await;
+    for request in [
+        get_req("/"),
+        accept_req("/", "*/*"),
+        accept_req("/", "application/json"),
+        accept_req("/", "text/html;q=0.5, application/json"),
+        accept_req("/?f=json", BROWSER_ACCEPT),
+    ] {
+        let label = format!(
+            "{} {:?}",
+            request.uri(),
+            request.headers().get(header::ACCEPT)
+        );
+        let response = app.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        assert_eq!(
+            response.headers().get(header::VARY).map(|v| v.as_bytes()),
+            Some(&b"accept"[..]),
+            "{label}"
+        );
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{label}: {content_type}"
+        );
+        let body = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let landing: Value = serde_json::from_slice(&body).expect("landing JSON");
+        let rels: Vec<&str> = landing["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .filter_map(|l| l["rel"].as_str())
+            .collect();
+        for rel in ["self", "service-desc", "conformance", "data"] {
+            assert!(rels.contains(&rel), "{label}: no {rel} in {landing}");
+        }
+    }
 }
 
 #[tokio::test]

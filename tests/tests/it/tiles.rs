@@ -605,6 +605,126 @@ async fn the_web_mercator_tile_matrix_set_matches_the_ogc_definition() {
         ));
 }
 
+/// GDAL 3.6 (Debian 12) reads bando's WebMercatorQuad document: the grid its COG driver
+/// builds from it is the one it builds from its own built-in GoogleMapsCompatible, and its
+/// `OGCAPI:` driver no longer takes the document for a file name (issue 16). Reading vector
+/// tiles through `OGCAPI:` is compiled out of GDAL 3.6 (docs/clients.md); scripts/clients.sh
+/// checks that with a current GDAL.
+#[tokio::test]
+async fn gdal_3_6_reads_the_tile_matrix_set() {
+    let (_db, _state, app) = setup().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tms = get(&app, "/tileMatrixSets/WebMercatorQuad", None).await;
+    assert_eq!(tms.status, StatusCode::OK);
+    let tms_file = dir.path().join("WebMercatorQuad.json");
+    std::fs::write(&tms_file, &tms.body).expect("write");
+
+    let input = dir.path().join("in.tif");
+    gdal(&[
+        "gdal_create",
+        "-of",
+        "GTiff",
+        "-outsize",
+        "100",
+        "100",
+        "-bands",
+        "1",
+        "-burn",
+        "7",
+        "-a_srs",
+        "EPSG:4326",
+        "-a_ullr",
+        "106.80",
+        "11.60",
+        "106.81",
+        "11.59",
+        &input.display().to_string(),
+    ]);
+    let grid = |scheme: &str, name: &str| {
+        let out = dir.path().join(name);
+        gdal(&[
+            "gdal_translate",
+            "-q",
+            "-of",
+            "COG",
+            "-co",
+            &format!("TILING_SCHEME={scheme}"),
+            &input.display().to_string(),
+            &out.display().to_string(),
+        ]);
+        let info: serde_json::Value =
+            serde_json::from_str(&gdal(&["gdalinfo", "-json", &out.display().to_string()]))
+                .expect("gdalinfo JSON");
+        (info["geoTransform"].clone(), info["size"].clone())
+    };
+    let (transform, size) = grid(&tms_file.display().to_string(), "bando.tif");
+    assert_eq!(
+        (transform.clone(), size),
+        grid("GoogleMapsCompatible", "gdal.tif"),
+        "GDAL read bando's tile matrix set differently from its own"
+    );
+    // A WebMercatorQuad cell (z14 for 10 m pixels), not a default.
+    let cell = transform[1].as_f64().expect("pixel size");
+    assert!((cell - 9.554_628_535_647_032).abs() < 1e-9, "{transform}");
+
+    // OGCAPI: fetches the tile matrix set and parses it without the errors issue 16 saw.
+    let port = serve(app).await;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("ogrinfo")
+            .args(["--debug", "on", "-ro", "-so"])
+            .arg(format!(
+                "OGCAPI:http://127.0.0.1:{port}/collections/communes"
+            ))
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("ogrinfo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // It got as far as the tile matrix set (its debug log names each fetch)…
+    assert!(
+        stderr.contains(&format!(
+            "Fetch(http://127.0.0.1:{port}/tileMatrixSets/WebMercatorQuad)"
+        )),
+        "ogrinfo: {stderr}"
+    );
+    // …and parsed it.
+    for error in [
+        "Destination buffer too small",
+        "Invalid tiling matrix set name",
+        "Cannot parse CRS",
+    ] {
+        assert!(!stderr.contains(error), "ogrinfo: {stderr}");
+    }
+}
+
+/// Runs a GDAL tool; its standard output, or a panic with both outputs.
+fn gdal(args: &[&str]) -> String {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "{}: {}{}",
+        args[0],
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+async fn serve(router: Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    port
+}
+
 #[tokio::test]
 async fn the_tile_catalog_lists_every_layer_with_working_urls() {
     let (_db, state, app) = setup().await;

@@ -150,7 +150,9 @@ pub enum Format {
     Csv,
 }
 
-/// `f=` first, then `Accept` (HTML when the client prefers it over JSON, as browsers do).
+/// `f=` first, then `Accept`: HTML only when the client names `text/html` (or XHTML) and
+/// prefers it over JSON and over `*/*`, as browsers do (`text/html,…,*/*;q=0.8`); JSON for
+/// `*/*`, no `Accept` at all, or anything else — what API clients (OWSLib, requests, curl) send.
 pub fn negotiate(
     f: Option<&str>,
     headers: &HeaderMap,
@@ -166,20 +168,44 @@ pub fn negotiate(
             other.chars().take(30).collect::<String>(),
             if downloads { ", gpkg or csv" } else { "" }
         ))),
-        None => {
-            let accept = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let html = accept.find("text/html");
-            let json = accept.find("json");
-            Ok(match (html, json) {
-                (Some(h), Some(j)) if h < j => Format::Html,
-                (Some(_), None) => Format::Html,
-                _ => Format::Json,
-            })
+        None => Ok(
+            if prefers_html(
+                headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            ) {
+                Format::Html
+            } else {
+                Format::Json
+            },
+        ),
+    }
+}
+
+/// Whether an `Accept` header prefers HTML to JSON: the highest `q` wins, an earlier entry
+/// wins a tie, and a wildcard counts for JSON (the API's own format).
+fn prefers_html(accept: &str) -> bool {
+    let mut best: Option<(f32, bool)> = None;
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // A malformed q counts as 1, as most servers read it; q=0 means "not this".
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let html = match media.as_str() {
+            "text/html" | "application/xhtml+xml" => true,
+            "*/*" | "application/*" => false,
+            m if m.contains("json") => false,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, html));
         }
     }
+    best.is_some_and(|(_, html)| html)
 }
 
 type Params = Vec<(String, String)>;
@@ -991,6 +1017,28 @@ pub fn collection_ids(state: &AppState) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn html_only_when_the_client_prefers_it() {
+        for (accept, html) in [
+            ("", false),
+            ("*/*", false),
+            ("application/json", false),
+            ("application/geo+json, application/json", false),
+            (
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                true,
+            ),
+            ("text/html,application/xhtml+xml", true),
+            ("text/html;q=0.5, application/json", false),
+            ("application/json;q=0.5, text/html", true),
+            ("*/*, text/html", false),
+            ("text/html;q=0", false),
+            ("image/png", false),
+        ] {
+            assert_eq!(super::prefers_html(accept), html, "{accept:?}");
+        }
+    }
+
     #[test]
     fn timestamps_are_rfc3339_utc() {
         let t = super::timestamp();

@@ -252,28 +252,38 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// `GET /`: the landing page: HTML for browsers, the OGC API landing JSON (links to
-/// service-desc, service-doc, conformance and data) with `?f=json` or `Accept: application/json`.
+/// `GET /`: the landing page: the OGC API landing JSON (links to service-desc, service-doc,
+/// conformance and data) for API clients — `*/*`, no `Accept`, JSON, or `?f=json` — and HTML
+/// for browsers (they name `text/html` first) or `?f=html`. OWSLib and GDAL read it with
+/// `Accept: */*`, so JSON must be what a client gets unless it asks for HTML.
 pub async fn page(
     State(state): State<AppState>,
     reader: Reader,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let format = negotiate(q.f.as_deref(), &headers, false)?;
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Without f or Accept, a browser's page: HTML stays the default here.
-    if format == Format::Json && (q.f.is_some() || accept.contains("json")) {
-        return Ok(Json(landing_document(&base_url(&headers))).into_response());
+    let mut response = landing(&state, &reader, &q, &headers).await?;
+    // One URL, two representations chosen by Accept: caches must key on it.
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("accept"));
+    Ok(response)
+}
+
+async fn landing(
+    state: &AppState,
+    reader: &Reader,
+    q: &LangQuery,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if negotiate(q.f.as_deref(), headers, false)? == Format::Json {
+        return Ok(Json(landing_document(&base_url(headers))).into_response());
     }
     let t = match q.lang.as_deref() {
         Some("en") => &EN,
         _ => &VI,
     };
-    let catalog = catalog_for(&state, &reader).await?;
+    let catalog = catalog_for(state, reader).await?;
     let mut rows = String::new();
     for e in &catalog {
         let title = if t.lang == "vi" {

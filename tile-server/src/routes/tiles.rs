@@ -487,8 +487,15 @@ fn web_mercator_scale(z: u8) -> (f64, f64) {
 }
 
 /// The OGC 2D TileMatrixSet (JSON encoding, TMS 2.0) of WebMercatorQuad, zooms 0–24.
+///
+/// It also carries the TMS 1.0 names of the same values (`identifier`, `supportedCRS`,
+/// `boundingBox` corners, per matrix `identifier` and `topLeftCorner`): GDAL before 3.8
+/// (Debian 12 has 3.6) reads only those, and without them its `OGCAPI:` driver takes the whole
+/// document for a file name (docs/clients.md). The 2.0 schema allows extra members, and GDAL
+/// 3.8+ reads the 2.0 names when `crs` and `tileMatrices` are present.
 pub fn web_mercator_quad() -> Value {
     use gis_core::tile::{EARTH_HALF_CIRCUMFERENCE as H, MAX_ZOOM, TILE_SIZE};
+    const CRS: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
     let matrices: Vec<Value> = (0..=MAX_ZOOM)
         .map(|z| {
             let (cell, scale) = web_mercator_scale(z);
@@ -503,6 +510,8 @@ pub fn web_mercator_quad() -> Value {
                 "tileHeight": TILE_SIZE,
                 "matrixWidth": n,
                 "matrixHeight": n,
+                "identifier": z.to_string(),
+                "topLeftCorner": [-H, H],
             })
         })
         .collect();
@@ -510,9 +519,18 @@ pub fn web_mercator_quad() -> Value {
         "id": "WebMercatorQuad",
         "title": "Google Maps Compatible for the World",
         "uri": WEB_MERCATOR_QUAD_URI,
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "crs": CRS,
         "orderedAxes": ["E", "N"],
         "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "boundingBox": {
+            "crs": CRS,
+            "lowerLeft": [-H, -H],
+            "upperRight": [H, H],
+            "lowerCorner": [-H, -H],
+            "upperCorner": [H, H],
+        },
+        "identifier": "WebMercatorQuad",
+        "supportedCRS": CRS,
         "tileMatrices": matrices,
     })
 }
