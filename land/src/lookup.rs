@@ -51,18 +51,13 @@ pub struct Parcel {
     pub sheet_number: i64,
     /// Parcel number.
     pub parcel_number: i64,
-    /// Land-use code.
-    pub land_use_code: Option<String>,
     /// Area measured in the parcel's native TM-3 zone, m².
     pub area_m2: f64,
-    /// Legal area as registered, m².
-    pub legal_area_m2: Option<f64>,
-    /// Area as declared in the delivery, m².
-    pub declared_area_m2: Option<f64>,
-    /// Place name.
-    pub place_name: Option<String>,
-    /// Whether a land-use right certificate has been issued.
-    pub certificate_issued: Option<bool>,
+    /// The parcel's other public properties, by name: every column the parcels' declaration
+    /// ([`crate::tables::PARCELS`]) calls public, so a column added there is published here
+    /// and a restricted one never is.
+    #[serde(flatten)]
+    pub properties: serde_json::Map<String, Value>,
     /// EPSG code of the parcel's native zone.
     pub srid: i32,
     /// Geometry as GeoJSON in CRS84.
@@ -85,12 +80,8 @@ struct Row {
     commune_name_new: Option<String>,
     sheet_number: i64,
     parcel_number: i64,
-    land_use_code: Option<String>,
     area_m2: f64,
-    legal_area_m2: Option<f64>,
-    declared_area_m2: Option<f64>,
-    place_name: Option<String>,
-    certificate_issued: Option<bool>,
+    properties: Value,
     srid: i32,
     geometry: Value,
     west: f64,
@@ -100,17 +91,36 @@ struct Row {
     ewkb: Vec<u8>,
 }
 
-// The columns of `Row`, from `land.parcels p` joined to its commune `c`.
-const SELECT: &str = "SELECT p.id, p.commune_code, c.legacy_name AS commune_name,
-        c.code AS commune_code_new, c.name AS commune_name_new, p.sheet_number,
-        p.parcel_number, p.land_use_code, p.area_m2, p.legal_area_m2, p.declared_area_m2,
-        p.place_name, p.certificate_issued, ST_SRID(p.geom) AS srid,
-        ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json AS geometry,
-        ST_XMin(bb.b) AS west, ST_YMin(bb.b) AS south, ST_XMax(bb.b) AS east,
-        ST_YMax(bb.b) AS north, ST_AsEWKB(p.geom) AS ewkb
-    FROM land.parcels p
-    LEFT JOIN land.communes c ON c.legacy_code = p.commune_code
-    CROSS JOIN LATERAL (SELECT ST_Transform(p.geom_3857, 4326)::box2d AS b) bb";
+/// The identity columns, named by the struct itself; the rest comes from the declaration.
+const IDENTITY: [&str; 3] = ["commune_code", "sheet_number", "parcel_number"];
+
+/// The select of `Row`, from `land.parcels p` joined to its commune `c`: the public columns of
+/// the declaration gathered into `properties`.
+fn select() -> &'static str {
+    static SELECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SELECT.get_or_init(|| {
+        let pairs: Vec<String> = crate::tables::PARCELS
+            .columns
+            .iter()
+            .filter(|c| c.access == gis_core::layer::Access::Public)
+            .filter(|c| !IDENTITY.contains(&c.name))
+            .map(|c| format!("'{0}', p.{0}", c.name))
+            .collect();
+        format!(
+            "SELECT p.id, p.commune_code, c.legacy_name AS commune_name,
+                c.code AS commune_code_new, c.name AS commune_name_new, p.sheet_number,
+                p.parcel_number, p.area_m2, jsonb_build_object({}) AS properties,
+                ST_SRID(p.geom) AS srid,
+                ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json AS geometry,
+                ST_XMin(bb.b) AS west, ST_YMin(bb.b) AS south, ST_XMax(bb.b) AS east,
+                ST_YMax(bb.b) AS north, ST_AsEWKB(p.geom) AS ewkb
+            FROM land.parcels p
+            LEFT JOIN land.communes c ON c.legacy_code = p.commune_code
+            CROSS JOIN LATERAL (SELECT ST_Transform(p.geom_3857, 4326)::box2d AS b) bb",
+            pairs.join(", ")
+        )
+    })
+}
 
 fn to_parcel(r: Row) -> Parcel {
     Parcel {
@@ -121,12 +131,11 @@ fn to_parcel(r: Row) -> Parcel {
         commune_name_new: r.commune_name_new,
         sheet_number: r.sheet_number,
         parcel_number: r.parcel_number,
-        land_use_code: r.land_use_code,
         area_m2: r.area_m2,
-        legal_area_m2: r.legal_area_m2,
-        declared_area_m2: r.declared_area_m2,
-        place_name: r.place_name,
-        certificate_issued: r.certificate_issued,
+        properties: match r.properties {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
         srid: r.srid,
         geometry: r.geometry,
         bbox: [r.west, r.south, r.east, r.north],
@@ -153,13 +162,14 @@ pub async fn find(
 ) -> Result<Vec<Parcel>, LookupError> {
     check_commune_code(&query.commune)?;
     let sql = format!(
-        "{SELECT}
+        "{}
          WHERE p.commune_code = ANY (ARRAY(
                  SELECT $1::text UNION SELECT legacy_code FROM land.communes WHERE code = $1))
            AND ($2::bigint IS NULL OR p.sheet_number = $2)
            AND ($3::bigint IS NULL OR p.parcel_number = $3)
          ORDER BY p.commune_code, p.sheet_number, p.parcel_number
-         LIMIT $4"
+         LIMIT $4",
+        select()
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)
         .bind(&query.commune)
@@ -173,7 +183,7 @@ pub async fn find(
 
 /// The parcel with this row id.
 pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<Parcel>, LookupError> {
-    let sql = format!("{SELECT} WHERE p.id = $1");
+    let sql = format!("{} WHERE p.id = $1", select());
     let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
     Ok(row.map(to_parcel))
 }

@@ -1046,9 +1046,9 @@ async fn any_crs_a_client_names_gets_an_answer_or_a_4xx_never_a_5xx() {
 
 #[tokio::test]
 async fn parcel_search_publishes_only_what_the_registry_calls_public() {
-    // `land::lookup` names its columns itself; this ties them to the layer registry, so a
-    // column marked restricted there (as owner_name is) can never be published by the search
-    // or the planning report. Derived members (commune names and codes, measured area, zone)
+    // `land::lookup` publishes the declaration's public columns; this ties its answers to the
+    // layer registry, so a column marked restricted there (owner_name, address) can never be
+    // published by the search or the planning report. Derived members (commune names and codes, measured area, zone)
     // are allowed by name.
     let db = sample_db().await;
     let app = router(&db);

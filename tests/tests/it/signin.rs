@@ -463,3 +463,53 @@ async fn a_layer_declared_for_staff_is_invisible_to_anonymous_readers_everywhere
     .await;
     assert!(staff.header(header::CACHE_CONTROL).contains("private"));
 }
+
+#[tokio::test]
+async fn personal_data_follows_the_rules_in_html_files_search_and_the_planning_report() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let admin = issuer.issue("quan_tri").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let count = |r: &Reply, needle: &str| String::from_utf8_lossy(&r.body).matches(needle).count();
+
+    // HTML pages are masked row by row like JSON.
+    let html = "/collections/parcels/items?f=html&limit=100";
+    assert_eq!(count(&get(&app, html, None).await, OWNER), 0);
+    assert_eq!(count(&get(&app, html, Some(&planner)).await, OWNER), 0);
+    assert_eq!(count(&get(&app, html, Some(&officer)).await, OWNER), 10);
+    assert_eq!(count(&get(&app, html, Some(&admin)).await, OWNER), 15);
+
+    // Files cannot be masked per row: personal data only for province-wide readers.
+    let csv = "/collections/parcels/items?f=csv";
+    for token in [None, Some(planner.as_str()), Some(officer.as_str())] {
+        let r = get(&app, csv, token).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(count(&r, OWNER) + count(&r, HOME), 0, "{token:?}");
+    }
+    let r = get(&app, csv, Some(&admin)).await;
+    assert_eq!(count(&r, OWNER), 15);
+    assert_eq!(count(&r, HOME), 15);
+
+    // The parcel search and the planning report are public answers for everyone.
+    let id: i64 =
+        sqlx::query_scalar("SELECT min(id) FROM land.parcels WHERE commune_code = '25195'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("parcel");
+    for uri in [
+        "/query/parcels?commune=25195".to_string(),
+        format!("/query/planning-report?parcel={id}"),
+    ] {
+        for token in [None, Some(officer.as_str()), Some(admin.as_str())] {
+            let r = get(&app, &uri, token).await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{uri}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            assert_eq!(count(&r, OWNER) + count(&r, HOME), 0, "{uri} {token:?}");
+            assert!(String::from_utf8_lossy(&r.body).contains("25195"), "{uri}");
+        }
+    }
+}
