@@ -567,10 +567,61 @@ impl std::fmt::Debug for LayerRegistry {
     }
 }
 
+/// A layer list named a layer the reader does not have (or none at all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayerListError {
+    /// No such layer — or one the reader does not see, which is answered the same way.
+    #[error("there is no layer \"{name}\"; layers: {known}")]
+    Unknown {
+        /// The name asked for (shortened).
+        name: String,
+        /// The layers the reader sees, comma-separated.
+        known: String,
+    },
+    /// The list names no layer.
+    #[error("name at least one layer (e.g. communes,parcels)")]
+    Empty,
+}
+
 impl LayerRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The layers a comma-separated list names, in its order and without repeats — the one
+    /// place a layer list from a URL, a query parameter or the command line is read. A layer
+    /// `viewer` does not see is reported like one that does not exist.
+    pub fn resolve(
+        &self,
+        list: &str,
+        viewer: &Viewer,
+    ) -> Result<Vec<Arc<dyn Layer>>, LayerListError> {
+        let mut out: Vec<Arc<dyn Layer>> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match self.get(name).filter(|l| viewer.sees(l.as_ref())) {
+                Some(layer) => {
+                    if !out.iter().any(|l| l.id() == layer.id()) {
+                        out.push(layer.clone());
+                    }
+                }
+                None => {
+                    let known: Vec<&str> = self
+                        .iter()
+                        .filter(|l| viewer.sees(l.as_ref()))
+                        .map(|l| l.id())
+                        .collect();
+                    return Err(LayerListError::Unknown {
+                        name: name.chars().take(60).collect(),
+                        known: known.join(", "),
+                    });
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(LayerListError::Empty);
+        }
+        Ok(out)
     }
 
     /// Adds a layer after checking its description.

@@ -32,8 +32,8 @@ pub const BUFFER: u32 = 64;
 pub const LOW_ZOOM_MAX: u8 = 12;
 /// Grid of a coarse re-render of a plain layer (a tile over the byte cap).
 pub const COARSE_EXTENT: u32 = 1024;
-/// Half the width of the Web Mercator world in metres.
-pub const WORLD_HALF: f64 = 20_037_508.342_789_244;
+/// Half the width of the Web Mercator world in metres (the one constant, in [`crate::tile`]).
+pub const WORLD_HALF: f64 = crate::tile::EARTH_HALF_CIRCUMFERENCE;
 
 /// The SQL of one layer's tile. Binds: `$1` z, `$2` x, `$3` y (all `integer`). Returns one row:
 /// the MVT bytes (`bytea`) and the number of features (`bigint`).

@@ -19,7 +19,7 @@ use crate::db::quote_ident;
 use crate::layer::{Access, GeometryKind, Layer, Viewer};
 
 /// Size of one pixel at zoom 0 in Web Mercator units (metres at the equator), 256-pixel tiles.
-pub const PIXEL_AT_ZOOM0: f64 = 2.0 * std::f64::consts::PI * 6_378_137.0 / 256.0;
+pub const PIXEL_AT_ZOOM0: f64 = 2.0 * crate::tile::EARTH_HALF_CIRCUMFERENCE / 256.0;
 
 /// Errors of spatial queries.
 #[derive(Debug, thiserror::Error)]

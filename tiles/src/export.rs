@@ -125,24 +125,13 @@ impl ExportRequest {
                 "--maxzoom {maxzoom} is beyond the deepest zoom, {MAX_ZOOM}"
             )));
         }
-        let mut ids: Vec<String> = Vec::new();
-        for id in layers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if registry.get(id).is_none() {
-                let known: Vec<&str> = registry.iter().map(|l| l.id()).collect();
-                return Err(ExportError::Invalid(format!(
-                    "there is no layer \"{id}\"; layers: {}",
-                    known.join(", ")
-                )));
-            }
-            if !ids.iter().any(|i| i == id) {
-                ids.push(id.to_string());
-            }
-        }
-        if ids.is_empty() {
-            return Err(ExportError::Invalid(
-                "--layers names no layer (e.g. --layers communes,parcels)".into(),
-            ));
-        }
+        // Exports are published files: the layers anonymous readers see, public properties.
+        let ids: Vec<String> = registry
+            .resolve(layers, &gis_core::layer::Viewer::anonymous())
+            .map_err(|e| ExportError::Invalid(format!("--layers: {e}")))?
+            .iter()
+            .map(|l| l.id().to_string())
+            .collect();
         let bounds = parse_bbox(bbox, bbox_crs)?;
         if !force && count_tiles(&bounds, minzoom, maxzoom, MAX_TILES) > MAX_TILES {
             return Err(ExportError::Invalid(format!(

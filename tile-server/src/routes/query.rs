@@ -292,19 +292,16 @@ pub async fn identify(
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
     let layers: Vec<std::sync::Arc<dyn Layer>> = match param(&p, "layers") {
-        Some(list) => {
-            let mut out: Vec<std::sync::Arc<dyn Layer>> = Vec::new();
-            for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let layer = layer_by_id(&state, id, &reader)?;
-                if !out.iter().any(|l| l.id() == layer.id()) {
-                    out.push(layer);
+        Some(list) => state
+            .layers
+            .snapshot()
+            .resolve(list, reader.viewer())
+            .map_err(|e| match e {
+                gis_core::layer::LayerListError::Empty => AppError::BadRequest(e.to_string()),
+                gis_core::layer::LayerListError::Unknown { .. } => {
+                    AppError::NotFound(e.to_string())
                 }
-            }
-            if out.is_empty() {
-                return Err(AppError::BadRequest("layers names no layer".into()));
-            }
-            out
-        }
+            })?,
         None => state
             .layers
             .snapshot()

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use gis_core::layer::{Access, Layer, PropertyDef, PropertyKind, Readers};
+use gis_core::layer::{Access, Layer, LayerListError, PropertyDef, PropertyKind, Readers};
 use gis_core::tile::TileCoord;
 use serde_json::{json, Value};
 
@@ -59,31 +59,17 @@ const MAX_COMPOSITE: usize = 16;
 /// the reader may see: a layer the reader may not read is answered like one that does not
 /// exist.
 fn layer_ids(state: &AppState, text: &str, reader: &Reader) -> Result<Vec<String>, AppError> {
-    let mut ids: Vec<String> = Vec::new();
-    for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if state
-            .layers
-            .get(id)
-            .is_none_or(|l| !reader.sees(l.as_ref()))
-        {
-            let registry = state.layers.snapshot();
-            let known: Vec<&str> = registry
-                .iter()
-                .filter(|l| reader.sees(l.as_ref()))
-                .map(|l| l.id())
-                .collect();
-            return Err(AppError::NotFound(format!(
-                "there is no layer \"{id}\"; layers: {}",
-                known.join(", ")
-            )));
-        }
-        if !ids.iter().any(|i| i == id) {
-            ids.push(id.to_string());
-        }
-    }
-    if ids.is_empty() {
-        return Err(AppError::BadRequest("name at least one layer".into()));
-    }
+    let ids: Vec<String> = state
+        .layers
+        .snapshot()
+        .resolve(text, reader.viewer())
+        .map_err(|e| match e {
+            LayerListError::Empty => AppError::BadRequest(e.to_string()),
+            LayerListError::Unknown { .. } => AppError::NotFound(e.to_string()),
+        })?
+        .iter()
+        .map(|l| l.id().to_string())
+        .collect();
     if ids.len() > MAX_COMPOSITE {
         return Err(AppError::BadRequest(format!(
             "a composite tile takes at most {MAX_COMPOSITE} layers"
