@@ -171,10 +171,12 @@ pub fn parse_crs_ref(text: &str) -> Result<u32, CrsError> {
         .ok_or_else(|| CrsError::Unparsable(t.to_string()))
 }
 
-/// The CRSs bando names explicitly, plus any other EPSG code PROJ knows.
+/// The CRSs bando names explicitly, plus any other EPSG code PROJ knows — and, for request
+/// parameters, that the database knows too ([`CrsRegistry::in_database`]).
 #[derive(Debug, Clone)]
 pub struct CrsRegistry {
     named: BTreeMap<u32, CrsInfo>,
+    database: std::sync::Arc<tokio::sync::OnceCell<std::collections::HashSet<u32>>>,
 }
 
 /// The codes every bando deployment accepts by name.
@@ -195,7 +197,30 @@ impl CrsRegistry {
         for code in NAMED_CODES {
             named.insert(code, describe(code)?);
         }
-        Ok(CrsRegistry { named })
+        Ok(CrsRegistry {
+            named,
+            database: Default::default(),
+        })
+    }
+
+    /// Whether the database's `spatial_ref_sys` holds `srid` (read once, at the first request
+    /// that asks: operators add CRSs rarely, and a restart picks them up), so request
+    /// parameters cost no query each.
+    pub async fn in_database(&self, pool: &sqlx::PgPool, srid: u32) -> Result<bool, sqlx::Error> {
+        let known = self
+            .database
+            .get_or_try_init(|| async {
+                let rows: Vec<i32> = sqlx::query_scalar("SELECT srid FROM spatial_ref_sys")
+                    .fetch_all(pool)
+                    .await?;
+                Ok::<_, sqlx::Error>(
+                    rows.into_iter()
+                        .filter_map(|s| u32::try_from(s).ok())
+                        .collect(),
+                )
+            })
+            .await?;
+        Ok(known.contains(&srid))
     }
 
     /// The CRSs bando names explicitly, in code order.

@@ -214,16 +214,6 @@ impl OutputCrs {
     }
 }
 
-/// Is `srid` in PostGIS's `spatial_ref_sys` (so `ST_Transform` can reach it)?
-pub async fn srid_known(pool: &PgPool, srid: u32) -> Result<bool, FeaturesError> {
-    let srid = i32::try_from(srid).map_err(|_| invalid("crs", "the EPSG code is too large"))?;
-    let found: Option<i32> = sqlx::query_scalar("SELECT srid FROM spatial_ref_sys WHERE srid = $1")
-        .bind(srid)
-        .fetch_optional(pool)
-        .await?;
-    Ok(found.is_some())
-}
-
 /// A `bbox` in its CRS, as x/y (easting/longitude first).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bbox {

@@ -76,19 +76,6 @@ pub fn ground_metres(length_3857: f64, lat: f64) -> f64 {
     length_3857 * lat.to_radians().cos()
 }
 
-/// Whether PostGIS can transform to/from this SRID (it is in `spatial_ref_sys`).
-pub async fn srid_available(pool: &PgPool, srid: u32) -> Result<bool, QueryError> {
-    let Ok(srid) = i32::try_from(srid) else {
-        return Ok(false);
-    };
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $1)")
-            .bind(srid)
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
 /// The select list of a layer's permitted properties as one jsonb value (alias `t`); a land
 /// officer's restricted properties read as null outside their communes.
 fn properties_sql(layer: &dyn Layer, viewer: &Viewer) -> String {
@@ -336,9 +323,7 @@ pub async fn parse_geometry(
     text: GeometryText<'_>,
     srid: u32,
 ) -> Result<ParsedGeometry, QueryError> {
-    if !srid_available(pool, srid).await? {
-        return Err(QueryError::UnknownSrid(srid));
-    }
+    // The SRID was checked by the caller's CRS resolution (`CrsRegistry::in_database`).
     let (reader, body) = match text {
         GeometryText::GeoJson(t) => ("ST_GeomFromGeoJSON($1)", t),
         GeometryText::Wkt(t) => ("ST_GeomFromText($1)", t),

@@ -742,7 +742,10 @@ async fn the_tile_catalog_lists_every_layer_with_working_urls() {
         .map(|l| l.id())
         .collect();
     assert_eq!(ids, registered);
-    assert!(registered.len() + 1 == registry.iter().count(), "water meters are staff only");
+    assert!(
+        registered.len() + 1 == registry.iter().count(),
+        "water meters are staff only"
+    );
     let path_of = |url: &str| {
         let rest = url.split_once("://").expect("absolute url").1;
         rest[rest.find('/').expect("path")..].to_string()

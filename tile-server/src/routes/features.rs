@@ -290,7 +290,12 @@ async fn resolve_crs(
     let crs84 = lower.contains("crs84");
     let code = parse_crs_ref(text).map_err(|_| unknown())?;
     let info = state.crs.get(code).map_err(|_| unknown())?;
-    if !gf::srid_known(&state.pools.features, code).await? {
+    if !state
+        .crs
+        .in_database(&state.pools.features, code)
+        .await
+        .map_err(AppError::from)?
+    {
         return Err(unknown());
     }
     Ok(OutputCrs {

@@ -110,9 +110,10 @@ async fn crs_param(state: &AppState, p: &HashMap<String, String>) -> Result<CrsI
             info.name
         )));
     }
-    if !q::srid_available(&state.pools.features, info.epsg)
-        .await
-        .map_err(query_error)?
+    if !state
+        .crs
+        .in_database(&state.pools.features, info.epsg)
+        .await?
     {
         return Err(AppError::BadRequest(format!(
             "{} is not available in this database; use CRS84, EPSG:3857, EPSG:9212 or EPSG:5899",
