@@ -1,6 +1,6 @@
 // The language in force (Vietnamese first, English on the toggle): where it starts, who follows
 // its changes, and the page's fixed texts (`data-i18n`, `data-i18n-placeholder`).
-import { translate } from '/map/i18n.mjs';
+import { translate as mapTranslate } from '/map/i18n.mjs';
 
 const LANGS = ['vi', 'en'];
 
@@ -16,7 +16,7 @@ export function initialLang() {
   return 'vi';
 }
 
-function applyToPage(lang) {
+function applyToPage(lang, translate) {
   document.documentElement.lang = lang;
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = translate(lang, el.dataset.i18n);
   for (const el of document.querySelectorAll('[data-i18n-placeholder]')) {
@@ -30,11 +30,12 @@ function applyToPage(lang) {
 
 /**
  * The page's language: `current`, `t(key, …args)` for UI strings, `title(item)` for an item with
- * `title_vi`/`title_en` (served by bando), `set(lang)`, `toggle()` and `onChange(fn)`.
+ * `title_vi`/`title_en` (served by bando), `set(lang)`, `toggle()` and `onChange(fn)`. An app
+ * with strings of its own passes its `translate(lang, key, …args)` (the map's by default).
  */
-export function createLanguage(lang = initialLang()) {
+export function createLanguage(lang = initialLang(), { translate = mapTranslate } = {}) {
   const listeners = [];
-  applyToPage(lang);
+  applyToPage(lang, translate);
   const language = {
     get current() { return lang; },
     t: (key, ...args) => translate(lang, key, ...args),
@@ -46,7 +47,7 @@ export function createLanguage(lang = initialLang()) {
       if (next === lang) return;
       lang = next;
       try { localStorage.setItem('bando.lang', lang); } catch { /* storage may be disabled */ }
-      applyToPage(lang);
+      applyToPage(lang, translate);
       for (const fn of listeners) fn(lang);
     },
     toggle: () => language.set(lang === 'vi' ? 'en' : 'vi'),

@@ -36,9 +36,9 @@ async function loadCommunes(http, datalist) {
 /**
  * Parcel search on `map` with the form's elements { form, commune, sheet, number, output,
  * datalist }: returns `search(commune, sheet, number)`, resolving to the found collection, or
- * null after showing the failure.
+ * null after showing the failure. `onFound(collection)` is told of what the form's searches find.
  */
-export function createSearch(map, { http, language, highlight, status, elements }) {
+export function createSearch(map, { http, language, highlight, status, elements, onFound = () => {} }) {
   const { form, commune, sheet, number, output, datalist } = elements;
 
   async function search(communeCode, sheetNumber, parcelNumber) {
@@ -72,7 +72,7 @@ export function createSearch(map, { http, language, highlight, status, elements 
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    search(commune.value, sheet.value, number.value);
+    search(commune.value, sheet.value, number.value).then((found) => { if (found) onFound(found); });
   });
   loadCommunes(http, datalist).catch((e) => status.error(`${language.t('communesFailed')}: ${e.message}`));
   return { search };

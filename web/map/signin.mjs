@@ -33,6 +33,12 @@ function claimsOf(token) {
   }
 }
 
+/** The role names at the dotted `path` of the token's claims (Keycloak: `realm_access.roles`). */
+function rolesOf(claims, path) {
+  const value = path.split('.').reduce((v, k) => (v && typeof v === 'object' ? v[k] : undefined), claims);
+  return Array.isArray(value) ? value.filter((r) => typeof r === 'string') : [];
+}
+
 function read(storage, key) {
   try { return JSON.parse(storage.getItem(key) ?? 'null'); } catch { return null; }
 }
@@ -78,6 +84,8 @@ async function completeRedirect(config, storage) {
     expiresAt: Date.now() + 1000 * Number(answer.expires_in ?? 300),
     username: claims.preferred_username ?? claims.sub ?? '',
     name: claims.name ?? '',
+    // For showing or hiding controls only: the server decides on every request.
+    roles: rolesOf(claims, config.roles_claim ?? 'realm_access.roles'),
   }));
 }
 
@@ -108,10 +116,10 @@ export async function createSignIn({ storage = sessionStorage } = {}) {
     enabled: Boolean(config.enabled),
     development: Boolean(config.development),
     error,
-    /** The signed-in user's `{ username, name }`, or null. */
+    /** The signed-in user's `{ username, name, roles }`, or null. */
     get user() {
       const s = session();
-      return s ? { username: s.username, name: s.name } : null;
+      return s ? { username: s.username, name: s.name, roles: s.roles ?? [] } : null;
     },
     /** The access token, or null when nobody is signed in (or it expired). */
     token: () => session()?.accessToken ?? null,

@@ -1,8 +1,9 @@
 //! The web apps (`/map`, …): static files and their assets.
 //!
-//! `/map` is the planners' map (`web/map/index.html`), `/map/{file}` its scripts and styles,
-//! `/vendor/maplibre-gl/{file}` and `/vendor/proj4/{file}` the `dist/` folders of those npm
-//! packages in `web/node_modules`. Nothing else under the web root is reachable: a file name is
+//! `/map` is the planners' map (`web/map/index.html`), `/map/{file}` its scripts and styles;
+//! `/editor` the land officers' parcel editor (`web/editor/index.html`), `/editor/{file}` its
+//! own; `/vendor/{package}/{file}` the `dist/` folders of the npm packages they use
+//! (maplibre-gl, proj4, terra-draw, terra-draw-maplibre-gl-adapter) in `web/node_modules`. Nothing else under the web root is reachable: a file name is
 //! one plain path segment (no `..`, no separators, no leading dot), checked before the disk is
 //! touched. The web root is [`crate::config::Config::web_dir`], handed over by `bando serve`
 //! through [`set_web_dir`]; routers built without it (tests) find it the same way the
@@ -41,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/map", get(map_page))
         .route("/map/", get(|| async { Redirect::permanent("/map") }))
         .route("/map/{file}", get(map_file))
+        .route("/editor", get(editor_page))
+        .route("/editor/", get(|| async { Redirect::permanent("/editor") }))
+        .route("/editor/{file}", get(editor_file))
         .route("/vendor/{package}/{file}", get(vendor_file))
 }
 
@@ -66,18 +70,40 @@ async fn map_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> 
     serve_file(&root.join("map"), &file, Kind::App).await
 }
 
+async fn editor_page() -> Result<Response, AppError> {
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("editor"), "index.html", Kind::App).await
+}
+
+async fn editor_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
+    check_name(&file)?;
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("editor"), &file, Kind::App).await
+}
+
+/// The npm packages whose `dist/` folder is published, by name.
+const VENDORED: [(&str, &str); 4] = [
+    ("maplibre-gl", "node_modules/maplibre-gl/dist"),
+    ("proj4", "node_modules/proj4/dist"),
+    ("terra-draw", "node_modules/terra-draw/dist"),
+    (
+        "terra-draw-maplibre-gl-adapter",
+        "node_modules/terra-draw-maplibre-gl-adapter/dist",
+    ),
+];
+
 async fn vendor_file(
     UrlPath((package, file)): UrlPath<(String, String)>,
 ) -> Result<Response, AppError> {
     // Only these packages' dist folders are published; the rest of node_modules is not.
-    let dist = match package.as_str() {
-        "maplibre-gl" => "node_modules/maplibre-gl/dist",
-        "proj4" => "node_modules/proj4/dist",
-        _ => {
-            return Err(AppError::NotFound(format!(
-                "no vendored package {package:?}; served: maplibre-gl, proj4"
-            )))
-        }
+    let Some((_, dist)) = VENDORED.iter().find(|(name, _)| *name == package) else {
+        let served: Vec<&str> = VENDORED.iter().map(|(name, _)| *name).collect();
+        return Err(AppError::NotFound(format!(
+            "no vendored package {package:?}; served: {}",
+            served.join(", ")
+        )));
     };
     check_name(&file)?;
     let root = web_dir();
@@ -104,17 +130,20 @@ fn check_name(file: &str) -> Result<(), AppError> {
     }
 }
 
-/// The map needs the app and its npm packages; say what to do when either is missing.
+/// The apps need their files and their npm packages; say what to do when either is missing.
 fn check_installed(root: &Path) -> Result<(), AppError> {
-    if !root.join("map").join("index.html").is_file() {
+    if !root.join("map").join("index.html").is_file()
+        || !root.join("editor").join("index.html").is_file()
+    {
         return Err(AppError::Unavailable(format!(
             "the web apps are not installed at {}: run bando from the repository (or its web/ \
              folder) or set BANDO_WEB_DIR / server.web_dir to the web/ folder",
             root.display()
         )));
     }
-    if !root.join("node_modules").join("maplibre-gl").is_dir()
-        || !root.join("node_modules").join("proj4").is_dir()
+    if VENDORED
+        .iter()
+        .any(|(name, _)| !root.join("node_modules").join(name).is_dir())
     {
         return Err(AppError::Unavailable(format!(
             "the map's JavaScript packages are missing: run `npm ci` in {} (or `make web-deps` \
@@ -210,14 +239,17 @@ mod tests {
             matches!(&err, AppError::Unavailable(m) if m.contains("BANDO_WEB_DIR")),
             "{err}"
         );
-        std::fs::create_dir_all(root.path().join("map")).expect("mkdir");
-        std::fs::write(root.path().join("map/index.html"), "<!doctype html>").expect("write");
+        for app in ["map", "editor"] {
+            std::fs::create_dir_all(root.path().join(app)).expect("mkdir");
+            std::fs::write(root.path().join(app).join("index.html"), "<!doctype html>")
+                .expect("write");
+        }
         let err = check_installed(root.path()).expect_err("no node_modules");
         assert!(
             matches!(&err, AppError::Unavailable(m) if m.contains("npm ci")),
             "{err}"
         );
-        for package in ["maplibre-gl", "proj4"] {
+        for (package, _) in VENDORED {
             std::fs::create_dir_all(root.path().join("node_modules").join(package)).expect("mkdir");
         }
         check_installed(root.path()).expect("installed");
