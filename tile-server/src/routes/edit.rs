@@ -416,9 +416,15 @@ pub async fn versions(
     let list = land::edit::versions(&state.pools.features, fid)
         .await
         .map_err(AppError::from)?;
-    if list.is_empty() {
-        return Err(AppError::NotFound(format!("parcel {fid} has no recorded history")).into());
+    if list.is_empty()
+        && land::edit::etag(&state.pools.features, fid)
+            .await
+            .map_err(AppError::from)?
+            .is_none()
+    {
+        return Err(AppError::NotFound(format!("there is no parcel {fid}")).into());
     }
+    // A parcel never edited since its delivery has no versions yet: an empty list.
     let features: Vec<Value> = list
         .into_iter()
         .map(|v| {
