@@ -289,7 +289,15 @@ async fn collections_describe_every_layer_with_crs_extent_and_links() {
     let j = r.json();
     let list = j["collections"].as_array().expect("collections");
     let registry = layers::registry().expect("registry");
-    assert_eq!(list.len(), registry.len());
+    // Every layer published for everyone; the staff-only water meters are not listed.
+    let anonymous = gis_core::layer::Viewer::anonymous();
+    let public = registry
+        .iter()
+        .filter(|l| anonymous.sees(l.as_ref()))
+        .count();
+    assert_eq!(list.len(), public);
+    assert!(public < registry.len());
+    assert!(list.iter().all(|c| c["id"] != "water_meters"));
     let parcels = list.iter().find(|c| c["id"] == "parcels").expect("parcels");
     assert_eq!(parcels["itemType"], "feature");
     assert_eq!(
@@ -839,7 +847,9 @@ async fn downloads_and_html_pages_carry_the_same_features() {
     assert!(page.contains("rel=\"next\""));
     let one = by_id.keys().next().expect("id");
     let item = get(&app, &format!("/collections/parcels/items/{one}?f=html")).await;
-    assert!(item.text().contains("Địa chỉ"));
+    // Public titles only: the owner's address is personal data.
+    assert!(item.text().contains("Địa danh"));
+    assert!(!item.text().contains("Địa chỉ"));
 }
 
 // ---- real GDAL clients over HTTP ----
@@ -925,7 +935,12 @@ async fn gdal_lists_every_collection_and_copies_5000_parcels_through_paging() {
         vec!["-ro".into(), "-al".into(), "-so".into(), base.clone()],
     )
     .await;
-    for layer in registry.iter() {
+    let anonymous = gis_core::layer::Viewer::anonymous();
+    assert!(
+        !info.contains("Layer name: water_meters"),
+        "a staff-only layer listed to an anonymous client"
+    );
+    for layer in registry.iter().filter(|l| anonymous.sees(l.as_ref())) {
         let storage = layer.storage();
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", storage.qualified()))
             .fetch_one(&db.pool)
