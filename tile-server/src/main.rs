@@ -41,6 +41,16 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Print an access token of a demo user from the development issuer (`[auth] dev_issuer`),
+    /// for trying the API with curl and for benchmarks. Give the same `--listen` (or
+    /// `server.public_url`) as `serve`: the token names that server's issuer.
+    DevToken {
+        /// Demo user (`can_bo_dia_chinh`, `chuyen_vien_quy_hoach`, `van_hanh_ioc`, `quan_tri`).
+        username: String,
+        /// The address `serve` listens on. Default: 127.0.0.1:8080
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Database schema.
     Db {
         #[command(subcommand)]
@@ -278,6 +288,17 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen } => {
             let config = load_config(&cli, listen.as_ref())?;
             with_db(&config, async |db| serve(&config, db).await).await
+        }
+        Command::DevToken { username, listen } => {
+            let config = load_config(&cli, listen.as_ref())?;
+            let tile_server::config::AuthSettings::Dev(dev) = &config.auth else {
+                anyhow::bail!(
+                    "the development issuer is off: set [auth] dev_issuer = true or BANDO_AUTH_DEV_ISSUER=true"
+                );
+            };
+            let issuer = auth::DevIssuer::open(dev.clone())?;
+            println!("{}", issuer.issue(username)?);
+            Ok(())
         }
         Command::Db {
             action: DbAction::Stop,

@@ -239,3 +239,37 @@ async fn killing_an_import_at_any_moment_leaves_the_layer_as_it_was() {
         "only {killed_mid_way} kills landed mid-import"
     );
 }
+
+#[tokio::test]
+async fn dev_token_prints_a_token_the_dev_issuer_signed_for_that_server() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let o = run(bando_embedded(work.path())
+        .env_remove("BANDO_AUTH_DEV_ISSUER")
+        .args(["dev-token", "can_bo_dia_chinh"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("development issuer is off"), "{}", stderr(&o));
+    let o = run(bando_embedded(work.path())
+        .env("BANDO_AUTH_DEV_ISSUER", "true")
+        .args(["dev-token", "can_bo_dia_chinh", "--listen", "127.0.0.1:8099"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_string();
+    // Verified as the server on 127.0.0.1:8099 would: its issuer, the key in the data dir.
+    let issuer = auth::DevIssuer::open(auth::DevIssuerConfig::new(
+        "http://127.0.0.1:8099/dev-auth",
+        work.path().join("dev-issuer"),
+    ))
+    .expect("issuer");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    let who = verifier
+        .authenticate(Some(&format!("Bearer {token}")))
+        .await
+        .expect("a valid token")
+        .expect("a principal");
+    assert_eq!(who.username, "can_bo_dia_chinh");
+    let o = run(bando_embedded(work.path())
+        .env("BANDO_AUTH_DEV_ISSUER", "true")
+        .args(["dev-token", "nobody"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no demo user"), "{}", stderr(&o));
+}
