@@ -41,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/map", get(map_page))
         .route("/map/", get(|| async { Redirect::permanent("/map") }))
         .route("/map/{file}", get(map_file))
+        .route("/portal", get(portal_page))
+        .route("/portal/", get(|| async { Redirect::permanent("/portal") }))
+        .route("/portal/{file}", get(portal_file))
         .route("/vendor/{package}/{file}", get(vendor_file))
 }
 
@@ -57,6 +60,18 @@ async fn map_page() -> Result<Response, AppError> {
     let root = web_dir();
     check_installed(&root)?;
     serve_file(&root.join("map"), "index.html", Kind::App).await
+}
+
+async fn portal_page() -> Result<Response, AppError> {
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("portal"), "index.html", Kind::App).await
+}
+
+async fn portal_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
+    check_name(&file)?;
+    let root = web_dir();
+    serve_file(&root.join("portal"), &file, Kind::App).await
 }
 
 async fn map_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
