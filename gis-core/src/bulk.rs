@@ -868,12 +868,28 @@ impl MergeSql {
             .map(|c| format!("s.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let key_join = t
-            .key_columns()
-            .iter()
-            .map(|k| format!("t.{k} = s.{k}", k = q(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let (key_join, live) = match t.natural_key {
+            // The live side is the rows of the delivery's own version(s) only.
+            crate::feature::NaturalKey::SourceIdWithin(col) => (
+                format!(
+                    "t.source_id = s.source_id AND t.{c} IS NOT DISTINCT FROM s.{c}",
+                    c = q(col)
+                ),
+                format!(
+                    "(SELECT * FROM {target} t0 WHERE EXISTS (SELECT 1 FROM bando_stage s0
+                      WHERE s0.rejected IS NULL AND s0.{c} IS NOT DISTINCT FROM t0.{c}))",
+                    c = q(col)
+                ),
+            ),
+            _ => (
+                t.key_columns()
+                    .iter()
+                    .map(|k| format!("t.{k} = s.{k}", k = q(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                target.clone(),
+            ),
+        };
         let changed = data_cols
             .iter()
             .map(|c| format!("t.{c} IS DISTINCT FROM s.{c}"))
@@ -901,7 +917,7 @@ impl MergeSql {
                         Box2D(t.geom_3857) AS old_box,
                         Box2D(ST_Transform(s.geom, 3857)) AS new_box
                  FROM (SELECT * FROM bando_stage WHERE rejected IS NULL) s
-                 FULL JOIN {target} t ON {key_join}
+                 FULL JOIN {live} t ON {key_join}
                  WHERE t.id IS NULL OR s.__file IS NULL OR {changed}"
             ),
             delete: format!(

@@ -18,8 +18,8 @@ use crate::bulk::StagedRow;
 use crate::crs::VN2000_TM3_106_15;
 use crate::feature::{ColumnType, FeatureTable};
 use crate::layer::{
-    Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Readers, Roles, StorageTable,
-    StyleHints,
+    Generalisation, GeometryKind, Layer, PropertyDef, PropertyKind, Readers, Roles, RowFilter,
+    StorageTable, StyleHints,
 };
 
 /// A boxed future (the hooks are called through trait objects).
@@ -102,6 +102,8 @@ pub struct LayerDecl {
     pub scope_column: Option<&'static str>,
     /// Roles that write the layer besides administrators (read-only by default).
     pub writers: Roles,
+    /// Rows only some readers see (drafts of plans: planners only); `None`: every row.
+    pub row_filter: Option<RowFilter>,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -147,6 +149,7 @@ impl LayerDecl {
             readers: Readers::Everyone,
             scope_column: None,
             writers: Roles::NONE,
+            row_filter: None,
         }
     }
 
@@ -250,6 +253,9 @@ impl Layer for LayerDecl {
     }
     fn writers(&self) -> Roles {
         self.writers
+    }
+    fn row_filter(&self) -> Option<RowFilter> {
+        self.row_filter
     }
     fn style(&self) -> StyleHints {
         self.style.clone()

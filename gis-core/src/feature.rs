@@ -136,6 +136,10 @@ pub enum NaturalKey {
     Columns(&'static [&'static str]),
     /// The `source_id` column.
     SourceId,
+    /// The `source_id` column within each value of this column (a plan version): a delivery
+    /// meets only the live rows sharing its value (null included), so importing one version
+    /// never touches another.
+    SourceIdWithin(&'static str),
 }
 
 /// The owner's rule on one row's canonical values (in column order): `Err` says, for a person,
@@ -204,6 +208,7 @@ impl FeatureTable {
         match self.natural_key {
             NaturalKey::Columns(cols) => cols.to_vec(),
             NaturalKey::SourceId => vec!["source_id"],
+            NaturalKey::SourceIdWithin(col) => vec![col, "source_id"],
         }
     }
 

@@ -701,6 +701,13 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
             sql.conditions.push(scope.condition("t"));
         }
     }
+    let sight = Sight {
+        access: q.access,
+        scope: q.scope.clone(),
+    };
+    if let Some(rows) = sight.rows(layer, "t") {
+        sql.conditions.push(rows);
+    }
     Ok(sql)
 }
 
@@ -1041,9 +1048,13 @@ pub async fn item(
 ) -> Result<Option<Value>, FeaturesError> {
     let props = visible_properties(layer, sight.access);
     let text = format!(
-        "SELECT {} FROM {} t WHERE t.id = $1",
+        "SELECT {} FROM {} t WHERE t.id = $1{}",
         feature_sql(&props, sight.scope.as_ref(), crs, GeometryFormat::GeoJson),
-        layer.storage().qualified()
+        layer.storage().qualified(),
+        sight
+            .rows(layer, "t")
+            .map(|c| format!(" AND {c}"))
+            .unwrap_or_default()
     );
     let row: Option<String> = sqlx::query_scalar(&text)
         .bind(id)

@@ -55,6 +55,9 @@ impl GeometryKind {
 pub enum Access {
     /// Anyone, including anonymous users of the public portal.
     Public,
+    /// Planners (and administrators): public properties, and the rows a layer's [`RowFilter`]
+    /// hides from everyone else (drafts of plans). No property is declared with this class.
+    Internal,
     /// Authenticated users with a role that grants it (owner names and other personal data).
     Restricted,
 }
@@ -64,6 +67,7 @@ impl Access {
     pub fn as_str(&self) -> &'static str {
         match self {
             Access::Public => "public",
+            Access::Internal => "internal",
             Access::Restricted => "restricted",
         }
     }
@@ -222,9 +226,50 @@ impl Sight {
     pub fn whole_access(&self) -> Access {
         if self.province_wide() {
             Access::Restricted
+        } else if self.access == Access::Internal && self.scope.is_none() {
+            Access::Internal
         } else {
             Access::Public
         }
+    }
+
+    /// The SQL condition on the rows of `layer` this sight reads (`alias` names the table),
+    /// or `None` when it reads every row: see [`RowFilter`].
+    pub fn rows(&self, layer: &dyn Layer, alias: &str) -> Option<String> {
+        layer
+            .row_filter()
+            .and_then(|f| f.condition(self.whole_access(), alias))
+    }
+}
+
+/// Rows of a layer that only some readers see, declared with the layer: for example the zones
+/// of draft plans, which only planners (and administrators) read. Each condition is SQL over
+/// the layer's table where `{t}` stands for the table's alias with its dot (or nothing); it may
+/// read other tables of its owner (e.g. `{t}plan_id IN (SELECT id FROM planning.plans WHERE …)`).
+/// It is applied in tiles (per access class, so public tiles stay one shared class), items,
+/// single features, counts, downloads and spatial queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowFilter {
+    /// The rows everyone (anonymous readers, land officers, operators) reads.
+    pub everyone: &'static str,
+    /// The rows readers of class [`Access::Internal`] and above read; `None`: every row.
+    pub insiders: Option<&'static str>,
+}
+
+impl RowFilter {
+    /// The condition for readers of `access` (the whole-answer class), or `None` for every row.
+    pub fn condition(&self, access: Access, alias: &str) -> Option<String> {
+        let template = if access >= Access::Internal {
+            self.insiders?
+        } else {
+            self.everyone
+        };
+        let prefix = if alias.is_empty() {
+            String::new()
+        } else {
+            format!("{alias}.")
+        };
+        Some(format!("({})", template.replace("{t}", &prefix)))
     }
 }
 
@@ -297,6 +342,8 @@ impl Viewer {
     pub fn whole_access(&self) -> Access {
         if self.roles.contains(Roles::ADMIN) {
             Access::Restricted
+        } else if self.roles.contains(Roles::PLANNER) {
+            Access::Internal
         } else {
             Access::Public
         }
@@ -309,10 +356,13 @@ impl Viewer {
 
     /// What the reader reads of `layer`: administrators every restricted property; land
     /// officers those of rows in their communes (none on a layer without a scope column);
-    /// everyone else public properties.
+    /// planners the rows a [`RowFilter`] keeps for insiders; everyone else public properties.
     pub fn sight(&self, layer: &dyn Layer) -> Sight {
         if self.roles.contains(Roles::ADMIN) {
             return Access::Restricted.into();
+        }
+        if self.roles.contains(Roles::PLANNER) && layer.row_filter().is_some() {
+            return Access::Internal.into();
         }
         if self.roles.contains(Roles::LAND_OFFICER) {
             if let Some(column) = layer.scope_column() {
@@ -469,6 +519,11 @@ pub trait Layer: Send + Sync {
     /// The column placing a row in a commune, for land officers' scope; `None` when the layer
     /// has no such column (its restricted properties are then for administrators only).
     fn scope_column(&self) -> Option<String> {
+        None
+    }
+    /// Rows only some readers see ([`RowFilter`]); `None`: every reader of the layer reads
+    /// every row.
+    fn row_filter(&self) -> Option<RowFilter> {
         None
     }
     /// Style hints.

@@ -57,6 +57,9 @@ pub fn tile_sql(
     coarse: bool,
 ) -> TileSql {
     let storage = layer.storage();
+    // Rows this class does not read (drafts for the public class): a condition in the SQL,
+    // so each access class renders and caches its own tiles.
+    let rows = layer.row_filter().and_then(|f| f.condition(access, ""));
     match layer.generalisation() {
         Generalisation::Overview(overview) if coarse || z < overview.detail_zoom => {
             overview_tile_sql(layer.id(), &overview, z, access, max_features)
@@ -65,7 +68,7 @@ pub fn tile_sql(
             detail_zoom,
             cell_px,
         } if coarse || z < detail_zoom => {
-            cluster_tile_sql(layer.id(), &storage, cell_px, max_features)
+            cluster_tile_sql(layer.id(), &storage, cell_px, max_features, rows.as_deref())
         }
         _ => {
             let (extent, lag) = if coarse {
@@ -82,6 +85,7 @@ pub fn tile_sql(
                 max_features,
                 extent,
                 lag,
+                rows.as_deref(),
             )
         }
     }
@@ -130,6 +134,7 @@ pub fn cluster_tile_sql(
     storage: &StorageTable,
     cell_px: u16,
     max_features: u32,
+    rows: Option<&str>,
 ) -> TileSql {
     // Cells per tile side; a power of two from 1 to 256.
     let per_tile = (256 / u32::from(cell_px.clamp(1, 256))).next_power_of_two();
@@ -145,7 +150,7 @@ pub fn cluster_tile_sql(
                       floor((ST_XMin(geom_3857) + {half}) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cx,
                       floor(({half} - ST_YMax(geom_3857)) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cy
                FROM {table}
-               WHERE geom_3857 && ST_TileEnvelope($1, $2, $3)
+               WHERE geom_3857 && ST_TileEnvelope($1, $2, $3){rows}
              ) p
              WHERE cx BETWEEN $2::bigint * {per_tile} AND $2::bigint * {per_tile} + {last}
                AND cy BETWEEN $3::bigint * {per_tile} AND $3::bigint * {per_tile} + {last}
@@ -159,6 +164,7 @@ pub fn cluster_tile_sql(
         world = 2.0 * WORLD_HALF,
         last = per_tile - 1,
         table = storage.qualified(),
+        rows = rows.map(|r| format!(" AND {r}")).unwrap_or_default(),
     );
     TileSql { sql, max_features }
 }
@@ -182,6 +188,7 @@ pub fn layer_tile_sql(
         max_features,
         EXTENT,
         0,
+        None,
     )
 }
 
@@ -197,6 +204,7 @@ fn feature_tile_sql(
     max_features: u32,
     extent: u32,
     lag: u8,
+    rows: Option<&str>,
 ) -> TileSql {
     let mut columns = vec![quote_ident(&storage.id_column)];
     for p in properties.iter().filter(|p| p.access <= access) {
@@ -218,7 +226,7 @@ fn feature_tile_sql(
            SELECT {columns}, ST_AsMVTGeom({geometry}, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
            FROM {table}
            WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {margin})
-             AND min_zoom <= $1{lag}{low_zoom}
+             AND min_zoom <= $1{lag}{low_zoom}{rows}
            LIMIT {limit}
          ) t WHERE geom IS NOT NULL",
         name = sql_literal(layer_id),
@@ -237,6 +245,7 @@ fn feature_tile_sql(
             "geom_3857".to_string()
         },
         lag = if lag > 0 { format!(" - {lag}") } else { String::new() },
+        rows = rows.map(|r| format!(" AND {r}")).unwrap_or_default(),
         limit = max_features,
     );
     TileSql { sql, max_features }

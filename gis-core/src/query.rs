@@ -106,6 +106,15 @@ fn properties_sql(layer: &dyn Layer, viewer: &Viewer) -> String {
     }
 }
 
+/// ` AND <condition>` on the rows of `layer` (alias `t`) the viewer reads, or nothing.
+fn rows_sql(layer: &dyn Layer, viewer: &Viewer) -> String {
+    viewer
+        .sight(layer)
+        .rows(layer, "t")
+        .map(|c| format!(" AND {c}"))
+        .unwrap_or_default()
+}
+
 fn dimension_of(kind: GeometryKind) -> i32 {
     match kind {
         GeometryKind::Point | GeometryKind::MultiPoint => 0,
@@ -164,10 +173,11 @@ pub async fn identify(
              SELECT t.id, ST_AsGeoJSON(ST_Transform(t.geom, $5::integer), 9)::json,
                     {props}, ST_Area(ST_Transform(t.geom, $3::integer)), NULL::float8
              FROM {table} t, q
-             WHERE ST_DWithin(t.geom_3857, q.p3857, $4) AND t.min_zoom <= $6
+             WHERE ST_DWithin(t.geom_3857, q.p3857, $4) AND t.min_zoom <= $6{rows}
              ORDER BY ST_Area(t.geom), t.id
              LIMIT $7",
             props = properties_sql(*layer, &out.viewer),
+            rows = rows_sql(*layer, &out.viewer),
             table = storage.qualified(),
         );
         let rows: Vec<Row> = sqlx::query_as(&sql)
@@ -219,7 +229,8 @@ pub async fn nearest(
     let candidates = i64::from(limit) * 2 + 32;
     let sql = format!(
         "{POINT_CTE},
-         c AS (SELECT t.* FROM {table} t, q ORDER BY t.geom_3857 <-> q.p3857 LIMIT $4)
+         c AS (SELECT t.* FROM {table} t, q WHERE true{rows}
+               ORDER BY t.geom_3857 <-> q.p3857 LIMIT $4)
          SELECT t.id, ST_AsGeoJSON(ST_Transform(t.geom, $5::integer), 9)::json, {props},
                 ST_Area(ST_Transform(t.geom, $3::integer)),
                 ST_Distance(ST_Transform(t.geom, $3::integer), q.pz) AS d
@@ -227,6 +238,7 @@ pub async fn nearest(
          ORDER BY d, t.id
          LIMIT $6",
         props = properties_sql(layer, &out.viewer),
+        rows = rows_sql(layer, &out.viewer),
         table = layer.storage().qualified(),
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)
@@ -265,10 +277,11 @@ pub async fn within(
                 ST_Distance(ST_Transform(t.geom, $3::integer), q.pz) AS d
          FROM {table} t, q
          WHERE t.geom_3857 && ST_Expand(q.p3857, $4)
-           AND ST_DWithin(ST_Transform(t.geom, $3::integer), q.pz, $5)
+           AND ST_DWithin(ST_Transform(t.geom, $3::integer), q.pz, $5){rows}
          ORDER BY d, t.id
          LIMIT $7",
         props = properties_sql(layer, &out.viewer),
+        rows = rows_sql(layer, &out.viewer),
         table = layer.storage().qualified(),
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)

@@ -952,7 +952,7 @@ async fn read_source(
 /// the key's values (`25195/3/12`), stable from one delivery to the next — a place in the file
 /// would change for every later feature when one is dropped, and count them all as changed.
 fn key_text(table: &FeatureTable, values: &[Value]) -> Option<String> {
-    if table.natural_key == gis_core::feature::NaturalKey::SourceId {
+    if !matches!(table.natural_key, gis_core::feature::NaturalKey::Columns(_)) {
         return None;
     }
     let mut parts = Vec::new();

@@ -21,6 +21,7 @@ pub mod overlaps;
 pub mod overview;
 pub mod parcels;
 pub mod plugin;
+pub mod portal;
 pub mod tables;
 
 /// The cadastre's embedded migrations (versions 1001–1999).

@@ -3,10 +3,13 @@
 //! Owns the `planning` schema: planning zones (planned land-use function, building density,
 //! floors, height, setback, approving decision), red lines (chỉ giới đường đỏ) and building lines
 //! (chỉ giới xây dựng), described in [`tables`] for the importers; and the planning report of a
-//! parcel ([`report`]: zones, red and building lines overlaid in the parcel's TM-3 zone).
+//! parcel ([`report`]: zones, red and building lines overlaid in the parcel's TM-3 zone, over
+//! the plans in force, with drafts, or as of a date); plans as objects with versions
+//! ([`plans`]: drafts, approval superseding the replaced plan, documents, comparison).
 //! Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
+pub mod plans;
 pub mod plugin;
 pub mod report;
 pub mod tables;

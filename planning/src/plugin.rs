@@ -1,11 +1,28 @@
 //! Urban planning's layers, declared once: planning zones coloured by their planned land-use
-//! function, red lines and building lines.
+//! function, red lines and building lines. Each declares [`PLAN_ROWS`]: everyone reads the
+//! rows of approved plans in force; planners (and administrators) also read drafts.
 
 use gis_core::declare::LayerDecl;
-use gis_core::layer::StyleHints;
+use gis_core::layer::{RowFilter, StyleHints};
 use serde_json::json;
 
 use crate::tables::{BUILDING_LINES, RED_LINES, ZONES};
+
+/// Rows of approved plans in force (and rows imported before plans existed, which carry
+/// none): what everyone reads. `{t}` is the table alias with its dot.
+pub const IN_FORCE: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FROM planning.plans \
+     WHERE status = 'approved' AND (valid_until IS NULL OR valid_until >= current_date))";
+
+/// Rows of approved plans and of drafts: what planners and administrators read (superseded and
+/// withdrawn versions stay out of the map; the plans API and the dated report reach them).
+pub const WITH_DRAFTS: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FROM planning.plans \
+     WHERE status IN ('approved', 'draft'))";
+
+/// The row filter of every planning layer.
+pub const PLAN_ROWS: RowFilter = RowFilter {
+    everyone: IN_FORCE,
+    insiders: Some(WITH_DRAFTS),
+};
 
 /// Planning's layers.
 pub fn layers() -> Vec<LayerDecl> {
@@ -53,6 +70,7 @@ pub fn layers() -> Vec<LayerDecl> {
                 ..zones.style.clone()
             },
             styles: &["public"],
+            row_filter: Some(PLAN_ROWS),
             ..zones
         },
         LayerDecl {
@@ -63,6 +81,7 @@ pub fn layers() -> Vec<LayerDecl> {
                 ..red.style.clone()
             },
             styles: &["public"],
+            row_filter: Some(PLAN_ROWS),
             ..red
         },
         LayerDecl {
@@ -74,6 +93,7 @@ pub fn layers() -> Vec<LayerDecl> {
                 ..building.style.clone()
             },
             styles: &["public"],
+            row_filter: Some(PLAN_ROWS),
             ..building
         },
     ]

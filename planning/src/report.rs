@@ -27,6 +27,8 @@ pub enum ReportError {
 /// A zone's share of the parcel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneShare {
+    /// The plan version the zone belongs to (`None`: imported before plans existed).
+    pub plan_id: Option<i64>,
     /// Zone code (ký hiệu ô quy hoạch).
     pub zone_code: String,
     /// Zone name, if any.
@@ -85,10 +87,13 @@ pub struct Report {
     pub red_lines: LineCut,
     /// Building lines (chỉ giới xây dựng).
     pub building_lines: LineCut,
+    /// The plans of the zones the parcel lies in, with their decisions and documents.
+    pub plans: Vec<crate::plans::Plan>,
 }
 
 #[derive(sqlx::FromRow)]
 struct ZoneRow {
+    plan_id: Option<i64>,
     zone_code: String,
     name: Option<String>,
     land_use_function: Option<String>,
@@ -101,39 +106,84 @@ struct ZoneRow {
     area: f64,
 }
 
-/// The planning report of a parcel given as EWKB in its native TM-3 zone.
-pub async fn overlay(pool: &PgPool, parcel_ewkb: &[u8]) -> Result<Report, ReportError> {
+/// Which plans a report reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// Approved plans in force today (everyone).
+    InForce,
+    /// Approved plans and drafts (planners).
+    WithDrafts,
+    /// The plans in force on that day (history).
+    AsOf(chrono::NaiveDate),
+}
+
+impl Plans {
+    /// SQL condition on the rows of alias `t` (a planning table) these plans hold.
+    pub fn condition(self, alias: &str) -> String {
+        let template = match self {
+            Plans::InForce => crate::plugin::IN_FORCE.to_string(),
+            Plans::WithDrafts => crate::plugin::WITH_DRAFTS.to_string(),
+            // A date printed by chrono: digits and dashes only.
+            Plans::AsOf(day) => format!(
+                "{{t}}plan_id IS NULL OR {{t}}plan_id IN (SELECT planning.plans_in_force('{}'::date))",
+                day.format("%Y-%m-%d")
+            ),
+        };
+        format!("({})", template.replace("{t}", &format!("{alias}.")))
+    }
+}
+
+/// The planning report of a parcel given as EWKB in its native TM-3 zone, over `plans`.
+pub async fn overlay(
+    pool: &PgPool,
+    parcel_ewkb: &[u8],
+    plans: Plans,
+) -> Result<Report, ReportError> {
+    let rows_z = plans.condition("z");
     let (srid, parcel_area_m2): (i32, f64) =
         sqlx::query_as("SELECT ST_SRID(g), ST_Area(g) FROM (SELECT ST_GeomFromEWKB($1) AS g) p")
             .bind(parcel_ewkb)
             .fetch_one(pool)
             .await?;
-    let rows: Vec<ZoneRow> = sqlx::query_as(
+    let rows: Vec<ZoneRow> = sqlx::query_as(&format!(
         "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
-         SELECT z.zone_code, z.name, z.land_use_function, z.density_pct, z.max_floors,
+         SELECT z.plan_id, z.zone_code, z.name, z.land_use_function, z.density_pct, z.max_floors,
                 z.max_height_m, z.setback_m, z.decision_number, z.decision_date::text,
                 ST_Area(ST_Intersection(ST_Transform(z.geom, ST_SRID(p.g)), p.g)) AS area
          FROM planning.zones z, p
          WHERE z.geom_3857 && ST_Transform(p.g, 3857)
-           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g)
-         ORDER BY area DESC, z.zone_code",
-    )
+           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g) AND {rows_z}
+         ORDER BY area DESC, z.zone_code"
+    ))
     .bind(parcel_ewkb)
     .fetch_all(pool)
     .await?;
     // Zones may overlap (plans of different dates): the planned area is that of their union.
-    let planned: f64 = sqlx::query_scalar(
+    let planned: f64 = sqlx::query_scalar(&format!(
         "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
          SELECT coalesce(ST_Area(ST_Intersection(ST_Union(ST_Transform(z.geom, ST_SRID(p.g))), p.g)), 0)
          FROM planning.zones z, p
          WHERE z.geom_3857 && ST_Transform(p.g, 3857)
-           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g)
-         GROUP BY p.g",
-    )
+           AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g) AND {rows_z}
+         GROUP BY p.g"
+    ))
     .bind(parcel_ewkb)
     .fetch_optional(pool)
     .await?
     .unwrap_or(0.0);
+    let mut plan_ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.area > 0.0)
+        .filter_map(|r| r.plan_id)
+        .collect();
+    plan_ids.sort_unstable();
+    plan_ids.dedup();
+    let plan_list = crate::plans::summaries(pool, &plan_ids, plans == Plans::WithDrafts)
+        .await
+        .map_err(|e| match e {
+            crate::plans::PlanError::Db(e) => ReportError::Db(e),
+            other => ReportError::Db(sqlx::Error::Protocol(other.to_string())),
+        })?;
     let zones = rows
         .into_iter()
         .filter(|r| r.area > 0.0)
@@ -143,6 +193,7 @@ pub async fn overlay(pool: &PgPool, parcel_ewkb: &[u8]) -> Result<Report, Report
                 .as_deref()
                 .and_then(|c| land::land_use::validate(c, None).ok());
             ZoneShare {
+                plan_id: r.plan_id,
                 percent: if parcel_area_m2 > 0.0 {
                     r.area / parcel_area_m2 * 100.0
                 } else {
@@ -168,13 +219,19 @@ pub async fn overlay(pool: &PgPool, parcel_ewkb: &[u8]) -> Result<Report, Report
         parcel_area_m2,
         zones,
         unplanned_area_m2: (parcel_area_m2 - planned).max(0.0),
-        red_lines: line_cut(pool, parcel_ewkb, "red_lines").await?,
-        building_lines: line_cut(pool, parcel_ewkb, "building_lines").await?,
+        red_lines: line_cut(pool, parcel_ewkb, "red_lines", plans).await?,
+        building_lines: line_cut(pool, parcel_ewkb, "building_lines", plans).await?,
+        plans: plan_list,
     })
 }
 
 /// The parcel against `planning.<table>` (a line table of this crate; see the module doc).
-async fn line_cut(pool: &PgPool, parcel_ewkb: &[u8], table: &str) -> Result<LineCut, ReportError> {
+async fn line_cut(
+    pool: &PgPool,
+    parcel_ewkb: &[u8],
+    table: &str,
+    plans: Plans,
+) -> Result<LineCut, ReportError> {
     let table = match table {
         "red_lines" => "planning.red_lines",
         _ => "planning.building_lines",
@@ -185,7 +242,7 @@ async fn line_cut(pool: &PgPool, parcel_ewkb: &[u8], table: &str) -> Result<Line
                     FROM (SELECT ST_GeomFromEWKB($1) AS g) s),
          near AS (SELECT r.road_name, (ST_Dump(ST_Transform(r.geom, ST_SRID(p.g)))).geom AS g
                   FROM {table} r, p
-                  WHERE r.geom_3857 && ST_Expand(p.g3857, 1)),
+                  WHERE r.geom_3857 && ST_Expand(p.g3857, 1) AND {rows}),
          touching AS (SELECT near.* FROM near, p WHERE ST_DWithin(near.g, p.g, 0.05)),
          x AS (SELECT touching.g FROM touching, p WHERE ST_Relate(touching.g, p.g, '1********')),
          road AS (SELECT ST_Union(ST_Buffer(x.g, p.reach, 'side=right')) AS g FROM x, p),
@@ -199,7 +256,8 @@ async fn line_cut(pool: &PgPool, parcel_ewkb: &[u8], table: &str) -> Result<Line
                  FROM p, road, block),
                 (SELECT coalesce(array_agg(DISTINCT road_name ORDER BY road_name)
                                  FILTER (WHERE road_name IS NOT NULL), '{{}}')
-                 FROM touching)"
+                 FROM touching)",
+        rows = plans.condition("r")
     );
     let (crossing, touching, length, area, roads): (i64, i64, f64, f64, Vec<String>) =
         sqlx::query_as(&sql)

@@ -1,4 +1,5 @@
-//! Planning's feature tables as the importers see them.
+//! Planning's feature tables as the importers see them. Every row belongs to a plan version
+//! (`plan_id`, given on import with `--plan`); a delivery replaces only its own plan's rows.
 
 use gis_core::feature::{Column, ColumnType::*, FeatureTable, NaturalKey};
 use gis_core::layer::GeometryKind;
@@ -10,6 +11,7 @@ pub const ZONES: FeatureTable = FeatureTable {
     table: "zones",
     geometry: GeometryKind::MultiPolygon,
     columns: &[
+        Column::new("plan_id", Integer, &[], false).titled("Phương án quy hoạch", "Plan"),
         Column::new("zone_code", Text, &["MAKHU", "KYHIEU", "MA_O"], true)
             .titled("Ký hiệu ô quy hoạch", "Zone code"),
         Column::new("name", Text, &["TENKHU", "TEN_O"], false).titled("Tên", "Name"),
@@ -38,7 +40,7 @@ pub const ZONES: FeatureTable = FeatureTable {
         Column::new("decision_date", Date, &["NGAYQD", "NGAY_QD"], false)
             .titled("Ngày quyết định", "Decision date"),
     ],
-    natural_key: NaturalKey::SourceId,
+    natural_key: NaturalKey::SourceIdWithin("plan_id"),
     source_id_fields: &["MAKHU", "KYHIEU", "MA_O"],
     check: None,
 };
@@ -50,12 +52,13 @@ pub const RED_LINES: FeatureTable = FeatureTable {
     table: "red_lines",
     geometry: GeometryKind::MultiLineString,
     columns: &[
+        Column::new("plan_id", Integer, &[], false).titled("Phương án quy hoạch", "Plan"),
         Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false)
             .titled("Tên đường", "Road name"),
         Column::new("decision_number", Text, &["SOQD", "SO_QD"], false)
             .titled("Số quyết định", "Decision number"),
     ],
-    natural_key: NaturalKey::SourceId,
+    natural_key: NaturalKey::SourceIdWithin("plan_id"),
     source_id_fields: &["MA", "ID"],
     check: None,
 };
@@ -67,6 +70,7 @@ pub const BUILDING_LINES: FeatureTable = FeatureTable {
     table: "building_lines",
     geometry: GeometryKind::MultiLineString,
     columns: &[
+        Column::new("plan_id", Integer, &[], false).titled("Phương án quy hoạch", "Plan"),
         Column::new("road_name", Text, &["TENDUONG", "TEN_DUONG"], false)
             .titled("Tên đường", "Road name"),
         Column::new("decision_number", Text, &["SOQD", "SO_QD"], false)
@@ -74,7 +78,7 @@ pub const BUILDING_LINES: FeatureTable = FeatureTable {
         Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false)
             .titled("Khoảng lùi (m)", "Setback (m)"),
     ],
-    natural_key: NaturalKey::SourceId,
+    natural_key: NaturalKey::SourceIdWithin("plan_id"),
     source_id_fields: &["MA", "ID"],
     check: None,
 };

@@ -61,6 +61,9 @@ pub enum AppError {
     /// The reader may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The request conflicts with the resource's state (approving a plan that is no draft).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl AppError {
@@ -143,6 +146,7 @@ impl IntoResponse for AppError {
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, Some(m.clone())),
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, Some(m.clone())),
+            AppError::Conflict(m) => (StatusCode::CONFLICT, Some(m.clone())),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, None)

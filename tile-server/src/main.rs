@@ -113,6 +113,19 @@ enum Command {
         /// without a commune field (repeatable).
         #[arg(long, value_name = "COLUMN=VALUE")]
         set: Vec<String>,
+        /// Planning layers: the plan version the features belong to — NEW makes a draft plan
+        /// (named by --plan-name), an id adds to that draft. Approve it with `bando plan approve`.
+        #[arg(long, value_name = "NEW|ID")]
+        plan: Option<String>,
+        /// Name of the draft plan --plan NEW makes. Default: the file's name.
+        #[arg(long, value_name = "NAME", requires = "plan")]
+        plan_name: Option<String>,
+        /// Level of the draft plan --plan NEW makes: general, zoning (1:2000), detailed (1:500).
+        #[arg(long, default_value = "detailed", requires = "plan")]
+        plan_level: String,
+        /// The approved plan the draft --plan NEW amends or replaces (superseded on approval).
+        #[arg(long, value_name = "ID", requires = "plan")]
+        replaces: Option<i64>,
         /// CRS of sources without one (or to override theirs), e.g. EPSG:9212.
         #[arg(long, value_name = "EPSG:N")]
         srs: Option<String>,
@@ -141,6 +154,11 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Plans as objects with versions: list, approve a draft, attach a document.
+    Plan {
+        #[command(subcommand)]
+        action: PlanAction,
     },
     /// List the built-in layers (no database needed; `bando layer list` adds the added ones).
     Layers,
@@ -171,6 +189,40 @@ enum Command {
         force: bool,
         /// The pack: OUT.mbtiles or OUT.pmtiles.
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanAction {
+    /// Every plan, drafts included.
+    List,
+    /// Approve a draft: it comes into force and supersedes the plan it replaces, in one
+    /// transaction; running servers drop the affected tiles.
+    Approve {
+        /// The draft's id.
+        id: i64,
+        /// Approving decision number, e.g. 1234/QĐ-UBND.
+        #[arg(long)]
+        decision: String,
+        /// Decision date (YYYY-MM-DD). Default: today.
+        #[arg(long)]
+        decision_date: Option<String>,
+        /// Approving authority, e.g. "UBND tỉnh Đồng Nai".
+        #[arg(long)]
+        authority: Option<String>,
+        /// In force until (YYYY-MM-DD).
+        #[arg(long)]
+        valid_until: Option<String>,
+    },
+    /// Attach a document (the decision as PDF, …) to a plan; stored in the database.
+    Document {
+        /// The plan's id.
+        id: i64,
+        /// The file.
+        file: PathBuf,
+        /// Title. Default: the file's name.
+        #[arg(long)]
+        title: Option<String>,
     },
 }
 
@@ -430,6 +482,10 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
+        Command::Plan { action } => {
+            let config = load_config(&cli, None)?;
+            with_db(&config, async |db| plan_command(&db.pool, action).await).await
+        }
         Command::Layer { action } => {
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| layer_command(&db.pool, action).await).await
@@ -444,6 +500,10 @@ async fn run(cli: Cli) -> Result<()> {
             geometry_type,
             restricted,
             set,
+            plan,
+            plan_name,
+            plan_level,
+            replaces,
             srs,
             encoding,
             mapping,
@@ -520,6 +580,23 @@ async fn run(cli: Cli) -> Result<()> {
                         definition.geometry.as_str(),
                         definition.sector
                     );
+                }
+                let mut opts = opts;
+                if let Some(plan) = plan {
+                    let id = plan_for_import(
+                        &db.pool,
+                        &kind,
+                        plan,
+                        plan_name.as_deref(),
+                        plan_level,
+                        *replaces,
+                        path,
+                        *dry_run,
+                    )
+                    .await?;
+                    if let Some(id) = id {
+                        opts.set.push(("plan_id".to_string(), id.to_string()));
+                    }
                 }
                 let summary = importers::pipeline::import(&db.pool, path, &opts).await?;
                 if *json {
@@ -806,4 +883,138 @@ fn print_summary(s: &importers::pipeline::ImportSummary) {
     if s.dry_run {
         println!("dry run: nothing was changed");
     }
+}
+
+/// The plan `--plan NEW|ID` names for an import into a planning layer: a new draft (not made
+/// on a dry run: `None`) or an existing draft.
+#[allow(clippy::too_many_arguments)]
+async fn plan_for_import(
+    pool: &sqlx::PgPool,
+    kind: &str,
+    plan: &str,
+    name: Option<&str>,
+    level: &str,
+    replaces: Option<i64>,
+    path: &std::path::Path,
+    dry_run: bool,
+) -> Result<Option<i64>> {
+    if !planning::tables::ALL.iter().any(|t| t.kind == kind) {
+        anyhow::bail!(
+            "--plan applies to the planning layers ({}), not {kind}",
+            planning::tables::ALL
+                .iter()
+                .map(|t| t.kind)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if plan.eq_ignore_ascii_case("new") {
+        if dry_run {
+            return Ok(None);
+        }
+        let file = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "plan".into());
+        let id = planning::plans::create_draft(
+            pool,
+            &planning::plans::NewPlan {
+                name: name.map(str::to_string).unwrap_or(file),
+                level: level.to_string(),
+                replaces,
+                authority: None,
+                created_by: std::env::var("USER").ok(),
+            },
+        )
+        .await?;
+        println!("draft plan {id} created");
+        return Ok(Some(id));
+    }
+    let id: i64 = plan
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--plan {plan}: write NEW or a plan id"))?;
+    planning::plans::check_importable(pool, id).await?;
+    Ok(Some(id))
+}
+
+async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
+    use planning::plans;
+    match action {
+        PlanAction::List => {
+            for p in plans::list(pool, true).await? {
+                println!(
+                    "{:>5}  {:<10}  {:<8}  {:<20}  {} zones  {}",
+                    p.id,
+                    p.status,
+                    p.level,
+                    p.decision_number.as_deref().unwrap_or("-"),
+                    p.zones,
+                    p.name
+                );
+            }
+        }
+        PlanAction::Approve {
+            id,
+            decision,
+            decision_date,
+            authority,
+            valid_until,
+        } => {
+            let day = |d: &Option<String>| d.as_deref().map(plans::parse_day).transpose();
+            let plan = plans::approve(
+                pool,
+                *id,
+                &plans::Approval {
+                    decision_number: decision.clone(),
+                    decision_date: day(decision_date)?,
+                    authority: authority.clone(),
+                    valid_from: None,
+                    valid_until: day(valid_until)?,
+                    approved_on: None,
+                },
+            )
+            .await?;
+            println!(
+                "plan {} approved by {}{}",
+                plan.id,
+                plan.decision_number.as_deref().unwrap_or(""),
+                plan.replaces
+                    .map(|r| format!("; plan {r} superseded"))
+                    .unwrap_or_default()
+            );
+        }
+        PlanAction::Document { id, file, title } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_else(|| "document".into());
+            let media_type = match file
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .as_deref()
+            {
+                Some("pdf") => "application/pdf",
+                Some("png") => "image/png",
+                Some("jpg" | "jpeg") => "image/jpeg",
+                Some("txt") => "text/plain; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            let doc = plans::add_document(
+                pool,
+                *id,
+                title.as_deref().unwrap_or(&name),
+                &name,
+                media_type,
+                &bytes,
+            )
+            .await?;
+            println!(
+                "document {doc} ({media_type}, {} bytes) added to plan {id}",
+                bytes.len()
+            );
+        }
+    }
+    Ok(())
 }

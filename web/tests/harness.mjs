@@ -69,6 +69,7 @@ export async function startBando({ imports = [['communes.gpkg', 'communes']], pa
   return {
     url,
     sample,
+    state,
     async stop() {
       const exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
       child.kill('SIGTERM');

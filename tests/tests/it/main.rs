@@ -11,6 +11,7 @@ mod features;
 mod import;
 mod load;
 mod lowzoom;
+mod plans;
 mod plugins;
 mod query;
 mod redelivery;

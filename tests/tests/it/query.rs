@@ -931,7 +931,7 @@ fn every_query_route_is_described_in_openapi_with_its_parameters() {
         (
             "/query/planning-report",
             "get",
-            &["parcel", "commune", "sheet", "number"][..],
+            &["parcel", "commune", "sheet", "number", "as_of", "drafts"][..],
         ),
         ("/query/measure", "get", &["wkt", "crs"][..]),
         ("/query/measure", "post", &["crs"][..]),

@@ -7,6 +7,8 @@ pub mod features;
 pub mod health;
 pub mod landing;
 pub mod openapi;
+pub mod plans;
+pub mod portal;
 pub mod query;
 pub mod signin;
 pub mod style;

@@ -26,6 +26,11 @@ pub fn router() -> Router<AppState> {
 /// queries' paths and the administrators' audit log (with the bearer scheme it requires).
 fn document(headers: &HeaderMap, state: &AppState) -> Value {
     let mut extra = crate::routes::query::openapi_paths();
+    if let (Some(paths), Value::Object(plans)) =
+        (extra.as_object_mut(), crate::routes::plans::openapi_paths())
+    {
+        paths.extend(plans);
+    }
     if let (Some(paths), Value::Object(admin)) =
         (extra.as_object_mut(), crate::routes::admin::openapi_paths())
     {

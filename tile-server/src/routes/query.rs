@@ -461,11 +461,42 @@ pub async fn parcels(
     })))
 }
 
+/// Which plans a planning report reads: `as_of=YYYY-MM-DD` the plans in force that day;
+/// otherwise today's, with drafts for planners (and administrators) unless they ask
+/// `drafts=false`.
+pub fn report_plans(
+    reader: &Reader,
+    p: &HashMap<String, String>,
+) -> Result<planning::report::Plans, AppError> {
+    use planning::report::Plans;
+    if let Some(day) = param(p, "as_of") {
+        let day =
+            planning::plans::parse_day(day).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        return Ok(Plans::AsOf(day));
+    }
+    let insider = reader.viewer().whole_access() >= gis_core::layer::Access::Internal;
+    match param(p, "drafts") {
+        Some("false") => Ok(Plans::InForce),
+        None if insider => Ok(Plans::WithDrafts),
+        None => Ok(Plans::InForce),
+        Some("true") if insider => Ok(Plans::WithDrafts),
+        Some("true") => Err(AppError::Forbidden(
+            "drafts of plans are read by planners and administrators only".into(),
+        )),
+        Some(other) => Err(AppError::BadRequest(format!(
+            "drafts must be true or false, not \"{}\"",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
 /// `GET /query/planning-report`
 pub async fn planning_report(
     State(state): State<AppState>,
+    reader: Reader,
     Query(p): Params,
 ) -> Result<Response, AppError> {
+    let plans = report_plans(&reader, &p)?;
     let parcel = if let Some(id) = integer(&p, "parcel", 1, i64::MAX)? {
         land::lookup::by_id(&state.pools.features, id)
             .await
@@ -535,7 +566,7 @@ pub async fn planning_report(
             }
         }
     };
-    let report = planning::report::overlay(&state.pools.features, &parcel.ewkb)
+    let report = planning::report::overlay(&state.pools.features, &parcel.ewkb, plans)
         .await
         .map_err(|e| match e {
             planning::report::ReportError::Db(e) => AppError::from(e),
@@ -554,6 +585,12 @@ pub async fn planning_report(
         "unplanned_area_m2": report.unplanned_area_m2,
         "red_lines": report.red_lines,
         "building_lines": report.building_lines,
+        "plans": report.plans,
+        "as_of": match plans {
+            planning::report::Plans::AsOf(day) => Some(day.to_string()),
+            _ => None,
+        },
+        "drafts": plans == planning::report::Plans::WithDrafts,
     }))
     .into_response())
 }
@@ -843,7 +880,11 @@ pub fn openapi_paths() -> Value {
         "operationId": "planningReport",
         "parameters": [integer("parcel", false, 1, 9223372036854775807, "Parcel id"), commune,
             integer("sheet", false, 1, 2147483647, "Map sheet number"),
-            integer("number", false, 1, 2147483647, "Parcel number")],
+            integer("number", false, 1, 2147483647, "Parcel number"),
+            {"name": "as_of", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "example": "2026-01-01",
+             "description": "The plans in force on this day (history); default today's"},
+            {"name": "drafts", "in": "query", "required": false, "schema": {"type": "boolean"}, "example": false,
+             "description": "Planners and administrators read drafts too unless `false`; `true` is refused (403) to others"}],
         "responses": {
             "200": {"description": "The report", "content": {"application/json": {"schema": {
                 "type": "object",
@@ -856,10 +897,13 @@ pub fn openapi_paths() -> Value {
                     "zones": zone_list,
                     "unplanned_area_m2": {"type": "number"},
                     "red_lines": line_cut.clone(),
-                    "building_lines": line_cut
+                    "building_lines": line_cut,
+                    "plans": {"type": "array", "items": {"type": "object"}},
+                    "as_of": {"type": "string", "format": "date", "nullable": true},
+                    "drafts": {"type": "boolean"}
                 }
             }}}},
-            "400": problem, "404": problem,
+            "400": problem, "403": problem, "404": problem,
             "409": {"description": "A post-merger code matches several parcels; the detail and the `candidates` member (parcel, commune_code, commune_name, href) list them", "content": problem["content"].clone()}
         }
     }});

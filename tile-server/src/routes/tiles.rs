@@ -169,10 +169,12 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
 /// shared caches never keep it.
 pub fn cache_control(state: &AppState, ids: &[String], access: Access) -> String {
     let mut max_age = u32::MAX;
-    let mut private = access != Access::Public;
+    // Planners' class is their own only where a row filter hides rows from the public.
+    let mut private = access == Access::Restricted;
     for layer in ids.iter().filter_map(|id| state.layers.get(id)) {
         max_age = max_age.min(layer.cache_max_age());
         private |= layer.readers() != Readers::Everyone;
+        private |= access == Access::Internal && layer.row_filter().is_some();
     }
     if max_age == u32::MAX {
         max_age = 0;

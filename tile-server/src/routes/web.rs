@@ -45,6 +45,9 @@ pub fn router() -> Router<AppState> {
         .route("/editor", get(editor_page))
         .route("/editor/", get(|| async { Redirect::permanent("/editor") }))
         .route("/editor/{file}", get(editor_file))
+        .route("/portal", get(portal_page))
+        .route("/portal/", get(|| async { Redirect::permanent("/portal") }))
+        .route("/portal/{file}", get(portal_file))
         .route("/vendor/{package}/{file}", get(vendor_file))
 }
 
@@ -61,6 +64,18 @@ async fn map_page() -> Result<Response, AppError> {
     let root = web_dir();
     check_installed(&root)?;
     serve_file(&root.join("map"), "index.html", Kind::App).await
+}
+
+async fn portal_page() -> Result<Response, AppError> {
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("portal"), "index.html", Kind::App).await
+}
+
+async fn portal_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
+    check_name(&file)?;
+    let root = web_dir();
+    serve_file(&root.join("portal"), &file, Kind::App).await
 }
 
 async fn map_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {

@@ -1,0 +1,196 @@
+//! What the public portal asks of the cadastre: communes by name (accent- and case-insensitive,
+//! pre- or post-merger), the parcel at a point, VN-2000 TM-3 coordinates whose zone is guessed,
+//! and the date the cadastral data is valid for. Public columns only (never owner or address).
+
+use serde::Serialize;
+use sqlx::PgPool;
+use unicode_normalization::UnicodeNormalization as _;
+
+use crate::lookup::{LookupError, Parcel};
+
+/// Text folded for matching: lower case, no diacritics, `đ` → `d`, spaces collapsed.
+pub fn fold(text: &str) -> String {
+    let stripped: String = text
+        .nfd()
+        .filter(|c| !('\u{0300}'..='\u{036F}').contains(c))
+        .map(|c| match c {
+            'đ' | 'Đ' => 'd',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase();
+    stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A commune found by name, with the merger crosswalk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommuneMatch {
+    /// Pre-merger code.
+    pub legacy_code: String,
+    /// Pre-merger name.
+    pub legacy_name: String,
+    /// Post-merger code.
+    pub code: String,
+    /// Post-merger name.
+    pub name: String,
+    /// WGS84 box (west, south, east, north).
+    pub bbox: [f64; 4],
+}
+
+/// Communes whose pre- or post-merger name (or code) contains `text`, folded; at most `limit`.
+pub async fn communes_named(
+    pool: &PgPool,
+    text: &str,
+    limit: usize,
+) -> Result<Vec<CommuneMatch>, LookupError> {
+    let wanted = fold(text);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    type Row = (String, String, String, String, f64, f64, f64, f64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT legacy_code, legacy_name, code, name, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+         FROM (SELECT *, ST_Transform(geom_3857, 4326)::box2d AS b FROM land.communes) c
+         ORDER BY legacy_code",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(lc, ln, c, n, ..)| {
+            lc == &wanted || c == &wanted || fold(ln).contains(&wanted) || fold(n).contains(&wanted)
+        })
+        .take(limit)
+        .map(
+            |(legacy_code, legacy_name, code, name, w, s, e, n)| CommuneMatch {
+                legacy_code,
+                legacy_name,
+                code,
+                name,
+                bbox: [w, s, e, n],
+            },
+        )
+        .collect())
+}
+
+/// The commune code `text` names: a five-digit code as given, else the one commune (post-merger
+/// preferred) whose name folds to exactly `text`. `None` when none or several.
+pub async fn commune_code(pool: &PgPool, text: &str) -> Result<Option<String>, LookupError> {
+    let t = text.trim();
+    if t.len() == 5 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(t.to_string()));
+    }
+    let wanted = fold(t);
+    let found = communes_named(pool, t, 1000).await?;
+    let mut new: Vec<String> = found
+        .iter()
+        .filter(|c| fold(&c.name) == wanted)
+        .map(|c| c.code.clone())
+        .collect();
+    new.dedup();
+    if new.len() == 1 {
+        return Ok(new.pop());
+    }
+    let old: Vec<String> = found
+        .iter()
+        .filter(|c| fold(&c.legacy_name) == wanted)
+        .map(|c| c.legacy_code.clone())
+        .collect();
+    Ok((old.len() == 1).then(|| old[0].clone()))
+}
+
+/// The parcel containing the WGS84 point, if any.
+pub async fn parcel_at(pool: &PgPool, lon: f64, lat: f64) -> Result<Option<Parcel>, LookupError> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM land.parcels
+         WHERE geom_3857 && ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 3857)
+           AND ST_Intersects(geom_3857, ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 3857))
+         ORDER BY id LIMIT 1",
+    )
+    .bind(lon)
+    .bind(lat)
+    .fetch_optional(pool)
+    .await?;
+    match id {
+        Some(id) => crate::lookup::by_id(pool, id).await,
+        None => Ok(None),
+    }
+}
+
+/// VN-2000 TM-3 coordinates read in the province's two zones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneGuess {
+    /// EPSG code of the zone chosen.
+    pub srid: i32,
+    /// WGS84 longitude of the point in that zone.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// Why this zone: `commune` (the point falls in a commune whose native zone it is),
+    /// `inside` (in a commune, another zone's), `nearest` (in no commune; the nearest one).
+    pub reason: &'static str,
+}
+
+/// The zone of VN-2000 TM-3 coordinates `x` (northing, as survey tables write it) and `y`
+/// (easting): both TM-3 zones of the province (EPSG:9212, 106°15′; EPSG:5899, 107°45′) are
+/// tried; the one putting the point in a commune whose own zone it is wins, then one in any
+/// commune, then the one nearest to a commune. `None` when the numbers are no TM-3 metres of
+/// Viet Nam.
+pub async fn guess_zone(pool: &PgPool, x: f64, y: f64) -> Result<Option<ZoneGuess>, LookupError> {
+    if !(800_000.0..=2_600_000.0).contains(&x) || !(100_000.0..=900_000.0).contains(&y) {
+        return Ok(None);
+    }
+    let rows: Vec<(i32, f64, f64, Option<i32>, f64)> = sqlx::query_as(
+        "WITH z(srid) AS (VALUES (9212), (5899)),
+              p AS (SELECT srid, ST_Transform(ST_SetSRID(ST_MakePoint($2, $1), srid), 4326) AS g FROM z)
+         SELECT p.srid, ST_X(p.g), ST_Y(p.g),
+                (SELECT ST_SRID(c.geom) FROM land.communes c
+                 WHERE ST_Intersects(c.geom_3857, ST_Transform(p.g, 3857)) LIMIT 1),
+                coalesce((SELECT min(ST_Distance(c.geom_3857, ST_Transform(p.g, 3857))) FROM land.communes c), 1e12)
+         FROM p",
+    )
+    .bind(x)
+    .bind(y)
+    .fetch_all(pool)
+    .await?;
+    let rank = |(srid, _, _, inside, dist): &(i32, f64, f64, Option<i32>, f64)| match inside {
+        Some(native) if native == srid => (0, 0.0),
+        Some(_) => (1, 0.0),
+        None => (2, *dist),
+    };
+    let best = rows.iter().min_by(|a, b| {
+        rank(a)
+            .0
+            .cmp(&rank(b).0)
+            .then(rank(a).1.total_cmp(&rank(b).1))
+    });
+    Ok(best.map(|r| ZoneGuess {
+        srid: r.0,
+        lon: r.1,
+        lat: r.2,
+        reason: match rank(r).0 {
+            0 => "commune",
+            1 => "inside",
+            _ => "nearest",
+        },
+    }))
+}
+
+/// The date the cadastral data is valid for: the last change of any parcel (ISO 8601 day).
+pub async fn data_date(pool: &PgPool) -> Result<Option<String>, LookupError> {
+    Ok(
+        sqlx::query_scalar("SELECT max(updated_at)::date::text FROM land.parcels")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn folding_drops_accents_case_and_extra_spaces() {
+        assert_eq!(super::fold("  Xã Tiến   Hưng "), "xa tien hung");
+        assert_eq!(super::fold("ĐỒNG XOÀI"), "dong xoai");
+        assert_eq!(super::fold("Phước"), "phuoc");
+    }
+}

@@ -1,0 +1,510 @@
+//! Plans as objects with versions: a plan (name, level, approving decision, authority,
+//! validity, status `draft` → `approved` → `superseded`, or `withdrawn`; the plan it replaces)
+//! owns the zones, red lines and building lines carrying its id, and its documents (decisions as
+//! PDF, kept in the database). Importing makes a draft ([`create_draft`], [`check_importable`]);
+//! [`approve`] approves a draft and supersedes the plan it replaces in one transaction, and
+//! notifies `bando_layer_changes` with the area of both so tile caches drop what changed.
+//! [`compare`] lists the zones added, removed or changed between two versions as GeoJSON.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// The tables whose rows belong to a plan.
+const PLAN_TABLES: [&str; 3] = [
+    "planning.zones",
+    "planning.red_lines",
+    "planning.building_lines",
+];
+
+/// Errors of the plans.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The database failed.
+    #[error("plans: {0}")]
+    Db(#[from] sqlx::Error),
+    /// No such plan (or not one this reader sees).
+    #[error("there is no plan {0}")]
+    NotFound(i64),
+    /// The plan is not a draft (approval, import).
+    #[error("plan {id} is {status}, not a draft; {what}")]
+    NotDraft {
+        /// Plan.
+        id: i64,
+        /// Its status.
+        status: String,
+        /// What cannot be done.
+        what: &'static str,
+    },
+    /// The plan a draft replaces is not the approved one in force.
+    #[error("plan {id} replaces plan {replaces}, which is {status}; only an approved plan can be superseded")]
+    ReplacedNotInForce {
+        /// Draft.
+        id: i64,
+        /// The plan it replaces.
+        replaces: i64,
+        /// That plan's status.
+        status: String,
+    },
+    /// A value given by the caller is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A plan level.
+pub const LEVELS: [&str; 3] = ["general", "zoning", "detailed"];
+
+/// A new draft plan.
+#[derive(Debug, Clone, Default)]
+pub struct NewPlan {
+    /// Name (e.g. "Quy hoạch chi tiết 1/500 khu dân cư Tiến Hưng").
+    pub name: String,
+    /// `general`, `zoning` (1:2000) or `detailed` (1:500).
+    pub level: String,
+    /// The plan this one amends or replaces, if any.
+    pub replaces: Option<i64>,
+    /// The approving authority, when known already.
+    pub authority: Option<String>,
+    /// Who made the draft.
+    pub created_by: Option<String>,
+}
+
+/// An approval.
+#[derive(Debug, Clone, Default)]
+pub struct Approval {
+    /// Decision number (e.g. "1234/QĐ-UBND").
+    pub decision_number: String,
+    /// Decision date (defaults to the approval day).
+    pub decision_date: Option<NaiveDate>,
+    /// Approving authority (e.g. "UBND tỉnh Đồng Nai").
+    pub authority: Option<String>,
+    /// In force from (defaults to the approval day).
+    pub valid_from: Option<NaiveDate>,
+    /// In force until, if limited.
+    pub valid_until: Option<NaiveDate>,
+    /// The approval day (defaults to today; tests and back-filled history give one).
+    pub approved_on: Option<NaiveDate>,
+}
+
+/// A document of a plan (without its bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Document {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// File name.
+    pub file_name: String,
+    /// Media type (e.g. `application/pdf`).
+    pub media_type: String,
+    /// Size in bytes.
+    pub bytes: i64,
+}
+
+/// A plan as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Plan {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// `general`, `zoning` or `detailed`.
+    pub level: String,
+    /// `draft`, `approved`, `superseded` or `withdrawn`.
+    pub status: String,
+    /// Approving decision number.
+    pub decision_number: Option<String>,
+    /// Decision date (ISO 8601).
+    pub decision_date: Option<String>,
+    /// Approving authority.
+    pub authority: Option<String>,
+    /// In force from.
+    pub valid_from: Option<String>,
+    /// In force until.
+    pub valid_until: Option<String>,
+    /// The plan this one replaces.
+    pub replaces: Option<i64>,
+    /// The plan that replaced this one (or drafts replacing it, for planners).
+    pub replaced_by: Option<i64>,
+    /// Day of approval.
+    pub approved_on: Option<String>,
+    /// Day it was superseded.
+    pub superseded_on: Option<String>,
+    /// Zones in this version.
+    pub zones: i64,
+    /// Red lines in this version.
+    pub red_lines: i64,
+    /// Building lines in this version.
+    pub building_lines: i64,
+    /// Documents.
+    #[sqlx(skip)]
+    pub documents: Vec<Document>,
+}
+
+const PLAN_SELECT: &str = "SELECT p.id, p.name, p.level, p.status, p.decision_number,
+        p.decision_date::text, p.authority, p.valid_from::text, p.valid_until::text, p.replaces,
+        (SELECT max(n.id) FROM planning.plans n WHERE n.replaces = p.id AND n.status <> 'withdrawn'
+           AND ($1 OR n.status <> 'draft')) AS replaced_by,
+        p.approved_on::text, p.superseded_on::text,
+        (SELECT count(*) FROM planning.zones z WHERE z.plan_id = p.id) AS zones,
+        (SELECT count(*) FROM planning.red_lines r WHERE r.plan_id = p.id) AS red_lines,
+        (SELECT count(*) FROM planning.building_lines b WHERE b.plan_id = p.id) AS building_lines
+     FROM planning.plans p
+     WHERE ($1 OR p.status IN ('approved', 'superseded'))";
+
+/// Makes a draft plan; its id.
+pub async fn create_draft(pool: &PgPool, plan: &NewPlan) -> Result<i64, PlanError> {
+    let name = plan.name.trim();
+    if name.is_empty() || name.chars().count() > 300 {
+        return Err(PlanError::Invalid(
+            "a plan needs a name of 1 to 300 characters".into(),
+        ));
+    }
+    let level = if plan.level.is_empty() {
+        "detailed"
+    } else {
+        plan.level.as_str()
+    };
+    if !LEVELS.contains(&level) {
+        return Err(PlanError::Invalid(format!(
+            "plan level {level:?} is not one of {}",
+            LEVELS.join(", ")
+        )));
+    }
+    if let Some(old) = plan.replaces {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT status FROM planning.plans WHERE id = $1")
+                .bind(old)
+                .fetch_optional(pool)
+                .await?;
+        if found.is_none() {
+            return Err(PlanError::NotFound(old));
+        }
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO planning.plans (name, level, replaces, authority, created_by)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(level)
+    .bind(plan.replaces)
+    .bind(&plan.authority)
+    .bind(&plan.created_by)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Whether features may be imported into plan `id`: only drafts change.
+pub async fn check_importable(pool: &PgPool, id: i64) -> Result<(), PlanError> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM planning.plans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    match status.as_deref() {
+        None => Err(PlanError::NotFound(id)),
+        Some("draft") => Ok(()),
+        Some(other) => Err(PlanError::NotDraft {
+            id,
+            status: other.to_string(),
+            what: "an approved plan is changed by a new draft that replaces it (--plan NEW)",
+        }),
+    }
+}
+
+/// Every plan `drafts` readers see (planners: drafts and withdrawn ones too), newest first.
+pub async fn list(pool: &PgPool, drafts: bool) -> Result<Vec<Plan>, PlanError> {
+    let mut plans: Vec<Plan> = sqlx::query_as(&format!("{PLAN_SELECT} ORDER BY p.id DESC"))
+        .bind(drafts)
+        .fetch_all(pool)
+        .await?;
+    let docs = documents_of(pool, &plans.iter().map(|p| p.id).collect::<Vec<_>>()).await?;
+    for p in &mut plans {
+        p.documents = docs
+            .iter()
+            .filter(|(plan, _)| *plan == p.id)
+            .map(|(_, d)| d.clone())
+            .collect();
+    }
+    Ok(plans)
+}
+
+/// One plan, if the reader sees it.
+pub async fn get(pool: &PgPool, id: i64, drafts: bool) -> Result<Option<Plan>, PlanError> {
+    let plan: Option<Plan> = sqlx::query_as(&format!("{PLAN_SELECT} AND p.id = $2"))
+        .bind(drafts)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(mut plan) = plan else {
+        return Ok(None);
+    };
+    plan.documents = documents_of(pool, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    Ok(Some(plan))
+}
+
+/// The versions of the plan `id` belongs to: the chain of plans it replaces and that replace
+/// it, oldest first (as the reader sees them).
+pub async fn versions(pool: &PgPool, id: i64, drafts: bool) -> Result<Vec<Plan>, PlanError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "WITH RECURSIVE back(id, replaces) AS (
+             SELECT id, replaces FROM planning.plans WHERE id = $1
+             UNION SELECT p.id, p.replaces FROM planning.plans p JOIN back b ON p.id = b.replaces),
+         fwd(id) AS (
+             SELECT $1::bigint
+             UNION SELECT p.id FROM planning.plans p JOIN fwd f ON p.replaces = f.id)
+         SELECT id FROM back UNION SELECT id FROM fwd ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let all = list(pool, drafts).await?;
+    let mut out: Vec<Plan> = all.into_iter().filter(|p| ids.contains(&p.id)).collect();
+    out.sort_by_key(|p| p.id);
+    Ok(out)
+}
+
+async fn documents_of(pool: &PgPool, ids: &[i64]) -> Result<Vec<(i64, Document)>, PlanError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        plan_id: i64,
+        #[sqlx(flatten)]
+        doc: Document,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT plan_id, id, title, file_name, media_type, octet_length(content)::bigint AS bytes
+         FROM planning.plan_documents WHERE plan_id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.plan_id, r.doc)).collect())
+}
+
+/// The plans in force (or, with `drafts`, drafts too) among `ids`, oldest first.
+pub async fn summaries(pool: &PgPool, ids: &[i64], drafts: bool) -> Result<Vec<Plan>, PlanError> {
+    let all = list(pool, drafts).await?;
+    let mut out: Vec<Plan> = all.into_iter().filter(|p| ids.contains(&p.id)).collect();
+    out.sort_by_key(|p| p.id);
+    Ok(out)
+}
+
+/// Approves draft `id`: status, decision and validity set, the plan it replaces superseded on
+/// the same day, in one transaction; then `bando_layer_changes` names the area of both plans'
+/// features in each planning table, so every server drops those tiles. The approved plan.
+pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan, PlanError> {
+    let number = approval.decision_number.trim();
+    if number.is_empty() || number.chars().count() > 100 {
+        return Err(PlanError::Invalid(
+            "approval needs a decision number of 1 to 100 characters".into(),
+        ));
+    }
+    if let (Some(from), Some(until)) = (approval.valid_from, approval.valid_until) {
+        if until < from {
+            return Err(PlanError::Invalid(format!(
+                "valid_until {until} is before valid_from {from}"
+            )));
+        }
+    }
+    let mut tx = pool.begin().await?;
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT status, replaces FROM planning.plans WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, replaces)) = row else {
+        return Err(PlanError::NotFound(id));
+    };
+    if status != "draft" {
+        return Err(PlanError::NotDraft {
+            id,
+            status,
+            what: "only a draft can be approved",
+        });
+    }
+    if let Some(old) = replaces {
+        let old_status: String =
+            sqlx::query_scalar("SELECT status FROM planning.plans WHERE id = $1 FOR UPDATE")
+                .bind(old)
+                .fetch_one(&mut *tx)
+                .await?;
+        if old_status != "approved" {
+            return Err(PlanError::ReplacedNotInForce {
+                id,
+                replaces: old,
+                status: old_status,
+            });
+        }
+    }
+    let day: NaiveDate = match approval.approved_on {
+        Some(d) => d,
+        None => {
+            sqlx::query_scalar("SELECT current_date")
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    sqlx::query(
+        "UPDATE planning.plans SET status = 'approved', decision_number = $2,
+             decision_date = coalesce($3, $6), authority = coalesce($4, authority),
+             valid_from = coalesce($5, $6), valid_until = $7, approved_on = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(number)
+    .bind(approval.decision_date)
+    .bind(
+        approval
+            .authority
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty()),
+    )
+    .bind(approval.valid_from)
+    .bind(day)
+    .bind(approval.valid_until)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(old) = replaces {
+        sqlx::query(
+            "UPDATE planning.plans SET status = 'superseded', superseded_on = $2 WHERE id = $1",
+        )
+        .bind(old)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // The planning tables' rows did not change, their visibility did: notify their area (sent
+    // at commit, like the tables' own triggers).
+    let touched: Vec<i64> = std::iter::once(id).chain(replaces).collect();
+    for table in PLAN_TABLES {
+        sqlx::query(&format!(
+            "SELECT pg_notify('bando_layer_changes', json_build_object(
+                 'table', '{table}', 'op', 'update',
+                 'bbox_3857', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)))::text)
+             FROM (SELECT ST_Extent(geom_3857) AS b FROM {table} WHERE plan_id = ANY($1)) e
+             WHERE b IS NOT NULL"
+        ))
+        .bind(&touched)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    get(pool, id, true).await?.ok_or(PlanError::NotFound(id))
+}
+
+/// Adds a document to plan `plan`; its id.
+pub async fn add_document(
+    pool: &PgPool,
+    plan: i64,
+    title: &str,
+    file_name: &str,
+    media_type: &str,
+    content: &[u8],
+) -> Result<i64, PlanError> {
+    if file_name.is_empty() || file_name.contains(['/', '\\']) {
+        return Err(PlanError::Invalid(format!(
+            "document file name {file_name:?} must be a plain name"
+        )));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM planning.plans WHERE id = $1)")
+            .bind(plan)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        return Err(PlanError::NotFound(plan));
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO planning.plan_documents (plan_id, title, file_name, media_type, content)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(plan)
+    .bind(title)
+    .bind(file_name)
+    .bind(media_type)
+    .bind(content)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// A document's file name, media type and bytes, if its plan is one the reader sees.
+pub async fn document(
+    pool: &PgPool,
+    plan: i64,
+    doc: i64,
+    drafts: bool,
+) -> Result<Option<(String, String, Vec<u8>)>, PlanError> {
+    Ok(sqlx::query_as(
+        "SELECT d.file_name, d.media_type, d.content
+         FROM planning.plan_documents d JOIN planning.plans p ON p.id = d.plan_id
+         WHERE d.plan_id = $1 AND d.id = $2 AND ($3 OR p.status IN ('approved', 'superseded'))",
+    )
+    .bind(plan)
+    .bind(doc)
+    .bind(drafts)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The zones of plan `to` against those of plan `from` (matched by their delivery id): a
+/// GeoJSON FeatureCollection in WGS84 of the zones `added`, `removed` and `changed` (geometry
+/// or an attribute), each with `change`, `zone_code` and the attributes `before` and `after`.
+pub async fn compare(pool: &PgPool, from: i64, to: i64, drafts: bool) -> Result<Value, PlanError> {
+    for id in [from, to] {
+        if get(pool, id, drafts).await?.is_none() {
+            return Err(PlanError::NotFound(id));
+        }
+    }
+    let fc: Value = sqlx::query_scalar(
+        "WITH a AS (SELECT * FROM planning.zones WHERE plan_id = $1),
+              b AS (SELECT * FROM planning.zones WHERE plan_id = $2),
+              d AS (
+                SELECT CASE WHEN a.id IS NULL THEN 'added' WHEN b.id IS NULL THEN 'removed'
+                            ELSE 'changed' END AS change,
+                       coalesce(b.zone_code, a.zone_code) AS zone_code,
+                       coalesce(b.geom, a.geom) AS geom,
+                       CASE WHEN a.id IS NOT NULL THEN jsonb_build_object(
+                           'zone_code', a.zone_code, 'name', a.name,
+                           'land_use_function', a.land_use_function, 'density_pct', a.density_pct,
+                           'max_floors', a.max_floors, 'max_height_m', a.max_height_m,
+                           'setback_m', a.setback_m) END AS before,
+                       CASE WHEN b.id IS NOT NULL THEN jsonb_build_object(
+                           'zone_code', b.zone_code, 'name', b.name,
+                           'land_use_function', b.land_use_function, 'density_pct', b.density_pct,
+                           'max_floors', b.max_floors, 'max_height_m', b.max_height_m,
+                           'setback_m', b.setback_m) END AS after,
+                       a.id IS NOT NULL AND b.id IS NOT NULL
+                           AND NOT ST_Equals(a.geom_3857, b.geom_3857) AS reshaped
+                FROM a FULL JOIN b ON a.source_id = b.source_id)
+         SELECT jsonb_build_object('type', 'FeatureCollection', 'from', $1::bigint, 'to', $2::bigint,
+                'features', coalesce(jsonb_agg(jsonb_build_object(
+                    'type', 'Feature',
+                    'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), 9)::jsonb,
+                    'properties', jsonb_build_object('change', change, 'zone_code', zone_code,
+                        'geometry_changed', reshaped, 'before', before, 'after', after))
+                  ORDER BY change, zone_code), '[]'::jsonb))
+         FROM d WHERE change <> 'changed' OR reshaped OR before IS DISTINCT FROM after",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    Ok(fc)
+}
+
+/// Parses an ISO 8601 day (`2026-12-31`).
+pub fn parse_day(text: &str) -> Result<NaiveDate, PlanError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        PlanError::Invalid(format!(
+            "{:?} is not a date as YYYY-MM-DD",
+            text.chars().take(40).collect::<String>()
+        ))
+    })
+}

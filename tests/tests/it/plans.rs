@@ -1,0 +1,555 @@
+//! Plans as objects with versions (issue 13): imports into a draft plan (a delivery replaces
+//! only its own plan's rows), drafts read by planners only in tiles, items, identify and the
+//! planning report, approval by administrators superseding the replaced plan in one transaction
+//! and dropping tiles, the report as of a date, the comparison of two versions, documents.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use importers::pipeline::{import, ImportOptions};
+use serde_json::{json, Value};
+use tile_server::app::{app, AppState, Limits};
+use tower::ServiceExt;
+
+use tests::TestDb;
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let response = app
+        .clone()
+        .oneshot(req.body(body).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), 64 << 20)
+        .await
+        .expect("body")
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn square(lon: f64, lat: f64, size: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})
+}
+
+const LON: f64 = 106.883;
+const LAT: f64 = 11.535;
+
+fn write_zones(
+    dir: &std::path::Path,
+    name: &str,
+    zones: &[(&str, &str, f64, f64, f64)],
+) -> std::path::PathBuf {
+    let features: Vec<Value> = zones
+        .iter()
+        .map(|(code, function, lon, lat, size)| {
+            json!({"type": "Feature",
+                   "properties": {"MAKHU": code, "CHUCNANG": function, "MATDOXD": 60},
+                   "geometry": square(*lon, *lat, *size)})
+        })
+        .collect();
+    let path = dir.join(format!("{name}.geojson"));
+    std::fs::write(
+        &path,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .expect("write");
+    path
+}
+
+async fn import_into_plan(db: &TestDb, path: &std::path::Path, plan: i64, replace: bool) {
+    let mut opts = ImportOptions::new("planning_zones");
+    opts.set.push(("plan_id".into(), plan.to_string()));
+    if replace {
+        opts.mode = gis_core::bulk::MergeMode::Replace;
+    }
+    import(&db.pool, path, &opts).await.expect("import zones");
+}
+
+/// The tile x/y at zoom z of a WGS84 point.
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let r = lat.to_radians();
+    let y =
+        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (x, y)
+}
+
+fn zone_codes_in_tile(reply: &Reply) -> Vec<String> {
+    assert!(
+        reply.status == StatusCode::OK || reply.status == StatusCode::NO_CONTENT,
+        "{}",
+        reply.status
+    );
+    let raw = if reply.headers.get(header::CONTENT_ENCODING).is_some() {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&reply.body[..]), &mut out)
+            .expect("gunzip");
+        out
+    } else {
+        reply.body.clone()
+    };
+    tests::decode_mvt(&raw)
+        .into_iter()
+        .flat_map(|l| l.strings)
+        .collect()
+}
+
+fn codes(items: &Value) -> Vec<String> {
+    let mut v: Vec<String> = items["features"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["properties"]["zone_code"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn drafts_are_for_planners_until_an_administrator_approves_them() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One parcel, inside zone A-1 of both versions.
+    let parcel = dir.path().join("thua.geojson");
+    std::fs::write(
+        &parcel,
+        json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"MAXA": "25195", "SHBANDO": 4, "SHTHUA": 17, "MALOAIDAT": "ONT", "TENCHU": "Nguyễn Văn Chủ"},
+            "geometry": square(LON + 0.0001, LAT + 0.0001, 0.0002)}]})
+        .to_string(),
+    )
+    .expect("write");
+    tests::import(&db.pool, &parcel, "parcels")
+        .await
+        .expect("parcel");
+
+    // Plan 1: approved in 2024 with A-1 (ONT) and A-3 (elsewhere).
+    let p1 = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch chi tiết 1/500 khu Tiến Hưng".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan 1");
+    let v1 = write_zones(
+        dir.path(),
+        "v1",
+        &[
+            ("A-1", "ONT", LON, LAT, 0.001),
+            ("A-3", "DGD", LON + 0.01, LAT, 0.001),
+        ],
+    );
+    import_into_plan(&db, &v1, p1, true).await;
+    planning::plans::approve(
+        &db.pool,
+        p1,
+        &planning::plans::Approval {
+            decision_number: "100/QĐ-UBND".into(),
+            approved_on: Some(chrono::NaiveDate::from_ymd_opt(2024, 3, 1).expect("day")),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve 1");
+    // Plan 2: a draft replacing it: A-1 becomes TMD, A-3 is gone, B-2 is new.
+    let p2 = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Điều chỉnh quy hoạch khu Tiến Hưng".into(),
+            level: "detailed".into(),
+            replaces: Some(p1),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan 2");
+    let v2 = write_zones(
+        dir.path(),
+        "v2",
+        &[
+            ("A-1", "TMD", LON, LAT, 0.001),
+            ("B-2", "DGT", LON - 0.01, LAT, 0.001),
+        ],
+    );
+    // Replace mode: the delivery replaces plan 2's rows only, plan 1's stay.
+    import_into_plan(&db, &v2, p2, true).await;
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT plan_id, count(*) FROM planning.zones GROUP BY plan_id ORDER BY plan_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("counts");
+    assert_eq!(counts, vec![(p1, 2), (p2, 2)]);
+    // A draft cannot be imported into once approved; plan 1 is not a draft.
+    assert!(planning::plans::check_importable(&db.pool, p1)
+        .await
+        .is_err());
+
+    let issuer = auth::DevIssuer::open_with_env(
+        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
+        |_| None,
+    )
+    .expect("dev issuer");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    assert!(state.verifier.set(verifier).is_ok());
+    let app = app(state, Limits::default());
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let admin = issuer.issue("quan_tri").expect("token");
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+
+    // Items: the public and land officers read plan 1; planners plan 1 and the draft.
+    let items = "/collections/planning_zones/items?limit=100";
+    let public = send(&app, Method::GET, items, None, None).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.text());
+    assert_eq!(codes(&public.json()), ["A-1", "A-3"]);
+    assert!(!public.text().contains("TMD"), "{}", public.text());
+    let o = send(&app, Method::GET, items, Some(&officer), None).await;
+    assert_eq!(codes(&o.json()), ["A-1", "A-3"]);
+    let p = send(&app, Method::GET, items, Some(&planner), None).await;
+    assert_eq!(codes(&p.json()), ["A-1", "A-1", "A-3", "B-2"]);
+    // A draft zone by id is not found by the public.
+    let draft_id: i64 = sqlx::query_scalar(
+        "SELECT id FROM planning.zones WHERE plan_id = $1 AND zone_code = 'B-2'",
+    )
+    .bind(p2)
+    .fetch_one(&db.pool)
+    .await
+    .expect("id");
+    let one = format!("/collections/planning_zones/items/{draft_id}");
+    assert_eq!(
+        send(&app, Method::GET, &one, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&app, Method::GET, &one, Some(&planner), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Tiles: the public tile has no draft function; the planner's has, and is private.
+    let (x, y) = tile_of(LON + 0.0005, LAT + 0.0005, 15);
+    let tile = format!("/tiles/planning_zones/15/{x}/{y}.mvt");
+    let t = send(&app, Method::GET, &tile, None, None).await;
+    let strings = zone_codes_in_tile(&t);
+    assert!(
+        strings.contains(&"ONT".to_string()) && !strings.contains(&"TMD".to_string()),
+        "{strings:?}"
+    );
+    assert!(t.headers[header::CACHE_CONTROL]
+        .to_str()
+        .expect("cc")
+        .starts_with("public"));
+    let t = send(&app, Method::GET, &tile, Some(&planner), None).await;
+    let strings = zone_codes_in_tile(&t);
+    assert!(strings.contains(&"TMD".to_string()), "{strings:?}");
+    assert!(t.headers[header::CACHE_CONTROL]
+        .to_str()
+        .expect("cc")
+        .starts_with("private"));
+
+    // The report: the public sees plan 1 only; planners the draft too unless drafts=false.
+    let report = "/query/planning-report?commune=25195&sheet=4&number=17";
+    let r = send(&app, Method::GET, report, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let json = r.json();
+    let zones: Vec<&str> = json["zones"]
+        .as_array()
+        .expect("zones")
+        .iter()
+        .filter_map(|z| z["function_code"].as_str())
+        .collect();
+    assert_eq!(zones, ["ONT"], "{}", r.text());
+    assert_eq!(r.json()["plans"][0]["decision_number"], "100/QĐ-UBND");
+    assert!(!r.text().contains("Nguyễn Văn Chủ"));
+    let r = send(&app, Method::GET, report, Some(&planner), None).await;
+    assert_eq!(
+        r.json()["zones"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("{report}&drafts=true"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("{report}&as_of=2023-12-31"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["zones"], json!([]), "{}", r.text());
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("{report}&as_of=31/12/2023"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .expect("ct")
+        .contains("problem+json"));
+
+    // The plans API: the draft is not listed for the public.
+    let l = send(&app, Method::GET, "/plans", None, None).await;
+    let ids: Vec<i64> = l.json()["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![p1]);
+    assert_eq!(
+        send(&app, Method::GET, &format!("/plans/{p2}"), None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let one = send(
+        &app,
+        Method::GET,
+        &format!("/plans/{p2}"),
+        Some(&planner),
+        None,
+    )
+    .await;
+    assert_eq!(one.json()["status"], "draft");
+    assert_eq!(one.json()["versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        send(&app, Method::GET, "/plans/abc", None, None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Compare: A-1 changed, A-3 removed, B-2 added.
+    let c = send(
+        &app,
+        Method::GET,
+        &format!("/plans/compare?from={p1}&to={p2}"),
+        Some(&planner),
+        None,
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text());
+    let mut changes: Vec<(String, String)> = c.json()["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["zone_code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                f["properties"]["change"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        vec![
+            ("A-1".into(), "changed".into()),
+            ("A-3".into(), "removed".into()),
+            ("B-2".into(), "added".into())
+        ]
+    );
+    assert_eq!(c.json()["features"][0]["geometry"]["type"], "MultiPolygon");
+    // The public does not compare with a draft.
+    let c = send(
+        &app,
+        Method::GET,
+        &format!("/plans/compare?from={p1}&to={p2}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::NOT_FOUND);
+
+    // Documents: served with their media type; a draft's only to planners.
+    let pdf = b"%PDF-1.4\n% decision\n".to_vec();
+    let d1 = planning::plans::add_document(
+        &db.pool,
+        p1,
+        "Quyết định 100/QĐ-UBND",
+        "qd-100.pdf",
+        "application/pdf",
+        &pdf,
+    )
+    .await
+    .expect("doc");
+    let d2 = planning::plans::add_document(
+        &db.pool,
+        p2,
+        "Tờ trình",
+        "to-trinh.pdf",
+        "application/pdf",
+        &pdf,
+    )
+    .await
+    .expect("doc");
+    let d = send(
+        &app,
+        Method::GET,
+        &format!("/plans/{p1}/documents/{d1}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(d.headers[header::CONTENT_TYPE], "application/pdf");
+    assert_eq!(d.body, pdf);
+    assert_eq!(
+        send(
+            &app,
+            Method::GET,
+            &format!("/plans/{p2}/documents/{d2}"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(
+            &app,
+            Method::GET,
+            &format!("/plans/{p2}/documents/{d2}"),
+            Some(&planner),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Approval: administrators only; then plan 2 is in force and plan 1 superseded.
+    let approve = format!("/plans/{p2}/approve");
+    let body = json!({"decision_number": "200/QĐ-UBND", "authority": "UBND tỉnh Đồng Nai"});
+    assert_eq!(
+        send(&app, Method::POST, &approve, None, Some(body.clone()))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(
+            &app,
+            Method::POST,
+            &approve,
+            Some(&planner),
+            Some(body.clone())
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = send(
+        &app,
+        Method::POST,
+        &approve,
+        Some(&admin),
+        Some(json!({"decision_number": "x", "decision_date": "2026-02-30"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+    let a = send(
+        &app,
+        Method::POST,
+        &approve,
+        Some(&admin),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["status"], "approved");
+    let statuses: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, status FROM planning.plans ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("statuses");
+    assert_eq!(
+        statuses,
+        vec![(p1, "superseded".into()), (p2, "approved".into())]
+    );
+    let again = send(&app, Method::POST, &approve, Some(&admin), Some(body)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+
+    // The public tile changed at once (the cached one was dropped), and so did the items.
+    let t = send(&app, Method::GET, &tile, None, None).await;
+    let strings = zone_codes_in_tile(&t);
+    assert!(
+        strings.contains(&"TMD".to_string()) && !strings.contains(&"ONT".to_string()),
+        "{strings:?}"
+    );
+    let public = send(&app, Method::GET, items, None, None).await;
+    assert_eq!(codes(&public.json()), ["A-1", "B-2"]);
+    // History: in 2025 plan 1 was in force.
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("{report}&as_of=2025-01-01"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["zones"][0]["function_code"], "ONT", "{}", r.text());
+    assert_eq!(r.json()["plans"][0]["id"], p1);
+    let r = send(&app, Method::GET, report, None, None).await;
+    assert_eq!(r.json()["zones"][0]["function_code"], "TMD", "{}", r.text());
+}

@@ -1,0 +1,166 @@
+// The public planning portal in headless Chromium against a real bando on the sample: each
+// search kind (commune + sheet + parcel, place name without accents, WGS84 and VN-2000
+// coordinates) opens the same parcel's sheet; a draft plan imported with --plan NEW never shows
+// on the public sheet; the sheet has a shareable link; a phone-sized page does not scroll
+// sideways; no request fails unexpectedly.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startBando, launchBrowser, bandoBin, resultsDir } from './harness.mjs';
+
+let bando;
+let browser;
+let parcel;
+let inside;
+
+/** A point inside a sample parcel: the centre of its first ring's box, checked by the server. */
+function centre(feature) {
+  const ring = feature.geometry.type === 'MultiPolygon' ? feature.geometry.coordinates[0][0] : feature.geometry.coordinates[0];
+  const xs = ring.map((p) => p[0]);
+  const ys = ring.map((p) => p[1]);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+const fold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[đĐ]/g, 'd').toLowerCase();
+
+before(async () => {
+  bando = await startBando({
+    parcels: 600,
+    imports: [
+      ['communes.gpkg', 'communes'],
+      ['parcels_binhphuoc.shp', 'parcels'],
+      ['planning_zones.gpkg', 'planning_zones'],
+    ],
+  });
+  browser = await launchBrowser();
+  const features = JSON.parse(readFileSync(join(bando.sample, 'parcels_sample.geojson'), 'utf8')).features;
+  // A parcel whose box centre lies inside it (the server says which parcel is there).
+  for (const f of features) {
+    const [lon, lat] = centre(f);
+    const answer = await (await fetch(`${bando.url}/portal/api/search?lat=${lat}&lon=${lon}`)).json();
+    const p = answer.parcels?.[0];
+    if (p && p.commune_code === f.properties.MAXA && p.sheet_number === f.properties.SHBANDO && p.parcel_number === f.properties.SHTHUA) {
+      parcel = p;
+      inside = [lon, lat];
+      break;
+    }
+  }
+  assert.ok(parcel, 'no sample parcel contains its box centre');
+  // A draft plan over the parcel, imported as planners do: it must not reach the public.
+  const [lon, lat] = inside;
+  const d = 0.002;
+  const file = join(bando.sample, 'draft_zone.geojson');
+  writeFileSync(file, JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature',
+    properties: { MAKHU: 'NHAP-99', CHUCNANG: 'TMD' },
+    geometry: { type: 'Polygon', coordinates: [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]] } }] }));
+  const out = execFileSync(bandoBin, ['--data-dir', bando.state, 'import', file, '--layer', 'planning_zones',
+    '--plan', 'NEW', '--plan-name', 'Bản nháp điều chỉnh'], { encoding: 'utf8' });
+  assert.match(out, /draft plan \d+ created/);
+});
+
+after(async () => {
+  await browser?.close();
+  await bando?.stop();
+});
+
+/** A page that records every response; `failures()` lists unexpected error answers. */
+async function openPortal(options = {}, hash = '') {
+  const page = await browser.newPage(options);
+  const bad = [];
+  page.on('response', (r) => { if (r.status() >= 400) bad.push(`${r.status()} ${r.url()}`); });
+  page.on('pageerror', (e) => bad.push(`page error: ${e.message}`));
+  const response = await page.goto(`${bando.url}/portal${hash}`);
+  assert.equal(response.status(), 200);
+  return { page, failures: () => bad };
+}
+
+async function sheetOf(page) {
+  await page.locator('#sheet[data-parcel]').waitFor({ timeout: 15_000 });
+  return Number(await page.getAttribute('#sheet', 'data-parcel'));
+}
+
+test('each search kind finds the parcel and opens its sheet, without draft zones', async () => {
+  const { page, failures } = await openPortal();
+  assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+
+  // 1. Commune code + sheet + parcel.
+  await page.fill('#by-parcel input[name=commune]', parcel.commune_code);
+  await page.fill('#by-parcel input[name=sheet]', String(parcel.sheet_number));
+  await page.fill('#by-parcel input[name=number]', String(parcel.parcel_number));
+  await page.click('#by-parcel button[type=submit]');
+  assert.equal(await sheetOf(page), parcel.id);
+  const identity = await page.locator('[data-row=identity] td').innerText();
+  assert.ok(identity.includes(String(parcel.parcel_number)), identity);
+  if (parcel.commune_name !== parcel.commune_name_new) {
+    assert.ok(identity.includes(`${parcel.commune_name} (cũ) → ${parcel.commune_name_new}`), identity);
+  }
+  // The public sheet: no draft zone, no owner.
+  const text = await page.locator('#sheet').innerText();
+  assert.ok(!text.includes('NHAP-99'), 'a draft zone is on the public sheet');
+  assert.equal(await page.locator('#zones tr[data-zone="NHAP-99"]').count(), 0);
+  assert.match(await page.locator('[data-row=data-date] td').innerText(), /^\d{4}-\d{2}-\d{2}$/);
+  // The shareable link and the map link name the parcel and its place.
+  const share = await page.getAttribute('#share-link', 'href');
+  assert.equal(share, `${bando.url}/portal#parcel=${parcel.id}`);
+  assert.match(await page.getAttribute('#map-link', 'href'), /^\/map#map=18\/\d+\.\d+\/\d+\.\d+$/);
+  await page.screenshot({ path: join(resultsDir, 'portal-sheet.png'), fullPage: true });
+
+  // 2. Place name, without accents and in lower case, then sheet and parcel.
+  await page.evaluate(() => { document.querySelector('#sheet').removeAttribute('data-parcel'); });
+  await page.fill('#by-place input[name=place]', fold(parcel.commune_name));
+  await page.click('#by-place button[type=submit]');
+  const commune = page.locator('#results button.commune', { hasText: parcel.commune_name });
+  await commune.first().waitFor();
+  await commune.first().click();
+  assert.equal(await page.inputValue('#by-parcel input[name=commune]'), parcel.commune_code);
+  await page.click('#by-parcel button[type=submit]');
+  assert.equal(await sheetOf(page), parcel.id);
+
+  // 3. WGS84 degrees (latitude, longitude).
+  await page.evaluate(() => { document.querySelector('#sheet').removeAttribute('data-parcel'); });
+  await page.fill('#by-coords input[name=a]', String(inside[1]));
+  await page.fill('#by-coords input[name=b]', String(inside[0]));
+  await page.click('#by-coords button[type=submit]');
+  assert.equal(await sheetOf(page), parcel.id);
+
+  // 4. VN-2000 X (northing) / Y (easting) of the same point; the zone is said.
+  const [e, n] = execFileSync('cs2cs', ['-f', '%.3f', 'EPSG:4326', 'EPSG:9212'], { input: `${inside[1]} ${inside[0]}\n`, encoding: 'utf8' })
+    .trim().split(/\s+/).map(Number);
+  await page.evaluate(() => { document.querySelector('#sheet').removeAttribute('data-parcel'); });
+  await page.fill('#by-coords input[name=a]', String(n));
+  await page.fill('#by-coords input[name=b]', String(e));
+  await page.click('#by-coords button[type=submit]');
+  assert.equal(await sheetOf(page), parcel.id);
+  assert.equal(await page.getAttribute('#results [data-zone]', 'data-zone'), '9212');
+
+  // English on the toggle.
+  await page.click('#lang-toggle');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await page.locator('h2', { hasText: 'Parcel planning information sheet' }).waitFor();
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('a shared link opens the sheet, and a phone-sized page does not scroll sideways', async () => {
+  const { page, failures } = await openPortal({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true },
+    `#parcel=${parcel.id}`);
+  assert.equal(await sheetOf(page), parcel.id);
+  await page.waitForTimeout(500);
+  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  assert.ok(scroll <= client, `the page is ${scroll}px wide in a ${client}px viewport`);
+  await page.screenshot({ path: join(resultsDir, 'portal-phone.png'), fullPage: true });
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('bad searches answer problem JSON, not a server error', async () => {
+  for (const query of ['', 'lat=abc&lon=1', 'lat=48&lon=2', 'x=5&y=5', 'commune=khong-co-xa-nay&sheet=1&number=1']) {
+    const r = await fetch(`${bando.url}/portal/api/search?${query}`);
+    assert.ok(r.status >= 400 && r.status < 500, `${query}: ${r.status}`);
+    assert.match(r.headers.get('content-type'), /problem\+json/);
+  }
+  const r = await fetch(`${bando.url}/portal/api/sheet/abc`);
+  assert.equal(r.status, 400);
+});
