@@ -128,6 +128,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     let expensive = Router::new()
         .merge(routes::features::expensive_router())
         .merge(routes::query::router())
+        .merge(routes::edit::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::load::guard_expensive,

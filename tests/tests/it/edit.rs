@@ -12,20 +12,20 @@ use tower::ServiceExt;
 
 use tests::TestDb;
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).to_string()
     }
-    fn etag(&self) -> String {
+    pub(crate) fn etag(&self) -> String {
         self.headers
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
@@ -35,9 +35,9 @@ impl Reply {
 }
 
 /// "Quyết định 12/QĐ-UBND ngày 01/12/2026", percent-encoded as a header carries it.
-const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
+pub(crate) const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
 
-async fn send(
+pub(crate) async fn send(
     app: &Router,
     method: Method,
     uri: &str,
@@ -74,13 +74,13 @@ async fn send(
     }
 }
 
-fn square(lon: f64, lat: f64, size: f64) -> Value {
+pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})
 }
 
 /// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
 /// 25210 elsewhere; the server trusting the dev issuer.
-async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("thua.geojson");
@@ -113,7 +113,7 @@ async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     (db, app(state, Limits::default()), issuer, dir)
 }
 
-async fn id_of(db: &TestDb, number: i64) -> i64 {
+pub(crate) async fn id_of(db: &TestDb, number: i64) -> i64 {
     sqlx::query_scalar("SELECT id FROM land.parcels WHERE parcel_number = $1")
         .bind(number)
         .fetch_one(&db.pool)
@@ -121,7 +121,7 @@ async fn id_of(db: &TestDb, number: i64) -> i64 {
         .expect("parcel")
 }
 
-async fn row_text(db: &TestDb, id: i64) -> String {
+pub(crate) async fn row_text(db: &TestDb, id: i64) -> String {
     sqlx::query_scalar("SELECT p::text FROM land.parcels p WHERE id = $1")
         .bind(id)
         .fetch_one(&db.pool)
