@@ -102,6 +102,8 @@ pub struct LayerDecl {
     pub scope_column: Option<&'static str>,
     /// Roles that write the layer besides administrators (read-only by default).
     pub writers: Roles,
+    /// The owner's SQL function giving the rows at an instant ([`Layer::as_of_function`]).
+    pub as_of: Option<&'static str>,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -147,6 +149,7 @@ impl LayerDecl {
             readers: Readers::Everyone,
             scope_column: None,
             writers: Roles::NONE,
+            as_of: None,
         }
     }
 
@@ -250,6 +253,9 @@ impl Layer for LayerDecl {
     }
     fn writers(&self) -> Roles {
         self.writers
+    }
+    fn as_of_function(&self) -> Option<String> {
+        self.as_of.map(str::to_string)
     }
     fn style(&self) -> StyleHints {
         self.style.clone()

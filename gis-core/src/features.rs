@@ -463,6 +463,9 @@ pub struct ItemsQuery {
     pub bbox: Option<Bbox>,
     /// Temporal filter (see [`temporal_property`]).
     pub datetime: Option<Interval>,
+    /// The instant whose state is read (a date `YYYY-MM-DD`: the end of that day), on a
+    /// layer with history ([`Layer::as_of_function`]); `None` reads the living features.
+    pub as_of: Option<String>,
     /// CQL2 filter.
     pub filter: Option<Expr>,
     /// CRS of the filter's geometry literals (`filter-crs`): SRID, axis order (a geographic
@@ -497,6 +500,7 @@ impl ItemsQuery {
         ItemsQuery {
             bbox: None,
             datetime: None,
+            as_of: None,
             filter: None,
             filter_crs: OutputCrs::CRS84,
             equals: Vec::new(),
@@ -548,6 +552,8 @@ impl Page {
 /// SQL under construction: text plus parameters in placeholder order.
 #[derive(Debug, Clone, Default)]
 struct Sql {
+    /// The relation read: the layer's table, or its state at an instant.
+    from: String,
     conditions: Vec<String>,
     params: Vec<SqlParam>,
 }
@@ -613,7 +619,32 @@ fn property_of<'a>(
 fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
     let visible = visible_properties(layer, q.access);
     let restricted = restricted_names(layer, q.access);
-    let mut sql = Sql::default();
+    let mut sql = Sql {
+        from: layer.storage().qualified(),
+        ..Sql::default()
+    };
+    if let Some(at) = &q.as_of {
+        let Some(function) = layer.as_of_function() else {
+            return Err(invalid(
+                "datetime",
+                "this collection keeps no history: datetime filters on its temporal property",
+            ));
+        };
+        if !looks_temporal(at) {
+            return Err(invalid(
+                "datetime",
+                "the instant is a date (YYYY-MM-DD) or an RFC 3339 timestamp",
+            ));
+        }
+        let p = sql.bind(SqlParam::Text(at.clone()));
+        // A date is its last instant: the state once that day's changes were made.
+        let instant = if at.len() == 10 {
+            format!("(({p})::date + 1)::timestamptz - interval '1 microsecond'")
+        } else {
+            format!("({p})::timestamptz")
+        };
+        sql.from = format!("{function}({instant})");
+    }
     if let Some(b) = &q.bbox {
         let [a, s, c, d] = b.coords;
         let seg = ((c - a).max(d - s) / 16.0).max(1e-9);
@@ -921,11 +952,7 @@ pub fn validate(layer: &dyn Layer, q: &ItemsQuery) -> Result<(), FeaturesError> 
 /// Counts the features matching `q`'s conditions (all pages).
 pub async fn count(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<i64, FeaturesError> {
     let sql = conditions(layer, q)?;
-    let text = format!(
-        "SELECT count(*) FROM {} t{}",
-        layer.storage().qualified(),
-        sql.where_clause()
-    );
+    let text = format!("SELECT count(*) FROM {} t{}", sql.from, sql.where_clause());
     Ok(sqlx::query_scalar_with(&text, sql.args()?)
         .fetch_one(pool)
         .await?)
@@ -990,7 +1017,7 @@ async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Pag
     let text = format!(
         "SELECT {} AS feature, t.id{key_cols} FROM {} t{} ORDER BY {} LIMIT {}",
         feature_sql(&props, q.scope.as_ref(), q.crs, q.geometry),
-        layer.storage().qualified(),
+        sql.from,
         sql.where_clause(),
         order_by(&keys, backward),
         u64::from(q.limit) + 1
@@ -1209,7 +1236,7 @@ pub async fn estimate(
     let sql = conditions(layer, q)?;
     let text = format!(
         "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
-        layer.storage().qualified(),
+        sql.from,
         sql.where_clause()
     );
     let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)

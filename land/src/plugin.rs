@@ -92,6 +92,8 @@ pub fn layers() -> Vec<LayerDecl> {
             scope_column: Some("commune_code"),
             // Land officers edit the parcels of their communes (`crate::edit`).
             writers: Roles::LAND_OFFICER,
+            // `datetime=<instant>` reads the parcels as they were (migration 1008).
+            as_of: Some("land.parcels_as_of"),
             ..parcels
         },
     ]

@@ -436,3 +436,104 @@ async fn only_adjacent_parcels_of_one_sheet_merge_and_the_lineage_reads_both_way
     assert!(!public.text().contains("Chủ 1"), "{}", public.text());
     assert_eq!(get(999_999, None).await.status, StatusCode::NOT_FOUND);
 }
+
+async fn instant(db: &TestDb) -> String {
+    sqlx::query_scalar(
+        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("now")
+}
+
+/// Id → largest longitude of the feature's outline, for every parcel the items answer.
+async fn as_of(app: &Router, datetime: &str) -> std::collections::BTreeMap<i64, f64> {
+    let r = send(
+        app,
+        Method::GET,
+        &format!("/collections/parcels/items?limit=100&datetime={datetime}"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{datetime}: {}", r.text());
+    let body = r.json();
+    assert_eq!(
+        body["numberMatched"].as_u64().map(|n| n as usize),
+        body["features"].as_array().map(Vec::len),
+        "{datetime}"
+    );
+    body["features"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let lons: Vec<f64> = f["geometry"]["coordinates"][0][0]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p[0].as_f64())
+                .collect();
+            (
+                f["id"].as_i64().unwrap_or(-1),
+                lons.into_iter().fold(f64::MIN, f64::max),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn datetime_answers_the_parcels_as_they_were_at_that_instant() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (one, two) = (id_in(&db, "25195", 1).await, id_in(&db, "25195", 2).await);
+    let before = instant(&db).await;
+    // Parcel 2 shrinks (east edge from 106.88338 to 106.88332), parcel 1 is split.
+    let t = tag(&app, &officer, two).await;
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/collections/parcels/items/{two}"),
+        Some(&officer),
+        &[
+            ("content-type", "application/merge-patch+json"),
+            ("if-match", &t),
+            WHY[0],
+            WHY[1],
+        ],
+        Some(json!({"geometry": square(106.88322, 11.53502, 0.0001)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let t = tag(&app, &officer, one).await;
+    let r = split(&app, &officer, one, &t, cut(106.88309), "").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let kids: Vec<i64> = children(&r)
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .collect();
+    let after = instant(&db).await;
+
+    let then = as_of(&app, &before).await;
+    assert!(then.contains_key(&one), "the parent existed then: {then:?}");
+    assert!(kids.iter().all(|k| !then.contains_key(k)), "{then:?}");
+    assert_eq!(then.len(), 4);
+    assert!(
+        (then[&two] - 106.88338).abs() < 1e-7,
+        "parcel 2 as it was: {then:?}"
+    );
+    let now = as_of(&app, &after).await;
+    assert!(!now.contains_key(&one), "{now:?}");
+    assert!(kids.iter().all(|k| now.contains_key(k)), "{now:?}");
+    assert_eq!(now.len(), 5);
+    assert!(
+        (now[&two] - 106.88332).abs() < 1e-7,
+        "parcel 2 as edited: {now:?}"
+    );
+    // Before the delivery: nothing. An interval still filters on the last change.
+    assert!(as_of(&app, "2000-01-01").await.is_empty());
+    assert_eq!(as_of(&app, "2000-01-01/..").await.len(), 5);
+}
