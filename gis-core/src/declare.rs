@@ -34,11 +34,22 @@ pub const CLUSTER_FROM_ZOOM: u8 = 8;
 /// Cluster cell in pixels: at most 8 × 8 clusters per tile, far enough apart for a label.
 pub const CLUSTER_CELL_PX: u16 = 32;
 
+/// How an import meets the live table, for the owner's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportContext {
+    /// Replace the live table or upsert into it (live rows the delivery does not replace
+    /// stay, so checks against them matter).
+    pub mode: crate::bulk::MergeMode,
+    /// Whether faulty rows are rejected rather than reported.
+    pub invalid: crate::bulk::InvalidPolicy,
+}
+
 /// What an owner does beyond the generic pipeline. Every method has a do-nothing default.
 pub trait LayerHooks: Send + Sync {
     /// Checks run on a delivery while it streams into staging (parcels: overlaps); their
-    /// findings are reported, not rejected.
-    fn import_checks(&self) -> Option<Box<dyn ImportChecks>> {
+    /// findings are reported, and with [`crate::bulk::InvalidPolicy::Reject`] a check may
+    /// also reject staged rows (setting `rejected`).
+    fn import_checks(&self, _ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
         None
     }
 

@@ -558,3 +558,89 @@ async fn of_concurrent_writers_holding_the_same_tag_exactly_one_wins() {
             .expect("count");
     assert_eq!(n, 2, "the imported state and the one write that won");
 }
+
+/// A delivery of parcels with new identities over parcels 1 and 2, another beside them, and
+/// parcel 3 again (moved a little: it replaces itself, so no finding for it).
+fn write_overlay(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let features: Vec<Value> = [
+        (101, 106.88306, 11.535),  // over parcels 1 and 2
+        (102, 106.8838, 11.535),   // east of parcel 3, over nothing
+        (3, 106.88341, 11.535),    // parcel 3 again
+        (103, 106.88205, 11.5352), // over nothing
+    ]
+    .iter()
+    .map(|(n, lon, lat)| {
+        json!({"type": "Feature",
+               "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": n, "MALOAIDAT": "ONT"},
+               "geometry": square(*lon, *lat, 0.00018)})
+    })
+    .collect();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .expect("write");
+    path
+}
+
+#[tokio::test]
+async fn an_upsert_over_parcels_it_does_not_replace_is_reported_or_rejected() {
+    let (db, _app, _issuer, dir) = setup().await;
+    let count = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM land.parcels")
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    // Rejected: the parcel over 1 and 2 stays out, the others come in.
+    let opts = importers::pipeline::ImportOptions {
+        invalid: gis_core::bulk::InvalidPolicy::Reject,
+        ..importers::pipeline::ImportOptions::new("parcels")
+    };
+    let path = write_overlay(dir.path(), "overlay.geojson");
+    let s = importers::pipeline::import(&db.pool, &path, &opts)
+        .await
+        .expect("import");
+    let finding = s
+        .findings
+        .iter()
+        .find(|f| f.contains("already in the layer"))
+        .unwrap_or_else(|| panic!("no overlap with the live parcels: {:?}", s.findings));
+    assert!(
+        finding.starts_with("1 delivered parcels") && finding.contains("25195/1/101 × 25195/1/1"),
+        "{finding}"
+    );
+    assert!(finding.contains("rejected"), "{finding}");
+    assert_eq!(s.rejected, 1, "{s:?}");
+    assert_eq!(count(&db).await, 4 + 2, "102 and 103 added, 3 replaced");
+    let in_layer: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM land.parcels WHERE commune_code = '25195' AND parcel_number = 101",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(in_layer, 0);
+
+    // Reported (the default, repair): imported, with the finding.
+    let s = tests::import(&db.pool, &path, "parcels")
+        .await
+        .expect("import");
+    assert!(
+        s.findings
+            .iter()
+            .any(|f| f.contains("already in the layer") && f.contains("25195/1/2")),
+        "{:?}",
+        s.findings
+    );
+    assert_eq!(count(&db).await, 7);
+    // Parcel 3, moved by its own redelivery, is never compared with its old self.
+    assert!(
+        s.findings.iter().all(|f| !f.contains("25195/1/3 ×")),
+        "{:?}",
+        s.findings
+    );
+}
