@@ -315,6 +315,19 @@ fn looks_temporal(s: &str) -> bool {
         && (b.len() == 10 || matches!(b[10], b'T' | b't' | b' '))
 }
 
+/// Whether a date or timestamp shaped text names a real instant (`2024-02-30` does not):
+/// PostgreSQL would refuse it inside the query, which must not be a server error.
+fn real_instant(s: &str) -> bool {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+    }
+    let t = s.replacen([' ', 't'], "T", 1);
+    DateTime::parse_from_rfc3339(&t).is_ok()
+        || NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M").is_ok()
+}
+
 /// Parses `datetime`: `2024-05-01`, `2024-05-01T10:00:00Z`, `start/end`, `../end`, `start/..`.
 pub fn parse_datetime(text: &str) -> Result<Interval, FeaturesError> {
     let bound = |s: &str| -> Result<Option<String>, FeaturesError> {
@@ -322,7 +335,7 @@ pub fn parse_datetime(text: &str) -> Result<Interval, FeaturesError> {
         if s.is_empty() || s == ".." {
             return Ok(None);
         }
-        if !looks_temporal(s) {
+        if !looks_temporal(s) || !real_instant(s) {
             return Err(invalid(
                 "datetime",
                 format!(
@@ -1148,6 +1161,13 @@ mod tests {
         assert_eq!(iv.start, None);
         assert!(parse_datetime("../..").is_err());
         assert!(parse_datetime("yesterday").is_err());
+        // Shaped like dates, but no such instant: refused here, not by PostgreSQL.
+        assert!(parse_datetime("2024-13-45").is_err());
+        assert!(parse_datetime("2024-02-30/..").is_err());
+        assert!(parse_datetime("2024-05-01T25:00:00Z").is_err());
+        assert!(parse_datetime("2024-05-01 10:00:00+07:00").is_ok());
+        assert!(parse_datetime("2024-05-01t10:00:00.123Z").is_ok());
+        assert!(parse_datetime("2024-05-01T10:00:00").is_ok());
     }
 
     #[test]

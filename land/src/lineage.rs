@@ -94,6 +94,19 @@ pub struct Node {
     pub geometry: Value,
 }
 
+/// PostGIS refusing the given geometry (unreadable, not transformable: data exceptions and
+/// its internal errors) is the writer's mistake; anything else (a deadline) stays a database
+/// error.
+fn refused(e: sqlx::Error, what: &str) -> EditError {
+    if let sqlx::Error::Database(db) = &e {
+        let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+        if code.starts_with("22") || code == "XX000" {
+            return rule(format!("{what}: {}", db.message()));
+        }
+    }
+    EditError::Db(e)
+}
+
 /// Locks the sheet's numbering for the transaction and returns its next free number.
 async fn next_number(
     conn: &mut PgConnection,
@@ -255,13 +268,7 @@ pub async fn split(
         .bind(line.to_string())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) => rule(format!(
-                "the cutting line is not GeoJSON PostGIS can read: {}",
-                db.message()
-            )),
-            other => EditError::Db(other),
-        })?;
+        .map_err(|e| refused(e, "the cutting line is not GeoJSON PostGIS can read"))?;
     if !matches!(kind.as_str(), "LINESTRING" | "MULTILINESTRING") {
         return Err(rule(format!(
             "the cutting line must be a LineString; this is a {}",
@@ -283,13 +290,7 @@ pub async fn split(
     .bind(srid)
     .fetch_all(&mut *tx)
     .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(db) => rule(format!(
-            "the parcel cannot be cut with this line: {}",
-            db.message()
-        )),
-        other => EditError::Db(other),
-    })?;
+    .map_err(|e| refused(e, "the parcel cannot be cut with this line"))?;
     let mut parts: Vec<(String, f64)> = Vec::with_capacity(rows.len());
     let (mut parent_area, mut pieces) = (0.0, 0);
     for r in &rows {

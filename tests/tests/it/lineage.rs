@@ -157,6 +157,14 @@ async fn a_split_gives_the_next_free_numbers_and_its_parts_add_up() {
             json!({"type": "Point", "coordinates": [106.88309, 11.5351]}),
             "LineString",
         ),
+        (
+            json!({"type": "LineString", "coordinates": "across"}),
+            "cutting line",
+        ),
+        (
+            json!({"type": "LineString", "coordinates": [[1e12, 1e12], [2e12, 2e12]]}),
+            "cut",
+        ),
         // 4 cm from the edge: a sliver.
         (cut(106.88300037), "sliver"),
     ] {
@@ -533,7 +541,49 @@ async fn datetime_answers_the_parcels_as_they_were_at_that_instant() {
         (now[&two] - 106.88332).abs() < 1e-7,
         "parcel 2 as edited: {now:?}"
     );
+    // No such day: 400, not a database error.
+    let r = send(
+        &app,
+        Method::GET,
+        "/collections/parcels/items?datetime=2026-02-30",
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     // Before the delivery: nothing. An interval still filters on the last change.
     assert!(as_of(&app, "2000-01-01").await.is_empty());
     assert_eq!(as_of(&app, "2000-01-01/..").await.len(), 5);
+}
+
+#[tokio::test]
+async fn concurrent_splits_on_one_sheet_never_give_a_number_twice() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let mut splits = tokio::task::JoinSet::new();
+    for (number, lon) in [(1, 106.88309), (2, 106.88329), (3, 106.88349)] {
+        let id = id_in(&db, "25195", number).await;
+        let t = tag(&app, &officer, id).await;
+        let (app, officer) = (app.clone(), officer.clone());
+        splits.spawn(async move { split(&app, &officer, id, &t, cut(lon), "").await });
+    }
+    let mut numbers = Vec::new();
+    for r in splits.join_all().await {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        numbers.extend(
+            children(&r)
+                .iter()
+                .filter_map(|c| c["parcel_number"].as_i64()),
+        );
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, vec![4, 5, 6, 7, 8, 9]);
+    let living: Vec<i64> = sqlx::query_scalar(
+        "SELECT parcel_number FROM land.parcels WHERE commune_code = '25195' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("numbers");
+    assert_eq!(living, numbers);
 }
