@@ -587,3 +587,28 @@ async fn concurrent_splits_on_one_sheet_never_give_a_number_twice() {
     .expect("numbers");
     assert_eq!(living, numbers);
 }
+
+#[tokio::test]
+async fn a_split_drops_the_stale_tiles_before_it_answers() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let t = gis_core::tile::TileCoord::containing(106.88309, 11.53509, 18).expect("tile");
+    let tile = format!("/tiles/parcels/18/{}/{}.mvt", t.x, t.y);
+    let first = send(&app, Method::GET, &tile, None, &[], None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, Method::GET, &tile, None, &[], None).await.body,
+        first.body,
+        "served from the cache"
+    );
+    let one = id_in(&db, "25195", 1).await;
+    let tag = tag(&app, &officer, one).await;
+    let r = split(&app, &officer, one, &tag, cut(106.88309), "").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let after = send(&app, Method::GET, &tile, None, &[], None).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_ne!(
+        after.body, first.body,
+        "the tile after the split is the old one"
+    );
+}
