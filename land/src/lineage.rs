@@ -204,6 +204,18 @@ async fn make_child(
         .fetch_one(&mut *conn)
         .await
         .map_err(edit::classify)?;
+    // A cut or a snapped union can in rare shapes come out invalid: refused, never stored.
+    let invalid: Option<String> = sqlx::query_scalar(
+        "SELECT ST_IsValidReason(geom) FROM land.parcels WHERE id = $1 AND NOT ST_IsValid(geom)",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(why) = invalid {
+        return Err(rule(format!(
+            "the {operation} would make parcel {number} an invalid polygon ({why}); adjust the parcels or the line"
+        )));
+    }
     edit::check_rules(conn, id).await?;
     edit::record(conn, id, operation, false, edit).await?;
     sqlx::query(
@@ -411,10 +423,16 @@ pub async fn merge(
             list.join("; ")
         )));
     }
+    // Boundaries digitised apart by less than the snapping tolerance are one boundary: each
+    // parent is snapped to the others first, so the union leaves no sliver gap between them.
     let geom: String = sqlx::query_scalar(
-        "SELECT ST_Multi(ST_UnaryUnion(ST_Collect(geom)))::text FROM land.parcels WHERE id = ANY($1)",
+        "WITH g AS (SELECT id, geom FROM land.parcels WHERE id = ANY($1))
+         SELECT ST_Multi(ST_UnaryUnion(ST_Collect(
+                    ST_Snap(a.geom, (SELECT ST_Collect(b.geom) FROM g b WHERE b.id <> a.id), $2))))::text
+         FROM g a",
     )
     .bind(&ids)
+    .bind(SNAP_M)
     .fetch_one(&mut *tx)
     .await?;
     let mut bbox: Option<[f64; 4]> = None;

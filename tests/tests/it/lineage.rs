@@ -612,3 +612,46 @@ async fn a_split_drops_the_stale_tiles_before_it_answers() {
         "the tile after the split is the old one"
     );
 }
+
+#[tokio::test]
+async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let mut tags = serde_json::Map::new();
+    let mut ids = Vec::new();
+    // 0.0000002° of longitude here is about 2.2 cm.
+    for (number, lon) in [(30, 106.8845), (31, 106.8845 + 0.00018 + 0.0000002)] {
+        let r = send(
+            &app,
+            Method::POST,
+            "/collections/parcels/items",
+            Some(&officer),
+            &[("content-type", "application/geo+json"), WHY[0], WHY[1]],
+            Some(json!({"type": "Feature",
+                "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
+                "geometry": square(lon, 11.535, 0.00018)})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id = id_in(&db, "25195", number).await;
+        tags.insert(id.to_string(), json!(r.etag()));
+        ids.push(id);
+    }
+    let before = area(&db, ids[0]).await + area(&db, ids[1]).await;
+    let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let m = children(&r)[0]["id"].as_i64().expect("id");
+    let kind: String = sqlx::query_scalar(
+        "SELECT GeometryType(ST_GeometryN(geom, 1)) || ST_NumGeometries(geom) FROM land.parcels WHERE id = $1",
+    )
+    .bind(m)
+    .fetch_one(&db.pool)
+    .await
+    .expect("kind");
+    assert_eq!(kind, "POLYGON1", "one polygon, the gap closed");
+    let after = area(&db, m).await;
+    assert!(
+        (after - before).abs() < 1.0,
+        "parents {before} m², merged {after} m²"
+    );
+}
