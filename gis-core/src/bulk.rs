@@ -457,12 +457,7 @@ impl Loader {
             .execute(&mut *self.conn)
             .await
             .map_err(db("checking duplicate identities"))?;
-        let rejects: Vec<(i32, i64, String)> = sqlx::query_as(
-            "SELECT __file, __index, rejected FROM bando_stage WHERE rejected IS NOT NULL ORDER BY __file, __index",
-        )
-        .fetch_all(&mut *self.conn)
-        .await
-        .map_err(db("listing rejects"))?;
+        let rejects = self.rejects().await?;
         let repairs: Vec<(i32, i64, String)> = sqlx::query_as(
             "SELECT __file, __index, repaired FROM bando_stage
              WHERE repaired IS NOT NULL AND rejected IS NULL ORDER BY __file, __index",
@@ -483,9 +478,28 @@ impl Loader {
             staged: self.staged,
             repaired: repairs.len() as u64,
             repairs: repairs.into_iter().map(to_reject).collect(),
-            rejects: rejects.into_iter().map(to_reject).collect(),
+            rejects,
             derived,
         })
+    }
+
+    /// The staged rows rejected so far (by [`Loader::prepare`], or since by an owner's checks
+    /// that set `rejected`), in file order.
+    pub async fn rejects(&mut self) -> Result<Vec<Reject>, BulkError> {
+        let rows: Vec<(i32, i64, String)> = sqlx::query_as(
+            "SELECT __file, __index, rejected FROM bando_stage WHERE rejected IS NOT NULL ORDER BY __file, __index",
+        )
+        .fetch_all(&mut *self.conn)
+        .await
+        .map_err(db("listing rejects"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(file, index, reason)| Reject {
+                file,
+                index,
+                reason,
+            })
+            .collect())
     }
 
     /// Fills declared derivable columns ([`crate::feature::Derive`]) the delivery left empty

@@ -34,11 +34,22 @@ pub const CLUSTER_FROM_ZOOM: u8 = 8;
 /// Cluster cell in pixels: at most 8 × 8 clusters per tile, far enough apart for a label.
 pub const CLUSTER_CELL_PX: u16 = 32;
 
+/// How an import meets the live table, for the owner's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportContext {
+    /// Replace the live table or upsert into it (live rows the delivery does not replace
+    /// stay, so checks against them matter).
+    pub mode: crate::bulk::MergeMode,
+    /// Whether faulty rows are rejected rather than reported.
+    pub invalid: crate::bulk::InvalidPolicy,
+}
+
 /// What an owner does beyond the generic pipeline. Every method has a do-nothing default.
 pub trait LayerHooks: Send + Sync {
     /// Checks run on a delivery while it streams into staging (parcels: overlaps); their
-    /// findings are reported, not rejected.
-    fn import_checks(&self) -> Option<Box<dyn ImportChecks>> {
+    /// findings are reported, and with [`crate::bulk::InvalidPolicy::Reject`] a check may
+    /// also reject staged rows (setting `rejected`).
+    fn import_checks(&self, _ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
         None
     }
 
@@ -104,6 +115,8 @@ pub struct LayerDecl {
     pub writers: Roles,
     /// Rows only some readers see (drafts of plans: planners only); `None`: every row.
     pub row_filter: Option<RowFilter>,
+    /// The owner's SQL function giving the rows at an instant ([`Layer::as_of_function`]).
+    pub as_of: Option<&'static str>,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -150,6 +163,7 @@ impl LayerDecl {
             scope_column: None,
             writers: Roles::NONE,
             row_filter: None,
+            as_of: None,
         }
     }
 
@@ -256,6 +270,9 @@ impl Layer for LayerDecl {
     }
     fn row_filter(&self) -> Option<RowFilter> {
         self.row_filter
+    }
+    fn as_of_function(&self) -> Option<String> {
+        self.as_of.map(str::to_string)
     }
     fn style(&self) -> StyleHints {
         self.style.clone()

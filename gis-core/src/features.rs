@@ -305,6 +305,19 @@ fn looks_temporal(s: &str) -> bool {
         && (b.len() == 10 || matches!(b[10], b'T' | b't' | b' '))
 }
 
+/// Whether a date or timestamp shaped text names a real instant (`2024-02-30` does not):
+/// PostgreSQL would refuse it inside the query, which must not be a server error.
+fn real_instant(s: &str) -> bool {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+    }
+    let t = s.replacen([' ', 't'], "T", 1);
+    DateTime::parse_from_rfc3339(&t).is_ok()
+        || NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M").is_ok()
+}
+
 /// Parses `datetime`: `2024-05-01`, `2024-05-01T10:00:00Z`, `start/end`, `../end`, `start/..`.
 pub fn parse_datetime(text: &str) -> Result<Interval, FeaturesError> {
     let bound = |s: &str| -> Result<Option<String>, FeaturesError> {
@@ -312,7 +325,7 @@ pub fn parse_datetime(text: &str) -> Result<Interval, FeaturesError> {
         if s.is_empty() || s == ".." {
             return Ok(None);
         }
-        if !looks_temporal(s) {
+        if !looks_temporal(s) || !real_instant(s) {
             return Err(invalid(
                 "datetime",
                 format!(
@@ -453,6 +466,9 @@ pub struct ItemsQuery {
     pub bbox: Option<Bbox>,
     /// Temporal filter (see [`temporal_property`]).
     pub datetime: Option<Interval>,
+    /// The instant whose state is read (a date `YYYY-MM-DD`: the end of that day), on a
+    /// layer with history ([`Layer::as_of_function`]); `None` reads the living features.
+    pub as_of: Option<String>,
     /// CQL2 filter.
     pub filter: Option<Expr>,
     /// CRS of the filter's geometry literals (`filter-crs`): SRID, axis order (a geographic
@@ -487,6 +503,7 @@ impl ItemsQuery {
         ItemsQuery {
             bbox: None,
             datetime: None,
+            as_of: None,
             filter: None,
             filter_crs: OutputCrs::CRS84,
             equals: Vec::new(),
@@ -538,6 +555,8 @@ impl Page {
 /// SQL under construction: text plus parameters in placeholder order.
 #[derive(Debug, Clone, Default)]
 struct Sql {
+    /// The relation read: the layer's table, or its state at an instant.
+    from: String,
     conditions: Vec<String>,
     params: Vec<SqlParam>,
 }
@@ -603,7 +622,32 @@ fn property_of<'a>(
 fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
     let visible = visible_properties(layer, q.access);
     let restricted = restricted_names(layer, q.access);
-    let mut sql = Sql::default();
+    let mut sql = Sql {
+        from: layer.storage().qualified(),
+        ..Sql::default()
+    };
+    if let Some(at) = &q.as_of {
+        let Some(function) = layer.as_of_function() else {
+            return Err(invalid(
+                "datetime",
+                "this collection keeps no history: datetime filters on its temporal property",
+            ));
+        };
+        if !looks_temporal(at) {
+            return Err(invalid(
+                "datetime",
+                "the instant is a date (YYYY-MM-DD) or an RFC 3339 timestamp",
+            ));
+        }
+        let p = sql.bind(SqlParam::Text(at.clone()));
+        // A date is its last instant: the state once that day's changes were made.
+        let instant = if at.len() == 10 {
+            format!("(({p})::date + 1)::timestamptz - interval '1 microsecond'")
+        } else {
+            format!("({p})::timestamptz")
+        };
+        sql.from = format!("{function}({instant})");
+    }
     if let Some(b) = &q.bbox {
         let [a, s, c, d] = b.coords;
         let seg = ((c - a).max(d - s) / 16.0).max(1e-9);
@@ -918,11 +962,7 @@ pub fn validate(layer: &dyn Layer, q: &ItemsQuery) -> Result<(), FeaturesError> 
 /// Counts the features matching `q`'s conditions (all pages).
 pub async fn count(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<i64, FeaturesError> {
     let sql = conditions(layer, q)?;
-    let text = format!(
-        "SELECT count(*) FROM {} t{}",
-        layer.storage().qualified(),
-        sql.where_clause()
-    );
+    let text = format!("SELECT count(*) FROM {} t{}", sql.from, sql.where_clause());
     Ok(sqlx::query_scalar_with(&text, sql.args()?)
         .fetch_one(pool)
         .await?)
@@ -987,7 +1027,7 @@ async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Pag
     let text = format!(
         "SELECT {} AS feature, t.id{key_cols} FROM {} t{} ORDER BY {} LIMIT {}",
         feature_sql(&props, q.scope.as_ref(), q.crs, q.geometry),
-        layer.storage().qualified(),
+        sql.from,
         sql.where_clause(),
         order_by(&keys, backward),
         u64::from(q.limit) + 1
@@ -1122,6 +1162,13 @@ mod tests {
         assert_eq!(iv.start, None);
         assert!(parse_datetime("../..").is_err());
         assert!(parse_datetime("yesterday").is_err());
+        // Shaped like dates, but no such instant: refused here, not by PostgreSQL.
+        assert!(parse_datetime("2024-13-45").is_err());
+        assert!(parse_datetime("2024-02-30/..").is_err());
+        assert!(parse_datetime("2024-05-01T25:00:00Z").is_err());
+        assert!(parse_datetime("2024-05-01 10:00:00+07:00").is_ok());
+        assert!(parse_datetime("2024-05-01t10:00:00.123Z").is_ok());
+        assert!(parse_datetime("2024-05-01T10:00:00").is_ok());
     }
 
     #[test]
@@ -1210,7 +1257,7 @@ pub async fn estimate(
     let sql = conditions(layer, q)?;
     let text = format!(
         "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
-        layer.storage().qualified(),
+        sql.from,
         sql.where_clause()
     );
     let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)

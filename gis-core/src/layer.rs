@@ -538,6 +538,12 @@ pub trait Layer: Send + Sync {
     fn generalisation(&self) -> Generalisation {
         Generalisation::MinZoom
     }
+    /// The SQL function giving the layer's rows as they were at an instant (`f(timestamptz)`
+    /// returning `SETOF` the table's row type), when the owner keeps a history; features
+    /// requests read it for `datetime=<instant>`.
+    fn as_of_function(&self) -> Option<String> {
+        None
+    }
     /// Whether maps show the layer when they open (the others are listed, switched off).
     fn visible_at_start(&self) -> bool {
         true

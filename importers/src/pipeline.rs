@@ -264,7 +264,12 @@ pub async fn import(
     let mut read = 0u64;
     let progress = Progress::new(opts.progress);
     // The owner's checks see every row as it streams past (parcels: overlaps).
-    let mut checks = decl.hooks.and_then(|h| h.import_checks());
+    let mut checks = decl.hooks.and_then(|h| {
+        h.import_checks(gis_core::declare::ImportContext {
+            mode: opts.mode,
+            invalid: opts.invalid,
+        })
+    });
     for (file_index, source) in sources.iter().enumerate() {
         let file_index = file_index as i32;
         let report = read_source(
@@ -308,6 +313,8 @@ pub async fn import(
                 source,
             })?;
         findings.extend(owner);
+        // The owner's checks may have rejected rows too.
+        prepared.rejects = loader.rejects().await.map_err(bulk_err)?;
     }
     prepared.rejects.extend(rust_rejects);
     prepared.rejects.sort_by_key(|r| (r.file, r.index));

@@ -95,7 +95,7 @@ pub struct Saved {
 pub struct Version {
     /// Version number (1 = as imported, or as created).
     pub version: i32,
-    /// `import`, `create`, `update` or `delete`.
+    /// `import`, `create`, `update`, `delete`, `split` or `merge`.
     pub action: String,
     /// Start of the version's lifespan (RFC 3339).
     pub begin_lifespan: String,
@@ -159,7 +159,7 @@ pub enum EditError {
     Db(#[from] sqlx::Error),
 }
 
-fn rule(reason: impl Into<String>) -> EditError {
+pub(crate) fn rule(reason: impl Into<String>) -> EditError {
     EditError::Rule {
         reason: reason.into(),
         part: None,
@@ -168,7 +168,7 @@ fn rule(reason: impl Into<String>) -> EditError {
 
 /// A database refusal of the values themselves (wrong type, constraint) is the writer's
 /// mistake, reported as a rule; anything else stays a database error.
-fn classify(e: sqlx::Error) -> EditError {
+pub(crate) fn classify(e: sqlx::Error) -> EditError {
     if let sqlx::Error::Database(db) = &e {
         let code = db.code().map(|c| c.to_string()).unwrap_or_default();
         if code == "23505" {
@@ -182,7 +182,7 @@ fn classify(e: sqlx::Error) -> EditError {
 }
 
 /// The columns a write may set (declared, not identity).
-fn editable() -> Vec<&'static str> {
+pub(crate) fn editable() -> Vec<&'static str> {
     PARCELS
         .columns
         .iter()
@@ -219,7 +219,7 @@ fn check_names(properties: &Map<String, Value>, creating: bool) -> Result<(), Ed
     Ok(())
 }
 
-fn in_scope(scope: Option<&[String]>, commune: &str) -> Result<(), EditError> {
+pub(crate) fn in_scope(scope: Option<&[String]>, commune: &str) -> Result<(), EditError> {
     match scope {
         Some(list) if !list.iter().any(|c| c == commune) => Err(EditError::OutsideScope {
             commune: commune.to_string(),
@@ -229,7 +229,7 @@ fn in_scope(scope: Option<&[String]>, commune: &str) -> Result<(), EditError> {
     }
 }
 
-const ETAG_SQL: &str = "'\"' || md5(p::text) || '\"'";
+pub(crate) const ETAG_SQL: &str = "'\"' || md5(p::text) || '\"'";
 
 /// The entity tag of parcel `id` (quoted), `None` when no living parcel has it.
 pub async fn etag(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
@@ -242,7 +242,7 @@ pub async fn etag(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error>
 }
 
 /// Locks the parcel, checks scope and tag; returns its commune and SRID.
-async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     id: i64,
     if_match: &str,
@@ -263,7 +263,13 @@ async fn lock(
         row.try_get(3)?,
     );
     in_scope(scope, &commune)?;
-    if if_match.trim() != current && if_match.trim() != "*" {
+    // If-Match is a list (RFC 9110 §13.1.1): any listed tag may be the current one, which is
+    // how one header carries the tags of every parent of a merge.
+    if !if_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == current || t == "*")
+    {
         let last: Option<(String, String)> = sqlx::query_as(
             "SELECT editor, begin_lifespan::text FROM land.parcel_versions
              WHERE parcel_id = $1 AND end_lifespan IS NULL",
@@ -283,7 +289,7 @@ async fn lock(
 }
 
 /// Records the parcel's imported state as version 1 the first time it is edited.
-async fn ensure_history(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn ensure_history(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO land.parcel_versions (parcel_id, version, commune_code, sheet_number,
              parcel_number, attributes, geom, begin_lifespan, action, editor, reason, document)
@@ -300,11 +306,13 @@ async fn ensure_history(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// Closes the living version and opens the next from the parcel's row as it is now.
-async fn record(
+/// Closes the living version and opens the next from the parcel's row as it is now; a
+/// `closing` version (delete, the parent of a split or merge) ends when it begins.
+pub(crate) async fn record(
     conn: &mut PgConnection,
     id: i64,
     action: &str,
+    closing: bool,
     edit: &Edit,
 ) -> Result<i32, sqlx::Error> {
     sqlx::query(
@@ -322,7 +330,7 @@ async fn record(
                 (SELECT coalesce(max(version), 0) + 1 FROM land.parcel_versions WHERE parcel_id = p.id),
                 p.commune_code, p.sheet_number, p.parcel_number,
                 to_jsonb(p) - 'geom' - 'geom_3857', p.geom, now(),
-                CASE WHEN $2 = 'delete' THEN now() END, $2, $3, $4, $5
+                CASE WHEN $6 THEN now() END, $2, $3, $4, $5
          FROM land.parcels p WHERE p.id = $1
          RETURNING version",
     )
@@ -331,6 +339,7 @@ async fn record(
     .bind(&edit.editor)
     .bind(&edit.reason)
     .bind(&edit.document)
+    .bind(closing)
     .fetch_one(&mut *conn)
     .await
 }
@@ -392,7 +401,7 @@ fn geometry_sql(param: usize, srid: i32) -> String {
 }
 
 /// The cadastral rules on parcel `id` as written (inside its commune, no overlap).
-async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), EditError> {
+pub(crate) async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), EditError> {
     let outside: Option<(f64, Option<Value>, String)> = sqlx::query_as(
         "SELECT ST_Area(d), ST_AsGeoJSON(ST_Transform(d, 4326), 7)::json, c.legacy_name
          FROM land.parcels p
@@ -439,7 +448,7 @@ async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), EditError> 
     Ok(())
 }
 
-async fn bbox_of(conn: &mut PgConnection, id: i64) -> Result<[f64; 4], sqlx::Error> {
+pub(crate) async fn bbox_of(conn: &mut PgConnection, id: i64) -> Result<[f64; 4], sqlx::Error> {
     let (a, b, c, d): (f64, f64, f64, f64) = sqlx::query_as(
         "SELECT ST_XMin(geom_3857), ST_YMin(geom_3857), ST_XMax(geom_3857), ST_YMax(geom_3857)
          FROM land.parcels WHERE id = $1",
@@ -450,7 +459,7 @@ async fn bbox_of(conn: &mut PgConnection, id: i64) -> Result<[f64; 4], sqlx::Err
     Ok([a, b, c, d])
 }
 
-fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+pub(crate) fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     [
         a[0].min(b[0]),
         a[1].min(b[1]),
@@ -501,7 +510,7 @@ pub async fn update(
         .await
         .map_err(classify)?;
     check_rules(&mut tx, id).await?;
-    let version = record(&mut tx, id, "update", edit).await?;
+    let version = record(&mut tx, id, "update", false, edit).await?;
     let after = bbox_of(&mut tx, id).await?;
     let etag: String = sqlx::query_scalar(&format!(
         "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
@@ -530,16 +539,8 @@ pub async fn delete(
     lock(&mut tx, id, if_match, scope).await?;
     let bbox = bbox_of(&mut tx, id).await?;
     ensure_history(&mut tx, id).await?;
-    let version = record(&mut tx, id, "delete", edit).await?;
-    sqlx::query(
-        "WITH gone AS (DELETE FROM land.parcels WHERE id = $1
-                       RETURNING commune_code, sheet_number, parcel_number)
-         INSERT INTO land.retired_parcel_numbers (commune_code, sheet_number, parcel_number)
-         SELECT * FROM gone ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    let version = record(&mut tx, id, "delete", true, edit).await?;
+    retire(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
         id,
@@ -547,6 +548,20 @@ pub async fn delete(
         version,
         bbox_3857: bbox,
     })
+}
+
+/// Removes parcel `id` from the living parcels and retires its number (its history stays).
+pub(crate) async fn retire(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH gone AS (DELETE FROM land.parcels WHERE id = $1
+                       RETURNING commune_code, sheet_number, parcel_number)
+         INSERT INTO land.retired_parcel_numbers (commune_code, sheet_number, parcel_number)
+         SELECT * FROM gone ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON).
@@ -613,7 +628,7 @@ pub async fn create(
         .await
         .map_err(classify)?;
     check_rules(&mut tx, id).await?;
-    let version = record(&mut tx, id, "create", edit).await?;
+    let version = record(&mut tx, id, "create", false, edit).await?;
     let bbox = bbox_of(&mut tx, id).await?;
     let etag: String = sqlx::query_scalar(&format!(
         "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"

@@ -91,6 +91,65 @@ async fn sql_overlaps(conn: &mut PgConnection, stage: &str) -> Result<Vec<String
     Ok(findings)
 }
 
+/// Overlaps of the delivery with the live parcels it does not replace (an upsert keeps them),
+/// in one statement: each staged parcel probes the live parcels' GiST index on `geom_3857`;
+/// the live parcels whose identity the delivery carries are left out (they are replaced).
+/// With `reject`, the overlapping staged rows are rejected (the largest overlap named).
+pub async fn live_overlaps(
+    conn: &mut PgConnection,
+    stage: &str,
+    reject: bool,
+) -> Result<Vec<String>, sqlx::Error> {
+    let stage = gis_core::db::quote_ident(stage);
+    let hits = format!(
+        "hits AS (
+            SELECT s.ctid AS row,
+                   s.commune_code || '/' || s.sheet_number || '/' || s.parcel_number AS staged,
+                   l.commune_code || '/' || l.sheet_number || '/' || l.parcel_number AS live,
+                   ST_Area(ST_Intersection(s.geom, ST_Transform(l.geom, ST_SRID(s.geom)))) AS area
+            FROM {stage} s
+            CROSS JOIN LATERAL (SELECT ST_Transform(s.geom, 3857) AS g) m
+            JOIN land.parcels l ON l.geom_3857 && m.g AND ST_Intersects(l.geom_3857, m.g)
+            WHERE s.rejected IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {stage} r
+                              WHERE r.rejected IS NULL AND r.commune_code = l.commune_code
+                                AND r.sheet_number = l.sheet_number
+                                AND r.parcel_number = l.parcel_number)),
+         over AS (SELECT * FROM hits WHERE area > $1)"
+    );
+    let (pairs, rows, examples): (i64, i64, Option<String>) = sqlx::query_as(&format!(
+        "WITH {hits}
+         SELECT count(*), count(DISTINCT row),
+                string_agg(staged || ' × ' || live || ' (' || round(area::numeric, 1) || ' m²)', '; ')
+                    FILTER (WHERE rn <= 5)
+         FROM (SELECT *, row_number() OVER (ORDER BY area DESC) rn FROM over) x"
+    ))
+    .bind(OVERLAP_TOLERANCE_M2)
+    .fetch_one(&mut *conn)
+    .await?;
+    if pairs == 0 {
+        return Ok(Vec::new());
+    }
+    if reject {
+        sqlx::query(&format!(
+            "WITH {hits}
+             UPDATE {stage} s SET rejected = 'overlaps parcel ' || w.live
+                 || ' already in the layer (not replaced by this delivery) by '
+                 || round(w.area::numeric, 1) || ' m²'
+             FROM (SELECT DISTINCT ON (row) row, live, area FROM over ORDER BY row, area DESC) w
+             WHERE s.ctid = w.row"
+        ))
+        .bind(OVERLAP_TOLERANCE_M2)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(vec![format!(
+        "{rows} delivered parcels overlap parcels already in the layer that this delivery does not replace, by more than {OVERLAP_TOLERANCE_M2} m² ({pairs} pairs; largest: {}){}",
+        examples.unwrap_or_default(),
+        if reject { "; they were rejected" } else { "" }
+    )])
+}
+
 async fn area_mismatches(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
     let mut findings = Vec::new();
     let (mismatches, examples): (i64, Option<String>) = sqlx::query_as(&format!(

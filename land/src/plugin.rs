@@ -3,7 +3,10 @@
 //! land-use overview refreshed after a bulk load).
 
 use gis_core::bulk::StagedRow;
-use gis_core::declare::{BoxFuture, ImportChecks, LayerDecl, LayerHooks, LocalBoxFuture};
+use gis_core::bulk::{InvalidPolicy, MergeMode};
+use gis_core::declare::{
+    BoxFuture, ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture,
+};
 use gis_core::layer::{Roles, StyleHints};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -92,6 +95,8 @@ pub fn layers() -> Vec<LayerDecl> {
             scope_column: Some("commune_code"),
             // Land officers edit the parcels of their communes (`crate::edit`).
             writers: Roles::LAND_OFFICER,
+            // `datetime=<instant>` reads the parcels as they were (migration 1008).
+            as_of: Some("land.parcels_as_of"),
             ..parcels
         },
     ]
@@ -101,11 +106,15 @@ pub fn layers() -> Vec<LayerDecl> {
 struct ParcelHooks;
 
 impl LayerHooks for ParcelHooks {
-    fn import_checks(&self) -> Option<Box<dyn ImportChecks>> {
+    fn import_checks(&self, ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
         Some(Box::new(ParcelChecks {
             detector: Some(crate::overlaps::OverlapDetector::new(
                 crate::parcels::OVERLAP_TOLERANCE_M2,
             )),
+            // An upsert leaves the live parcels it does not replace: the delivery must not
+            // overlap them either.
+            against_live: (ctx.mode == MergeMode::Upsert)
+                .then_some(ctx.invalid == InvalidPolicy::Reject),
         }))
     }
 
@@ -133,6 +142,9 @@ impl LayerHooks for ParcelHooks {
 /// is not a native zone sends the whole check to PostGIS instead.
 struct ParcelChecks {
     detector: Option<crate::overlaps::OverlapDetector>,
+    /// Compare with the live parcels the delivery keeps (upsert); `true`: reject overlapping
+    /// rows.
+    against_live: Option<bool>,
 }
 
 impl ImportChecks for ParcelChecks {
@@ -151,6 +163,13 @@ impl ImportChecks for ParcelChecks {
         conn: &'a mut PgConnection,
         stage: &'a str,
     ) -> LocalBoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
-        Box::pin(crate::parcels::stage_findings(conn, stage, self.detector))
+        Box::pin(async move {
+            let mut findings = Vec::new();
+            if let Some(reject) = self.against_live {
+                findings.extend(crate::parcels::live_overlaps(conn, stage, reject).await?);
+            }
+            findings.extend(crate::parcels::stage_findings(conn, stage, self.detector).await?);
+            Ok(findings)
+        })
     }
 }

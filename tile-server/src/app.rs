@@ -130,6 +130,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .merge(routes::query::router())
         .merge(routes::plans::router())
         .merge(routes::portal::router())
+        .merge(routes::edit::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::load::guard_expensive,

@@ -12,20 +12,20 @@ use tower::ServiceExt;
 
 use tests::TestDb;
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).to_string()
     }
-    fn etag(&self) -> String {
+    pub(crate) fn etag(&self) -> String {
         self.headers
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
@@ -35,9 +35,9 @@ impl Reply {
 }
 
 /// "Quyết định 12/QĐ-UBND ngày 01/12/2026", percent-encoded as a header carries it.
-const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
+pub(crate) const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
 
-async fn send(
+pub(crate) async fn send(
     app: &Router,
     method: Method,
     uri: &str,
@@ -74,13 +74,13 @@ async fn send(
     }
 }
 
-fn square(lon: f64, lat: f64, size: f64) -> Value {
+pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})
 }
 
 /// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
 /// 25210 elsewhere; the server trusting the dev issuer.
-async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("thua.geojson");
@@ -113,7 +113,7 @@ async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     (db, app(state, Limits::default()), issuer, dir)
 }
 
-async fn id_of(db: &TestDb, number: i64) -> i64 {
+pub(crate) async fn id_of(db: &TestDb, number: i64) -> i64 {
     sqlx::query_scalar("SELECT id FROM land.parcels WHERE parcel_number = $1")
         .bind(number)
         .fetch_one(&db.pool)
@@ -121,7 +121,7 @@ async fn id_of(db: &TestDb, number: i64) -> i64 {
         .expect("parcel")
 }
 
-async fn row_text(db: &TestDb, id: i64) -> String {
+pub(crate) async fn row_text(db: &TestDb, id: i64) -> String {
     sqlx::query_scalar("SELECT p::text FROM land.parcels p WHERE id = $1")
         .bind(id)
         .fetch_one(&db.pool)
@@ -557,4 +557,90 @@ async fn of_concurrent_writers_holding_the_same_tag_exactly_one_wins() {
             .await
             .expect("count");
     assert_eq!(n, 2, "the imported state and the one write that won");
+}
+
+/// A delivery of parcels with new identities over parcels 1 and 2, another beside them, and
+/// parcel 3 again (moved a little: it replaces itself, so no finding for it).
+fn write_overlay(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let features: Vec<Value> = [
+        (101, 106.88306, 11.535),  // over parcels 1 and 2
+        (102, 106.8838, 11.535),   // east of parcel 3, over nothing
+        (3, 106.88341, 11.535),    // parcel 3 again
+        (103, 106.88205, 11.5352), // over nothing
+    ]
+    .iter()
+    .map(|(n, lon, lat)| {
+        json!({"type": "Feature",
+               "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": n, "MALOAIDAT": "ONT"},
+               "geometry": square(*lon, *lat, 0.00018)})
+    })
+    .collect();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .expect("write");
+    path
+}
+
+#[tokio::test]
+async fn an_upsert_over_parcels_it_does_not_replace_is_reported_or_rejected() {
+    let (db, _app, _issuer, dir) = setup().await;
+    let count = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM land.parcels")
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    // Rejected: the parcel over 1 and 2 stays out, the others come in.
+    let opts = importers::pipeline::ImportOptions {
+        invalid: gis_core::bulk::InvalidPolicy::Reject,
+        ..importers::pipeline::ImportOptions::new("parcels")
+    };
+    let path = write_overlay(dir.path(), "overlay.geojson");
+    let s = importers::pipeline::import(&db.pool, &path, &opts)
+        .await
+        .expect("import");
+    let finding = s
+        .findings
+        .iter()
+        .find(|f| f.contains("already in the layer"))
+        .unwrap_or_else(|| panic!("no overlap with the live parcels: {:?}", s.findings));
+    assert!(
+        finding.starts_with("1 delivered parcels") && finding.contains("25195/1/101 × 25195/1/1"),
+        "{finding}"
+    );
+    assert!(finding.contains("rejected"), "{finding}");
+    assert_eq!(s.rejected, 1, "{s:?}");
+    assert_eq!(count(&db).await, 4 + 2, "102 and 103 added, 3 replaced");
+    let in_layer: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM land.parcels WHERE commune_code = '25195' AND parcel_number = 101",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(in_layer, 0);
+
+    // Reported (the default, repair): imported, with the finding.
+    let s = tests::import(&db.pool, &path, "parcels")
+        .await
+        .expect("import");
+    assert!(
+        s.findings
+            .iter()
+            .any(|f| f.contains("already in the layer") && f.contains("25195/1/2")),
+        "{:?}",
+        s.findings
+    );
+    assert_eq!(count(&db).await, 7);
+    // Parcel 3, moved by its own redelivery, is never compared with its old self.
+    assert!(
+        s.findings.iter().all(|f| !f.contains("25195/1/3 ×")),
+        "{:?}",
+        s.findings
+    );
 }

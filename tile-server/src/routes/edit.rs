@@ -401,18 +401,7 @@ pub async fn versions(
             )))
         })?;
     let fid = feature_id(&fid)?;
-    let sight = reader.sight(layer.as_ref());
-    let readable: Vec<String> =
-        gis_core::features::visible_properties(layer.as_ref(), sight.access)
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-    let restricted: Vec<String> = layer
-        .properties()
-        .into_iter()
-        .filter(|p| p.access == gis_core::layer::Access::Restricted)
-        .map(|p| p.name)
-        .collect();
+    let filter = readable_attributes(layer.as_ref(), &reader.sight(layer.as_ref()));
     let list = land::edit::versions(&state.pools.features, fid)
         .await
         .map_err(AppError::from)?;
@@ -429,17 +418,7 @@ pub async fn versions(
         .into_iter()
         .map(|v| {
             // Restricted properties stay restricted in history (and within the scope only).
-            let commune = v
-                .attributes
-                .get("commune_code")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let in_scope = sight.scope.as_ref().is_none_or(|s| s.includes(commune));
-            let props: Map<String, Value> = v
-                .attributes
-                .into_iter()
-                .filter(|(k, _)| readable.contains(k) && (in_scope || !restricted.contains(k)))
-                .collect();
+            let props = filter(v.attributes);
             json!({
                 "type": "Feature",
                 "id": v.version,
@@ -453,7 +432,203 @@ pub async fn versions(
             })
         })
         .collect();
-    let body = json!({"type": "FeatureCollection", "features": features});
+    Ok(geojson(
+        json!({"type": "FeatureCollection", "features": features}),
+    ))
+}
+
+/// The cadastre's own write and history routes: split, merge, lineage.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/land/parcels/merge", post(merge))
+        .route("/land/parcels/{fid}/split", post(split))
+        .route("/land/parcels/{fid}/lineage", get(lineage))
+}
+
+/// The answer to a split or a merge: 201, `Location` of the lineage, the children with their
+/// tags.
+fn reshaped(headers: &HeaderMap, r: &land::lineage::Reshaped) -> Response {
+    let base = base_url(headers);
+    let children: Vec<Value> = r
+        .children
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id, "commune_code": c.commune_code, "sheet_number": c.sheet_number,
+                "parcel_number": c.parcel_number, "etag": c.etag, "area_m2": c.area_m2,
+                "href": format!("{base}/collections/parcels/items/{}", c.id),
+            })
+        })
+        .collect();
+    let body = json!({"operation": r.operation, "parents": r.parents, "children": children});
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let first = r.children.first().map_or(0, |c| c.id);
+    if let Ok(v) = HeaderValue::from_str(&format!("{base}/land/parcels/{first}/lineage")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn reshaped_audit(
+    state: &AppState,
+    reader: &Reader,
+    facts: &RequestFacts,
+    r: &land::lineage::Reshaped,
+    edit: &Edit,
+) {
+    let ids = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let children: Vec<i64> = r.children.iter().map(|c| c.id).collect();
+    audit::record(
+        &state.audit,
+        AuditEvent::Write,
+        reader.principal.as_ref(),
+        facts,
+        StatusCode::CREATED,
+        Some(format!(
+            "{} of parcels {} into {}: {} ({})",
+            r.operation,
+            ids(&r.parents),
+            ids(&children),
+            edit.reason,
+            edit.document
+        )),
+    );
+}
+
+/// `POST /land/parcels/{id}/split` with `{"line": LineString (or a Feature with one),
+/// "edit": {"reason", "document"}}` in `crs` (query parameter; CRS84 by default) and
+/// `If-Match` with the parcel's tag: 201 with the children.
+pub async fn split(
+    State(state): State<AppState>,
+    reader: Reader,
+    facts: RequestFacts,
+    Path(fid): Path<String>,
+    axum::extract::Query(p): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let w = writer(&state, &reader, land::tables::PARCELS.kind)?;
+    let fid = feature_id(&fid)?;
+    let tag = if_match(&headers)?;
+    let crs = crate::routes::query::crs_param(&state, &p).await?;
+    let value = json_body(&headers, &body, false)?;
+    let edit = edit_of(&headers, Some(&value), &w.name)?;
+    let line = match value.get("line") {
+        Some(f) if f.get("type").and_then(Value::as_str) == Some("Feature") => {
+            f.get("geometry").cloned().unwrap_or(Value::Null)
+        }
+        Some(g @ Value::Object(_)) => g.clone(),
+        _ => {
+            return Err(ApiError::from(EditError::Missing(
+                "give the cutting line as \"line\": a GeoJSON LineString crossing the parcel"
+                    .into(),
+            )))
+        }
+    };
+    let epsg = i32::try_from(crs.epsg).map_err(|_| AppError::BadRequest("crs".into()))?;
+    let r = land::lineage::split(
+        &state.pools.features,
+        fid,
+        &tag,
+        &line,
+        epsg,
+        &edit,
+        w.scope.as_deref(),
+    )
+    .await?;
+    after_write(&state, r.bbox_3857);
+    reshaped_audit(&state, &reader, &facts, &r, &edit);
+    Ok(reshaped(&headers, &r))
+}
+
+/// `POST /land/parcels/merge` with `{"ids": [..], "if_match": {"<id>": "<tag>", ..},
+/// "edit": {..}}`; instead of `if_match`, an `If-Match` header may list every parent's tag.
+pub async fn merge(
+    State(state): State<AppState>,
+    reader: Reader,
+    facts: RequestFacts,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let w = writer(&state, &reader, land::tables::PARCELS.kind)?;
+    let value = json_body(&headers, &body, false)?;
+    let edit = edit_of(&headers, Some(&value), &w.name)?;
+    let ids: Vec<i64> = match value.get("ids").and_then(Value::as_array) {
+        Some(list) => list
+            .iter()
+            .map(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| AppError::BadRequest("ids are parcel ids (whole numbers)".into()))?,
+        None => {
+            return Err(ApiError::from(EditError::Missing(
+                "give the parcels to merge as \"ids\": [id, id, …]".into(),
+            )))
+        }
+    };
+    let header_tags = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let mut parents = Vec::with_capacity(ids.len());
+    for id in ids {
+        let tag = value
+            .get("if_match")
+            .and_then(|m| m.get(id.to_string()))
+            .and_then(Value::as_str)
+            .or(header_tags);
+        let Some(tag) = tag else {
+            return Err(ApiError::from_response(problem_response(
+                StatusCode::PRECONDITION_REQUIRED,
+                Some(format!(
+                    "give the ETag of every parcel to merge (\"if_match\": {{\"{id}\": \"…\"}} or If-Match listing them); parcel {id} has none"
+                )),
+            )));
+        };
+        parents.push((id, tag.to_string()));
+    }
+    let r =
+        land::lineage::merge(&state.pools.features, &parents, &edit, w.scope.as_deref()).await?;
+    after_write(&state, r.bbox_3857);
+    reshaped_audit(&state, &reader, &facts, &r, &edit);
+    Ok(reshaped(&headers, &r))
+}
+
+/// What of a parcel's recorded attributes a reader may see: public properties, and restricted
+/// ones only within the reader's scope (as in the living table).
+fn readable_attributes(
+    layer: &dyn gis_core::layer::Layer,
+    sight: &gis_core::layer::Sight,
+) -> impl Fn(Map<String, Value>) -> Map<String, Value> {
+    let readable: Vec<String> = gis_core::features::visible_properties(layer, sight.access)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let restricted: Vec<String> = layer
+        .properties()
+        .into_iter()
+        .filter(|p| p.access == gis_core::layer::Access::Restricted)
+        .map(|p| p.name)
+        .collect();
+    let scope = sight.scope.clone();
+    move |attributes: Map<String, Value>| {
+        let commune = attributes
+            .get("commune_code")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let in_scope = scope.as_ref().is_none_or(|s| s.includes(commune));
+        attributes
+            .into_iter()
+            .filter(|(k, _)| readable.contains(k) && (in_scope || !restricted.contains(k)))
+            .collect()
+    }
+}
+
+fn geojson(body: Value) -> Response {
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -461,7 +636,45 @@ pub async fn versions(
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+    r
+}
+
+/// `GET /land/parcels/{id}/lineage`: the parcel, its ancestors and its descendants
+/// (recursively) as GeoJSON, each with its last version's geometry and the properties the
+/// reader may read.
+pub async fn lineage(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(fid): Path<String>,
+) -> Result<Response, ApiError> {
+    let layer = state
+        .layers
+        .get(land::tables::PARCELS.kind)
+        .filter(|l| reader.sees(l.as_ref()))
+        .ok_or_else(|| ApiError::from(AppError::NotFound("there are no parcels".into())))?;
+    let fid = feature_id(&fid)?;
+    let filter = readable_attributes(layer.as_ref(), &reader.sight(layer.as_ref()));
+    let nodes = land::lineage::lineage(&state.pools.features, fid)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| ApiError::from(AppError::NotFound(format!("there is no parcel {fid}"))))?;
+    let features: Vec<Value> = nodes
+        .into_iter()
+        .map(|n| {
+            let mut props = filter(n.attributes);
+            props.insert("relation".into(), json!(n.relation));
+            props.insert("depth".into(), json!(n.depth));
+            props.insert("operation".into(), json!(n.operation));
+            props.insert("at".into(), json!(n.at));
+            props.insert("living".into(), json!(n.living));
+            props.insert("parents".into(), json!(n.parents));
+            props.insert("children".into(), json!(n.children));
+            json!({"type": "Feature", "id": n.id, "geometry": n.geometry, "properties": props})
+        })
+        .collect();
+    Ok(geojson(
+        json!({"type": "FeatureCollection", "parcel": fid, "features": features}),
+    ))
 }
 
 #[cfg(test)]

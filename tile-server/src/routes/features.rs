@@ -630,7 +630,15 @@ async fn items_query(
         return Err(bad("parameter 'bbox-crs' needs a 'bbox'"));
     }
     if let Some(d) = get("datetime") {
-        q.datetime = Some(gf::parse_datetime(d)?);
+        let interval = gf::parse_datetime(d)?;
+        // On a layer with history an instant is the state then (ARCHITECTURE.md, time
+        // travel); an interval, and every other layer, filters on the temporal property.
+        match (&interval.start, &interval.end) {
+            (Some(s), Some(e)) if s == e && layer.as_of_function().is_some() => {
+                q.as_of = Some(s.clone());
+            }
+            _ => q.datetime = Some(interval),
+        }
     }
     let downloading = matches!(format, Format::Gpkg | Format::Csv);
     let max = if downloading { MAX_DOWNLOAD } else { MAX_LIMIT };

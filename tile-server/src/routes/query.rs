@@ -94,7 +94,10 @@ fn limit(p: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, App
 }
 
 /// The CRS of `crs` (default CRS84), which must cover Viet Nam and be usable by PostGIS.
-async fn crs_param(state: &AppState, p: &HashMap<String, String>) -> Result<CrsInfo, AppError> {
+pub(crate) async fn crs_param(
+    state: &AppState,
+    p: &HashMap<String, String>,
+) -> Result<CrsInfo, AppError> {
     let info = match param(p, "crs") {
         None => state.crs.get(WGS84),
         Some(text) => state.crs.resolve(text),
