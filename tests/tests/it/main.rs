@@ -14,6 +14,7 @@ mod lowzoom;
 mod plugins;
 mod query;
 mod redelivery;
+mod security;
 mod server;
 mod signin;
 mod style;
