@@ -109,7 +109,7 @@ async fn the_private_cluster_asks_for_its_password_and_keeps_its_socket_private(
     assert_eq!(socket_mode & 0o777, 0o700, "{socket_mode:o}");
     assert!(cluster
         .socket_dir()
-        .starts_with(&data_dir.canonicalize().expect("canon")));
+        .starts_with(data_dir.canonicalize().expect("canon")));
 
     // With the password: over the socket and over TCP (the URL `db start --tcp` prints).
     let mut conn = cluster.connect_options().connect().await.expect("socket");
