@@ -3,7 +3,8 @@
 //! - `X-Content-Type-Options: nosniff` and `X-Frame-Options: DENY` on every answer.
 //! - A Content-Security-Policy: HTML pages may run scripts from this server only (none of
 //!   bando's pages has an inline script), MapLibre's workers and images from `blob:`/`data:`,
-//!   and reach this server, `server.public_url` and the sign-in issuer; everything else (JSON,
+//!   and reach this server, `server.public_url` and the sign-in issuer (scripts too: a worker
+//!   started from a script runs under that script's policy); everything else (JSON,
 //!   tiles, files) gets `default-src 'none'`. `frame-ancestors 'none'` everywhere. Inline styles
 //!   are allowed (the pages' `<style>` blocks and the dev-issuer banner); they cannot run code.
 //! - `Vary: Host, X-Forwarded-Proto` on textual answers when links are made from the request
@@ -96,14 +97,16 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// The policy of the HTML pages: own scripts only, what MapLibre needs, and the addresses the
 /// map talks to (this server, the public address, the sign-in issuer).
-pub fn page_policy(public_url: Option<&str>, issuer: Option<&str>) -> String {
+pub fn page_policy(base_url: Option<&str>, issuer: Option<&str>) -> String {
     let mut connect = String::from("'self'");
     let mut images = String::from("'self' data: blob:");
-    if let Some(public) = public_url.and_then(origin_of) {
+    // Named explicitly as well: MapLibre fetches tiles from blob: workers, where Chromium does
+    // not match 'self' against the page's origin.
+    if let Some(base) = base_url.and_then(origin_of) {
         connect.push(' ');
-        connect.push_str(&public);
+        connect.push_str(&base);
         images.push(' ');
-        images.push_str(&public);
+        images.push_str(&base);
     }
     if let Some(issuer) = issuer.and_then(origin_of) {
         if !connect.split(' ').any(|o| o == issuer) {
@@ -133,6 +136,8 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
             .is_some_and(|list| list.iter().any(|a| a == o))
     });
     let path = request.uri().path().to_string();
+    // The address links are made from (server.public_url or a valid Host).
+    let base = crate::routes::base_url(request.headers());
     let preflight_method = (request.method() == Method::OPTIONS)
         .then(|| {
             request
@@ -153,7 +158,12 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     };
     let issuer = state.sign_in.get().map(|s| s.issuer.clone());
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
-    security_headers(response.headers_mut(), issuer.as_deref(), not_modified);
+    security_headers(
+        response.headers_mut(),
+        &base,
+        issuer.as_deref(),
+        not_modified,
+    );
     response
 }
 
@@ -247,7 +257,7 @@ fn cors_answer(h: &mut HeaderMap, class: CorsClass, origin: Option<&str>, allowe
     }
 }
 
-fn security_headers(h: &mut HeaderMap, issuer: Option<&str>, not_modified: bool) {
+fn security_headers(h: &mut HeaderMap, base: &str, issuer: Option<&str>, not_modified: bool) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -268,8 +278,10 @@ fn security_headers(h: &mut HeaderMap, issuer: Option<&str>, not_modified: bool)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if content_type.starts_with("text/html") {
-        let policy = page_policy(public_url, issuer);
+    // A worker started from one of the served scripts (MapLibre's) runs under that script's
+    // own policy, so scripts get the page policy too, not `default-src 'none'`.
+    if content_type.starts_with("text/html") || content_type.contains("javascript") {
+        let policy = page_policy(Some(base), issuer);
         match HeaderValue::from_str(&policy) {
             Ok(v) => h.insert(header::CONTENT_SECURITY_POLICY, v),
             // Only a malformed configured address could fail; fall back to the strictest page

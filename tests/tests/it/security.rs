@@ -386,9 +386,15 @@ async fn every_html_page_has_a_policy_without_inline_script_and_every_answer_say
     assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
     assert!(csp.contains("img-src 'self' data: blob:"), "{csp}");
     assert!(
-        csp.contains("connect-src 'self' http://127.0.0.1:9"),
+        csp.contains("connect-src 'self' http://localhost:8080 http://127.0.0.1:9;"),
         "{csp}"
     );
+
+    // MapLibre's worker runs under its script's own policy: scripts get the page policy.
+    let script = call(&app, get_req("/vendor/maplibre-gl/maplibre-gl-worker.mjs", &[])).await;
+    assert_eq!(script.status, StatusCode::OK);
+    let csp = script.header("content-security-policy");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
 
     // Every other answer: JSON, tiles, problems, the dev issuer's JSON.
     for uri in [
