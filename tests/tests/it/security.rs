@@ -391,7 +391,11 @@ async fn every_html_page_has_a_policy_without_inline_script_and_every_answer_say
     );
 
     // MapLibre's worker runs under its script's own policy: scripts get the page policy.
-    let script = call(&app, get_req("/vendor/maplibre-gl/maplibre-gl-worker.mjs", &[])).await;
+    let script = call(
+        &app,
+        get_req("/vendor/maplibre-gl/maplibre-gl-worker.mjs", &[]),
+    )
+    .await;
     assert_eq!(script.status, StatusCode::OK);
     let csp = script.header("content-security-policy");
     assert!(csp.contains("connect-src 'self'"), "{csp}");
