@@ -82,6 +82,8 @@ mod json;
 mod text;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 pub use ast::{

@@ -1203,4 +1203,44 @@ mod tests {
             }
         }
     }
+
+    /// Path segments as a client may send them: digits, signs, spaces, dots, huge numbers,
+    /// percent signs, non-ASCII digits.
+    fn path_segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{0,25}",
+            "[0-9]{1,3}\\.[a-z]{0,5}",
+            "[-+ 0-9.eE_%/]{0,12}",
+            "\\PC{0,12}",
+            Just("18446744073709551616".to_string()),
+            Just("٣".to_string()),
+            Just("0x1F".to_string()),
+        ]
+    }
+
+    proptest! {
+        // Fuzzing on stable Rust (issue 12); `BANDO_FUZZ_CASES` for longer runs (bench/fuzz.sh).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("BANDO_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+        ))]
+
+        #[test]
+        fn any_tile_path_parses_to_a_valid_tile_or_an_explained_error(
+            z in path_segment(), x in path_segment(), y in path_segment()
+        ) {
+            match TileCoord::parse(&z, &x, &y) {
+                Ok(t) => {
+                    prop_assert_eq!(TileCoord::new(t.z, t.x, t.y), Ok(t));
+                    prop_assert!(z.bytes().all(|b| b.is_ascii_digit()), "accepted zoom {:?}", z);
+                    prop_assert!(x.bytes().all(|b| b.is_ascii_digit()), "accepted x {:?}", x);
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    prop_assert!(!text.is_empty());
+                    // Echoed input is shortened: a long path cannot make a long answer.
+                    prop_assert!(text.len() < 600, "{} bytes: {}", text.len(), text);
+                }
+            }
+        }
+    }
 }

@@ -14,6 +14,8 @@
 
 pub mod crs_detect;
 pub mod encoding;
+#[cfg(test)]
+mod fuzz;
 pub mod mapping;
 pub mod new_layer;
 pub mod pipeline;
@@ -101,6 +103,14 @@ pub enum ImportError {
     #[error("{path}: nothing imported: {reason}")]
     Rejected {
         /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The rejects file cannot be written where asked; nothing was imported.
+    #[error("{path}: nothing imported: the rejects file cannot be written there: {reason}")]
+    RejectsFile {
+        /// The rejects file asked for.
         path: PathBuf,
         /// Why.
         reason: String,

@@ -1140,9 +1140,36 @@ fn write_rejects(
         };
         dir.join(format!("{}.rejects.csv", opts.kind))
     });
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&target).map_err(|e| ImportError::io(&target, e))?,
-    );
+    // Someone who can write to the delivery's folder could plant a link there pointing at a
+    // file bando's user may write (a config, another layer's data). Refuse a link outright, and
+    // write a new file beside the target then rename it over: a link planted after the check is
+    // replaced, never followed.
+    if let Ok(meta) = std::fs::symlink_metadata(&target) {
+        let reason = if meta.file_type().is_symlink() {
+            Some("it is a symbolic link; bando never writes through links (remove the link or choose another path with --rejects)")
+        } else if !meta.is_file() {
+            Some("it is not a regular file")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ImportError::RejectsFile {
+                path: target,
+                reason: reason.into(),
+            });
+        }
+    }
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file = tempfile::Builder::new()
+        .prefix(".bando-rejects-")
+        .tempfile_in(&dir)
+        .map_err(|e| ImportError::RejectsFile {
+            path: target.clone(),
+            reason: e.to_string(),
+        })?;
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut text = String::from("source_file,feature_index,reason\n");
     for r in rejects {
@@ -1157,9 +1184,18 @@ fn write_rejects(
             quote(&r.reason)
         ));
     }
+    let mut out = std::io::BufWriter::new(file);
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| ImportError::io(&target, e))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| ImportError::io(&target, e.into_error()))?;
+    file.persist(&target)
+        .map_err(|e| ImportError::RejectsFile {
+            path: target.clone(),
+            reason: e.error.to_string(),
+        })?;
     Ok(target)
 }
 

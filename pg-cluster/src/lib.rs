@@ -12,6 +12,13 @@
 //!
 //! A second start finds the data directory and reuses it; a cluster already running on the same
 //! directory (found through `postmaster.pid`) is joined, not restarted, and left running.
+//!
+//! No `trust` authentication: every connection, socket or TCP, gives the `bando` role's password
+//! (scram-sha-256), generated at the first start and kept in `<data_dir>/pg-password` (0600). The
+//! socket directory is `<data_dir>/run` (0700), or, when that path is too long for a socket name, a
+//! fresh `mkdtemp` directory — never a name under `/tmp` that another user could create first.
+//! A cluster made by an older bando with `trust` is given the password and switched to scram at
+//! its next start.
 #![deny(missing_docs)]
 
 use std::ffi::OsStr;
@@ -29,6 +36,10 @@ use sqlx::{ConnectOptions, Connection};
 pub const CLUSTER_USER: &str = "bando";
 /// Name of the database bando uses in a private cluster.
 pub const CLUSTER_DATABASE: &str = "bando";
+/// The file in the data directory holding the `bando` role's password.
+pub const PASSWORD_FILE: &str = "pg-password";
+/// Prefix of a socket directory made with `mkdtemp` (long data directory paths).
+const TEMP_SOCKET_PREFIX: &str = "bando-pg-";
 
 /// Errors of the private cluster.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +101,7 @@ pub struct PrivateCluster {
     tcp: bool,
     run_as_postgres: bool,
     started_here: bool,
+    password: String,
 }
 
 impl PrivateCluster {
@@ -104,24 +116,22 @@ impl PrivateCluster {
             .canonicalize()
             .map_err(|e| data_dir_err(&opts.data_dir, e))?;
         let pgdata = data_dir.join("pg");
-        let socket_dir = socket_dir_for(&data_dir);
-        std::fs::create_dir_all(&socket_dir).map_err(|e| data_dir_err(&socket_dir, e))?;
         if run_as_postgres {
             make_reachable_for_postgres(&pgdata)?;
-            make_reachable_for_postgres(&socket_dir)?;
-            chown_postgres(&socket_dir)?;
         }
+        let password = ensure_password(&data_dir, run_as_postgres)?;
         let mut cluster = PrivateCluster {
             pgdata: pgdata.clone(),
             bin_dir,
-            socket_dir,
+            socket_dir: PathBuf::new(),
             port: 5432,
             tcp: opts.tcp,
             run_as_postgres,
             started_here: false,
+            password,
         };
         if !cluster.pgdata.join("PG_VERSION").exists() {
-            cluster.initdb()?;
+            cluster.initdb(&data_dir.join(PASSWORD_FILE))?;
         }
         if let Some((port, socket, tcp)) = cluster.running_postmaster() {
             tracing::info!(pgdata = %cluster.pgdata.display(), port, "joining running private cluster");
@@ -129,10 +139,12 @@ impl PrivateCluster {
             cluster.socket_dir = socket;
             cluster.tcp = tcp;
         } else {
+            cluster.socket_dir = make_socket_dir(&data_dir, run_as_postgres)?;
             cluster.port = if opts.tcp { free_port()? } else { 5432 };
             cluster.pg_ctl_start()?;
             cluster.started_here = true;
         }
+        cluster.upgrade_trust().await?;
         cluster.ensure_database().await?;
         Ok(cluster)
     }
@@ -143,18 +155,25 @@ impl PrivateCluster {
             .host(&self.socket_dir.to_string_lossy())
             .port(self.port)
             .username(CLUSTER_USER)
+            .password(&self.password)
             .database(CLUSTER_DATABASE)
             .disable_statement_logging()
     }
 
-    /// A `postgres://` URL over TCP, when the cluster listens on TCP.
+    /// A `postgres://` URL over TCP, with the password, when the cluster listens on TCP.
     pub fn tcp_url(&self, database: &str) -> Option<String> {
         self.tcp.then(|| {
             format!(
-                "postgres://{CLUSTER_USER}@127.0.0.1:{}/{database}",
+                "postgres://{CLUSTER_USER}:{}@127.0.0.1:{}/{database}",
+                url_encode(&self.password),
                 self.port
             )
         })
+    }
+
+    /// The directory holding the cluster's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
     }
 
     /// The directory PostgreSQL's files live in.
@@ -193,18 +212,20 @@ impl PrivateCluster {
             .canonicalize()
             .map_err(|e| data_dir_err(data_dir, e))?;
         let pgdata = data_dir.join("pg");
-        let cluster = PrivateCluster {
+        let mut cluster = PrivateCluster {
             pgdata,
             bin_dir: find_bin_dir()?,
-            socket_dir: socket_dir_for(data_dir),
+            socket_dir: PathBuf::new(),
             port: 0,
             tcp: false,
             run_as_postgres: is_root(),
             started_here: true,
+            password: String::new(),
         };
-        if cluster.running_postmaster().is_none() {
+        let Some((_, socket_dir, _)) = cluster.running_postmaster() else {
             return Ok(false);
-        }
+        };
+        cluster.socket_dir = socket_dir;
         cluster.force_stop()?;
         Ok(true)
     }
@@ -216,10 +237,19 @@ impl PrivateCluster {
             "pg_ctl",
             &["stop", "-D", &pgdata, "-m", "fast", "-w", "-t", "60"],
         )?;
+        // A mkdtemp socket directory is made per start; leave none behind.
+        let temp_made = self
+            .socket_dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(TEMP_SOCKET_PREFIX))
+            && self.socket_dir.starts_with(std::env::temp_dir());
+        if temp_made {
+            let _ = std::fs::remove_dir(&self.socket_dir);
+        }
         Ok(())
     }
 
-    fn initdb(&self) -> Result<(), ClusterError> {
+    fn initdb(&self, password_file: &Path) -> Result<(), ClusterError> {
         std::fs::create_dir_all(&self.pgdata).map_err(|e| data_dir_err(&self.pgdata, e))?;
         std::fs::set_permissions(&self.pgdata, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| data_dir_err(&self.pgdata, e))?;
@@ -227,6 +257,7 @@ impl PrivateCluster {
             chown_postgres(&self.pgdata)?;
         }
         let pgdata = self.pgdata.to_string_lossy().to_string();
+        let pwfile = format!("--pwfile={}", password_file.to_string_lossy());
         tracing::info!(pgdata = %pgdata, "initialising private PostgreSQL cluster");
         self.run_tool(
             "initdb",
@@ -235,7 +266,8 @@ impl PrivateCluster {
                 &pgdata,
                 "-U",
                 CLUSTER_USER,
-                "--auth=trust",
+                "--auth=scram-sha-256",
+                &pwfile,
                 "-E",
                 "UTF8",
                 "--locale=C.UTF-8",
@@ -293,6 +325,30 @@ impl PrivateCluster {
         let socket = PathBuf::from(lines.get(4)?.trim());
         let tcp = lines.get(5).is_some_and(|l| !l.trim().is_empty());
         Some((port, socket, tcp))
+    }
+
+    /// A cluster initialised by an older bando trusts every local connection: give the role the
+    /// password and require it from now on.
+    async fn upgrade_trust(&self) -> Result<(), ClusterError> {
+        let hba_path = self.pgdata.join("pg_hba.conf");
+        let hba = std::fs::read_to_string(&hba_path).map_err(|e| data_dir_err(&hba_path, e))?;
+        let Some(upgraded) = without_trust(&hba) else {
+            return Ok(());
+        };
+        tracing::warn!(pgdata = %self.pgdata.display(), "private cluster trusted local connections: switching to scram-sha-256");
+        let mut conn = connect_with_retry(&self.connect_options().database("postgres")).await?;
+        // ALTER ROLE takes no bind parameters; the literal is quoted by doubling quotes.
+        let literal = self.password.replace('\'', "''");
+        sqlx::raw_sql(&format!(
+            "SET password_encryption = 'scram-sha-256'; ALTER ROLE {CLUSTER_USER} PASSWORD '{literal}'"
+        ))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        std::fs::write(&hba_path, upgraded).map_err(|e| data_dir_err(&hba_path, e))?;
+        let pgdata = self.pgdata.to_string_lossy().to_string();
+        self.run_tool("pg_ctl", &["reload", "-D", &pgdata])?;
+        Ok(())
     }
 
     async fn ensure_database(&self) -> Result<(), ClusterError> {
@@ -420,19 +476,129 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         .ok_or(ClusterError::BinariesNotFound)
 }
 
-/// The socket directory: `<data_dir>/run`, or a short path under /tmp when the data directory's
-/// path would exceed the 107-byte limit of a Unix socket name.
-fn socket_dir_for(data_dir: &Path) -> PathBuf {
+/// A socket directory for a new start: `<data_dir>/run` (0700), or a fresh `mkdtemp` directory
+/// (0700) when the data directory's path would exceed the 107-byte limit of a socket name.
+fn make_socket_dir(data_dir: &Path, run_as_postgres: bool) -> Result<PathBuf, ClusterError> {
     let preferred = data_dir.join("run");
     // ".s.PGSQL.NNNNN" adds 15 bytes.
-    if preferred.as_os_str().len() + 16 < 100 {
-        return preferred;
+    let dir = if preferred.as_os_str().len() + 16 < 100 {
+        match std::fs::symlink_metadata(&preferred) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(ClusterError::DataDir {
+                    path: preferred,
+                    reason: "the socket directory is not a directory (a symlink?)".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(_) => {
+                std::fs::create_dir(&preferred).map_err(|e| data_dir_err(&preferred, e))?;
+            }
+        }
+        std::fs::set_permissions(&preferred, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| data_dir_err(&preferred, e))?;
+        preferred
+    } else {
+        tempfile::Builder::new()
+            .prefix(TEMP_SOCKET_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| data_dir_err(&std::env::temp_dir(), e))?
+            .keep()
+    };
+    if run_as_postgres {
+        chown_postgres(&dir)?;
     }
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for b in data_dir.as_os_str().as_encoded_bytes() {
-        hash = (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+    Ok(dir)
+}
+
+/// The role's password: read from `<data_dir>/pg-password`, or generated (256 random bits, hex)
+/// and written there 0600 — created new, never through a symlink. Owned by `postgres` when bando
+/// runs as root, so `initdb --pwfile` can read it (root reads it anyway).
+fn ensure_password(data_dir: &Path, run_as_postgres: bool) -> Result<String, ClusterError> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(PASSWORD_FILE);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) => {
+            if !meta.is_file() {
+                return Err(ClusterError::DataDir {
+                    path,
+                    reason: "the password file is not a regular file (a symlink?)".into(),
+                });
+            }
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| data_dir_err(&path, e))?;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| data_dir_err(&path, e))?;
+            let password = text.trim().to_string();
+            if password.is_empty() {
+                return Err(ClusterError::DataDir {
+                    path,
+                    reason: "the password file is empty".into(),
+                });
+            }
+            Ok(password)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut bytes))
+                .map_err(|e| data_dir_err(Path::new("/dev/urandom"), e))?;
+            let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| data_dir_err(&path, e))?;
+            file.write_all(format!("{password}\n").as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| data_dir_err(&path, e))?;
+            if run_as_postgres {
+                chown_postgres(&path)?;
+            }
+            Ok(password)
+        }
+        Err(e) => Err(data_dir_err(&path, e)),
     }
-    PathBuf::from(format!("/tmp/bando-{hash:016x}"))
+}
+
+/// `pg_hba.conf` with every `trust` method replaced by `scram-sha-256`; `None` when it trusts
+/// nothing.
+fn without_trust(hba: &str) -> Option<String> {
+    let mut changed = false;
+    let lines: Vec<String> = hba
+        .lines()
+        .map(|line| {
+            let content = line.split('#').next().unwrap_or("");
+            let mut words = content.split_whitespace();
+            match words.next_back() {
+                Some("trust") if words.next().is_some() => {
+                    changed = true;
+                    match content.rfind("trust") {
+                        Some(at) => format!("{}scram-sha-256", &content[..at]),
+                        None => line.to_string(),
+                    }
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect();
+    changed.then(|| lines.join("\n") + "\n")
+}
+
+/// Percent-encodes what a URL's userinfo cannot hold verbatim.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn free_port() -> Result<u16, ClusterError> {
@@ -486,4 +652,55 @@ fn make_reachable_for_postgres(path: &Path) -> Result<(), ClusterError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_lines_become_scram_and_the_rest_is_kept() {
+        let hba = "# TYPE DATABASE USER ADDRESS METHOD\nlocal all all trust\nhost all all 127.0.0.1/32 trust # old\nhost all all ::1/128 scram-sha-256\n";
+        let upgraded = without_trust(hba).expect("trust found");
+        assert!(
+            !upgraded.lines().any(|l| l.ends_with("trust")),
+            "{upgraded}"
+        );
+        assert!(
+            upgraded.contains("local all all scram-sha-256"),
+            "{upgraded}"
+        );
+        assert!(
+            upgraded.contains("127.0.0.1/32 scram-sha-256"),
+            "{upgraded}"
+        );
+        assert!(upgraded.starts_with("# TYPE"), "{upgraded}");
+        assert_eq!(without_trust(&upgraded), None);
+    }
+
+    #[test]
+    fn passwords_are_percent_encoded_in_urls() {
+        assert_eq!(url_encode("ab09"), "ab09");
+        assert_eq!(url_encode("a@b:c/d"), "a%40b%3Ac%2Fd");
+    }
+
+    #[test]
+    fn a_generated_password_is_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = ensure_password(dir.path(), false).expect("generated");
+        assert_eq!(first.len(), 64);
+        let meta = std::fs::metadata(dir.path().join(PASSWORD_FILE)).expect("file");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(ensure_password(dir.path(), false).expect("read"), first);
+    }
+
+    #[test]
+    fn a_planted_password_symlink_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "x").expect("target");
+        std::os::unix::fs::symlink(&target, dir.path().join(PASSWORD_FILE)).expect("link");
+        let err = ensure_password(dir.path(), false).expect_err("symlink");
+        assert!(err.to_string().contains("symlink"), "{err}");
+    }
 }

@@ -55,6 +55,8 @@ pub struct SharedState {
     pub audit: crate::audit::Audit,
     /// Browser sign-in (`/auth/config`); unset when no sign-in is configured.
     pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
+    /// Origins whose pages may call the token endpoints ([`crate::security`]); unset: none.
+    pub cors_origins: std::sync::OnceLock<Vec<String>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -89,6 +91,7 @@ impl AppState {
         Ok(AppState(Arc::new(SharedState {
             audit,
             sign_in: std::sync::OnceLock::new(),
+            cors_origins: std::sync::OnceLock::new(),
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
             pools,
             limiter: ClientLimiter::new(load.clients),
@@ -124,6 +127,16 @@ impl Default for Limits {
 
 /// The whole HTTP surface.
 pub fn app(state: AppState, limits: Limits) -> Router {
+    app_with_dev_issuer(state, limits, None)
+}
+
+/// The whole HTTP surface with the development issuer's own routes under `/dev-auth` when
+/// given; the security headers and CORS ([`crate::security`]) wrap both.
+pub fn app_with_dev_issuer(
+    state: AppState,
+    limits: Limits,
+    dev_issuer: Option<Arc<auth::DevIssuer>>,
+) -> Router {
     // Per-client limits and cancellation of dropped requests' queries; tiles stay out of it.
     let expensive = Router::new()
         .merge(routes::features::expensive_router())
@@ -159,8 +172,18 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             state.clone(),
             crate::audit::record_denials,
         ))
-        .with_state(state);
-    with_edge_layers(routes, limits)
+        .with_state(state.clone());
+    let router = with_edge_layers(routes, limits);
+    let router = match dev_issuer {
+        // Without the edge layers: OAuth clients expect RFC 6749 error JSON from /token,
+        // which the problem-JSON rewrite would wrap.
+        Some(issuer) => router.merge(auth::dev_routes(issuer).layer(TraceLayer::new_for_http())),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn_with_state(
+        state,
+        crate::security::headers,
+    ))
 }
 
 /// The middleware every route gets: request id, tracing, metrics, problem JSON for every error,

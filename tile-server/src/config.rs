@@ -89,6 +89,9 @@ pub struct RawServer {
     /// The address clients reach bando at (`https://gis.example.vn`), used in absolute links
     /// (styles, TileJSON, OGC links) instead of the request's `Host` header.
     pub public_url: Option<String>,
+    /// Web origins (`https://app.example.vn`) whose pages may call the endpoints that take a
+    /// token (writes, `/admin`) across origins; public reads answer CORS for every origin.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// `[database]`.
@@ -197,6 +200,8 @@ pub struct Config {
     pub font_dir: PathBuf,
     /// Base of absolute links, without a trailing slash (`None`: from the request).
     pub public_url: Option<String>,
+    /// Origins allowed to call the token endpoints across origins (`[server] cors_origins`).
+    pub cors_origins: Vec<String>,
     /// Layers defined in the config file.
     pub layers: Vec<layers::added::AddedLayer>,
     /// How bearer tokens are checked.
@@ -248,6 +253,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_PUBLIC_URL") {
             self.server.public_url = Some(v);
+        }
+        if let Some(v) = env("BANDO_CORS_ORIGINS") {
+            self.server.cors_origins = Some(v.split(',').map(|s| s.trim().to_string()).collect());
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
@@ -382,6 +390,18 @@ impl RawConfig {
                 Some(url.trim_end_matches('/').to_string())
             }
         };
+        let mut cors_origins = Vec::new();
+        for origin in self.server.cors_origins.iter().flatten() {
+            let origin = origin.trim().trim_end_matches('/');
+            if !crate::security::is_origin(origin) {
+                return Err(ConfigError::Invalid {
+                    key: "server.cors_origins",
+                    value: origin.to_string(),
+                    reason: "expected web origins such as https://app.example.vn (scheme, host, optional port; no path, no *)",
+                });
+            }
+            cors_origins.push(origin.to_string());
+        }
         let tile_cache_mb = self.server.tile_cache_mb.unwrap_or(256);
         if tile_cache_mb > 1 << 20 {
             return Err(ConfigError::Invalid {
@@ -419,6 +439,7 @@ impl RawConfig {
             max_connections,
             web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
             public_url,
+            cors_origins,
             font_dir: self
                 .server
                 .font_dir

@@ -18,6 +18,7 @@ pub mod load;
 pub mod metrics;
 pub mod reader;
 pub mod routes;
+pub mod security;
 pub mod sprites;
 
 use gis_core::db::Migrations;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use gis_core::bulk::{InvalidPolicy, MergeMode};
 use gis_core::crs::parse_crs_ref;
 use gis_core::db::{ClusterOptions, Database, DbLocation};
-use tile_server::app::{app, AppState, Limits};
+use tile_server::app::{AppState, Limits};
 use tile_server::config::{Config, RawConfig};
 
 // mimalloc: a warm tile answer makes a few dozen small allocations, and glibc's malloc was
@@ -804,22 +804,15 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         .audit_retention
         .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
     let audit = state.audit.clone();
-    let router = app(state, limits);
+    let _ = state.cors_origins.set(config.cors_origins.clone());
+    if let Some(issuer) = &dev_issuer {
+        println!(
+            "bando: development sign-in at {}/authorize",
+            issuer.issuer()
+        );
+    }
     // With `auth.dev_issuer` the development issuer's own routes are served under /dev-auth.
-    let router = match dev_issuer {
-        Some(issuer) => {
-            println!(
-                "bando: development sign-in at {}/authorize",
-                issuer.issuer()
-            );
-            // Without the edge layers: OAuth clients expect RFC 6749 error JSON from /token,
-            // which the problem-JSON rewrite would wrap.
-            router.merge(
-                auth::dev_routes(issuer).layer(tower_http::trace::TraceLayer::new_for_http()),
-            )
-        }
-        None => router,
-    };
+    let router = tile_server::app::app_with_dev_issuer(state, limits, dev_issuer);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

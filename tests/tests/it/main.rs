@@ -16,6 +16,7 @@ mod plans;
 mod plugins;
 mod query;
 mod redelivery;
+mod security;
 mod server;
 mod signin;
 mod style;

@@ -25,6 +25,11 @@ pub fn set_public_url(url: Option<String>) {
     }
 }
 
+/// The configured public address, if any.
+pub fn public_url() -> Option<&'static str> {
+    PUBLIC_URL.get().map(String::as_str)
+}
+
 /// `scheme://host` for absolute links: the configured public address, else the request's
 /// `Host` when it is a plain host name or address with an optional port (anything else could
 /// steer clients elsewhere through a shared cache), else `localhost:8080`.

@@ -146,25 +146,29 @@ fn check_name(file: &str) -> Result<(), AppError> {
 }
 
 /// The apps need their files and their npm packages; say what to do when either is missing.
+/// The answer goes to anyone, so the server's folder is named in the log only.
 fn check_installed(root: &Path) -> Result<(), AppError> {
     if !root.join("map").join("index.html").is_file()
         || !root.join("editor").join("index.html").is_file()
     {
-        return Err(AppError::Unavailable(format!(
-            "the web apps are not installed at {}: run bando from the repository (or its web/ \
-             folder) or set BANDO_WEB_DIR / server.web_dir to the web/ folder",
-            root.display()
-        )));
+        tracing::error!(web_dir = %root.display(), "the web apps are not installed here");
+        return Err(AppError::Unavailable(
+            "the web apps are not installed: run bando from the repository (or its web/ \
+             folder) or set BANDO_WEB_DIR / server.web_dir to the web/ folder (the server log \
+             names the folder looked in)"
+                .into(),
+        ));
     }
     if VENDORED
         .iter()
         .any(|(name, _)| !root.join("node_modules").join(name).is_dir())
     {
-        return Err(AppError::Unavailable(format!(
-            "the map's JavaScript packages are missing: run `npm ci` in {} (or `make web-deps` \
-             in the repository)",
-            root.display()
-        )));
+        tracing::error!(web_dir = %root.display(), "the map's npm packages are missing here");
+        return Err(AppError::Unavailable(
+            "the map's JavaScript packages are missing: run `npm ci` in the web/ folder (or \
+             `make web-deps` in the repository)"
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -254,6 +258,8 @@ mod tests {
             matches!(&err, AppError::Unavailable(m) if m.contains("BANDO_WEB_DIR")),
             "{err}"
         );
+        let folder = root.path().to_string_lossy().to_string();
+        assert!(!err.to_string().contains(&folder), "{err}");
         for app in ["map", "editor"] {
             std::fs::create_dir_all(root.path().join(app)).expect("mkdir");
             std::fs::write(root.path().join(app).join("index.html"), "<!doctype html>")
