@@ -260,7 +260,7 @@ pub async fn ogc_tileset(
     let ids = layer_ids(&state, &collection, &reader)?;
     let base = base_url(&headers);
     let id = ids.join(",");
-    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
+    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids, &reader);
     let mut layers = Vec::new();
     for (lid, layer, public) in found {
         let (min, max) = layer.zoom_range();
@@ -303,11 +303,17 @@ pub async fn ogc_tileset(
     })))
 }
 
-/// A layer of a tileset: id, plugin and the properties anonymous readers see.
+/// A layer of a tileset: id, plugin and the properties the reader's tiles carry.
 type TilesetLayer<'a> = (&'a str, Arc<dyn Layer>, Vec<PropertyDef>);
 
-/// The layers of a tileset with their public properties, and the zoom span they cover together.
-fn tileset_layers<'a>(state: &'a AppState, ids: &'a [String]) -> (Vec<TilesetLayer<'a>>, u8, u8) {
+/// The layers of a tileset with the properties the reader's tiles carry (the class of whole
+/// answers, `Viewer::whole_access`), and the zoom span they cover together.
+fn tileset_layers<'a>(
+    state: &'a AppState,
+    ids: &'a [String],
+    reader: &Reader,
+) -> (Vec<TilesetLayer<'a>>, u8, u8) {
+    let access = reader.viewer().whole_access();
     let mut out = Vec::new();
     let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
     for id in ids {
@@ -320,7 +326,7 @@ fn tileset_layers<'a>(state: &'a AppState, ids: &'a [String]) -> (Vec<TilesetLay
         let public = layer
             .properties()
             .into_iter()
-            .filter(|p| p.access == Access::Public)
+            .filter(|p| p.access <= access)
             .collect();
         out.push((id.as_str(), layer, public));
     }
@@ -428,7 +434,7 @@ pub async fn tilejson(
     };
     let ids = layer_ids(&state, layers, &reader)?;
     let base = base_url(&headers);
-    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids);
+    let (found, minzoom, maxzoom) = tileset_layers(&state, &ids, &reader);
     let mut vector_layers = Vec::new();
     let mut bounds: Option<[f64; 4]> = None;
     for (_, layer, _) in found {
