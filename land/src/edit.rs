@@ -154,6 +154,11 @@ pub enum EditError {
         /// The editor's communes.
         scope: String,
     },
+    /// Concurrent edits of the same or neighbouring parcels kept aborting this one.
+    #[error(
+        "other edits of these or neighbouring parcels are being saved at this moment; try again"
+    )]
+    Busy,
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -179,6 +184,51 @@ pub(crate) fn classify(e: sqlx::Error) -> EditError {
         }
     }
     EditError::Db(e)
+}
+
+/// Begins an edit's transaction, SERIALIZABLE: two concurrent edits of neighbouring parcels
+/// each check the other's old geometry, and under weaker isolation both could commit an
+/// overlap (write skew); PostgreSQL's predicate locks (GiST included) make one of them fail
+/// instead, and [`retrying`] runs it again against the other's result.
+pub(crate) async fn begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// How many times an edit aborted by a concurrent one is run again.
+const CONFLICT_RETRIES: u32 = 5;
+
+fn is_conflict(e: &sqlx::Error) -> bool {
+    // 40001 serialization failure, 40P01 deadlock.
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
+}
+
+/// Runs an edit, again when PostgreSQL aborted it for a conflict with a concurrent edit (the
+/// retry sees that edit's result: its tag check or its rules decide); after
+/// [`CONFLICT_RETRIES`] it gives up with [`EditError::Busy`].
+pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, EditError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EditError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(EditError::Db(e)) if is_conflict(&e) => {
+                tries += 1;
+                if tries > CONFLICT_RETRIES {
+                    return Err(EditError::Busy);
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The columns a write may set (declared, not identity).
@@ -468,8 +518,8 @@ pub(crate) fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     ]
 }
 
-/// Changes parcel `id` (PATCH, or PUT with [`Change::replace`]) if its tag is still `if_match`.
-pub async fn update(
+/// One attempt of [`update`].
+async fn update_once(
     pool: &PgPool,
     id: i64,
     if_match: &str,
@@ -478,7 +528,7 @@ pub async fn update(
     scope: Option<&[String]>,
 ) -> Result<Saved, EditError> {
     check_names(&change.properties, false)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let (_, srid) = lock(&mut tx, id, if_match, scope).await?;
     let before = bbox_of(&mut tx, id).await?;
     ensure_history(&mut tx, id).await?;
@@ -527,15 +577,15 @@ pub async fn update(
     })
 }
 
-/// Deletes parcel `id` (its lifespan ends; its number is retired) if its tag is `if_match`.
-pub async fn delete(
+/// One attempt of [`delete`].
+async fn delete_once(
     pool: &PgPool,
     id: i64,
     if_match: &str,
     edit: &Edit,
     scope: Option<&[String]>,
 ) -> Result<Saved, EditError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     lock(&mut tx, id, if_match, scope).await?;
     let bbox = bbox_of(&mut tx, id).await?;
     ensure_history(&mut tx, id).await?;
@@ -564,8 +614,8 @@ pub(crate) async fn retire(conn: &mut PgConnection, id: i64) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON).
-pub async fn create(
+/// One attempt of [`create`].
+async fn create_once(
     pool: &PgPool,
     change: &Change,
     edit: &Edit,
@@ -590,7 +640,7 @@ pub async fn create(
     let Some(geometry) = &change.geometry else {
         return Err(EditError::Missing("a new parcel needs a geometry".into()));
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let srid = check_geometry(&mut tx, geometry, None).await?;
     let retired: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM land.retired_parcel_numbers
@@ -643,6 +693,39 @@ pub async fn create(
         version,
         bbox_3857: bbox,
     })
+}
+
+/// Changes parcel `id` (PATCH, or PUT with [`Change::replace`]) if its tag is still `if_match`.
+pub async fn update(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    change: &Change,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    retrying(|| update_once(pool, id, if_match, change, edit, scope)).await
+}
+
+/// Deletes parcel `id` (its lifespan ends; its number is retired) if its tag is `if_match`.
+pub async fn delete(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    retrying(|| delete_once(pool, id, if_match, edit, scope)).await
+}
+
+/// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON).
+pub async fn create(
+    pool: &PgPool,
+    change: &Change,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Saved, EditError> {
+    retrying(|| create_once(pool, change, edit, scope)).await
 }
 
 /// Every version of parcel `id`, oldest first (empty when it was never edited nor exists).

@@ -262,9 +262,8 @@ async fn identity(conn: &mut PgConnection, id: i64) -> Result<(String, i64), sql
         .await
 }
 
-/// Splits parcel `id` (if its tag is still `if_match`) along `line`: a GeoJSON LineString or
-/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`.
-pub async fn split(
+/// One attempt of [`split`].
+async fn split_once(
     pool: &PgPool,
     id: i64,
     if_match: &str,
@@ -273,7 +272,7 @@ pub async fn split(
     edit: &Edit,
     scope: Option<&[String]>,
 ) -> Result<Reshaped, EditError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = edit::begin(pool).await?;
     let (commune, srid) = edit::lock(&mut tx, id, if_match, scope).await?;
     let (_, sheet) = identity(&mut tx, id).await?;
     let kind: String = sqlx::query_scalar("SELECT GeometryType(ST_GeomFromGeoJSON($1))")
@@ -356,8 +355,8 @@ pub async fn split(
     })
 }
 
-/// Merges the parcels `parents` (id and the tag the writer read) into one.
-pub async fn merge(
+/// One attempt of [`merge`].
+async fn merge_once(
     pool: &PgPool,
     parents: &[(i64, String)],
     edit: &Edit,
@@ -375,7 +374,7 @@ pub async fn merge(
         )));
     }
     let ids: Vec<i64> = tags.keys().copied().collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = edit::begin(pool).await?;
     // Locked in id order, so two merges sharing parcels never deadlock.
     for (id, tag) in &tags {
         edit::lock(&mut tx, *id, tag, scope).await?;
@@ -594,4 +593,28 @@ mod tests {
             "areas are measured anew"
         );
     }
+}
+
+/// Splits parcel `id` (if its tag is still `if_match`) along `line`: a GeoJSON LineString or
+/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`.
+pub async fn split(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    line: &Value,
+    line_srid: i32,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Reshaped, EditError> {
+    edit::retrying(|| split_once(pool, id, if_match, line, line_srid, edit, scope)).await
+}
+
+/// Merges the parcels `parents` (id and the tag the writer read) into one.
+pub async fn merge(
+    pool: &PgPool,
+    parents: &[(i64, String)],
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Reshaped, EditError> {
+    edit::retrying(|| merge_once(pool, parents, edit, scope)).await
 }

@@ -64,6 +64,7 @@ impl From<EditError> for ApiError {
             }
             EditError::Missing(_) => problem_response(StatusCode::UNPROCESSABLE_ENTITY, Some(text)),
             EditError::OutsideScope { .. } => problem_response(StatusCode::FORBIDDEN, Some(text)),
+            EditError::Busy => problem_response(StatusCode::CONFLICT, Some(text)),
         };
         ApiError::from_response(response)
     }
