@@ -247,10 +247,19 @@ async fn dev_token_prints_a_token_the_dev_issuer_signed_for_that_server() {
         .env_remove("BANDO_AUTH_DEV_ISSUER")
         .args(["dev-token", "can_bo_dia_chinh"]));
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("development issuer is off"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("development issuer is off"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(bando_embedded(work.path())
         .env("BANDO_AUTH_DEV_ISSUER", "true")
-        .args(["dev-token", "can_bo_dia_chinh", "--listen", "127.0.0.1:8099"]));
+        .args([
+            "dev-token",
+            "can_bo_dia_chinh",
+            "--listen",
+            "127.0.0.1:8099",
+        ]));
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o).trim().to_string();
     // Verified as the server on 127.0.0.1:8099 would: its issuer, the key in the data dir.

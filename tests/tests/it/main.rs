@@ -9,6 +9,7 @@ mod edit;
 mod export;
 mod features;
 mod import;
+mod ioc;
 mod load;
 mod lowzoom;
 mod plans;
