@@ -555,6 +555,30 @@ pub async fn lineage(pool: &PgPool, id: i64) -> Result<Option<Vec<Node>>, sqlx::
     Ok(Some(out))
 }
 
+/// Splits parcel `id` (if its tag is still `if_match`) along `line`: a GeoJSON LineString or
+/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`.
+pub async fn split(
+    pool: &PgPool,
+    id: i64,
+    if_match: &str,
+    line: &Value,
+    line_srid: i32,
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Reshaped, EditError> {
+    edit::retrying(|| split_once(pool, id, if_match, line, line_srid, edit, scope)).await
+}
+
+/// Merges the parcels `parents` (id and the tag the writer read) into one.
+pub async fn merge(
+    pool: &PgPool,
+    parents: &[(i64, String)],
+    edit: &Edit,
+    scope: Option<&[String]>,
+) -> Result<Reshaped, EditError> {
+    edit::retrying(|| merge_once(pool, parents, edit, scope)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,28 +617,4 @@ mod tests {
             "areas are measured anew"
         );
     }
-}
-
-/// Splits parcel `id` (if its tag is still `if_match`) along `line`: a GeoJSON LineString or
-/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`.
-pub async fn split(
-    pool: &PgPool,
-    id: i64,
-    if_match: &str,
-    line: &Value,
-    line_srid: i32,
-    edit: &Edit,
-    scope: Option<&[String]>,
-) -> Result<Reshaped, EditError> {
-    edit::retrying(|| split_once(pool, id, if_match, line, line_srid, edit, scope)).await
-}
-
-/// Merges the parcels `parents` (id and the tag the writer read) into one.
-pub async fn merge(
-    pool: &PgPool,
-    parents: &[(i64, String)],
-    edit: &Edit,
-    scope: Option<&[String]>,
-) -> Result<Reshaped, EditError> {
-    edit::retrying(|| merge_once(pool, parents, edit, scope)).await
 }

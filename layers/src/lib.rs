@@ -70,6 +70,7 @@ pub fn schema_migrations() -> Vec<&'static Migrator> {
         &planning::MIGRATIONS,
         &utilities::MIGRATIONS,
         &sectors::MIGRATIONS,
+        &ioc::MIGRATIONS,
     ]
 }
 

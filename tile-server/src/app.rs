@@ -53,6 +53,8 @@ pub struct SharedState {
     pub scopes: crate::reader::SharedScopes,
     /// The audit log's queue ([`crate::audit`]).
     pub audit: crate::audit::Audit,
+    /// The IOC's observation ingest ([`ioc::ingest`]): the MQTT subscriber and `POST`s feed it.
+    pub ingest: ioc::ingest::Ingest,
     /// Browser sign-in (`/auth/config`); unset when no sign-in is configured.
     pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
     /// Origins whose pages may call the token endpoints ([`crate::security`]); unset: none.
@@ -88,8 +90,25 @@ impl AppState {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
         let pools = Pools::new(&pool.connect_options(), &load);
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
+        // Ingest writes through a work class of its own, so readers never wait behind it.
+        let ingest_pool = gis_core::db::class::class_pool(
+            &pool.connect_options(),
+            &gis_core::db::class::PoolClass {
+                name: "bando-ingest",
+                max_connections: 2,
+                min_connections: 0,
+                statement_timeout: Duration::from_secs(30),
+                acquire_timeout: Duration::from_secs(10),
+                cancel_on_drop: false,
+            },
+        );
+        let (ingest, _writer) = ioc::ingest::Ingest::start(
+            ingest_pool,
+            INGEST_SETTINGS.get().copied().unwrap_or_default(),
+        );
         Ok(AppState(Arc::new(SharedState {
             audit,
+            ingest,
             sign_in: std::sync::OnceLock::new(),
             cors_origins: std::sync::OnceLock::new(),
             tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
@@ -104,6 +123,15 @@ impl AppState {
             scopes: Default::default(),
         })))
     }
+}
+
+static INGEST_SETTINGS: std::sync::OnceLock<ioc::ingest::IngestSettings> =
+    std::sync::OnceLock::new();
+
+/// Sets the ingest settings (`[ioc]` in the config) of the states made afterwards; once per
+/// process, before the first [`AppState`].
+pub fn set_ingest_settings(settings: ioc::ingest::IngestSettings) {
+    let _ = INGEST_SETTINGS.set(settings);
 }
 
 /// Limits applied to every request.
@@ -162,6 +190,7 @@ pub fn app_with_dev_issuer(
         .merge(routes::web::router())
         .merge(routes::admin::router())
         .merge(routes::signin::router())
+        .merge(routes::sta::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
         .layer(axum::middleware::from_fn_with_state(

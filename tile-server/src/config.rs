@@ -31,6 +31,28 @@ pub struct RawConfig {
     /// `[audit]` section.
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[ioc]` section.
+    #[serde(default)]
+    pub ioc: RawIoc,
+}
+
+/// `[ioc]`: live sensor data ([`ioc`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIoc {
+    /// The MQTT broker (`mqtt://host[:port]`); unset: a private Mosquitto in the data directory.
+    pub mqtt_url: Option<String>,
+    /// Days observations are kept (default 365; also the oldest phenomenon time accepted).
+    pub retention_days: Option<u32>,
+}
+
+/// The checked `[ioc]` settings.
+#[derive(Debug, Clone)]
+pub struct IocSettings {
+    /// An existing broker; `None`: start a private one.
+    pub broker: Option<ioc::broker::BrokerAddress>,
+    /// Ingest queue and accepted times.
+    pub ingest: ioc::ingest::IngestSettings,
 }
 
 /// `[audit]`: the audit log of refused requests and writes ([`crate::audit`]).
@@ -210,6 +232,8 @@ pub struct Config {
     pub load: crate::load::LoadSettings,
     /// How long audit entries are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
+    /// Live sensor data.
+    pub ioc: IocSettings,
 }
 
 impl RawConfig {
@@ -227,7 +251,7 @@ impl RawConfig {
 
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
     /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
-    /// `BANDO_WEB_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
+    /// `BANDO_WEB_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, `BANDO_MQTT_URL`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
     /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
@@ -265,6 +289,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_DB_MAX_CONNECTIONS") {
             self.database.max_connections = Some(parse_num("BANDO_DB_MAX_CONNECTIONS", &v)?);
+        }
+        if let Some(v) = env("BANDO_MQTT_URL") {
+            self.ioc.mqtt_url = Some(v);
         }
         if let Some(v) = env("BANDO_AUDIT_RETENTION_DAYS") {
             self.audit.retention_days = Some(parse_num("BANDO_AUDIT_RETENTION_DAYS", &v)?);
@@ -425,7 +452,34 @@ impl RawConfig {
             0 => None,
             days => Some(Duration::from_secs(u64::from(days) * 24 * 3600)),
         };
+        let broker =
+            match self.ioc.mqtt_url.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(url) => Some(ioc::broker::BrokerAddress::parse(url).map_err(|_| {
+                    ConfigError::Invalid {
+                        key: "ioc.mqtt_url",
+                        value: url.to_string(),
+                        reason: "expected mqtt://HOST[:PORT]",
+                    }
+                })?),
+            };
+        let retention_days = self.ioc.retention_days.unwrap_or(365);
+        if retention_days == 0 || retention_days > 36_500 {
+            return Err(ConfigError::Invalid {
+                key: "ioc.retention_days",
+                value: retention_days.to_string(),
+                reason: "must be between 1 and 36500",
+            });
+        }
+        let ingest = ioc::ingest::IngestSettings {
+            limits: ioc::ingest::TimeLimits {
+                max_age: Duration::from_secs(u64::from(retention_days) * 86_400),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         Ok(Config {
+            ioc: IocSettings { broker, ingest },
             audit_retention,
             layers: self.layers,
             auth,

@@ -64,6 +64,12 @@ pub enum AppError {
     /// The request conflicts with the resource's state (approving a plan that is no draft).
     #[error("{0}")]
     Conflict(String),
+    /// A part of a standard this server does not implement (the message names it).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// The request is well-formed but its content cannot be processed (422).
+    #[error("{0}")]
+    Unprocessable(String),
 }
 
 impl AppError {
@@ -147,6 +153,8 @@ impl IntoResponse for AppError {
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, Some(m.clone())),
             AppError::Conflict(m) => (StatusCode::CONFLICT, Some(m.clone())),
+            AppError::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, Some(m.clone())),
+            AppError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, Some(m.clone())),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, None)

@@ -751,6 +751,7 @@ async fn layer_command(pool: &sqlx::PgPool, action: &LayerAction) -> Result<()> 
 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
+    tile_server::app::set_ingest_settings(config.ioc.ingest);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
     let state = AppState::with_settings(
@@ -800,6 +801,44 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
             });
         let _ = state.verifier.set(verifier);
     }
+    // Live sensor data: the broker named by [ioc] mqtt_url, or a private Mosquitto stopped on
+    // exit; Things and Datastreams for the stations; the subscriber feeding ingest.
+    let seeded = ioc::seed::seed_stations(&db.pool).await?;
+    if seeded.datastreams > 0 {
+        tracing::info!(
+            things = seeded.things,
+            datastreams = seeded.datastreams,
+            "IOC datastreams seeded for the stations"
+        );
+    }
+    let private_broker = match &config.ioc.broker {
+        Some(_) => None,
+        None => Some(ioc::broker::PrivateBroker::start(&config.data_dir)?),
+    };
+    let broker = config
+        .ioc
+        .broker
+        .clone()
+        .or_else(|| private_broker.as_ref().map(|b| b.address()))
+        .context("no MQTT broker")?;
+    println!("bando: MQTT broker {}", broker.url());
+    let subscriber = ioc::mqtt::Subscriber::start(
+        &broker,
+        &format!("bando-{}", std::process::id()),
+        state.ingest.clone(),
+    );
+    let purge_pool = state.pools.admin.clone();
+    let max_age = config.ioc.ingest.limits.max_age;
+    let purge_task = tokio::spawn(async move {
+        loop {
+            match ioc::ingest::purge(&purge_pool, max_age).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "old observations purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging old observations failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
     let retention_task = config
         .audit_retention
         .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
@@ -827,6 +866,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     .with_graceful_shutdown(tile_server::shutdown_signal())
     .await?;
     listener_task.abort();
+    purge_task.abort();
+    subscriber.stop();
+    if let Some(broker) = private_broker {
+        broker.stop();
+    }
     if let Some(task) = retention_task {
         task.abort();
     }

@@ -9,6 +9,7 @@ mod edit;
 mod export;
 mod features;
 mod import;
+mod ioc;
 mod lineage;
 mod load;
 mod lowzoom;

@@ -11,6 +11,7 @@ pub mod plans;
 pub mod portal;
 pub mod query;
 pub mod signin;
+pub mod sta;
 pub mod style;
 pub mod tiles;
 pub mod web;
