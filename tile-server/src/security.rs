@@ -117,11 +117,58 @@ pub fn page_policy(base_url: Option<&str>, issuer: Option<&str>) -> String {
         }
     }
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self'{maps}; style-src 'self' 'unsafe-inline'; \
          img-src {images}; font-src 'self' data:; connect-src {connect}; \
          worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'self'; \
-         form-action 'self'; frame-ancestors 'none'"
+         form-action 'self'; frame-ancestors 'none'",
+        maps = import_map_hashes()
     )
+}
+
+/// The CSP hashes (`'sha256-…'`, with a leading space each) of the inline import maps in the
+/// web apps' pages: browsers cannot load an import map from a file, and it is the one inline
+/// script the apps have (the editor names terra-draw for its MapLibre adapter). Read once from
+/// the pages served, so the policy follows the files.
+fn import_map_hashes() -> &'static str {
+    static HASHES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASHES.get_or_init(|| {
+        let mut out = String::new();
+        let Ok(entries) = std::fs::read_dir(crate::routes::web::web_dir()) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Ok(page) = std::fs::read_to_string(entry.path().join("index.html")) else {
+                continue;
+            };
+            for map in inline_import_maps(&page) {
+                out.push_str(&format!(" 'sha256-{}'", csp_hash(map)));
+            }
+        }
+        out
+    })
+}
+
+/// The contents of `<script type="importmap">…</script>` blocks, exactly as the browser hashes
+/// them.
+fn inline_import_maps(page: &str) -> Vec<&str> {
+    let open = "<script type=\"importmap\">";
+    let mut found = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find(open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find("</script>") else {
+            break;
+        };
+        found.push(&after[..end]);
+        rest = &after[end..];
+    }
+    found
+}
+
+fn csp_hash(script: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()))
 }
 
 /// Middleware (outermost): answers CORS preflights, adds CORS and the security headers.
@@ -397,6 +444,18 @@ mod tests {
         assert!(p.contains("worker-src 'self' blob:"), "{p}");
         assert!(p.contains("frame-ancestors 'none'"), "{p}");
         let bare = page_policy(None, None);
+        // The editor's import map is allowed by its hash, nothing else inline.
+        let editor = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/editor/index.html"),
+        )
+        .expect("editor page");
+        let maps = inline_import_maps(&editor);
+        assert_eq!(maps.len(), 1);
+        assert!(maps[0].contains("terra-draw"));
+        assert_eq!(
+            csp_hash("alert(1)"),
+            "bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI="
+        );
         assert!(bare.contains("connect-src 'self';"), "{bare}");
     }
 

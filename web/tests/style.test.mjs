@@ -114,8 +114,10 @@ test('MapLibre in Chromium draws each style with its Vietnamese labels and icons
     const bad = [];
     page.on('request', (r) => requests.push(r.url()));
     page.on('response', (r) => { if (r.status() >= 400) bad.push(`${r.status()} ${r.url()}`); });
-    // Any page of this origin hosts the map; MapLibre comes from bando's vendored copy.
-    await page.goto(bando.url + '/health');
+    // An HTML page of this origin hosts the map (it carries the pages' Content-Security-Policy,
+    // which lets MapLibre run; a JSON answer's policy allows nothing); MapLibre comes from
+    // bando's vendored copy.
+    await page.goto(bando.url + '/?f=html');
     await page.setContent(`<!doctype html><html><head>
       <link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css"></head>
       <body style="margin:0"><div id="map" style="width:900px;height:700px"></div></body></html>`);
