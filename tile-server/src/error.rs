@@ -83,7 +83,7 @@ impl AppError {
     /// A tile rendering failure: the database being unreachable is 503, the rest internal.
     pub fn from_tile_error(e: &tiles::TileError) -> Self {
         match e {
-            tiles::TileError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+            tiles::TileError::Db(db) if gis_core::db::class::is_unreachable(db) => {
                 AppError::Unavailable("the database is not answering; try again shortly".into())
             }
             tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
@@ -107,7 +107,7 @@ impl From<gis_core::layer::LayerError> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+            e if gis_core::db::class::is_unreachable(&e) => {
                 AppError::Unavailable("the database is not answering; try again shortly".into())
             }
             e if gis_core::db::class::is_timeout(&e) => AppError::Unavailable(OUT_OF_TIME.into()),

@@ -395,7 +395,15 @@ impl TileService {
             self.reload_layers().await;
         }
         loop {
-            let note = listener.recv().await?;
+            // Not `recv`: it reconnects silently and the notifications sent while the connection
+            // was down are lost. `try_recv` answers `None` once it has reconnected and listens
+            // again (or fails, and the caller retries); then nothing cached can be trusted.
+            let Some(note) = listener.try_recv().await? else {
+                tracing::warn!("tile invalidation listener reconnected; clearing the tile cache");
+                self.invalidate_all();
+                self.reload_layers().await;
+                continue;
+            };
             if note.channel() == layers::added::CATALOG_CHANNEL {
                 self.reload_layers().await;
             } else {

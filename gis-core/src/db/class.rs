@@ -199,3 +199,17 @@ async fn cancel(control: PgPool, pids: Vec<i32>, id: u64) {
 pub fn is_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
 }
+
+/// Whether `e` says the database cannot be reached right now (down, restarting, connection
+/// lost): a 503 to retry, not a fault of the request. A fast shutdown ends sessions with
+/// 57P01 and refuses new ones with 57P03 before the socket disappears; class 08 is a lost or
+/// refused connection.
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
+    }
+}

@@ -7,6 +7,7 @@ mod crs;
 mod db;
 mod edit;
 mod export;
+mod faults;
 mod features;
 mod import;
 mod ioc;
