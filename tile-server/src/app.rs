@@ -51,6 +51,8 @@ pub struct SharedState {
     pub verifier: std::sync::OnceLock<auth::Verifier>,
     /// Land officers' commune scopes, expanded through the crosswalk ([`crate::reader`]).
     pub scopes: crate::reader::SharedScopes,
+    /// Readers of recently verified tokens ([`crate::reader::ReaderCache`]).
+    pub readers: crate::reader::ReaderCache,
     /// The audit log's queue ([`crate::audit`]).
     pub audit: crate::audit::Audit,
     /// The IOC's observation ingest ([`ioc::ingest`]): the MQTT subscriber and `POST`s feed it.
@@ -121,6 +123,7 @@ impl AppState {
             match_counts: ogc_features::counts::MatchCounts::new(),
             verifier: std::sync::OnceLock::new(),
             scopes: Default::default(),
+            readers: Default::default(),
         })))
     }
 }
