@@ -81,9 +81,6 @@ pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
 /// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
 /// 25210 elsewhere; the server trusting the dev issuer.
 pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("thua.geojson");
     let features: Vec<Value> = (0..4)
         .map(|i| {
             let (commune, lat) = if i < 3 { ("25195", 11.535) } else { ("25210", 11.545) };
@@ -93,6 +90,16 @@ pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempD
                    "geometry": square(lon, lat, 0.00018)})
         })
         .collect();
+    setup_with(features).await
+}
+
+/// `features` imported as parcels; the server trusting the dev issuer, and the issuer.
+pub(crate) async fn setup_with(
+    features: Vec<Value>,
+) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("thua.geojson");
     std::fs::write(
         &path,
         json!({"type": "FeatureCollection", "features": features}).to_string(),
@@ -647,9 +654,6 @@ async fn an_upsert_over_parcels_it_does_not_replace_is_reported_or_rejected() {
 
 #[tokio::test]
 async fn fifty_editors_on_ten_parcels_lose_no_update_and_leave_no_gap_in_history() {
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("thua.geojson");
     let features: Vec<Value> = (0..10)
         .map(|i| {
             json!({"type": "Feature",
@@ -657,24 +661,7 @@ async fn fifty_editors_on_ten_parcels_lose_no_update_and_leave_no_gap_in_history
                    "geometry": square(106.883 + f64::from(i) * 0.0003, 11.535, 0.00018)})
         })
         .collect();
-    std::fs::write(
-        &path,
-        json!({"type": "FeatureCollection", "features": features}).to_string(),
-    )
-    .expect("write");
-    tests::import(&db.pool, &path, "parcels")
-        .await
-        .expect("import");
-    let issuer = auth::DevIssuer::open_with_env(
-        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
-        |_| None,
-    )
-    .expect("dev issuer");
-    let state = AppState::new(db.pool.clone()).expect("state");
-    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
-        .expect("verifier");
-    assert!(state.verifier.set(verifier).is_ok());
-    let app = app(state, Limits::default());
+    let (db, app, issuer, _dir) = setup_with(features).await;
     let officer = issuer.issue("can_bo_dia_chinh").expect("token");
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM land.parcels ORDER BY parcel_number")
         .fetch_all(&db.pool)
