@@ -184,9 +184,10 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
             .get()
             .is_some_and(|list| list.iter().any(|a| a == o))
     });
-    let path = request.uri().path().to_string();
-    // The address links are made from (server.public_url or a valid Host).
-    let base = crate::routes::base_url(request.headers());
+    // The address links are made from (server.public_url or a valid Host): read now, turned
+    // into text only for a page that needs it (this runs on every warm tile).
+    let host = request.headers().get(header::HOST).cloned();
+    let proto = request.headers().get("x-forwarded-proto").cloned();
     let preflight_method = (request.method() == Method::OPTIONS)
         .then(|| {
             request
@@ -197,22 +198,29 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         })
         .flatten();
     let mut response = match (&origin, preflight_method) {
-        (Some(origin), Some(method)) => preflight(classify(&method, &path), origin, allowed),
+        (Some(origin), Some(method)) => {
+            preflight(classify(&method, request.uri().path()), origin, allowed)
+        }
         _ => {
-            let class = classify(request.method(), &path);
+            let class = classify(request.method(), request.uri().path());
             let mut response = next.run(request).await;
             cors_answer(response.headers_mut(), class, origin.as_deref(), allowed);
             response
         }
     };
-    let issuer = state.sign_in.get().map(|s| s.issuer.clone());
+    let base = || {
+        let mut h = HeaderMap::new();
+        if let Some(v) = host {
+            h.insert(header::HOST, v);
+        }
+        if let Some(v) = proto {
+            h.insert("x-forwarded-proto", v);
+        }
+        crate::routes::base_url(&h)
+    };
+    let issuer = state.sign_in.get().map(|s| s.issuer.as_str());
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
-    security_headers(
-        response.headers_mut(),
-        &base,
-        issuer.as_deref(),
-        not_modified,
-    );
+    security_headers(response.headers_mut(), base, issuer, not_modified);
     response
 }
 
@@ -306,7 +314,12 @@ fn cors_answer(h: &mut HeaderMap, class: CorsClass, origin: Option<&str>, allowe
     }
 }
 
-fn security_headers(h: &mut HeaderMap, base: &str, issuer: Option<&str>, not_modified: bool) {
+fn security_headers(
+    h: &mut HeaderMap,
+    base: impl FnOnce() -> String,
+    issuer: Option<&str>,
+    not_modified: bool,
+) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -322,15 +335,29 @@ fn security_headers(h: &mut HeaderMap, base: &str, issuer: Option<&str>, not_mod
         }
         return;
     }
-    let content_type = h
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    // A worker started from one of the served scripts (MapLibre's) runs under that script's
-    // own policy, so scripts get the page policy too, not `default-src 'none'`.
-    if content_type.starts_with("text/html") || content_type.contains("javascript") {
-        let policy = page_policy(Some(base), issuer);
+    // Media types are ASCII; a mixed-case one is matched without allocating in the common
+    // lower-case case (this runs on every answer).
+    let (page, textual) = {
+        let raw = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let lower;
+        let content_type = if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = raw.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            raw
+        };
+        (
+            content_type.starts_with("text/html") || content_type.contains("javascript"),
+            content_type.starts_with("text/")
+                || content_type.contains("json")
+                || content_type.contains("xml"),
+        )
+    };
+    if page {
+        let policy = page_policy(Some(&base()), issuer);
         match HeaderValue::from_str(&policy) {
             Ok(v) => h.insert(header::CONTENT_SECURITY_POLICY, v),
             // Only a malformed configured address could fail; fall back to the strictest page
@@ -348,9 +375,6 @@ fn security_headers(h: &mut HeaderMap, base: &str, issuer: Option<&str>, not_mod
             HeaderValue::from_static(NON_HTML_POLICY),
         );
     }
-    let textual = content_type.starts_with("text/")
-        || content_type.contains("json")
-        || content_type.contains("xml");
     if public_url.is_none() && textual {
         append_vary(h, "Host");
         append_vary(h, "X-Forwarded-Proto");
