@@ -281,14 +281,31 @@ pub(crate) fn in_scope(scope: Option<&[String]>, commune: &str) -> Result<(), Ed
 
 pub(crate) const ETAG_SQL: &str = "'\"' || md5(p::text) || '\"'";
 
-/// The entity tag of parcel `id` (quoted), `None` when no living parcel has it.
-pub async fn etag(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+/// The entity tag of parcel `id` (quoted), `None` when no living parcel has it; on a pool or
+/// inside an edit's transaction.
+pub async fn etag<'e, E>(executor: E, id: i64) -> Result<Option<String>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
     sqlx::query_scalar(&format!(
         "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
+}
+
+/// The tag of a parcel the transaction just wrote (it exists).
+async fn written_tag(conn: &mut PgConnection, id: i64) -> Result<String, EditError> {
+    etag(&mut *conn, id).await?.ok_or(EditError::NotFound(id))
+}
+
+/// A JSON object's members (`{}` for anything else): jsonb attributes read back.
+pub(crate) fn members(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 /// Locks the parcel, checks scope and tag; returns its commune and SRID.
@@ -562,12 +579,7 @@ async fn update_once(
     check_rules(&mut tx, id).await?;
     let version = record(&mut tx, id, "update", false, edit).await?;
     let after = bbox_of(&mut tx, id).await?;
-    let etag: String = sqlx::query_scalar(&format!(
-        "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let etag = written_tag(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
         id,
@@ -680,12 +692,7 @@ async fn create_once(
     check_rules(&mut tx, id).await?;
     let version = record(&mut tx, id, "create", false, edit).await?;
     let bbox = bbox_of(&mut tx, id).await?;
-    let etag: String = sqlx::query_scalar(&format!(
-        "SELECT {ETAG_SQL} FROM land.parcels p WHERE p.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let etag = written_tag(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
         id,
@@ -750,10 +757,7 @@ pub async fn versions(pool: &PgPool, id: i64) -> Result<Vec<Version>, sqlx::Erro
             editor: r.try_get(4)?,
             reason: r.try_get(5)?,
             document: r.try_get(6)?,
-            attributes: match attributes {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            },
+            attributes: members(attributes),
             geometry: r.try_get(8)?,
         });
     }

@@ -141,10 +141,7 @@ async fn attributes(conn: &mut PgConnection, id: i64) -> Result<Map<String, Valu
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    })
+    Ok(edit::members(v))
 }
 
 /// What every parent agrees on, among the columns children inherit.
@@ -542,10 +539,7 @@ pub async fn lineage(pool: &PgPool, id: i64) -> Result<Option<Vec<Node>>, sqlx::
             living: r.try_get(5)?,
             parents: r.try_get(6)?,
             children: r.try_get(7)?,
-            attributes: match attributes {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            },
+            attributes: edit::members(attributes),
             geometry: r.try_get(9)?,
         });
     }

@@ -132,10 +132,7 @@ fn to_parcel(r: Row) -> Parcel {
         sheet_number: r.sheet_number,
         parcel_number: r.parcel_number,
         area_m2: r.area_m2,
-        properties: match r.properties {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        },
+        properties: crate::edit::members(r.properties),
         srid: r.srid,
         geometry: r.geometry,
         bbox: [r.west, r.south, r.east, r.north],
