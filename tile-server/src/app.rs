@@ -18,7 +18,8 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{problem_for_bare_errors, AppError};
+use crate::edge::EdgeLayer;
+use crate::error::AppError;
 use crate::load::{ClientLimiter, LoadSettings, Pools};
 use crate::{metrics, routes};
 use tiles::{TileService, TileSettings};
@@ -195,53 +196,49 @@ pub fn app_with_dev_issuer(
         .merge(routes::signin::router())
         .merge(routes::sta::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(axum::middleware::from_fn(crate::reader::vary_on_reader))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::signin::dev_banner,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::audit::record_denials,
-        ))
         .with_state(state.clone());
-    let router = with_edge_layers(routes, limits);
-    let router = match dev_issuer {
-        // Without the edge layers: OAuth clients expect RFC 6749 error JSON from /token,
+    let router = edge_stack(routes, limits, EdgeLayer::full(state.clone()));
+    match dev_issuer {
+        // Without the other duties: OAuth clients expect RFC 6749 error JSON from /token,
         // which the problem-JSON rewrite would wrap.
-        Some(issuer) => router.merge(auth::dev_routes(issuer).layer(TraceLayer::new_for_http())),
+        Some(issuer) => router.merge(
+            auth::dev_routes(issuer)
+                .layer(TraceLayer::new_for_http())
+                .layer(EdgeLayer::security_only(state)),
+        ),
         None => router,
-    };
-    router.layer(axum::middleware::from_fn_with_state(
-        state,
-        crate::security::headers,
-    ))
+    }
 }
 
 /// The middleware every route gets: request id, tracing, metrics, problem JSON for every error,
-/// the time limit and the body size limit.
+/// the time limit and the body size limit ([`crate::edge`] without a server state: no CORS,
+/// security headers, banner or audit).
 pub fn with_edge_layers(routes: Router, limits: Limits) -> Router {
+    edge_stack(routes, limits, EdgeLayer::stateless())
+}
+
+/// One `Router::layer` call (each call boxes every route once more): [`EdgeLayer`] outermost,
+/// then request ids, tracing, the time limit and the body limit.
+fn edge_stack(routes: Router, limits: Limits, edge: EdgeLayer) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    routes
-        .layer(axum::middleware::from_fn(metrics::track))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    request_id.clone(),
-                    SequentialRequestId,
-                ))
-                .layer(TraceLayer::new_for_http())
-                .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(axum::middleware::from_fn(problem_for_bare_errors))
-                // Out of time is the server's fault, not the client's: 503 (with
-                // `Retry-After`, added by the problem middleware), not 408.
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    limits.request_timeout,
-                ))
-                .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
-                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes)),
-        )
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(edge)
+            .layer(SetRequestIdLayer::new(
+                request_id.clone(),
+                SequentialRequestId,
+            ))
+            .layer(TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::new(request_id))
+            // Out of time is the server's fault, not the client's: 503 (with `Retry-After`,
+            // added by the problem rewrite), not 408.
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.request_timeout,
+            ))
+            .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+            .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes)),
+    )
 }
 
 /// Request ids `<process prefix>-<counter>`: unique per process and across restarts (random

@@ -6,7 +6,7 @@
 //! entry is dropped and counted (`bando_audit_dropped_total`, [`Audit::dropped`]) — a flood of
 //! refused requests must not slow down or block the requests being served.
 //!
-//! Refusals are recorded by the [`record_denials`] middleware; future write handlers call
+//! Refusals are recorded by [`record_denial`] (called from [`crate::edge`]); future write handlers call
 //! [`record`] with [`AuditEvent::Write`] and the request's [`RequestFacts`] (an extractor).
 //! No token is ever stored: the principal's names come from the verified token, paths lose the
 //! values of token-like query parameters ([`clean_path`]), details are the server's own words.
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -216,46 +216,80 @@ pub fn record(
     });
 }
 
-/// Middleware: records every 401 and 403 answer. Allowed requests cost a clone of the method,
-/// the URI and a few header values; the principal of a 403 is read again from its token
-/// (keys are cached), so nothing is stored per request on the way in.
-pub async fn record_denials(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    // The few header values the record needs, kept without building a map: this runs on every
-    // request (warm tiles included) and records almost none.
-    let names = [
-        header::AUTHORIZATION.as_str(),
-        "x-forwarded-for",
-        "x-request-id",
-    ];
-    let kept: Vec<(&str, axum::http::HeaderValue)> = names
-        .iter()
-        .flat_map(|name| {
-            request
-                .headers()
-                .get_all(*name)
-                .iter()
-                .map(move |v| (*name, v.clone()))
-        })
-        .collect();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let response = next.run(request).await;
-    let status = response.status();
-    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
-        return response;
+/// What the record of a refusal needs from a request, read before it is handled: a clone of
+/// the method, the URI and a few header values (reference counts; nothing is allocated for an
+/// anonymous request without forwarding headers). The principal of a 403 is read again from
+/// its token afterwards (verified tokens are remembered), so the way in stores no principal.
+pub struct Pending {
+    method: Method,
+    uri: Uri,
+    kept: Vec<(&'static str, axum::http::HeaderValue)>,
+    peer: Option<IpAddr>,
+}
+
+impl Pending {
+    /// Reads the request's facts.
+    pub fn read(request: &axum::extract::Request) -> Self {
+        let names = [header::AUTHORIZATION.as_str(), "x-forwarded-for"];
+        let kept = names
+            .iter()
+            .flat_map(|name| {
+                request
+                    .headers()
+                    .get_all(*name)
+                    .iter()
+                    .map(move |v| (*name, v.clone()))
+            })
+            .collect();
+        Pending {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            kept,
+            peer: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        }
     }
+}
+
+/// Whether `status` is a refusal the audit log records (401, 403).
+pub fn is_denial(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
+}
+
+/// Records a refused request ([`is_denial`]); the request id is the answer's.
+pub fn record_denial(
+    state: &AppState,
+    pending: Pending,
+    response: &Response,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let state = state.clone();
+    let status = response.status();
     let mut headers = HeaderMap::new();
-    for (name, value) in kept {
+    for (name, value) in pending.kept {
         headers.append(name, value);
     }
+    if let Some(id) = response.headers().get("x-request-id") {
+        headers.insert("x-request-id", id.clone());
+    }
+    let detail = response
+        .extensions()
+        .get::<DeniedBecause>()
+        .and_then(|d| d.0.clone());
+    let (method, uri, peer) = (pending.method, pending.uri, pending.peer);
+    async move { record_denied(&state, status, headers, detail, &method, &uri, peer).await }
+}
+
+async fn record_denied(
+    state: &AppState,
+    status: StatusCode,
+    headers: HeaderMap,
+    detail: Option<String>,
+    method: &Method,
+    uri: &Uri,
+    peer: Option<IpAddr>,
+) {
     // A 401 means the token was refused: the request is anonymous, whatever it claimed.
     let who = match (
         status,
@@ -268,11 +302,7 @@ pub async fn record_denials(
         },
         _ => None,
     };
-    let detail = response
-        .extensions()
-        .get::<DeniedBecause>()
-        .and_then(|d| d.0.clone());
-    let facts = RequestFacts::read(&method, &uri, &headers, peer, &state);
+    let facts = RequestFacts::read(method, uri, &headers, peer, state);
     record(
         &state.audit,
         AuditEvent::Denied,
@@ -281,7 +311,6 @@ pub async fn record_denials(
         status,
         detail,
     );
-    response
 }
 
 /// Query parameters whose values are secrets (OAuth tokens, codes, passwords, keys).

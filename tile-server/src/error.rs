@@ -1,12 +1,12 @@
 //! The server's one error type and its RFC 9457 problem-JSON form.
 //!
 //! Input errors explain themselves in `detail`; internal errors say only "internal error" and
-//! carry the request id, while the cause goes to the log. [`problem_for_bare_errors`] gives the
+//! carry the request id, while the cause goes to the log. [`problem_for_bare`] gives the
 //! same shape to errors produced outside handlers (unknown route, wrong method, timeout, body too
 //! large), so a client never sees an error that is not problem JSON.
 
 use axum::body::{to_bytes, Body};
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -180,20 +180,16 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Middleware: turns every error response that is not yet problem JSON into one (keeping a
+/// Turns an error response that is not yet problem JSON into one (keeping a
 /// plain-text message as the detail), stamps the request id into every problem, and gives
 /// every 503 a `Retry-After`.
-pub async fn problem_for_bare_errors(
-    request: Request<Body>,
-    next: axum::middleware::Next,
-) -> Response {
-    // A header value clone is a reference count; the text is read only for an error.
-    let request_id = request.headers().get("x-request-id").cloned();
-    let response = next.run(request).await;
+pub async fn problem_for_bare(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // The id the request-id layer gave the answer.
+    let request_id = response.headers().get("x-request-id").cloned();
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -1,4 +1,4 @@
-//! Prometheus metrics: request counts and latencies per route, recorded by a middleware, and
+//! Prometheus metrics: request counts and latencies per route, recorded by [`crate::edge`], and
 //! database pool gauges sampled at scrape time.
 
 use std::cell::RefCell;
@@ -9,7 +9,6 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{Method, Request};
-use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -36,40 +35,57 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Middleware recording `http_requests_total` and `http_request_duration_seconds`, labelled by
-/// the route template (not the raw path; every unmatched path is `unmatched`) and the method
+/// One request's timing for `http_requests_total` and `http_request_duration_seconds`, labelled
+/// by the route template (not the raw path; every unmatched path is `unmatched`) and the method
 /// (a standard one, else `other`), so a client cannot add series by inventing paths or
-/// methods. The metric handles are kept per
-/// worker thread and label set, so a request allocates no label strings and does no registry
-/// lookup (warm tiles are served in microseconds; this runs for each).
-pub async fn track(request: Request<Body>, next: axum::middleware::Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let by_labels = match handles.get_mut(route) {
-            Some(m) => m,
-            None => handles.entry(route.to_string()).or_default(),
-        };
-        let (counter, histogram) = by_labels.entry((method, status)).or_insert_with(|| {
-            let labels = [
-                ("method", method.to_string()),
-                ("route", route.to_string()),
-                ("status", status.to_string()),
-            ];
-            (
-                metrics::counter!("http_requests_total", &labels),
-                metrics::histogram!("http_request_duration_seconds", &labels[..2]),
-            )
+/// methods. The metric handles are kept per worker thread and label set, so a request
+/// allocates no label strings and does no registry lookup (warm tiles are served in
+/// microseconds; this runs for each). Started and finished by [`crate::edge`].
+pub struct Timing {
+    start: Instant,
+    method: &'static str,
+    route: Option<MatchedPath>,
+}
+
+impl Timing {
+    /// Starts timing `request` (after routing: its route template is known).
+    pub fn start(request: &Request<Body>) -> Self {
+        Timing {
+            start: Instant::now(),
+            method: method_label(request.method()),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
+
+    /// Records the answer's status and the time taken.
+    pub fn finish(self, status: u16) {
+        let Timing {
+            start,
+            method,
+            route,
+        } = self;
+        let route = route.as_ref().map_or("unmatched", |p| p.as_str());
+        HANDLES.with(|handles| {
+            let mut handles = handles.borrow_mut();
+            let by_labels = match handles.get_mut(route) {
+                Some(m) => m,
+                None => handles.entry(route.to_string()).or_default(),
+            };
+            let (counter, histogram) = by_labels.entry((method, status)).or_insert_with(|| {
+                let labels = [
+                    ("method", method.to_string()),
+                    ("route", route.to_string()),
+                    ("status", status.to_string()),
+                ];
+                (
+                    metrics::counter!("http_requests_total", &labels),
+                    metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+                )
+            });
+            counter.increment(1);
+            histogram.record(start.elapsed().as_secs_f64());
         });
-        counter.increment(1);
-        histogram.record(start.elapsed().as_secs_f64());
-    });
-    response
+    }
 }
 
 /// The method's label: one of the methods of RFC 9110 and PATCH, else `other`.

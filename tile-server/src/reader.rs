@@ -201,13 +201,8 @@ impl ReaderCache {
 /// Answers depend on the reader: every answer varies on `Authorization`, and one given to a
 /// signed-in reader is `private` (a shared cache must never hand owner names to the next
 /// anonymous visitor).
-pub async fn vary_on_reader(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+pub fn vary(signed_in: bool, response: &mut axum::response::Response) {
     use axum::http::HeaderValue;
-    let signed_in = request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Authorization"));
     if signed_in {
@@ -224,5 +219,4 @@ pub async fn vary_on_reader(
             headers.insert(header::CACHE_CONTROL, value);
         }
     }
-    response
 }

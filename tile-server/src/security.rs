@@ -17,9 +17,8 @@
 //!   not ambient credentials, so `*` never lets another site act as a signed-in user.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::AppState;
@@ -171,21 +170,28 @@ fn csp_hash(script: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()))
 }
 
-/// Middleware (outermost): answers CORS preflights, adds CORS and the security headers.
-pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let allowed = origin.as_deref().is_some_and(|o| {
+/// What the security answer needs from a request, read before it is handled.
+pub struct Seen {
+    origin: Option<HeaderValue>,
+    allowed: bool,
+    class: CorsClass,
+    // The address links are made from (server.public_url or a valid Host): kept as header
+    // values, turned into text only for a page that needs it (this runs on every warm tile).
+    host: Option<HeaderValue>,
+    proto: Option<HeaderValue>,
+}
+
+/// Reads what [`after`] needs; a CORS preflight is answered here at once (`Err`, with the
+/// security headers).
+pub fn before(state: &AppState, request: &Request) -> Result<Seen, Response> {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let origin_text = origin.as_ref().and_then(|v| v.to_str().ok());
+    let allowed = origin_text.is_some_and(|o| {
         state
             .cors_origins
             .get()
             .is_some_and(|list| list.iter().any(|a| a == o))
     });
-    // The address links are made from (server.public_url or a valid Host): read now, turned
-    // into text only for a page that needs it (this runs on every warm tile).
     let host = request.headers().get(header::HOST).cloned();
     let proto = request.headers().get("x-forwarded-proto").cloned();
     let preflight_method = (request.method() == Method::OPTIONS)
@@ -197,17 +203,36 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
                 .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
         })
         .flatten();
-    let mut response = match (&origin, preflight_method) {
-        (Some(origin), Some(method)) => {
-            preflight(classify(&method, request.uri().path()), origin, allowed)
-        }
-        _ => {
-            let class = classify(request.method(), request.uri().path());
-            let mut response = next.run(request).await;
-            cors_answer(response.headers_mut(), class, origin.as_deref(), allowed);
-            response
-        }
-    };
+    if let (Some(origin), Some(method)) = (origin_text, preflight_method) {
+        let mut response = preflight(classify(&method, request.uri().path()), origin, allowed);
+        let seen = Seen {
+            origin: None,
+            allowed,
+            class: CorsClass::None,
+            host,
+            proto,
+        };
+        finish(state, seen, &mut response);
+        return Err(response);
+    }
+    Ok(Seen {
+        class: classify(request.method(), request.uri().path()),
+        origin,
+        allowed,
+        host,
+        proto,
+    })
+}
+
+/// CORS and the security headers of an answer.
+pub fn after(state: &AppState, seen: Seen, response: &mut Response) {
+    let origin = seen.origin.as_ref().and_then(|v| v.to_str().ok());
+    cors_answer(response.headers_mut(), seen.class, origin, seen.allowed);
+    finish(state, seen, response);
+}
+
+fn finish(state: &AppState, seen: Seen, response: &mut Response) {
+    let Seen { host, proto, .. } = seen;
     let base = || {
         let mut h = HeaderMap::new();
         if let Some(v) = host {
@@ -221,7 +246,6 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     let issuer = state.sign_in.get().map(|s| s.issuer.as_str());
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
     security_headers(response.headers_mut(), base, issuer, not_modified);
-    response
 }
 
 fn preflight(class: CorsClass, origin: &str, allowed: bool) -> Response {

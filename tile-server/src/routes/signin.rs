@@ -1,7 +1,7 @@
 //! What browser apps need to sign in: `GET /auth/config` names the OpenID Connect issuer and the
 //! client id the web map uses for the authorization-code flow with PKCE (the browser reads the
 //! issuer's discovery document itself), or says sign-in is off. While the development issuer
-//! is on, [`dev_banner`] puts a warning at the top of every HTML page this server answers.
+//! is on, [`with_banner`] puts a warning at the top of every HTML page this server answers.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
@@ -53,23 +53,20 @@ pub async fn config(State(state): State<AppState>) -> Response {
     response
 }
 
-/// Middleware: while the development issuer is on, every HTML page starts with a banner
-/// saying so (in both languages). Other answers pass untouched.
-pub async fn dev_banner(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let on = state.sign_in.get().is_some_and(|s| s.development);
-    let response = next.run(request).await;
-    let html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !on || !html || response.headers().contains_key(header::CONTENT_ENCODING) {
-        return response;
-    }
+/// Whether `response` gets the development issuer's banner: while that issuer is on, every
+/// HTML page starts with a banner saying so (in both languages); other answers pass untouched.
+pub fn wants_banner(state: &AppState, response: &Response) -> bool {
+    state.sign_in.get().is_some_and(|s| s.development)
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
+        && !response.headers().contains_key(header::CONTENT_ENCODING)
+}
+
+/// The page with the banner ([`wants_banner`]).
+pub async fn with_banner(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, 16 << 20).await else {
         return Response::from_parts(parts, Body::empty());

@@ -1,0 +1,152 @@
+//! What every answer passes, as one tower service ([`EdgeLayer`]) rather than a stack of
+//! `from_fn` middlewares: each of those clones and boxes the service inside it per request,
+//! which cost warm tiles a fifth of their throughput (bench/RESULTS.md, issue 10). In the
+//! order the answer meets them, innermost first:
+//! - `Vary: Authorization` and `private` for signed-in readers ([`crate::reader::vary`]);
+//! - the development issuer's banner on HTML pages ([`crate::routes::signin::with_banner`]);
+//! - the audit record of a 401/403 ([`crate::audit::record_denial`]);
+//! - problem JSON for bare errors, with the request id and `Retry-After` on 503
+//!   ([`crate::error::problem_for_bare`]);
+//! - the request metrics ([`crate::metrics::Timing`]);
+//! - CORS and the security headers ([`crate::security`]), which also answer preflights.
+//!
+//! The OAuth routes of the development issuer get only the last (their clients expect RFC 6749
+//! error JSON, not problems).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::Response;
+use axum::BoxError;
+use tower::{Layer, Service};
+
+use crate::app::AppState;
+use crate::{audit, error, metrics, reader, security};
+
+/// What an [`Edge`] does besides the security headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Duties {
+    /// Everything listed in the module doc.
+    All,
+    /// CORS and the security headers only.
+    SecurityOnly,
+}
+
+/// Wraps each route in an [`Edge`].
+#[derive(Clone)]
+pub struct EdgeLayer {
+    state: Option<AppState>,
+    duties: Duties,
+}
+
+impl EdgeLayer {
+    /// Every duty, for bando's own routes.
+    pub fn full(state: AppState) -> Self {
+        EdgeLayer {
+            state: Some(state),
+            duties: Duties::All,
+        }
+    }
+
+    /// CORS and security headers only (the development issuer's OAuth routes).
+    pub fn security_only(state: AppState) -> Self {
+        EdgeLayer {
+            state: Some(state),
+            duties: Duties::SecurityOnly,
+        }
+    }
+
+    /// Metrics, problem JSON and `Vary` without a server state (routers built in tests):
+    /// no CORS, security headers, banner or audit.
+    pub fn stateless() -> Self {
+        EdgeLayer {
+            state: None,
+            duties: Duties::All,
+        }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            inner,
+            state: self.state.clone(),
+            duties: self.duties,
+        }
+    }
+}
+
+/// The service of [`EdgeLayer`].
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    state: Option<AppState>,
+    duties: Duties,
+}
+
+type EdgeFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S, B> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>> + Send + 'static,
+    S::Error: Into<Infallible>,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request) -> EdgeFuture {
+        let state = self.state.clone();
+        let seen = match state.as_ref().map(|s| security::before(s, &request)) {
+            Some(Err(preflight)) => return Box::pin(std::future::ready(Ok(preflight))),
+            Some(Ok(seen)) => Some(seen),
+            None => None,
+        };
+        let all = self.duties == Duties::All;
+        let timing = all.then(|| metrics::Timing::start(&request));
+        let signed_in = request.headers().contains_key(header::AUTHORIZATION);
+        let pending = (all && state.is_some()).then(|| audit::Pending::read(&request));
+        // `poll_ready` was called on `inner` for this call (tower's contract), and the future
+        // does not hold `inner`: no clone.
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = match answer.await {
+                Ok(r) => r.map(Body::new),
+                Err(e) => match e.into() {},
+            };
+            if all {
+                reader::vary(signed_in, &mut response);
+                if let Some(state) = &state {
+                    if crate::routes::signin::wants_banner(state, &response) {
+                        response = crate::routes::signin::with_banner(response).await;
+                    }
+                    if let Some(pending) = pending.filter(|_| audit::is_denial(response.status())) {
+                        audit::record_denial(state, pending, &response).await;
+                    }
+                }
+                response = error::problem_for_bare(response).await;
+            }
+            if let Some(timing) = timing {
+                timing.finish(response.status().as_u16());
+            }
+            if let (Some(state), Some(seen)) = (&state, seen) {
+                security::after(state, seen, &mut response);
+            }
+            Ok(response)
+        })
+    }
+}
