@@ -112,8 +112,10 @@ where
     fn call(&mut self, request: Request) -> EdgeFuture {
         let state = self.state.clone();
         let seen = match state.as_ref().map(|s| security::before(s, &request)) {
-            Some(Err(preflight)) => return Box::pin(std::future::ready(Ok(preflight))),
-            Some(Ok(seen)) => Some(seen),
+            Some(security::Before::Preflight(answer)) => {
+                return Box::pin(std::future::ready(Ok(answer)))
+            }
+            Some(security::Before::Pass(seen)) => Some(seen),
             None => None,
         };
         let all = self.duties == Duties::All;

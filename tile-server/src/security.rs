@@ -181,9 +181,16 @@ pub struct Seen {
     proto: Option<HeaderValue>,
 }
 
-/// Reads what [`after`] needs; a CORS preflight is answered here at once (`Err`, with the
-/// security headers).
-pub fn before(state: &AppState, request: &Request) -> Result<Seen, Response> {
+/// What [`before`] found.
+pub enum Before {
+    /// Handle the request, then call [`after`].
+    Pass(Seen),
+    /// A CORS preflight, answered here (with the security headers).
+    Preflight(Response),
+}
+
+/// Reads what [`after`] needs; a CORS preflight is answered here at once.
+pub fn before(state: &AppState, request: &Request) -> Before {
     let origin = request.headers().get(header::ORIGIN).cloned();
     let origin_text = origin.as_ref().and_then(|v| v.to_str().ok());
     let allowed = origin_text.is_some_and(|o| {
@@ -213,9 +220,9 @@ pub fn before(state: &AppState, request: &Request) -> Result<Seen, Response> {
             proto,
         };
         finish(state, seen, &mut response);
-        return Err(response);
+        return Before::Preflight(response);
     }
-    Ok(Seen {
+    Before::Pass(Seen {
         class: classify(request.method(), request.uri().path()),
         origin,
         allowed,
