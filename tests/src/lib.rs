@@ -240,6 +240,12 @@ impl Bando {
         (status, r.text().await.expect("body"))
     }
 
+    /// SIGKILL: the process ends at once, in the middle of whatever it was doing.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9 bando");
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
@@ -259,6 +265,16 @@ impl Bando {
                 "bando did not stop within 60 s of SIGTERM"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// A test that panics leaves no server behind.
+impl Drop for Bando {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod consistency;
 pub mod error;
 pub mod glyphs;
 pub mod load;
