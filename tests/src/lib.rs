@@ -208,11 +208,19 @@ pub struct Bando {
 
 impl Bando {
     /// Starts `cmd serve --listen 127.0.0.1:0` and waits for its address.
-    pub fn start(mut cmd: std::process::Command) -> Bando {
+    pub fn start(cmd: std::process::Command) -> Bando {
+        Self::start_logged(cmd, std::process::Stdio::null())
+    }
+
+    /// [`Bando::start`] with its log (stderr) going to `log`.
+    pub fn start_logged(
+        mut cmd: std::process::Command,
+        log: impl Into<std::process::Stdio>,
+    ) -> Bando {
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("spawn bando serve");
         let out = child.stdout.take().expect("stdout");

@@ -33,6 +33,7 @@ const Z: u32 = 17;
 struct Cleanup {
     clusters: Vec<PathBuf>,
     nginx: Option<Child>,
+    nginx_dir: PathBuf,
 }
 
 impl Drop for Cleanup {
@@ -42,6 +43,12 @@ impl Drop for Cleanup {
                 .args(["-QUIT", &nginx.id().to_string()])
                 .status();
             let _ = nginx.wait();
+        }
+        if let Some(dir) = std::env::var_os("BANDO_SCALEOUT_LOGS") {
+            let _ = std::fs::copy(
+                self.nginx_dir.join("logs/error.log"),
+                Path::new(&dir).join("nginx-error.log"),
+            );
         }
         // The standby first: a primary stopping fast waits for its WAL senders.
         for dir in self.clusters.iter().rev() {
@@ -249,6 +256,7 @@ async fn two_instances_on_a_streaming_standby_behind_nginx() {
     let mut cleanup = Cleanup {
         clusters: vec![w.join("primary")],
         nginx: None,
+        nginx_dir: w.join("nginx"),
     };
     let primary = PrivateCluster::start(&ClusterOptions {
         data_dir: w.join("primary"),
@@ -304,8 +312,21 @@ async fn two_instances_on_a_streaming_standby_behind_nginx() {
 
     let broker = ioc::broker::PrivateBroker::start(&w.join("mqtt")).expect("mosquitto");
     let mqtt = broker.address().url();
-    let a = Bando::start(bando(&w.join("a"), &primary_url, &standby_url, &mqtt));
-    let b = Bando::start(bando(&w.join("b"), &primary_url, &standby_url, &mqtt));
+    // Logs kept in BANDO_SCALEOUT_LOGS (a directory) when set, to look into a failure.
+    let log = |name: &str| match std::env::var_os("BANDO_SCALEOUT_LOGS") {
+        Some(dir) => std::process::Stdio::from(
+            std::fs::File::create(Path::new(&dir).join(format!("{name}.log"))).expect("log"),
+        ),
+        None => std::process::Stdio::null(),
+    };
+    let a = Bando::start_logged(
+        bando(&w.join("a"), &primary_url, &standby_url, &mqtt),
+        log("a"),
+    );
+    let b = Bando::start_logged(
+        bando(&w.join("b"), &primary_url, &standby_url, &mqtt),
+        log("b"),
+    );
     let (nginx, lb) = start_nginx(&w.join("nginx"), &[&a.base, &b.base]);
     cleanup.nginx = Some(nginx);
     let client = reqwest::Client::new();
@@ -404,6 +425,53 @@ async fn two_instances_on_a_streaming_standby_behind_nginx() {
             }
         }
     }
+    // The window between a commit and its notification's arrival, held open: a write whose
+    // notification is suppressed (triggers off for the transaction) leaves the old tile in
+    // both caches, yet a reader carrying the write's position is never served it.
+    for base in [&a.base, &b.base] {
+        assert_eq!(
+            tile_lights(&client, &format!("{base}{tile}"), None).await,
+            34
+        );
+    }
+    let mut tx = primary_db.begin().await.expect("begin");
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("no triggers");
+    let gone = sqlx::query(
+        "DELETE FROM sectors.street_lights WHERE source_id IN ('F30', 'F31', 'F32', 'F33')",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("delete")
+    .rows_affected();
+    assert_eq!(gone, 4);
+    tx.commit().await.expect("commit");
+    let unnotified = primary_lsn(&primary_db).await;
+    wait_replayed(&standby_db, &unnotified).await;
+    for base in [&a.base, &b.base] {
+        let url = format!("{base}{tile}");
+        assert_eq!(
+            tile_lights(&client, &url, None).await,
+            34,
+            "{base}: without a notification the cached tile stays (the test's premise)"
+        );
+        assert_eq!(
+            tile_lights(&client, &url, Some(&unnotified)).await,
+            30,
+            "{base}: a cached tile older than the reader's write was served"
+        );
+    }
+    // Put the suppressed notification right for what follows.
+    sqlx::query(
+        "SELECT pg_notify('bando_layer_changes', json_build_object('table', \
+         'sectors.street_lights', 'bbox_3857', json_build_array(-2e7, -2e7, 2e7, 2e7))::text)",
+    )
+    .execute(&primary_db)
+    .await
+    .expect("notify");
+
     let bad = get(&client, &format!("{lb}{items}"), Some("yesterday")).await;
     assert_eq!(
         bad.status, 400,
@@ -459,7 +527,7 @@ async fn two_instances_on_a_streaming_standby_behind_nginx() {
          items+tile after an import {first_reads:.2?}; kill -9 under load: {total} GETs in 2.3 s, \
          0 lost, slowest {slowest:.2?}"
     );
-    assert_eq!(tile_lights(&client, &format!("{lb}{tile}"), None).await, 34);
+    assert_eq!(tile_lights(&client, &format!("{lb}{tile}"), None).await, 30);
 
     b.stop();
     broker.stop();
