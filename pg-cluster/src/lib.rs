@@ -19,6 +19,10 @@
 //! fresh `mkdtemp` directory — never a name under `/tmp` that another user could create first.
 //! A cluster made by an older bando with `trust` is given the password and switched to scram at
 //! its next start.
+//!
+//! A streaming standby of a private cluster ([`PrivateCluster::start_standby`], for scale-out
+//! tests and small deployments) is a copy made with `pg_basebackup -R`, started on its own port
+//! and socket directory; bando writes nothing to it (no role or database set-up).
 #![deny(missing_docs)]
 
 use std::ffi::OsStr;
@@ -144,9 +148,87 @@ impl PrivateCluster {
             cluster.pg_ctl_start()?;
             cluster.started_here = true;
         }
-        cluster.upgrade_trust().await?;
-        cluster.ensure_database().await?;
+        // A standby is read-only: its roles and databases are the primary's.
+        if !cluster.is_standby() {
+            cluster.upgrade_trust().await?;
+            cluster.ensure_database().await?;
+        }
         Ok(cluster)
+    }
+
+    /// Makes (the first time) a streaming standby of `primary` in `opts.data_dir` and starts it
+    /// on its own port and socket directory, or joins it when it already runs.
+    ///
+    /// The copy is `pg_basebackup -R -X stream` over the primary's Unix socket, run as the user
+    /// PostgreSQL runs as; `-R` writes `standby.signal` and the `primary_conninfo` (with the
+    /// password, in `postgresql.auto.conf`, 0600) the standby streams from. The standby has the
+    /// primary's roles, so its password file is the primary's. It answers reads (hot standby);
+    /// writes fail with SQLSTATE 25006.
+    pub async fn start_standby(
+        opts: &ClusterOptions,
+        primary: &PrivateCluster,
+    ) -> Result<Self, ClusterError> {
+        let run_as_postgres = is_root();
+        std::fs::create_dir_all(&opts.data_dir).map_err(|e| data_dir_err(&opts.data_dir, e))?;
+        let data_dir = opts
+            .data_dir
+            .canonicalize()
+            .map_err(|e| data_dir_err(&opts.data_dir, e))?;
+        let pgdata = data_dir.join("pg");
+        if !pgdata.join("PG_VERSION").exists() {
+            if run_as_postgres {
+                make_reachable_for_postgres(&pgdata)?;
+            }
+            let password_file = data_dir.join(PASSWORD_FILE);
+            if std::fs::symlink_metadata(&password_file).is_err() {
+                write_password(&password_file, &primary.password, run_as_postgres)?;
+            }
+            std::fs::create_dir_all(&pgdata).map_err(|e| data_dir_err(&pgdata, e))?;
+            std::fs::set_permissions(&pgdata, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| data_dir_err(&pgdata, e))?;
+            if run_as_postgres {
+                chown_postgres(&pgdata)?;
+            }
+            let target = pgdata.to_string_lossy().to_string();
+            let source = format!(
+                "host={} port={} user={CLUSTER_USER} application_name=bando-standby",
+                primary.socket_dir.to_string_lossy(),
+                primary.port
+            );
+            tracing::info!(pgdata = %target, "copying the primary for a streaming standby");
+            // The password goes through the environment, never the command line (which other
+            // users of the machine can read).
+            primary.run_tool_env(
+                "pg_basebackup",
+                &[
+                    "-D",
+                    &target,
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-d",
+                    &source,
+                ],
+                &[("PGPASSWORD", primary.password.as_str())],
+            )?;
+            let auto = pgdata.join("postgresql.auto.conf");
+            let written = std::fs::read_to_string(&auto).map_err(|e| data_dir_err(&auto, e))?;
+            if !written.contains("primary_conninfo") || !pgdata.join("standby.signal").exists() {
+                return Err(ClusterError::DataDir {
+                    path: pgdata,
+                    reason: "pg_basebackup -R wrote no standby configuration".into(),
+                });
+            }
+        }
+        Self::start(opts).await
+    }
+
+    /// Whether this cluster is a standby (it has `standby.signal`).
+    pub fn is_standby(&self) -> bool {
+        self.pgdata.join("standby.signal").exists()
     }
 
     /// Connection options for the `bando` database (over the Unix socket).
@@ -378,6 +460,15 @@ impl PrivateCluster {
     }
 
     fn run_tool(&self, tool: &str, args: &[&str]) -> Result<String, ClusterError> {
+        self.run_tool_env(tool, args, &[])
+    }
+
+    fn run_tool_env(
+        &self,
+        tool: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<String, ClusterError> {
         let program = self.bin_dir.join(tool);
         let mut cmd = if self.run_as_postgres {
             let mut c = Command::new("runuser");
@@ -387,6 +478,7 @@ impl PrivateCluster {
             Command::new(&program)
         };
         cmd.args(args.iter().map(OsStr::new));
+        cmd.envs(env.iter().copied());
         // Run from a directory the postgres user can enter.
         cmd.current_dir("/");
         let out = cmd.output().map_err(|source| ClusterError::Spawn {
@@ -515,8 +607,7 @@ fn make_socket_dir(data_dir: &Path, run_as_postgres: bool) -> Result<PathBuf, Cl
 /// and written there 0600 — created new, never through a symlink. Owned by `postgres` when bando
 /// runs as root, so `initdb --pwfile` can read it (root reads it anyway).
 fn ensure_password(data_dir: &Path, run_as_postgres: bool) -> Result<String, ClusterError> {
-    use std::io::{Read, Write};
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Read;
     let path = data_dir.join(PASSWORD_FILE);
     match std::fs::symlink_metadata(&path) {
         Ok(meta) => {
@@ -546,23 +637,31 @@ fn ensure_password(data_dir: &Path, run_as_postgres: bool) -> Result<String, Clu
                 .and_then(|mut f| f.read_exact(&mut bytes))
                 .map_err(|e| data_dir_err(Path::new("/dev/urandom"), e))?;
             let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-                .map_err(|e| data_dir_err(&path, e))?;
-            file.write_all(format!("{password}\n").as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| data_dir_err(&path, e))?;
-            if run_as_postgres {
-                chown_postgres(&path)?;
-            }
+            write_password(&path, &password, run_as_postgres)?;
             Ok(password)
         }
         Err(e) => Err(data_dir_err(&path, e)),
     }
+}
+
+/// Writes a new password file: 0600, created new, never through a symlink.
+fn write_password(path: &Path, password: &str, run_as_postgres: bool) -> Result<(), ClusterError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| data_dir_err(path, e))?;
+    file.write_all(format!("{password}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| data_dir_err(path, e))?;
+    if run_as_postgres {
+        chown_postgres(path)?;
+    }
+    Ok(())
 }
 
 /// `pg_hba.conf` with every `trust` method replaced by `scram-sha-256`; `None` when it trusts

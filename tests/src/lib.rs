@@ -208,11 +208,19 @@ pub struct Bando {
 
 impl Bando {
     /// Starts `cmd serve --listen 127.0.0.1:0` and waits for its address.
-    pub fn start(mut cmd: std::process::Command) -> Bando {
+    pub fn start(cmd: std::process::Command) -> Bando {
+        Self::start_logged(cmd, std::process::Stdio::null())
+    }
+
+    /// [`Bando::start`] with its log (stderr) going to `log`.
+    pub fn start_logged(
+        mut cmd: std::process::Command,
+        log: impl Into<std::process::Stdio>,
+    ) -> Bando {
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("spawn bando serve");
         let out = child.stdout.take().expect("stdout");
@@ -240,6 +248,12 @@ impl Bando {
         (status, r.text().await.expect("body"))
     }
 
+    /// SIGKILL: the process ends at once, in the middle of whatever it was doing.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9 bando");
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
@@ -259,6 +273,16 @@ impl Bando {
                 "bando did not stop within 60 s of SIGTERM"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// A test that panics leaves no server behind.
+impl Drop for Bando {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

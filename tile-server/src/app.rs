@@ -90,8 +90,20 @@ impl AppState {
         tiles: TileSettings,
         load: LoadSettings,
     ) -> Result<Self, AppError> {
+        Self::with_replica(pool, None, tiles, load)
+    }
+
+    /// State whose read classes (tiles, features, downloads) use a streaming replica when
+    /// `replica` is given; writes, the audit log and the change listener use `pool`'s server,
+    /// the primary ([`crate::load::Pools::with_replica`], [`crate::consistency`]).
+    pub fn with_replica(
+        pool: PgPool,
+        replica: Option<sqlx::postgres::PgConnectOptions>,
+        tiles: TileSettings,
+        load: LoadSettings,
+    ) -> Result<Self, AppError> {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
-        let pools = Pools::new(&pool.connect_options(), &load);
+        let pools = Pools::with_replica(&pool.connect_options(), replica.as_ref(), &load);
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         // Ingest writes through a work class of its own, so readers never wait behind it.
         let ingest_pool = gis_core::db::class::class_pool(
@@ -114,7 +126,11 @@ impl AppState {
             ingest,
             sign_in: std::sync::OnceLock::new(),
             cors_origins: std::sync::OnceLock::new(),
-            tiles: TileService::new(pools.tiles.clone(), layers.clone(), tiles),
+            tiles: match replica {
+                None => TileService::new(pools.tiles.clone(), layers.clone(), tiles),
+                Some(_) => TileService::new(pools.tiles.clone(), layers.clone(), tiles)
+                    .with_primary(pools.admin.clone()),
+            },
             pools,
             limiter: ClientLimiter::new(load.clients),
             feature_cost_budget: load.feature_cost_budget,

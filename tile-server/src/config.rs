@@ -120,8 +120,12 @@ pub struct RawServer {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
-    /// PostgreSQL URL; unset means the private cluster.
+    /// PostgreSQL URL; unset means the private cluster. With `read_urls`, the primary: it
+    /// takes writes, the audit log and the change listener (a standby cannot LISTEN).
     pub url: Option<String>,
+    /// Streaming replicas that tiles, features and queries read from
+    /// ([`crate::consistency`] keeps read-your-writes); one is used per instance.
+    pub read_urls: Option<Vec<String>>,
     /// bando's state directory (the private cluster lives in `<data_dir>/pg`).
     pub data_dir: Option<PathBuf>,
     /// Connection budget, split among the work classes (tiles ½, features ¼, downloads and
@@ -210,6 +214,9 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// `DATABASE_URL`, if the database is an existing server.
     pub database_url: Option<String>,
+    /// Read replicas (`[database] read_urls`, `BANDO_DB_READ_URLS`); empty: reads go to the
+    /// primary.
+    pub read_urls: Vec<String>,
     /// bando's state directory.
     pub data_dir: PathBuf,
     /// Pool size.
@@ -250,7 +257,8 @@ impl RawConfig {
     }
 
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
-    /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
+    /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DB_READ_URLS` (comma-separated),
+    /// `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
     /// `BANDO_WEB_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, `BANDO_MQTT_URL`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
@@ -283,6 +291,9 @@ impl RawConfig {
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database.url = Some(v);
+        }
+        if let Some(v) = env("BANDO_DB_READ_URLS") {
+            self.database.read_urls = Some(v.split(',').map(|s| s.trim().to_string()).collect());
         }
         if let Some(v) = env("BANDO_DATA_DIR") {
             self.database.data_dir = Some(PathBuf::from(v));
@@ -402,6 +413,21 @@ impl RawConfig {
                 reason: "must be between 1 and 500",
             });
         }
+        let mut read_urls = Vec::new();
+        for url in self.database.read_urls.iter().flatten() {
+            let url = url.trim();
+            if url.is_empty() {
+                continue;
+            }
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid {
+                    key: "database.read_urls",
+                    value: gis_core::db::redact_url(url),
+                    reason: "expected postgres:// URLs of streaming replicas",
+                });
+            }
+            read_urls.push(url.to_string());
+        }
         let public_url = match self.server.public_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(url) => {
@@ -489,6 +515,7 @@ impl RawConfig {
             request_timeout: Duration::from_secs(timeout),
             body_limit_bytes: body_limit,
             database_url: self.database.url,
+            read_urls,
             data_dir,
             max_connections,
             web_dir: self.server.web_dir.unwrap_or_else(default_web_dir),
@@ -667,6 +694,38 @@ fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_replicas_from_file_or_env_are_checked() {
+        let raw: RawConfig = toml::from_str(
+            "[database]\nurl = \"postgres://p/db\"\nread_urls = [\"postgres://r1/db\"]\n",
+        )
+        .expect("toml");
+        let cfg = raw
+            .clone()
+            .with_env(|_| None)
+            .expect("env")
+            .check()
+            .expect("ok");
+        assert_eq!(cfg.read_urls, vec!["postgres://r1/db".to_string()]);
+        let cfg = raw
+            .clone()
+            .with_env(|k| {
+                (k == "BANDO_DB_READ_URLS").then(|| "postgres://r2/db, postgres://r3/db".into())
+            })
+            .expect("env")
+            .check()
+            .expect("ok");
+        assert_eq!(cfg.read_urls.len(), 2);
+        assert_eq!(cfg.read_urls[1], "postgres://r3/db");
+        let err = raw
+            .with_env(|k| (k == "BANDO_DB_READ_URLS").then(|| "mysql://u:pw@r/db".into()))
+            .expect("env")
+            .check()
+            .expect_err("not postgres");
+        assert!(err.to_string().contains("read_urls"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
 
     #[test]
     fn precedence_env_over_file_and_defaults() {

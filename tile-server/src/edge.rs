@@ -2,6 +2,9 @@
 //! `from_fn` middlewares: each of those clones and boxes the service inside it per request,
 //! which cost warm tiles a fifth of their throughput (bench/RESULTS.md, issue 10). In the
 //! order the answer meets them, innermost first:
+//! - read-your-writes: a read carrying a write's WAL position waits for the replica and runs
+//!   with that position as its minimum, a write's answer gets its position
+//!   ([`crate::consistency`]);
 //! - `Vary: Authorization` and `private` for signed-in readers ([`crate::reader::vary`]);
 //! - the development issuer's banner on HTML pages ([`crate::routes::signin::with_banner`]);
 //! - the audit record of a 401/403 ([`crate::audit::record_denial`]);
@@ -26,7 +29,9 @@ use axum::BoxError;
 use tower::{Layer, Service};
 
 use crate::app::AppState;
-use crate::{audit, error, metrics, reader, security};
+use crate::{audit, consistency, error, metrics, reader, security};
+use axum::response::IntoResponse;
+use gis_core::db::lsn;
 
 /// What an [`Edge`] does besides the security headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,13 +127,32 @@ where
         let timing = all.then(|| metrics::Timing::start(&request));
         let signed_in = request.headers().contains_key(header::AUTHORIZATION);
         let pending = (all && state.is_some()).then(|| audit::Pending::read(&request));
+        let need = match (all, &state) {
+            (true, Some(_)) => consistency::need(&request),
+            _ => Ok(consistency::Need::Nothing),
+        };
         // `poll_ready` was called on `inner` for this call (tower's contract), and the future
-        // does not hold `inner`: no clone.
+        // does not hold `inner`: no clone. It runs only when awaited.
         let answer = self.inner.call(request);
         Box::pin(async move {
-            let mut response = match answer.await {
+            let answered = |r: Result<axum::http::Response<B>, S::Error>| match r {
                 Ok(r) => r.map(Body::new),
                 Err(e) => match e.into() {},
+            };
+            let mut response = match (need, &state) {
+                (Err(e), _) => e.into_response(),
+                (Ok(consistency::Need::Read(min)), Some(st)) => {
+                    match consistency::wait_for(st, min).await {
+                        Ok(()) => answered(lsn::with_min_lsn(min, answer).await),
+                        Err(e) => e.into_response(),
+                    }
+                }
+                (Ok(consistency::Need::Write), Some(st)) => {
+                    let mut r = answered(answer.await);
+                    consistency::stamp(st, &mut r).await;
+                    r
+                }
+                _ => answered(answer.await),
             };
             if all {
                 reader::vary(signed_in, &mut response);

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod consistency;
 pub mod edge;
 pub mod error;
 pub mod glyphs;

@@ -19,6 +19,11 @@
 //! configured trusted proxies (then the right-most address that is not a trusted proxy).
 //! Requests without a peer address (the router driven in-process, as tests do) are not
 //! limited; `bando serve` always has one.
+//!
+//! With a read replica ([`Pools::with_replica`], `[database] read_urls`) the read classes —
+//! tiles, features, downloads, and the `control` pool that cancels their queries — connect to
+//! the replica; admin (which writes the audit log), health and `writes` (edits, plan
+//! approvals, observations) stay on the primary. Without one, `writes` is the features pool.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -137,16 +142,30 @@ pub struct Pools {
     pub admin: PgPool,
     /// `/health`: one connection kept open.
     pub health: PgPool,
-    /// Cancels the queries of dropped requests.
+    /// Cancels the queries of dropped requests (on the server the cancellable classes use).
     pub control: PgPool,
+    /// Writes (edits, plan approvals, observations): always the primary.
+    pub writes: PgPool,
+    /// The read classes use a replica.
+    pub replica: bool,
 }
 
 impl Pools {
     /// Lazily connecting pools over the connection options of `base`.
     pub fn new(base: &PgConnectOptions, s: &LoadSettings) -> Self {
-        let pool = |name, c: &ClassSettings, cancel_on_drop| {
+        Self::with_replica(base, None, s)
+    }
+
+    /// Pools whose read classes use `replica` when given (see the module doc).
+    pub fn with_replica(
+        base: &PgConnectOptions,
+        replica: Option<&PgConnectOptions>,
+        s: &LoadSettings,
+    ) -> Self {
+        let reads = replica.unwrap_or(base);
+        let pool = |name, c: &ClassSettings, cancel_on_drop, read: bool| {
             class_pool(
-                base,
+                if read { reads } else { base },
                 &PoolClass {
                     name,
                     max_connections: c.connections,
@@ -172,26 +191,37 @@ impl Pools {
             connections: 1,
             statement_timeout: Duration::from_secs(5),
         };
+        let features = pool("bando-features", &s.features, true, true);
+        let writes = match replica {
+            None => features.clone(),
+            Some(_) => pool("bando-writes", &s.features, false, false),
+        };
         Pools {
-            tiles: pool("bando-tiles", &s.tiles, false),
-            features: pool("bando-features", &s.features, true),
-            downloads: pool("bando-downloads", &s.downloads, true),
-            admin: pool("bando-admin", &s.admin, false),
+            tiles: pool("bando-tiles", &s.tiles, false, true),
+            features,
+            downloads: pool("bando-downloads", &s.downloads, true, true),
+            admin: pool("bando-admin", &s.admin, false, false),
             health,
-            control: pool("bando-control", &control, false),
+            control: pool("bando-control", &control, false, true),
+            writes,
+            replica: replica.is_some(),
         }
     }
 
-    /// Every pool with its class name (for metrics).
-    pub fn all(&self) -> [(&'static str, &PgPool); 6] {
-        [
+    /// Every pool with its class name (for metrics; `writes` only when it is a pool of its own).
+    pub fn all(&self) -> Vec<(&'static str, &PgPool)> {
+        let mut all = vec![
             ("tiles", &self.tiles),
             ("features", &self.features),
             ("downloads", &self.downloads),
             ("admin", &self.admin),
             ("health", &self.health),
             ("control", &self.control),
-        ]
+        ];
+        if self.replica {
+            all.push(("writes", &self.writes));
+        }
+        all
     }
 }
 

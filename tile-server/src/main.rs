@@ -754,8 +754,21 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::app::set_ingest_settings(config.ioc.ingest);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
-    let state = AppState::with_settings(
+    // Scale-out: this instance reads from one of the replicas (spread by process id).
+    let replica = match config.read_urls.as_slice() {
+        [] => None,
+        urls => {
+            let url = &urls[std::process::id() as usize % urls.len()];
+            println!(
+                "bando: reading from replica {}",
+                gis_core::db::redact_url(url)
+            );
+            Some(gis_core::db::replica_options(url)?)
+        }
+    };
+    let state = AppState::with_replica(
         db.pool.clone(),
+        replica,
         tiles::TileSettings {
             cache_bytes: config.tile_cache_bytes,
             ..Default::default()

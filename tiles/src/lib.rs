@@ -15,6 +15,17 @@
 //! `bando_layer_changes`: a notification names a table and the Web Mercator box its changed rows
 //! (old and new geometry) covered, and every cached tile of a layer over that table whose
 //! buffered bounds meet the box is dropped — at every zoom, in every instance.
+//!
+//! Scale-out on streaming replicas: tiles may be rendered from a replica while the change
+//! listener, the layer catalog and the WAL position of changes are the primary's
+//! ([`TileService::with_primary`]). Each render first reads where its server is
+//! ([`gis_core::db::lsn::position`]; the tile's [`RenderedTile::lsn`]). On a notification the
+//! listener reads the primary's position (at or past the notifying commit, since a
+//! notification is delivered after its commit) and raises the service's required position
+//! before dropping tiles. A render from a server behind the required position waits for it
+//! (at most [`TileSettings::replica_wait`]); if still behind, the tile is served but not
+//! cached, so a lagging replica never leaves a stale tile in the cache. A request that must
+//! read its own write ([`gis_core::db::lsn::min_lsn`]) takes no cached tile older than it.
 #![deny(missing_docs)]
 
 pub mod export;
@@ -60,6 +71,9 @@ pub struct RenderedTile {
     /// Which limit the tile hit, if any: `"bytes"` (drawn again coarser, see
     /// [`TileSettings::max_bytes`]) or `"features"`; sent as `x-bando-tile-limit`.
     pub limit: Option<&'static str>,
+    /// The WAL position its data includes (the rendering server's position before the render;
+    /// a composite: the lowest of its layers'). 0: nothing to compare (empty below min zoom).
+    pub lsn: u64,
 }
 
 /// Errors of tile rendering.
@@ -77,6 +91,13 @@ pub enum TileError {
 #[derive(Clone)]
 pub struct TileService {
     pool: PgPool,
+    /// The primary: change listener, layer registry and catalog, positions of changes.
+    primary: PgPool,
+    /// Highest primary WAL position known from change notifications: a render from a server
+    /// behind it may miss a change and is not cached.
+    required_lsn: Arc<AtomicU64>,
+    /// How long a render waits for its server to reach the required position.
+    replica_wait: Duration,
     layers: Arc<crate::live::LiveLayers>,
     cache: Option<Cache<TileKey, RenderedTile>>,
     max_features: u32,
@@ -110,6 +131,9 @@ pub struct TileSettings {
     /// Uncompressed bytes per layer per tile above which the tile is rendered again coarser
     /// (the layer's generalised form; see [`gis_core::mvt::tile_sql`]) and marked truncated.
     pub max_bytes: usize,
+    /// How long a render waits for a replica behind the last notified change before drawing
+    /// anyway, uncached.
+    pub replica_wait: Duration,
 }
 
 impl Default for TileSettings {
@@ -118,6 +142,7 @@ impl Default for TileSettings {
             cache_bytes: 256 << 20,
             max_features: 20_000,
             max_bytes: 2 << 20,
+            replica_wait: Duration::from_secs(1),
         }
     }
 }
@@ -137,7 +162,10 @@ impl TileService {
                 .build()
         });
         TileService {
+            primary: pool.clone(),
             pool,
+            required_lsn: Arc::new(AtomicU64::new(0)),
+            replica_wait: settings.replica_wait,
             layers,
             cache,
             max_features: settings.max_features,
@@ -147,6 +175,13 @@ impl TileService {
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             renders: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The same service with `primary` for the change listener, the layer registry and the
+    /// positions of changes, while tiles render from the service's own pool (a replica's).
+    pub fn with_primary(mut self, primary: PgPool) -> Self {
+        self.primary = primary;
+        self
     }
 
     /// One layer's tile, from the cache or rendered. `None` when the layer does not exist.
@@ -170,6 +205,7 @@ impl TileService {
                 etag: 0,
                 truncated: false,
                 limit: None,
+                lsn: 0,
             }));
         }
         // Planners' class differs from the public one only on layers with a row filter:
@@ -184,46 +220,109 @@ impl TileService {
             tile,
             access,
         };
-        let render = async {
-            let (mvt, features, limit) = self.render_mvt(layer.as_ref(), tile, access).await?;
-            let (gzip, br) = encode(&mvt)?;
-            Ok::<_, TileError>(RenderedTile {
+        let Some(cache) = &self.cache else {
+            let (t, _) = self
+                .render_layer(layer.as_ref(), tile, access)
+                .await
+                .map_err(Arc::new)?;
+            return Ok(Some(t));
+        };
+        // A reader of its own write takes nothing older than that write.
+        let min = gis_core::db::lsn::min_lsn();
+        if let Some(hit) = cache.get(&key).await {
+            if hit.lsn >= min {
+                return Ok(Some(hit));
+            }
+        } else {
+            let generation = self.generation.load(Ordering::Acquire);
+            let behind = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let render = {
+                let behind = behind.clone();
+                let layer = layer.clone();
+                async move {
+                    let (t, fresh) = self.render_layer(layer.as_ref(), tile, access).await?;
+                    behind.store(!fresh, Ordering::Release);
+                    Ok::<_, TileError>(t)
+                }
+            };
+            // Concurrent misses of one tile (a crowd opening the same view) share one render:
+            // moka runs one initialisation per key and the other requests wait for its result.
+            let rendered = cache.try_get_with(key.clone(), render).await?;
+            // A change notified while this tile was rendering may not be in what was read, and
+            // a server behind the last notified change missed it: such a tile is served but not
+            // kept. (A change notified after the insert drops it anyway.)
+            if self.generation.load(Ordering::Acquire) != generation
+                || behind.load(Ordering::Acquire)
+            {
+                cache.invalidate(&key).await;
+            }
+            if rendered.lsn >= min {
+                return Ok(Some(rendered));
+            }
+        }
+        // The cached tile predates this reader's write: draw it again and keep the newer one.
+        let generation = self.generation.load(Ordering::Acquire);
+        let (t, fresh) = self
+            .render_layer(layer.as_ref(), tile, access)
+            .await
+            .map_err(Arc::new)?;
+        if fresh && self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(key, t.clone()).await;
+        }
+        Ok(Some(t))
+    }
+
+    /// Renders one layer's tile; `false` when its server was behind the last notified change
+    /// (not to be cached).
+    async fn render_layer(
+        &self,
+        layer: &dyn Layer,
+        tile: TileCoord,
+        access: Access,
+    ) -> Result<(RenderedTile, bool), TileError> {
+        let (mvt, features, limit, lsn) = self.render_mvt(layer, tile, access).await?;
+        let (gzip, br) = encode(&mvt)?;
+        let fresh = lsn >= self.required_lsn.load(Ordering::Acquire);
+        Ok((
+            RenderedTile {
                 etag: fnv1a(&gzip),
                 gzip,
                 br,
                 features,
                 truncated: limit.is_some(),
                 limit,
-            })
-        };
-        let Some(cache) = &self.cache else {
-            return render.await.map(Some).map_err(Arc::new);
-        };
-        if let Some(hit) = cache.get(&key).await {
-            return Ok(Some(hit));
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        // Concurrent misses of one tile (a crowd opening the same view) share one render: moka
-        // runs one initialisation per key and the other requests wait for its result.
-        let rendered = cache.try_get_with(key.clone(), render).await?;
-        // A change notified while this tile was rendering may not be in what was read: such a
-        // tile is served but not kept. (A change notified after the insert drops it anyway.)
-        if self.generation.load(Ordering::Acquire) != generation {
-            cache.invalidate(&key).await;
-        }
-        Ok(Some(rendered))
+                lsn,
+            },
+            fresh,
+        ))
     }
 
-    /// Renders one layer's MVT: (bytes, features, limit hit). A tile over the byte cap is
-    /// rendered once more coarser (limit `"bytes"`); if even that is over, it is served as it
-    /// is (a client gets a heavy tile rather than none) and logged.
+    /// Renders one layer's MVT: (bytes, features, limit hit, the server's WAL position before
+    /// the render). A tile over the byte cap is rendered once more coarser (limit `"bytes"`);
+    /// if even that is over, it is served as it is (a client gets a heavy tile rather than
+    /// none) and logged.
     async fn render_mvt(
         &self,
         layer: &dyn Layer,
         tile: TileCoord,
         access: Access,
-    ) -> Result<(Vec<u8>, i64, Option<&'static str>), TileError> {
+    ) -> Result<(Vec<u8>, i64, Option<&'static str>, u64), TileError> {
         self.renders.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.pool.acquire().await?;
+        // The position is read before the render's own statement, whose snapshot then holds
+        // everything up to it. A server behind what must be read is given a moment to catch up.
+        let needed = self
+            .required_lsn
+            .load(Ordering::Acquire)
+            .max(gis_core::db::lsn::min_lsn());
+        let deadline = std::time::Instant::now() + self.replica_wait;
+        let lsn = loop {
+            let at = gis_core::db::lsn::position(&mut conn).await?;
+            if at >= needed || std::time::Instant::now() >= deadline {
+                break at;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         let mut coarse = false;
         loop {
             let sql = tile_sql(layer, tile.z, access, self.max_features, coarse);
@@ -231,7 +330,7 @@ impl TileService {
                 .bind(i32::from(tile.z))
                 .bind(tile.x as i32)
                 .bind(tile.y as i32)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *conn)
                 .await?;
             if mvt.len() <= self.max_bytes || coarse {
                 if mvt.len() > self.max_bytes {
@@ -249,7 +348,7 @@ impl TileService {
                 } else {
                     (features >= i64::from(sql.max_features)).then_some("features")
                 };
-                return Ok((mvt, features, limit));
+                return Ok((mvt, features, limit, lsn));
             }
             coarse = true;
         }
@@ -276,11 +375,14 @@ impl TileService {
             tile,
             access,
         };
+        let min = gis_core::db::lsn::min_lsn();
         if let Some(hit) = match &self.cache {
             Some(cache) => cache.get(&key).await,
             None => None,
         } {
-            return Ok(Some(hit));
+            if hit.lsn >= min {
+                return Ok(Some(hit));
+            }
         }
         let generation = self.generation.load(Ordering::Acquire);
         let mut parts = Vec::with_capacity(ids.len());
@@ -307,9 +409,13 @@ impl TileService {
                 .iter()
                 .filter_map(|p| p.limit)
                 .max_by_key(|l| *l == "bytes"),
+            lsn: parts.iter().map(|p| p.lsn).min().unwrap_or(0),
         };
+        // Kept only when each part would be (empty parts below a layer's zooms carry 0).
+        let required = self.required_lsn.load(Ordering::Acquire);
+        let fresh = parts.iter().all(|p| p.lsn >= required || p.gzip.is_empty());
         if let Some(cache) = &self.cache {
-            if self.generation.load(Ordering::Acquire) == generation {
+            if fresh && self.generation.load(Ordering::Acquire) == generation {
                 cache.insert(key, out.clone()).await;
             }
         }
@@ -383,7 +489,8 @@ impl TileService {
     }
 
     async fn listen_once(&self, first: bool) -> Result<(), sqlx::Error> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        // A standby cannot LISTEN: notifications come from the primary.
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.primary).await?;
         listener
             .listen_all([
                 gis_core::bulk::CHANGES_CHANNEL,
@@ -407,6 +514,16 @@ impl TileService {
             if note.channel() == layers::added::CATALOG_CHANNEL {
                 self.reload_layers().await;
             } else {
+                // The primary's position now is at or past the notifying commit (notifications
+                // are delivered after it); the in-transaction position would not be (the commit
+                // record comes later). Raised before the tiles are dropped, so no render that
+                // starts after the drop is cached from a server that has not replayed it.
+                match gis_core::db::lsn::primary_position(&self.primary).await {
+                    Ok(lsn) => {
+                        self.required_lsn.fetch_max(lsn, Ordering::AcqRel);
+                    }
+                    Err(e) => tracing::warn!(%e, "primary WAL position not read for a change"),
+                }
                 self.apply_notification(note.payload());
             }
         }
@@ -416,9 +533,9 @@ impl TileService {
     /// the catalog, and drops cached tiles (a layer's style or columns may have changed). A
     /// failure keeps the registry as it was.
     pub async fn reload_layers(&self) {
-        match layers::added::registry(&self.pool).await {
+        match layers::added::registry(&self.primary).await {
             Ok(registry) => {
-                if let Err(e) = gis_core::layer::publish(&registry, &self.pool).await {
+                if let Err(e) = gis_core::layer::publish(&registry, &self.primary).await {
                     tracing::warn!(%e, "layer catalog not republished");
                 }
                 tracing::info!(layers = registry.len(), "layer registry reloaded");
@@ -458,6 +575,11 @@ impl TileService {
     /// listener runs and so the generation would not move when data changes.
     pub fn change_generation(&self) -> Option<u64> {
         self.is_listening().then(|| self.generation())
+    }
+
+    /// The highest primary WAL position known from change notifications (0: none yet).
+    pub fn required_lsn(&self) -> u64 {
+        self.required_lsn.load(Ordering::Acquire)
     }
 
     /// How many layer tiles were rendered from the database since start (cache misses).

@@ -7,6 +7,7 @@
 //! applies every crate's schema in one run and `bando db status` reports them together.
 
 pub mod class;
+pub mod lsn;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -111,18 +112,7 @@ impl Database {
                 (cluster.connect_options(), Some(cluster), target)
             }
         };
-        // A fixed search_path: a user named like one of bando's schemas would otherwise see
-        // "$user" resolve to it, and sqlx's bookkeeping table would move between schemas.
-        // Custom plans always: spatial queries bind their bbox, tile and filter values, and the
-        // generic plan PostgreSQL switches to after five executions of a prepared statement
-        // cannot see them (measured: a 1,000-parcel OGC items page went from 12 ms to 19 ms).
-        let options = options
-            .options([
-                ("search_path", "public"),
-                ("plan_cache_mode", "force_custom_plan"),
-            ])
-            .application_name("bando")
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(60));
+        let options = session_options(options);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
@@ -157,6 +147,39 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// bando's session settings on connection options (every pool, primary or replica).
+fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    // A fixed search_path: a user named like one of bando's schemas would otherwise see
+    // "$user" resolve to it, and sqlx's bookkeeping table would move between schemas.
+    // Custom plans always: spatial queries bind their bbox, tile and filter values, and the
+    // generic plan PostgreSQL switches to after five executions of a prepared statement
+    // cannot see them (measured: a 1,000-parcel OGC items page went from 12 ms to 19 ms).
+    options
+        .options([
+            ("search_path", "public"),
+            ("plan_cache_mode", "force_custom_plan"),
+        ])
+        .application_name("bando")
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(60))
+}
+
+/// Connection options of a read replica (`[database] read_urls`) with bando's session
+/// settings; the pools over them connect lazily.
+pub fn replica_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    let redacted = redact_url(url);
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(DbError::BadUrl {
+            redacted,
+            reason: "it must start with postgres:// or postgresql://".into(),
+        });
+    }
+    let opts: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| DbError::BadUrl {
+        redacted,
+        reason: e.to_string(),
+    })?;
+    Ok(session_options(opts))
 }
 
 /// Removes the password from a connection URL.

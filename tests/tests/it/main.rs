@@ -18,6 +18,7 @@ mod plans;
 mod plugins;
 mod query;
 mod redelivery;
+mod scaleout;
 mod security;
 mod server;
 mod signin;

@@ -304,7 +304,7 @@ pub async fn create(
     let value = json_body(&headers, &body, false)?;
     let edit = edit_of(&headers, Some(&value), &w.name)?;
     let change = change_of(&value, false)?;
-    let s = land::edit::create(&state.pools.features, &change, &edit, w.scope.as_deref()).await?;
+    let s = land::edit::create(&state.pools.writes, &change, &edit, w.scope.as_deref()).await?;
     after_write(&state, s.bbox_3857);
     written(&state, &reader, &facts, StatusCode::CREATED, &s, &edit);
     let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
@@ -353,7 +353,7 @@ async fn write(
     let edit = edit_of(&headers, Some(&value), &w.name)?;
     let change = change_of(&value, replace)?;
     let s = land::edit::update(
-        &state.pools.features,
+        &state.pools.writes,
         fid,
         &tag,
         &change,
@@ -378,7 +378,7 @@ pub async fn delete(
     let fid = feature_id(&fid)?;
     let tag = if_match(&headers)?;
     let edit = edit_of(&headers, None, &w.name)?;
-    let s = land::edit::delete(&state.pools.features, fid, &tag, &edit, w.scope.as_deref()).await?;
+    let s = land::edit::delete(&state.pools.writes, fid, &tag, &edit, w.scope.as_deref()).await?;
     after_write(&state, s.bbox_3857);
     written(&state, &reader, &facts, StatusCode::NO_CONTENT, &s, &edit);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -529,7 +529,7 @@ pub async fn split(
     };
     let epsg = i32::try_from(crs.epsg).map_err(|_| AppError::BadRequest("crs".into()))?;
     let r = land::lineage::split(
-        &state.pools.features,
+        &state.pools.writes,
         fid,
         &tag,
         &line,
@@ -592,8 +592,7 @@ pub async fn merge(
         };
         parents.push((id, tag.to_string()));
     }
-    let r =
-        land::lineage::merge(&state.pools.features, &parents, &edit, w.scope.as_deref()).await?;
+    let r = land::lineage::merge(&state.pools.writes, &parents, &edit, w.scope.as_deref()).await?;
     after_write(&state, r.bbox_3857);
     reshaped_audit(&state, &reader, &facts, &r, &edit);
     Ok(reshaped(&headers, &r))

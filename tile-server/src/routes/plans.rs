@@ -238,7 +238,7 @@ pub async fn approve(
         valid_until: day(b.valid_until.as_ref())?,
         approved_on: None,
     };
-    let plan = plans::approve(&state.pools.features, id, &approval)
+    let plan = plans::approve(&state.pools.writes, id, &approval)
         .await
         .map_err(plan_error)?;
     // This instance drops the plan's tiles before answering (others on the notification).

@@ -96,12 +96,12 @@ async fn create(
         })?;
     let id = state
         .ingest
-        .store_one(&state.pools.features, obs)
+        .store_one(&state.pools.writes, obs)
         .await
         .map_err(rejected)?;
     let location = format!("{}/Observations({id})", service_root(&headers));
     let entity = ioc::sta::read(
-        &state.pools.features,
+        &state.pools.writes,
         &service_root(&headers),
         &format!("Observations({id})"),
         &Options::default(),
