@@ -377,11 +377,11 @@ impl<'a> Presented<'a> {
                     .circle_color
                     .clone()
                     .unwrap_or_else(|| self.line_colour());
-                m.insert(
-                    "paint".into(),
+                let paint = self.hints.circle_paint.clone().unwrap_or_else(|| {
                     json!({"circle-color": colour, "circle-radius": 4,
-                        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}),
-                );
+                        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1})
+                });
+                m.insert("paint".into(), paint);
                 Value::Object(m)
             }
         }
