@@ -19,7 +19,7 @@ before(async () => {
   const port = await freePort();
   bando = await startBando({
     parcels: 512,
-    imports: [['communes.gpkg', 'communes'], ['env_stations.csv', 'env_stations']],
+    imports: [['communes.gpkg', 'communes'], ['env_stations.csv', 'env_stations', '--srs', 'EPSG:9212']],
     env: { BANDO_AUTH_DEV_ISSUER: 'true' },
     port,
   });
