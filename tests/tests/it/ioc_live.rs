@@ -692,3 +692,60 @@ async fn a_slow_feed_client_is_dropped_not_buffered() {
         99.0
     );
 }
+
+/// `bando simulate-sensors` publishes every datastream's readings over MQTT as devices do: the
+/// subscriber stores them, realistic (within the quantities' usual ranges or an episode).
+#[tokio::test]
+async fn simulate_sensors_publishes_readings_that_ingest_stores() {
+    use ioc::ingest::{Ingest, IngestSettings};
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = ioc::broker::PrivateBroker::start(dir.path()).expect("private mosquitto");
+    let (ingest, _writer) = Ingest::start(db.pool.clone(), IngestSettings::default());
+    let mut sub = ioc::mqtt::Subscriber::start(&broker.address(), "bando-test-sim", ingest.clone());
+    assert!(sub.wait_subscribed(Duration::from_secs(10)).await);
+    let out = tokio::process::Command::new(tests::bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir.path())
+        .env("BANDO_MQTT_URL", broker.address().url())
+        .args(["simulate-sensors", "--rounds", "3", "--interval", "0.1"])
+        .output()
+        .await
+        .expect("bando simulate-sensors");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("published 9 readings"));
+    let stats = ingest.stats();
+    for _ in 0..200 {
+        if stats.stored() == 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stats.stored(), 9, "three rounds of three datastreams");
+    let ranges: Vec<(i64, f64, f64, i64)> = sqlx::query_as(
+        "SELECT datastream_id, min(result_number), max(result_number), count(*)
+         FROM ioc.observations GROUP BY datastream_id ORDER BY datastream_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("ranges");
+    for (ds, min, max, n) in ranges {
+        assert_eq!(n, 3);
+        let (lo, hi) = if ds == pm25 {
+            (5.0, 70.0)
+        } else if ds == level {
+            (0.5, 4.0)
+        } else {
+            assert_eq!(ds, rain);
+            (0.0, 25.0)
+        };
+        assert!(min >= lo && max <= hi, "datastream {ds}: {min}…{max}");
+    }
+    sub.stop();
+    broker.stop();
+}
