@@ -100,7 +100,7 @@ pub fn evaluate(
     active: &mut std::collections::HashSet<(i64, i64)>,
     readings: &mut [Reading],
 ) -> Vec<Transition> {
-    readings.sort_by(|a, b| (a.datastream_id, a.time).cmp(&(b.datastream_id, b.time)));
+    readings.sort_by_key(|r| (r.datastream_id, r.time));
     let mut out = Vec::new();
     for r in readings.iter() {
         for rule in rules.get(&r.datastream_id).into_iter().flatten() {

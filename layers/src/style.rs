@@ -552,7 +552,9 @@ mod tests {
         );
         assert!(style("nope", &reg, "http://h", &Viewer::anonymous()).is_none());
         for l in reg.iter() {
-            if dimension(l.geometry_kind()) == 0 {
+            // Point layers draw an icon of the sprite, or circles of their own paint (the
+            // IOC's readings, coloured by status).
+            if dimension(l.geometry_kind()) == 0 && l.style().circle_paint.is_none() {
                 assert!(
                     l.style().icon.is_some_and(|i| ICONS.contains(&i.as_str())),
                     "{}",
