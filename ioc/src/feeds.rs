@@ -64,6 +64,87 @@ pub enum Audience {
     Operator,
 }
 
+/// What a client asked for: `layers=readings,events` and a `bbox` (WGS 84 lon/lat).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Filter {
+    /// Latest readings.
+    pub readings: bool,
+    /// Events.
+    pub events: bool,
+    /// West, south, east, north; entries without a location (events without one) pass.
+    pub bbox: Option<[f64; 4]>,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            readings: true,
+            events: true,
+            bbox: None,
+        }
+    }
+}
+
+impl Filter {
+    /// Reads `layers` (comma-separated: `readings`, `events`; default both) and `bbox`
+    /// (`west,south,east,north` in WGS 84 degrees), or says what is wrong.
+    pub fn parse(layers: Option<&str>, bbox: Option<&str>) -> Result<Filter, String> {
+        let mut f = Filter::default();
+        if let Some(layers) = layers {
+            f.readings = false;
+            f.events = false;
+            for l in layers.split(',').map(str::trim) {
+                match l {
+                    "readings" => f.readings = true,
+                    "events" => f.events = true,
+                    other => {
+                        return Err(format!(
+                            "layers: unknown feed layer \"{}\" (readings, events)",
+                            other.chars().take(40).collect::<String>()
+                        ))
+                    }
+                }
+            }
+        }
+        if let Some(b) = bbox {
+            let n: Vec<f64> = b
+                .split(',')
+                .map(|v| v.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| "bbox: expected west,south,east,north in degrees".to_string())?;
+            let ok = n.len() == 4
+                && n.iter().all(|v| v.is_finite())
+                && (-180.0..=180.0).contains(&n[0])
+                && (-180.0..=180.0).contains(&n[2])
+                && (-90.0..=90.0).contains(&n[1])
+                && (-90.0..=90.0).contains(&n[3])
+                && n[0] <= n[2]
+                && n[1] <= n[3];
+            if !ok {
+                return Err(
+                    "bbox: expected west,south,east,north in WGS 84 degrees, west ≤ east, south ≤ north"
+                        .into(),
+                );
+            }
+            f.bbox = Some([n[0], n[1], n[2], n[3]]);
+        }
+        Ok(f)
+    }
+
+    fn admits(&self, e: &Entry) -> bool {
+        let layer = if e.kind == "event" {
+            self.events
+        } else {
+            self.readings
+        };
+        layer
+            && match (self.bbox, e.point) {
+                (Some([w, s, east, n]), Some((x, y))) => x >= w && x <= east && y >= s && y <= n,
+                _ => true,
+            }
+    }
+}
+
 /// One message of the stream (SSE `id`, `event`, `data`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
@@ -93,6 +174,8 @@ struct Entry {
     kind: &'static str,
     public: bool,
     payload: String,
+    /// Its location (lon, lat), for `bbox`.
+    point: Option<(f64, f64)>,
 }
 
 /// The feed of one process. Cloning shares it.
@@ -203,6 +286,7 @@ impl Feeds {
     pub async fn subscribe(
         &self,
         audience: Audience,
+        filter: Filter,
         last_event_id: Option<i64>,
     ) -> Result<Subscription, FeedError> {
         let settings = self.settings();
@@ -218,13 +302,13 @@ impl Feeds {
         // be missed (entries already read are skipped by their seq).
         let live = self.hub().await?.subscribe();
         let replay = match last_event_id {
-            Some(n) => replay(&self.0.pool, n, settings.replay_limit, audience).await?,
+            Some(n) => replay(&self.0.pool, n, settings.replay_limit, audience, &filter).await?,
             None => None,
         };
         let (initial, last) = match replay {
             Some((messages, last)) => (messages, last),
             None => {
-                let (m, seq) = snapshot(&self.0.pool, audience).await?;
+                let (m, seq) = snapshot(&self.0.pool, audience, &filter).await?;
                 (VecDeque::from([m]), seq)
             }
         };
@@ -235,6 +319,7 @@ impl Feeds {
             tx,
             last,
             audience,
+            filter,
             settings,
             dropped.clone(),
             self.0.clone(),
@@ -254,6 +339,7 @@ async fn forward(
     tx: mpsc::Sender<Message>,
     mut last: i64,
     audience: Audience,
+    filter: Filter,
     settings: FeedSettings,
     dropped: Arc<AtomicBool>,
     inner: Arc<Inner>,
@@ -276,7 +362,7 @@ async fn forward(
                         continue;
                     }
                     last = e.seq;
-                    if audience == Audience::Public && !e.public {
+                    if (audience == Audience::Public && !e.public) || !filter.admits(&e) {
                         continue;
                     }
                     Message { id: Some(e.seq), event: e.kind, data: e.payload.clone() }
@@ -361,9 +447,14 @@ async fn pump(
 }
 
 async fn read_log(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows: Vec<(i64, String, bool, String)> = sqlx::query_as(
-        "SELECT seq, kind, public, payload::text FROM ioc.feed_log
-         WHERE seq > $1 ORDER BY seq LIMIT $2",
+    type Row = (i64, String, bool, String, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, kind, public, payload::text,
+                coalesce(payload #>> '{geometry,coordinates,0}',
+                         payload #>> '{location,coordinates,0}')::float8,
+                coalesce(payload #>> '{geometry,coordinates,1}',
+                         payload #>> '{location,coordinates,1}')::float8
+         FROM ioc.feed_log WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(after)
     .bind(limit)
@@ -371,11 +462,12 @@ async fn read_log(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Entry>, s
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, kind, public, payload)| Entry {
+        .map(|(seq, kind, public, payload, x, y)| Entry {
             seq,
             kind: if kind == "event" { "event" } else { "reading" },
             public,
             payload,
+            point: x.zip(y),
         })
         .collect())
 }
@@ -387,6 +479,7 @@ async fn replay(
     after: i64,
     limit: i64,
     audience: Audience,
+    filter: &Filter,
 ) -> Result<Option<(VecDeque<Message>, i64)>, sqlx::Error> {
     let (min, max): (Option<i64>, Option<i64>) =
         sqlx::query_as("SELECT min(seq), max(seq) FROM ioc.feed_log")
@@ -403,7 +496,7 @@ async fn replay(
     let last = rows.last().map_or(after, |e| e.seq);
     let messages = rows
         .into_iter()
-        .filter(|e| audience == Audience::Operator || e.public)
+        .filter(|e| (audience == Audience::Operator || e.public) && filter.admits(e))
         .map(|e| Message {
             id: Some(e.seq),
             event: e.kind,
@@ -415,8 +508,14 @@ async fn replay(
 
 /// The snapshot: `{"seq", "readings": FeatureCollection, "events": [...]}` (events for
 /// operators only), read in one snapshot of the database so `seq` matches what it shows.
-async fn snapshot(pool: &PgPool, audience: Audience) -> Result<(Message, i64), sqlx::Error> {
+async fn snapshot(
+    pool: &PgPool,
+    audience: Audience,
+    filter: &Filter,
+) -> Result<(Message, i64), sqlx::Error> {
     let operator = audience == Audience::Operator;
+    let b = filter.bbox;
+    let coord = |i: usize| b.map(|b| b[i]);
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -425,16 +524,30 @@ async fn snapshot(pool: &PgPool, audience: Audience) -> Result<(Message, i64), s
         "SELECT (SELECT coalesce(max(seq), 0) FROM ioc.feed_log),
                 json_build_object('type', 'FeatureCollection', 'features',
                     coalesce(json_agg({READING_JSON} ORDER BY l.datastream_id), '[]'::json))
-         FROM ioc.latest_readings l WHERE $1 OR l.public"
+         FROM ioc.latest_readings l
+         WHERE ($1 OR l.public) AND $2
+           AND ($3::float8 IS NULL OR ST_Intersects(l.geom_3857,
+                ST_Transform(ST_MakeEnvelope($3, $4, $5, $6, 4326), 3857)))"
     ))
     .bind(operator)
+    .bind(filter.readings)
+    .bind(coord(0))
+    .bind(coord(1))
+    .bind(coord(2))
+    .bind(coord(3))
     .fetch_one(&mut *tx)
     .await?;
-    let events: Vec<Value> = if operator {
+    let events: Vec<Value> = if operator && filter.events {
         sqlx::query_scalar(&format!(
             "SELECT {EVENT_JSON} FROM ioc.events e WHERE e.status <> 'closed'
+               AND ($1::float8 IS NULL OR e.location IS NULL
+                    OR ST_Intersects(e.location, ST_MakeEnvelope($1, $2, $3, $4, 4326)))
              ORDER BY e.raised_at DESC, e.id DESC LIMIT 500"
         ))
+        .bind(coord(0))
+        .bind(coord(1))
+        .bind(coord(2))
+        .bind(coord(3))
         .fetch_all(&mut *tx)
         .await?
     } else {

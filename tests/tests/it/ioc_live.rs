@@ -465,7 +465,16 @@ struct SseReader {
 
 impl SseReader {
     async fn open(app: &Router, token: Option<&str>, last_event_id: Option<&str>) -> SseReader {
-        let mut req = request(Method::GET, "/feeds/stream", token, None);
+        Self::open_at(app, "/feeds/stream", token, last_event_id).await
+    }
+
+    async fn open_at(
+        app: &Router,
+        uri: &str,
+        token: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> SseReader {
+        let mut req = request(Method::GET, uri, token, None);
         if let Some(id) = last_event_id {
             req.headers_mut()
                 .insert("last-event-id", id.parse().expect("header"));
@@ -642,6 +651,50 @@ async fn the_live_feed_sends_a_snapshot_then_readings_and_events_and_resumes() {
         .insert("last-event-id", "abc".parse().expect("header"));
     let bad = app.clone().oneshot(req).await.expect("response");
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    // Only the readings around the water station (NM-02 at 106.900, 11.540).
+    let mut near = SseReader::open_at(
+        &app,
+        "/feeds/stream?layers=readings&bbox=106.89,11.535,106.91,11.545",
+        Some(&operator),
+        None,
+    )
+    .await;
+    let snap = near.next_data().await.expect("snapshot");
+    let ids: Vec<i64> = snap.data["readings"]["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["properties"]["datastream_id"].as_i64())
+        .collect();
+    assert_eq!(ids, {
+        let mut v = vec![level, rain];
+        v.sort_unstable();
+        v
+    });
+    assert_eq!(snap.data["events"], json!([]), "events were not asked for");
+    write(&db, &[reading(pm25, 0, 35.0)]).await;
+    write(&db, &[reading(level, 0, 2.0)]).await;
+    let m = near.next_data().await.expect("reading");
+    assert_eq!(
+        m.data["properties"]["datastream_id"], level,
+        "the air station is outside the box, the cleared event not asked for"
+    );
+    for uri in [
+        "/feeds/stream?bbox=1,2,3",
+        "/feeds/stream?bbox=10,10,5,5",
+        "/feeds/stream?layers=cars",
+        "/feeds/stream?colour=red",
+    ] {
+        let r = send(&app, Method::GET, uri, Some(&operator), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        let ct = r
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_problem_json(r.status.as_u16(), 400, &ct, &r.body);
+    }
 }
 
 fn app_of(state: AppState) -> Router {

@@ -1,6 +1,7 @@
 //! The IOC's live feed and its events (issue 14).
 //!
-//! - `GET /feeds/stream`: Server-Sent Events ([`ioc::feeds`]): a `snapshot` (latest readings
+//! - `GET /feeds/stream[?layers=readings,events&bbox=w,s,e,n]`: Server-Sent Events
+//!   ([`ioc::feeds`]): a `snapshot` (latest readings
 //!   as a FeatureCollection, and open events), then `reading` and `event` messages as they are
 //!   stored, `heartbeat`s; `Last-Event-ID` resumes. IOC operators and administrators get every
 //!   reading and the events. Everyone else gets the readings of public datastreams only — the
@@ -70,11 +71,22 @@ fn event_error(e: EventError) -> AppError {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    layers: Option<String>,
+    bbox: Option<String>,
+}
+
 async fn stream(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
     headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
+    let Query(q) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let filter = ioc::feeds::Filter::parse(q.layers.as_deref(), q.bbox.as_deref())
+        .map_err(AppError::BadRequest)?;
     let audience = if is_operator(&reader?) {
         Audience::Operator
     } else {
@@ -96,7 +108,7 @@ async fn stream(
     };
     let subscription = state
         .feeds
-        .subscribe(audience, last_event_id)
+        .subscribe(audience, filter, last_event_id)
         .await
         .map_err(|e| match e {
             FeedError::Full(_) => AppError::Unavailable(e.to_string()),
