@@ -38,6 +38,8 @@ pub struct FeedSettings {
     pub replay_limit: i64,
     /// Most clients at once (more: refused).
     pub max_clients: usize,
+    /// Most streams one client (address) holds at once (more: refused).
+    pub max_per_client: usize,
     /// Longest life of a stream (the client reconnects and resumes).
     pub max_lifetime: Duration,
 }
@@ -49,6 +51,7 @@ impl Default for FeedSettings {
             heartbeat: Duration::from_secs(15),
             replay_limit: 10_000,
             max_clients: 2000,
+            max_per_client: 16,
             max_lifetime: Duration::from_secs(3600),
         }
     }
@@ -163,6 +166,9 @@ pub enum FeedError {
     /// Too many clients.
     #[error("the live feed has {0} clients, its limit; retry shortly")]
     Full(usize),
+    /// Too many streams from one client.
+    #[error("you have {0} live feed streams open, the limit per client; close one first")]
+    TooManyFromClient(usize),
     /// The database failed.
     #[error("live feed: {0}")]
     Db(#[from] sqlx::Error),
@@ -188,7 +194,34 @@ struct Inner {
     hub: tokio::sync::OnceCell<broadcast::Sender<Arc<Entry>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     clients: Mutex<Arc<Semaphore>>,
+    per_client: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     dropped: AtomicU64,
+}
+
+/// One of a client's open streams; counted down when dropped.
+#[derive(Debug)]
+struct ClientSlot {
+    inner: Arc<Inner>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.inner.per_client.lock() {
+            if let Some(n) = m.get_mut(&self.ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
 }
 
 impl Drop for Inner {
@@ -214,6 +247,7 @@ pub struct Subscription {
     rx: mpsc::Receiver<Message>,
     dropped: Arc<AtomicBool>,
     _permit: OwnedSemaphorePermit,
+    _slot: Option<ClientSlot>,
 }
 
 impl Subscription {
@@ -239,6 +273,7 @@ impl Feeds {
             settings: Mutex::new(settings),
             hub: tokio::sync::OnceCell::new(),
             task: Mutex::new(None),
+            per_client: Mutex::new(std::collections::HashMap::new()),
             dropped: AtomicU64::new(0),
         }))
     }
@@ -281,15 +316,35 @@ impl Feeds {
             .await
     }
 
-    /// Subscribes a client: a snapshot first, or — with `last_event_id` still in the log and
+    /// Subscribes a client (`client`: its address, for the per-client limit): a snapshot first, or — with `last_event_id` still in the log and
     /// not too far behind — the entries after it; then the live entries.
     pub async fn subscribe(
         &self,
         audience: Audience,
         filter: Filter,
         last_event_id: Option<i64>,
+        client: Option<std::net::IpAddr>,
     ) -> Result<Subscription, FeedError> {
         let settings = self.settings();
+        let slot = match client {
+            None => None,
+            Some(ip) => {
+                let mut m = self
+                    .0
+                    .per_client
+                    .lock()
+                    .map_err(|_| FeedError::Full(settings.max_clients))?;
+                let n = m.entry(ip).or_insert(0);
+                if *n >= settings.max_per_client {
+                    return Err(FeedError::TooManyFromClient(*n));
+                }
+                *n += 1;
+                Some(ClientSlot {
+                    inner: self.0.clone(),
+                    ip,
+                })
+            }
+        };
         let permit = self
             .0
             .clients
@@ -330,6 +385,7 @@ impl Feeds {
             rx,
             dropped,
             _permit: permit,
+            _slot: slot,
         })
     }
 }

@@ -738,6 +738,34 @@ async fn a_slow_feed_client_is_dropped_not_buffered() {
         got <= 4,
         "{got} messages were buffered for a client that did not read"
     );
+    // Streams per client address are bounded (429), and counted down when they end.
+    state.feeds.set_settings(ioc::feeds::FeedSettings {
+        max_per_client: 2,
+        ..Default::default()
+    });
+    let from = |port: u16| {
+        let mut req = request(Method::GET, "/feeds/stream", None, None);
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [192, 0, 2, 7],
+                port,
+            ))));
+        req
+    };
+    let a = app.clone().oneshot(from(1000)).await.expect("a");
+    let b = app.clone().oneshot(from(1001)).await.expect("b");
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let refused = app.clone().oneshot(from(1002)).await.expect("c");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    drop(a);
+    let again = app.clone().oneshot(from(1003)).await.expect("d");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a closed stream frees its place"
+    );
+    drop((b, again));
     // The fast client still gets what follows.
     write(&db, &[reading(pm25, 0, 99.0)]).await;
     assert_eq!(

@@ -81,6 +81,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -106,15 +107,32 @@ async fn stream(
                 })?,
         ),
     };
-    let subscription = state
+    // Streams per client address (behind trusted proxies, the forwarded one); the router
+    // driven in-process has none.
+    let client = peer.map(|axum::Extension(p)| {
+        crate::load::client_ip(
+            Some(p.0.ip()),
+            &headers,
+            &state.limiter.settings().trusted_proxies,
+        )
+    });
+    let subscription = match state
         .feeds
-        .subscribe(audience, filter, last_event_id)
+        .subscribe(audience, filter, last_event_id, client)
         .await
-        .map_err(|e| match e {
-            FeedError::Full(_) => AppError::Unavailable(e.to_string()),
-            FeedError::Db(db) => AppError::from(db),
-            other => AppError::internal(other),
-        })?;
+    {
+        Ok(s) => s,
+        Err(e @ FeedError::TooManyFromClient(_)) => {
+            let mut r =
+                crate::error::problem_response(StatusCode::TOO_MANY_REQUESTS, Some(e.to_string()));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            return Ok(r);
+        }
+        Err(e @ FeedError::Full(_)) => return Err(AppError::Unavailable(e.to_string())),
+        Err(FeedError::Db(db)) => return Err(AppError::from(db)),
+        Err(other) => return Err(AppError::internal(other)),
+    };
     let events = futures_util::stream::unfold(subscription, |mut s| async move {
         let m = s.next().await?;
         let mut event = Event::default().event(m.event).data(m.data);
