@@ -14,6 +14,7 @@ packages=(
   libsqlite3-dev                         # MBTiles packs (rusqlite on the system SQLite)
   python3-venv                           # target/venv: Python clients used as test oracles
   mosquitto                              # MQTT broker: bando's private broker (issue 14) and tests
+  mosquitto-clients                      # mosquitto_pub: the IOC display test publishes as a device
   python3-qgis qgis-providers            # QGIS (OAPIF, vector tiles) as a client oracle (scripts/clients.sh)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
