@@ -15,6 +15,7 @@ packages=(
   python3-venv                           # target/venv: Python clients used as test oracles
   mosquitto                              # MQTT broker: bando's private broker (issue 14) and tests
   nginx                                  # load balancer in front of two bando instances (scale-out test)
+  mosquitto-clients                      # mosquitto_pub: the IOC display test publishes as a device
   python3-qgis qgis-providers            # QGIS (OAPIF, vector tiles) as a client oracle (scripts/clients.sh)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -456,7 +456,7 @@ impl StorageTable {
 }
 
 /// How a layer is drawn in generated map styles. The owner may give MapLibre expressions for
-/// data-driven colours and widths (`fill_paint`, `line_paint`); they may only read public
+/// data-driven colours and widths (`fill_paint`, `line_paint`, `circle_paint`); they may only read public
 /// properties (a test checks every style).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -485,6 +485,9 @@ pub struct StyleHints {
     pub fill_paint: Option<serde_json::Value>,
     /// MapLibre `paint` of the line or outline style layer, replacing the line hints.
     pub line_paint: Option<serde_json::Value>,
+    /// MapLibre `paint` of a point layer's circles, replacing the circle colour (status
+    /// colours of live readings).
+    pub circle_paint: Option<serde_json::Value>,
     /// Drawing order within a geometry group (lower first, underneath); 50 when unsaid.
     pub draw_rank: Option<u8>,
 }

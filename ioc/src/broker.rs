@@ -202,6 +202,21 @@ impl PrivateBroker {
         }
     }
 
+    /// The address of the private broker a `bando serve` with data directory `data_dir` is
+    /// running (read from the configuration it wrote), for `bando simulate-sensors`.
+    pub fn running_in(data_dir: &Path) -> Option<BrokerAddress> {
+        let conf = std::fs::read_to_string(data_dir.join("mosquitto/mosquitto.conf")).ok()?;
+        let port = conf
+            .lines()
+            .find_map(|l| l.strip_prefix("listener "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|p| p.parse().ok())?;
+        Some(BrokerAddress {
+            host: "127.0.0.1".into(),
+            port,
+        })
+    }
+
     /// Its directory (configuration and log).
     pub fn dir(&self) -> &Path {
         &self.dir

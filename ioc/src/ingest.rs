@@ -8,7 +8,7 @@
 //! a full queue drops the reading (`overloaded`). Every drop is counted in
 //! `bando_ioc_observations_dropped_total{reason}` and in [`Stats`], and logged with its reason.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
+
+use crate::{alerts, live};
 
 /// Most observations written in one statement.
 pub const BATCH: usize = 2000;
@@ -450,13 +452,17 @@ pub async fn write_batch(
 ) -> Result<Vec<Result<i64, Rejected>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let ds: Vec<i64> = batch.iter().map(|o| o.datastream_id).collect();
-    let known: HashSet<i64> =
-        sqlx::query_scalar("SELECT id FROM ioc.datastreams WHERE id = ANY($1)")
-            .bind(&ds)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+    // Locked in id order: concurrent writers (other instances too) take one datastream's
+    // readings one after the other, so its alert episodes are evaluated in order.
+    let previous: HashMap<i64, Option<DateTime<Utc>>> = sqlx::query_as(
+        "SELECT id, latest_time FROM ioc.datastreams WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&ds)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let known: HashSet<i64> = previous.keys().copied().collect();
     let fois: Vec<i64> = batch
         .iter()
         .filter_map(|o| o.feature_of_interest_id)
@@ -546,6 +552,40 @@ pub async fn write_batch(
         let mut changed: Vec<i64> = keep.iter().map(|o| o.datastream_id).collect();
         changed.sort_unstable();
         changed.dedup();
+        // Alert rules see the numeric readings not older than what the datastream had.
+        let mut readings: Vec<alerts::Reading> = keep
+            .iter()
+            .filter(|o| {
+                previous
+                    .get(&o.datastream_id)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|t| o.phenomenon_time >= t)
+            })
+            .filter_map(|o| {
+                o.result.as_f64().map(|value| alerts::Reading {
+                    datastream_id: o.datastream_id,
+                    time: o.phenomenon_time,
+                    value,
+                })
+            })
+            .collect();
+        let rules = alerts::rules_of(&mut tx, &changed).await?;
+        let mut events = Vec::new();
+        if !rules.is_empty() && !readings.is_empty() {
+            let mut active: HashSet<(i64, i64)> = sqlx::query_as(
+                "SELECT rule_id, datastream_id FROM ioc.alert_state WHERE datastream_id = ANY($1)",
+            )
+            .bind(&changed)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+            let transitions = alerts::evaluate(&rules, &mut active, &mut readings);
+            events = alerts::apply(&mut tx, &transitions).await?;
+        }
+        live::refresh(&mut tx, &changed).await?;
+        live::append_feed(&mut tx, &changed, &events).await?;
         // A notification carries at most 8000 bytes: 500 ids fit.
         for chunk in changed.chunks(500) {
             sqlx::query("SELECT pg_notify($1, $2)")

@@ -15,16 +15,29 @@
 //! - [`mqtt`]: the subscriber feeding [`ingest`] from the broker (rumqttc), and a publisher.
 //! - [`seed`]: Things and Datastreams for the environment monitoring stations
 //!   (`sectors.env_stations`).
+//! - [`live`]: the latest-value layer (`ioc.latest_readings`, declared in [`plugin`]) and the
+//!   feed log, kept by ingest in the transaction that stores the readings.
+//! - [`alerts`]: alert rules with hysteresis (raise at one level, clear at another), evaluated
+//!   by ingest; [`events`]: the incidents they raise (or operators report), with history.
+//! - [`feeds`]: the live feed of readings and events behind `/feeds/stream` (snapshot, resume,
+//!   bounded per-client queues), across instances through PostgreSQL notifications.
+//! - [`simulate`]: `bando simulate-sensors`.
 //! - [`sta`]: the read API (`/sta/v1.1`): entity sets, navigation, `$top`, `$skip`,
 //!   `$count`, `$orderby`, `$select`, `$expand`, `$filter` ([`sta::filter`]).
 //!
 //! **Invariant:** no HTTP framework; the server's handlers call in here.
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod broker;
+pub mod events;
+pub mod feeds;
 pub mod ingest;
+pub mod live;
 pub mod mqtt;
+pub mod plugin;
 pub mod seed;
+pub mod simulate;
 pub mod sta;
 
 /// The migrations of the `ioc` schema (versions 6001–6999).

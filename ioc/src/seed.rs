@@ -146,6 +146,16 @@ pub async fn seed_stations(pool: &PgPool) -> Result<Seeded, sqlx::Error> {
         .await?
         .rows_affected();
     }
+    // Every located datastream is on the latest-value layer, read or not yet.
+    let missing: Vec<i64> = sqlx::query_scalar(
+        "SELECT d.id FROM ioc.datastreams d WHERE NOT EXISTS (
+             SELECT 1 FROM ioc.latest_readings l WHERE l.datastream_id = d.id)",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if !missing.is_empty() {
+        crate::live::refresh(&mut tx, &missing).await?;
+    }
     tx.commit().await?;
     Ok(Seeded {
         things,

@@ -1,5 +1,5 @@
 //! Every layer: the built-in ones each owner crate declares (`land`, `planning`, `utilities`,
-//! `sectors` — [`declarations`]) and the sectors they are grouped in ([`SECTORS`]). Nothing
+//! `sectors`, `ioc` — [`declarations`]) and the sectors they are grouped in ([`SECTORS`]). Nothing
 //! here names a layer: presentation, access and hooks are in the owners' declarations.
 
 use gis_core::declare::LayerDecl;
@@ -79,6 +79,7 @@ pub fn declarations() -> Vec<LayerDecl> {
     all.extend(planning::plugin::layers());
     all.extend(utilities::plugin::layers());
     all.extend(sectors::plugin::layers());
+    all.extend(ioc::plugin::layers());
     all
 }
 

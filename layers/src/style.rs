@@ -377,11 +377,11 @@ impl<'a> Presented<'a> {
                     .circle_color
                     .clone()
                     .unwrap_or_else(|| self.line_colour());
-                m.insert(
-                    "paint".into(),
+                let paint = self.hints.circle_paint.clone().unwrap_or_else(|| {
                     json!({"circle-color": colour, "circle-radius": 4,
-                        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}),
-                );
+                        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1})
+                });
+                m.insert("paint".into(), paint);
                 Value::Object(m)
             }
         }
@@ -552,7 +552,9 @@ mod tests {
         );
         assert!(style("nope", &reg, "http://h", &Viewer::anonymous()).is_none());
         for l in reg.iter() {
-            if dimension(l.geometry_kind()) == 0 {
+            // Point layers draw an icon of the sprite, or circles of their own paint (the
+            // IOC's readings, coloured by status).
+            if dimension(l.geometry_kind()) == 0 && l.style().circle_paint.is_none() {
                 assert!(
                     l.style().icon.is_some_and(|i| ICONS.contains(&i.as_str())),
                     "{}",

@@ -58,6 +58,8 @@ pub struct SharedState {
     pub audit: crate::audit::Audit,
     /// The IOC's observation ingest ([`ioc::ingest`]): the MQTT subscriber and `POST`s feed it.
     pub ingest: ioc::ingest::Ingest,
+    /// The IOC's live feed (`/feeds/stream`, [`ioc::feeds`]).
+    pub feeds: ioc::feeds::Feeds,
     /// Browser sign-in (`/auth/config`); unset when no sign-in is configured.
     pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
     /// Origins whose pages may call the token endpoints ([`crate::security`]); unset: none.
@@ -121,9 +123,26 @@ impl AppState {
             ingest_pool,
             INGEST_SETTINGS.get().copied().unwrap_or_default(),
         );
+        // The feed's listener and snapshots on a small pool of their own (started with the
+        // first client).
+        let feeds = ioc::feeds::Feeds::new(
+            gis_core::db::class::class_pool(
+                &pool.connect_options(),
+                &gis_core::db::class::PoolClass {
+                    name: "bando-feeds",
+                    max_connections: 4,
+                    min_connections: 0,
+                    statement_timeout: Duration::from_secs(10),
+                    acquire_timeout: Duration::from_secs(10),
+                    cancel_on_drop: false,
+                },
+            ),
+            ioc::feeds::FeedSettings::default(),
+        );
         Ok(AppState(Arc::new(SharedState {
             audit,
             ingest,
+            feeds,
             sign_in: std::sync::OnceLock::new(),
             cors_origins: std::sync::OnceLock::new(),
             tiles: match replica {
@@ -211,6 +230,7 @@ pub fn app_with_dev_issuer(
         .merge(routes::admin::router())
         .merge(routes::signin::router())
         .merge(routes::sta::router())
+        .merge(routes::feeds::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state.clone());
     let router = edge_stack(routes, limits, EdgeLayer::full(state.clone()));

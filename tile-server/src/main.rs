@@ -51,6 +51,24 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Publish realistic readings for the stations' datastreams over MQTT (as devices do) to
+    /// the broker bando uses — `[ioc] mqtt_url`, or the private broker of the `bando serve`
+    /// running in this data directory — with threshold crossings now and then, so the IOC
+    /// display is alive.
+    SimulateSensors {
+        /// Seconds between rounds (one reading per datastream per round).
+        #[arg(long, default_value_t = 2.0)]
+        interval: f64,
+        /// Rounds to publish (0: until stopped).
+        #[arg(long, default_value_t = 0)]
+        rounds: u64,
+        /// Rounds between threshold crossings (0: none).
+        #[arg(long, default_value_t = 20)]
+        episode_every: u64,
+        /// Seed of the readings.
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+    },
     /// Database schema.
     Db {
         #[command(subcommand)]
@@ -351,6 +369,55 @@ async fn run(cli: Cli) -> Result<()> {
             let issuer = auth::DevIssuer::open(dev.clone())?;
             println!("{}", issuer.issue(username)?);
             Ok(())
+        }
+        Command::SimulateSensors {
+            interval,
+            rounds,
+            episode_every,
+            seed,
+        } => {
+            let config = load_config(&cli, None)?;
+            if !(interval.is_finite() && (0.01..=3600.0).contains(interval)) {
+                anyhow::bail!("--interval is 0.01 to 3600 seconds");
+            }
+            let broker = match &config.ioc.broker {
+                Some(b) => b.clone(),
+                None => ioc::broker::PrivateBroker::running_in(&config.data_dir).context(
+                    "no MQTT broker: set [ioc] mqtt_url, or start `bando serve` (its private broker) with this data directory first",
+                )?,
+            };
+            with_db(&config, async |db| {
+                ioc::seed::seed_stations(&db.pool).await?;
+                let streams = ioc::simulate::streams(&db.pool).await?;
+                if streams.is_empty() {
+                    anyhow::bail!("no datastreams to feed: import the environment stations first (bando sample --import)");
+                }
+                println!(
+                    "bando: publishing readings of {} datastreams to {} every {interval} s",
+                    streams.len(),
+                    broker.url()
+                );
+                let publisher = ioc::mqtt::Publisher::connect(
+                    &broker,
+                    &format!("bando-simulator-{}", std::process::id()),
+                );
+                let mut sim = ioc::simulate::Simulator::new(streams, *seed);
+                sim.episode_every = *episode_every;
+                let run = ioc::simulate::run(
+                    &publisher,
+                    sim,
+                    std::time::Duration::from_secs_f64(*interval),
+                    *rounds,
+                );
+                tokio::select! {
+                    published = run => println!("bando: published {} readings", published?),
+                    _ = tile_server::shutdown_signal() => println!("bando: simulator stopped"),
+                }
+                // QoS 1 messages still queued get a moment to leave.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                Ok(())
+            })
+            .await
         }
         Command::Db {
             action: DbAction::Stop,
@@ -848,6 +915,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "old observations purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging old observations failed"),
+            }
+            // A day of feed entries to resume from; clients further behind get a snapshot.
+            let day = std::time::Duration::from_secs(86_400);
+            if let Err(e) = ioc::feeds::purge_log(&purge_pool, day).await {
+                tracing::warn!(error = %e, "purging the live feed log failed");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

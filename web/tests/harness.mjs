@@ -35,7 +35,7 @@ export function freePort() {
 
 /**
  * Writes the sample, imports it, and starts `bando serve` on a free port.
- * `imports`: [sample file, layer] pairs to load (default: the 12 Binh Phuoc communes);
+ * `imports`: [sample file, layer, ...extra import arguments] to load (default: the 12 Binh Phuoc communes);
  * `parcels`: how many parcels the sample holds (`bando sample --parcels`, default 20000);
  * `env`: extra environment of `bando serve` (e.g. `BANDO_AUTH_DEV_ISSUER`); `port`: a fixed
  * port (the development issuer's address names it), else any free one.
@@ -49,8 +49,8 @@ export async function startBando({ imports = [['communes.gpkg', 'communes']], pa
   const sampleArgs = ['sample', '--out', sample];
   if (parcels !== undefined) sampleArgs.push('--parcels', String(parcels));
   execFileSync(bandoBin, sampleArgs, { env, stdio: 'pipe' });
-  for (const [file, layer] of imports) {
-    execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, file), '--layer', layer], { env, stdio: 'pipe' });
+  for (const [file, layer, ...extra] of imports) {
+    execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, file), '--layer', layer, ...extra], { env, stdio: 'pipe' });
   }
   const child = spawn(bandoBin, ['--data-dir', state, 'serve', '--listen', `127.0.0.1:${port}`],
     { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -121,6 +121,7 @@ fn the_dependency_rules_of_architecture_md_hold() {
         "planning",
         "utilities",
         "sectors",
+        "ioc",
         "layers",
         "importers",
     ] {

@@ -11,6 +11,7 @@ mod faults;
 mod features;
 mod import;
 mod ioc;
+mod ioc_live;
 mod lineage;
 mod load;
 mod lowzoom;

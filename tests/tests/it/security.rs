@@ -363,6 +363,7 @@ async fn every_html_page_has_a_policy_without_inline_script_and_every_answer_say
         "/api.html".into(),
         "/tiles?f=html".into(),
         "/map".into(),
+        "/ioc".into(),
         "/dev-auth/authorize?response_type=code&client_id=bando&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fmap&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s".into(),
     ];
     for page in &pages {

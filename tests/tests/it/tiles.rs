@@ -851,7 +851,7 @@ async fn truncating_any_feature_table_drops_its_cached_tiles() {
         "SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE g.tgname = c.relname || '_notify_truncate'
-           AND n.nspname IN ('land', 'planning', 'utilities', 'sectors')",
+           AND n.nspname IN ('land', 'planning', 'utilities', 'sectors', 'ioc')",
     )
     .fetch_one(&db.pool)
     .await

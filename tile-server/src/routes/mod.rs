@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod edit;
 pub mod features;
+pub mod feeds;
 pub mod health;
 pub mod landing;
 pub mod openapi;

@@ -2,7 +2,7 @@
 //!
 //! `/map` is the planners' map (`web/map/index.html`), `/map/{file}` its scripts and styles;
 //! `/editor` the land officers' parcel editor (`web/editor/index.html`), `/editor/{file}` its
-//! own; `/vendor/{package}/{file}` the `dist/` folders of the npm packages they use
+//! own; `/ioc` the operations centre's wall display (`web/ioc/`); `/vendor/{package}/{file}` the `dist/` folders of the npm packages they use
 //! (maplibre-gl, proj4, terra-draw, terra-draw-maplibre-gl-adapter) in `web/node_modules`. Nothing else under the web root is reachable: a file name is
 //! one plain path segment (no `..`, no separators, no leading dot), checked before the disk is
 //! touched. The web root is [`crate::config::Config::web_dir`], handed over by `bando serve`
@@ -48,6 +48,9 @@ pub fn router() -> Router<AppState> {
         .route("/portal", get(portal_page))
         .route("/portal/", get(|| async { Redirect::permanent("/portal") }))
         .route("/portal/{file}", get(portal_file))
+        .route("/ioc", get(ioc_page))
+        .route("/ioc/", get(|| async { Redirect::permanent("/ioc") }))
+        .route("/ioc/{file}", get(ioc_file))
         .route("/vendor/{package}/{file}", get(vendor_file))
 }
 
@@ -70,6 +73,19 @@ async fn portal_page() -> Result<Response, AppError> {
     let root = web_dir();
     check_installed(&root)?;
     serve_file(&root.join("portal"), "index.html", Kind::App).await
+}
+
+async fn ioc_page() -> Result<Response, AppError> {
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("ioc"), "index.html", Kind::App).await
+}
+
+async fn ioc_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
+    check_name(&file)?;
+    let root = web_dir();
+    check_installed(&root)?;
+    serve_file(&root.join("ioc"), &file, Kind::App).await
 }
 
 async fn portal_file(UrlPath(file): UrlPath<String>) -> Result<Response, AppError> {
