@@ -54,12 +54,12 @@ pub trait LayerHooks: Send + Sync {
     }
 
     /// After a bulk load that bypassed the table's statement triggers: bring derived data of
-    /// the touched area (EPSG:3857 box) up to date. The load is committed; an error is
-    /// reported as a finding.
+    /// the touched areas (EPSG:3857 boxes, all of one load at once) up to date. The load is
+    /// committed; an error is reported as a finding.
     fn after_bulk_load<'a>(
         &'a self,
         _pool: &'a PgPool,
-        _bbox_3857: [f64; 4],
+        _areas_3857: &'a [[f64; 4]],
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }

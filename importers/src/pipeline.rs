@@ -361,15 +361,21 @@ pub async fn import(
         .await
         .map_err(bulk_err)?;
     // The owner's post-load step, for what the skipped triggers keep in step (the parcels'
-    // land-use overview), per touched area so only the tiles around the changes are notified
-    // again. The load is committed by now, so a failure is reported, not turned into a failed
-    // import.
+    // land-use overview), over the touched areas so only the tiles around the changes are
+    // notified again. The load is committed by now, so a failure is reported, not turned into
+    // a failed import.
     if let (false, true, Some(hooks)) = (opts.dry_run, merged.triggers_bypassed, decl.hooks) {
-        for &bbox in &merged.touched_areas {
-            if let Err(e) = hooks.after_bulk_load(pool, bbox).await {
+        if !merged.touched_areas.is_empty() {
+            let timer = std::time::Instant::now();
+            if let Err(e) = hooks.after_bulk_load(pool, &merged.touched_areas).await {
                 tracing::error!(%e, layer = table.kind, "post-load step failed after an import");
                 summary.findings.push(e);
             }
+            tracing::debug!(
+                areas = merged.touched_areas.len(),
+                seconds = timer.elapsed().as_secs_f64(),
+                "post-load step"
+            );
         }
     }
     summary.merged = Some(merged);

@@ -29,10 +29,12 @@ pub const CELL_PX: u32 = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum OverviewError {
     /// The refresh failed in the database.
-    #[error("refreshing the parcels' land-use overview of the area {bbox_3857:?} (EPSG:3857) failed: {source}")]
+    #[error("refreshing the parcels' land-use overview of {areas} area(s), the first {bbox_3857:?} (EPSG:3857), failed: {source}")]
     Refresh {
-        /// The area asked for.
+        /// The first area asked for.
         bbox_3857: [f64; 4],
+        /// How many areas were asked for.
+        areas: usize,
         /// Why.
         source: sqlx::Error,
     },
@@ -73,35 +75,48 @@ pub fn cell_size_3857(z: u8) -> f64 {
     2.0 * gis_core::mvt::WORLD_HALF / f64::from(1u32 << z) / f64::from(256 / CELL_PX)
 }
 
-/// Recomputes the overview of every cell that may hold a parcel centre inside `bbox_3857`
-/// (west, south, east, north in EPSG:3857; the area a load touched, old and new rows) and then
-/// notifies tile servers on `bando_layer_changes` for `land.parcels` and that area, in one
-/// transaction. Returns the overview rows written.
-pub async fn refresh(pool: &PgPool, bbox_3857: [f64; 4]) -> Result<u64, OverviewError> {
-    let err = |source| OverviewError::Refresh { bbox_3857, source };
+/// Recomputes the overview of every cell that may hold a parcel centre inside one of `areas`
+/// (west, south, east, north in EPSG:3857; the areas a load touched, old and new rows) — one
+/// pass over the z8 cells they meet, however many areas — and then notifies tile servers on
+/// `bando_layer_changes` for `land.parcels` and each area, in one transaction. Returns the
+/// overview rows written.
+pub async fn refresh(pool: &PgPool, areas: &[[f64; 4]]) -> Result<u64, OverviewError> {
+    let Some(&first) = areas.first() else {
+        return Ok(0);
+    };
+    let err = |source| OverviewError::Refresh {
+        bbox_3857: first,
+        areas: areas.len(),
+        source,
+    };
+    let column = |i: usize| areas.iter().map(|a| a[i]).collect::<Vec<f64>>();
     let mut tx = pool.begin().await.map_err(err)?;
     let written: i64 = sqlx::query_scalar(
-        "SELECT land.refresh_parcel_overview(ST_MakeEnvelope($1, $2, $3, $4, 3857))",
+        "SELECT land.refresh_parcel_overview_areas(ARRAY(
+             SELECT ST_MakeEnvelope(w, s, e, n, 3857)
+             FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) AS a(w, s, e, n)))",
     )
-    .bind(bbox_3857[0])
-    .bind(bbox_3857[1])
-    .bind(bbox_3857[2])
-    .bind(bbox_3857[3])
+    .bind(column(0))
+    .bind(column(1))
+    .bind(column(2))
+    .bind(column(3))
     .fetch_one(&mut *tx)
     .await
     .map_err(err)?;
-    sqlx::query(
-        "SELECT pg_notify($1, json_build_object('table', 'land.parcels', 'op', 'overview',
-                'bbox_3857', json_build_array($2::float8, $3::float8, $4::float8, $5::float8))::text)",
-    )
-    .bind(gis_core::bulk::CHANGES_CHANNEL)
-    .bind(bbox_3857[0])
-    .bind(bbox_3857[1])
-    .bind(bbox_3857[2])
-    .bind(bbox_3857[3])
-    .execute(&mut *tx)
-    .await
-    .map_err(err)?;
+    for bbox_3857 in areas {
+        sqlx::query(
+            "SELECT pg_notify($1, json_build_object('table', 'land.parcels', 'op', 'overview',
+                    'bbox_3857', json_build_array($2::float8, $3::float8, $4::float8, $5::float8))::text)",
+        )
+        .bind(gis_core::bulk::CHANGES_CHANNEL)
+        .bind(bbox_3857[0])
+        .bind(bbox_3857[1])
+        .bind(bbox_3857[2])
+        .bind(bbox_3857[3])
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
     tx.commit().await.map_err(err)?;
     Ok(u64::try_from(written).unwrap_or(0))
 }

@@ -118,15 +118,15 @@ impl LayerHooks for ParcelHooks {
         }))
     }
 
-    // Bulk loads skip the parcels' triggers, so the land-use overview of the touched area is
-    // refreshed here (and servers notified again).
+    // Bulk loads skip the parcels' triggers, so the land-use overview of the touched areas is
+    // refreshed here, in one pass (and servers notified again).
     fn after_bulk_load<'a>(
         &'a self,
         pool: &'a PgPool,
-        bbox_3857: [f64; 4],
+        areas_3857: &'a [[f64; 4]],
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            crate::overview::refresh(pool, bbox_3857)
+            crate::overview::refresh(pool, areas_3857)
                 .await
                 .map(|_| ())
                 .map_err(|e| {

@@ -453,7 +453,7 @@ async fn the_overview_keeps_the_parcels_area_per_land_use_code() {
 
 /// One zoom's totals of the overview against the parcels.
 #[derive(Debug)]
-struct ZoomCount {
+pub(crate) struct ZoomCount {
     zoom: i16,
     /// Parcels in the table.
     parcels: i64,
@@ -472,7 +472,7 @@ struct ZoomCount {
 /// bands left out are absent. So at every zoom: no row is duplicated or missing, every row's
 /// count and area are exactly its parcels', and the counts sum to the parcels minus those of
 /// invisible bands.
-async fn assert_overview_counts(pool: &sqlx::PgPool, when: &str) -> Vec<ZoomCount> {
+pub(crate) async fn assert_overview_counts(pool: &sqlx::PgPool, when: &str) -> Vec<ZoomCount> {
     const O: f64 = gis_core::mvt::WORLD_HALF;
     let s12 = 2.0 * O / 4096.0 / 32.0;
     // The centre of each parcel's bounding box, by the same expression as the refresh.

@@ -352,6 +352,10 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
     let generation = state.tiles.generation();
     let next = import_parcels(&db, &next_year.join(file), MergeMode::Replace).await;
     let m = next.merged.expect("merged");
+    // The overview of all touched areas is refreshed in one pass (land migration 1009): its
+    // rows must be exactly the parcels' afterwards, as after a full recomputation.
+    assert!(m.touched_areas.len() > 1, "{:?}", m.touched_areas);
+    crate::lowzoom::assert_overview_counts(&db.pool, "after next year's re-delivery").await;
     assert_eq!(
         (
             m.updated,

@@ -1,0 +1,97 @@
+-- Re-deliveries (issue 18) refresh the land-use overview of many touched areas at once: one
+-- refresh of the set of z8 cells they meet, instead of one refresh per area (neighbouring areas
+-- share z8 cells, and each refresh scanned the parcels of its whole box: 22 areas of a 1 %
+-- change spread over a province cost 3.7 times one full refresh). The single-box function the
+-- edit triggers call becomes the one-element case, so the overview is computed by one body.
+
+-- The z8 cells (numbered from z12 cells exactly as the overview rows are) that may hold a parcel
+-- centre inside any of `boxes` (EPSG:3857).
+CREATE FUNCTION land.overview_z8_cells(boxes geometry[]) RETURNS TABLE (x8 int, y8 int)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT DISTINCT x8, y8
+    FROM unnest(boxes) AS b,
+         generate_series(floor((ST_XMin(b) + 20037508.342789244) / (2 * 20037508.342789244 / 4096 / 32))::int >> 4,
+                         floor((ST_XMax(b) + 20037508.342789244) / (2 * 20037508.342789244 / 4096 / 32))::int >> 4) AS x8,
+         generate_series(floor((20037508.342789244 - ST_YMax(b)) / (2 * 20037508.342789244 / 4096 / 32))::int >> 4,
+                         floor((20037508.342789244 - ST_YMin(b)) / (2 * 20037508.342789244 / 4096 / 32))::int >> 4) AS y8
+    WHERE b IS NOT NULL AND NOT ST_IsEmpty(b)
+$$;
+
+-- Recomputes the overview rows of every z8 cell meeting one of `boxes` and of every finer cell
+-- inside them (see 1003_parcel_overview.sql for what a row is). Returns the rows written.
+-- Serialised by the same advisory lock as before.
+CREATE FUNCTION land.refresh_parcel_overview_areas(boxes geometry[]) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    o constant float8 := 20037508.342789244;   -- half the Web Mercator world
+    s12 constant float8 := 2 * 20037508.342789244 / 4096 / 32;
+    xs int[];                                  -- the z8 cells, as two arrays
+    ys int[];
+    region geometry;
+    written bigint;
+BEGIN
+    SELECT array_agg(x8), array_agg(y8) INTO xs, ys FROM land.overview_z8_cells(boxes);
+    IF xs IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('land.parcel_overview'));
+    SELECT ST_MakeEnvelope(min(x) * 16 * s12 - o, o - (max(y) + 1) * 16 * s12,
+                           (max(x) + 1) * 16 * s12 - o, o - min(y) * 16 * s12, 3857)
+      INTO region FROM unnest(xs, ys) AS c(x, y);
+    -- Range conditions per zoom, so a small refresh (an edit) reads the cell index.
+    DELETE FROM land.parcel_overview p
+     USING unnest(xs, ys) AS c(x8, y8), generate_series(8, 12) AS lz
+     WHERE p.zoom = lz
+       AND p.cell_x BETWEEN c.x8 << (lz - 8) AND ((c.x8 + 1) << (lz - 8)) - 1
+       AND p.cell_y BETWEEN c.y8 << (lz - 8) AND ((c.y8 + 1) << (lz - 8)) - 1;
+    INSERT INTO land.parcel_overview (zoom, cell_x, cell_y, land_use_code, parcel_count, area_m2, geom_3857)
+    WITH centres AS (
+        SELECT (ST_XMin(geom_3857) + ST_XMax(geom_3857)) / 2 AS x,
+               (ST_YMin(geom_3857) + ST_YMax(geom_3857)) / 2 AS y,
+               land_use_code AS code, area_m2
+        FROM land.parcels
+        WHERE geom_3857 && region
+    ), base AS (
+        SELECT floor((x + o) / s12)::int AS cx, floor((o - y) / s12)::int AS cy, code,
+               count(*) AS n, sum(area_m2) AS a,
+               -- Web Mercator stretches areas by 1/cos²(latitude) = cosh²(y / R).
+               sum(area_m2 * cosh(y / 6378137.0) ^ 2) AS am
+        FROM centres
+        GROUP BY 1, 2, 3
+    ), chosen AS (
+        -- Only the base cells inside the chosen z8 cells (the region is their bounding box).
+        SELECT b.* FROM base b JOIN unnest(xs, ys) AS c(x8, y8)
+          ON (b.cx >> 4) = c.x8 AND (b.cy >> 4) = c.y8
+    ), levels AS (
+        SELECT z, b.cx >> (12 - z) AS cx, b.cy >> (12 - z) AS cy, code,
+               sum(n)::int AS n, sum(a) AS a, sum(am) AS am,
+               s12 * (1 << (12 - z)) AS s
+        FROM chosen b, generate_series(8, 12) AS z
+        GROUP BY 1, 2, 3, 4
+    ), ranked AS (
+        SELECT *, row_number() OVER (PARTITION BY z, cx, cy ORDER BY am DESC, code) AS rank,
+               sum(am) OVER (PARTITION BY z, cx, cy) AS total
+        FROM levels
+    ), kept AS (
+        -- A band under one pixel high cannot be seen: each cell keeps its largest code and up
+        -- to three more bands of at least a pixel (at most 4 × 1024 bands in a tile).
+        SELECT * FROM ranked WHERE rank = 1 OR (rank <= 4 AND am * 8 >= s * s)
+    ), stacked AS (
+        SELECT *, sum(am) OVER (PARTITION BY z, cx, cy ORDER BY code) AS upper,
+               -- The kept bands share the covered part of the cell (at most all of it).
+               least(total, s * s) / sum(am) OVER (PARTITION BY z, cx, cy) / s AS per_area
+        FROM kept
+    )
+    SELECT z, cx, cy, code, n, round(a)::bigint,
+           ST_MakeEnvelope(cx * s - o, o - (cy + 1) * s + (upper - am) * per_area,
+                           (cx + 1) * s - o, o - (cy + 1) * s + upper * per_area, 3857)
+    FROM stacked;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END $$;
+
+-- The edits' single box: the one-element case.
+CREATE OR REPLACE FUNCTION land.refresh_parcel_overview(bbox geometry) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT land.refresh_parcel_overview_areas(ARRAY[bbox])
+$$;
