@@ -356,22 +356,13 @@ pub async fn import(
         read,
         report: serde_json::to_value(&summary).unwrap_or_default(),
     };
+    // The owner's step for what the skipped triggers keep in step (the parcels' land-use
+    // overview) runs per touched area inside the merge's transaction: the load and what
+    // derives from it commit together or not at all.
     let merged = loader
-        .merge(opts.mode, &record, opts.dry_run)
+        .merge_with(opts.mode, &record, opts.dry_run, decl.hooks)
         .await
         .map_err(bulk_err)?;
-    // The owner's post-load step, for what the skipped triggers keep in step (the parcels'
-    // land-use overview), per touched area so only the tiles around the changes are notified
-    // again. The load is committed by now, so a failure is reported, not turned into a failed
-    // import.
-    if let (false, true, Some(hooks)) = (opts.dry_run, merged.triggers_bypassed, decl.hooks) {
-        for &bbox in &merged.touched_areas {
-            if let Err(e) = hooks.after_bulk_load(pool, bbox).await {
-                tracing::error!(%e, layer = table.kind, "post-load step failed after an import");
-                summary.findings.push(e);
-            }
-        }
-    }
     summary.merged = Some(merged);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

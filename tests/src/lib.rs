@@ -240,6 +240,12 @@ impl Bando {
         (status, r.text().await.expect("body"))
     }
 
+    /// SIGKILL (`kill -9`): no shutdown of any kind; returns once the process is gone.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
