@@ -225,12 +225,15 @@ impl Burst {
     }
 }
 
+/// version, begin, end, the next version's begin, attributes
+type VersionRow = (i32, String, Option<String>, Option<String>, Value);
+
 /// The history of every parcel holds each acknowledged write exactly once and no write twice,
 /// its versions are numbered without a gap with lifespans end to end, and the parcel is its
 /// last version: nothing partial, nothing acknowledged lost.
 async fn assert_history_holds(pool: &PgPool, parcels: &[i64], attempts: &[Attempt]) {
     for &parcel in parcels {
-        let versions: Vec<(i32, String, Option<String>, Option<String>, Value)> = sqlx::query_as(
+        let versions: Vec<VersionRow> = sqlx::query_as(
             "SELECT version, begin_lifespan::text, end_lifespan::text,
                     lead(begin_lifespan::text) OVER (ORDER BY version), attributes
              FROM land.parcel_versions WHERE parcel_id = $1 ORDER BY version",
