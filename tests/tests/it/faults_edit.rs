@@ -216,6 +216,18 @@ impl Burst {
         })
     }
 
+    /// Waits (at most 30 s) until every one of `parcels` had a write applied sent after `since`.
+    async fn wait_each_applied(&self, parcels: &[i64], since: Instant) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.each_applied_since(parcels, since) {
+            assert!(
+                Instant::now() < deadline,
+                "not every editor got a write through within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn finish(self) -> Vec<Attempt> {
         self.stop.store(true, Ordering::Release);
         for t in self.tasks {
@@ -242,7 +254,16 @@ async fn assert_history_holds(pool: &PgPool, parcels: &[i64], attempts: &[Attemp
         .fetch_all(pool)
         .await
         .expect("versions");
-        assert!(!versions.is_empty(), "parcel {parcel}: no history");
+        if versions.is_empty() {
+            // Never edited (every write refused or lost): nothing may claim otherwise.
+            assert!(
+                !attempts
+                    .iter()
+                    .any(|a| a.parcel == parcel && a.acknowledged()),
+                "parcel {parcel}: acknowledged writes but no history"
+            );
+            continue;
+        }
         for (i, v) in versions.iter().enumerate() {
             assert_eq!(v.0, i as i32 + 1, "parcel {parcel}: a gap in the versions");
             match &v.3 {
@@ -314,6 +335,23 @@ async fn wait_sessions_gone(pool: &PgPool) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The private MQTT brokers (`mosquitto -c <data_dir>/mosquitto/mosquitto.conf`) running.
+fn brokers_of(data_dir: &Path) -> usize {
+    let conf = data_dir.join("mosquitto").join("mosquitto.conf");
+    let conf = conf.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let c = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                    let text = String::from_utf8_lossy(&c);
+                    text.contains("mosquitto") && text.contains(&conf)
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 async fn parcel_ids(pool: &PgPool) -> Vec<i64> {
@@ -396,10 +434,13 @@ async fn kill_9_of_bando_during_a_write_burst_loses_no_acknowledged_write() {
     let server = Server::start(bando());
     let token = officer_token(bando());
 
-    let burst = Burst::start(&server.base, &token, &parcels);
-    // Let writes flow, then kill bando while they do.
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let burst = Burst::start(&server.base, &token, &parcels);
+    // Let writes flow (each editor has one through), then kill bando while they do.
+    burst.wait_each_applied(&parcels, started).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = work.path().join("state");
+    assert_eq!(brokers_of(&state), 1, "bando's private MQTT broker");
     server.kill();
     let killed_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -436,12 +477,18 @@ async fn kill_9_of_bando_during_a_write_burst_loses_no_acknowledged_write() {
     wait_sessions_gone(&db.pool).await;
     assert_history_holds(&db.pool, &parcels, &attempts).await;
 
-    // A new bando on the same data edits again.
+    // A new bando on the same data edits again, and stops the broker the killed one left.
     let server = Server::start(bando());
+    assert_eq!(
+        brokers_of(&state),
+        1,
+        "the killed bando's MQTT broker is still running beside the new one's"
+    );
     let mut all = attempts;
     all.extend(edit_each(&server.base, &token, &parcels, "after restart").await);
     assert_history_holds(&db.pool, &parcels, &all).await;
     server.stop();
+    assert_eq!(brokers_of(&state), 0, "a broker outlived bando");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -484,7 +531,8 @@ async fn postgres_restarted_during_a_write_burst_answers_503_and_loses_no_acknow
     pool.close().await;
 
     let burst = Burst::start(&server.base, &token, &parcels);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    burst.wait_each_applied(&parcels, Instant::now()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // A fast stop ends every session, the ones in the middle of a write too.
     let stopped_at = Instant::now();
     run_ok(bando().args(["db", "stop"]));
@@ -492,14 +540,7 @@ async fn postgres_restarted_during_a_write_burst_answers_503_and_loses_no_acknow
     run_ok(bando().args(["db", "start"]));
     let started_at = Instant::now();
     // bando is not restarted: each editor gets a write through again by itself.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !burst.each_applied_since(&parcels, started_at) {
-        assert!(
-            Instant::now() < deadline,
-            "writes did not go through again within 30 s of PostgreSQL's restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    burst.wait_each_applied(&parcels, started_at).await;
     let attempts = burst.finish().await;
 
     let mut during_outage = 0;
