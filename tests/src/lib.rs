@@ -269,6 +269,25 @@ impl Bando {
     }
 }
 
+/// A test that fails before stopping its server must not leave it (and its private broker)
+/// running: SIGTERM, a clean exit within 10 s, else SIGKILL.
+impl Drop for Bando {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Writes the sample set into a fresh temporary directory.
 pub fn sample_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
