@@ -19,6 +19,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgCopyIn;
 use sqlx::{Connection, PgConnection, Postgres};
 
+use crate::declare::LayerHooks;
 use crate::feature::{ColumnType, FeatureTable};
 
 /// The channel feature tables' triggers notify on commit (payload: JSON with `table`
@@ -46,6 +47,19 @@ pub enum BulkError {
         /// Driver error.
         source: sqlx::Error,
     },
+    /// The database server ran out of disk space (SQLSTATE 53100), most often in its
+    /// temporary space while staging; the live table is unchanged.
+    #[error("{step}: the database server ran out of disk space ({source}); the live table is unchanged: free disk space on the database server (for staging, where its temp_tablespaces are) and import again")]
+    DiskFull {
+        /// Which step.
+        step: &'static str,
+        /// Driver error.
+        source: sqlx::Error,
+    },
+    /// The owner's step keeping derived data in step with the load failed
+    /// ([`LayerHooks::after_bulk_load`]); the live table is unchanged.
+    #[error("bringing what derives from the layer up to date: {0}")]
+    AfterLoad(String),
     /// A row does not fit the table's description (a bug in the caller).
     #[error("row has {got} values, table {table} has {want} columns")]
     Shape {
@@ -59,7 +73,12 @@ pub enum BulkError {
 }
 
 fn db(step: &'static str) -> impl FnOnce(sqlx::Error) -> BulkError {
-    move |source| BulkError::Db { step, source }
+    move |source| match &source {
+        sqlx::Error::Database(e) if e.code().as_deref() == Some("53100") => {
+            BulkError::DiskFull { step, source }
+        }
+        _ => BulkError::Db { step, source },
+    }
 }
 
 /// A typed value of a canonical column.
@@ -585,10 +604,23 @@ impl Loader {
     /// are then read from it. The table is locked against other writers (not readers) for the
     /// transaction, so the classification stays true until the commit.
     pub async fn merge(
+        self,
+        mode: MergeMode,
+        record: &ImportRecord,
+        dry_run: bool,
+    ) -> Result<Merged, BulkError> {
+        self.merge_with(mode, record, dry_run, None).await
+    }
+
+    /// [`merge`](Loader::merge), with the owner's `hooks`: when the load bypasses the table's
+    /// triggers, [`LayerHooks::after_bulk_load`] runs once for the touched areas in the same
+    /// transaction before it commits.
+    pub async fn merge_with(
         mut self,
         mode: MergeMode,
         record: &ImportRecord,
         dry_run: bool,
+        hooks: Option<&dyn LayerHooks>,
     ) -> Result<Merged, BulkError> {
         let t = self.table;
         let target = t.qualified();
@@ -769,6 +801,15 @@ impl Loader {
             }
         }
         lap("recorded the import");
+        if let (true, false, Some(hooks)) = (own_notify, dry_run, hooks) {
+            if !merged.touched_areas.is_empty() {
+                hooks
+                    .after_bulk_load(&mut tx, &merged.touched_areas)
+                    .await
+                    .map_err(BulkError::AfterLoad)?;
+            }
+            lap("brought derived data up to date");
+        }
         if dry_run {
             tx.rollback()
                 .await

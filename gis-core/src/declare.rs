@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::bulk::StagedRow;
 use crate::crs::VN2000_TM3_106_15;
@@ -53,12 +53,13 @@ pub trait LayerHooks: Send + Sync {
         None
     }
 
-    /// After a bulk load that bypassed the table's statement triggers: bring derived data of
-    /// the touched areas (EPSG:3857 boxes, all of one load at once) up to date. The load is
-    /// committed; an error is reported as a finding.
+    /// During a bulk load that bypassed the table's statement triggers: bring derived data of
+    /// the touched areas (EPSG:3857 boxes, all of one load at once) up to date on `conn`,
+    /// inside the load's transaction just before its commit, so the load and what derives from
+    /// it commit together (a load killed in between leaves neither). An error fails the load.
     fn after_bulk_load<'a>(
         &'a self,
-        _pool: &'a PgPool,
+        _conn: &'a mut PgConnection,
         _areas_3857: &'a [[f64; 4]],
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })

@@ -356,28 +356,13 @@ pub async fn import(
         read,
         report: serde_json::to_value(&summary).unwrap_or_default(),
     };
+    // The owner's step for what the skipped triggers keep in step (the parcels' land-use
+    // overview) runs per touched area inside the merge's transaction: the load and what
+    // derives from it commit together or not at all.
     let merged = loader
-        .merge(opts.mode, &record, opts.dry_run)
+        .merge_with(opts.mode, &record, opts.dry_run, decl.hooks)
         .await
         .map_err(bulk_err)?;
-    // The owner's post-load step, for what the skipped triggers keep in step (the parcels'
-    // land-use overview), over the touched areas so only the tiles around the changes are
-    // notified again. The load is committed by now, so a failure is reported, not turned into
-    // a failed import.
-    if let (false, true, Some(hooks)) = (opts.dry_run, merged.triggers_bypassed, decl.hooks) {
-        if !merged.touched_areas.is_empty() {
-            let timer = std::time::Instant::now();
-            if let Err(e) = hooks.after_bulk_load(pool, &merged.touched_areas).await {
-                tracing::error!(%e, layer = table.kind, "post-load step failed after an import");
-                summary.findings.push(e);
-            }
-            tracing::debug!(
-                areas = merged.touched_areas.len(),
-                seconds = timer.elapsed().as_secs_f64(),
-                "post-load step"
-            );
-        }
-    }
     summary.merged = Some(merged);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -4,8 +4,10 @@
 //! 127.0.0.1 (the machine's own service usually holds 1883), anonymous, without persistence
 //! (readings are kept in PostgreSQL, not in the broker), with its configuration and log in
 //! `<data_dir>/mosquitto`. Started as root, Mosquitto drops to the `mosquitto` user; the
-//! configuration has no `pid_file` (one in a root-owned directory makes it exit). Stopped by
-//! [`PrivateBroker::stop`] or when dropped.
+//! configuration has no `pid_file` (one in a root-owned directory makes it exit); bando keeps
+//! the broker's process id in `<data_dir>/mosquitto/broker.pid` itself, so a broker left
+//! running by a bando that was killed (`kill -9` runs no drop) is stopped by the next start
+//! instead of piling up. Stopped by [`PrivateBroker::stop`] or when dropped.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -130,8 +132,9 @@ impl PrivateBroker {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(dir_err)?;
-        let port = free_port()?;
         let conf = dir.join("mosquitto.conf");
+        stop_left_over(&dir.join(PID_FILE), &conf);
+        let port = free_port()?;
         let log = dir.join("mosquitto.log");
         std::fs::write(
             &conf,
@@ -159,6 +162,7 @@ impl PrivateBroker {
                 reason: format!("cannot run {}: {e}", binary.display()),
                 log: log.clone(),
             })?;
+        let _ = std::fs::write(dir.join(PID_FILE), child.id().to_string());
         let mut broker = PrivateBroker {
             child: Some(child),
             port,
@@ -231,9 +235,43 @@ impl PrivateBroker {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_file(self.dir.join(PID_FILE));
             tracing::info!(port = self.port, "private MQTT broker stopped");
         }
     }
+}
+
+/// bando's record of its broker's process id, in the broker's directory.
+const PID_FILE: &str = "broker.pid";
+
+/// Stops the broker a killed bando left running: the process named in `pid_file`, if it is
+/// still a mosquitto run with `conf` (a recycled process id belongs to someone else).
+fn stop_left_over(pid_file: &Path, conf: &Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let ours = std::fs::read(proc_dir.join("cmdline")).is_ok_and(|c| {
+        let text = String::from_utf8_lossy(&c);
+        text.contains("mosquitto") && text.contains(&*conf.to_string_lossy())
+    });
+    if ours {
+        tracing::warn!(
+            pid,
+            "stopping the MQTT broker a previous bando left running"
+        );
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = std::fs::remove_file(pid_file);
 }
 
 impl Drop for PrivateBroker {

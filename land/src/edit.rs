@@ -209,9 +209,21 @@ fn is_conflict(e: &sqlx::Error) -> bool {
         if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
 }
 
+/// A random pause of up to 5 ms · 2ⁿ before retry `n`: edits that aborted each other (on a
+/// small table PostgreSQL's predicate locks cover the whole relation, so any two concurrent
+/// edits can) would otherwise run again in lockstep and abort each other again.
+fn conflict_pause(tries: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let ceiling_us = 5_000u64 << tries.min(8);
+    std::time::Duration::from_micros(random % ceiling_us)
+}
+
 /// Runs an edit, again when PostgreSQL aborted it for a conflict with a concurrent edit (the
-/// retry sees that edit's result: its tag check or its rules decide); after
-/// [`CONFLICT_RETRIES`] it gives up with [`EditError::Busy`].
+/// retry sees that edit's result: its tag check or its rules decide), after a random pause;
+/// after [`CONFLICT_RETRIES`] it gives up with [`EditError::Busy`].
 pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, EditError>
 where
     F: FnMut() -> Fut,
@@ -225,6 +237,7 @@ where
                 if tries > CONFLICT_RETRIES {
                     return Err(EditError::Busy);
                 }
+                tokio::time::sleep(conflict_pause(tries)).await;
             }
             other => return other,
         }

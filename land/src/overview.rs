@@ -10,12 +10,13 @@
 //! parcels (a few seconds per million).
 //!
 //! Kept in step in two ways: a statement trigger refreshes the changed area for every edit,
-//! inside the edit's transaction; bulk loads (which skip triggers) call [`refresh`] once after
-//! their merge, which also notifies tile servers again, since the load's own notification was
-//! sent before the overview changed. Owner names are never part of it.
+//! inside the edit's transaction; bulk loads (which skip triggers) call [`refresh`] per touched
+//! area inside their merge's transaction, before it commits (so a load killed or failing
+//! half-way leaves parcels and overview as they were, and tile servers hear of the load only
+//! once both are committed). Owner names are never part of it.
 
 use gis_core::layer::{Generalisation, OverviewTable, PropertyDef, PropertyKind};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 /// The first zoom that draws the parcels themselves; lower zooms draw the overview.
 pub const DETAIL_ZOOM: u8 = 13;
@@ -77,10 +78,10 @@ pub fn cell_size_3857(z: u8) -> f64 {
 
 /// Recomputes the overview of every cell that may hold a parcel centre inside one of `areas`
 /// (west, south, east, north in EPSG:3857; the areas a load touched, old and new rows) — one
-/// pass over the z8 cells they meet, however many areas — and then notifies tile servers on
-/// `bando_layer_changes` for `land.parcels` and each area, in one transaction. Returns the
-/// overview rows written.
-pub async fn refresh(pool: &PgPool, areas: &[[f64; 4]]) -> Result<u64, OverviewError> {
+/// pass over the z8 cells they meet, however many areas — on `conn`, in the caller's
+/// transaction (the load's, which notifies tile servers of the areas when it commits).
+/// Returns the overview rows written.
+pub async fn refresh(conn: &mut PgConnection, areas: &[[f64; 4]]) -> Result<u64, OverviewError> {
     let Some(&first) = areas.first() else {
         return Ok(0);
     };
@@ -90,7 +91,6 @@ pub async fn refresh(pool: &PgPool, areas: &[[f64; 4]]) -> Result<u64, OverviewE
         source,
     };
     let column = |i: usize| areas.iter().map(|a| a[i]).collect::<Vec<f64>>();
-    let mut tx = pool.begin().await.map_err(err)?;
     let written: i64 = sqlx::query_scalar(
         "SELECT land.refresh_parcel_overview_areas(ARRAY(
              SELECT ST_MakeEnvelope(w, s, e, n, 3857)
@@ -100,24 +100,9 @@ pub async fn refresh(pool: &PgPool, areas: &[[f64; 4]]) -> Result<u64, OverviewE
     .bind(column(1))
     .bind(column(2))
     .bind(column(3))
-    .fetch_one(&mut *tx)
+    .fetch_one(conn)
     .await
     .map_err(err)?;
-    for bbox_3857 in areas {
-        sqlx::query(
-            "SELECT pg_notify($1, json_build_object('table', 'land.parcels', 'op', 'overview',
-                    'bbox_3857', json_build_array($2::float8, $3::float8, $4::float8, $5::float8))::text)",
-        )
-        .bind(gis_core::bulk::CHANGES_CHANNEL)
-        .bind(bbox_3857[0])
-        .bind(bbox_3857[1])
-        .bind(bbox_3857[2])
-        .bind(bbox_3857[3])
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-    }
-    tx.commit().await.map_err(err)?;
     Ok(u64::try_from(written).unwrap_or(0))
 }
 

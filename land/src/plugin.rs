@@ -9,7 +9,7 @@ use gis_core::declare::{
 };
 use gis_core::layer::{Roles, StyleHints};
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::tables::{COMMUNES, MAP_SHEETS, PARCELS};
 
@@ -119,21 +119,17 @@ impl LayerHooks for ParcelHooks {
     }
 
     // Bulk loads skip the parcels' triggers, so the land-use overview of the touched areas is
-    // refreshed here, in one pass (and servers notified again).
+    // refreshed here, in one pass, in the load's transaction.
     fn after_bulk_load<'a>(
         &'a self,
-        pool: &'a PgPool,
+        conn: &'a mut PgConnection,
         areas_3857: &'a [[f64; 4]],
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            crate::overview::refresh(pool, areas_3857)
+            crate::overview::refresh(conn, areas_3857)
                 .await
                 .map(|_| ())
-                .map_err(|e| {
-                    format!(
-                        "{e}; low-zoom parcel tiles of this area stay stale until the next import or edit there"
-                    )
-                })
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -248,9 +248,9 @@ impl Bando {
         (status, r.text().await.expect("body"))
     }
 
-    /// SIGKILL: the process ends at once, in the middle of whatever it was doing.
+    /// SIGKILL (`kill -9`): no shutdown of any kind; returns once the process is gone.
     pub fn kill(mut self) {
-        self.child.kill().expect("kill -9 bando");
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
@@ -277,13 +277,22 @@ impl Bando {
     }
 }
 
-/// A test that panics leaves no server behind.
+/// A test that fails before stopping its server must not leave it (and its private broker)
+/// running: SIGTERM, a clean exit within 10 s, else SIGKILL.
 impl Drop for Bando {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
         }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -8,6 +8,8 @@ mod db;
 mod edit;
 mod export;
 mod faults;
+mod faults_edit;
+mod faults_import;
 mod features;
 mod import;
 mod ioc;

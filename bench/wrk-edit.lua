@@ -1,0 +1,41 @@
+-- wrk script: PATCHes of parcels through OGC API – Features Part 4, one parcel per wrk thread
+-- (run with -t N -c N): each thread sets place_name again and again, each write carrying the
+-- ETag the previous answer gave (the first one reads it with a GET). The parcel ids come from
+-- the file given after `--` (one per line), the token from BANDO_BEARER. Any answer other than
+-- 200/204 is counted by wrk as non-2xx and makes the thread read the tag again.
+local ids = {}
+local next_thread = 0
+function setup(thread)
+  if #ids == 0 then
+    for line in io.lines(os.getenv("EDIT_IDS")) do
+      ids[#ids + 1] = line
+    end
+  end
+  next_thread = next_thread + 1
+  thread:set("parcel", ids[((next_thread - 1) % #ids) + 1])
+end
+local bearer = os.getenv("BANDO_BEARER")
+local tag = nil
+local n = 0
+function request()
+  local path = "/collections/parcels/items/" .. parcel
+  local headers = { ["Authorization"] = "Bearer " .. bearer }
+  if tag == nil then
+    return wrk.format("GET", path, headers)
+  end
+  n = n + 1
+  headers["Content-Type"] = "application/merge-patch+json"
+  headers["If-Match"] = tag
+  headers["Edit-Reason"] = "bench"
+  headers["Edit-Document"] = "QD%2012%2F2026"
+  return wrk.format("PATCH", path, headers,
+    string.format('{"properties":{"place_name":"bench %s %d"}}', parcel, n))
+end
+function response(status, headers, body)
+  local t = headers["ETag"] or headers["etag"]
+  if (status == 200 or status == 204) and t then
+    tag = t
+  else
+    tag = nil
+  end
+end
