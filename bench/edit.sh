@@ -59,7 +59,8 @@ for writers in 1 16; do
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  echo "| $writers | $rps | $p50 | $p99 | ${bad:-0} |"
+  why=$(awk '/^refused/ {printf "%s%s %s", sep, $2, $3; sep=", "}' <<<"$out" | tr -d ':')
+  echo "| $writers | $rps | $p50 | $p99 | ${bad:-0}${why:+ ($why)} |"
 done
 versions=$(psql "$url" -At -c "SELECT count(*) FROM land.parcel_versions WHERE reason = 'bench'")
 echo

@@ -4,8 +4,10 @@
 -- the file given after `--` (one per line), the token from BANDO_BEARER. Any answer other than
 -- 200/204 is counted by wrk as non-2xx and makes the thread read the tag again.
 local ids = {}
+local threads = {}
 local next_thread = 0
 function setup(thread)
+  threads[#threads + 1] = thread
   if #ids == 0 then
     for line in io.lines(os.getenv("EDIT_IDS")) do
       ids[#ids + 1] = line
@@ -31,11 +33,27 @@ function request()
   return wrk.format("PATCH", path, headers,
     string.format('{"properties":{"place_name":"bench %s %d"}}', parcel, n))
 end
+refused = {}
 function response(status, headers, body)
+  if status ~= 200 and status ~= 204 then
+    refused[status] = (refused[status] or 0) + 1
+  end
   local t = headers["ETag"] or headers["etag"]
   if (status == 200 or status == 204) and t then
     tag = t
   else
     tag = nil
+  end
+end
+-- The refused writes by status, over every thread (printed after wrk's summary).
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("refused") or {}) do
+      total[status] = (total[status] or 0) + n
+    end
+  end
+  for status, n in pairs(total) do
+    io.write(string.format("refused %d: %d\n", status, n))
   end
 end
