@@ -53,9 +53,11 @@ BEGIN
         WHERE geom_3857 && region
     ), base AS (
         SELECT floor((x + o) / s12)::int AS cx, floor((o - y) / s12)::int AS cy, code,
-               count(*) AS n, sum(area_m2) AS a,
-               -- Web Mercator stretches areas by 1/cos²(latitude) = cosh²(y / R).
-               sum(area_m2 * cosh(y / 6378137.0) ^ 2) AS am
+               count(*) AS n, sum(area_m2::numeric) AS a,
+               -- Web Mercator stretches areas by 1/cos²(latitude) = cosh²(y / R). Summed
+               -- exactly (numeric), so the bands do not depend on the order rows are read in:
+               -- a refresh of any set of areas writes the rows a full refresh would.
+               sum((area_m2 * cosh(y / 6378137.0) ^ 2)::numeric) AS am
         FROM centres
         GROUP BY 1, 2, 3
     ), chosen AS (
@@ -64,7 +66,7 @@ BEGIN
           ON (b.cx >> 4) = c.x8 AND (b.cy >> 4) = c.y8
     ), levels AS (
         SELECT z, b.cx >> (12 - z) AS cx, b.cy >> (12 - z) AS cy, code,
-               sum(n)::int AS n, sum(a) AS a, sum(am) AS am,
+               sum(n)::int AS n, sum(a) AS a, sum(am)::float8 AS am,
                s12 * (1 << (12 - z)) AS s
         FROM chosen b, generate_series(8, 12) AS z
         GROUP BY 1, 2, 3, 4
