@@ -24,12 +24,14 @@ demo: build web-deps
 	$(BANDO) --data-dir $(DATA_DIR) sample --out $(DATA_DIR)/sample --import
 	@echo "bando: open http://localhost:$(lastword $(subst :, ,$(LISTEN)))/ — Ctrl-C stops it"
 	# The IOC display (/ioc) is fed by the sensor simulator once serve has started its private
-	# MQTT broker (its configuration is written anew, with the port, at every start).
+	# MQTT broker (its configuration is written anew, with the port, at every start). A
+	# background job of a script ignores Ctrl-C, so the simulator is stopped (SIGTERM) when
+	# serve ends, however it ends. The demo signs in through the development issuer (/dev-auth).
 	rm -f $(DATA_DIR)/mosquitto/mosquitto.conf
 	( until [ -f $(DATA_DIR)/mosquitto/mosquitto.conf ]; do sleep 1; done; sleep 2; \
-	  exec $(BANDO) --data-dir $(DATA_DIR) simulate-sensors ) &
-	# The demo signs in through the built-in development issuer (/dev-auth).
-	exec env BANDO_AUTH_DEV_ISSUER=true $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
+	  exec $(BANDO) --data-dir $(DATA_DIR) simulate-sensors ) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	env BANDO_AUTH_DEV_ISSUER=true $(BANDO) --data-dir $(DATA_DIR) serve --listen $(LISTEN)
 
 ## test: every test (Rust against real PostGIS, browser tests in headless Chromium) and lints.
 test: build web-deps
