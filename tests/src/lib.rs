@@ -9,8 +9,11 @@
 //!   127.0.0.1 at a free port — so both the existing-server path (a TCP URL) and the private
 //!   cluster are exercised. `make test` stops that cluster after the run.
 //! - [`bando_bin`] finds the built `bando` binary for end-to-end tests.
+//! - [`http`]: one in-process request helper (`send`, `Reply`) for the router tests.
 //!
 //! No test shares mutable fixtures with another: each gets a fresh database.
+
+pub mod http;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

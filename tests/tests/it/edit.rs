@@ -3,76 +3,17 @@
 //! transaction (a refused write leaves the parcel exactly as it was), the commune scope, the
 //! history, retired numbers, and tiles that are never stale after a write.
 
-use axum::body::{to_bytes, Body};
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use tile_server::app::{app, AppState, Limits};
-use tower::ServiceExt;
 
 use tests::TestDb;
 
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: axum::http::HeaderMap,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Reply {
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-    pub(crate) fn etag(&self) -> String {
-        self.headers
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-}
+pub(crate) use tests::http::{send, Reply};
 
 /// "Quyết định 12/QĐ-UBND ngày 01/12/2026", percent-encoded as a header carries it.
 pub(crate) const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
-
-pub(crate) async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Reply {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let body = match body {
-        Some(b) => Body::from(b.to_string()),
-        None => Body::empty(),
-    };
-    let response = app
-        .clone()
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
 
 pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})

@@ -6,15 +6,13 @@
 
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
 use ioc::broker::PrivateBroker;
 use ioc::ingest::{Ingest, IngestSettings, NewObservation};
 use ioc::mqtt::{observations_topic, Publisher, Subscriber};
 use serde_json::{json, Value};
 use tile_server::app::{app, AppState, Limits};
-use tower::ServiceExt;
 
 use tests::{assert_problem_json, TestDb};
 
@@ -160,17 +158,7 @@ async fn mqtt_readings_are_stored_and_bad_ones_counted_and_dropped() {
     broker.stop();
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
+use tests::http::Reply;
 
 async fn send(
     app: &Router,
@@ -179,30 +167,7 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Reply {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::HOST, "ioc.test");
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = app
-        .clone()
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    tests::http::send(app, method, uri, token, &[("host", "ioc.test")], body).await
 }
 
 async fn get(app: &Router, uri: &str) -> Reply {

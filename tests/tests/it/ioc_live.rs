@@ -66,28 +66,10 @@ async fn write(db: &TestDb, readings: &[NewObservation]) {
     assert!(outcome.iter().all(Result::is_ok), "{outcome:?}");
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
+use tests::http::Reply;
 
 fn request(method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::HOST, "ioc.test");
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request")
+    tests::http::request(method, uri, token, &[("host", "ioc.test")], body)
 }
 
 async fn send(
@@ -97,22 +79,7 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Reply {
-    let response = app
-        .clone()
-        .oneshot(request(method, uri, token, body))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    tests::http::send(app, method, uri, token, &[("host", "ioc.test")], body).await
 }
 
 /// A server state trusting a development issuer, and the issuer.

@@ -3,30 +3,15 @@
 //! planning report, approval by administrators superseding the replaced plan in one transaction
 //! and dropping tiles, the report as of a date, the comparison of two versions, documents.
 
-use axum::body::{to_bytes, Body};
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
 use importers::pipeline::{import, ImportOptions};
 use serde_json::{json, Value};
 use tile_server::app::{app, AppState, Limits};
-use tower::ServiceExt;
 
 use tests::TestDb;
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-}
+use tests::http::Reply;
 
 async fn send(
     app: &Router,
@@ -35,30 +20,7 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Reply {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.header(header::CONTENT_TYPE, "application/json");
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = app
-        .clone()
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    tests::http::send(app, method, uri, token, &[], body).await
 }
 
 fn square(lon: f64, lat: f64, size: f64) -> Value {

@@ -4,7 +4,7 @@
 //! officers and administrators do, in items, tiles and identify; refused tokens are 401 with
 //! a `WWW-Authenticate` challenge; answers to signed-in readers are private.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
@@ -16,47 +16,10 @@ use tests::{decode_mvt, TestDb};
 const OWNER: &str = "Trần Văn Riêng Tư";
 const HOME: &str = "Số nhà riêng";
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-    fn header(&self, name: header::HeaderName) -> String {
-        self.headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
+use tests::http::Reply;
 
 async fn get(app: &Router, uri: &str, token: Option<&str>) -> Reply {
-    let mut req = Request::get(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let response = app
-        .clone()
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    tests::http::send(app, axum::http::Method::GET, uri, token, &[], None).await
 }
 
 /// Fifteen parcels with owner names and addresses (ten of commune 25195, five of 25210), the
