@@ -16,8 +16,9 @@ use tile_server::app::{app, AppState, Limits};
 
 use tests::{assert_problem_json, TestDb};
 
-/// Two stations (air, surface water) → three datastreams.
-async fn stations(db: &TestDb) -> Vec<(i64, String)> {
+/// Two stations (air, surface water) → three datastreams (id, observed property), seeded
+/// once (a second seeding makes nothing new). Also used by `ioc_live`.
+pub(crate) async fn stations(db: &TestDb) -> Vec<(i64, String)> {
     sqlx::query(
         "INSERT INTO sectors.env_stations (source_id, code, name, station_type, geom) VALUES
          ('KK-01', 'KK-01', 'Trạm quan trắc không khí Tân Phú', 'Không khí',

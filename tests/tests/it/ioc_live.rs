@@ -16,34 +16,17 @@ use tower::ServiceExt;
 
 use tests::{assert_problem_json, decode_mvt, TestDb};
 
-/// Two stations (air, surface water) → datastreams PM2.5, Water level, Rainfall.
+/// The two stations of `ioc::stations` → the datastreams PM2.5, Water level, Rainfall.
 async fn stations(db: &TestDb) -> (i64, i64, i64) {
-    sqlx::query(
-        "INSERT INTO sectors.env_stations (source_id, code, name, station_type, geom) VALUES
-         ('KK-01', 'KK-01', 'Trạm quan trắc không khí Tân Phú', 'Không khí',
-          ST_Transform(ST_SetSRID(ST_MakePoint(106.883, 11.535), 4326), 9212)),
-         ('NM-02', 'NM-02', 'Trạm quan trắc nước mặt Đồng Xoài', 'Nước mặt',
-          ST_Transform(ST_SetSRID(ST_MakePoint(106.900, 11.540), 4326), 9212))",
-    )
-    .execute(&db.pool)
-    .await
-    .expect("stations");
-    ioc::seed::seed_stations(&db.pool).await.expect("seed");
-    let id = async |name: &str| -> i64 {
-        sqlx::query_scalar(
-            "SELECT d.id FROM ioc.datastreams d
-             JOIN ioc.observed_properties op ON op.id = d.observed_property_id WHERE op.name = $1",
-        )
-        .bind(name)
-        .fetch_one(&db.pool)
-        .await
-        .expect("datastream")
+    let streams = crate::ioc::stations(db).await;
+    let id = |name: &str| {
+        streams
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(id, _)| *id)
+            .unwrap_or_else(|| panic!("no datastream {name}: {streams:?}"))
     };
-    (
-        id("PM2.5").await,
-        id("Water level").await,
-        id("Rainfall").await,
-    )
+    (id("PM2.5"), id("Water level"), id("Rainfall"))
 }
 
 fn reading(ds: i64, seconds_ago: i64, value: f64) -> NewObservation {
