@@ -12,6 +12,7 @@
 #   bench/tiles-token.sh [SECONDS_PER_RUN]     default 15
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-15}
 reps=3
 work=bench/.data/token
@@ -47,19 +48,8 @@ for t in "$planner" "$officer"; do
   [[ $code == 200 ]] || { echo "token refused ($code); see $work/serve.log" >&2; exit 1; }
 done
 # The z14–16 tiles holding parcels, shuffled.
-psql "$url" -At -F' ' -c "WITH e AS (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom_3857), 3857), 4326) AS b FROM land.parcels)
-  SELECT z, x, y FROM e, generate_series(14, 16) z,
-    LATERAL (SELECT floor((ST_XMin(b) + 180) / 360 * 2^z)::int AS x0, floor((ST_XMax(b) + 180) / 360 * 2^z)::int AS x1,
-                    floor((1 - ln(tan(radians(ST_YMax(b))) + 1 / cos(radians(ST_YMax(b)))) / pi()) / 2 * 2^z)::int AS y0,
-                    floor((1 - ln(tan(radians(ST_YMin(b))) + 1 / cos(radians(ST_YMin(b)))) / pi()) / 2 * 2^z)::int AS y1) r,
-    generate_series(r.x0, r.x1) x, generate_series(r.y0, r.y1) y
-  WHERE EXISTS (SELECT 1 FROM land.parcels p WHERE p.geom_3857 && ST_TileEnvelope(z, x, y))" |
-  python3 -c 'import random, sys
-t = [l.split() for l in sys.stdin if l.strip()]
-random.Random(2025).shuffle(t)
-sys.stdout.writelines(f"/tiles/parcels/{z}/{x}/{y}.mvt\n" for z, x, y in t[:5000])' >"$work/paths.txt"
+parcel_tile_paths "$url" "$work/paths.txt"
 n=$(wc -l <"$work/paths.txt")
-[[ $n -gt 100 ]] || { echo "only $n tiles hold parcels" >&2; exit 1; }
 # Warm-up: every tile once per access class (planner and officer read the public class).
 BANDO_BEARER= wrk -t2 -c16 -d"$((secs / 2 + 5))s" -s bench/wrk-paths.lua "http://127.0.0.1:$port" -- "$work/paths.txt" >/dev/null
 # The reference: bando's own gzip bytes of every tile, served from memory.

@@ -10,6 +10,7 @@
 #   bench/warm-vs-rev.sh [REV] [SECONDS_PER_RUN] [ROUNDS]     default 6329131 15 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 rev=${1:-6329131}
 secs=${2:-15}
 reps=${3:-3}
@@ -46,19 +47,8 @@ for s in new old; do
   curl -sf "http://127.0.0.1:${port[$s]}/health" >/dev/null || { echo "$s did not start; see $work/$s.log" >&2; exit 1; }
 done
 # The z14–16 tiles holding parcels (from this checkout's database), shuffled.
-psql "${url[new]}" -At -F' ' -c "WITH e AS (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom_3857), 3857), 4326) AS b FROM land.parcels)
-  SELECT z, x, y FROM e, generate_series(14, 16) z,
-    LATERAL (SELECT floor((ST_XMin(b) + 180) / 360 * 2^z)::int AS x0, floor((ST_XMax(b) + 180) / 360 * 2^z)::int AS x1,
-                    floor((1 - ln(tan(radians(ST_YMax(b))) + 1 / cos(radians(ST_YMax(b)))) / pi()) / 2 * 2^z)::int AS y0,
-                    floor((1 - ln(tan(radians(ST_YMin(b))) + 1 / cos(radians(ST_YMin(b)))) / pi()) / 2 * 2^z)::int AS y1) r,
-    generate_series(r.x0, r.x1) x, generate_series(r.y0, r.y1) y
-  WHERE EXISTS (SELECT 1 FROM land.parcels p WHERE p.geom_3857 && ST_TileEnvelope(z, x, y))" |
-  python3 -c 'import random, sys
-t = [l.split() for l in sys.stdin if l.strip()]
-random.Random(2025).shuffle(t)
-sys.stdout.writelines(f"/tiles/parcels/{z}/{x}/{y}.mvt\n" for z, x, y in t[:5000])' >"$work/paths.txt"
+parcel_tile_paths "${url[new]}" "$work/paths.txt"
 n=$(wc -l <"$work/paths.txt")
-[[ $n -gt 100 ]] || { echo "only $n tiles hold parcels" >&2; exit 1; }
 for s in new old; do # warm both caches
   wrk -t2 -c16 -d"$((secs / 2 + 5))s" -s bench/wrk-paths.lua "http://127.0.0.1:${port[$s]}" -- "$work/paths.txt" >/dev/null
 done
