@@ -5,8 +5,10 @@
 //! ([`layers::registry`]) to the database's catalog, and serves the router built by
 //! [`app::app`]. Handlers are thin; domain rules and their SQL live in the domain crates.
 //!
-//! Entry points: `main.rs` (commands), [`app`] (router and middleware), [`error`] (the one
-//! error type and RFC 9457 problem JSON), [`config`] (two-stage configuration).
+//! Entry points: `main.rs` (commands), [`app`] (the router), [`edge`] (what every answer
+//! passes: CORS and security headers, metrics, problem JSON, audit of refusals, read-your-writes,
+//! `Vary`), [`error`] (the one error type and RFC 9457 problem JSON), [`config`] (two-stage
+//! configuration).
 #![deny(missing_docs)]
 
 pub mod app;
