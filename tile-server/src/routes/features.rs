@@ -3,7 +3,7 @@
 //!
 //! The items SQL lives in [`gis_core::features`]; this module reads the query string, checks
 //! it (unknown parameters are refused, as OGC asks, except `f` and queryables used as query
-//! parameters), and shapes the answer. The caller's [`Access`] is one value passed down:
+//! parameters), and shapes the answer. The caller's [`Access`](gis_core::layer::Access) is one value passed down:
 //! what the [`Reader`] may read ([`Reader::sight`]): restricted properties (owner names) appear only for land officers and administrators,
 //! and using one in `filter`, `properties`, `sortby` or as a query parameter answers 403.
 
