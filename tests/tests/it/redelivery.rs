@@ -53,11 +53,11 @@ async fn staged_delivery(db: &TestDb) -> Loader {
         .expect("begin");
     sqlx::query(
         "INSERT INTO bando_stage (__file, __index, source_id, commune_code, sheet_number,
-            parcel_number, declared_area_m2, land_use_code, certificate_issued, extra, srid, wkb)
-         SELECT 0, i, 'p' || i, '25195', 1, i, 64, 'ONT', i % 200 <> 101, '{}', 9212,
-                ST_AsBinary(ST_MakeEnvelope(500000 + (i % 400) * 30, 1270000 + (i / 400) * 30,
+            parcel_number, declared_area_m2, land_use_code, certificate_issued, extra, geom)
+         SELECT 0, i, 'p' || i, '25195', 1, i, 64, 'ONT', i % 200 <> 101, '{}',
+                ST_Multi(ST_MakeEnvelope(500000 + (i % 400) * 30, 1270000 + (i / 400) * 30,
                     CASE WHEN i % 200 = 1 THEN 500024 ELSE 500025 END + (i % 400) * 30,
-                    1270025 + (i / 400) * 30))
+                    1270025 + (i / 400) * 30, 9212))
          FROM generate_series(1, $1::bigint + 500) AS i WHERE i % 200 <> 0 OR i > $1",
     )
     .bind(LIVE)
