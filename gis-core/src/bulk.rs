@@ -238,6 +238,20 @@ impl Loader {
                 c.ty.sql()
             ));
         }
+        // The staging table lives in the session's local buffers (8 MB by default: every pass
+        // over a million staged rows went through the kernel) and its passes sort and hash
+        // (4 MB by default: duplicate keys spilled to disk). temp_buffers can only be raised
+        // before the session first touches a temporary table; a reused connection keeps its own.
+        for (setting, value) in [("temp_buffers", "256MB"), ("work_mem", "64MB")] {
+            if let Err(e) = sqlx::query("SELECT set_config($1, $2, false)")
+                .bind(setting)
+                .bind(value)
+                .execute(&mut *conn)
+                .await
+            {
+                tracing::debug!(setting, error = %e, "staging setting kept");
+            }
+        }
         let sql = format!(
             "DROP TABLE IF EXISTS pg_temp.{STAGE};
              CREATE TEMP TABLE {STAGE} (

@@ -5,10 +5,13 @@
 //! a digitising error, a duplicate, a shifted parcel — is reported when the two parcels share
 //! more than a tolerance area, measured in the projected metres of their TM-3 zone.
 //!
-//! [`OverlapDetector`] keeps each parcel as flat rings of `[f64; 2]` (about 150 bytes for a
-//! six-vertex parcel) and its key in one string arena. [`OverlapDetector::finish`] then works one
-//! group (SRID) at a time: it bulk-loads an R-tree of bounding boxes, and each pair of parcels
-//! whose boxes meet goes through a cheap exact filter; only the pairs it flags have their
+//! [`OverlapDetector`] keeps each parcel as flat rings of whole millimetres from its group's
+//! origin (`[i32; 2]`, 8 bytes a vertex: half of `f64` pairs, which is what bounds an import's
+//! memory at a million parcels; cadastral coordinates are surveyed to the centimetre and the
+//! filter's snap distance is a centimetre) and its key in one string arena.
+//! [`OverlapDetector::finish`] then works one group (SRID) at a time: it bulk-loads an R-tree of
+//! bounding boxes (in millimetres too), and each pair of parcels whose boxes meet is decoded to
+//! metres and goes through a cheap exact filter; only the pairs it flags have their
 //! intersection computed (`geo`'s boolean operations) and compared with the tolerance.
 //!
 //! The filter flags a pair when, with `s` = [`SNAP_TOLERANCE_M`]:
@@ -82,8 +85,11 @@ pub struct OverlapDetector {
     part_ends: Vec<u32>,
     /// Per ring: end of its vertices in `coords` (not closed: the last vertex is not repeated).
     ring_ends: Vec<u32>,
-    /// Every vertex. Exteriors run counter-clockwise, holes clockwise.
-    coords: Vec<[f64; 2]>,
+    /// Every vertex, in millimetres from its group's origin. Exteriors run counter-clockwise,
+    /// holes clockwise.
+    coords: Vec<[i32; 2]>,
+    /// Per group (SRID): the origin of its millimetre grid (its first vertex, to the kilometre).
+    origins: Vec<(i32, [f64; 2])>,
 }
 
 /// Two parcels of the same group overlapping by more than the tolerance.
@@ -109,6 +115,7 @@ impl OverlapDetector {
             part_ends: Vec::new(),
             ring_ends: Vec::new(),
             coords: Vec::new(),
+            origins: Vec::new(),
         }
     }
 
@@ -128,7 +135,7 @@ impl OverlapDetector {
             self.ring_ends.len(),
             self.part_ends.len(),
         );
-        let parsed = self.read_wkb(wkb);
+        let parsed = self.read_wkb(wkb, group);
         let key_end = u32::try_from(self.keys.len() + key.len())
             .map_err(|_| "more than 4 GiB of parcel keys".to_string());
         let parcel_end =
@@ -163,10 +170,14 @@ impl OverlapDetector {
     /// All pairs overlapping by more than the tolerance, largest overlap first (ties by keys).
     pub fn finish(self) -> Vec<Overlap> {
         let flagged = self.flagged();
+        let (mut shape_a, mut shape_b) = (Shape::default(), Shape::default());
         let mut overlaps: Vec<Overlap> = flagged
             .into_iter()
             .filter_map(|(a, b)| {
-                let area_m2 = self.intersection_area(a as usize, b as usize);
+                if !(self.load(a as usize, &mut shape_a) && self.load(b as usize, &mut shape_b)) {
+                    return None;
+                }
+                let area_m2 = intersection_area(&shape_a, &shape_b);
                 (area_m2 > self.tolerance_m2).then(|| Overlap {
                     a: self.key(a as usize).to_string(),
                     b: self.key(b as usize).to_string(),
@@ -193,7 +204,8 @@ impl OverlapDetector {
             let boxes: Vec<Boxed> = members
                 .iter()
                 .filter_map(|&i| {
-                    self.bbox(i as usize).map(|b| Boxed {
+                    self.bbox_mm(i as usize).map(|b| Boxed {
+                        // Parcels whose boxes do not meet share no area.
                         envelope: AABB::from_corners([b[0], b[1]], [b[2], b[3]]),
                         parcel: i,
                     })
@@ -203,7 +215,14 @@ impl OverlapDetector {
             // The self-join yields every meeting pair twice and each box with itself.
             for (x, y) in tree.intersection_candidates_with_other_tree(&tree) {
                 if x.parcel < y.parcel
-                    && self.suspicious(x.parcel as usize, y.parcel as usize, &mut scratch)
+                    && self.load(x.parcel as usize, &mut scratch.a)
+                    && self.load(y.parcel as usize, &mut scratch.b)
+                    && suspicious(
+                        &scratch.a,
+                        &scratch.b,
+                        &mut scratch.edges,
+                        &mut scratch.cuts,
+                    )
                 {
                     flagged.push((x.parcel, y.parcel));
                 }
@@ -234,8 +253,8 @@ impl OverlapDetector {
         first..last
     }
 
-    /// The vertices of parcel `i`, every ring one after the other.
-    fn vertices(&self, i: usize) -> &[[f64; 2]] {
+    /// The vertices of parcel `i` (millimetres), every ring one after the other.
+    fn vertices_mm(&self, i: usize) -> &[[i32; 2]] {
         let rings = self.ring_span(i);
         let first = if rings.start == 0 {
             0
@@ -250,14 +269,9 @@ impl OverlapDetector {
         &self.coords[first..last]
     }
 
-    fn rings(&self, i: usize) -> impl Iterator<Item = &[[f64; 2]]> + Clone + '_ {
-        self.ring_span(i)
-            .map(|r| &self.coords[span(&self.ring_ends, r)])
-    }
-
-    /// `[min x, min y, max x, max y]`, or None for a parcel without geometry.
-    fn bbox(&self, i: usize) -> Option<[f64; 4]> {
-        let vertices = self.vertices(i);
+    /// `[min x, min y, max x, max y]` in millimetres, or None for a parcel without geometry.
+    fn bbox_mm(&self, i: usize) -> Option<[i32; 4]> {
+        let vertices = self.vertices_mm(i);
         let first = vertices.first()?;
         Some(
             vertices
@@ -273,9 +287,54 @@ impl OverlapDetector {
         )
     }
 
+    /// Decodes parcel `i` into `out`, in metres from its group's origin (the filter and the
+    /// areas only compare parcels of one group, so they need no absolute position). False for
+    /// a parcel without geometry.
+    fn load(&self, i: usize, out: &mut Shape) -> bool {
+        out.coords.clear();
+        out.ring_ends.clear();
+        out.part_ends.clear();
+        for part in span(&self.parcel_ends, i) {
+            for ring in span(&self.part_ends, part) {
+                out.coords.extend(
+                    self.coords[span(&self.ring_ends, ring)]
+                        .iter()
+                        .map(|p| [f64::from(p[0]) / 1000.0, f64::from(p[1]) / 1000.0]),
+                );
+                out.ring_ends.push(out.coords.len());
+            }
+            out.part_ends.push(out.ring_ends.len());
+        }
+        let Some(first) = out.coords.first() else {
+            return false;
+        };
+        out.bbox = out
+            .coords
+            .iter()
+            .fold([first[0], first[1], first[0], first[1]], |b, p| {
+                [
+                    b[0].min(p[0]),
+                    b[1].min(p[1]),
+                    b[2].max(p[0]),
+                    b[3].max(p[1]),
+                ]
+            });
+        true
+    }
+
+    /// The origin of `group`'s millimetre grid: the first vertex seen in it, to the kilometre.
+    fn origin(&mut self, group: i32, x: f64, y: f64) -> [f64; 2] {
+        if let Some((_, o)) = self.origins.iter().find(|(g, _)| *g == group) {
+            return *o;
+        }
+        let o = [(x / 1000.0).round() * 1000.0, (y / 1000.0).round() * 1000.0];
+        self.origins.push((group, o));
+        o
+    }
+
     // ---------------------------------------------------------------- WKB
 
-    fn read_wkb(&mut self, wkb: &[u8]) -> Result<(), String> {
+    fn read_wkb(&mut self, wkb: &[u8], group: i32) -> Result<(), String> {
         let mut r = Reader {
             bytes: wkb,
             pos: 0,
@@ -283,7 +342,7 @@ impl OverlapDetector {
         };
         let (kind, dims) = r.header()?;
         match kind {
-            3 => self.read_polygon(&mut r, dims)?,
+            3 => self.read_polygon(&mut r, dims, group)?,
             6 => {
                 let count = r.count(9)?;
                 for _ in 0..count {
@@ -293,7 +352,7 @@ impl OverlapDetector {
                             "a MultiPolygon member of WKB type {kind}, not a Polygon"
                         ));
                     }
-                    self.read_polygon(&mut r, dims)?;
+                    self.read_polygon(&mut r, dims, group)?;
                 }
             }
             other => {
@@ -311,7 +370,7 @@ impl OverlapDetector {
         Ok(())
     }
 
-    fn read_polygon(&mut self, r: &mut Reader<'_>, dims: usize) -> Result<(), String> {
+    fn read_polygon(&mut self, r: &mut Reader<'_>, dims: usize, group: i32) -> Result<(), String> {
         let rings = r.count(4)?;
         let mut exterior_kept = false;
         for ring in 0..rings {
@@ -326,8 +385,18 @@ impl OverlapDetector {
                 if !(x.is_finite() && y.is_finite()) {
                     return Err(format!("a non-finite coordinate ({x}, {y})"));
                 }
-                if self.coords.len() == start || self.coords[self.coords.len() - 1] != [x, y] {
-                    self.coords.push([x, y]);
+                let o = self.origin(group, x, y);
+                let (qx, qy) = (((x - o[0]) * 1000.0).round(), ((y - o[1]) * 1000.0).round());
+                // ±2,000 km from the zone's first parcel: far beyond any province.
+                let limit = f64::from(i32::MAX - 1000);
+                if qx.abs() > limit || qy.abs() > limit {
+                    return Err(format!(
+                        "a vertex ({x}, {y}) more than 2,000 km from the delivery's first parcel"
+                    ));
+                }
+                let q = [qx as i32, qy as i32];
+                if self.coords.len() == start || self.coords[self.coords.len() - 1] != q {
+                    self.coords.push(q);
                 }
             }
             if self.coords.len() > start + 1
@@ -336,7 +405,7 @@ impl OverlapDetector {
                 self.coords.pop();
             }
             let is_exterior = ring == 0;
-            let area2 = twice_signed_area(&self.coords[start..]);
+            let area2 = twice_signed_area_mm(&self.coords[start..]);
             // A hole is kept only inside a kept exterior; degenerate rings go.
             if self.coords.len() - start < 3 || area2 == 0.0 || !(is_exterior || exterior_kept) {
                 self.coords.truncate(start);
@@ -359,147 +428,172 @@ impl OverlapDetector {
         }
         Ok(())
     }
+}
 
-    // ---------------------------------------------------------------- filter
+/// A parcel decoded for the filter: metres from its group's origin.
+#[derive(Default)]
+struct Shape {
+    /// Every vertex, ring after ring (rings not closed).
+    coords: Vec<[f64; 2]>,
+    /// Per ring: end of its vertices in `coords`.
+    ring_ends: Vec<usize>,
+    /// Per polygon: end of its rings in `ring_ends`.
+    part_ends: Vec<usize>,
+    /// `[min x, min y, max x, max y]`.
+    bbox: [f64; 4],
+}
 
-    /// Whether parcels `a` and `b` (whose boxes meet) may overlap: see the module docs.
-    fn suspicious(&self, a: usize, b: usize, scratch: &mut Scratch) -> bool {
-        let (Some(box_a), Some(box_b)) = (self.bbox(a), self.bbox(b)) else {
-            return false;
-        };
-        self.vertex_inside(a, b, &box_b)
-            || self.vertex_inside(b, a, &box_a)
-            || self.edges_meet(a, b, &box_a, &box_b, &mut scratch.edges)
-            || self.chord_inside(a, b, &box_b, &mut scratch.cuts)
-            || self.chord_inside(b, a, &box_a, &mut scratch.cuts)
-    }
-
-    /// Test 1: a vertex of `a` strictly inside `b`.
-    fn vertex_inside(&self, a: usize, b: usize, box_b: &[f64; 4]) -> bool {
-        self.vertices(a)
-            .iter()
-            .any(|p| inside_box(p, box_b, -SNAP_TOLERANCE_M) && self.strictly_inside(p, b))
-    }
-
-    /// Tests 2 and 3: a proper crossing, or edges running along each other in one direction.
-    fn edges_meet(
-        &self,
-        a: usize,
-        b: usize,
-        box_a: &[f64; 4],
-        box_b: &[f64; 4],
-        edges_b: &mut Vec<([f64; 2], [f64; 2])>,
-    ) -> bool {
-        edges_b.clear();
-        edges_b.extend(
-            edges(self.rings(b))
-                .filter(|(q1, q2)| boxes_meet(&segment_box(q1, q2), box_a, SNAP_TOLERANCE_M))
-                .map(|(q1, q2)| (*q1, *q2)),
-        );
-        if edges_b.is_empty() {
-            return false;
-        }
-        edges(self.rings(a)).any(|(p1, p2)| {
-            let box_e = segment_box(p1, p2);
-            boxes_meet(&box_e, box_b, SNAP_TOLERANCE_M)
-                && edges_b.iter().any(|(q1, q2)| {
-                    boxes_meet(&box_e, &segment_box(q1, q2), SNAP_TOLERANCE_M)
-                        && edge_pair_suspicious(p1, p2, q1, q2)
-                })
+impl Shape {
+    fn rings(&self) -> impl Iterator<Item = &[[f64; 2]]> + Clone + '_ {
+        (0..self.ring_ends.len()).map(|r| {
+            let start = if r == 0 { 0 } else { self.ring_ends[r - 1] };
+            &self.coords[start..self.ring_ends[r]]
         })
     }
 
-    /// Test 4: a piece of an edge of `a`, cut at the vertices of `b` on it, strictly inside `b`.
-    fn chord_inside(&self, a: usize, b: usize, box_b: &[f64; 4], cuts: &mut Vec<f64>) -> bool {
-        let vertices_b = self.vertices(b);
-        edges(self.rings(a)).any(|(p1, p2)| {
-            let box_e = segment_box(p1, p2);
-            if !boxes_meet(&box_e, box_b, -SNAP_TOLERANCE_M) {
-                return false;
-            }
-            let d = sub(p2, p1);
-            let len2 = dot(d, d);
-            cuts.clear();
-            cuts.push(0.0);
-            cuts.push(1.0);
-            for w in vertices_b {
-                if inside_box(w, &box_e, SNAP_TOLERANCE_M) {
-                    let t = dot(sub(w, p1), d) / len2;
-                    if t > 0.0
-                        && t < 1.0
-                        && dist2_to_segment(w, p1, p2) <= SNAP_TOLERANCE_M * SNAP_TOLERANCE_M
-                    {
-                        cuts.push(t);
-                    }
-                }
-            }
-            cuts.sort_unstable_by(f64::total_cmp);
-            cuts.windows(2).any(|w| {
-                let t = 0.5 * (w[0] + w[1]);
-                let m = [p1[0] + t * d[0], p1[1] + t * d[1]];
-                inside_box(&m, box_b, -SNAP_TOLERANCE_M) && self.strictly_inside(&m, b)
+    /// Polygons as ranges of `ring_ends` (the first ring is the exterior).
+    fn parts(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        (0..self.part_ends.len()).map(|p| {
+            let start = if p == 0 { 0 } else { self.part_ends[p - 1] };
+            start..self.part_ends[p]
+        })
+    }
+}
+
+// -------------------------------------------------------------------- filter
+
+/// Whether parcels `a` and `b` (whose boxes meet) may overlap: see the module docs.
+fn suspicious(
+    a: &Shape,
+    b: &Shape,
+    edges: &mut Vec<([f64; 2], [f64; 2])>,
+    cuts: &mut Vec<f64>,
+) -> bool {
+    vertex_inside(a, b)
+        || vertex_inside(b, a)
+        || edges_meet(a, b, edges)
+        || chord_inside(a, b, cuts)
+        || chord_inside(b, a, cuts)
+}
+
+/// Test 1: a vertex of `a` strictly inside `b`.
+fn vertex_inside(a: &Shape, b: &Shape) -> bool {
+    a.coords
+        .iter()
+        .any(|p| inside_box(p, &b.bbox, -SNAP_TOLERANCE_M) && strictly_inside(p, b))
+}
+
+/// Tests 2 and 3: a proper crossing, or edges running along each other in one direction.
+fn edges_meet(a: &Shape, b: &Shape, edges_b: &mut Vec<([f64; 2], [f64; 2])>) -> bool {
+    edges_b.clear();
+    edges_b.extend(
+        edges(b.rings())
+            .filter(|(q1, q2)| boxes_meet(&segment_box(q1, q2), &a.bbox, SNAP_TOLERANCE_M))
+            .map(|(q1, q2)| (*q1, *q2)),
+    );
+    if edges_b.is_empty() {
+        return false;
+    }
+    edges(a.rings()).any(|(p1, p2)| {
+        let box_e = segment_box(p1, p2);
+        boxes_meet(&box_e, &b.bbox, SNAP_TOLERANCE_M)
+            && edges_b.iter().any(|(q1, q2)| {
+                boxes_meet(&box_e, &segment_box(q1, q2), SNAP_TOLERANCE_M)
+                    && edge_pair_suspicious(p1, p2, q1, q2)
             })
-        })
-    }
+    })
+}
 
-    /// Whether `p` lies inside parcel `i` (even–odd over all its rings) and farther than
-    /// [`SNAP_TOLERANCE_M`] from its boundary.
-    fn strictly_inside(&self, p: &[f64; 2], i: usize) -> bool {
-        let snap2 = SNAP_TOLERANCE_M * SNAP_TOLERANCE_M;
-        let mut inside = false;
-        for (u, v) in edges(self.rings(i)) {
-            if inside_box(p, &segment_box(u, v), SNAP_TOLERANCE_M)
-                && dist2_to_segment(p, u, v) <= snap2
-            {
-                return false;
-            }
-            if (u[1] > p[1]) != (v[1] > p[1]) {
-                let x = u[0] + (p[1] - u[1]) * (v[0] - u[0]) / (v[1] - u[1]);
-                if p[0] < x {
-                    inside = !inside;
+/// Test 4: a piece of an edge of `a`, cut at the vertices of `b` on it, strictly inside `b`.
+fn chord_inside(a: &Shape, b: &Shape, cuts: &mut Vec<f64>) -> bool {
+    edges(a.rings()).any(|(p1, p2)| {
+        let box_e = segment_box(p1, p2);
+        if !boxes_meet(&box_e, &b.bbox, -SNAP_TOLERANCE_M) {
+            return false;
+        }
+        let d = sub(p2, p1);
+        let len2 = dot(d, d);
+        cuts.clear();
+        cuts.push(0.0);
+        cuts.push(1.0);
+        for w in &b.coords {
+            if inside_box(w, &box_e, SNAP_TOLERANCE_M) {
+                let t = dot(sub(w, p1), d) / len2;
+                if t > 0.0
+                    && t < 1.0
+                    && dist2_to_segment(w, p1, p2) <= SNAP_TOLERANCE_M * SNAP_TOLERANCE_M
+                {
+                    cuts.push(t);
                 }
             }
         }
-        inside
-    }
+        cuts.sort_unstable_by(f64::total_cmp);
+        cuts.windows(2).any(|w| {
+            let t = 0.5 * (w[0] + w[1]);
+            let m = [p1[0] + t * d[0], p1[1] + t * d[1]];
+            inside_box(&m, &b.bbox, -SNAP_TOLERANCE_M) && strictly_inside(&m, b)
+        })
+    })
+}
 
-    // ---------------------------------------------------------------- exact area
-
-    /// Area of the intersection of parcels `a` and `b`, computed near the origin of `a`'s box.
-    fn intersection_area(&self, a: usize, b: usize) -> f64 {
-        let Some(origin) = self.bbox(a) else {
-            return 0.0;
-        };
-        let shape_a = self.to_geo(a, &origin);
-        let shape_b = self.to_geo(b, &origin);
-        shape_a.intersection(&shape_b).unsigned_area()
+/// Whether `p` lies inside parcel `b` (even–odd over all its rings) and farther than
+/// [`SNAP_TOLERANCE_M`] from its boundary.
+fn strictly_inside(p: &[f64; 2], b: &Shape) -> bool {
+    let snap2 = SNAP_TOLERANCE_M * SNAP_TOLERANCE_M;
+    let mut inside = false;
+    for (u, v) in edges(b.rings()) {
+        if inside_box(p, &segment_box(u, v), SNAP_TOLERANCE_M) && dist2_to_segment(p, u, v) <= snap2
+        {
+            return false;
+        }
+        if (u[1] > p[1]) != (v[1] > p[1]) {
+            let x = u[0] + (p[1] - u[1]) * (v[0] - u[0]) / (v[1] - u[1]);
+            if p[0] < x {
+                inside = !inside;
+            }
+        }
     }
+    inside
+}
 
-    fn to_geo(&self, i: usize, origin: &[f64; 4]) -> MultiPolygon<f64> {
-        let ring = |r: usize| -> LineString<f64> {
-            self.coords[span(&self.ring_ends, r)]
-                .iter()
-                .map(|p| Coord {
-                    x: p[0] - origin[0],
-                    y: p[1] - origin[1],
-                })
-                .collect()
-        };
-        MultiPolygon(
-            span(&self.parcel_ends, i)
-                .map(|part| {
-                    let mut rings = span(&self.part_ends, part);
-                    let exterior = rings.next().map(ring).unwrap_or_else(|| LineString(vec![]));
-                    Polygon::new(exterior, rings.map(ring).collect())
-                })
-                .collect(),
-        )
-    }
+// -------------------------------------------------------------------- exact area
+
+/// Area of the intersection of parcels `a` and `b`, computed near the origin of `a`'s box.
+fn intersection_area(a: &Shape, b: &Shape) -> f64 {
+    let origin = a.bbox;
+    to_geo(a, &origin)
+        .intersection(&to_geo(b, &origin))
+        .unsigned_area()
+}
+
+fn to_geo(shape: &Shape, origin: &[f64; 4]) -> MultiPolygon<f64> {
+    let rings: Vec<&[[f64; 2]]> = shape.rings().collect();
+    let ring = |r: usize| -> LineString<f64> {
+        rings[r]
+            .iter()
+            .map(|p| Coord {
+                x: p[0] - origin[0],
+                y: p[1] - origin[1],
+            })
+            .collect()
+    };
+    MultiPolygon(
+        shape
+            .parts()
+            .map(|mut part| {
+                let exterior = part.next().map(ring).unwrap_or_else(|| LineString(vec![]));
+                Polygon::new(exterior, part.map(ring).collect())
+            })
+            .collect(),
+    )
 }
 
 /// Buffers reused from one candidate pair to the next.
 #[derive(Default)]
 struct Scratch {
+    /// The pair, decoded.
+    a: Shape,
+    b: Shape,
     /// Edges of the second parcel near the first one's box.
     edges: Vec<([f64; 2], [f64; 2])>,
     /// Cut parameters along an edge (test 4).
@@ -508,12 +602,12 @@ struct Scratch {
 
 /// Entry of the R-tree: a parcel's bounding box.
 struct Boxed {
-    envelope: AABB<[f64; 2]>,
+    envelope: AABB<[i32; 2]>,
     parcel: u32,
 }
 
 impl RTreeObject for Boxed {
-    type Envelope = AABB<[f64; 2]>;
+    type Envelope = AABB<[i32; 2]>;
 
     fn envelope(&self) -> Self::Envelope {
         self.envelope
@@ -533,14 +627,23 @@ fn edges<'a>(
     rings.flat_map(|ring| ring.iter().zip(ring.iter().cycle().skip(1)))
 }
 
-/// Twice the signed area of a ring (positive counter-clockwise), taken around its first vertex.
-fn twice_signed_area(ring: &[[f64; 2]]) -> f64 {
+/// Twice the signed area of a ring of millimetres (positive counter-clockwise), exact.
+fn twice_signed_area_mm(ring: &[[i32; 2]]) -> f64 {
     let Some(o) = ring.first() else {
         return 0.0;
     };
+    let d = |p: &[i32; 2]| {
+        (
+            i128::from(p[0]) - i128::from(o[0]),
+            i128::from(p[1]) - i128::from(o[1]),
+        )
+    };
     ring.windows(2)
-        .map(|w| cross(sub(&w[0], o), sub(&w[1], o)))
-        .sum()
+        .map(|w| {
+            let (a, b) = (d(&w[0]), d(&w[1]));
+            a.0 * b.1 - a.1 * b.0
+        })
+        .sum::<i128>() as f64
 }
 
 /// Tests 2 and 3 for edge `p1p2` of one parcel and `q1q2` of the other.
@@ -1118,7 +1221,7 @@ mod tests {
         assert!(d.coords.is_empty() && d.ring_ends.is_empty() && d.part_ends.is_empty());
         add(&mut d, "good", 1, &good);
         assert_eq!(d.len(), 1);
-        assert_eq!(d.vertices(0).len(), 4);
+        assert_eq!(d.vertices_mm(0).len(), 4);
     }
 
     /// A tiny deterministic generator (no `rand` in the tree).
