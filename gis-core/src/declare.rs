@@ -71,6 +71,11 @@ pub trait ImportChecks: Send {
     /// Sees each row as it is staged (geometry as delivered, in `row.srid`).
     fn observe(&mut self, row: &StagedRow);
 
+    /// Every row has been observed: work that needs all of them may start now, in the
+    /// background, while the staging table is prepared in the database (which keeps the
+    /// importer's process idle for seconds at a million rows).
+    fn rows_done(&mut self) {}
+
     /// Findings on the staged rows (`stage` names the staging table, rows with
     /// `rejected IS NULL` are the ones to merge), as sentences for the import summary.
     fn findings<'a>(

@@ -291,6 +291,9 @@ pub async fn import(
         reports.push(report);
     }
     progress.finish(read);
+    if let Some(checks) = checks.as_mut() {
+        checks.rows_done();
+    }
 
     let mut prepared: Prepared = loader
         .prepare(opts.invalid, &flip_files)
@@ -305,6 +308,7 @@ pub async fn import(
         }
     }
     if let Some(checks) = checks {
+        let checks_started = Instant::now();
         let owner = checks
             .findings(loader.connection(), gis_core::bulk::STAGE)
             .await
@@ -315,6 +319,11 @@ pub async fn import(
         findings.extend(owner);
         // The owner's checks may have rejected rows too.
         prepared.rejects = loader.rejects().await.map_err(bulk_err)?;
+        tracing::debug!(
+            step = "owner's checks",
+            seconds = checks_started.elapsed().as_secs_f64(),
+            "import step"
+        );
     }
     prepared.rejects.extend(rust_rejects);
     prepared.rejects.sort_by_key(|r| (r.file, r.index));

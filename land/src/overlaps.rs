@@ -169,7 +169,14 @@ impl OverlapDetector {
 
     /// All pairs overlapping by more than the tolerance, largest overlap first (ties by keys).
     pub fn finish(self) -> Vec<Overlap> {
+        let started = std::time::Instant::now();
         let flagged = self.flagged();
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            parcels = self.len(),
+            flagged = flagged.len(),
+            "overlap filter"
+        );
         let (mut shape_a, mut shape_b) = (Shape::default(), Shape::default());
         let mut overlaps: Vec<Overlap> = flagged
             .into_iter()
@@ -299,7 +306,7 @@ impl OverlapDetector {
                 out.coords.extend(
                     self.coords[span(&self.ring_ends, ring)]
                         .iter()
-                        .map(|p| [f64::from(p[0]) / 1000.0, f64::from(p[1]) / 1000.0]),
+                        .map(|p| [f64::from(p[0]) * 0.001, f64::from(p[1]) * 0.001]),
                 );
                 out.ring_ends.push(out.coords.len());
             }

@@ -28,18 +28,17 @@ pub fn identity(values: &[gis_core::bulk::Value]) -> String {
 }
 
 /// Findings on the staged parcels (rows of `stage` with `rejected IS NULL`), as sentences.
-/// Overlaps come from `detector` when the importer fed it every parcel (projected deliveries:
+/// Overlaps are `overlaps` when the in-memory detector saw every parcel (projected deliveries:
 /// seconds for a million parcels); otherwise they are computed in PostGIS.
 pub async fn stage_findings(
     conn: &mut PgConnection,
     stage: &str,
-    detector: Option<crate::overlaps::OverlapDetector>,
+    overlaps: Option<Vec<crate::overlaps::Overlap>>,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
     let mut findings = Vec::new();
-    match detector {
-        Some(detector) => {
-            let overlaps = detector.finish();
+    match overlaps {
+        Some(overlaps) => {
             if !overlaps.is_empty() {
                 let examples: Vec<String> = overlaps
                     .iter()
