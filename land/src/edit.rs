@@ -748,13 +748,25 @@ pub async fn create(
     retrying(|| create_once(pool, change, edit, scope)).await
 }
 
-/// Every version of parcel `id`, oldest first (empty when it was never edited nor exists).
+/// Every version of parcel `id`, oldest first; empty when no parcel ever had this id. A
+/// parcel never edited since its delivery has its delivered state as its only version (1,
+/// `import`, living) — exactly the version its first edit records ([`ensure_history`]), so a
+/// client sees the same first version before and after that edit.
 pub async fn versions(pool: &PgPool, id: i64) -> Result<Vec<Version>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT version, action, to_json(begin_lifespan)#>>'{}', to_json(end_lifespan)#>>'{}',
                 editor, reason, document, attributes,
                 ST_AsGeoJSON(ST_Transform(geom, 4326), 9)::json
-         FROM land.parcel_versions WHERE parcel_id = $1 ORDER BY version",
+         FROM land.parcel_versions WHERE parcel_id = $1
+         UNION ALL
+         SELECT 1, 'import', to_json(p.updated_at)#>>'{}', NULL, 'import', 'as delivered',
+                coalesce('import ' || p.import_id::text, 'delivery'),
+                to_jsonb(p) - 'geom' - 'geom_3857',
+                ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json
+         FROM land.parcels p
+         WHERE p.id = $1
+           AND NOT EXISTS (SELECT 1 FROM land.parcel_versions v WHERE v.parcel_id = p.id)
+         ORDER BY 1",
     )
     .bind(id)
     .fetch_all(pool)

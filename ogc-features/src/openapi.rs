@@ -208,7 +208,14 @@ pub fn document(base: &str, layers: &LayerRegistry, extra_paths: Value) -> Value
     }
     if let (Some(target), Value::Object(extra)) = (paths.as_object_mut(), extra_paths) {
         for (k, v) in extra {
-            target.insert(k, v);
+            // An extra operation on a path described here (the writes on a collection's
+            // items) joins the operations already there.
+            match (target.get_mut(&k), v) {
+                (Some(Value::Object(item)), Value::Object(ops)) => item.extend(ops),
+                (_, v) => {
+                    target.insert(k, v);
+                }
+            }
         }
     }
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
