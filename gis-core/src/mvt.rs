@@ -79,6 +79,7 @@ pub fn tile_sql(
             feature_tile_sql(
                 layer.id(),
                 &storage,
+                &storage.qualified(),
                 &layer.properties(),
                 z,
                 access,
@@ -89,6 +90,47 @@ pub fn tile_sql(
             )
         }
     }
+}
+
+/// The tile SQL of `layer` as it was at an instant (`datetime=` on tiles, the time slider):
+/// its rows from the owner's as-of function in the tile's box
+/// ([`Layer::as_of_function`], `f(instant, box)`), drawn feature by feature at every zoom (a
+/// generalised table is of the living rows only). Binds as [`tile_sql`] plus `$4`, the instant
+/// as text (a date or an RFC 3339 timestamp, checked by the caller; `date_only` when a date,
+/// read as its last instant as by [`crate::features::as_of_instant`]). `None` when the layer
+/// keeps no history.
+pub fn tile_sql_as_of(
+    layer: &dyn Layer,
+    z: u8,
+    access: Access,
+    max_features: u32,
+    coarse: bool,
+    date_only: bool,
+) -> Option<TileSql> {
+    let function = layer.as_of_function()?;
+    let rows = layer.row_filter().and_then(|f| f.condition(access, ""));
+    let instant = crate::features::as_of_instant("$4::text", date_only);
+    let from = format!(
+        "{function}({instant}, ST_TileEnvelope($1, $2, $3, margin => {margin}))",
+        margin = f64::from(BUFFER) / f64::from(EXTENT),
+    );
+    let (extent, lag) = if coarse {
+        (COARSE_EXTENT, 2)
+    } else {
+        (EXTENT, 0)
+    };
+    Some(feature_tile_sql(
+        layer.id(),
+        &layer.storage(),
+        &from,
+        &layer.properties(),
+        z,
+        access,
+        max_features,
+        extent,
+        lag,
+        rows.as_deref(),
+    ))
 }
 
 /// The tile SQL of an [`OverviewTable`] at zoom `z` (its rows of the nearest stored zoom), under
@@ -182,6 +224,7 @@ pub fn layer_tile_sql(
     feature_tile_sql(
         layer_id,
         storage,
+        &storage.qualified(),
         properties,
         z,
         access,
@@ -198,6 +241,7 @@ pub fn layer_tile_sql(
 fn feature_tile_sql(
     layer_id: &str,
     storage: &StorageTable,
+    from: &str,
     properties: &[PropertyDef],
     z: u8,
     access: Access,
@@ -233,7 +277,7 @@ fn feature_tile_sql(
         id = sql_literal(&storage.id_column),
         id_column = quote_ident(&storage.id_column),
         columns = columns.join(", "),
-        table = storage.qualified(),
+        table = from,
         margin = f64::from(BUFFER) / f64::from(EXTENT),
         buffer = BUFFER * extent / EXTENT,
         geometry = if z <= LOW_ZOOM_MAX {
