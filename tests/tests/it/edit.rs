@@ -22,7 +22,12 @@ pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
 /// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
 /// 25210 elsewhere; the server trusting the dev issuer.
 pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    let features: Vec<Value> = (0..4)
+    setup_with(parcels()).await
+}
+
+/// The parcels of [`setup`], as GeoJSON features of the delivery.
+pub(crate) fn parcels() -> Vec<Value> {
+    (0..4)
         .map(|i| {
             let (commune, lat) = if i < 3 { ("25195", 11.535) } else { ("25210", 11.545) };
             let lon = 106.883 + f64::from(i) * 0.0002;
@@ -30,13 +35,20 @@ pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempD
                    "properties": {"MAXA": commune, "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT", "TENCHU": format!("Chủ {}", i + 1)},
                    "geometry": square(lon, lat, 0.00018)})
         })
-        .collect();
-    setup_with(features).await
+        .collect()
 }
 
 /// `features` imported as parcels; the server trusting the dev issuer, and the issuer.
 pub(crate) async fn setup_with(
     features: Vec<Value>,
+) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+    setup_checked(features, None).await
+}
+
+/// [`setup_with`], the server checking writes under `tolerances` (`[land]`) when given.
+pub(crate) async fn setup_checked(
+    features: Vec<Value>,
+    tolerances: Option<land::edit::Tolerances>,
 ) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -58,6 +70,9 @@ pub(crate) async fn setup_with(
     let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
         .expect("verifier");
     assert!(state.verifier.set(verifier).is_ok());
+    if let Some(t) = tolerances {
+        assert!(state.land.set(t).is_ok());
+    }
     (db, app(state, Limits::default()), issuer, dir)
 }
 
@@ -967,4 +982,62 @@ async fn a_parcel_never_edited_has_its_delivered_state_as_its_only_version() {
     )
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 11: the overlap tolerance is the configured one (`[land] overlap_tolerance_m2`): parcel
+/// 2 widened west over parcel 1 by a 0.15 m strip (about 3 m²) is refused under the default
+/// 1 m² and saved under 5 m².
+#[tokio::test]
+async fn the_overlap_tolerance_is_the_configured_one() {
+    let five = land::edit::Tolerances::new(5.0, 0.05).expect("tolerances");
+    for (tolerances, want) in [
+        (None, StatusCode::UNPROCESSABLE_ENTITY),
+        (Some(five), StatusCode::NO_CONTENT),
+    ] {
+        let features: Vec<Value> = (0..2)
+            .map(|i| {
+                json!({"type": "Feature",
+                       "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT"},
+                       "geometry": square(106.883 + f64::from(i) * 0.0002, 11.535, 0.00018)})
+            })
+            .collect();
+        let (db, app, issuer, _dir) = setup_checked(features, tolerances).await;
+        let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+        let id = id_of(&db, 2).await;
+        let uri = format!("/collections/parcels/items/{id}");
+        let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+            .await
+            .etag();
+        let west = 106.88318 - 0.0000014;
+        let r = send(
+            &app,
+            Method::PATCH,
+            &uri,
+            Some(&officer),
+            &[
+                ("content-type", "application/merge-patch+json"),
+                ("if-match", &tag),
+                ("edit-reason", "S%E1%BB%ADa"),
+                ("edit-document", DOCUMENT),
+            ],
+            Some(json!({"geometry": {"type": "Polygon", "coordinates": [[[west, 11.535], [106.88338, 11.535],
+                [106.88338, 11.53518], [west, 11.53518], [west, 11.535]]]}})),
+        )
+        .await;
+        assert_eq!(r.status, want, "{tolerances:?}: {}", r.text());
+        if want == StatusCode::UNPROCESSABLE_ENTITY {
+            let detail = r.json()["detail"].as_str().unwrap_or("").to_string();
+            assert!(detail.contains("at most 1 m²"), "{detail}");
+        } else {
+            // The overlap is there, between the two tolerances.
+            let area: f64 = sqlx::query_scalar(
+                "SELECT ST_Area(ST_Intersection(a.geom, b.geom)) FROM land.parcels a, land.parcels b
+                 WHERE a.parcel_number = 1 AND b.parcel_number = 2",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("overlap");
+            assert!(area > 1.0 && area < 5.0, "{area}");
+        }
+    }
 }

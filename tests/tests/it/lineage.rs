@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::edit::{send, setup, square, Reply, DOCUMENT};
+use super::edit::{parcels, send, setup, setup_checked, square, Reply, DOCUMENT};
 use tests::TestDb;
 
 const WHY: [(&str, &str); 2] = [("edit-reason", "Tach%20thua"), ("edit-document", DOCUMENT)];
@@ -613,19 +613,21 @@ async fn a_split_drops_the_stale_tiles_before_it_answers() {
     );
 }
 
-#[tokio::test]
-async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+/// Parcels 30 and 31 of sheet 1 created side by side 2.2 cm apart: their ids and tags.
+async fn two_centimetres_apart(
+    db: &TestDb,
+    app: &Router,
+    officer: &str,
+) -> (Vec<i64>, serde_json::Map<String, Value>) {
     let mut tags = serde_json::Map::new();
     let mut ids = Vec::new();
     // 0.0000002° of longitude here is about 2.2 cm.
     for (number, lon) in [(30, 106.8845), (31, 106.8845 + 0.00018 + 0.0000002)] {
         let r = send(
-            &app,
+            app,
             Method::POST,
             "/collections/parcels/items",
-            Some(&officer),
+            Some(officer),
             &[("content-type", "application/geo+json"), WHY[0], WHY[1]],
             Some(json!({"type": "Feature",
                 "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
@@ -633,10 +635,31 @@ async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let id = id_in(&db, "25195", number).await;
+        let id = id_in(db, "25195", number).await;
         tags.insert(id.to_string(), json!(r.etag()));
         ids.push(id);
     }
+    (ids, tags)
+}
+
+/// Issue 11: the snapping tolerance is the configured one (`[land] snap_tolerance_m`): under
+/// 1 cm, parcels 2.2 cm apart are not adjacent and do not merge.
+#[tokio::test]
+async fn under_a_snapping_tolerance_below_their_gap_parcels_do_not_merge() {
+    let tight = land::edit::Tolerances::new(1.0, 0.01).expect("tolerances");
+    let (db, app, issuer, _dir) = setup_checked(parcels(), Some(tight)).await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (ids, tags) = two_centimetres_apart(&db, &app, &officer).await;
+    let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("not adjacent"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (ids, tags) = two_centimetres_apart(&db, &app, &officer).await;
     let before = area(&db, ids[0]).await + area(&db, ids[1]).await;
     let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

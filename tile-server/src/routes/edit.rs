@@ -253,6 +253,11 @@ fn change_of(value: &Value, replace: bool) -> Result<Change, ApiError> {
     })
 }
 
+/// The tolerances writes are checked under: the configuration's `[land]`, else the defaults.
+fn tolerances(state: &AppState) -> land::edit::Tolerances {
+    state.land.get().copied().unwrap_or_default()
+}
+
 /// Drops this instance's tiles and remembered counts of the area a write touched.
 fn after_write(state: &AppState, bbox: [f64; 4]) {
     let table = format!(
@@ -309,7 +314,14 @@ pub async fn create(
     let value = json_body(&headers, &body, false)?;
     let edit = edit_of(&headers, Some(&value), &w.name)?;
     let change = change_of(&value, false)?;
-    let s = land::edit::create(&state.pools.writes, &change, &edit, w.scope.as_deref()).await?;
+    let s = land::edit::create(
+        &state.pools.writes,
+        &change,
+        &edit,
+        w.scope.as_deref(),
+        &tolerances(&state),
+    )
+    .await?;
     after_write(&state, s.bbox_3857);
     written(&state, &reader, &facts, StatusCode::CREATED, &s, &edit);
     let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
@@ -364,6 +376,7 @@ async fn write(
         &change,
         &edit,
         w.scope.as_deref(),
+        &tolerances(&state),
     )
     .await?;
     after_write(&state, s.bbox_3857);
@@ -536,6 +549,7 @@ pub async fn split(
         epsg,
         &edit,
         w.scope.as_deref(),
+        &tolerances(&state),
     )
     .await?;
     after_write(&state, r.bbox_3857);
@@ -592,7 +606,14 @@ pub async fn merge(
         };
         parents.push((id, tag.to_string()));
     }
-    let r = land::lineage::merge(&state.pools.writes, &parents, &edit, w.scope.as_deref()).await?;
+    let r = land::lineage::merge(
+        &state.pools.writes,
+        &parents,
+        &edit,
+        w.scope.as_deref(),
+        &tolerances(&state),
+    )
+    .await?;
     after_write(&state, r.bbox_3857);
     reshaped_audit(&state, &reader, &facts, &r, &edit);
     Ok(reshaped(&headers, &r))
