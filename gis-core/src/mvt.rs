@@ -398,6 +398,82 @@ mod tests {
         }
     }
 
+    /// The overview layer of the tests, keeping a history (`land.parcels_as_of`).
+    struct Historic(Described);
+
+    impl Layer for Historic {
+        fn id(&self) -> &str {
+            self.0.id()
+        }
+        fn title_vi(&self) -> &str {
+            self.0.title_vi()
+        }
+        fn title_en(&self) -> &str {
+            self.0.title_en()
+        }
+        fn sector(&self) -> &str {
+            self.0.sector()
+        }
+        fn geometry_kind(&self) -> crate::layer::GeometryKind {
+            self.0.geometry_kind()
+        }
+        fn storage(&self) -> StorageTable {
+            self.0.storage()
+        }
+        fn zoom_range(&self) -> (u8, u8) {
+            self.0.zoom_range()
+        }
+        fn properties(&self) -> Vec<PropertyDef> {
+            self.0.properties()
+        }
+        fn style(&self) -> crate::layer::StyleHints {
+            self.0.style()
+        }
+        fn generalisation(&self) -> Generalisation {
+            self.0.generalisation()
+        }
+        fn as_of_function(&self) -> Option<String> {
+            Some("land.parcels_as_of".into())
+        }
+    }
+
+    #[test]
+    fn tiles_as_of_an_instant_read_the_history_in_the_tile_box_at_every_zoom() {
+        assert!(tile_sql_as_of(
+            &Described(overview(), 2),
+            16,
+            Access::Public,
+            500,
+            false,
+            false
+        )
+        .is_none());
+        let layer = Historic(Described(overview(), 2));
+        // Below the detail zoom too: the overview is of the living parcels.
+        let z10 = tile_sql_as_of(&layer, 10, Access::Public, 500, false, false).expect("history");
+        assert!(
+            z10.sql.contains("FROM land.parcels_as_of(($4::text)::timestamptz, ST_TileEnvelope($1, $2, $3, margin => 0.015625))"),
+            "{}",
+            z10.sql
+        );
+        assert!(!z10.sql.contains("parcel_overview"), "{}", z10.sql);
+        assert!(!z10.sql.contains("owner_name"), "{}", z10.sql);
+        // A date is its last instant; too heavy: the coarse grid, never the overview.
+        let day = tile_sql_as_of(&layer, 16, Access::Restricted, 500, true, true).expect("history");
+        assert!(
+            day.sql
+                .contains("(($4::text)::date + 1)::timestamptz - interval '1 microsecond'"),
+            "{}",
+            day.sql
+        );
+        assert!(
+            day.sql.contains("ST_AsMVT(t, 'parcels', 1024"),
+            "{}",
+            day.sql
+        );
+        assert!(day.sql.contains("\"owner_name\""), "{}", day.sql);
+    }
+
     fn overview() -> Generalisation {
         Generalisation::Overview(OverviewTable {
             schema: "land".into(),
