@@ -618,6 +618,18 @@ fn property_of<'a>(
     ))
 }
 
+/// The instant of `datetime=<instant>` as SQL, from the bound parameter `p` holding a date
+/// (`date_only`) or an RFC 3339 timestamp (checked by [`parse_datetime`]): a date is its last
+/// instant, the state once that day's changes were made. Tiles as of an instant read it the
+/// same way.
+pub fn as_of_instant(p: &str, date_only: bool) -> String {
+    if date_only {
+        format!("(({p})::date + 1)::timestamptz - interval '1 microsecond'")
+    } else {
+        format!("({p})::timestamptz")
+    }
+}
+
 /// The conditions every query of `q` shares (everything except the cursor).
 fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
     let visible = visible_properties(layer, q.access);
@@ -626,6 +638,7 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
         from: layer.storage().qualified(),
         ..Sql::default()
     };
+    let mut as_of = None;
     if let Some(at) = &q.as_of {
         let Some(function) = layer.as_of_function() else {
             return Err(invalid(
@@ -640,13 +653,9 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
             ));
         }
         let p = sql.bind(SqlParam::Text(at.clone()));
-        // A date is its last instant: the state once that day's changes were made.
-        let instant = if at.len() == 10 {
-            format!("(({p})::date + 1)::timestamptz - interval '1 microsecond'")
-        } else {
-            format!("({p})::timestamptz")
-        };
+        let instant = as_of_instant(&p, at.len() == 10);
         sql.from = format!("{function}({instant})");
+        as_of = Some((function, instant));
     }
     if let Some(b) = &q.bbox {
         let [a, s, c, d] = b.coords;
@@ -660,6 +669,11 @@ fn conditions(layer: &dyn Layer, q: &ItemsQuery) -> Result<Sql, FeaturesError> {
             b.srid,
             sql.bind(SqlParam::Float(seg)),
         );
+        // The state at an instant in a box: the owner's function applies the box where its
+        // history is indexed (Layer::as_of_function).
+        if let Some((function, instant)) = &as_of {
+            sql.from = format!("{function}({instant}, {env})");
+        }
         sql.conditions.push(format!(
             "t.geom_3857 && {env} AND ST_Intersects(t.geom_3857, {env})"
         ));

@@ -543,7 +543,10 @@ pub trait Layer: Send + Sync {
     }
     /// The SQL function giving the layer's rows as they were at an instant (`f(timestamptz)`
     /// returning `SETOF` the table's row type), when the owner keeps a history; features
-    /// requests read it for `datetime=<instant>`.
+    /// requests read it for `datetime=<instant>`, tiles for `?datetime=`. The owner also
+    /// defines `f(timestamptz, geometry)`: the rows then whose `geom_3857` meets a Web
+    /// Mercator box, which it applies where its history is indexed (requests with a bbox, and
+    /// every tile, call this one).
     fn as_of_function(&self) -> Option<String> {
         None
     }

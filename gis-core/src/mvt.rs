@@ -79,6 +79,7 @@ pub fn tile_sql(
             feature_tile_sql(
                 layer.id(),
                 &storage,
+                &storage.qualified(),
                 &layer.properties(),
                 z,
                 access,
@@ -89,6 +90,47 @@ pub fn tile_sql(
             )
         }
     }
+}
+
+/// The tile SQL of `layer` as it was at an instant (`datetime=` on tiles, the time slider):
+/// its rows from the owner's as-of function in the tile's box
+/// ([`Layer::as_of_function`], `f(instant, box)`), drawn feature by feature at every zoom (a
+/// generalised table is of the living rows only). Binds as [`tile_sql`] plus `$4`, the instant
+/// as text (a date or an RFC 3339 timestamp, checked by the caller; `date_only` when a date,
+/// read as its last instant as by [`crate::features::as_of_instant`]). `None` when the layer
+/// keeps no history.
+pub fn tile_sql_as_of(
+    layer: &dyn Layer,
+    z: u8,
+    access: Access,
+    max_features: u32,
+    coarse: bool,
+    date_only: bool,
+) -> Option<TileSql> {
+    let function = layer.as_of_function()?;
+    let rows = layer.row_filter().and_then(|f| f.condition(access, ""));
+    let instant = crate::features::as_of_instant("$4::text", date_only);
+    let from = format!(
+        "{function}({instant}, ST_TileEnvelope($1, $2, $3, margin => {margin}))",
+        margin = f64::from(BUFFER) / f64::from(EXTENT),
+    );
+    let (extent, lag) = if coarse {
+        (COARSE_EXTENT, 2)
+    } else {
+        (EXTENT, 0)
+    };
+    Some(feature_tile_sql(
+        layer.id(),
+        &layer.storage(),
+        &from,
+        &layer.properties(),
+        z,
+        access,
+        max_features,
+        extent,
+        lag,
+        rows.as_deref(),
+    ))
 }
 
 /// The tile SQL of an [`OverviewTable`] at zoom `z` (its rows of the nearest stored zoom), under
@@ -182,6 +224,7 @@ pub fn layer_tile_sql(
     feature_tile_sql(
         layer_id,
         storage,
+        &storage.qualified(),
         properties,
         z,
         access,
@@ -198,6 +241,7 @@ pub fn layer_tile_sql(
 fn feature_tile_sql(
     layer_id: &str,
     storage: &StorageTable,
+    from: &str,
     properties: &[PropertyDef],
     z: u8,
     access: Access,
@@ -233,7 +277,7 @@ fn feature_tile_sql(
         id = sql_literal(&storage.id_column),
         id_column = quote_ident(&storage.id_column),
         columns = columns.join(", "),
-        table = storage.qualified(),
+        table = from,
         margin = f64::from(BUFFER) / f64::from(EXTENT),
         buffer = BUFFER * extent / EXTENT,
         geometry = if z <= LOW_ZOOM_MAX {
@@ -352,6 +396,82 @@ mod tests {
         fn generalisation(&self) -> Generalisation {
             self.0.clone()
         }
+    }
+
+    /// The overview layer of the tests, keeping a history (`land.parcels_as_of`).
+    struct Historic(Described);
+
+    impl Layer for Historic {
+        fn id(&self) -> &str {
+            self.0.id()
+        }
+        fn title_vi(&self) -> &str {
+            self.0.title_vi()
+        }
+        fn title_en(&self) -> &str {
+            self.0.title_en()
+        }
+        fn sector(&self) -> &str {
+            self.0.sector()
+        }
+        fn geometry_kind(&self) -> crate::layer::GeometryKind {
+            self.0.geometry_kind()
+        }
+        fn storage(&self) -> StorageTable {
+            self.0.storage()
+        }
+        fn zoom_range(&self) -> (u8, u8) {
+            self.0.zoom_range()
+        }
+        fn properties(&self) -> Vec<PropertyDef> {
+            self.0.properties()
+        }
+        fn style(&self) -> crate::layer::StyleHints {
+            self.0.style()
+        }
+        fn generalisation(&self) -> Generalisation {
+            self.0.generalisation()
+        }
+        fn as_of_function(&self) -> Option<String> {
+            Some("land.parcels_as_of".into())
+        }
+    }
+
+    #[test]
+    fn tiles_as_of_an_instant_read_the_history_in_the_tile_box_at_every_zoom() {
+        assert!(tile_sql_as_of(
+            &Described(overview(), 2),
+            16,
+            Access::Public,
+            500,
+            false,
+            false
+        )
+        .is_none());
+        let layer = Historic(Described(overview(), 2));
+        // Below the detail zoom too: the overview is of the living parcels.
+        let z10 = tile_sql_as_of(&layer, 10, Access::Public, 500, false, false).expect("history");
+        assert!(
+            z10.sql.contains("FROM land.parcels_as_of(($4::text)::timestamptz, ST_TileEnvelope($1, $2, $3, margin => 0.015625))"),
+            "{}",
+            z10.sql
+        );
+        assert!(!z10.sql.contains("parcel_overview"), "{}", z10.sql);
+        assert!(!z10.sql.contains("owner_name"), "{}", z10.sql);
+        // A date is its last instant; too heavy: the coarse grid, never the overview.
+        let day = tile_sql_as_of(&layer, 16, Access::Restricted, 500, true, true).expect("history");
+        assert!(
+            day.sql
+                .contains("(($4::text)::date + 1)::timestamptz - interval '1 microsecond'"),
+            "{}",
+            day.sql
+        );
+        assert!(
+            day.sql.contains("ST_AsMVT(t, 'parcels', 1024"),
+            "{}",
+            day.sql
+        );
+        assert!(day.sql.contains("\"owner_name\""), "{}", day.sql);
     }
 
     fn overview() -> Generalisation {

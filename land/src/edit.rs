@@ -8,7 +8,8 @@
 //!   the other learns who changed the parcel when.
 //! - **Rules**, checked after the write inside the transaction (a refusal rolls it back): a
 //!   valid polygonal geometry (never repaired silently), inside its commune (when communes are
-//!   loaded) and overlapping no neighbour by more than [`OVERLAP_TOLERANCE_M2`]; the area is the
+//!   loaded) and overlapping no neighbour by more than [`Tolerances::overlap_m2`] (configurable,
+//!   [`OVERLAP_TOLERANCE_M2`] by default); the area is the
 //!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
 //!   day of the edit (TT 27/2018 before 2024-08-01, TT 08/2024 after); identity columns change
 //!   only by split or merge; numbers of deleted parcels are never given again.
@@ -28,6 +29,52 @@ use crate::tables::PARCELS;
 pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// Largest part of a parcel an edit may leave outside its commune, m².
 pub const OUTSIDE_COMMUNE_TOLERANCE_M2: f64 = 1.0;
+
+/// The tolerances of the cadastral rules, from the `[land]` section of the configuration
+/// (defaults: [`OVERLAP_TOLERANCE_M2`] and [`crate::lineage::SNAP_M`]); every write is checked
+/// under them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerances {
+    /// Largest overlap with a neighbour a write may leave, m².
+    pub overlap_m2: f64,
+    /// Boundaries closer than this are one boundary (merge: adjacency and the snap before the
+    /// union), metres.
+    pub snap_m: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            overlap_m2: OVERLAP_TOLERANCE_M2,
+            snap_m: crate::lineage::SNAP_M,
+        }
+    }
+}
+
+impl Tolerances {
+    /// Largest accepted overlap tolerance, m² (beyond, overlaps are errors, not slivers).
+    pub const MAX_OVERLAP_M2: f64 = 100.0;
+    /// Largest accepted snapping tolerance, metres (beyond, distinct boundaries would merge).
+    pub const MAX_SNAP_M: f64 = 1.0;
+
+    /// Checked tolerances: finite, not negative, at most [`Self::MAX_OVERLAP_M2`] and
+    /// [`Self::MAX_SNAP_M`]; the error says which and why.
+    pub fn new(overlap_m2: f64, snap_m: f64) -> Result<Tolerances, String> {
+        if !(overlap_m2.is_finite() && (0.0..=Self::MAX_OVERLAP_M2).contains(&overlap_m2)) {
+            return Err(format!(
+                "the overlap tolerance is from 0 to {} m², not {overlap_m2}",
+                Self::MAX_OVERLAP_M2
+            ));
+        }
+        if !(snap_m.is_finite() && (0.0..=Self::MAX_SNAP_M).contains(&snap_m)) {
+            return Err(format!(
+                "the snapping tolerance is from 0 to {} m, not {snap_m}",
+                Self::MAX_SNAP_M
+            ));
+        }
+        Ok(Tolerances { overlap_m2, snap_m })
+    }
+}
 
 /// The identity of a parcel: set when it is created, changed only by split or merge.
 pub const IDENTITY: [&str; 3] = ["commune_code", "sheet_number", "parcel_number"];
@@ -481,7 +528,11 @@ fn geometry_sql(param: usize, srid: i32) -> String {
 }
 
 /// The cadastral rules on parcel `id` as written (inside its commune, no overlap).
-pub(crate) async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), EditError> {
+pub(crate) async fn check_rules(
+    conn: &mut PgConnection,
+    id: i64,
+    tolerances: &Tolerances,
+) -> Result<(), EditError> {
     let outside: Option<(f64, Option<Value>, String)> = sqlx::query_as(
         "SELECT ST_Area(d), ST_AsGeoJSON(ST_Transform(d, 4326), 7)::json, c.legacy_name
          FROM land.parcels p
@@ -516,10 +567,11 @@ pub(crate) async fn check_rules(conn: &mut PgConnection, id: i64) -> Result<(), 
     .fetch_optional(&mut *conn)
     .await?;
     if let Some((area, sheet, number, part)) = overlap {
-        if area > OVERLAP_TOLERANCE_M2 {
+        if area > tolerances.overlap_m2 {
             return Err(EditError::Rule {
                 reason: format!(
-                    "the parcel overlaps parcel {number} of sheet {sheet} by {area:.1} m²; at most {OVERLAP_TOLERANCE_M2} m² may"
+                    "the parcel overlaps parcel {number} of sheet {sheet} by {area:.1} m²; at most {} m² may",
+                    tolerances.overlap_m2
                 ),
                 part,
             });
@@ -556,6 +608,7 @@ async fn update_once(
     change: &Change,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Saved, EditError> {
     check_names(&change.properties, false)?;
     let mut tx = begin(pool).await?;
@@ -589,7 +642,7 @@ async fn update_once(
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
-    check_rules(&mut tx, id).await?;
+    check_rules(&mut tx, id, tolerances).await?;
     let version = record(&mut tx, id, "update", false, edit).await?;
     let after = bbox_of(&mut tx, id).await?;
     let etag = written_tag(&mut tx, id).await?;
@@ -645,6 +698,7 @@ async fn create_once(
     change: &Change,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Saved, EditError> {
     check_names(&change.properties, true)?;
     let text = |n: &str| match change.properties.get(n) {
@@ -702,7 +756,7 @@ async fn create_once(
         .fetch_one(&mut *tx)
         .await
         .map_err(classify)?;
-    check_rules(&mut tx, id).await?;
+    check_rules(&mut tx, id, tolerances).await?;
     let version = record(&mut tx, id, "create", false, edit).await?;
     let bbox = bbox_of(&mut tx, id).await?;
     let etag = written_tag(&mut tx, id).await?;
@@ -715,7 +769,8 @@ async fn create_once(
     })
 }
 
-/// Changes parcel `id` (PATCH, or PUT with [`Change::replace`]) if its tag is still `if_match`.
+/// Changes parcel `id` (PATCH, or PUT with [`Change::replace`]) if its tag is still `if_match`,
+/// checking the rules under `tolerances`.
 pub async fn update(
     pool: &PgPool,
     id: i64,
@@ -723,8 +778,9 @@ pub async fn update(
     change: &Change,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Saved, EditError> {
-    retrying(|| update_once(pool, id, if_match, change, edit, scope)).await
+    retrying(|| update_once(pool, id, if_match, change, edit, scope, tolerances)).await
 }
 
 /// Deletes parcel `id` (its lifespan ends; its number is retired) if its tag is `if_match`.
@@ -738,23 +794,37 @@ pub async fn delete(
     retrying(|| delete_once(pool, id, if_match, edit, scope)).await
 }
 
-/// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON).
+/// Creates a parcel from its identity, properties and geometry (CRS84 GeoJSON), checking the
+/// rules under `tolerances`.
 pub async fn create(
     pool: &PgPool,
     change: &Change,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Saved, EditError> {
-    retrying(|| create_once(pool, change, edit, scope)).await
+    retrying(|| create_once(pool, change, edit, scope, tolerances)).await
 }
 
-/// Every version of parcel `id`, oldest first (empty when it was never edited nor exists).
+/// Every version of parcel `id`, oldest first; empty when no parcel ever had this id. A
+/// parcel never edited since its delivery has its delivered state as its only version (1,
+/// `import`, living) — exactly the version its first edit records ([`ensure_history`]), so a
+/// client sees the same first version before and after that edit.
 pub async fn versions(pool: &PgPool, id: i64) -> Result<Vec<Version>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT version, action, to_json(begin_lifespan)#>>'{}', to_json(end_lifespan)#>>'{}',
                 editor, reason, document, attributes,
                 ST_AsGeoJSON(ST_Transform(geom, 4326), 9)::json
-         FROM land.parcel_versions WHERE parcel_id = $1 ORDER BY version",
+         FROM land.parcel_versions WHERE parcel_id = $1
+         UNION ALL
+         SELECT 1, 'import', to_json(p.updated_at)#>>'{}', NULL, 'import', 'as delivered',
+                coalesce('import ' || p.import_id::text, 'delivery'),
+                to_jsonb(p) - 'geom' - 'geom_3857',
+                ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json
+         FROM land.parcels p
+         WHERE p.id = $1
+           AND NOT EXISTS (SELECT 1 FROM land.parcel_versions v WHERE v.parcel_id = p.id)
+         ORDER BY 1",
     )
     .bind(id)
     .fetch_all(pool)

@@ -22,13 +22,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::edit::{self, rule, Edit, EditError, ETAG_SQL};
+use crate::edit::{self, rule, Edit, EditError, Tolerances, ETAG_SQL};
 
 /// Largest difference between a parent's area and the sum of its children's, m².
 pub const AREA_TOLERANCE_M2: f64 = 0.1;
 /// Smallest part a split may leave, m² (a smaller one is a sliver from a misplaced line).
 pub const MIN_PART_M2: f64 = 1.0;
-/// Boundaries closer than this are one boundary when deciding adjacency, metres.
+/// Boundaries closer than this are one boundary when deciding adjacency, metres (the default
+/// of [`Tolerances::snap_m`]).
 pub const SNAP_M: f64 = 0.05;
 /// Shortest shared boundary that makes two parcels adjacent, metres.
 pub const MIN_SHARED_M: f64 = 0.5;
@@ -174,6 +175,7 @@ async fn make_child(
     parents: &[i64],
     operation: &'static str,
     edit: &Edit,
+    tolerances: &Tolerances,
 ) -> Result<Child, EditError> {
     let columns: Vec<&str> = edit::editable()
         .into_iter()
@@ -213,7 +215,7 @@ async fn make_child(
             "the {operation} would make parcel {number} an invalid polygon ({why}); adjust the parcels or the line"
         )));
     }
-    edit::check_rules(conn, id).await?;
+    edit::check_rules(conn, id, tolerances).await?;
     edit::record(conn, id, operation, false, edit).await?;
     sqlx::query(
         "INSERT INTO land.parcel_lineage (parent_id, child_id, operation, at)
@@ -260,6 +262,7 @@ async fn identity(conn: &mut PgConnection, id: i64) -> Result<(String, i64), sql
 }
 
 /// One attempt of [`split`].
+#[allow(clippy::too_many_arguments)]
 async fn split_once(
     pool: &PgPool,
     id: i64,
@@ -268,6 +271,7 @@ async fn split_once(
     line_srid: i32,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Reshaped, EditError> {
     let mut tx = edit::begin(pool).await?;
     let (commune, srid) = edit::lock(&mut tx, id, if_match, scope).await?;
@@ -339,6 +343,7 @@ async fn split_once(
             &[id],
             "split",
             edit,
+            tolerances,
         )
         .await?;
         children.push(child);
@@ -358,6 +363,7 @@ async fn merge_once(
     parents: &[(i64, String)],
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Reshaped, EditError> {
     let tags: BTreeMap<i64, &str> = parents.iter().map(|(i, t)| (*i, t.as_str())).collect();
     if tags.len() < 2 {
@@ -403,7 +409,7 @@ async fn merge_once(
                    ST_Buffer(ST_Boundary(ST_Transform(b.geom, ST_SRID(a.geom))), $2))) >= $3",
     )
     .bind(&ids)
-    .bind(SNAP_M)
+    .bind(tolerances.snap_m)
     .bind(MIN_SHARED_M)
     .fetch_all(&mut *tx)
     .await?;
@@ -428,7 +434,7 @@ async fn merge_once(
          FROM g a",
     )
     .bind(&ids)
-    .bind(SNAP_M)
+    .bind(tolerances.snap_m)
     .fetch_one(&mut *tx)
     .await?;
     let mut bbox: Option<[f64; 4]> = None;
@@ -444,7 +450,7 @@ async fn merge_once(
         end_parent(&mut tx, *id, "merge", edit).await?;
     }
     let child = make_child(
-        &mut tx, &commune, sheet, number, &inherited, &geom, &ids, "merge", edit,
+        &mut tx, &commune, sheet, number, &inherited, &geom, &ids, "merge", edit, tolerances,
     )
     .await?;
     tx.commit().await?;
@@ -550,7 +556,9 @@ pub async fn lineage(pool: &PgPool, id: i64) -> Result<Option<Vec<Node>>, sqlx::
 }
 
 /// Splits parcel `id` (if its tag is still `if_match`) along `line`: a GeoJSON LineString or
-/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`.
+/// MultiLineString with x/y (easting or longitude first) in EPSG `line_srid`; the children are
+/// checked under `tolerances`.
+#[allow(clippy::too_many_arguments)]
 pub async fn split(
     pool: &PgPool,
     id: i64,
@@ -559,18 +567,22 @@ pub async fn split(
     line_srid: i32,
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Reshaped, EditError> {
-    edit::retrying(|| split_once(pool, id, if_match, line, line_srid, edit, scope)).await
+    edit::retrying(|| split_once(pool, id, if_match, line, line_srid, edit, scope, tolerances))
+        .await
 }
 
-/// Merges the parcels `parents` (id and the tag the writer read) into one.
+/// Merges the parcels `parents` (id and the tag the writer read) into one: adjacent within
+/// the snapping tolerance of `tolerances`, snapped to each other before the union.
 pub async fn merge(
     pool: &PgPool,
     parents: &[(i64, String)],
     edit: &Edit,
     scope: Option<&[String]>,
+    tolerances: &Tolerances,
 ) -> Result<Reshaped, EditError> {
-    edit::retrying(|| merge_once(pool, parents, edit, scope)).await
+    edit::retrying(|| merge_once(pool, parents, edit, scope, tolerances)).await
 }
 
 #[cfg(test)]

@@ -177,6 +177,12 @@ pub fn document(base: &str, layers: &LayerRegistry, extra_paths: Value) -> Value
         let r = &mut paths[tile_path]["get"]["responses"];
         r["204"] = json!({"description": "No feature in this tile."});
         r["304"] = json!({"description": "Not modified (If-None-Match)."});
+        // The time slider: layers that keep a history are drawn as they were.
+        if let Some(params) = paths[tile_path]["get"]["parameters"].as_array_mut() {
+            params.push(json!({"name": "datetime", "in": "query", "required": false,
+                "description": "An instant (YYYY-MM-DD: its last moment, or RFC 3339): the layers as they were then; only layers that keep a history (400 names one that does not); drawn for each request, never from the cache of the living tiles",
+                "schema": {"type": "string"}, "example": "2026-01-01"}));
+        }
     }
     paths["/api"]["get"]["responses"]["200"]["content"]["text/html"] =
         json!({"schema": {"type": "string"}});
@@ -208,7 +214,14 @@ pub fn document(base: &str, layers: &LayerRegistry, extra_paths: Value) -> Value
     }
     if let (Some(target), Value::Object(extra)) = (paths.as_object_mut(), extra_paths) {
         for (k, v) in extra {
-            target.insert(k, v);
+            // An extra operation on a path described here (the writes on a collection's
+            // items) joins the operations already there.
+            match (target.get_mut(&k), v) {
+                (Some(Value::Object(item)), Value::Object(ops)) => item.extend(ops),
+                (_, v) => {
+                    target.insert(k, v);
+                }
+            }
         }
     }
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});

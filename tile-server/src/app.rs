@@ -64,6 +64,8 @@ pub struct SharedState {
     pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
     /// Origins whose pages may call the token endpoints ([`crate::security`]); unset: none.
     pub cors_origins: std::sync::OnceLock<Vec<String>>,
+    /// Tolerances of the cadastral rules on writes (`[land]`); unset: the defaults.
+    pub land: std::sync::OnceLock<land::edit::Tolerances>,
 }
 
 impl std::ops::Deref for AppState {
@@ -145,6 +147,7 @@ impl AppState {
             feeds,
             sign_in: std::sync::OnceLock::new(),
             cors_origins: std::sync::OnceLock::new(),
+            land: std::sync::OnceLock::new(),
             tiles: match replica {
                 None => TileService::new(pools.tiles.clone(), layers.clone(), tiles),
                 Some(_) => TileService::new(pools.tiles.clone(), layers.clone(), tiles)

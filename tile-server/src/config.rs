@@ -34,6 +34,21 @@ pub struct RawConfig {
     /// `[ioc]` section.
     #[serde(default)]
     pub ioc: RawIoc,
+    /// `[land]` section.
+    #[serde(default)]
+    pub land: RawLand,
+}
+
+/// `[land]`: the tolerances of the cadastral rules on land officers' writes
+/// ([`land::edit::Tolerances`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLand {
+    /// Largest overlap with a neighbour an edit, split or merge may leave, m² (default 1).
+    pub overlap_tolerance_m2: Option<f64>,
+    /// Boundaries closer than this are one boundary, metres: merges take parcels this close
+    /// as adjacent and snap them together (default 0.05).
+    pub snap_tolerance_m: Option<f64>,
 }
 
 /// `[ioc]`: live sensor data ([`ioc`]).
@@ -241,6 +256,8 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// Live sensor data.
     pub ioc: IocSettings,
+    /// Tolerances of the cadastral rules (`[land]`).
+    pub land: land::edit::Tolerances,
 }
 
 impl RawConfig {
@@ -504,7 +521,27 @@ impl RawConfig {
             },
             ..Default::default()
         };
+        let defaults = land::edit::Tolerances::default();
+        let overlap = self
+            .land
+            .overlap_tolerance_m2
+            .unwrap_or(defaults.overlap_m2);
+        let snap = self.land.snap_tolerance_m.unwrap_or(defaults.snap_m);
+        if land::edit::Tolerances::new(overlap, defaults.snap_m).is_err() {
+            return Err(ConfigError::Invalid {
+                key: "land.overlap_tolerance_m2",
+                value: overlap.to_string(),
+                reason: "must be from 0 to 100 m²",
+            });
+        }
+        let land =
+            land::edit::Tolerances::new(overlap, snap).map_err(|_| ConfigError::Invalid {
+                key: "land.snap_tolerance_m",
+                value: snap.to_string(),
+                reason: "must be from 0 to 1 m",
+            })?;
         Ok(Config {
+            land,
             ioc: IocSettings { broker, ingest },
             audit_retention,
             layers: self.layers,
@@ -743,6 +780,35 @@ mod tests {
         assert_eq!(cfg.max_connections, 4);
         assert_eq!(cfg.data_dir, PathBuf::from(".bando"));
         assert!(cfg.database_url.is_none());
+    }
+
+    #[test]
+    fn land_tolerances_from_file_with_defaults_and_limits() {
+        let cfg = RawConfig::default().check().expect("check");
+        assert_eq!(cfg.land, land::edit::Tolerances::default());
+        assert_eq!(cfg.land.overlap_m2, 1.0);
+        assert_eq!(cfg.land.snap_m, 0.05);
+        let raw: RawConfig =
+            toml::from_str("[land]\noverlap_tolerance_m2 = 2.5\nsnap_tolerance_m = 0.1\n")
+                .expect("toml");
+        let cfg = raw.check().expect("check");
+        assert_eq!((cfg.land.overlap_m2, cfg.land.snap_m), (2.5, 0.1));
+        for (text, key) in [
+            (
+                "[land]\noverlap_tolerance_m2 = -1.0\n",
+                "land.overlap_tolerance_m2",
+            ),
+            (
+                "[land]\noverlap_tolerance_m2 = 1000.0\n",
+                "land.overlap_tolerance_m2",
+            ),
+            ("[land]\nsnap_tolerance_m = 2.0\n", "land.snap_tolerance_m"),
+        ] {
+            let raw: RawConfig = toml::from_str(text).expect("toml");
+            let e = raw.check().expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        assert!(toml::from_str::<RawConfig>("[land]\noverlap = 1.0\n").is_err());
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl AppError {
             tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
                 AppError::Unavailable(OUT_OF_TIME.into())
             }
+            tiles::TileError::NoHistory(_) => AppError::BadRequest(e.to_string()),
             other => AppError::internal(other),
         }
     }

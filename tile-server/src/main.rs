@@ -929,6 +929,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
     let audit = state.audit.clone();
     let _ = state.cors_origins.set(config.cors_origins.clone());
+    let _ = state.land.set(config.land);
     if let Some(issuer) = &dev_issuer {
         println!(
             "bando: development sign-in at {}/authorize",

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gis_core::layer::{Access, Layer};
-use gis_core::mvt::{tile_sql, BUFFER, EXTENT};
+use gis_core::mvt::{tile_sql, tile_sql_as_of, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
 use moka::future::Cache;
 use sqlx::PgPool;
@@ -85,6 +85,9 @@ pub enum TileError {
     /// Compression failed (out of memory).
     #[error("compressing the tile failed: {0}")]
     Compress(#[from] std::io::Error),
+    /// A tile as of an instant of a layer that keeps no history.
+    #[error("layer {0} keeps no history: its tiles have no datetime")]
+    NoHistory(String),
 }
 
 /// Renders and caches tiles.
@@ -198,15 +201,7 @@ impl TileService {
         // asking at the TileJSON `maxzoom` and scales the last tiles, but other clients ask on.
         let (min, _) = layer.zoom_range();
         if tile.z < min {
-            return Ok(Some(RenderedTile {
-                gzip: Bytes::new(),
-                br: Bytes::new(),
-                features: 0,
-                etag: 0,
-                truncated: false,
-                limit: None,
-                lsn: 0,
-            }));
+            return Ok(Some(empty_tile()));
         }
         // Planners' class differs from the public one only on layers with a row filter:
         // elsewhere they share the public tiles.
@@ -222,7 +217,7 @@ impl TileService {
         };
         let Some(cache) = &self.cache else {
             let (t, _) = self
-                .render_layer(layer.as_ref(), tile, access)
+                .render_layer(layer.as_ref(), tile, access, None)
                 .await
                 .map_err(Arc::new)?;
             return Ok(Some(t));
@@ -240,7 +235,9 @@ impl TileService {
                 let behind = behind.clone();
                 let layer = layer.clone();
                 async move {
-                    let (t, fresh) = self.render_layer(layer.as_ref(), tile, access).await?;
+                    let (t, fresh) = self
+                        .render_layer(layer.as_ref(), tile, access, None)
+                        .await?;
                     behind.store(!fresh, Ordering::Release);
                     Ok::<_, TileError>(t)
                 }
@@ -263,7 +260,7 @@ impl TileService {
         // The cached tile predates this reader's write: draw it again and keep the newer one.
         let generation = self.generation.load(Ordering::Acquire);
         let (t, fresh) = self
-            .render_layer(layer.as_ref(), tile, access)
+            .render_layer(layer.as_ref(), tile, access, None)
             .await
             .map_err(Arc::new)?;
         if fresh && self.generation.load(Ordering::Acquire) == generation {
@@ -272,15 +269,70 @@ impl TileService {
         Ok(Some(t))
     }
 
-    /// Renders one layer's tile; `false` when its server was behind the last notified change
-    /// (not to be cached).
+    /// One layer's tile as it was at an instant (`at`: a date or an RFC 3339 timestamp the
+    /// caller checked), for a time slider: rendered through the owner's as-of function
+    /// ([`gis_core::mvt::tile_sql_as_of`]) and never cached — the past of every instant would
+    /// fill the cache, and the instant need not be in the past. `None` when the layer does not
+    /// exist; [`TileError::NoHistory`] when it keeps no history.
+    pub async fn layer_tile_as_of(
+        &self,
+        layer_id: &str,
+        tile: TileCoord,
+        access: Access,
+        at: &str,
+    ) -> Result<Option<RenderedTile>, TileError> {
+        let Some(layer) = self.layers.get(layer_id) else {
+            return Ok(None);
+        };
+        if layer.as_of_function().is_none() {
+            return Err(TileError::NoHistory(layer_id.to_string()));
+        }
+        if tile.z < layer.zoom_range().0 {
+            return Ok(Some(empty_tile()));
+        }
+        let access = if access == Access::Internal && layer.row_filter().is_none() {
+            Access::Public
+        } else {
+            access
+        };
+        let (t, _) = self
+            .render_layer(layer.as_ref(), tile, access, Some(at))
+            .await?;
+        Ok(Some(t))
+    }
+
+    /// The tile of `ids` together as they were at `at` ([`TileService::layer_tile_as_of`]
+    /// per layer, concatenated as [`TileService::tile`] does), never cached.
+    pub async fn tile_as_of(
+        &self,
+        ids: &[String],
+        tile: TileCoord,
+        access: Access,
+        at: &str,
+    ) -> Result<Option<RenderedTile>, TileError> {
+        if let [id] = ids {
+            return self.layer_tile_as_of(id, tile, access, at).await;
+        }
+        let mut parts = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.layer_tile_as_of(id, tile, access, at).await? {
+                Some(p) => parts.push(p),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(compose(&parts)?))
+    }
+
+    /// Renders one layer's tile (as of `at` when given); `false` when its server was behind
+    /// the last notified change (not to be cached).
     async fn render_layer(
         &self,
         layer: &dyn Layer,
         tile: TileCoord,
         access: Access,
+        at: Option<&str>,
     ) -> Result<(RenderedTile, bool), TileError> {
-        let (mvt, features, limit, lsn) = self.render_mvt(layer, tile, access).await?;
+        let (mvt, features, limit, lsn) = self.render_mvt(layer, tile, access, at).await?;
         let (gzip, br) = encode(&mvt)?;
         let fresh = lsn >= self.required_lsn.load(Ordering::Acquire);
         Ok((
@@ -306,6 +358,7 @@ impl TileService {
         layer: &dyn Layer,
         tile: TileCoord,
         access: Access,
+        at: Option<&str>,
     ) -> Result<(Vec<u8>, i64, Option<&'static str>, u64), TileError> {
         self.renders.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.pool.acquire().await?;
@@ -325,13 +378,26 @@ impl TileService {
         };
         let mut coarse = false;
         loop {
-            let sql = tile_sql(layer, tile.z, access, self.max_features, coarse);
-            let (mvt, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
+            let sql = match at {
+                None => tile_sql(layer, tile.z, access, self.max_features, coarse),
+                Some(at) => tile_sql_as_of(
+                    layer,
+                    tile.z,
+                    access,
+                    self.max_features,
+                    coarse,
+                    at.len() == 10,
+                )
+                .ok_or_else(|| TileError::NoHistory(layer.id().to_string()))?,
+            };
+            let mut query = sqlx::query_as(&sql.sql)
                 .bind(i32::from(tile.z))
                 .bind(tile.x as i32)
-                .bind(tile.y as i32)
-                .fetch_one(&mut *conn)
-                .await?;
+                .bind(tile.y as i32);
+            if let Some(at) = at {
+                query = query.bind(at);
+            }
+            let (mvt, features): (Vec<u8>, i64) = query.fetch_one(&mut *conn).await?;
             if mvt.len() <= self.max_bytes || coarse {
                 if mvt.len() > self.max_bytes {
                     tracing::warn!(
@@ -392,25 +458,7 @@ impl TileService {
                 None => return Ok(None),
             }
         }
-        let compress = |e: std::io::Error| Arc::new(TileError::Compress(e));
-        let mut raw = Vec::new();
-        for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
-            raw.extend_from_slice(&gunzip(&p.gzip).map_err(compress)?);
-        }
-        let (gzip, br) = encode(&raw).map_err(compress)?;
-        let out = RenderedTile {
-            etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
-            gzip,
-            br,
-            features: parts.iter().map(|p| p.features).sum(),
-            truncated: parts.iter().any(|p| p.truncated),
-            // "bytes" (drawn generalised to fit) says more than "features".
-            limit: parts
-                .iter()
-                .filter_map(|p| p.limit)
-                .max_by_key(|l| *l == "bytes"),
-            lsn: parts.iter().map(|p| p.lsn).min().unwrap_or(0),
-        };
+        let out = compose(&parts).map_err(Arc::new)?;
         // Kept only when each part would be (empty parts below a layer's zooms carry 0).
         let required = self.required_lsn.load(Ordering::Acquire);
         let fresh = parts.iter().all(|p| p.lsn >= required || p.gzip.is_empty());
@@ -604,6 +652,42 @@ impl TileService {
 /// average, release build): q4 1.0 ms → 15.1 KB, q5 1.6 ms → 13.9 KB, q6 3.1 ms → 13.9 KB,
 /// q11 58 ms → 13.1 KB; gzip (fast) 0.27 ms → 16.7 KB.
 pub const BROTLI_QUALITY: u32 = 5;
+
+/// A tile with no feature (below a layer's zooms).
+fn empty_tile() -> RenderedTile {
+    RenderedTile {
+        gzip: Bytes::new(),
+        br: Bytes::new(),
+        features: 0,
+        etag: 0,
+        truncated: false,
+        limit: None,
+        lsn: 0,
+    }
+}
+
+/// Layers' tiles as one: their MVT messages concatenated (a tile is a repeated `layers`
+/// field).
+fn compose(parts: &[RenderedTile]) -> Result<RenderedTile, TileError> {
+    let mut raw = Vec::new();
+    for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
+        raw.extend_from_slice(&gunzip(&p.gzip)?);
+    }
+    let (gzip, br) = encode(&raw)?;
+    Ok(RenderedTile {
+        etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
+        gzip,
+        br,
+        features: parts.iter().map(|p| p.features).sum(),
+        truncated: parts.iter().any(|p| p.truncated),
+        // "bytes" (drawn generalised to fit) says more than "features".
+        limit: parts
+            .iter()
+            .filter_map(|p| p.limit)
+            .max_by_key(|l| *l == "bytes"),
+        lsn: parts.iter().map(|p| p.lsn).min().unwrap_or(0),
+    })
+}
 
 /// gzip and brotli bytes of an MVT (both empty for an empty tile).
 ///

@@ -27,6 +27,7 @@ import { createOverlays } from '/editor/overlays.mjs';
 import { createAttributes } from '/editor/attributes.mjs';
 import { createConflictView } from '/editor/conflict.mjs';
 import { createHistory } from '/editor/history.mjs';
+import { createPastTiles } from '/editor/pasttiles.mjs';
 import { createLandTools } from '/editor/landtools.mjs';
 
 const $ = (selector) => document.querySelector(selector);
@@ -95,7 +96,7 @@ async function start(language, status) {
     language, titleOf, types,
     onChange: (name, value) => { session.edit({ properties: { [name]: value } }); refresh(); },
   });
-  const history = createHistory($('#history'), { api, language, status, overlays });
+  const history = createHistory($('#history'), { api, language, status, overlays, past: createPastTiles(map) });
   let conflict = null;
   const conflictView = createConflictView($('#conflict'), {
     language, titleOf,

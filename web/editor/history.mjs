@@ -1,6 +1,7 @@
 // A parcel's history (`…/items/{id}/versions`): one row per version — when it began and ended,
 // the action, who, why and on what decision — and a slider that shows the shape of the chosen
-// version on the map (overlays.mjs, "version").
+// version on the map (overlays.mjs, "version") over its neighbours as they were when it began
+// (pasttiles.mjs: tiles as of that instant; none on the present version).
 
 function when(text, language) {
   if (!text) return language.t('current');
@@ -10,7 +11,7 @@ function when(text, language) {
 }
 
 /** The history in `element` (a <section> with a table, a slider and a button to load it). */
-export function createHistory(element, { api, language, status, overlays }) {
+export function createHistory(element, { api, language, status, overlays, past }) {
   const table = element.querySelector('table');
   const slider = element.querySelector('input[type="range"]');
   let versions = [];
@@ -47,6 +48,8 @@ export function createHistory(element, { api, language, status, overlays }) {
     const feature = versions[Number(slider.value)];
     for (const row of table.tBodies[0]?.rows ?? []) row.classList.toggle('picked', row.dataset.version === String(feature?.version?.version));
     overlays.show('version', feature?.geometry ?? null);
+    const present = Number(slider.value) === versions.length - 1;
+    past?.show(present ? null : feature?.version?.begin_lifespan ?? null);
   });
   language.onChange(() => { if (!element.hidden) render(); });
 
@@ -56,7 +59,7 @@ export function createHistory(element, { api, language, status, overlays }) {
       try {
         versions = (await api.versions(id)).features ?? [];
       } catch (e) {
-        // A parcel loaded before history was kept has none yet: the server says 404.
+        // A parcel no longer there (deleted, split, merged since the page read it).
         if (e.status === 404) versions = [];
         else {
           status.error(`${language.t('historyFailed')}: ${e.message}`);
@@ -71,6 +74,7 @@ export function createHistory(element, { api, language, status, overlays }) {
       versions = [];
       element.hidden = true;
       overlays.show('version', null);
+      past?.show(null);
     },
   };
 }

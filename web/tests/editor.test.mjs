@@ -198,6 +198,25 @@ test('a land officer finds a parcel, moves a vertex, undoes and redoes, saves; c
   await page.click('#show-history');
   await page.locator('#history-table tbody tr').first().waitFor();
   assert.ok((await page.locator('#history-table').innerText()).includes(REASON));
+  // The time slider: on the first version (as delivered) the neighbourhood is drawn from the
+  // tiles as of when it began (?datetime=), where the parcel still has its old vertex; on the
+  // present version they are hidden.
+  const first = versions.features[0].version;
+  const pastTile = page.waitForResponse((r) => r.url().includes('/tiles/parcels/') && r.url().includes('datetime='), { timeout: 20_000 });
+  await page.locator('#history-slider').evaluate((s) => { s.value = '0'; s.dispatchEvent(new Event('input')); });
+  const answer = await pastTile;
+  assert.equal(answer.status(), 200, `${answer.url()}: ${answer.status()}`);
+  assert.equal(new URL(answer.url()).searchParams.get('datetime'), first.begin_lifespan);
+  await page.waitForFunction(() => window.bandoMap.isSourceLoaded('editor-past'), null, { timeout: 20_000 });
+  const pastRings = await page.evaluate((id) => window.bandoMap.querySourceFeatures('editor-past', { sourceLayer: 'parcels' })
+    .filter((f) => f.id === id)
+    .flatMap((f) => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates).flat()), target.id);
+  assert.ok(pastRings.length > 0, 'the parcel is not in the tiles of then');
+  assert.ok(pastRings.some((r) => ringHas(r, vertex, 2e-6)), 'the tiles of then lack the old vertex');
+  assert.ok(!pastRings.some((r) => ringHas(r, expected, 2e-6)), 'the tiles of then have the new vertex');
+  assert.equal(await page.evaluate(() => window.bandoMap.getLayoutProperty('editor-past-line', 'visibility')), 'visible');
+  await page.locator('#history-slider').evaluate((s) => { s.value = s.max; s.dispatchEvent(new Event('input')); });
+  assert.equal(await page.evaluate(() => window.bandoMap.getLayoutProperty('editor-past-line', 'visibility')), 'none');
 
   // Someone else changes the place name behind the page's back.
   const theirs = await fetch(`${bando.url}/collections/parcels/items/${target.id}`, {

@@ -22,7 +22,12 @@ pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
 /// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
 /// 25210 elsewhere; the server trusting the dev issuer.
 pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    let features: Vec<Value> = (0..4)
+    setup_with(parcels()).await
+}
+
+/// The parcels of [`setup`], as GeoJSON features of the delivery.
+pub(crate) fn parcels() -> Vec<Value> {
+    (0..4)
         .map(|i| {
             let (commune, lat) = if i < 3 { ("25195", 11.535) } else { ("25210", 11.545) };
             let lon = 106.883 + f64::from(i) * 0.0002;
@@ -30,13 +35,20 @@ pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempD
                    "properties": {"MAXA": commune, "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT", "TENCHU": format!("Chủ {}", i + 1)},
                    "geometry": square(lon, lat, 0.00018)})
         })
-        .collect();
-    setup_with(features).await
+        .collect()
 }
 
 /// `features` imported as parcels; the server trusting the dev issuer, and the issuer.
 pub(crate) async fn setup_with(
     features: Vec<Value>,
+) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+    setup_checked(features, None).await
+}
+
+/// [`setup_with`], the server checking writes under `tolerances` (`[land]`) when given.
+pub(crate) async fn setup_checked(
+    features: Vec<Value>,
+    tolerances: Option<land::edit::Tolerances>,
 ) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -58,6 +70,9 @@ pub(crate) async fn setup_with(
     let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
         .expect("verifier");
     assert!(state.verifier.set(verifier).is_ok());
+    if let Some(t) = tolerances {
+        assert!(state.land.set(t).is_ok());
+    }
     (db, app(state, Limits::default()), issuer, dir)
 }
 
@@ -799,4 +814,230 @@ async fn concurrent_edits_of_neighbours_never_leave_an_overlap() {
     .await
     .expect("overlap");
     assert!(overlap <= 1.0, "{overlap} m² of overlap committed");
+}
+
+/// Issue 11: the writes are in the OpenAPI document (so schemathesis calls them), with their
+/// bodies, headers and refusals, only on the layers that take writes; an anonymous write is a
+/// 401 problem.
+#[tokio::test]
+async fn the_writes_are_described_in_openapi_with_their_headers_and_refusals() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let doc = send(&app, Method::GET, "/api", None, &[], None)
+        .await
+        .json();
+    let paths = &doc["paths"];
+    let items = &paths["/collections/parcels/items"];
+    assert!(items["get"].is_object(), "the read stays: {items}");
+    let create = &items["post"];
+    assert_eq!(create["security"][0]["bearer"], json!([]));
+    assert!(create["requestBody"]["content"]["application/geo+json"]["schema"].is_object());
+    assert!(create["responses"]["201"]["headers"]["Location"].is_object());
+    let one = &paths["/collections/parcels/items/{featureId}"];
+    for (method, ok) in [("put", "204"), ("patch", "204"), ("delete", "204")] {
+        let op = &one[method];
+        let params = op["parameters"].as_array().expect("parameters");
+        let named = |n: &str| params.iter().find(|p| p["name"] == n).cloned();
+        assert_eq!(named("If-Match").expect("If-Match")["required"], true);
+        assert_eq!(named("If-Match").expect("If-Match")["in"], "header");
+        assert!(named("Edit-Reason").is_some() && named("Edit-Document").is_some());
+        for status in [ok, "401", "403", "404", "412", "422", "428"] {
+            assert!(op["responses"][status].is_object(), "{method} {status}");
+        }
+    }
+    assert!(one["patch"]["requestBody"]["content"]["application/merge-patch+json"].is_object());
+    assert!(paths["/collections/parcels/items/{featureId}/versions"]["get"].is_object());
+    assert!(paths["/land/parcels/{featureId}/split"]["post"]["responses"]["201"].is_object());
+    assert!(paths["/land/parcels/merge"]["post"]["requestBody"].is_object());
+    assert!(paths["/land/parcels/{featureId}/lineage"]["get"].is_object());
+    // Read-only layers take no writes.
+    assert!(paths["/collections/communes/items"]["get"].is_object());
+    assert!(paths["/collections/communes/items"]["post"].is_null());
+    // Part 4's classes: in /conformance and in the document.
+    let classes = send(&app, Method::GET, "/conformance", None, &[], None)
+        .await
+        .json();
+    for class in tile_server::routes::edit::CONFORMANCE {
+        assert!(classes["conformsTo"]
+            .as_array()
+            .expect("classes")
+            .contains(&json!(class)));
+        assert!(doc["x-conformsTo"]
+            .as_array()
+            .expect("x-conformsTo")
+            .contains(&json!(class)));
+    }
+    // Anonymous: 401 problems with the challenge, whatever the body.
+    let id = id_of(&db, 1).await;
+    for (method, uri, body) in [
+        (
+            Method::POST,
+            "/collections/parcels/items".to_string(),
+            json!({"x": 1}),
+        ),
+        (
+            Method::PATCH,
+            format!("/collections/parcels/items/{id}"),
+            json!([]),
+        ),
+        (
+            Method::POST,
+            "/land/parcels/merge".to_string(),
+            json!({"ids": "x"}),
+        ),
+        (
+            Method::POST,
+            format!("/land/parcels/{id}/split"),
+            json!(null),
+        ),
+    ] {
+        let r = send(&app, method.clone(), &uri, None, &[], Some(body)).await;
+        tests::assert_problem_json(
+            r.status.as_u16(),
+            401,
+            &r.header(header::CONTENT_TYPE),
+            &r.body,
+        );
+        assert_eq!(
+            r.header(header::WWW_AUTHENTICATE),
+            "Bearer",
+            "{method} {uri}"
+        );
+    }
+}
+
+/// Issue 11: a parcel never edited since its delivery has one version, its delivered state
+/// (`import`, living) — the same first version its history keeps once it is edited.
+#[tokio::test]
+async fn a_parcel_never_edited_has_its_delivered_state_as_its_only_version() {
+    let (db, app, issuer, _dir) = setup().await;
+    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let id = id_of(&db, 2).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let versions = |token: Option<String>| {
+        let (app, uri) = (app.clone(), uri.clone());
+        async move {
+            let r = send(
+                &app,
+                Method::GET,
+                &format!("{uri}/versions"),
+                token.as_deref(),
+                &[],
+                None,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            r.json()["features"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let before = versions(Some(officer.clone())).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    let v = &before[0]["version"];
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["action"], "import");
+    assert!(v["end_lifespan"].is_null());
+    assert_eq!(before[0]["properties"]["parcel_number"], 2);
+    assert_eq!(before[0]["properties"]["owner_name"], "Chủ 2");
+    assert_eq!(before[0]["geometry"]["type"], "MultiPolygon");
+    // Restricted properties stay restricted here too.
+    let public = versions(None).await;
+    assert_eq!(public.len(), 1);
+    assert!(
+        public[0]["properties"]["owner_name"].is_null(),
+        "{public:?}"
+    );
+
+    let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+        .await
+        .etag();
+    let r = send(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(&officer),
+        &[
+            ("content-type", "application/merge-patch+json"),
+            ("if-match", &tag),
+            ("edit-reason", "S%E1%BB%ADa"),
+            ("edit-document", DOCUMENT),
+        ],
+        Some(json!({"properties": {"land_use_code": "CLN"}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let after = versions(Some(officer.clone())).await;
+    assert_eq!(after.len(), 2);
+    // Version 1 is the one answered before, now with an end.
+    let mut first = after[0].clone();
+    assert!(first["version"]["end_lifespan"].is_string());
+    first["version"]["end_lifespan"] = Value::Null;
+    assert_eq!(first, before[0]);
+    // No parcel ever had this id: 404.
+    let r = send(
+        &app,
+        Method::GET,
+        "/collections/parcels/items/987654/versions",
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 11: the overlap tolerance is the configured one (`[land] overlap_tolerance_m2`): parcel
+/// 2 widened west over parcel 1 by a 0.15 m strip (about 3 m²) is refused under the default
+/// 1 m² and saved under 5 m².
+#[tokio::test]
+async fn the_overlap_tolerance_is_the_configured_one() {
+    let five = land::edit::Tolerances::new(5.0, 0.05).expect("tolerances");
+    for (tolerances, want) in [
+        (None, StatusCode::UNPROCESSABLE_ENTITY),
+        (Some(five), StatusCode::NO_CONTENT),
+    ] {
+        let features: Vec<Value> = (0..2)
+            .map(|i| {
+                json!({"type": "Feature",
+                       "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT"},
+                       "geometry": square(106.883 + f64::from(i) * 0.0002, 11.535, 0.00018)})
+            })
+            .collect();
+        let (db, app, issuer, _dir) = setup_checked(features, tolerances).await;
+        let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+        let id = id_of(&db, 2).await;
+        let uri = format!("/collections/parcels/items/{id}");
+        let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
+            .await
+            .etag();
+        let west = 106.88318 - 0.0000014;
+        let r = send(
+            &app,
+            Method::PATCH,
+            &uri,
+            Some(&officer),
+            &[
+                ("content-type", "application/merge-patch+json"),
+                ("if-match", &tag),
+                ("edit-reason", "S%E1%BB%ADa"),
+                ("edit-document", DOCUMENT),
+            ],
+            Some(json!({"geometry": {"type": "Polygon", "coordinates": [[[west, 11.535], [106.88338, 11.535],
+                [106.88338, 11.53518], [west, 11.53518], [west, 11.535]]]}})),
+        )
+        .await;
+        assert_eq!(r.status, want, "{tolerances:?}: {}", r.text());
+        if want == StatusCode::UNPROCESSABLE_ENTITY {
+            let detail = r.json()["detail"].as_str().unwrap_or("").to_string();
+            assert!(detail.contains("at most 1 m²"), "{detail}");
+        } else {
+            // The overlap is there, between the two tolerances.
+            let area: f64 = sqlx::query_scalar(
+                "SELECT ST_Area(ST_Intersection(a.geom, b.geom)) FROM land.parcels a, land.parcels b
+                 WHERE a.parcel_number = 1 AND b.parcel_number = 2",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("overlap");
+            assert!(area > 1.0 && area < 5.0, "{area}");
+        }
+    }
 }

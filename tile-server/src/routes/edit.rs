@@ -77,6 +77,12 @@ struct Writer {
     name: String,
 }
 
+/// Whether writes go through to `layer`: its declaration names writers and its owner
+/// implements edits (parcels: [`land::edit`]). The handlers and the OpenAPI document read it.
+pub fn editable(layer: &dyn gis_core::layer::Layer) -> bool {
+    layer.id() == land::tables::PARCELS.kind && !layer.writers().names().is_empty()
+}
+
 fn writer(state: &AppState, reader: &Reader, id: &str) -> Result<Writer, ApiError> {
     let layer = state
         .layers
@@ -88,8 +94,7 @@ fn writer(state: &AppState, reader: &Reader, id: &str) -> Result<Writer, ApiErro
                 id.chars().take(60).collect::<String>()
             )))
         })?;
-    let editable = id == land::tables::PARCELS.kind && !layer.writers().names().is_empty();
-    if !editable {
+    if !editable(layer.as_ref()) {
         let mut r = problem_response(
             StatusCode::METHOD_NOT_ALLOWED,
             Some(format!("collection {id} is read-only")),
@@ -248,6 +253,11 @@ fn change_of(value: &Value, replace: bool) -> Result<Change, ApiError> {
     })
 }
 
+/// The tolerances writes are checked under: the configuration's `[land]`, else the defaults.
+fn tolerances(state: &AppState) -> land::edit::Tolerances {
+    state.land.get().copied().unwrap_or_default()
+}
+
 /// Drops this instance's tiles and remembered counts of the area a write touched.
 fn after_write(state: &AppState, bbox: [f64; 4]) {
     let table = format!(
@@ -304,7 +314,14 @@ pub async fn create(
     let value = json_body(&headers, &body, false)?;
     let edit = edit_of(&headers, Some(&value), &w.name)?;
     let change = change_of(&value, false)?;
-    let s = land::edit::create(&state.pools.writes, &change, &edit, w.scope.as_deref()).await?;
+    let s = land::edit::create(
+        &state.pools.writes,
+        &change,
+        &edit,
+        w.scope.as_deref(),
+        &tolerances(&state),
+    )
+    .await?;
     after_write(&state, s.bbox_3857);
     written(&state, &reader, &facts, StatusCode::CREATED, &s, &edit);
     let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
@@ -359,6 +376,7 @@ async fn write(
         &change,
         &edit,
         w.scope.as_deref(),
+        &tolerances(&state),
     )
     .await?;
     after_write(&state, s.bbox_3857);
@@ -406,15 +424,10 @@ pub async fn versions(
     let list = land::edit::versions(&state.pools.features, fid)
         .await
         .map_err(AppError::from)?;
-    if list.is_empty()
-        && land::edit::etag(&state.pools.features, fid)
-            .await
-            .map_err(AppError::from)?
-            .is_none()
-    {
+    // A parcel never edited since its delivery answers its delivered state as version 1.
+    if list.is_empty() {
         return Err(AppError::NotFound(format!("there is no parcel {fid}")).into());
     }
-    // A parcel never edited since its delivery has no versions yet: an empty list.
     let features: Vec<Value> = list
         .into_iter()
         .map(|v| {
@@ -536,6 +549,7 @@ pub async fn split(
         epsg,
         &edit,
         w.scope.as_deref(),
+        &tolerances(&state),
     )
     .await?;
     after_write(&state, r.bbox_3857);
@@ -592,7 +606,14 @@ pub async fn merge(
         };
         parents.push((id, tag.to_string()));
     }
-    let r = land::lineage::merge(&state.pools.writes, &parents, &edit, w.scope.as_deref()).await?;
+    let r = land::lineage::merge(
+        &state.pools.writes,
+        &parents,
+        &edit,
+        w.scope.as_deref(),
+        &tolerances(&state),
+    )
+    .await?;
     after_write(&state, r.bbox_3857);
     reshaped_audit(&state, &reader, &facts, &r, &edit);
     Ok(reshaped(&headers, &r))
@@ -675,6 +696,183 @@ pub async fn lineage(
     Ok(geojson(
         json!({"type": "FeatureCollection", "parcel": fid, "features": features}),
     ))
+}
+
+/// The writes, the history and the cadastre's own routes in the OpenAPI document, for every
+/// layer writes go through to ([`editable`]); merged into the collections' paths.
+pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
+    let problem = |what: &str| json!({"description": what, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let text = |name: &str, required: bool, what: &str| {
+        json!({"name": name, "in": "header", "required": required, "description": what,
+            "schema": {"type": "string", "minLength": 1}})
+    };
+    let if_match = |required: bool| {
+        text(
+            "If-Match",
+            required,
+            "The ETag of the feature as read (GET the item first); a stale one is 412",
+        )
+    };
+    let why = [
+        text("Edit-Reason", false, "Why (percent-encoded UTF-8, at most 500 characters); or `edit.reason` in the body. Required one way or the other (422)."),
+        text("Edit-Document", false, "The decision the change rests on, number and date (percent-encoded UTF-8, at most 200 characters); or `edit.document` in the body. Required one way or the other (422)."),
+    ];
+    let fid = json!({"name": "featureId", "in": "path", "required": true, "description": "Feature id",
+        "schema": {"type": "integer", "minimum": 1}, "example": 1});
+    let etag = json!({"description": "The feature's new entity tag", "schema": {"type": "string"}});
+    let edit = json!({"type": "object", "description": "Reason and decision, when not in the headers",
+        "properties": {"reason": {"type": "string", "maxLength": 500}, "document": {"type": "string", "maxLength": 200}}});
+    let geometry = json!({"type": "object", "required": ["type"], "description": "GeoJSON geometry in CRS84",
+        "properties": {"type": {"type": "string"}, "coordinates": {"type": "array"}}});
+    let feature = json!({"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]}, "geometry": geometry.clone(),
+        "properties": {"type": "object", "description": "The layer's properties (see /collections/{collectionId}/queryables); the identity (commune, sheet, number) only when creating"},
+        "edit": edit.clone()}});
+    let patch = json!({"type": "object", "description": "JSON merge patch (RFC 7396): the members given replace, null clears", "properties": {
+        "geometry": geometry.clone(), "properties": {"type": "object"}, "edit": edit.clone()}});
+    let feature_body = json!({"required": true, "content": {
+        "application/geo+json": {"schema": feature.clone()}, "application/json": {"schema": feature}}});
+    // What any write may answer besides its success.
+    let refusals = |tag: bool| {
+        let mut r = json!({
+            "400": problem("The body is not a JSON object, or a member has the wrong type"),
+            "401": {"description": "No bearer token: sign in as a land officer or an administrator",
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+            "403": problem("The user may not write this layer, or the feature lies outside their communes"),
+            "404": problem("No such collection or feature"),
+            "409": problem("Concurrent edits of the same or neighbouring features kept aborting this one; try again"),
+            "413": problem("The body is larger than 4 MiB"),
+            "415": problem("The body's media type is not one of the request body's"),
+            "422": {"description": "A cadastral rule refuses the result, or the reason or the decision is missing; `part` is the offending part as a GeoJSON Feature (CRS84)",
+                "content": {"application/problem+json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Problem"},
+                    {"type": "object", "properties": {"part": {"type": "object"}}}]}}}},
+            "500": problem("Internal error; quote `request_id`"),
+            "503": problem("The database is not answering; `Retry-After` gives the seconds to wait"),
+        });
+        if tag {
+            r["412"] = json!({"description": "The If-Match tag is stale: `detail` says who changed the feature when; `ETag` is the current tag",
+                "headers": {"ETag": etag.clone()},
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+            r["428"] = problem("No If-Match: read the feature first and send its ETag");
+        }
+        r
+    };
+    let with = |mut r: Value, code: &str, ok: Value| {
+        r[code] = ok;
+        r
+    };
+    let params = |first: Vec<Value>| {
+        let mut all = first;
+        all.extend(why.iter().cloned());
+        Value::Array(all)
+    };
+    let secured = json!([{"bearer": []}]);
+    let history = json!({"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {"type": "object", "required": ["type", "id", "geometry", "properties", "version"], "properties": {
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "integer"},
+            "geometry": {"type": "object", "nullable": true}, "properties": {"type": "object"},
+            "version": {"type": "object", "required": ["version", "action", "begin_lifespan", "editor", "reason", "document"], "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "action": {"type": "string", "enum": ["import", "create", "update", "delete", "split", "merge"]},
+                "begin_lifespan": {"type": "string", "format": "date-time"},
+                "end_lifespan": {"type": "string", "format": "date-time", "nullable": true},
+                "editor": {"type": "string"}, "reason": {"type": "string"}, "document": {"type": "string"}}}}}}}});
+    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        "content": {"application/json": {"schema": {"type": "object", "required": ["operation", "parents", "children"], "properties": {
+            "operation": {"type": "string", "enum": ["split", "merge"]},
+            "parents": {"type": "array", "items": {"type": "integer"}},
+            "children": {"type": "array", "items": {"type": "object", "required": ["id", "etag", "href"], "properties": {
+                "id": {"type": "integer"}, "commune_code": {"type": "string"}, "sheet_number": {"type": "integer"},
+                "parcel_number": {"type": "integer"}, "etag": {"type": "string"}, "area_m2": {"type": "number"},
+                "href": {"type": "string", "format": "uri"}}}}}}}}});
+    let anonymous = gis_core::layer::Viewer::anonymous();
+    let mut paths = Map::new();
+    for layer in layers
+        .iter()
+        .filter(|l| editable(l.as_ref()) && anonymous.sees(l.as_ref()))
+    {
+        let id = layer.id();
+        paths.insert(format!("/collections/{id}/items"), json!({"post": {
+            "operationId": format!("create_{id}"),
+            "summary": "Create a feature (OGC API – Features Part 4); the server assigns its id",
+            "tags": ["Edit"], "security": secured.clone(), "parameters": params(vec![]),
+            "requestBody": feature_body.clone(),
+            "responses": with(refusals(false), "201", json!({"description": "Created",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": etag.clone()}})),
+        }}));
+        let saved = json!({"description": "Saved", "headers": {"ETag": etag.clone()}});
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({
+            "put": {"operationId": format!("replace_{id}"),
+                "summary": "Replace a feature: every property not given is cleared (Part 4)",
+                "tags": ["Edit"], "security": secured.clone(),
+                "parameters": params(vec![fid.clone(), if_match(true)]),
+                "requestBody": feature_body.clone(),
+                "responses": with(refusals(true), "204", saved.clone())},
+            "patch": {"operationId": format!("update_{id}"),
+                "summary": "Update a feature with a JSON merge patch (Part 4)",
+                "tags": ["Edit"], "security": secured.clone(),
+                "parameters": params(vec![fid.clone(), if_match(true)]),
+                "requestBody": {"required": true, "content": {
+                    "application/merge-patch+json": {"schema": patch.clone()}, "application/json": {"schema": patch.clone()}}},
+                "responses": with(refusals(true), "204", saved)},
+            "delete": {"operationId": format!("delete_{id}"),
+                "summary": "Delete a feature: its lifespan ends, its history stays (Part 4)",
+                "tags": ["Edit"], "security": secured.clone(),
+                "parameters": params(vec![fid.clone(), if_match(true)]),
+                "responses": with(refusals(true), "204", json!({"description": "Deleted"}))},
+        }));
+        paths.insert(format!("/collections/{id}/items/{{featureId}}/versions"), json!({"get": {
+            "operationId": format!("versions_{id}"),
+            "summary": "Every version of a feature, oldest first (a feature never edited since its delivery: its delivered state as version 1, `import`); restricted properties only for readers who read them",
+            "tags": ["Edit"], "parameters": [fid.clone()],
+            "responses": {"200": {"description": "The versions", "content": {"application/geo+json": {"schema": history.clone()}}},
+                "404": problem("No such feature (never existed)"),
+                "503": problem("The database is not answering")},
+        }}));
+        if id != land::tables::PARCELS.kind {
+            continue;
+        }
+        paths.insert("/land/parcels/{featureId}/split".into(), json!({"post": {
+            "operationId": "splitParcel",
+            "summary": "Split a parcel with a cutting line: the parent's lifespan ends, the children get the next free numbers of the sheet",
+            "tags": ["Edit"], "security": secured.clone(),
+            "parameters": params(vec![fid.clone(), if_match(true),
+                json!({"name": "crs", "in": "query", "required": false, "description": "CRS of the line (CRS84 by default)", "schema": {"type": "string"}})]),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["line"], "properties": {
+                "line": {"description": "A GeoJSON LineString crossing the parcel (or a Feature with one)", "type": "object"},
+                "edit": edit.clone()}}}}},
+            "responses": with(refusals(true), "201", reshaped.clone()),
+        }}));
+        let mut merge_refusals = refusals(true);
+        merge_refusals["428"] =
+            problem("A parent without a tag: give `if_match` for every id, or If-Match");
+        paths.insert("/land/parcels/merge".into(), json!({"post": {
+            "operationId": "mergeParcels",
+            "summary": "Merge adjacent parcels of one sheet into one with the next free number",
+            "tags": ["Edit"], "security": secured.clone(),
+            "parameters": params(vec![if_match(false)]),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["ids"], "properties": {
+                "ids": {"type": "array", "minItems": 2, "items": {"type": "integer", "minimum": 1}},
+                "if_match": {"type": "object", "description": "Each parent's ETag by id", "additionalProperties": {"type": "string"}},
+                "edit": edit.clone()}}}}},
+            "responses": with(merge_refusals, "201", reshaped.clone()),
+        }}));
+        paths.insert("/land/parcels/{featureId}/lineage".into(), json!({"get": {
+            "operationId": "parcelLineage",
+            "summary": "A parcel's ancestors and descendants (split, merge), recursively, as GeoJSON",
+            "tags": ["Edit"], "parameters": [fid.clone()],
+            "responses": {"200": {"description": "The parcel and its lineage; `relation`, `depth`, `parents`, `children` per feature",
+                    "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features"], "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]}, "parcel": {"type": "integer"},
+                        "features": {"type": "array", "items": {"type": "object"}}}}}}},
+                "404": problem("No such parcel"),
+                "503": problem("The database is not answering")},
+        }}));
+    }
+    Value::Object(paths)
 }
 
 #[cfg(test)]

@@ -36,8 +36,27 @@ fn document(headers: &HeaderMap, state: &AppState) -> Value {
     {
         paths.extend(admin);
     }
-    let mut doc =
-        ogc_features::openapi::document(&base_url(headers), &state.layers.snapshot(), extra);
+    let layers = state.layers.snapshot();
+    // The writes join the items' paths (ogc_features::openapi merges operations of one path).
+    if let (Some(paths), Value::Object(edit)) = (
+        extra.as_object_mut(),
+        crate::routes::edit::openapi_paths(&layers),
+    ) {
+        paths.extend(edit);
+    }
+    let mut doc = ogc_features::openapi::document(&base_url(headers), &layers, extra);
+    // Part 4 (writes) is this server's, not every reader's: said here with its classes.
+    let classes = crate::routes::edit::CONFORMANCE.join(", ");
+    if let Some(d) = doc["info"]["description"].as_str() {
+        doc["info"]["description"] = serde_json::json!(format!(
+            "{d} Writes on the editable layers (OGC API – Features Part 4: {classes}) need a bearer token, `If-Match` and a reason and decision."
+        ));
+    }
+    doc["x-conformsTo"] = serde_json::json!(crate::routes::features::CONFORMANCE
+        .iter()
+        .chain(crate::routes::edit::CONFORMANCE)
+        .chain(crate::routes::tiles::TILES_CONFORMANCE)
+        .collect::<Vec<_>>());
     doc["components"]["securitySchemes"]["bearer"] = serde_json::json!({
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "An access token from the configured OpenID Connect issuer"});

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -194,11 +194,53 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
-/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`
+/// `datetime=<instant>` of a tile request (the time slider): the instant, checked as the items'
+/// `datetime` is, when every layer of `ids` keeps a history; 400 naming the first that does
+/// not, or for an interval. Other query parameters are left alone (clients add their own, such
+/// as cache busters).
+fn tile_instant(
+    state: &AppState,
+    ids: &[String],
+    params: &[(String, String)],
+) -> Result<Option<String>, AppError> {
+    let mut given = params.iter().filter(|(k, _)| k == "datetime");
+    let Some((_, text)) = given.next() else {
+        return Ok(None);
+    };
+    if given.next().is_some() {
+        return Err(AppError::BadRequest(
+            "parameter 'datetime' is given more than once".into(),
+        ));
+    }
+    let interval = gis_core::features::parse_datetime(text)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let instant = match (interval.start, interval.end) {
+        (Some(s), Some(e)) if s == e => s,
+        _ => {
+            return Err(AppError::BadRequest(
+                "parameter 'datetime': tiles are drawn as of one instant (a date or an RFC 3339 timestamp), not an interval".into(),
+            ))
+        }
+    };
+    if let Some(id) = ids.iter().find(|id| {
+        state
+            .layers
+            .get(id)
+            .is_some_and(|l| l.as_of_function().is_none())
+    }) {
+        return Err(AppError::BadRequest(format!(
+            "parameter 'datetime': layer {id} keeps no history, so its tiles are only of now"
+        )));
+    }
+    Ok(Some(instant))
+}
+
+/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt` (`?datetime=<instant>`: as the layers were then)
 pub async fn tile(
     State(state): State<AppState>,
     reader: Reader,
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let ids = layer_ids(&state, &layers, &reader)?;
@@ -210,21 +252,41 @@ pub async fn tile(
             )));
         }
     }
-    serve_tile(&state, &ids, tile, &headers, reader.viewer().whole_access()).await
+    let at = tile_instant(&state, &ids, &params)?;
+    serve_tile(
+        &state,
+        &ids,
+        tile,
+        &headers,
+        reader.viewer().whole_access(),
+        at.as_deref(),
+    )
+    .await
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API –
-/// Tiles): the same tile as `/tiles/{id}/{z}/{x}/{y}.mvt`, with row = y and col = x.
+/// Tiles): the same tile as `/tiles/{id}/{z}/{x}/{y}.mvt`, with row = y and col = x (and the
+/// same `datetime`).
 pub async fn ogc_tile(
     State(state): State<AppState>,
     reader: Reader,
     Path((collection, matrix, row, col)): Path<(String, String, String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let ids = layer_ids(&state, &collection, &reader)?;
     let tile =
         TileCoord::parse(&matrix, &col, &row).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    serve_tile(&state, &ids, tile, &headers, reader.viewer().whole_access()).await
+    let at = tile_instant(&state, &ids, &params)?;
+    serve_tile(
+        &state,
+        &ids,
+        tile,
+        &headers,
+        reader.viewer().whole_access(),
+        at.as_deref(),
+    )
+    .await
 }
 
 /// `GET /collections/{id}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
@@ -351,9 +413,19 @@ async fn serve_tile(
     tile: TileCoord,
     headers: &HeaderMap,
     access: Access,
+    at: Option<&str>,
 ) -> Result<Response, AppError> {
-    // An authorised class makes the tile `private` through `cache_control`.
-    let t = match state.tiles.tile(ids, tile, access).await {
+    // An authorised class makes the tile `private` through `cache_control`. Tiles of the past
+    // are drawn for each request, apart from the cache of the living ones.
+    let rendered = match at {
+        None => state.tiles.tile(ids, tile, access).await,
+        Some(at) => state
+            .tiles
+            .tile_as_of(ids, tile, access, at)
+            .await
+            .map_err(Arc::new),
+    };
+    let t = match rendered {
         Ok(Some(t)) => t,
         Ok(None) => {
             return Err(AppError::NotFound(format!(
