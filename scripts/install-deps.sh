@@ -17,6 +17,7 @@ packages=(
   nginx                                  # load balancer in front of two bando instances (scale-out test)
   mosquitto-clients                      # mosquitto_pub: the IOC display test publishes as a device
   python3-qgis qgis-providers            # QGIS (OAPIF, vector tiles) as a client oracle (scripts/clients.sh)
+  poppler-utils                          # pdftotext/pdftoppm: the printed planning sheet's tests
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
