@@ -23,7 +23,7 @@ use std::sync::Arc;
 use planning::sheet::InfoSheet;
 use serde_json::{json, Value};
 use typst::foundations::{Bytes, Dict, IntoValue};
-use typst::layout::PagedDocument;
+use typst_layout::PagedDocument;
 use typst_as_lib::TypstEngine;
 use unicode_normalization::UnicodeNormalization;
 
