@@ -377,7 +377,7 @@ async fn a_sheet_of_no_parcel_is_a_problem_and_pdfs_are_limited_per_client() {
         },
         ..Default::default()
     };
-    let limited = app(
+    let limited = tile_server::app::app(
         AppState::with_settings(db.pool.clone(), tiles::TileSettings::default(), load)
             .expect("state"),
         Limits::default(),
