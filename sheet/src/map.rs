@@ -25,8 +25,8 @@ const TILE_ZOOMS: (u8, u8) = (14, 18);
 /// Widths in the declarations are screen pixels; the printed map has about twice as many
 /// pixels per millimetre (and thin lines vanish in print).
 const WIDTH_FACTOR: f32 = 2.2;
-/// The parcel's outline colour (a magenta no layer's palette uses).
-pub const HIGHLIGHT: [u8; 3] = [0xff, 0x00, 0xcc];
+/// The parcel's outline colour (a cyan no layer's palette uses).
+pub const HIGHLIGHT: [u8; 3] = [0x00, 0xd0, 0xff];
 /// The parcel's outline width in map pixels.
 const HIGHLIGHT_WIDTH: f32 = 6.0;
 
