@@ -23,8 +23,8 @@ use std::sync::Arc;
 use planning::sheet::InfoSheet;
 use serde_json::{json, Value};
 use typst::foundations::{Bytes, Dict, IntoValue};
-use typst_layout::PagedDocument;
 use typst_as_lib::TypstEngine;
+use typst_layout::PagedDocument;
 use unicode_normalization::UnicodeNormalization;
 
 /// The Typst template of the sheet.
@@ -34,7 +34,11 @@ const TEMPLATE: &str = include_str!("sheet.typ");
 pub const SYSTEM_FONT_DIR: &str = "/usr/share/fonts/truetype/noto";
 
 /// The font files the template uses (regular, bold, italic).
-const FONT_FILES: &[&str] = &["NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSans-Italic.ttf"];
+const FONT_FILES: &[&str] = &[
+    "NotoSans-Regular.ttf",
+    "NotoSans-Bold.ttf",
+    "NotoSans-Italic.ttf",
+];
 
 /// Where the map sits on page 1, in millimetres from the page's top-left corner: x, y, width,
 /// height (the template places it there; tests look for the parcel there).
@@ -111,15 +115,26 @@ impl Printer {
     }
 
     /// The PDF of a sheet whose map is already drawn (`map_png`); `link` is the online sheet.
-    pub fn pdf(&self, sheet: &InfoSheet, map_png: Vec<u8>, link: &str) -> Result<Vec<u8>, SheetError> {
+    pub fn pdf(
+        &self,
+        sheet: &InfoSheet,
+        map_png: Vec<u8>,
+        link: &str,
+    ) -> Result<Vec<u8>, SheetError> {
         let data = serde_json::to_vec(&view(sheet, link))
             .map_err(|e| SheetError::Typeset(e.to_string()))?;
         let mut inputs = Dict::new();
         inputs.insert("data".into(), Bytes::new(data).into_value());
         inputs.insert("map".into(), Bytes::new(map_png).into_value());
-        inputs.insert("qr".into(), Bytes::new(qr_svg(link)?.into_bytes()).into_value());
+        inputs.insert(
+            "qr".into(),
+            Bytes::new(qr_svg(link)?.into_bytes()).into_value(),
+        );
         // Millimetres; the template multiplies by 1mm.
-        for (name, v) in ["map_x", "map_y", "map_w", "map_h"].into_iter().zip(MAP_BOX_MM) {
+        for (name, v) in ["map_x", "map_y", "map_w", "map_h"]
+            .into_iter()
+            .zip(MAP_BOX_MM)
+        {
             inputs.insert(name.into(), v.into_value());
         }
         let doc: PagedDocument = self

@@ -102,7 +102,9 @@ impl Frame {
             .log2()
             .clamp(ZOOMS.0, ZOOMS.1);
         // Whole zooms in range; the clamp makes the cast exact.
-        let z = (zoom.floor().clamp(f64::from(TILE_ZOOMS.0), f64::from(TILE_ZOOMS.1))) as u8;
+        let z = (zoom
+            .floor()
+            .clamp(f64::from(TILE_ZOOMS.0), f64::from(TILE_ZOOMS.1))) as u8;
         let k = f64::from(1u32 << z);
         let scale = 2f64.powf(zoom - f64::from(z));
         let half = f64::from(size) / 2.0 / scale;
@@ -164,7 +166,10 @@ enum Colour {
 }
 
 impl Colour {
-    fn of(&self, props: Option<&std::collections::HashMap<String, mvt_reader::feature::Value>>) -> Color {
+    fn of(
+        &self,
+        props: Option<&std::collections::HashMap<String, mvt_reader::feature::Value>>,
+    ) -> Color {
         match self {
             Colour::Fixed(c) => *c,
             Colour::Match {
@@ -406,8 +411,7 @@ fn stroke(width: f32, dash: Option<&[f32]>) -> Stroke {
     Stroke {
         width,
         line_join: tiny_skia::LineJoin::Round,
-        dash: dash
-            .and_then(|d| StrokeDash::new(d.iter().map(|v| v * width).collect(), 0.0)),
+        dash: dash.and_then(|d| StrokeDash::new(d.iter().map(|v| v * width).collect(), 0.0)),
         ..Stroke::default()
     }
 }
@@ -432,7 +436,10 @@ pub fn draw(
                 reason,
             };
             let reader = mvt_reader::Reader::new(raw.clone()).map_err(|e| decode(e.to_string()))?;
-            let (tl, br) = (frame.tile_px(*t, 1.0, 0.0, 0.0), frame.tile_px(*t, 1.0, 1.0, 1.0));
+            let (tl, br) = (
+                frame.tile_px(*t, 1.0, 0.0, 0.0),
+                frame.tile_px(*t, 1.0, 1.0, 1.0),
+            );
             let clip = Rect::from_ltrb(tl.0, tl.1, br.0, br.1)
                 .map(PathBuilder::from_rect)
                 .and_then(|path| {
@@ -440,7 +447,10 @@ pub fn draw(
                     mask.fill_path(&path, FillRule::Winding, false, Transform::identity());
                     Some(mask)
                 });
-            for meta in reader.get_layer_metadata().map_err(|e| decode(e.to_string()))? {
+            for meta in reader
+                .get_layer_metadata()
+                .map_err(|e| decode(e.to_string()))?
+            {
                 let extent = f64::from(meta.extent.max(1));
                 let features = reader
                     .get_features(meta.layer_index)
@@ -522,7 +532,12 @@ fn outline_parcel(pixmap: &mut Pixmap, frame: &Frame, parcel: &Value) {
     }
     let Some(path) = pb.finish() else { return };
     let mut paint = Paint::default();
-    paint.set_color(Color::from_rgba8(HIGHLIGHT[0], HIGHLIGHT[1], HIGHLIGHT[2], 255));
+    paint.set_color(Color::from_rgba8(
+        HIGHLIGHT[0],
+        HIGHLIGHT[1],
+        HIGHLIGHT[2],
+        255,
+    ));
     paint.anti_alias = true;
     pixmap.stroke_path(
         &path,
@@ -542,10 +557,16 @@ mod tests {
         let bbox = [106.25, 11.48, 106.2505, 11.4805];
         let f = Frame::around(bbox, MAP_PX);
         let (cx, cy) = f.to_px(106.25025, 11.48025);
-        assert!((cx - 360.0).abs() < 1.0 && (cy - 360.0).abs() < 1.0, "{cx} {cy}");
+        assert!(
+            (cx - 360.0).abs() < 1.0 && (cy - 360.0).abs() < 1.0,
+            "{cx} {cy}"
+        );
         let (x0, _) = f.to_px(bbox[0], bbox[3]);
         let (x1, _) = f.to_px(bbox[2], bbox[1]);
-        assert!(((x1 - x0) / f64::from(MAP_PX) - 0.4).abs() < 0.05, "{x0} {x1}");
+        assert!(
+            ((x1 - x0) / f64::from(MAP_PX) - 0.4).abs() < 0.05,
+            "{x0} {x1}"
+        );
         let tiles = f.tiles();
         assert!(!tiles.is_empty() && tiles.len() <= 36, "{tiles:?}");
         // Every corner of the image lies in one of the tiles.
@@ -553,7 +574,10 @@ mod tests {
             assert!(tiles.iter().any(|t| {
                 let (l, top) = f.tile_px(*t, 1.0, 0.0, 0.0);
                 let (r, b) = f.tile_px(*t, 1.0, 1.0, 1.0);
-                f64::from(l) <= px && px <= f64::from(r) && f64::from(top) <= py && py <= f64::from(b)
+                f64::from(l) <= px
+                    && px <= f64::from(r)
+                    && f64::from(top) <= py
+                    && py <= f64::from(b)
             }));
         }
     }
@@ -563,13 +587,26 @@ mod tests {
         assert_eq!(hex("#fff"), Some(Color::WHITE));
         assert_eq!(hex("#ff0000"), Some(Color::from_rgba8(255, 0, 0, 255)));
         assert_eq!(hex("red"), None);
-        let expr = serde_json::json!(["match", ["upcase", ["to-string", ["get", "code"]]],
-            ["ODT", "ONT"], "#ff0000", "LUC", "#00ff00", "#0000ff"]);
+        let expr = serde_json::json!([
+            "match",
+            ["upcase", ["to-string", ["get", "code"]]],
+            ["ODT", "ONT"],
+            "#ff0000",
+            "LUC",
+            "#00ff00",
+            "#0000ff"
+        ]);
         let c = colour(&expr).expect("a match");
         let mut props = std::collections::HashMap::new();
-        props.insert("code".to_string(), mvt_reader::feature::Value::String("ont".into()));
+        props.insert(
+            "code".to_string(),
+            mvt_reader::feature::Value::String("ont".into()),
+        );
         assert_eq!(c.of(Some(&props)), Color::from_rgba8(255, 0, 0, 255));
-        props.insert("code".to_string(), mvt_reader::feature::Value::String("XYZ".into()));
+        props.insert(
+            "code".to_string(),
+            mvt_reader::feature::Value::String("XYZ".into()),
+        );
         assert_eq!(c.of(Some(&props)), Color::from_rgba8(0, 0, 255, 255));
         assert_eq!(c.of(None), Color::from_rgba8(0, 0, 255, 255));
     }

@@ -232,6 +232,13 @@ enum PlanAction {
         #[arg(long)]
         valid_until: Option<String>,
     },
+    /// Withdraw a plan: a draft leaves review; an approved plan in force is annulled and the
+    /// plan it superseded comes back into force, in one transaction; running servers drop the
+    /// affected tiles.
+    Withdraw {
+        /// The plan's id.
+        id: i64,
+    },
     /// Attach a document (the decision as PDF, …) to a plan; stored in the database.
     Document {
         /// The plan's id.
@@ -1102,6 +1109,16 @@ async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
                 plan.decision_number.as_deref().unwrap_or(""),
                 plan.replaces
                     .map(|r| format!("; plan {r} superseded"))
+                    .unwrap_or_default()
+            );
+        }
+        PlanAction::Withdraw { id } => {
+            let done = plans::withdraw(pool, *id).await?;
+            println!(
+                "plan {} withdrawn{}",
+                done.plan.id,
+                done.restored
+                    .map(|r| format!("; plan {r} is in force again"))
                     .unwrap_or_default()
             );
         }

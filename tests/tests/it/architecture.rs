@@ -163,7 +163,10 @@ fn the_dependency_rules_of_architecture_md_hold() {
     for (krate, _) in deps.iter() {
         if krate != "sheet" {
             for t in ["typst", "typst-pdf", "typst-as-lib"] {
-                assert!(!uses(krate, t), "{krate} depends on {t}: the sheet crate owns Typst");
+                assert!(
+                    !uses(krate, t),
+                    "{krate} depends on {t}: the sheet crate owns Typst"
+                );
             }
         }
         if !["tile-server", "tests", "sheet"].contains(&krate.as_str()) {

@@ -174,7 +174,10 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         .expect("lookup")
         .expect("the parcel");
 
-    let app = app(AppState::new(pool.clone()).expect("state"), Limits::default());
+    let app = app(
+        AppState::new(pool.clone()).expect("state"),
+        Limits::default(),
+    );
     let uri = format!("/portal/api/sheet/{id}/pdf");
     let reply = tests::http::send(
         &app,
@@ -209,7 +212,11 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         .arg("-")
         .output()
         .expect("pdftotext (Debian poppler-utils, scripts/install-deps.sh)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let raw = String::from_utf8(out.stdout).expect("UTF-8");
     assert_eq!(raw, raw.nfc().collect::<String>(), "the text is NFC");
     let text = normalised(&raw);
@@ -235,7 +242,10 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
     }
     // The link may wrap at a slash.
     let squeezed: String = raw.split_whitespace().collect();
-    assert!(squeezed.contains(&link), "the sheet lacks its link {link}:\n{text}");
+    assert!(
+        squeezed.contains(&link),
+        "the sheet lacks its link {link}:\n{text}"
+    );
     assert!(!text.contains(&owner), "the owner {owner:?} is printed");
     if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
         assert!(!text.contains(a.trim()), "the owner's address is printed");
@@ -298,8 +308,12 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         let geometry: Value = serde_json::from_str(&geojson).expect("geojson");
         let points: Vec<(f64, f64)> = along(&frame, &outer_ring(&geometry))
             .into_iter()
-            .filter(|&(x, y)| x > bx + 4.0 && x < bx + bw - 4.0 && y > by + 4.0 && y < by + bh - 4.0)
-            .filter(|&(x, y)| !(x0 - 6.0..=x1 + 6.0).contains(&x) || !(y0 - 6.0..=y1 + 6.0).contains(&y))
+            .filter(|&(x, y)| {
+                x > bx + 4.0 && x < bx + bw - 4.0 && y > by + 4.0 && y < by + bh - 4.0
+            })
+            .filter(|&(x, y)| {
+                !(x0 - 6.0..=x1 + 6.0).contains(&x) || !(y0 - 6.0..=y1 + 6.0).contains(&y)
+            })
             .collect();
         if points.len() < 4 {
             continue;
@@ -343,7 +357,10 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
 #[tokio::test]
 async fn a_sheet_of_no_parcel_is_a_problem_and_pdfs_are_limited_per_client() {
     let db = tests::TestDb::new().await;
-    let app = app(AppState::new(db.pool.clone()).expect("state"), Limits::default());
+    let app = app(
+        AppState::new(db.pool.clone()).expect("state"),
+        Limits::default(),
+    );
     let none = tests::http::send(
         &app,
         Method::GET,
@@ -359,8 +376,15 @@ async fn a_sheet_of_no_parcel_is_a_problem_and_pdfs_are_limited_per_client() {
         .to_string();
     tests::assert_problem_json(none.status.as_u16(), 404, &content_type, &none.body);
     assert!(none.text().contains("no parcel 999999"), "{}", none.text());
-    let bad = tests::http::send(&app, Method::GET, "/portal/api/sheet/abc/pdf", None, &[], None)
-        .await;
+    let bad = tests::http::send(
+        &app,
+        Method::GET,
+        "/portal/api/sheet/abc/pdf",
+        None,
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
     // In the OpenAPI document, with its media type.
     let api = tests::http::send(&app, Method::GET, "/api", None, &[], None).await;
@@ -397,12 +421,27 @@ async fn a_sheet_of_no_parcel_is_a_problem_and_pdfs_are_limited_per_client() {
     };
     use tower::ServiceExt;
     for _ in 0..2 {
-        let r = limited.clone().oneshot(from("203.0.113.5:1")).await.expect("answer");
+        let r = limited
+            .clone()
+            .oneshot(from("203.0.113.5:1"))
+            .await
+            .expect("answer");
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
-    let r = limited.clone().oneshot(from("203.0.113.5:2")).await.expect("answer");
+    let r = limited
+        .clone()
+        .oneshot(from("203.0.113.5:2"))
+        .await
+        .expect("answer");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key(header::RETRY_AFTER));
-    let other = limited.oneshot(from("203.0.113.6:1")).await.expect("answer");
-    assert_eq!(other.status(), StatusCode::NOT_FOUND, "another client is not limited");
+    let other = limited
+        .oneshot(from("203.0.113.6:1"))
+        .await
+        .expect("answer");
+    assert_eq!(
+        other.status(),
+        StatusCode::NOT_FOUND,
+        "another client is not limited"
+    );
 }

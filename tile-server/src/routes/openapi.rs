@@ -31,9 +31,10 @@ fn document(headers: &HeaderMap, state: &AppState) -> Value {
     {
         paths.extend(plans);
     }
-    if let (Some(paths), Value::Object(portal)) =
-        (extra.as_object_mut(), crate::routes::portal::openapi_paths())
-    {
+    if let (Some(paths), Value::Object(portal)) = (
+        extra.as_object_mut(),
+        crate::routes::portal::openapi_paths(),
+    ) {
         paths.extend(portal);
     }
     if let (Some(paths), Value::Object(admin)) =

@@ -86,7 +86,10 @@ pub async fn sheet_pdf(
         })?;
     let mut r = pdf.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -304,8 +307,10 @@ pub fn openapi_paths() -> Value {
     let limited = problem("Too many requests from this client (see `Retry-After`)");
     let id = json!({"name": "id", "in": "path", "required": true, "description": "The parcel",
         "schema": {"type": "integer", "minimum": 1}});
-    let text = |name: &str, what: &str| json!({"name": name, "in": "query", "required": false,
-        "description": what, "schema": {"type": "string"}});
+    let text = |name: &str, what: &str| {
+        json!({"name": name, "in": "query", "required": false,
+        "description": what, "schema": {"type": "string"}})
+    };
     json!({
         "/portal/api/search": {"get": {
             "operationId": "portalSearch",
