@@ -307,20 +307,26 @@ pub fn openapi_paths() -> Value {
     let limited = problem("Too many requests from this client (see `Retry-After`)");
     let id = json!({"name": "id", "in": "path", "required": true, "description": "The parcel",
         "schema": {"type": "integer", "minimum": 1}});
-    let text = |name: &str, what: &str| {
+    let param = |name: &str, what: &str, schema: Value| {
         json!({"name": name, "in": "query", "required": false,
-        "description": what, "schema": {"type": "string"}})
+        "description": what, "schema": schema})
     };
+    let text = json!({"type": "string", "maxLength": 100});
+    let whole = json!({"type": "integer", "minimum": 1, "maximum": i32::MAX});
+    let number = json!({"type": "number"});
     json!({
         "/portal/api/search": {"get": {
             "operationId": "portalSearch",
             "summary": "Find parcels by commune (+ sheet + number), communes by place name (accents and case ignored), or the parcel at a point (WGS84 `lon`/`lat`, or VN-2000 `x`/`y` with the zone guessed)",
             "tags": ["Portal"],
-            "parameters": [text("commune", "Commune code or name, pre- or post-merger"),
-                text("sheet", "Map sheet number"), text("number", "Parcel number"),
-                text("place", "A commune's name"), text("lon", "Longitude (degrees)"),
-                text("lat", "Latitude (degrees)"), text("x", "VN-2000 X (northing, metres)"),
-                text("y", "VN-2000 Y (easting, metres)")],
+            "parameters": [param("commune", "Commune code or name, pre- or post-merger", text.clone()),
+                param("sheet", "Map sheet number", whole.clone()),
+                param("number", "Parcel number", whole),
+                param("place", "A commune's name", text),
+                param("lon", "Longitude (degrees, 100–112)", number.clone()),
+                param("lat", "Latitude (degrees, 6–24)", number.clone()),
+                param("x", "VN-2000 X (northing, metres)", number.clone()),
+                param("y", "VN-2000 Y (easting, metres)", number)],
             "responses": {"200": {"description": "What was found", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}}}},
                 "400": problem("No search or a malformed one"),
