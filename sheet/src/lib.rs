@@ -268,9 +268,11 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
         v.map(|v| format!("{} {unit}", number_vi(v, d)))
             .unwrap_or_else(|| "—".into())
     };
+    // Zones that only touch the parcel (0,0 m² when printed) would read as a second function.
     let zones: Vec<Value> = r
         .zones
         .iter()
+        .filter(|z| z.area_m2 >= 0.05)
         .map(|z| {
             let function = match (&z.function_code, &z.function_name_vi) {
                 (Some(c), Some(n)) => format!("{c} — {}", nfc(n)),

@@ -240,6 +240,39 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
             "the sheet lacks {expected:?}:\n{text}"
         );
     }
+    // The zones as the JSON sheet gives them: each one sharing area with the parcel, with its
+    // share written the Vietnamese way; zones that only touch it are left out.
+    let json = tests::http::send(
+        &app,
+        Method::GET,
+        &format!("/portal/api/sheet/{id}"),
+        None,
+        &[],
+        None,
+    )
+    .await
+    .json();
+    let zones = json["zones"].as_array().expect("zones");
+    assert!(!zones.is_empty(), "{json}");
+    for z in zones {
+        let code = z["zone_code"].as_str().expect("code");
+        let area = z["area_m2"].as_f64().expect("area");
+        let share = format!(
+            "{} %",
+            sheet::number_vi(z["percent"].as_f64().expect("percent"), 1)
+        );
+        if area >= 0.05 {
+            assert!(
+                text.contains(code) && text.contains(&share),
+                "zone {code} ({share}):\n{text}"
+            );
+        } else {
+            assert!(
+                !text.contains(&format!("{code} ")),
+                "touching zone {code} listed"
+            );
+        }
+    }
     // The link may wrap at a slash.
     let squeezed: String = raw.split_whitespace().collect();
     assert!(
