@@ -53,12 +53,12 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "Rust is missing: install Rust 1.85 or newer (https://rustup.rs), then re-run make" >&2
+  echo "Rust is missing: install Rust 1.92 or newer (https://rustup.rs), then re-run make" >&2
   exit 1
 fi
 rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-if ((rust_minor < 85)); then
-  echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.85 or newer (rustup update)" >&2
+if ((rust_minor < 92)); then
+  echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.92 or newer (the sheet crate's Typst) (rustup update)" >&2
   exit 1
 fi
 

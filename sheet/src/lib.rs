@@ -49,7 +49,7 @@ pub const MAP_BOX_MM: [f64; 4] = [108.0, 15.0, 87.0, 87.0];
 #[non_exhaustive]
 pub enum SheetError {
     /// A font file is missing or unreadable.
-    #[error("the planning sheet's font {path} cannot be read ({reason}); install Debian's fonts-noto-core (scripts/install-deps.sh) or point BANDO_FONT_DIR at a directory with {files}")]
+    #[error("the planning sheet's font {path} cannot be read ({reason}); install Debian's fonts-noto-core (scripts/install-deps.sh) or point the server's font_dir (BANDO_FONT_DIR) at a directory with {files}")]
     Font {
         /// The file.
         path: PathBuf,

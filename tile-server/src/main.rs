@@ -828,6 +828,13 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::app::set_ingest_settings(config.ioc.ingest);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
+    // The printed planning sheet's fonts, read once now (beside the start, not delaying it): a
+    // missing package is said at start, not at the first citizen's PDF.
+    tokio::task::spawn_blocking(|| {
+        if let Err(e) = tile_server::routes::portal::printer() {
+            tracing::warn!("the portal's PDF sheets will fail: {e}");
+        }
+    });
     // Scale-out: this instance reads from one of the replicas (spread by process id).
     let replica = match config.read_urls.as_slice() {
         [] => None,

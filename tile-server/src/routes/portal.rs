@@ -46,14 +46,16 @@ async fn load_sheet(state: &AppState, id: &str) -> Result<planning::sheet::InfoS
         .ok_or_else(|| AppError::NotFound(format!("there is no parcel {id}")))
 }
 
-/// The sheet's typesetter, made at the first PDF (fonts read once).
+/// The sheet's typesetter, made once (fonts read once) from the server's font directory.
 static PRINTER: OnceLock<Arc<sheet::Printer>> = OnceLock::new();
 
-fn printer() -> Result<Arc<sheet::Printer>, AppError> {
+/// The sheet's typesetter; an error naming the missing font (`bando serve` makes it at start
+/// and warns, so a missing font package is seen before the first citizen asks).
+pub fn printer() -> Result<Arc<sheet::Printer>, sheet::SheetError> {
     if let Some(p) = PRINTER.get() {
         return Ok(p.clone());
     }
-    let made = Arc::new(sheet::Printer::from_system().map_err(AppError::internal)?);
+    let made = Arc::new(sheet::Printer::with_fonts(&crate::glyphs::font_dir())?);
     Ok(PRINTER.get_or_init(|| made).clone())
 }
 
@@ -76,7 +78,8 @@ pub async fn sheet_pdf(
         info.parcel.id
     );
     let layers: Vec<_> = state.layers.snapshot().iter().cloned().collect();
-    let pdf = sheet::print(printer()?, &state.tiles, &layers, info, link)
+    let printer = printer().map_err(AppError::internal)?;
+    let pdf = sheet::print(printer, &state.tiles, &layers, info, link)
         .await
         .map_err(|e| match e {
             sheet::SheetError::Map(sheet::map::MapError::Tile { error, .. }) => {
