@@ -17,6 +17,7 @@ packages=(
   nginx                                  # load balancer in front of two bando instances (scale-out test)
   mosquitto-clients                      # mosquitto_pub: the IOC display test publishes as a device
   python3-qgis qgis-providers            # QGIS (OAPIF, vector tiles) as a client oracle (scripts/clients.sh)
+  poppler-utils                          # pdftotext/pdftoppm: the printed planning sheet's tests
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -52,12 +53,12 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "Rust is missing: install Rust 1.85 or newer (https://rustup.rs), then re-run make" >&2
+  echo "Rust is missing: install Rust 1.92 or newer (https://rustup.rs), then re-run make" >&2
   exit 1
 fi
 rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-if ((rust_minor < 85)); then
-  echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.85 or newer (rustup update)" >&2
+if ((rust_minor < 92)); then
+  echo "Rust $(rustc --version | cut -d' ' -f2) is too old: bando needs Rust 1.92 or newer (the sheet crate's Typst) (rustup update)" >&2
   exit 1
 fi
 

@@ -5,13 +5,16 @@
 //! (chỉ giới xây dựng), described in [`tables`] for the importers; and the planning report of a
 //! parcel ([`report`]: zones, red and building lines overlaid in the parcel's TM-3 zone, over
 //! the plans in force, with drafts, or as of a date); plans as objects with versions
-//! ([`plans`]: drafts, approval superseding the replaced plan, documents, comparison).
+//! ([`plans`]: drafts, approval superseding the replaced plan, documents, comparison); a
+//! parcel's information sheet ([`sheet`]: public parcel data, land use, the report over the plans
+//! in force, the data date — what the portal shows and prints).
 //! Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
 pub mod plans;
 pub mod plugin;
 pub mod report;
+pub mod sheet;
 pub mod tables;
 
 /// Planning's embedded migrations (versions 2001–2999).

@@ -380,9 +380,70 @@ pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan
         .execute(&mut *tx)
         .await?;
     }
-    // The planning tables' rows did not change, their visibility did: notify their area (sent
-    // at commit, like the tables' own triggers).
     let touched: Vec<i64> = std::iter::once(id).chain(replaces).collect();
+    notify_plans(&mut tx, &touched).await?;
+    tx.commit().await?;
+    get(pool, id, true).await?.ok_or(PlanError::NotFound(id))
+}
+
+/// Withdraws plan `id`: a draft is dropped from review, an approved plan in force is annulled
+/// and the plan it superseded comes back into force (its supersession undone), in one
+/// transaction; then `bando_layer_changes` names both plans' areas so every server drops
+/// those tiles. Superseded and withdrawn plans cannot be withdrawn.
+pub async fn withdraw(pool: &PgPool, id: i64) -> Result<Withdrawn, PlanError> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT status, replaces FROM planning.plans WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, replaces)) = row else {
+        return Err(PlanError::NotFound(id));
+    };
+    if status != "draft" && status != "approved" {
+        return Err(PlanError::NotDraft {
+            id,
+            status,
+            what: "only a draft or an approved plan in force can be withdrawn",
+        });
+    }
+    sqlx::query("UPDATE planning.plans SET status = 'withdrawn' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    // An annulled approval gives the superseded plan back its force.
+    let mut restored = None;
+    if let (true, Some(old)) = (status == "approved", replaces) {
+        restored = sqlx::query_scalar(
+            "UPDATE planning.plans SET status = 'approved', superseded_on = NULL
+             WHERE id = $1 AND status = 'superseded' RETURNING id",
+        )
+        .bind(old)
+        .fetch_optional(&mut *tx)
+        .await?;
+    }
+    let touched: Vec<i64> = std::iter::once(id).chain(restored).collect();
+    notify_plans(&mut tx, &touched).await?;
+    tx.commit().await?;
+    let plan = get(pool, id, true).await?.ok_or(PlanError::NotFound(id))?;
+    Ok(Withdrawn { plan, restored })
+}
+
+/// What a withdrawal did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Withdrawn {
+    /// The withdrawn plan.
+    pub plan: Plan,
+    /// The plan back in force (the one an annulled approval had superseded).
+    pub restored: Option<i64>,
+}
+
+/// Notifies `bando_layer_changes` with the area of the plans' rows in each planning table (sent
+/// at commit, like the tables' own triggers): their rows did not change, their visibility did.
+async fn notify_plans(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    plans: &[i64],
+) -> Result<(), sqlx::Error> {
     for table in PLAN_TABLES {
         sqlx::query(&format!(
             "SELECT pg_notify('bando_layer_changes', json_build_object(
@@ -391,12 +452,11 @@ pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan
              FROM (SELECT ST_Extent(geom_3857) AS b FROM {table} WHERE plan_id = ANY($1)) e
              WHERE b IS NOT NULL"
         ))
-        .bind(&touched)
-        .execute(&mut *tx)
+        .bind(plans)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
-    get(pool, id, true).await?.ok_or(PlanError::NotFound(id))
+    Ok(())
 }
 
 /// Adds a document to plan `plan`; its id.

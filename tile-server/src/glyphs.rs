@@ -102,18 +102,20 @@ pub fn set_font_dir(dir: PathBuf) {
     let _ = FONT_DIR.set(dir);
 }
 
-/// The server's glyph store: the configured font directory, else `BANDO_FONT_DIR`, else
-/// [`DEFAULT_FONT_DIR`].
-pub fn global() -> &'static Glyphs {
-    GLOBAL.get_or_init(|| {
-        let dir = FONT_DIR.get().cloned().unwrap_or_else(|| {
-            std::env::var_os("BANDO_FONT_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_FONT_DIR))
-        });
-        Glyphs::new(dir)
+/// The server's font directory: the configured one, else `BANDO_FONT_DIR`, else
+/// [`DEFAULT_FONT_DIR`] (glyphs and the printed planning sheet read their fonts there).
+pub fn font_dir() -> PathBuf {
+    FONT_DIR.get().cloned().unwrap_or_else(|| {
+        std::env::var_os("BANDO_FONT_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_FONT_DIR))
     })
+}
+
+/// The server's glyph store over [`font_dir`].
+pub fn global() -> &'static Glyphs {
+    GLOBAL.get_or_init(|| Glyphs::new(font_dir()))
 }
 
 impl Glyphs {

@@ -232,6 +232,13 @@ enum PlanAction {
         #[arg(long)]
         valid_until: Option<String>,
     },
+    /// Withdraw a plan: a draft leaves review; an approved plan in force is annulled and the
+    /// plan it superseded comes back into force, in one transaction; running servers drop the
+    /// affected tiles.
+    Withdraw {
+        /// The plan's id.
+        id: i64,
+    },
     /// Attach a document (the decision as PDF, …) to a plan; stored in the database.
     Document {
         /// The plan's id.
@@ -821,6 +828,13 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::app::set_ingest_settings(config.ioc.ingest);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
+    // The printed planning sheet's fonts, read once now (beside the start, not delaying it): a
+    // missing package is said at start, not at the first citizen's PDF.
+    tokio::task::spawn_blocking(|| {
+        if let Err(e) = tile_server::routes::portal::printer() {
+            tracing::warn!("the portal's PDF sheets will fail: {e}");
+        }
+    });
     // Scale-out: this instance reads from one of the replicas (spread by process id).
     let replica = match config.read_urls.as_slice() {
         [] => None,
@@ -1103,6 +1117,16 @@ async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
                 plan.decision_number.as_deref().unwrap_or(""),
                 plan.replaces
                     .map(|r| format!("; plan {r} superseded"))
+                    .unwrap_or_default()
+            );
+        }
+        PlanAction::Withdraw { id } => {
+            let done = plans::withdraw(pool, *id).await?;
+            println!(
+                "plan {} withdrawn{}",
+                done.plan.id,
+                done.restored
+                    .map(|r| format!("; plan {r} is in force again"))
                     .unwrap_or_default()
             );
         }

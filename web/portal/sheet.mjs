@@ -40,7 +40,8 @@ export async function renderSheet(article, id, lang, onMap) {
   const link = sheetLink(p.id, lang);
   const links = el('p', { class: 'links' },
     el('a', { href: link, id: 'share-link' }, say(lang, 'share_link')),
-    el('a', { href: p.map_href, id: 'map-link' }, say(lang, 'openMap')));
+    el('a', { href: p.map_href, id: 'map-link' }, say(lang, 'openMap')),
+    el('a', { href: p.pdf_href, id: 'pdf-link', type: 'application/pdf', download: '' }, say(lang, 'pdf')));
   const location = el('div', { id: 'location' });
   article.replaceChildren(
     el('h2', {}, say(lang, 'sheetTitle')),

@@ -17,7 +17,7 @@ export const TEXTS = {
     density: 'Mật độ XD (%)', floors: 'Tầng cao tối đa', height: 'Chiều cao tối đa (m)',
     setback: 'Khoảng lùi (m)', unplanned: 'Diện tích ngoài ô quy hoạch (m²)',
     redLine: 'Diện tích bị chỉ giới đường đỏ cắt (m²)', buildingLine: 'Diện tích ngoài chỉ giới xây dựng (m²)',
-    dataDate: 'Dữ liệu có giá trị đến ngày', share_link: 'Liên kết chia sẻ phiếu này', openMap: 'Xem trên bản đồ quy hoạch',
+    dataDate: 'Dữ liệu có giá trị đến ngày', share_link: 'Liên kết chia sẻ phiếu này', openMap: 'Xem trên bản đồ quy hoạch', pdf: 'Tải phiếu in (PDF)',
     error: 'Lỗi', lang: 'English', documents: 'Văn bản',
   },
   en: {
@@ -36,7 +36,7 @@ export const TEXTS = {
     density: 'Building density (%)', floors: 'Max floors', height: 'Max height (m)',
     setback: 'Setback (m)', unplanned: 'Area outside planning zones (m²)',
     redLine: 'Area cut by red lines (m²)', buildingLine: 'Area beyond building lines (m²)',
-    dataDate: 'Data valid as of', share_link: 'Shareable link to this sheet', openMap: "Open in the planners' map",
+    dataDate: 'Data valid as of', share_link: 'Shareable link to this sheet', openMap: "Open in the planners' map", pdf: 'Download the printable sheet (PDF)',
     error: 'Error', lang: 'Tiếng Việt', documents: 'Documents',
   },
 };

@@ -2,7 +2,7 @@
 // search kind (commune + sheet + parcel, place name without accents, WGS84 and VN-2000
 // coordinates) opens the same parcel's sheet; a draft plan imported with --plan NEW never shows
 // on the public sheet; the sheet has a shareable link; a phone-sized page does not scroll
-// sideways; no request fails unexpectedly.
+// sideways; the sheet's PDF link downloads the printable sheet; no request fails unexpectedly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -151,6 +151,28 @@ test('a shared link opens the sheet, and a phone-sized page does not scroll side
   const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
   assert.ok(scroll <= client, `the page is ${scroll}px wide in a ${client}px viewport`);
   await page.screenshot({ path: join(resultsDir, 'portal-phone.png'), fullPage: true });
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('the sheet links its printable PDF, and the link downloads a PDF', async () => {
+  const { page, failures } = await openPortal({ acceptDownloads: true }, `#parcel=${parcel.id}`);
+  assert.equal(await sheetOf(page), parcel.id);
+  const href = await page.getAttribute('#pdf-link', 'href');
+  assert.equal(href, `/portal/api/sheet/${parcel.id}/pdf`);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#pdf-link')]);
+  assert.match(download.suggestedFilename(), /^phieu-thong-tin-quy-hoach-\d{5}-to\d+-thua\d+\.pdf$/);
+  const bytes = readFileSync(await download.path());
+  assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+  // What the browser is told: a PDF, as an attachment.
+  const answer = await page.evaluate(async (url) => {
+    const r = await fetch(url);
+    const head = new Uint8Array(await r.arrayBuffer()).subarray(0, 4);
+    return { status: r.status, type: r.headers.get('content-type'), disposition: r.headers.get('content-disposition'),
+      magic: String.fromCharCode(...head) };
+  }, href);
+  assert.deepEqual({ status: answer.status, type: answer.type, magic: answer.magic }, { status: 200, type: 'application/pdf', magic: '%PDF' });
+  assert.match(answer.disposition, /^attachment; filename="phieu-thong-tin-quy-hoach-.*\.pdf"$/);
   assert.deepEqual(failures(), []);
   await page.close();
 });

@@ -159,6 +159,21 @@ fn the_dependency_rules_of_architecture_md_hold() {
         !uses("ogc-features", "tiles"),
         "ogc-features depends on tiles"
     );
+    // Typst (minutes of build) lives in the sheet crate only, and only the binary uses it.
+    for (krate, _) in deps.iter() {
+        if krate != "sheet" {
+            for t in ["typst", "typst-pdf", "typst-as-lib"] {
+                assert!(
+                    !uses(krate, t),
+                    "{krate} depends on {t}: the sheet crate owns Typst"
+                );
+            }
+        }
+        if !["tile-server", "tests", "sheet"].contains(&krate.as_str()) {
+            assert!(!uses(krate, "sheet"), "{krate} depends on the sheet crate");
+        }
+    }
+    assert!(uses("tile-server", "sheet") && uses("sheet", "typst-as-lib"));
     // The identity crate runs no SQL (who may read what is the layers' declaration).
     assert!(!uses("auth", "sqlx"), "the identity crate runs no SQL");
 }

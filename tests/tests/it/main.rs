@@ -24,6 +24,7 @@ mod redelivery;
 mod scaleout;
 mod security;
 mod server;
+mod sheet;
 mod signin;
 mod style;
 mod tiles;

@@ -515,3 +515,112 @@ async fn drafts_are_for_planners_until_an_administrator_approves_them() {
     let r = send(&app, Method::GET, report, None, None).await;
     assert_eq!(r.json()["zones"][0]["function_code"], "TMD", "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_withdrawn_approval_gives_the_superseded_plan_back_its_force() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new_plan = |name: &str, replaces: Option<i64>| planning::plans::NewPlan {
+        name: name.into(),
+        level: "detailed".into(),
+        replaces,
+        ..Default::default()
+    };
+    let approval = |number: &str| planning::plans::Approval {
+        decision_number: number.into(),
+        ..Default::default()
+    };
+    let p1 = planning::plans::create_draft(&db.pool, &new_plan("Quy hoạch gốc", None))
+        .await
+        .expect("plan 1");
+    let v1 = write_zones(dir.path(), "v1", &[("A-1", "ONT", LON, LAT, 0.001)]);
+    import_into_plan(&db, &v1, p1, true).await;
+    planning::plans::approve(&db.pool, p1, &approval("1/QĐ-UBND"))
+        .await
+        .expect("approve 1");
+    let p2 = planning::plans::create_draft(&db.pool, &new_plan("Điều chỉnh", Some(p1)))
+        .await
+        .expect("plan 2");
+    let v2 = write_zones(dir.path(), "v2", &[("A-1", "TMD", LON, LAT, 0.001)]);
+    import_into_plan(&db, &v2, p2, true).await;
+    planning::plans::approve(&db.pool, p2, &approval("2/QĐ-UBND"))
+        .await
+        .expect("approve 2");
+    let status = |id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            planning::plans::get(&pool, id, true)
+                .await
+                .expect("get")
+                .expect("plan")
+                .status
+        }
+    };
+    assert_eq!(status(p1).await, "superseded");
+
+    // A draft is withdrawn without touching what is in force.
+    let p3 = planning::plans::create_draft(&db.pool, &new_plan("Nháp", Some(p2)))
+        .await
+        .expect("plan 3");
+    let done = planning::plans::withdraw(&db.pool, p3)
+        .await
+        .expect("withdraw draft");
+    assert_eq!(
+        (done.plan.status.as_str(), done.restored),
+        ("withdrawn", None)
+    );
+    assert_eq!(status(p2).await, "approved");
+
+    // Annulling plan 2 puts plan 1 back in force, and tells the servers where.
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool)
+        .await
+        .expect("listener");
+    listener
+        .listen("bando_layer_changes")
+        .await
+        .expect("listen");
+    let done = planning::plans::withdraw(&db.pool, p2)
+        .await
+        .expect("withdraw approved");
+    assert_eq!(done.restored, Some(p1));
+    assert_eq!(status(p2).await, "withdrawn");
+    assert_eq!(status(p1).await, "approved");
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a notification in time")
+        .expect("notification");
+    assert!(
+        note.payload().contains("planning.zones"),
+        "{}",
+        note.payload()
+    );
+    let app = app(
+        AppState::new(db.pool.clone()).expect("state"),
+        Limits::default(),
+    );
+    let items = send(
+        &app,
+        Method::GET,
+        "/collections/planning_zones/items?limit=10",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(items.status, StatusCode::OK, "{}", items.text());
+    assert!(
+        items.text().contains("ONT") && !items.text().contains("TMD"),
+        "{}",
+        items.text()
+    );
+    // What is superseded or withdrawn stays so.
+    for id in [p2, p3] {
+        let e = planning::plans::withdraw(&db.pool, id)
+            .await
+            .expect_err("withdrawn twice");
+        assert!(e.to_string().contains("withdrawn"), "{e}");
+    }
+    assert!(matches!(
+        planning::plans::withdraw(&db.pool, 999_999).await,
+        Err(planning::plans::PlanError::NotFound(999_999))
+    ));
+}

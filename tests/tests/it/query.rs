@@ -552,7 +552,7 @@ async fn the_planning_report_measures_zone_shares_and_red_line_cuts_in_tm3_metre
 }
 
 /// The sample set with its cadastre and plan imported (512 parcels).
-async fn sample_db() -> TestDb {
+pub(crate) async fn sample_db() -> TestDb {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
     importers::sample::write_sample_with(

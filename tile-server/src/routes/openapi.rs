@@ -31,6 +31,12 @@ fn document(headers: &HeaderMap, state: &AppState) -> Value {
     {
         paths.extend(plans);
     }
+    if let (Some(paths), Value::Object(portal)) = (
+        extra.as_object_mut(),
+        crate::routes::portal::openapi_paths(),
+    ) {
+        paths.extend(portal);
+    }
     if let (Some(paths), Value::Object(admin)) =
         (extra.as_object_mut(), crate::routes::admin::openapi_paths())
     {

@@ -1,10 +1,11 @@
 //! The public planning portal's API (`/portal/api/…`; the page is `web/portal`, served by
 //! `routes::web`): one search over the three ways citizens name a place, and a parcel's
-//! information sheet. Public data only, plans in force only; both pass `guard_expensive`
-//! (per-client limits, 429 with `Retry-After`). The rules are `land::portal`, `land::lookup`
-//! and `planning`'s.
+//! information sheet, as JSON or as the printable PDF (`sheet` crate). Public data only, plans
+//! in force only; all pass `guard_expensive` (per-client limits, 429 with `Retry-After`). The
+//! rules are `land::portal`, `land::lookup` and `planning`'s (`planning::sheet`).
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
@@ -25,6 +26,81 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/portal/api/search", get(search))
         .route("/portal/api/sheet/{id}", get(sheet))
+        .route("/portal/api/sheet/{id}/pdf", get(sheet_pdf))
+}
+
+/// The sheet of the parcel a path names: 400 when it names none, 404 when there is none.
+async fn load_sheet(state: &AppState, id: &str) -> Result<planning::sheet::InfoSheet, AppError> {
+    let id = id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        AppError::BadRequest("the sheet names a parcel id (a positive whole number)".into())
+    })?;
+    planning::sheet::load(&state.pools.features, id)
+        .await
+        .map_err(|e| match e {
+            planning::sheet::SheetError::Parcel(l) => lookup_error(l),
+            planning::sheet::SheetError::Report(planning::report::ReportError::Db(db)) => {
+                AppError::from(db)
+            }
+            other => AppError::internal(other),
+        })?
+        .ok_or_else(|| AppError::NotFound(format!("there is no parcel {id}")))
+}
+
+/// The sheet's typesetter, made once (fonts read once) from the server's font directory.
+static PRINTER: OnceLock<Arc<sheet::Printer>> = OnceLock::new();
+
+/// The sheet's typesetter; an error naming the missing font (`bando serve` makes it at start
+/// and warns, so a missing font package is seen before the first citizen asks).
+pub fn printer() -> Result<Arc<sheet::Printer>, sheet::SheetError> {
+    if let Some(p) = PRINTER.get() {
+        return Ok(p.clone());
+    }
+    let made = Arc::new(sheet::Printer::with_fonts(&crate::glyphs::font_dir())?);
+    Ok(PRINTER.get_or_init(|| made).clone())
+}
+
+/// `GET /portal/api/sheet/{id}/pdf`: the printable sheet (A4 PDF, Vietnamese): the JSON
+/// sheet's content, a location map drawn from the public layers' tiles, and a QR code of the
+/// shareable link (`/portal#parcel=ID`).
+pub async fn sheet_pdf(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let info = load_sheet(&state, &id).await?;
+    let file = format!(
+        "phieu-thong-tin-quy-hoach-{}-to{}-thua{}.pdf",
+        info.parcel.commune_code, info.parcel.sheet_number, info.parcel.parcel_number
+    );
+    let link = format!(
+        "{}/portal#parcel={}",
+        crate::routes::base_url(&headers),
+        info.parcel.id
+    );
+    let layers: Vec<_> = state.layers.snapshot().iter().cloned().collect();
+    let printer = printer().map_err(AppError::internal)?;
+    let pdf = sheet::print(printer, &state.tiles, &layers, info, link)
+        .await
+        .map_err(|e| match e {
+            sheet::SheetError::Map(sheet::map::MapError::Tile { error, .. }) => {
+                AppError::from_tile_error(&error)
+            }
+            other => AppError::internal(other),
+        })?;
+    let mut r = pdf.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(r)
 }
 
 fn lookup_error(e: LookupError) -> AppError {
@@ -169,27 +245,14 @@ pub async fn sheet(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let pool = &state.pools.features;
-    let id = id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        AppError::BadRequest("the sheet names a parcel id (a positive whole number)".into())
-    })?;
-    let parcel = land::lookup::by_id(pool, id)
-        .await
-        .map_err(lookup_error)?
-        .ok_or_else(|| AppError::NotFound(format!("there is no parcel {id}")))?;
-    let report = planning::report::overlay(pool, &parcel.ewkb, planning::report::Plans::InForce)
-        .await
-        .map_err(|e| match e {
-            planning::report::ReportError::Db(db) => AppError::from(db),
-            other => AppError::internal(other),
-        })?;
-    let data_date = land::portal::data_date(pool).await.map_err(lookup_error)?;
-    let land_use = parcel
-        .properties
-        .get("land_use_code")
-        .and_then(Value::as_str)
-        .and_then(|c| land::land_use::validate(c, None).ok())
-        .map(|c| json!({"code": c.code, "name_vi": c.name_vi, "name_en": c.name_en}));
+    let planning::sheet::InfoSheet {
+        parcel,
+        land_use,
+        report,
+        data_date,
+    } = load_sheet(&state, &id).await?;
+    let land_use =
+        land_use.map(|c| json!({"code": c.code, "name_vi": c.name_vi, "name_en": c.name_en}));
     let plans: Vec<Value> = report
         .plans
         .iter()
@@ -204,6 +267,10 @@ pub async fn sheet(
     if let Some(o) = item.as_object_mut() {
         o.insert("geometry".into(), parcel.geometry.clone());
         o.insert("land_use".into(), land_use.unwrap_or(Value::Null));
+        o.insert(
+            "pdf_href".into(),
+            json!(format!("/portal/api/sheet/{}/pdf", parcel.id)),
+        );
         o.insert(
             "map_href".into(),
             json!(format!(
@@ -230,4 +297,64 @@ pub async fn sheet(
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(r)
+}
+
+/// The portal's operations for the OpenAPI document.
+pub fn openapi_paths() -> Value {
+    let problem = |what: &str| {
+        json!({"description": what, "content": {"application/problem+json": {"schema": {
+            "type": "object", "required": ["type", "title", "status"],
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
+    };
+    let limited = problem("Too many requests from this client (see `Retry-After`)");
+    let id = json!({"name": "id", "in": "path", "required": true, "description": "The parcel",
+        "schema": {"type": "integer", "minimum": 1}});
+    let param = |name: &str, what: &str, schema: Value| {
+        json!({"name": name, "in": "query", "required": false,
+        "description": what, "schema": schema})
+    };
+    let text = json!({"type": "string", "maxLength": 100});
+    let whole = json!({"type": "integer", "minimum": 1, "maximum": i32::MAX});
+    let number = json!({"type": "number"});
+    json!({
+        "/portal/api/search": {"get": {
+            "operationId": "portalSearch",
+            "summary": "Find parcels by commune (+ sheet + number), communes by place name (accents and case ignored), or the parcel at a point (WGS84 `lon`/`lat`, or VN-2000 `x`/`y` with the zone guessed)",
+            "tags": ["Portal"],
+            "parameters": [param("commune", "Commune code or name, pre- or post-merger", text.clone()),
+                param("sheet", "Map sheet number", whole.clone()),
+                param("number", "Parcel number", whole),
+                param("place", "A commune's name", text),
+                param("lon", "Longitude (degrees, 100–112)", number.clone()),
+                param("lat", "Latitude (degrees, 6–24)", number.clone()),
+                param("x", "VN-2000 X (northing, metres)", number.clone()),
+                param("y", "VN-2000 Y (easting, metres)", number)],
+            "responses": {"200": {"description": "What was found", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}}}},
+                "400": problem("No search or a malformed one"),
+                "404": problem("No single commune by that name"),
+                "429": limited.clone()}
+        }},
+        "/portal/api/sheet/{id}": {"get": {
+            "operationId": "portalSheet",
+            "summary": "A parcel's planning information sheet: public parcel data, land use, plans in force with their decisions, planned function per zone, limits, red and building line cuts, data date",
+            "tags": ["Portal"],
+            "parameters": [id.clone()],
+            "responses": {"200": {"description": "The sheet", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["parcel", "zones", "plans"]}}}},
+                "400": problem("Not a parcel id"), "404": problem("No such parcel"),
+                "429": limited.clone()}
+        }},
+        "/portal/api/sheet/{id}/pdf": {"get": {
+            "operationId": "portalSheetPdf",
+            "summary": "The printable sheet: A4 PDF in Vietnamese with a location map drawn from the public layers' tiles and a QR code of the online sheet",
+            "tags": ["Portal"],
+            "parameters": [id],
+            "responses": {"200": {"description": "The PDF (`Content-Disposition: attachment`)",
+                    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                "400": problem("Not a parcel id"), "404": problem("No such parcel"),
+                "429": limited}
+        }},
+    })
 }
