@@ -64,6 +64,9 @@ pub struct SharedState {
     pub sign_in: std::sync::OnceLock<crate::routes::signin::BrowserSignIn>,
     /// Origins whose pages may call the token endpoints ([`crate::security`]); unset: none.
     pub cors_origins: std::sync::OnceLock<Vec<String>>,
+    /// The water network graph, kept current from change notifications
+    /// ([`utilities::network::live`]); built with the first trace.
+    pub networks: Arc<utilities::network::live::LiveNetwork>,
 }
 
 impl std::ops::Deref for AppState {
@@ -139,7 +142,13 @@ impl AppState {
             ),
             ioc::feeds::FeedSettings::default(),
         );
+        // On the primary: the listener and the read after a notification must see one server.
+        let networks = utilities::network::live::LiveNetwork::new(
+            pools.admin.clone(),
+            NETWORK_SETTINGS.get().copied().unwrap_or_default(),
+        );
         Ok(AppState(Arc::new(SharedState {
+            networks,
             audit,
             ingest,
             feeds,
@@ -171,6 +180,15 @@ static INGEST_SETTINGS: std::sync::OnceLock<ioc::ingest::IngestSettings> =
 /// process, before the first [`AppState`].
 pub fn set_ingest_settings(settings: ioc::ingest::IngestSettings) {
     let _ = INGEST_SETTINGS.set(settings);
+}
+
+static NETWORK_SETTINGS: std::sync::OnceLock<utilities::network::Settings> =
+    std::sync::OnceLock::new();
+
+/// Sets how network graphs are joined (`[networks]` in the config) for the states made
+/// afterwards; once per process, before the first [`AppState`].
+pub fn set_network_settings(settings: utilities::network::Settings) {
+    let _ = NETWORK_SETTINGS.set(settings);
 }
 
 /// Limits applied to every request.
@@ -211,6 +229,7 @@ pub fn app_with_dev_issuer(
         .merge(routes::plans::router())
         .merge(routes::portal::router())
         .merge(routes::edit::router())
+        .merge(routes::networks::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::load::guard_expensive,

@@ -34,6 +34,19 @@ pub struct RawConfig {
     /// `[ioc]` section.
     #[serde(default)]
     pub ioc: RawIoc,
+    /// `[networks]` section.
+    #[serde(default)]
+    pub networks: RawNetworks,
+}
+
+/// `[networks]`: how the utility network graph is joined ([`utilities::network::Settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworks {
+    /// Pipe ends and devices closer than this are joined, TM-3 metres (default 0.1).
+    pub tolerance_m: Option<f64>,
+    /// A meter is served by the nearest pipe within this distance, metres (default 30).
+    pub service_m: Option<f64>,
 }
 
 /// `[ioc]`: live sensor data ([`ioc`]).
@@ -241,6 +254,8 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// Live sensor data.
     pub ioc: IocSettings,
+    /// How the network graph is joined.
+    pub networks: utilities::network::Settings,
 }
 
 impl RawConfig {
@@ -504,7 +519,27 @@ impl RawConfig {
             },
             ..Default::default()
         };
+        let defaults = utilities::network::Settings::default();
+        let networks = utilities::network::Settings {
+            tolerance_m: self.networks.tolerance_m.unwrap_or(defaults.tolerance_m),
+            service_m: self.networks.service_m.unwrap_or(defaults.service_m),
+        };
+        if !(networks.tolerance_m > 0.0 && networks.tolerance_m <= 10.0) {
+            return Err(ConfigError::Invalid {
+                key: "networks.tolerance_m",
+                value: networks.tolerance_m.to_string(),
+                reason: "must be more than 0 and at most 10 (metres)",
+            });
+        }
+        if !(0.0..=500.0).contains(&networks.service_m) {
+            return Err(ConfigError::Invalid {
+                key: "networks.service_m",
+                value: networks.service_m.to_string(),
+                reason: "must be between 0 and 500 (metres)",
+            });
+        }
         Ok(Config {
+            networks,
             ioc: IocSettings { broker, ingest },
             audit_retention,
             layers: self.layers,

@@ -819,6 +819,7 @@ async fn layer_command(pool: &sqlx::PgPool, action: &LayerAction) -> Result<()> 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
     tile_server::app::set_ingest_settings(config.ioc.ingest);
+    tile_server::app::set_network_settings(config.networks);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
     // Scale-out: this instance reads from one of the replicas (spread by process id).
