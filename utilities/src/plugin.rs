@@ -77,7 +77,8 @@ pub fn layers() -> Vec<LayerDecl> {
             water,
             (12, 20),
             "#045a8d",
-        ),
+        )
+        .with_icon("water-source"),
         line(
             LayerDecl::new(
                 DRAINS,

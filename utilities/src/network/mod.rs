@@ -14,6 +14,7 @@
 //! pipes are stored in), so distances are ground metres.
 
 pub mod answer;
+pub mod check;
 pub mod isolate;
 pub mod live;
 pub mod load;

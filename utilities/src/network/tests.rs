@@ -177,3 +177,30 @@ fn valve_status_words() {
         assert!(!is_closed_status(open), "{open}");
     }
 }
+
+#[test]
+fn the_quality_report_finds_dangles_strays_and_islands_without_a_source() {
+    let mut inputs = main_line(true);
+    // A pipe drawn 2 m short of the main, and a meter far from everything.
+    inputs.pipes.push(pipe(4, &[[60.0, 80.0], [60.0, 2.0]]));
+    inputs.meters.push(point(22, [150.0, 45.0]));
+    let net = Network::build(&inputs, Settings::default());
+    let report = check::check(&net);
+    let mut dangles: Vec<(i64, bool)> = report
+        .dangles
+        .iter()
+        .map(|d| (d.pipe, d.near_pipe_m.is_some()))
+        .collect();
+    dangles.sort_unstable();
+    // Pipe 3's far end is a plain dead end; pipe 4's ends both dangle, one 2 m from the main.
+    assert_eq!(dangles, vec![(3, false), (4, false), (4, true)]);
+    let near = report
+        .dangles
+        .iter()
+        .find_map(|d| d.near_pipe_m)
+        .expect("near");
+    assert!((near - 2.0).abs() < 1e-9, "{near}");
+    assert_eq!(report.unconnected.len(), 1);
+    assert_eq!(report.islands.len(), 1);
+    assert_eq!(report.islands[0].pipes, vec![4]);
+}
