@@ -315,6 +315,29 @@ async fn meters_for_staff_and_customer_references_for_administrators_only() {
 }
 
 #[tokio::test]
+async fn the_quality_report_is_for_staff() {
+    let (db, app, issuer, _dir) = setup().await;
+    main_line(&db).await;
+    // A pipe drawn 2 m short of the main: an island without a source, with two dangles.
+    add_pipe(&db, "P9", &[(60.0, 80.0), (60.0, 2.0)]).await;
+    let r = get(&app, "/networks/water/check", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let r = get(&app, "/networks/water/check", Some(&planner)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let fc = r.json();
+    assert_eq!(fc["summary"]["islands_without_source"], 1, "{fc}");
+    assert_eq!(fc["summary"]["dangles_near_a_pipe"], 1, "{fc}");
+    let island = fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["properties"]["finding"] == "island")
+        .expect("island");
+    assert_eq!(island["geometry"]["type"], "MultiLineString");
+}
+
+#[tokio::test]
 async fn bad_isolation_requests_are_problems() {
     let (db, app, _issuer, _dir) = setup().await;
     let empty = get(&app, "/networks/water/isolate?point=106.3,11.5", None).await;

@@ -19,7 +19,9 @@ use crate::reader::{vary, Reader};
 
 /// The network routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/networks/water/isolate", get(isolate))
+    Router::new()
+        .route("/networks/water/isolate", get(isolate))
+        .route("/networks/water/check", get(check))
 }
 
 fn trace_error(e: TraceError) -> AppError {
@@ -130,6 +132,49 @@ pub async fn isolate(
     Ok(r)
 }
 
+/// `GET /networks/water/check`: the quality report of the live water network (dangles,
+/// unconnected devices, islands without a source) as GeoJSON, for the readers of the meters
+/// layer (its findings place meters).
+pub async fn check(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    if let Some(k) = p.keys().next() {
+        return Err(AppError::BadRequest(format!(
+            "unknown parameter '{}'; /networks/water/check takes none",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
+    if !meters.is_some_and(|l| reader.sees(l.as_ref())) {
+        return Err(match reader.principal {
+            None => AppError::Unauthenticated(auth::AuthError::Missing),
+            Some(_) => AppError::Forbidden(
+                "the network's quality report is for staff (it places customers' meters)".into(),
+            ),
+        });
+    }
+    let net = state
+        .networks
+        .get()
+        .await
+        .map_err(|e| trace_error(TraceError::Load(e)))?;
+    let report = utilities::network::check::check(&net);
+    let fc = utilities::network::check::report_geojson(state.networks.pool(), &net, &report)
+        .await
+        .map_err(|e| trace_error(TraceError::Load(e)))?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    vary(true, &mut r);
+    Ok(r)
+}
+
 /// The OpenAPI paths of `/networks`.
 pub fn openapi_paths() -> Value {
     let problem = |what: &str| {
@@ -160,6 +205,18 @@ pub fn openapi_paths() -> Value {
                             "without_failure": {"type": "object"}}}}}},
                 "400": problem("No break named, a bad number, or an unknown failed valve"),
                 "404": problem("No pipe near the point, no such pipe, or no network imported")
+            }
+        }},
+        "/networks/water/check": {"get": {
+            "operationId": "checkWaterNetwork",
+            "summary": "The water network's quality report: dangles, unconnected devices, islands without a source (staff)",
+            "tags": ["Networks"],
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `finding` is dangle, unconnected or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "400": problem("A parameter was given"),
+                "401": problem("Not signed in"),
+                "403": problem("Not staff")
             }
         }}
     })

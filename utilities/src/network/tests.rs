@@ -204,3 +204,28 @@ fn the_quality_report_finds_dangles_strays_and_islands_without_a_source() {
     assert_eq!(report.islands.len(), 1);
     assert_eq!(report.islands[0].pipes, vec![4]);
 }
+
+#[test]
+fn wkb_lines_are_read_in_either_byte_order() {
+    // MULTILINESTRING((1 2, 3 4)) little-endian outside, big-endian part.
+    let mut wkb = vec![1u8];
+    wkb.extend(5u32.to_le_bytes());
+    wkb.extend(1u32.to_le_bytes());
+    wkb.push(0);
+    wkb.extend(2u32.to_be_bytes());
+    wkb.extend(2u32.to_be_bytes());
+    for v in [1.0f64, 2.0, 3.0, 4.0] {
+        wkb.extend(v.to_be_bytes());
+    }
+    assert_eq!(
+        load::lines_of_wkb(&wkb),
+        Some(vec![vec![[1.0, 2.0], [3.0, 4.0]]])
+    );
+    assert_eq!(load::lines_of_wkb(&wkb[..wkb.len() - 1]), None);
+    // A point is not a line.
+    let mut point = vec![1u8];
+    point.extend(1u32.to_le_bytes());
+    point.extend(1.0f64.to_le_bytes());
+    point.extend(2.0f64.to_le_bytes());
+    assert_eq!(load::lines_of_wkb(&point), None);
+}
