@@ -65,7 +65,7 @@ SQL
 done <"$work/pipes.txt"
 psql "$url" -q -f "$work/pgr.sql" | awk '/^Time:/ {print $2 / 1000}' >"$work/pgr.txt"
 psql "$url" -qc "DROP TABLE IF EXISTS bench_edges, bench_edges_vertices_pgr, bench_blocked_base"
-build=$(sed 's/\x1b\[[0-9;]*m//g' "$work/serve.log" | grep -o 'water network built.*' | grep -o 'ms=[0-9]*' | head -1 || true)
+build=$(sed 's/\x1b\[[0-9;]*m//g' "$work/serve.log" | grep -o 'network built.*kind=Water.*' | grep -o 'ms=[0-9]*' | head -1 || true)
 pct() { sort -g "$1" | awk -v q="$2" '{a[NR]=$1} END {i=int(NR*q); if (i<1) i=1; printf "%.1f ms", a[i]*1000}'; }
 echo "Sample water network: $pipes pipes; first graph build ${build#ms=} ms (server log)."
 echo

@@ -67,6 +67,8 @@ pub struct SharedState {
     /// The water network graph, kept current from change notifications
     /// ([`utilities::network::live`]); built with the first trace.
     pub networks: Arc<utilities::network::live::LiveNetwork>,
+    /// The power network graph, the same way.
+    pub power: Arc<utilities::network::live::LiveNetwork>,
 }
 
 impl std::ops::Deref for AppState {
@@ -147,8 +149,14 @@ impl AppState {
             pools.admin.clone(),
             NETWORK_SETTINGS.get().copied().unwrap_or_default(),
         );
+        let power = utilities::network::live::LiveNetwork::of(
+            utilities::network::load::Kind::Power,
+            pools.admin.clone(),
+            NETWORK_SETTINGS.get().copied().unwrap_or_default(),
+        );
         Ok(AppState(Arc::new(SharedState {
             networks,
+            power,
             audit,
             ingest,
             feeds,

@@ -337,6 +337,100 @@ async fn the_quality_report_is_for_staff() {
     assert_eq!(island["geometry"]["type"], "MultiLineString");
 }
 
+/// A 22 kV feeder from a substation at x = 0 east to x = 300 in two lines, poles every 50 m.
+#[tokio::test]
+async fn a_power_outage_cuts_off_what_lies_downstream() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let empty = get(&app, "/networks/power/outage?pole=1", None).await;
+    assert_eq!(empty.status, StatusCode::NOT_FOUND, "{}", empty.text());
+    let mut lines = Vec::new();
+    for (code, pts) in [
+        ("471", [(0.0, 0.0), (150.0, 0.0)]),
+        ("472", [(150.0, 0.0), (300.0, 0.0)]),
+    ] {
+        lines.push(
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO utilities.power_lines (source_id, voltage_kv, geom)
+                 VALUES ($1, 22, ST_GeomFromText($2, $3)) RETURNING id",
+            )
+            .bind(code)
+            .bind(line_wkt(&pts))
+            .bind(SRID)
+            .fetch_one(&db.pool)
+            .await
+            .expect("line"),
+        );
+    }
+    let station = add_point(&db, "substations", "TBA-01", (0.0, 0.0)).await;
+    let mut poles = Vec::new();
+    for k in 1..=6 {
+        poles.push(
+            add_point(
+                &db,
+                "power_poles",
+                &format!("COT-{k}"),
+                (50.0 * f64::from(k), 0.0),
+            )
+            .await,
+        );
+    }
+    let pole_ids = |fc: &Value| -> Vec<i64> {
+        features(fc, "pole")
+            .iter()
+            .filter_map(|p| p["properties"]["id"].as_i64())
+            .collect()
+    };
+    let r = get(
+        &app,
+        &format!("/networks/power/outage?pole={}", poles[2]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let fc = r.json();
+    assert_eq!(pole_ids(&fc), poles[2..].to_vec());
+    assert_eq!(
+        ids(&features(&fc, "line")[0]["properties"]["line_ids"]),
+        vec![lines[1]]
+    );
+    let fc = get(
+        &app,
+        &format!("/networks/power/outage?substation={station}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(pole_ids(&fc), poles);
+    // A second substation at the far end: the feeder is fed from both sides.
+    add_point(&db, "substations", "TBA-02", (300.0, 0.0)).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let fc = get(
+            &app,
+            &format!("/networks/power/outage?pole={}", poles[2]),
+            None,
+        )
+        .await
+        .json();
+        if pole_ids(&fc).len() == 1 || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(pole_ids(&fc), vec![poles[2]], "{fc}");
+    for (query, status) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("pole=1&substation=2", StatusCode::BAD_REQUEST),
+        ("pole=x", StatusCode::BAD_REQUEST),
+        ("pole=999999", StatusCode::NOT_FOUND),
+        ("point=106.9,11.9", StatusCode::NOT_FOUND),
+        ("switch=3", StatusCode::BAD_REQUEST),
+    ] {
+        let r = get(&app, &format!("/networks/power/outage?{query}"), None).await;
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+    }
+}
+
 #[tokio::test]
 async fn bad_isolation_requests_are_problems() {
     let (db, app, _issuer, _dir) = setup().await;

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use utilities::network::answer::Disclosure;
-use utilities::network::request::{water_isolation, BreakAt, TraceError};
+use utilities::network::request::{power_outage, water_isolation, BreakAt, OutageAt, TraceError};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -22,15 +22,16 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/networks/water/isolate", get(isolate))
         .route("/networks/water/check", get(check))
+        .route("/networks/power/outage", get(outage))
 }
 
 fn trace_error(e: TraceError) -> AppError {
     match e {
         TraceError::Load(e) => AppError::internal(e),
-        e
-        @ (TraceError::NoNetwork | TraceError::NoPipeNear { .. } | TraceError::UnknownPipe(_)) => {
-            AppError::NotFound(e.to_string())
-        }
+        e @ (TraceError::NoNetwork
+        | TraceError::NoPipeNear { .. }
+        | TraceError::UnknownPipe(_)
+        | TraceError::UnknownDevice { .. }) => AppError::NotFound(e.to_string()),
         e @ (TraceError::UnknownValve(_) | TraceError::Invalid(_)) => {
             AppError::BadRequest(e.to_string())
         }
@@ -52,19 +53,7 @@ const PARAMS: &str = "point=LON,LAT or pipe=ID&at=0..1, and optionally failed=VA
 fn break_at(p: &HashMap<String, String>) -> Result<BreakAt, AppError> {
     match (p.get("point"), p.get("pipe")) {
         (Some(point), None) => {
-            let Some((lon, lat)) = point.split_once(',') else {
-                return Err(AppError::BadRequest(format!(
-                    "point must be LON,LAT (WGS 84), not \"{}\"",
-                    point.chars().take(40).collect::<String>()
-                )));
-            };
-            let (lon, lat): (f64, f64) = (
-                number(lon, "the point's longitude")?,
-                number(lat, "the point's latitude")?,
-            );
-            if !lon.is_finite() || !lat.is_finite() {
-                return Err(AppError::BadRequest("point must be finite".into()));
-            }
+            let (lon, lat) = lon_lat(point)?;
             Ok(BreakAt::Point { lon, lat })
         }
         (None, Some(pipe)) => {
@@ -129,6 +118,52 @@ pub async fn isolate(
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     vary(reader.is_signed_in(), &mut r);
+    Ok(r)
+}
+
+fn lon_lat(point: &str) -> Result<(f64, f64), AppError> {
+    let Some((lon, lat)) = point.split_once(',') else {
+        return Err(AppError::BadRequest(format!(
+            "point must be LON,LAT (WGS 84), not \"{}\"",
+            point.chars().take(40).collect::<String>()
+        )));
+    };
+    let (lon, lat): (f64, f64) = (
+        number(lon, "the point's longitude")?,
+        number(lat, "the point's latitude")?,
+    );
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err(AppError::BadRequest("point must be finite".into()));
+    }
+    Ok((lon, lat))
+}
+
+/// `GET /networks/power/outage?point=LON,LAT` (a line), `pole=ID` or `substation=ID`.
+pub async fn outage(
+    State(state): State<AppState>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    const ONE: &str = "name one failed element: point=LON,LAT (a line), pole=ID or substation=ID";
+    if p.len() != 1 {
+        return Err(AppError::BadRequest(ONE.into()));
+    }
+    let at = match p.iter().next() {
+        Some((k, v)) if k == "point" => {
+            let (lon, lat) = lon_lat(v)?;
+            OutageAt::Point { lon, lat }
+        }
+        Some((k, v)) if k == "pole" => OutageAt::Pole(number(v, "pole")?),
+        Some((k, v)) if k == "substation" => OutageAt::Substation(number(v, "substation")?),
+        _ => return Err(AppError::BadRequest(ONE.into())),
+    };
+    let fc = power_outage(&state.power, at).await.map_err(trace_error)?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(r)
 }
 
@@ -205,6 +240,21 @@ pub fn openapi_paths() -> Value {
                             "without_failure": {"type": "object"}}}}}},
                 "400": problem("No break named, a bad number, or an unknown failed valve"),
                 "404": problem("No pipe near the point, no such pipe, or no network imported")
+            }
+        }},
+        "/networks/power/outage": {"get": {
+            "operationId": "powerOutage",
+            "summary": "What a failed line, pole or substation cuts off downstream: the lines (one geometry) and poles no substation reaches any more",
+            "tags": ["Networks"],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "A failed line: LON,LAT in WGS 84 (the nearest line within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
+                {"name": "pole", "in": "query", "required": false, "description": "A failed pole id", "schema": {"type": "integer"}},
+                {"name": "substation", "in": "query", "required": false, "description": "A failed substation id", "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `part` is outage, line or pole", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "400": problem("Not exactly one failed element, or a bad number"),
+                "404": problem("No line near the point, no such pole or substation, or no power network imported")
             }
         }},
         "/networks/water/check": {"get": {

@@ -198,3 +198,51 @@ pub async fn isolation_geojson(
     }
     Ok(out)
 }
+
+/// The GeoJSON answer of a power outage: the lines cut off (one geometry), the poles cut off,
+/// and where the outage is (`part` = `outage`).
+pub async fn outage_geojson(
+    pool: &PgPool,
+    net: &Network,
+    down: &super::outage::Downstream,
+    at: Pt,
+) -> Result<Value, LoadError> {
+    let (lines, point): (Option<Value>, Value) = sqlx::query_as(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json",
+    )
+    .bind(wkt_lines(net, &down.pieces))
+    .bind(net.srid)
+    .bind(at[0])
+    .bind(at[1])
+    .fetch_one(pool)
+    .await
+    .map_err(db("the lines cut off"))?;
+    let mut features = vec![feature("outage", "outage", point, Map::new())];
+    let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
+    if let Some(g) = lines {
+        let mut p = Map::new();
+        p.insert("line_ids".into(), json!(down.lines));
+        p.insert("length_m".into(), json!(length));
+        features.push(feature("line", "cut_off", g, p));
+    }
+    let poles: Vec<(i64, Option<String>, Value)> = sqlx::query_as(
+        "SELECT id, code, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+         FROM utilities.power_poles WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&down.poles)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the poles"))?;
+    for (id, code, g) in poles {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        features.push(feature("pole", "cut_off", g, p));
+    }
+    Ok(json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len()},
+    }))
+}

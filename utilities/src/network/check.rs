@@ -84,6 +84,7 @@ pub fn check(net: &Network) -> Report {
             || !node.hydrants.is_empty()
             || !node.meters.is_empty()
             || !node.sources.is_empty()
+            || !node.poles.is_empty()
         {
             continue;
         }

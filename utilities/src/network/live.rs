@@ -1,4 +1,4 @@
-//! The water network of a running server, kept current from the change notifications.
+//! A network (water or power) of a running server, kept current from the change notifications.
 //!
 //! Every edit or import of a water table commits with `NOTIFY bando_layer_changes` naming the
 //! table ([`gis_core::bulk::CHANGES_CHANNEL`]). The listener marks the network stale and
@@ -15,20 +15,12 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-use super::load::{self, LoadError};
+use super::load::{self, Kind, LoadError};
 use super::{Network, Settings};
-
-/// The tables whose changes reach the water network.
-const WATER_TABLES: &[&str] = &[
-    "utilities.water_pipes",
-    "utilities.water_valves",
-    "utilities.hydrants",
-    "utilities.water_meters",
-    "utilities.water_sources",
-];
 
 /// The water network of a server (cheap to share: keep it in an `Arc`).
 pub struct LiveNetwork {
+    kind: Kind,
     pool: PgPool,
     settings: Settings,
     current: RwLock<Option<Arc<Network>>>,
@@ -52,7 +44,13 @@ impl LiveNetwork {
     /// A network over `pool` (the primary: notifications and the read after them must come
     /// from the same server), built on first use.
     pub fn new(pool: PgPool, settings: Settings) -> Arc<Self> {
+        Self::of(Kind::Water, pool, settings)
+    }
+
+    /// [`LiveNetwork::new`] of either network.
+    pub fn of(kind: Kind, pool: PgPool, settings: Settings) -> Arc<Self> {
         Arc::new(LiveNetwork {
+            kind,
             pool,
             settings,
             current: RwLock::new(None),
@@ -84,13 +82,13 @@ impl LiveNetwork {
         self.last_build.read().map(|d| *d).unwrap_or_default()
     }
 
-    /// Marks the network stale when `payload` (a change notification) names a water table;
+    /// Marks the network stale when `payload` (a change notification) names one of its tables;
     /// an unreadable payload marks it stale too. Returns whether it did.
     pub fn note_change(&self, payload: &str) -> bool {
         let table = serde_json::from_str::<serde_json::Value>(payload)
             .ok()
             .and_then(|v| v.get("table").and_then(|t| t.as_str()).map(str::to_string));
-        let hit = table.is_none_or(|t| WATER_TABLES.contains(&t.as_str()));
+        let hit = table.is_none_or(|t| self.kind.tables().contains(&t.as_str()));
         if hit {
             self.stale.store(true, Ordering::Release);
         }
@@ -119,7 +117,7 @@ impl LiveNetwork {
         // Cleared before reading: a change that commits during the read marks it again.
         self.stale.store(false, Ordering::Release);
         let started = Instant::now();
-        let inputs = match load::inputs(&self.pool).await {
+        let inputs = match load::inputs_of(&self.pool, self.kind).await {
             Ok(i) => i,
             Err(e) => {
                 self.stale.store(true, Ordering::Release);
@@ -144,7 +142,8 @@ impl LiveNetwork {
             nodes = net.graph.node_count(),
             unconnected = net.unconnected.len(),
             ms = took.as_millis() as u64,
-            "water network built"
+            kind = ?self.kind,
+            "network built"
         );
         if let Ok(mut c) = self.current.write() {
             *c = Some(net.clone());

@@ -18,6 +18,7 @@ pub mod check;
 pub mod isolate;
 pub mod live;
 pub mod load;
+pub mod outage;
 pub mod request;
 
 use std::collections::HashMap;
@@ -93,8 +94,10 @@ pub struct Inputs {
     pub hydrants: Vec<PointRow>,
     /// Meters.
     pub meters: Vec<PointRow>,
-    /// Sources (plants, tanks).
+    /// Sources (plants, tanks; substations in a power network).
     pub sources: Vec<PointRow>,
+    /// Poles (power networks).
+    pub poles: Vec<PointRow>,
 }
 
 /// Whether a valve's `status` text says closed (Vietnamese or English, any case).
@@ -129,6 +132,8 @@ pub struct Node {
     pub meters: Vec<i64>,
     /// Sources feeding in here.
     pub sources: Vec<i64>,
+    /// Poles here (power networks).
+    pub poles: Vec<i64>,
 }
 
 /// A piece of one pipe between two nodes.
@@ -156,8 +161,10 @@ pub enum DeviceKind {
     Hydrant,
     /// `utilities.water_meters`.
     Meter,
-    /// `utilities.water_sources`.
+    /// `utilities.water_sources` (`utilities.substations` in a power network).
     Source,
+    /// `utilities.power_poles`.
+    Pole,
 }
 
 /// A device the build could not place on the network.
@@ -362,6 +369,13 @@ impl Network {
             )
             .chain(
                 inputs
+                    .poles
+                    .iter()
+                    .enumerate()
+                    .map(|(k, h)| (DeviceKind::Pole, k, h.id, h.at, tol)),
+            )
+            .chain(
+                inputs
                     .meters
                     .iter()
                     .enumerate()
@@ -414,6 +428,7 @@ impl Network {
                 DeviceKind::Hydrant => node.hydrants.push(inputs.hydrants[k].id),
                 DeviceKind::Meter => node.meters.push(inputs.meters[k].id),
                 DeviceKind::Source => node.sources.push(inputs.sources[k].id),
+                DeviceKind::Pole => node.poles.push(inputs.poles[k].id),
             }
         };
         for (n, devices) in on_end.into_iter().enumerate() {

@@ -44,6 +44,7 @@ fn main_line(v150_operable: bool) -> Inputs {
         hydrants: vec![point(30, [200.0, 0.05])],
         meters: vec![point(20, [120.0, 6.0]), point(21, [280.0, -4.0])],
         sources: vec![point(40, [0.0, 0.0])],
+        poles: Vec::new(),
     }
 }
 
@@ -228,4 +229,46 @@ fn wkb_lines_are_read_in_either_byte_order() {
     point.extend(1.0f64.to_le_bytes());
     point.extend(2.0f64.to_le_bytes());
     assert_eq!(load::lines_of_wkb(&point), None);
+}
+
+/// A feeder from substation 1 at x = 0 east to x = 300, poles every 50 m (ids 100 + x/50).
+fn feeder() -> Inputs {
+    Inputs {
+        srid: 9212,
+        pipes: vec![
+            pipe(1, &[[0.0, 0.0], [150.0, 0.0]]),
+            pipe(2, &[[150.0, 0.0], [300.0, 0.0]]),
+        ],
+        poles: (1..=6)
+            .map(|k| point(100 + k, [50.0 * k as f64, 0.0]))
+            .collect(),
+        sources: vec![point(1, [0.0, 0.0])],
+        ..Inputs::default()
+    }
+}
+
+#[test]
+fn an_outage_cuts_off_what_lies_downstream() {
+    use outage::{downstream, Outage};
+    let net = Network::build(&feeder(), Settings::default());
+    assert!(net.unconnected.is_empty());
+    // A pole fails: it and those beyond it.
+    let d = downstream(&net, Outage::Pole(103));
+    assert_eq!(d.poles, vec![103, 104, 105, 106]);
+    assert_eq!(d.lines, vec![2]);
+    // A line piece between the 2nd and 3rd poles.
+    let (piece, _) = net.locate([120.0, 0.0], 1.0).expect("line");
+    let d = downstream(&net, Outage::Piece(piece));
+    assert_eq!(d.poles, vec![103, 104, 105, 106]);
+    assert_eq!(d.lines, vec![1, 2]);
+    // The substation: everything.
+    let d = downstream(&net, Outage::Substation(1));
+    assert_eq!(d.poles.len(), 6);
+    // Fed from both ends, a pole's failure cuts off only itself.
+    let mut ring = feeder();
+    ring.sources.push(point(2, [300.0, 0.0]));
+    let net = Network::build(&ring, Settings::default());
+    let d = downstream(&net, Outage::Pole(103));
+    assert_eq!(d.poles, vec![103]);
+    assert!(d.lines.is_empty());
 }
