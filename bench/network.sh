@@ -5,7 +5,8 @@
 # pgRouting answering the same question per call the way it must without a graph in memory:
 # `pgr_connectedComponents` over every pipe, with the vertices of the valves to close and the
 # closed valves cut out (timed by psql, server side only — so pgRouting's figure excludes HTTP).
-# Prints Markdown rows.
+# Then the graph build and the trace alone at 10,000 and 100,000 pipes (utilities/examples/
+# network_scale.rs, release build, in memory). Prints Markdown rows.
 #
 #   bench/network.sh [BREAKS]     default 200; BANDO=path/to/bando to bench another build
 set -euo pipefail
@@ -75,3 +76,8 @@ echo "| bando isolation over HTTP ($breaks breaks) | $(pct "$work/ours.txt" 0.5)
 echo "| pgRouting component query per call (server time) | $(pct "$work/pgr.txt" 0.5) | $(pct "$work/pgr.txt" 0.95) |"
 echo
 echo "First trace (graph build included): $(awk '{printf "%.1f ms", $1*1000}' <<<"$cold"); first trace after an edit: $(awk '{printf "%.1f ms", $1*1000}' <<<"$after_edit")."
+echo
+# The same code at scale, in memory (a synthetic lattice; no database, no HTTP).
+for n in 10000 100000; do
+  cargo run -q --release -p utilities --example network_scale -- "$n"
+done

@@ -29,6 +29,7 @@ pub struct LiveNetwork {
     builds: AtomicU64,
     last_build: RwLock<Duration>,
     listener: OnceLock<tokio::sync::watch::Receiver<bool>>,
+    waited: AtomicBool,
 }
 
 impl std::fmt::Debug for LiveNetwork {
@@ -59,6 +60,7 @@ impl LiveNetwork {
             builds: AtomicU64::new(0),
             last_build: RwLock::new(Duration::ZERO),
             listener: OnceLock::new(),
+            waited: AtomicBool::new(false),
         })
     }
 
@@ -162,7 +164,17 @@ impl LiveNetwork {
                 rx
             })
             .clone();
-        let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|l| *l)).await;
+        if *rx.borrow() {
+            return;
+        }
+        // Only the first callers wait: a listener that cannot connect (database down) must
+        // not add seconds to every trace; the graph is rebuilt per trace meanwhile (stale).
+        let wait = if self.waited.swap(true, Ordering::AcqRel) {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(5)
+        };
+        let _ = tokio::time::timeout(wait, rx.wait_for(|l| *l)).await;
     }
 
     async fn listen(self: Arc<Self>, listening: tokio::sync::watch::Sender<bool>) {
