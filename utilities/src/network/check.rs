@@ -5,11 +5,12 @@
 //!   (`near_pipe_m` says how far);
 //! - **unconnected devices**: valves, hydrants and sources further than the tolerance from any
 //!   pipe, meters further than the service distance, and a second valve on a spot that has one;
+//! - **crossings**: two pipes crossing where neither has a junction;
 //! - **islands without a source**: groups of pipes joined to each other (whatever the valves'
 //!   states) that no source feeds.
 //!
 //! Each finding has its location; [`report_geojson`] gives them as a WGS 84 FeatureCollection
-//! with `finding` = `dangle`, `unconnected` or `island`.
+//! with `finding` = `crossing`, `dangle`, `unconnected` or `island`.
 
 use std::collections::VecDeque;
 
@@ -47,9 +48,21 @@ pub struct Island {
     pub lines: Vec<Vec<Pt>>,
 }
 
+/// Two pipes crossing where neither has a junction (drawn over each other, or a junction
+/// missing).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crossing {
+    /// Where.
+    pub at: Pt,
+    /// The two pipes (smaller id first).
+    pub pipes: (i64, i64),
+}
+
 /// The report.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
+    /// Pipes crossing without a junction.
+    pub crossings: Vec<Crossing>,
     /// Pipe ends joined to nothing.
     pub dangles: Vec<Dangle>,
     /// Devices off the network.
@@ -136,10 +149,72 @@ pub fn check(net: &Network) -> Report {
         }
     }
     Report {
+        crossings: crossings(net),
         dangles,
         unconnected: net.unconnected.clone(),
         islands,
     }
+}
+
+/// The proper crossing point of segments a–b and c–d (not at an end of either).
+fn cross(a: Pt, b: Pt, c: Pt, d: Pt) -> Option<Pt> {
+    let r = [b[0] - a[0], b[1] - a[1]];
+    let q = [d[0] - c[0], d[1] - c[1]];
+    let den = r[0] * q[1] - r[1] * q[0];
+    if den.abs() < 1e-12 {
+        return None;
+    }
+    let w = [c[0] - a[0], c[1] - a[1]];
+    let t = (w[0] * q[1] - w[1] * q[0]) / den;
+    let u = (w[0] * r[1] - w[1] * r[0]) / den;
+    let inside = |v: f64| v > 1e-9 && v < 1.0 - 1e-9;
+    (inside(t) && inside(u)).then(|| [a[0] + t * r[0], a[1] + t * r[1]])
+}
+
+/// Pipes crossing away from any junction: segments of different pipes that cross inside both
+/// (a crossing within the tolerance of a node of both is a junction, not a finding).
+fn crossings(net: &Network) -> Vec<Crossing> {
+    let g = &net.graph;
+    let tol = net.settings.tolerance_m;
+    let segments: Vec<(i64, Pt, Pt)> = g
+        .edge_indices()
+        .flat_map(|e| {
+            let pipe = g[e].pipe;
+            g[e].line
+                .windows(2)
+                .map(move |w| (pipe, w[0], w[1]))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tree: RTree<GeomWithData<Line<Pt>, usize>> = RTree::bulk_load(
+        segments
+            .iter()
+            .enumerate()
+            .map(|(k, s)| GeomWithData::new(Line::new(s.1, s.2), k))
+            .collect(),
+    );
+    let mut out = Vec::new();
+    for (k, &(pipe, a, b)) in segments.iter().enumerate() {
+        let envelope = rstar::AABB::from_corners(a, b);
+        for other in tree.locate_in_envelope_intersecting(&envelope) {
+            let (pipe2, c, d) = segments[other.data];
+            if other.data <= k || pipe2 == pipe {
+                continue;
+            }
+            if let Some(at) = cross(a, b, c, d) {
+                let near_end = [a, b, c, d]
+                    .iter()
+                    .any(|p| (p[0] - at[0]).hypot(p[1] - at[1]) <= tol);
+                if !near_end {
+                    out.push(Crossing {
+                        at,
+                        pipes: (pipe.min(pipe2), pipe.max(pipe2)),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The report as a WGS 84 FeatureCollection (coordinates transformed by PostGIS).
@@ -150,6 +225,10 @@ pub async fn report_geojson(
 ) -> Result<Value, LoadError> {
     let mut wkt = Vec::new();
     let mut props = Vec::new();
+    for c in &report.crossings {
+        wkt.push(format!("POINT({} {})", c.at[0], c.at[1]));
+        props.push(json!({"finding": "crossing", "pipes": [c.pipes.0, c.pipes.1]}));
+    }
     for d in &report.dangles {
         wkt.push(format!("POINT({} {})", d.at[0], d.at[1]));
         props.push(
@@ -195,6 +274,7 @@ pub async fn report_geojson(
         "type": "FeatureCollection",
         "features": features,
         "summary": {
+            "crossings": report.crossings.len(),
             "dangles": report.dangles.len(),
             "dangles_near_a_pipe": report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
             "unconnected": report.unconnected.len(),

@@ -204,6 +204,13 @@ fn the_quality_report_finds_dangles_strays_and_islands_without_a_source() {
     assert_eq!(report.unconnected.len(), 1);
     assert_eq!(report.islands.len(), 1);
     assert_eq!(report.islands[0].pipes, vec![4]);
+    assert!(report.crossings.is_empty());
+    // A pipe drawn across the main with no junction.
+    inputs.pipes.push(pipe(5, &[[170.0, -20.0], [170.0, 20.0]]));
+    let report = check::check(&Network::build(&inputs, Settings::default()));
+    assert_eq!(report.crossings.len(), 1);
+    assert_eq!(report.crossings[0].pipes, (2, 5));
+    assert!((report.crossings[0].at[0] - 170.0).abs() < 1e-9);
 }
 
 #[test]
