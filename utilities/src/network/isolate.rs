@@ -10,7 +10,7 @@
 //! every source; those parts lose water too and are reported separately
 //! ([`Isolation::cut_off`]).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -67,20 +67,22 @@ impl Isolation {
 /// The isolation of a break on piece `broken`, with the valves in `failed` unable to close.
 pub fn isolate(net: &Network, broken: EdgeIndex, failed: &[i64]) -> Isolation {
     let g = &net.graph;
-    let mut seen_node = vec![false; g.node_count()];
-    let mut seen_edge = vec![false; g.edge_count()];
+    // Sets, not vectors over the graph: a segment is small, the graph is not (at 100,000
+    // pipes two vectors per trace cost more than the search).
+    let mut seen_node: HashSet<NodeIndex> = HashSet::new();
+    let mut seen_edge: HashSet<EdgeIndex> = HashSet::new();
     let mut valves = BTreeSet::new();
     let (mut meters, mut hydrants, mut sources) = (BTreeSet::new(), BTreeSet::new(), Vec::new());
     let mut pieces = Vec::new();
     let mut queue: VecDeque<NodeIndex> = VecDeque::new();
-    seen_edge[broken.index()] = true;
+    seen_edge.insert(broken);
     pieces.push(broken);
     if let Some((a, b)) = g.edge_endpoints(broken) {
         queue.push_back(a);
         queue.push_back(b);
     }
     while let Some(n) = queue.pop_front() {
-        if std::mem::replace(&mut seen_node[n.index()], true) {
+        if !seen_node.insert(n) {
             continue;
         }
         let node = &g[n];
@@ -106,7 +108,7 @@ pub fn isolate(net: &Network, broken: EdgeIndex, failed: &[i64]) -> Isolation {
         hydrants.extend(node.hydrants.iter().copied());
         sources.extend(node.sources.iter().copied());
         for e in g.edges(n) {
-            if !std::mem::replace(&mut seen_edge[e.id().index()], true) {
+            if seen_edge.insert(e.id()) {
                 pieces.push(e.id());
                 queue.push_back(e.target());
                 queue.push_back(e.source());
@@ -134,12 +136,13 @@ pub fn isolate(net: &Network, broken: EdgeIndex, failed: &[i64]) -> Isolation {
 
 /// Pieces (and their meters) that no source reaches once the isolated pieces are out and the
 /// valves `closing` are shut, among those outside the isolation. Empty without sources.
-fn unsupplied(net: &Network, isolated: &[bool], closing: &[i64]) -> (Vec<EdgeIndex>, Vec<i64>) {
+fn unsupplied(
+    net: &Network,
+    isolated: &HashSet<EdgeIndex>,
+    closing: &[i64],
+) -> (Vec<EdgeIndex>, Vec<i64>) {
     let g = &net.graph;
-    let starts: Vec<NodeIndex> = g
-        .node_indices()
-        .filter(|&n| !g[n].sources.is_empty())
-        .collect();
+    let starts = net.source_nodes();
     if starts.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -149,13 +152,13 @@ fn unsupplied(net: &Network, isolated: &[bool], closing: &[i64]) -> (Vec<EdgeInd
     };
     let mut reached = vec![false; g.edge_count()];
     let mut seen = vec![false; g.node_count()];
-    let mut queue: VecDeque<NodeIndex> = starts.into_iter().collect();
+    let mut queue: VecDeque<NodeIndex> = starts.iter().copied().collect();
     while let Some(n) = queue.pop_front() {
         if std::mem::replace(&mut seen[n.index()], true) || blocked(n) {
             continue;
         }
         for e in g.edges(n) {
-            if !isolated[e.id().index()] && !reached[e.id().index()] {
+            if !isolated.contains(&e.id()) && !reached[e.id().index()] {
                 reached[e.id().index()] = true;
                 queue.push_back(e.source());
                 queue.push_back(e.target());
@@ -164,7 +167,7 @@ fn unsupplied(net: &Network, isolated: &[bool], closing: &[i64]) -> (Vec<EdgeInd
     }
     let cut: Vec<EdgeIndex> = g
         .edge_indices()
-        .filter(|e| !isolated[e.index()] && !reached[e.index()])
+        .filter(|e| !isolated.contains(e) && !reached[e.index()])
         .collect();
     let mut meters = BTreeSet::new();
     for &e in &cut {

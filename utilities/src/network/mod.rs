@@ -197,6 +197,8 @@ pub struct Network {
     pipes: HashMap<i64, Vec<EdgeIndex>>,
     /// Every straight stretch of every piece, for locating a point.
     index: SegmentTree,
+    /// Nodes with a source.
+    sources: Vec<NodeIndex>,
 }
 
 fn dist(a: Pt, b: Pt) -> f64 {
@@ -493,7 +495,12 @@ impl Network {
                 })
                 .collect(),
         );
+        let sources = graph
+            .node_indices()
+            .filter(|&n| !graph[n].sources.is_empty())
+            .collect();
         Network {
+            sources,
             srid: inputs.srid,
             graph,
             settings,
@@ -502,6 +509,11 @@ impl Network {
             pipes,
             index,
         }
+    }
+
+    /// The nodes with a source.
+    pub fn source_nodes(&self) -> &[NodeIndex] {
+        &self.sources
     }
 
     /// The node of a valve.
