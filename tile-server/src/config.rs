@@ -801,6 +801,21 @@ mod tests {
     }
 
     #[test]
+    fn network_tolerances_default_and_are_checked() {
+        let cfg = RawConfig::default().check().expect("check");
+        assert_eq!(cfg.networks, utilities::network::Settings::default());
+        let raw: RawConfig =
+            toml::from_str("[networks]\ntolerance_m = 0.5\nservice_m = 12\n").expect("toml");
+        let n = raw.check().expect("check").networks;
+        assert_eq!((n.tolerance_m, n.service_m), (0.5, 12.0));
+        for bad in ["tolerance_m = 0", "tolerance_m = 11", "service_m = -1"] {
+            let raw: RawConfig = toml::from_str(&format!("[networks]\n{bad}\n")).expect("toml");
+            assert!(raw.check().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<RawConfig>("[networks]\nsnap = 1\n").is_err());
+    }
+
+    #[test]
     fn public_url_from_env_is_checked_and_trimmed() {
         let cfg = RawConfig::default()
             .with_env(|k| (k == "BANDO_PUBLIC_URL").then(|| "https://gis.example.vn/".to_string()))
