@@ -105,6 +105,10 @@ async fn to_zone(live: &LiveNetwork, srid: i32, lon: f64, lat: f64) -> Result<Pt
         what: "the point",
         source,
     })?;
+    // Far from the zone's meridian the projection may not give a number: nothing is near.
+    if !x.is_finite() || !y.is_finite() {
+        return Err(TraceError::NoPipeNear { reach_m: REACH_M });
+    }
     Ok([x, y])
 }
 
