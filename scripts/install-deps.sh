@@ -8,6 +8,7 @@ packages=(
   libgdal-dev gdal-bin                   # GDAL (importers) and ogr tools (test oracles)
   libproj-dev proj-bin                   # PROJ (CRS) and cs2cs/projinfo
   postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+  postgresql-15-pgrouting                # pgRouting: the oracle of the network traces (tests/it/network.rs)
   chromium                               # headless browser tests
   fonts-noto-core                        # Vietnamese glyphs for the browser
   libc-bin                               # iconv TCVN5712-1 oracle

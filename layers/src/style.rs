@@ -74,6 +74,7 @@ pub const ICONS: &[&str] = &[
     "hydrant",
     "valve",
     "water-meter",
+    "water-source",
     "manhole",
     "power-pole",
     "substation",

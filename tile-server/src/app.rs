@@ -66,6 +66,11 @@ pub struct SharedState {
     pub cors_origins: std::sync::OnceLock<Vec<String>>,
     /// Tolerances of the cadastral rules on writes (`[land]`); unset: the defaults.
     pub land: std::sync::OnceLock<land::edit::Tolerances>,
+    /// The water network graph, kept current from change notifications
+    /// ([`utilities::network::live`]); built with the first trace.
+    pub networks: Arc<utilities::network::live::LiveNetwork>,
+    /// The power network graph, the same way.
+    pub power: Arc<utilities::network::live::LiveNetwork>,
 }
 
 impl std::ops::Deref for AppState {
@@ -141,7 +146,19 @@ impl AppState {
             ),
             ioc::feeds::FeedSettings::default(),
         );
+        // On the primary: the listener and the read after a notification must see one server.
+        let networks = utilities::network::live::LiveNetwork::new(
+            pools.admin.clone(),
+            NETWORK_SETTINGS.get().copied().unwrap_or_default(),
+        );
+        let power = utilities::network::live::LiveNetwork::of(
+            utilities::network::load::Kind::Power,
+            pools.admin.clone(),
+            NETWORK_SETTINGS.get().copied().unwrap_or_default(),
+        );
         Ok(AppState(Arc::new(SharedState {
+            networks,
+            power,
             audit,
             ingest,
             feeds,
@@ -174,6 +191,15 @@ static INGEST_SETTINGS: std::sync::OnceLock<ioc::ingest::IngestSettings> =
 /// process, before the first [`AppState`].
 pub fn set_ingest_settings(settings: ioc::ingest::IngestSettings) {
     let _ = INGEST_SETTINGS.set(settings);
+}
+
+static NETWORK_SETTINGS: std::sync::OnceLock<utilities::network::Settings> =
+    std::sync::OnceLock::new();
+
+/// Sets how network graphs are joined (`[networks]` in the config) for the states made
+/// afterwards; once per process, before the first [`AppState`].
+pub fn set_network_settings(settings: utilities::network::Settings) {
+    let _ = NETWORK_SETTINGS.set(settings);
 }
 
 /// Limits applied to every request.
@@ -214,6 +240,7 @@ pub fn app_with_dev_issuer(
         .merge(routes::plans::router())
         .merge(routes::portal::router())
         .merge(routes::edit::router())
+        .merge(routes::networks::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::load::guard_expensive,

@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// `[land]` section.
     #[serde(default)]
     pub land: RawLand,
+    /// `[networks]` section.
+    #[serde(default)]
+    pub networks: RawNetworks,
 }
 
 /// `[land]`: the tolerances of the cadastral rules on land officers' writes
@@ -49,6 +52,16 @@ pub struct RawLand {
     /// Boundaries closer than this are one boundary, metres: merges take parcels this close
     /// as adjacent and snap them together (default 0.05).
     pub snap_tolerance_m: Option<f64>,
+}
+
+/// `[networks]`: how the utility network graph is joined ([`utilities::network::Settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworks {
+    /// Pipe ends and devices closer than this are joined, TM-3 metres (default 0.1).
+    pub tolerance_m: Option<f64>,
+    /// A meter is served by the nearest pipe within this distance, metres (default 30).
+    pub service_m: Option<f64>,
 }
 
 /// `[ioc]`: live sensor data ([`ioc`]).
@@ -258,6 +271,8 @@ pub struct Config {
     pub ioc: IocSettings,
     /// Tolerances of the cadastral rules (`[land]`).
     pub land: land::edit::Tolerances,
+    /// How the network graph is joined.
+    pub networks: utilities::network::Settings,
 }
 
 impl RawConfig {
@@ -540,8 +555,28 @@ impl RawConfig {
                 value: snap.to_string(),
                 reason: "must be from 0 to 1 m",
             })?;
+        let defaults = utilities::network::Settings::default();
+        let networks = utilities::network::Settings {
+            tolerance_m: self.networks.tolerance_m.unwrap_or(defaults.tolerance_m),
+            service_m: self.networks.service_m.unwrap_or(defaults.service_m),
+        };
+        if !(networks.tolerance_m > 0.0 && networks.tolerance_m <= 10.0) {
+            return Err(ConfigError::Invalid {
+                key: "networks.tolerance_m",
+                value: networks.tolerance_m.to_string(),
+                reason: "must be more than 0 and at most 10 (metres)",
+            });
+        }
+        if !(0.0..=500.0).contains(&networks.service_m) {
+            return Err(ConfigError::Invalid {
+                key: "networks.service_m",
+                value: networks.service_m.to_string(),
+                reason: "must be between 0 and 500 (metres)",
+            });
+        }
         Ok(Config {
             land,
+            networks,
             ioc: IocSettings { broker, ingest },
             audit_retention,
             layers: self.layers,
@@ -829,6 +864,21 @@ mod tests {
             raw.check().expect("check").font_dir,
             PathBuf::from("/opt/f")
         );
+    }
+
+    #[test]
+    fn network_tolerances_default_and_are_checked() {
+        let cfg = RawConfig::default().check().expect("check");
+        assert_eq!(cfg.networks, utilities::network::Settings::default());
+        let raw: RawConfig =
+            toml::from_str("[networks]\ntolerance_m = 0.5\nservice_m = 12\n").expect("toml");
+        let n = raw.check().expect("check").networks;
+        assert_eq!((n.tolerance_m, n.service_m), (0.5, 12.0));
+        for bad in ["tolerance_m = 0", "tolerance_m = 11", "service_m = -1"] {
+            let raw: RawConfig = toml::from_str(&format!("[networks]\n{bad}\n")).expect("toml");
+            assert!(raw.check().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<RawConfig>("[networks]\nsnap = 1\n").is_err());
     }
 
     #[test]

@@ -185,6 +185,11 @@ enum Command {
         #[command(subcommand)]
         action: LayerAction,
     },
+    /// Utility networks: `bando network check water` (the quality report as GeoJSON).
+    Network {
+        #[command(subcommand)]
+        action: NetworkAction,
+    },
     /// Pack the tiles of an area into an MBTiles or PMTiles file for offline use (mobile maps).
     Export {
         /// Area: west,south,east,north (in --bbox-crs).
@@ -564,6 +569,14 @@ async fn run(cli: Cli) -> Result<()> {
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| layer_command(&db.pool, action).await).await
         }
+        Command::Network { action } => {
+            let config = load_config(&cli, None)?;
+            let settings = config.networks;
+            with_db(&config, async |db| {
+                network_command(&db.pool, settings, action).await
+            })
+            .await
+        }
         Command::Import {
             path,
             layer,
@@ -735,6 +748,54 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// What `bando network …` can do.
+#[derive(Subcommand, Debug)]
+enum NetworkAction {
+    /// The quality report: dangles, unconnected devices, islands without a source, each with
+    /// its location, as a GeoJSON FeatureCollection (stdout, or --out); counts on stderr.
+    Check {
+        /// Which network (`water`; power is not modelled yet).
+        network: String,
+        /// Write the GeoJSON here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+async fn network_command(
+    pool: &sqlx::PgPool,
+    settings: utilities::network::Settings,
+    action: &NetworkAction,
+) -> Result<()> {
+    use utilities::network::{check, load, Network};
+    match action {
+        NetworkAction::Check { network, out } => {
+            if network != "water" {
+                anyhow::bail!("bando network check knows the water network only (not {network:?})");
+            }
+            let inputs = load::inputs(pool).await?;
+            let net = Network::build(&inputs, settings);
+            let report = check::check(&net);
+            let fc = check::report_geojson(pool, &net, &report).await?;
+            eprintln!(
+                "water network: {} pipes; {} dangles ({} within {} m of another pipe), {} unconnected devices, {} islands without a source",
+                net.pipe_count(),
+                report.dangles.len(),
+                report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
+                check::NEAR_M,
+                report.unconnected.len(),
+                report.islands.len()
+            );
+            match out {
+                Some(path) => std::fs::write(path, fc.to_string())
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => println!("{fc}"),
+            }
+            Ok(())
+        }
+    }
+}
+
 /// What `bando layer …` can do.
 #[derive(Subcommand, Debug)]
 enum LayerAction {
@@ -826,6 +887,7 @@ async fn layer_command(pool: &sqlx::PgPool, action: &LayerAction) -> Result<()> 
 async fn serve(config: &Config, db: &Database) -> Result<()> {
     tile_server::routes::web::set_web_dir(config.web_dir.clone());
     tile_server::app::set_ingest_settings(config.ioc.ingest);
+    tile_server::app::set_network_settings(config.networks);
     tile_server::routes::set_public_url(config.public_url.clone());
     tile_server::glyphs::set_font_dir(config.font_dir.clone());
     // The printed planning sheet's fonts, read once now (beside the start, not delaying it): a

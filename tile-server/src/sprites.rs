@@ -275,6 +275,12 @@ fn draw_icon(pixmap: &mut Pixmap, name: &str, t: Transform) -> Result<(), Sprite
             )?;
             p.line(&[(6.0, 18.0), (15.0, 9.0)], 1.3, 0x1a9850)?;
         }
+        "water-source" => {
+            // Dark blue disc with a water drop (plants, tanks: where water enters).
+            p.badge(0x045a8d)?;
+            p.polygon(&[(12.0, 4.5), (7.5, 12.5), (16.5, 12.5)], WHITE)?;
+            p.circle(12.0, 14.0, 4.6, WHITE)?;
+        }
         other => {
             return Err(SpriteError::Draw(format!(
                 "no drawing for icon \"{other}\""

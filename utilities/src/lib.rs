@@ -3,8 +3,14 @@
 //! Owns the `utilities` schema: the water supply and drainage network (pipes, valves, meters,
 //! hydrants, drains, manholes) and the power grid (lines, poles, substations), described in
 //! [`tables`] for the importers. Not a helpers crate. Migrations 3001–3999 ([`MIGRATIONS`]).
+//!
+//! [`network`] makes a graph of the water layers (pipes as edges; junctions, valves, hydrants,
+//! meters and sources as nodes, joined within a snapping tolerance) and answers traces over it:
+//! a water isolation (the valves to close for a break, what goes dry). It knows no HTTP; the
+//! server's `/networks/water/isolate` only parses and maps errors.
 #![deny(missing_docs)]
 
+pub mod network;
 pub mod plugin;
 pub mod tables;
 

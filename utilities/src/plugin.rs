@@ -69,6 +69,16 @@ pub fn layers() -> Vec<LayerDecl> {
             "#e31a1c",
         )
         .with_icon("hydrant"),
+        // Treatment plants and tanks: where isolation and supply traces start.
+        LayerDecl::new(
+            WATER_SOURCES,
+            "Nguồn nước (nhà máy, bể chứa)",
+            "Water sources (plants, tanks)",
+            water,
+            (12, 20),
+            "#045a8d",
+        )
+        .with_icon("water-source"),
         line(
             LayerDecl::new(
                 DRAINS,

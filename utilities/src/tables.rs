@@ -30,6 +30,14 @@ pub const WATER_VALVES: FeatureTable = FeatureTable::keyed_by_source_id(
         Column::new("code", Text, &["MAVAN", "MA", "ID"], false).titled("Mã", "Code"),
         Column::new("valve_type", Text, &["LOAIVAN", "LOAI"], false)
             .titled("Loại van", "Valve type"),
+        // Tracing reads these (crate::network): a closed valve bounds every trace; an
+        // inoperable one (`operable` false) cannot be closed, so isolation looks past it.
+        Column::new("status", Text, &["TRANGTHAI", "TINHTRANG"], false)
+            .titled("Trạng thái (Mở/Đóng)", "Status (open/closed)"),
+        Column::new("operable", Boolean, &["VANHD", "THAOTAC"], false)
+            .titled("Vận hành được", "Operable"),
+        Column::new("diameter_mm", Double, &["DUONGKINH", "DK"], false)
+            .titled("Đường kính (mm)", "Diameter (mm)"),
     ],
     &["MAVAN", "MA", "ID"],
 );
@@ -121,12 +129,27 @@ pub const SUBSTATIONS: FeatureTable = FeatureTable::keyed_by_source_id(
     &["MATRAM", "MA", "ID"],
 );
 
+/// Where water enters the network: treatment plants, tanks, wells (the sources of traces).
+pub const WATER_SOURCES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
+    "water_sources",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MANGUON", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("name", Text, &["TENNGUON", "TEN"], false).titled("Tên", "Name"),
+        Column::new("source_kind", Text, &["LOAINGUON", "LOAI"], false)
+            .titled("Loại nguồn", "Kind of source"),
+    ],
+    &["MANGUON", "MA", "ID"],
+);
+
 /// Every network feature table.
-pub const ALL: [FeatureTable; 9] = [
+pub const ALL: [FeatureTable; 10] = [
     WATER_PIPES,
     WATER_VALVES,
     WATER_METERS,
     HYDRANTS,
+    WATER_SOURCES,
     DRAINS,
     MANHOLES,
     POWER_LINES,

@@ -17,6 +17,7 @@ mod ioc_live;
 mod lineage;
 mod load;
 mod lowzoom;
+mod network;
 mod plans;
 mod plugins;
 mod query;

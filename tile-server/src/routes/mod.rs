@@ -7,6 +7,7 @@ pub mod features;
 pub mod feeds;
 pub mod health;
 pub mod landing;
+pub mod networks;
 pub mod openapi;
 pub mod plans;
 pub mod portal;

@@ -37,6 +37,12 @@ fn document(headers: &HeaderMap, state: &AppState) -> Value {
     ) {
         paths.extend(portal);
     }
+    if let (Some(paths), Value::Object(networks)) = (
+        extra.as_object_mut(),
+        crate::routes::networks::openapi_paths(),
+    ) {
+        paths.extend(networks);
+    }
     if let (Some(paths), Value::Object(admin)) =
         (extra.as_object_mut(), crate::routes::admin::openapi_paths())
     {

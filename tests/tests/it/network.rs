@@ -1,0 +1,599 @@
+//! Utility networks (issue 15): the water isolation trace over real PostGIS tables through
+//! `/networks/water/isolate` — hand-made networks with known answers, edits that change the
+//! next answer without a restart, who reads meters and customer references, bad input as
+//! problems, and the same isolations checked against pgRouting on the sample network.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use tile_server::app::{app, AppState, Limits};
+
+use tests::http::Reply;
+use tests::TestDb;
+
+/// VN-2000 / TM-3 106°15′ (Binh Phuoc); hand-made networks sit around this origin.
+const SRID: i32 = 9212;
+const E0: f64 = 500_000.0;
+const N0: f64 = 1_270_000.0;
+
+async fn get(app: &Router, uri: &str, token: Option<&str>) -> Reply {
+    tests::http::send(app, Method::GET, uri, token, &[], None).await
+}
+
+fn line_wkt(pts: &[(f64, f64)]) -> String {
+    let p: Vec<String> = pts
+        .iter()
+        .map(|(x, y)| format!("{} {}", E0 + x, N0 + y))
+        .collect();
+    format!("MULTILINESTRING(({}))", p.join(","))
+}
+
+async fn add_pipe(db: &TestDb, code: &str, pts: &[(f64, f64)]) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO utilities.water_pipes (source_id, diameter_mm, geom)
+         VALUES ($1, 110, ST_GeomFromText($2, $3)) RETURNING id",
+    )
+    .bind(code)
+    .bind(line_wkt(pts))
+    .bind(SRID)
+    .fetch_one(&db.pool)
+    .await
+    .expect("insert pipe")
+}
+
+async fn add_point(db: &TestDb, table: &str, code: &str, at: (f64, f64)) -> i64 {
+    sqlx::query_scalar(&format!(
+        "INSERT INTO utilities.{table} (source_id, code, geom)
+         VALUES ($1, $1, ST_SetSRID(ST_MakePoint($2, $3), $4)) RETURNING id"
+    ))
+    .bind(code)
+    .bind(E0 + at.0)
+    .bind(N0 + at.1)
+    .bind(SRID)
+    .fetch_one(&db.pool)
+    .await
+    .expect("insert point")
+}
+
+async fn add_valve(db: &TestDb, code: &str, at: (f64, f64), status: &str, operable: bool) -> i64 {
+    let id = add_point(db, "water_valves", code, at).await;
+    sqlx::query("UPDATE utilities.water_valves SET status = $2, operable = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(operable)
+        .execute(&db.pool)
+        .await
+        .expect("valve state");
+    id
+}
+
+/// The ids of the hand-made main line (see [`main_line`]).
+struct Main {
+    pipes: [i64; 3],
+    valves: [i64; 3],
+    meters: [i64; 2],
+    hydrant: i64,
+}
+
+/// A main along y = 0 from a source at x = 0 to x = 300 in three pipes, open valves at
+/// x = 50, 150 and 250, meters served at x = 120 (6 m off) and x = 280, a hydrant at x = 200.
+async fn main_line(db: &TestDb) -> Main {
+    let pipes = [
+        add_pipe(db, "P1", &[(0.0, 0.0), (100.0, 0.0)]).await,
+        add_pipe(db, "P2", &[(100.0, 0.0), (200.0, 0.0)]).await,
+        add_pipe(db, "P3", &[(200.05, 0.0), (300.0, 0.0)]).await,
+    ];
+    let valves = [
+        add_valve(db, "V1", (50.0, 0.0), "Mở", true).await,
+        add_valve(db, "V2", (150.0, 0.02), "Mở", true).await,
+        add_valve(db, "V3", (250.0, 0.0), "Mở", true).await,
+    ];
+    let meters = [
+        add_point(db, "water_meters", "DH1", (120.0, 6.0)).await,
+        add_point(db, "water_meters", "DH2", (280.0, -4.0)).await,
+    ];
+    for (id, customer) in meters.iter().zip(["KH-0001", "KH-0002"]) {
+        sqlx::query("UPDATE utilities.water_meters SET customer_ref = $2 WHERE id = $1")
+            .bind(id)
+            .bind(customer)
+            .execute(&db.pool)
+            .await
+            .expect("customer");
+    }
+    let hydrant = add_point(db, "hydrants", "TCH1", (200.0, 0.05)).await;
+    add_point(db, "water_sources", "NM1", (0.0, 0.0)).await;
+    Main {
+        pipes,
+        valves,
+        meters,
+        hydrant,
+    }
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+fn features<'a>(fc: &'a Value, part: &str) -> Vec<&'a Value> {
+    fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter(|f| f["properties"]["part"] == part)
+        .collect()
+}
+
+fn pipe_ids(fc: &Value) -> Vec<i64> {
+    features(fc, "pipe")
+        .iter()
+        .find(|f| f["properties"]["role"] == "isolated")
+        .map(|f| ids(&f["properties"]["pipe_ids"]))
+        .unwrap_or_default()
+}
+
+async fn isolate(app: &Router, query: &str, token: Option<&str>) -> Value {
+    let r = get(app, &format!("/networks/water/isolate?{query}"), token).await;
+    assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
+    assert_eq!(
+        r.header(axum::http::header::CONTENT_TYPE),
+        "application/geo+json"
+    );
+    r.json()
+}
+
+/// Asks until `done` holds for the answer (the change notification reaches the network
+/// asynchronously), at most 15 s; returns the last answer.
+async fn isolate_until(app: &Router, query: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let fc = isolate(app, query, None).await;
+        if done(&fc) || Instant::now() > deadline {
+            return fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issuer = auth::DevIssuer::open_with_env(
+        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
+        |_| None,
+    )
+    .expect("dev issuer");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    assert!(state.verifier.set(verifier).is_ok());
+    (db, app(state, Limits::default()), issuer, dir)
+}
+
+#[tokio::test]
+async fn isolation_of_hand_made_networks_and_edits_without_a_restart() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let m = main_line(&db).await;
+    let [v1, v2, v3] = m.valves;
+
+    // A dead end needs one valve.
+    let dead_end = format!("pipe={}&at=0.9", m.pipes[2]);
+    let fc = isolate(&app, &dead_end, None).await;
+    assert_eq!(ids(&fc["valves_to_close"]), vec![v3]);
+    assert_eq!(pipe_ids(&fc), vec![m.pipes[2]]);
+    assert_eq!(fc["summary"]["meters"], 1);
+    let valves = features(&fc, "valve");
+    assert_eq!(valves.len(), 1);
+    assert_eq!(valves[0]["properties"]["role"], "close");
+    assert_eq!(valves[0]["geometry"]["type"], "Point");
+    let pipe = &features(&fc, "pipe")[0]["geometry"];
+    assert_eq!(pipe["type"], "MultiLineString");
+    let lon = pipe["coordinates"][0][0][0].as_f64().expect("lon");
+    assert!((106.0..107.0).contains(&lon), "{lon}");
+
+    // A break between two valves needs both; beyond them the meter loses its source.
+    let between = format!("pipe={}&at=0.9", m.pipes[0]);
+    let fc = isolate(&app, &between, None).await;
+    assert_eq!(ids(&fc["valves_to_close"]), vec![v1, v2]);
+    assert_eq!(pipe_ids(&fc), vec![m.pipes[0], m.pipes[1]]);
+    assert_eq!(fc["summary"]["cut_off_meters"], 1);
+    assert!((fc["summary"]["length_m"].as_f64().expect("length") - 100.0).abs() < 0.2);
+
+    // The same break found from a clicked point (WGS 84) a metre off the pipe.
+    let (lon, lat): (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), $3), 4326) g) p",
+    )
+    .bind(E0 + 95.0)
+    .bind(N0 + 1.0)
+    .bind(SRID)
+    .fetch_one(&db.pool)
+    .await
+    .expect("lon/lat");
+    let fc = isolate(&app, &format!("point={lon},{lat}"), None).await;
+    assert_eq!(ids(&fc["valves_to_close"]), vec![v1, v2]);
+
+    // An edit: valve 3 closed → the dead end is already isolated, no valve to close.
+    sqlx::query("UPDATE utilities.water_valves SET status = 'Đóng' WHERE id = $1")
+        .bind(v3)
+        .execute(&db.pool)
+        .await
+        .expect("close valve");
+    let fc = isolate_until(&app, &dead_end, |fc| ids(&fc["valves_to_close"]).is_empty()).await;
+    assert!(ids(&fc["valves_to_close"]).is_empty(), "{fc}");
+    let valves = features(&fc, "valve");
+    assert_eq!(valves.len(), 1);
+    assert_eq!(valves[0]["properties"]["role"], "already_closed");
+
+    // An inoperable valve pushes the boundary outward: valve 2 cannot turn, so the break
+    // between 1 and 2 reaches the hydrant and stops at closed valve 3.
+    sqlx::query("UPDATE utilities.water_valves SET operable = false WHERE id = $1")
+        .bind(v2)
+        .execute(&db.pool)
+        .await
+        .expect("inoperable");
+    let fc = isolate_until(&app, &between, |fc| ids(&fc["valves_to_close"]) == vec![v1]).await;
+    assert_eq!(ids(&fc["valves_to_close"]), vec![v1], "{fc}");
+    assert_eq!(pipe_ids(&fc), m.pipes.to_vec());
+    assert_eq!(
+        ids(&features(&fc, "hydrant")
+            .iter()
+            .map(|h| h["properties"]["id"].clone())
+            .collect()),
+        vec![m.hydrant]
+    );
+    let roles: BTreeSet<String> = features(&fc, "valve")
+        .iter()
+        .map(|v| v["properties"]["role"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        roles,
+        ["already_closed", "close", "inoperable"]
+            .map(String::from)
+            .into()
+    );
+
+    // Valve 1 fails to close: the source's end is reached; the growth is shown.
+    let fc = isolate(&app, &format!("{between}&failed={v1}"), None).await;
+    assert!(ids(&fc["valves_to_close"]).is_empty(), "{fc}");
+    assert!(
+        fc["summary"]["length_m"].as_f64() > fc["without_failure"]["length_m"].as_f64(),
+        "{fc}"
+    );
+
+    // A pipe added at the junction of x = 100 joins the isolated segment.
+    let branch = add_pipe(&db, "P4", &[(100.0, 0.0), (100.0, 80.0)]).await;
+    let fc = isolate_until(&app, &between, |fc| pipe_ids(fc).contains(&branch)).await;
+    assert!(pipe_ids(&fc).contains(&branch), "{fc}");
+    assert_eq!(m.meters.len(), 2);
+}
+
+#[tokio::test]
+async fn a_loop_needs_two_valves() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let (a, b, c, d) = ((0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0));
+    let south = add_pipe(&db, "S", &[a, b]).await;
+    add_pipe(&db, "E", &[b, c]).await;
+    add_pipe(&db, "N", &[c, d]).await;
+    add_pipe(&db, "W", &[d, a]).await;
+    let v1 = add_valve(&db, "V1", (20.0, 0.0), "Mở", true).await;
+    let v2 = add_valve(&db, "V2", (80.0, 0.0), "Mở", true).await;
+    let fc = isolate(&app, &format!("pipe={south}&at=0.5"), None).await;
+    assert_eq!(ids(&fc["valves_to_close"]), vec![v1, v2]);
+    assert_eq!(pipe_ids(&fc), vec![south]);
+    assert!((fc["summary"]["length_m"].as_f64().expect("length") - 60.0).abs() < 0.01);
+}
+
+#[tokio::test]
+async fn meters_for_staff_and_customer_references_for_administrators_only() {
+    let (db, app, issuer, _dir) = setup().await;
+    let m = main_line(&db).await;
+    // Between valves 1 and 2: meter 1 is in the isolated segment, meter 2 is cut off.
+    let q = format!("pipe={}&at=0.3", m.pipes[1]);
+    let anonymous = isolate(&app, &q, None).await;
+    assert!(features(&anonymous, "meter").is_empty());
+    assert_eq!(anonymous["summary"]["meters"], 1);
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let staff = isolate(&app, &q, Some(&planner)).await;
+    let meters = features(&staff, "meter");
+    assert_eq!(meters.len(), 2);
+    assert_eq!(meters[0]["properties"]["id"], m.meters[0]);
+    assert_eq!(meters[0]["properties"]["role"], "isolated");
+    assert_eq!(meters[1]["properties"]["id"], m.meters[1]);
+    assert_eq!(meters[1]["properties"]["role"], "cut_off");
+    assert!(meters[0]["properties"].get("customer_ref").is_none());
+    assert!(!staff.to_string().contains("KH-0001"));
+    let admin = issuer.issue("quan_tri").expect("token");
+    let full = isolate(&app, &q, Some(&admin)).await;
+    assert_eq!(
+        features(&full, "meter")[0]["properties"]["customer_ref"],
+        "KH-0001"
+    );
+}
+
+#[tokio::test]
+async fn the_quality_report_is_for_staff() {
+    let (db, app, issuer, _dir) = setup().await;
+    main_line(&db).await;
+    // A pipe drawn 2 m short of the main: an island without a source, with two dangles.
+    add_pipe(&db, "P9", &[(60.0, 80.0), (60.0, 2.0)]).await;
+    let r = get(&app, "/networks/water/check", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let r = get(&app, "/networks/water/check", Some(&planner)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let fc = r.json();
+    assert_eq!(fc["summary"]["islands_without_source"], 1, "{fc}");
+    assert_eq!(fc["summary"]["dangles_near_a_pipe"], 1, "{fc}");
+    let island = fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["properties"]["finding"] == "island")
+        .expect("island");
+    assert_eq!(island["geometry"]["type"], "MultiLineString");
+}
+
+/// A 22 kV feeder from a substation at x = 0 east to x = 300 in two lines, poles every 50 m.
+#[tokio::test]
+async fn a_power_outage_cuts_off_what_lies_downstream() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let empty = get(&app, "/networks/power/outage?pole=1", None).await;
+    assert_eq!(empty.status, StatusCode::NOT_FOUND, "{}", empty.text());
+    let mut lines = Vec::new();
+    for (code, pts) in [
+        ("471", [(0.0, 0.0), (150.0, 0.0)]),
+        ("472", [(150.0, 0.0), (300.0, 0.0)]),
+    ] {
+        lines.push(
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO utilities.power_lines (source_id, voltage_kv, geom)
+                 VALUES ($1, 22, ST_GeomFromText($2, $3)) RETURNING id",
+            )
+            .bind(code)
+            .bind(line_wkt(&pts))
+            .bind(SRID)
+            .fetch_one(&db.pool)
+            .await
+            .expect("line"),
+        );
+    }
+    let station = add_point(&db, "substations", "TBA-01", (0.0, 0.0)).await;
+    let mut poles = Vec::new();
+    for k in 1..=6 {
+        poles.push(
+            add_point(
+                &db,
+                "power_poles",
+                &format!("COT-{k}"),
+                (50.0 * f64::from(k), 0.0),
+            )
+            .await,
+        );
+    }
+    let pole_ids = |fc: &Value| -> Vec<i64> {
+        features(fc, "pole")
+            .iter()
+            .filter_map(|p| p["properties"]["id"].as_i64())
+            .collect()
+    };
+    let r = get(
+        &app,
+        &format!("/networks/power/outage?pole={}", poles[2]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let fc = r.json();
+    assert_eq!(pole_ids(&fc), poles[2..].to_vec());
+    assert_eq!(
+        ids(&features(&fc, "line")[0]["properties"]["line_ids"]),
+        vec![lines[1]]
+    );
+    let fc = get(
+        &app,
+        &format!("/networks/power/outage?substation={station}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(pole_ids(&fc), poles);
+    // A second substation at the far end: the feeder is fed from both sides.
+    add_point(&db, "substations", "TBA-02", (300.0, 0.0)).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let fc = get(
+            &app,
+            &format!("/networks/power/outage?pole={}", poles[2]),
+            None,
+        )
+        .await
+        .json();
+        if pole_ids(&fc).len() == 1 || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(pole_ids(&fc), vec![poles[2]], "{fc}");
+    for (query, status) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("pole=1&substation=2", StatusCode::BAD_REQUEST),
+        ("pole=x", StatusCode::BAD_REQUEST),
+        ("pole=999999", StatusCode::NOT_FOUND),
+        ("point=106.9,11.9", StatusCode::NOT_FOUND),
+        ("switch=3", StatusCode::BAD_REQUEST),
+    ] {
+        let r = get(&app, &format!("/networks/power/outage?{query}"), None).await;
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn bad_isolation_requests_are_problems() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let empty = get(&app, "/networks/water/isolate?point=106.3,11.5", None).await;
+    assert_eq!(empty.status, StatusCode::NOT_FOUND, "{}", empty.text());
+    let m = main_line(&db).await;
+    for (query, status) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("point=abc", StatusCode::BAD_REQUEST),
+        ("point=106.3", StatusCode::BAD_REQUEST),
+        ("point=106.3,95", StatusCode::BAD_REQUEST),
+        ("point=NaN,11", StatusCode::BAD_REQUEST),
+        ("point=106.9,11.9", StatusCode::NOT_FOUND),
+        ("pipe=999999", StatusCode::NOT_FOUND),
+        ("pipe=x", StatusCode::BAD_REQUEST),
+        (
+            &format!("pipe={}&at=2", m.pipes[0]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &format!("pipe={}&failed=999999", m.pipes[0]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &format!("pipe={}&failed=1;2", m.pipes[0]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &format!("pipe={}&point=1,2", m.pipes[0]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &format!("pipe={}&colour=red", m.pipes[0]),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let r = get(&app, &format!("/networks/water/isolate?{query}"), None).await;
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+        tests::assert_problem_json(
+            r.status.as_u16(),
+            status.as_u16(),
+            &r.header(axum::http::header::CONTENT_TYPE),
+            &r.body,
+        );
+    }
+    let api = get(&app, "/api", None).await.json();
+    assert!(api["paths"]["/networks/water/isolate"]["get"].is_object());
+}
+
+/// The sample's water network: every isolation the server answers is the connected component
+/// pgRouting finds (`pgr_connectedComponents`) on the pipes' own topology
+/// (`pgr_createTopology`, the same 0.1 m tolerance) once the valves to close and the closed
+/// valves are taken out.
+#[tokio::test]
+async fn isolations_on_the_sample_agree_with_pgrouting() {
+    let (db, app, _issuer, _dir) = setup().await;
+    let dir = tests::sample_dir();
+    let water = dir.path().join("water.gpkg");
+    for layer in ["water_pipes", "water_valves", "hydrants", "water_meters"] {
+        tests::import(&db.pool, &water, layer)
+            .await
+            .expect("import");
+    }
+    let closed: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM utilities.water_valves WHERE status = 'Đóng'")
+            .fetch_all(&db.pool)
+            .await
+            .expect("closed valves");
+    assert!(!closed.is_empty(), "the sample closes some valves");
+    // pgRouting's own graph of the pipes.
+    sqlx::raw_sql(
+        "CREATE EXTENSION IF NOT EXISTS pgrouting CASCADE;
+         CREATE TABLE pgr_edges AS
+             SELECT id, ST_GeometryN(geom, 1) AS geom, NULL::bigint AS source, NULL::bigint AS target
+             FROM utilities.water_pipes;
+         SELECT pgr_createTopology('pgr_edges', 0.1, 'geom', 'id');",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("pgRouting topology");
+    let pipes: Vec<i64> = sqlx::query_scalar("SELECT id FROM utilities.water_pipes ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .expect("pipes");
+    assert!(pipes.len() > 100, "{} pipes", pipes.len());
+    let (mut checked, mut largest, mut bounded_by_closed) = (0, 0, 0);
+    // Each break three times: as it is, then with every valve of the previous answer failing
+    // to close, so the segments grow over several crossings and meet closed valves.
+    let mut rounds = Vec::new();
+    for &pipe in pipes.iter().step_by(pipes.len() / 25) {
+        rounds.push((pipe, Vec::<i64>::new()));
+    }
+    while let Some((pipe, failed)) = rounds.pop() {
+        let list: Vec<String> = failed.iter().map(i64::to_string).collect();
+        let fc = isolate(
+            &app,
+            &format!("pipe={pipe}&at=0.5&failed={}", list.join(",")),
+            None,
+        )
+        .await;
+        if failed.len() < 12 {
+            let mut more = failed.clone();
+            more.extend(ids(&fc["valves_to_close"]));
+            if more.len() > failed.len() {
+                rounds.push((pipe, more));
+            }
+        }
+        if features(&fc, "valve")
+            .iter()
+            .any(|v| v["properties"]["role"] == "already_closed")
+        {
+            bounded_by_closed += 1;
+        }
+        let ours: BTreeSet<i64> = pipe_ids(&fc).into_iter().collect();
+        let blocked: Vec<i64> = ids(&fc["valves_to_close"])
+            .into_iter()
+            .chain(closed.iter().copied())
+            .collect();
+        // A blocked valve's vertex is replaced by a vertex of each edge's own, so no path
+        // passes through it; pgr_connectedComponents takes its edges as SQL text, so the cut
+        // graph goes into a table.
+        sqlx::query("DROP TABLE IF EXISTS pgr_cut")
+            .execute(&db.pool)
+            .await
+            .expect("drop");
+        sqlx::query(
+            "CREATE TABLE pgr_cut AS
+             WITH blocked AS (
+                 SELECT DISTINCT n.id FROM pgr_edges_vertices_pgr n
+                 JOIN utilities.water_valves v ON ST_DWithin(v.geom, n.the_geom, 0.1)
+                 WHERE v.id = ANY($1))
+             SELECT e.id,
+                    CASE WHEN e.source IN (SELECT id FROM blocked) THEN 10000000000 + 2 * e.id ELSE e.source END AS source,
+                    CASE WHEN e.target IN (SELECT id FROM blocked) THEN 10000000001 + 2 * e.id ELSE e.target END AS target
+             FROM pgr_edges e",
+        )
+        .bind(&blocked)
+        .execute(&db.pool)
+        .await
+        .expect("cut graph");
+        let component: Vec<i64> = sqlx::query_scalar(
+            "WITH comp AS (
+                 SELECT node, component FROM pgr_connectedComponents(
+                     'SELECT id, source, target, 1.0::float8 AS cost, 1.0::float8 AS reverse_cost FROM pgr_cut')),
+             mine AS (
+                 SELECT c.component FROM pgr_cut e JOIN comp c ON c.node = e.source WHERE e.id = $1)
+             SELECT DISTINCT e.id FROM pgr_cut e JOIN comp c ON c.node IN (e.source, e.target)
+             WHERE c.component = (SELECT component FROM mine) ORDER BY 1",
+        )
+        .bind(pipe)
+        .fetch_all(&db.pool)
+        .await
+        .expect("components");
+        let theirs: BTreeSet<i64> = component.into_iter().collect();
+        assert_eq!(ours, theirs, "break on pipe {pipe}: {fc}");
+        assert!(ours.contains(&pipe));
+        largest = largest.max(ours.len());
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked} isolations compared");
+    assert!(
+        largest >= 8,
+        "the largest segment compared has {largest} pipes"
+    );
+    assert!(bounded_by_closed > 0, "no segment met a closed valve");
+}

@@ -1,0 +1,273 @@
+//! `/networks/water/isolate`: the valves to close for a break on a water pipe, and what goes
+//! dry (the rules are `utilities::network`'s). The handler parses the query, decides from the
+//! meters layer's declaration what the reader may see of the meters, and maps errors.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use utilities::network::answer::Disclosure;
+use utilities::network::request::{power_outage, water_isolation, BreakAt, OutageAt, TraceError};
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::reader::{vary, Reader};
+
+/// The network routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/networks/water/isolate", get(isolate))
+        .route("/networks/water/check", get(check))
+        .route("/networks/power/outage", get(outage))
+}
+
+fn trace_error(e: TraceError) -> AppError {
+    match e {
+        TraceError::Load(e) => AppError::internal(e),
+        e @ (TraceError::NoNetwork
+        | TraceError::NoPipeNear { .. }
+        | TraceError::UnknownPipe(_)
+        | TraceError::UnknownDevice { .. }) => AppError::NotFound(e.to_string()),
+        e @ (TraceError::UnknownValve(_) | TraceError::Invalid(_)) => {
+            AppError::BadRequest(e.to_string())
+        }
+        other => AppError::internal(other),
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppError> {
+    text.trim().parse::<T>().map_err(|_| {
+        AppError::BadRequest(format!(
+            "{what} must be a number, not \"{}\"",
+            text.chars().take(30).collect::<String>()
+        ))
+    })
+}
+
+const PARAMS: &str = "point=LON,LAT or pipe=ID&at=0..1, and optionally failed=VALVE_ID[,…]";
+
+fn break_at(p: &HashMap<String, String>) -> Result<BreakAt, AppError> {
+    match (p.get("point"), p.get("pipe")) {
+        (Some(point), None) => {
+            let (lon, lat) = lon_lat(point)?;
+            Ok(BreakAt::Point { lon, lat })
+        }
+        (None, Some(pipe)) => {
+            let id = number::<i64>(pipe, "pipe")?;
+            let fraction = match p.get("at") {
+                Some(at) => number::<f64>(at, "at")?,
+                None => 0.5,
+            };
+            if !fraction.is_finite() {
+                return Err(AppError::BadRequest("at must be between 0 and 1".into()));
+            }
+            Ok(BreakAt::Pipe { id, fraction })
+        }
+        (Some(_), Some(_)) => Err(AppError::BadRequest(format!(
+            "name the break once: either point or pipe ({PARAMS})"
+        ))),
+        (None, None) => Err(AppError::BadRequest(format!(
+            "where is the break? {PARAMS}"
+        ))),
+    }
+}
+
+/// `GET /networks/water/isolate?point=LON,LAT[&failed=ID,…]` (or `pipe=ID&at=F`).
+pub async fn isolate(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    if let Some(k) = p
+        .keys()
+        .find(|k| !["point", "pipe", "at", "failed"].contains(&k.as_str()))
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown parameter '{}'; {PARAMS}",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    let at = break_at(&p)?;
+    let failed: Vec<i64> = match p.get("failed").map(|f| f.trim()) {
+        None | Some("") => Vec::new(),
+        Some(f) => f
+            .split(',')
+            .map(|v| number::<i64>(v, "failed (valve ids)"))
+            .collect::<Result<_, _>>()?,
+    };
+    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
+    let disclosure = match &meters {
+        Some(layer) if reader.sees(layer.as_ref()) => Disclosure {
+            meters: true,
+            customer_refs: reader.sight(layer.as_ref()).province_wide(),
+        },
+        _ => Disclosure::default(),
+    };
+    let fc = water_isolation(&state.networks, at, &failed, disclosure)
+        .await
+        .map_err(trace_error)?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    vary(reader.is_signed_in(), &mut r);
+    Ok(r)
+}
+
+fn lon_lat(point: &str) -> Result<(f64, f64), AppError> {
+    let Some((lon, lat)) = point.split_once(',') else {
+        return Err(AppError::BadRequest(format!(
+            "point must be LON,LAT (WGS 84), not \"{}\"",
+            point.chars().take(40).collect::<String>()
+        )));
+    };
+    let (lon, lat): (f64, f64) = (
+        number(lon, "the point's longitude")?,
+        number(lat, "the point's latitude")?,
+    );
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err(AppError::BadRequest("point must be finite".into()));
+    }
+    Ok((lon, lat))
+}
+
+/// `GET /networks/power/outage?point=LON,LAT` (a line), `pole=ID` or `substation=ID`.
+pub async fn outage(
+    State(state): State<AppState>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    const ONE: &str = "name one failed element: point=LON,LAT (a line), pole=ID or substation=ID";
+    if p.len() != 1 {
+        return Err(AppError::BadRequest(ONE.into()));
+    }
+    let at = match p.iter().next() {
+        Some((k, v)) if k == "point" => {
+            let (lon, lat) = lon_lat(v)?;
+            OutageAt::Point { lon, lat }
+        }
+        Some((k, v)) if k == "pole" => OutageAt::Pole(number(v, "pole")?),
+        Some((k, v)) if k == "substation" => OutageAt::Substation(number(v, "substation")?),
+        _ => return Err(AppError::BadRequest(ONE.into())),
+    };
+    let fc = power_outage(&state.power, at).await.map_err(trace_error)?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+/// `GET /networks/water/check`: the quality report of the live water network (dangles,
+/// unconnected devices, islands without a source) as GeoJSON, for the readers of the meters
+/// layer (its findings place meters).
+pub async fn check(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    if let Some(k) = p.keys().next() {
+        return Err(AppError::BadRequest(format!(
+            "unknown parameter '{}'; /networks/water/check takes none",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
+    if !meters.is_some_and(|l| reader.sees(l.as_ref())) {
+        return Err(match reader.principal {
+            None => AppError::Unauthenticated(auth::AuthError::Missing),
+            Some(_) => AppError::Forbidden(
+                "the network's quality report is for staff (it places customers' meters)".into(),
+            ),
+        });
+    }
+    let net = state
+        .networks
+        .get()
+        .await
+        .map_err(|e| trace_error(TraceError::Load(e)))?;
+    let report = utilities::network::check::check(&net);
+    let fc = utilities::network::check::report_geojson(state.networks.pool(), &net, &report)
+        .await
+        .map_err(|e| trace_error(TraceError::Load(e)))?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    vary(true, &mut r);
+    Ok(r)
+}
+
+/// The OpenAPI paths of `/networks`.
+pub fn openapi_paths() -> Value {
+    let problem = |what: &str| {
+        json!({"description": what, "content": {"application/problem+json": {"schema": {
+            "type": "object", "required": ["type", "title", "status"],
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
+    };
+    json!({
+        "/networks/water/isolate": {"get": {
+            "operationId": "isolateWaterBreak",
+            "summary": "The valves to close for a break on a water pipe, the pipes isolated (one geometry), the meters and hydrants out of service, and what else loses its source",
+            "description": "Closed valves bound the search; inoperable valves and those named in `failed` cannot close, so the boundary moves past them (the answer's `without_failure` summary shows the growth). Meters are listed for staff only, customer references for administrators only.",
+            "tags": ["Networks"],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "The break: LON,LAT in WGS 84 (the nearest pipe within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
+                {"name": "pipe", "in": "query", "required": false, "description": "The break: a pipe id (instead of point)", "schema": {"type": "integer"}},
+                {"name": "at", "in": "query", "required": false, "description": "With pipe: position along it, 0 to 1 (default 0.5)", "schema": {"type": "number", "minimum": 0, "maximum": 1}},
+                {"name": "failed", "in": "query", "required": false, "description": "Valve ids that failed to close, comma-separated", "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}}
+            ],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `part` is break, valve, pipe, meter or hydrant and its `role` says what happens to it (close, already_closed, inoperable, failed; isolated, cut_off; out_of_service)",
+                    "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary", "valves_to_close"],
+                        "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                            "summary": {"type": "object"},
+                            "valves_to_close": {"type": "array", "items": {"type": "integer"}},
+                            "without_failure": {"type": "object"}}}}}},
+                "400": problem("No break named, a bad number, or an unknown failed valve"),
+                "404": problem("No pipe near the point, no such pipe, or no network imported")
+            }
+        }},
+        "/networks/power/outage": {"get": {
+            "operationId": "powerOutage",
+            "summary": "What a failed line, pole or substation cuts off downstream: the lines (one geometry) and poles no substation reaches any more",
+            "tags": ["Networks"],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "A failed line: LON,LAT in WGS 84 (the nearest line within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
+                {"name": "pole", "in": "query", "required": false, "description": "A failed pole id", "schema": {"type": "integer"}},
+                {"name": "substation", "in": "query", "required": false, "description": "A failed substation id", "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `part` is outage, line or pole", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "400": problem("Not exactly one failed element, or a bad number"),
+                "404": problem("No line near the point, no such pole or substation, or no power network imported")
+            }
+        }},
+        "/networks/water/check": {"get": {
+            "operationId": "checkWaterNetwork",
+            "summary": "The water network's quality report: dangles, unconnected devices, islands without a source (staff)",
+            "tags": ["Networks"],
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `finding` is dangle, unconnected or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "400": problem("A parameter was given"),
+                "401": problem("Not signed in"),
+                "403": problem("Not staff")
+            }
+        }}
+    })
+}

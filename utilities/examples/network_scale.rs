@@ -1,0 +1,102 @@
+//! The graph build and the isolation trace at scale, in memory (no database): a synthetic
+//! lattice like the sample's (pipes between crossings 200 m apart, a valve at every crossing,
+//! 5 % of them closed, a meter every 50 m), grown to about N pipes. Run by bench/network.sh:
+//!
+//!     cargo run --release -p utilities --example network_scale -- 100000
+
+use std::time::Instant;
+
+use utilities::network::isolate::isolate;
+use utilities::network::{Inputs, Network, PipeRow, PointRow, Settings, ValveRow};
+
+fn main() {
+    let target: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    // A k × k lattice has 2·k·(k−1) pipes.
+    let k = ((target as f64 / 2.0).sqrt().ceil() as usize).max(2) + 1;
+    let step = 200.0;
+    let mut inputs = Inputs {
+        srid: 9212,
+        ..Inputs::default()
+    };
+    let mut id = 0;
+    let mut next = || {
+        id += 1;
+        id
+    };
+    for a in 0..k {
+        for b in 0..k {
+            let (x, y) = (a as f64 * step, b as f64 * step);
+            let v = next();
+            inputs.valves.push(ValveRow {
+                id: v,
+                at: [x, y],
+                closed: v % 20 == 0,
+                operable: v % 50 != 1,
+            });
+            for (dx, dy) in [(1.0, 0.0), (0.0, 1.0)] {
+                if (dx > 0.0 && a + 1 == k) || (dy > 0.0 && b + 1 == k) {
+                    continue;
+                }
+                let p = next();
+                let end = [x + dx * step, y + dy * step];
+                inputs.pipes.push(PipeRow {
+                    id: p,
+                    diameter_mm: Some(110.0),
+                    parts: vec![vec![
+                        [x, y],
+                        [x + dx * step / 2.0, y + dy * step / 2.0],
+                        end,
+                    ]],
+                });
+                for s in [50.0, 100.0, 150.0] {
+                    inputs.meters.push(PointRow {
+                        id: next(),
+                        at: [x + dx * s - dy * 6.0, y + dy * s + dx * 6.0],
+                    });
+                }
+            }
+        }
+    }
+    let t = Instant::now();
+    let net = Network::build(&inputs, Settings::default());
+    let build = t.elapsed();
+    let pipes: Vec<i64> = inputs.pipes.iter().map(|p| p.id).collect();
+    let mut times = Vec::new();
+    let mut sizes = 0usize;
+    for (n, &p) in pipes
+        .iter()
+        .step_by((pipes.len() / 2000).max(1))
+        .enumerate()
+    {
+        let Some((piece, _)) = net.locate_on_pipe(p, 0.5) else {
+            continue;
+        };
+        // Every fourth break with the valves of a first answer failing: larger segments.
+        let failed = if n % 4 == 0 {
+            isolate(&net, piece, &[]).to_close()
+        } else {
+            Vec::new()
+        };
+        let t = Instant::now();
+        let iso = isolate(&net, piece, &failed);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        sizes = sizes.max(iso.pipes.len());
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    println!(
+        "pipes {} meters {} nodes {} edges {}: build {:.0} ms; isolation ({} breaks, largest {} pipes) p50 {:.3} ms p95 {:.3} ms",
+        inputs.pipes.len(),
+        inputs.meters.len(),
+        net.graph.node_count(),
+        net.graph.edge_count(),
+        build.as_secs_f64() * 1000.0,
+        times.len(),
+        sizes,
+        pct(0.5),
+        pct(0.95)
+    );
+}

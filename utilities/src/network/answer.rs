@@ -1,0 +1,248 @@
+//! An isolation as GeoJSON: one FeatureCollection whose features carry `part` (`break`,
+//! `valve`, `pipe`, `meter`, `hydrant`) and `role`, with the layers' public properties, in
+//! WGS 84. Meters are listed only for readers who see the meters layer; their customer
+//! references only for readers allowed the layer's restricted properties (the caller decides
+//! both from the layer's declaration, [`Disclosure`]).
+
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+
+use super::isolate::{Isolation, ValveRole};
+use super::load::LoadError;
+use super::{Network, Pt};
+
+/// What the reader may see of the meters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Disclosure {
+    /// Meters as features (the layer is staff only); otherwise only their count.
+    pub meters: bool,
+    /// Their customer references (restricted: personal data).
+    pub customer_refs: bool,
+}
+
+/// A valve as answered: id, code, status, operable, geometry.
+type ValveOut = (i64, Option<String>, Option<String>, Option<bool>, Value);
+
+fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> LoadError {
+    move |source| LoadError::Db { what, source }
+}
+
+fn wkt_lines(net: &Network, pieces: &[petgraph::graph::EdgeIndex]) -> Option<String> {
+    if pieces.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = pieces
+        .iter()
+        .map(|&e| {
+            let pts: Vec<String> = net.graph[e]
+                .line
+                .iter()
+                .map(|p| format!("{} {}", p[0], p[1]))
+                .collect();
+            format!("({})", pts.join(","))
+        })
+        .collect();
+    Some(format!("MULTILINESTRING({})", lines.join(",")))
+}
+
+fn length_m(net: &Network, pieces: &[petgraph::graph::EdgeIndex]) -> f64 {
+    pieces
+        .iter()
+        .map(|&e| net.graph[e].to_m - net.graph[e].from_m)
+        .sum()
+}
+
+/// Counts of an isolation (the collection's `summary`).
+pub fn summary(net: &Network, iso: &Isolation) -> Value {
+    json!({
+        "valves_to_close": iso.to_close().len(),
+        "pipes": iso.pipes.len(),
+        "length_m": (length_m(net, &iso.pieces) * 10.0).round() / 10.0,
+        "meters": iso.meters.len(),
+        "hydrants": iso.hydrants.len(),
+        "cut_off_length_m": (length_m(net, &iso.cut_off) * 10.0).round() / 10.0,
+        "cut_off_meters": iso.cut_off_meters.len(),
+    })
+}
+
+fn feature(part: &str, role: &str, geometry: Value, mut props: Map<String, Value>) -> Value {
+    props.insert("part".into(), json!(part));
+    props.insert("role".into(), json!(role));
+    json!({"type": "Feature", "geometry": geometry, "properties": props})
+}
+
+/// The GeoJSON answer of `iso` for a break at `at`; `baseline` is the answer without the
+/// failed valves, when some were named (its summary shows how much the failure adds).
+pub async fn isolation_geojson(
+    pool: &PgPool,
+    net: &Network,
+    iso: &Isolation,
+    at: Pt,
+    disclosure: Disclosure,
+    baseline: Option<&Isolation>,
+) -> Result<Value, LoadError> {
+    let mut features = Vec::new();
+    let srid = net.srid;
+    let (pipes, cut, point): (Option<Value>, Option<Value>, Value) = sqlx::query_as(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $3), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_GeomFromText($2, $3), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($4, $5), $3), 4326), 7)::json",
+    )
+    .bind(wkt_lines(net, &iso.pieces))
+    .bind(wkt_lines(net, &iso.cut_off))
+    .bind(srid)
+    .bind(at[0])
+    .bind(at[1])
+    .fetch_one(pool)
+    .await
+    .map_err(db("the isolated pipes"))?;
+    features.push(feature("break", "break", point, Map::new()));
+    let mut pipe_props = Map::new();
+    pipe_props.insert("pipe_ids".into(), json!(iso.pipes));
+    pipe_props.insert(
+        "length_m".into(),
+        json!((length_m(net, &iso.pieces) * 10.0).round() / 10.0),
+    );
+    if let Some(g) = pipes {
+        features.push(feature("pipe", "isolated", g, pipe_props));
+    }
+    if let Some(g) = cut {
+        let mut p = Map::new();
+        p.insert(
+            "length_m".into(),
+            json!((length_m(net, &iso.cut_off) * 10.0).round() / 10.0),
+        );
+        features.push(feature("pipe", "cut_off", g, p));
+    }
+    let valve_ids: Vec<i64> = iso.valves.iter().map(|(id, _)| *id).collect();
+    let valves: Vec<ValveOut> = sqlx::query_as(
+        "SELECT id, code, status, operable, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+         FROM utilities.water_valves WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&valve_ids)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the valves"))?;
+    for (id, code, status, operable, g) in valves {
+        let role = iso
+            .valves
+            .iter()
+            .find(|(v, _)| *v == id)
+            .map_or(ValveRole::Close, |(_, r)| *r);
+        let role = serde_json::to_value(role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        p.insert("status".into(), json!(status));
+        p.insert("operable".into(), json!(operable));
+        features.push(feature("valve", &role, g, p));
+    }
+    let hydrants: Vec<(i64, Option<String>, Option<String>, Value)> = sqlx::query_as(
+        "SELECT id, code, status, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+         FROM utilities.hydrants WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&iso.hydrants)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the hydrants"))?;
+    for (id, code, status, g) in hydrants {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        p.insert("status".into(), json!(status));
+        features.push(feature("hydrant", "out_of_service", g, p));
+    }
+    if disclosure.meters {
+        let ids: Vec<i64> = iso
+            .meters
+            .iter()
+            .chain(&iso.cut_off_meters)
+            .copied()
+            .collect();
+        let meters: Vec<(i64, Option<String>, Option<String>, Value)> = sqlx::query_as(
+            "SELECT id, code, CASE WHEN $2 THEN customer_ref END,
+                    ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+             FROM utilities.water_meters WHERE id = ANY($1) ORDER BY id",
+        )
+        .bind(&ids)
+        .bind(disclosure.customer_refs)
+        .fetch_all(pool)
+        .await
+        .map_err(db("the meters"))?;
+        for (id, code, customer, g) in meters {
+            let mut p = Map::new();
+            p.insert("id".into(), json!(id));
+            p.insert("code".into(), json!(code));
+            if disclosure.customer_refs {
+                p.insert("customer_ref".into(), json!(customer));
+            }
+            let role = if iso.meters.binary_search(&id).is_ok() {
+                "isolated"
+            } else {
+                "cut_off"
+            };
+            features.push(feature("meter", role, g, p));
+        }
+    }
+    let mut out = json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "summary": summary(net, iso),
+        "valves_to_close": iso.to_close(),
+    });
+    if let Some(base) = baseline {
+        out["without_failure"] = summary(net, base);
+    }
+    Ok(out)
+}
+
+/// The GeoJSON answer of a power outage: the lines cut off (one geometry), the poles cut off,
+/// and where the outage is (`part` = `outage`).
+pub async fn outage_geojson(
+    pool: &PgPool,
+    net: &Network,
+    down: &super::outage::Downstream,
+    at: Pt,
+) -> Result<Value, LoadError> {
+    let (lines, point): (Option<Value>, Value) = sqlx::query_as(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json",
+    )
+    .bind(wkt_lines(net, &down.pieces))
+    .bind(net.srid)
+    .bind(at[0])
+    .bind(at[1])
+    .fetch_one(pool)
+    .await
+    .map_err(db("the lines cut off"))?;
+    let mut features = vec![feature("outage", "outage", point, Map::new())];
+    let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
+    if let Some(g) = lines {
+        let mut p = Map::new();
+        p.insert("line_ids".into(), json!(down.lines));
+        p.insert("length_m".into(), json!(length));
+        features.push(feature("line", "cut_off", g, p));
+    }
+    let poles: Vec<(i64, Option<String>, Value)> = sqlx::query_as(
+        "SELECT id, code, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+         FROM utilities.power_poles WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&down.poles)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the poles"))?;
+    for (id, code, g) in poles {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        features.push(feature("pole", "cut_off", g, p));
+    }
+    Ok(json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len()},
+    }))
+}
