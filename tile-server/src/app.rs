@@ -147,13 +147,27 @@ impl AppState {
             ioc::feeds::FeedSettings::default(),
         );
         // On the primary: the listener and the read after a notification must see one server.
+        // A small pool of their own: each network's listener keeps one connection for good
+        // (on the admin pool, two of them took every connection the landing page and the
+        // audit writer had).
+        let network_pool = gis_core::db::class::class_pool(
+            &pool.connect_options(),
+            &gis_core::db::class::PoolClass {
+                name: "bando-networks",
+                max_connections: 4,
+                min_connections: 0,
+                statement_timeout: Duration::from_secs(10),
+                acquire_timeout: Duration::from_secs(10),
+                cancel_on_drop: false,
+            },
+        );
         let networks = utilities::network::live::LiveNetwork::new(
-            pools.admin.clone(),
+            network_pool.clone(),
             NETWORK_SETTINGS.get().copied().unwrap_or_default(),
         );
         let power = utilities::network::live::LiveNetwork::of(
             utilities::network::load::Kind::Power,
-            pools.admin.clone(),
+            network_pool,
             NETWORK_SETTINGS.get().copied().unwrap_or_default(),
         );
         Ok(AppState(Arc::new(SharedState {

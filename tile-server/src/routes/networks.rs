@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
 
 fn trace_error(e: TraceError) -> AppError {
     match e {
+        // Out of connections or time, or the database down: 503 like any other query's.
+        TraceError::Load(utilities::network::load::LoadError::Db { source, .. }) => {
+            AppError::from(source)
+        }
         TraceError::Load(e) => AppError::internal(e),
         e @ (TraceError::NoNetwork
         | TraceError::NoPipeNear { .. }
