@@ -9,6 +9,7 @@
 #   bench/edit.sh [SECONDS_PER_RUN]     default 15; BANDO=path/to/bando to bench another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-15}
 work=bench/.data/edit
 bando=${BANDO:-target/release/bando}
@@ -17,14 +18,7 @@ command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 mkdir -p "$work"
 # One address sends every write: the per-client limits (429) are off for the measurement.
 printf '[limits]\nclient_max_concurrent = 0\nclient_requests_per_minute = 0\n' >"$work/bando.toml"
-url=$("$bando" --data-dir "$work/state" db start --tcp 2>/dev/null | tail -1)
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  "$bando" --data-dir "$work/state" db stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+bench_cluster "$work"
 if [[ $(psql "$url" -Atc "SELECT count(*) FROM land.parcels" 2>/dev/null || echo 0) -lt 1000 ]]; then
   DATABASE_URL=$url "$bando" --data-dir "$work/state" sample --out "$work/sample" --import >/dev/null
 fi

@@ -19,3 +19,17 @@ sys.stdout.writelines(f"/tiles/parcels/{z}/{x}/{y}.mvt\n" for z, x, y in t[:5000
   n=$(wc -l <"$2")
   [[ $n -gt 100 ]] || { echo "only $n tiles hold parcels" >&2; return 1; }
 }
+
+# bench_cluster DIR: starts bando's private cluster in DIR/state (with "$bando"), sets $url to
+# it and $pid to empty; on exit the server in $pid (when set) and the cluster are stopped.
+bench_cluster() {
+  bench_state=$1/state
+  url=$("$bando" --data-dir "$bench_state" db start --tcp 2>/dev/null | tail -1)
+  pid=
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  "$bando" --data-dir "$bench_state" db stop >/dev/null 2>&1 || true
+}

@@ -11,19 +11,13 @@
 #   bench/network.sh [BREAKS]     default 200; BANDO=path/to/bando to bench another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 breaks=${1:-200}
 work=bench/.data/network
 bando=${BANDO:-target/release/bando}
 port=3994
 mkdir -p "$work"
-url=$("$bando" --data-dir "$work/state" db start --tcp 2>/dev/null | tail -1)
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  "$bando" --data-dir "$work/state" db stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+bench_cluster "$work"
 if [[ $(psql "$url" -Atc "SELECT count(*) FROM utilities.water_pipes" 2>/dev/null || echo 0) -lt 100 ]]; then
   DATABASE_URL=$url "$bando" --data-dir "$work/state" sample --out "$work/sample" --import >/dev/null
 fi

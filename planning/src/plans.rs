@@ -313,14 +313,7 @@ pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan
         }
     }
     let mut tx = pool.begin().await?;
-    let row: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT status, replaces FROM planning.plans WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, replaces)) = row else {
-        return Err(PlanError::NotFound(id));
-    };
+    let (status, replaces) = lock_plan(&mut tx, id).await?;
     if status != "draft" {
         return Err(PlanError::NotDraft {
             id,
@@ -386,20 +379,25 @@ pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan
     get(pool, id, true).await?.ok_or(PlanError::NotFound(id))
 }
 
+/// Plan `id`'s status and the plan it replaces, locked for the transaction's change.
+async fn lock_plan(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+) -> Result<(String, Option<i64>), PlanError> {
+    sqlx::query_as("SELECT status, replaces FROM planning.plans WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(PlanError::NotFound(id))
+}
+
 /// Withdraws plan `id`: a draft is dropped from review, an approved plan in force is annulled
 /// and the plan it superseded comes back into force (its supersession undone), in one
 /// transaction; then `bando_layer_changes` names both plans' areas so every server drops
 /// those tiles. Superseded and withdrawn plans cannot be withdrawn.
 pub async fn withdraw(pool: &PgPool, id: i64) -> Result<Withdrawn, PlanError> {
     let mut tx = pool.begin().await?;
-    let row: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT status, replaces FROM planning.plans WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, replaces)) = row else {
-        return Err(PlanError::NotFound(id));
-    };
+    let (status, replaces) = lock_plan(&mut tx, id).await?;
     if status != "draft" && status != "approved" {
         return Err(PlanError::NotDraft {
             id,
