@@ -6,8 +6,9 @@
 //!
 //! [`network`] makes a graph of the water layers (pipes as edges; junctions, valves, hydrants,
 //! meters and sources as nodes, joined within a snapping tolerance) and answers traces over it:
-//! a water isolation (the valves to close for a break, what goes dry). It knows no HTTP; the
-//! server's `/networks/water/isolate` only parses and maps errors.
+//! a water isolation (the valves to close for a break, what goes dry), a power outage (what
+//! no substation reaches any more) and the network's quality report. It knows no HTTP; the
+//! server's `/networks/…` handlers only parse and map errors.
 #![deny(missing_docs)]
 
 pub mod network;
