@@ -419,7 +419,7 @@ impl Cursor {
                 "not a cursor from a next or prev link of this server",
             )
         };
-        if token.len() % 2 != 0 || token.len() > 16_384 {
+        if !token.len().is_multiple_of(2) || token.len() > 16_384 {
             return Err(bad());
         }
         let bytes: Result<Vec<u8>, _> = (0..token.len())

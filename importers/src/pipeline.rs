@@ -1229,8 +1229,8 @@ impl Progress {
         let n = self.count.get() + 1;
         self.count.set(n);
         match &self.bar {
-            Some(bar) if n % 1000 == 0 => bar.set_position(n),
-            None if n % 100_000 == 0 => {
+            Some(bar) if n.is_multiple_of(1000) => bar.set_position(n),
+            None if n.is_multiple_of(100_000) => {
                 let rate = n as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
                 tracing::info!(features = n, per_second = rate as u64, "reading");
             }

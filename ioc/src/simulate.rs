@@ -94,7 +94,9 @@ impl Simulator {
     /// One round: a value for every datastream.
     pub fn step(&mut self) -> Vec<(i64, f64)> {
         self.round += 1;
-        if self.episode.is_none() && self.episode_every > 0 && self.round % self.episode_every == 0
+        if self.episode.is_none()
+            && self.episode_every > 0
+            && self.round.is_multiple_of(self.episode_every)
         {
             let candidates: Vec<usize> = (0..self.streams.len())
                 .filter(|i| self.streams[*i].alarm_at.is_some())

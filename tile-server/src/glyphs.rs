@@ -62,7 +62,7 @@ pub fn parse_range(text: &str) -> Result<u32, GlyphError> {
     let (a, b) = body.split_once('-').ok_or_else(bad)?;
     let start: u32 = a.parse().map_err(|_| bad())?;
     let end: u32 = b.parse().map_err(|_| bad())?;
-    if start % 256 != 0 || end != start + 255 || end > 0xFFFF {
+    if !start.is_multiple_of(256) || end != start + 255 || end > 0xFFFF {
         return Err(bad());
     }
     Ok(start)
@@ -136,7 +136,7 @@ impl Glyphs {
     /// The glyph protobuf of `fontstack` for the 256 code points from `start` (a multiple of
     /// 256). Generated on first use (CPU-bound: call it off the async executor).
     pub fn range(&self, fontstack: &str, start: u32) -> Result<Arc<Vec<u8>>, GlyphError> {
-        if start % 256 != 0 || start > 0xFF00 {
+        if !start.is_multiple_of(256) || start > 0xFF00 {
             return Err(GlyphError::BadRange(format!("{start}-{}", start + 255)));
         }
         let name = resolve_fontstack(fontstack);
