@@ -899,8 +899,13 @@ impl Loader {
         lap("recorded the import");
         if let (true, false, Some(hooks)) = (own_notify, dry_run, hooks) {
             if !merged.touched_areas.is_empty() {
+                let changes = crate::declare::BulkChanges {
+                    areas_3857: &merged.touched_areas,
+                    // A first load has no diff: everything it wrote is new.
+                    row_boxes_sql: (!empty).then_some(sql.row_boxes.as_str()),
+                };
                 hooks
-                    .after_bulk_load(&mut tx, &merged.touched_areas)
+                    .after_bulk_load(&mut tx, &changes)
                     .await
                     .map_err(BulkError::AfterLoad)?;
             }
@@ -1003,6 +1008,9 @@ struct MergeSql {
     insert_new: String,
     insert_all: String,
     touched: String,
+    /// The old and new box of every touched row (a `box2d` column `b`), while `bando_diff`
+    /// lives.
+    row_boxes: String,
 }
 
 impl MergeSql {
@@ -1056,6 +1064,10 @@ impl MergeSql {
             MergeMode::Replace => "'c', 'g'",
             MergeMode::Upsert => "'c'",
         };
+        let row_boxes = format!(
+            "SELECT old_box AS b FROM bando_diff WHERE class IN ({old_classes})
+             UNION ALL SELECT new_box FROM bando_diff WHERE class IN ('c', 'n')"
+        );
         MergeSql {
             // One full join on the natural key (equality only, so PostgreSQL can hash or merge
             // it) classifies every feature: new (staged only), gone (live only), changed (both,
@@ -1093,14 +1105,13 @@ impl MergeSql {
             // Per grid cell ($2 metres, origin at -$1), the extent of the touched boxes whose
             // centre lies in it.
             touched: format!(
-                "WITH boxes AS (
-                    SELECT old_box AS b FROM bando_diff WHERE class IN ({old_classes})
-                    UNION ALL SELECT new_box FROM bando_diff WHERE class IN ('c', 'n'))
+                "WITH boxes AS ({row_boxes})
                  SELECT floor(((ST_XMin(b) + ST_XMax(b)) / 2 + $1) / $2)::bigint,
                         floor(((ST_YMin(b) + ST_YMax(b)) / 2 + $1) / $2)::bigint,
                         min(ST_XMin(b)), min(ST_YMin(b)), max(ST_XMax(b)), max(ST_YMax(b))
                  FROM boxes WHERE b IS NOT NULL GROUP BY 1, 2"
             ),
+            row_boxes,
             target,
         }
     }

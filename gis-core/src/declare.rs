@@ -54,16 +54,29 @@ pub trait LayerHooks: Send + Sync {
     }
 
     /// During a bulk load that bypassed the table's statement triggers: bring derived data of
-    /// the touched areas (EPSG:3857 boxes, all of one load at once) up to date on `conn`,
-    /// inside the load's transaction just before its commit, so the load and what derives from
-    /// it commit together (a load killed in between leaves neither). An error fails the load.
+    /// what it changed (all of one load at once) up to date on `conn`, inside the load's
+    /// transaction just before its commit, so the load and what derives from it commit
+    /// together (a load killed in between leaves neither). An error fails the load.
     fn after_bulk_load<'a>(
         &'a self,
         _conn: &'a mut PgConnection,
-        _areas_3857: &'a [[f64; 4]],
+        _changes: &'a BulkChanges<'a>,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// What a bulk load changed, for [`LayerHooks::after_bulk_load`].
+#[derive(Debug, Clone, Copy)]
+pub struct BulkChanges<'a> {
+    /// The touched areas (EPSG:3857 west, south, east, north; at most
+    /// [`crate::bulk::MAX_TOUCHED_AREAS`]), old and new rows.
+    pub areas_3857: &'a [[f64; 4]],
+    /// A query, valid on the hook's connection until the commit, of one `box2d` column `b`:
+    /// the bounding box (EPSG:3857) of every changed row before and after, of every new row
+    /// and of every removed one. `None` when the load filled an empty table (all of it is new:
+    /// the areas say where).
+    pub row_boxes_sql: Option<&'a str>,
 }
 
 /// An owner's checks on one import (see [`LayerHooks::import_checks`]).

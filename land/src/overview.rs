@@ -9,11 +9,16 @@
 //! cell and code — no union of parcel polygons — keeps a full refresh to one pass over the
 //! parcels (a few seconds per million).
 //!
-//! Kept in step in two ways: a statement trigger refreshes the changed area for every edit,
-//! inside the edit's transaction; bulk loads (which skip triggers) call [`refresh`] per touched
-//! area inside their merge's transaction, before it commits (so a load killed or failing
-//! half-way leaves parcels and overview as they were, and tile servers hear of the load only
-//! once both are committed). Owner names are never part of it.
+//! Each cell's sums per code are stored at every zoom (`land.parcel_overview_sums`, migration
+//! 1011) and the rows are drawn from them, so a change recounts only the 306 m z12 cells its
+//! rows' old and new boxes meet and adds the differences to their ancestors.
+//!
+//! Kept in step in two ways: a statement trigger does that for every edit, inside the edit's
+//! transaction; bulk loads (which skip triggers) call [`refresh_rows`] with the changed rows
+//! (or [`refresh`] with the areas of a first load) inside their merge's transaction, before it
+//! commits (so a load killed or failing half-way leaves parcels and overview as they were, and
+//! tile servers hear of the load only once both are committed). Owner names are never part of
+//! it.
 
 use gis_core::layer::{Generalisation, OverviewTable, PropertyDef, PropertyKind};
 use sqlx::PgConnection;
@@ -36,6 +41,14 @@ pub enum OverviewError {
         bbox_3857: [f64; 4],
         /// How many areas were asked for.
         areas: usize,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// The refresh of a load's changed rows failed in the database.
+    #[error(
+        "refreshing the parcels' land-use overview of the rows a load changed failed: {source}"
+    )]
+    RefreshRows {
         /// Why.
         source: sqlx::Error,
     },
@@ -103,6 +116,25 @@ pub async fn refresh(conn: &mut PgConnection, areas: &[[f64; 4]]) -> Result<u64,
     .fetch_one(conn)
     .await
     .map_err(err)?;
+    Ok(u64::try_from(written).unwrap_or(0))
+}
+
+/// Brings the overview up to date after a load whose changed rows' old and new boxes
+/// (EPSG:3857) are the `box2d` column `b` of `row_boxes_sql` (a query of the load's own, run on
+/// `conn` in its transaction): only the cells those boxes meet are recounted. Returns the
+/// overview rows written.
+pub async fn refresh_rows(
+    conn: &mut PgConnection,
+    row_boxes_sql: &str,
+) -> Result<u64, OverviewError> {
+    let written: i64 = sqlx::query_scalar(&format!(
+        "SELECT land.refresh_parcel_overview_boxes(ARRAY(
+             SELECT b::geometry FROM ({row_boxes_sql}) AS rows WHERE b IS NOT NULL))"
+    ))
+    .persistent(false)
+    .fetch_one(conn)
+    .await
+    .map_err(|source| OverviewError::RefreshRows { source })?;
     Ok(u64::try_from(written).unwrap_or(0))
 }
 

@@ -5,7 +5,7 @@
 use gis_core::bulk::StagedRow;
 use gis_core::bulk::{InvalidPolicy, MergeMode};
 use gis_core::declare::{
-    BoxFuture, ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture,
+    BoxFuture, BulkChanges, ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture,
 };
 use gis_core::layer::{Roles, StyleHints};
 use serde_json::json;
@@ -119,18 +119,20 @@ impl LayerHooks for ParcelHooks {
         }))
     }
 
-    // Bulk loads skip the parcels' triggers, so the land-use overview of the touched areas is
-    // refreshed here, in one pass, in the load's transaction.
+    // Bulk loads skip the parcels' triggers, so the land-use overview is brought up to date
+    // here, in one pass, in the load's transaction: by the changed rows' cells when the load
+    // says which rows changed, else by the areas.
     fn after_bulk_load<'a>(
         &'a self,
         conn: &'a mut PgConnection,
-        areas_3857: &'a [[f64; 4]],
+        changes: &'a BulkChanges<'a>,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            crate::overview::refresh(conn, areas_3857)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let done = match changes.row_boxes_sql {
+                Some(rows) => crate::overview::refresh_rows(conn, rows).await,
+                None => crate::overview::refresh(conn, changes.areas_3857).await,
+            };
+            done.map(|_| ()).map_err(|e| e.to_string())
         })
     }
 }

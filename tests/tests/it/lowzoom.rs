@@ -439,6 +439,9 @@ async fn the_overview_keeps_the_parcels_area_per_land_use_code() {
     .rows_affected();
     assert_eq!(added, 1);
     let after = assert_overview_counts(&db.pool, "after an insert").await;
+    // The edits' incremental refreshes (stored sums plus differences) left exactly what a
+    // full recount writes.
+    assert_overview_is_a_full_refresh(&db.pool, "after the edits").await;
     let parcels_now: i64 = sqlx::query_scalar("SELECT count(*) FROM land.parcels")
         .fetch_one(&db.pool)
         .await
@@ -1064,4 +1067,48 @@ async fn low_zoom_tiles_of_a_plain_layer_read_the_partial_index_of_visible_featu
         "{names:?}\n{plan}"
     );
     server.close().await.expect("close");
+}
+
+/// The overview rows and their stored sums equal what a full recount writes (checked in a
+/// transaction that is rolled back).
+pub(crate) async fn assert_overview_is_a_full_refresh(pool: &sqlx::PgPool, when: &str) {
+    let rows = "SELECT md5(string_agg(o::text, ',' ORDER BY o::text)) FROM land.parcel_overview o";
+    // Values, not their text: a numeric reached by sums may print more trailing zeros.
+    let sums = "SELECT md5(string_agg(format('%s %s %s %s %s %s %s', zoom, cell_x, cell_y,
+                    land_use_code, parcel_count, area::float8, area_3857::float8), ','
+                    ORDER BY zoom, cell_x, cell_y, land_use_code))
+                FROM land.parcel_overview_sums";
+    let mut tx = pool.begin().await.expect("transaction");
+    let kept: (Option<String>, Option<String>) = (
+        sqlx::query_scalar(rows)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("rows"),
+        sqlx::query_scalar(sums)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("sums"),
+    );
+    sqlx::query(
+        "SELECT land.refresh_parcel_overview(ST_MakeEnvelope(-20037508, -20037508, 20037508, 20037508, 3857))",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("full refresh");
+    let full: (Option<String>, Option<String>) = (
+        sqlx::query_scalar(rows)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("rows"),
+        sqlx::query_scalar(sums)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("sums"),
+    );
+    tx.rollback().await.expect("rollback");
+    assert!(kept.0.is_some(), "{when}: no overview");
+    assert_eq!(
+        kept, full,
+        "{when}: the overview differs from a full recount"
+    );
 }

@@ -349,13 +349,40 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
     get(&app, &uri(far_tile)).await;
     assert_eq!(state.tiles.renders(), renders, "the far tile is cached");
 
+    // The overview rows (their row versions) over the far tile, which no change comes near.
+    let far_rows = |t: TileCoord| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT string_agg(xmin::text || ctid::text, ',' ORDER BY ctid)
+                 FROM land.parcel_overview WHERE zoom >= 11 AND geom_3857 && ST_TileEnvelope($1, $2, $3)",
+            )
+            .bind(i32::from(t.z))
+            .bind(t.x as i32)
+            .bind(t.y as i32)
+            .fetch_one(&pool)
+            .await
+            .expect("overview rows")
+        }
+    };
+    let far_overview = far_rows(far_tile).await;
+    assert!(far_overview.is_some(), "no overview rows over the far tile");
+
     let generation = state.tiles.generation();
     let next = import_parcels(&db, &next_year.join(file), MergeMode::Replace).await;
     let m = next.merged.expect("merged");
-    // The overview of all touched areas is refreshed in one pass (land migration 1009): its
-    // rows must be exactly the parcels' afterwards, as after a full recomputation.
+    // The overview is brought up to date from the changed rows' cells (land migration 1011):
+    // its rows must be exactly the parcels' afterwards, as after a full recomputation, and
+    // the cells far from every change are not rewritten.
     assert!(m.touched_areas.len() > 1, "{:?}", m.touched_areas);
     crate::lowzoom::assert_overview_counts(&db.pool, "after next year's re-delivery").await;
+    crate::lowzoom::assert_overview_is_a_full_refresh(&db.pool, "after next year's re-delivery")
+        .await;
+    assert_eq!(
+        far_rows(far_tile).await,
+        far_overview,
+        "overview rows far from every change were rewritten"
+    );
     assert_eq!(
         (
             m.updated,
@@ -412,6 +439,7 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
             counts.new
         )
     );
+    crate::lowzoom::assert_overview_is_a_full_refresh(&db.pool, "after the upsert back").await;
     // And an identical upsert changes nothing and notifies nothing.
     let again = import_parcels(&db, &this_year.join(file), MergeMode::Upsert).await;
     let m = again.merged.expect("merged");
