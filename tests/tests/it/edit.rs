@@ -1041,3 +1041,82 @@ async fn the_overlap_tolerance_is_the_configured_one() {
         }
     }
 }
+
+/// Issue 11: the import's overlap checks — within the delivery (in memory for a delivery in
+/// its TM-3 zone, in PostGIS for one in CRS84) and, on an upsert, against the live parcels it
+/// keeps — use the configured tolerance (`[land] overlap_tolerance_m2`, handed to the owner's
+/// checks through `ImportContext`), not a fixed 1 m²: parcels overlapping by a 0.15 m strip
+/// (about 3 m²) are findings under the default and none under 5 m².
+#[tokio::test]
+async fn the_import_checks_overlaps_under_the_configured_tolerance() {
+    let strip = 0.0000014;
+    // 102 east of parcel 3 over nothing, 104 over 102's east side, 105 over parcel 3's.
+    let squares = [
+        (102, 106.8838),
+        (104, 106.8838 + 0.00018 - strip),
+        (105, 106.88358 - strip),
+    ];
+    for srid in [4326, 9212] {
+        let (db, _app, _issuer, dir) = setup().await;
+        let mut features = Vec::new();
+        for (n, lon) in squares {
+            let geometry = if srid == 4326 {
+                square(lon, 11.535, 0.00018)
+            } else {
+                let text: String = sqlx::query_scalar(
+                    "SELECT ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326), 9212), 6)",
+                )
+                .bind(square(lon, 11.535, 0.00018).to_string())
+                .fetch_one(&db.pool)
+                .await
+                .expect("transform");
+                serde_json::from_str(&text).expect("json")
+            };
+            features.push(json!({"type": "Feature", "geometry": geometry,
+                "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": n + srid, "MALOAIDAT": "ONT"}}));
+        }
+        let path = dir.path().join(format!("strips-{srid}.geojson"));
+        std::fs::write(
+            &path,
+            json!({"type": "FeatureCollection", "features": features}).to_string(),
+        )
+        .expect("write");
+        for (tolerance, reported) in [(Some(5.0), false), (None, true)] {
+            let opts = importers::pipeline::ImportOptions {
+                srs: (srid != 4326).then_some(9212),
+                overlap_tolerance_m2: tolerance,
+                ..importers::pipeline::ImportOptions::new("parcels")
+            };
+            let s = importers::pipeline::import(&db.pool, &path, &opts)
+                .await
+                .expect("import");
+            assert_eq!(s.rejected, 0, "{s:?}");
+            let within = s
+                .findings
+                .iter()
+                .find(|f| f.contains("pairs of parcels overlap"));
+            let live = s
+                .findings
+                .iter()
+                .find(|f| f.contains("already in the layer"));
+            if reported {
+                let within = within.unwrap_or_else(|| panic!("{srid}: {:?}", s.findings));
+                assert!(
+                    within.starts_with("1 pairs") && within.contains("more than 1 m²"),
+                    "{srid}: {within}"
+                );
+                let live = live.unwrap_or_else(|| panic!("{srid}: {:?}", s.findings));
+                assert!(
+                    live.contains("25195/1/3 (") && live.contains("more than 1 m²"),
+                    "{srid}: {live}"
+                );
+            } else {
+                assert!(
+                    within.is_none() && live.is_none(),
+                    "{srid}, 5 m²: {:?}",
+                    s.findings
+                );
+            }
+        }
+    }
+}
