@@ -351,3 +351,39 @@ async fn split_children_are_snapped_to_the_parcels_around_them() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_tolerances_and_what_snapping_answers_are_published() {
+    let odd = land::edit::Tolerances::new(2.5, 0.07).expect("tolerances");
+    let (_db, app, _issuer, _dir) = setup_checked(parcels(), Some(odd)).await;
+    // The editor reads the server's tolerances (anyone may: they are no secret).
+    let r = send(&app, Method::GET, "/land/config", None, &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"snap_tolerance_m": 0.07, "overlap_tolerance_m2": 2.5})
+    );
+    let doc = send(&app, Method::GET, "/api", None, &[], None)
+        .await
+        .json();
+    let paths = &doc["paths"];
+    assert!(paths["/land/config"]["get"]["responses"]["200"].is_object());
+    let one = &paths["/collections/parcels/items/{featureId}"];
+    for method in ["put", "patch"] {
+        let responses = &one[method]["responses"];
+        assert!(responses["204"]["headers"]["Bando-Snapped"].is_object(), "{method}");
+        let listed = &responses["200"]["content"]["application/geo+json"]["schema"];
+        assert_eq!(
+            listed["properties"]["features"]["items"]["properties"]["properties"]["properties"]
+                ["kind"]["enum"],
+            json!(["vertex", "edge", "inserted"]),
+            "{method}: {listed}"
+        );
+    }
+    let created = &paths["/collections/parcels/items"]["post"]["responses"]["201"];
+    assert!(created["headers"]["Bando-Snapped"].is_object());
+    assert!(created["content"]["application/geo+json"].is_object());
+    let split = &paths["/land/parcels/{featureId}/split"]["post"]["responses"]["201"];
+    assert!(split["headers"]["Bando-Snapped"].is_object());
+    assert!(split["content"]["application/json"]["schema"]["properties"]["snapped"].is_object());
+}
