@@ -298,7 +298,8 @@ async function start(language, status) {
   });
 
   map.on('click', async (e) => {
-    if (draw?.drawingLine()) return; // the clicks draw the cutting line
+    // The clicks of a cutting line (and the last one, which ends it) are not picks.
+    if (draw?.drawingLine() || landTools.busy) return;
     if (draw && session.parcel && draw.isEditedAt(e.lngLat)) return;
     if (session.changes()) { status.error(language.t('unsavedPick')); return; }
     let found;

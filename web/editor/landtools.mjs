@@ -12,6 +12,8 @@
 export function createLandTools(elements, { land, draw, language, parcel, decision, after }) {
   const { split, mergeAdd, merge, mergeList, lineage, output, tree } = elements;
   let toMerge = [];
+  /** A split or merge is under way (from the first click of the line to the server's answer). */
+  let busy = false;
 
   const say = (message) => { output.textContent = message; };
   const failed = (e) => say(e.notAvailable ? `${language.t('notAvailable')} (${e.message})` : `${language.t('landFailed')}: ${e.message}`);
@@ -34,7 +36,8 @@ export function createLandTools(elements, { land, draw, language, parcel, decisi
   split.addEventListener('click', async () => {
     const p = parcel();
     const d = decision();
-    if (!p || !d || draw.drawingLine()) return;
+    if (!p || !d || busy) return;
+    busy = true;
     say(language.t('splitHint'));
     const line = await draw.drawLine();
     try {
@@ -44,7 +47,7 @@ export function createLandTools(elements, { land, draw, language, parcel, decisi
       renderList();
       await after(answer);
       say(language.t('splitDone', numbers) + snappedNote(answer));
-    } catch (e) { failed(e); }
+    } catch (e) { failed(e); } finally { busy = false; }
   });
   mergeAdd.addEventListener('click', () => {
     const p = parcel();
@@ -54,14 +57,15 @@ export function createLandTools(elements, { land, draw, language, parcel, decisi
   });
   merge.addEventListener('click', async () => {
     const d = decision();
-    if (!d || toMerge.length < 2) return;
+    if (!d || toMerge.length < 2 || busy) return;
+    busy = true;
     try {
       const answer = await land.merge(toMerge, d);
       toMerge = [];
       renderList();
       await after(answer);
       say(language.t('mergeDone', answer.children?.[0]?.parcel_number ?? '') + snappedNote(answer));
-    } catch (e) { failed(e); }
+    } catch (e) { failed(e); } finally { busy = false; }
   });
   lineage.addEventListener('click', async () => {
     const p = parcel();
@@ -93,6 +97,8 @@ export function createLandTools(elements, { land, draw, language, parcel, decisi
   });
   renderList();
   return {
+    /** Whether a split or merge is under way (map clicks then belong to it). */
+    get busy() { return busy; },
     /** A parcel was picked: its messages and lineage go; the merge list stays. */
     picked() { say(''); tree.replaceChildren(); tree.hidden = true; },
   };
