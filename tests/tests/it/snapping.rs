@@ -1,17 +1,16 @@
 //! Issue 11: the server snaps a written parcel's vertices to its neighbours' boundaries within
 //! `[land] snap_tolerance_m` (0.05 m by default), in the parcel's TM-3 zone, before the overlap
 //! check, and says what it moved (`Bando-Snapped` + the moved vertices as GeoJSON) — on POST,
-//! PATCH and the children of a split. On `edit::setup`'s parcels: 1–3 of commune 25195 in a
+//! PATCH and the children of a split. On `tests::fixtures::parcels`: 1–3 of commune 25195 in a
 //! row, 0.00018° squares 2.2 m apart; a new parcel is drawn in the gap between 1 and 2.
 
 use axum::http::{Method, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::edit::{id_of, parcels, send, setup, setup_checked, Reply, DOCUMENT};
+use tests::fixtures::{id_of, officer, parcels, tag, write, Parcels};
+use tests::http::{send, Reply};
 use tests::TestDb;
-
-const WHY: [(&str, &str); 2] = [("edit-reason", "S%E1%BB%ADa"), ("edit-document", DOCUMENT)];
 
 /// The stored vertex of parcel `number` nearest the CRS84 point, in the parcel's TM-3 zone.
 async fn corner(db: &TestDb, number: i64, lon: f64, lat: f64) -> [f64; 2] {
@@ -73,15 +72,8 @@ async fn gap_parcel(db: &TestDb, west: f64, east: f64) -> Value {
 }
 
 async fn create(app: &Router, token: &str, geometry: Value) -> Reply {
-    send(
-        app,
-        Method::POST,
-        "/collections/parcels/items",
-        Some(token),
-        &[("content-type", "application/geo+json"), WHY[0], WHY[1]],
-        Some(json!({"type": "Feature", "geometry": geometry,
-            "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": 50, "land_use_code": "ONT"}})),
-    )
+    write(app, Method::POST, "/collections/parcels/items", token, None, Some(json!({"type": "Feature", "geometry": geometry,
+            "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": 50, "land_use_code": "ONT"}})))
     .await
 }
 
@@ -127,8 +119,8 @@ fn moves(r: &Reply, body: &Value) -> Vec<(String, i64, f64)> {
 
 #[tokio::test]
 async fn a_parcel_drawn_three_centimetres_off_its_neighbour_is_stored_on_the_shared_boundary() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let p1 = id_of(&db, 1).await;
 
     // West side 3 cm over parcel 1 (0.6 m², under the overlap tolerance, so only snapping
@@ -165,24 +157,18 @@ async fn a_parcel_drawn_three_centimetres_off_its_neighbour_is_stored_on_the_sha
 
     // A PATCH drawing the east side 4 cm short of parcel 2 is snapped too: 200 with the list;
     // the history keeps the stored (snapped) geometry.
-    let uri = format!("/collections/parcels/items/{}", id_of(&db, 50).await);
-    let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
-        .await
-        .etag();
+    let id = id_of(&db, 50).await;
+    let uri = format!("/collections/parcels/items/{id}");
+    let tag = tag(&app, &officer, id).await;
     let patch = |geometry: Value, tag: String| {
         let (app, officer, uri) = (app.clone(), officer.clone(), uri.clone());
         async move {
-            send(
+            write(
                 &app,
                 Method::PATCH,
                 &uri,
-                Some(&officer),
-                &[
-                    ("content-type", "application/merge-patch+json"),
-                    ("if-match", &tag),
-                    WHY[0],
-                    WHY[1],
-                ],
+                &officer,
+                Some(tag.as_str()),
                 Some(json!({"geometry": geometry})),
             )
             .await
@@ -242,8 +228,8 @@ async fn a_parcel_drawn_three_centimetres_off_its_neighbour_is_stored_on_the_sha
 async fn the_snapping_tolerance_is_the_configured_one() {
     // 0.25 m: the 20 cm side is snapped too.
     let wide = land::edit::Tolerances::new(1.0, 0.25).expect("tolerances");
-    let (db, app, issuer, _dir) = setup_checked(parcels(), Some(wide)).await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::checked(parcels(), Some(wide)).await.parts();
+    let officer = officer(&issuer);
     let r = create(&app, &officer, gap_parcel(&db, -0.03, 0.2).await).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let listed = moves(&r, &r.json());
@@ -259,8 +245,8 @@ async fn the_snapping_tolerance_is_the_configured_one() {
     // 0.01 m: the 3 cm side is not snapped; the 0.6 m² overlap stays (under 1 m²), and the
     // answer says nothing moved (no body).
     let tight = land::edit::Tolerances::new(1.0, 0.01).expect("tolerances");
-    let (db, app, issuer, _dir) = setup_checked(parcels(), Some(tight)).await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::checked(parcels(), Some(tight)).await.parts();
+    let officer = tests::fixtures::officer(&issuer);
     let r = create(&app, &officer, gap_parcel(&db, -0.03, 0.2).await).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(
@@ -274,8 +260,8 @@ async fn the_snapping_tolerance_is_the_configured_one() {
 
 #[tokio::test]
 async fn split_children_are_snapped_to_the_parcels_around_them() {
-    let (db, app, issuer, dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     // Parcel 50, delivered 3 cm off parcel 1 (imports do not snap), then split across.
     let geometry = gap_parcel(&db, 0.03, 0.2).await;
     let path = dir.path().join("gap.geojson");
@@ -299,14 +285,7 @@ async fn split_children_are_snapped_to_the_parcels_around_them() {
     let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
         .await
         .etag();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/land/parcels/{id}/split"),
-        Some(&officer),
-        &[("content-type", "application/json"), ("if-match", &tag), WHY[0], WHY[1]],
-        Some(json!({"line": {"type": "LineString", "coordinates": [[106.88317, 11.53509], [106.88321, 11.53509]]}})),
-    )
+    let r = write(&app, Method::POST, &format!("/land/parcels/{id}/split"), &officer, Some(tag.as_str()), Some(json!({"line": {"type": "LineString", "coordinates": [[106.88317, 11.53509], [106.88321, 11.53509]]}})))
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let body = r.json();
@@ -355,7 +334,7 @@ async fn split_children_are_snapped_to_the_parcels_around_them() {
 #[tokio::test]
 async fn the_tolerances_and_what_snapping_answers_are_published() {
     let odd = land::edit::Tolerances::new(2.5, 0.07).expect("tolerances");
-    let (_db, app, _issuer, _dir) = setup_checked(parcels(), Some(odd)).await;
+    let (_db, app, _issuer, _dir) = Parcels::checked(parcels(), Some(odd)).await.parts();
     // The editor reads the server's tolerances (anyone may: they are no secret).
     let r = send(&app, Method::GET, "/land/config", None, &[], None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -371,7 +350,10 @@ async fn the_tolerances_and_what_snapping_answers_are_published() {
     let one = &paths["/collections/parcels/items/{featureId}"];
     for method in ["put", "patch"] {
         let responses = &one[method]["responses"];
-        assert!(responses["204"]["headers"]["Bando-Snapped"].is_object(), "{method}");
+        assert!(
+            responses["204"]["headers"]["Bando-Snapped"].is_object(),
+            "{method}"
+        );
         let listed = &responses["200"]["content"]["application/geo+json"]["schema"];
         assert_eq!(
             listed["properties"]["features"]["items"]["properties"]["properties"]["properties"]
