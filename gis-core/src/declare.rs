@@ -35,13 +35,17 @@ pub const CLUSTER_FROM_ZOOM: u8 = 8;
 pub const CLUSTER_CELL_PX: u16 = 32;
 
 /// How an import meets the live table, for the owner's checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImportContext {
     /// Replace the live table or upsert into it (live rows the delivery does not replace
     /// stay, so checks against them matter).
     pub mode: crate::bulk::MergeMode,
     /// Whether faulty rows are rejected rather than reported.
     pub invalid: crate::bulk::InvalidPolicy,
+    /// Largest overlap of two polygons the owner's checks let pass, m², from the
+    /// configuration (the cadastre's `[land] overlap_tolerance_m2`); `None`: the owner's
+    /// default.
+    pub overlap_tolerance_m2: Option<f64>,
 }
 
 /// What an owner does beyond the generic pipeline. Every method has a do-nothing default.

@@ -152,6 +152,9 @@ pub struct ImportOptions {
     pub axes: AxisChoice,
     /// Values given for every feature (`--set column=value`), whatever the file holds.
     pub set: Vec<(String, String)>,
+    /// The configured overlap tolerance, m², handed to the owner's checks
+    /// ([`gis_core::declare::ImportContext::overlap_tolerance_m2`]); `None`: the owner's default.
+    pub overlap_tolerance_m2: Option<f64>,
 }
 
 impl ImportOptions {
@@ -170,6 +173,7 @@ impl ImportOptions {
             progress: false,
             axes: AxisChoice::Auto,
             set: Vec::new(),
+            overlap_tolerance_m2: None,
         }
     }
 }
@@ -268,6 +272,7 @@ pub async fn import(
         h.import_checks(gis_core::declare::ImportContext {
             mode: opts.mode,
             invalid: opts.invalid,
+            overlap_tolerance_m2: opts.overlap_tolerance_m2,
         })
     });
     for (file_index, source) in sources.iter().enumerate() {

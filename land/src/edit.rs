@@ -7,7 +7,9 @@
 //!   is locked (`FOR UPDATE`) and compared, so of two concurrent writers exactly one wins and
 //!   the other learns who changed the parcel when.
 //! - **Rules**, checked after the write inside the transaction (a refusal rolls it back): a
-//!   valid polygonal geometry (never repaired silently), inside its commune (when communes are
+//!   valid polygonal geometry (never repaired silently), its vertices snapped to the
+//!   neighbours' boundaries within [`Tolerances::snap_m`] first ([`crate::snap`], reported in
+//!   [`Saved::snapped`]), inside its commune (when communes are
 //!   loaded) and overlapping no neighbour by more than [`Tolerances::overlap_m2`] (configurable,
 //!   [`OVERLAP_TOLERANCE_M2`] by default); the area is the
 //!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
@@ -37,8 +39,9 @@ pub const OUTSIDE_COMMUNE_TOLERANCE_M2: f64 = 1.0;
 pub struct Tolerances {
     /// Largest overlap with a neighbour a write may leave, m².
     pub overlap_m2: f64,
-    /// Boundaries closer than this are one boundary (merge: adjacency and the snap before the
-    /// union), metres.
+    /// Boundaries closer than this are one boundary, metres: a written parcel's vertices are
+    /// snapped to its neighbours' boundaries within it ([`crate::snap`]), and a merge's parents
+    /// are adjacent and snapped to each other before the union within it.
     pub snap_m: f64,
 }
 
@@ -135,6 +138,9 @@ pub struct Saved {
     pub version: i32,
     /// The area touched (old and new geometry), EPSG:3857 `[xmin, ymin, xmax, ymax]`.
     pub bbox_3857: [f64; 4],
+    /// What snapping to the neighbours moved ([`crate::snap`]); empty when the write stored no
+    /// geometry or nothing was within the snapping tolerance.
+    pub snapped: Vec<crate::snap::Snapped>,
 }
 
 /// One version of a parcel.
@@ -527,6 +533,25 @@ fn geometry_sql(param: usize, srid: i32) -> String {
     format!("ST_Multi(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(${param}), 4326), {srid}))")
 }
 
+/// The drawn `geometry` (checked CRS84 GeoJSON) in EPSG `srid`, its vertices snapped to the
+/// boundaries of the living parcels near it other than `exclude` ([`crate::snap`]): the
+/// MultiPolygon to store (WKB) and what moved.
+async fn snapped_geometry(
+    conn: &mut PgConnection,
+    geometry: &Value,
+    srid: i32,
+    exclude: &[i64],
+    tolerances: &Tolerances,
+) -> Result<(Vec<u8>, Vec<crate::snap::Snapped>), EditError> {
+    let wkb: Vec<u8> =
+        sqlx::query_scalar(&format!("SELECT ST_AsBinary({})", geometry_sql(1, srid)))
+            .bind(geometry.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(classify)?;
+    crate::snap::to_neighbours(conn, wkb, srid, exclude, tolerances).await
+}
+
 /// The cadastral rules on parcel `id` as written (inside its commune, no overlap).
 pub(crate) async fn check_rules(
     conn: &mut PgConnection,
@@ -621,9 +646,14 @@ async fn update_once(
             sets.push(format!("{name} = r.{name}"));
         }
     }
+    let mut geometry = None;
+    let mut snapped = Vec::new();
     if let Some(g) = &change.geometry {
         check_geometry(&mut tx, g, Some(srid)).await?;
-        sets.push(format!("geom = {}", geometry_sql(3, srid)));
+        let (wkb, moves) = snapped_geometry(&mut tx, g, srid, &[id], tolerances).await?;
+        geometry = Some(wkb);
+        snapped = moves;
+        sets.push(format!("geom = ST_Multi(ST_GeomFromWKB($3, {srid}))"));
     }
     if sets.is_empty() {
         return Err(EditError::Missing(
@@ -638,7 +668,7 @@ async fn update_once(
     sqlx::query(&sql)
         .bind(id)
         .bind(Value::Object(change.properties.clone()))
-        .bind(change.geometry.as_ref().map(Value::to_string))
+        .bind(geometry)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
@@ -652,6 +682,7 @@ async fn update_once(
         etag,
         version,
         bbox_3857: union(before, after),
+        snapped,
     })
 }
 
@@ -675,6 +706,7 @@ async fn delete_once(
         etag: String::new(),
         version,
         bbox_3857: bbox,
+        snapped: Vec::new(),
     })
 }
 
@@ -735,11 +767,12 @@ async fn create_once(
             "parcel number {number} of sheet {sheet} in commune {commune} belonged to a parcel that no longer exists; numbers are never given again"
         )));
     }
+    let (wkb, snapped) = snapped_geometry(&mut tx, geometry, srid, &[], tolerances).await?;
     let columns: Vec<&str> = IDENTITY.iter().copied().chain(editable()).collect();
     let sql = format!(
         "INSERT INTO land.parcels (source_id, {cols}, geom)
          SELECT 'bando/' || r.commune_code || '-' || r.sheet_number || '-' || r.parcel_number,
-                {values}, {geom}
+                {values}, ST_Multi(ST_GeomFromWKB($2, {srid}))
          FROM jsonb_populate_record(NULL::land.parcels, $1) r
          RETURNING id",
         cols = columns.join(", "),
@@ -748,11 +781,10 @@ async fn create_once(
             .map(|c| format!("r.{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        geom = geometry_sql(2, srid),
     );
     let id: i64 = sqlx::query_scalar(&sql)
         .bind(Value::Object(change.properties.clone()))
-        .bind(geometry.to_string())
+        .bind(wkb)
         .fetch_one(&mut *tx)
         .await
         .map_err(classify)?;
@@ -766,6 +798,7 @@ async fn create_once(
         etag,
         version,
         bbox_3857: bbox,
+        snapped,
     })
 }
 

@@ -6,7 +6,8 @@
 //! TT 27/2018 and TT 08/2024 lists and which is in force when); and the parcel checks run on a
 //! staged delivery ([`parcels`]); parcels by identity, pre- or post-merger commune code
 //! ([`lookup`]); land officers' edits with the cadastral rules and the parcels' history
-//! ([`edit`]); split, merge and lineage ([`lineage`]); what the public portal asks
+//! ([`edit`]), snapped to their neighbours' boundaries ([`snap`]); split, merge and lineage
+//! ([`lineage`]); what the public portal asks
 //! ([`portal`]); the cadastre's layers, declared once ([`plugin::layers`]). Migrations
 //! 1001–1999 ([`MIGRATIONS`]).
 //!
@@ -24,6 +25,7 @@ pub mod overview;
 pub mod parcels;
 pub mod plugin;
 pub mod portal;
+pub mod snap;
 pub mod tables;
 
 /// The cadastre's embedded migrations (versions 1001–1999).

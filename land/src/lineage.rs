@@ -9,7 +9,9 @@
 //! child passes [`crate::edit`]'s rules (inside its commune, no overlap).
 //!
 //! - **Split** cuts the parent with a line in its native TM-3 zone (`ST_Split`); the parts'
-//!   areas add up to the parent's within [`AREA_TOLERANCE_M2`].
+//!   areas add up to the parent's within [`AREA_TOLERANCE_M2`] (as cut: each child is then
+//!   snapped to the parcels around it like any written parcel, which may move its outer
+//!   boundary by up to the snapping tolerance, reported per child).
 //! - **Merge** joins parcels of one sheet that form one connected group: each shares a
 //!   boundary stretch of at least [`MIN_SHARED_M`] with another (within [`SNAP_M`]; touching
 //!   at a point is not adjacency).
@@ -54,6 +56,8 @@ pub struct Child {
     pub etag: String,
     /// Its area in its TM-3 zone, m².
     pub area_m2: f64,
+    /// What snapping to the neighbours outside the operation moved ([`crate::snap`]).
+    pub snapped: Vec<crate::snap::Snapped>,
 }
 
 /// A committed split or merge.
@@ -162,8 +166,9 @@ fn agreed(parents: &[Map<String, Value>]) -> Map<String, Value> {
     out
 }
 
-/// Inserts a child with `geom` (hex EWKB in its TM-3 zone), checks the rules, records its
-/// first version and its lineage; returns it.
+/// Inserts a child with `geom` (hex EWKB in its TM-3 zone) snapped to the living parcels
+/// around it ([`crate::snap`]: the parents are gone by then, earlier siblings are neighbours),
+/// checks the rules, records its first version and its lineage; returns it.
 #[allow(clippy::too_many_arguments)]
 async fn make_child(
     conn: &mut PgConnection,
@@ -181,10 +186,16 @@ async fn make_child(
         .into_iter()
         .filter(|c| !NOT_INHERITED.contains(c))
         .collect();
+    let (wkb, srid): (Vec<u8>, i32) =
+        sqlx::query_as("SELECT ST_AsBinary($1::geometry), ST_SRID($1::geometry)")
+            .bind(geom)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (wkb, snapped) = crate::snap::to_neighbours(conn, wkb, srid, &[], tolerances).await?;
     let sql = format!(
         "INSERT INTO land.parcels (source_id, commune_code, sheet_number, parcel_number, {cols}, geom)
          SELECT 'bando/' || $1 || '-' || $2::text || '-' || $3::text, $1, $2, $3, {values},
-                ST_Multi($5::geometry)
+                ST_Multi(ST_GeomFromWKB($5, $6))
          FROM jsonb_populate_record(NULL::land.parcels, $4) r
          RETURNING id",
         cols = columns.join(", "),
@@ -199,7 +210,8 @@ async fn make_child(
         .bind(sheet)
         .bind(number)
         .bind(Value::Object(inherited.clone()))
-        .bind(geom)
+        .bind(wkb)
+        .bind(srid)
         .fetch_one(&mut *conn)
         .await
         .map_err(edit::classify)?;
@@ -239,6 +251,7 @@ async fn make_child(
         parcel_number: number,
         etag,
         area_m2: area,
+        snapped,
     })
 }
 

@@ -725,14 +725,28 @@ fn boxes_meet(a: &[f64; 4], b: &[f64; 4], margin: f64) -> bool {
     a[0] <= b[2] + margin && a[2] >= b[0] - margin && a[1] <= b[3] + margin && a[3] >= b[1] - margin
 }
 
-/// A cursor over WKB bytes.
-struct Reader<'a> {
+/// A cursor over WKB bytes (also read by [`crate::snap`]).
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     little: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// A cursor at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            pos: 0,
+            little: true,
+        }
+    }
+
+    /// Whether every byte was read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
     fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let chunk = self
             .bytes
@@ -744,7 +758,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
         let b = self.take::<4>()?;
         Ok(if self.little {
             u32::from_le_bytes(b)
@@ -753,7 +767,7 @@ impl Reader<'_> {
         })
     }
 
-    fn f64(&mut self) -> Result<f64, String> {
+    pub(crate) fn f64(&mut self) -> Result<f64, String> {
         let b = self.take::<8>()?;
         Ok(if self.little {
             f64::from_le_bytes(b)
@@ -763,7 +777,7 @@ impl Reader<'_> {
     }
 
     /// A count of items at least `min_size` bytes each, checked against the bytes left.
-    fn count(&mut self, min_size: usize) -> Result<usize, String> {
+    pub(crate) fn count(&mut self, min_size: usize) -> Result<usize, String> {
         let n = self.u32()? as usize;
         if n.saturating_mul(min_size) > self.bytes.len() - self.pos {
             return Err(format!(
@@ -776,7 +790,7 @@ impl Reader<'_> {
     }
 
     /// Byte order and type of a geometry: its base type (1–7) and coordinates per point.
-    fn header(&mut self) -> Result<(u32, usize), String> {
+    pub(crate) fn header(&mut self) -> Result<(u32, usize), String> {
         self.little = match self.take::<1>()?[0] {
             0 => false,
             1 => true,

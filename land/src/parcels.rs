@@ -1,12 +1,12 @@
 //! Parcel rules the importers run on their staging table before a delivery becomes visible:
 //! overlaps between parcels above a tolerance and areas that disagree with the declared ones.
 //! Both are reported, not rejected: a land officer decides (domain.md §2). Measured in each
-//! parcel's native TM-3 metres.
+//! parcel's native TM-3 metres. Overlaps up to a tolerance (m²: the configured `[land]
+//! overlap_tolerance_m2`, the same as the edits', [`crate::edit::OVERLAP_TOLERANCE_M2`] by
+//! default) are two parcels sharing an edge.
 
 use sqlx::PgConnection;
 
-/// Overlap area (m²) below which two parcels are considered to share only an edge.
-pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// Relative difference between declared and measured area reported as a mismatch.
 pub const AREA_MISMATCH_RATIO: f64 = 0.05;
 
@@ -29,11 +29,13 @@ pub fn identity(values: &[gis_core::bulk::Value]) -> String {
 
 /// Findings on the staged parcels (rows of `stage` with `rejected IS NULL`), as sentences.
 /// Overlaps are `overlaps` when the in-memory detector saw every parcel (projected deliveries:
-/// seconds for a million parcels); otherwise they are computed in PostGIS.
+/// seconds for a million parcels; it was given `tolerance_m2` too); otherwise they are
+/// computed in PostGIS; only those over `tolerance_m2` are findings.
 pub async fn stage_findings(
     conn: &mut PgConnection,
     stage: &str,
     overlaps: Option<Vec<crate::overlaps::Overlap>>,
+    tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
     let mut findings = Vec::new();
@@ -46,20 +48,24 @@ pub async fn stage_findings(
                     .map(|o| format!("{} × {} ({:.1} m²)", o.a, o.b, o.area_m2))
                     .collect();
                 findings.push(format!(
-                    "{} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",
+                    "{} pairs of parcels overlap by more than {tolerance_m2} m² (largest: {})",
                     overlaps.len(),
                     examples.join("; ")
                 ));
             }
         }
-        None => findings.extend(sql_overlaps(conn, &stage).await?),
+        None => findings.extend(sql_overlaps(conn, &stage, tolerance_m2).await?),
     }
     findings.extend(area_mismatches(conn, &stage).await?);
     Ok(findings)
 }
 
 /// The same check in PostGIS, for deliveries in a geographic CRS (small ones in practice).
-async fn sql_overlaps(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
+async fn sql_overlaps(
+    conn: &mut PgConnection,
+    stage: &str,
+    tolerance_m2: f64,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::raw_sql(&format!(
         "CREATE INDEX ON {stage} USING gist (geom) WHERE rejected IS NULL; ANALYZE {stage}"
     ))
@@ -78,12 +84,12 @@ async fn sql_overlaps(conn: &mut PgConnection, stage: &str) -> Result<Vec<String
                 FILTER (WHERE rn <= 5)
          FROM (SELECT *, row_number() OVER (ORDER BY area DESC) rn FROM o WHERE area > $1) x"
     ))
-    .bind(OVERLAP_TOLERANCE_M2)
+    .bind(tolerance_m2)
     .fetch_one(&mut *conn)
     .await?;
     if overlaps > 0 {
         findings.push(format!(
-            "{overlaps} pairs of parcels overlap by more than {OVERLAP_TOLERANCE_M2} m² (largest: {})",
+            "{overlaps} pairs of parcels overlap by more than {tolerance_m2} m² (largest: {})",
             examples.unwrap_or_default()
         ));
     }
@@ -93,11 +99,13 @@ async fn sql_overlaps(conn: &mut PgConnection, stage: &str) -> Result<Vec<String
 /// Overlaps of the delivery with the live parcels it does not replace (an upsert keeps them),
 /// in one statement: each staged parcel probes the live parcels' GiST index on `geom_3857`;
 /// the live parcels whose identity the delivery carries are left out (they are replaced).
-/// With `reject`, the overlapping staged rows are rejected (the largest overlap named).
+/// With `reject`, the overlapping staged rows are rejected (the largest overlap named). Only
+/// overlaps over `tolerance_m2` count.
 pub async fn live_overlaps(
     conn: &mut PgConnection,
     stage: &str,
     reject: bool,
+    tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
     let hits = format!(
@@ -123,7 +131,7 @@ pub async fn live_overlaps(
                     FILTER (WHERE rn <= 5)
          FROM (SELECT *, row_number() OVER (ORDER BY area DESC) rn FROM over) x"
     ))
-    .bind(OVERLAP_TOLERANCE_M2)
+    .bind(tolerance_m2)
     .fetch_one(&mut *conn)
     .await?;
     if pairs == 0 {
@@ -138,12 +146,12 @@ pub async fn live_overlaps(
              FROM (SELECT DISTINCT ON (row) row, live, area FROM over ORDER BY row, area DESC) w
              WHERE s.ctid = w.row"
         ))
-        .bind(OVERLAP_TOLERANCE_M2)
+        .bind(tolerance_m2)
         .execute(&mut *conn)
         .await?;
     }
     Ok(vec![format!(
-        "{rows} delivered parcels overlap parcels already in the layer that this delivery does not replace, by more than {OVERLAP_TOLERANCE_M2} m² ({pairs} pairs; largest: {}){}",
+        "{rows} delivered parcels overlap parcels already in the layer that this delivery does not replace, by more than {tolerance_m2} m² ({pairs} pairs; largest: {}){}",
         examples.unwrap_or_default(),
         if reject { "; they were rejected" } else { "" }
     )])

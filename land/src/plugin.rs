@@ -107,10 +107,13 @@ struct ParcelHooks;
 
 impl LayerHooks for ParcelHooks {
     fn import_checks(&self, ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
+        // The configured tolerance (`[land] overlap_tolerance_m2`), the edits' default else.
+        let tolerance_m2 = ctx
+            .overlap_tolerance_m2
+            .unwrap_or(crate::edit::OVERLAP_TOLERANCE_M2);
         Some(Box::new(ParcelChecks {
-            detector: Some(crate::overlaps::OverlapDetector::new(
-                crate::parcels::OVERLAP_TOLERANCE_M2,
-            )),
+            detector: Some(crate::overlaps::OverlapDetector::new(tolerance_m2)),
+            tolerance_m2,
             // An upsert leaves the live parcels it does not replace: the delivery must not
             // overlap them either.
             against_live: (ctx.mode == MergeMode::Upsert)
@@ -141,6 +144,8 @@ impl LayerHooks for ParcelHooks {
 /// is not a native zone sends the whole check to PostGIS instead.
 struct ParcelChecks {
     detector: Option<crate::overlaps::OverlapDetector>,
+    /// Largest overlap reported as none, m².
+    tolerance_m2: f64,
     /// Compare with the live parcels the delivery keeps (upsert); `true`: reject overlapping
     /// rows.
     against_live: Option<bool>,
@@ -174,7 +179,9 @@ impl ImportChecks for ParcelChecks {
         Box::pin(async move {
             let mut findings = Vec::new();
             if let Some(reject) = self.against_live {
-                findings.extend(crate::parcels::live_overlaps(conn, stage, reject).await?);
+                findings.extend(
+                    crate::parcels::live_overlaps(conn, stage, reject, self.tolerance_m2).await?,
+                );
             }
             let overlaps = match (self.finishing.take(), self.detector.take()) {
                 (Some(handle), _) => match handle.await {
@@ -188,7 +195,9 @@ impl ImportChecks for ParcelChecks {
                 (None, Some(detector)) => Some(detector.finish()),
                 (None, None) => None,
             };
-            findings.extend(crate::parcels::stage_findings(conn, stage, overlaps).await?);
+            findings.extend(
+                crate::parcels::stage_findings(conn, stage, overlaps, self.tolerance_m2).await?,
+            );
             Ok(findings)
         })
     }

@@ -10,9 +10,12 @@
 //!   cluster are exercised. `make test` stops that cluster after the run.
 //! - [`bando_bin`] finds the built `bando` binary for end-to-end tests.
 //! - [`http`]: one in-process request helper (`send`, `Reply`) for the router tests.
+//! - [`fixtures`]: the parcel write tests' set-up (parcels imported, the router trusting a
+//!   development issuer) and a land officer's write (tag, reason, decision).
 //!
 //! No test shares mutable fixtures with another: each gets a fresh database.
 
+pub mod fixtures;
 pub mod http;
 
 use std::path::PathBuf;

@@ -541,6 +541,7 @@ async fn run(cli: Cli) -> Result<()> {
                         continue;
                     }
                     let mut opts = importers::pipeline::ImportOptions::new(file.layer);
+                    opts.overlap_tolerance_m2 = Some(config.land.overlap_m2);
                     // Only the CSV lacks a CRS of its own.
                     if file.path.extension().is_some_and(|e| e == "csv") {
                         opts.srs = Some(file.srid);
@@ -655,6 +656,8 @@ async fn run(cli: Cli) -> Result<()> {
             opts.rejects_path = rejects.clone();
             opts.progress = !json;
             let config = load_config(&cli, None)?;
+            // The owner's overlap checks use the configured `[land] overlap_tolerance_m2`.
+            opts.overlap_tolerance_m2 = Some(config.land.overlap_m2);
             with_db(&config, async |db| {
                 if let Some(new) = &new {
                     let definition = importers::new_layer::definition_from_file(path, new)?;

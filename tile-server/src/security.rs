@@ -30,12 +30,13 @@ const NON_HTML_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 const PUBLIC_HEADERS: &str =
     "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range";
 
-/// Request headers the configured origins may also send (tokens, conditional writes).
-const TOKEN_HEADERS: &str = "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range, authorization, if-match";
+/// Request headers the configured origins may also send (tokens, conditional writes, a
+/// write's reason and decision).
+const TOKEN_HEADERS: &str = "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range, authorization, if-match, edit-reason, edit-document";
 
 /// Answer headers a cross-origin page may read.
 const EXPOSED: &str =
-    "etag, link, location, content-crs, content-disposition, retry-after, x-request-id";
+    "etag, link, location, content-crs, content-disposition, retry-after, x-request-id, bando-snapped";
 
 /// How an endpoint answers other origins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

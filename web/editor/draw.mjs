@@ -10,8 +10,11 @@ import { snapPoint } from '/editor/snap.mjs';
 
 /** Decimal places kept (1e-9° ≈ 0.1 mm). */
 const PRECISION = 9;
-/** How near (screen pixels) a dragged vertex must come to a neighbour to snap. */
+/** How near (screen pixels) a dragged vertex must come to a neighbour to snap, at least. */
 export const SNAP_PIXELS = 12;
+
+/** Metres per screen pixel at `lat` and `zoom` (MapLibre's 512-pixel tiles). */
+export const metresPerPixel = (lat, zoom) => (40075016.686 * Math.cos((lat * Math.PI) / 180)) / (512 * 2 ** zoom);
 
 const round = (v) => Math.round(v * 10 ** PRECISION) / 10 ** PRECISION;
 const roundRing = (ring) => ring.map(([x, y]) => [round(x), round(y)]);
@@ -28,13 +31,18 @@ export function editablePolygon(geometry) {
   return { type: 'Polygon', coordinates: [roundRing(polygon[0])] };
 }
 
-/** Terra-draw on `map`; `onEdit(polygon)` after each finished vertex edit. */
-export function createDraw(map, { onEdit }) {
+/**
+ * Terra-draw on `map`; `onEdit(polygon)` after each finished vertex edit. A dragged vertex snaps
+ * within the server's snapping tolerance `snapMetres` (`/land/config`), or within
+ * [`SNAP_PIXELS`] when that is more on screen (a hand cannot place a vertex to 5 cm).
+ */
+export function createDraw(map, { onEdit, snapMetres }) {
   let neighbours = [];
   let featureId = null;
   let lineWanted = null;
+  const snapPixels = () => Math.max(SNAP_PIXELS, snapMetres / metresPerPixel(map.getCenter().lat, map.getZoom()));
   const toCustom = (event) => snapPoint(
-    { x: event.containerX, y: event.containerY }, neighbours, ([lng, lat]) => map.project([lng, lat]), SNAP_PIXELS,
+    { x: event.containerX, y: event.containerY }, neighbours, ([lng, lat]) => map.project([lng, lat]), snapPixels(),
   ) ?? undefined;
   const draw = new TerraDraw({
     adapter: new TerraDrawMapLibreGLAdapter({ map, coordinatePrecision: PRECISION, prefixId: 'editor-draw' }),
@@ -99,6 +107,10 @@ export function createDraw(map, { onEdit }) {
     set: show,
     /** The polygon as edited now, or null. */
     geometry: () => (featureId ? draw.getSnapshotFeature(featureId)?.geometry ?? null : null),
+    /** How near (pixels) a dragged vertex snaps now. */
+    snapPixels,
+    /** Whether a cutting line is being drawn (map clicks belong to it). */
+    drawingLine: () => lineWanted !== null,
     /** The neighbours' rings, to snap to. */
     setNeighbours(rings) { neighbours = rings; },
     /** Whether the edited parcel (or one of its handles) is under the point. */

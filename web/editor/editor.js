@@ -1,8 +1,9 @@
 // The land officers' parcel editor (issue 11): find a parcel (commune/sheet/number, or a click),
 // edit its vertices (terra-draw, snapping to the neighbours) and attributes, undo/redo, save with
 // a reason and a decision, and see what the server says: saved, a conflict with someone who
-// saved first, a rule broken (with the part on the map), a refusal. History of versions; split,
-// merge and lineage once the server offers them. Planners and anonymous visitors see the parcel
+// saved first, a rule broken (with the part on the map), a refusal, and what the server snapped
+// to the neighbours (its tolerance from `/land/config`). History of versions; split, merge and
+// lineage. Planners and anonymous visitors see the parcel
 // and its history with no edit control (and the server refuses their writes anyway).
 // This file only wires the parts together; each module does one job:
 //   session.mjs (what is edited and saving it) over parcels-api.mjs; draw.mjs (terra-draw) with
@@ -75,6 +76,9 @@ async function start(language, status) {
     return m ? m[language.current === 'en' ? 2 : 1] : (both ?? name);
   };
   const types = Object.fromEntries(Object.entries(queryables).map(([k, v]) => [k, v.type]));
+  // The server's tolerances: the editor snaps as far as the server does (or further on screen).
+  const land = createLandApi(signIn);
+  const landConfig = await land.config();
 
   const wanted = parseHash(location.hash);
   const map = new maplibregl.Map({
@@ -89,7 +93,10 @@ async function start(language, status) {
 
   const overlays = createOverlays(map);
   const session = createSession({ api });
-  const draw = canEdit ? createDraw(map, { onEdit: (geometry) => { session.edit({ geometry }); refresh(); } }) : null;
+  const draw = canEdit ? createDraw(map, {
+    onEdit: (geometry) => { session.edit({ geometry }); refresh(); },
+    snapMetres: landConfig.snap_tolerance_m,
+  }) : null;
   const saveStatus = $('#save-status');
   const say = (kind, message) => { saveStatus.dataset.outcome = kind; saveStatus.textContent = message; };
   const attributes = createAttributes($('#attributes'), {
@@ -141,6 +148,7 @@ async function start(language, status) {
     $('#no-parcel').hidden = true;
     $('#parcel').hidden = false;
     $('#parcel-title').textContent = language.t('parcelTitle', p.sheet_number, p.parcel_number, p.commune_code);
+    $('#snap-hint').textContent = language.t('snapHint', language.numberFormat(2).format(landConfig.snap_tolerance_m));
     $('#read-only').hidden = canEdit;
     $('#edit-tools').hidden = !canEdit;
     $('#save').hidden = !canEdit;
@@ -188,7 +196,7 @@ async function start(language, status) {
     endConflict();
     clearRule();
     history.hide();
-    landTools.clear();
+    landTools.picked();
     say('', '');
     if (fit) {
       const [w, s, e, n] = bboxOf(parcel.feature.geometry);
@@ -233,7 +241,7 @@ async function start(language, status) {
       case 'saved':
         endConflict();
         show();
-        say('saved', language.t('savedNoVersion'));
+        say('saved', outcome.snapped ? language.t('savedSnapped', outcome.snapped) : language.t('savedNoVersion'));
         reloadTiles();
         if (!$('#history').hidden) await history.show(session.parcel.id);
         await loadNeighbours(session.parcel);
@@ -261,9 +269,9 @@ async function start(language, status) {
 
   const landTools = createLandTools({
     split: $('#split'), mergeAdd: $('#merge-add'), merge: $('#merge'), mergeList: $('#merge-list'),
-    lineage: $('#lineage'), output: $('#land-status'),
+    lineage: $('#lineage'), output: $('#land-status'), tree: $('#lineage-tree'),
   }, {
-    land: createLandApi(signIn), draw, language,
+    land, draw, language,
     parcel: () => session.parcel,
     decision: () => {
       const reason = $('#save-reason').value.trim().normalize('NFC');
@@ -271,7 +279,12 @@ async function start(language, status) {
       if (!reason || !document_) { $('#save').reportValidity(); return null; }
       return { reason, document: document_ };
     },
-    after: () => { reloadTiles(); if (session.parcel) select(session.parcel.id); },
+    // The parent is gone after a split or a merge: show the (first) child.
+    after: async (answer) => {
+      reloadTiles();
+      const next = answer.children?.[0]?.id ?? session.parcel?.id;
+      if (next !== undefined) await select(next);
+    },
   });
 
   const search = createSearch(map, {
@@ -285,6 +298,8 @@ async function start(language, status) {
   });
 
   map.on('click', async (e) => {
+    // The clicks of a cutting line (and the last one, which ends it) are not picks.
+    if (draw?.drawingLine() || landTools.busy) return;
     if (draw && session.parcel && draw.isEditedAt(e.lngLat)) return;
     if (session.changes()) { status.error(language.t('unsavedPick')); return; }
     let found;

@@ -1,7 +1,9 @@
-// Split, merge and lineage of parcels (`/land/parcels/…`, issue 11). These endpoints are being
-// built on the server; until they answer, every call rejects with `notAvailable` set, which the
-// page shows as such. The request shapes follow the issue: a cutting line (GeoJSON LineString),
-// the ids of the parcels to merge, `If-Match` with every parent's tag, reason and decision.
+// Split, merge and lineage of parcels (`/land/parcels/…`, issue 11), and the tolerances the
+// server checks writes under (`/land/config`). A server without these routes answers 404/405:
+// the call rejects with `notAvailable` set, which the page shows as such. The requests: a
+// cutting line (GeoJSON LineString), the ids of the parcels to merge, `If-Match` with every
+// parent's tag, reason and decision; the answers name the children (`children`, each with its
+// `parcel_number`) and what snapping to the neighbours moved (`snapped`).
 import { headerText } from '/editor/parcels-api.mjs';
 
 /** An error of these endpoints: `status`, `problem`, and `notAvailable` when the route is absent. */
@@ -39,5 +41,7 @@ export function createLandApi(signIn) {
       }),
     /** The lineage tree of parcel `id`, both directions (GeoJSON). */
     lineage: (id) => send(`/land/parcels/${encodeURIComponent(id)}/lineage`),
+    /** The server's tolerances: `{ snap_tolerance_m, overlap_tolerance_m2 }`. */
+    config: () => send('/land/config'),
   };
 }

@@ -43,8 +43,9 @@ export function createParcelsApi(signIn) {
 
     /**
      * Sends a merge patch of parcel `id` read with tag `etag`: `properties` (changed ones only)
-     * and/or `geometry`, with the reason and decision. Resolves to `{ ok, status, etag, problem }`
-     * — `etag` is the new tag on success and the current one on 412.
+     * and/or `geometry`, with the reason and decision. Resolves to `{ ok, status, etag, problem,
+     * snapped }` — `etag` is the new tag on success and the current one on 412; `snapped` how
+     * many vertices the server snapped to the neighbours' boundaries (`Bando-Snapped`).
      */
     async update(id, { etag, properties, geometry, reason, document }) {
       const body = {};
@@ -61,7 +62,8 @@ export function createParcelsApi(signIn) {
         body: JSON.stringify(body),
       });
       const problem = response.ok ? null : await response.json().catch(() => ({}));
-      return { ok: response.ok, status: response.status, etag: response.headers.get('ETag'), problem };
+      const snapped = Number(response.headers.get('Bando-Snapped') ?? 0);
+      return { ok: response.ok, status: response.status, etag: response.headers.get('ETag'), problem, snapped };
     },
 
     /** The parcel's versions, oldest first (a GeoJSON FeatureCollection, each with `version`). */

@@ -3,8 +3,11 @@
 // drags a vertex with terra-draw (undo, redo), saves with a reason and a decision — the server's
 // own GET and /versions show it —, meets a conflict when the parcel was changed behind the
 // page's back (both versions shown, re-apply, save), and is refused an overlap (422: the reason
-// shown, the part drawn; the dragged vertex snapped exactly onto the neighbour's). A planner and
-// an anonymous visitor see no edit control, and the API answers them 403 and 401.
+// shown, the part drawn; the dragged vertex snapped exactly onto the neighbour's). The land
+// officer splits a parcel with a line drawn in terra-draw's linestring mode (two children with
+// the sheet's next free numbers), merges them back (one child, the next number) and reads the
+// lineage tree; the page snaps as far as the server's `/land/config` says. A planner and an
+// anonymous visitor see no edit control, and the API answers them 403 and 401.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -74,20 +77,23 @@ async function signIn(page, username) {
   return page.evaluate(() => JSON.parse(sessionStorage.getItem('bando.session')).accessToken);
 }
 
-/** Finds the target parcel through the search form and waits for it to be shown. */
-async function findTarget(page) {
-  await page.fill('#search-commune', target.commune);
-  await page.fill('#search-sheet', String(target.sheet));
-  await page.fill('#search-number', String(target.number));
+/** Finds parcel `p` (`{ id, commune, sheet, number }`) through the search form and waits for it. */
+async function findParcel(page, p) {
+  await page.fill('#search-commune', p.commune);
+  await page.fill('#search-sheet', String(p.sheet));
+  await page.fill('#search-number', String(p.number));
   await page.click('#search button[type="submit"]');
-  await page.waitForFunction((id) => document.body.dataset.parcel === String(id), target.id, { timeout: 20_000 });
+  await page.waitForFunction((id) => document.body.dataset.parcel === String(id), p.id, { timeout: 20_000 });
   const title = await page.locator('#parcel-title').innerText();
-  assert.ok(title.includes(`Thửa ${target.number}`) && title.includes(`tờ ${target.sheet}`), title);
+  assert.ok(title.includes(`Thửa ${p.number}`) && title.includes(`tờ ${p.sheet}`), title);
   await page.evaluate(() => new Promise((ok) => {
     const map = window.bandoMap;
     if (!map.isMoving()) ok(); else map.once('moveend', ok);
   }));
 }
+
+/** Finds the target parcel through the search form and waits for it to be shown. */
+const findTarget = (page) => findParcel(page, target);
 
 /** The parcel's outer ring as the server has it now, and its entity tag. */
 async function serverParcel(token) {
@@ -301,6 +307,112 @@ test('a land officer finds a parcel, moves a vertex, undoes and redoes, saves; c
   // The only error answers are the ones this walk provokes.
   assert.deepEqual(bad.filter((b) => !/^(412 PATCH|422 PATCH) \/collections\/parcels\/items\/\d+$/.test(b)), [], 'unexpected error answers');
   assert.ok(bad.some((b) => b.startsWith('412 PATCH')) && bad.some((b) => b.startsWith('422 PATCH')));
+  await page.close();
+});
+
+test('a land officer splits a parcel along a drawn line, merges the parts back and reads the lineage', async () => {
+  const { page, errors, bad } = await openPage();
+  const token = await signIn(page, 'can_bo_dia_chinh');
+  // The server's snapping tolerance, shown and used by the page.
+  const config = await (await fetch(`${bando.url}/land/config`)).json();
+  assert.equal(config.snap_tolerance_m, 0.05);
+  // Another lot of the commune, not the one the walk above edits.
+  const items = await (await fetch(`${bando.url}/collections/parcels/items?commune_code=25195&limit=200`)).json();
+  const lot = items.features.find((f) => f.id !== target.id && f.properties.land_use_code !== 'DGT' &&
+    f.geometry.type === 'MultiPolygon' && f.geometry.coordinates.length === 1 && f.geometry.coordinates[0].length === 1);
+  assert.ok(lot, 'a second lot in commune 25195');
+  const parent = { id: lot.id, commune: lot.properties.commune_code, sheet: lot.properties.sheet_number, number: lot.properties.parcel_number };
+  const sheet = await (await fetch(`${bando.url}/collections/parcels/items?commune_code=${parent.commune}&sheet_number=${parent.sheet}&limit=10000`)).json();
+  assert.ok(sheet.features.length > 1 && sheet.features.every((f) => f.properties.sheet_number === parent.sheet));
+  const highest = Math.max(...sheet.features.map((f) => f.properties.parcel_number));
+
+  await findParcel(page, parent);
+  assert.match(await page.locator('#snap-hint').innerText(), /0,05 m/);
+  // The hand reaches further than 5 cm on screen: the page snaps within 12 px at this zoom.
+  assert.equal(await page.evaluate(() => window.bandoEditor.draw.snapPixels()), 12);
+  await page.fill('#save-reason', 'Tách thửa theo hồ sơ chuyển nhượng');
+  await page.fill('#save-document', DOCUMENT);
+
+  // Split: a west–east line through the middle, drawn in terra-draw's linestring mode (a click,
+  // then a double-click ends it).
+  await page.click('#split');
+  await page.waitForFunction(() => window.bandoEditor.draw.terraDraw.getMode() === 'linestring');
+  assert.equal(await page.locator('#land-status').innerText(), 'Vẽ đường cắt: nhấp các điểm, nhấp đúp để kết thúc.');
+  const ring = lot.geometry.coordinates[0][0];
+  const xs = ring.map((c) => c[0]);
+  const [west, east] = [Math.min(...xs), Math.max(...xs)];
+  const [, middle] = centroid(ring);
+  // 40 px beyond the parcel's sides (the map shows it with 80 px around it).
+  const box = await page.locator('#map canvas').boundingBox();
+  const screen = (c) => page.evaluate((p) => window.bandoMap.project(p), c);
+  const a = await screen([west, middle]);
+  const b = await screen([east, middle]);
+  a.x -= 40;
+  b.x += 40;
+  assert.ok(a.x > 0 && b.x < box.width, `the parcel is in view: ${JSON.stringify([a, b, box])}`);
+  const splitAnswer = page.waitForResponse((r) => r.url().endsWith(`/land/parcels/${parent.id}/split`), { timeout: 20_000 });
+  await page.mouse.click(box.x + a.x, box.y + a.y);
+  await page.mouse.move(box.x + (a.x + b.x) / 2, box.y + (a.y + b.y) / 2);
+  await page.mouse.dblclick(box.x + b.x, box.y + b.y);
+  const answered = await splitAnswer;
+  assert.equal(answered.status(), 201, await answered.text());
+  const split = await answered.json();
+  assert.equal(split.operation, 'split');
+  assert.deepEqual(split.parents, [parent.id]);
+  const parts = split.children.map((c) => c.parcel_number);
+  assert.ok(parts.length >= 2, JSON.stringify(split));
+  assert.deepEqual(parts, parts.map((_, i) => highest + 1 + i), `the next free numbers after ${highest}`);
+  // The line the page sent runs where it was drawn (west of the parcel to east of it).
+  const sent = JSON.parse(answered.request().postData()).line;
+  assert.equal(sent.type, 'LineString');
+  assert.ok(sent.coordinates[0][0] < west && sent.coordinates.at(-1)[0] > east, JSON.stringify(sent));
+  // The page shows the first child and says what was made.
+  await page.waitForFunction((id) => document.body.dataset.parcel === String(id), split.children[0].id, { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelector('#land-status').textContent !== '', null, { timeout: 10_000 });
+  assert.equal(await page.locator('#land-status').innerText(), `Đã tách thành thửa ${parts.join(', ')}.`);
+  assert.equal((await fetch(`${bando.url}/collections/parcels/items/${parent.id}`)).status, 404, 'the parent lives on');
+  assert.ok(split.children.every((c) => c.area_m2 > 0), JSON.stringify(split.children));
+
+  // Merge the first two children back: both on the list (picking the second keeps it), then
+  // one child with the next number.
+  await page.click('#merge-add');
+  const second = split.children[1];
+  await findParcel(page, { id: second.id, commune: parent.commune, sheet: parent.sheet, number: second.parcel_number });
+  await page.click('#merge-add');
+  assert.deepEqual(await page.locator('#merge-list li').evaluateAll((l) => l.map((e) => Number(e.dataset.id))),
+    [split.children[0].id, second.id]);
+  assert.equal(await page.locator('#merge').isEnabled(), true);
+  const mergeAnswer = page.waitForResponse((r) => r.url().endsWith('/land/parcels/merge'), { timeout: 20_000 });
+  await page.click('#merge');
+  const merged = await (await mergeAnswer).json();
+  assert.equal(merged.operation, 'merge', JSON.stringify(merged));
+  assert.deepEqual(merged.parents, [split.children[0].id, second.id]);
+  const child = merged.children[0];
+  assert.equal(child.parcel_number, highest + parts.length + 1, 'the next free number (the parts\' are retired)');
+  await page.waitForFunction((id) => document.body.dataset.parcel === String(id), child.id, { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelector('#land-status').textContent !== '', null, { timeout: 10_000 });
+  assert.equal(await page.locator('#land-status').innerText(), `Đã hợp thành thửa ${child.parcel_number}.`);
+  assert.equal(await page.locator('#merge-list li').count(), 0);
+
+  // The lineage: the merged parcel, its two parents, and theirs.
+  await page.click('#lineage');
+  await page.locator('#lineage-tree li').first().waitFor();
+  const nodes = await page.locator('#lineage-tree li').evaluateAll((l) => l.map((e) => ({
+    id: Number(e.dataset.id), relation: e.dataset.relation, depth: Number(e.dataset.depth), text: e.textContent,
+  })));
+  const of = (relation, depth) => nodes.filter((n) => n.relation === relation && n.depth === depth).map((n) => n.id).sort((x, y) => x - y);
+  assert.deepEqual(of('self', 0), [child.id], JSON.stringify(nodes));
+  assert.deepEqual(of('ancestor', 1), [split.children[0].id, second.id].sort((x, y) => x - y), JSON.stringify(nodes));
+  assert.deepEqual(of('ancestor', 2), [parent.id], JSON.stringify(nodes));
+  const root = nodes.find((n) => n.id === parent.id);
+  assert.ok(root.text.startsWith(`Thửa gốc: thửa ${parent.number}, tờ ${parent.sheet} (tách)`) && root.text.endsWith('đã khép'), root.text);
+  // As the server has it.
+  const tree = await (await fetch(`${bando.url}/land/parcels/${child.id}/lineage`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(tree.features.map((f) => f.id).sort((x, y) => x - y), nodes.map((n) => n.id).sort((x, y) => x - y));
+  await page.screenshot({ path: join(resultsDir, 'editor-lineage.png') });
+
+  assert.deepEqual(errors, [], 'script errors');
+  assert.deepEqual(bad, [], 'error answers');
   await page.close();
 });
 

@@ -4,103 +4,21 @@
 //! history, retired numbers, and tiles that are never stale after a write.
 
 use axum::http::{header, Method, StatusCode};
-use axum::Router;
 use serde_json::{json, Value};
-use tile_server::app::{app, AppState, Limits};
 
 use tests::TestDb;
 
-pub(crate) use tests::http::{send, Reply};
-
-/// "Quyết định 12/QĐ-UBND ngày 01/12/2026", percent-encoded as a header carries it.
-pub(crate) const DOCUMENT: &str = "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%2012%2FQ%C4%90-UBND";
-
-pub(crate) fn square(lon: f64, lat: f64, size: f64) -> Value {
-    json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})
-}
-
-/// Parcels 1–3 of commune 25195 in a row (0.00018° squares, 0.00002° apart), parcel 4 of
-/// 25210 elsewhere; the server trusting the dev issuer.
-pub(crate) async fn setup() -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    setup_with(parcels()).await
-}
-
-/// The parcels of [`setup`], as GeoJSON features of the delivery.
-pub(crate) fn parcels() -> Vec<Value> {
-    (0..4)
-        .map(|i| {
-            let (commune, lat) = if i < 3 { ("25195", 11.535) } else { ("25210", 11.545) };
-            let lon = 106.883 + f64::from(i) * 0.0002;
-            json!({"type": "Feature",
-                   "properties": {"MAXA": commune, "SHBANDO": 1, "SHTHUA": i + 1, "MALOAIDAT": "ONT", "TENCHU": format!("Chủ {}", i + 1)},
-                   "geometry": square(lon, lat, 0.00018)})
-        })
-        .collect()
-}
-
-/// `features` imported as parcels; the server trusting the dev issuer, and the issuer.
-pub(crate) async fn setup_with(
-    features: Vec<Value>,
-) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    setup_checked(features, None).await
-}
-
-/// [`setup_with`], the server checking writes under `tolerances` (`[land]`) when given.
-pub(crate) async fn setup_checked(
-    features: Vec<Value>,
-    tolerances: Option<land::edit::Tolerances>,
-) -> (TestDb, Router, auth::DevIssuer, tempfile::TempDir) {
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("thua.geojson");
-    std::fs::write(
-        &path,
-        json!({"type": "FeatureCollection", "features": features}).to_string(),
-    )
-    .expect("write");
-    tests::import(&db.pool, &path, "parcels")
-        .await
-        .expect("import");
-    let issuer = auth::DevIssuer::open_with_env(
-        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
-        |_| None,
-    )
-    .expect("dev issuer");
-    let state = AppState::new(db.pool.clone()).expect("state");
-    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
-        .expect("verifier");
-    assert!(state.verifier.set(verifier).is_ok());
-    if let Some(t) = tolerances {
-        assert!(state.land.set(t).is_ok());
-    }
-    (db, app(state, Limits::default()), issuer, dir)
-}
-
-pub(crate) async fn id_of(db: &TestDb, number: i64) -> i64 {
-    sqlx::query_scalar("SELECT id FROM land.parcels WHERE parcel_number = $1")
-        .bind(number)
-        .fetch_one(&db.pool)
-        .await
-        .expect("parcel")
-}
-
-pub(crate) async fn row_text(db: &TestDb, id: i64) -> String {
-    sqlx::query_scalar("SELECT p::text FROM land.parcels p WHERE id = $1")
-        .bind(id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("row")
-}
+use tests::fixtures::{id_of, officer, row_text, square, write, Parcels, DOCUMENT};
+use tests::http::send;
 
 #[tokio::test]
 async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
     let id = id_of(&db, 1).await;
     let uri = format!("/collections/parcels/items/{id}");
     let patch_ct = ("content-type", "application/merge-patch+json");
-    let why = [("edit-reason", "S%E1%BB%ADa"), ("edit-document", DOCUMENT)];
     let body = json!({"properties": {"land_use_code": "CLN"}});
 
     let read = send(&app, Method::GET, &uri, Some(&officer), &[], None).await;
@@ -178,12 +96,12 @@ async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
     assert_eq!(read.etag(), new_tag);
 
     // The old tag is stale: 412 saying who changed it.
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &uri,
-        Some(&officer),
-        &[patch_ct, ("if-match", &tag), why[0], why[1]],
+        &officer,
+        Some(tag.as_str()),
         Some(body.clone()),
     )
     .await;
@@ -217,12 +135,12 @@ async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
         ),
     ];
     for (change, why_refused) in refused {
-        let r = send(
+        let r = write(
             &app,
             Method::PATCH,
             &uri,
-            Some(&officer),
-            &[patch_ct, ("if-match", &new_tag), why[0], why[1]],
+            &officer,
+            Some(new_tag.as_str()),
             Some(change.clone()),
         )
         .await;
@@ -240,12 +158,12 @@ async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
         );
     }
     // The overlap is shown.
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &uri,
-        Some(&officer),
-        &[patch_ct, ("if-match", &new_tag), why[0], why[1]],
+        &officer,
+        Some(new_tag.as_str()),
         Some(json!({"geometry": square(106.88306, 11.535, 0.00018)})),
     )
     .await;
@@ -267,12 +185,12 @@ async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
         None,
     )
     .await;
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &format!("/collections/parcels/items/{other}"),
-        Some(&officer),
-        &[patch_ct, ("if-match", &r.etag()), why[0], why[1]],
+        &officer,
+        Some(r.etag().as_str()),
         Some(body.clone()),
     )
     .await;
@@ -329,8 +247,8 @@ async fn a_land_officer_edits_a_parcel_with_its_tag_a_reason_and_a_decision() {
 
 #[tokio::test]
 async fn a_write_drops_the_stale_tiles_before_it_answers() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let id = id_of(&db, 1).await;
     let uri = format!("/collections/parcels/items/{id}");
     let t = gis_core::tile::TileCoord::containing(106.8831, 11.5351, 18).expect("tile");
@@ -345,18 +263,12 @@ async fn a_write_drops_the_stale_tiles_before_it_answers() {
     let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
         .await
         .etag();
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &uri,
-        Some(&officer),
-        &[
-            ("content-type", "application/merge-patch+json"),
-            ("if-match", &tag),
-            ("edit-reason", "Do%20lai"),
-            ("edit-document", DOCUMENT),
-        ],
-        // A smaller square inside the old one.
+        &officer,
+        Some(tag.as_str()), // A smaller square inside the old one.
         Some(json!({"geometry": square(106.88302, 11.53502, 0.0001)})),
     )
     .await;
@@ -371,20 +283,19 @@ async fn a_write_drops_the_stale_tiles_before_it_answers() {
 
 #[tokio::test]
 async fn delete_ends_the_lifespan_and_numbers_are_never_given_again() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let id = id_of(&db, 3).await;
     let uri = format!("/collections/parcels/items/{id}");
-    let why = [("edit-reason", "Thu%20hoi"), ("edit-document", DOCUMENT)];
     let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
         .await
         .etag();
-    let r = send(
+    let r = write(
         &app,
         Method::DELETE,
         &uri,
-        Some(&officer),
-        &[("if-match", &tag), why[0], why[1]],
+        &officer,
+        Some(tag.as_str()),
         None,
     )
     .await;
@@ -418,13 +329,12 @@ async fn delete_ends_the_lifespan_and_numbers_are_never_given_again() {
                "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
                "geometry": square(106.8834, 11.535, 0.00018)})
     };
-    let ct = ("content-type", "application/geo+json");
-    let r = send(
+    let r = write(
         &app,
         Method::POST,
         "/collections/parcels/items",
-        Some(&officer),
-        &[ct, why[0], why[1]],
+        &officer,
+        None,
         Some(create(3)),
     )
     .await;
@@ -433,22 +343,22 @@ async fn delete_ends_the_lifespan_and_numbers_are_never_given_again() {
     // Another commune than the officer's: 403.
     let mut elsewhere = create(9);
     elsewhere["properties"]["commune_code"] = json!("25210");
-    let r = send(
+    let r = write(
         &app,
         Method::POST,
         "/collections/parcels/items",
-        Some(&officer),
-        &[ct, why[0], why[1]],
+        &officer,
+        None,
         Some(elsewhere),
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
-    let r = send(
+    let r = write(
         &app,
         Method::POST,
         "/collections/parcels/items",
-        Some(&officer),
-        &[ct, why[0], why[1]],
+        &officer,
+        None,
         Some(create(5)),
     )
     .await;
@@ -475,8 +385,8 @@ async fn delete_ends_the_lifespan_and_numbers_are_never_given_again() {
 
 #[tokio::test]
 async fn of_concurrent_writers_holding_the_same_tag_exactly_one_wins() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let id = id_of(&db, 2).await;
     let uri = format!("/collections/parcels/items/{id}");
     let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
@@ -486,17 +396,12 @@ async fn of_concurrent_writers_holding_the_same_tag_exactly_one_wins() {
     for i in 0..10 {
         let (app, uri, tag, officer) = (app.clone(), uri.clone(), tag.clone(), officer.clone());
         writes.spawn(async move {
-            send(
+            write(
                 &app,
                 Method::PATCH,
                 &uri,
-                Some(&officer),
-                &[
-                    ("content-type", "application/merge-patch+json"),
-                    ("if-match", &tag),
-                    ("edit-reason", "song%20song"),
-                    ("edit-document", DOCUMENT),
-                ],
+                &officer,
+                Some(tag.as_str()),
                 Some(json!({"properties": {"place_name": format!("Xứ đồng {i}")}})),
             )
             .await
@@ -549,7 +454,7 @@ fn write_overlay(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn an_upsert_over_parcels_it_does_not_replace_is_reported_or_rejected() {
-    let (db, _app, _issuer, dir) = setup().await;
+    let (db, _app, _issuer, dir) = Parcels::new().await.parts();
     let count = |db: &TestDb| {
         let pool = db.pool.clone();
         async move {
@@ -617,8 +522,8 @@ async fn fifty_editors_on_ten_parcels_lose_no_update_and_leave_no_gap_in_history
                    "geometry": square(106.883 + f64::from(i) * 0.0003, 11.535, 0.00018)})
         })
         .collect();
-    let (db, app, issuer, _dir) = setup_with(features).await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::with(features).await.parts();
+    let officer = officer(&issuer);
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM land.parcels ORDER BY parcel_number")
         .fetch_all(&db.pool)
         .await
@@ -638,17 +543,12 @@ async fn fifty_editors_on_ten_parcels_lose_no_update_and_leave_no_gap_in_history
                     .await
                     .etag();
                 let value = format!("editor {e} round {round}");
-                let r = send(
+                let r = write(
                     &app,
                     Method::PATCH,
                     &uri,
-                    Some(&officer),
-                    &[
-                        ("content-type", "application/merge-patch+json"),
-                        ("if-match", &tag),
-                        ("edit-reason", "dong%20thoi"),
-                        ("edit-document", DOCUMENT),
-                    ],
+                    &officer,
+                    Some(tag.as_str()),
                     Some(json!({"properties": {"place_name": value}})),
                 )
                 .await;
@@ -716,8 +616,8 @@ async fn fifty_editors_on_ten_parcels_lose_no_update_and_leave_no_gap_in_history
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_edits_of_neighbours_never_leave_an_overlap() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let (a, b) = (id_of(&db, 1).await, id_of(&db, 2).await);
     let patch = |id: i64, body: Value| {
         let (app, officer) = (app.clone(), officer.clone());
@@ -726,17 +626,12 @@ async fn concurrent_edits_of_neighbours_never_leave_an_overlap() {
             let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
                 .await
                 .etag();
-            send(
+            write(
                 &app,
                 Method::PATCH,
                 &uri,
-                Some(&officer),
-                &[
-                    ("content-type", "application/merge-patch+json"),
-                    ("if-match", &tag),
-                    ("edit-reason", "mo%20rong"),
-                    ("edit-document", DOCUMENT),
-                ],
+                &officer,
+                Some(tag.as_str()),
                 Some(body),
             )
             .await
@@ -821,7 +716,7 @@ async fn concurrent_edits_of_neighbours_never_leave_an_overlap() {
 /// 401 problem.
 #[tokio::test]
 async fn the_writes_are_described_in_openapi_with_their_headers_and_refusals() {
-    let (db, app, _issuer, _dir) = setup().await;
+    let (db, app, _issuer, _dir) = Parcels::new().await.parts();
     let doc = send(&app, Method::GET, "/api", None, &[], None)
         .await
         .json();
@@ -909,8 +804,8 @@ async fn the_writes_are_described_in_openapi_with_their_headers_and_refusals() {
 /// (`import`, living) — the same first version its history keeps once it is edited.
 #[tokio::test]
 async fn a_parcel_never_edited_has_its_delivered_state_as_its_only_version() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let id = id_of(&db, 2).await;
     let uri = format!("/collections/parcels/items/{id}");
     let versions = |token: Option<String>| {
@@ -949,17 +844,12 @@ async fn a_parcel_never_edited_has_its_delivered_state_as_its_only_version() {
     let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
         .await
         .etag();
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &uri,
-        Some(&officer),
-        &[
-            ("content-type", "application/merge-patch+json"),
-            ("if-match", &tag),
-            ("edit-reason", "S%E1%BB%ADa"),
-            ("edit-document", DOCUMENT),
-        ],
+        &officer,
+        Some(tag.as_str()),
         Some(json!({"properties": {"land_use_code": "CLN"}})),
     )
     .await;
@@ -1001,28 +891,16 @@ async fn the_overlap_tolerance_is_the_configured_one() {
                        "geometry": square(106.883 + f64::from(i) * 0.0002, 11.535, 0.00018)})
             })
             .collect();
-        let (db, app, issuer, _dir) = setup_checked(features, tolerances).await;
-        let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+        let (db, app, issuer, _dir) = Parcels::checked(features, tolerances).await.parts();
+        let officer = officer(&issuer);
         let id = id_of(&db, 2).await;
         let uri = format!("/collections/parcels/items/{id}");
         let tag = send(&app, Method::GET, &uri, Some(&officer), &[], None)
             .await
             .etag();
         let west = 106.88318 - 0.0000014;
-        let r = send(
-            &app,
-            Method::PATCH,
-            &uri,
-            Some(&officer),
-            &[
-                ("content-type", "application/merge-patch+json"),
-                ("if-match", &tag),
-                ("edit-reason", "S%E1%BB%ADa"),
-                ("edit-document", DOCUMENT),
-            ],
-            Some(json!({"geometry": {"type": "Polygon", "coordinates": [[[west, 11.535], [106.88338, 11.535],
-                [106.88338, 11.53518], [west, 11.53518], [west, 11.535]]]}})),
-        )
+        let r = write(&app, Method::PATCH, &uri, &officer, Some(tag.as_str()), Some(json!({"geometry": {"type": "Polygon", "coordinates": [[[west, 11.535], [106.88338, 11.535],
+                [106.88338, 11.53518], [west, 11.53518], [west, 11.535]]]}})))
         .await;
         assert_eq!(r.status, want, "{tolerances:?}: {}", r.text());
         if want == StatusCode::UNPROCESSABLE_ENTITY {
@@ -1038,6 +916,85 @@ async fn the_overlap_tolerance_is_the_configured_one() {
             .await
             .expect("overlap");
             assert!(area > 1.0 && area < 5.0, "{area}");
+        }
+    }
+}
+
+/// Issue 11: the import's overlap checks — within the delivery (in memory for a delivery in
+/// its TM-3 zone, in PostGIS for one in CRS84) and, on an upsert, against the live parcels it
+/// keeps — use the configured tolerance (`[land] overlap_tolerance_m2`, handed to the owner's
+/// checks through `ImportContext`), not a fixed 1 m²: parcels overlapping by a 0.15 m strip
+/// (about 3 m²) are findings under the default and none under 5 m².
+#[tokio::test]
+async fn the_import_checks_overlaps_under_the_configured_tolerance() {
+    let strip = 0.0000014;
+    // 102 east of parcel 3 over nothing, 104 over 102's east side, 105 over parcel 3's.
+    let squares = [
+        (102, 106.8838),
+        (104, 106.8838 + 0.00018 - strip),
+        (105, 106.88358 - strip),
+    ];
+    for srid in [4326, 9212] {
+        let (db, _app, _issuer, dir) = Parcels::new().await.parts();
+        let mut features = Vec::new();
+        for (n, lon) in squares {
+            let geometry = if srid == 4326 {
+                square(lon, 11.535, 0.00018)
+            } else {
+                let text: String = sqlx::query_scalar(
+                    "SELECT ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326), 9212), 6)",
+                )
+                .bind(square(lon, 11.535, 0.00018).to_string())
+                .fetch_one(&db.pool)
+                .await
+                .expect("transform");
+                serde_json::from_str(&text).expect("json")
+            };
+            features.push(json!({"type": "Feature", "geometry": geometry,
+                "properties": {"MAXA": "25195", "SHBANDO": 1, "SHTHUA": n + srid, "MALOAIDAT": "ONT"}}));
+        }
+        let path = dir.path().join(format!("strips-{srid}.geojson"));
+        std::fs::write(
+            &path,
+            json!({"type": "FeatureCollection", "features": features}).to_string(),
+        )
+        .expect("write");
+        for (tolerance, reported) in [(Some(5.0), false), (None, true)] {
+            let opts = importers::pipeline::ImportOptions {
+                srs: (srid != 4326).then_some(9212),
+                overlap_tolerance_m2: tolerance,
+                ..importers::pipeline::ImportOptions::new("parcels")
+            };
+            let s = importers::pipeline::import(&db.pool, &path, &opts)
+                .await
+                .expect("import");
+            assert_eq!(s.rejected, 0, "{s:?}");
+            let within = s
+                .findings
+                .iter()
+                .find(|f| f.contains("pairs of parcels overlap"));
+            let live = s
+                .findings
+                .iter()
+                .find(|f| f.contains("already in the layer"));
+            if reported {
+                let within = within.unwrap_or_else(|| panic!("{srid}: {:?}", s.findings));
+                assert!(
+                    within.starts_with("1 pairs") && within.contains("more than 1 m²"),
+                    "{srid}: {within}"
+                );
+                let live = live.unwrap_or_else(|| panic!("{srid}: {:?}", s.findings));
+                assert!(
+                    live.contains("25195/1/3 (") && live.contains("more than 1 m²"),
+                    "{srid}: {live}"
+                );
+            } else {
+                assert!(
+                    within.is_none() && live.is_none(),
+                    "{srid}, 5 m²: {:?}",
+                    s.findings
+                );
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Split, merge, lineage and time travel of parcels (issue 11, second part), on the parcels of
-//! `edit::setup` (parcels 1–3 of commune 25195 in a row on sheet 1, 2.2 m apart; parcel 4 of
+//! `tests::fixtures::Parcels::new` (parcels 1–3 of commune 25195 in a row on sheet 1, 2.2 m apart; parcel 4 of
 //! 25210): children get the next free numbers, areas add up, stale tags change nothing,
 //! only adjacent parcels merge, the lineage reads both ways, `datetime` answers the past.
 
@@ -7,7 +7,8 @@ use axum::http::{Method, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::edit::{parcels, send, setup, setup_checked, square, Reply, DOCUMENT};
+use tests::fixtures::{officer, parcels, square, tag, write, Parcels, DOCUMENT};
+use tests::http::{send, Reply};
 use tests::TestDb;
 
 const WHY: [(&str, &str); 2] = [("edit-reason", "Tach%20thua"), ("edit-document", DOCUMENT)];
@@ -45,31 +46,18 @@ async fn state_of(db: &TestDb) -> String {
     .expect("state")
 }
 
-async fn tag(app: &Router, token: &str, id: i64) -> String {
-    send(
-        app,
-        Method::GET,
-        &format!("/collections/parcels/items/{id}"),
-        Some(token),
-        &[],
-        None,
-    )
-    .await
-    .etag()
-}
-
 /// A north–south line at `lon` across the parcels' row (latitudes 11.535–11.53518).
 fn cut(lon: f64) -> Value {
     json!({"type": "LineString", "coordinates": [[lon, 11.5349], [lon, 11.5353]]})
 }
 
 async fn split(app: &Router, token: &str, id: i64, tag: &str, line: Value, query: &str) -> Reply {
-    send(
+    write(
         app,
         Method::POST,
         &format!("/land/parcels/{id}/split{query}"),
-        Some(token),
-        &[JSON, ("if-match", tag), WHY[0], WHY[1]],
+        token,
+        Some(tag),
         Some(json!({"line": line})),
     )
     .await
@@ -114,18 +102,18 @@ fn lineage_of(r: &Reply) -> Vec<(i64, String, i64)> {
 
 #[tokio::test]
 async fn a_split_gives_the_next_free_numbers_and_its_parts_add_up() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     // Parcel 3 is deleted first: its number is retired, so the children start at 4 although
     // the highest living number is 2 (and parcel 4 of the other commune does not count).
     let three = id_in(&db, "25195", 3).await;
     let t = tag(&app, &officer, three).await;
-    let r = send(
+    let r = write(
         &app,
         Method::DELETE,
         &format!("/collections/parcels/items/{three}"),
-        Some(&officer),
-        &[("if-match", &t), WHY[0], WHY[1]],
+        &officer,
+        Some(t.as_str()),
         None,
     )
     .await;
@@ -138,12 +126,12 @@ async fn a_split_gives_the_next_free_numbers_and_its_parts_add_up() {
 
     // Refused, leaving everything as it was: no tag (428), a line ending inside the parcel,
     // a line beside it, a point, a stale tag (412), another commune's parcel (403).
-    let r = send(
+    let r = write(
         &app,
         Method::POST,
         &format!("/land/parcels/{one}/split"),
-        Some(&officer),
-        &[JSON, WHY[0], WHY[1]],
+        &officer,
+        None,
         Some(json!({"line": cut(106.88309)})),
     )
     .await;
@@ -279,8 +267,8 @@ async fn a_split_gives_the_next_free_numbers_and_its_parts_add_up() {
 
 #[tokio::test]
 async fn only_adjacent_parcels_of_one_sheet_merge_and_the_lineage_reads_both_ways() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let admin = issuer.issue("quan_tri").expect("token");
     let one = id_in(&db, "25195", 1).await;
     let parent_area = area(&db, one).await;
@@ -302,16 +290,9 @@ async fn only_adjacent_parcels_of_one_sheet_merge_and_the_lineage_reads_both_way
     let two = id_in(&db, "25195", 2).await;
     let three = id_in(&db, "25195", 3).await;
     let four = id_in(&db, "25210", 4).await;
-    let corner = send(
-        &app,
-        Method::POST,
-        "/collections/parcels/items",
-        Some(&officer),
-        &[("content-type", "application/geo+json"), WHY[0], WHY[1]],
-        Some(json!({"type": "Feature",
+    let corner = write(&app, Method::POST, "/collections/parcels/items", &officer, None, Some(json!({"type": "Feature",
             "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": 20, "land_use_code": "ONT"},
-            "geometry": square(106.88338, 11.53518, 0.00005)})),
-    )
+            "geometry": square(106.88338, 11.53518, 0.00005)})))
     .await;
     assert_eq!(corner.status, StatusCode::CREATED, "{}", corner.text());
     let corner_id = id_in(&db, "25195", 20).await;
@@ -495,23 +476,18 @@ async fn as_of(app: &Router, datetime: &str) -> std::collections::BTreeMap<i64, 
 
 #[tokio::test]
 async fn datetime_answers_the_parcels_as_they_were_at_that_instant() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let (one, two) = (id_in(&db, "25195", 1).await, id_in(&db, "25195", 2).await);
     let before = instant(&db).await;
     // Parcel 2 shrinks (east edge from 106.88338 to 106.88332), parcel 1 is split.
     let t = tag(&app, &officer, two).await;
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &format!("/collections/parcels/items/{two}"),
-        Some(&officer),
-        &[
-            ("content-type", "application/merge-patch+json"),
-            ("if-match", &t),
-            WHY[0],
-            WHY[1],
-        ],
+        &officer,
+        Some(t.as_str()),
         Some(json!({"geometry": square(106.88322, 11.53502, 0.0001)})),
     )
     .await;
@@ -559,8 +535,8 @@ async fn datetime_answers_the_parcels_as_they_were_at_that_instant() {
 
 #[tokio::test]
 async fn concurrent_splits_on_one_sheet_never_give_a_number_twice() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let mut splits = tokio::task::JoinSet::new();
     for (number, lon) in [(1, 106.88309), (2, 106.88329), (3, 106.88349)] {
         let id = id_in(&db, "25195", number).await;
@@ -590,8 +566,8 @@ async fn concurrent_splits_on_one_sheet_never_give_a_number_twice() {
 
 #[tokio::test]
 async fn a_split_drops_the_stale_tiles_before_it_answers() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let t = gis_core::tile::TileCoord::containing(106.88309, 11.53509, 18).expect("tile");
     let tile = format!("/tiles/parcels/18/{}/{}.mvt", t.x, t.y);
     let first = send(&app, Method::GET, &tile, None, &[], None).await;
@@ -623,16 +599,9 @@ async fn two_centimetres_apart(
     let mut ids = Vec::new();
     // 0.0000002° of longitude here is about 2.2 cm.
     for (number, lon) in [(30, 106.8845), (31, 106.8845 + 0.00018 + 0.0000002)] {
-        let r = send(
-            app,
-            Method::POST,
-            "/collections/parcels/items",
-            Some(officer),
-            &[("content-type", "application/geo+json"), WHY[0], WHY[1]],
-            Some(json!({"type": "Feature",
+        let r = write(app, Method::POST, "/collections/parcels/items", officer, None, Some(json!({"type": "Feature",
                 "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
-                "geometry": square(lon, 11.535, 0.00018)})),
-        )
+                "geometry": square(lon, 11.535, 0.00018)})))
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let id = id_in(db, "25195", number).await;
@@ -647,8 +616,8 @@ async fn two_centimetres_apart(
 #[tokio::test]
 async fn under_a_snapping_tolerance_below_their_gap_parcels_do_not_merge() {
     let tight = land::edit::Tolerances::new(1.0, 0.01).expect("tolerances");
-    let (db, app, issuer, _dir) = setup_checked(parcels(), Some(tight)).await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::checked(parcels(), Some(tight)).await.parts();
+    let officer = officer(&issuer);
     let (ids, tags) = two_centimetres_apart(&db, &app, &officer).await;
     let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
@@ -657,8 +626,8 @@ async fn under_a_snapping_tolerance_below_their_gap_parcels_do_not_merge() {
 
 #[tokio::test]
 async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let (ids, tags) = two_centimetres_apart(&db, &app, &officer).await;
     let before = area(&db, ids[0]).await + area(&db, ids[1]).await;
     let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
@@ -694,7 +663,7 @@ fn plan_indexes(plan: &Value, out: &mut Vec<String>) {
 /// the items query sends it.
 #[tokio::test]
 async fn the_parcels_as_of_an_instant_in_a_box_read_the_versions_through_their_index() {
-    let (db, app, _issuer, _dir) = setup().await;
+    let (db, app, _issuer, _dir) = Parcels::new().await.parts();
     // 20,000 closed versions of parcels long gone, 200 × 100 squares of 20 m over 4 × 2 km
     // around the sample parcels (in their TM-3 zone), then statistics as autovacuum gathers.
     sqlx::query(
@@ -821,8 +790,8 @@ fn drawn(r: &Reply) -> (Vec<u64>, Vec<u32>) {
 /// living tiles are untouched by them; bad instants and layers without history are 400.
 #[tokio::test]
 async fn tiles_as_of_an_instant_draw_the_parcels_as_they_were() {
-    let (db, app, issuer, _dir) = setup().await;
-    let officer = issuer.issue("can_bo_dia_chinh").expect("token");
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
     let two = id_in(&db, "25195", 2).await;
     let t = gis_core::tile::TileCoord::containing(106.88329, 11.53509, 18).expect("tile");
     let live = format!("/tiles/parcels/18/{}/{}.mvt", t.x, t.y);
@@ -835,17 +804,12 @@ async fn tiles_as_of_an_instant_draw_the_parcels_as_they_were() {
     let before = instant(&db).await;
     // Parcel 2 shrinks (east edge from 106.88338 to 106.88332).
     let tag = tag(&app, &officer, two).await;
-    let r = send(
+    let r = write(
         &app,
         Method::PATCH,
         &format!("/collections/parcels/items/{two}"),
-        Some(&officer),
-        &[
-            ("content-type", "application/merge-patch+json"),
-            ("if-match", &tag),
-            WHY[0],
-            WHY[1],
-        ],
+        &officer,
+        Some(tag.as_str()),
         Some(json!({"geometry": square(106.88322, 11.53502, 0.0001)})),
     )
     .await;

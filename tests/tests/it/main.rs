@@ -27,5 +27,6 @@ mod security;
 mod server;
 mod sheet;
 mod signin;
+mod snapping;
 mod style;
 mod tiles;

@@ -529,7 +529,7 @@ async fn public_reads_answer_any_origin_and_token_endpoints_only_configured_ones
             .header("access-control-request-method", method)
             .header(
                 "access-control-request-headers",
-                "authorization, content-type, if-match",
+                "authorization, content-type, if-match, edit-reason, edit-document",
             )
             .body(Body::empty())
             .expect("preflight")
@@ -554,9 +554,10 @@ async fn public_reads_answer_any_origin_and_token_endpoints_only_configured_ones
         assert!(allowed
             .header("access-control-allow-methods")
             .contains(method));
-        assert!(allowed
-            .header("access-control-allow-headers")
-            .contains("authorization"));
+        let headers = allowed.header("access-control-allow-headers");
+        for wanted in ["authorization", "if-match", "edit-reason", "edit-document"] {
+            assert!(headers.contains(wanted), "{method} {uri}: {headers}");
+        }
         assert!(allowed.header("vary").contains("Origin"));
     }
     // The actual answers: the token endpoints name only a configured origin.
@@ -574,6 +575,12 @@ async fn public_reads_answer_any_origin_and_token_endpoints_only_configured_ones
     assert!(r.header("access-control-allow-origin").is_empty());
     let r = call(&app, patch(mine)).await;
     assert_eq!(r.header("access-control-allow-origin"), mine);
+    // What a write answers is readable there: its tag and what snapping moved.
+    let exposed = r.header("access-control-expose-headers");
+    assert!(
+        exposed.contains("etag") && exposed.contains("bando-snapped"),
+        "{exposed}"
+    );
     let r = call(&app, get_req("/admin/audit", &[("origin", other)])).await;
     assert!(r.header("access-control-allow-origin").is_empty());
     // Not offered across origins at all.

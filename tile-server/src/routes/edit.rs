@@ -12,6 +12,10 @@
 //!   "document"}` in the body; missing ones are 422.
 //! - A committed write drops this instance's affected tiles and remembered counts before it
 //!   answers; other instances follow the change notification.
+//! - A write storing a geometry says what snapping to the neighbours moved ([`land::snap`]):
+//!   header `Bando-Snapped` (the count, `0` included) and, when it is not 0, the moved
+//!   vertices as GeoJSON in the body (PUT/PATCH then answer 200 instead of 204; POST 201, and
+//!   split/merge, carry it as `snapped`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -37,6 +41,34 @@ pub const CONFORMANCE: &[&str] = &[
 
 /// Largest request body of a write (a parcel with many vertices).
 const MAX_BODY: usize = 4 << 20;
+
+/// The header counting what snapping moved.
+pub const SNAPPED_HEADER: &str = "bando-snapped";
+
+/// What snapping moved, as GeoJSON: per move a LineString from where the vertex was drawn to
+/// where it is stored (CRS84), with its kind, the neighbour and the distance in TM-3 metres;
+/// `child` names the split or merge child it belongs to.
+fn snapped_features<'a>(
+    moves: impl Iterator<Item = (Option<i64>, &'a land::snap::Snapped)>,
+) -> Value {
+    let features: Vec<Value> = moves
+        .map(|(child, m)| {
+            let mut props = json!({"kind": m.kind, "neighbour": m.neighbour,
+                "distance_m": (m.distance_m * 1e4).round() / 1e4});
+            if let Some(c) = child {
+                props["child"] = json!(c);
+            }
+            json!({"type": "Feature", "properties": props,
+                "geometry": {"type": "LineString", "coordinates": [m.from, m.to]}})
+        })
+        .collect();
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+fn snapped_header(r: &mut Response, count: usize) {
+    r.headers_mut()
+        .insert(SNAPPED_HEADER, HeaderValue::from(count as u64));
+}
 
 impl From<EditError> for ApiError {
     fn from(e: EditError) -> Self {
@@ -290,8 +322,32 @@ fn written(
     );
 }
 
-fn saved(status: StatusCode, etag: &str, location: Option<String>) -> Response {
-    let mut r = status.into_response();
+/// The answer to a create (201) or an update (204, or 200 with the snapped vertices): `status`
+/// with the moved vertices as the body when any moved.
+fn saved(
+    status: StatusCode,
+    s: &land::edit::Saved,
+    location: Option<String>,
+    geometry_written: bool,
+) -> Response {
+    let mut r = if s.snapped.is_empty() {
+        status.into_response()
+    } else {
+        let mut r = (
+            status,
+            axum::Json(snapped_features(s.snapped.iter().map(|m| (None, m)))),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        );
+        r
+    };
+    if geometry_written {
+        snapped_header(&mut r, s.snapped.len());
+    }
+    let etag = &s.etag;
     if let Ok(v) = HeaderValue::from_str(etag) {
         r.headers_mut().insert(header::ETAG, v);
     }
@@ -325,7 +381,7 @@ pub async fn create(
     after_write(&state, s.bbox_3857);
     written(&state, &reader, &facts, StatusCode::CREATED, &s, &edit);
     let location = format!("{}/collections/{id}/items/{}", base_url(&headers), s.id);
-    Ok(saved(StatusCode::CREATED, &s.etag, Some(location)))
+    Ok(saved(StatusCode::CREATED, &s, Some(location), true))
 }
 
 /// `PUT /collections/{id}/items/{fid}`: replace a parcel's attributes and geometry.
@@ -380,8 +436,14 @@ async fn write(
     )
     .await?;
     after_write(&state, s.bbox_3857);
-    written(&state, &reader, &facts, StatusCode::NO_CONTENT, &s, &edit);
-    Ok(saved(StatusCode::NO_CONTENT, &s.etag, None))
+    // 204, or 200 with what snapping moved.
+    let status = if s.snapped.is_empty() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    written(&state, &reader, &facts, status, &s, &edit);
+    Ok(saved(status, &s, None, change.geometry.is_some()))
 }
 
 /// `DELETE /collections/{id}/items/{fid}`: the parcel's lifespan ends (its history stays).
@@ -458,6 +520,21 @@ pub fn router() -> axum::Router<AppState> {
         .route("/land/parcels/merge", post(merge))
         .route("/land/parcels/{fid}/split", post(split))
         .route("/land/parcels/{fid}/lineage", get(lineage))
+        .route("/land/config", get(land_config))
+}
+
+/// `GET /land/config`: the tolerances writes are checked under (`[land]`), so the editor snaps
+/// as the server does.
+pub async fn land_config(State(state): State<AppState>) -> Response {
+    let t = tolerances(&state);
+    let mut r = axum::Json(json!({
+        "snap_tolerance_m": t.snap_m,
+        "overlap_tolerance_m2": t.overlap_m2,
+    }))
+    .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// The answer to a split or a merge: 201, `Location` of the lineage, the children with their
@@ -475,8 +552,15 @@ fn reshaped(headers: &HeaderMap, r: &land::lineage::Reshaped) -> Response {
             })
         })
         .collect();
-    let body = json!({"operation": r.operation, "parents": r.parents, "children": children});
+    let moves = r
+        .children
+        .iter()
+        .flat_map(|c| c.snapped.iter().map(move |m| (Some(c.id), m)));
+    let count = moves.clone().count();
+    let body = json!({"operation": r.operation, "parents": r.parents, "children": children,
+        "snapped": snapped_features(moves)});
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    snapped_header(&mut response, count);
     let first = r.children.first().map_or(0, |c| c.id);
     if let Ok(v) = HeaderValue::from_str(&format!("{base}/land/parcels/{first}/lineage")) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -720,6 +804,21 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
     let fid = json!({"name": "featureId", "in": "path", "required": true, "description": "Feature id",
         "schema": {"type": "integer", "minimum": 1}, "example": 1});
     let etag = json!({"description": "The feature's new entity tag", "schema": {"type": "string"}});
+    let snapped_count = json!({"description": "How many vertices snapping to the neighbours' boundaries moved or added (within `[land] snap_tolerance_m` of a neighbour's vertex, else of its edge; a neighbour's vertex along an edge is added); sent when the write stored a geometry",
+        "schema": {"type": "integer", "minimum": 0}});
+    let snapped = json!({"type": "object", "required": ["type", "features"],
+        "description": "What snapping moved: per vertex a LineString from where it was drawn to where it is stored (CRS84)",
+        "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {
+                    "type": {"type": "string", "enum": ["LineString"]},
+                    "coordinates": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "array", "items": {"type": "number"}}}}},
+                "properties": {"type": "object", "required": ["kind", "neighbour", "distance_m"], "properties": {
+                    "kind": {"type": "string", "enum": ["vertex", "edge", "inserted"]},
+                    "neighbour": {"type": "integer", "description": "The neighbour parcel's id"},
+                    "distance_m": {"type": "number", "minimum": 0, "description": "How far, in TM-3 metres"},
+                    "child": {"type": "integer", "description": "Split and merge: the child it belongs to"}}}}}}}});
     let edit = json!({"type": "object", "description": "Reason and decision, when not in the headers",
         "properties": {"reason": {"type": "string", "maxLength": 500}, "document": {"type": "string", "maxLength": 200}}});
     let geometry = json!({"type": "object", "required": ["type"], "description": "GeoJSON geometry in CRS84",
@@ -779,10 +878,11 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
                 "begin_lifespan": {"type": "string", "format": "date-time"},
                 "end_lifespan": {"type": "string", "format": "date-time", "nullable": true},
                 "editor": {"type": "string"}, "reason": {"type": "string"}, "document": {"type": "string"}}}}}}}});
-    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first",
-        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first; `snapped`: what snapping the children to the parcels around them moved",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "Bando-Snapped": snapped_count.clone()},
         "content": {"application/json": {"schema": {"type": "object", "required": ["operation", "parents", "children"], "properties": {
             "operation": {"type": "string", "enum": ["split", "merge"]},
+            "snapped": snapped.clone(),
             "parents": {"type": "array", "items": {"type": "integer"}},
             "children": {"type": "array", "items": {"type": "object", "required": ["id", "etag", "href"], "properties": {
                 "id": {"type": "integer"}, "commune_code": {"type": "string"}, "sheet_number": {"type": "integer"},
@@ -800,24 +900,31 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
             "summary": "Create a feature (OGC API – Features Part 4); the server assigns its id",
             "tags": ["Edit"], "security": secured.clone(), "parameters": params(vec![]),
             "requestBody": feature_body.clone(),
-            "responses": with(refusals(false), "201", json!({"description": "Created",
-                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": etag.clone()}})),
+            "responses": with(refusals(false), "201", json!({"description": "Created; when snapping moved vertices, the body lists them",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": etag.clone(),
+                    "Bando-Snapped": snapped_count.clone()},
+                "content": {"application/geo+json": {"schema": snapped.clone()}}})),
         }}));
-        let saved = json!({"description": "Saved", "headers": {"ETag": etag.clone()}});
+        let saved = json!({"description": "Saved (nothing snapped)",
+            "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()}});
+        let saved_snapped = json!({"description": "Saved, and snapping to the neighbours moved the vertices listed",
+            "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()},
+            "content": {"application/geo+json": {"schema": snapped.clone()}}});
+        let updated = with(with(refusals(true), "204", saved), "200", saved_snapped);
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({
             "put": {"operationId": format!("replace_{id}"),
                 "summary": "Replace a feature: every property not given is cleared (Part 4)",
                 "tags": ["Edit"], "security": secured.clone(),
                 "parameters": params(vec![fid.clone(), if_match(true)]),
                 "requestBody": feature_body.clone(),
-                "responses": with(refusals(true), "204", saved.clone())},
+                "responses": updated.clone()},
             "patch": {"operationId": format!("update_{id}"),
                 "summary": "Update a feature with a JSON merge patch (Part 4)",
                 "tags": ["Edit"], "security": secured.clone(),
                 "parameters": params(vec![fid.clone(), if_match(true)]),
                 "requestBody": {"required": true, "content": {
                     "application/merge-patch+json": {"schema": patch.clone()}, "application/json": {"schema": patch.clone()}}},
-                "responses": with(refusals(true), "204", saved)},
+                "responses": updated},
             "delete": {"operationId": format!("delete_{id}"),
                 "summary": "Delete a feature: its lifespan ends, its history stays (Part 4)",
                 "tags": ["Edit"], "security": secured.clone(),
@@ -859,6 +966,16 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
                 "if_match": {"type": "object", "description": "Each parent's ETag by id", "additionalProperties": {"type": "string"}},
                 "edit": edit.clone()}}}}},
             "responses": with(merge_refusals, "201", reshaped.clone()),
+        }}));
+        paths.insert("/land/config".into(), json!({"get": {
+            "operationId": "landConfig",
+            "summary": "The tolerances parcel writes are checked under (`[land]` of the configuration)",
+            "tags": ["Edit"],
+            "responses": {"200": {"description": "Snapping tolerance (m) and overlap tolerance (m²)",
+                "content": {"application/json": {"schema": {"type": "object",
+                    "required": ["snap_tolerance_m", "overlap_tolerance_m2"], "properties": {
+                        "snap_tolerance_m": {"type": "number", "minimum": 0},
+                        "overlap_tolerance_m2": {"type": "number", "minimum": 0}}}}}}},
         }}));
         paths.insert("/land/parcels/{featureId}/lineage".into(), json!({"get": {
             "operationId": "parcelLineage",
