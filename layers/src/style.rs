@@ -14,8 +14,9 @@
 //! possible (a composite tile takes at most 16 layers) and would make every tile carry every
 //! network; per-sector tiles are also fetched only while a sector's layers are in view.
 //!
-//! Colours: parcels and planning zones by land-use code ([`land::land_use::map_colour`]; the
-//! planning zones' function codes are land-use codes), networks by their kind (water blue,
+//! Colours: parcels by land-use code ([`land::land_use::map_colour`]), planning zones by planned
+//! function (the planning palette, `planning::functions`, read from the database when the
+//! registry is built there; each layer's `legend` goes into `bando:layers`), networks by their kind (water blue,
 //! drains brown, power by voltage, roads by class), the rest from the registry's
 //! [`StyleHints`](gis_core::layer::StyleHints). Only public properties are referenced.
 //!
@@ -232,13 +233,19 @@ fn describe(layer: &dyn Layer) -> Value {
         .filter(|p| p.access == Access::Public)
         .map(|p| json!({"name": p.name, "title_vi": p.title_vi, "title_en": p.title_en}))
         .collect();
-    json!({
+    let mut described = json!({
         "title_vi": layer.title_vi(),
         "title_en": layer.title_en(),
         "sector": layer.sector(),
         "visible": layer.visible_at_start(),
         "properties": properties,
-    })
+    });
+    // A data-driven colour's legend: colour, titles and the values drawn in it.
+    let legend = layer.style().legend;
+    if !legend.is_empty() {
+        described["legend"] = json!(legend);
+    }
+    described
 }
 
 fn dimension(kind: GeometryKind) -> u8 {

@@ -1,11 +1,16 @@
-//! Urban planning's layers, declared once: planning zones coloured by their planned land-use
-//! function, red lines and building lines. Each declares [`PLAN_ROWS`]: everyone reads the
-//! rows of approved plans in force; planners (and administrators) also read drafts.
+//! Urban planning's layers, declared once: planning zones coloured by their planned function
+//! (the planning palette of [`crate::functions`], with its legend), red lines and building
+//! lines. Each declares [`PLAN_ROWS`]: everyone reads the rows of approved plans in force;
+//! planners (and administrators) also read drafts. Zone imports report functions that are not
+//! in the code list ([`ZoneHooks`]).
 
-use gis_core::declare::LayerDecl;
+use gis_core::bulk::StagedRow;
+use gis_core::declare::{ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture};
 use gis_core::layer::{RowFilter, StyleHints};
 use serde_json::json;
+use sqlx::PgConnection;
 
+use crate::functions::Functions;
 use crate::tables::{BUILDING_LINES, RED_LINES, ZONES};
 
 /// Rows of approved plans in force (and rows imported before plans existed, which carry
@@ -24,8 +29,15 @@ pub const PLAN_ROWS: RowFilter = RowFilter {
     insiders: Some(WITH_DRAFTS),
 };
 
-/// Planning's layers.
+/// Planning's layers without the database: zones are drawn in one colour, with no legend (the
+/// function code list is data; servers build their styles with [`layers_with`]).
 pub fn layers() -> Vec<LayerDecl> {
+    layers_with(&Functions::default())
+}
+
+/// Planning's layers, zones coloured by the function code list `functions`
+/// ([`crate::functions::load`]).
+pub fn layers_with(functions: &Functions) -> Vec<LayerDecl> {
     // Plans change by decision.
     const HOUR: u32 = 3600;
     let zones = LayerDecl::new(
@@ -60,17 +72,23 @@ pub fn layers() -> Vec<LayerDecl> {
         LayerDecl {
             cache_max_age: HOUR,
             style: StyleHints {
-                // A zone's function is a land-use code: the land-use map's colours.
+                // The planning palette by function (codes or the land-use codes they map).
                 fill_paint: Some(json!({
-                    "fill-color": land::land_use::colour_expression("land_use_function", "#ffd1dc"),
+                    "fill-color": functions.colour_expression("land_use_function"),
                     "fill-opacity": 0.75,
                 })),
+                legend: if functions.0.is_empty() {
+                    Vec::new()
+                } else {
+                    functions.legend()
+                },
                 label_min_zoom: Some(15),
                 draw_rank: Some(2),
                 ..zones.style.clone()
             },
             styles: &["public"],
             row_filter: Some(PLAN_ROWS),
+            hooks: Some(&ZoneHooks),
             ..zones
         },
         LayerDecl {
@@ -97,4 +115,32 @@ pub fn layers() -> Vec<LayerDecl> {
             ..building
         },
     ]
+}
+
+/// The zones' import check: planned functions that are not in the code list are reported.
+pub struct ZoneHooks;
+
+impl LayerHooks for ZoneHooks {
+    fn import_checks(&self, _ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
+        Some(Box::new(ZoneChecks))
+    }
+}
+
+struct ZoneChecks;
+
+impl ImportChecks for ZoneChecks {
+    fn observe(&mut self, _row: &StagedRow) {}
+
+    fn findings<'a>(
+        self: Box<Self>,
+        conn: &'a mut PgConnection,
+        stage: &'a str,
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(async move {
+            Ok(crate::functions::unknown_in(conn, stage)
+                .await?
+                .into_iter()
+                .collect())
+        })
+    }
 }

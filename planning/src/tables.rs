@@ -30,6 +30,8 @@ pub const ZONES: FeatureTable = FeatureTable {
             .titled("Chiều cao tối đa (m)", "Maximum height (m)"),
         Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false)
             .titled("Khoảng lùi (m)", "Setback (m)"),
+        Column::new("far", Double, &["HSSDD", "HSSD", "HESOSDD"], false)
+            .titled("Hệ số sử dụng đất (lần)", "Floor area ratio"),
         Column::new(
             "decision_number",
             Text,
