@@ -101,6 +101,23 @@ test('each search kind finds the parcel and opens its sheet, without draft zones
   assert.ok(!text.includes('NHAP-99'), 'a draft zone is on the public sheet');
   assert.equal(await page.locator('#zones tr[data-zone="NHAP-99"]').count(), 0);
   assert.match(await page.locator('[data-row=data-date] td').innerText(), /^\d{4}-\d{2}-\d{2}$/);
+  // Each zone's function: titled and coloured as the style's legend of planning zones says (the
+  // code list kept as data, planning.zone_functions), with the sheet's own legend below.
+  const style = await (await fetch(`${bando.url}/styles/public.json`)).json();
+  const legend = style.metadata['bando:layers'].planning_zones.legend;
+  assert.ok(legend?.length > 10, 'the zones carry a legend in the style');
+  const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+  const cells = await page.locator('#zones tbody td.function').evaluateAll((tds) => tds.map((td) => ({
+    text: td.innerText.trim(), colour: getComputedStyle(td.querySelector('.swatch')).backgroundColor })));
+  assert.ok(cells.length > 0, 'the parcel lies in a zone');
+  for (const cell of cells) {
+    const code = cell.text.split(' — ')[0].trim().toUpperCase();
+    const entry = legend.find((e) => e.values.includes(code)) ?? legend[legend.length - 1];
+    assert.equal(cell.text, `${cell.text.split(' — ')[0]} — ${entry.title_vi}`, JSON.stringify(cell));
+    assert.equal(cell.colour, rgb(entry.colour), JSON.stringify(cell));
+    const listed = await page.locator(`#zone-legend li[data-colour="${entry.colour}"]`).innerText();
+    assert.equal(listed.trim(), entry.title_vi);
+  }
   // The shareable link and the map link name the parcel and its place.
   const share = await page.getAttribute('#share-link', 'href');
   assert.equal(share, `${bando.url}/portal#parcel=${parcel.id}`);
