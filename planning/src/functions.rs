@@ -59,11 +59,10 @@ impl Functions {
     /// lists (case and surrounding spaces ignored).
     pub fn resolve(&self, recorded: &str) -> Option<&ZoneFunction> {
         let code = recorded.trim().to_uppercase();
-        self.0.iter().find(|f| f.code == code).or_else(|| {
-            self.0
-                .iter()
-                .find(|f| f.land_use_codes.iter().any(|c| *c == code))
-        })
+        self.0
+            .iter()
+            .find(|f| f.code == code)
+            .or_else(|| self.0.iter().find(|f| f.land_use_codes.contains(&code)))
     }
 
     /// The MapLibre expression colouring zones by the function recorded in `property`:

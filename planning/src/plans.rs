@@ -583,7 +583,9 @@ pub async fn document(
     doc: i64,
     drafts: bool,
 ) -> Result<Option<(String, String, Stored)>, PlanError> {
-    let row: Option<(String, String, Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+    /// File name, media type, bytes or path.
+    type Row = (String, String, Option<Vec<u8>>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT d.file_name, d.media_type, d.content, d.path
          FROM planning.plan_documents d JOIN planning.plans p ON p.id = d.plan_id
          WHERE d.plan_id = $1 AND d.id = $2 AND ($3 OR p.status IN ('approved', 'superseded'))",
