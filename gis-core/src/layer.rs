@@ -488,6 +488,9 @@ pub struct StyleHints {
     /// MapLibre `paint` of a point layer's circles, replacing the circle colour (status
     /// colours of live readings).
     pub circle_paint: Option<serde_json::Value>,
+    /// MapLibre `paint` of a `fill-extrusion` layer drawing polygons in 3D (heights from their
+    /// properties), in place of the flat fill on screen; printed maps stay flat (`fill_color`).
+    pub extrusion_paint: Option<serde_json::Value>,
     /// Drawing order within a geometry group (lower first, underneath); 50 when unsaid.
     pub draw_rank: Option<u8>,
     /// The legend of a data-driven colour: one entry per colour, with the property values

@@ -147,6 +147,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
         .collect();
 
     let mut fills = Vec::new();
+    let mut extrusions = Vec::new();
     let mut lines = Vec::new();
     let mut points = Vec::new();
     let mut labels = Vec::new();
@@ -162,7 +163,10 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
         let l = Presented::new(layer.as_ref());
         match dimension(layer.geometry_kind()) {
             2 => {
-                if let Some(fill) = l.fill() {
+                // Drawn in 3D on screen (buildings), else flat.
+                if let Some(extrusion) = l.extrusion() {
+                    extrusions.push(extrusion);
+                } else if let Some(fill) = l.fill() {
                     fills.push(fill);
                 }
                 lines.push(l.outline());
@@ -182,6 +186,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
     })];
     style_layers.extend(fills);
     style_layers.extend(lines);
+    style_layers.extend(extrusions);
     style_layers.extend(points);
     style_layers.extend(labels);
     // Layers off at start are in the style, switched off, so the map can offer them.
@@ -317,6 +322,13 @@ impl<'a> Presented<'a> {
             .line_color
             .clone()
             .unwrap_or_else(|| "#555555".into())
+    }
+
+    fn extrusion(&self) -> Option<Value> {
+        let paint = self.hints.extrusion_paint.clone()?;
+        let mut m = self.base("extrusion", "fill-extrusion");
+        m.insert("paint".into(), paint);
+        Some(Value::Object(m))
     }
 
     fn fill(&self) -> Option<Value> {

@@ -12,10 +12,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// The tables whose rows belong to a plan.
-const PLAN_TABLES: [&str; 3] = [
+const PLAN_TABLES: [&str; 4] = [
     "planning.zones",
     "planning.red_lines",
     "planning.building_lines",
+    "planning.buildings",
 ];
 
 /// Errors of the plans.

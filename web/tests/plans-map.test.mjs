@@ -2,7 +2,8 @@
 // zones are drawn in the planned-function palette and the layer tree shows its legend, titled
 // from the code list the server keeps (vi/en); a signed-in planner compares two plan versions
 // and sees the zones added, removed and changed drawn over the map with their counts, as
-// `/plans/compare` answers them; anonymous visitors get no compare panel.
+// `/plans/compare` answers them; anonymous visitors get no compare panel; buildings of the
+// sample (existing and planned) are drawn in 3D (fill-extrusion) by their heights.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ function importPlan(name, features, extra = []) {
 
 before(async () => {
   const port = await freePort();
-  bando = await startBando({ parcels: 600, imports: [['communes.gpkg', 'communes']],
+  bando = await startBando({ parcels: 600, imports: [['communes.gpkg', 'communes'], ['buildings.gpkg', 'buildings']],
     env: { BANDO_AUTH_DEV_ISSUER: 'true' }, port });
   browser = await launchBrowser();
   // Version 1 (approved): K-1 new residential, K-2 green, K-3 commercial (a land-use code).
@@ -153,6 +154,37 @@ test('a planner compares two plan versions: added, removed and changed zones dra
   await page.screenshot({ path: join(resultsDir, 'map-compare.png') });
   await page.click('#compare-clear');
   assert.equal(await page.locator('#compare-summary li').count(), 0);
+  assert.deepEqual(bad, []);
+  await page.close();
+});
+
+/** The centre of a GeoJSON polygon's outer ring box. */
+function centreOf(geometry) {
+  const ring = geometry.type === 'MultiPolygon' ? geometry.coordinates[0][0] : geometry.coordinates[0];
+  const xs = ring.map((p) => p[0]);
+  const ys = ring.map((p) => p[1]);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+test('buildings of the sample are extruded in 3D by their heights, existing and planned', async () => {
+  const items = await (await fetch(`${bando.url}/collections/buildings/items?status=planned&limit=1`)).json();
+  const tower = items.features?.[0];
+  assert.ok(tower, 'a planned building in the sample');
+  const [lon, lat] = centreOf(tower.geometry);
+  const { page, bad } = await openMap(`#map=17/${lat}/${lon}&layers=buildings`);
+  await page.evaluate(() => window.bandoMap.setPitch(55));
+  await ready(page);
+  const drawn = await page.evaluate(() => window.bandoMap.queryRenderedFeatures({ layers: ['buildings-extrusion'] })
+    .map((f) => ({ code: f.properties.building_code, status: f.properties.status, floors: f.properties.floors,
+      height: f.properties.height_m, type: f.layer.type })));
+  assert.ok(drawn.some((d) => d.code === tower.properties.building_code && d.status === 'planned'),
+    `the planned tower is drawn: ${JSON.stringify(drawn.slice(0, 5))}`);
+  assert.ok(drawn.some((d) => d.status === 'existing'), 'existing buildings are drawn');
+  assert.ok(drawn.every((d) => d.type === 'fill-extrusion' && d.height > 0));
+  // The legend of buildings under the layer.
+  const titles = await page.locator('ul[data-legend="buildings"] li .legend-title').allInnerTexts();
+  assert.deepEqual(titles, ['Công trình hiện trạng', 'Công trình theo quy hoạch']);
+  await page.screenshot({ path: join(resultsDir, 'map-buildings-3d.png') });
   assert.deepEqual(bad, []);
   await page.close();
 });

@@ -32,6 +32,7 @@ before(async () => {
       ['communes.gpkg', 'communes'],
       ['parcels_binhphuoc.shp', 'parcels'],
       ['planning_zones.gpkg', 'planning_zones'],
+      ['buildings.gpkg', 'buildings'],
     ],
   });
   browser = await launchBrowser();
@@ -202,4 +203,27 @@ test('bad searches answer problem JSON, not a server error', async () => {
   }
   const r = await fetch(`${bando.url}/portal/api/sheet/abc`);
   assert.equal(r.status, 400);
+});
+
+test('the location map draws buildings in 3D from the public style', async () => {
+  const { page, failures } = await openPortal({ viewport: { width: 1000, height: 900 } }, `#parcel=${parcel.id}`);
+  await sheetOf(page);
+  const items = await (await fetch(`${bando.url}/collections/buildings/items?limit=1`)).json();
+  const building = items.features?.[0];
+  assert.ok(building, 'a building in the sample');
+  const ring = building.geometry.type === 'MultiPolygon' ? building.geometry.coordinates[0][0] : building.geometry.coordinates[0];
+  const [lon, lat] = ring[0];
+  await page.waitForFunction(() => window.portal.locationMap?.loaded(), null, { timeout: 30_000 });
+  await page.evaluate(([x, y]) => window.portal.locationMap.jumpTo({ center: [x, y], zoom: 17.5, pitch: 50 }), [lon, lat]);
+  await page.waitForFunction(() => {
+    const map = window.portal.locationMap;
+    return map.loaded() && map.areTilesLoaded() && !map.isMoving();
+  }, null, { timeout: 30_000, polling: 100 });
+  const drawn = await page.evaluate(() => window.portal.locationMap.queryRenderedFeatures({ layers: ['buildings-extrusion'] })
+    .map((f) => ({ code: f.properties.building_code, type: f.layer.type })));
+  assert.ok(drawn.some((d) => d.code === building.properties.building_code && d.type === 'fill-extrusion'),
+    JSON.stringify(drawn.slice(0, 5)));
+  await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-buildings-3d.png') });
+  assert.deepEqual(failures(), []);
+  await page.close();
 });

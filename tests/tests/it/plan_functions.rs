@@ -218,3 +218,129 @@ async fn planning_zones_are_coloured_and_titled_by_function_from_the_code_list()
     assert_eq!(z3["function_name_vi"], planning::functions::UNKNOWN_VI);
     assert_eq!(z3["function_colour"], planning::functions::UNKNOWN_COLOUR);
 }
+
+#[tokio::test]
+async fn buildings_are_extruded_in_the_styles_and_planned_ones_follow_their_plan() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, features: Value| {
+        let path = dir.path().join(format!("{name}.geojson"));
+        std::fs::write(
+            &path,
+            json!({"type": "FeatureCollection", "features": features}).to_string(),
+        )
+        .expect("write");
+        path
+    };
+    // An existing house (no plan: in force for everyone) and a planned tower in a draft plan.
+    let existing = file(
+        "existing",
+        json!([{"type": "Feature", "properties": {"MACT": "CT-1", "TRANGTHAI": "existing", "SOTANG": 3, "CHIEUCAO": 11.7},
+                "geometry": square(LON, LAT, 0.0002)}]),
+    );
+    importers::pipeline::import(
+        pool,
+        &existing,
+        &importers::pipeline::ImportOptions::new("buildings"),
+    )
+    .await
+    .expect("existing buildings");
+    let draft = planning::plans::create_draft(
+        pool,
+        &planning::plans::NewPlan {
+            name: "Công trình dự kiến".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("draft");
+    let planned = file(
+        "planned",
+        json!([{"type": "Feature", "properties": {"MACT": "QH-1", "TRANGTHAI": "planned", "SOTANG": 15},
+                "geometry": square(LON + 0.0003, LAT, 0.0002)}]),
+    );
+    let mut opts = importers::pipeline::ImportOptions::new("buildings");
+    opts.set.push(("plan_id".into(), draft.to_string()));
+    importers::pipeline::import(pool, &planned, &opts)
+        .await
+        .expect("planned buildings");
+    let rows: Vec<(String, Option<String>, Option<i64>, Option<f64>)> = sqlx::query_as(
+        "SELECT building_code, status, floors, height_m FROM planning.buildings ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("rows");
+    assert_eq!(
+        rows,
+        vec![
+            ("CT-1".into(), Some("existing".into()), Some(3), Some(11.7)),
+            ("QH-1".into(), Some("planned".into()), Some(15), None)
+        ]
+    );
+
+    let state = AppState::new(pool.clone()).expect("state");
+    state.tiles.reload_layers().await;
+    let app = app(state, Limits::default());
+    // Both styles draw buildings in 3D: height, else floors × 3.6 m; planned ones in their colour.
+    for id in ["planning", "public"] {
+        let r = tests::http::send(
+            &app,
+            Method::GET,
+            &format!("/styles/{id}.json"),
+            None,
+            &[],
+            None,
+        )
+        .await;
+        let style = r.json();
+        let layers = style["layers"].as_array().expect("layers");
+        let extrusion = layers
+            .iter()
+            .find(|l| l["id"] == "buildings-extrusion")
+            .unwrap_or_else(|| panic!("no buildings-extrusion in {id}"));
+        assert_eq!(extrusion["type"], "fill-extrusion");
+        assert_eq!(extrusion["minzoom"], 15);
+        assert_eq!(
+            extrusion["paint"]["fill-extrusion-height"],
+            json!([
+                "coalesce",
+                ["get", "height_m"],
+                ["*", ["coalesce", ["get", "floors"], 1], 3.6]
+            ])
+        );
+        assert_eq!(
+            extrusion["paint"]["fill-extrusion-color"][3],
+            planning::plugin::PLANNED_BUILDING
+        );
+        assert!(
+            !layers.iter().any(|l| l["id"] == "buildings-fill"),
+            "a flat fill under the extrusion in {id}"
+        );
+        let legend = &style["metadata"]["bando:layers"]["buildings"]["legend"];
+        assert_eq!(
+            legend[1]["title_vi"], "Công trình theo quy hoạch",
+            "{legend}"
+        );
+    }
+    // The draft's tower is for planners: the public reads the existing house only.
+    let items = tests::http::send(
+        &app,
+        Method::GET,
+        "/collections/buildings/items?limit=10",
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(items.status, StatusCode::OK, "{}", items.text());
+    let json = items.json();
+    let codes: Vec<&str> = json["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["properties"]["building_code"].as_str())
+        .collect();
+    assert_eq!(codes, ["CT-1"]);
+}
