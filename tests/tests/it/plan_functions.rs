@@ -266,7 +266,9 @@ async fn buildings_are_extruded_in_the_styles_and_planned_ones_follow_their_plan
     importers::pipeline::import(pool, &planned, &opts)
         .await
         .expect("planned buildings");
-    let rows: Vec<(String, Option<String>, Option<i64>, Option<f64>)> = sqlx::query_as(
+    /// Code, status, floors, height.
+    type Row = (String, Option<String>, Option<i64>, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT building_code, status, floors, height_m FROM planning.buildings ORDER BY 1",
     )
     .fetch_all(pool)
