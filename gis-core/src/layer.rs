@@ -488,8 +488,28 @@ pub struct StyleHints {
     /// MapLibre `paint` of a point layer's circles, replacing the circle colour (status
     /// colours of live readings).
     pub circle_paint: Option<serde_json::Value>,
+    /// MapLibre `paint` of a `fill-extrusion` layer drawing polygons in 3D (heights from their
+    /// properties), in place of the flat fill on screen; printed maps stay flat (`fill_color`).
+    pub extrusion_paint: Option<serde_json::Value>,
     /// Drawing order within a geometry group (lower first, underneath); 50 when unsaid.
     pub draw_rank: Option<u8>,
+    /// The legend of a data-driven colour: one entry per colour, with the property values
+    /// drawn in it and its titles (empty: the layer's own colour says it all).
+    pub legend: Vec<LegendEntry>,
+}
+
+/// One line of a layer's legend: a colour, what it means (vi/en) and the property values drawn
+/// in it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LegendEntry {
+    /// Colour (CSS hex).
+    pub colour: String,
+    /// Meaning in Vietnamese.
+    pub title_vi: String,
+    /// Meaning in English.
+    pub title_en: String,
+    /// Values of the styled property drawn in this colour (empty for the fallback).
+    pub values: Vec<String>,
 }
 
 /// What every layer plugin tells the platform about itself.

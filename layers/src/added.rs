@@ -465,7 +465,16 @@ pub async fn drop_layer(pool: &PgPool, id: &str, force: bool) -> Result<i64, Add
 
 /// The registry of every layer: the built-in ones and those added without code.
 pub async fn registry(pool: &PgPool) -> Result<LayerRegistry, LayerError> {
-    let mut registry = crate::registry()?;
+    let built_in = crate::catalog::declarations_with_data(pool)
+        .await
+        .map_err(|e| LayerError::Invalid {
+            id: "*".into(),
+            reason: format!("the built-in layers' code lists were not read: {e}"),
+        })?;
+    let mut registry = LayerRegistry::new();
+    for layer in built_in {
+        crate::register(&mut registry, layer)?;
+    }
     let added = load(pool).await.map_err(|e| LayerError::Invalid {
         id: "*".into(),
         reason: e.to_string(),

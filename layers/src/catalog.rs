@@ -73,10 +73,22 @@ pub fn sector_by_id(id: &str) -> Option<&'static Sector> {
     SECTORS.iter().find(|s| s.id == id)
 }
 
-/// The built-in layers, as their owners declare them.
+/// The built-in layers, as their owners declare them without the database (styles that draw
+/// code lists kept as data — planning zones by function — fall back to one colour).
 pub fn declarations() -> Vec<LayerDecl> {
+    declarations_over(planning::plugin::layers())
+}
+
+/// The built-in layers with what their owners keep as data read from the database (the
+/// planned-function code list of planning zones: colours and legend).
+pub async fn declarations_with_data(pool: &sqlx::PgPool) -> Result<Vec<LayerDecl>, sqlx::Error> {
+    let functions = planning::functions::load(pool).await?;
+    Ok(declarations_over(planning::plugin::layers_with(&functions)))
+}
+
+fn declarations_over(planning: Vec<LayerDecl>) -> Vec<LayerDecl> {
     let mut all = land::plugin::layers();
-    all.extend(planning::plugin::layers());
+    all.extend(planning);
     all.extend(utilities::plugin::layers());
     all.extend(sectors::plugin::layers());
     all.extend(ioc::plugin::layers());

@@ -14,8 +14,9 @@
 //! possible (a composite tile takes at most 16 layers) and would make every tile carry every
 //! network; per-sector tiles are also fetched only while a sector's layers are in view.
 //!
-//! Colours: parcels and planning zones by land-use code ([`land::land_use::map_colour`]; the
-//! planning zones' function codes are land-use codes), networks by their kind (water blue,
+//! Colours: parcels by land-use code ([`land::land_use::map_colour`]), planning zones by planned
+//! function (the planning palette, `planning::functions`, read from the database when the
+//! registry is built there; each layer's `legend` goes into `bando:layers`), networks by their kind (water blue,
 //! drains brown, power by voltage, roads by class), the rest from the registry's
 //! [`StyleHints`](gis_core::layer::StyleHints). Only public properties are referenced.
 //!
@@ -146,6 +147,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
         .collect();
 
     let mut fills = Vec::new();
+    let mut extrusions = Vec::new();
     let mut lines = Vec::new();
     let mut points = Vec::new();
     let mut labels = Vec::new();
@@ -161,7 +163,10 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
         let l = Presented::new(layer.as_ref());
         match dimension(layer.geometry_kind()) {
             2 => {
-                if let Some(fill) = l.fill() {
+                // Drawn in 3D on screen (buildings), else flat.
+                if let Some(extrusion) = l.extrusion() {
+                    extrusions.push(extrusion);
+                } else if let Some(fill) = l.fill() {
                     fills.push(fill);
                 }
                 lines.push(l.outline());
@@ -181,6 +186,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
     })];
     style_layers.extend(fills);
     style_layers.extend(lines);
+    style_layers.extend(extrusions);
     style_layers.extend(points);
     style_layers.extend(labels);
     // Layers off at start are in the style, switched off, so the map can offer them.
@@ -232,13 +238,19 @@ fn describe(layer: &dyn Layer) -> Value {
         .filter(|p| p.access == Access::Public)
         .map(|p| json!({"name": p.name, "title_vi": p.title_vi, "title_en": p.title_en}))
         .collect();
-    json!({
+    let mut described = json!({
         "title_vi": layer.title_vi(),
         "title_en": layer.title_en(),
         "sector": layer.sector(),
         "visible": layer.visible_at_start(),
         "properties": properties,
-    })
+    });
+    // A data-driven colour's legend: colour, titles and the values drawn in it.
+    let legend = layer.style().legend;
+    if !legend.is_empty() {
+        described["legend"] = json!(legend);
+    }
+    described
 }
 
 fn dimension(kind: GeometryKind) -> u8 {
@@ -310,6 +322,13 @@ impl<'a> Presented<'a> {
             .line_color
             .clone()
             .unwrap_or_else(|| "#555555".into())
+    }
+
+    fn extrusion(&self) -> Option<Value> {
+        let paint = self.hints.extrusion_paint.clone()?;
+        let mut m = self.base("extrusion", "fill-extrusion");
+        m.insert("paint".into(), paint);
+        Some(Value::Object(m))
     }
 
     fn fill(&self) -> Option<Value> {

@@ -8,9 +8,12 @@
 //! ([`plans`]: drafts, approval superseding the replaced plan, documents, comparison); a
 //! parcel's information sheet ([`sheet`]: public parcel data, land use, the report over the plans
 //! in force, the data date — what the portal shows and prints).
-//! Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
+//! The planned functions of zones are data ([`functions`]: the TT 04/2022 working list with
+//! titles and the planning palette). Migrations 2001–2999 ([`MIGRATIONS`]). Knows nothing of HTTP.
 #![deny(missing_docs)]
 
+pub mod documents;
+pub mod functions;
 pub mod plans;
 pub mod plugin;
 pub mod report;

@@ -12,10 +12,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// The tables whose rows belong to a plan.
-const PLAN_TABLES: [&str; 3] = [
+const PLAN_TABLES: [&str; 4] = [
     "planning.zones",
     "planning.red_lines",
     "planning.building_lines",
+    "planning.buildings",
 ];
 
 /// Errors of the plans.
@@ -51,6 +52,9 @@ pub enum PlanError {
     /// A value given by the caller is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// An approved plan is annulled only by a decision, and none was given.
+    #[error("plan {0} is approved and in force: annulling it needs the decision that does (decision_number)")]
+    DecisionRequired(i64),
 }
 
 /// A plan level.
@@ -86,6 +90,16 @@ pub struct Approval {
     pub valid_until: Option<NaiveDate>,
     /// The approval day (defaults to today; tests and back-filled history give one).
     pub approved_on: Option<NaiveDate>,
+}
+
+/// A withdrawal: the decision annulling an approved plan (required for one) or ending a
+/// draft's review (optional).
+#[derive(Debug, Clone, Default)]
+pub struct Withdrawal {
+    /// Decision number (e.g. "567/QĐ-UBND").
+    pub decision_number: Option<String>,
+    /// Decision date.
+    pub decision_date: Option<NaiveDate>,
 }
 
 /// A document of a plan (without its bytes).
@@ -132,6 +146,10 @@ pub struct Plan {
     pub approved_on: Option<String>,
     /// Day it was superseded.
     pub superseded_on: Option<String>,
+    /// The decision that withdrew (annulled) it.
+    pub withdrawal_decision: Option<String>,
+    /// Day it was withdrawn.
+    pub withdrawn_on: Option<String>,
     /// Zones in this version.
     pub zones: i64,
     /// Red lines in this version.
@@ -147,7 +165,7 @@ const PLAN_SELECT: &str = "SELECT p.id, p.name, p.level, p.status, p.decision_nu
         p.decision_date::text, p.authority, p.valid_from::text, p.valid_until::text, p.replaces,
         (SELECT max(n.id) FROM planning.plans n WHERE n.replaces = p.id AND n.status <> 'withdrawn'
            AND ($1 OR n.status <> 'draft')) AS replaced_by,
-        p.approved_on::text, p.superseded_on::text,
+        p.approved_on::text, p.superseded_on::text, p.withdrawal_decision, p.withdrawn_on::text,
         (SELECT count(*) FROM planning.zones z WHERE z.plan_id = p.id) AS zones,
         (SELECT count(*) FROM planning.red_lines r WHERE r.plan_id = p.id) AS red_lines,
         (SELECT count(*) FROM planning.building_lines b WHERE b.plan_id = p.id) AS building_lines
@@ -278,7 +296,7 @@ async fn documents_of(pool: &PgPool, ids: &[i64]) -> Result<Vec<(i64, Document)>
         doc: Document,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT plan_id, id, title, file_name, media_type, octet_length(content)::bigint AS bytes
+        "SELECT plan_id, id, title, file_name, media_type, coalesce(octet_length(content)::bigint, file_bytes, 0) AS bytes
          FROM planning.plan_documents WHERE plan_id = ANY($1) ORDER BY id",
     )
     .bind(ids)
@@ -394,8 +412,19 @@ async fn lock_plan(
 /// Withdraws plan `id`: a draft is dropped from review, an approved plan in force is annulled
 /// and the plan it superseded comes back into force (its supersession undone), in one
 /// transaction; then `bando_layer_changes` names both plans' areas so every server drops
-/// those tiles. Superseded and withdrawn plans cannot be withdrawn.
-pub async fn withdraw(pool: &PgPool, id: i64) -> Result<Withdrawn, PlanError> {
+/// those tiles. Superseded and withdrawn plans cannot be withdrawn; an approved plan needs the
+/// decision annulling it ([`PlanError::DecisionRequired`]).
+pub async fn withdraw(pool: &PgPool, id: i64, by: &Withdrawal) -> Result<Withdrawn, PlanError> {
+    let decision = by
+        .decision_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    if decision.is_some_and(|d| d.chars().count() > 100) {
+        return Err(PlanError::Invalid(
+            "a decision number has at most 100 characters".into(),
+        ));
+    }
     let mut tx = pool.begin().await?;
     let (status, replaces) = lock_plan(&mut tx, id).await?;
     if status != "draft" && status != "approved" {
@@ -405,10 +434,19 @@ pub async fn withdraw(pool: &PgPool, id: i64) -> Result<Withdrawn, PlanError> {
             what: "only a draft or an approved plan in force can be withdrawn",
         });
     }
-    sqlx::query("UPDATE planning.plans SET status = 'withdrawn' WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    if status == "approved" && decision.is_none() {
+        return Err(PlanError::DecisionRequired(id));
+    }
+    sqlx::query(
+        "UPDATE planning.plans SET status = 'withdrawn', withdrawal_decision = $2,
+             withdrawal_date = $3, withdrawn_on = current_date
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(decision)
+    .bind(by.decision_date)
+    .execute(&mut *tx)
+    .await?;
     // An annulled approval gives the superseded plan back its force.
     let mut restored = None;
     if let (true, Some(old)) = (status == "approved", replaces) {
@@ -492,15 +530,64 @@ pub async fn add_document(
     .await?)
 }
 
-/// A document's file name, media type and bytes, if its plan is one the reader sees.
+/// Adds a document kept in the documents directory (`rel`: its path relative to the directory,
+/// [`crate::documents::DocumentsDir::relative`]) to plan `plan`; its id.
+pub async fn add_document_file(
+    pool: &PgPool,
+    plan: i64,
+    title: &str,
+    file_name: &str,
+    rel: &str,
+    bytes: i64,
+) -> Result<i64, PlanError> {
+    if file_name.is_empty() || file_name.contains(['/', '\\']) {
+        return Err(PlanError::Invalid(format!(
+            "document file name {file_name:?} must be a plain name"
+        )));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM planning.plans WHERE id = $1)")
+            .bind(plan)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        return Err(PlanError::NotFound(plan));
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO planning.plan_documents (plan_id, title, file_name, media_type, path, file_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(plan)
+    .bind(title)
+    .bind(file_name)
+    .bind(crate::documents::media_type(file_name))
+    .bind(rel)
+    .bind(bytes)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Where a document's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// In the database.
+    Bytes(Vec<u8>),
+    /// In the documents directory, at this relative path.
+    File(String),
+}
+
+/// A document's file name, media type and where its bytes are, if its plan is one the reader
+/// sees.
 pub async fn document(
     pool: &PgPool,
     plan: i64,
     doc: i64,
     drafts: bool,
-) -> Result<Option<(String, String, Vec<u8>)>, PlanError> {
-    Ok(sqlx::query_as(
-        "SELECT d.file_name, d.media_type, d.content
+) -> Result<Option<(String, String, Stored)>, PlanError> {
+    /// File name, media type, bytes or path.
+    type Row = (String, String, Option<Vec<u8>>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT d.file_name, d.media_type, d.content, d.path
          FROM planning.plan_documents d JOIN planning.plans p ON p.id = d.plan_id
          WHERE d.plan_id = $1 AND d.id = $2 AND ($3 OR p.status IN ('approved', 'superseded'))",
     )
@@ -508,7 +595,16 @@ pub async fn document(
     .bind(doc)
     .bind(drafts)
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    Ok(row.map(|(name, media, content, path)| {
+        let stored = match (content, path) {
+            (Some(bytes), _) => Stored::Bytes(bytes),
+            (None, Some(rel)) => Stored::File(rel),
+            // The table's check keeps one of them.
+            (None, None) => Stored::Bytes(Vec::new()),
+        };
+        (name, media, stored)
+    }))
 }
 
 /// The zones of plan `to` against those of plan `from` (matched by their delivery id): a

@@ -1,12 +1,17 @@
-//! Urban planning's layers, declared once: planning zones coloured by their planned land-use
-//! function, red lines and building lines. Each declares [`PLAN_ROWS`]: everyone reads the
-//! rows of approved plans in force; planners (and administrators) also read drafts.
+//! Urban planning's layers, declared once: planning zones coloured by their planned function
+//! (the planning palette of [`crate::functions`], with its legend), red lines, building lines
+//! and buildings (footprints drawn in 3D by height or floors, existing or planned). Each declares [`PLAN_ROWS`]: everyone reads the rows of approved plans in force;
+//! planners (and administrators) also read drafts. Zone imports report functions that are not
+//! in the code list ([`ZoneHooks`]).
 
-use gis_core::declare::LayerDecl;
-use gis_core::layer::{RowFilter, StyleHints};
+use gis_core::bulk::StagedRow;
+use gis_core::declare::{ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture};
+use gis_core::layer::{LegendEntry, RowFilter, StyleHints};
 use serde_json::json;
+use sqlx::PgConnection;
 
-use crate::tables::{BUILDING_LINES, RED_LINES, ZONES};
+use crate::functions::Functions;
+use crate::tables::{BUILDINGS, BUILDING_LINES, RED_LINES, ZONES};
 
 /// Rows of approved plans in force (and rows imported before plans existed, which carry
 /// none): what everyone reads. `{t}` is the table alias with its dot.
@@ -18,14 +23,26 @@ pub const IN_FORCE: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FROM 
 pub const WITH_DRAFTS: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FROM planning.plans \
      WHERE status IN ('approved', 'draft'))";
 
+/// Colour of existing buildings (flat on printed maps, extruded on screen).
+pub const EXISTING_BUILDING: &str = "#c8b8a2";
+/// Colour of planned buildings.
+pub const PLANNED_BUILDING: &str = "#6f9fd8";
+
 /// The row filter of every planning layer.
 pub const PLAN_ROWS: RowFilter = RowFilter {
     everyone: IN_FORCE,
     insiders: Some(WITH_DRAFTS),
 };
 
-/// Planning's layers.
+/// Planning's layers without the database: zones are drawn in one colour, with no legend (the
+/// function code list is data; servers build their styles with [`layers_with`]).
 pub fn layers() -> Vec<LayerDecl> {
+    layers_with(&Functions::default())
+}
+
+/// Planning's layers, zones coloured by the function code list `functions`
+/// ([`crate::functions::load`]).
+pub fn layers_with(functions: &Functions) -> Vec<LayerDecl> {
     // Plans change by decision.
     const HOUR: u32 = 3600;
     let zones = LayerDecl::new(
@@ -56,21 +73,70 @@ pub fn layers() -> Vec<LayerDecl> {
         (14, 20),
         "#377eb8",
     );
+    let buildings = LayerDecl::new(
+        BUILDINGS,
+        "Công trình xây dựng",
+        "Buildings",
+        "planning",
+        (15, 20),
+        "#8a7a66",
+    )
+    .filled(EXISTING_BUILDING)
+    .shown();
     vec![
         LayerDecl {
             cache_max_age: HOUR,
             style: StyleHints {
-                // A zone's function is a land-use code: the land-use map's colours.
+                // In 3D on screen: the height given, else floors of 3.6 m; planned ones blue.
+                extrusion_paint: Some(json!({
+                    "fill-extrusion-color": ["match", ["get", "status"],
+                        "planned", PLANNED_BUILDING, EXISTING_BUILDING],
+                    "fill-extrusion-height": ["coalesce", ["get", "height_m"],
+                        ["*", ["coalesce", ["get", "floors"], 1], 3.6]],
+                    "fill-extrusion-base": 0,
+                    "fill-extrusion-opacity": 0.85,
+                })),
+                legend: vec![
+                    LegendEntry {
+                        colour: EXISTING_BUILDING.into(),
+                        title_vi: "Công trình hiện trạng".into(),
+                        title_en: "Existing building".into(),
+                        values: vec!["existing".into()],
+                    },
+                    LegendEntry {
+                        colour: PLANNED_BUILDING.into(),
+                        title_vi: "Công trình theo quy hoạch".into(),
+                        title_en: "Planned building".into(),
+                        values: vec!["planned".into()],
+                    },
+                ],
+                draw_rank: Some(40),
+                ..buildings.style.clone()
+            },
+            styles: &["public"],
+            row_filter: Some(PLAN_ROWS),
+            ..buildings
+        },
+        LayerDecl {
+            cache_max_age: HOUR,
+            style: StyleHints {
+                // The planning palette by function (codes or the land-use codes they map).
                 fill_paint: Some(json!({
-                    "fill-color": land::land_use::colour_expression("land_use_function", "#ffd1dc"),
+                    "fill-color": functions.colour_expression("land_use_function"),
                     "fill-opacity": 0.75,
                 })),
+                legend: if functions.0.is_empty() {
+                    Vec::new()
+                } else {
+                    functions.legend()
+                },
                 label_min_zoom: Some(15),
                 draw_rank: Some(2),
                 ..zones.style.clone()
             },
             styles: &["public"],
             row_filter: Some(PLAN_ROWS),
+            hooks: Some(&ZoneHooks),
             ..zones
         },
         LayerDecl {
@@ -97,4 +163,32 @@ pub fn layers() -> Vec<LayerDecl> {
             ..building
         },
     ]
+}
+
+/// The zones' import check: planned functions that are not in the code list are reported.
+pub struct ZoneHooks;
+
+impl LayerHooks for ZoneHooks {
+    fn import_checks(&self, _ctx: ImportContext) -> Option<Box<dyn ImportChecks>> {
+        Some(Box::new(ZoneChecks))
+    }
+}
+
+struct ZoneChecks;
+
+impl ImportChecks for ZoneChecks {
+    fn observe(&mut self, _row: &StagedRow) {}
+
+    fn findings<'a>(
+        self: Box<Self>,
+        conn: &'a mut PgConnection,
+        stage: &'a str,
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(async move {
+            Ok(crate::functions::unknown_in(conn, stage)
+                .await?
+                .into_iter()
+                .collect())
+        })
+    }
 }

@@ -33,12 +33,18 @@ pub struct ZoneShare {
     pub zone_code: String,
     /// Zone name, if any.
     pub zone_name: Option<String>,
-    /// Planned land-use function as recorded (a land-use code such as ODT).
+    /// Planned function as recorded (a code of the function list, or a land-use code such as
+    /// ODT that the list maps).
     pub function_code: Option<String>,
-    /// Official Vietnamese name of that code, when it is a known land-use code.
+    /// The function of the list it names (`planning.zone_functions`), `None` when it names none.
+    pub planned_function: Option<String>,
+    /// Vietnamese title of that function; for a recorded code the list does not know, the
+    /// title of that case ([`crate::functions::UNKNOWN_VI`]).
     pub function_name_vi: Option<String>,
-    /// English gloss of that code.
+    /// English title of that function (or [`crate::functions::UNKNOWN_EN`]).
     pub function_name_en: Option<String>,
+    /// The planning palette's colour of the function (grey when unknown).
+    pub function_colour: Option<String>,
     /// Area of the parcel inside the zone, m² (parcel's TM-3 zone).
     pub area_m2: f64,
     /// That area as a percentage of the parcel's area.
@@ -51,6 +57,8 @@ pub struct ZoneShare {
     pub max_height_m: Option<f64>,
     /// Setback, m.
     pub setback_m: Option<f64>,
+    /// Floor area ratio (hệ số sử dụng đất).
+    pub far: Option<f64>,
     /// Approving decision.
     pub decision_number: Option<String>,
     /// Date of the decision (ISO 8601).
@@ -101,9 +109,14 @@ struct ZoneRow {
     max_floors: Option<i64>,
     max_height_m: Option<f64>,
     setback_m: Option<f64>,
+    far: Option<f64>,
     decision_number: Option<String>,
     decision_date: Option<String>,
     area: f64,
+    fn_code: Option<String>,
+    fn_title_vi: Option<String>,
+    fn_title_en: Option<String>,
+    fn_colour: Option<String>,
 }
 
 /// Which plans a report reads.
@@ -148,9 +161,16 @@ pub async fn overlay(
     let rows: Vec<ZoneRow> = sqlx::query_as(&format!(
         "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
          SELECT z.plan_id, z.zone_code, z.name, z.land_use_function, z.density_pct, z.max_floors,
-                z.max_height_m, z.setback_m, z.decision_number, z.decision_date::text,
-                ST_Area(ST_Intersection(ST_Transform(z.geom, ST_SRID(p.g)), p.g)) AS area
-         FROM planning.zones z, p
+                z.max_height_m, z.setback_m, z.far, z.decision_number, z.decision_date::text,
+                ST_Area(ST_Intersection(ST_Transform(z.geom, ST_SRID(p.g)), p.g)) AS area,
+                f.code AS fn_code, f.title_vi AS fn_title_vi, f.title_en AS fn_title_en,
+                f.colour AS fn_colour
+         FROM p, planning.zones z
+         LEFT JOIN LATERAL (
+             SELECT f.code, f.title_vi, f.title_en, f.colour FROM planning.zone_functions f
+             WHERE f.code = upper(btrim(z.land_use_function))
+                OR upper(btrim(z.land_use_function)) = ANY (f.land_use_codes)
+             ORDER BY f.code = upper(btrim(z.land_use_function)) DESC LIMIT 1) f ON true
          WHERE z.geom_3857 && ST_Transform(p.g, 3857)
            AND ST_Intersects(ST_Transform(z.geom, ST_SRID(p.g)), p.g) AND {rows_z}
          ORDER BY area DESC, z.zone_code"
@@ -188,10 +208,20 @@ pub async fn overlay(
         .into_iter()
         .filter(|r| r.area > 0.0)
         .map(|r| {
-            let code = r
-                .land_use_function
-                .as_deref()
-                .and_then(|c| land::land_use::validate(c, None).ok());
+            // A recorded function the list does not know says so (grey on the map too).
+            let unknown = r.fn_code.is_none()
+                && r.land_use_function
+                    .as_deref()
+                    .is_some_and(|c| !c.trim().is_empty());
+            let (name_vi, name_en, colour) = if unknown {
+                (
+                    Some(crate::functions::UNKNOWN_VI.to_string()),
+                    Some(crate::functions::UNKNOWN_EN.to_string()),
+                    Some(crate::functions::UNKNOWN_COLOUR.to_string()),
+                )
+            } else {
+                (r.fn_title_vi, r.fn_title_en, r.fn_colour)
+            };
             ZoneShare {
                 plan_id: r.plan_id,
                 percent: if parcel_area_m2 > 0.0 {
@@ -202,13 +232,16 @@ pub async fn overlay(
                 zone_code: r.zone_code,
                 zone_name: r.name,
                 function_code: r.land_use_function,
-                function_name_vi: code.map(|c| c.name_vi.to_string()),
-                function_name_en: code.map(|c| c.name_en.to_string()),
+                planned_function: r.fn_code,
+                function_name_vi: name_vi,
+                function_name_en: name_en,
+                function_colour: colour,
                 area_m2: r.area,
                 density_pct: r.density_pct,
                 max_floors: r.max_floors,
                 max_height_m: r.max_height_m,
                 setback_m: r.setback_m,
+                far: r.far,
                 decision_number: r.decision_number,
                 decision_date: r.decision_date,
             }

@@ -30,6 +30,8 @@ pub const ZONES: FeatureTable = FeatureTable {
             .titled("Chiều cao tối đa (m)", "Maximum height (m)"),
         Column::new("setback_m", Double, &["KHOANGLUI", "LUI"], false)
             .titled("Khoảng lùi (m)", "Setback (m)"),
+        Column::new("far", Double, &["HSSDD", "HSSD", "HESOSDD"], false)
+            .titled("Hệ số sử dụng đất (lần)", "Floor area ratio"),
         Column::new(
             "decision_number",
             Text,
@@ -83,5 +85,29 @@ pub const BUILDING_LINES: FeatureTable = FeatureTable {
     check: None,
 };
 
+/// `planning.buildings`: footprints, existing or planned (a planned one belongs to a plan).
+pub const BUILDINGS: FeatureTable = FeatureTable {
+    kind: "buildings",
+    schema: "planning",
+    table: "buildings",
+    geometry: GeometryKind::MultiPolygon,
+    columns: &[
+        Column::new("plan_id", Integer, &[], false).titled("Phương án quy hoạch", "Plan"),
+        Column::new("building_code", Text, &["MACT", "MA_CT", "MANHA"], true)
+            .titled("Mã công trình", "Building code"),
+        Column::new("name", Text, &["TENCT", "TEN_CT"], false).titled("Tên công trình", "Name"),
+        Column::new("status", Text, &["TRANGTHAI", "TINHTRANG"], false).titled(
+            "Hiện trạng / quy hoạch (existing, planned)",
+            "Existing or planned",
+        ),
+        Column::new("floors", Integer, &["SOTANG", "TANGCAO"], false).titled("Số tầng", "Floors"),
+        Column::new("height_m", Double, &["CHIEUCAO", "CAO"], false)
+            .titled("Chiều cao (m)", "Height (m)"),
+    ],
+    natural_key: NaturalKey::SourceIdWithin("plan_id"),
+    source_id_fields: &["MACT", "MA_CT", "MANHA"],
+    check: None,
+};
+
 /// Every planning feature table.
-pub const ALL: [FeatureTable; 3] = [ZONES, RED_LINES, BUILDING_LINES];
+pub const ALL: [FeatureTable; 4] = [ZONES, RED_LINES, BUILDING_LINES, BUILDINGS];

@@ -39,6 +39,7 @@ start_sample_server() {
     planning_zones.gpkg:planning_zones planning_zones_dongnai.gpkg:planning_zones \
     red_lines.gpkg:red_lines red_lines_dongnai.gpkg:red_lines \
     building_lines.gpkg:building_lines building_lines_dongnai.gpkg:building_lines \
+    buildings.gpkg:buildings buildings_dongnai.gpkg:buildings \
     roads.gpkg:roads bus_stops.geojson:bus_stops; do
     "$bando" --data-dir "$work/state" import "$work/sample/${pair%%:*}" --layer "${pair##*:}" >/dev/null 2>>"$work/import.log" || {
       cat "$work/import.log" >&2

@@ -291,6 +291,7 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
                 "floors": z.max_floors.map(|f| f.to_string()).unwrap_or_else(|| "—".into()),
                 "height": limit(z.max_height_m, "m", 1),
                 "setback": limit(z.setback_m, "m", 1),
+                "far": z.far.map(|v| number_vi(v, 1)).unwrap_or_else(|| "—".into()),
                 "decision": opt(&z.decision_number),
             })
         })

@@ -66,6 +66,9 @@ pub struct SharedState {
     pub cors_origins: std::sync::OnceLock<Vec<String>>,
     /// Tolerances of the cadastral rules on writes (`[land]`); unset: the defaults.
     pub land: std::sync::OnceLock<land::edit::Tolerances>,
+    /// The plan documents directory (`[planning] documents_dir`); unset: documents kept as
+    /// files cannot be served (503).
+    pub plan_documents: std::sync::OnceLock<planning::documents::DocumentsDir>,
     /// The water network graph, kept current from change notifications
     /// ([`utilities::network::live`]); built with the first trace.
     pub networks: Arc<utilities::network::live::LiveNetwork>,
@@ -179,6 +182,7 @@ impl AppState {
             sign_in: std::sync::OnceLock::new(),
             cors_origins: std::sync::OnceLock::new(),
             land: std::sync::OnceLock::new(),
+            plan_documents: std::sync::OnceLock::new(),
             tiles: match replica {
                 None => TileService::new(pools.tiles.clone(), layers.clone(), tiles),
                 Some(_) => TileService::new(pools.tiles.clone(), layers.clone(), tiles)

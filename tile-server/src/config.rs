@@ -40,6 +40,18 @@ pub struct RawConfig {
     /// `[networks]` section.
     #[serde(default)]
     pub networks: RawNetworks,
+    /// `[planning]` section.
+    #[serde(default)]
+    pub planning: RawPlanning,
+}
+
+/// `[planning]`: where plan documents are kept when not in the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanning {
+    /// Directory of plan documents: `bando plan document ID FILE` stores FILE's path under it
+    /// instead of its bytes, and the server reads it from there (`planning::documents`).
+    pub documents_dir: Option<PathBuf>,
 }
 
 /// `[land]`: the tolerances of the cadastral rules on land officers' writes
@@ -273,6 +285,9 @@ pub struct Config {
     pub land: land::edit::Tolerances,
     /// How the network graph is joined.
     pub networks: utilities::network::Settings,
+    /// Directory of plan documents (`[planning] documents_dir`, `BANDO_PLAN_DOCUMENTS_DIR`);
+    /// checked where it is used (serve, `bando plan document`).
+    pub plan_documents_dir: Option<PathBuf>,
 }
 
 impl RawConfig {
@@ -291,7 +306,7 @@ impl RawConfig {
     /// Applies environment overrides: `BANDO_LISTEN`, `BANDO_REQUEST_TIMEOUT_SECS`,
     /// `BANDO_BODY_LIMIT_BYTES`, `DATABASE_URL`, `BANDO_DB_READ_URLS` (comma-separated),
     /// `BANDO_DATA_DIR`, `BANDO_DB_MAX_CONNECTIONS`,
-    /// `BANDO_WEB_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, `BANDO_MQTT_URL`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
+    /// `BANDO_WEB_DIR`, `BANDO_PLAN_DOCUMENTS_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, `BANDO_MQTT_URL`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
     /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
@@ -311,6 +326,9 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_WEB_DIR") {
             self.server.web_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("BANDO_PLAN_DOCUMENTS_DIR") {
+            self.planning.documents_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env("BANDO_FONT_DIR") {
             self.server.font_dir = Some(PathBuf::from(v));
@@ -575,6 +593,7 @@ impl RawConfig {
             });
         }
         Ok(Config {
+            plan_documents_dir: self.planning.documents_dir,
             land,
             networks,
             ioc: IocSettings { broker, ingest },

@@ -243,8 +243,16 @@ enum PlanAction {
     Withdraw {
         /// The plan's id.
         id: i64,
+        /// The decision annulling it, e.g. "567/QĐ-UBND" (required for an approved plan).
+        #[arg(long)]
+        decision: Option<String>,
+        /// Decision date (YYYY-MM-DD).
+        #[arg(long)]
+        decision_date: Option<String>,
     },
-    /// Attach a document (the decision as PDF, …) to a plan; stored in the database.
+    /// Attach a document (the decision as PDF, …) to a plan: with `[planning] documents_dir`
+    /// the file must lie under it and its path is stored; otherwise its bytes are stored in the
+    /// database.
     Document {
         /// The plan's id.
         id: i64,
@@ -253,6 +261,9 @@ enum PlanAction {
         /// Title. Default: the file's name.
         #[arg(long)]
         title: Option<String>,
+        /// Store the bytes in the database even when a documents directory is configured.
+        #[arg(long)]
+        in_database: bool,
     },
 }
 
@@ -564,7 +575,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Plan { action } => {
             let config = load_config(&cli, None)?;
-            with_db(&config, async |db| plan_command(&db.pool, action).await).await
+            let documents_dir = config.plan_documents_dir.clone();
+            with_db(&config, async |db| {
+                plan_command(&db.pool, action, documents_dir.as_deref()).await
+            })
+            .await
         }
         Command::Layer { action } => {
             let config = load_config(&cli, None)?;
@@ -1009,6 +1024,11 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     let audit = state.audit.clone();
     let _ = state.cors_origins.set(config.cors_origins.clone());
     let _ = state.land.set(config.land);
+    if let Some(dir) = &config.plan_documents_dir {
+        let dir = planning::documents::DocumentsDir::open(dir)
+            .context("[planning] documents_dir (BANDO_PLAN_DOCUMENTS_DIR)")?;
+        let _ = state.plan_documents.set(dir);
+    }
     if let Some(issuer) = &dev_issuer {
         println!(
             "bando: development sign-in at {}/authorize",
@@ -1139,7 +1159,11 @@ async fn plan_for_import(
     Ok(Some(id))
 }
 
-async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
+async fn plan_command(
+    pool: &sqlx::PgPool,
+    action: &PlanAction,
+    plan_documents_dir: Option<&std::path::Path>,
+) -> Result<()> {
     use planning::plans;
     match action {
         PlanAction::List => {
@@ -1185,8 +1209,16 @@ async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
                     .unwrap_or_default()
             );
         }
-        PlanAction::Withdraw { id } => {
-            let done = plans::withdraw(pool, *id).await?;
+        PlanAction::Withdraw {
+            id,
+            decision,
+            decision_date,
+        } => {
+            let by = plans::Withdrawal {
+                decision_number: decision.clone(),
+                decision_date: decision_date.as_deref().map(plans::parse_day).transpose()?,
+            };
+            let done = plans::withdraw(pool, *id, &by).await?;
             println!(
                 "plan {} withdrawn{}",
                 done.plan.id,
@@ -1195,7 +1227,45 @@ async fn plan_command(pool: &sqlx::PgPool, action: &PlanAction) -> Result<()> {
                     .unwrap_or_default()
             );
         }
-        PlanAction::Document { id, file, title } => {
+        PlanAction::Document {
+            id,
+            file,
+            title,
+            in_database,
+        } => {
+            // With a documents directory, the file stays there and its path is stored.
+            if let (Some(dir), false) = (plan_documents_dir, *in_database) {
+                let dir = planning::documents::DocumentsDir::open(dir)
+                    .context("[planning] documents_dir (BANDO_PLAN_DOCUMENTS_DIR)")?;
+                let rel = dir.relative(file).with_context(|| {
+                    format!(
+                        "put the file under {} (or use --in-database)",
+                        dir.root().display()
+                    )
+                })?;
+                let size = std::fs::metadata(file)
+                    .with_context(|| format!("reading {}", file.display()))?
+                    .len();
+                let name = file
+                    .file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "document".into());
+                let doc = plans::add_document_file(
+                    pool,
+                    *id,
+                    title.as_deref().unwrap_or(&name),
+                    &name,
+                    &rel,
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                )
+                .await?;
+                println!(
+                    "document {doc} ({}, {size} bytes, kept as {rel} in {}) added to plan {id}",
+                    planning::documents::media_type(&name),
+                    dir.root().display()
+                );
+                return Ok(());
+            }
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let name = file

@@ -2,7 +2,8 @@
 // together, handing each the map and the state it needs:
 //   style.mjs (style + catalog) → tree.mjs (layers by sector) → hash.mjs (view in the URL);
 //   identify.mjs, measure.mjs, search.mjs, coordinates.mjs; language.mjs and status.mjs for all;
-//   signin.mjs (OIDC + PKCE) → account.mjs (the bar's sign-in) and http.mjs (the bearer token).
+//   signin.mjs (OIDC + PKCE) → account.mjs (the bar's sign-in) and http.mjs (the bearer token);
+//   compare.mjs (plan versions compared, for planners); legend.mjs (under a layer in the tree).
 // Everything it loads comes from the bando that served it.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { createLanguage } from '/map/language.mjs';
@@ -18,6 +19,7 @@ import { createCoordinates } from '/map/coordinates.mjs';
 import { createHttp } from '/map/http.mjs';
 import { createSignIn } from '/map/signin.mjs';
 import { createAccount } from '/map/account.mjs';
+import { createCompare } from '/map/compare.mjs';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -68,6 +70,14 @@ async function start(language, status) {
   const coordinates = createCoordinates(map, {
     proj4: window.proj4, language, wgs84: $('#coords-wgs84'), vn2000: $('#coords-vn2000'),
   });
+  const compare = createCompare(map, {
+    http, language, status, user: () => signIn.user,
+    elements: {
+      panel: $('#compare'), from: $('#compare-from'), to: $('#compare-to'),
+      run: $('#compare-run'), clear: $('#compare-clear'), summary: $('#compare-summary'),
+    },
+  });
+  await compare.refresh().catch((e) => status.error(`${language.t('compareFailed')}: ${e.message}`));
   map.on('click', (e) => {
     if (measure.active) measure.addVertex(e.lngLat);
     else identify.identify(e.lngLat);
@@ -76,7 +86,7 @@ async function start(language, status) {
 
   // For the browser tests and the console.
   window.bando = {
-    map, catalog, measure,
+    map, catalog, measure, compare,
     user: () => signIn.user,
     errors: status.errors,
     identify: (lng, lat) => identify.identify(new maplibregl.LngLat(lng, lat)),

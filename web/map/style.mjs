@@ -17,7 +17,8 @@ function titled(what, item) {
 /**
  * The catalog of a style's root metadata (`bando:sectors`, `bando:layers`), read-only:
  * `sectors` [{ id, title_vi, title_en }] in the server's order, `layers` [{ id, title_vi,
- * title_en, sector, visible, properties: [{ name, title_vi, title_en }], styleLayers: [ids] }]
+ * title_en, sector, visible, properties: [{ name, title_vi, title_en }], legend: [{ colour,
+ * title_vi, title_en, values }], styleLayers: [ids] }]
  * in the server's order, and `layer(id)`.
  */
 export function readCatalog(style) {
@@ -42,6 +43,7 @@ export function readCatalog(style) {
       sector: d.sector,
       visible: d.visible === true,
       properties: Object.freeze(properties.map((p) => Object.freeze({ ...p }))),
+      legend: Object.freeze((d.legend ?? []).map((e) => Object.freeze({ ...e }))),
       styleLayers: Object.freeze(styleLayers),
     });
   });

@@ -1,5 +1,7 @@
 // The layer tree: every layer of the style's catalog, grouped by sector in the server's order,
-// ticked when shown. It owns which layers are visible and switches their style layers.
+// ticked when shown. It owns which layers are visible and switches their style layers; a
+// shown layer with a legend (planning zones by function) lists it under its title.
+import { legendList } from '/map/legend.mjs';
 
 /**
  * Builds the tree in `element` for `map` and returns it: `isVisible(id)`, `visibleIds()`,
@@ -50,6 +52,12 @@ export function createLayerTree(map, { catalog, language, element, shown = null 
         title.textContent = language.title(layer);
         label.append(box, ' ', title);
         group.append(label);
+        if (layer.legend.length) {
+          const legend = legendList(layer.legend, language.current);
+          legend.dataset.legend = layer.id;
+          legend.hidden = !visible.get(layer.id);
+          group.append(legend);
+        }
       }
       element.append(group);
     }
@@ -65,6 +73,8 @@ export function createLayerTree(map, { catalog, language, element, shown = null 
       apply(layer);
       const box = element.querySelector(`label[data-layer="${CSS.escape(id)}"] input`);
       if (box) box.checked = Boolean(on);
+      const legend = element.querySelector(`ul[data-legend="${CSS.escape(id)}"]`);
+      if (legend) legend.hidden = !on;
       changed();
     },
     show(ids) {

@@ -50,4 +50,4 @@ document.getElementById('lang-toggle').addEventListener('click', () => {
 applyLanguage();
 wireSearch({ lang: () => state.lang, status, openSheet });
 if (state.parcel) openSheet(state.parcel);
-window.portal = { state, openSheet };
+window.portal = { state, openSheet, get locationMap() { return locationMap; } };

@@ -3,6 +3,7 @@
 import { getJson } from './api.mjs';
 import { say } from './texts.mjs';
 import { sheetLink } from './link.mjs';
+import { legendList } from '/map/legend.mjs';
 
 const num = (v, digits = 1) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('vi-VN', { maximumFractionDigits: digits }));
 
@@ -29,14 +30,32 @@ export async function renderSheet(article, id, lang, onMap) {
       `${plan.name} — ${say(lang, 'decision')} ${plan.decision_number ?? ''} ${plan.decision_date ?? ''} ${plan.authority ?? ''}`,
       ...plan.documents.map((d) => el('a', { href: d.href, class: 'document', target: '_blank' }, ` [${d.title}]`)))))
     : el('p', { id: 'plans' }, say(lang, 'noPlan'));
-  const head = ['zone', 'fn', 'share', 'pct', 'density', 'floors', 'height', 'setback'].map((k) => el('th', {}, say(lang, k)));
+  const head = ['zone', 'fn', 'share', 'pct', 'density', 'floors', 'height', 'setback', 'far'].map((k) => el('th', {}, say(lang, k)));
+  // The function's colour on the map (the planning palette; grey: not in the code list).
+  const swatch = (z) => {
+    if (!z.function_colour) return null;
+    const s = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    s.style.background = z.function_colour;
+    return s;
+  };
   const zones = el('div', { class: 'table-wrap' }, el('table', { id: 'zones' },
     el('thead', {}, el('tr', {}, ...head)),
     el('tbody', {}, ...data.zones.map((z) => el('tr', { 'data-zone': z.zone_code },
       el('td', {}, z.zone_code),
-      el('td', {}, [z.function_code, lang === 'en' ? z.function_name_en : z.function_name_vi].filter(Boolean).join(' — ')),
+      el('td', { class: 'function', 'data-function': z.planned_function ?? '' }, swatch(z), ' ',
+        [z.function_code, lang === 'en' ? z.function_name_en : z.function_name_vi].filter(Boolean).join(' — ')),
       el('td', {}, num(z.area_m2)), el('td', {}, num(z.percent)), el('td', {}, num(z.density_pct)),
-      el('td', {}, num(z.max_floors, 0)), el('td', {}, num(z.max_height_m)), el('td', {}, num(z.setback_m)))))));
+      el('td', {}, num(z.max_floors, 0)), el('td', {}, num(z.max_height_m)), el('td', {}, num(z.setback_m)),
+      el('td', {}, num(z.far)))))));
+  // The legend of the functions on this sheet, titled from the code list the server keeps.
+  const seen = new Map();
+  for (const z of data.zones) {
+    if (z.function_colour && !seen.has(z.function_colour + z.function_name_vi)) {
+      seen.set(z.function_colour + z.function_name_vi, { colour: z.function_colour, title_vi: z.function_name_vi, title_en: z.function_name_en, values: [z.planned_function ?? z.function_code] });
+    }
+  }
+  const legend = legendList([...seen.values()], lang);
+  legend.id = 'zone-legend';
   const link = sheetLink(p.id, lang);
   const links = el('p', { class: 'links' },
     el('a', { href: link, id: 'share-link' }, say(lang, 'share_link')),
@@ -55,7 +74,7 @@ export async function renderSheet(article, id, lang, onMap) {
       row(say(lang, 'buildingLine'), num(data.building_lines.cut_area_m2), 'building-line'),
       row(say(lang, 'dataDate'), data.data_date ?? '—', 'data-date'))),
     el('h3', {}, say(lang, 'plans')), plans,
-    el('h3', {}, say(lang, 'zones')), zones,
+    el('h3', {}, say(lang, 'zones')), zones, legend,
     links);
   article.hidden = false;
   article.dataset.parcel = String(p.id);

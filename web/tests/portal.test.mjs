@@ -32,6 +32,7 @@ before(async () => {
       ['communes.gpkg', 'communes'],
       ['parcels_binhphuoc.shp', 'parcels'],
       ['planning_zones.gpkg', 'planning_zones'],
+      ['buildings.gpkg', 'buildings'],
     ],
   });
   browser = await launchBrowser();
@@ -101,6 +102,23 @@ test('each search kind finds the parcel and opens its sheet, without draft zones
   assert.ok(!text.includes('NHAP-99'), 'a draft zone is on the public sheet');
   assert.equal(await page.locator('#zones tr[data-zone="NHAP-99"]').count(), 0);
   assert.match(await page.locator('[data-row=data-date] td').innerText(), /^\d{4}-\d{2}-\d{2}$/);
+  // Each zone's function: titled and coloured as the style's legend of planning zones says (the
+  // code list kept as data, planning.zone_functions), with the sheet's own legend below.
+  const style = await (await fetch(`${bando.url}/styles/public.json`)).json();
+  const legend = style.metadata['bando:layers'].planning_zones.legend;
+  assert.ok(legend?.length > 10, 'the zones carry a legend in the style');
+  const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+  const cells = await page.locator('#zones tbody td.function').evaluateAll((tds) => tds.map((td) => ({
+    text: td.innerText.trim(), colour: getComputedStyle(td.querySelector('.swatch')).backgroundColor })));
+  assert.ok(cells.length > 0, 'the parcel lies in a zone');
+  for (const cell of cells) {
+    const code = cell.text.split(' — ')[0].trim().toUpperCase();
+    const entry = legend.find((e) => e.values.includes(code)) ?? legend[legend.length - 1];
+    assert.equal(cell.text, `${cell.text.split(' — ')[0]} — ${entry.title_vi}`, JSON.stringify(cell));
+    assert.equal(cell.colour, rgb(entry.colour), JSON.stringify(cell));
+    const listed = await page.locator(`#zone-legend li[data-colour="${entry.colour}"]`).innerText();
+    assert.equal(listed.trim(), entry.title_vi);
+  }
   // The shareable link and the map link name the parcel and its place.
   const share = await page.getAttribute('#share-link', 'href');
   assert.equal(share, `${bando.url}/portal#parcel=${parcel.id}`);
@@ -185,4 +203,27 @@ test('bad searches answer problem JSON, not a server error', async () => {
   }
   const r = await fetch(`${bando.url}/portal/api/sheet/abc`);
   assert.equal(r.status, 400);
+});
+
+test('the location map draws buildings in 3D from the public style', async () => {
+  const { page, failures } = await openPortal({ viewport: { width: 1000, height: 900 } }, `#parcel=${parcel.id}`);
+  await sheetOf(page);
+  const items = await (await fetch(`${bando.url}/collections/buildings/items?limit=1`)).json();
+  const building = items.features?.[0];
+  assert.ok(building, 'a building in the sample');
+  const ring = building.geometry.type === 'MultiPolygon' ? building.geometry.coordinates[0][0] : building.geometry.coordinates[0];
+  const [lon, lat] = ring[0];
+  await page.waitForFunction(() => window.portal.locationMap?.loaded(), null, { timeout: 30_000 });
+  await page.evaluate(([x, y]) => window.portal.locationMap.jumpTo({ center: [x, y], zoom: 17.5, pitch: 50 }), [lon, lat]);
+  await page.waitForFunction(() => {
+    const map = window.portal.locationMap;
+    return map.loaded() && map.areTilesLoaded() && !map.isMoving();
+  }, null, { timeout: 30_000, polling: 100 });
+  const drawn = await page.evaluate(() => window.portal.locationMap.queryRenderedFeatures({ layers: ['buildings-extrusion'] })
+    .map((f) => ({ code: f.properties.building_code, type: f.layer.type })));
+  assert.ok(drawn.some((d) => d.code === building.properties.building_code && d.type === 'fill-extrusion'),
+    JSON.stringify(drawn.slice(0, 5)));
+  await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-buildings-3d.png') });
+  assert.deepEqual(failures(), []);
+  await page.close();
 });

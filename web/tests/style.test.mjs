@@ -90,7 +90,7 @@ test('every style is valid MapLibre and points only at this server and its regis
       assert.equal(layer.metadata['bando:layer'], id);
       assert.equal(layer.metadata['bando:sector'], reg.sector);
       assert.equal(layer.metadata['bando:title_vi'], reg.title_vi);
-      assert.match(layer.id, new RegExp(`^${id}-(fill|line|circle|icon|label)$`));
+      assert.match(layer.id, new RegExp(`^${id}-(fill|extrusion|line|circle|icon|label)$`));
       // maxzoom is exclusive in a style, inclusive in the registry.
       assert.equal(layer.maxzoom, reg.max_zoom + 1, layer.id);
       if (layer.id.endsWith('-label')) assert.ok(layer.minzoom >= reg.min_zoom, layer.id);

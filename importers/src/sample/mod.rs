@@ -21,7 +21,7 @@
 //! | `parcels_binhphuoc.shp` | parcels of the 12 communes | 9212 (.prj) | TCVN3, no .cpg |
 //! | `parcels_dongnai.shp` | parcels of the 4 communes | 5899 (.prj, verbatim signs) | VNI, no .cpg |
 //! | `parcels_sample.geojson` | first 200 Binh Phuoc parcels | 4326 | UTF-8 |
-//! | `roads`, `red_lines`, `building_lines`, `planning_zones` `.gpkg` | `<kind>`, Binh Phuoc | 9212 | UTF-8 |
+//! | `roads`, `red_lines`, `building_lines`, `planning_zones`, `buildings` `.gpkg` | `<kind>`, Binh Phuoc | 9212 | UTF-8 |
 //! | the same with `_dongnai.gpkg` | `<kind>`, Dong Nai | 5899 | UTF-8 |
 //! | `street_lights.shp` | Binh Phuoc | 9212 (.prj) | VNI, no .cpg |
 //! | `traffic_lights`, `cameras`, `bus_stops`, `bus_routes` `.geojson` | both regions | 4326 | UTF-8 |

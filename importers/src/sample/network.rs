@@ -378,6 +378,14 @@ const ZONE_FIELDS: &[Field] = &[
     f("NGAYQD", Ty::Str(0)),
 ];
 
+const BUILDING_FIELDS_3D: &[Field] = &[
+    f("MAXA", Ty::Str(5)),
+    f("MACT", Ty::Str(0)),
+    f("TRANGTHAI", Ty::Str(0)),
+    f("SOTANG", Ty::Int(0)),
+    f("CHIEUCAO", Ty::Real(0, 0)),
+];
+
 /// Setback of the building line behind the red line, metres.
 const SETBACK_M: f64 = 3.0;
 
@@ -600,6 +608,70 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
                 r.srid,
                 Text::Utf8,
             );
+            Ok(())
+        })?;
+
+        // Buildings: in each quad of a ward one existing house (30 × 35 m, 1–5 floors) back from the
+        // road strips, and in one quad of five a planned tower (35 × 40 m, 9–20 floors); in rural
+        // communes one low house in one quad of three. Footprints lie inside their quad (a
+        // parcel boundary may cross one: they are drawn, not surveyed).
+        let path = region_file(out, "buildings", r);
+        gpkg(&path, |ds| {
+            let srs = gdalio::srs(r.srid, &path)?;
+            let polygon = OGRwkbGeometryType::wkbPolygon;
+            let spec = spec("buildings", &srs, polygon, BUILDING_FIELDS_3D);
+            let mut w = LayerWriter::create(ds, &path, spec)?;
+            for (idx, commune) in r.communes.iter().enumerate() {
+                let (ci, cj) = r.commune_origin(idx);
+                for j in cj..cj + STEPS {
+                    for i in ci..ci + STEPS {
+                        let mut rng = stream(seed ^ r.salt ^ NET_SALT, i, j - 1000);
+                        let ward = commune.is_ward();
+                        let rect = |u0: f64, v0: f64, u1: f64, v1: f64| {
+                            vec![
+                                r.at_mm(seed, i, j, u0, v0),
+                                r.at_mm(seed, i, j, u1, v0),
+                                r.at_mm(seed, i, j, u1, v1),
+                                r.at_mm(seed, i, j, u0, v1),
+                                r.at_mm(seed, i, j, u0, v0),
+                            ]
+                        };
+                        if ward || (i + j).rem_euclid(3) == 0 {
+                            let floors = if ward {
+                                1 + rng.below(5)
+                            } else {
+                                1 + rng.below(2)
+                            };
+                            let height = 4.5 + 3.6 * (floors as f64 - 1.0);
+                            w.add(
+                                Geom::Polygon(&rect(0.40, 0.45, 0.46, 0.52)),
+                                &[
+                                    Val::S(commune.code),
+                                    Val::S(&format!("CT-{}-{i}-{j}", r.key)),
+                                    Val::S("existing"),
+                                    Val::I(floors as i64),
+                                    Val::F(height),
+                                ],
+                            )?;
+                        }
+                        if ward && (i + 2 * j).rem_euclid(5) == 0 {
+                            let floors = 9 + rng.below(12);
+                            w.add(
+                                Geom::Polygon(&rect(0.75, 0.78, 0.82, 0.86)),
+                                &[
+                                    Val::S(commune.code),
+                                    Val::S(&format!("QH-{}-{i}-{j}", r.key)),
+                                    Val::S("planned"),
+                                    Val::I(floors as i64),
+                                    Val::F(4.5 + 3.6 * (floors as f64 - 1.0)),
+                                ],
+                            )?;
+                        }
+                    }
+                }
+            }
+            let n = w.count();
+            files.push(&path, "buildings", "buildings", n, r.srid, Text::Utf8);
             Ok(())
         })?;
     }

@@ -245,6 +245,7 @@ fn sample_set_files_encodings_and_crs() {
         "red_lines",
         "building_lines",
         "planning_zones",
+        "buildings",
         "street_lights",
         "traffic_lights",
         "cameras",
@@ -380,6 +381,7 @@ fn sample_set_files_encodings_and_crs() {
     // Zones and sheets are valid polygons too.
     for (name, layer) in [
         ("planning_zones.gpkg", "planning_zones"),
+        ("buildings.gpkg", "buildings"),
         ("map_sheets.gpkg", "map_sheets"),
     ] {
         let ds = Dataset::open(out.join(name)).expect("open");

@@ -18,6 +18,7 @@ mod lineage;
 mod load;
 mod lowzoom;
 mod network;
+mod plan_functions;
 mod plans;
 mod plugins;
 mod query;

@@ -562,7 +562,8 @@ async fn a_withdrawn_approval_gives_the_superseded_plan_back_its_force() {
     let p3 = planning::plans::create_draft(&db.pool, &new_plan("Nháp", Some(p2)))
         .await
         .expect("plan 3");
-    let done = planning::plans::withdraw(&db.pool, p3)
+    let none = planning::plans::Withdrawal::default();
+    let done = planning::plans::withdraw(&db.pool, p3, &none)
         .await
         .expect("withdraw draft");
     assert_eq!(
@@ -579,9 +580,20 @@ async fn a_withdrawn_approval_gives_the_superseded_plan_back_its_force() {
         .listen("bando_layer_changes")
         .await
         .expect("listen");
-    let done = planning::plans::withdraw(&db.pool, p2)
+    // An approved plan is annulled only by a decision.
+    assert!(matches!(
+        planning::plans::withdraw(&db.pool, p2, &none).await,
+        Err(planning::plans::PlanError::DecisionRequired(id)) if id == p2
+    ));
+    assert_eq!(status(p2).await, "approved");
+    let by = planning::plans::Withdrawal {
+        decision_number: Some("3/QĐ-UBND".into()),
+        decision_date: None,
+    };
+    let done = planning::plans::withdraw(&db.pool, p2, &by)
         .await
         .expect("withdraw approved");
+    assert_eq!(done.plan.withdrawal_decision.as_deref(), Some("3/QĐ-UBND"));
     assert_eq!(done.restored, Some(p1));
     assert_eq!(status(p2).await, "withdrawn");
     assert_eq!(status(p1).await, "approved");
@@ -614,13 +626,291 @@ async fn a_withdrawn_approval_gives_the_superseded_plan_back_its_force() {
     );
     // What is superseded or withdrawn stays so.
     for id in [p2, p3] {
-        let e = planning::plans::withdraw(&db.pool, id)
+        let e = planning::plans::withdraw(&db.pool, id, &by)
             .await
             .expect_err("withdrawn twice");
         assert!(e.to_string().contains("withdrawn"), "{e}");
     }
     assert!(matches!(
-        planning::plans::withdraw(&db.pool, 999_999).await,
+        planning::plans::withdraw(&db.pool, 999_999, &by).await,
         Err(planning::plans::PlanError::NotFound(999_999))
     ));
+}
+
+/// Two plans, the second approved over the first, and an app with the development issuer's
+/// planner and administrator tokens.
+async fn two_approved_versions(
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> (i64, i64, AppState, Router, String, String) {
+    let new_plan = |name: &str, replaces: Option<i64>| planning::plans::NewPlan {
+        name: name.into(),
+        level: "detailed".into(),
+        replaces,
+        ..Default::default()
+    };
+    let approval = |number: &str| planning::plans::Approval {
+        decision_number: number.into(),
+        ..Default::default()
+    };
+    let p1 = planning::plans::create_draft(&db.pool, &new_plan("Quy hoạch gốc", None))
+        .await
+        .expect("plan 1");
+    let v1 = write_zones(dir, "v1", &[("A-1", "ONT", LON, LAT, 0.001)]);
+    import_into_plan(db, &v1, p1, true).await;
+    planning::plans::approve(&db.pool, p1, &approval("1/QĐ-UBND"))
+        .await
+        .expect("approve 1");
+    let p2 = planning::plans::create_draft(&db.pool, &new_plan("Điều chỉnh", Some(p1)))
+        .await
+        .expect("plan 2");
+    let v2 = write_zones(dir, "v2", &[("A-1", "TMD", LON, LAT, 0.001)]);
+    import_into_plan(db, &v2, p2, true).await;
+    planning::plans::approve(&db.pool, p2, &approval("2/QĐ-UBND"))
+        .await
+        .expect("approve 2");
+    let issuer = auth::DevIssuer::open_with_env(
+        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.join("keys")),
+        |_| None,
+    )
+    .expect("dev issuer");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    assert!(state.verifier.set(verifier).is_ok());
+    let app = app(state.clone(), Limits::default());
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let admin = issuer.issue("quan_tri").expect("token");
+    (p1, p2, state, app, planner, admin)
+}
+
+#[tokio::test]
+async fn administrators_withdraw_plans_over_http_with_the_annulling_decision() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (p1, p2, _state, app, planner, admin) = two_approved_versions(&db, dir.path()).await;
+    // The public tile of plan 2 in force, cached.
+    let (x, y) = tile_of(LON + 0.0005, LAT + 0.0005, 15);
+    let tile = format!("/tiles/planning_zones/15/{x}/{y}.mvt");
+    let strings = zone_codes_in_tile(&send(&app, Method::GET, &tile, None, None).await);
+    assert!(
+        strings.contains(&"TMD".to_string()) && !strings.contains(&"ONT".to_string()),
+        "{strings:?}"
+    );
+    let uri = format!("/plans/{p2}/withdraw");
+    let decision = json!({"decision_number": "9/QĐ-UBND", "decision_date": "2026-11-30"});
+
+    // Only administrators withdraw.
+    let r = send(&app, Method::POST, &uri, None, Some(decision.clone())).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    let r = send(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&planner),
+        Some(decision.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("administrators"), "{}", r.text());
+    // An approved plan is annulled only by a decision; a malformed body is 400.
+    let r = send(&app, Method::POST, &uri, Some(&admin), Some(json!({}))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("decision"), "{}", r.text());
+    let r = send(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&admin),
+        Some(json!({"decision": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = send(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&admin),
+        Some(json!({"decision_number": "9/QĐ-UBND", "decision_date": "30/11/2026"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    // Nothing changed by the refusals.
+    let status: String = sqlx::query_scalar("SELECT status FROM planning.plans WHERE id = $1")
+        .bind(p2)
+        .fetch_one(&db.pool)
+        .await
+        .expect("status");
+    assert_eq!(status, "approved");
+
+    let r = send(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&admin),
+        Some(decision.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["status"], "withdrawn");
+    assert_eq!(body["withdrawal_decision"], "9/QĐ-UBND");
+    assert_eq!(body["restored"], p1);
+    // This instance's tiles were dropped: plan 1 is drawn again.
+    let strings = zone_codes_in_tile(&send(&app, Method::GET, &tile, None, None).await);
+    assert!(
+        strings.contains(&"ONT".to_string()) && !strings.contains(&"TMD".to_string()),
+        "{strings:?}"
+    );
+    let p = send(&app, Method::GET, &format!("/plans/{p1}"), None, None).await;
+    assert_eq!(p.json()["status"], "approved", "{}", p.text());
+
+    // Wrong state: withdrawn (and superseded) plans stay so; no such plan is 404.
+    let r = send(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&admin),
+        Some(decision.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = send(
+        &app,
+        Method::POST,
+        "/plans/999999/withdraw",
+        Some(&admin),
+        Some(decision.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    // A draft leaves review without a decision.
+    let p3 = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Nháp".into(),
+            level: "detailed".into(),
+            replaces: Some(p1),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("draft");
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/plans/{p3}/withdraw"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["restored"], Value::Null);
+    assert_eq!(r.json()["withdrawal_decision"], Value::Null);
+}
+
+#[tokio::test]
+async fn documents_kept_in_the_documents_directory_are_served_from_it_and_nothing_outside() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (p1, _p2, state, app, _planner, _admin) = two_approved_versions(&db, dir.path()).await;
+    let docs = dir.path().join("tai-lieu");
+    std::fs::create_dir_all(docs.join("2026")).expect("dirs");
+    let pdf = b"%PDF-1.4\n% quyet dinh 1\n".to_vec();
+    std::fs::write(docs.join("2026/qd-1.pdf"), &pdf).expect("pdf");
+    std::fs::write(dir.path().join("secret.txt"), b"not for the public").expect("secret");
+
+    // `bando plan document` with a documents directory stores the path, not the bytes.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(tests::bando_bin())
+            .env("DATABASE_URL", &db.url)
+            .env("BANDO_PLAN_DOCUMENTS_DIR", &docs)
+            .args(args)
+            .output()
+            .expect("run bando")
+    };
+    let p1s = p1.to_string();
+    let file = docs.join("2026/qd-1.pdf");
+    let o = cli(&["plan", "document", &p1s, file.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (doc, path, content, bytes): (i64, Option<String>, Option<Vec<u8>>, i64) = sqlx::query_as(
+        "SELECT id, path, content, file_bytes FROM planning.plan_documents WHERE plan_id = $1",
+    )
+    .bind(p1)
+    .fetch_one(&db.pool)
+    .await
+    .expect("the document row");
+    assert_eq!(
+        (path.as_deref(), content, bytes),
+        (Some("2026/qd-1.pdf"), None, pdf.len() as i64)
+    );
+    // A file outside the directory is refused, saying where it must be.
+    let outside = dir.path().join("secret.txt");
+    let o = cli(&["plan", "document", &p1s, outside.to_str().expect("utf-8")]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not inside the plan documents directory"),
+        "{err}"
+    );
+    // Stored paths never leave the directory (the table refuses them).
+    for bad in ["../secret.txt", "/etc/passwd", "2026/../../secret.txt"] {
+        let e = sqlx::query(
+            "INSERT INTO planning.plan_documents (plan_id, title, file_name, media_type, path)
+             VALUES ($1, 'x', 'x.pdf', 'application/pdf', $2)",
+        )
+        .bind(p1)
+        .bind(bad)
+        .execute(&db.pool)
+        .await;
+        assert!(e.is_err(), "{bad} stored");
+    }
+
+    // Served with its media type once the server knows the directory; 503 before.
+    let uri = format!("/plans/{p1}/documents/{doc}");
+    let r = send(&app, Method::GET, &uri, None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert!(r.text().contains("documents_dir"), "{}", r.text());
+    let _ = state
+        .plan_documents
+        .set(planning::documents::DocumentsDir::open(&docs).expect("the directory"));
+    let r = send(&app, Method::GET, &uri, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/pdf");
+    assert_eq!(r.body, pdf);
+    let listed = send(&app, Method::GET, &format!("/plans/{p1}"), None, None).await;
+    assert_eq!(
+        listed.json()["documents"][0]["bytes"],
+        pdf.len(),
+        "{}",
+        listed.text()
+    );
+    // A link planted in the directory towards a file outside it is not followed.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, docs.join("2026/link.pdf")).expect("link");
+        let link: i64 = sqlx::query_scalar(
+            "INSERT INTO planning.plan_documents (plan_id, title, file_name, media_type, path)
+             VALUES ($1, 'link', 'link.pdf', 'application/pdf', '2026/link.pdf') RETURNING id",
+        )
+        .bind(p1)
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
+        let r = send(
+            &app,
+            Method::GET,
+            &format!("/plans/{p1}/documents/{link}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        assert!(!r.text().contains("not for the public"));
+    }
+    // A file gone from the directory is a clear 404.
+    std::fs::remove_file(&file).expect("remove");
+    let r = send(&app, Method::GET, &uri, None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert!(r.text().contains("missing"), "{}", r.text());
 }

@@ -469,7 +469,9 @@ async fn the_planning_report_measures_zone_shares_and_red_line_cuts_in_tm3_metre
     let z = &zones[0];
     assert_eq!(z["zone_code"], "ODT-01");
     assert_eq!(z["function_code"], "ODT");
-    assert_eq!(z["function_name_vi"], "Đất ở tại đô thị");
+    // A land-use code read through the planned-function list (planning.zone_functions).
+    assert_eq!(z["planned_function"], "O");
+    assert_eq!(z["function_name_vi"], "Đất ở");
     assert!(
         close(&z["area_m2"], 300.0, 1e-6) && close(&z["percent"], 50.0, 1e-6),
         "{z}"

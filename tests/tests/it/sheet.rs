@@ -266,6 +266,12 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
                 text.contains(code) && text.contains(&share),
                 "zone {code} ({share}):\n{text}"
             );
+            // The planned function titled from the code list (planning.zone_functions).
+            let title = z["function_name_vi"].as_str().expect("a function title");
+            assert!(
+                text.contains(&normalised(title)),
+                "zone {code}'s function {title:?}:\n{text}"
+            );
         } else {
             assert!(
                 !text.contains(&format!("{code} ")),

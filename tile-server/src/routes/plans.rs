@@ -1,6 +1,7 @@
 //! `/plans`: plans as objects with versions (the rules are `planning::plans`'). Everyone reads
 //! approved and superseded plans; planners and administrators also drafts and withdrawn ones;
-//! administrators approve (`POST /plans/{id}/approve`, audited).
+//! administrators approve (`POST /plans/{id}/approve`) and withdraw (`POST /plans/{id}/withdraw`),
+//! audited.
 
 use std::collections::HashMap;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/plans/compare", get(compare))
         .route("/plans/{id}", get(one))
         .route("/plans/{id}/approve", post(approve))
+        .route("/plans/{id}/withdraw", post(withdraw))
         .route("/plans/{id}/documents/{doc}", get(document))
 }
 
@@ -43,6 +45,7 @@ fn plan_error(e: PlanError) -> AppError {
             AppError::Conflict(e.to_string())
         }
         PlanError::Invalid(m) => AppError::BadRequest(m),
+        e @ PlanError::DecisionRequired(_) => AppError::Unprocessable(e.to_string()),
         other => AppError::internal(other),
     }
 }
@@ -163,10 +166,14 @@ pub async fn document(
     let id = id_of(&id, "the plan")?;
     let doc = id_of(&doc, "the document")?;
     let drafts = reads_drafts(&reader);
-    let (name, media_type, bytes) = plans::document(&state.pools.features, id, doc, drafts)
+    let (name, media_type, stored) = plans::document(&state.pools.features, id, doc, drafts)
         .await
         .map_err(plan_error)?
         .ok_or_else(|| AppError::NotFound(format!("plan {id} has no document {doc}")))?;
+    let bytes = match stored {
+        plans::Stored::Bytes(bytes) => bytes,
+        plans::Stored::File(rel) => read_document_file(&state, rel).await?,
+    };
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
     h.insert(
@@ -189,6 +196,31 @@ pub async fn document(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(private(r, drafts))
+}
+
+/// A document kept in the documents directory (`planning::documents`: nothing outside it is
+/// read, links included).
+async fn read_document_file(state: &AppState, rel: String) -> Result<Vec<u8>, AppError> {
+    use planning::documents::DocumentError;
+    let Some(dir) = state.plan_documents.get().cloned() else {
+        return Err(AppError::Unavailable(
+            "this document is kept in the plan documents directory, which this server is not configured with ([planning] documents_dir)".into(),
+        ));
+    };
+    tokio::task::spawn_blocking(move || dir.read(&rel))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| match e {
+            DocumentError::Missing(_) => {
+                tracing::warn!(%e, "plan document file missing");
+                AppError::NotFound("the document's file is missing on the server".into())
+            }
+            DocumentError::Outside { .. } => {
+                tracing::error!(%e, "plan document path refused");
+                AppError::Forbidden("the document's stored path leads outside the plan documents directory; it is not served".into())
+            }
+            other => AppError::internal(other),
+        })
 }
 
 #[derive(serde::Deserialize)]
@@ -260,6 +292,76 @@ pub async fn approve(
     Ok(private(Json(links(&plan)).into_response(), true))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithdrawBody {
+    decision_number: Option<String>,
+    decision_date: Option<String>,
+}
+
+/// `POST /plans/{id}/withdraw` (administrators): `{"decision_number": "…", "decision_date":
+/// "YYYY-MM-DD"}` — a draft leaves review (the decision optional); an approved plan in force is
+/// annulled by the decision and the plan it superseded is in force again (422 without one).
+pub async fn withdraw(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    facts: RequestFacts,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let reader = reader?;
+    let Some(principal) = &reader.principal else {
+        return Err(AppError::Unauthenticated(auth::AuthError::Missing));
+    };
+    if !principal.has_role(auth::Role::Admin) {
+        return Err(AppError::Forbidden(
+            "plans are withdrawn by administrators (role admin)".into(),
+        ));
+    }
+    let id = id_of(&id, "the plan")?;
+    let b: WithdrawBody = if body.is_empty() {
+        WithdrawBody {
+            decision_number: None,
+            decision_date: None,
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::BadRequest(format!(
+                "the body must be JSON {{\"decision_number\": \"…\", \"decision_date\": \"YYYY-MM-DD\"}}: {e}"
+            ))
+        })?
+    };
+    let by = plans::Withdrawal {
+        decision_number: b.decision_number,
+        decision_date: day(b.decision_date.as_ref())?,
+    };
+    let done = plans::withdraw(&state.pools.writes, id, &by)
+        .await
+        .map_err(plan_error)?;
+    // This instance drops the plan's tiles before answering (others on the notification).
+    state.tiles.invalidate_all();
+    audit::record(
+        &state.audit,
+        AuditEvent::Write,
+        Some(principal),
+        &facts,
+        StatusCode::OK,
+        Some(format!(
+            "plan {id} withdrawn{}{}",
+            by.decision_number
+                .as_deref()
+                .map(|d| format!(" by decision {d}"))
+                .unwrap_or_default(),
+            done.restored
+                .map(|r| format!(", plan {r} in force again"))
+                .unwrap_or_default()
+        )),
+    );
+    let mut v = links(&done.plan);
+    v["restored"] = json!(done.restored);
+    Ok(private(Json(v).into_response(), true))
+}
+
 /// The OpenAPI paths of `/plans`.
 pub fn openapi_paths() -> Value {
     let problem = |what: &str| {
@@ -279,6 +381,8 @@ pub fn openapi_paths() -> Value {
             "authority": {"type": "string", "nullable": true},
             "replaces": {"type": "integer", "nullable": true},
             "replaced_by": {"type": "integer", "nullable": true},
+            "withdrawal_decision": {"type": "string", "nullable": true},
+            "withdrawn_on": {"type": "string", "format": "date", "nullable": true},
             "documents": {"type": "array", "items": {"type": "object"}}}});
     json!({
         "/plans": {"get": {
@@ -328,13 +432,31 @@ pub fn openapi_paths() -> Value {
                 "403": problem("Not an administrator"), "404": problem("No such plan"),
                 "409": problem("Not a draft, or the plan it replaces is not in force")}
         }},
+        "/plans/{id}/withdraw": {"post": {
+            "operationId": "withdrawPlan",
+            "summary": "Withdraw a plan (administrators): a draft leaves review; an approved plan in force is annulled by the decision given and the plan it superseded is in force again, in one transaction; tiles are invalidated",
+            "tags": ["Planning"],
+            "security": [{"bearer": []}],
+            "parameters": [id("id", "The plan")],
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": {"decision_number": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "decision_date": {"type": "string", "format": "date"}}}}}},
+            "responses": {"200": {"description": "The withdrawn plan, with `restored`: the plan back in force, if any", "content": {"application/json": {"schema": plan}}},
+                "400": problem("Bad body"), "401": problem("Not signed in"),
+                "403": problem("Not an administrator"), "404": problem("No such plan"),
+                "409": problem("Superseded or already withdrawn"),
+                "422": problem("An approved plan and no decision annulling it")}
+        }},
         "/plans/{id}/documents/{doc}": {"get": {
             "operationId": "getPlanDocument",
             "summary": "A document of a plan (the decision as PDF, …) with its media type",
             "tags": ["Planning"],
             "parameters": [id("id", "The plan"), id("doc", "The document")],
             "responses": {"200": {"description": "The document", "content": {"application/pdf": {}, "application/octet-stream": {}}},
-                "400": problem("Not ids"), "404": problem("No such document")}
+                "400": problem("Not ids"), "403": problem("The document's stored path leads outside the documents directory"),
+                "404": problem("No such document, or its file is missing"),
+                "503": problem("The document is kept in a documents directory this server is not configured with")}
         }}
     })
 }

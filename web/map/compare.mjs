@@ -1,0 +1,103 @@
+// Compare two plan versions (issue 13) for planners: the zones added, removed and changed from
+// one version to another, as bando's `/plans/compare?from=&to=` answers them (GeoJSON), drawn
+// over the map in three colours with a count per kind. The plans to choose from are those
+// `/plans` lists for the signed-in reader (planners see drafts too). Shown to planners and
+// administrators only (the server decides what each reader may compare).
+
+const SOURCE = 'bando-compare';
+/** Colours of each kind of change. */
+export const CHANGE_COLOURS = { added: '#16a34a', removed: '#dc2626', changed: '#f59e0b' };
+const KINDS = Object.keys(CHANGE_COLOURS);
+const COMPARERS = ['planner', 'admin'];
+
+function colourExpression() {
+  return ['match', ['get', 'change'], ...KINDS.flatMap((k) => [k, CHANGE_COLOURS[k]]), '#888888'];
+}
+
+function addLayers(map) {
+  map.addSource(SOURCE, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({ id: 'bando-compare-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': colourExpression(), 'fill-opacity': 0.45 } });
+  map.addLayer({ id: 'bando-compare-line', type: 'line', source: SOURCE, paint: { 'line-color': colourExpression(), 'line-width': 2.5 } });
+}
+
+/** The box [w, s, e, n] of a FeatureCollection's coordinates, or null when it has none. */
+function boxOf(fc) {
+  let box = null;
+  const visit = (c) => {
+    if (typeof c[0] === 'number') {
+      box = box ? [Math.min(box[0], c[0]), Math.min(box[1], c[1]), Math.max(box[2], c[0]), Math.max(box[3], c[1])] : [c[0], c[1], c[0], c[1]];
+    } else c.forEach(visit);
+  };
+  for (const f of fc.features) if (f.geometry) visit(f.geometry.coordinates);
+  return box;
+}
+
+/**
+ * The compare panel in `elements.panel` (`from`, `to` selects, `run`, `clear` buttons, `summary`
+ * list), shown when `user()` is a planner or administrator. Returns `{ compare(from, to), clear(),
+ * refresh() }`; `compare` resolves to the counts per kind.
+ */
+export function createCompare(map, { http, language, status, user, elements }) {
+  addLayers(map);
+  const { panel, from, to, run, clear, summary } = elements;
+  let last = null;
+
+  function renderSummary() {
+    summary.replaceChildren();
+    if (!last) return;
+    for (const kind of KINDS) {
+      const li = document.createElement('li');
+      li.dataset.change = kind;
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = CHANGE_COLOURS[kind];
+      li.append(swatch, ` ${language.t(`change_${kind}`)}: ${last.counts[kind]}`);
+      summary.append(li);
+    }
+  }
+
+  function fillSelect(select, plans, chosen) {
+    select.replaceChildren(...plans.map((p) => {
+      const o = document.createElement('option');
+      o.value = String(p.id);
+      o.textContent = `${p.id} — ${p.name} (${language.t(`status_${p.status}`)})`;
+      return o;
+    }));
+    if (chosen) select.value = String(chosen);
+  }
+
+  async function refresh() {
+    const roles = user()?.roles ?? [];
+    panel.hidden = !roles.some((r) => COMPARERS.includes(r));
+    if (panel.hidden) return;
+    const { plans } = await http.json('/plans');
+    // Newest first: by default compare the newest version with the one before it.
+    fillSelect(from, plans, from.value || plans[1]?.id);
+    fillSelect(to, plans, to.value || plans[0]?.id);
+  }
+
+  const compare = {
+    async compare(fromId, toId) {
+      const fc = await http.json(`/plans/compare?from=${encodeURIComponent(fromId)}&to=${encodeURIComponent(toId)}`);
+      map.getSource(SOURCE).setData(fc);
+      const counts = Object.fromEntries(KINDS.map((k) => [k, fc.features.filter((f) => f.properties?.change === k).length]));
+      last = { from: fromId, to: toId, counts };
+      renderSummary();
+      const box = boxOf(fc);
+      if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 18, duration: 0 });
+      return counts;
+    },
+    clear() {
+      map.getSource(SOURCE).setData({ type: 'FeatureCollection', features: [] });
+      last = null;
+      renderSummary();
+    },
+    refresh,
+  };
+  run.addEventListener('click', () => {
+    compare.compare(from.value, to.value).catch((e) => status.error(`${language.t('compareFailed')}: ${e.message}`));
+  });
+  clear.addEventListener('click', () => compare.clear());
+  language.onChange(() => { renderSummary(); refresh().catch(() => {}); });
+  return compare;
+}
