@@ -22,6 +22,7 @@ pub mod lineage;
 pub mod lookup;
 pub mod overlaps;
 pub mod overview;
+mod packed;
 pub mod parcels;
 pub mod plugin;
 pub mod portal;

@@ -9,9 +9,11 @@
 //! origin (`[i32; 2]`, 8 bytes a vertex: half of `f64` pairs, which is what bounds an import's
 //! memory at a million parcels; cadastral coordinates are surveyed to the centimetre and the
 //! filter's snap distance is a centimetre) and its key in one string arena.
-//! [`OverlapDetector::finish`] then works one group (SRID) at a time: it bulk-loads an R-tree of
-//! bounding boxes (in millimetres too), and each pair of parcels whose boxes meet is decoded to
-//! metres and goes through a cheap exact filter; only the pairs it flags have their
+//! [`OverlapDetector::finish`] then works one group (SRID) at a time: it packs the bounding
+//! boxes (in millimetres too) into a static Hilbert R-tree (`crate::packed`, the boxes sorted in
+//! place: no second copy), and each pair of parcels whose boxes meet is decoded to metres (each
+//! parcel once for all its partners, visited in the tree's order) and goes through a cheap
+//! exact filter; only the pairs it flags have their
 //! intersection computed (`geo`'s boolean operations) and compared with the tolerance.
 //!
 //! The filter flags a pair when, with `s` = [`SNAP_TOLERANCE_M`]:
@@ -38,7 +40,6 @@
 use std::ops::Range;
 
 use geo::{Area, BooleanOps, Coord, LineString, MultiPolygon, Polygon};
-use rstar::{RTree, RTreeObject, AABB};
 
 /// Distance (m) within which a vertex counts as lying on the other parcel's boundary.
 pub const SNAP_TOLERANCE_M: f64 = 0.01;
@@ -208,30 +209,33 @@ impl OverlapDetector {
         let mut flagged = Vec::new();
         let mut scratch = Scratch::default();
         for members in order.chunk_by(|&x, &y| self.groups[x as usize] == self.groups[y as usize]) {
-            let boxes: Vec<Boxed> = members
+            let items: Vec<(u32, crate::packed::IBox)> = members
                 .iter()
-                .filter_map(|&i| {
-                    self.bbox_mm(i as usize).map(|b| Boxed {
-                        // Parcels whose boxes do not meet share no area.
-                        envelope: AABB::from_corners([b[0], b[1]], [b[2], b[3]]),
-                        parcel: i,
-                    })
-                })
+                // Parcels whose boxes do not meet share no area.
+                .filter_map(|&i| self.bbox_mm(i as usize).map(|b| (i, b)))
                 .collect();
-            let tree = RTree::bulk_load(boxes);
-            // The self-join yields every meeting pair twice and each box with itself.
-            for (x, y) in tree.intersection_candidates_with_other_tree(&tree) {
-                if x.parcel < y.parcel
-                    && self.load(x.parcel as usize, &mut scratch.a)
-                    && self.load(y.parcel as usize, &mut scratch.b)
-                    && suspicious(
-                        &scratch.a,
-                        &scratch.b,
-                        &mut scratch.edges,
-                        &mut scratch.cuts,
-                    )
-                {
-                    flagged.push((x.parcel, y.parcel));
+            let tree = crate::packed::PackedTree::new(items);
+            let (mut hits, mut stack) = (Vec::new(), Vec::new());
+            // In the tree's order, so the parcels decoded one after the other are neighbours;
+            // each parcel is decoded once for all its partners.
+            for &(x, ref bx) in tree.items() {
+                tree.search(bx, &mut hits, &mut stack);
+                let mut loaded = None;
+                for &y in &hits {
+                    if y <= x {
+                        continue; // each pair once (and not with itself)
+                    }
+                    if *loaded.get_or_insert_with(|| self.load(x as usize, &mut scratch.a))
+                        && self.load(y as usize, &mut scratch.b)
+                        && suspicious(
+                            &scratch.a,
+                            &scratch.b,
+                            &mut scratch.edges,
+                            &mut scratch.cuts,
+                        )
+                    {
+                        flagged.push((x, y));
+                    }
                 }
             }
         }
@@ -605,20 +609,6 @@ struct Scratch {
     edges: Vec<([f64; 2], [f64; 2])>,
     /// Cut parameters along an edge (test 4).
     cuts: Vec<f64>,
-}
-
-/// Entry of the R-tree: a parcel's bounding box.
-struct Boxed {
-    envelope: AABB<[i32; 2]>,
-    parcel: u32,
-}
-
-impl RTreeObject for Boxed {
-    type Envelope = AABB<[i32; 2]>;
-
-    fn envelope(&self) -> Self::Envelope {
-        self.envelope
-    }
 }
 
 /// Range of item `i` in a list of end offsets.
