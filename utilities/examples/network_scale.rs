@@ -1,13 +1,17 @@
-//! The graph build and the isolation trace at scale, in memory (no database): a synthetic
-//! lattice like the sample's (pipes between crossings 200 m apart, a valve at every crossing,
-//! 5 % of them closed, a meter every 50 m), grown to about N pipes. Run by bench/network.sh:
+//! The graph build, the isolation trace and the patch after one edit at scale, in memory (no
+//! database): a synthetic lattice like the sample's (pipes between crossings 200 m apart, a
+//! valve at every crossing, 5 % of them closed, a meter every 50 m), grown to about N pipes.
+//! The edits patched ([`Network::patch`]) cycle through: a valve closed, a meter moved, a
+//! pipe added (a branch off a crossing), a pipe deleted. Run by bench/network.sh:
 //!
 //!     cargo run --release -p utilities --example network_scale -- 100000
 
 use std::time::Instant;
 
 use utilities::network::isolate::isolate;
-use utilities::network::{Inputs, Network, PipeRow, PointRow, Settings, ValveRow};
+use utilities::network::{
+    Change, DeviceKind, Inputs, Network, PipeRow, PointRow, Rows, Settings, ValveRow,
+};
 
 fn main() {
     let target: usize = std::env::args()
@@ -87,6 +91,59 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     let pct = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    // Edits, patched one by one.
+    let mut net = net;
+    let mut patch_times = Vec::new();
+    let mut touched = 0usize;
+    let edits = 400;
+    for n in 0..edits {
+        let pick = (n * 7919) % inputs.pipes.len();
+        let change = match n % 4 {
+            0 => {
+                let mut v = inputs.valves[(n * 104_729) % inputs.valves.len()];
+                v.closed = !v.closed;
+                Change {
+                    gone: vec![],
+                    rows: Rows::Valves(vec![v]),
+                }
+            }
+            1 => {
+                let mut m = inputs.meters[(n * 15_485_863) % inputs.meters.len()];
+                m.at[0] += 20.0;
+                Change {
+                    gone: vec![],
+                    rows: Rows::Points(DeviceKind::Meter, vec![m]),
+                }
+            }
+            2 => {
+                let from = inputs.pipes[pick].parts[0][0];
+                Change {
+                    gone: vec![],
+                    rows: Rows::Pipes(vec![PipeRow {
+                        id: 10_000_000 + n as i64,
+                        diameter_mm: Some(63.0),
+                        parts: vec![vec![from, [from[0] + 70.0, from[1] + 80.0]]],
+                    }]),
+                }
+            }
+            _ => Change {
+                gone: vec![inputs.pipes[pick].id],
+                rows: Rows::Pipes(vec![]),
+            },
+        };
+        let t = Instant::now();
+        let done = net.patch(&change);
+        patch_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        touched = touched.max(done.pipes);
+    }
+    patch_times.sort_by(f64::total_cmp);
+    let ppct =
+        |q: f64| patch_times[((patch_times.len() as f64 * q) as usize).min(patch_times.len() - 1)];
+    // A trace holding the graph while a patch comes makes the patch copy it first.
+    let t = Instant::now();
+    let copy = net.clone();
+    let clone_ms = t.elapsed().as_secs_f64() * 1000.0;
+    drop(copy);
     println!(
         "pipes {} meters {} nodes {} edges {}: build {:.0} ms; isolation ({} breaks, largest {} pipes) p50 {:.3} ms p95 {:.3} ms",
         inputs.pipes.len(),
@@ -98,5 +155,12 @@ fn main() {
         sizes,
         pct(0.5),
         pct(0.95)
+    );
+    println!(
+        "patch after one edit ({edits} edits: valve closed, meter moved, pipe added, pipe deleted; at most {touched} pipes rebuilt) p50 {:.2} ms p95 {:.2} ms max {:.2} ms; copying the graph first (a trace holds it) {:.0} ms",
+        ppct(0.5),
+        ppct(0.95),
+        patch_times[patch_times.len() - 1],
+        clone_ms
     );
 }
