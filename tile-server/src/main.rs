@@ -85,6 +85,11 @@ enum Command {
         /// Number of parcels (512 to 5,000,000).
         #[arg(long, default_value_t = 20_000)]
         parcels: u64,
+        /// About how many water pipes (mains, branches and service lines; meters are spaced
+        /// along the streets to reach it, e.g. 100000). Default: a meter every 100 m, about
+        /// 8,000 pipes.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200_000))]
+        water_pipes: Option<u64>,
         /// Also import every written file into its layer.
         #[arg(long)]
         import: bool,
@@ -492,6 +497,7 @@ async fn run(cli: Cli) -> Result<()> {
             out,
             seed,
             parcels,
+            water_pipes,
             import,
             next_year,
         } => {
@@ -515,11 +521,14 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 return Ok(());
             }
-            let set = importers::sample::write_sample_with(
+            let set = importers::sample::write_sample_sized(
                 out,
                 &importers::sample::SampleOptions {
                     seed: *seed,
                     parcels: *parcels,
+                },
+                &importers::sample::WaterOptions {
+                    pipes: *water_pipes,
                 },
             )?;
             println!(
