@@ -393,14 +393,22 @@ async fn a_power_outage_cuts_off_what_lies_downstream() {
             .filter_map(|p| p["properties"]["id"].as_i64())
             .collect()
     };
-    let r = get(
-        &app,
-        &format!("/networks/power/outage?pole={}", poles[2]),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let fc = r.json();
+    // The graph follows the change notifications, which arrive just after each commit.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let r = get(
+            &app,
+            &format!("/networks/power/outage?pole={}", poles[2]),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let fc = r.json();
+        if pole_ids(&fc) == poles[2..] || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(pole_ids(&fc), poles[2..].to_vec());
     assert_eq!(
         ids(&features(&fc, "line")[0]["properties"]["line_ids"]),
@@ -648,7 +656,7 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
     add_pipe(&db, "C1", &[(100.0, 0.0), (100.0, 150.0)]).await;
     let c2 = add_pipe(&db, "C2", &[(200.0, 0.0), (200.0, 150.0)]).await;
     add_valve(&db, "V4", (100.0, 75.0), "Mở", true).await;
-    add_point(&db, "water_meters", "DH3", (150.0, 155.0)).await;
+    let dh3 = add_point(&db, "water_meters", "DH3", (150.0, 155.0)).await;
     let live = LiveNetwork::new(db.pool.clone(), Settings::default());
     let first = live.get().await.expect("built");
     assert_eq!(live.builds(), 1);
@@ -727,6 +735,15 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
     let net = live.get().await.expect("network");
     assert!(net.valve_node(m.valves[2]).is_none());
     assert!(net.valve_node(m.valves[0]).is_some());
+    // A meter deleted (a point: the notified box is its own extent).
+    sqlx::query("DELETE FROM utilities.water_meters WHERE id = $1")
+        .bind(dh3)
+        .execute(&db.pool)
+        .await
+        .expect("delete meter");
+    patched(&live, &db, live.patches()).await;
+    let net = live.get().await.expect("network");
+    assert!(net.device_node(utilities::network::DeviceKind::Meter, dh3).is_none());
     // Many rows at once (more than a patch takes): rebuilt whole.
     let rows = utilities::network::live::MAX_PATCH_ROWS as i64 + 1;
     sqlx::query(

@@ -333,6 +333,11 @@ pub async fn change_in(
     else {
         return Ok(None);
     };
+    // The notified box is the extent PostGIS computed, which may round a coordinate inward by
+    // a hair; grown by a metre it holds every changed row. The rows held in memory that meet
+    // it are dropped, and the database's rows meeting it (its `&&` rounds outward, so it
+    // returns at least those) put in: a dropped row not returned was deleted.
+    let bbox = [bbox[0] - 1.0, bbox[1] - 1.0, bbox[2] + 1.0, bbox[3] + 1.0];
     let meets = |b: &[f64; 4]| b[0] <= bbox[2] && bbox[0] <= b[2] && b[1] <= bbox[3] && bbox[1] <= b[3];
     let mut gone: Vec<i64> = boxes
         .get(name)

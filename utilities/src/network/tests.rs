@@ -690,3 +690,4 @@ fn downstream_is_what_the_piece_alone_feeds() {
     let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
     assert!(!downstream(&net, piece).supplied);
 }
+
