@@ -1345,10 +1345,8 @@ fn water_layout(seed: u64, water_pipes: Option<u64>) -> WaterLayout {
             .nodes
             .iter()
             .filter(|&&(_, j, i)| {
-                let c = &r.communes[r.commune_of(
-                    i.min(r.width_quads() - 1),
-                    j.min(r.height_quads() - 1),
-                )];
+                let c = &r.communes
+                    [r.commune_of(i.min(r.width_quads() - 1), j.min(r.height_quads() - 1))];
                 c.district == *district
             })
             .map(|&(at, j, _)| (at, j))

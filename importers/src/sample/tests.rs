@@ -447,7 +447,9 @@ fn check_water(path: &Path, _target: Option<u64>) -> (u64, u64) {
         for p in [pts[0], pts[pts.len() - 1]] {
             *ends.entry((p.0.to_bits(), p.1.to_bits())).or_default() += 1;
             if service {
-                *service_ends.entry((p.0.to_bits(), p.1.to_bits())).or_default() += 1;
+                *service_ends
+                    .entry((p.0.to_bits(), p.1.to_bits()))
+                    .or_default() += 1;
             }
         }
     }
@@ -471,7 +473,10 @@ fn check_water(path: &Path, _target: Option<u64>) -> (u64, u64) {
     // Every row road crosses every column road: 24 rows × 8 cross roads in Binh Phuoc.
     assert_eq!(crossing, 24 * 8);
     assert!(along > 100, "{along} valves along the runs");
-    assert!(closed > 0 && seized > 0, "{closed} closed, {seized} inoperable");
+    assert!(
+        closed > 0 && seized > 0,
+        "{closed} closed, {seized} inoperable"
+    );
     let mut meters = 0;
     for f in ds.layer_by_name("water_meters").expect("layer").features() {
         meters += 1;
@@ -484,13 +489,19 @@ fn check_water(path: &Path, _target: Option<u64>) -> (u64, u64) {
     assert_eq!(u64::from(services), meters, "a service line per meter");
     let mut sources = ds.layer_by_name("water_sources").expect("layer");
     let kinds: Vec<String> = sources.features().map(|f| text(&f, "LOAINGUON")).collect();
-    let districts: std::collections::BTreeSet<&str> =
-        super::region::BINH_PHUOC.communes.iter().map(|c| c.district).collect();
+    let districts: std::collections::BTreeSet<&str> = super::region::BINH_PHUOC
+        .communes
+        .iter()
+        .map(|c| c.district)
+        .collect();
     assert_eq!(kinds.len(), districts.len());
     assert_eq!(kinds.iter().filter(|k| *k == "Nhà máy xử lý").count(), 1);
     for f in sources.features() {
         let p = ring_of(f.geometry().expect("geometry"))[0];
-        assert!(ends.contains_key(&(p.0.to_bits(), p.1.to_bits())), "a source on the network");
+        assert!(
+            ends.contains_key(&(p.0.to_bits(), p.1.to_bits())),
+            "a source on the network"
+        );
     }
     (pipes, meters)
 }
@@ -503,7 +514,10 @@ fn the_water_network_scales_to_a_pipe_count() {
     let mut files = Vec::new();
     super::network::write(out, 2025, Some(30_000), &mut files).expect("write");
     let (pipes, meters) = check_water(&out.join("water.gpkg"), Some(30_000));
-    assert!((27_000..=33_000).contains(&pipes), "{pipes} pipes for 30,000");
+    assert!(
+        (27_000..=33_000).contains(&pipes),
+        "{pipes} pipes for 30,000"
+    );
     assert!(meters > 12_000, "{meters}");
 }
 

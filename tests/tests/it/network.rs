@@ -678,10 +678,11 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
             &load::inputs(&db.pool).await.expect("inputs"),
             Settings::default(),
         );
-        let pipes: Vec<i64> = sqlx::query_scalar("SELECT id FROM utilities.water_pipes ORDER BY id")
-            .fetch_all(&db.pool)
-            .await
-            .expect("pipes");
+        let pipes: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM utilities.water_pipes ORDER BY id")
+                .fetch_all(&db.pool)
+                .await
+                .expect("pipes");
         assert_eq!(net.pipe_count(), fresh.pipe_count());
         assert_eq!(net.graph.edge_count(), fresh.graph.edge_count());
         assert_eq!(net.unconnected.len(), fresh.unconnected.len());
@@ -694,7 +695,9 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
     let meter = add_point(&db, "water_meters", "DH4", (255.0, 60.0)).await;
     patched(&live, &db, live.patches()).await;
     let net = live.get().await.expect("network");
-    assert!(net.device_node(utilities::network::DeviceKind::Meter, meter).is_some());
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, meter)
+        .is_some());
     // A pipe deleted (the branch: its meter is left unconnected).
     sqlx::query("DELETE FROM utilities.water_pipes WHERE id = $1")
         .bind(branch)
@@ -711,26 +714,27 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
     patched(&live, &db, live.patches()).await;
     let net = live.get().await.expect("network");
     let (piece, at) = net.locate_on_pipe(m.pipes[2], 0.5).expect("pipe");
-    assert!(net.device_node(utilities::network::DeviceKind::Meter, meter).is_none());
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, meter)
+        .is_none());
     // The way upstream now runs around through the north row.
     let up = utilities::network::trace::upstream(&net, piece, at).expect("reached");
-    assert!(up.pipes.contains(&c2) && up.pipes.contains(&north[1]), "{up:?}");
+    assert!(
+        up.pipes.contains(&c2) && up.pipes.contains(&north[1]),
+        "{up:?}"
+    );
     // A valve moved 30 m along the main (from x = 50 to x = 80), and one drawn off its pipe.
-    sqlx::query(
-        "UPDATE utilities.water_valves SET geom = ST_Translate(geom, 30, 0) WHERE id = $1",
-    )
-    .bind(m.valves[0])
-    .execute(&db.pool)
-    .await
-    .expect("move");
+    sqlx::query("UPDATE utilities.water_valves SET geom = ST_Translate(geom, 30, 0) WHERE id = $1")
+        .bind(m.valves[0])
+        .execute(&db.pool)
+        .await
+        .expect("move");
     patched(&live, &db, live.patches()).await;
-    sqlx::query(
-        "UPDATE utilities.water_valves SET geom = ST_Translate(geom, 0, 3) WHERE id = $1",
-    )
-    .bind(m.valves[2])
-    .execute(&db.pool)
-    .await
-    .expect("move off");
+    sqlx::query("UPDATE utilities.water_valves SET geom = ST_Translate(geom, 0, 3) WHERE id = $1")
+        .bind(m.valves[2])
+        .execute(&db.pool)
+        .await
+        .expect("move off");
     patched(&live, &db, live.patches()).await;
     let net = live.get().await.expect("network");
     assert!(net.valve_node(m.valves[2]).is_none());
@@ -743,7 +747,9 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
         .expect("delete meter");
     patched(&live, &db, live.patches()).await;
     let net = live.get().await.expect("network");
-    assert!(net.device_node(utilities::network::DeviceKind::Meter, dh3).is_none());
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, dh3)
+        .is_none());
     // Many rows at once (more than a patch takes): rebuilt whole.
     let rows = utilities::network::live::MAX_PATCH_ROWS as i64 + 1;
     sqlx::query(
@@ -772,7 +778,12 @@ async fn upstream_and_downstream_traces_over_http() {
     let (db, app, issuer, _dir) = setup().await;
     let m = main_line(&db).await;
     let [v1, v2, v3] = m.valves;
-    let r = get(&app, &format!("/networks/water/upstream?pipe={}&at=0.8", m.pipes[2]), None).await;
+    let r = get(
+        &app,
+        &format!("/networks/water/upstream?pipe={}&at=0.8", m.pipes[2]),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(
         r.header(axum::http::header::CONTENT_TYPE),
@@ -802,7 +813,10 @@ async fn upstream_and_downstream_traces_over_http() {
     assert_eq!(fc["summary"]["hydrants"], 1, "{fc}");
     assert!(fc.get("meter_ids").is_none());
     let pipes = features(&fc, "pipe");
-    assert_eq!(ids(&pipes[0]["properties"]["pipe_ids"]), vec![m.pipes[1], m.pipes[2]]);
+    assert_eq!(
+        ids(&pipes[0]["properties"]["pipe_ids"]),
+        vec![m.pipes[1], m.pipes[2]]
+    );
     let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
     let staff = get(&app, &q, Some(&planner)).await.json();
     assert_eq!(ids(&staff["meter_ids"]), m.meters.to_vec());
@@ -831,8 +845,14 @@ async fn upstream_and_downstream_traces_over_http() {
     for (uri, status) in [
         ("/networks/water/upstream", StatusCode::BAD_REQUEST),
         ("/networks/water/downstream?pipe=x", StatusCode::BAD_REQUEST),
-        ("/networks/water/upstream?pipe=999999", StatusCode::NOT_FOUND),
-        ("/networks/water/downstream?pipe=1&failed=2", StatusCode::BAD_REQUEST),
+        (
+            "/networks/water/upstream?pipe=999999",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/networks/water/downstream?pipe=1&failed=2",
+            StatusCode::BAD_REQUEST,
+        ),
         ("/networks/water/upstream?point=0,0", StatusCode::NOT_FOUND),
     ] {
         let r = get(&app, uri, None).await;

@@ -257,7 +257,11 @@ pub async fn upstream_geojson(
     at: Pt,
 ) -> Result<Value, LoadError> {
     let line = up.map(|u| {
-        let pts: Vec<String> = u.line.iter().map(|p| format!("{} {}", p[0], p[1])).collect();
+        let pts: Vec<String> = u
+            .line
+            .iter()
+            .map(|p| format!("{} {}", p[0], p[1]))
+            .collect();
         format!("LINESTRING({})", pts.join(","))
     });
     let source_at = up.map_or(at, |u| u.source_at);

@@ -283,8 +283,10 @@ pub async fn report_geojson(
     }
     for v in &report.valves_off_pipe {
         wkt.push(format!("POINT({} {})", v.at[0], v.at[1]));
-        props.push(json!({"finding": "valve_off_pipe", "layer": "valve", "id": v.valve,
-            "pipe": v.pipe, "distance_m": (v.distance_m * 100.0).round() / 100.0}));
+        props.push(
+            json!({"finding": "valve_off_pipe", "layer": "valve", "id": v.valve,
+            "pipe": v.pipe, "distance_m": (v.distance_m * 100.0).round() / 100.0}),
+        );
     }
     for i in &report.islands {
         let lines: Vec<String> = i

@@ -243,7 +243,17 @@ async fn valves(
                FROM utilities.water_valves {}) v ORDER BY id",
         within_sql(within)
     );
-    type Row = (i64, f64, f64, Option<String>, Option<bool>, f64, f64, f64, f64);
+    type Row = (
+        i64,
+        f64,
+        f64,
+        Option<String>,
+        Option<bool>,
+        f64,
+        f64,
+        f64,
+        f64,
+    );
     let rows: Vec<Row> = bind_within(sqlx::query_as(&sql).bind(srid), within)
         .fetch_all(pool)
         .await
@@ -338,10 +348,16 @@ pub async fn change_in(
     // it are dropped, and the database's rows meeting it (its `&&` rounds outward, so it
     // returns at least those) put in: a dropped row not returned was deleted.
     let bbox = [bbox[0] - 1.0, bbox[1] - 1.0, bbox[2] + 1.0, bbox[3] + 1.0];
-    let meets = |b: &[f64; 4]| b[0] <= bbox[2] && bbox[0] <= b[2] && b[1] <= bbox[3] && bbox[1] <= b[3];
+    let meets =
+        |b: &[f64; 4]| b[0] <= bbox[2] && bbox[0] <= b[2] && b[1] <= bbox[3] && bbox[1] <= b[3];
     let mut gone: Vec<i64> = boxes
         .get(name)
-        .map(|rows| rows.iter().filter(|(_, b)| meets(b)).map(|(&id, _)| id).collect())
+        .map(|rows| {
+            rows.iter()
+                .filter(|(_, b)| meets(b))
+                .map(|(&id, _)| id)
+                .collect()
+        })
         .unwrap_or_default();
     gone.sort_unstable();
     if let Some(rows) = boxes.get_mut(name) {

@@ -25,8 +25,8 @@ pub mod trace;
 use std::collections::HashMap;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableUnGraph};
-use rstar::primitives::{GeomWithData, Line};
-use rstar::{PointDistance, RTree};
+use rstar::primitives::{GeomWithData, Line, Rectangle};
+use rstar::{PointDistance, RTree, AABB};
 
 /// A point in the network's TM-3 zone, metres.
 pub type Pt = [f64; 2];
@@ -261,6 +261,15 @@ pub struct Network {
     pipe_rows: HashMap<i64, PipeRow>,
     /// The device rows it was built from.
     device_rows: HashMap<DeviceKey, DeviceRow>,
+    /// The box of every pipe row, to find those near a change.
+    pipe_boxes: RTree<GeomWithData<Rectangle<Pt>, i64>>,
+    /// Every device row, to find those near a change.
+    device_points: RTree<GeomWithData<Pt, DeviceKey>>,
+}
+
+fn pipe_box_entry(p: &PipeRow) -> Option<GeomWithData<Rectangle<Pt>, i64>> {
+    pipe_bbox(p)
+        .map(|b| GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), p.id))
 }
 
 fn dist(a: Pt, b: Pt) -> f64 {
@@ -325,7 +334,12 @@ fn bbox_of<'a>(pts: impl IntoIterator<Item = &'a Pt>) -> Option<Bbox> {
 
 fn union(a: Option<Bbox>, b: Option<Bbox>) -> Option<Bbox> {
     match (a, b) {
-        (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]),
+        (Some(a), Some(b)) => Some([
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ]),
         (a, None) => a,
         (None, b) => b,
     }
@@ -335,19 +349,14 @@ fn grow(b: Bbox, m: f64) -> Bbox {
     [b[0] - m, b[1] - m, b[2] + m, b[3] + m]
 }
 
-fn meets(a: Bbox, b: Bbox) -> bool {
-    a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3]
-}
-
-fn inside(p: Pt, b: Bbox) -> bool {
-    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
-}
-
 fn pipe_bbox(p: &PipeRow) -> Option<Bbox> {
     bbox_of(p.parts.iter().flatten())
 }
 
-fn stretches_of(graph: &Graph, e: EdgeIndex) -> impl Iterator<Item = GeomWithData<Line<Pt>, EdgeIndex>> + '_ {
+fn stretches_of(
+    graph: &Graph,
+    e: EdgeIndex,
+) -> impl Iterator<Item = GeomWithData<Line<Pt>, EdgeIndex>> + '_ {
     graph[e]
         .line
         .windows(2)
@@ -368,6 +377,8 @@ impl Network {
             sources: Vec::new(),
             pipe_rows: inputs.pipes.iter().map(|p| (p.id, p.clone())).collect(),
             device_rows: HashMap::new(),
+            pipe_boxes: RTree::new(),
+            device_points: RTree::new(),
         };
         for v in &inputs.valves {
             net.device_rows.insert(
@@ -385,10 +396,23 @@ impl Network {
             (DeviceKind::Pole, &inputs.poles),
         ] {
             for r in rows {
-                net.device_rows
-                    .insert((kind, r.id), DeviceRow { at: r.at, valve: None });
+                net.device_rows.insert(
+                    (kind, r.id),
+                    DeviceRow {
+                        at: r.at,
+                        valve: None,
+                    },
+                );
             }
         }
+        net.pipe_boxes =
+            RTree::bulk_load(net.pipe_rows.values().filter_map(pipe_box_entry).collect());
+        net.device_points = RTree::bulk_load(
+            net.device_rows
+                .iter()
+                .map(|(&k, d)| GeomWithData::new(d.at, k))
+                .collect(),
+        );
         let mut pipes: Vec<i64> = net.pipe_rows.keys().copied().collect();
         pipes.sort_unstable();
         let mut devices: Vec<DeviceKey> = net.device_rows.keys().copied().collect();
@@ -564,7 +588,11 @@ impl Network {
             let Some(row) = device_rows.get(&key) else {
                 continue;
             };
-            let reach = if key.0 == DeviceKind::Meter { service } else { tol };
+            let reach = if key.0 == DeviceKind::Meter {
+                service
+            } else {
+                tol
+            };
             match place(row.at, reach) {
                 Place::Node(n) => put(graph, n, key),
                 Place::Split { part, s } => splits[part].push((s, key)),
@@ -646,11 +674,17 @@ impl Network {
                 for id in change.gone.iter().chain(rows.iter().map(|r| &r.id)) {
                     if let Some(old) = self.pipe_rows.remove(id) {
                         area = union(area, pipe_bbox(&old));
+                        if let Some(e) = pipe_box_entry(&old) {
+                            self.pipe_boxes.remove(&e);
+                        }
                     }
                     changed_pipes.push(*id);
                 }
                 for r in rows {
                     area = union(area, pipe_bbox(r));
+                    if let Some(e) = pipe_box_entry(r) {
+                        self.pipe_boxes.insert(e);
+                    }
                     self.pipe_rows.insert(r.id, r.clone());
                 }
             }
@@ -674,18 +708,30 @@ impl Network {
                         .collect(),
                     Rows::Points(_, rows) => rows
                         .iter()
-                        .map(|p| (p.id, DeviceRow { at: p.at, valve: None }))
+                        .map(|p| {
+                            (
+                                p.id,
+                                DeviceRow {
+                                    at: p.at,
+                                    valve: None,
+                                },
+                            )
+                        })
                         .collect(),
                     Rows::Pipes(_) => Vec::new(),
                 };
                 for id in change.gone.iter().chain(new.iter().map(|(id, _)| id)) {
                     if let Some(old) = self.device_rows.remove(&(kind, *id)) {
                         area = union(area, bbox_of([&old.at]));
+                        self.device_points
+                            .remove(&GeomWithData::new(old.at, (kind, *id)));
                     }
                     gone_devices.push((kind, *id));
                 }
                 for (id, row) in new {
                     area = union(area, bbox_of([&row.at]));
+                    self.device_points
+                        .insert(GeomWithData::new(row.at, (kind, id)));
                     self.device_rows.insert((kind, id), row);
                 }
             }
@@ -696,10 +742,12 @@ impl Network {
         let (near, reach) = (grow(area, margin), grow(area, 2.0 * margin));
         // Pipes to rebuild: the changed ones and every pipe a re-placed device could reach.
         let mut dirty: Vec<i64> = self
-            .pipe_rows
-            .iter()
-            .filter(|(_, p)| pipe_bbox(p).is_some_and(|b| meets(b, reach)))
-            .map(|(&id, _)| id)
+            .pipe_boxes
+            .locate_in_envelope_intersecting(&AABB::from_corners(
+                [reach[0], reach[1]],
+                [reach[2], reach[3]],
+            ))
+            .map(|e| e.data)
             .chain(changed_pipes)
             .collect();
         dirty.sort_unstable();
@@ -721,10 +769,9 @@ impl Network {
         // Devices to place again: those near the change, those dropped, and those on a
         // junction or tap left without pipes.
         let mut again: Vec<DeviceKey> = self
-            .device_rows
-            .iter()
-            .filter(|(_, d)| inside(d.at, near))
-            .map(|(&k, _)| k)
+            .device_points
+            .locate_in_envelope(&AABB::from_corners([near[0], near[1]], [near[2], near[3]]))
+            .map(|d| d.data)
             .chain(gone_devices)
             .collect();
         for &n in &touched {
@@ -740,7 +787,8 @@ impl Network {
         again.sort_unstable_by_key(|&(k, id)| (rank(k), id));
         again.dedup();
         let lifted: std::collections::HashSet<DeviceKey> = again.iter().copied().collect();
-        self.unconnected.retain(|u| !lifted.contains(&(u.kind, u.id)));
+        self.unconnected
+            .retain(|u| !lifted.contains(&(u.kind, u.id)));
         for key in &again {
             let Some(n) = self.placed.remove(key) else {
                 continue;
@@ -778,11 +826,17 @@ impl Network {
                 self.index.insert(s);
             }
         }
-        self.sources = self
-            .graph
-            .node_indices()
-            .filter(|&n| !self.graph[n].sources.is_empty())
-            .collect();
+        // Sources: those still standing, and those placed again.
+        let graph = &self.graph;
+        self.sources
+            .retain(|&n| graph.contains_node(n) && !graph[n].sources.is_empty());
+        for key in again.iter().filter(|k| k.0 == DeviceKind::Source) {
+            if let Some(&n) = self.placed.get(key) {
+                if !self.sources.contains(&n) {
+                    self.sources.push(n);
+                }
+            }
+        }
         Patched {
             pipes: dirty.len(),
             devices: again.len(),

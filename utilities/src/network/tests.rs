@@ -308,7 +308,11 @@ fn lattice() -> Inputs {
                 let p = next();
                 inputs.pipes.push(pipe(
                     p,
-                    &[[x, y], [x + dx * step / 2.0, y + dy * step / 2.0], [x + dx * step, y + dy * step]],
+                    &[
+                        [x, y],
+                        [x + dx * step / 2.0, y + dy * step / 2.0],
+                        [x + dx * step, y + dy * step],
+                    ],
                 ));
                 if p % 3 == 0 {
                     let v = next();
@@ -317,9 +321,10 @@ fn lattice() -> Inputs {
                         .push(valve(v, [x + dx * 60.0, y + dy * 60.0], v % 4 == 0, true));
                 }
                 for s in [40.0, 130.0] {
-                    inputs
-                        .meters
-                        .push(point(next(), [x + dx * s - dy * 6.0, y + dy * s + dx * 6.0]));
+                    inputs.meters.push(point(
+                        next(),
+                        [x + dx * s - dy * 6.0, y + dy * s + dx * 6.0],
+                    ));
                 }
             }
         }
@@ -336,12 +341,14 @@ fn applied(inputs: &Inputs, change: &Change) -> Inputs {
     let mut out = inputs.clone();
     match &change.rows {
         Rows::Pipes(rows) => {
-            out.pipes.retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
+            out.pipes
+                .retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
             out.pipes.extend(rows.iter().cloned());
             out.pipes.sort_by_key(|p| p.id);
         }
         Rows::Valves(rows) => {
-            out.valves.retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
+            out.valves
+                .retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
             out.valves.extend(rows.iter().copied());
             out.valves.sort_by_key(|p| p.id);
         }
@@ -378,7 +385,13 @@ fn answers(net: &Network, pipes: &[i64]) -> Vec<(i64, String)> {
             p,
             format!(
                 "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                iso.valves, iso.pipes, iso.meters, iso.hydrants, iso.sources, cut, iso.cut_off_meters
+                iso.valves,
+                iso.pipes,
+                iso.meters,
+                iso.hydrants,
+                iso.sources,
+                cut,
+                iso.cut_off_meters
             ),
         ));
     }
@@ -402,7 +415,12 @@ fn patch_and_compare(net: &mut Network, inputs: &mut Inputs, change: Change) -> 
     assert_eq!(net.graph.node_count(), fresh.graph.node_count());
     assert_eq!(unconnected_set(net), unconnected_set(&fresh));
     for v in &inputs.valves {
-        assert_eq!(net.valve_node(v.id).is_some(), fresh.valve_node(v.id).is_some(), "valve {}", v.id);
+        assert_eq!(
+            net.valve_node(v.id).is_some(),
+            fresh.valve_node(v.id).is_some(),
+            "valve {}",
+            v.id
+        );
     }
     let (ours, theirs) = (answers(net, &pipes), answers(&fresh, &pipes));
     for (a, b) in ours.iter().zip(&theirs) {
@@ -539,8 +557,19 @@ fn a_patched_graph_answers_like_a_rebuild_after_edits() {
             rows: Rows::Pipes(vec![pipe(5, &[[420.0, 408.0], [560.0, 408.0]])]),
         },
     );
-    let served = net.device_node(DeviceKind::Meter, inputs.meters.iter().find(|m| m.at == [440.0, 406.0]).expect("meter").id);
-    let on_new = net.graph.edges(served.expect("placed")).any(|e| e.weight().pipe == 5);
+    let served = net.device_node(
+        DeviceKind::Meter,
+        inputs
+            .meters
+            .iter()
+            .find(|m| m.at == [440.0, 406.0])
+            .expect("meter")
+            .id,
+    );
+    let on_new = net
+        .graph
+        .edges(served.expect("placed"))
+        .any(|e| e.weight().pipe == 5);
     assert!(on_new, "the meter is served from the new pipe");
     let mut m = inputs.meters[41];
     m.at = [310.0, 188.0];
@@ -585,7 +614,12 @@ fn a_valve_beside_its_pipe_is_reported_off_its_pipe() {
     inputs.valves.push(valve(15, [50.0, 0.0], false, true));
     let net = Network::build(&inputs, Settings::default());
     let report = check::check(&net);
-    assert_eq!(report.valves_off_pipe.len(), 1, "{:?}", report.valves_off_pipe);
+    assert_eq!(
+        report.valves_off_pipe.len(),
+        1,
+        "{:?}",
+        report.valves_off_pipe
+    );
     let off = report.valves_off_pipe[0];
     assert_eq!((off.valve, off.pipe), (13, 2));
     assert!((off.distance_m - 3.0).abs() < 1e-9, "{}", off.distance_m);
@@ -611,7 +645,11 @@ fn upstream_is_the_way_from_the_source_through_open_valves() {
     assert_eq!(up.valves, vec![10, 11, 12]);
     assert!((up.length_m - 280.0).abs() < 0.1, "{}", up.length_m);
     assert_eq!(up.line[0], [0.0, 0.0]);
-    assert!(dist(up.line[up.line.len() - 1], [280.0, 0.0]) < 1e-6, "{:?}", up.line);
+    assert!(
+        dist(up.line[up.line.len() - 1], [280.0, 0.0]) < 1e-6,
+        "{:?}",
+        up.line
+    );
     let drawn: f64 = up.line.windows(2).map(|w| dist(w[0], w[1])).sum();
     assert!((drawn - up.length_m).abs() < 0.1, "{drawn}");
     // A closed valve between: no way.
@@ -675,14 +713,25 @@ fn downstream_is_what_the_piece_alone_feeds() {
     let (a, b, c, d) = ([0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]);
     let ring = Inputs {
         srid: 9212,
-        pipes: vec![pipe(1, &[a, b]), pipe(2, &[b, c]), pipe(3, &[c, d]), pipe(4, &[d, a])],
+        pipes: vec![
+            pipe(1, &[a, b]),
+            pipe(2, &[b, c]),
+            pipe(3, &[c, d]),
+            pipe(4, &[d, a]),
+        ],
         sources: vec![point(40, a)],
         meters: vec![point(20, [60.0, 105.0])],
         ..Inputs::default()
     };
     let net = Network::build(&ring, Settings::default());
     let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
-    assert_eq!(downstream(&net, piece), trace::Downstream { supplied: true, ..Default::default() });
+    assert_eq!(
+        downstream(&net, piece),
+        trace::Downstream {
+            supplied: true,
+            ..Default::default()
+        }
+    );
     // Without a source nothing is supplied, so nothing is downstream.
     let mut dry = ring.clone();
     dry.sources.clear();
@@ -690,4 +739,3 @@ fn downstream_is_what_the_piece_alone_feeds() {
     let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
     assert!(!downstream(&net, piece).supplied);
 }
-

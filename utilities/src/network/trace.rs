@@ -162,7 +162,10 @@ pub fn upstream(net: &Network, piece: EdgeIndex, at: Pt) -> Option<Upstream> {
             pipes.push(g[e].pipe);
         }
     }
-    let valves = nodes.iter().filter_map(|&n| g[n].valve.map(|v| v.id)).collect();
+    let valves = nodes
+        .iter()
+        .filter_map(|&n| g[n].valve.map(|v| v.id))
+        .collect();
     let source = g[source_node].sources.iter().copied().min()?;
     Some(Upstream {
         source,
