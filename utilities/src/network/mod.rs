@@ -190,6 +190,8 @@ struct DeviceRow {
     at: Pt,
     /// A valve's (closed, operable).
     valve: Option<(bool, bool)>,
+    /// The node it is placed on.
+    node: Option<NodeIndex>,
 }
 
 /// The order devices are placed in (a valve before anything else on its spot).
@@ -249,8 +251,6 @@ pub struct Network {
     pub settings: Settings,
     /// Devices too far from any pipe or junction.
     pub unconnected: Vec<Unconnected>,
-    /// Node of each placed device.
-    placed: HashMap<DeviceKey, NodeIndex>,
     /// Pieces of each pipe, in order along it.
     pipes: HashMap<i64, Vec<EdgeIndex>>,
     /// Every straight stretch of every piece, for locating a point.
@@ -371,12 +371,17 @@ impl Network {
             graph: Graph::with_capacity(inputs.pipes.len() * 2, inputs.pipes.len() * 2),
             settings,
             unconnected: Vec::new(),
-            placed: HashMap::new(),
             pipes: HashMap::with_capacity(inputs.pipes.len()),
             index: RTree::new(),
             sources: Vec::new(),
             pipe_rows: inputs.pipes.iter().map(|p| (p.id, p.clone())).collect(),
-            device_rows: HashMap::new(),
+            device_rows: HashMap::with_capacity(
+                inputs.valves.len()
+                    + inputs.hydrants.len()
+                    + inputs.meters.len()
+                    + inputs.sources.len()
+                    + inputs.poles.len(),
+            ),
             pipe_boxes: RTree::new(),
             device_points: RTree::new(),
         };
@@ -386,25 +391,39 @@ impl Network {
                 DeviceRow {
                     at: v.at,
                     valve: Some((v.closed, v.operable)),
+                    node: None,
                 },
             );
         }
-        for (kind, rows) in [
+        // In the order they are placed (by kind, then as read): no sort of every device.
+        let points = [
             (DeviceKind::Hydrant, &inputs.hydrants),
-            (DeviceKind::Meter, &inputs.meters),
             (DeviceKind::Source, &inputs.sources),
             (DeviceKind::Pole, &inputs.poles),
-        ] {
+            (DeviceKind::Meter, &inputs.meters),
+        ];
+        for (kind, rows) in points {
             for r in rows {
                 net.device_rows.insert(
                     (kind, r.id),
                     DeviceRow {
                         at: r.at,
                         valve: None,
+                        node: None,
                     },
                 );
             }
         }
+        let devices: Vec<DeviceKey> = inputs
+            .valves
+            .iter()
+            .map(|v| (DeviceKind::Valve, v.id))
+            .chain(
+                points
+                    .iter()
+                    .flat_map(|(kind, rows)| rows.iter().map(move |r| (*kind, r.id))),
+            )
+            .collect();
         net.pipe_boxes =
             RTree::bulk_load(net.pipe_rows.values().filter_map(pipe_box_entry).collect());
         net.device_points = RTree::bulk_load(
@@ -415,8 +434,6 @@ impl Network {
         );
         let mut pipes: Vec<i64> = net.pipe_rows.keys().copied().collect();
         pipes.sort_unstable();
-        let mut devices: Vec<DeviceKey> = net.device_rows.keys().copied().collect();
-        devices.sort_unstable_by_key(|&(k, id)| (rank(k), id));
         let edges = net.splice(&pipes, &[], &devices);
         net.index = RTree::bulk_load(
             edges
@@ -549,12 +566,15 @@ impl Network {
         // Devices on a junction go there now (in order: the first valve on a spot holds it);
         // those on a part's interior are gathered per part.
         let mut splits: Vec<Vec<(f64, DeviceKey)>> = vec![Vec::new(); parts.len()];
-        let device_rows = &self.device_rows;
-        let placed = &mut self.placed;
+        let device_rows = &mut self.device_rows;
         let unconnected = &mut self.unconnected;
-        let mut put = |graph: &mut Graph, n: NodeIndex, key: DeviceKey| {
+        let put = |graph: &mut Graph,
+                   device_rows: &mut HashMap<DeviceKey, DeviceRow>,
+                   unconnected: &mut Vec<Unconnected>,
+                   n: NodeIndex,
+                   key: DeviceKey| {
             let (kind, id) = key;
-            let Some(row) = device_rows.get(&key) else {
+            let Some(row) = device_rows.get_mut(&key) else {
                 return;
             };
             let node = &mut graph[n];
@@ -581,11 +601,11 @@ impl Network {
                 DeviceKind::Source => node.sources.push(id),
                 DeviceKind::Pole => node.poles.push(id),
             }
-            placed.insert(key, n);
+            row.node = Some(n);
         };
         let mut off = Vec::new();
         for &key in devices {
-            let Some(row) = device_rows.get(&key) else {
+            let Some(&DeviceRow { at, .. }) = device_rows.get(&key) else {
                 continue;
             };
             let reach = if key.0 == DeviceKind::Meter {
@@ -593,13 +613,13 @@ impl Network {
             } else {
                 tol
             };
-            match place(row.at, reach) {
-                Place::Node(n) => put(graph, n, key),
+            match place(at, reach) {
+                Place::Node(n) => put(graph, device_rows, unconnected, n, key),
                 Place::Split { part, s } => splits[part].push((s, key)),
                 Place::Off => off.push(Unconnected {
                     kind: key.0,
                     id: key.1,
-                    at: row.at,
+                    at,
                 }),
             }
         }
@@ -619,7 +639,7 @@ impl Network {
                     ..Node::default()
                 });
                 while i < cuts.len() && cuts[i].0 - s <= tol {
-                    put(graph, n, cuts[i].1);
+                    put(graph, device_rows, unconnected, n, cuts[i].1);
                     i += 1;
                 }
                 pieces.push(graph.add_edge(
@@ -669,6 +689,8 @@ impl Network {
         let mut area: Option<Bbox> = None;
         let mut changed_pipes: Vec<i64> = Vec::new();
         let mut gone_devices: Vec<DeviceKey> = Vec::new();
+        // Where the dropped device rows were placed.
+        let mut dropped: HashMap<DeviceKey, NodeIndex> = HashMap::new();
         match &change.rows {
             Rows::Pipes(rows) => {
                 for id in change.gone.iter().chain(rows.iter().map(|r| &r.id)) {
@@ -702,6 +724,7 @@ impl Network {
                                 DeviceRow {
                                     at: v.at,
                                     valve: Some((v.closed, v.operable)),
+                                    node: None,
                                 },
                             )
                         })
@@ -714,6 +737,7 @@ impl Network {
                                 DeviceRow {
                                     at: p.at,
                                     valve: None,
+                                    node: None,
                                 },
                             )
                         })
@@ -723,6 +747,9 @@ impl Network {
                 for id in change.gone.iter().chain(new.iter().map(|(id, _)| id)) {
                     if let Some(old) = self.device_rows.remove(&(kind, *id)) {
                         area = union(area, bbox_of([&old.at]));
+                        if let Some(n) = old.node {
+                            dropped.insert((kind, *id), n);
+                        }
                         self.device_points
                             .remove(&GeomWithData::new(old.at, (kind, *id)));
                     }
@@ -790,7 +817,8 @@ impl Network {
         self.unconnected
             .retain(|u| !lifted.contains(&(u.kind, u.id)));
         for key in &again {
-            let Some(n) = self.placed.remove(key) else {
+            let placed = self.device_rows.get_mut(key).and_then(|d| d.node.take());
+            let Some(n) = placed.or_else(|| dropped.get(key).copied()) else {
                 continue;
             };
             let Some(node) = self.graph.node_weight_mut(n) else {
@@ -831,7 +859,7 @@ impl Network {
         self.sources
             .retain(|&n| graph.contains_node(n) && !graph[n].sources.is_empty());
         for key in again.iter().filter(|k| k.0 == DeviceKind::Source) {
-            if let Some(&n) = self.placed.get(key) {
+            if let Some(n) = self.device_rows.get(key).and_then(|d| d.node) {
                 if !self.sources.contains(&n) {
                     self.sources.push(n);
                 }
@@ -855,7 +883,7 @@ impl Network {
 
     /// The node a device is placed on.
     pub fn device_node(&self, kind: DeviceKind, id: i64) -> Option<NodeIndex> {
-        self.placed.get(&(kind, id)).copied()
+        self.device_rows.get(&(kind, id)).and_then(|d| d.node)
     }
 
     /// The pieces of a pipe, in order along it.
