@@ -377,7 +377,7 @@ fn answers(net: &Network, pipes: &[i64]) -> Vec<(i64, String)> {
             out.push((p, "absent".into()));
             continue;
         };
-        let iso = isolate(&net, piece, &[]);
+        let iso = isolate(net, piece, &[]);
         let mut cut: Vec<i64> = iso.cut_off.iter().map(|&e| net.graph[e].pipe).collect();
         cut.sort_unstable();
         cut.dedup();
