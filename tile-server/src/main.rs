@@ -760,8 +760,9 @@ async fn run(cli: Cli) -> Result<()> {
 /// What `bando network …` can do.
 #[derive(Subcommand, Debug)]
 enum NetworkAction {
-    /// The quality report: dangles, unconnected devices, islands without a source, each with
-    /// its location, as a GeoJSON FeatureCollection (stdout, or --out); counts on stderr.
+    /// The quality report: crossings, dangles, unconnected devices, valves off their pipe,
+    /// islands without a source, each with its location, as a GeoJSON FeatureCollection
+    /// (stdout, or --out); counts on stderr.
     Check {
         /// Which network (`water`; power is not modelled yet).
         network: String,
@@ -787,12 +788,14 @@ async fn network_command(
             let report = check::check(&net);
             let fc = check::report_geojson(pool, &net, &report).await?;
             eprintln!(
-                "water network: {} pipes; {} dangles ({} within {} m of another pipe), {} unconnected devices, {} islands without a source",
+                "water network: {} pipes; {} crossings without a junction, {} dangles ({} within {} m of another pipe), {} unconnected devices, {} valves off their pipe, {} islands without a source",
                 net.pipe_count(),
+                report.crossings.len(),
                 report.dangles.len(),
                 report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
                 check::NEAR_M,
                 report.unconnected.len(),
+                report.valves_off_pipe.len(),
                 report.islands.len()
             );
             match out {
