@@ -770,6 +770,11 @@ async fn a_patched_network_answers_like_a_rebuild_after_edits() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(live.builds(), 2, "a large change rebuilds");
+    // The graph a trace took never changes under it: patches copy a graph still held.
+    assert_eq!(first.pipe_count(), 7);
+    assert!(first
+        .device_node(utilities::network::DeviceKind::Meter, dh3)
+        .is_some());
     let _ = m.hydrant;
 }
 
