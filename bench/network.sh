@@ -5,8 +5,9 @@
 # pgRouting answering the same question per call the way it must without a graph in memory:
 # `pgr_connectedComponents` over every pipe, with the vertices of the valves to close and the
 # closed valves cut out (timed by psql, server side only — so pgRouting's figure excludes HTTP).
-# Then the graph build and the trace alone at 10,000 and 100,000 pipes (utilities/examples/
-# network_scale.rs, release build, in memory). Prints Markdown rows.
+# Then the graph build, the trace and the patch after one edit alone at 10,000 and 100,000 pipes
+# (utilities/examples/network_scale.rs, release build, in memory). Prints Markdown rows.
+# The sample is the default one (9,508 pipes); BANDO_WATER_PIPES=100000 makes it that large.
 #
 #   bench/network.sh [BREAKS]     default 200; BANDO=path/to/bando to bench another build
 set -euo pipefail
@@ -19,7 +20,8 @@ port=3994
 mkdir -p "$work"
 bench_cluster "$work"
 if [[ $(psql "$url" -Atc "SELECT count(*) FROM utilities.water_pipes" 2>/dev/null || echo 0) -lt 100 ]]; then
-  DATABASE_URL=$url "$bando" --data-dir "$work/state" sample --out "$work/sample" --import >/dev/null
+  DATABASE_URL=$url "$bando" --data-dir "$work/state" sample --out "$work/sample" \
+    ${BANDO_WATER_PIPES:+--water-pipes "$BANDO_WATER_PIPES"} --import >/dev/null
 fi
 DATABASE_URL=$url "$bando" --data-dir "$work/state" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 pid=$!
@@ -29,8 +31,8 @@ psql "$url" -Atc "SELECT id FROM utilities.water_pipes ORDER BY random() LIMIT $
 first=$(head -1 "$work/pipes.txt")
 trace() { curl -s -o "$work/answer.json" -w '%{time_total}\n' "http://127.0.0.1:$port/networks/water/isolate?pipe=$1&at=0.5"; }
 cold=$(trace "$first")
-# An edit: one valve closed and opened again; the next trace waits for the rebuild if the
-# listener has not finished it.
+# An edit: one valve closed and opened again; the next trace waits for the patch if the
+# listener has not applied it.
 valve=$(psql "$url" -Atc "SELECT id FROM utilities.water_valves ORDER BY id LIMIT 1")
 psql "$url" -qc "UPDATE utilities.water_valves SET status = 'Đóng' WHERE id = $valve"
 after_edit=$(trace "$first")

@@ -85,6 +85,11 @@ enum Command {
         /// Number of parcels (512 to 5,000,000).
         #[arg(long, default_value_t = 20_000)]
         parcels: u64,
+        /// About how many water pipes (mains, branches and service lines; meters are spaced
+        /// along the streets to reach it, e.g. 100000). Default: a meter every 100 m, about
+        /// 8,000 pipes.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200_000))]
+        water_pipes: Option<u64>,
         /// Also import every written file into its layer.
         #[arg(long)]
         import: bool,
@@ -503,6 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
             out,
             seed,
             parcels,
+            water_pipes,
             import,
             next_year,
         } => {
@@ -526,11 +532,14 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 return Ok(());
             }
-            let set = importers::sample::write_sample_with(
+            let set = importers::sample::write_sample_sized(
                 out,
                 &importers::sample::SampleOptions {
                     seed: *seed,
                     parcels: *parcels,
+                },
+                &importers::sample::WaterOptions {
+                    pipes: *water_pipes,
                 },
             )?;
             println!(
@@ -769,8 +778,9 @@ async fn run(cli: Cli) -> Result<()> {
 /// What `bando network …` can do.
 #[derive(Subcommand, Debug)]
 enum NetworkAction {
-    /// The quality report: dangles, unconnected devices, islands without a source, each with
-    /// its location, as a GeoJSON FeatureCollection (stdout, or --out); counts on stderr.
+    /// The quality report: crossings, dangles, unconnected devices, valves off their pipe,
+    /// islands without a source, each with its location, as a GeoJSON FeatureCollection
+    /// (stdout, or --out); counts on stderr.
     Check {
         /// Which network (`water`; power is not modelled yet).
         network: String,
@@ -796,12 +806,14 @@ async fn network_command(
             let report = check::check(&net);
             let fc = check::report_geojson(pool, &net, &report).await?;
             eprintln!(
-                "water network: {} pipes; {} dangles ({} within {} m of another pipe), {} unconnected devices, {} islands without a source",
+                "water network: {} pipes; {} crossings without a junction, {} dangles ({} within {} m of another pipe), {} unconnected devices, {} valves off their pipe, {} islands without a source",
                 net.pipe_count(),
+                report.crossings.len(),
                 report.dangles.len(),
                 report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
                 check::NEAR_M,
                 report.unconnected.len(),
+                report.valves_off_pipe.len(),
                 report.islands.len()
             );
             match out {

@@ -364,8 +364,26 @@ fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), ImportErro
     })
 }
 
+/// How large the sample's water network is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaterOptions {
+    /// About how many water pipes (mains and branches split at every valve and tap, plus a
+    /// service line per meter): meters are spaced along the streets to reach it (at least 4 m
+    /// apart, so about 100,000 at most). `None`: a meter every 100 m (about 8,000 pipes).
+    pub pipes: Option<u64>,
+}
+
 /// Writes the sample set into `out` (created if missing); existing sample files are replaced.
 pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, ImportError> {
+    write_sample_sized(out, opts, &WaterOptions::default())
+}
+
+/// [`write_sample_with`] with a water network of the size `water` asks for.
+pub fn write_sample_sized(
+    out: &Path,
+    opts: &SampleOptions,
+    water: &WaterOptions,
+) -> Result<SampleSet, ImportError> {
     check_parcel_count(out, opts)?;
     debug_assert!(parcels::Plan::min_parcels() <= SampleOptions::MIN_PARCELS);
     std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
@@ -417,7 +435,7 @@ pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, 
         .map(|f| f.features)
         .sum();
     formats::write(out, &first, &mut files)?;
-    network::write(out, seed, &mut files)?;
+    network::write(out, seed, water.pipes, &mut files)?;
 
     Ok(SampleSet {
         communes,

@@ -1031,6 +1031,12 @@ const VALVE_FIELDS: &[Field] = &[
     f("DUONGKINH", Ty::Int(0)),
     f("LOAIVAN", Ty::Str(0)),
     f("TRANGTHAI", Ty::Str(0)),
+    f("VANHD", Ty::Str(0)),
+];
+const SOURCE_FIELDS: &[Field] = &[
+    f("MANGUON", Ty::Str(0)),
+    f("TENNGUON", Ty::Str(0)),
+    f("LOAINGUON", Ty::Str(0)),
 ];
 const HYDRANT_FIELDS: &[Field] = &[
     f("MATRU", Ty::Str(0)),
@@ -1183,12 +1189,272 @@ fn diameter(row: i64) -> i64 {
     }
 }
 
-fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+/// A water pipe as written: a main or branch between crossings, valves and taps, or a
+/// service line from a tap to its meter.
+struct WaterPipe {
+    pts: Vec<Pt>,
+    diameter: i64,
+    service: bool,
+}
+
+/// A valve as written.
+struct WaterValve {
+    at: Pt,
+    diameter: i64,
+}
+
+/// A meter as written, with the commune it is in.
+struct WaterMeter {
+    at: Pt,
+    commune: &'static str,
+}
+
+/// A plant or tank.
+struct WaterSource {
+    at: Pt,
+    name: String,
+    kind: &'static str,
+}
+
+/// The sample's water network.
+struct WaterLayout {
+    pipes: Vec<WaterPipe>,
+    valves: Vec<WaterValve>,
+    meters: Vec<WaterMeter>,
+    sources: Vec<WaterSource>,
+    /// The crossings (where hydrants stand).
+    nodes: Vec<(Pt, i64, i64)>,
+}
+
+/// A valve on every run of pipe this long between crossings (more on longer runs).
+const VALVE_EVERY_M: f64 = 300.0;
+
+/// Metres between meters along a street at the default size.
+const METER_EVERY_M: f64 = 100.0;
+
+/// Diameter of a service line, mm.
+const SERVICE_DN: i64 = 25;
+
+/// Arc length of the foot of `p` on `pts`, and its distance.
+fn project(pts: &[Pt], p: Pt) -> (f64, f64) {
+    let (mut best, mut at, mut s) = (f64::INFINITY, 0.0, 0.0);
+    for w in pts.windows(2) {
+        let (dx, dy) = (w[1].0 - w[0].0, w[1].1 - w[0].1);
+        let l2 = dx * dx + dy * dy;
+        let t = if l2 > 0.0 {
+            (((p.0 - w[0].0) * dx + (p.1 - w[0].1) * dy) / l2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let d = dist((w[0].0 + t * dx, w[0].1 + t * dy), p);
+        if d < best {
+            best = d;
+            at = s + t * l2.sqrt();
+        }
+        s += l2.sqrt();
+    }
+    (at, best)
+}
+
+/// The water network of Binh Phuoc: pipes 4 m left of every road centreline (300 mm mains
+/// under the main roads, 200 mm under the cross roads, 110 mm branches elsewhere), a valve at
+/// every crossing and every [`VALVE_EVERY_M`] along the runs between them, meters at the
+/// front of the lots each at the end of a 25 mm service line from a tap on the pipe (the pipe
+/// is split at every tap and valve, so every joint is a pipe end), and a plant or tank per
+/// district on a crossing. `water_pipes`: about how many pipes in all (meters are spaced to
+/// reach it, at least 4 m apart); `None`: a meter every [`METER_EVERY_M`].
+fn water_layout(seed: u64, water_pipes: Option<u64>) -> WaterLayout {
+    let r = &BINH_PHUOC;
+    let net = network(seed, 4.0);
+    let rows: Vec<(Centreline, Vec<Pt>)> = (0..r.height_quads())
+        .map(|j| {
+            let c = row_centre(r, seed, j, 0, r.width_quads());
+            let front = offset(&c.pts, row_road_width_m(j) / 2.0 + 1.5);
+            (c, front)
+        })
+        .collect();
+    let runs = net.pieces.len() as u64;
+    let spacing = match water_pipes {
+        None => METER_EVERY_M,
+        Some(target) => {
+            let frontage: f64 = rows.iter().map(|(_, f)| length(f)).sum();
+            // Each meter adds a service line and a piece of the run it is tapped on.
+            let meters = target.saturating_sub(runs * 2).max(1) / 2;
+            (frontage / meters as f64).clamp(4.0, 10_000.0)
+        }
+    };
+    // Meters along the fronts, kept out of the cross roads.
+    let mut meters: Vec<(WaterMeter, i64)> = Vec::new();
+    for (j, (c, front)) in rows.iter().enumerate() {
+        let j = j as i64;
+        let node_s: Vec<f64> = c.nodes.iter().map(|&(n, _)| length(&front[..=n])).collect();
+        for (s, pt) in every(front, spacing / 2.0, spacing) {
+            if node_s.iter().any(|&ns| (ns - s).abs() < 25.0) {
+                continue;
+            }
+            let i = c
+                .ticks
+                .iter()
+                .rposition(|&t| length(&front[..=t]) <= s)
+                .unwrap_or(0) as i64;
+            let commune = &r.communes[r.commune_of(i.min(r.width_quads() - 1), j)];
+            meters.push((
+                WaterMeter {
+                    at: pt,
+                    commune: commune.code,
+                },
+                j,
+            ));
+        }
+    }
+    // Each meter's tap: the nearest point of a run under its own row.
+    let mut taps: Vec<Vec<(f64, usize)>> = vec![Vec::new(); net.pieces.len()];
+    let mut by_row: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (q, (_, j, _)) in net.pieces.iter().enumerate() {
+        if *j >= 0 {
+            by_row.entry(*j).or_default().push(q);
+        }
+    }
+    for (k, (m, j)) in meters.iter().enumerate() {
+        let best = by_row
+            .get(j)
+            .into_iter()
+            .flatten()
+            .map(|&q| (q, project(&net.pieces[q].0, m.at)))
+            .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
+        if let Some((q, (s, d))) = best {
+            if d <= 30.0 {
+                taps[q].push((s, k));
+            }
+        }
+    }
+    let mut pipes = Vec::new();
+    let mut valves: Vec<WaterValve> = net
+        .nodes
+        .iter()
+        .map(|&(at, j, _)| WaterValve {
+            at,
+            diameter: diameter(j).max(200),
+        })
+        .collect();
+    let mut services: Vec<Option<Pt>> = vec![None; meters.len()];
+    for (q, (pts, j, _)) in net.pieces.iter().enumerate() {
+        let dn = diameter(*j);
+        let len = length(pts);
+        // (arc length, meter) of every cut; a valve is a cut without a meter.
+        let mut cuts: Vec<(f64, Option<usize>)> = taps[q]
+            .iter()
+            .filter(|(s, _)| *s > 1.0 && *s < len - 1.0)
+            .map(|&(s, k)| (s, Some(k)))
+            .collect();
+        let n = (len / VALVE_EVERY_M).floor() as usize;
+        for v in 1..=n {
+            let mut s = len * v as f64 / (n + 1) as f64;
+            // Not on a tap: a few metres on.
+            while cuts.iter().any(|(c, _)| (c - s).abs() < 3.0) {
+                s += 5.0;
+            }
+            if s < len - 3.0 {
+                cuts.push((s, None));
+            }
+        }
+        cuts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut from = (0.0, pts[0]);
+        for &(s, meter) in &cuts {
+            let at = point_at(pts, s);
+            if at == from.1 {
+                continue;
+            }
+            let mut piece = sub_line(pts, from.0, s);
+            piece[0] = from.1;
+            let last = piece.len() - 1;
+            piece[last] = at;
+            pipes.push(WaterPipe {
+                pts: piece,
+                diameter: dn,
+                service: false,
+            });
+            match meter {
+                Some(k) => services[k] = Some(at),
+                None => valves.push(WaterValve { at, diameter: dn }),
+            }
+            from = (s, at);
+        }
+        let mut piece = sub_line(pts, from.0, len);
+        piece[0] = from.1;
+        let last = piece.len() - 1;
+        piece[last] = pts[pts.len() - 1];
+        if piece.len() >= 2 && piece[0] != piece[last] {
+            pipes.push(WaterPipe {
+                pts: piece,
+                diameter: dn,
+                service: false,
+            });
+        }
+    }
+    for ((m, _), tap) in meters.iter().zip(&services) {
+        if let Some(tap) = tap {
+            if *tap != m.at {
+                pipes.push(WaterPipe {
+                    pts: vec![*tap, m.at],
+                    diameter: SERVICE_DN,
+                    service: true,
+                });
+            }
+        }
+    }
+    // A source per district: the plant in the first, tanks in the others, each on a crossing
+    // of a main row inside the district (the middle one).
+    let mut sources = Vec::new();
+    let mut districts: Vec<&'static str> = Vec::new();
+    for c in r.communes {
+        if !districts.contains(&c.district) {
+            districts.push(c.district);
+        }
+    }
+    for (d, district) in districts.iter().enumerate() {
+        let inside: Vec<Pt> = net
+            .nodes
+            .iter()
+            .filter(|&&(_, j, i)| {
+                let c = &r.communes
+                    [r.commune_of(i.min(r.width_quads() - 1), j.min(r.height_quads() - 1))];
+                c.district == *district
+            })
+            .map(|&(at, j, _)| (at, j))
+            .filter(|(_, j)| j % SHEET_QUADS == 0)
+            .map(|(at, _)| at)
+            .collect();
+        let Some(&at) = inside.get(inside.len() / 2) else {
+            continue;
+        };
+        let (name, kind) = if d == 0 {
+            (format!("Nhà máy nước {district}"), "Nhà máy xử lý")
+        } else {
+            (format!("Bể chứa {district}"), "Bể chứa")
+        };
+        sources.push(WaterSource { at, name, kind });
+    }
+    WaterLayout {
+        pipes,
+        valves,
+        meters: meters.into_iter().map(|(m, _)| m).collect(),
+        sources,
+        nodes: net.nodes,
+    }
+}
+
+fn write_utilities(
+    out: &Path,
+    seed: u64,
+    water_pipes: Option<u64>,
+    files: &mut Files<'_>,
+) -> Result<(), ImportError> {
     let r = &BINH_PHUOC;
     let mut rng = stream(seed ^ NET_SALT, 0, -5);
 
     let path = out.join("water.gpkg");
-    let water = network(seed, 4.0);
+    let water = water_layout(seed, water_pipes);
     gpkg(&path, |ds| {
         let srs = gdalio::srs(r.srid, &path)?;
         let mut w = LayerWriter::create(
@@ -1201,19 +1467,27 @@ fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
                 PIPE_FIELDS,
             ),
         )?;
-        for (k, (pts, j, _)) in water.pieces.iter().enumerate() {
-            let dn = diameter(*j);
+        let (mut mains, mut services) = (0, 0);
+        for pipe in &water.pipes {
+            let dn = pipe.diameter;
             let material = if dn >= 200 {
                 "Gang dẻo"
-            } else if rng.chance(0.7) {
+            } else if dn <= 32 || rng.chance(0.7) {
                 "HDPE"
             } else {
                 "uPVC"
             };
+            let code = if pipe.service {
+                services += 1;
+                format!("DV-{services:06}")
+            } else {
+                mains += 1;
+                format!("CN-{mains:05}")
+            };
             w.add(
-                Geom::Line(pts),
+                Geom::Line(&pipe.pts),
                 &[
-                    Val::S(&format!("CN-{:05}", k + 1)),
+                    Val::S(&code),
                     Val::I(dn),
                     Val::S(material),
                     Val::I(2005 + rng.below(19) as i64),
@@ -1239,18 +1513,20 @@ fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
                 VALVE_FIELDS,
             ),
         )?;
-        for (k, &(pt, j, _)) in water.nodes.iter().enumerate() {
+        for (k, v) in water.valves.iter().enumerate() {
             w.add(
-                Geom::Point(pt),
+                Geom::Point(v.at),
                 &[
-                    Val::S(&format!("VAN-{:04}", k + 1)),
-                    Val::I(diameter(j).max(200)),
+                    Val::S(&format!("VAN-{:05}", k + 1)),
+                    Val::I(v.diameter),
                     Val::S(if rng.chance(0.7) {
                         "Van cổng"
                     } else {
                         "Van bướm"
                     }),
                     Val::S(if rng.chance(0.95) { "Mở" } else { "Đóng" }),
+                    // Old gate valves seized in place: about one in twenty.
+                    Val::S(if rng.chance(0.95) { "Có" } else { "Không" }),
                 ],
             )?;
         }
@@ -1295,7 +1571,8 @@ fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
         }
         files.push(&path, "hydrants", "hydrants", w.count(), r.srid, Text::Utf8);
         drop(w);
-        // Meters at the front of the lots, just beyond the road strip, every 100 m.
+        // Meters at the front of the lots, just beyond the road strip, each at the end of its
+        // service line.
         let mut w = LayerWriter::create(
             ds,
             &path,
@@ -1306,39 +1583,52 @@ fn write_utilities(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
                 METER_FIELDS,
             ),
         )?;
-        let mut k = 0;
-        for j in 0..r.height_quads() {
-            let c = row_centre(r, seed, j, 0, r.width_quads());
-            let front = offset(&c.pts, row_road_width_m(j) / 2.0 + 1.5);
-            // Arc length of the crossings, to keep meters out of the cross roads.
-            let node_s: Vec<f64> = c.nodes.iter().map(|&(n, _)| length(&front[..=n])).collect();
-            for (s, pt) in every(&front, 50.0, 100.0) {
-                if node_s.iter().any(|&ns| (ns - s).abs() < 25.0) {
-                    continue;
-                }
-                k += 1;
-                let i = c
-                    .ticks
-                    .iter()
-                    .rposition(|&t| length(&front[..=t]) <= s)
-                    .unwrap_or(0) as i64;
-                let commune = &r.communes[r.commune_of(i.min(r.width_quads() - 1), j)];
-                w.add(
-                    Geom::Point(pt),
-                    &[
-                        Val::S(&format!("DH-{k:06}")),
-                        Val::S(&format!("KH{:08}", 10_000_000 + 37 * k)),
-                        Val::S(commune.code),
-                        Val::I(rng.pick(&[15_i64, 15, 15, 20, 25])),
-                        Val::I(2010 + rng.below(14) as i64),
-                    ],
-                )?;
-            }
+        for (k, m) in water.meters.iter().enumerate() {
+            let k = k + 1;
+            w.add(
+                Geom::Point(m.at),
+                &[
+                    Val::S(&format!("DH-{k:06}")),
+                    Val::S(&format!("KH{:08}", 10_000_000 + 37 * k)),
+                    Val::S(m.commune),
+                    Val::I(rng.pick(&[15_i64, 15, 15, 20, 25])),
+                    Val::I(2010 + rng.below(14) as i64),
+                ],
+            )?;
         }
         files.push(
             &path,
             "water_meters",
             "water_meters",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "water_sources",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                SOURCE_FIELDS,
+            ),
+        )?;
+        for (k, src) in water.sources.iter().enumerate() {
+            w.add(
+                Geom::Point(src.at),
+                &[
+                    Val::S(&format!("NG-{:02}", k + 1)),
+                    Val::S(&src.name),
+                    Val::S(src.kind),
+                ],
+            )?;
+        }
+        files.push(
+            &path,
+            "water_sources",
+            "water_sources",
             w.count(),
             r.srid,
             Text::Utf8,
@@ -1601,11 +1891,17 @@ fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<()
     Ok(())
 }
 
-/// Writes every network-derived file.
-pub(super) fn write(out: &Path, seed: u64, files: &mut Vec<SampleFile>) -> Result<(), ImportError> {
+/// Writes every network-derived file; `water_pipes`: about how many water pipes (see
+/// [`super::WaterOptions`]).
+pub(super) fn write(
+    out: &Path,
+    seed: u64,
+    water_pipes: Option<u64>,
+    files: &mut Vec<SampleFile>,
+) -> Result<(), ImportError> {
     let mut files = Files(files);
     write_planning(out, seed, &mut files)?;
     write_transport(out, seed, &mut files)?;
-    write_utilities(out, seed, &mut files)?;
+    write_utilities(out, seed, water_pipes, &mut files)?;
     write_env_stations(out, seed, &mut files)
 }

@@ -425,27 +425,102 @@ fn sample_set_files_encodings_and_crs() {
     }
     assert_eq!(file(&set, "parcels_sample.geojson").features, 200);
 
-    // Networks share their nodes exactly: every valve is an end point of pipes.
-    let ds = Dataset::open(out.join("water.gpkg")).expect("open");
+    check_water(&out.join("water.gpkg"), None);
+}
+
+/// The water network's structure: every valve and every meter sits on pipe ends (pipes are
+/// split at valves and taps); crossings join 3–4 pipes and hold a valve, valves along the runs
+/// join two; each meter ends its own 25 mm service line; some valves are closed, some
+/// inoperable; a source per district. Returns (pipes, meters).
+fn check_water(path: &Path, _target: Option<u64>) -> (u64, u64) {
+    let ds = Dataset::open(path).expect("open");
     let mut ends: HashMap<(u64, u64), u32> = HashMap::new();
+    let mut service_ends: HashMap<(u64, u64), u32> = HashMap::new();
+    let mut pipes = 0;
     for f in ds.layer_by_name("water_pipes").expect("layer").features() {
+        pipes += 1;
         let pts = ring_of(f.geometry().expect("geometry"));
+        let service = int(&f, "DUONGKINH") == 25;
+        assert_eq!(text(&f, "MAONG").starts_with("DV-"), service);
+        if service {
+            assert_eq!(pts.len(), 2, "a service line is straight");
+            assert!((pts[1].0 - pts[0].0).hypot(pts[1].1 - pts[0].1) < 30.0);
+        }
         for p in [pts[0], pts[pts.len() - 1]] {
             *ends.entry((p.0.to_bits(), p.1.to_bits())).or_default() += 1;
+            if service {
+                *service_ends
+                    .entry((p.0.to_bits(), p.1.to_bits()))
+                    .or_default() += 1;
+            }
         }
     }
     let mut valves = ds.layer_by_name("water_valves").expect("layer");
-    // Every row road crosses every column road: 24 rows × 8 cross roads in Binh Phuoc.
-    assert_eq!(valves.feature_count(), 24 * 8);
+    let (mut crossing, mut along, mut closed, mut seized) = (0, 0, 0, 0);
     for f in valves.features() {
         let p = ring_of(f.geometry().expect("geometry"))[0];
-        // A crossing joins four pieces, or three where it lies at the end of a line (T).
         let degree = ends
             .get(&(p.0.to_bits(), p.1.to_bits()))
             .copied()
             .unwrap_or(0);
-        assert!((3..=4).contains(&degree), "valve joins {degree} pipe ends");
+        match degree {
+            // A crossing joins four pieces, or three where it lies at the end of a line (T).
+            3 | 4 => crossing += 1,
+            2 => along += 1,
+            d => panic!("valve joins {d} pipe ends"),
+        }
+        closed += u32::from(text(&f, "TRANGTHAI") == "Đóng");
+        seized += u32::from(text(&f, "VANHD") == "Không");
     }
+    // Every row road crosses every column road: 24 rows × 8 cross roads in Binh Phuoc.
+    assert_eq!(crossing, 24 * 8);
+    assert!(along > 100, "{along} valves along the runs");
+    assert!(
+        closed > 0 && seized > 0,
+        "{closed} closed, {seized} inoperable"
+    );
+    let mut meters = 0;
+    for f in ds.layer_by_name("water_meters").expect("layer").features() {
+        meters += 1;
+        let p = ring_of(f.geometry().expect("geometry"))[0];
+        // The meter ends its service line, and nothing else.
+        assert_eq!(service_ends.get(&(p.0.to_bits(), p.1.to_bits())), Some(&1));
+        assert_eq!(ends.get(&(p.0.to_bits(), p.1.to_bits())), Some(&1));
+    }
+    let services: u32 = service_ends.values().sum::<u32>() / 2;
+    assert_eq!(u64::from(services), meters, "a service line per meter");
+    let mut sources = ds.layer_by_name("water_sources").expect("layer");
+    let kinds: Vec<String> = sources.features().map(|f| text(&f, "LOAINGUON")).collect();
+    let districts: std::collections::BTreeSet<&str> = super::region::BINH_PHUOC
+        .communes
+        .iter()
+        .map(|c| c.district)
+        .collect();
+    assert_eq!(kinds.len(), districts.len());
+    assert_eq!(kinds.iter().filter(|k| *k == "Nhà máy xử lý").count(), 1);
+    for f in sources.features() {
+        let p = ring_of(f.geometry().expect("geometry"))[0];
+        assert!(
+            ends.contains_key(&(p.0.to_bits(), p.1.to_bits())),
+            "a source on the network"
+        );
+    }
+    (pipes, meters)
+}
+
+#[test]
+fn the_water_network_scales_to_a_pipe_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    std::fs::create_dir_all(out).expect("dir");
+    let mut files = Vec::new();
+    super::network::write(out, 2025, Some(30_000), &mut files).expect("write");
+    let (pipes, meters) = check_water(&out.join("water.gpkg"), Some(30_000));
+    assert!(
+        (27_000..=33_000).contains(&pipes),
+        "{pipes} pipes for 30,000"
+    );
+    assert!(meters > 12_000, "{meters}");
 }
 
 #[test]

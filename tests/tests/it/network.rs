@@ -320,6 +320,9 @@ async fn the_quality_report_is_for_staff() {
     main_line(&db).await;
     // A pipe drawn 2 m short of the main: an island without a source, with two dangles.
     add_pipe(&db, "P9", &[(60.0, 80.0), (60.0, 2.0)]).await;
+    // A valve drawn 3 m beside the main, and one in a field.
+    let beside = add_valve(&db, "V8", (170.0, 3.0), "Mở", true).await;
+    add_valve(&db, "V9", (170.0, 40.0), "Mở", true).await;
     let r = get(&app, "/networks/water/check", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
@@ -328,6 +331,16 @@ async fn the_quality_report_is_for_staff() {
     let fc = r.json();
     assert_eq!(fc["summary"]["islands_without_source"], 1, "{fc}");
     assert_eq!(fc["summary"]["dangles_near_a_pipe"], 1, "{fc}");
+    assert_eq!(fc["summary"]["valves_off_pipe"], 1, "{fc}");
+    assert_eq!(fc["summary"]["unconnected"], 1, "{fc}");
+    let off = fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["properties"]["finding"] == "valve_off_pipe")
+        .expect("valve off its pipe");
+    assert_eq!(off["properties"]["id"], beside);
+    assert!((off["properties"]["distance_m"].as_f64().expect("distance") - 3.0).abs() < 0.01);
     let island = fc["features"]
         .as_array()
         .expect("features")
@@ -380,14 +393,22 @@ async fn a_power_outage_cuts_off_what_lies_downstream() {
             .filter_map(|p| p["properties"]["id"].as_i64())
             .collect()
     };
-    let r = get(
-        &app,
-        &format!("/networks/power/outage?pole={}", poles[2]),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let fc = r.json();
+    // The graph follows the change notifications, which arrive just after each commit.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let r = get(
+            &app,
+            &format!("/networks/power/outage?pole={}", poles[2]),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let fc = r.json();
+        if pole_ids(&fc) == poles[2..] || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(pole_ids(&fc), poles[2..].to_vec());
     assert_eq!(
         ids(&features(&fc, "line")[0]["properties"]["line_ids"]),
@@ -596,4 +617,255 @@ async fn isolations_on_the_sample_agree_with_pgrouting() {
         "the largest segment compared has {largest} pipes"
     );
     assert!(bounded_by_closed > 0, "no segment met a closed valve");
+}
+
+/// Every trace answer of `net`, per pipe (a break at its middle, and the way upstream from
+/// there), comparable across graphs.
+fn answers(net: &utilities::network::Network, pipes: &[i64]) -> Vec<(i64, String)> {
+    use utilities::network::{isolate::isolate, trace::upstream};
+    pipes
+        .iter()
+        .map(|&p| {
+            let Some((piece, at)) = net.locate_on_pipe(p, 0.5) else {
+                return (p, "absent".to_string());
+            };
+            let iso = isolate(net, piece, &[]);
+            let up = upstream(net, piece, at).map(|u| (u.source, u.pipes, u.valves));
+            (
+                p,
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?} {up:?}",
+                    iso.valves, iso.pipes, iso.meters, iso.hydrants, iso.cut_off_meters
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patched_network_answers_like_a_rebuild_after_edits() {
+    use utilities::network::live::LiveNetwork;
+    use utilities::network::{load, Network, Settings};
+    let db = TestDb::new().await;
+    let m = main_line(&db).await;
+    // A second row of pipes north of the main, joined to it at x = 100 and 200.
+    let north = [
+        add_pipe(&db, "N1", &[(0.0, 150.0), (100.0, 150.0)]).await,
+        add_pipe(&db, "N2", &[(100.0, 150.0), (200.0, 150.0)]).await,
+    ];
+    add_pipe(&db, "C1", &[(100.0, 0.0), (100.0, 150.0)]).await;
+    let c2 = add_pipe(&db, "C2", &[(200.0, 0.0), (200.0, 150.0)]).await;
+    add_valve(&db, "V4", (100.0, 75.0), "Mở", true).await;
+    let dh3 = add_point(&db, "water_meters", "DH3", (150.0, 155.0)).await;
+    let live = LiveNetwork::new(db.pool.clone(), Settings::default());
+    let first = live.get().await.expect("built");
+    assert_eq!(live.builds(), 1);
+    assert_eq!(first.pipe_count(), 7);
+
+    // After each edit: the next network is a patch (no rebuild), answering like a fresh build.
+    async fn patched(live: &std::sync::Arc<LiveNetwork>, db: &TestDb, patches: u64) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let net = loop {
+            let net = live.get().await.expect("network");
+            if live.patches() > patches || Instant::now() > deadline {
+                break net;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(live.patches() > patches, "no patch arrived");
+        assert_eq!(live.builds(), 1, "patched, not rebuilt");
+        let fresh = Network::build(
+            &load::inputs(&db.pool).await.expect("inputs"),
+            Settings::default(),
+        );
+        let pipes: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM utilities.water_pipes ORDER BY id")
+                .fetch_all(&db.pool)
+                .await
+                .expect("pipes");
+        assert_eq!(net.pipe_count(), fresh.pipe_count());
+        assert_eq!(net.graph.edge_count(), fresh.graph.edge_count());
+        assert_eq!(net.unconnected.len(), fresh.unconnected.len());
+        assert_eq!(answers(&net, &pipes), answers(&fresh, &pipes));
+    }
+
+    // A pipe added: a branch north from the main at x = 250 with a meter on it.
+    let branch = add_pipe(&db, "P5", &[(250.0, 0.0), (250.0, 90.0)]).await;
+    patched(&live, &db, 0).await;
+    let meter = add_point(&db, "water_meters", "DH4", (255.0, 60.0)).await;
+    patched(&live, &db, live.patches()).await;
+    let net = live.get().await.expect("network");
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, meter)
+        .is_some());
+    // A pipe deleted (the branch: its meter is left unconnected).
+    sqlx::query("DELETE FROM utilities.water_pipes WHERE id = $1")
+        .bind(branch)
+        .execute(&db.pool)
+        .await
+        .expect("delete");
+    patched(&live, &db, live.patches()).await;
+    // A valve closed.
+    sqlx::query("UPDATE utilities.water_valves SET status = 'Đóng' WHERE id = $1")
+        .bind(m.valves[1])
+        .execute(&db.pool)
+        .await
+        .expect("close");
+    patched(&live, &db, live.patches()).await;
+    let net = live.get().await.expect("network");
+    let (piece, at) = net.locate_on_pipe(m.pipes[2], 0.5).expect("pipe");
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, meter)
+        .is_none());
+    // The way upstream now runs around through the north row.
+    let up = utilities::network::trace::upstream(&net, piece, at).expect("reached");
+    assert!(
+        up.pipes.contains(&c2) && up.pipes.contains(&north[1]),
+        "{up:?}"
+    );
+    // A valve moved 30 m along the main (from x = 50 to x = 80), and one drawn off its pipe.
+    sqlx::query("UPDATE utilities.water_valves SET geom = ST_Translate(geom, 30, 0) WHERE id = $1")
+        .bind(m.valves[0])
+        .execute(&db.pool)
+        .await
+        .expect("move");
+    patched(&live, &db, live.patches()).await;
+    sqlx::query("UPDATE utilities.water_valves SET geom = ST_Translate(geom, 0, 3) WHERE id = $1")
+        .bind(m.valves[2])
+        .execute(&db.pool)
+        .await
+        .expect("move off");
+    patched(&live, &db, live.patches()).await;
+    let net = live.get().await.expect("network");
+    assert!(net.valve_node(m.valves[2]).is_none());
+    assert!(net.valve_node(m.valves[0]).is_some());
+    // A meter deleted (a point: the notified box is its own extent).
+    sqlx::query("DELETE FROM utilities.water_meters WHERE id = $1")
+        .bind(dh3)
+        .execute(&db.pool)
+        .await
+        .expect("delete meter");
+    patched(&live, &db, live.patches()).await;
+    let net = live.get().await.expect("network");
+    assert!(net
+        .device_node(utilities::network::DeviceKind::Meter, dh3)
+        .is_none());
+    // Many rows at once (more than a patch takes): rebuilt whole.
+    let rows = utilities::network::live::MAX_PATCH_ROWS as i64 + 1;
+    sqlx::query(
+        "INSERT INTO utilities.water_meters (source_id, code, geom)
+         SELECT 'M' || k, 'M' || k, ST_SetSRID(ST_MakePoint($1 + (k % 300), $2 - 5), $3)
+         FROM generate_series(1, $4) k",
+    )
+    .bind(E0)
+    .bind(N0)
+    .bind(SRID)
+    .bind(rows)
+    .execute(&db.pool)
+    .await
+    .expect("meters");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while live.builds() < 2 && Instant::now() < deadline {
+        live.get().await.expect("network");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(live.builds(), 2, "a large change rebuilds");
+    // The graph a trace took never changes under it: patches copy a graph still held.
+    assert_eq!(first.pipe_count(), 7);
+    assert!(first
+        .device_node(utilities::network::DeviceKind::Meter, dh3)
+        .is_some());
+    let _ = m.hydrant;
+}
+
+#[tokio::test]
+async fn upstream_and_downstream_traces_over_http() {
+    let (db, app, issuer, _dir) = setup().await;
+    let m = main_line(&db).await;
+    let [v1, v2, v3] = m.valves;
+    let r = get(
+        &app,
+        &format!("/networks/water/upstream?pipe={}&at=0.8", m.pipes[2]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.header(axum::http::header::CONTENT_TYPE),
+        "application/geo+json"
+    );
+    let fc = r.json();
+    assert_eq!(fc["reached"], true, "{fc}");
+    assert_eq!(ids(&fc["pipes"]), m.pipes.to_vec());
+    assert_eq!(ids(&fc["valves"]), vec![v1, v2, v3]);
+    // 200.05 + 0.8 × 99.95 metres along the pipes.
+    let length = fc["length_m"].as_f64().expect("length");
+    assert!((length - 280.0).abs() < 0.2, "{length}");
+    let path = features(&fc, "path");
+    assert_eq!(path.len(), 1);
+    assert_eq!(path[0]["geometry"]["type"], "LineString");
+    let source = features(&fc, "source");
+    assert_eq!(source[0]["geometry"]["type"], "Point");
+    let first = &path[0]["geometry"]["coordinates"][0];
+    assert_eq!(&source[0]["geometry"]["coordinates"], first);
+
+    // Downstream of pipe 2's first piece: the rest of pipe 2 and pipe 3, their meters and the
+    // hydrant; meter ids for staff only.
+    let q = format!("/networks/water/downstream?pipe={}&at=0.1", m.pipes[1]);
+    let fc = get(&app, &q, None).await.json();
+    assert_eq!(fc["supplied"], true, "{fc}");
+    assert_eq!(fc["summary"]["meters"], 2, "{fc}");
+    assert_eq!(fc["summary"]["hydrants"], 1, "{fc}");
+    assert!(fc.get("meter_ids").is_none());
+    let pipes = features(&fc, "pipe");
+    assert_eq!(
+        ids(&pipes[0]["properties"]["pipe_ids"]),
+        vec![m.pipes[1], m.pipes[2]]
+    );
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let staff = get(&app, &q, Some(&planner)).await.json();
+    assert_eq!(ids(&staff["meter_ids"]), m.meters.to_vec());
+
+    // Valve 2 closed: no way up from pipe 3, and pipe 2's first piece feeds only its meter.
+    sqlx::query("UPDATE utilities.water_valves SET status = 'Đóng' WHERE id = $1")
+        .bind(v2)
+        .execute(&db.pool)
+        .await
+        .expect("close");
+    let up = format!("/networks/water/upstream?pipe={}&at=0.8", m.pipes[2]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let fc = get(&app, &up, None).await.json();
+        if fc["reached"] == false || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(fc["reached"], false, "{fc}");
+    assert_eq!(features(&fc, "point").len(), 1);
+    let fc = get(&app, &q, None).await.json();
+    assert_eq!(fc["summary"]["meters"], 1, "{fc}");
+
+    // Problems: nothing named, a bad number, an unknown pipe, an unknown parameter.
+    for (uri, status) in [
+        ("/networks/water/upstream", StatusCode::BAD_REQUEST),
+        ("/networks/water/downstream?pipe=x", StatusCode::BAD_REQUEST),
+        (
+            "/networks/water/upstream?pipe=999999",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/networks/water/downstream?pipe=1&failed=2",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/networks/water/upstream?point=0,0", StatusCode::NOT_FOUND),
+    ] {
+        let r = get(&app, uri, None).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
+        assert_eq!(
+            r.header(axum::http::header::CONTENT_TYPE),
+            "application/problem+json",
+            "{uri}"
+        );
+    }
 }

@@ -11,7 +11,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use utilities::network::answer::Disclosure;
-use utilities::network::request::{power_outage, water_isolation, BreakAt, OutageAt, TraceError};
+use utilities::network::request::{
+    power_outage, water_isolation, water_trace, BreakAt, Direction, OutageAt, TraceError,
+};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -22,6 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/networks/water/isolate", get(isolate))
         .route("/networks/water/check", get(check))
+        .route("/networks/water/upstream", get(upstream))
+        .route("/networks/water/downstream", get(downstream))
         .route("/networks/power/outage", get(outage))
 }
 
@@ -112,6 +116,61 @@ pub async fn isolate(
         _ => Disclosure::default(),
     };
     let fc = water_isolation(&state.networks, at, &failed, disclosure)
+        .await
+        .map_err(trace_error)?;
+    let mut r = Json(fc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    vary(reader.is_signed_in(), &mut r);
+    Ok(r)
+}
+
+/// `GET /networks/water/upstream?point=LON,LAT` (or `pipe=ID&at=F`): the way from the nearest
+/// source to the point through open valves.
+pub async fn upstream(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    trace(state, reader, p, Direction::Upstream).await
+}
+
+/// `GET /networks/water/downstream?point=LON,LAT` (or `pipe=ID&at=F`): what the pipe at the
+/// point feeds.
+pub async fn downstream(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    trace(state, reader, p, Direction::Downstream).await
+}
+
+async fn trace(
+    state: AppState,
+    reader: Reader,
+    p: HashMap<String, String>,
+    direction: Direction,
+) -> Result<Response, AppError> {
+    if let Some(k) = p
+        .keys()
+        .find(|k| !["point", "pipe", "at"].contains(&k.as_str()))
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown parameter '{}'; point=LON,LAT or pipe=ID&at=0..1",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    let at = break_at(&p)?;
+    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
+    let disclosure = Disclosure {
+        meters: meters.is_some_and(|layer| reader.sees(layer.as_ref())),
+        customer_refs: false,
+    };
+    let fc = water_trace(&state.networks, at, direction, disclosure)
         .await
         .map_err(trace_error)?;
     let mut r = Json(fc).into_response();
@@ -246,6 +305,52 @@ pub fn openapi_paths() -> Value {
                 "404": problem("No pipe near the point, no such pipe, or no network imported")
             }
         }},
+        "/networks/water/upstream": {"get": {
+            "operationId": "traceWaterUpstream",
+            "summary": "The way the water takes from the nearest source (by pipe length) to a point, through open valves: one line from the source to the point, the pipes and valves passed",
+            "description": "Closed valves block the way. `reached` is false (and only the point is answered) when no source reaches the point as the valves stand.",
+            "tags": ["Networks"],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "LON,LAT in WGS 84 (the nearest pipe within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
+                {"name": "pipe", "in": "query", "required": false, "description": "A pipe id (instead of point)", "schema": {"type": "integer"}},
+                {"name": "at", "in": "query", "required": false, "description": "With pipe: position along it, 0 to 1 (default 0.5)", "schema": {"type": "number", "minimum": 0, "maximum": 1}}
+            ],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `part` is point, path or source",
+                    "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "reached"],
+                        "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                            "reached": {"type": "boolean"},
+                            "source": {"type": "integer"},
+                            "length_m": {"type": "number"},
+                            "valves": {"type": "array", "items": {"type": "integer"}},
+                            "pipes": {"type": "array", "items": {"type": "integer"}}}}}}},
+                "400": problem("No point or pipe named, or a bad number"),
+                "404": problem("No pipe near the point, no such pipe, or no network imported")
+            }
+        }},
+        "/networks/water/downstream": {"get": {
+            "operationId": "traceWaterDownstream",
+            "summary": "What the pipe at a point feeds: the pipes, hydrants and meters some source reaches now and none reaches once that piece of pipe is cut",
+            "description": "Meter ids are listed for staff only (their count for everyone). `supplied` is false when no source reaches the point now (then nothing is downstream).",
+            "tags": ["Networks"],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "LON,LAT in WGS 84 (the nearest pipe within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
+                {"name": "pipe", "in": "query", "required": false, "description": "A pipe id (instead of point)", "schema": {"type": "integer"}},
+                {"name": "at", "in": "query", "required": false, "description": "With pipe: position along it, 0 to 1 (default 0.5)", "schema": {"type": "number", "minimum": 0, "maximum": 1}}
+            ],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `part` is point, pipe or hydrant",
+                    "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "supplied", "summary"],
+                        "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                            "supplied": {"type": "boolean"},
+                            "summary": {"type": "object"},
+                            "meter_ids": {"type": "array", "items": {"type": "integer"}}}}}}},
+                "400": problem("No point or pipe named, or a bad number"),
+                "404": problem("No pipe near the point, no such pipe, or no network imported")
+            }
+        }},
         "/networks/power/outage": {"get": {
             "operationId": "powerOutage",
             "summary": "What a failed line, pole or substation cuts off downstream: the lines (one geometry) and poles no substation reaches any more",
@@ -263,11 +368,11 @@ pub fn openapi_paths() -> Value {
         }},
         "/networks/water/check": {"get": {
             "operationId": "checkWaterNetwork",
-            "summary": "The water network's quality report: dangles, unconnected devices, islands without a source (staff)",
+            "summary": "The water network's quality report: dangles, unconnected devices, valves off their pipe, islands without a source (staff)",
             "tags": ["Networks"],
             "security": [{"bearer": []}],
             "responses": {
-                "200": {"description": "A FeatureCollection; each feature's `finding` is dangle, unconnected or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "200": {"description": "A FeatureCollection; each feature's `finding` is crossing, dangle, unconnected, valve_off_pipe or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
                 "400": problem("A parameter was given"),
                 "401": problem("Not signed in"),
                 "403": problem("Not staff")

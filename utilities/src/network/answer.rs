@@ -246,3 +246,117 @@ pub async fn outage_geojson(
         "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len()},
     }))
 }
+
+/// The GeoJSON answer of an upstream trace from `at`: the point (`part` = `point`), and when
+/// a source reaches it the way (`path`, one LineString from the source to the point, with its
+/// pipes, valves and length) and the source (`source`). `reached` says which.
+pub async fn upstream_geojson(
+    pool: &PgPool,
+    net: &Network,
+    up: Option<&super::trace::Upstream>,
+    at: Pt,
+) -> Result<Value, LoadError> {
+    let line = up.map(|u| {
+        let pts: Vec<String> = u
+            .line
+            .iter()
+            .map(|p| format!("{} {}", p[0], p[1]))
+            .collect();
+        format!("LINESTRING({})", pts.join(","))
+    });
+    let source_at = up.map_or(at, |u| u.source_at);
+    let (path, point, source): (Option<Value>, Value, Value) = sqlx::query_as(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($5, $6), $2), 4326), 7)::json",
+    )
+    .bind(line)
+    .bind(net.srid)
+    .bind(at[0])
+    .bind(at[1])
+    .bind(source_at[0])
+    .bind(source_at[1])
+    .fetch_one(pool)
+    .await
+    .map_err(db("the way upstream"))?;
+    let mut features = vec![feature("point", "point", point, Map::new())];
+    let Some(up) = up else {
+        return Ok(json!({"type": "FeatureCollection", "features": features, "reached": false}));
+    };
+    let length = (up.length_m * 10.0).round() / 10.0;
+    if let Some(g) = path {
+        let mut p = Map::new();
+        p.insert("pipe_ids".into(), json!(up.pipes));
+        p.insert("valve_ids".into(), json!(up.valves));
+        p.insert("length_m".into(), json!(length));
+        features.push(feature("path", "upstream", g, p));
+    }
+    let mut p = Map::new();
+    p.insert("id".into(), json!(up.source));
+    features.push(feature("source", "source", source, p));
+    Ok(json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "reached": true,
+        "source": up.source,
+        "length_m": length,
+        "valves": up.valves,
+        "pipes": up.pipes,
+    }))
+}
+
+/// The GeoJSON answer of a downstream trace from `at`: the point, the pipes the piece feeds
+/// (`part` = `pipe`, role `downstream`, one geometry) and the hydrants; the meters' ids only
+/// for readers of the meters layer (their count for everyone).
+pub async fn downstream_geojson(
+    pool: &PgPool,
+    net: &Network,
+    down: &super::trace::Downstream,
+    at: Pt,
+    disclosure: Disclosure,
+) -> Result<Value, LoadError> {
+    let (pipes, point): (Option<Value>, Value) = sqlx::query_as(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json",
+    )
+    .bind(wkt_lines(net, &down.pieces))
+    .bind(net.srid)
+    .bind(at[0])
+    .bind(at[1])
+    .fetch_one(pool)
+    .await
+    .map_err(db("the pipes downstream"))?;
+    let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
+    let mut features = vec![feature("point", "point", point, Map::new())];
+    if let Some(g) = pipes {
+        let mut p = Map::new();
+        p.insert("pipe_ids".into(), json!(down.pipes));
+        p.insert("length_m".into(), json!(length));
+        features.push(feature("pipe", "downstream", g, p));
+    }
+    let hydrants: Vec<(i64, Option<String>, Value)> = sqlx::query_as(
+        "SELECT id, code, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+         FROM utilities.hydrants WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&down.hydrants)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the hydrants"))?;
+    for (id, code, g) in hydrants {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        features.push(feature("hydrant", "downstream", g, p));
+    }
+    let mut out = json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "supplied": down.supplied,
+        "summary": {"pipes": down.pipes.len(), "length_m": length,
+                    "meters": down.meters.len(), "hydrants": down.hydrants.len()},
+    });
+    if disclosure.meters {
+        out["meter_ids"] = json!(down.meters);
+    }
+    Ok(out)
+}

@@ -5,17 +5,20 @@
 //!   (`near_pipe_m` says how far);
 //! - **unconnected devices**: valves, hydrants and sources further than the tolerance from any
 //!   pipe, meters further than the service distance, and a second valve on a spot that has one;
+//! - **valves off their pipe**: valves further than the tolerance from every pipe but within
+//!   [`OFF_PIPE_M`] of one — drawn beside the pipe they belong on (a trace cannot use them: they
+//!   close nothing); listed with the pipe and the distance, not among the unconnected;
 //! - **crossings**: two pipes crossing where neither has a junction;
 //! - **islands without a source**: groups of pipes joined to each other (whatever the valves'
 //!   states) that no source feeds.
 //!
 //! Each finding has its location; [`report_geojson`] gives them as a WGS 84 FeatureCollection
-//! with `finding` = `crossing`, `dangle`, `unconnected` or `island`.
+//! with `finding` = `crossing`, `dangle`, `unconnected`, `valve_off_pipe` or `island`.
 
 use std::collections::VecDeque;
 
 use petgraph::graph::NodeIndex;
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeRef, NodeIndexable};
 use rstar::primitives::GeomWithData;
 use rstar::primitives::Line;
 use rstar::{PointDistance, RTree};
@@ -23,10 +26,26 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::load::LoadError;
-use super::{Network, Pt, Unconnected};
+use super::{DeviceKind, Network, Pt, Unconnected};
 
 /// A dangle this close to another pipe is reported as probably drawn short (metres).
 pub const NEAR_M: f64 = 5.0;
+
+/// A valve this close to a pipe (but beyond the tolerance) is reported as off its pipe (metres).
+pub const OFF_PIPE_M: f64 = 5.0;
+
+/// A valve drawn beside its pipe instead of on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OffPipe {
+    /// Row id in `utilities.water_valves`.
+    pub valve: i64,
+    /// Where it is.
+    pub at: Pt,
+    /// The nearest pipe.
+    pub pipe: i64,
+    /// How far from it (metres).
+    pub distance_m: f64,
+}
 
 /// A pipe end joined to nothing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,8 +84,10 @@ pub struct Report {
     pub crossings: Vec<Crossing>,
     /// Pipe ends joined to nothing.
     pub dangles: Vec<Dangle>,
-    /// Devices off the network.
+    /// Devices off the network (valves off their pipe excepted).
     pub unconnected: Vec<Unconnected>,
+    /// Valves within [`OFF_PIPE_M`] of a pipe but not on it.
+    pub valves_off_pipe: Vec<OffPipe>,
     /// Islands without a source (when the network has no source at all, the whole network
     /// is reported island by island).
     pub islands: Vec<Island>,
@@ -113,7 +134,7 @@ pub fn check(net: &Network) -> Report {
             near_pipe_m,
         });
     }
-    let mut seen = vec![false; g.node_count()];
+    let mut seen = vec![false; g.node_bound()];
     let mut islands = Vec::new();
     for start in g.node_indices() {
         if seen[start.index()] || g.edges(start).next().is_none() {
@@ -148,10 +169,30 @@ pub fn check(net: &Network) -> Report {
             });
         }
     }
+    let mut unconnected = Vec::new();
+    let mut valves_off_pipe = Vec::new();
+    for u in &net.unconnected {
+        let near = (u.kind == DeviceKind::Valve)
+            .then(|| index.nearest_neighbor(&u.at))
+            .flatten()
+            .map(|h| (h.data, h.distance_2(&u.at).sqrt()))
+            .filter(|(_, d)| *d <= OFF_PIPE_M);
+        match near {
+            // A second valve on a spot is on its pipe: it stays among the unconnected.
+            Some((pipe, d)) if d > net.settings.tolerance_m => valves_off_pipe.push(OffPipe {
+                valve: u.id,
+                at: u.at,
+                pipe,
+                distance_m: d,
+            }),
+            _ => unconnected.push(*u),
+        }
+    }
     Report {
         crossings: crossings(net),
         dangles,
-        unconnected: net.unconnected.clone(),
+        unconnected,
+        valves_off_pipe,
         islands,
     }
 }
@@ -240,6 +281,13 @@ pub async fn report_geojson(
         wkt.push(format!("POINT({} {})", u.at[0], u.at[1]));
         props.push(json!({"finding": "unconnected", "layer": u.kind, "id": u.id}));
     }
+    for v in &report.valves_off_pipe {
+        wkt.push(format!("POINT({} {})", v.at[0], v.at[1]));
+        props.push(
+            json!({"finding": "valve_off_pipe", "layer": "valve", "id": v.valve,
+            "pipe": v.pipe, "distance_m": (v.distance_m * 100.0).round() / 100.0}),
+        );
+    }
     for i in &report.islands {
         let lines: Vec<String> = i
             .lines
@@ -278,6 +326,7 @@ pub async fn report_geojson(
             "dangles": report.dangles.len(),
             "dangles_near_a_pipe": report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
             "unconnected": report.unconnected.len(),
+            "valves_off_pipe": report.valves_off_pipe.len(),
             "islands_without_source": report.islands.len(),
         }
     }))

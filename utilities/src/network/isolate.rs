@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
 
 use super::Network;
 
@@ -150,8 +150,8 @@ fn unsupplied(
         g[n].valve
             .is_some_and(|v| v.closed || closing.contains(&v.id))
     };
-    let mut reached = vec![false; g.edge_count()];
-    let mut seen = vec![false; g.node_count()];
+    let mut reached = vec![false; g.edge_bound()];
+    let mut seen = vec![false; g.node_bound()];
     let mut queue: VecDeque<NodeIndex> = starts.iter().copied().collect();
     while let Some(n) = queue.pop_front() {
         if std::mem::replace(&mut seen[n.index()], true) || blocked(n) {

@@ -20,12 +20,13 @@ pub mod live;
 pub mod load;
 pub mod outage;
 pub mod request;
+pub mod trace;
 
 use std::collections::HashMap;
 
-use petgraph::graph::{EdgeIndex, NodeIndex, UnGraph};
-use rstar::primitives::{GeomWithData, Line};
-use rstar::{PointDistance, RTree};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableUnGraph};
+use rstar::primitives::{GeomWithData, Line, Rectangle};
+use rstar::{PointDistance, RTree, AABB};
 
 /// A point in the network's TM-3 zone, metres.
 pub type Pt = [f64; 2];
@@ -180,25 +181,95 @@ pub struct Unconnected {
 
 type SegmentTree = RTree<GeomWithData<Line<Pt>, EdgeIndex>>;
 
+/// The graph type: indices stay valid when a patch removes pieces elsewhere.
+pub type Graph = StableUnGraph<Node, Segment>;
+
+/// A device row as kept for patches: where, and a valve's state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DeviceRow {
+    at: Pt,
+    /// A valve's (closed, operable).
+    valve: Option<(bool, bool)>,
+    /// The node it is placed on.
+    node: Option<NodeIndex>,
+}
+
+/// The order devices are placed in (a valve before anything else on its spot).
+fn rank(kind: DeviceKind) -> u8 {
+    match kind {
+        DeviceKind::Valve => 0,
+        DeviceKind::Hydrant => 1,
+        DeviceKind::Source => 2,
+        DeviceKind::Pole => 3,
+        DeviceKind::Meter => 4,
+    }
+}
+
+/// A device's key: its layer and row id.
+pub type DeviceKey = (DeviceKind, i64);
+
+/// The rows of one layer that replace what the network holds of that layer in a changed
+/// area ([`Network::patch`]).
+#[derive(Debug, Clone)]
+pub enum Rows {
+    /// Pipes (lines of a power network).
+    Pipes(Vec<PipeRow>),
+    /// Valves.
+    Valves(Vec<ValveRow>),
+    /// Point devices of one layer.
+    Points(DeviceKind, Vec<PointRow>),
+}
+
+/// A change of one layer in an area: the rows `gone` (ids; every row the network holds there,
+/// whether deleted, changed or unchanged) are dropped, then `rows` (what the layer holds there
+/// now) are put in.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Ids of the layer's rows in the changed area before the change.
+    pub gone: Vec<i64>,
+    /// The layer's rows in the changed area now.
+    pub rows: Rows,
+}
+
+/// What a patch touched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Patched {
+    /// Pipes whose pieces were rebuilt.
+    pub pipes: usize,
+    /// Devices placed again.
+    pub devices: usize,
+}
+
 /// The water network.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Network {
     /// TM-3 zone of every coordinate.
     pub srid: i32,
     /// The graph.
-    pub graph: UnGraph<Node, Segment>,
+    pub graph: Graph,
     /// Settings it was built with.
     pub settings: Settings,
     /// Devices too far from any pipe or junction.
     pub unconnected: Vec<Unconnected>,
-    /// Node of each valve.
-    valves: HashMap<i64, NodeIndex>,
     /// Pieces of each pipe, in order along it.
     pipes: HashMap<i64, Vec<EdgeIndex>>,
     /// Every straight stretch of every piece, for locating a point.
     index: SegmentTree,
     /// Nodes with a source.
     sources: Vec<NodeIndex>,
+    /// The pipe rows it was built from.
+    pipe_rows: HashMap<i64, PipeRow>,
+    /// The device rows it was built from.
+    device_rows: HashMap<DeviceKey, DeviceRow>,
+    /// The box of every pipe row, to find those near a change.
+    pipe_boxes: RTree<GeomWithData<Rectangle<Pt>, i64>>,
+    /// Every device row, to find those near a change.
+    device_points: RTree<GeomWithData<Pt, DeviceKey>>,
+}
+
+fn pipe_box_entry(p: &PipeRow) -> Option<GeomWithData<Rectangle<Pt>, i64>> {
+    pipe_bbox(p)
+        .map(|b| GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), p.id))
 }
 
 fn dist(a: Pt, b: Pt) -> f64 {
@@ -241,18 +312,155 @@ fn sub_line(pts: &[Pt], cum: &[f64], a: f64, b: f64) -> Vec<Pt> {
 
 /// What a device placement found.
 enum Place {
-    /// On this pipe end's cluster.
-    Node(usize),
+    /// On this pipe end's junction.
+    Node(NodeIndex),
     /// On part `part` at arc length `s`.
     Split { part: usize, s: f64 },
     /// Nowhere near.
     Off,
 }
 
+/// A box [xmin, ymin, xmax, ymax].
+type Bbox = [f64; 4];
+
+fn bbox_of<'a>(pts: impl IntoIterator<Item = &'a Pt>) -> Option<Bbox> {
+    pts.into_iter().fold(None, |b, p| {
+        Some(match b {
+            None => [p[0], p[1], p[0], p[1]],
+            Some([a, b, c, d]) => [a.min(p[0]), b.min(p[1]), c.max(p[0]), d.max(p[1])],
+        })
+    })
+}
+
+fn union(a: Option<Bbox>, b: Option<Bbox>) -> Option<Bbox> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some([
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ]),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+fn grow(b: Bbox, m: f64) -> Bbox {
+    [b[0] - m, b[1] - m, b[2] + m, b[3] + m]
+}
+
+fn pipe_bbox(p: &PipeRow) -> Option<Bbox> {
+    bbox_of(p.parts.iter().flatten())
+}
+
+fn stretches_of(
+    graph: &Graph,
+    e: EdgeIndex,
+) -> impl Iterator<Item = GeomWithData<Line<Pt>, EdgeIndex>> + '_ {
+    graph[e]
+        .line
+        .windows(2)
+        .map(move |w| GeomWithData::new(Line::new(w[0], w[1]), e))
+}
+
 impl Network {
     /// Joins the inputs into a graph (see the module doc).
     pub fn build(inputs: &Inputs, settings: Settings) -> Network {
-        let tol = settings.tolerance_m;
+        let mut net = Network {
+            srid: inputs.srid,
+            graph: Graph::with_capacity(inputs.pipes.len() * 2, inputs.pipes.len() * 2),
+            settings,
+            unconnected: Vec::new(),
+            pipes: HashMap::with_capacity(inputs.pipes.len()),
+            index: RTree::new(),
+            sources: Vec::new(),
+            pipe_rows: inputs.pipes.iter().map(|p| (p.id, p.clone())).collect(),
+            device_rows: HashMap::with_capacity(
+                inputs.valves.len()
+                    + inputs.hydrants.len()
+                    + inputs.meters.len()
+                    + inputs.sources.len()
+                    + inputs.poles.len(),
+            ),
+            pipe_boxes: RTree::new(),
+            device_points: RTree::new(),
+        };
+        for v in &inputs.valves {
+            net.device_rows.insert(
+                (DeviceKind::Valve, v.id),
+                DeviceRow {
+                    at: v.at,
+                    valve: Some((v.closed, v.operable)),
+                    node: None,
+                },
+            );
+        }
+        // In the order they are placed (by kind, then as read): no sort of every device.
+        let points = [
+            (DeviceKind::Hydrant, &inputs.hydrants),
+            (DeviceKind::Source, &inputs.sources),
+            (DeviceKind::Pole, &inputs.poles),
+            (DeviceKind::Meter, &inputs.meters),
+        ];
+        for (kind, rows) in points {
+            for r in rows {
+                net.device_rows.insert(
+                    (kind, r.id),
+                    DeviceRow {
+                        at: r.at,
+                        valve: None,
+                        node: None,
+                    },
+                );
+            }
+        }
+        let devices: Vec<DeviceKey> = inputs
+            .valves
+            .iter()
+            .map(|v| (DeviceKind::Valve, v.id))
+            .chain(
+                points
+                    .iter()
+                    .flat_map(|(kind, rows)| rows.iter().map(move |r| (*kind, r.id))),
+            )
+            .collect();
+        net.pipe_boxes =
+            RTree::bulk_load(net.pipe_rows.values().filter_map(pipe_box_entry).collect());
+        net.device_points = RTree::bulk_load(
+            net.device_rows
+                .iter()
+                .map(|(&k, d)| GeomWithData::new(d.at, k))
+                .collect(),
+        );
+        let mut pipes: Vec<i64> = net.pipe_rows.keys().copied().collect();
+        pipes.sort_unstable();
+        let edges = net.splice(&pipes, &[], &devices);
+        net.index = RTree::bulk_load(
+            edges
+                .iter()
+                .flat_map(|&e| stretches_of(&net.graph, e).collect::<Vec<_>>())
+                .collect(),
+        );
+        net.sources = net
+            .graph
+            .node_indices()
+            .filter(|&n| !net.graph[n].sources.is_empty())
+            .collect();
+        net
+    }
+
+    /// Adds the pieces of `pipe_ids` (whose rows are in `pipe_rows`, none in the graph) and
+    /// places `devices` (none placed), joining pipe ends to each other and to the `seeds`
+    /// (nodes already in the graph) within the tolerance. Devices are placed against these
+    /// pipes only: the caller passes every pipe a device could reach. Returns the new pieces.
+    fn splice(
+        &mut self,
+        pipe_ids: &[i64],
+        seeds: &[NodeIndex],
+        devices: &[DeviceKey],
+    ) -> Vec<EdgeIndex> {
+        let tol = self.settings.tolerance_m;
+        let service = self.settings.service_m;
         // Parts with their pipe, cumulative lengths and offset along the pipe.
         struct Part<'a> {
             pipe: &'a PipeRow,
@@ -260,8 +468,10 @@ impl Network {
             cum: Vec<f64>,
             offset: f64,
         }
+        let rows = std::mem::take(&mut self.pipe_rows);
         let mut parts: Vec<Part<'_>> = Vec::new();
-        for pipe in &inputs.pipes {
+        for id in pipe_ids {
+            let Some(pipe) = rows.get(id) else { continue };
             let mut offset = 0.0;
             for pts in &pipe.parts {
                 if pts.len() < 2 {
@@ -286,25 +496,32 @@ impl Network {
                 offset += s;
             }
         }
-        // Pipe ends within the tolerance are one junction.
-        let mut ends: RTree<GeomWithData<Pt, usize>> = RTree::new();
-        let mut end_at: Vec<Pt> = Vec::new();
-        let mut part_ends: Vec<(usize, usize)> = Vec::with_capacity(parts.len());
-        let mut cluster = |p: Pt, ends: &mut RTree<GeomWithData<Pt, usize>>| -> usize {
+        let graph = &mut self.graph;
+        // Pipe ends within the tolerance are one junction (a seed is one already).
+        let mut ends: RTree<GeomWithData<Pt, NodeIndex>> = RTree::bulk_load(
+            seeds
+                .iter()
+                .map(|&n| GeomWithData::new(graph[n].at, n))
+                .collect(),
+        );
+        let mut part_ends: Vec<(NodeIndex, NodeIndex)> = Vec::with_capacity(parts.len());
+        let cluster = |p: Pt, ends: &mut RTree<GeomWithData<Pt, NodeIndex>>, graph: &mut Graph| {
             if let Some(n) = ends
                 .nearest_neighbor(&p)
                 .filter(|n| n.distance_2(&p) <= tol * tol)
             {
                 return n.data;
             }
-            let k = end_at.len();
-            end_at.push(p);
-            ends.insert(GeomWithData::new(p, k));
-            k
+            let n = graph.add_node(Node {
+                at: p,
+                ..Node::default()
+            });
+            ends.insert(GeomWithData::new(p, n));
+            n
         };
         for part in &parts {
-            let a = cluster(part.pts[0], &mut ends);
-            let b = cluster(part.pts[part.pts.len() - 1], &mut ends);
+            let a = cluster(part.pts[0], &mut ends, graph);
+            let b = cluster(part.pts[part.pts.len() - 1], &mut ends, graph);
             part_ends.push((a, b));
         }
         // Straight stretches of the parts, to find the pipe under a device.
@@ -346,103 +563,72 @@ impl Network {
                 Place::Split { part: k, s }
             }
         };
-        // Where each device goes: an end cluster, or a split of a part.
-        let mut on_end: Vec<Vec<(DeviceKind, usize)>> = vec![Vec::new(); end_at.len()];
-        let mut splits: Vec<Vec<(f64, DeviceKind, usize)>> = vec![Vec::new(); parts.len()];
-        let mut unconnected = Vec::new();
-        let devices = inputs
-            .valves
-            .iter()
-            .enumerate()
-            .map(|(k, v)| (DeviceKind::Valve, k, v.id, v.at, tol))
-            .chain(
-                inputs
-                    .hydrants
-                    .iter()
-                    .enumerate()
-                    .map(|(k, h)| (DeviceKind::Hydrant, k, h.id, h.at, tol)),
-            )
-            .chain(
-                inputs
-                    .sources
-                    .iter()
-                    .enumerate()
-                    .map(|(k, h)| (DeviceKind::Source, k, h.id, h.at, tol)),
-            )
-            .chain(
-                inputs
-                    .poles
-                    .iter()
-                    .enumerate()
-                    .map(|(k, h)| (DeviceKind::Pole, k, h.id, h.at, tol)),
-            )
-            .chain(
-                inputs
-                    .meters
-                    .iter()
-                    .enumerate()
-                    .map(|(k, m)| (DeviceKind::Meter, k, m.id, m.at, settings.service_m)),
-            );
-        for (kind, k, id, at, reach) in devices {
-            match place(at, reach) {
-                Place::Node(n) => on_end[n].push((kind, k)),
-                Place::Split { part, s } => splits[part].push((s, kind, k)),
-                Place::Off => unconnected.push(Unconnected { kind, id, at }),
-            }
-        }
-        // The graph: every end cluster is a node; splits make nodes of their own.
-        let mut graph: UnGraph<Node, Segment> = UnGraph::with_capacity(end_at.len(), parts.len());
-        let end_nodes: Vec<NodeIndex> = end_at
-            .iter()
-            .map(|&at| {
-                graph.add_node(Node {
-                    at,
-                    ..Node::default()
-                })
-            })
-            .collect();
-        let mut valves = HashMap::new();
-        let mut put = |graph: &mut UnGraph<Node, Segment>,
-                       n: NodeIndex,
-                       kind: DeviceKind,
-                       k: usize,
-                       unconnected: &mut Vec<Unconnected>| {
+        // Devices on a junction go there now (in order: the first valve on a spot holds it);
+        // those on a part's interior are gathered per part.
+        let mut splits: Vec<Vec<(f64, DeviceKey)>> = vec![Vec::new(); parts.len()];
+        let device_rows = &mut self.device_rows;
+        let unconnected = &mut self.unconnected;
+        let put = |graph: &mut Graph,
+                   device_rows: &mut HashMap<DeviceKey, DeviceRow>,
+                   unconnected: &mut Vec<Unconnected>,
+                   n: NodeIndex,
+                   key: DeviceKey| {
+            let (kind, id) = key;
+            let Some(row) = device_rows.get_mut(&key) else {
+                return;
+            };
             let node = &mut graph[n];
             match kind {
                 DeviceKind::Valve => {
-                    let v = &inputs.valves[k];
+                    let (closed, operable) = row.valve.unwrap_or((false, true));
                     if node.valve.is_some() {
                         // Two valves on one spot: the second cannot be told apart.
                         unconnected.push(Unconnected {
                             kind,
-                            id: v.id,
-                            at: v.at,
+                            id,
+                            at: row.at,
                         });
-                    } else {
-                        node.valve = Some(Valve {
-                            id: v.id,
-                            closed: v.closed,
-                            operable: v.operable,
-                        });
-                        valves.insert(v.id, n);
+                        return;
                     }
+                    node.valve = Some(Valve {
+                        id,
+                        closed,
+                        operable,
+                    });
                 }
-                DeviceKind::Hydrant => node.hydrants.push(inputs.hydrants[k].id),
-                DeviceKind::Meter => node.meters.push(inputs.meters[k].id),
-                DeviceKind::Source => node.sources.push(inputs.sources[k].id),
-                DeviceKind::Pole => node.poles.push(inputs.poles[k].id),
+                DeviceKind::Hydrant => node.hydrants.push(id),
+                DeviceKind::Meter => node.meters.push(id),
+                DeviceKind::Source => node.sources.push(id),
+                DeviceKind::Pole => node.poles.push(id),
             }
+            row.node = Some(n);
         };
-        for (n, devices) in on_end.into_iter().enumerate() {
-            for (kind, k) in devices {
-                put(&mut graph, end_nodes[n], kind, k, &mut unconnected);
+        let mut off = Vec::new();
+        for &key in devices {
+            let Some(&DeviceRow { at, .. }) = device_rows.get(&key) else {
+                continue;
+            };
+            let reach = if key.0 == DeviceKind::Meter {
+                service
+            } else {
+                tol
+            };
+            match place(at, reach) {
+                Place::Node(n) => put(graph, device_rows, unconnected, n, key),
+                Place::Split { part, s } => splits[part].push((s, key)),
+                Place::Off => off.push(Unconnected {
+                    kind: key.0,
+                    id: key.1,
+                    at,
+                }),
             }
         }
-        let mut pipes: HashMap<i64, Vec<EdgeIndex>> = HashMap::new();
+        let mut new_edges = Vec::with_capacity(parts.len());
         for (k, (part, mut cuts)) in parts.iter().zip(splits).enumerate() {
             cuts.sort_by(|a, b| a.0.total_cmp(&b.0));
             let len = part.cum[part.cum.len() - 1];
-            let mut from = (0.0, end_nodes[part_ends[k].0]);
+            let mut from = (0.0, part_ends[k].0);
+            let mut pieces = Vec::with_capacity(cuts.len() + 1);
             let mut i = 0;
             while i < cuts.len() {
                 // Devices within the tolerance of each other share one tap.
@@ -453,10 +639,10 @@ impl Network {
                     ..Node::default()
                 });
                 while i < cuts.len() && cuts[i].0 - s <= tol {
-                    put(&mut graph, n, cuts[i].1, cuts[i].2, &mut unconnected);
+                    put(graph, device_rows, unconnected, n, cuts[i].1);
                     i += 1;
                 }
-                let e = graph.add_edge(
+                pieces.push(graph.add_edge(
                     from.1,
                     n,
                     Segment {
@@ -466,13 +652,12 @@ impl Network {
                         to_m: part.offset + s,
                         line: sub_line(part.pts, &part.cum, from.0, s),
                     },
-                );
-                pipes.entry(part.pipe.id).or_default().push(e);
+                ));
                 from = (s, n);
             }
-            let e = graph.add_edge(
+            pieces.push(graph.add_edge(
                 from.1,
-                end_nodes[part_ends[k].1],
+                part_ends[k].1,
                 Segment {
                     pipe: part.pipe.id,
                     diameter_mm: part.pipe.diameter_mm,
@@ -480,34 +665,209 @@ impl Network {
                     to_m: part.offset + len,
                     line: sub_line(part.pts, &part.cum, from.0, len),
                 },
-            );
-            pipes.entry(part.pipe.id).or_default().push(e);
+            ));
+            new_edges.extend_from_slice(&pieces);
+            self.pipes.entry(part.pipe.id).or_default().extend(pieces);
         }
-        let index = RTree::bulk_load(
-            graph
-                .edge_indices()
-                .flat_map(|e| {
-                    graph[e]
-                        .line
-                        .windows(2)
-                        .map(move |w| GeomWithData::new(Line::new(w[0], w[1]), e))
-                        .collect::<Vec<_>>()
-                })
-                .collect(),
-        );
-        let sources = graph
-            .node_indices()
-            .filter(|&n| !graph[n].sources.is_empty())
+        drop(parts);
+        self.unconnected.extend(off);
+        self.pipe_rows = rows;
+        new_edges
+    }
+
+    /// Applies a change of one layer in an area to the graph without rebuilding it: the
+    /// layer's rows are replaced, then every pipe within twice the reach of a device
+    /// (`service_m` plus the tolerance) of the changed rows is rebuilt, and every device
+    /// within that reach placed again, joined to the untouched rest at the junctions the
+    /// rebuilt pipes shared with it. The result answers like [`Network::build`] over the
+    /// changed rows (short of order-dependent ties within the tolerance: which of two
+    /// valves on one spot is kept).
+    pub fn patch(&mut self, change: &Change) -> Patched {
+        let tol = self.settings.tolerance_m;
+        let margin = self.settings.service_m.max(tol) + 2.0 * tol;
+        // The area: every old row dropped and every new row put in.
+        let mut area: Option<Bbox> = None;
+        let mut changed_pipes: Vec<i64> = Vec::new();
+        let mut gone_devices: Vec<DeviceKey> = Vec::new();
+        // Where the dropped device rows were placed.
+        let mut dropped: HashMap<DeviceKey, NodeIndex> = HashMap::new();
+        match &change.rows {
+            Rows::Pipes(rows) => {
+                for id in change.gone.iter().chain(rows.iter().map(|r| &r.id)) {
+                    if let Some(old) = self.pipe_rows.remove(id) {
+                        area = union(area, pipe_bbox(&old));
+                        if let Some(e) = pipe_box_entry(&old) {
+                            self.pipe_boxes.remove(&e);
+                        }
+                    }
+                    changed_pipes.push(*id);
+                }
+                for r in rows {
+                    area = union(area, pipe_bbox(r));
+                    if let Some(e) = pipe_box_entry(r) {
+                        self.pipe_boxes.insert(e);
+                    }
+                    self.pipe_rows.insert(r.id, r.clone());
+                }
+            }
+            Rows::Valves(_) | Rows::Points(..) => {
+                let kind = match &change.rows {
+                    Rows::Points(kind, _) => *kind,
+                    _ => DeviceKind::Valve,
+                };
+                let new: Vec<(i64, DeviceRow)> = match &change.rows {
+                    Rows::Valves(rows) => rows
+                        .iter()
+                        .map(|v| {
+                            (
+                                v.id,
+                                DeviceRow {
+                                    at: v.at,
+                                    valve: Some((v.closed, v.operable)),
+                                    node: None,
+                                },
+                            )
+                        })
+                        .collect(),
+                    Rows::Points(_, rows) => rows
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.id,
+                                DeviceRow {
+                                    at: p.at,
+                                    valve: None,
+                                    node: None,
+                                },
+                            )
+                        })
+                        .collect(),
+                    Rows::Pipes(_) => Vec::new(),
+                };
+                for id in change.gone.iter().chain(new.iter().map(|(id, _)| id)) {
+                    if let Some(old) = self.device_rows.remove(&(kind, *id)) {
+                        area = union(area, bbox_of([&old.at]));
+                        if let Some(n) = old.node {
+                            dropped.insert((kind, *id), n);
+                        }
+                        self.device_points
+                            .remove(&GeomWithData::new(old.at, (kind, *id)));
+                    }
+                    gone_devices.push((kind, *id));
+                }
+                for (id, row) in new {
+                    area = union(area, bbox_of([&row.at]));
+                    self.device_points
+                        .insert(GeomWithData::new(row.at, (kind, id)));
+                    self.device_rows.insert((kind, id), row);
+                }
+            }
+        }
+        let Some(area) = area else {
+            return Patched::default();
+        };
+        let (near, reach) = (grow(area, margin), grow(area, 2.0 * margin));
+        // Pipes to rebuild: the changed ones and every pipe a re-placed device could reach.
+        let mut dirty: Vec<i64> = self
+            .pipe_boxes
+            .locate_in_envelope_intersecting(&AABB::from_corners(
+                [reach[0], reach[1]],
+                [reach[2], reach[3]],
+            ))
+            .map(|e| e.data)
+            .chain(changed_pipes)
             .collect();
-        Network {
-            sources,
-            srid: inputs.srid,
-            graph,
-            settings,
-            unconnected,
-            valves,
-            pipes,
-            index,
+        dirty.sort_unstable();
+        dirty.dedup();
+        let mut touched: Vec<NodeIndex> = Vec::new();
+        for id in &dirty {
+            for e in self.pipes.remove(id).unwrap_or_default() {
+                if let Some((a, b)) = self.graph.edge_endpoints(e) {
+                    touched.extend([a, b]);
+                }
+                for s in stretches_of(&self.graph, e).collect::<Vec<_>>() {
+                    self.index.remove(&s);
+                }
+                self.graph.remove_edge(e);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        // Devices to place again: those near the change, those dropped, and those on a
+        // junction or tap left without pipes.
+        let mut again: Vec<DeviceKey> = self
+            .device_points
+            .locate_in_envelope(&AABB::from_corners([near[0], near[1]], [near[2], near[3]]))
+            .map(|d| d.data)
+            .chain(gone_devices)
+            .collect();
+        for &n in &touched {
+            if self.graph.edges(n).next().is_none() {
+                let node = &self.graph[n];
+                again.extend(node.valve.map(|v| (DeviceKind::Valve, v.id)));
+                again.extend(node.hydrants.iter().map(|&id| (DeviceKind::Hydrant, id)));
+                again.extend(node.meters.iter().map(|&id| (DeviceKind::Meter, id)));
+                again.extend(node.sources.iter().map(|&id| (DeviceKind::Source, id)));
+                again.extend(node.poles.iter().map(|&id| (DeviceKind::Pole, id)));
+            }
+        }
+        again.sort_unstable_by_key(|&(k, id)| (rank(k), id));
+        again.dedup();
+        let lifted: std::collections::HashSet<DeviceKey> = again.iter().copied().collect();
+        self.unconnected
+            .retain(|u| !lifted.contains(&(u.kind, u.id)));
+        for key in &again {
+            let placed = self.device_rows.get_mut(key).and_then(|d| d.node.take());
+            let Some(n) = placed.or_else(|| dropped.get(key).copied()) else {
+                continue;
+            };
+            let Some(node) = self.graph.node_weight_mut(n) else {
+                continue;
+            };
+            let id = key.1;
+            match key.0 {
+                DeviceKind::Valve => {
+                    if node.valve.is_some_and(|v| v.id == id) {
+                        node.valve = None;
+                    }
+                }
+                DeviceKind::Hydrant => node.hydrants.retain(|&h| h != id),
+                DeviceKind::Meter => node.meters.retain(|&h| h != id),
+                DeviceKind::Source => node.sources.retain(|&h| h != id),
+                DeviceKind::Pole => node.poles.retain(|&h| h != id),
+            }
+        }
+        // Junctions and taps left without pipes go; the others are where the rebuilt pipes
+        // join the rest.
+        let mut seeds = Vec::new();
+        for n in touched {
+            if self.graph.edges(n).next().is_none() {
+                self.graph.remove_node(n);
+            } else {
+                seeds.push(n);
+            }
+        }
+        again.retain(|k| self.device_rows.contains_key(k));
+        let edges = self.splice(&dirty, &seeds, &again);
+        for &e in &edges {
+            for s in stretches_of(&self.graph, e).collect::<Vec<_>>() {
+                self.index.insert(s);
+            }
+        }
+        // Sources: those still standing, and those placed again.
+        let graph = &self.graph;
+        self.sources
+            .retain(|&n| graph.contains_node(n) && !graph[n].sources.is_empty());
+        for key in again.iter().filter(|k| k.0 == DeviceKind::Source) {
+            if let Some(n) = self.device_rows.get(key).and_then(|d| d.node) {
+                if !self.sources.contains(&n) {
+                    self.sources.push(n);
+                }
+            }
+        }
+        Patched {
+            pipes: dirty.len(),
+            devices: again.len(),
         }
     }
 
@@ -518,7 +878,12 @@ impl Network {
 
     /// The node of a valve.
     pub fn valve_node(&self, id: i64) -> Option<NodeIndex> {
-        self.valves.get(&id).copied()
+        self.device_node(DeviceKind::Valve, id)
+    }
+
+    /// The node a device is placed on.
+    pub fn device_node(&self, kind: DeviceKind, id: i64) -> Option<NodeIndex> {
+        self.device_rows.get(&(kind, id)).and_then(|d| d.node)
     }
 
     /// The pieces of a pipe, in order along it.

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
 
 use super::Network;
 
@@ -63,8 +63,8 @@ pub fn downstream(net: &Network, outage: Outage) -> Downstream {
                 && Some(n) != dead_node
         })
         .collect();
-    let mut seen = vec![false; g.node_count()];
-    let mut live = vec![false; g.edge_count()];
+    let mut seen = vec![false; g.node_bound()];
+    let mut live = vec![false; g.edge_bound()];
     let mut queue: VecDeque<NodeIndex> = starts.into_iter().collect();
     while let Some(n) = queue.pop_front() {
         if std::mem::replace(&mut seen[n.index()], true) || Some(n) == dead_node {

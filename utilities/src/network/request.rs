@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::answer::{isolation_geojson, outage_geojson, Disclosure};
+use super::answer::{
+    downstream_geojson, isolation_geojson, outage_geojson, upstream_geojson, Disclosure,
+};
 use super::isolate::isolate;
 use super::live::LiveNetwork;
 use super::load::LoadError;
@@ -143,6 +145,64 @@ pub async fn power_outage(live: &Arc<LiveNetwork>, at: OutageAt) -> Result<Value
     Ok(outage_geojson(live.pool(), &net, &down, point).await?)
 }
 
+/// Which way a trace from a point goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// To the nearest source, with the path ([`super::trace::upstream`]).
+    Upstream,
+    /// What the point feeds ([`super::trace::downstream`]).
+    Downstream,
+}
+
+/// An upstream or downstream trace from a point on a water pipe, as GeoJSON
+/// ([`upstream_geojson`], [`downstream_geojson`]).
+pub async fn water_trace(
+    live: &Arc<LiveNetwork>,
+    at: BreakAt,
+    direction: Direction,
+    disclosure: Disclosure,
+) -> Result<Value, TraceError> {
+    let net = live.get().await?;
+    if net.pipe_count() == 0 {
+        return Err(TraceError::NoNetwork);
+    }
+    let (piece, point) = piece_at(live, &net, at).await?;
+    Ok(match direction {
+        Direction::Upstream => {
+            let up = super::trace::upstream(&net, piece, point);
+            upstream_geojson(live.pool(), &net, up.as_ref(), point).await?
+        }
+        Direction::Downstream => {
+            let down = super::trace::downstream(&net, piece);
+            downstream_geojson(live.pool(), &net, &down, point, disclosure).await?
+        }
+    })
+}
+
+/// The piece of pipe at a break and the point on it.
+async fn piece_at(
+    live: &LiveNetwork,
+    net: &super::Network,
+    at: BreakAt,
+) -> Result<(petgraph::graph::EdgeIndex, Pt), TraceError> {
+    match at {
+        BreakAt::Point { lon, lat } => {
+            let [x, y] = to_zone(live, net.srid, lon, lat).await?;
+            net.locate([x, y], REACH_M)
+                .ok_or(TraceError::NoPipeNear { reach_m: REACH_M })
+        }
+        BreakAt::Pipe { id, fraction } => {
+            if !(0.0..=1.0).contains(&fraction) {
+                return Err(TraceError::Invalid(format!(
+                    "at={fraction} is not a position along the pipe (0 to 1)"
+                )));
+            }
+            net.locate_on_pipe(id, fraction)
+                .ok_or(TraceError::UnknownPipe(id))
+        }
+    }
+}
+
 /// The isolation of a break as GeoJSON ([`isolation_geojson`]).
 pub async fn water_isolation(
     live: &Arc<LiveNetwork>,
@@ -159,22 +219,7 @@ pub async fn water_isolation(
             return Err(TraceError::UnknownValve(v));
         }
     }
-    let (piece, point) = match at {
-        BreakAt::Point { lon, lat } => {
-            let [x, y] = to_zone(live, net.srid, lon, lat).await?;
-            net.locate([x, y], REACH_M)
-                .ok_or(TraceError::NoPipeNear { reach_m: REACH_M })?
-        }
-        BreakAt::Pipe { id, fraction } => {
-            if !(0.0..=1.0).contains(&fraction) {
-                return Err(TraceError::Invalid(format!(
-                    "at={fraction} is not a position along the pipe (0 to 1)"
-                )));
-            }
-            net.locate_on_pipe(id, fraction)
-                .ok_or(TraceError::UnknownPipe(id))?
-        }
-    };
+    let (piece, point) = piece_at(live, &net, at).await?;
     let iso = isolate(&net, piece, failed);
     let baseline = (!failed.is_empty()).then(|| isolate(&net, piece, &[]));
     Ok(isolation_geojson(

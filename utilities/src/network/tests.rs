@@ -279,3 +279,463 @@ fn an_outage_cuts_off_what_lies_downstream() {
     assert_eq!(d.poles, vec![103]);
     assert!(d.lines.is_empty());
 }
+
+/// A 6 × 6 lattice of 200 m pipes: a valve at every second crossing, one 60 m into every third
+/// pipe (some closed, some inoperable), meters 6 m off every pipe, a hydrant per row, a source
+/// in a corner.
+fn lattice() -> Inputs {
+    let mut inputs = Inputs {
+        srid: 9212,
+        ..Inputs::default()
+    };
+    let (k, step) = (6, 200.0);
+    let mut id = 1000;
+    let mut next = || {
+        id += 1;
+        id
+    };
+    for a in 0..k {
+        for b in 0..k {
+            let (x, y) = (a as f64 * step, b as f64 * step);
+            if (a + b) % 2 == 0 {
+                let v = next();
+                inputs.valves.push(valve(v, [x, y], v % 7 == 0, v % 5 != 0));
+            }
+            for (dx, dy) in [(1.0, 0.0), (0.0, 1.0)] {
+                if (dx > 0.0 && a + 1 == k) || (dy > 0.0 && b + 1 == k) {
+                    continue;
+                }
+                let p = next();
+                inputs.pipes.push(pipe(
+                    p,
+                    &[
+                        [x, y],
+                        [x + dx * step / 2.0, y + dy * step / 2.0],
+                        [x + dx * step, y + dy * step],
+                    ],
+                ));
+                if p % 3 == 0 {
+                    let v = next();
+                    inputs
+                        .valves
+                        .push(valve(v, [x + dx * 60.0, y + dy * 60.0], v % 4 == 0, true));
+                }
+                for s in [40.0, 130.0] {
+                    inputs.meters.push(point(
+                        next(),
+                        [x + dx * s - dy * 6.0, y + dy * s + dx * 6.0],
+                    ));
+                }
+            }
+        }
+        inputs
+            .hydrants
+            .push(point(next(), [a as f64 * step + 100.0, 0.0]));
+    }
+    inputs.sources.push(point(1, [0.0, 0.0]));
+    inputs
+}
+
+/// `inputs` with `change` applied the way a fresh read would see it.
+fn applied(inputs: &Inputs, change: &Change) -> Inputs {
+    let mut out = inputs.clone();
+    match &change.rows {
+        Rows::Pipes(rows) => {
+            out.pipes
+                .retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
+            out.pipes.extend(rows.iter().cloned());
+            out.pipes.sort_by_key(|p| p.id);
+        }
+        Rows::Valves(rows) => {
+            out.valves
+                .retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
+            out.valves.extend(rows.iter().copied());
+            out.valves.sort_by_key(|p| p.id);
+        }
+        Rows::Points(kind, rows) => {
+            let list = match kind {
+                DeviceKind::Hydrant => &mut out.hydrants,
+                DeviceKind::Meter => &mut out.meters,
+                DeviceKind::Source => &mut out.sources,
+                DeviceKind::Pole => &mut out.poles,
+                DeviceKind::Valve => unreachable!("valves are Rows::Valves"),
+            };
+            list.retain(|p| !change.gone.contains(&p.id) && !rows.iter().any(|r| r.id == p.id));
+            list.extend(rows.iter().copied());
+            list.sort_by_key(|p| p.id);
+        }
+    }
+    out
+}
+
+/// Every answer a trace gives on `net`, per pipe (a break at its middle), comparable across
+/// graphs: valves with roles, pipes, meters, hydrants, sources, pipes and meters cut off.
+fn answers(net: &Network, pipes: &[i64]) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for &p in pipes {
+        let Some((piece, _)) = net.locate_on_pipe(p, 0.5) else {
+            out.push((p, "absent".into()));
+            continue;
+        };
+        let iso = isolate(net, piece, &[]);
+        let mut cut: Vec<i64> = iso.cut_off.iter().map(|&e| net.graph[e].pipe).collect();
+        cut.sort_unstable();
+        cut.dedup();
+        out.push((
+            p,
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                iso.valves,
+                iso.pipes,
+                iso.meters,
+                iso.hydrants,
+                iso.sources,
+                cut,
+                iso.cut_off_meters
+            ),
+        ));
+    }
+    out
+}
+
+fn unconnected_set(net: &Network) -> Vec<(DeviceKind, i64)> {
+    let mut u: Vec<(DeviceKind, i64)> = net.unconnected.iter().map(|u| (u.kind, u.id)).collect();
+    u.sort_unstable_by_key(|&(k, id)| (k as u8, id));
+    u
+}
+
+/// Patches `net` and checks it answers like a fresh build of `inputs` with the change.
+fn patch_and_compare(net: &mut Network, inputs: &mut Inputs, change: Change) -> Patched {
+    let done = net.patch(&change);
+    *inputs = applied(inputs, &change);
+    let fresh = Network::build(inputs, Settings::default());
+    let pipes: Vec<i64> = inputs.pipes.iter().map(|p| p.id).collect();
+    assert_eq!(net.pipe_count(), fresh.pipe_count());
+    assert_eq!(net.graph.edge_count(), fresh.graph.edge_count());
+    assert_eq!(net.graph.node_count(), fresh.graph.node_count());
+    assert_eq!(unconnected_set(net), unconnected_set(&fresh));
+    for v in &inputs.valves {
+        assert_eq!(
+            net.valve_node(v.id).is_some(),
+            fresh.valve_node(v.id).is_some(),
+            "valve {}",
+            v.id
+        );
+    }
+    let (ours, theirs) = (answers(net, &pipes), answers(&fresh, &pipes));
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "pipe {}: patched vs rebuilt", a.0);
+    }
+    // A point lookup finds the same pipe.
+    for p in [[410.0, 3.0], [995.0, 603.0], [250.0, 1000.5]] {
+        let pick = |n: &Network| n.locate(p, 20.0).map(|(e, _)| n.graph[e].pipe);
+        assert_eq!(pick(net), pick(&fresh), "at {p:?}");
+    }
+    done
+}
+
+#[test]
+fn a_patched_graph_answers_like_a_rebuild_after_edits() {
+    let mut inputs = lattice();
+    let mut net = Network::build(&inputs, Settings::default());
+    let base_nodes = net.graph.node_count();
+    // A pipe added: a branch from the crossing at (400, 400) to (480, 470), with a meter and
+    // a new valve on it (the valve arrives before the pipe: unconnected, then placed).
+    let valves = vec![valve(1, [440.0, 435.0], false, true)];
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Valves(valves),
+        },
+    );
+    assert!(net.valve_node(1).is_none());
+    let done = patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Pipes(vec![pipe(2, &[[400.0, 400.0], [480.0, 470.0]])]),
+        },
+    );
+    assert!(net.valve_node(1).is_some());
+    assert!(done.pipes < 20, "{done:?}");
+    assert!(net.graph.node_count() > base_nodes);
+    // A pipe deleted (one with a valve on it and meters served from it).
+    let victim = inputs
+        .pipes
+        .iter()
+        .map(|p| p.id)
+        .find(|id| id % 3 == 0 && *id > 1100)
+        .expect("a pipe with a valve");
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![victim],
+            rows: Rows::Pipes(vec![]),
+        },
+    );
+    assert!(net.pipe_pieces(victim).is_empty());
+    // A valve closed, another made inoperable.
+    let mut v = inputs.valves[3];
+    v.closed = true;
+    let mut w = inputs.valves[8];
+    w.operable = false;
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Valves(vec![v, w]),
+        },
+    );
+    // A valve moved 50 m along its pipe, one moved off every pipe, one deleted.
+    let on_pipe = inputs
+        .valves
+        .iter()
+        .copied()
+        .find(|v| v.at[0] % 200.0 == 60.0 && v.at[1] > 0.0)
+        .expect("a valve 60 m into an east-west pipe");
+    let mut moved = on_pipe;
+    moved.at[0] += 50.0;
+    let mut off = inputs.valves[10];
+    off.at[1] += 3.0;
+    off.at[0] += 30.0;
+    let gone = inputs.valves[12].id;
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![gone],
+            rows: Rows::Valves(vec![moved, off]),
+        },
+    );
+    assert!(net.valve_node(off.id).is_none());
+    assert!(net.valve_node(gone).is_none());
+    // A pipe moved (re-drawn 2 m off: its devices fall off it or onto its new line), meters
+    // moved and added, a hydrant deleted.
+    let mut redrawn = inputs.pipes[20].clone();
+    for pt in redrawn.parts.iter_mut().flatten() {
+        pt[1] += 2.0;
+    }
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Pipes(vec![redrawn]),
+        },
+    );
+    let mut m = inputs.meters[30];
+    m.at = [m.at[0] + 25.0, m.at[1] - 3.0];
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Points(DeviceKind::Meter, vec![m, point(3, [401.0, 300.0])]),
+        },
+    );
+    let h = inputs.hydrants[2].id;
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![h],
+            rows: Rows::Points(DeviceKind::Hydrant, vec![]),
+        },
+    );
+    // A pipe drawn 2 m beside the meters of another: they are served from it now; a meter
+    // moved into a block, nearer another pipe.
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Pipes(vec![pipe(5, &[[420.0, 408.0], [560.0, 408.0]])]),
+        },
+    );
+    let served = net.device_node(
+        DeviceKind::Meter,
+        inputs
+            .meters
+            .iter()
+            .find(|m| m.at == [440.0, 406.0])
+            .expect("meter")
+            .id,
+    );
+    let on_new = net
+        .graph
+        .edges(served.expect("placed"))
+        .any(|e| e.weight().pipe == 5);
+    assert!(on_new, "the meter is served from the new pipe");
+    let mut m = inputs.meters[41];
+    m.at = [310.0, 188.0];
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![],
+            rows: Rows::Points(DeviceKind::Meter, vec![m]),
+        },
+    );
+    // The source moved along the lattice's edge: what is cut off changes everywhere.
+    patch_and_compare(
+        &mut net,
+        &mut inputs,
+        Change {
+            gone: vec![1],
+            rows: Rows::Points(DeviceKind::Source, vec![point(4, [1000.0, 1000.0])]),
+        },
+    );
+}
+
+#[test]
+fn a_patch_with_nothing_in_it_changes_nothing() {
+    let inputs = lattice();
+    let mut net = Network::build(&inputs, Settings::default());
+    let edges = net.graph.edge_count();
+    let done = net.patch(&Change {
+        gone: vec![987_654],
+        rows: Rows::Pipes(vec![]),
+    });
+    assert_eq!(done, Patched::default());
+    assert_eq!(net.graph.edge_count(), edges);
+}
+
+#[test]
+fn a_valve_beside_its_pipe_is_reported_off_its_pipe() {
+    let mut inputs = main_line(true);
+    // 3 m beside pipe 2, 40 m from every pipe, and a second valve on valve 10's spot.
+    inputs.valves.push(valve(13, [150.0, 3.0], false, true));
+    inputs.valves.push(valve(14, [150.0, 40.0], false, true));
+    inputs.valves.push(valve(15, [50.0, 0.0], false, true));
+    let net = Network::build(&inputs, Settings::default());
+    let report = check::check(&net);
+    assert_eq!(
+        report.valves_off_pipe.len(),
+        1,
+        "{:?}",
+        report.valves_off_pipe
+    );
+    let off = report.valves_off_pipe[0];
+    assert_eq!((off.valve, off.pipe), (13, 2));
+    assert!((off.distance_m - 3.0).abs() < 1e-9, "{}", off.distance_m);
+    let mut rest: Vec<i64> = report.unconnected.iter().map(|u| u.id).collect();
+    rest.sort_unstable();
+    assert_eq!(rest, vec![14, 15]);
+    // Within the tolerance it is on its pipe: no finding.
+    inputs.valves.truncate(3);
+    inputs.valves.push(valve(13, [170.0, 0.08], false, true));
+    let report = check::check(&Network::build(&inputs, Settings::default()));
+    assert!(report.valves_off_pipe.is_empty());
+    assert!(report.unconnected.is_empty());
+}
+
+#[test]
+fn upstream_is_the_way_from_the_source_through_open_valves() {
+    use trace::upstream;
+    let net = Network::build(&main_line(true), Settings::default());
+    let (piece, at) = net.locate([280.0, 1.0], 5.0).expect("pipe near");
+    let up = upstream(&net, piece, at).expect("the source reaches it");
+    assert_eq!(up.source, 40);
+    assert_eq!(up.pipes, vec![1, 2, 3]);
+    assert_eq!(up.valves, vec![10, 11, 12]);
+    assert!((up.length_m - 280.0).abs() < 0.1, "{}", up.length_m);
+    assert_eq!(up.line[0], [0.0, 0.0]);
+    assert!(
+        dist(up.line[up.line.len() - 1], [280.0, 0.0]) < 1e-6,
+        "{:?}",
+        up.line
+    );
+    let drawn: f64 = up.line.windows(2).map(|w| dist(w[0], w[1])).sum();
+    assert!((drawn - up.length_m).abs() < 0.1, "{drawn}");
+    // A closed valve between: no way.
+    let mut inputs = main_line(true);
+    inputs.valves[1].closed = true;
+    let net = Network::build(&inputs, Settings::default());
+    let (piece, at) = net.locate([280.0, 1.0], 5.0).expect("pipe near");
+    assert_eq!(upstream(&net, piece, at), None);
+    // On the source's own piece the way is short.
+    let (piece, at) = net.locate([20.0, 0.0], 5.0).expect("pipe near");
+    let up = upstream(&net, piece, at).expect("near the source");
+    assert!((up.length_m - 20.0).abs() < 1e-6);
+    assert_eq!(up.pipes, vec![1]);
+}
+
+#[test]
+fn upstream_takes_the_shorter_side_of_a_loop_and_avoids_closed_valves() {
+    use trace::upstream;
+    let (a, b, c, d) = ([0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]);
+    let mut inputs = Inputs {
+        srid: 9212,
+        pipes: vec![
+            pipe(1, &[a, b]),
+            pipe(2, &[b, c]),
+            pipe(3, &[c, d]),
+            pipe(4, &[d, a]),
+        ],
+        valves: vec![valve(10, [50.0, 0.0], false, true)],
+        sources: vec![point(40, a)],
+        ..Inputs::default()
+    };
+    let net = Network::build(&inputs, Settings::default());
+    let (piece, at) = net.locate([100.0, 30.0], 1.0).expect("pipe");
+    let up = upstream(&net, piece, at).expect("reached");
+    assert_eq!(up.pipes, vec![1, 2]);
+    assert!((up.length_m - 130.0).abs() < 1e-6);
+    inputs.valves[0].closed = true;
+    let net = Network::build(&inputs, Settings::default());
+    let (piece, at) = net.locate([100.0, 30.0], 1.0).expect("pipe");
+    let up = upstream(&net, piece, at).expect("reached the other way");
+    assert_eq!(up.pipes, vec![4, 3, 2]);
+    assert!((up.length_m - 270.0).abs() < 1e-6);
+    assert!(up.valves.is_empty());
+}
+
+#[test]
+fn downstream_is_what_the_piece_alone_feeds() {
+    use trace::downstream;
+    let net = Network::build(&main_line(true), Settings::default());
+    let (piece, _) = net.locate([110.0, 0.0], 1.0).expect("pipe");
+    let down = downstream(&net, piece);
+    assert!(down.supplied);
+    assert_eq!(down.pipes, vec![2, 3]);
+    assert_eq!(down.meters, vec![20, 21]);
+    assert_eq!(down.hydrants, vec![30]);
+    // The last piece of the dead end feeds its meter's tap... and nothing beyond.
+    let (piece, _) = net.locate([295.0, 0.0], 1.0).expect("pipe");
+    let down = downstream(&net, piece);
+    assert!(down.pipes.is_empty() && down.meters.is_empty(), "{down:?}");
+    // In a loop fed at a corner one piece feeds nothing.
+    let (a, b, c, d) = ([0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]);
+    let ring = Inputs {
+        srid: 9212,
+        pipes: vec![
+            pipe(1, &[a, b]),
+            pipe(2, &[b, c]),
+            pipe(3, &[c, d]),
+            pipe(4, &[d, a]),
+        ],
+        sources: vec![point(40, a)],
+        meters: vec![point(20, [60.0, 105.0])],
+        ..Inputs::default()
+    };
+    let net = Network::build(&ring, Settings::default());
+    let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
+    assert_eq!(
+        downstream(&net, piece),
+        trace::Downstream {
+            supplied: true,
+            ..Default::default()
+        }
+    );
+    // Without a source nothing is supplied, so nothing is downstream.
+    let mut dry = ring.clone();
+    dry.sources.clear();
+    let net = Network::build(&dry, Settings::default());
+    let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
+    assert!(!downstream(&net, piece).supplied);
+}
