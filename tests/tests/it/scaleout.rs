@@ -649,12 +649,17 @@ async fn reads_fail_over_between_standbys_and_the_primary() {
 
     let broker = ioc::broker::PrivateBroker::start(&w.join("mqtt")).expect("mosquitto");
     let mqtt = broker.address().url();
-    let server = Bando::start(bando(
-        &w.join("a"),
-        &primary_url,
-        &read_urls.join(","),
-        &mqtt,
-    ));
+    // Its log kept in BANDO_SCALEOUT_LOGS (a directory) when set.
+    let log = match std::env::var_os("BANDO_SCALEOUT_LOGS") {
+        Some(dir) => std::process::Stdio::from(
+            std::fs::File::create(Path::new(&dir).join("failover.log")).expect("log"),
+        ),
+        None => std::process::Stdio::null(),
+    };
+    let server = Bando::start_logged(
+        bando(&w.join("a"), &primary_url, &read_urls.join(","), &mqtt),
+        log,
+    );
     let base = server.base.clone();
     let client = reqwest::Client::new();
 
