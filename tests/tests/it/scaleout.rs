@@ -643,8 +643,8 @@ async fn reads_fail_over_between_standbys_and_the_primary() {
     import(w, &primary_url, &file);
     let v1 = primary_lsn(&primary_db).await;
     // Pools are made fresh after each restart below (a stopped server ends their sessions).
-    for i in 0..2 {
-        wait_replayed(&pool(&standbys[i]).await, &v1).await;
+    for standby in &standbys {
+        wait_replayed(&pool(standby).await, &v1).await;
     }
 
     let broker = ioc::broker::PrivateBroker::start(&w.join("mqtt")).expect("mosquitto");
@@ -672,12 +672,12 @@ async fn reads_fail_over_between_standbys_and_the_primary() {
     }
     reads_answer(&client, &base, 0, 6, "both up").await;
     let h = health(&client, &base).await;
-    for i in 0..2 {
+    for (i, standby) in standbys.iter().enumerate() {
         assert!(
             replica_requests(&h, i) >= 4,
             "replica {i} got few reads: {h}"
         );
-        assert!(read_sessions(&pool(&standbys[i]).await).await >= 1);
+        assert!(read_sessions(&pool(standby).await).await >= 1);
     }
     assert_eq!(
         read_sessions(&primary_db).await,
@@ -734,9 +734,9 @@ async fn reads_fail_over_between_standbys_and_the_primary() {
 
     // Read-your-writes past the bound: replay paused on both standbys, a reader carrying the
     // import's position is answered from the primary, with the write.
-    for i in 0..2 {
+    for standby in &standbys {
         sqlx::query("SELECT pg_wal_replay_pause()")
-            .execute(&pool(&standbys[i]).await)
+            .execute(&pool(standby).await)
             .await
             .expect("pause replay");
     }
@@ -764,9 +764,9 @@ async fn reads_fail_over_between_standbys_and_the_primary() {
         20,
         "others read the standby"
     );
-    for i in 0..2 {
+    for standby in &standbys {
         sqlx::query("SELECT pg_wal_replay_resume()")
-            .execute(&pool(&standbys[i]).await)
+            .execute(&pool(standby).await)
             .await
             .expect("resume replay");
     }
