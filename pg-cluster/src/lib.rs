@@ -282,6 +282,25 @@ impl PrivateCluster {
         self.force_stop()
     }
 
+    /// Starts this cluster again after a [`PrivateCluster::force_stop`], on the same port (so
+    /// URLs given out stay valid); a running one is left as it is.
+    pub fn start_again(&mut self) -> Result<(), ClusterError> {
+        if self.running_postmaster().is_some() {
+            return Ok(());
+        }
+        if !self.socket_dir.is_dir() {
+            let data_dir = self
+                .pgdata
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.pgdata.clone());
+            self.socket_dir = make_socket_dir(&data_dir, self.run_as_postgres)?;
+        }
+        self.pg_ctl_start()?;
+        self.started_here = true;
+        Ok(())
+    }
+
     /// Stops a private cluster running on `data_dir` without starting anything; `Ok(false)` when
     /// none runs there. For clusters left running (a killed bando, the test harness's cluster).
     pub fn stop_running(data_dir: &Path) -> Result<bool, ClusterError> {

@@ -114,8 +114,23 @@ impl AppState {
         tiles: TileSettings,
         load: LoadSettings,
     ) -> Result<Self, AppError> {
+        let named: Vec<_> = replica
+            .map(|r| (crate::load::describe(&r), r))
+            .into_iter()
+            .collect();
+        Self::with_replicas(pool, named, tiles, load)
+    }
+
+    /// State whose read classes are spread over `replicas` (name, connection options), with
+    /// failover to another replica or the primary ([`crate::load::Replicas`]).
+    pub fn with_replicas(
+        pool: PgPool,
+        replicas: Vec<(String, sqlx::postgres::PgConnectOptions)>,
+        tiles: TileSettings,
+        load: LoadSettings,
+    ) -> Result<Self, AppError> {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
-        let pools = Pools::with_replica(&pool.connect_options(), replica.as_ref(), &load);
+        let pools = Pools::with_replicas(&pool.connect_options(), &replicas, &load);
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         // Ingest writes through a work class of its own, so readers never wait behind it.
         let ingest_pool = gis_core::db::class::class_pool(
@@ -183,10 +198,17 @@ impl AppState {
             cors_origins: std::sync::OnceLock::new(),
             land: std::sync::OnceLock::new(),
             plan_documents: std::sync::OnceLock::new(),
-            tiles: match replica {
-                None => TileService::new(pools.tiles.clone(), layers.clone(), tiles),
-                Some(_) => TileService::new(pools.tiles.clone(), layers.clone(), tiles)
-                    .with_primary(pools.admin.clone()),
+            tiles: match replicas.is_empty() {
+                true => TileService::new(pools.target(0).tiles.clone(), layers.clone(), tiles),
+                false => TileService::new(pools.target(0).tiles.clone(), layers.clone(), tiles)
+                    .with_primary(pools.admin.clone())
+                    .with_read_pools(
+                        pools
+                            .read_targets()
+                            .iter()
+                            .map(|r| r.tiles.clone())
+                            .collect(),
+                    ),
             },
             pools,
             limiter: ClientLimiter::new(load.clients),

@@ -7,11 +7,13 @@
 //!
 //! - Every successful write (`POST`, `PUT`, `PATCH`, `DELETE`, except the read-only `/query/*`)
 //!   answers with the primary's WAL position after it (at or past its commit) in the header
-//!   `Bando-Lsn: X/Y` and the cookie `bando_lsn` (`Max-Age=60`, `HttpOnly`, `SameSite=Lax`).
+//!   `Bando-Lsn: X/Y` (exposed to cross-origin pages) and the cookie `bando_lsn` (`Max-Age=60`,
+//!   `HttpOnly`, `SameSite=Lax`, and `Secure` when `server.public_url` is https).
 //! - A read (`GET`, `HEAD`) carrying `Bando-Min-Lsn: X/Y` (API clients copy it from the
-//!   write's answer) or the cookie (browsers send it back) waits until the replica has replayed
-//!   that position — at most [`WAIT`]; past it the answer is 503 with `Retry-After`, never an
-//!   answer without the write. The request then runs inside
+//!   write's answer) or the cookie (browsers send it back) waits until its replica has
+//!   replayed that position — at most [`WAIT`]; past it (or when the replica does not answer)
+//!   the read goes to the primary ([`target_for`]), never an answer without the write. The
+//!   request then runs inside
 //!   [`gis_core::db::lsn::with_min_lsn`], so the tile cache takes no tile drawn before the
 //!   write ([`tiles::TileService`]). A malformed header is 400; a malformed cookie is ignored.
 //! - Without a replica the primary answers reads and only the tile-cache rule applies.
@@ -61,19 +63,31 @@ pub fn need(request: &Request<Body>) -> Result<Need, AppError> {
     Ok(if is_write { Need::Write } else { Need::Nothing })
 }
 
-/// Waits until the replica has replayed `min` (no wait without a replica); past [`WAIT`] the
-/// answer is 503.
-pub async fn wait_for(state: &AppState, min: u64) -> Result<(), AppError> {
-    if !state.pools.replica {
-        return Ok(());
+/// The read target a read asking for `min` uses: `target` once that replica has replayed
+/// `min` (waiting at most [`WAIT`]), otherwise — still behind, or not answering — the
+/// primary, which has every committed write. Without replicas, `target` itself.
+pub async fn target_for(state: &AppState, target: usize, min: u64) -> usize {
+    let replicas = &state.pools.replicas;
+    if !state.pools.replica || target >= replicas.len() {
+        return target;
     }
-    match lsn::wait_for(&state.pools.control, min, WAIT).await {
-        Ok(at) if at >= min => Ok(()),
-        Ok(_) => Err(AppError::Unavailable(
-            "the read replica has not yet replayed your last write; try again shortly".into(),
-        )),
-        Err(e) => Err(AppError::from(e)),
+    match lsn::wait_for(&state.pools.target(target).control, min, WAIT).await {
+        Ok(at) if at >= min => target,
+        behind => {
+            if let Err(e) = behind {
+                tracing::warn!(error = %e, "replica position not read; reading from the primary");
+            }
+            replicas.count_primary_fallback();
+            replicas.len()
+        }
     }
+}
+
+/// The `bando_lsn` cookie for position `text`; `Secure` when the server's public address
+/// is https (`server.public_url`), so it never travels over plain HTTP there.
+pub fn cookie(text: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{LSN_COOKIE}={text}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}")
 }
 
 /// Stamps a successful write's answer with the primary's position (read after the handler
@@ -85,9 +99,9 @@ pub async fn stamp(state: &AppState, response: &mut Response) {
     match lsn::primary_position(&state.pools.writes).await {
         Ok(at) => {
             let text = lsn::format(at);
-            let cookie = format!(
-                "{LSN_COOKIE}={text}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
-            );
+            let secure = crate::routes::public_url()
+                .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+            let cookie = cookie(&text, secure);
             let headers = response.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&text) {
                 headers.insert(LSN_HEADER, v);
@@ -146,5 +160,15 @@ mod tests {
         assert_eq!(asked_position(&h).ok(), Some(Some(1 << 32)));
         h.insert(MIN_LSN_HEADER, HeaderValue::from_static("soon"));
         assert!(matches!(asked_position(&h), Err(AppError::BadRequest(_))));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_behind_https() {
+        let plain = cookie("0/3000060", false);
+        assert_eq!(
+            plain,
+            "bando_lsn=0/3000060; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        assert!(cookie("0/3000060", true).ends_with("; HttpOnly; SameSite=Lax; Secure"));
     }
 }

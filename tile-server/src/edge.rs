@@ -2,9 +2,12 @@
 //! `from_fn` middlewares: each of those clones and boxes the service inside it per request,
 //! which cost warm tiles a fifth of their throughput (bench/RESULTS.md, issue 10). In the
 //! order the answer meets them, innermost first:
-//! - read-your-writes: a read carrying a write's WAL position waits for the replica and runs
-//!   with that position as its minimum, a write's answer gets its position
-//!   ([`crate::consistency`]);
+//! - the read server: with replicas, each request gets a read target
+//!   ([`crate::load::Replicas::pick`]: a replica that is up, else the primary), and a read
+//!   whose replica turns out unreachable is made again elsewhere;
+//! - read-your-writes: a read carrying a write's WAL position waits for its replica (or goes
+//!   to the primary past the bound) and runs with that position as its minimum, a write's
+//!   answer gets its position ([`crate::consistency`]);
 //! - `Vary: Authorization` and `private` for signed-in readers ([`crate::reader::vary`]);
 //! - the development issuer's banner on HTML pages ([`crate::routes::signin::with_banner`]);
 //! - the audit record of a 401/403 ([`crate::audit::record_denial`]);
@@ -88,6 +91,24 @@ impl<S> Layer<S> for EdgeLayer {
     }
 }
 
+/// Whether a request only reads (it can be made again on another server).
+fn is_read(request: &Request) -> bool {
+    use axum::http::Method;
+    request.method() == Method::GET || request.method() == Method::HEAD
+}
+
+/// Runs `fut` reading from `target` ([`gis_core::db::route`]) and at least at `min`
+/// ([`gis_core::db::lsn::with_min_lsn`]; 0: no minimum).
+async fn scoped<F: Future>(target: Option<usize>, min: u64, fut: F) -> F::Output {
+    use gis_core::db::route::with_read_target;
+    match (target, min) {
+        (None, 0) => fut.await,
+        (None, m) => lsn::with_min_lsn(m, fut).await,
+        (Some(t), 0) => with_read_target(t, fut).await,
+        (Some(t), m) => with_read_target(t, lsn::with_min_lsn(m, fut)).await,
+    }
+}
+
 /// The service of [`EdgeLayer`].
 #[derive(Clone)]
 pub struct Edge<S> {
@@ -100,7 +121,7 @@ type EdgeFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Se
 
 impl<S, B> Service<Request> for Edge<S>
 where
-    S: Service<Request, Response = axum::http::Response<B>> + Send + 'static,
+    S: Service<Request, Response = axum::http::Response<B>> + Clone + Send + 'static,
     S::Error: Into<Infallible>,
     S::Future: Send + 'static,
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -131,6 +152,21 @@ where
             (true, Some(_)) => consistency::need(&request),
             _ => Ok(consistency::Need::Nothing),
         };
+        // Several read servers: this request's target, and for a read a copy to try again on
+        // another one when its replica turns out unreachable (the inner service is cloned
+        // only then; without replicas nothing of this runs).
+        let routed = state
+            .as_ref()
+            .filter(|st| all && st.pools.replica)
+            .map(|st| st.pools.replicas.pick());
+        let (request, again) = match routed {
+            Some(_) if is_read(&request) => {
+                let (parts, body) = request.into_parts();
+                let copy = (parts.clone(), self.inner.clone());
+                (Request::from_parts(parts, body), Some(copy))
+            }
+            _ => (request, None),
+        };
         // `poll_ready` was called on `inner` for this call (tower's contract), and the future
         // does not hold `inner`: no clone. It runs only when awaited.
         let answer = self.inner.call(request);
@@ -139,21 +175,53 @@ where
                 Ok(r) => r.map(Body::new),
                 Err(e) => match e.into() {},
             };
+            let mut min = 0;
+            let mut target = routed;
             let mut response = match (need, &state) {
                 (Err(e), _) => e.into_response(),
-                (Ok(consistency::Need::Read(min)), Some(st)) => {
-                    match consistency::wait_for(st, min).await {
-                        Ok(()) => answered(lsn::with_min_lsn(min, answer).await),
-                        Err(e) => e.into_response(),
+                (Ok(consistency::Need::Read(at)), Some(st)) => {
+                    min = at;
+                    if let Some(t) = target {
+                        target = Some(consistency::target_for(st, t, at).await);
                     }
+                    answered(scoped(target, min, answer).await)
                 }
                 (Ok(consistency::Need::Write), Some(st)) => {
-                    let mut r = answered(answer.await);
+                    let mut r = answered(scoped(target, 0, answer).await);
                     consistency::stamp(st, &mut r).await;
                     r
                 }
-                _ => answered(answer.await),
+                _ => answered(scoped(target, 0, answer).await),
             };
+            // A read whose replica could not be reached: once a probe confirms it is down
+            // (it is then left out), the read is made again on another replica or, for a
+            // reader of its own write, on the primary.
+            if let (Some(st), Some(t), Some((parts, inner))) = (&state, target, again) {
+                let replicas = &st.pools.replicas;
+                if t < replicas.len()
+                    && response
+                        .extensions()
+                        .get::<error::DbUnreachable>()
+                        .is_some()
+                    && !replicas.probe(t).await
+                {
+                    let next = if min > 0 {
+                        replicas.len()
+                    } else {
+                        replicas.pick()
+                    };
+                    tracing::info!(
+                        replica = t + 1,
+                        next = next + 1,
+                        "read tried again elsewhere"
+                    );
+                    let retried = tower::ServiceExt::oneshot(
+                        inner,
+                        Request::from_parts(parts, Body::empty()),
+                    );
+                    response = answered(scoped(Some(next), min, retried).await);
+                }
+            }
             if all {
                 reader::vary(signed_in, &mut response);
                 if let Some(state) = &state {

@@ -40,6 +40,10 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Marks an answer that failed because a database server could not be reached.
+#[derive(Debug, Clone, Copy)]
+pub struct DbUnreachable;
+
 /// Errors a handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -52,6 +56,10 @@ pub enum AppError {
     /// A dependency (the database) is down; try later.
     #[error("{0}")]
     Unavailable(String),
+    /// The database server a query went to could not be reached (503); the answer carries
+    /// [`DbUnreachable`], so the edge can try a read on another replica.
+    #[error("the database is not answering; try again shortly")]
+    Unreachable,
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,7 +92,7 @@ impl AppError {
     pub fn from_tile_error(e: &tiles::TileError) -> Self {
         match e {
             tiles::TileError::Db(db) if gis_core::db::class::is_unreachable(db) => {
-                AppError::Unavailable("the database is not answering; try again shortly".into())
+                AppError::Unreachable
             }
             tiles::TileError::Db(db) if gis_core::db::class::is_timeout(db) => {
                 AppError::Unavailable(OUT_OF_TIME.into())
@@ -108,9 +116,7 @@ impl From<gis_core::layer::LayerError> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            e if gis_core::db::class::is_unreachable(&e) => {
-                AppError::Unavailable("the database is not answering; try again shortly".into())
-            }
+            e if gis_core::db::class::is_unreachable(&e) => AppError::Unreachable,
             e if gis_core::db::class::is_timeout(&e) => AppError::Unavailable(OUT_OF_TIME.into()),
             other => AppError::internal(other),
         }
@@ -152,6 +158,12 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m.clone())),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, Some(m.clone())),
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
+            AppError::Unreachable => {
+                let mut response =
+                    problem_response(StatusCode::SERVICE_UNAVAILABLE, Some(self.to_string()));
+                response.extensions_mut().insert(DbUnreachable);
+                return response;
+            }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, Some(m.clone())),
             AppError::Conflict(m) => (StatusCode::CONFLICT, Some(m.clone())),
             AppError::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, Some(m.clone())),

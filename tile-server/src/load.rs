@@ -129,31 +129,42 @@ impl Default for LoadSettings {
     }
 }
 
-/// One pool per work class.
+/// The pools of the read classes on one server (a replica, or the primary).
 #[derive(Debug, Clone)]
-pub struct Pools {
+pub struct ReadPools {
     /// Tiles.
     pub tiles: PgPool,
     /// Features and spatial queries (queries cancelled when their request is dropped).
     pub features: PgPool,
     /// Downloads (cancelled likewise).
     pub downloads: PgPool,
+    /// Cancels the queries of dropped requests (`pg_cancel_backend` acts on its own server).
+    pub control: PgPool,
+}
+
+/// One pool per work class.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    /// The read classes per read target: the replicas in `read_urls` order, then the
+    /// primary (the only one without replicas). A request's target is chosen by the edge
+    /// ([`Replicas::pick`], [`gis_core::db::route`]).
+    reads: Arc<[ReadPools]>,
     /// Landing page, catalog, metadata.
     pub admin: PgPool,
     /// `/health`: one connection kept open.
     pub health: PgPool,
-    /// Cancels the queries of dropped requests (on the server the cancellable classes use).
-    pub control: PgPool,
     /// Writes (edits, plan approvals, observations): always the primary.
     pub writes: PgPool,
-    /// The read classes use a replica.
+    /// The read classes use replicas.
     pub replica: bool,
+    /// The replicas' state: up or down, replay position, requests sent to each.
+    pub replicas: Arc<Replicas>,
 }
 
 impl Pools {
     /// Lazily connecting pools over the connection options of `base`.
     pub fn new(base: &PgConnectOptions, s: &LoadSettings) -> Self {
-        Self::with_replica(base, None, s)
+        Self::with_replicas(base, &[], s)
     }
 
     /// Pools whose read classes use `replica` when given (see the module doc).
@@ -162,10 +173,23 @@ impl Pools {
         replica: Option<&PgConnectOptions>,
         s: &LoadSettings,
     ) -> Self {
-        let reads = replica.unwrap_or(base);
-        let pool = |name, c: &ClassSettings, cancel_on_drop, read: bool| {
+        let named: Vec<(String, PgConnectOptions)> = replica
+            .map(|r| (describe(r), r.clone()))
+            .into_iter()
+            .collect();
+        Self::with_replicas(base, &named, s)
+    }
+
+    /// Pools whose read classes are spread over `replicas` (each named for `/health`, its
+    /// URL without password), with the primary as the read target of last resort.
+    pub fn with_replicas(
+        base: &PgConnectOptions,
+        replicas: &[(String, PgConnectOptions)],
+        s: &LoadSettings,
+    ) -> Self {
+        let pool = |on: &PgConnectOptions, name, c: &ClassSettings, cancel_on_drop| {
             class_pool(
-                if read { reads } else { base },
+                on,
                 &PoolClass {
                     name,
                     max_connections: c.connections,
@@ -176,6 +200,18 @@ impl Pools {
                 },
             )
         };
+        let control = ClassSettings {
+            connections: 1,
+            statement_timeout: Duration::from_secs(5),
+        };
+        let reads_on = |on: &PgConnectOptions| ReadPools {
+            tiles: pool(on, "bando-tiles", &s.tiles, false),
+            features: pool(on, "bando-features", &s.features, true),
+            downloads: pool(on, "bando-downloads", &s.downloads, true),
+            control: pool(on, "bando-control", &control, false),
+        };
+        let mut reads: Vec<ReadPools> = replicas.iter().map(|(_, on)| reads_on(on)).collect();
+        reads.push(reads_on(base));
         let health = class_pool(
             base,
             &PoolClass {
@@ -187,41 +223,307 @@ impl Pools {
                 cancel_on_drop: false,
             },
         );
-        let control = ClassSettings {
-            connections: 1,
-            statement_timeout: Duration::from_secs(5),
-        };
-        let features = pool("bando-features", &s.features, true, true);
-        let writes = match replica {
-            None => features.clone(),
-            Some(_) => pool("bando-writes", &s.features, false, false),
+        let writes = match replicas.is_empty() {
+            true => reads[0].features.clone(),
+            false => pool(base, "bando-writes", &s.features, false),
         };
         Pools {
-            tiles: pool("bando-tiles", &s.tiles, false, true),
-            features,
-            downloads: pool("bando-downloads", &s.downloads, true, true),
-            admin: pool("bando-admin", &s.admin, false, false),
+            reads: Arc::from(reads),
+            admin: pool(base, "bando-admin", &s.admin, false),
             health,
-            control: pool("bando-control", &control, false, true),
             writes,
-            replica: replica.is_some(),
+            replica: !replicas.is_empty(),
+            replicas: Replicas::start(replicas),
         }
     }
 
-    /// Every pool with its class name (for metrics; `writes` only when it is a pool of its own).
-    pub fn all(&self) -> Vec<(&'static str, &PgPool)> {
+    /// The read pools of the current request's target ([`gis_core::db::route::read_target`]);
+    /// outside a request, a target picked now.
+    pub fn reads(&self) -> &ReadPools {
+        let i = gis_core::db::route::read_target().unwrap_or_else(|| self.replicas.pick());
+        self.target(i)
+    }
+
+    /// The read pools of target `i` (past the last: the primary's).
+    pub fn target(&self, i: usize) -> &ReadPools {
+        let last = self.reads.len() - 1;
+        &self.reads[i.min(last)]
+    }
+
+    /// Every read target's pools, the primary's last.
+    pub fn read_targets(&self) -> &[ReadPools] {
+        &self.reads
+    }
+
+    /// Tiles of the current read target.
+    pub fn tiles(&self) -> &PgPool {
+        &self.reads().tiles
+    }
+
+    /// Features and spatial queries of the current read target.
+    pub fn features(&self) -> &PgPool {
+        &self.reads().features
+    }
+
+    /// Downloads of the current read target.
+    pub fn downloads(&self) -> &PgPool {
+        &self.reads().downloads
+    }
+
+    /// The cancelling connection of the current read target.
+    pub fn control(&self) -> &PgPool {
+        &self.reads().control
+    }
+
+    /// Every pool with its class name (for metrics; the read classes summed over their
+    /// targets; `writes` only when it is a pool of its own).
+    pub fn all(&self) -> Vec<(&'static str, Vec<&PgPool>)> {
+        let each = |f: fn(&ReadPools) -> &PgPool| self.reads.iter().map(f).collect::<Vec<_>>();
         let mut all = vec![
-            ("tiles", &self.tiles),
-            ("features", &self.features),
-            ("downloads", &self.downloads),
-            ("admin", &self.admin),
-            ("health", &self.health),
-            ("control", &self.control),
+            ("tiles", each(|r| &r.tiles)),
+            ("features", each(|r| &r.features)),
+            ("downloads", each(|r| &r.downloads)),
+            ("admin", vec![&self.admin]),
+            ("health", vec![&self.health]),
+            ("control", each(|r| &r.control)),
         ];
         if self.replica {
-            all.push(("writes", &self.writes));
+            all.push(("writes", vec![&self.writes]));
         }
         all
+    }
+}
+
+/// A server's address for `/health` and the log: host and port, never the password.
+pub fn describe(o: &PgConnectOptions) -> String {
+    format!("{}:{}", o.get_host(), o.get_port())
+}
+
+/// How long a replica that failed is left out before it is tried again (the prober brings it
+/// back sooner when it answers).
+pub const BACKOFF: Duration = Duration::from_secs(3);
+/// How often each replica is probed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long a probe may take before the replica counts as down.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The replicas of an instance: which are up, how far each has replayed, how many requests
+/// each was given. Reads are spread round-robin over the replicas that are up; a replica
+/// that fails a probe or a request's connection is left out for [`BACKOFF`] (or until the
+/// next probe finds it answering); with none up, reads go to the primary (target
+/// `replicas.len()`). A background task probes every replica each [`PROBE_EVERY`].
+#[derive(Debug)]
+pub struct Replicas {
+    names: Vec<String>,
+    probes: Vec<PgPool>,
+    state: Mutex<Vec<ReplicaState>>,
+    next: std::sync::atomic::AtomicUsize,
+    /// Reads sent to the primary because no replica was up.
+    primary_fallbacks: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ReplicaState {
+    down_until: Option<Instant>,
+    last: Option<Probe>,
+    requests: u64,
+}
+
+/// What the last probe of a replica found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// When it was made.
+    pub at: Instant,
+    /// Replayed WAL position (`None`: the probe failed).
+    pub replayed: Option<u64>,
+    /// Seconds since the last replayed transaction while WAL waits to be replayed (0 when
+    /// everything received is replayed).
+    pub lag_seconds: Option<f64>,
+}
+
+/// A replica as `/health` reports it.
+#[derive(Debug, Clone)]
+pub struct ReplicaReport {
+    /// Host and port.
+    pub name: String,
+    /// Reads are sent to it.
+    pub up: bool,
+    /// Replayed WAL position at the last probe.
+    pub replayed: Option<u64>,
+    /// Lag in seconds at the last probe.
+    pub lag_seconds: Option<f64>,
+    /// Requests sent to it since start.
+    pub requests: u64,
+}
+
+/// The probe: replayed position and lag (a server that is not a standby reports its own
+/// position and no lag).
+const PROBE_SQL: &str = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+     ELSE pg_current_wal_lsn() END - '0/0'::pg_lsn)::bigint, \
+     CASE WHEN NOT pg_is_in_recovery() \
+       OR pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8 \
+     ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END";
+
+impl Replicas {
+    /// The state of `replicas`, and its prober started (when a runtime runs; it ends when
+    /// the state is dropped).
+    pub fn start(replicas: &[(String, PgConnectOptions)]) -> Arc<Self> {
+        let probes = replicas
+            .iter()
+            .map(|(_, on)| {
+                class_pool(
+                    on,
+                    &PoolClass {
+                        name: "bando-probe",
+                        max_connections: 1,
+                        min_connections: 0,
+                        statement_timeout: PROBE_TIMEOUT,
+                        acquire_timeout: PROBE_TIMEOUT,
+                        cancel_on_drop: false,
+                    },
+                )
+            })
+            .collect();
+        let this = Arc::new(Replicas {
+            names: replicas.iter().map(|(n, _)| n.clone()).collect(),
+            probes,
+            state: Mutex::new(vec![ReplicaState::default(); replicas.len()]),
+            next: Default::default(),
+            primary_fallbacks: Default::default(),
+        });
+        if !replicas.is_empty() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let weak = Arc::downgrade(&this);
+                rt.spawn(async move {
+                    loop {
+                        let Some(me) = weak.upgrade() else { return };
+                        for i in 0..me.names.len() {
+                            me.probe(i).await;
+                        }
+                        drop(me);
+                        tokio::time::sleep(PROBE_EVERY).await;
+                    }
+                });
+            }
+        }
+        this
+    }
+
+    /// How many replicas there are (the primary's target index).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The read target of a new request: the next replica that is up, or the primary.
+    pub fn pick(&self) -> usize {
+        let n = self.names.len();
+        if n == 0 {
+            return 0;
+        }
+        let now = Instant::now();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut state) = self.state.lock() {
+            for k in 0..n {
+                let i = (start + k) % n;
+                if state[i].down_until.is_none_or(|t| now >= t) {
+                    state[i].requests += 1;
+                    return i;
+                }
+            }
+        }
+        self.primary_fallbacks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        n
+    }
+
+    /// Leaves replica `i` out for [`BACKOFF`].
+    pub fn mark_down(&self, i: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(s) = state.get_mut(i) {
+                if s.down_until.is_none() {
+                    tracing::warn!(replica = %self.names[i], "read replica down; reads go elsewhere");
+                }
+                s.down_until = Some(Instant::now() + BACKOFF);
+            }
+        }
+    }
+
+    /// Probes replica `i` (at most [`PROBE_TIMEOUT`]), records what it found and marks it up
+    /// or down; true when it answered.
+    pub async fn probe(&self, i: usize) -> bool {
+        let Some(pool) = self.probes.get(i) else {
+            return false;
+        };
+        let asked = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            sqlx::query_as::<_, (Option<i64>, Option<f64>)>(PROBE_SQL).fetch_one(pool),
+        )
+        .await;
+        let found = match asked {
+            Ok(Ok((lsn, lag))) => Some((lsn.map_or(0, |v| u64::try_from(v).unwrap_or(0)), lag)),
+            Ok(Err(e)) => {
+                tracing::debug!(replica = %self.names[i], error = %e, "replica probe failed");
+                None
+            }
+            Err(_) => None,
+        };
+        if found.is_none() {
+            self.mark_down(i);
+        }
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(s) = state.get_mut(i) {
+                s.last = Some(Probe {
+                    at: Instant::now(),
+                    replayed: found.map(|f| f.0),
+                    lag_seconds: found.and_then(|f| f.1),
+                });
+                if found.is_some() && s.down_until.take().is_some() {
+                    tracing::info!(replica = %self.names[i], "read replica up again");
+                }
+            }
+        }
+        found.is_some()
+    }
+
+    /// Each replica as `/health` reports it.
+    pub fn report(&self) -> Vec<ReplicaReport> {
+        let now = Instant::now();
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        self.names
+            .iter()
+            .zip(state.iter())
+            .map(|(name, s)| {
+                let probed = s.last.as_ref();
+                ReplicaReport {
+                    name: name.clone(),
+                    up: s.down_until.is_none_or(|t| now >= t)
+                        && probed.is_none_or(|p| p.replayed.is_some()),
+                    replayed: probed.and_then(|p| p.replayed),
+                    lag_seconds: probed.and_then(|p| p.lag_seconds),
+                    requests: s.requests,
+                }
+            })
+            .collect()
+    }
+
+    /// Reads sent to the primary because no replica was up (or none had replayed a
+    /// reader's write in time).
+    pub fn primary_fallbacks(&self) -> u64 {
+        self.primary_fallbacks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts a read sent to the primary for read-your-writes.
+    pub fn count_primary_fallback(&self) {
+        self.primary_fallbacks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -440,7 +742,7 @@ pub async fn guard_expensive(
             }
         }
     };
-    gis_core::db::cancel_on_drop(&state.pools.control, next.run(request)).await
+    gis_core::db::cancel_on_drop(state.pools.control(), next.run(request)).await
 }
 
 fn too_many(refusal: Refusal) -> Response {

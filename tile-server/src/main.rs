@@ -927,21 +927,17 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
             tracing::warn!("the portal's PDF sheets will fail: {e}");
         }
     });
-    // Scale-out: this instance reads from one of the replicas (spread by process id).
-    let replica = match config.read_urls.as_slice() {
-        [] => None,
-        urls => {
-            let url = &urls[std::process::id() as usize % urls.len()];
-            println!(
-                "bando: reading from replica {}",
-                gis_core::db::redact_url(url)
-            );
-            Some(gis_core::db::replica_options(url)?)
-        }
-    };
-    let state = AppState::with_replica(
+    // Scale-out: reads spread over the replicas per request, with failover to another
+    // replica or the primary (tile_server::load::Replicas).
+    let mut replicas = Vec::new();
+    for url in &config.read_urls {
+        let name = gis_core::db::redact_url(url);
+        println!("bando: reading from replica {name}");
+        replicas.push((name, gis_core::db::replica_options(url)?));
+    }
+    let state = AppState::with_replicas(
         db.pool.clone(),
-        replica,
+        replicas,
         tiles::TileSettings {
             cache_bytes: config.tile_cache_bytes,
             ..Default::default()

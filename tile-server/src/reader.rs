@@ -100,7 +100,7 @@ impl ScopeCache {
                 }
             }
         }
-        let codes = land::communes::scope_codes(&state.pools.features, listed).await?;
+        let codes = land::communes::scope_codes(state.pools.features(), listed).await?;
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= SCOPE_ENTRIES {
                 map.clear();

@@ -28,15 +28,15 @@ const NON_HTML_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Request headers a cross-origin page may send to public reads.
 const PUBLIC_HEADERS: &str =
-    "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range";
+    "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range, bando-min-lsn";
 
 /// Request headers the configured origins may also send (tokens, conditional writes, a
 /// write's reason and decision).
-const TOKEN_HEADERS: &str = "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range, authorization, if-match, edit-reason, edit-document";
+const TOKEN_HEADERS: &str = "accept, accept-language, content-language, content-type, if-none-match, if-modified-since, range, authorization, if-match, edit-reason, edit-document, bando-min-lsn";
 
 /// Answer headers a cross-origin page may read.
 const EXPOSED: &str =
-    "etag, link, location, content-crs, content-disposition, retry-after, x-request-id, bando-snapped";
+    "etag, link, location, content-crs, content-disposition, retry-after, x-request-id, bando-snapped, bando-lsn";
 
 /// How an endpoint answers other origins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

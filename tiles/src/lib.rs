@@ -94,6 +94,9 @@ pub enum TileError {
 #[derive(Clone)]
 pub struct TileService {
     pool: PgPool,
+    /// Pools of the read targets ([`gis_core::db::route`]): a request reading from target `i`
+    /// renders on `read_pools[i]`; empty, or outside a request, `pool`.
+    read_pools: Arc<[PgPool]>,
     /// The primary: change listener, layer registry and catalog, positions of changes.
     primary: PgPool,
     /// Highest primary WAL position known from change notifications: a render from a server
@@ -167,6 +170,7 @@ impl TileService {
         TileService {
             primary: pool.clone(),
             pool,
+            read_pools: Arc::from(Vec::new()),
             required_lsn: Arc::new(AtomicU64::new(0)),
             replica_wait: settings.replica_wait,
             layers,
@@ -185,6 +189,20 @@ impl TileService {
     pub fn with_primary(mut self, primary: PgPool) -> Self {
         self.primary = primary;
         self
+    }
+
+    /// The same service rendering on `pools[i]` for a request reading from target `i`
+    /// ([`gis_core::db::route::read_target`]): several replicas and the primary behind them.
+    pub fn with_read_pools(mut self, pools: Vec<PgPool>) -> Self {
+        self.read_pools = Arc::from(pools);
+        self
+    }
+
+    /// The pool a render of the current request uses.
+    fn render_pool(&self) -> &PgPool {
+        gis_core::db::route::read_target()
+            .and_then(|i| self.read_pools.get(i))
+            .unwrap_or(&self.pool)
     }
 
     /// One layer's tile, from the cache or rendered. `None` when the layer does not exist.
@@ -361,7 +379,7 @@ impl TileService {
         at: Option<&str>,
     ) -> Result<(Vec<u8>, i64, Option<&'static str>, u64), TileError> {
         self.renders.fetch_add(1, Ordering::Relaxed);
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.render_pool().acquire().await?;
         // The position is read before the render's own statement, whose snapshot then holds
         // everything up to it. A server behind what must be read is given a moment to catch up.
         let needed = self

@@ -8,6 +8,7 @@
 
 pub mod class;
 pub mod lsn;
+pub mod route;
 
 use std::path::PathBuf;
 use std::time::Duration;

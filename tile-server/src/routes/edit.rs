@@ -483,7 +483,7 @@ pub async fn versions(
         })?;
     let fid = feature_id(&fid)?;
     let filter = readable_attributes(layer.as_ref(), &reader.sight(layer.as_ref()));
-    let list = land::edit::versions(&state.pools.features, fid)
+    let list = land::edit::versions(state.pools.features(), fid)
         .await
         .map_err(AppError::from)?;
     // A parcel never edited since its delivery answers its delivered state as version 1.
@@ -759,7 +759,7 @@ pub async fn lineage(
         .ok_or_else(|| ApiError::from(AppError::NotFound("there are no parcels".into())))?;
     let fid = feature_id(&fid)?;
     let filter = readable_attributes(layer.as_ref(), &reader.sight(layer.as_ref()));
-    let nodes = land::lineage::lineage(&state.pools.features, fid)
+    let nodes = land::lineage::lineage(state.pools.features(), fid)
         .await
         .map_err(AppError::from)?
         .ok_or_else(|| ApiError::from(AppError::NotFound(format!("there is no parcel {fid}"))))?;

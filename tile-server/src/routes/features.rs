@@ -292,7 +292,7 @@ async fn resolve_crs(
     let info = state.crs.get(code).map_err(|_| unknown())?;
     if !state
         .crs
-        .in_database(&state.pools.features, code)
+        .in_database(state.pools.features(), code)
         .await
         .map_err(AppError::from)?
     {
@@ -739,7 +739,7 @@ pub async fn items(
     let key = gf::match_key(layer.as_ref(), &q)?;
     let generation = state.tiles.change_generation();
     let known = state.match_counts.get(&key, generation).await;
-    let page = gf::items_with_count(&state.pools.features, layer.as_ref(), &q, known).await?;
+    let page = gf::items_with_count(state.pools.features(), layer.as_ref(), &q, known).await?;
     if known.is_none() {
         state
             .match_counts
@@ -878,7 +878,7 @@ async fn guard_cost(state: &AppState, layer: &dyn Layer, q: &ItemsQuery) -> Resu
     if budget <= 0.0 || (q.filter.is_none() && q.sortby.is_empty()) {
         return Ok(());
     }
-    let estimate = gf::estimate(&state.pools.features, layer, q).await?;
+    let estimate = gf::estimate(state.pools.features(), layer, q).await?;
     if estimate.cost <= budget {
         return Ok(());
     }
@@ -906,7 +906,7 @@ async fn download(
     q: ItemsQuery,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let matched = gf::count(&state.pools.downloads, layer, &q).await?;
+    let matched = gf::count(state.pools.downloads(), layer, &q).await?;
     if q.cursor.is_none() && matched > i64::from(q.limit) && q.limit == MAX_DOWNLOAD {
         return Err(ApiError(Box::new(problem_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -915,7 +915,7 @@ async fn download(
             )),
         ))));
     }
-    let page = gf::items_with_count(&state.pools.downloads, layer, &q, Some(matched)).await?;
+    let page = gf::items_with_count(state.pools.downloads(), layer, &q, Some(matched)).await?;
     let id = layer.id().to_string();
     let (bytes, content_type, ext) = match format {
         Format::Csv => (
@@ -973,13 +973,13 @@ pub async fn item(
     // The tag is read before the feature: should a write fall between, the tag is the older
     // one, so a write based on this answer is refused (412) rather than losing that change.
     let etag = if id == land::tables::PARCELS.kind {
-        land::edit::etag(&state.pools.features, fid_num)
+        land::edit::etag(state.pools.features(), fid_num)
             .await
             .map_err(AppError::from)?
     } else {
         None
     };
-    let mut feature = gf::item(&state.pools.features, layer.as_ref(), fid_num, crs, &sight)
+    let mut feature = gf::item(state.pools.features(), layer.as_ref(), fid_num, crs, &sight)
         .await?
         .ok_or_else(not_found)?;
     if format == Format::Html {

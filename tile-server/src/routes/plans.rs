@@ -94,7 +94,7 @@ fn links(plan: &plans::Plan) -> Value {
 /// `GET /plans`
 pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Response, AppError> {
     let drafts = reads_drafts(&reader);
-    let all = plans::list(&state.pools.features, drafts)
+    let all = plans::list(state.pools.features(), drafts)
         .await
         .map_err(plan_error)?;
     let items: Vec<Value> = all.iter().map(links).collect();
@@ -113,11 +113,11 @@ pub async fn one(
 ) -> Result<Response, AppError> {
     let id = id_of(&id, "the plan")?;
     let drafts = reads_drafts(&reader);
-    let plan = plans::get(&state.pools.features, id, drafts)
+    let plan = plans::get(state.pools.features(), id, drafts)
         .await
         .map_err(plan_error)?
         .ok_or_else(|| AppError::NotFound(format!("there is no plan {id}")))?;
-    let versions = plans::versions(&state.pools.features, id, drafts)
+    let versions = plans::versions(state.pools.features(), id, drafts)
         .await
         .map_err(plan_error)?;
     let mut v = links(&plan);
@@ -146,7 +146,7 @@ pub async fn compare(
     };
     let (from, to) = (id_of(from, "from")?, id_of(to, "to")?);
     let drafts = reads_drafts(&reader);
-    let fc = plans::compare(&state.pools.features, from, to, drafts)
+    let fc = plans::compare(state.pools.features(), from, to, drafts)
         .await
         .map_err(plan_error)?;
     let mut r = Json(fc).into_response();
@@ -166,7 +166,7 @@ pub async fn document(
     let id = id_of(&id, "the plan")?;
     let doc = id_of(&doc, "the document")?;
     let drafts = reads_drafts(&reader);
-    let (name, media_type, stored) = plans::document(&state.pools.features, id, doc, drafts)
+    let (name, media_type, stored) = plans::document(state.pools.features(), id, doc, drafts)
         .await
         .map_err(plan_error)?
         .ok_or_else(|| AppError::NotFound(format!("plan {id} has no document {doc}")))?;

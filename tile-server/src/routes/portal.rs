@@ -34,7 +34,7 @@ async fn load_sheet(state: &AppState, id: &str) -> Result<planning::sheet::InfoS
     let id = id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
         AppError::BadRequest("the sheet names a parcel id (a positive whole number)".into())
     })?;
-    planning::sheet::load(&state.pools.features, id)
+    planning::sheet::load(state.pools.features(), id)
         .await
         .map_err(|e| match e {
             planning::sheet::SheetError::Parcel(l) => lookup_error(l),
@@ -172,7 +172,7 @@ pub async fn search(
     State(state): State<AppState>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let pool = &state.pools.features;
+    let pool = state.pools.features();
     let answer = if let Some(commune) = text(&p, "commune") {
         let code = land::portal::commune_code(pool, commune)
             .await

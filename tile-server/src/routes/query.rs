@@ -115,7 +115,7 @@ pub(crate) async fn crs_param(
     }
     if !state
         .crs
-        .in_database(&state.pools.features, info.epsg)
+        .in_database(state.pools.features(), info.epsg)
         .await?
     {
         return Err(AppError::BadRequest(format!(
@@ -319,12 +319,12 @@ pub async fn identify(
             .collect(),
     };
     let dyn_layers: Vec<&dyn Layer> = layers.iter().map(|l| l.as_ref()).collect();
-    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
+    let zone = land::lookup::native_srid(state.pools.features(), lon, lat)
         .await
         .map_err(lookup_error)?;
     let radius = q::pixel_radius_3857(zoom, tolerance);
     let found = q::identify(
-        &state.pools.features,
+        state.pools.features(),
         &dyn_layers,
         lon,
         lat,
@@ -354,11 +354,11 @@ pub async fn nearest(
     let limit = limit(&p, 10, LIMIT_MAX)?;
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
+    let zone = land::lookup::native_srid(state.pools.features(), lon, lat)
         .await
         .map_err(lookup_error)?;
     let found = q::nearest(
-        &state.pools.features,
+        state.pools.features(),
         layer.as_ref(),
         lon,
         lat,
@@ -392,11 +392,11 @@ pub async fn within(
     let limit = limit(&p, LIMIT_MAX, LIMIT_MAX)?;
     let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let zone = land::lookup::native_srid(&state.pools.features, lon, lat)
+    let zone = land::lookup::native_srid(state.pools.features(), lon, lat)
         .await
         .map_err(lookup_error)?;
     let found = q::within(
-        &state.pools.features,
+        state.pools.features(),
         layer.as_ref(),
         lon,
         lat,
@@ -441,7 +441,7 @@ pub async fn parcels(
 ) -> Result<Response, AppError> {
     let query = parcel_query(&p)?;
     let limit = limit(&p, PARCELS_MAX, PARCELS_MAX)?;
-    let found = land::lookup::find(&state.pools.features, &query, limit)
+    let found = land::lookup::find(state.pools.features(), &query, limit)
         .await
         .map_err(lookup_error)?;
     let features: Vec<Value> = found
@@ -501,7 +501,7 @@ pub async fn planning_report(
 ) -> Result<Response, AppError> {
     let plans = report_plans(&reader, &p)?;
     let parcel = if let Some(id) = integer(&p, "parcel", 1, i64::MAX)? {
-        land::lookup::by_id(&state.pools.features, id)
+        land::lookup::by_id(state.pools.features(), id)
             .await
             .map_err(lookup_error)?
             .ok_or_else(|| AppError::NotFound(format!("there is no parcel with id {id}")))?
@@ -517,7 +517,7 @@ pub async fn planning_report(
                 "with commune, give sheet and number too (or parcel=<id>)".into(),
             ));
         };
-        let mut found = land::lookup::find(&state.pools.features, &query, PARCELS_MAX)
+        let mut found = land::lookup::find(state.pools.features(), &query, PARCELS_MAX)
             .await
             .map_err(lookup_error)?;
         match found.len() {
@@ -569,7 +569,7 @@ pub async fn planning_report(
             }
         }
     };
-    let report = planning::report::overlay(&state.pools.features, &parcel.ewkb, plans)
+    let report = planning::report::overlay(state.pools.features(), &parcel.ewkb, plans)
         .await
         .map_err(|e| match e {
             planning::report::ReportError::Db(e) => AppError::from(e),
@@ -604,7 +604,7 @@ async fn measure(
     text: GeometryText<'_>,
 ) -> Result<Response, AppError> {
     let crs = crs_param(state, p).await?;
-    let parsed = q::parse_geometry(&state.pools.features, text, crs.epsg)
+    let parsed = q::parse_geometry(state.pools.features(), text, crs.epsg)
         .await
         .map_err(query_error)?;
     if !LonLatBox::VIETNAM.contains(parsed.centroid_lon, parsed.centroid_lat) {
@@ -614,13 +614,13 @@ async fn measure(
         )));
     }
     let zone = land::lookup::native_srid(
-        &state.pools.features,
+        state.pools.features(),
         parsed.centroid_lon,
         parsed.centroid_lat,
     )
     .await
     .map_err(lookup_error)?;
-    let m = q::measure(&state.pools.features, &parsed, zone)
+    let m = q::measure(state.pools.features(), &parsed, zone)
         .await
         .map_err(query_error)?;
     let zone_name = state

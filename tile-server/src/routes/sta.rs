@@ -51,9 +51,14 @@ async fn read(
         serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
             .map_err(|e| AppError::BadRequest(format!("the query string is not readable: {e}")))?;
     let opts = Options::parse(&pairs).map_err(sta_error)?;
-    let value = ioc::sta::read(&state.pools.features, &service_root(&headers), &path, &opts)
-        .await
-        .map_err(sta_error)?;
+    let value = ioc::sta::read(
+        state.pools.features(),
+        &service_root(&headers),
+        &path,
+        &opts,
+    )
+    .await
+    .map_err(sta_error)?;
     Ok(Json(value).into_response())
 }
 

@@ -512,7 +512,7 @@ pub async fn tilejson(
     for (_, layer, _) in found {
         vector_layers.push(tiles::tilejson::vector_layer(layer.as_ref()));
         if let Some(b) =
-            gis_core::layer::extent_lonlat(&state.pools.tiles, &layer.storage()).await?
+            gis_core::layer::extent_lonlat(state.pools.tiles(), &layer.storage()).await?
         {
             bounds = Some(match bounds {
                 None => b,
@@ -665,7 +665,7 @@ pub async fn catalog(
     {
         let id = layer.id();
         let (min, max) = layer.zoom_range();
-        let bounds = gis_core::layer::extent_lonlat(&state.pools.tiles, &layer.storage()).await?;
+        let bounds = gis_core::layer::extent_lonlat(state.pools.tiles(), &layer.storage()).await?;
         entries.push(json!({
             "id": id,
             "title": layer.title_vi(),
