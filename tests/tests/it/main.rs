@@ -30,3 +30,4 @@ mod signin;
 mod snapping;
 mod style;
 mod tiles;
+mod tilestore;
