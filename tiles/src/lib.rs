@@ -831,12 +831,158 @@ impl TileService {
         i64::from_ne_bytes(fnv1a(text.as_bytes()).to_ne_bytes())
     }
 
+    /// Seeds the persistent store with `layer_id`'s public tiles from `min_zoom` to
+    /// `max_zoom`: descending from z0 into the children of every tile whose buffered box holds
+    /// a row (an index probe), rendering those not stored yet, at most `jobs` at a time (the
+    /// share of the tile connections the seeding may take). Not through the memory cache.
+    /// `progress` is told each zoom's tiles with data as it finishes.
+    pub async fn seed(
+        &self,
+        layer_id: &str,
+        min_zoom: u8,
+        max_zoom: u8,
+        jobs: usize,
+        progress: impl Fn(u8, &SeedReport),
+    ) -> Result<SeedReport, SeedError> {
+        let layer = self
+            .layers
+            .get(layer_id)
+            .ok_or_else(|| SeedError::Layer(layer_id.to_string(), "no such layer"))?;
+        let store = self
+            .store_for(layer.as_ref(), Access::Public)
+            .ok_or_else(|| SeedError::Layer(layer_id.to_string(), "not kept in the tile store"))?
+            .clone();
+        let max_zoom = max_zoom.min(gis_core::tile::MAX_ZOOM);
+        let storage = layer.storage();
+        let probe = Arc::new(format!(
+            "SELECT EXISTS (SELECT 1 FROM {}.{} WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {}))",
+            gis_core::db::quote_ident(&storage.schema),
+            gis_core::db::quote_ident(&storage.table),
+            f64::from(BUFFER) / f64::from(EXTENT)
+        ));
+        let jobs = jobs.max(1);
+        let mut report = SeedReport::default();
+        let mut frontier = vec![TileCoord { z: 0, x: 0, y: 0 }];
+        for z in 0..=max_zoom {
+            let mut next = Vec::new();
+            let mut set = tokio::task::JoinSet::new();
+            let mut tiles = frontier.into_iter();
+            loop {
+                while set.len() < jobs {
+                    let Some(tile) = tiles.next() else { break };
+                    let (service, store, probe, layer) =
+                        (self.clone(), store.clone(), probe.clone(), layer.clone());
+                    let id = layer_id.to_string();
+                    let render = z >= min_zoom;
+                    set.spawn(async move {
+                        service
+                            .seed_one(&store, &probe, layer.as_ref(), &id, tile, render)
+                            .await
+                            .map(|o| (tile, o))
+                    });
+                }
+                let Some(done) = set.join_next().await else { break };
+                let (tile, outcome) = done.map_err(|e| SeedError::Task(e.to_string()))??;
+                match outcome {
+                    Seeded::Empty => continue,
+                    Seeded::Stored => report.already += 1,
+                    Seeded::Rendered => report.rendered += 1,
+                    Seeded::Skipped => {}
+                }
+                report.with_data += 1;
+                if z < max_zoom {
+                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                        next.push(TileCoord {
+                            z: z + 1,
+                            x: tile.x * 2 + dx,
+                            y: tile.y * 2 + dy,
+                        });
+                    }
+                }
+            }
+            progress(z, &report);
+            frontier = next;
+        }
+        store.flush().await.map_err(SeedError::Store)?;
+        Ok(report)
+    }
+
+    async fn seed_one(
+        &self,
+        store: &store::TileStore,
+        probe: &str,
+        layer: &dyn Layer,
+        layer_id: &str,
+        tile: TileCoord,
+        render: bool,
+    ) -> Result<Seeded, SeedError> {
+        let has_data: bool = sqlx::query_scalar(probe)
+            .bind(i32::from(tile.z))
+            .bind(tile.x as i32)
+            .bind(tile.y as i32)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(TileError::Db)?;
+        if !has_data {
+            return Ok(Seeded::Empty);
+        }
+        if !render || tile.z < layer.zoom_range().0 {
+            return Ok(Seeded::Skipped);
+        }
+        if store.contains(layer_id, tile).await.map_err(SeedError::Store)? {
+            return Ok(Seeded::Stored);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let (t, fresh) = self
+            .render_layer(layer, tile, Access::Public, None)
+            .await?;
+        if fresh && self.generation.load(Ordering::Acquire) == generation {
+            store.put(layer_id, tile, &t, generation);
+        }
+        Ok(Seeded::Rendered)
+    }
+
     /// Runs pending cache maintenance (tests use it to make invalidation visible at once).
     pub async fn sync(&self) {
         if let Some(cache) = &self.cache {
             cache.run_pending_tasks().await;
         }
     }
+}
+
+/// What a seeding did ([`TileService::seed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Tiles whose buffered box holds rows (every zoom walked).
+    pub with_data: u64,
+    /// Of them, rendered and stored now.
+    pub rendered: u64,
+    /// Of them, stored already.
+    pub already: u64,
+}
+
+enum Seeded {
+    Empty,
+    Skipped,
+    Stored,
+    Rendered,
+}
+
+/// Errors of seeding.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The layer cannot be seeded.
+    #[error("layer {0}: {1}")]
+    Layer(String, &'static str),
+    /// A render failed.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(store::StoreError),
+    /// A seeding task failed.
+    #[error("seeding task failed: {0}")]
+    Task(String),
 }
 
 /// brotli quality for tiles. Measured on 60 z14 parcel tiles of the sample (28.8 KB MVT on

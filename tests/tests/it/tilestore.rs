@@ -202,3 +202,51 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
     };
     assert_eq!(decode_mvt(&body), decode_mvt(&fresh.2), "differs from a fresh render");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seeding_renders_every_tile_with_data_once_and_a_server_then_renders_none() {
+    let db = TestDb::new().await;
+    let sample = tests::sample_dir();
+    tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
+        .await
+        .expect("import");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, _) = server(&db, dir.path()).await;
+    let zooms = std::sync::Mutex::new(Vec::new());
+    let report = state
+        .tiles
+        .seed("communes", 0, 11, 2, |z, r| {
+            zooms.lock().expect("lock").push((z, r.with_data))
+        })
+        .await
+        .expect("seed");
+    assert!(report.rendered > 10, "{report:?}");
+    assert_eq!(report.already, 0);
+    assert_eq!(
+        zooms.lock().expect("lock").iter().map(|z| z.0).collect::<Vec<_>>(),
+        (0..=11).collect::<Vec<_>>()
+    );
+    let status = state.tiles.store().expect("store").status().await.expect("status");
+    let stored: u64 = status.iter().map(|s| s.tiles).sum();
+    assert_eq!(stored, report.rendered, "{status:?}");
+    assert!(status.iter().all(|s| s.layers == "communes" && s.z <= 11));
+    // Every stored tile holds communes (tiles without data are not walked into).
+    let t = TileCoord::containing(106.883, 11.535, 11).expect("tile");
+    assert!(stored(&state, t).await);
+    // Again: nothing to render.
+    let again = state
+        .tiles
+        .seed("communes", 0, 11, 2, |_, _| {})
+        .await
+        .expect("seed");
+    assert_eq!((again.rendered, again.already), (0, report.rendered));
+    // Live layers are not seeded.
+    assert!(state.tiles.seed("latest_readings", 0, 3, 1, |_, _| {}).await.is_err());
+    drop(state);
+    // A server started on the seeded store renders nothing for a seeded tile.
+    let (state, router) = server(&db, dir.path()).await;
+    let (status, _, body) = get(&router, &uri(t)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!decode_mvt(&body).is_empty());
+    assert_eq!(state.tiles.renders(), 0);
+}
