@@ -227,8 +227,8 @@ async fn seeding_renders_every_tile_with_data_once_and_a_server_then_renders_non
         (0..=11).collect::<Vec<_>>()
     );
     let status = state.tiles.store().expect("store").status().await.expect("status");
-    let stored: u64 = status.iter().map(|s| s.tiles).sum();
-    assert_eq!(stored, report.rendered, "{status:?}");
+    let count: u64 = status.iter().map(|s| s.tiles).sum();
+    assert_eq!(count, report.rendered, "{status:?}");
     assert!(status.iter().all(|s| s.layers == "communes" && s.z <= 11));
     // Every stored tile holds communes (tiles without data are not walked into).
     let t = TileCoord::containing(106.883, 11.535, 11).expect("tile");
