@@ -891,7 +891,10 @@ mod tests {
             (PathBuf::from("/srv/tiles.sqlite"), 1_000_000)
         );
         let raw: RawConfig = toml::from_str("[tiles]\nstore_max_bytes = 0\n").expect("toml");
-        assert!(raw.check().expect("check").tile_store.is_none(), "0 turns it off");
+        assert!(
+            raw.check().expect("check").tile_store.is_none(),
+            "0 turns it off"
+        );
         assert!(toml::from_str::<RawConfig>("[tiles]\nstore = 1\n").is_err());
     }
 

@@ -793,7 +793,10 @@ async fn tiles_command(config: &Config, action: &TilesAction) -> Result<()> {
             let store = tiles::store::TileStore::open(settings).await?;
             let status = store.status().await?;
             println!("{}", store.path().display());
-            println!("{:<24} {:>4} {:>10} {:>14}", "layers", "z", "tiles", "bytes");
+            println!(
+                "{:<24} {:>4} {:>10} {:>14}",
+                "layers", "z", "tiles", "bytes"
+            );
             let (mut tiles, mut bytes) = (0u64, 0u64);
             for row in &status {
                 println!(

@@ -881,7 +881,9 @@ impl TileService {
                             .map(|o| (tile, o))
                     });
                 }
-                let Some(done) = set.join_next().await else { break };
+                let Some(done) = set.join_next().await else {
+                    break;
+                };
                 let (tile, outcome) = done.map_err(|e| SeedError::Task(e.to_string()))??;
                 match outcome {
                     Seeded::Empty => continue,
@@ -929,13 +931,15 @@ impl TileService {
         if !render || tile.z < layer.zoom_range().0 {
             return Ok(Seeded::Skipped);
         }
-        if store.contains(layer_id, tile).await.map_err(SeedError::Store)? {
+        if store
+            .contains(layer_id, tile)
+            .await
+            .map_err(SeedError::Store)?
+        {
             return Ok(Seeded::Stored);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let (t, fresh) = self
-            .render_layer(layer, tile, Access::Public, None)
-            .await?;
+        let (t, fresh) = self.render_layer(layer, tile, Access::Public, None).await?;
         if fresh && self.generation.load(Ordering::Acquire) == generation {
             store.put(layer_id, tile, &t, generation);
         }

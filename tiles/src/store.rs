@@ -304,7 +304,8 @@ impl TileStore {
             let mut known: HashMap<String, BTreeSet<u8>> = HashMap::new();
             {
                 let mut stmt = conn.prepare("SELECT DISTINCT layers, z FROM tiles")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
                 for row in rows {
                     let (layers, z) = row?;
                     known
@@ -314,7 +315,9 @@ impl TileStore {
                 }
             }
             let bytes: i64 =
-                conn.query_row("SELECT coalesce(sum(bytes), 0) FROM tiles", [], |r| r.get(0))?;
+                conn.query_row("SELECT coalesce(sum(bytes), 0) FROM tiles", [], |r| {
+                    r.get(0)
+                })?;
             Ok::<_, StoreError>((conn, known, bytes))
         })
         .await
@@ -962,7 +965,10 @@ mod tests {
         assert!(store.contains("communes", far).await.expect("read"));
         store.put("communes", t, &tile(100, 3), 4);
         store.flush().await.expect("flush");
-        assert!(!store.contains("communes", t).await.expect("read"), "stale render kept");
+        assert!(
+            !store.contains("communes", t).await.expect("read"),
+            "stale render kept"
+        );
         store.put("communes", t, &tile(100, 4), 5);
         store.flush().await.expect("flush");
         assert_eq!(store.get("communes", t).await.expect("stored").etag, 4);

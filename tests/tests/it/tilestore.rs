@@ -65,14 +65,17 @@ async fn stored(state: &AppState, t: TileCoord) -> bool {
 async fn changed(state: &AppState, generation: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while state.tiles.generation() == generation {
-        assert!(std::time::Instant::now() < deadline, "no invalidation within 5 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no invalidation within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_while_down_are_never_served()
-{
+async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_while_down_are_never_served(
+) {
     let db = TestDb::new().await;
     let sample = tests::sample_dir();
     tests::import(&db.pool, &sample.path().join("communes.gpkg"), "communes")
@@ -135,7 +138,10 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
         .layer_tile("communes", other, Access::Restricted)
         .await
         .expect("tile");
-    assert!(!stored(&state, other).await, "an administrator's tile was stored");
+    assert!(
+        !stored(&state, other).await,
+        "an administrator's tile was stored"
+    );
     state
         .tiles
         .layer_tile("latest_readings", other, Access::Public)
@@ -143,7 +149,10 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
         .expect("tile");
     let store = state.tiles.store().expect("store").clone();
     store.flush().await.expect("flush");
-    assert!(!store.contains("latest_readings", other).await.expect("read"));
+    assert!(!store
+        .contains("latest_readings", other)
+        .await
+        .expect("read"));
     drop((state, router, store));
 
     // 2. A restarted server (a new state on the same data dir) serves them without rendering.
@@ -167,12 +176,18 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
         .expect("edit");
     changed(&state, generation).await;
     assert!(!stored(&state, near).await, "the edited z14 tile survived");
-    assert!(!stored(&state, near_low).await, "the edited z10 tile survived");
+    assert!(
+        !stored(&state, near_low).await,
+        "the edited z10 tile survived"
+    );
     assert!(stored(&state, far).await, "the far tile was dropped");
     let (_, etag, _) = get(&router, &uri(near)).await;
     assert_ne!(etag, first[0].0, "the old tile was served after the edit");
     assert_eq!(state.tiles.renders(), 1, "re-rendered once");
-    assert!(stored(&state, near).await, "the re-rendered tile is stored again");
+    assert!(
+        stored(&state, near).await,
+        "the re-rendered tile is stored again"
+    );
     let (_, etag_after_edit, _) = get(&router, &uri(near)).await;
     assert_eq!(etag_after_edit, etag);
     listener.abort();
@@ -187,8 +202,15 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
     let (state, router) = server(&db, dir.path()).await;
     let (status, etag, body) = get(&router, &uri(near)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_ne!(etag, etag_after_edit, "a tile older than the last edit was served");
-    assert_eq!(state.tiles.renders(), 1, "rendered, not read from the store");
+    assert_ne!(
+        etag, etag_after_edit,
+        "a tile older than the last edit was served"
+    );
+    assert_eq!(
+        state.tiles.renders(),
+        1,
+        "rendered, not read from the store"
+    );
     let fresh = {
         let uncached = AppState::with_tiles(
             db.pool.clone(),
@@ -200,7 +222,11 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
         .expect("state");
         get(&app(uncached, Limits::default()), &uri(near)).await
     };
-    assert_eq!(decode_mvt(&body), decode_mvt(&fresh.2), "differs from a fresh render");
+    assert_eq!(
+        decode_mvt(&body),
+        decode_mvt(&fresh.2),
+        "differs from a fresh render"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,10 +249,21 @@ async fn seeding_renders_every_tile_with_data_once_and_a_server_then_renders_non
     assert!(report.rendered > 10, "{report:?}");
     assert_eq!(report.already, 0);
     assert_eq!(
-        zooms.lock().expect("lock").iter().map(|z| z.0).collect::<Vec<_>>(),
+        zooms
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|z| z.0)
+            .collect::<Vec<_>>(),
         (0..=11).collect::<Vec<_>>()
     );
-    let status = state.tiles.store().expect("store").status().await.expect("status");
+    let status = state
+        .tiles
+        .store()
+        .expect("store")
+        .status()
+        .await
+        .expect("status");
     let count: u64 = status.iter().map(|s| s.tiles).sum();
     assert_eq!(count, report.rendered, "{status:?}");
     assert!(status.iter().all(|s| s.layers == "communes" && s.z <= 11));
@@ -241,7 +278,11 @@ async fn seeding_renders_every_tile_with_data_once_and_a_server_then_renders_non
         .expect("seed");
     assert_eq!((again.rendered, again.already), (0, report.rendered));
     // Live layers are not seeded.
-    assert!(state.tiles.seed("latest_readings", 0, 3, 1, |_, _| {}).await.is_err());
+    assert!(state
+        .tiles
+        .seed("latest_readings", 0, 3, 1, |_, _| {})
+        .await
+        .is_err());
     drop(state);
     // A server started on the seeded store renders nothing for a seeded tile.
     let (state, router) = server(&db, dir.path()).await;
