@@ -6,6 +6,10 @@
 //! the [`live::LiveLayers`] of the running server, rebuilt from [`layers::added`] when a
 //! definition changes. [`export`] renders an area through the same service into offline packs
 //! (MBTiles, PMTiles); [`tilejson`] describes a layer's fields for TileJSON and those packs.
+//! Behind the memory cache, an instance may keep a persistent tile store on local disk
+//! ([`store`], [`TileService::open_store`]): public tiles of seedable layers, read on a memory
+//! miss, dropped per area with the memory cache, checked at start against the database's
+//! per-table change counts, and filled ahead of requests by [`TileService::seed`].
 //! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
 //! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
