@@ -884,9 +884,23 @@ impl Loader {
         if own_notify {
             // One notification per touched area, so servers drop only the tiles around the
             // changes.
+            // The table's change count moves with the load (gis-core migration 10), so a
+            // tile store written before it is not trusted at its next start.
+            let changes: Option<i64> = if merged.touched_areas.is_empty() {
+                None
+            } else {
+                Some(
+                    sqlx::query_scalar("SELECT platform.count_change($1)")
+                        .bind(format!("{}.{}", t.schema, t.table))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("counting the change"))?,
+                )
+            };
             for bbox in &merged.touched_areas {
                 let payload = serde_json::json!({
                     "table": format!("{}.{}", t.schema, t.table), "op": "import", "bbox_3857": bbox,
+                    "changes": changes,
                 });
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANGES_CHANNEL)

@@ -140,6 +140,9 @@ pub struct LayerDecl {
     pub row_filter: Option<RowFilter>,
     /// The owner's SQL function giving the rows at an instant ([`Layer::as_of_function`]).
     pub as_of: Option<&'static str>,
+    /// Its public tiles may be kept in the persistent tile store ([`Layer::seedable`]); on by
+    /// default, off for live layers whose tiles change by the minute.
+    pub seedable: bool,
 }
 
 impl std::fmt::Debug for LayerDecl {
@@ -187,6 +190,7 @@ impl LayerDecl {
             writers: Roles::NONE,
             row_filter: None,
             as_of: None,
+            seedable: true,
         }
     }
 
@@ -305,6 +309,9 @@ impl Layer for LayerDecl {
     }
     fn visible_at_start(&self) -> bool {
         self.visible
+    }
+    fn seedable(&self) -> bool {
+        self.seedable
     }
     fn styles(&self) -> Vec<String> {
         self.styles.iter().map(|s| s.to_string()).collect()

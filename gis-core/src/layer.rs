@@ -570,6 +570,11 @@ pub trait Layer: Send + Sync {
     fn as_of_function(&self) -> Option<String> {
         None
     }
+    /// Whether the layer's public tiles may be kept in a server's persistent tile store (and
+    /// seeded): static data yes (the default), live layers whose rows change by the minute no.
+    fn seedable(&self) -> bool {
+        true
+    }
     /// Whether maps show the layer when they open (the others are listed, switched off).
     fn visible_at_start(&self) -> bool {
         true

@@ -62,6 +62,8 @@ pub fn layers() -> Vec<LayerDecl> {
             draw_rank: Some(40),
             ..base.style.clone()
         },
+        // Live: never kept in the persistent tile store.
+        seedable: false,
         // Datastreams not marked public are for signed-in staff only.
         row_filter: Some(RowFilter {
             everyone: "{t}public",

@@ -484,7 +484,8 @@ async fn notify_plans(
         sqlx::query(&format!(
             "SELECT pg_notify('bando_layer_changes', json_build_object(
                  'table', '{table}', 'op', 'update',
-                 'bbox_3857', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)))::text)
+                 'bbox_3857', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)),
+                 'changes', platform.count_change('{table}'))::text)
              FROM (SELECT ST_Extent(geom_3857) AS b FROM {table} WHERE plan_id = ANY($1)) e
              WHERE b IS NOT NULL"
         ))

@@ -43,6 +43,9 @@ pub struct RawConfig {
     /// `[planning]` section.
     #[serde(default)]
     pub planning: RawPlanning,
+    /// `[tiles]` section.
+    #[serde(default)]
+    pub tiles: RawTiles,
 }
 
 /// `[planning]`: where plan documents are kept when not in the database.
@@ -52,6 +55,16 @@ pub struct RawPlanning {
     /// Directory of plan documents: `bando plan document ID FILE` stores FILE's path under it
     /// instead of its bytes, and the server reads it from there (`planning::documents`).
     pub documents_dir: Option<PathBuf>,
+}
+
+/// `[tiles]`: the persistent tile store ([`tiles::store`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTiles {
+    /// The store's SQLite file (default `<data_dir>/tiles/store.sqlite`).
+    pub store_path: Option<PathBuf>,
+    /// Its byte budget (default 1 GiB; 0 turns the store off).
+    pub store_max_bytes: Option<u64>,
 }
 
 /// `[land]`: the tolerances of the cadastral rules on land officers' writes
@@ -288,6 +301,8 @@ pub struct Config {
     /// Directory of plan documents (`[planning] documents_dir`, `BANDO_PLAN_DOCUMENTS_DIR`);
     /// checked where it is used (serve, `bando plan document`).
     pub plan_documents_dir: Option<PathBuf>,
+    /// The persistent tile store (`[tiles]`); `None`: off.
+    pub tile_store: Option<tiles::store::StoreSettings>,
 }
 
 impl RawConfig {
@@ -592,8 +607,22 @@ impl RawConfig {
                 reason: "must be between 0 and 500 (metres)",
             });
         }
+        let tile_store = match self.tiles.store_max_bytes {
+            Some(0) => None,
+            max => {
+                let mut store = tiles::store::StoreSettings::in_data_dir(&data_dir);
+                if let Some(path) = self.tiles.store_path {
+                    store.path = path;
+                }
+                if let Some(max) = max {
+                    store.max_bytes = max;
+                }
+                Some(store)
+            }
+        };
         Ok(Config {
             plan_documents_dir: self.planning.documents_dir,
+            tile_store,
             land,
             networks,
             ioc: IocSettings { broker, ingest },
@@ -863,6 +892,29 @@ mod tests {
             assert!(e.contains(key), "{text}: {e}");
         }
         assert!(toml::from_str::<RawConfig>("[land]\noverlap = 1.0\n").is_err());
+    }
+
+    #[test]
+    fn tile_store_defaults_to_the_data_dir_and_follows_the_tiles_section() {
+        let cfg = RawConfig::default().check().expect("check");
+        let store = cfg.tile_store.expect("on by default");
+        assert_eq!(store.path, PathBuf::from(".bando/tiles/store.sqlite"));
+        assert_eq!(store.max_bytes, 1 << 30);
+        let raw: RawConfig = toml::from_str(
+            "[tiles]\nstore_path = \"/srv/tiles.sqlite\"\nstore_max_bytes = 1000000\n",
+        )
+        .expect("toml");
+        let store = raw.check().expect("check").tile_store.expect("on");
+        assert_eq!(
+            (store.path, store.max_bytes),
+            (PathBuf::from("/srv/tiles.sqlite"), 1_000_000)
+        );
+        let raw: RawConfig = toml::from_str("[tiles]\nstore_max_bytes = 0\n").expect("toml");
+        assert!(
+            raw.check().expect("check").tile_store.is_none(),
+            "0 turns it off"
+        );
+        assert!(toml::from_str::<RawConfig>("[tiles]\nstore = 1\n").is_err());
     }
 
     #[test]

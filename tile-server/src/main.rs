@@ -195,6 +195,12 @@ enum Command {
         #[command(subcommand)]
         action: NetworkAction,
     },
+    /// The persistent tile store: `bando tiles seed --layer parcels --max-zoom 16`,
+    /// `bando tiles status`.
+    Tiles {
+        #[command(subcommand)]
+        action: TilesAction,
+    },
     /// Pack the tiles of an area into an MBTiles or PMTiles file for offline use (mobile maps).
     Export {
         /// Area: west,south,east,north (in --bbox-crs).
@@ -594,6 +600,10 @@ async fn run(cli: Cli) -> Result<()> {
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| layer_command(&db.pool, action).await).await
         }
+        Command::Tiles { action } => {
+            let config = load_config(&cli, None)?;
+            tiles_command(&config, action).await
+        }
         Command::Network { action } => {
             let config = load_config(&cli, None)?;
             let settings = config.networks;
@@ -775,6 +785,100 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// What `bando tiles …` can do.
+#[derive(Subcommand, Debug)]
+enum TilesAction {
+    /// Render every public tile with data of a layer into the tile store (those stored already
+    /// are kept), a few at a time.
+    Seed {
+        /// The layer (seedable: static data, public).
+        #[arg(long)]
+        layer: String,
+        /// Highest zoom rendered.
+        #[arg(long)]
+        max_zoom: u8,
+        /// Lowest zoom rendered (default 0).
+        #[arg(long, default_value_t = 0)]
+        min_zoom: u8,
+        /// Renders at a time (default 2: a bounded share of the tile connections).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+    },
+    /// Tiles and bytes in the store per layer and zoom.
+    Status,
+}
+
+async fn tiles_command(config: &Config, action: &TilesAction) -> Result<()> {
+    let Some(settings) = config.tile_store.clone() else {
+        anyhow::bail!("the tile store is off ([tiles] store_max_bytes = 0)");
+    };
+    match action {
+        TilesAction::Status => {
+            let store = tiles::store::TileStore::open(settings).await?;
+            let status = store.status().await?;
+            println!("{}", store.path().display());
+            println!(
+                "{:<24} {:>4} {:>10} {:>14}",
+                "layers", "z", "tiles", "bytes"
+            );
+            let (mut tiles, mut bytes) = (0u64, 0u64);
+            for row in &status {
+                println!(
+                    "{:<24} {:>4} {:>10} {:>14}",
+                    row.layers, row.z, row.tiles, row.bytes
+                );
+                tiles += row.tiles;
+                bytes += row.bytes;
+            }
+            println!("{:<24} {:>4} {tiles:>10} {bytes:>14}", "total", "");
+            Ok(())
+        }
+        TilesAction::Seed {
+            layer,
+            max_zoom,
+            min_zoom,
+            jobs,
+        } => {
+            with_db(config, async |db| {
+                let state = AppState::with_settings(
+                    db.pool.clone(),
+                    tiles::TileSettings {
+                        cache_bytes: 0,
+                        ..Default::default()
+                    },
+                    config.load.clone(),
+                )?;
+                state.tiles.reload_layers().await;
+                state.tiles.open_store(settings.clone()).await?;
+                // Changes during the seeding drop what it stored, as in a server.
+                let listener = state.tiles.spawn_invalidation_listener();
+                let started = std::time::Instant::now();
+                let report = state
+                    .tiles
+                    .seed(layer, *min_zoom, *max_zoom, *jobs, |z, r| {
+                        eprintln!(
+                            "z{z}: {} tiles with data, {} rendered, {} stored already ({:.1} s)",
+                            r.with_data,
+                            r.rendered,
+                            r.already,
+                            started.elapsed().as_secs_f64()
+                        );
+                    })
+                    .await?;
+                listener.abort();
+                println!(
+                    "seeded {layer} to z{max_zoom}: {} rendered, {} stored already, {:.1} s",
+                    report.rendered,
+                    report.already,
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
 /// What `bando network …` can do.
 #[derive(Subcommand, Debug)]
 enum NetworkAction {
@@ -949,6 +1053,14 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         layers::added::save(&db.pool, layer, "config").await?;
     }
     state.tiles.reload_layers().await;
+    // The persistent tile store: checked against the database before its first use (and again
+    // once the change listener listens).
+    if let Some(store) = &config.tile_store {
+        match state.tiles.open_store(store.clone()).await {
+            Ok(store) => println!("bando: tile store {}", store.path().display()),
+            Err(e) => tracing::warn!(%e, "the tile store is off"),
+        }
+    }
     let listener_task = state.tiles.spawn_invalidation_listener();
     let limits = Limits {
         request_timeout: config.request_timeout,

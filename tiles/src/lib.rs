@@ -6,6 +6,10 @@
 //! the [`live::LiveLayers`] of the running server, rebuilt from [`layers::added`] when a
 //! definition changes. [`export`] renders an area through the same service into offline packs
 //! (MBTiles, PMTiles); [`tilejson`] describes a layer's fields for TileJSON and those packs.
+//! Behind the memory cache, an instance may keep a persistent tile store on local disk
+//! ([`store`], [`TileService::open_store`]): public tiles of seedable layers, read on a memory
+//! miss, dropped per area with the memory cache, checked at start against the database's
+//! per-table change counts, and filled ahead of requests by [`TileService::seed`].
 //! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
 //! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
@@ -30,6 +34,7 @@
 
 pub mod export;
 pub mod live;
+pub mod store;
 pub mod tilejson;
 
 use std::io::Write;
@@ -38,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gis_core::layer::{Access, Layer};
+use gis_core::layer::{Access, Layer, Readers};
 use gis_core::mvt::{tile_sql, tile_sql_as_of, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
 use moka::future::Cache;
@@ -117,6 +122,8 @@ pub struct TileService {
     listening: Arc<std::sync::atomic::AtomicBool>,
     /// Layer tiles rendered from the database (not answered from the cache) since start.
     renders: Arc<AtomicU64>,
+    /// The persistent tile store, once opened ([`TileService::open_store`]).
+    store: Arc<std::sync::OnceLock<store::TileStore>>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -181,6 +188,7 @@ impl TileService {
             applied: Arc::new(AtomicU64::new(0)),
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             renders: Arc::new(AtomicU64::new(0)),
+            store: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -249,14 +257,29 @@ impl TileService {
         } else {
             let generation = self.generation.load(Ordering::Acquire);
             let behind = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // Only public tiles of seedable layers for everyone go to the persistent store;
+            // it is read only when the memory cache missed.
+            let store = self.store_for(layer.as_ref(), access);
             let render = {
                 let behind = behind.clone();
                 let layer = layer.clone();
                 async move {
+                    if let Some(store) = store {
+                        if let Some(t) = store.get(layer_id, tile).await {
+                            if self.generation.load(Ordering::Acquire) == generation {
+                                return Ok(t);
+                            }
+                        }
+                    }
                     let (t, fresh) = self
                         .render_layer(layer.as_ref(), tile, access, None)
                         .await?;
                     behind.store(!fresh, Ordering::Release);
+                    if let Some(store) = store {
+                        if fresh && self.generation.load(Ordering::Acquire) == generation {
+                            store.put(layer_id, tile, &t, generation);
+                        }
+                    }
                     Ok::<_, TileError>(t)
                 }
             };
@@ -469,6 +492,24 @@ impl TileService {
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
+        // A composite of layers that are all stored is stored too.
+        let store = self.store.get().filter(|_| {
+            ids.iter().all(|id| {
+                self.layers
+                    .get(id)
+                    .is_some_and(|l| self.store_for(l.as_ref(), access).is_some())
+            })
+        });
+        if let Some(store) = store {
+            if let Some(t) = store.get(&key.layer, tile).await {
+                if t.lsn >= min && self.generation.load(Ordering::Acquire) == generation {
+                    if let Some(cache) = &self.cache {
+                        cache.insert(key, t.clone()).await;
+                    }
+                    return Ok(Some(t));
+                }
+            }
+        }
         let mut parts = Vec::with_capacity(ids.len());
         for id in ids {
             match self.layer_tile(id, tile, access).await? {
@@ -480,8 +521,11 @@ impl TileService {
         // Kept only when each part would be (empty parts below a layer's zooms carry 0).
         let required = self.required_lsn.load(Ordering::Acquire);
         let fresh = parts.iter().all(|p| p.lsn >= required || p.gzip.is_empty());
-        if let Some(cache) = &self.cache {
-            if fresh && self.generation.load(Ordering::Acquire) == generation {
+        if fresh && self.generation.load(Ordering::Acquire) == generation {
+            if let Some(store) = store {
+                store.put(&key.layer, tile, &out, generation);
+            }
+            if let Some(cache) = &self.cache {
                 cache.insert(key, out.clone()).await;
             }
         }
@@ -491,17 +535,33 @@ impl TileService {
     /// Drops every cached tile of the layers over `table` whose buffered bounds meet `bbox`
     /// (EPSG:3857). Returns the number of layers affected.
     pub fn invalidate(&self, table: &str, bbox: [f64; 4]) -> usize {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.invalidate_counted(table, bbox, None)
+    }
+
+    /// [`TileService::invalidate`] for a change that the table's change count `changes`
+    /// numbers (gis-core migration 10): the persistent store records it once its tiles of
+    /// the area are dropped. The stored tiles are dropped (for readers at once) before the
+    /// memory cache's.
+    pub fn invalidate_counted(&self, table: &str, bbox: [f64; 4], changes: Option<i64>) -> usize {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let layers = self.layers.ids_over(table);
-        let Some(cache) = self.cache.as_ref().filter(|_| !layers.is_empty()) else {
-            self.applied.fetch_add(1, Ordering::AcqRel);
-            return 0;
-        };
         let changed = Bounds {
             min_x: bbox[0],
             min_y: bbox[1],
             max_x: bbox[2],
             max_y: bbox[3],
+        };
+        if let Some(store) = self.store.get() {
+            store.drop_tiles(
+                Some(layers.clone()),
+                Some(changed),
+                generation,
+                changes.map(|c| (table.to_string(), c)),
+            );
+        }
+        let Some(cache) = self.cache.as_ref().filter(|_| !layers.is_empty()) else {
+            self.applied.fetch_add(1, Ordering::AcqRel);
+            return 0;
         };
         let count = layers.len();
         let result = cache.invalidate_entries_if(move |key, _| {
@@ -528,8 +588,15 @@ impl TileService {
     }
 
     /// Drops every cached tile.
+    ///
+    /// The persistent store keeps its tiles (a reconnect or a layer reload checks them against
+    /// the database's change counts instead, [`TileService::reconcile_store`]), but no tile
+    /// rendered before this is stored.
     pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(store) = self.store.get() {
+            store.barrier(generation);
+        }
         if let Some(cache) = &self.cache {
             cache.invalidate_all();
         }
@@ -566,6 +633,9 @@ impl TileService {
         if !first {
             self.invalidate_all();
             self.reload_layers().await;
+        } else {
+            // Listening now: a change from here on is heard; one before is in the counts.
+            self.reconcile_store().await;
         }
         loop {
             // Not `recv`: it reconnects silently and the notifications sent while the connection
@@ -607,6 +677,7 @@ impl TileService {
                 tracing::info!(layers = registry.len(), "layer registry reloaded");
                 self.layers.replace(registry);
                 self.invalidate_all();
+                self.reconcile_store().await;
             }
             Err(e) => tracing::error!(%e, "layer registry not reloaded; keeping the current one"),
         }
@@ -618,10 +689,12 @@ impl TileService {
         struct Change {
             table: String,
             bbox_3857: [f64; 4],
+            #[serde(default)]
+            changes: Option<i64>,
         }
         match serde_json::from_str::<Change>(payload) {
             Ok(change) => {
-                let n = self.invalidate(&change.table, change.bbox_3857);
+                let n = self.invalidate_counted(&change.table, change.bbox_3857, change.changes);
                 tracing::debug!(table = %change.table, layers = n, "tiles invalidated");
             }
             Err(e) => {
@@ -658,12 +731,284 @@ impl TileService {
         self.applied.load(Ordering::Acquire)
     }
 
+    /// Opens the persistent tile store ([`store`]) and checks it against the database
+    /// ([`TileService::reconcile_store`]); from then on the memory cache's misses of public
+    /// tiles of seedable layers are looked up in it and rendered tiles are stored. Once per
+    /// service.
+    pub async fn open_store(
+        &self,
+        settings: store::StoreSettings,
+    ) -> Result<store::TileStore, store::StoreError> {
+        let opened = store::TileStore::open(settings).await?;
+        // Nothing is served from it before it is checked.
+        let checked = self.reconcile(&opened).await;
+        if self.store.set(opened.clone()).is_err() {
+            tracing::warn!("a tile store was already open; the new one is not used");
+        }
+        checked?;
+        Ok(self.store.get().cloned().unwrap_or(opened))
+    }
+
+    /// The persistent tile store, when open.
+    pub fn store(&self) -> Option<&store::TileStore> {
+        self.store.get()
+    }
+
+    /// The store when tiles of `layer` for `access` belong in it: public tiles of a seedable
+    /// layer everyone reads.
+    fn store_for(&self, layer: &dyn Layer, access: Access) -> Option<&store::TileStore> {
+        self.store.get().filter(|_| {
+            access == Access::Public && layer.seedable() && layer.readers() == Readers::Everyone
+        })
+    }
+
+    /// Drops from the persistent store what the database changed without this server
+    /// hearing it: everything when it was written against another database, a layer whose
+    /// tile SQL changed (a definition or a new bando), and the layers over every table whose
+    /// change count differs from the one the store recorded. Then records the database's
+    /// counts. Called when the store opens, when the change listener (re)connects (after
+    /// `LISTEN`, so later changes are heard) and when the layers are reloaded. A failure drops
+    /// the whole store.
+    pub async fn reconcile_store(&self) {
+        if let Some(store) = self.store.get() {
+            if let Err(e) = self.reconcile(store).await {
+                tracing::warn!(%e, "tile store not checked against the database");
+            }
+        }
+    }
+
+    async fn reconcile(&self, store: &store::TileStore) -> Result<(), store::StoreError> {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let read = async {
+            let database: Option<String> =
+                sqlx::query_scalar("SELECT id FROM platform.database_identity LIMIT 1")
+                    .fetch_optional(&self.primary)
+                    .await?;
+            let changes: Vec<(String, i64)> =
+                sqlx::query_as("SELECT table_name, changes FROM platform.table_changes")
+                    .fetch_all(&self.primary)
+                    .await?;
+            Ok::<_, sqlx::Error>((database, changes))
+        };
+        let (database, changes) = match read.await {
+            Ok(v) => v,
+            Err(e) => {
+                store.drop_tiles(None, None, generation, None);
+                store.flush().await?;
+                return Err(e.into());
+            }
+        };
+        let recorded = store.recorded().await?;
+        let now = store::Recorded {
+            database,
+            changes: changes.into_iter().collect(),
+            layer_sql: self
+                .layers
+                .snapshot()
+                .iter()
+                .map(|l| (l.id().to_string(), self.sql_fingerprint(l.as_ref())))
+                .collect(),
+        };
+        if recorded.database != now.database {
+            store.drop_tiles(None, None, generation, None);
+        } else {
+            let mut stale: Vec<Arc<str>> = Vec::new();
+            for (layer, hash) in &recorded.layer_sql {
+                if now.layer_sql.get(layer) != Some(hash) {
+                    stale.push(Arc::from(layer.as_str()));
+                }
+            }
+            for (layer, hash) in &now.layer_sql {
+                if recorded.layer_sql.get(layer) != Some(hash) {
+                    stale.push(Arc::from(layer.as_str()));
+                }
+            }
+            let tables: std::collections::BTreeSet<&String> =
+                recorded.changes.keys().chain(now.changes.keys()).collect();
+            for table in tables {
+                if recorded.changes.get(table) != now.changes.get(table) {
+                    stale.extend(self.layers.ids_over(table));
+                }
+            }
+            if !stale.is_empty() {
+                stale.sort();
+                stale.dedup();
+                tracing::info!(layers = ?stale, "stored tiles changed meanwhile; dropped");
+                store.drop_tiles(Some(stale), None, generation, None);
+            }
+        }
+        store.record(now);
+        store.flush().await
+    }
+
+    /// A hash of everything a layer's stored tile depends on besides its rows: its tile SQL
+    /// at every zoom (both forms) and the limits.
+    fn sql_fingerprint(&self, layer: &dyn Layer) -> i64 {
+        let mut text = format!("{} {}\n", self.max_features, self.max_bytes);
+        for z in 0..=gis_core::tile::MAX_ZOOM.min(24) {
+            for coarse in [false, true] {
+                text.push_str(&tile_sql(layer, z, Access::Public, self.max_features, coarse).sql);
+            }
+        }
+        i64::from_ne_bytes(fnv1a(text.as_bytes()).to_ne_bytes())
+    }
+
+    /// Seeds the persistent store with `layer_id`'s public tiles from `min_zoom` to
+    /// `max_zoom`: descending from z0 into the children of every tile whose buffered box holds
+    /// a row (an index probe), rendering those not stored yet, at most `jobs` at a time (the
+    /// share of the tile connections the seeding may take). Not through the memory cache.
+    /// `progress` is told each zoom's tiles with data as it finishes.
+    pub async fn seed(
+        &self,
+        layer_id: &str,
+        min_zoom: u8,
+        max_zoom: u8,
+        jobs: usize,
+        progress: impl Fn(u8, &SeedReport),
+    ) -> Result<SeedReport, SeedError> {
+        let layer = self
+            .layers
+            .get(layer_id)
+            .ok_or_else(|| SeedError::Layer(layer_id.to_string(), "no such layer"))?;
+        let store = self
+            .store_for(layer.as_ref(), Access::Public)
+            .ok_or_else(|| SeedError::Layer(layer_id.to_string(), "not kept in the tile store"))?
+            .clone();
+        let max_zoom = max_zoom.min(gis_core::tile::MAX_ZOOM);
+        let storage = layer.storage();
+        let probe = Arc::new(format!(
+            "SELECT EXISTS (SELECT 1 FROM {}.{} WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {}))",
+            gis_core::db::quote_ident(&storage.schema),
+            gis_core::db::quote_ident(&storage.table),
+            f64::from(BUFFER) / f64::from(EXTENT)
+        ));
+        let jobs = jobs.max(1);
+        let mut report = SeedReport::default();
+        let mut frontier = vec![TileCoord { z: 0, x: 0, y: 0 }];
+        for z in 0..=max_zoom {
+            let mut next = Vec::new();
+            let mut set = tokio::task::JoinSet::new();
+            let mut tiles = frontier.into_iter();
+            loop {
+                while set.len() < jobs {
+                    let Some(tile) = tiles.next() else { break };
+                    let (service, store, probe, layer) =
+                        (self.clone(), store.clone(), probe.clone(), layer.clone());
+                    let id = layer_id.to_string();
+                    let render = z >= min_zoom;
+                    set.spawn(async move {
+                        service
+                            .seed_one(&store, &probe, layer.as_ref(), &id, tile, render)
+                            .await
+                            .map(|o| (tile, o))
+                    });
+                }
+                let Some(done) = set.join_next().await else {
+                    break;
+                };
+                let (tile, outcome) = done.map_err(|e| SeedError::Task(e.to_string()))??;
+                match outcome {
+                    Seeded::Empty => continue,
+                    Seeded::Stored => report.already += 1,
+                    Seeded::Rendered => report.rendered += 1,
+                    Seeded::Skipped => {}
+                }
+                report.with_data += 1;
+                if z < max_zoom {
+                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                        next.push(TileCoord {
+                            z: z + 1,
+                            x: tile.x * 2 + dx,
+                            y: tile.y * 2 + dy,
+                        });
+                    }
+                }
+            }
+            progress(z, &report);
+            frontier = next;
+        }
+        store.flush().await.map_err(SeedError::Store)?;
+        Ok(report)
+    }
+
+    async fn seed_one(
+        &self,
+        store: &store::TileStore,
+        probe: &str,
+        layer: &dyn Layer,
+        layer_id: &str,
+        tile: TileCoord,
+        render: bool,
+    ) -> Result<Seeded, SeedError> {
+        let has_data: bool = sqlx::query_scalar(probe)
+            .bind(i32::from(tile.z))
+            .bind(tile.x as i32)
+            .bind(tile.y as i32)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(TileError::Db)?;
+        if !has_data {
+            return Ok(Seeded::Empty);
+        }
+        if !render || tile.z < layer.zoom_range().0 {
+            return Ok(Seeded::Skipped);
+        }
+        if store
+            .contains(layer_id, tile)
+            .await
+            .map_err(SeedError::Store)?
+        {
+            return Ok(Seeded::Stored);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let (t, fresh) = self.render_layer(layer, tile, Access::Public, None).await?;
+        if fresh && self.generation.load(Ordering::Acquire) == generation {
+            store.put(layer_id, tile, &t, generation);
+        }
+        Ok(Seeded::Rendered)
+    }
+
     /// Runs pending cache maintenance (tests use it to make invalidation visible at once).
     pub async fn sync(&self) {
         if let Some(cache) = &self.cache {
             cache.run_pending_tasks().await;
         }
     }
+}
+
+/// What a seeding did ([`TileService::seed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Tiles whose buffered box holds rows (every zoom walked).
+    pub with_data: u64,
+    /// Of them, rendered and stored now.
+    pub rendered: u64,
+    /// Of them, stored already.
+    pub already: u64,
+}
+
+enum Seeded {
+    Empty,
+    Skipped,
+    Stored,
+    Rendered,
+}
+
+/// Errors of seeding.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The layer cannot be seeded.
+    #[error("layer {0}: {1}")]
+    Layer(String, &'static str),
+    /// A render failed.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(store::StoreError),
+    /// A seeding task failed.
+    #[error("seeding task failed: {0}")]
+    Task(String),
 }
 
 /// brotli quality for tiles. Measured on 60 z14 parcel tiles of the sample (28.8 KB MVT on

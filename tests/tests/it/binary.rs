@@ -59,16 +59,50 @@ async fn sample_import_serve_stop_and_restart_on_the_embedded_cluster() {
         "{body}"
     );
     assert!(data.join("pg/postmaster.pid").exists());
+    // A tile goes to the tile store in the data dir (issue 17), written in the background.
+    let t = gis_core::tile::TileCoord::containing(106.883, 11.535, 12).expect("tile");
+    let tile = format!("/tiles/communes/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let (status, _) = server.get(&tile).await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, metrics) = server.get("/metrics").await;
+        if metrics.contains("bando_tile_store_tiles{event=\"written\"} 1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not stored: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     server.stop();
     assert!(
         !data.join("pg/postmaster.pid").exists(),
         "the private cluster must stop with bando"
     );
+    let o = run(bando_embedded(&data).args(["tiles", "status"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.split_whitespace().take(3).eq(["communes", "12", "1"])),
+        "{}",
+        stdout(&o)
+    );
 
-    // Second start: same data, no re-import.
+    // Second start: same data, no re-import; the stored tile is served without a render.
     let server = Server::start(bando_embedded(&data));
     let (_, body) = server.get("/layers").await;
     assert!(body.contains("\"feature_count\":12"), "{body}");
+    let (status, _) = server.get(&tile).await;
+    assert_eq!(status, 200);
+    let (_, metrics) = server.get("/metrics").await;
+    assert!(metrics.contains("bando_tile_renders 0"), "{metrics}");
+    assert!(
+        metrics.contains("bando_tile_store_tiles{event=\"hit\"} 1"),
+        "{metrics}"
+    );
     server.stop();
 }
 

@@ -370,6 +370,14 @@ async fn an_import_notifies_servers_with_the_touched_area() {
         .expect("notification");
     let payload: serde_json::Value = serde_json::from_str(note.payload()).expect("json");
     assert_eq!(payload["table"], "land.communes");
+    // The table's change count moved with the import (the tile store checks it at start).
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT changes FROM platform.table_changes WHERE table_name = 'land.communes'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("change count");
+    assert_eq!(payload["changes"].as_i64(), Some(counted), "{payload}");
     assert!(
         payload["op"] == "import" || payload["op"] == "insert",
         "{payload}"

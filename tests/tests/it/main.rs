@@ -31,3 +31,4 @@ mod signin;
 mod snapping;
 mod style;
 mod tiles;
+mod tilestore;

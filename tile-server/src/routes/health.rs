@@ -113,6 +113,22 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .set(r.requests as f64);
     }
     ::metrics::gauge!("bando_layers_registered").set(state.layers.len() as f64);
+    ::metrics::gauge!("bando_tile_renders").set(state.tiles.renders() as f64);
+    if let Some(store) = state.tiles.store() {
+        // The persistent tile store (issue 17): its size and what it answered since start.
+        let c = store.counters();
+        ::metrics::gauge!("bando_tile_store_bytes").set(c.bytes as f64);
+        for (what, n) in [
+            ("hit", c.hits),
+            ("miss", c.misses),
+            ("written", c.written),
+            ("discarded", c.discarded),
+            ("dropped", c.dropped),
+            ("evicted", c.evicted),
+        ] {
+            ::metrics::gauge!("bando_tile_store_tiles", "event" => what).set(n as f64);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
