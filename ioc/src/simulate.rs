@@ -33,7 +33,7 @@ pub async fn streams(pool: &PgPool) -> Result<Vec<Stream>, sqlx::Error> {
     let rows: Vec<(i64, String, Option<f64>)> = sqlx::query_as(
         "SELECT d.id, op.name, (SELECT max(r.raise_at) FROM ioc.alert_rules r
                                  WHERE r.observed_property_id = op.id AND r.direction = 'above'
-                                   AND r.enabled)
+                                   AND r.kind = 'threshold' AND r.enabled)
          FROM ioc.datastreams d JOIN ioc.observed_properties op ON op.id = d.observed_property_id
          ORDER BY d.id",
     )

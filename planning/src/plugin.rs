@@ -3,7 +3,7 @@
 //! rows of approved plans in force; planners (and administrators) also read drafts.
 
 use gis_core::declare::LayerDecl;
-use gis_core::layer::{RowFilter, StyleHints};
+use gis_core::layer::{Roles, RowFilter, StyleHints};
 use serde_json::json;
 
 use crate::tables::{BUILDING_LINES, RED_LINES, ZONES};
@@ -22,6 +22,7 @@ pub const WITH_DRAFTS: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FR
 pub const PLAN_ROWS: RowFilter = RowFilter {
     everyone: IN_FORCE,
     insiders: Some(WITH_DRAFTS),
+    insiders_are: Roles::PLANNER,
 };
 
 /// Planning's layers.
