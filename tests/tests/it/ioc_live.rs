@@ -1576,3 +1576,63 @@ async fn device_tokens_post_to_their_things_datastreams_only() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     problem(&r);
 }
+
+/// Traffic counts: the traffic monitoring cameras (not the others) are seeded as Things with a
+/// `Traffic count` datastream at the camera, on the latest-value layer, and the simulator feeds
+/// them whole vehicles per hour.
+#[tokio::test]
+async fn traffic_cameras_count_vehicles_and_the_simulator_feeds_them() {
+    let db = TestDb::new().await;
+    stations(&db).await;
+    sqlx::query(
+        "INSERT INTO sectors.cameras (source_id, code, name, camera_type, geom) VALUES
+         ('CAM-001', 'CAM-001', 'Ngã tư Đồng Xoài', 'Giám sát giao thông',
+          ST_Transform(ST_SetSRID(ST_MakePoint(106.8905, 11.5380), 4326), 9212)),
+         ('CAM-002', 'CAM-002', 'Cổng UBND tỉnh', 'An ninh trật tự',
+          ST_Transform(ST_SetSRID(ST_MakePoint(106.8950, 11.5390), 4326), 9212))",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("cameras");
+    let seeded = ioc::seed::seed_stations(&db.pool).await.expect("seed");
+    assert_eq!((seeded.things, seeded.datastreams), (1, 1));
+    let (ds, unit, station): (i64, String, String) = sqlx::query_as(
+        "SELECT d.id, d.unit_symbol, t.station_code FROM ioc.datastreams d
+         JOIN ioc.things t ON t.id = d.thing_id
+         JOIN ioc.observed_properties op ON op.id = d.observed_property_id
+         WHERE op.name = 'Traffic count'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("traffic datastream");
+    assert_eq!((unit.as_str(), station.as_str()), ("xe/h", "CAM-001"));
+    let located: bool = sqlx::query_scalar(
+        "SELECT ST_DWithin(ST_Transform(geom, 4326)::geography,
+                           ST_SetSRID(ST_MakePoint(106.8905, 11.5380), 4326)::geography, 1)
+         FROM ioc.latest_readings WHERE datastream_id = $1",
+    )
+    .bind(ds)
+    .fetch_one(&db.pool)
+    .await
+    .expect("on the layer");
+    assert!(located);
+    // The simulator feeds it whole counts within the usual range (or an episode above it).
+    let streams = ioc::simulate::streams(&db.pool).await.expect("streams");
+    let traffic = streams.iter().find(|s| s.id == ds).expect("fed");
+    assert!(traffic.count);
+    assert_eq!(traffic.alarm_at, Some(2000.0), "the heavy-traffic rule");
+    let mut sim = ioc::simulate::Simulator::new(streams.clone(), 3);
+    sim.episode_every = 0;
+    for _ in 0..20 {
+        for (id, v) in sim.step() {
+            if id == ds {
+                assert_eq!(v, v.round(), "{v}");
+                assert!((100.0..=2000.0).contains(&v), "{v}");
+            }
+        }
+    }
+    // A heavy hour raises the rule's event once.
+    write(&db, &[reading(ds, 120, 2100.0), reading(ds, 60, 2300.0)]).await;
+    let events = events_of_kind(&db, ds, "threshold").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+}
