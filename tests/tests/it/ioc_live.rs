@@ -1187,7 +1187,7 @@ async fn alert_rules_are_edited_over_http_by_operators() {
     let (_, level, _) = stations(&db).await;
     let dir = tempfile::tempdir().expect("dir");
     let (state, issuer) = server(&db, dir.path());
-    let app = app(state, Limits::default());
+    let app = app(state.clone(), Limits::default());
     let operator = issuer.issue("van_hanh_ioc").expect("token");
     let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
     let rule = json!({"observed_property": "Water level", "kind": "threshold",
@@ -1393,6 +1393,21 @@ async fn alert_rules_are_edited_over_http_by_operators() {
         .expect("events");
     assert_eq!(kept, 1);
 
+    // Every change of the rules is in the audit log, by the operator.
+    state.audit.flush().await;
+    let log: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, coalesce(detail, '') FROM platform.audit_log
+         WHERE event = 'write' AND path LIKE '/feeds/rules%' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    let details: Vec<&str> = log.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(details.len(), 4, "{details:?}");
+    assert!(log.iter().all(|(actor, _)| actor == "van_hanh_ioc"));
+    assert!(details[0].contains("created") && details[0].contains("Water level"));
+    assert!(details[2].contains("disabled") && details[3].contains("deleted"));
+
     // The paths are in the OpenAPI document.
     let api = send(&app, Method::GET, "/api", None, None).await.json();
     for (path, method) in [
@@ -1419,7 +1434,7 @@ async fn device_tokens_post_to_their_things_datastreams_only() {
         .expect("thing");
     let dir = tempfile::tempdir().expect("dir");
     let (state, issuer) = server(&db, dir.path());
-    let app = app(state, Limits::default());
+    let app = app(state.clone(), Limits::default());
     let admin = issuer.issue("quan_tri").expect("token");
     let operator = issuer.issue("van_hanh_ioc").expect("token");
     // Tokens are made by administrators only.
@@ -1575,6 +1590,20 @@ async fn device_tokens_post_to_their_things_datastreams_only() {
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     problem(&r);
+    // Issuing and revoking are in the audit log, by whom, without the secret.
+    state.audit.flush().await;
+    let log: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, method, coalesce(detail, '') FROM platform.audit_log
+         WHERE event = 'write' AND path LIKE '/admin/device-tokens%' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[0].0.as_str(), log[0].1.as_str()), ("quan_tri", "POST"));
+    assert!(log[0].2.contains(&format!("Thing {air_thing}")), "{log:?}");
+    assert!(log[1].2.contains("revoked"), "{log:?}");
+    assert!(log.iter().all(|(_, _, d)| !d.contains(&token)));
 }
 
 /// Traffic counts: the traffic monitoring cameras (not the others) are seeded as Things with a

@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::audit::{self, RequestFacts};
 use crate::error::AppError;
 use crate::reader::Reader;
 
@@ -327,17 +328,51 @@ async fn one_rule(
     Ok(Json(rule))
 }
 
+/// Records a change of the rules in the audit log.
+fn audit_rule(
+    state: &AppState,
+    reader: &Reader,
+    facts: &RequestFacts,
+    status: StatusCode,
+    what: String,
+) {
+    audit::record(
+        &state.audit,
+        gis_core::audit::AuditEvent::Write,
+        reader.principal.as_ref(),
+        facts,
+        status,
+        Some(what),
+    );
+}
+
 async fn create_rule(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    facts: RequestFacts,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    operator(reader)?;
+    let reader = operator(reader)?;
     let spec = rule_body(&body)?;
     let id = ioc::alerts::create_rule(&state.pools.admin, &spec)
         .await
         .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::CREATED,
+        format!(
+            "alert rule {id} created: {} {} {} {} at {} (clear at {})",
+            spec.observed_property,
+            spec.kind,
+            spec.severity,
+            spec.direction,
+            spec.raise_at,
+            spec.clear_at
+        ),
+    );
     let rule = ioc::alerts::get_rule(&state.pools.admin, id)
         .await
         .map_err(rule_error)?;
@@ -352,15 +387,32 @@ async fn create_rule(
 async fn update_rule(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    facts: RequestFacts,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
-    operator(reader)?;
+    let reader = operator(reader)?;
     let id = rule_id(&id)?;
     let spec = rule_body(&body)?;
     ioc::alerts::update_rule(&state.pools.admin, id, &spec)
         .await
         .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::OK,
+        format!(
+            "alert rule {id} replaced: {} {} {} {} at {} (clear at {}), {}",
+            spec.observed_property,
+            spec.kind,
+            spec.severity,
+            spec.direction,
+            spec.raise_at,
+            spec.clear_at,
+            if spec.enabled { "enabled" } else { "disabled" }
+        ),
+    );
     let rule = ioc::alerts::get_rule(&state.pools.admin, id)
         .await
         .map_err(rule_error)?;
@@ -370,12 +422,21 @@ async fn update_rule(
 async fn delete_rule(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    facts: RequestFacts,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    operator(reader)?;
-    ioc::alerts::delete_rule(&state.pools.admin, rule_id(&id)?)
+    let reader = operator(reader)?;
+    let id = rule_id(&id)?;
+    ioc::alerts::delete_rule(&state.pools.admin, id)
         .await
         .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::NO_CONTENT,
+        format!("alert rule {id} deleted"),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -15,6 +15,7 @@ use ioc::ingest::{parse_observation, Rejected};
 use ioc::sta::{Options, StaError};
 
 use crate::app::AppState;
+use crate::audit::{self, RequestFacts};
 use crate::error::AppError;
 use crate::reader::Reader;
 
@@ -231,6 +232,7 @@ struct IssueBody {
 async fn issue_token(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    facts: RequestFacts,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let reader = admin(reader)?;
@@ -242,6 +244,17 @@ async fn issue_token(
     let issued = ioc::devices::issue(&state.pools.admin, b.thing, &b.label, reader.name())
         .await
         .map_err(device_error)?;
+    audit::record(
+        &state.audit,
+        gis_core::audit::AuditEvent::Write,
+        reader.principal.as_ref(),
+        &facts,
+        StatusCode::CREATED,
+        Some(format!(
+            "device token {} ({}) issued for Thing {}",
+            issued.record["id"], issued.record["hint"], b.thing
+        )),
+    );
     let mut record = issued.record;
     record["token"] = serde_json::json!(issued.token);
     let mut r = (StatusCode::CREATED, Json(record)).into_response();
@@ -256,9 +269,10 @@ async fn issue_token(
 async fn revoke_token(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
+    facts: RequestFacts,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin(reader)?;
+    let reader = admin(reader)?;
     let id = id
         .parse::<i64>()
         .ok()
@@ -267,6 +281,14 @@ async fn revoke_token(
     ioc::devices::revoke(&state.pools.admin, id)
         .await
         .map_err(device_error)?;
+    audit::record(
+        &state.audit,
+        gis_core::audit::AuditEvent::Write,
+        reader.principal.as_ref(),
+        &facts,
+        StatusCode::NO_CONTENT,
+        Some(format!("device token {id} revoked")),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
