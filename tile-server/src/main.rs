@@ -422,11 +422,19 @@ async fn run(cli: Cli) -> Result<()> {
                     *rounds,
                 );
                 tokio::select! {
-                    published = run => println!("bando: published {} readings", published?),
+                    published = run => {
+                        let published = published?;
+                        // QoS 1: the broker has every message before the simulator says so.
+                        if !publisher
+                            .settle(published, std::time::Duration::from_secs(30))
+                            .await
+                        {
+                            anyhow::bail!("the broker did not acknowledge all {published} readings within 30 s");
+                        }
+                        println!("bando: published {published} readings");
+                    }
                     _ = tile_server::shutdown_signal() => println!("bando: simulator stopped"),
                 }
-                // QoS 1 messages still queued get a moment to leave.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 Ok(())
             })
             .await
