@@ -785,6 +785,106 @@ mod tests {
     }
 
     #[test]
+    fn rates_are_per_hour_from_a_reading_at_least_a_minute_older() {
+        let mut r = rule(Direction::Above, 0.5, 0.2);
+        r.kind = Kind::Rate;
+        let t0 = DateTime::<Utc>::UNIX_EPOCH;
+        let at = |s: i64, v: f64| Reading {
+            datastream_id: 7,
+            time: t0 + chrono::Duration::seconds(s),
+            value: v,
+        };
+        let rules = HashMap::from([(7, vec![r])]);
+        let mut active = HashSet::new();
+        // From the stored 2.0 at 0 s: +0.3 in 30 min = 0.6/h raises. The reading 10 s later
+        // is measured from the one at least a minute older (2.0 at 0 s), not from 2.3 (which
+        // would read 36 m/h).
+        let previous = Previous::from([(7, (t0, 2.0))]);
+        let mut readings = vec![at(1800, 2.3), at(1810, 2.4), at(3600, 2.45)];
+        let steps: Vec<(Step, f64)> = evaluate(&rules, &mut active, &mut readings, &previous, t0)
+            .iter()
+            .map(|t| (t.step, (t.value * 1000.0).round() / 1000.0))
+            .collect();
+        // 2.4 at 1810 s: (2.4 − 2.0) / 1810 s = 0.796/h (band, no change); 2.45 at 3600 s:
+        // (2.45 − 2.4) / 1790 s = 0.101/h: cleared.
+        assert_eq!(steps, vec![(Step::Raise, 0.6), (Step::Clear, 0.101)]);
+        // Without an older reading there is no rate.
+        let mut active = HashSet::new();
+        let mut readings = vec![at(0, 1.0), at(30, 9.0)];
+        assert!(evaluate(&rules, &mut active, &mut readings, &Previous::new(), t0).is_empty());
+    }
+
+    #[test]
+    fn readings_only_clear_missing_data_episodes() {
+        let mut r = rule(Direction::Above, 30.0, 10.0);
+        r.kind = Kind::Missing;
+        let rules = HashMap::from([(7, vec![r])]);
+        let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(5);
+        let at = |minutes_ago: i64| Reading {
+            datastream_id: 7,
+            time: now - chrono::Duration::minutes(minutes_ago),
+            value: 1.0,
+        };
+        // An old reading does not raise (that is the periodic check's).
+        let mut active = HashSet::new();
+        assert!(evaluate(&rules, &mut active, &mut [at(120)], &Previous::new(), now).is_empty());
+        // In an episode: a reading 20 minutes old does not end it, a recent one does.
+        let mut active = HashSet::from([(1, 7)]);
+        assert!(evaluate(&rules, &mut active, &mut [at(20)], &Previous::new(), now).is_empty());
+        let t = evaluate(&rules, &mut active, &mut [at(2)], &Previous::new(), now);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].step, Step::Clear);
+        assert!(active.is_empty());
+    }
+
+    #[test]
+    fn rule_specs_are_checked() {
+        let spec = RuleSpec {
+            observed_property: "Water level".into(),
+            kind: "missing".into(),
+            severity: "warning".into(),
+            direction: "above".into(),
+            raise_at: 30.0,
+            clear_at: 10.0,
+            title: "Mất dữ liệu".into(),
+            title_en: String::new(),
+            enabled: true,
+        };
+        assert_eq!(spec.check().ok(), Some(Kind::Missing));
+        for bad in [
+            RuleSpec {
+                clear_at: -1.0,
+                ..spec.clone()
+            },
+            RuleSpec {
+                raise_at: 20_000.0,
+                ..spec.clone()
+            },
+            RuleSpec {
+                direction: "below".into(),
+                raise_at: 10.0,
+                clear_at: 30.0,
+                ..spec.clone()
+            },
+            RuleSpec {
+                kind: "threshold".into(),
+                clear_at: 40.0,
+                ..spec.clone()
+            },
+            RuleSpec {
+                raise_at: f64::NAN,
+                ..spec.clone()
+            },
+            RuleSpec {
+                title_en: "x".repeat(201),
+                ..spec.clone()
+            },
+        ] {
+            assert!(matches!(bad.check(), Err(RuleError::Invalid(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn below_rules_and_non_numbers() {
         let r = rule(Direction::Below, 2.0, 3.0);
         assert_eq!(r.step(false, 2.5), None);
