@@ -1665,3 +1665,107 @@ async fn traffic_cameras_count_vehicles_and_the_simulator_feeds_them() {
     let events = events_of_kind(&db, ds, "threshold").await;
     assert_eq!(events.len(), 1, "{events:?}");
 }
+
+/// The SensorThings read API follows the datastreams' access rule: a datastream not marked
+/// public, and its observations, are absent for everyone but IOC operators and administrators.
+#[tokio::test]
+async fn sensorthings_reads_hide_private_datastreams_from_non_operators() {
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    sqlx::query("UPDATE ioc.datastreams SET public = false WHERE id = $1")
+        .bind(rain)
+        .execute(&db.pool)
+        .await
+        .expect("private");
+    write(
+        &db,
+        &[
+            reading(pm25, 60, 20.0),
+            reading(level, 60, 2.0),
+            reading(rain, 60, 7.0),
+        ],
+    )
+    .await;
+    let water: i64 = sqlx::query_scalar("SELECT thing_id FROM ioc.datastreams WHERE id = $1")
+        .bind(rain)
+        .fetch_one(&db.pool)
+        .await
+        .expect("thing");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state, Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let ids = |v: &Value| -> Vec<i64> {
+        let mut out: Vec<i64> = v["value"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["@iot.id"].as_i64()).collect())
+            .unwrap_or_default();
+        out.sort_unstable();
+        out
+    };
+    for (token, all) in [
+        (None, false),
+        (Some(planner.as_str()), false),
+        (Some(operator.as_str()), true),
+    ] {
+        let who = if all { "operator" } else { "others" };
+        let sets = send(&app, Method::GET, "/sta/v1.1/Datastreams", token, None).await;
+        assert_eq!(sets.status, StatusCode::OK);
+        let mut want = vec![pm25, level];
+        if all {
+            want.push(rain);
+        }
+        want.sort_unstable();
+        assert_eq!(ids(&sets.json()), want, "{who}");
+        let one = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Datastreams({rain})"),
+            token,
+            None,
+        )
+        .await;
+        let nav = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Datastreams({rain})/Observations"),
+            token,
+            None,
+        )
+        .await;
+        let want_status = if all {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(
+            (one.status, nav.status),
+            (want_status, want_status),
+            "{who}"
+        );
+        let obs = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Observations?$filter=Datastream/id%20eq%20{rain}&$count=true"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(obs.json()["@iot.count"], if all { 1 } else { 0 }, "{who}");
+        let expanded = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Things({water})?$expand=Datastreams"),
+            token,
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(
+            expanded["Datastreams"].as_array().map(Vec::len),
+            Some(if all { 2 } else { 1 }),
+            "{who}: {expanded}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ioc::ingest::{parse_observation, Rejected};
-use ioc::sta::{Options, StaError};
+use ioc::sta::{Options, Reach, StaError};
 
 use crate::app::AppState;
 use crate::audit::{self, RequestFacts};
@@ -51,6 +51,7 @@ async fn root(headers: HeaderMap) -> Json<serde_json::Value> {
 
 async fn read(
     State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
     headers: HeaderMap,
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
@@ -59,9 +60,21 @@ async fn read(
         serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
             .map_err(|e| AppError::BadRequest(format!("the query string is not readable: {e}")))?;
     let opts = Options::parse(&pairs).map_err(sta_error)?;
-    let value = ioc::sta::read(&state.pools.features, &service_root(&headers), &path, &opts)
-        .await
-        .map_err(sta_error)?;
+    // Private datastreams (and their observations) are for IOC operators and administrators.
+    let operator = reader?
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.has_role(auth::Role::IocOperator) || p.has_role(auth::Role::Admin));
+    let reach = if operator { Reach::All } else { Reach::Public };
+    let value = ioc::sta::read(
+        &state.pools.features,
+        &service_root(&headers),
+        &path,
+        &opts,
+        reach,
+    )
+    .await
+    .map_err(sta_error)?;
     Ok(Json(value).into_response())
 }
 
@@ -136,6 +149,7 @@ async fn create(
         &service_root(&headers),
         &format!("Observations({id})"),
         &Options::default(),
+        Reach::All,
     )
     .await
     .map_err(sta_error)?;
