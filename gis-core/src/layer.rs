@@ -55,8 +55,9 @@ impl GeometryKind {
 pub enum Access {
     /// Anyone, including anonymous users of the public portal.
     Public,
-    /// Planners (and administrators): public properties, and the rows a layer's [`RowFilter`]
-    /// hides from everyone else (drafts of plans). No property is declared with this class.
+    /// A layer's insiders — the roles its [`RowFilter`] names (planners for drafts of plans,
+    /// IOC operators for private datastreams) — and administrators: public properties, and
+    /// the rows the filter hides from everyone else. No property is declared with this class.
     Internal,
     /// Authenticated users with a role that grants it (owner names and other personal data).
     Restricted,
@@ -243,7 +244,9 @@ impl Sight {
 }
 
 /// Rows of a layer that only some readers see, declared with the layer: for example the zones
-/// of draft plans, which only planners (and administrators) read. Each condition is SQL over
+/// of draft plans, which only planners (and administrators) read, or the readings of private
+/// datastreams, which only IOC operators (and administrators) read. The filter names its
+/// insiders ([`RowFilter::insiders_are`]); each condition is SQL over
 /// the layer's table where `{t}` stands for the table's alias with its dot (or nothing); it may
 /// read other tables of its owner (e.g. `{t}plan_id IN (SELECT id FROM planning.plans WHERE …)`).
 /// It is applied in tiles (per access class, so public tiles stay one shared class), items,
@@ -254,6 +257,9 @@ pub struct RowFilter {
     pub everyone: &'static str,
     /// The rows readers of class [`Access::Internal`] and above read; `None`: every row.
     pub insiders: Option<&'static str>,
+    /// The roles that are this layer's insiders (administrators always are): readers holding
+    /// one of them get [`Access::Internal`] on the layer ([`Viewer::sight`]).
+    pub insiders_are: Roles,
 }
 
 impl RowFilter {
@@ -338,7 +344,9 @@ impl Viewer {
     }
 
     /// The property class of answers that cannot be masked row by row and may mix layers
-    /// (tiles, files): restricted for administrators only.
+    /// (files, reports): restricted for administrators only; internal for planners (the
+    /// insiders of the planning layers' drafts). Tiles are classed per layer
+    /// ([`Viewer::tile_access`]).
     pub fn whole_access(&self) -> Access {
         if self.roles.contains(Roles::ADMIN) {
             Access::Restricted
@@ -349,6 +357,13 @@ impl Viewer {
         }
     }
 
+    /// The class of `layer`'s tiles for this reader: restricted for administrators, internal
+    /// for the insiders its row filter names, public otherwise (so tiles of a layer without a
+    /// filter are one shared class for every non-administrator).
+    pub fn tile_access(&self, layer: &dyn Layer) -> Access {
+        self.sight(layer).whole_access()
+    }
+
     /// Whether the reader sees `layer` at all.
     pub fn sees(&self, layer: &dyn Layer) -> bool {
         layer.readers().admit(self.roles)
@@ -356,12 +371,16 @@ impl Viewer {
 
     /// What the reader reads of `layer`: administrators every restricted property; land
     /// officers those of rows in their communes (none on a layer without a scope column);
-    /// planners the rows a [`RowFilter`] keeps for insiders; everyone else public properties.
+    /// the insiders a [`RowFilter`] names (planners on planning layers, IOC operators on the
+    /// IOC's) the rows it keeps for them; everyone else public properties.
     pub fn sight(&self, layer: &dyn Layer) -> Sight {
         if self.roles.contains(Roles::ADMIN) {
             return Access::Restricted.into();
         }
-        if self.roles.contains(Roles::PLANNER) && layer.row_filter().is_some() {
+        if layer
+            .row_filter()
+            .is_some_and(|f| self.roles.intersects(f.insiders_are))
+        {
             return Access::Internal.into();
         }
         if self.roles.contains(Roles::LAND_OFFICER) {

@@ -222,16 +222,7 @@ async fn notify(conn: &mut sqlx::PgConnection, id: i64) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// The alert rules, for operators.
+/// The alert rules, for operators ([`crate::alerts::list_rules`]).
 pub async fn rules(pool: &PgPool) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('id', r.id, 'observed_property', op.name,
-             'severity', r.severity, 'direction', r.direction, 'raise_at', r.raise_at,
-             'clear_at', r.clear_at, 'title', r.title, 'title_en', r.title_en,
-             'enabled', r.enabled)
-         FROM ioc.alert_rules r JOIN ioc.observed_properties op ON op.id = r.observed_property_id
-         ORDER BY op.name, r.severity DESC, r.id",
-    )
-    .fetch_all(pool)
-    .await
+    crate::alerts::list_rules(pool).await
 }

@@ -581,7 +581,14 @@ pub async fn write_batch(
             .await?
             .into_iter()
             .collect();
-            let transitions = alerts::evaluate(&rules, &mut active, &mut readings);
+            let mut first: HashMap<i64, DateTime<Utc>> = HashMap::new();
+            for r in &readings {
+                let t = first.entry(r.datastream_id).or_insert(r.time);
+                *t = (*t).min(r.time);
+            }
+            let anchors = alerts::rate_anchors(&mut tx, &rules, &first).await?;
+            let transitions =
+                alerts::evaluate(&rules, &mut active, &mut readings, &anchors, Utc::now());
             events = alerts::apply(&mut tx, &transitions).await?;
         }
         live::refresh(&mut tx, &changed).await?;

@@ -21,6 +21,8 @@
 //!   by ingest; [`events`]: the incidents they raise (or operators report), with history.
 //! - [`feeds`]: the live feed of readings and events behind `/feeds/stream` (snapshot, resume,
 //!   bounded per-client queues), across instances through PostgreSQL notifications.
+//! - [`devices`]: device tokens — a Thing's bearer token for posting its observations,
+//!   stored hashed.
 //! - [`simulate`]: `bando simulate-sensors`.
 //! - [`sta`]: the read API (`/sta/v1.1`): entity sets, navigation, `$top`, `$skip`,
 //!   `$count`, `$orderby`, `$select`, `$expand`, `$filter` ([`sta::filter`]).
@@ -30,6 +32,7 @@
 
 pub mod alerts;
 pub mod broker;
+pub mod devices;
 pub mod events;
 pub mod feeds;
 pub mod ingest;

@@ -81,11 +81,13 @@ impl Drop for Subscriber {
     }
 }
 
-/// A connection that publishes (QoS 1); its network loop runs in a task of its own.
+/// A connection that publishes (QoS 1); its network loop runs in a task of its own, which
+/// counts the broker's acknowledgements ([`Publisher::settle`]).
 #[derive(Debug)]
 pub struct Publisher {
     client: AsyncClient,
     task: tokio::task::JoinHandle<()>,
+    acked: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Publisher {
@@ -95,15 +97,40 @@ impl Publisher {
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(256 * 1024, 256 * 1024);
         let (client, mut events) = AsyncClient::new(options, 10_000);
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = acked.clone();
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = events.poll().await {
-                    tracing::warn!(error = %e, "MQTT publisher disconnected; reconnecting in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "MQTT publisher disconnected; reconnecting in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
             }
         });
-        Publisher { client, task }
+        Publisher {
+            client,
+            task,
+            acked,
+        }
+    }
+
+    /// Waits (at most `timeout`) until the broker has acknowledged `sent` messages: whether it
+    /// has.
+    pub async fn settle(&self, sent: u64, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.acked.load(std::sync::atomic::Ordering::Relaxed) < sent {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// Publishes `payload` on `topic` (queued; sent by the connection's task).

@@ -1,6 +1,8 @@
-//! Things and Datastreams for the environment monitoring stations (`sectors.env_stations`):
-//! one Thing per station (its Location the station's point), one Datastream per quantity its
-//! kind measures ([`QUANTITIES`]). Idempotent: stations already seeded are left as they are.
+//! Things and Datastreams for the environment monitoring stations (`sectors.env_stations`) and
+//! the traffic monitoring cameras (`sectors.cameras` of type [`TRAFFIC_CAMERA`], which count
+//! vehicles): one Thing per station or camera (its Location the point), one Datastream per
+//! quantity its kind measures ([`QUANTITIES`]: air quality, water level, rainfall, soil,
+//! groundwater, traffic counts). Idempotent: what is already seeded is left as it is.
 
 use sqlx::PgPool;
 
@@ -21,7 +23,13 @@ pub struct Quantity {
     pub sensor: &'static str,
     /// Usual range of readings (the simulator draws from it).
     pub usual: (f64, f64),
+    /// Readings are counts (whole numbers).
+    pub count: bool,
 }
+
+/// The camera type (`sectors.cameras.camera_type`) of traffic monitoring cameras, which count
+/// the vehicles passing.
+pub const TRAFFIC_CAMERA: &str = "Giám sát giao thông";
 
 /// What each kind of sample station measures.
 pub const QUANTITIES: &[Quantity] = &[
@@ -33,6 +41,7 @@ pub const QUANTITIES: &[Quantity] = &[
         unit: ("microgram per cubic metre", "µg/m³"),
         sensor: "Máy đo bụi PM2.5",
         usual: (10.0, 60.0),
+        count: false,
     },
     Quantity {
         station_type: "Nước mặt",
@@ -42,6 +51,7 @@ pub const QUANTITIES: &[Quantity] = &[
         unit: ("metre", "m"),
         sensor: "Cảm biến mực nước radar",
         usual: (1.0, 3.5),
+        count: false,
     },
     Quantity {
         station_type: "Nước mặt",
@@ -51,6 +61,7 @@ pub const QUANTITIES: &[Quantity] = &[
         unit: ("millimetre", "mm"),
         sensor: "Vũ kế tự ghi",
         usual: (0.0, 20.0),
+        count: false,
     },
     Quantity {
         station_type: "Đất",
@@ -60,6 +71,7 @@ pub const QUANTITIES: &[Quantity] = &[
         unit: ("percent", "%"),
         sensor: "Cảm biến độ ẩm đất",
         usual: (15.0, 45.0),
+        count: false,
     },
     Quantity {
         station_type: "Nước dưới đất",
@@ -69,6 +81,17 @@ pub const QUANTITIES: &[Quantity] = &[
         unit: ("metre below ground", "m"),
         sensor: "Cảm biến áp lực giếng quan trắc",
         usual: (4.0, 12.0),
+        count: false,
+    },
+    Quantity {
+        station_type: TRAFFIC_CAMERA,
+        property: "Traffic count",
+        definition: "http://vocab.datex.org/terms#trafficFlow",
+        description: "Lưu lượng xe",
+        unit: ("vehicles per hour", "xe/h"),
+        sensor: "Camera đếm xe",
+        usual: (200.0, 1800.0),
+        count: true,
     },
 ];
 
@@ -105,23 +128,33 @@ pub async fn seed_stations(pool: &PgPool) -> Result<Seeded, sqlx::Error> {
         .await?;
     }
     let things = sqlx::query(
-        "WITH new AS (
+        "WITH src AS (
+             SELECT DISTINCT ON (code) * FROM (
+                 SELECT s.code, coalesce(s.name, s.code) AS name,
+                        coalesce(s.station_type, '') AS kind, s.geom
+                 FROM sectors.env_stations s WHERE s.code IS NOT NULL
+                 UNION ALL
+                 SELECT c.code, coalesce(c.name, c.code), c.camera_type, c.geom
+                 FROM sectors.cameras c WHERE c.code IS NOT NULL AND c.camera_type = $1
+             ) a ORDER BY code
+         ), new AS (
              INSERT INTO ioc.things (name, description, properties, station_code)
-             SELECT coalesce(s.name, s.code), coalesce(s.station_type, ''),
-                    jsonb_build_object('station_code', s.code, 'station_type', s.station_type),
-                    s.code
-             FROM sectors.env_stations s WHERE s.code IS NOT NULL
+             SELECT src.name, src.kind,
+                    jsonb_build_object('station_code', src.code, 'station_type', src.kind),
+                    src.code
+             FROM src
              ON CONFLICT (station_code) DO NOTHING
              RETURNING id, name, station_code
          ), loc AS (
              INSERT INTO ioc.locations (name, description, location)
-             SELECT n.station_code, n.name, ST_Transform(s.geom, 4326)
-             FROM new n JOIN sectors.env_stations s ON s.code = n.station_code
+             SELECT n.station_code, n.name, ST_Transform(src.geom, 4326)
+             FROM new n JOIN src ON src.code = n.station_code
              RETURNING id, name
          )
          INSERT INTO ioc.thing_locations (thing_id, location_id)
          SELECT n.id, l.id FROM new n JOIN loc l ON l.name = n.station_code",
     )
+    .bind(TRAFFIC_CAMERA)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -2,7 +2,7 @@
 //! MQTT exactly as devices publish them, so the IOC demo is alive.
 //!
 //! Each datastream drifts around the middle of its quantity's usual range ([`QUANTITIES`])
-//! with a daily swing and noise; every `episode_every` rounds one datastream of a quantity that
+//! with noise (traffic counts as whole vehicles per hour); every `episode_every` rounds one datastream of a quantity that
 //! has alert rules (water level, PM2.5, rainfall) climbs past its alarm level and comes back
 //! down over the next rounds, so rules raise and clear events in the demo. Deterministic for a
 //! seed (a small xorshift generator: no dependency for a demo).
@@ -24,6 +24,8 @@ pub struct Stream {
     pub property: String,
     /// Usual range.
     pub usual: (f64, f64),
+    /// Readings are counts (published as whole numbers).
+    pub count: bool,
     /// The highest alert level of its property (alarm `raise_at`), if any.
     pub alarm_at: Option<f64>,
 }
@@ -33,7 +35,7 @@ pub async fn streams(pool: &PgPool) -> Result<Vec<Stream>, sqlx::Error> {
     let rows: Vec<(i64, String, Option<f64>)> = sqlx::query_as(
         "SELECT d.id, op.name, (SELECT max(r.raise_at) FROM ioc.alert_rules r
                                  WHERE r.observed_property_id = op.id AND r.direction = 'above'
-                                   AND r.enabled)
+                                   AND r.kind = 'threshold' AND r.enabled)
          FROM ioc.datastreams d JOIN ioc.observed_properties op ON op.id = d.observed_property_id
          ORDER BY d.id",
     )
@@ -47,6 +49,7 @@ pub async fn streams(pool: &PgPool) -> Result<Vec<Stream>, sqlx::Error> {
                 id,
                 property,
                 usual: q.usual,
+                count: q.count,
                 alarm_at,
             })
         })
@@ -128,7 +131,12 @@ impl Simulator {
             }
             v = v.max(0.0);
             self.values[i] = v;
-            out.push((self.streams[i].id, (v * 100.0).round() / 100.0));
+            let v = if self.streams[i].count {
+                v.round()
+            } else {
+                (v * 100.0).round() / 100.0
+            };
+            out.push((self.streams[i].id, v));
         }
         if let Some((e, left)) = self.episode {
             self.episode = (left > 1).then_some((e, left - 1));
@@ -174,12 +182,14 @@ mod tests {
                 id: 1,
                 property: "Water level".into(),
                 usual: (1.0, 3.5),
+                count: false,
                 alarm_at: Some(4.5),
             },
             Stream {
                 id: 2,
                 property: "Soil moisture".into(),
                 usual: (15.0, 45.0),
+                count: false,
                 alarm_at: None,
             },
         ];

@@ -46,6 +46,28 @@ struct Set {
     json: &'static str,
     props: &'static [(&'static str, &'static str, Kind)],
     navs: &'static [Nav],
+    /// The rows readers who are not IOC operators read (`None`: every row).
+    public_rows: Option<&'static str>,
+}
+
+/// Whose read it is: the datastreams not marked public, and their observations, are for IOC
+/// operators and administrators only (the access rule of the latest-value layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Anonymous readers and staff who are not IOC operators: public datastreams only.
+    Public,
+    /// IOC operators and administrators: everything.
+    All,
+}
+
+impl Set {
+    /// The condition on `e` this reach adds, if any.
+    fn visible(&self, reach: Reach) -> Option<&'static str> {
+        match reach {
+            Reach::Public => self.public_rows,
+            Reach::All => None,
+        }
+    }
 }
 
 const UTC: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
@@ -66,6 +88,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
                 Nav { name: "Datastreams", target: "Datastreams", many: true, cond: "e.thing_id = {p}" },
                 Nav { name: "Locations", target: "Locations", many: true, cond: "e.id IN (SELECT location_id FROM ioc.thing_locations WHERE thing_id = {p})" },
             ],
+            public_rows: None,
         },
         Set {
             name: "Locations",
@@ -73,6 +96,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
             json: "jsonb_build_object('@iot.id', e.id, 'name', e.name, 'description', e.description, 'encodingType', e.encoding_type, 'location', ST_AsGeoJSON(e.location, 7)::jsonb)",
             props: &[("name", "e.name", Kind::Text), ("description", "e.description", Kind::Text)],
             navs: &[Nav { name: "Things", target: "Things", many: true, cond: "e.id IN (SELECT thing_id FROM ioc.thing_locations WHERE location_id = {p})" }],
+            public_rows: None,
         },
         Set {
             name: "Sensors",
@@ -80,6 +104,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
             json: "jsonb_build_object('@iot.id', e.id, 'name', e.name, 'description', e.description, 'encodingType', e.encoding_type, 'metadata', e.metadata)",
             props: &[("name", "e.name", Kind::Text), ("description", "e.description", Kind::Text)],
             navs: &[Nav { name: "Datastreams", target: "Datastreams", many: true, cond: "e.sensor_id = {p}" }],
+            public_rows: None,
         },
         Set {
             name: "ObservedProperties",
@@ -87,6 +112,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
             json: "jsonb_build_object('@iot.id', e.id, 'name', e.name, 'definition', e.definition, 'description', e.description)",
             props: &[("name", "e.name", Kind::Text), ("definition", "e.definition", Kind::Text), ("description", "e.description", Kind::Text)],
             navs: &[Nav { name: "Datastreams", target: "Datastreams", many: true, cond: "e.observed_property_id = {p}" }],
+            public_rows: None,
         },
         Set {
             name: "Datastreams",
@@ -106,6 +132,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
                 Nav { name: "ObservedProperty", target: "ObservedProperties", many: false, cond: "e.id = (SELECT observed_property_id FROM ioc.datastreams WHERE id = {p})" },
                 Nav { name: "Observations", target: "Observations", many: true, cond: "e.datastream_id = {p}" },
             ],
+            public_rows: Some("e.public"),
         },
         Set {
             name: "Observations",
@@ -125,6 +152,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
                 Nav { name: "Datastream", target: "Datastreams", many: false, cond: "e.id = (SELECT datastream_id FROM ioc.observations WHERE id = {p})" },
                 Nav { name: "FeatureOfInterest", target: "FeaturesOfInterest", many: false, cond: "e.id = (SELECT feature_of_interest_id FROM ioc.observations WHERE id = {p})" },
             ],
+            public_rows: Some("e.datastream_id IN (SELECT id FROM ioc.datastreams WHERE public)"),
         },
         Set {
             name: "FeaturesOfInterest",
@@ -132,6 +160,7 @@ static SETS: std::sync::LazyLock<Vec<Set>> = std::sync::LazyLock::new(|| {
             json: "jsonb_build_object('@iot.id', e.id, 'name', e.name, 'description', e.description, 'encodingType', e.encoding_type, 'feature', ST_AsGeoJSON(e.feature, 7)::jsonb)",
             props: &[("name", "e.name", Kind::Text), ("description", "e.description", Kind::Text)],
             navs: &[Nav { name: "Observations", target: "Observations", many: true, cond: "e.feature_of_interest_id = {p}" }],
+            public_rows: None,
         },
     ]
 });
@@ -403,6 +432,7 @@ pub async fn read(
     base: &str,
     path: &str,
     opts: &Options,
+    reach: Reach,
 ) -> Result<Value, StaError> {
     let steps = steps(path)?;
     match steps.as_slice() {
@@ -411,9 +441,18 @@ pub async fn read(
             let set = set(&s.name)?;
             match s.id {
                 None => {
-                    collection(pool, base, set, None, format!("{base}/{}", set.name), opts).await
+                    collection(
+                        pool,
+                        base,
+                        set,
+                        None,
+                        format!("{base}/{}", set.name),
+                        opts,
+                        reach,
+                    )
+                    .await
                 }
-                Some(id) => one(pool, base, set, "e.id = {p}", id, opts).await,
+                Some(id) => one(pool, base, set, "e.id = {p}", id, opts, reach).await,
             }
         }
         [_, t] if t.name == "$ref" || t.name == "$value" => Err(StaError::NotImplemented(format!(
@@ -430,8 +469,16 @@ pub async fn read(
             };
             if t.id.is_none() && parent.navs.iter().all(|n| n.name != t.name) {
                 // A property of the entity.
-                let entity =
-                    one(pool, base, parent, "e.id = {p}", pid, &Options::default()).await?;
+                let entity = one(
+                    pool,
+                    base,
+                    parent,
+                    "e.id = {p}",
+                    pid,
+                    &Options::default(),
+                    reach,
+                )
+                .await?;
                 return match entity.get(&t.name) {
                     Some(v) if !t.name.contains('@') => Ok(json!({ t.name.clone(): v })),
                     _ => Err(parent.nav(&t.name).map(|_| ()).err().unwrap_or_else(|| {
@@ -440,11 +487,14 @@ pub async fn read(
                 };
             }
             let nav = parent.nav(&t.name)?;
-            let exists: Option<i64> =
-                sqlx::query_scalar(&format!("SELECT id FROM {} WHERE id = $1", parent.table))
-                    .bind(pid)
-                    .fetch_optional(pool)
-                    .await?;
+            let exists: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT e.id FROM {} e WHERE e.id = $1 AND {}",
+                parent.table,
+                parent.visible(reach).unwrap_or("true")
+            ))
+            .bind(pid)
+            .fetch_optional(pool)
+            .await?;
             if exists.is_none() {
                 return Err(StaError::NotFound(format!(
                     "there is no {}({pid})",
@@ -465,10 +515,11 @@ pub async fn read(
                     Some((nav.cond, pid)),
                     format!("{base}/{}({pid})/{}", parent.name, nav.name),
                     opts,
+                    reach,
                 )
                 .await
             } else {
-                one(pool, base, target, nav.cond, pid, opts).await
+                one(pool, base, target, nav.cond, pid, opts, reach).await
             }
         }
         _ => Err(StaError::NotImplemented(
@@ -497,8 +548,9 @@ fn where_sql(
     parent: Option<(&str, i64)>,
     opts: &Options,
     params: &mut Vec<Param>,
+    reach: Reach,
 ) -> Result<String, StaError> {
-    let mut conds = Vec::new();
+    let mut conds: Vec<String> = set.visible(reach).map(str::to_string).into_iter().collect();
     if let Some((cond, pid)) = parent {
         params.push(Param::Int(pid));
         conds.push(cond.replace("{p}", &format!("${}", params.len())));
@@ -580,10 +632,11 @@ fn collection<'a>(
     parent: Option<(&'static str, i64)>,
     here: String,
     opts: &'a Options,
+    reach: Reach,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, StaError>> + Send + 'a>> {
     Box::pin(async move {
         let mut params = Vec::new();
-        let wh = where_sql(set, parent, opts, &mut params)?;
+        let wh = where_sql(set, parent, opts, &mut params, reach)?;
         let order = order_sql(set, opts)?;
         let top = opts.top.unwrap_or(DEFAULT_TOP);
         let sql = format!(
@@ -607,7 +660,7 @@ fn collection<'a>(
         }
         let mut value = Vec::new();
         for (id, j) in rows.into_iter().take(top.max(0) as usize) {
-            value.push(shape(pool, base, set, id, j, opts).await?);
+            value.push(shape(pool, base, set, id, j, opts, reach).await?);
         }
         if more {
             out.insert(
@@ -627,6 +680,7 @@ async fn one(
     cond: &str,
     id: i64,
     opts: &Options,
+    reach: Reach,
 ) -> Result<Value, StaError> {
     if opts.top.is_some()
         || opts.skip > 0
@@ -640,10 +694,11 @@ async fn one(
         ));
     }
     let sql = format!(
-        "SELECT e.id, {} FROM {} e WHERE {}",
+        "SELECT e.id, {} FROM {} e WHERE {} AND {}",
         set.json,
         set.table,
-        cond.replace("{p}", "$1")
+        cond.replace("{p}", "$1"),
+        set.visible(reach).unwrap_or("true")
     );
     let row: Option<(i64, Value)> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
     let Some((eid, j)) = row else {
@@ -652,7 +707,7 @@ async fn one(
             set.name
         )));
     };
-    shape(pool, base, set, eid, j, opts).await
+    shape(pool, base, set, eid, j, opts, reach).await
 }
 
 /// Adds links, applies `$select`, runs `$expand`.
@@ -663,6 +718,7 @@ async fn shape(
     id: i64,
     j: Value,
     opts: &Options,
+    reach: Reach,
 ) -> Result<Value, StaError> {
     let Value::Object(mut obj) = j else {
         return Ok(j);
@@ -700,7 +756,7 @@ async fn shape(
         let v = if nav.many {
             let here = format!("{base}/{}({id})/{}", set.name, nav.name);
             let mut page =
-                collection(pool, base, target, Some((nav.cond, id)), here, inner).await?;
+                collection(pool, base, target, Some((nav.cond, id)), here, inner, reach).await?;
             if let Some(next) = page.get("@iot.nextLink").cloned() {
                 obj.insert(format!("{}@iot.nextLink", nav.name), next);
             }
@@ -711,7 +767,7 @@ async fn shape(
                 .map(Value::take)
                 .unwrap_or(Value::Array(vec![]))
         } else {
-            match Box::pin(one(pool, base, target, nav.cond, id, inner)).await {
+            match Box::pin(one(pool, base, target, nav.cond, id, inner, reach)).await {
                 Ok(v) => v,
                 Err(StaError::NotFound(_)) => Value::Null,
                 Err(e) => return Err(e),

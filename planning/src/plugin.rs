@@ -6,7 +6,7 @@
 
 use gis_core::bulk::StagedRow;
 use gis_core::declare::{ImportChecks, ImportContext, LayerDecl, LayerHooks, LocalBoxFuture};
-use gis_core::layer::{LegendEntry, RowFilter, StyleHints};
+use gis_core::layer::{LegendEntry, Roles, RowFilter, StyleHints};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -32,6 +32,7 @@ pub const PLANNED_BUILDING: &str = "#6f9fd8";
 pub const PLAN_ROWS: RowFilter = RowFilter {
     everyone: IN_FORCE,
     insiders: Some(WITH_DRAFTS),
+    insiders_are: Roles::PLANNER,
 };
 
 /// Planning's layers without the database: zones are drawn in one colour, with no legend (the

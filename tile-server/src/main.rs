@@ -444,11 +444,19 @@ async fn run(cli: Cli) -> Result<()> {
                     *rounds,
                 );
                 tokio::select! {
-                    published = run => println!("bando: published {} readings", published?),
+                    published = run => {
+                        let published = published?;
+                        // QoS 1: the broker has every message before the simulator says so.
+                        if !publisher
+                            .settle(published, std::time::Duration::from_secs(30))
+                            .await
+                        {
+                            anyhow::bail!("the broker did not acknowledge all {published} readings within 30 s");
+                        }
+                        println!("bando: published {published} readings");
+                    }
                     _ = tile_server::shutdown_signal() => println!("bando: simulator stopped"),
                 }
-                // QoS 1 messages still queued get a moment to leave.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 Ok(())
             })
             .await
@@ -1138,6 +1146,23 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
     });
+    // Missing data: every instance looks every half minute; one at a time raises (the
+    // check's advisory lock), each episode once (`ioc.alert_state`).
+    let check_pool = state.pools.admin.clone();
+    let missing_task = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            match ioc::alerts::check_missing(&check_pool, chrono::Utc::now()).await {
+                Ok(c) if !c.raised.is_empty() || !c.cleared.is_empty() => tracing::info!(
+                    raised = c.raised.len(),
+                    cleared = c.cleared.len(),
+                    "missing-data alerts"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the missing-data check failed"),
+            }
+        }
+    });
     let retention_task = config
         .audit_retention
         .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
@@ -1172,6 +1197,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     .await?;
     listener_task.abort();
     purge_task.abort();
+    missing_task.abort();
     subscriber.stop();
     if let Some(broker) = private_broker {
         broker.stop();

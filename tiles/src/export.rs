@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gis_core::layer::{Access, LayerRegistry};
+use gis_core::layer::{LayerRegistry, Viewer};
 use gis_core::tile::{tiles_covering, Bounds, TileCoord, MAX_LATITUDE, MAX_ZOOM};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -407,7 +407,7 @@ async fn pack_tile(
     layers: &[String],
     tile: TileCoord,
 ) -> Result<Option<Bytes>, ExportError> {
-    match service.tile(layers, tile, Access::Public).await {
+    match service.tile(layers, tile, &Viewer::anonymous()).await {
         Ok(Some(t)) if !t.gzip.is_empty() => Ok(Some(t.gzip)),
         Ok(_) => Ok(None),
         Err(source) => Err(ExportError::Render {

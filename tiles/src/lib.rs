@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gis_core::layer::{Access, Layer, Readers};
+use gis_core::layer::{Access, Layer, Readers, Viewer};
 use gis_core::mvt::{tile_sql, tile_sql_as_of, BUFFER, EXTENT};
 use gis_core::tile::{Bounds, TileCoord};
 use moka::future::Cache;
@@ -344,18 +344,20 @@ impl TileService {
 
     /// The tile of `ids` together as they were at `at` ([`TileService::layer_tile_as_of`]
     /// per layer, concatenated as [`TileService::tile`] does), never cached.
+    /// Each layer is drawn in the reader's class for it ([`Viewer::tile_access`]).
     pub async fn tile_as_of(
         &self,
         ids: &[String],
         tile: TileCoord,
-        access: Access,
+        viewer: &Viewer,
         at: &str,
     ) -> Result<Option<RenderedTile>, TileError> {
-        if let [id] = ids {
-            return self.layer_tile_as_of(id, tile, access, at).await;
+        let classes = self.classes(ids, viewer);
+        if let ([id], [access]) = (ids, classes.as_slice()) {
+            return self.layer_tile_as_of(id, tile, *access, at).await;
         }
         let mut parts = Vec::with_capacity(ids.len());
-        for id in ids {
+        for (id, access) in ids.iter().zip(classes) {
             match self.layer_tile_as_of(id, tile, access, at).await? {
                 Some(p) => parts.push(p),
                 None => return Ok(None),
@@ -468,19 +470,33 @@ impl TileService {
     /// field), built from the layers' own (cached) tiles and cached itself under the
     /// comma-joined ids, so a warm composite is a copy of bytes like a single layer, not a
     /// decompression and two compressions per request. It is dropped with any of its layers.
+    ///
+    /// Each layer is drawn in the reader's class for it ([`Viewer::tile_access`]): a planner
+    /// is an insider of the planning layers and not of the IOC's, an operator the other way
+    /// round, so a composite's key names each part's class (`id@internal`), never one class
+    /// for the whole.
     pub async fn tile(
         &self,
         ids: &[String],
         tile: TileCoord,
-        access: Access,
+        viewer: &Viewer,
     ) -> Result<Option<RenderedTile>, Arc<TileError>> {
-        if let [id] = ids {
-            return self.layer_tile(id, tile, access).await;
+        let classes = self.classes(ids, viewer);
+        if let ([id], [access]) = (ids, classes.as_slice()) {
+            return self.layer_tile(id, tile, *access).await;
         }
+        let named: Vec<String> = ids
+            .iter()
+            .zip(&classes)
+            .map(|(id, access)| match access {
+                Access::Public => id.clone(),
+                other => format!("{id}@{}", other.as_str()),
+            })
+            .collect();
         let key = TileKey {
-            layer: Arc::from(ids.join(",")),
+            layer: Arc::from(named.join(",")),
             tile,
-            access,
+            access: classes.iter().copied().max().unwrap_or(Access::Public),
         };
         let min = gis_core::db::lsn::min_lsn();
         if let Some(hit) = match &self.cache {
@@ -492,12 +508,12 @@ impl TileService {
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
-        // A composite of layers that are all stored is stored too.
+        // A composite of layers that are all stored (each in the reader's class) is stored too.
         let store = self.store.get().filter(|_| {
-            ids.iter().all(|id| {
+            ids.iter().zip(&classes).all(|(id, access)| {
                 self.layers
                     .get(id)
-                    .is_some_and(|l| self.store_for(l.as_ref(), access).is_some())
+                    .is_some_and(|l| self.store_for(l.as_ref(), *access).is_some())
             })
         });
         if let Some(store) = store {
@@ -511,7 +527,7 @@ impl TileService {
             }
         }
         let mut parts = Vec::with_capacity(ids.len());
-        for id in ids {
+        for (id, access) in ids.iter().zip(classes) {
             match self.layer_tile(id, tile, access).await? {
                 Some(p) => parts.push(p),
                 None => return Ok(None),
@@ -530,6 +546,17 @@ impl TileService {
             }
         }
         Ok(Some(out))
+    }
+
+    /// The reader's tile class for each of `ids` (public for ids that are no layer).
+    fn classes(&self, ids: &[String], viewer: &Viewer) -> Vec<Access> {
+        ids.iter()
+            .map(|id| {
+                self.layers
+                    .get(id)
+                    .map_or(Access::Public, |l| viewer.tile_access(l.as_ref()))
+            })
+            .collect()
     }
 
     /// Drops every cached tile of the layers over `table` whose buffered bounds meet `bbox`
@@ -565,10 +592,11 @@ impl TileService {
         };
         let count = layers.len();
         let result = cache.invalidate_entries_if(move |key, _| {
-            // A composite's key names its layers joined by commas.
+            // A composite's key names its layers joined by commas (each with its class).
             if !key
                 .layer
                 .split(',')
+                .map(|part| part.split('@').next().unwrap_or(part))
                 .any(|id| layers.iter().any(|l| &**l == id))
             {
                 return false;

@@ -137,17 +137,28 @@ async fn latest_values_are_a_layer_whose_tiles_follow_the_readings() {
         by_ds(&features, rain).is_none(),
         "a datastream not public is hidden from anonymous readers"
     );
-    // Insiders (administrators; planners) read every row.
-    let admin = issuer.issue("quan_tri").expect("token");
-    let all = send(
-        &app,
-        Method::GET,
-        "/collections/latest_readings/items?limit=50",
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert!(by_ds(all.json()["features"].as_array().expect("features"), rain).is_some());
+    // Insiders of the IOC's layers (operators, administrators) read every row; planners are
+    // insiders of the planning layers, not of these: public rows only.
+    for (user, sees) in [
+        ("quan_tri", true),
+        ("van_hanh_ioc", true),
+        ("chuyen_vien_quy_hoach", false),
+    ] {
+        let token = issuer.issue(user).expect("token");
+        let all = send(
+            &app,
+            Method::GET,
+            "/collections/latest_readings/items?limit=50",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(
+            by_ds(all.json()["features"].as_array().expect("features"), rain).is_some(),
+            sees,
+            "{user}"
+        );
+    }
 
     // The style colours the points by status.
     let style = send(&app, Method::GET, "/styles/planning.json", None, None)
@@ -179,6 +190,32 @@ async fn latest_values_are_a_layer_whose_tiles_follow_the_readings() {
     let strings = mvt_strings(&first.body);
     assert!(strings.contains(&"ok".to_string()), "{strings:?}");
     assert!(!strings.contains(&"warning".to_string()), "{strings:?}");
+    // The water station's tile: an operator's has the private datastream too (a class of its
+    // own, `private`); anonymous readers' and planners' are the public one.
+    let w = gis_core::tile::TileCoord::containing(106.900, 11.540, 14).expect("tile");
+    let water = format!("/tiles/latest_readings/14/{}/{}.mvt", w.x, w.y);
+    let public = send(&app, Method::GET, &water, None, None).await;
+    assert!(mvt_strings(&public.body).contains(&"Water level".to_string()));
+    assert!(!mvt_strings(&public.body).contains(&"Rainfall".to_string()));
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let theirs = send(&app, Method::GET, &water, Some(&operator), None).await;
+    assert!(mvt_strings(&theirs.body).contains(&"Rainfall".to_string()));
+    assert!(theirs.headers[header::CACHE_CONTROL]
+        .to_str()
+        .is_ok_and(|c| c.starts_with("private")));
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let planners = send(&app, Method::GET, &water, Some(&planner), None).await;
+    assert!(mvt_strings(&planners.body).contains(&"Water level".to_string()));
+    assert!(!mvt_strings(&planners.body).contains(&"Rainfall".to_string()));
+    // Together with a planning layer, each layer in the reader's own class.
+    let both = format!(
+        "/tiles/planning_zones,latest_readings/14/{}/{}.mvt",
+        w.x, w.y
+    );
+    let theirs = send(&app, Method::GET, &both, Some(&operator), None).await;
+    assert!(mvt_strings(&theirs.body).contains(&"Rainfall".to_string()));
+    let planners = send(&app, Method::GET, &both, Some(&planner), None).await;
+    assert!(!mvt_strings(&planners.body).contains(&"Rainfall".to_string()));
     // Give the listener time to subscribe.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let generation = state.tiles.generation();
@@ -213,6 +250,11 @@ async fn events_of(db: &TestDb, ds: i64) -> Vec<(i64, String, f64, Option<f64>)>
 async fn alert_rules_raise_once_per_episode_and_clear_with_hysteresis() {
     let db = TestDb::new().await;
     let (_, level, _) = stations(&db).await;
+    // This test is about thresholds: the rate-of-change rules (and the rest) are set aside.
+    sqlx::query("UPDATE ioc.alert_rules SET enabled = false WHERE kind <> 'threshold'")
+        .execute(&db.pool)
+        .await
+        .expect("rules");
     // Water level: warning at 3.5, cleared at 3.2; alarm at 4.5, cleared at 4.2.
     write(&db, &[reading(level, 100, 3.0)]).await;
     write(&db, &[reading(level, 90, 3.6)]).await;
@@ -543,6 +585,12 @@ async fn the_live_feed_sends_a_snapshot_then_readings_and_events_and_resumes() {
     assert_eq!(e.event, "event");
     assert_eq!(e.data["severity"], "alarm");
     assert_eq!(e.data["status"], "open");
+    // The rise (1.1 m in ten minutes) is fast too: the rate-of-change rule's event.
+    let e2 = op.next_data().await.expect("event");
+    assert_eq!(
+        (e2.event.as_str(), e2.data["kind"].as_str()),
+        ("event", Some("rate_of_change"))
+    );
     // Readings of private datastreams and events stay with the operators.
     write(&db, &[reading(rain, 3, 12.0)]).await;
     let r3 = op.next_data().await.expect("rain");
@@ -576,6 +624,7 @@ async fn the_live_feed_sends_a_snapshot_then_readings_and_events_and_resumes() {
         resumed.next_data().await.expect("1"),
         resumed.next_data().await.expect("2"),
         resumed.next_data().await.expect("3"),
+        resumed.next_data().await.expect("4"),
     ]
     .into_iter()
     .map(|m| (m.event, m.id))
@@ -585,6 +634,7 @@ async fn the_live_feed_sends_a_snapshot_then_readings_and_events_and_resumes() {
         vec![
             ("reading".to_string(), r2.id),
             ("event".to_string(), e.id),
+            ("event".to_string(), e2.id),
             ("reading".to_string(), r3.id)
         ]
     );
@@ -779,4 +829,943 @@ async fn simulate_sensors_publishes_readings_that_ingest_stores() {
     }
     sub.stop();
     broker.stop();
+}
+
+/// Asserts that a reply is problem JSON of its own status.
+fn problem(r: &Reply) {
+    let ct = r
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert_problem_json(r.status.as_u16(), r.status.as_u16(), ct, &r.body);
+}
+
+fn event_strings(body: &[u8]) -> Vec<String> {
+    decode_mvt(body)
+        .into_iter()
+        .filter(|l| l.name == "events")
+        .flat_map(|l| l.strings)
+        .collect()
+}
+
+/// Waits until the tile service has applied a change notified after `generation`.
+async fn tiles_dropped(state: &AppState, generation: u64, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state.tiles.generation() == generation {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not drop tiles"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    state.tiles.sync().await;
+}
+
+#[tokio::test]
+async fn events_are_a_staff_layer_whose_tiles_follow_the_events() {
+    let db = TestDb::new().await;
+    let (pm25, _, rain) = stations(&db).await;
+    // Rainfall is private: its events are for IOC operators (and administrators) only.
+    sqlx::query("UPDATE ioc.datastreams SET public = false WHERE id = $1")
+        .bind(rain)
+        .execute(&db.pool)
+        .await
+        .expect("private");
+    // PM2.5 over the alarm level at the air station; heavy rain at the water station.
+    write(&db, &[reading(pm25, 30, 160.0), reading(rain, 30, 70.0)]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let listener = state.tiles.spawn_invalidation_listener();
+    let app = app(state.clone(), Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let admin = issuer.issue("quan_tri").expect("token");
+
+    // Anonymous readers do not see the layer at all.
+    let items = "/collections/events/items?limit=100";
+    assert_eq!(
+        send(&app, Method::GET, items, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let t = gis_core::tile::TileCoord::containing(106.883, 11.535, 14).expect("tile");
+    let tile = format!("/tiles/events/14/{}/{}.mvt", t.x, t.y);
+    assert_eq!(
+        send(&app, Method::GET, &tile, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let layers = send(&app, Method::GET, "/layers", None, None).await.json();
+    assert!(!layers.to_string().contains("\"events\""), "{layers}");
+
+    // Operators and administrators read every open event with type, severity, status, time.
+    let kinds = |r: &Reply| -> Vec<(String, String, String)> {
+        let mut out: Vec<(String, String, String)> = r.json()["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .map(|f| {
+                let p = &f["properties"];
+                assert!(
+                    p["raised_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+                    "{p}"
+                );
+                assert!(p["title"].is_string() && p["event_id"].is_number(), "{p}");
+                (
+                    p["kind"].as_str().unwrap_or_default().to_string(),
+                    p["severity"].as_str().unwrap_or_default().to_string(),
+                    p["status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let open = |sev: &str| ("threshold".to_string(), sev.to_string(), "open".to_string());
+    for token in [&operator, &admin] {
+        let r = send(&app, Method::GET, items, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+        // PM2.5 raised warning and alarm; rainfall warning and alarm.
+        assert_eq!(
+            kinds(&r),
+            vec![
+                open("alarm"),
+                open("alarm"),
+                open("warning"),
+                open("warning")
+            ]
+        );
+    }
+    // Planners (staff, not operators) read the events of public datastreams only.
+    let theirs = send(&app, Method::GET, items, Some(&planner), None).await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert_eq!(kinds(&theirs), vec![open("alarm"), open("warning")]);
+    assert!(theirs.json()["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .all(|f| f["properties"]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("PM2.5"))));
+
+    // The style colours the events by severity and fades acknowledged ones.
+    let style = send(
+        &app,
+        Method::GET,
+        "/styles/planning.json",
+        Some(&operator),
+        None,
+    )
+    .await
+    .json();
+    let layer = style["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .find(|l| l["source-layer"] == "events" && l["type"] == "circle")
+        .cloned()
+        .unwrap_or_else(|| panic!("no events circle layer in {style}"));
+    let paint = layer["paint"].to_string();
+    assert!(
+        paint.contains("severity") && paint.contains("#7f0000") && paint.contains("acknowledged"),
+        "{paint}"
+    );
+
+    // Tiles: an operator's tile has the events; creating, acknowledging and closing one
+    // drops the tile and the next render follows.
+    let first = send(&app, Method::GET, &tile, Some(&operator), None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.headers[header::CACHE_CONTROL]
+        .to_str()
+        .is_ok_and(|c| c.starts_with("private")));
+    let strings = event_strings(&first.body);
+    assert!(strings.contains(&"alarm".to_string()), "{strings:?}");
+    assert!(!strings.contains(&"fire".to_string()), "{strings:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let generation = state.tiles.generation();
+    let created = send(
+        &app,
+        Method::POST,
+        "/feeds/events",
+        Some(&operator),
+        Some(
+            json!({"kind": "fire", "severity": "critical", "title": "Cháy kho hàng",
+                    "location": [106.8831, 11.5351]}),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
+    let id = created.json()["id"].as_i64().expect("id");
+    tiles_dropped(&state, generation, "creating an event").await;
+    let strings = event_strings(
+        &send(&app, Method::GET, &tile, Some(&operator), None)
+            .await
+            .body,
+    );
+    assert!(strings.contains(&"fire".to_string()), "{strings:?}");
+    assert!(
+        strings.contains(&"Cháy kho hàng".to_string()),
+        "{strings:?}"
+    );
+    // An operator's report has no datastream: planners see it too.
+    let theirs = send(&app, Method::GET, &tile, Some(&planner), None).await;
+    assert!(event_strings(&theirs.body).contains(&"fire".to_string()));
+
+    let generation = state.tiles.generation();
+    let ack = send(
+        &app,
+        Method::POST,
+        &format!("/feeds/events/{id}/acknowledge"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(ack.status, StatusCode::OK);
+    tiles_dropped(&state, generation, "acknowledging an event").await;
+    let strings = event_strings(
+        &send(&app, Method::GET, &tile, Some(&operator), None)
+            .await
+            .body,
+    );
+    assert!(strings.contains(&"acknowledged".to_string()), "{strings:?}");
+
+    let generation = state.tiles.generation();
+    let closed = send(
+        &app,
+        Method::POST,
+        &format!("/feeds/events/{id}/close"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(closed.status, StatusCode::OK);
+    tiles_dropped(&state, generation, "closing an event").await;
+    let strings = event_strings(
+        &send(&app, Method::GET, &tile, Some(&operator), None)
+            .await
+            .body,
+    );
+    assert!(
+        !strings.contains(&"fire".to_string()),
+        "closed events leave the map: {strings:?}"
+    );
+    let r = send(&app, Method::GET, items, Some(&operator), None).await;
+    assert_eq!(r.json()["features"].as_array().map(Vec::len), Some(4));
+
+    // A datastream made public brings its events to the other staff at once.
+    sqlx::query("UPDATE ioc.datastreams SET public = true WHERE id = $1")
+        .bind(rain)
+        .execute(&db.pool)
+        .await
+        .expect("public");
+    let theirs = send(&app, Method::GET, items, Some(&planner), None).await;
+    assert_eq!(theirs.json()["features"].as_array().map(Vec::len), Some(4));
+    listener.abort();
+}
+
+async fn events_of_kind(db: &TestDb, ds: i64, kind: &str) -> Vec<(i64, f64, Option<f64>)> {
+    sqlx::query_as(
+        "SELECT id, value, clear_value FROM ioc.events
+         WHERE datastream_id = $1 AND kind = $2 ORDER BY id",
+    )
+    .bind(ds)
+    .bind(kind)
+    .fetch_all(&db.pool)
+    .await
+    .expect("events")
+}
+
+#[tokio::test]
+async fn rate_of_change_rules_raise_once_per_episode() {
+    let db = TestDb::new().await;
+    let (_, level, _) = stations(&db).await;
+    // Water level rising fast: warning from 0.5 m/h, cleared under 0.2 m/h (migration 6004).
+    write(&db, &[reading(level, 3600, 2.0)]).await;
+    // +0.3 m in 30 min = 0.6 m/h: an episode.
+    write(&db, &[reading(level, 1800, 2.3)]).await;
+    let raised = events_of_kind(&db, level, "rate_of_change").await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!((raised[0].1 - 0.6).abs() < 1e-9, "{raised:?}");
+    // Still rising, at 0.3 m/h (within the band): the same episode. Readings seconds apart
+    // are measured from the reading at least a minute older, not from each other.
+    write(
+        &db,
+        &[
+            reading(level, 1200, 2.35),
+            reading(level, 1195, 2.36),
+            reading(level, 1190, 2.37),
+        ],
+    )
+    .await;
+    assert_eq!(events_of_kind(&db, level, "rate_of_change").await.len(), 1);
+    // Level: 0.1 m/h — cleared. Then fast again: a second episode.
+    write(&db, &[reading(level, 600, 2.38)]).await;
+    let cleared = events_of_kind(&db, level, "rate_of_change").await;
+    assert!(cleared[0].2.is_some_and(|v| v < 0.2), "{cleared:?}");
+    write(&db, &[reading(level, 300, 2.6)]).await;
+    let events = events_of_kind(&db, level, "rate_of_change").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].2, None);
+    // No threshold was crossed (2.6 m < 3.5 m).
+    assert!(events_of_kind(&db, level, "threshold").await.is_empty());
+}
+
+#[tokio::test]
+async fn missing_data_is_raised_once_by_one_instance_and_cleared_by_a_reading() {
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    // Missing data: warning after 30 minutes without a reading, cleared within 10 (6004).
+    let now = chrono::Utc::now();
+    write(
+        &db,
+        &[reading(pm25, 45 * 60, 20.0), reading(level, 5 * 60, 2.0)],
+    )
+    .await;
+    // Rainfall never reported: left alone (no_data on the layer).
+    // While another instance holds the check, this one does nothing.
+    let mut other = db.pool.begin().await.expect("tx");
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ioc.missing_check'))")
+        .execute(&mut *other)
+        .await
+        .expect("lock");
+    let skipped = ioc::alerts::check_missing(&db.pool, now)
+        .await
+        .expect("check");
+    assert!(!skipped.ran && skipped.raised.is_empty());
+    other.rollback().await.expect("rollback");
+    // Two instances checking at once: one episode, one event.
+    let (a, b) = tokio::join!(
+        ioc::alerts::check_missing(&db.pool, now),
+        ioc::alerts::check_missing(&db.pool, now)
+    );
+    let (a, b) = (a.expect("check a"), b.expect("check b"));
+    assert_eq!(a.raised.len() + b.raised.len(), 1, "{a:?} {b:?}");
+    let missing = events_of_kind(&db, pm25, "missing_data").await;
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        (missing[0].1 - 45.0).abs() < 0.2,
+        "minutes without data: {missing:?}"
+    );
+    assert!(events_of_kind(&db, level, "missing_data").await.is_empty());
+    assert!(events_of_kind(&db, rain, "missing_data").await.is_empty());
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM ioc.latest_readings WHERE datastream_id = $1")
+            .bind(pm25)
+            .fetch_one(&db.pool)
+            .await
+            .expect("status");
+    assert_eq!(status, "warning");
+    // Later checks raise nothing new for the same episode.
+    let again = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(5))
+        .await
+        .expect("check");
+    assert!(again.ran && again.raised.is_empty(), "{again:?}");
+    // A fresh reading ends the episode (ingest clears it).
+    write(&db, &[reading(pm25, 10, 22.0)]).await;
+    let missing = events_of_kind(&db, pm25, "missing_data").await;
+    assert_eq!(missing.len(), 1);
+    assert!(missing[0].2.is_some(), "cleared: {missing:?}");
+    let state: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ioc.alert_state s JOIN ioc.alert_rules r ON r.id = s.rule_id
+         WHERE r.kind = 'missing'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(state, 0);
+    // Silent again for long enough: a new episode.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(40);
+    let c = ioc::alerts::check_missing(&db.pool, later)
+        .await
+        .expect("check");
+    assert_eq!(c.raised.len(), 2, "PM2.5 and the water level: {c:?}");
+    assert_eq!(events_of_kind(&db, pm25, "missing_data").await.len(), 2);
+}
+
+#[tokio::test]
+async fn alert_rules_are_edited_over_http_by_operators() {
+    let db = TestDb::new().await;
+    let (_, level, _) = stations(&db).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let rule = json!({"observed_property": "Water level", "kind": "threshold",
+        "severity": "warning", "direction": "below", "raise_at": 0.5, "clear_at": 0.8,
+        "title": "Mực nước quá thấp", "title_en": "Water level too low"});
+    // Only operators and administrators.
+    for (token, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(planner.as_str()), StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(
+            send(&app, Method::GET, "/feeds/rules", token, None)
+                .await
+                .status,
+            status
+        );
+        let r = send(
+            &app,
+            Method::POST,
+            "/feeds/rules",
+            token,
+            Some(rule.clone()),
+        )
+        .await;
+        assert_eq!(r.status, status);
+        problem(&r);
+    }
+    let before = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    assert_eq!(before.status, StatusCode::OK);
+    let count = before.json()["rules"].as_array().map_or(0, Vec::len);
+    assert!(before.json()["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .any(|r| r["kind"] == "missing"));
+
+    let created = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
+    let id = created.json()["id"].as_i64().expect("id");
+    assert_eq!(created.json()["direction"], "below");
+    assert!(created.headers[header::LOCATION]
+        .to_str()
+        .is_ok_and(|l| l.ends_with(&format!("/feeds/rules/{id}"))));
+    // It is evaluated from the next reading.
+    write(&db, &[reading(level, 60, 0.4)]).await;
+    let low: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ioc.events WHERE rule_id = $1 AND datastream_id = $2",
+    )
+    .bind(id)
+    .bind(level)
+    .fetch_one(&db.pool)
+    .await
+    .expect("events");
+    assert_eq!(low, 1);
+    // A second rule of the same property, kind, severity and direction: 409.
+    let twice = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    problem(&twice);
+    // Rules that do not hold together: 422 saying why; bodies that are not rules: 400.
+    for (bad, why) in [
+        (json!({"raise_at": 0.9}), "clear_at"),
+        (json!({"kind": "sometimes"}), "kind"),
+        (json!({"severity": "critical"}), "severity"),
+        (
+            json!({"observed_property": "Nhiệt độ"}),
+            "observed property",
+        ),
+        (json!({"kind": "missing"}), "minutes"),
+        (json!({"title": " "}), "title"),
+        (json!({"raise_at": 1e300}), "raise_at"),
+    ] {
+        let mut body = rule.clone();
+        for (k, v) in bad.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let r = send(
+            &app,
+            Method::POST,
+            "/feeds/rules",
+            Some(&operator),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        problem(&r);
+        assert!(
+            r.json()["detail"].as_str().is_some_and(|d| d.contains(why)),
+            "{bad}: {}",
+            r.json()
+        );
+    }
+    let r = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(json!({"raise_at": "high"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = send(
+        &app,
+        Method::PUT,
+        "/feeds/rules/abc",
+        Some(&operator),
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Update: new levels keep the episode; disabling ends it.
+    let mut changed = rule.clone();
+    changed["raise_at"] = json!(0.3);
+    changed["clear_at"] = json!(0.6);
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("/feeds/rules/{id}"),
+        Some(&operator),
+        Some(changed.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    assert_eq!(r.json()["raise_at"], 0.3);
+    let episodes = |id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ioc.alert_state WHERE rule_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("state")
+        }
+    };
+    assert_eq!(episodes(id).await, 1);
+    changed["enabled"] = json!(false);
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("/feeds/rules/{id}"),
+        Some(&operator),
+        Some(changed),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(episodes(id).await, 0);
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM ioc.latest_readings WHERE datastream_id = $1")
+            .bind(level)
+            .fetch_one(&db.pool)
+            .await
+            .expect("status");
+    assert_eq!(status, "ok", "the layer follows the ended episode");
+    let one = send(
+        &app,
+        Method::GET,
+        &format!("/feeds/rules/{id}"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(one.json()["enabled"], false);
+    // Delete: gone, its event stays.
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/feeds/rules/{id}"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/feeds/rules/{id}"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    problem(&r);
+    let after = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    assert_eq!(after.json()["rules"].as_array().map_or(0, Vec::len), count);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM ioc.events WHERE datastream_id = $1 AND title LIKE 'Mực nước quá thấp%'")
+        .bind(level)
+        .fetch_one(&db.pool)
+        .await
+        .expect("events");
+    assert_eq!(kept, 1);
+
+    // Every change of the rules is in the audit log, by the operator.
+    state.audit.flush().await;
+    let log: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, coalesce(detail, '') FROM platform.audit_log
+         WHERE event = 'write' AND path LIKE '/feeds/rules%' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    let details: Vec<&str> = log.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(details.len(), 4, "{details:?}");
+    assert!(log.iter().all(|(actor, _)| actor == "van_hanh_ioc"));
+    assert!(details[0].contains("created") && details[0].contains("Water level"));
+    assert!(details[2].contains("disabled") && details[3].contains("deleted"));
+
+    // The paths are in the OpenAPI document.
+    let api = send(&app, Method::GET, "/api", None, None).await.json();
+    for (path, method) in [
+        ("/feeds/rules", "get"),
+        ("/feeds/rules", "post"),
+        ("/feeds/rules/{id}", "put"),
+        ("/feeds/rules/{id}", "delete"),
+        ("/admin/device-tokens", "post"),
+        ("/admin/device-tokens/{id}", "delete"),
+    ] {
+        let op = &api["paths"][path][method];
+        assert!(op["responses"]["403"].is_object(), "{path} {method}: {op}");
+    }
+}
+
+#[tokio::test]
+async fn device_tokens_post_to_their_things_datastreams_only() {
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    let air_thing: i64 = sqlx::query_scalar("SELECT thing_id FROM ioc.datastreams WHERE id = $1")
+        .bind(pm25)
+        .fetch_one(&db.pool)
+        .await
+        .expect("thing");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+    let admin = issuer.issue("quan_tri").expect("token");
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    // Tokens are made by administrators only.
+    let ask = json!({"thing": air_thing, "label": "Cảm biến bụi KK-01"});
+    assert_eq!(
+        send(
+            &app,
+            Method::POST,
+            "/admin/device-tokens",
+            Some(&operator),
+            Some(ask.clone())
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(
+            &app,
+            Method::POST,
+            "/admin/device-tokens",
+            None,
+            Some(ask.clone())
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let made = send(
+        &app,
+        Method::POST,
+        "/admin/device-tokens",
+        Some(&admin),
+        Some(ask),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json());
+    let token = made.json()["token"].as_str().expect("token").to_string();
+    let token_id = made.json()["id"].as_i64().expect("id");
+    assert!(token.starts_with("bdt_") && token.len() >= 40, "{token}");
+    // Stored hashed: the secret is nowhere in the table, nor in the list.
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ioc.device_tokens t
+         WHERE t.token_sha256 = sha256(convert_to($1, 'UTF8'))
+           AND position($1 in t.hint || t.label) = 0",
+    )
+    .bind(&token)
+    .fetch_one(&db.pool)
+    .await
+    .expect("stored");
+    assert_eq!(stored, 1);
+    let list = send(
+        &app,
+        Method::GET,
+        "/admin/device-tokens",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!String::from_utf8_lossy(&list.body).contains(&token));
+    assert_eq!(list.json()["tokens"][0]["thing_id"], air_thing);
+    let no_thing = send(
+        &app,
+        Method::POST,
+        "/admin/device-tokens",
+        Some(&admin),
+        Some(json!({"thing": 999_999})),
+    )
+    .await;
+    assert_eq!(no_thing.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The device posts to its own datastream…
+    let obs = |ds: i64| json!({"phenomenonTime": chrono::Utc::now().to_rfc3339(), "result": 31.5, "Datastream": {"@iot.id": ds}});
+    let own = send(
+        &app,
+        Method::POST,
+        "/sta/v1.1/Observations",
+        Some(&token),
+        Some(obs(pm25)),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.json());
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ioc.observations WHERE datastream_id = $1")
+            .bind(pm25)
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert_eq!(stored, 1);
+    let path = format!("/sta/v1.1/Datastreams({pm25})/Observations");
+    let own = send(
+        &app,
+        Method::POST,
+        &path,
+        Some(&token),
+        Some(json!({"result": 32.0})),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.json());
+    // …not to another Thing's (nothing stored), and its token reads as no person's.
+    let other = send(
+        &app,
+        Method::POST,
+        "/sta/v1.1/Observations",
+        Some(&token),
+        Some(obs(level)),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.json());
+    problem(&other);
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ioc.observations WHERE datastream_id = $1")
+            .bind(level)
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert_eq!(stored, 0);
+    assert_eq!(
+        send(&app, Method::GET, "/feeds/events", Some(&token), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A made-up token and a revoked one: 401.
+    let fake = format!("bdt_{}", "A".repeat(43));
+    let r = send(
+        &app,
+        Method::POST,
+        "/sta/v1.1/Observations",
+        Some(&fake),
+        Some(obs(pm25)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    let revoked = send(
+        &app,
+        Method::DELETE,
+        &format!("/admin/device-tokens/{token_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let r = send(
+        &app,
+        Method::POST,
+        "/sta/v1.1/Observations",
+        Some(&token),
+        Some(obs(pm25)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    problem(&r);
+    // Issuing and revoking are in the audit log, by whom, without the secret.
+    state.audit.flush().await;
+    let log: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, method, coalesce(detail, '') FROM platform.audit_log
+         WHERE event = 'write' AND path LIKE '/admin/device-tokens%' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[0].0.as_str(), log[0].1.as_str()), ("quan_tri", "POST"));
+    assert!(log[0].2.contains(&format!("Thing {air_thing}")), "{log:?}");
+    assert!(log[1].2.contains("revoked"), "{log:?}");
+    assert!(log.iter().all(|(_, _, d)| !d.contains(&token)));
+}
+
+/// Traffic counts: the traffic monitoring cameras (not the others) are seeded as Things with a
+/// `Traffic count` datastream at the camera, on the latest-value layer, and the simulator feeds
+/// them whole vehicles per hour.
+#[tokio::test]
+async fn traffic_cameras_count_vehicles_and_the_simulator_feeds_them() {
+    let db = TestDb::new().await;
+    stations(&db).await;
+    sqlx::query(
+        "INSERT INTO sectors.cameras (source_id, code, name, camera_type, geom) VALUES
+         ('CAM-001', 'CAM-001', 'Ngã tư Đồng Xoài', 'Giám sát giao thông',
+          ST_Transform(ST_SetSRID(ST_MakePoint(106.8905, 11.5380), 4326), 9212)),
+         ('CAM-002', 'CAM-002', 'Cổng UBND tỉnh', 'An ninh trật tự',
+          ST_Transform(ST_SetSRID(ST_MakePoint(106.8950, 11.5390), 4326), 9212))",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("cameras");
+    let seeded = ioc::seed::seed_stations(&db.pool).await.expect("seed");
+    assert_eq!((seeded.things, seeded.datastreams), (1, 1));
+    let (ds, unit, station): (i64, String, String) = sqlx::query_as(
+        "SELECT d.id, d.unit_symbol, t.station_code FROM ioc.datastreams d
+         JOIN ioc.things t ON t.id = d.thing_id
+         JOIN ioc.observed_properties op ON op.id = d.observed_property_id
+         WHERE op.name = 'Traffic count'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("traffic datastream");
+    assert_eq!((unit.as_str(), station.as_str()), ("xe/h", "CAM-001"));
+    let located: bool = sqlx::query_scalar(
+        "SELECT ST_DWithin(ST_Transform(geom, 4326)::geography,
+                           ST_SetSRID(ST_MakePoint(106.8905, 11.5380), 4326)::geography, 1)
+         FROM ioc.latest_readings WHERE datastream_id = $1",
+    )
+    .bind(ds)
+    .fetch_one(&db.pool)
+    .await
+    .expect("on the layer");
+    assert!(located);
+    // The simulator feeds it whole counts within the usual range (or an episode above it).
+    let streams = ioc::simulate::streams(&db.pool).await.expect("streams");
+    let traffic = streams.iter().find(|s| s.id == ds).expect("fed");
+    assert!(traffic.count);
+    assert_eq!(traffic.alarm_at, Some(2000.0), "the heavy-traffic rule");
+    let mut sim = ioc::simulate::Simulator::new(streams.clone(), 3);
+    sim.episode_every = 0;
+    for _ in 0..20 {
+        for (id, v) in sim.step() {
+            if id == ds {
+                assert_eq!(v, v.round(), "{v}");
+                assert!((100.0..=2000.0).contains(&v), "{v}");
+            }
+        }
+    }
+    // A heavy hour raises the rule's event once.
+    write(&db, &[reading(ds, 120, 2100.0), reading(ds, 60, 2300.0)]).await;
+    let events = events_of_kind(&db, ds, "threshold").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+/// The SensorThings read API follows the datastreams' access rule: a datastream not marked
+/// public, and its observations, are absent for everyone but IOC operators and administrators.
+#[tokio::test]
+async fn sensorthings_reads_hide_private_datastreams_from_non_operators() {
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    sqlx::query("UPDATE ioc.datastreams SET public = false WHERE id = $1")
+        .bind(rain)
+        .execute(&db.pool)
+        .await
+        .expect("private");
+    write(
+        &db,
+        &[
+            reading(pm25, 60, 20.0),
+            reading(level, 60, 2.0),
+            reading(rain, 60, 7.0),
+        ],
+    )
+    .await;
+    let water: i64 = sqlx::query_scalar("SELECT thing_id FROM ioc.datastreams WHERE id = $1")
+        .bind(rain)
+        .fetch_one(&db.pool)
+        .await
+        .expect("thing");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state, Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let ids = |v: &Value| -> Vec<i64> {
+        let mut out: Vec<i64> = v["value"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["@iot.id"].as_i64()).collect())
+            .unwrap_or_default();
+        out.sort_unstable();
+        out
+    };
+    for (token, all) in [
+        (None, false),
+        (Some(planner.as_str()), false),
+        (Some(operator.as_str()), true),
+    ] {
+        let who = if all { "operator" } else { "others" };
+        let sets = send(&app, Method::GET, "/sta/v1.1/Datastreams", token, None).await;
+        assert_eq!(sets.status, StatusCode::OK);
+        let mut want = vec![pm25, level];
+        if all {
+            want.push(rain);
+        }
+        want.sort_unstable();
+        assert_eq!(ids(&sets.json()), want, "{who}");
+        let one = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Datastreams({rain})"),
+            token,
+            None,
+        )
+        .await;
+        let nav = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Datastreams({rain})/Observations"),
+            token,
+            None,
+        )
+        .await;
+        let want_status = if all {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(
+            (one.status, nav.status),
+            (want_status, want_status),
+            "{who}"
+        );
+        let obs = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Observations?$filter=Datastream/id%20eq%20{rain}&$count=true"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(obs.json()["@iot.count"], if all { 1 } else { 0 }, "{who}");
+        let expanded = send(
+            &app,
+            Method::GET,
+            &format!("/sta/v1.1/Things({water})?$expand=Datastreams"),
+            token,
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(
+            expanded["Datastreams"].as_array().map(Vec::len),
+            Some(if all { 2 } else { 1 }),
+            "{who}: {expanded}"
+        );
+    }
 }

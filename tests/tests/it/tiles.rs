@@ -540,7 +540,7 @@ async fn cache_control_follows_each_layer_and_a_composite_takes_the_shortest() {
         tile_server::routes::tiles::cache_control(
             &state_mut,
             &["parcels".to_string()],
-            gis_core::layer::Access::Restricted
+            &gis_core::layer::Viewer::new(gis_core::layer::Roles::ADMIN, vec![]).expect("viewer")
         ),
         format!("private, max-age={}", max_age("parcels")),
         "tiles with restricted data stay out of shared caches"

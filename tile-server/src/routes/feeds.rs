@@ -10,8 +10,11 @@
 //!   people or places at risk) that operators release through other channels.
 //! - `GET /feeds/events[?all=true&limit=N]`, `GET /feeds/events/{id}` (with its history),
 //!   `POST /feeds/events` (an incident an operator reports), `POST
-//!   /feeds/events/{id}/acknowledge` and `/close` (`{"note": …}` optional), `GET /feeds/rules`:
-//!   operators and administrators only.
+//!   /feeds/events/{id}/acknowledge` and `/close` (`{"note": …}` optional), the alert rules
+//!   `GET|POST /feeds/rules`, `GET|PUT|DELETE /feeds/rules/{id}` (`ioc::alerts::RuleSpec`;
+//!   422 for a rule that breaks the rules of rules, 409 for a second rule of one property,
+//!   kind, severity and direction): operators and administrators only. The rules' paths are
+//!   in `/api` ([`openapi_paths`]).
 
 use std::convert::Infallible;
 
@@ -21,12 +24,14 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ioc::alerts::{RuleError, RuleSpec};
 use ioc::events::{Action, EventError, NewEvent, Which};
 use ioc::feeds::{Audience, FeedError};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::audit::{self, RequestFacts};
 use crate::error::AppError;
 use crate::reader::Reader;
 
@@ -37,7 +42,11 @@ pub fn router() -> Router<AppState> {
         .route("/feeds/events", get(list).post(create))
         .route("/feeds/events/{id}", get(one))
         .route("/feeds/events/{id}/{action}", post(act))
-        .route("/feeds/rules", get(rules))
+        .route("/feeds/rules", get(rules).post(create_rule))
+        .route(
+            "/feeds/rules/{id}",
+            get(one_rule).put(update_rule).delete(delete_rule),
+        )
 }
 
 fn is_operator(reader: &Reader) -> bool {
@@ -280,4 +289,265 @@ async fn rules(
     operator(reader)?;
     let rules = ioc::events::rules(&state.pools.admin).await?;
     Ok(Json(serde_json::json!({ "rules": rules })))
+}
+
+fn rule_error(e: RuleError) -> AppError {
+    match e {
+        RuleError::NotFound(_) => AppError::NotFound(e.to_string()),
+        RuleError::Invalid(m) => AppError::Unprocessable(m),
+        e @ RuleError::Duplicate { .. } => AppError::Conflict(e.to_string()),
+        RuleError::Db(db) => AppError::from(db),
+        other => AppError::internal(other),
+    }
+}
+
+fn rule_id(id: &str) -> Result<i64, AppError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| AppError::BadRequest(format!("\"{id}\" is not a rule id")))
+}
+
+fn rule_body(body: &[u8]) -> Result<RuleSpec, AppError> {
+    serde_json::from_slice(body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "the body is not a rule {{\"observed_property\", \"kind\", \"severity\", \"direction\", \"raise_at\", \"clear_at\", \"title\", \"title_en\", \"enabled\"}}: {e}"
+        ))
+    })
+}
+
+async fn one_rule(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    operator(reader)?;
+    let rule = ioc::alerts::get_rule(&state.pools.admin, rule_id(&id)?)
+        .await
+        .map_err(rule_error)?;
+    Ok(Json(rule))
+}
+
+/// Records a change of the rules in the audit log.
+fn audit_rule(
+    state: &AppState,
+    reader: &Reader,
+    facts: &RequestFacts,
+    status: StatusCode,
+    what: String,
+) {
+    audit::record(
+        &state.audit,
+        gis_core::audit::AuditEvent::Write,
+        reader.principal.as_ref(),
+        facts,
+        status,
+        Some(what),
+    );
+}
+
+async fn create_rule(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    facts: RequestFacts,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let reader = operator(reader)?;
+    let spec = rule_body(&body)?;
+    let id = ioc::alerts::create_rule(&state.pools.admin, &spec)
+        .await
+        .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::CREATED,
+        format!(
+            "alert rule {id} created: {} {} {} {} at {} (clear at {})",
+            spec.observed_property,
+            spec.kind,
+            spec.severity,
+            spec.direction,
+            spec.raise_at,
+            spec.clear_at
+        ),
+    );
+    let rule = ioc::alerts::get_rule(&state.pools.admin, id)
+        .await
+        .map_err(rule_error)?;
+    let mut r = (StatusCode::CREATED, Json(rule)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{}/feeds/rules/{id}", super::base_url(&headers)))
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+async fn update_rule(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    facts: RequestFacts,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let reader = operator(reader)?;
+    let id = rule_id(&id)?;
+    let spec = rule_body(&body)?;
+    ioc::alerts::update_rule(&state.pools.admin, id, &spec)
+        .await
+        .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::OK,
+        format!(
+            "alert rule {id} replaced: {} {} {} {} at {} (clear at {}), {}",
+            spec.observed_property,
+            spec.kind,
+            spec.severity,
+            spec.direction,
+            spec.raise_at,
+            spec.clear_at,
+            if spec.enabled { "enabled" } else { "disabled" }
+        ),
+    );
+    let rule = ioc::alerts::get_rule(&state.pools.admin, id)
+        .await
+        .map_err(rule_error)?;
+    Ok(Json(rule))
+}
+
+async fn delete_rule(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    facts: RequestFacts,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let reader = operator(reader)?;
+    let id = rule_id(&id)?;
+    ioc::alerts::delete_rule(&state.pools.admin, id)
+        .await
+        .map_err(rule_error)?;
+    audit_rule(
+        &state,
+        &reader,
+        &facts,
+        StatusCode::NO_CONTENT,
+        format!("alert rule {id} deleted"),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The alert rules' paths for `/api` (operators and administrators, bearer token).
+pub fn openapi_paths() -> Value {
+    let problem = |what: &str| {
+        serde_json::json!({"description": what, "content": {"application/problem+json": {"schema": {
+            "type": "object", "required": ["type", "title", "status"],
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "request_id": {"type": "string"}}}}}})
+    };
+    let rule = serde_json::json!({"type": "object",
+        "required": ["id", "observed_property", "kind", "severity", "direction", "raise_at",
+                     "clear_at", "title", "title_en", "enabled"],
+        "properties": {
+            "id": {"type": "integer"},
+            "observed_property": {"type": "string"},
+            "kind": {"type": "string", "enum": ["threshold", "rate", "missing"]},
+            "severity": {"type": "string", "enum": ["warning", "alarm"]},
+            "direction": {"type": "string", "enum": ["above", "below"]},
+            "raise_at": {"type": "number"},
+            "clear_at": {"type": "number"},
+            "title": {"type": "string"},
+            "title_en": {"type": "string"},
+            "enabled": {"type": "boolean"}}});
+    let spec = serde_json::json!({"type": "object", "additionalProperties": false,
+        "required": ["observed_property", "severity", "raise_at", "clear_at", "title"],
+        "properties": {
+            "observed_property": {"type": "string", "description": "The observed property's name (PM2.5, Water level, Rainfall, …)"},
+            "kind": {"type": "string", "enum": ["threshold", "rate", "missing"], "default": "threshold",
+                     "description": "What the levels measure: the value, its change per hour, or minutes without data"},
+            "severity": {"type": "string", "enum": ["warning", "alarm"]},
+            "direction": {"type": "string", "enum": ["above", "below"], "default": "above"},
+            "raise_at": {"type": "number", "description": "Reaching it starts an episode (one event)"},
+            "clear_at": {"type": "number", "description": "Getting back past it ends the episode"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+            "title_en": {"type": "string", "maxLength": 200, "default": ""},
+            "enabled": {"type": "boolean", "default": true}}});
+    let id = serde_json::json!({"name": "id", "in": "path", "required": true,
+        "schema": {"type": "integer", "minimum": 1}});
+    let body =
+        serde_json::json!({"required": true, "content": {"application/json": {"schema": spec}}});
+    let common = |mut responses: Value| {
+        for (code, what) in [
+            ("401", "No valid access token"),
+            ("403", "Not an IOC operator or administrator"),
+            ("503", "The database is not answering"),
+        ] {
+            responses[code] = problem(what);
+        }
+        responses
+    };
+    let ok = |what: &str| serde_json::json!({"description": what, "content": {"application/json": {"schema": rule}}});
+    serde_json::json!({
+        "/feeds/rules": {
+            "get": {
+                "operationId": "listAlertRules",
+                "summary": "The IOC's alert rules (IOC operators and administrators)",
+                "tags": ["IOC"], "security": [{"bearer": []}],
+                "responses": common(serde_json::json!({
+                    "200": {"description": "Every rule", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["rules"],
+                        "properties": {"rules": {"type": "array", "items": rule}}}}}}}))
+            },
+            "post": {
+                "operationId": "createAlertRule",
+                "summary": "Adds an alert rule (threshold, rate of change or missing data, with hysteresis)",
+                "tags": ["IOC"], "security": [{"bearer": []}],
+                "requestBody": body,
+                "responses": common(serde_json::json!({
+                    "201": ok("The rule"),
+                    "400": problem("The body is not a rule"),
+                    "409": problem("A rule of this property, kind, severity and direction exists"),
+                    "422": problem("The rule's levels, kind or titles do not hold together")}))
+            }
+        },
+        "/feeds/rules/{id}": {
+            "get": {
+                "operationId": "getAlertRule",
+                "summary": "One alert rule",
+                "tags": ["IOC"], "security": [{"bearer": []}],
+                "parameters": [id],
+                "responses": common(serde_json::json!({
+                    "200": ok("The rule"),
+                    "400": problem("Not a rule id"),
+                    "404": problem("No such rule")}))
+            },
+            "put": {
+                "operationId": "replaceAlertRule",
+                "summary": "Replaces an alert rule (episodes in progress go on unless it is disabled or watches something else)",
+                "tags": ["IOC"], "security": [{"bearer": []}],
+                "parameters": [id],
+                "requestBody": body,
+                "responses": common(serde_json::json!({
+                    "200": ok("The rule as stored"),
+                    "400": problem("Not a rule id, or the body is not a rule"),
+                    "404": problem("No such rule"),
+                    "409": problem("Another rule of this property, kind, severity and direction exists"),
+                    "422": problem("The rule's levels, kind or titles do not hold together")}))
+            },
+            "delete": {
+                "operationId": "deleteAlertRule",
+                "summary": "Deletes an alert rule (its events stay)",
+                "tags": ["IOC"], "security": [{"bearer": []}],
+                "parameters": [id],
+                "responses": common(serde_json::json!({
+                    "204": {"description": "Deleted"},
+                    "400": problem("Not a rule id"),
+                    "404": problem("No such rule")}))
+            }
+        }
+    })
 }

@@ -48,6 +48,16 @@ fn document(headers: &HeaderMap, state: &AppState) -> Value {
     {
         paths.extend(admin);
     }
+    if let (Some(paths), Value::Object(rules)) =
+        (extra.as_object_mut(), crate::routes::feeds::openapi_paths())
+    {
+        paths.extend(rules);
+    }
+    if let (Some(paths), Value::Object(tokens)) =
+        (extra.as_object_mut(), crate::routes::sta::openapi_paths())
+    {
+        paths.extend(tokens);
+    }
     let layers = state.layers.snapshot();
     // The writes join the items' paths (ogc_features::openapi merges operations of one path).
     if let (Some(paths), Value::Object(edit)) = (

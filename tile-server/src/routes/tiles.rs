@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use gis_core::layer::{Access, Layer, LayerListError, PropertyDef, PropertyKind, Readers};
+use gis_core::layer::{Access, Layer, LayerListError, PropertyDef, PropertyKind, Readers, Viewer};
 use gis_core::tile::TileCoord;
 use serde_json::{json, Value};
 
@@ -167,14 +167,18 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
 /// `Cache-Control` of a tile drawn from `ids`: the shortest `max-age` of its layers; `private`
 /// when any of them (or the reader's access class) lets restricted data into the tile, so that
 /// shared caches never keep it.
-pub fn cache_control(state: &AppState, ids: &[String], access: Access) -> String {
+pub fn cache_control(state: &AppState, ids: &[String], viewer: &Viewer) -> String {
     let mut max_age = u32::MAX;
-    // Planners' class is their own only where a row filter hides rows from the public.
-    let mut private = access == Access::Restricted;
+    let mut private = false;
     for layer in ids.iter().filter_map(|id| state.layers.get(id)) {
         max_age = max_age.min(layer.cache_max_age());
         private |= layer.readers() != Readers::Everyone;
-        private |= access == Access::Internal && layer.row_filter().is_some();
+        // An insider's class is their own only where a row filter hides rows from the public.
+        private |= match viewer.tile_access(layer.as_ref()) {
+            Access::Restricted => true,
+            Access::Internal => layer.row_filter().is_some(),
+            Access::Public => false,
+        };
     }
     if max_age == u32::MAX {
         max_age = 0;
@@ -253,15 +257,7 @@ pub async fn tile(
         }
     }
     let at = tile_instant(&state, &ids, &params)?;
-    serve_tile(
-        &state,
-        &ids,
-        tile,
-        &headers,
-        reader.viewer().whole_access(),
-        at.as_deref(),
-    )
-    .await
+    serve_tile(&state, &ids, tile, &headers, reader.viewer(), at.as_deref()).await
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API –
@@ -278,15 +274,7 @@ pub async fn ogc_tile(
     let tile =
         TileCoord::parse(&matrix, &col, &row).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let at = tile_instant(&state, &ids, &params)?;
-    serve_tile(
-        &state,
-        &ids,
-        tile,
-        &headers,
-        reader.viewer().whole_access(),
-        at.as_deref(),
-    )
-    .await
+    serve_tile(&state, &ids, tile, &headers, reader.viewer(), at.as_deref()).await
 }
 
 /// `GET /collections/{id}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
@@ -369,19 +357,19 @@ pub async fn ogc_tileset(
 type TilesetLayer<'a> = (&'a str, Arc<dyn Layer>, Vec<PropertyDef>);
 
 /// The layers of a tileset with the properties the reader's tiles carry (the class of whole
-/// answers, `Viewer::whole_access`), and the zoom span they cover together.
+/// answers per layer, `Viewer::tile_access`), and the zoom span they cover together.
 fn tileset_layers<'a>(
     state: &'a AppState,
     ids: &'a [String],
     reader: &Reader,
 ) -> (Vec<TilesetLayer<'a>>, u8, u8) {
-    let access = reader.viewer().whole_access();
     let mut out = Vec::new();
     let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
     for id in ids {
         let Some(layer) = state.layers.get(id) else {
             continue;
         };
+        let access = reader.viewer().tile_access(layer.as_ref());
         let (min, max) = layer.zoom_range();
         minzoom = minzoom.min(min);
         maxzoom = maxzoom.max(max);
@@ -412,16 +400,16 @@ async fn serve_tile(
     ids: &[String],
     tile: TileCoord,
     headers: &HeaderMap,
-    access: Access,
+    viewer: &Viewer,
     at: Option<&str>,
 ) -> Result<Response, AppError> {
     // An authorised class makes the tile `private` through `cache_control`. Tiles of the past
     // are drawn for each request, apart from the cache of the living ones.
     let rendered = match at {
-        None => state.tiles.tile(ids, tile, access).await,
+        None => state.tiles.tile(ids, tile, viewer).await,
         Some(at) => state
             .tiles
-            .tile_as_of(ids, tile, access, at)
+            .tile_as_of(ids, tile, viewer, at)
             .await
             .map_err(Arc::new),
     };
@@ -474,7 +462,7 @@ async fn serve_tile(
         }
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Ok(v) = HeaderValue::from_str(&cache_control(state, ids, access)) {
+    if let Ok(v) = HeaderValue::from_str(&cache_control(state, ids, viewer)) {
         h.insert(header::CACHE_CONTROL, v);
     }
     if let Ok(v) = HeaderValue::from_str(&features.to_string()) {

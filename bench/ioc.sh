@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# IOC live feeds (issue 14) on a release build with its private Mosquitto:
+#  1. sustained MQTT ingest: `bando simulate-sensors` publishes one reading per datastream per
+#     round (QoS 1, every message acknowledged by the broker before it reports) to DATASTREAMS
+#     datastreams every 0.1 s for SECONDS — RATE ≈ DATASTREAMS × 10 observations/s; then the
+#     observations stored are counted against the published ones (nothing lost = equal) and the
+#     server's drop counters read from /metrics;
+#  2. publish → SSE latency while ingesting at half that rate: a probe reading (a unique value)
+#     is published with mosquitto_pub every 0.2 s to one datastream, and an anonymous
+#     `/feeds/stream?layers=readings` client notes when it arrives. The publish time is taken
+#     before mosquitto_pub starts (its connect included), so the figure is an upper bound; a
+#     probe followed by the next one within one ingest batch is not sent at all (the feed
+#     carries each datastream's latest per batch), so "arrived" may be short of 200.
+# Prints Markdown rows for bench/RESULTS.md.
+#
+#   bench/ioc.sh [DATASTREAMS] [SECONDS]   default 1000 datastreams (10,000/s), 60 s;
+#   BANDO=path/to/bando to bench another build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+datastreams=${1:-1000}
+seconds=${2:-60}
+work=bench/.data/ioc
+bando=${BANDO:-target/release/bando}
+port=3996
+rm -rf "$work"
+mkdir -p "$work"
+bench_cluster "$work"
+DATABASE_URL=$url "$bando" --data-dir "$work/state" db migrate >/dev/null
+# Surface-water stations (water level + rainfall each) on a grid over the sample area.
+stations=$(((datastreams + 1) / 2))
+psql "$url" -q -c "INSERT INTO sectors.env_stations (source_id, code, name, station_type, geom)
+  SELECT 'B-' || i, 'B-' || i, 'Trạm đo thử ' || i, 'Nước mặt',
+         ST_Transform(ST_SetSRID(ST_MakePoint(106.6 + (i % 50) * 0.01, 11.4 + (i / 50) * 0.01), 4326), 9212)
+  FROM generate_series(1, $stations) i"
+DATABASE_URL=$url "$bando" --data-dir "$work/state" serve \
+  --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 240); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+n=$(psql "$url" -Atc "SELECT count(*) FROM ioc.datastreams")
+broker=$(sed -n 's/^listener \([0-9]*\).*/\1/p' "$work/state/mosquitto/mosquitto.conf")
+# No alert episodes forced by the simulator: readings stay in their usual range.
+simulate() {
+  DATABASE_URL=$url "$bando" --data-dir "$work/state" simulate-sensors \
+    --interval "$1" --rounds "$2" --episode-every 0 2>>"$work/sim.err" | tail -1 | grep -o '[0-9]\+ readings' | cut -d' ' -f1
+}
+stored() { psql "$url" -Atc "SELECT count(*) FROM ioc.observations"; }
+drain() { # waits until the stored count reaches $1 or stops moving for 5 s
+  local last=-1 same=0 now
+  while :; do
+    now=$(stored)
+    [[ $now -ge $1 ]] && { echo "$now"; return; }
+    if [[ $now == "$last" ]]; then same=$((same + 1)); else same=0; fi
+    [[ $same -ge 10 ]] && { echo "$now"; return; }
+    last=$now
+    sleep 0.5
+  done
+}
+
+# 1. Sustained ingest.
+rounds=$((seconds * 10))
+start=$(date +%s.%N)
+published=$(simulate 0.1 "$rounds")
+end=$(date +%s.%N)
+got=$(drain "$published")
+drained=$(date +%s.%N)
+dropped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bando_ioc_observations_dropped_total/ {s += $2} END {print s + 0}')
+rate=$(python3 -c "print(round($published / ($end - $start)))")
+lag=$(python3 -c "print(round($drained - $end, 1))")
+echo "| IOC ingest over MQTT, $n datastreams, $seconds s | published $published at $rate/s (QoS 1, broker-acknowledged); stored $got; lost $((published - got)); dropped by the server $dropped; stored all ${lag} s after the last publish |"
+
+# 2. Publish → SSE latency at half the rate.
+# The probe datastream measures a property the simulator does not feed, so no simulated
+# reading supersedes a probe within a batch (the feed carries a datastream's latest per batch).
+probe=$(psql "$url" -qAtc "WITH op AS (
+    INSERT INTO ioc.observed_properties (name, description) VALUES ('Bench probe', 'Đo thử độ trễ')
+    ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description RETURNING id)
+  INSERT INTO ioc.datastreams (name, unit_symbol, thing_id, sensor_id, observed_property_id)
+  SELECT 'Bench probe', '', (SELECT min(id) FROM ioc.things), (SELECT min(id) FROM ioc.sensors), op.id FROM op
+  RETURNING id")
+(simulate 0.2 "$((seconds * 5))" >/dev/null) &
+load=$!
+python3 - "$port" "$broker" "$probe" "$work" <<'PY'
+import json, subprocess, sys, threading, time
+port, broker, probe, work = sys.argv[1:5]
+probe = int(probe)
+sent, seen = {}, {}
+curl = subprocess.Popen(["curl", "-sN", f"http://127.0.0.1:{port}/feeds/stream?layers=readings"],
+                        stdout=subprocess.PIPE, text=True, bufsize=1)
+def read():
+    for line in curl.stdout:
+        if not line.startswith("data: "):
+            continue
+        try:
+            d = json.loads(line[6:])
+        except ValueError:
+            continue
+        p = d.get("properties") if isinstance(d, dict) else None
+        if p and p.get("datastream_id") == probe and p.get("value") is not None:
+            v = p["value"]
+            if v not in seen and v in sent:
+                seen[v] = time.time()
+threading.Thread(target=read, daemon=True).start()
+time.sleep(2)  # past the snapshot
+for k in range(200):
+    v = 100000 + k  # outside every usual range: unmistakable
+    sent[v] = time.time()
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", broker, "-q", "1",
+                    "-t", f"v1.1/Datastreams({probe})/Observations",
+                    "-m", json.dumps({"result": v})], check=True)
+    time.sleep(0.2)
+time.sleep(3)
+curl.kill()
+lat = sorted((seen[v] - sent[v]) * 1000 for v in seen)
+if not lat:
+    print("| publish → SSE | no probe reading arrived |")
+    sys.exit(1)
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+print(f"| publish → SSE latency under ingest | {len(lat)}/{len(sent)} probes arrived; "
+      f"p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]:.0f} ms |")
+PY
+wait "$load" || true
