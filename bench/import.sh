@@ -41,7 +41,9 @@ for f in "$next"/parcels_{binhphuoc,dongnai}.*; do ln -sf "$(realpath "$f")" "$n
 url=$("$bando" --data-dir "$work/state" db start --tcp 2>/dev/null | tail -1)
 trap '"$bando" --data-dir "$work/state" db stop >/dev/null 2>&1 || true' EXIT
 port=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$url")
-pg="PG:host=127.0.0.1 port=$port user=bando dbname=bando"
+# The private cluster's generated password (scram-sha-256), as `db start --tcp` prints it.
+password=$(sed -E 's|^[a-z]+://[^:]+:([^@]*)@.*|\1|' <<<"$url")
+pg="PG:host=127.0.0.1 port=$port user=bando dbname=bando password=$password"
 psql "$url" -qc "DROP SCHEMA IF EXISTS ogr CASCADE; CREATE SCHEMA ogr;" >/dev/null
 
 now() { date +%s.%N; }

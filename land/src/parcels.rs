@@ -96,11 +96,13 @@ async fn sql_overlaps(
     Ok(findings)
 }
 
-/// Overlaps of the delivery with the live parcels it does not replace (an upsert keeps them),
-/// in one statement: each staged parcel probes the live parcels' GiST index on `geom_3857`;
-/// the live parcels whose identity the delivery carries are left out (they are replaced).
-/// With `reject`, the overlapping staged rows are rejected (the largest overlap named). Only
-/// overlaps over `tolerance_m2` count.
+/// Overlaps of the delivery with the live parcels it does not replace (an upsert keeps them).
+/// First the kept parcels are set apart by one hash anti-join on the identity (a delivery of
+/// the whole layer keeps none, and then nothing else runs); then each staged parcel probes a
+/// GiST index of only those. (Probing every live parcel and leaving the replaced ones out
+/// afterwards computed ~7 million intersections at 1,000,000 parcels: 150 s.) With `reject`,
+/// the overlapping staged rows are rejected (the largest overlap named). Only overlaps over
+/// `tolerance_m2` count.
 pub async fn live_overlaps(
     conn: &mut PgConnection,
     stage: &str,
@@ -108,6 +110,45 @@ pub async fn live_overlaps(
     tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
+    sqlx::query("DROP TABLE IF EXISTS pg_temp.bando_kept")
+        .execute(&mut *conn)
+        .await?;
+    let kept = sqlx::query(&format!(
+        "CREATE TEMP TABLE bando_kept AS
+         SELECT l.commune_code, l.sheet_number, l.parcel_number, l.geom, l.geom_3857
+         FROM land.parcels l
+         WHERE NOT EXISTS (SELECT 1 FROM {stage} r
+                           WHERE r.rejected IS NULL AND r.commune_code = l.commune_code
+                             AND r.sheet_number = l.sheet_number
+                             AND r.parcel_number = l.parcel_number)"
+    ))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let found = if kept == 0 {
+        Ok(Vec::new())
+    } else {
+        kept_overlaps(conn, &stage, reject, tolerance_m2).await
+    };
+    sqlx::query("DROP TABLE IF EXISTS pg_temp.bando_kept")
+        .execute(&mut *conn)
+        .await?;
+    found
+}
+
+/// [`live_overlaps`] once the kept parcels are in `bando_kept`.
+async fn kept_overlaps(
+    conn: &mut PgConnection,
+    stage: &str,
+    reject: bool,
+    tolerance_m2: f64,
+) -> Result<Vec<String>, sqlx::Error> {
+    for text in [
+        "CREATE INDEX ON pg_temp.bando_kept USING gist (geom_3857)",
+        "ANALYZE pg_temp.bando_kept",
+    ] {
+        sqlx::query(text).execute(&mut *conn).await?;
+    }
     let hits = format!(
         "hits AS (
             SELECT s.ctid AS row,
@@ -116,12 +157,8 @@ pub async fn live_overlaps(
                    ST_Area(ST_Intersection(s.geom, ST_Transform(l.geom, ST_SRID(s.geom)))) AS area
             FROM {stage} s
             CROSS JOIN LATERAL (SELECT ST_Transform(s.geom, 3857) AS g) m
-            JOIN land.parcels l ON l.geom_3857 && m.g AND ST_Intersects(l.geom_3857, m.g)
-            WHERE s.rejected IS NULL
-              AND NOT EXISTS (SELECT 1 FROM {stage} r
-                              WHERE r.rejected IS NULL AND r.commune_code = l.commune_code
-                                AND r.sheet_number = l.sheet_number
-                                AND r.parcel_number = l.parcel_number)),
+            JOIN pg_temp.bando_kept l ON l.geom_3857 && m.g AND ST_Intersects(l.geom_3857, m.g)
+            WHERE s.rejected IS NULL),
          over AS (SELECT * FROM hits WHERE area > $1)"
     );
     let (pairs, rows, examples): (i64, i64, Option<String>) = sqlx::query_as(&format!(
