@@ -118,15 +118,7 @@ pub async fn isolate(
     let fc = water_isolation(&state.networks, at, &failed, disclosure)
         .await
         .map_err(trace_error)?;
-    let mut r = Json(fc).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/geo+json"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    vary(reader.is_signed_in(), &mut r);
-    Ok(r)
+    Ok(geojson(fc, Some(reader.is_signed_in())))
 }
 
 /// `GET /networks/water/upstream?point=LON,LAT` (or `pipe=ID&at=F`): the way from the nearest
@@ -173,6 +165,12 @@ async fn trace(
     let fc = water_trace(&state.networks, at, direction, disclosure)
         .await
         .map_err(trace_error)?;
+    Ok(geojson(fc, Some(reader.is_signed_in())))
+}
+
+/// A trace's answer: GeoJSON, revalidated on every use; `per_reader` (signed in or not) when
+/// what it shows depends on the reader.
+fn geojson(fc: impl serde::Serialize, per_reader: Option<bool>) -> Response {
     let mut r = Json(fc).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -180,8 +178,10 @@ async fn trace(
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    vary(reader.is_signed_in(), &mut r);
-    Ok(r)
+    if let Some(signed_in) = per_reader {
+        vary(signed_in, &mut r);
+    }
+    r
 }
 
 fn lon_lat(point: &str) -> Result<(f64, f64), AppError> {
@@ -220,14 +220,7 @@ pub async fn outage(
         _ => return Err(AppError::BadRequest(ONE.into())),
     };
     let fc = power_outage(&state.power, at).await.map_err(trace_error)?;
-    let mut r = Json(fc).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/geo+json"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+    Ok(geojson(fc, None))
 }
 
 /// `GET /networks/water/check`: the quality report of the live water network (dangles,
@@ -262,15 +255,7 @@ pub async fn check(
     let fc = utilities::network::check::report_geojson(state.networks.pool(), &net, &report)
         .await
         .map_err(|e| trace_error(TraceError::Load(e)))?;
-    let mut r = Json(fc).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/geo+json"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    vary(true, &mut r);
-    Ok(r)
+    Ok(geojson(fc, Some(true)))
 }
 
 /// The OpenAPI paths of `/networks`.

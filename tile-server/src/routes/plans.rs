@@ -233,6 +233,20 @@ struct ApproveBody {
     valid_until: Option<String>,
 }
 
+/// The signed-in administrator who may change a plan's status (401 without a token, 403
+/// without the role; `verb`: what is done to plans).
+fn administrator<'a>(reader: &'a Reader, verb: &str) -> Result<&'a auth::Principal, AppError> {
+    let Some(principal) = &reader.principal else {
+        return Err(AppError::Unauthenticated(auth::AuthError::Missing));
+    };
+    if !principal.has_role(auth::Role::Admin) {
+        return Err(AppError::Forbidden(format!(
+            "plans are {verb} by administrators (role admin)"
+        )));
+    }
+    Ok(principal)
+}
+
 fn day(v: Option<&String>) -> Result<Option<chrono::NaiveDate>, AppError> {
     v.map(|d| plans::parse_day(d).map_err(plan_error))
         .transpose()
@@ -248,14 +262,7 @@ pub async fn approve(
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let reader = reader?;
-    let Some(principal) = &reader.principal else {
-        return Err(AppError::Unauthenticated(auth::AuthError::Missing));
-    };
-    if !principal.has_role(auth::Role::Admin) {
-        return Err(AppError::Forbidden(
-            "plans are approved by administrators (role admin)".into(),
-        ));
-    }
+    let principal = administrator(&reader, "approved")?;
     let id = id_of(&id, "the plan")?;
     let b: ApproveBody = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
@@ -310,14 +317,7 @@ pub async fn withdraw(
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let reader = reader?;
-    let Some(principal) = &reader.principal else {
-        return Err(AppError::Unauthenticated(auth::AuthError::Missing));
-    };
-    if !principal.has_role(auth::Role::Admin) {
-        return Err(AppError::Forbidden(
-            "plans are withdrawn by administrators (role admin)".into(),
-        ));
-    }
+    let principal = administrator(&reader, "withdrawn")?;
     let id = id_of(&id, "the plan")?;
     let b: WithdrawBody = if body.is_empty() {
         WithdrawBody {
