@@ -12,7 +12,7 @@ run() {
 
 run cargo fmt --all -- --check
 run cargo clippy --workspace --all-targets --locked -- -D warnings
-run cargo test --workspace --locked
+run cargo test --workspace --locked --no-fail-fast
 run scripts/schemathesis.sh
 run scripts/clients.sh
 ./target/debug/bando --data-dir target/test-cluster db stop >/dev/null 2>&1 || true
