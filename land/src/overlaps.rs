@@ -5,10 +5,12 @@
 //! a digitising error, a duplicate, a shifted parcel — is reported when the two parcels share
 //! more than a tolerance area, measured in the projected metres of their TM-3 zone.
 //!
-//! [`OverlapDetector`] keeps each parcel as flat rings of whole millimetres from its group's
-//! origin (`[i32; 2]`, 8 bytes a vertex: half of `f64` pairs, which is what bounds an import's
-//! memory at a million parcels; cadastral coordinates are surveyed to the centimetre and the
-//! filter's snap distance is a centimetre) and its key in one string arena.
+//! [`OverlapDetector`] keeps each parcel as whole millimetres from its group's origin
+//! (cadastral coordinates are surveyed to the centimetre and the filter's snap distance is a
+//! centimetre), each vertex written as the varint difference from the previous one — 4–6 bytes
+//! a vertex where `[f64; 2]` takes 16: this storage is what bounds an import's memory at a
+//! million parcels. Parcels are numbered in the order added; the caller names them (no keys
+//! are kept here).
 //! [`OverlapDetector::finish`] then works one group (SRID) at a time: it packs the bounding
 //! boxes (in millimetres too) into a static Hilbert R-tree (`crate::packed`, the boxes sorted in
 //! place: no second copy), and each pair of parcels whose boxes meet is decoded to metres (each
@@ -46,6 +48,10 @@ pub const SNAP_TOLERANCE_M: f64 = 0.01;
 
 /// Collects parcels, then reports the pairs overlapping by more than a tolerance area.
 ///
+/// Parcels are known by their number, the order in which they were added (from 0; a parcel
+/// whose WKB is refused gets none): the caller keeps whatever names them, so the detector
+/// holds no keys.
+///
 /// ```
 /// use land::overlaps::OverlapDetector;
 ///
@@ -62,46 +68,53 @@ pub const SNAP_TOLERANCE_M: f64 = 0.01;
 /// }
 ///
 /// let mut detector = OverlapDetector::new(1.0);
-/// detector.add("25195/3/12", 9212, &square(500_000.0, 1_200_000.0, 10.0)).expect("valid WKB");
-/// detector.add("25195/3/13", 9212, &square(500_010.0, 1_200_000.0, 10.0)).expect("valid WKB");
-/// detector.add("25195/3/99", 9212, &square(500_008.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// let a = detector.add(9212, &square(500_000.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// let b = detector.add(9212, &square(500_010.0, 1_200_000.0, 10.0)).expect("valid WKB");
+/// let c = detector.add(9212, &square(500_008.0, 1_200_000.0, 10.0)).expect("valid WKB");
 /// let overlaps = detector.finish();
 /// assert_eq!(overlaps.len(), 2);
-/// assert_eq!(overlaps[0].b, "25195/3/99");
-/// assert!((overlaps[0].area_m2 - 80.0).abs() < 1e-6); // with 25195/3/13
-/// assert!((overlaps[1].area_m2 - 20.0).abs() < 1e-6); // with 25195/3/12
+/// assert_eq!((overlaps[0].a, overlaps[0].b), (b, c));
+/// assert!((overlaps[0].area_m2 - 80.0).abs() < 1e-6);
+/// assert_eq!((overlaps[1].a, overlaps[1].b), (a, c));
+/// assert!((overlaps[1].area_m2 - 20.0).abs() < 1e-6);
 /// ```
 #[derive(Debug, Clone)]
 pub struct OverlapDetector {
     tolerance_m2: f64,
-    /// All keys, one after the other.
-    keys: String,
-    /// Per parcel: end of its key in `keys`.
-    key_ends: Vec<u32>,
-    /// Per parcel: its group (SRID).
-    groups: Vec<i32>,
-    /// Per parcel: end of its polygons in `part_ends`.
-    parcel_ends: Vec<u32>,
-    /// Per polygon: end of its rings in `ring_ends` (the first ring is the exterior).
-    part_ends: Vec<u32>,
-    /// Per ring: end of its vertices in `coords` (not closed: the last vertex is not repeated).
-    ring_ends: Vec<u32>,
-    /// Every vertex, in millimetres from its group's origin. Exteriors run counter-clockwise,
-    /// holes clockwise.
-    coords: Vec<[i32; 2]>,
+    /// Per parcel: end of its encoding in `bytes`.
+    ends: Vec<u32>,
+    /// Runs of parcels of one group (SRID): (first parcel, group). A delivery comes file by
+    /// file, each in one zone, so there are a handful.
+    groups: Vec<(u32, i32)>,
+    /// Every parcel, encoded: varint counts (polygons; per polygon its rings; per ring its
+    /// vertices) and each vertex as zigzag varints of its millimetres from the previous one
+    /// (the first from its group's origin). Exteriors run counter-clockwise, holes clockwise,
+    /// rings are not closed. Neighbouring vertices of a parcel lie metres apart, so a vertex
+    /// takes 4–6 bytes instead of 8 (or 16 as `f64`): at a million parcels this storage is
+    /// what bounds an import's memory.
+    bytes: Vec<u8>,
     /// Per group (SRID): the origin of its millimetre grid (its first vertex, to the kilometre).
     origins: Vec<(i32, [f64; 2])>,
+    /// The parcel being read: vertices, ring ends, polygon ends (reused from one to the next).
+    reading: (Vec<[i32; 2]>, Vec<usize>, Vec<usize>),
 }
 
 /// Two parcels of the same group overlapping by more than the tolerance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overlap {
-    /// Key of the parcel added first.
-    pub a: String,
-    /// Key of the parcel added later.
-    pub b: String,
+    /// Number of the parcel added first.
+    pub a: u32,
+    /// Number of the parcel added later.
+    pub b: u32,
     /// Area of their intersection, in the square metres of their projection.
     pub area_m2: f64,
+}
+
+/// One step of a decoded parcel.
+enum Step {
+    Vertex([i32; 2]),
+    RingEnd,
+    PartEnd,
 }
 
 impl OverlapDetector {
@@ -109,50 +122,47 @@ impl OverlapDetector {
     pub fn new(tolerance_m2: f64) -> Self {
         Self {
             tolerance_m2,
-            keys: String::new(),
-            key_ends: Vec::new(),
+            ends: Vec::new(),
             groups: Vec::new(),
-            parcel_ends: Vec::new(),
-            part_ends: Vec::new(),
-            ring_ends: Vec::new(),
-            coords: Vec::new(),
+            bytes: Vec::new(),
             origins: Vec::new(),
+            reading: Default::default(),
         }
     }
 
-    /// Adds a parcel: `key` is how it is reported (e.g. "25195/3/12"), `group` separates
-    /// coordinate systems (the SRID: parcels in different zones are never compared), `wkb` is
-    /// ISO/OGC WKB of a Polygon or MultiPolygon (2D; Z and M, ISO or EWKB style, are read and
-    /// ignored, as is an EWKB SRID). Returns Err(reason) for unparsable WKB (the caller skips
-    /// the parcel; nothing is kept of it).
+    /// Adds a parcel and answers its number: `group` separates coordinate systems (the SRID:
+    /// parcels in different zones are never compared), `wkb` is ISO/OGC WKB of a Polygon or
+    /// MultiPolygon (2D; Z and M, ISO or EWKB style, are read and ignored, as is an EWKB
+    /// SRID). Returns Err(reason) for unparsable WKB (the caller skips the parcel; nothing is
+    /// kept of it, and it takes no number).
     ///
     /// Rings are cleaned on the way in: the closing vertex and repeated vertices are dropped,
     /// rings of fewer than three vertices or without area are dropped (a polygon whose exterior
     /// is dropped goes entirely), and rings are oriented with the interior on the left. A
     /// parcel left without any polygon is counted but never overlaps anything.
-    pub fn add(&mut self, key: &str, group: i32, wkb: &[u8]) -> Result<(), String> {
-        let marks = (
-            self.coords.len(),
-            self.ring_ends.len(),
-            self.part_ends.len(),
-        );
-        let parsed = self.read_wkb(wkb, group);
-        let key_end = u32::try_from(self.keys.len() + key.len())
-            .map_err(|_| "more than 4 GiB of parcel keys".to_string());
-        let parcel_end =
-            u32::try_from(self.part_ends.len()).map_err(|_| "more than 2³² polygons".to_string());
-        match (parsed, key_end, parcel_end) {
-            (Ok(()), Ok(key_end), Ok(parcel_end)) => {
-                self.keys.push_str(key);
-                self.key_ends.push(key_end);
-                self.groups.push(group);
-                self.parcel_ends.push(parcel_end);
-                Ok(())
+    pub fn add(&mut self, group: i32, wkb: &[u8]) -> Result<u32, String> {
+        let number = u32::try_from(self.ends.len()).map_err(|_| "more than 2³² parcels")?;
+        let mut reading = std::mem::take(&mut self.reading);
+        reading.0.clear();
+        reading.1.clear();
+        reading.2.clear();
+        let parsed = self.read_wkb(wkb, group, &mut reading);
+        let mark = self.bytes.len();
+        let stored = parsed.and_then(|()| {
+            self.encode(&reading);
+            u32::try_from(self.bytes.len()).map_err(|_| "more than 4 GiB of parcels".to_string())
+        });
+        self.reading = reading;
+        match stored {
+            Ok(end) => {
+                self.ends.push(end);
+                if self.groups.last().is_none_or(|&(_, g)| g != group) {
+                    self.groups.push((number, group));
+                }
+                Ok(number)
             }
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                self.coords.truncate(marks.0);
-                self.ring_ends.truncate(marks.1);
-                self.part_ends.truncate(marks.2);
+            Err(e) => {
+                self.bytes.truncate(mark);
                 Err(e)
             }
         }
@@ -160,15 +170,21 @@ impl OverlapDetector {
 
     /// Number of parcels added.
     pub fn len(&self) -> usize {
-        self.key_ends.len()
+        self.ends.len()
     }
 
     /// Whether no parcel was added.
     pub fn is_empty(&self) -> bool {
-        self.key_ends.is_empty()
+        self.ends.is_empty()
     }
 
-    /// All pairs overlapping by more than the tolerance, largest overlap first (ties by keys).
+    /// Bytes held for the parcels (their encoding and offsets), for reports and tests.
+    pub fn stored_bytes(&self) -> usize {
+        self.bytes.len() + 4 * self.ends.len()
+    }
+
+    /// All pairs overlapping by more than the tolerance, largest overlap first (ties by
+    /// numbers).
     pub fn finish(self) -> Vec<Overlap> {
         let started = std::time::Instant::now();
         let flagged = self.flagged();
@@ -186,11 +202,7 @@ impl OverlapDetector {
                     return None;
                 }
                 let area_m2 = intersection_area(&shape_a, &shape_b);
-                (area_m2 > self.tolerance_m2).then(|| Overlap {
-                    a: self.key(a as usize).to_string(),
-                    b: self.key(b as usize).to_string(),
-                    area_m2,
-                })
+                (area_m2 > self.tolerance_m2).then_some(Overlap { a, b, area_m2 })
             })
             .collect();
         overlaps.sort_by(|x, y| {
@@ -204,15 +216,26 @@ impl OverlapDetector {
 
     /// The pairs `(a, b)`, `a < b`, that the filter flags, one group (SRID) at a time.
     fn flagged(&self) -> Vec<(u32, u32)> {
-        let mut order: Vec<u32> = (0..self.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (self.groups[i as usize], i));
+        let mut groups: Vec<i32> = self.groups.iter().map(|&(_, g)| g).collect();
+        groups.sort_unstable();
+        groups.dedup();
         let mut flagged = Vec::new();
         let mut scratch = Scratch::default();
-        for members in order.chunk_by(|&x, &y| self.groups[x as usize] == self.groups[y as usize]) {
-            let items: Vec<(u32, crate::packed::IBox)> = members
+        for group in groups {
+            let items: Vec<(u32, crate::packed::IBox)> = self
+                .groups
                 .iter()
+                .enumerate()
+                .filter(|(_, &(_, g))| g == group)
+                .flat_map(|(run, &(first, _))| {
+                    let end = self
+                        .groups
+                        .get(run + 1)
+                        .map_or(self.ends.len() as u32, |&(next, _)| next);
+                    first..end
+                })
                 // Parcels whose boxes do not meet share no area.
-                .filter_map(|&i| self.bbox_mm(i as usize).map(|b| (i, b)))
+                .filter_map(|i| self.bbox_mm(i as usize).map(|b| (i, b)))
                 .collect();
             let tree = crate::packed::PackedTree::new(items);
             let (mut hits, mut stack) = (Vec::new(), Vec::new());
@@ -244,58 +267,69 @@ impl OverlapDetector {
 
     // ---------------------------------------------------------------- storage
 
-    fn key(&self, i: usize) -> &str {
-        &self.keys[span(&self.key_ends, i)]
+    /// Appends the parcel just read to `bytes`.
+    fn encode(&mut self, (coords, ring_ends, part_ends): &(Vec<[i32; 2]>, Vec<usize>, Vec<usize>)) {
+        let b = &mut self.bytes;
+        put_varint(b, part_ends.len() as u64);
+        let (mut ring, mut vertex) = (0, 0);
+        let mut previous = [0i32; 2];
+        for &part_end in part_ends {
+            put_varint(b, (part_end - ring) as u64);
+            for &ring_end in &ring_ends[ring..part_end] {
+                put_varint(b, (ring_end - vertex) as u64);
+                for p in &coords[vertex..ring_end] {
+                    for k in 0..2 {
+                        put_varint(b, zigzag(i64::from(p[k]) - i64::from(previous[k])));
+                    }
+                    previous = *p;
+                }
+                vertex = ring_end;
+            }
+            ring = part_end;
+        }
     }
 
-    /// The rings of parcel `i` (all its polygons), as indices into `ring_ends`.
-    fn ring_span(&self, i: usize) -> Range<usize> {
-        let parts = span(&self.parcel_ends, i);
-        let first = if parts.start == 0 {
-            0
-        } else {
-            self.part_ends[parts.start - 1] as usize
-        };
-        let last = if parts.end == 0 {
-            0
-        } else {
-            self.part_ends[parts.end - 1] as usize
-        };
-        first..last
-    }
-
-    /// The vertices of parcel `i` (millimetres), every ring one after the other.
-    fn vertices_mm(&self, i: usize) -> &[[i32; 2]] {
-        let rings = self.ring_span(i);
-        let first = if rings.start == 0 {
-            0
-        } else {
-            self.ring_ends[rings.start - 1] as usize
-        };
-        let last = if rings.end == 0 {
-            0
-        } else {
-            self.ring_ends[rings.end - 1] as usize
-        };
-        &self.coords[first..last]
+    /// Walks parcel `i`'s encoding: every vertex (millimetres from its group's origin), the
+    /// end of every ring and of every polygon.
+    fn decode(&self, i: usize, mut step: impl FnMut(Step)) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let mut at = start;
+        let mut previous = [0i64; 2];
+        let parts = take_varint(&self.bytes, &mut at);
+        for _ in 0..parts {
+            let rings = take_varint(&self.bytes, &mut at);
+            for _ in 0..rings {
+                let vertices = take_varint(&self.bytes, &mut at);
+                for _ in 0..vertices {
+                    for p in &mut previous {
+                        *p += unzigzag(take_varint(&self.bytes, &mut at));
+                    }
+                    // Stored from i32 values, so they fit.
+                    step(Step::Vertex([previous[0] as i32, previous[1] as i32]));
+                }
+                step(Step::RingEnd);
+            }
+            step(Step::PartEnd);
+        }
     }
 
     /// `[min x, min y, max x, max y]` in millimetres, or None for a parcel without geometry.
     fn bbox_mm(&self, i: usize) -> Option<[i32; 4]> {
-        let vertices = self.vertices_mm(i);
-        let first = vertices.first()?;
-        Some(
-            vertices
-                .iter()
-                .fold([first[0], first[1], first[0], first[1]], |b, p| {
-                    [
+        let mut bbox: Option<[i32; 4]> = None;
+        self.decode(i, |step| {
+            if let Step::Vertex(p) = step {
+                bbox = Some(match bbox {
+                    None => [p[0], p[1], p[0], p[1]],
+                    Some(b) => [
                         b[0].min(p[0]),
                         b[1].min(p[1]),
                         b[2].max(p[0]),
                         b[3].max(p[1]),
-                    ]
-                }),
-        )
+                    ],
+                });
+            }
+        });
+        bbox
     }
 
     /// Decodes parcel `i` into `out`, in metres from its group's origin (the filter and the
@@ -305,17 +339,13 @@ impl OverlapDetector {
         out.coords.clear();
         out.ring_ends.clear();
         out.part_ends.clear();
-        for part in span(&self.parcel_ends, i) {
-            for ring in span(&self.part_ends, part) {
-                out.coords.extend(
-                    self.coords[span(&self.ring_ends, ring)]
-                        .iter()
-                        .map(|p| [f64::from(p[0]) * 0.001, f64::from(p[1]) * 0.001]),
-                );
-                out.ring_ends.push(out.coords.len());
-            }
-            out.part_ends.push(out.ring_ends.len());
-        }
+        self.decode(i, |step| match step {
+            Step::Vertex(p) => out
+                .coords
+                .push([f64::from(p[0]) * 0.001, f64::from(p[1]) * 0.001]),
+            Step::RingEnd => out.ring_ends.push(out.coords.len()),
+            Step::PartEnd => out.part_ends.push(out.ring_ends.len()),
+        });
         let Some(first) = out.coords.first() else {
             return false;
         };
@@ -345,7 +375,8 @@ impl OverlapDetector {
 
     // ---------------------------------------------------------------- WKB
 
-    fn read_wkb(&mut self, wkb: &[u8], group: i32) -> Result<(), String> {
+    /// Reads a Polygon or MultiPolygon into `out` (vertices, ring ends, polygon ends).
+    fn read_wkb(&mut self, wkb: &[u8], group: i32, out: &mut Parsed) -> Result<(), String> {
         let mut r = Reader {
             bytes: wkb,
             pos: 0,
@@ -353,7 +384,7 @@ impl OverlapDetector {
         };
         let (kind, dims) = r.header()?;
         match kind {
-            3 => self.read_polygon(&mut r, dims, group)?,
+            3 => self.read_polygon(&mut r, dims, group, out)?,
             6 => {
                 let count = r.count(9)?;
                 for _ in 0..count {
@@ -363,7 +394,7 @@ impl OverlapDetector {
                             "a MultiPolygon member of WKB type {kind}, not a Polygon"
                         ));
                     }
-                    self.read_polygon(&mut r, dims, group)?;
+                    self.read_polygon(&mut r, dims, group, out)?;
                 }
             }
             other => {
@@ -381,12 +412,18 @@ impl OverlapDetector {
         Ok(())
     }
 
-    fn read_polygon(&mut self, r: &mut Reader<'_>, dims: usize, group: i32) -> Result<(), String> {
+    fn read_polygon(
+        &mut self,
+        r: &mut Reader<'_>,
+        dims: usize,
+        group: i32,
+        (coords, ring_ends, part_ends): &mut Parsed,
+    ) -> Result<(), String> {
         let rings = r.count(4)?;
         let mut exterior_kept = false;
         for ring in 0..rings {
             let points = r.count(8 * dims)?;
-            let start = self.coords.len();
+            let start = coords.len();
             for _ in 0..points {
                 let x = r.f64()?;
                 let y = r.f64()?;
@@ -406,39 +443,66 @@ impl OverlapDetector {
                     ));
                 }
                 let q = [qx as i32, qy as i32];
-                if self.coords.len() == start || self.coords[self.coords.len() - 1] != q {
-                    self.coords.push(q);
+                if coords.len() == start || coords[coords.len() - 1] != q {
+                    coords.push(q);
                 }
             }
-            if self.coords.len() > start + 1
-                && self.coords[start] == self.coords[self.coords.len() - 1]
-            {
-                self.coords.pop();
+            if coords.len() > start + 1 && coords[start] == coords[coords.len() - 1] {
+                coords.pop();
             }
             let is_exterior = ring == 0;
-            let area2 = twice_signed_area_mm(&self.coords[start..]);
+            let area2 = twice_signed_area_mm(&coords[start..]);
             // A hole is kept only inside a kept exterior; degenerate rings go.
-            if self.coords.len() - start < 3 || area2 == 0.0 || !(is_exterior || exterior_kept) {
-                self.coords.truncate(start);
+            if coords.len() - start < 3 || area2 == 0.0 || !(is_exterior || exterior_kept) {
+                coords.truncate(start);
                 continue;
             }
             if (area2 > 0.0) != is_exterior {
-                self.coords[start..].reverse();
+                coords[start..].reverse();
             }
             exterior_kept = true;
-            self.ring_ends.push(
-                u32::try_from(self.coords.len())
-                    .map_err(|_| "more than 2³² vertices".to_string())?,
-            );
+            ring_ends.push(coords.len());
         }
         if exterior_kept {
-            self.part_ends.push(
-                u32::try_from(self.ring_ends.len())
-                    .map_err(|_| "more than 2³² rings".to_string())?,
-            );
+            part_ends.push(ring_ends.len());
         }
         Ok(())
     }
+}
+
+/// A parcel as read from WKB: vertices (millimetres), ring ends, polygon ends.
+type Parsed = (Vec<[i32; 2]>, Vec<usize>, Vec<usize>);
+
+/// Zigzag: small magnitudes of either sign become small unsigned numbers.
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// LEB128: seven bits a byte, low first.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a varint that `put_varint` wrote at `at`.
+fn take_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    while let Some(&byte) = bytes.get(*at) {
+        *at += 1;
+        v |= u64::from(byte & 0x7F) << shift;
+        if byte < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    v
 }
 
 /// A parcel decoded for the filter: metres from its group's origin.
@@ -609,12 +673,6 @@ struct Scratch {
     edges: Vec<([f64; 2], [f64; 2])>,
     /// Cut parameters along an edge (test 4).
     cuts: Vec<f64>,
-}
-
-/// Range of item `i` in a list of end offsets.
-fn span(ends: &[u32], i: usize) -> Range<usize> {
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    start..ends[i] as usize
 }
 
 /// Directed edges of closed rings stored without their closing vertex.
@@ -856,6 +914,71 @@ mod tests {
         d.add(key, group, wkb).expect("valid WKB");
     }
 
+    // The tests name their parcels; the detector numbers them.
+    type OverlapDetector = Named;
+
+    struct Named {
+        inner: super::OverlapDetector,
+        names: Vec<String>,
+    }
+
+    #[derive(Debug)]
+    struct NamedOverlap {
+        a: String,
+        b: String,
+        area_m2: f64,
+    }
+
+    impl Named {
+        fn new(tolerance_m2: f64) -> Self {
+            Named {
+                inner: super::OverlapDetector::new(tolerance_m2),
+                names: Vec::new(),
+            }
+        }
+
+        fn add(&mut self, key: &str, group: i32, wkb: &[u8]) -> Result<u32, String> {
+            let n = self.inner.add(group, wkb)?;
+            assert_eq!(
+                n as usize,
+                self.names.len(),
+                "parcels are numbered in order"
+            );
+            self.names.push(key.to_string());
+            Ok(n)
+        }
+
+        fn len(&self) -> usize {
+            self.inner.len()
+        }
+
+        fn flagged(&self) -> Vec<(u32, u32)> {
+            self.inner.flagged()
+        }
+
+        /// Largest first, ties by names (the detector breaks them by number).
+        fn finish(self) -> Vec<NamedOverlap> {
+            let names = self.names;
+            let mut found: Vec<NamedOverlap> = self
+                .inner
+                .finish()
+                .into_iter()
+                .map(|o| NamedOverlap {
+                    a: names[o.a as usize].clone(),
+                    b: names[o.b as usize].clone(),
+                    area_m2: o.area_m2,
+                })
+                .collect();
+            found.sort_by(|x, y| {
+                y.area_m2
+                    .total_cmp(&x.area_m2)
+                    .then_with(|| x.a.cmp(&y.a))
+                    .then_with(|| x.b.cmp(&y.b))
+            });
+            found
+        }
+    }
+
     fn grid(n: usize) -> OverlapDetector {
         let mut d = OverlapDetector::new(1.0);
         for i in 0..n {
@@ -866,7 +989,7 @@ mod tests {
         d
     }
 
-    fn pairs(overlaps: &[Overlap]) -> Vec<(&str, &str, f64)> {
+    fn pairs(overlaps: &[NamedOverlap]) -> Vec<(&str, &str, f64)> {
         overlaps
             .iter()
             .map(|o| (o.a.as_str(), o.b.as_str(), (o.area_m2 * 1e6).round() / 1e6))
@@ -1229,10 +1352,14 @@ mod tests {
             assert!(d.add(what, 1, &wkb).is_err(), "{what} accepted");
         }
         assert_eq!(d.len(), 0);
-        assert!(d.coords.is_empty() && d.ring_ends.is_empty() && d.part_ends.is_empty());
+        assert!(d.inner.bytes.is_empty() && d.inner.ends.is_empty());
         add(&mut d, "good", 1, &good);
         assert_eq!(d.len(), 1);
-        assert_eq!(d.vertices_mm(0).len(), 4);
+        let mut vertices = 0;
+        d.inner.decode(0, |step| {
+            vertices += usize::from(matches!(step, Step::Vertex(_)))
+        });
+        assert_eq!(vertices, 4);
     }
 
     /// A tiny deterministic generator (no `rand` in the tree).
@@ -1317,6 +1444,11 @@ mod tests {
             "partition pairs flagged"
         );
         let parcels = d.len();
+        println!(
+            "storage: {:.1} MB, {:.1} bytes a parcel",
+            d.inner.stored_bytes() as f64 / 1e6,
+            d.inner.stored_bytes() as f64 / parcels as f64
+        );
         let finish_started = std::time::Instant::now();
         let overlaps = d.finish();
         let finish_time = finish_started.elapsed();

@@ -10,23 +10,6 @@ use sqlx::PgConnection;
 /// Relative difference between declared and measured area reported as a mismatch.
 pub const AREA_MISMATCH_RATIO: f64 = 0.05;
 
-/// A parcel's identity for reports: `commune/sheet/parcel`, from canonical values in the order of
-/// [`crate::tables::PARCELS`].
-pub fn identity(values: &[gis_core::bulk::Value]) -> String {
-    use gis_core::bulk::Value;
-    let part = |v: Option<&Value>| match v {
-        Some(Value::Text(t)) => t.clone(),
-        Some(Value::Integer(i)) => i.to_string(),
-        _ => "?".to_string(),
-    };
-    format!(
-        "{}/{}/{}",
-        part(values.first()),
-        part(values.get(1)),
-        part(values.get(2))
-    )
-}
-
 /// Findings on the staged parcels (rows of `stage` with `rejected IS NULL`), as sentences.
 /// Overlaps are `overlaps` when the in-memory detector saw every parcel (projected deliveries:
 /// seconds for a million parcels; it was given `tolerance_m2` too); otherwise they are
@@ -34,7 +17,7 @@ pub fn identity(values: &[gis_core::bulk::Value]) -> String {
 pub async fn stage_findings(
     conn: &mut PgConnection,
     stage: &str,
-    overlaps: Option<Vec<crate::overlaps::Overlap>>,
+    overlaps: Option<Vec<StagedOverlap>>,
     tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
@@ -42,10 +25,22 @@ pub async fn stage_findings(
     match overlaps {
         Some(overlaps) => {
             if !overlaps.is_empty() {
-                let examples: Vec<String> = overlaps
+                let examples = &overlaps[..overlaps.len().min(5)];
+                let names = staged_names(
+                    conn,
+                    &stage,
+                    examples.iter().flat_map(|o| [o.a, o.b]).collect(),
+                )
+                .await?;
+                let name = |place: &(i32, i64)| {
+                    names
+                        .get(place)
+                        .cloned()
+                        .unwrap_or_else(|| format!("feature {} of file {}", place.1, place.0))
+                };
+                let examples: Vec<String> = examples
                     .iter()
-                    .take(5)
-                    .map(|o| format!("{} × {} ({:.1} m²)", o.a, o.b, o.area_m2))
+                    .map(|o| format!("{} × {} ({:.1} m²)", name(&o.a), name(&o.b), o.area_m2))
                     .collect();
                 findings.push(format!(
                     "{} pairs of parcels overlap by more than {tolerance_m2} m² (largest: {})",
@@ -58,6 +53,43 @@ pub async fn stage_findings(
     }
     findings.extend(area_mismatches(conn, &stage).await?);
     Ok(findings)
+}
+
+/// Two delivered parcels overlapping, named by their place in the delivery (file, feature
+/// index), as the in-memory check found them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedOverlap {
+    /// The parcel staged first.
+    pub a: (i32, i64),
+    /// The parcel staged later.
+    pub b: (i32, i64),
+    /// Area of their intersection, m².
+    pub area_m2: f64,
+}
+
+/// The identities (commune/sheet/number) of a few staged rows, by their place in the delivery
+/// (the in-memory check keeps no names: a million of them would be ~20 MB).
+async fn staged_names(
+    conn: &mut PgConnection,
+    stage: &str,
+    places: Vec<(i32, i64)>,
+) -> Result<std::collections::HashMap<(i32, i64), String>, sqlx::Error> {
+    let (files, indexes): (Vec<i32>, Vec<i64>) = places.into_iter().unzip();
+    let rows: Vec<(i32, i64, String)> = sqlx::query_as(&format!(
+        "SELECT s.__file, s.__index,
+                concat_ws('/', s.commune_code, s.sheet_number, s.parcel_number)
+         FROM {stage} s
+         JOIN unnest($1::int[], $2::bigint[]) AS p(file, index)
+           ON s.__file = p.file AND s.__index = p.index"
+    ))
+    .bind(&files)
+    .bind(&indexes)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(file, index, name)| ((file, index), name))
+        .collect())
 }
 
 /// The same check in PostGIS, for deliveries in a geographic CRS (small ones in practice).

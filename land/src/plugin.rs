@@ -113,6 +113,7 @@ impl LayerHooks for ParcelHooks {
             .unwrap_or(crate::edit::OVERLAP_TOLERANCE_M2);
         Some(Box::new(ParcelChecks {
             detector: Some(crate::overlaps::OverlapDetector::new(tolerance_m2)),
+            places: Vec::new(),
             tolerance_m2,
             // An upsert leaves the live parcels it does not replace: the delivery must not
             // overlap them either.
@@ -144,6 +145,10 @@ impl LayerHooks for ParcelHooks {
 /// is not a native zone sends the whole check to PostGIS instead.
 struct ParcelChecks {
     detector: Option<crate::overlaps::OverlapDetector>,
+    /// Where the detector's parcels are in the delivery, as runs of (first number, file, first
+    /// feature index): a file's features come one after the other, so a handful of runs name a
+    /// million parcels (rejected features start a new run).
+    places: Vec<(u32, i32, i64)>,
     /// Largest overlap reported as none, m².
     tolerance_m2: f64,
     /// Compare with the live parcels the delivery keeps (upsert); `true`: reject overlapping
@@ -161,7 +166,14 @@ impl ImportChecks for ParcelChecks {
         }
         if let Some(detector) = self.detector.as_mut() {
             // Unparsable geometry is rejected later by PostGIS with its own reason.
-            let _ = detector.add(&crate::parcels::identity(&row.values), row.srid, &row.wkb);
+            if let Ok(n) = detector.add(row.srid, &row.wkb) {
+                let follows = self.places.last().is_some_and(|&(first, file, index)| {
+                    file == row.file && index + i64::from(n - first) == row.index
+                });
+                if !follows {
+                    self.places.push((n, row.file, row.index));
+                }
+            }
         }
     }
 
@@ -195,10 +207,44 @@ impl ImportChecks for ParcelChecks {
                 (None, Some(detector)) => Some(detector.finish()),
                 (None, None) => None,
             };
+            let overlaps = overlaps.map(|found| {
+                found
+                    .into_iter()
+                    .map(|o| crate::parcels::StagedOverlap {
+                        a: place(&self.places, o.a),
+                        b: place(&self.places, o.b),
+                        area_m2: o.area_m2,
+                    })
+                    .collect()
+            });
             findings.extend(
                 crate::parcels::stage_findings(conn, stage, overlaps, self.tolerance_m2).await?,
             );
             Ok(findings)
         })
+    }
+}
+
+/// The staged row (file, feature index) of the detector's parcel `n`.
+fn place(places: &[(u32, i32, i64)], n: u32) -> (i32, i64) {
+    let run = places.partition_point(|&(first, _, _)| first <= n);
+    match run.checked_sub(1).and_then(|r| places.get(r)) {
+        Some(&(first, file, index)) => (file, index + i64::from(n - first)),
+        // Every number the detector gives out is recorded in a run.
+        None => (-1, -1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn detector_numbers_map_back_to_staged_rows_across_files_and_rejects() {
+        // File 0: features 0–2; feature 3 rejected before staging; 4–5; then file 1 from 0.
+        let places = [(0, 0, 0), (3, 0, 4), (5, 1, 0)];
+        let got: Vec<(i32, i64)> = (0..7).map(|n| super::place(&places, n)).collect();
+        assert_eq!(
+            got,
+            vec![(0, 0), (0, 1), (0, 2), (0, 4), (0, 5), (1, 0), (1, 1)]
+        );
     }
 }
