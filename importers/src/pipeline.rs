@@ -296,6 +296,9 @@ pub async fn import(
         reports.push(report);
     }
     progress.finish(read);
+    // What reading freed (GDAL's buffers, each feature's values) goes back before the owner's
+    // checks build their index: the import's peak.
+    gis_core::memory::release_freed();
     if let Some(checks) = checks.as_mut() {
         checks.rows_done();
     }
