@@ -13,7 +13,8 @@
 //!   loaded) and overlapping no neighbour by more than [`Tolerances::overlap_m2`] (configurable,
 //!   [`OVERLAP_TOLERANCE_M2`] by default); opening no gap narrower than
 //!   [`Tolerances::sliver_m`] ([`SLIVER_WIDTH_M`] by default) along a boundary it shared before
-//!   the write ([`check_gap`]; the gap is the 422's `part`); the neighbours whose edges its
+//!   the write ([`check_gap`]: a piece of the ground it gave up, along a neighbour, narrower
+//!   than that everywhere; the gap is the 422's `part`); the neighbours whose edges its
 //!   vertices landed on get those vertices ([`crate::snap::share`], shape unchanged, a version
 //!   each, reported in [`Saved::neighbours`]); the area is the
 //!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
@@ -592,12 +593,13 @@ async fn snapped_geometry(
 }
 
 /// The gap rule: parcel `id` as written may not open a gap narrower than
-/// [`Tolerances::sliver_m`] between itself and a neighbour it shared a boundary with as
-/// `old` (its WKB before the write, same SRID). Shared: at least [`crate::lineage::MIN_SHARED_M`]
-/// of boundary within the snapping tolerance. The gap is what a closing (a buffer out then in
-/// by half the width, in the TM-3 zone) of the two parcels adds between them, inside the old
-/// parcel (the ground it gave up); pieces under (width/2)² m² are the closing's rounding at
-/// corners, not gaps.
+/// [`Tolerances::sliver_m`] between itself and a neighbour it shared a boundary with as `old`
+/// (its WKB before the write, same SRID). The gaps are the pieces of the ground the parcel
+/// gave up (`old` minus the parcel as written minus every other living parcel), in its TM-3
+/// zone, lying along a neighbour for at least [`crate::lineage::MIN_SHARED_M`] (within the
+/// snapping tolerance); a piece is a sliver when it is narrower than the width everywhere (its
+/// largest inscribed circle is), so a wide gap tapering to a point at its ends is deliberate,
+/// not a sliver. Pieces under (width/2)² m² are round-off, not gaps.
 pub(crate) async fn check_gap(
     conn: &mut PgConnection,
     id: i64,
@@ -615,21 +617,21 @@ pub(crate) async fn check_gap(
                     FROM p, o, land.parcels n
                     WHERE n.id <> $1
                       AND n.geom_3857 && ST_Expand(ST_Transform(o.g, 3857), $4 * 4)
-                      AND ST_DWithin(ST_Transform(n.geom, p.s), o.g, $4)
-                      AND ST_Length(ST_Intersection(ST_Boundary(o.g),
-                              ST_Buffer(ST_Boundary(ST_Transform(n.geom, p.s)), $4))) >= $5),
-              gap AS (SELECT n.sheet_number, n.parcel_number,
-                             (ST_Dump(ST_Intersection(ST_Difference(
-                                 ST_Buffer(ST_Buffer(ST_Union(p.geom, n.g), $3 / 2), -$3 / 2),
-                                 ST_Union(p.geom, n.g)), o.g))).geom AS g
-                      FROM p, o, n)
-         SELECT sheet_number, parcel_number, sum(ST_Area(g)),
-                2 * max((ST_MaximumInscribedCircle(g)).radius),
-                ST_AsGeoJSON(ST_Transform(ST_Collect(g), 4326), 7)::json
-         FROM gap
-         WHERE ST_Area(g) >= ($3 / 2) ^ 2
-         GROUP BY sheet_number, parcel_number
-         ORDER BY 3 DESC LIMIT 1",
+                      AND ST_DWithin(ST_Transform(n.geom, p.s), o.g, $4)),
+              given AS (SELECT (ST_Dump(ST_Difference(ST_Difference(o.g, p.geom),
+                                   coalesce((SELECT ST_Union(g) FROM n),
+                                            ST_SetSRID('POLYGON EMPTY'::geometry, p.s))))).geom AS g
+                        FROM p, o),
+              gap AS (SELECT given.g, ST_Area(given.g) AS area,
+                             2 * (ST_MaximumInscribedCircle(given.g)).radius AS width
+                      FROM given
+                      WHERE ST_Area(given.g) >= ($3 / 2) ^ 2)
+         SELECT n.sheet_number, n.parcel_number, gap.area, gap.width,
+                ST_AsGeoJSON(ST_Transform(gap.g, 4326), 7)::json
+         FROM gap JOIN n ON ST_DWithin(gap.g, n.g, $4)
+              AND ST_Length(ST_Intersection(ST_Boundary(gap.g), ST_Buffer(ST_Boundary(n.g), $4))) >= $5
+         WHERE gap.width < $3
+         ORDER BY gap.area DESC, n.parcel_number LIMIT 1",
     )
     .bind(id)
     .bind(old)

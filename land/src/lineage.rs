@@ -535,9 +535,10 @@ async fn merge_once(
 }
 
 /// A merge's gap rule: the union `geom` (hex EWKB, the parents snapped together) may not
-/// keep a gap between two parents narrower than [`Tolerances::sliver_m`] — what a closing by
-/// that width adds to the union, touching two parents or more; pieces under (width/2)² m² are
-/// the closing's rounding at corners.
+/// keep a gap between two parents narrower than [`Tolerances::sliver_m`] everywhere (its
+/// largest inscribed circle is): a piece of the union's convex hull outside the union (a hole
+/// or a notch) within the snapping tolerance of two parents or more. A wider gap, or one
+/// tapering from a wide opening, is deliberate. Pieces under (width/2)² m² are round-off.
 async fn merge_gap(
     conn: &mut PgConnection,
     ids: &[i64],
@@ -550,15 +551,16 @@ async fn merge_gap(
     }
     let gap: Option<(f64, f64, Option<Value>)> = sqlx::query_as(
         "WITH u AS (SELECT $2::geometry AS u),
-              piece AS (SELECT (ST_Dump(ST_Difference(ST_Buffer(ST_Buffer(u, $3 / 2), -$3 / 2), u))).geom AS g
-                        FROM u)
-         SELECT sum(ST_Area(g)), 2 * max((ST_MaximumInscribedCircle(g)).radius),
-                ST_AsGeoJSON(ST_Transform(ST_Collect(g), 4326), 7)::json
-         FROM piece
-         WHERE ST_Area(g) >= ($3 / 2) ^ 2
-           AND (SELECT count(*) FROM land.parcels p
-                WHERE p.id = ANY($1)
-                  AND ST_DWithin(ST_Transform(p.geom, ST_SRID(g)), g, $4)) >= 2
+              piece AS (SELECT (ST_Dump(ST_Difference(ST_ConvexHull(u), u))).geom AS g FROM u),
+              gap AS (SELECT g, ST_Area(g) AS area, 2 * (ST_MaximumInscribedCircle(g)).radius AS width
+                      FROM piece
+                      WHERE ST_Area(g) >= ($3 / 2) ^ 2
+                        AND (SELECT count(*) FROM land.parcels p
+                             WHERE p.id = ANY($1)
+                               AND ST_DWithin(ST_Transform(p.geom, ST_SRID(g)), g, $4)) >= 2)
+         SELECT sum(area), max(width), ST_AsGeoJSON(ST_Transform(ST_Collect(g), 4326), 7)::json
+         FROM gap
+         WHERE width < $3
          HAVING count(*) > 0",
     )
     .bind(ids)
