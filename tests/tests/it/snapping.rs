@@ -418,6 +418,42 @@ async fn an_edit_opening_a_sliver_gap_along_a_shared_boundary_is_refused() {
     );
     assert_eq!(tests::fixtures::row_text(&db, id).await, before_1);
 
+    // Its north-west corner 1 m back (a triangle tapering to nothing at the south-west
+    // corner, up to 1 m wide): deliberate, though narrower than 0.3 m near its tip — a gap is
+    // a sliver only when it is that narrow everywhere. Stored.
+    let p50 = id_of(&db, 50).await;
+    let (p1_se, p1_ne) = (
+        corner(&db, 1, 106.88318, 11.535).await,
+        corner(&db, 1, 106.88318, 11.53518).await,
+    );
+    let (p2_sw, p2_nw) = (
+        corner(&db, 2, 106.8832, 11.535).await,
+        corner(&db, 2, 106.8832, 11.53518).await,
+    );
+    let tapering = crs84(
+        &db,
+        &[
+            p1_se,
+            shifted(p2_sw, -0.2),
+            shifted(p2_nw, -0.2),
+            shifted(p1_ne, 1.0),
+        ],
+    )
+    .await;
+    let tag50 = tag(&app, &officer, p50).await;
+    let r = write(
+        &app,
+        Method::PATCH,
+        &format!("/collections/parcels/items/{p50}"),
+        &officer,
+        Some(tag50.as_str()),
+        Some(json!({"geometry": tapering})),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let (_, shared, distance) = between(&db, 50, 1).await;
+    assert!(shared < 0.01 && distance == 0.0, "{shared} {distance}");
+
     // 50 cm back is a deliberate gap (a path): stored.
     let (db, app, issuer, _dir) = Parcels::new().await.parts();
     let officer = tests::fixtures::officer(&issuer);
