@@ -910,7 +910,7 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
                 "begin_lifespan": {"type": "string", "format": "date-time"},
                 "end_lifespan": {"type": "string", "format": "date-time", "nullable": true},
                 "editor": {"type": "string"}, "reason": {"type": "string"}, "document": {"type": "string"}}}}}}}});
-    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first; `snapped`: what snapping the children to the parcels around them moved",
+    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first; `snapped`: what snapping the children to the parcels around them moved, and in `neighbours` the parcels given their vertices (new ETags)",
         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "Bando-Snapped": snapped_count.clone()},
         "content": {"application/json": {"schema": {"type": "object", "required": ["operation", "parents", "children"], "properties": {
             "operation": {"type": "string", "enum": ["split", "merge"]},
@@ -932,14 +932,14 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
             "summary": "Create a feature (OGC API – Features Part 4); the server assigns its id",
             "tags": ["Edit"], "security": secured.clone(), "parameters": params(vec![]),
             "requestBody": feature_body.clone(),
-            "responses": with(refusals(false), "201", json!({"description": "Created; when snapping moved vertices, the body lists them",
+            "responses": with(refusals(false), "201", json!({"description": "Created; when snapping moved vertices or gave neighbours vertices, the body lists them (the neighbours with their new ETags)",
                 "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": etag.clone(),
                     "Bando-Snapped": snapped_count.clone()},
                 "content": {"application/geo+json": {"schema": snapped.clone()}}})),
         }}));
-        let saved = json!({"description": "Saved (nothing snapped)",
+        let saved = json!({"description": "Saved (nothing snapped, no neighbour given vertices)",
             "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()}});
-        let saved_snapped = json!({"description": "Saved, and snapping to the neighbours moved the vertices listed",
+        let saved_snapped = json!({"description": "Saved, and snapping to the neighbours moved the vertices listed, or gave the neighbours in `neighbours` the vertices lying on their edges (their new ETags there)",
             "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()},
             "content": {"application/geo+json": {"schema": snapped.clone()}}});
         let updated = with(with(refusals(true), "204", saved), "200", saved_snapped);
