@@ -13,9 +13,9 @@
 //!   loaded) and overlapping no neighbour by more than [`Tolerances::overlap_m2`] (configurable,
 //!   [`OVERLAP_TOLERANCE_M2`] by default); opening no gap narrower than
 //!   [`Tolerances::sliver_m`] ([`SLIVER_WIDTH_M`] by default) along a boundary it shared before
-//!   the write ([`check_gap`]: a piece of the ground it gave up, along a neighbour, narrower
+//!   the write (`check_gap`: a piece of the ground it gave up, along a neighbour, narrower
 //!   than that everywhere; the gap is the 422's `part`); the neighbours whose edges its
-//!   vertices landed on get those vertices ([`crate::snap::share`], shape unchanged, a version
+//!   vertices landed on get those vertices (`snap::share`, shape unchanged, a version
 //!   each, reported in [`Saved::neighbours`]); the area is the
 //!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
 //!   day of the edit (TT 27/2018 before 2024-08-01, TT 08/2024 after); identity columns change

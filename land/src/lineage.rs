@@ -64,7 +64,7 @@ pub struct Child {
     pub area_m2: f64,
     /// What snapping to the neighbours outside the operation moved ([`crate::snap`]).
     pub snapped: Vec<crate::snap::Snapped>,
-    /// The neighbours that got its vertices lying on their edges ([`crate::snap::share`]).
+    /// The neighbours that got its vertices lying on their edges (`snap::share`).
     pub neighbours: Vec<crate::snap::Shared>,
 }
 

@@ -24,7 +24,7 @@
 //! **Shared, not just coincident**: a vertex put on a neighbour's *edge* (2.) lies on it only
 //! to the last bit of a double; so that the stretch the two parcels share is the same vertices
 //! in both, that vertex is also inserted into the neighbour's edge ([`snap_sharing`] says
-//! where, [`insert_on_edges`] does it, [`share`] stores it in the write's transaction). The
+//! where, [`insert_on_edges`] does it, `share` stores it in the write's transaction). The
 //! neighbour's shape does not change (by at most 1e-9 m, checked); it gets a version saying
 //! so, its tiles are dropped, and the answer lists it ([`Shared`]). Only neighbours in the
 //! writer's communes and in the written parcel's own TM-3 zone get vertices (a neighbour in
