@@ -4,7 +4,12 @@
 # rule and the history version in the same SERIALIZABLE transaction), by one writer and by 16
 # writers at once on 16 distinct parcels, against the sample data (20,000 parcels). Each wrk
 # thread holds one parcel and sends each write with the ETag the previous answer gave
-# (bench/wrk-edit.lua). Prints Markdown rows: writes/s, p50, p99, non-2xx answers.
+# (bench/wrk-edit.lua). Prints Markdown rows: writes/s, p50, p99, non-2xx answers. Then the
+# same at 1 and 8 writers for vertex edits (EDIT_KIND=geometry in the Lua script): each write
+# PATCHes the parcel's geometry with its first vertex moved 1 m towards the centre, then
+# back, so every geometry rule runs — snapping to the neighbours (with the shared vertices), the
+# overlap and the gap rules (a gap tapering from 1 m is deliberate) — on a parcel that has
+# neighbours; the difference with the first table is what the geometry rules cost.
 #
 #   bench/edit.sh [SECONDS_PER_RUN]     default 15; BANDO=path/to/bando to bench another build
 set -euo pipefail
@@ -49,6 +54,41 @@ echo "| writers | writes/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|"
 for writers in 1 16; do
   out=$(wrk -t"$writers" -c"$writers" -d"${secs}s" --timeout 30s --latency -s bench/wrk-edit.lua "http://127.0.0.1:$port")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  why=$(awk '/^refused/ {printf "%s%s %s", sep, $2, $3; sep=", "}' <<<"$out" | tr -d ':')
+  echo "| $writers | $rps | $p50 | $p99 | ${bad:-0}${why:+ ($why)} |"
+done
+# Vertex edits: 8 parcels of the commune with neighbours (another parcel within 5 cm), each
+# with its geometry as stored (A) and with its first vertex moved 1 m towards its centroid in
+# its TM-3 zone (B).
+psql "$url" -At -F$'\t' -c "
+  WITH c AS (SELECT p.id, p.geom FROM land.parcels p
+             WHERE p.commune_code = '25195' AND ST_NumGeometries(p.geom) = 1
+               AND ST_NumInteriorRings(ST_GeometryN(p.geom, 1)) = 0
+               AND EXISTS (SELECT 1 FROM land.parcels n WHERE n.id <> p.id
+                           AND n.geom_3857 && ST_Expand(p.geom_3857, 1) AND ST_DWithin(n.geom, p.geom, 0.05))),
+       pick AS (SELECT id, geom, ntile(8) OVER (ORDER BY id) AS part FROM c),
+       one AS (SELECT DISTINCT ON (part) id, geom FROM pick ORDER BY part, id),
+       moved AS (SELECT id, geom, ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1) AS v,
+                        ST_Centroid(geom) AS c FROM one)
+  SELECT id, ST_AsGeoJSON(ST_Transform(geom, 4326), 9),
+         ST_AsGeoJSON(ST_Transform(ST_SetPoint(ST_SetPoint(ST_ExteriorRing(ST_GeometryN(geom, 1)), 0,
+                 ST_Translate(v, (ST_X(c) - ST_X(v)) / ST_Distance(v, c), (ST_Y(c) - ST_Y(v)) / ST_Distance(v, c))),
+               -1, ST_Translate(v, (ST_X(c) - ST_X(v)) / ST_Distance(v, c), (ST_Y(c) - ST_Y(v)) / ST_Distance(v, c))), 4326), 9)
+  FROM moved" |
+  # The moved ring as a Polygon: ST_SetPoint works on the ring (a LineString).
+  sed -E 's/\{"type":"LineString","coordinates":(\[.*\])\}$/{"type":"Polygon","coordinates":[\1]}/' >"$work/shapes.txt"
+[[ $(wc -l <"$work/shapes.txt") -eq 8 ]] || { echo "fewer than 8 parcels with neighbours in commune 25195" >&2; exit 1; }
+echo
+echo "Vertex edits (geometry PATCH, every geometry rule):"
+echo
+echo "| writers | writes/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+for writers in 1 8; do
+  out=$(EDIT_KIND=geometry EDIT_IDS=$work/shapes.txt wrk -t"$writers" -c"$writers" -d"${secs}s" --timeout 30s --latency -s bench/wrk-edit.lua "http://127.0.0.1:$port")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

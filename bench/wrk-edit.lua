@@ -3,6 +3,10 @@
 -- ETag the previous answer gave (the first one reads it with a GET). The parcel ids come from
 -- the file given after `--` (one per line), the token from BANDO_BEARER. Any answer other than
 -- 200/204 is counted by wrk as non-2xx and makes the thread read the tag again.
+-- With EDIT_KIND=geometry each line is `id<TAB>geometry A<TAB>geometry B` (CRS84 GeoJSON) and
+-- each thread PATCHes its parcel's geometry to A, B, A, … (a vertex moved and moved back):
+-- snapping to the neighbours, the overlap and gap rules and the shared vertices run each time.
+local geometry_mode = os.getenv("EDIT_KIND") == "geometry"
 local ids = {}
 local threads = {}
 local next_thread = 0
@@ -14,7 +18,15 @@ function setup(thread)
     end
   end
   next_thread = next_thread + 1
-  thread:set("parcel", ids[((next_thread - 1) % #ids) + 1])
+  local line = ids[((next_thread - 1) % #ids) + 1]
+  if geometry_mode then
+    local id, a, b = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)$")
+    thread:set("parcel", id)
+    thread:set("shape_a", a)
+    thread:set("shape_b", b)
+  else
+    thread:set("parcel", line)
+  end
 end
 local bearer = os.getenv("BANDO_BEARER")
 local tag = nil
@@ -30,6 +42,10 @@ function request()
   headers["If-Match"] = tag
   headers["Edit-Reason"] = "bench"
   headers["Edit-Document"] = "QD%2012%2F2026"
+  if geometry_mode then
+    local shape = (n % 2 == 1) and shape_b or shape_a
+    return wrk.format("PATCH", path, headers, '{"geometry":' .. shape .. '}')
+  end
   return wrk.format("PATCH", path, headers,
     string.format('{"properties":{"place_name":"bench %s %d"}}', parcel, n))
 end

@@ -11,7 +11,12 @@
 //!   neighbours' boundaries within [`Tolerances::snap_m`] first ([`crate::snap`], reported in
 //!   [`Saved::snapped`]), inside its commune (when communes are
 //!   loaded) and overlapping no neighbour by more than [`Tolerances::overlap_m2`] (configurable,
-//!   [`OVERLAP_TOLERANCE_M2`] by default); the area is the
+//!   [`OVERLAP_TOLERANCE_M2`] by default); opening no gap narrower than
+//!   [`Tolerances::sliver_m`] ([`SLIVER_WIDTH_M`] by default) along a boundary it shared before
+//!   the write (`check_gap`: a piece of the ground it gave up, along a neighbour, narrower
+//!   than that everywhere; the gap is the 422's `part`); the neighbours whose edges its
+//!   vertices landed on get those vertices (`snap::share`, shape unchanged, a version
+//!   each, reported in [`Saved::neighbours`]); the area is the
 //!   table's own (`area_m2`, measured in the parcel's TM-3 zone); land-use codes valid on the
 //!   day of the edit (TT 27/2018 before 2024-08-01, TT 08/2024 after); identity columns change
 //!   only by split or merge; numbers of deleted parcels are never given again.
@@ -31,6 +36,13 @@ use crate::tables::PARCELS;
 pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// Largest part of a parcel an edit may leave outside its commune, m².
 pub const OUTSIDE_COMMUNE_TOLERANCE_M2: f64 = 1.0;
+/// Narrowest gap an edit may open between a parcel and a neighbour it shared a boundary with,
+/// metres (narrower is a sliver: refused). 0.3 m: twice the 0.15 m a boundary point of a
+/// 1:1000 cadastral sheet (the usual scale of residential land) may be off, so two surveys
+/// of one boundary never open it, six times the snapping tolerance (gaps under that are closed
+/// by snapping), and narrower than anything that really separates two parcels (the narrowest
+/// footpath or ditch is a parcel of its own, half a metre and more).
+pub const SLIVER_WIDTH_M: f64 = 0.3;
 
 /// The tolerances of the cadastral rules, from the `[land]` section of the configuration
 /// (defaults: [`OVERLAP_TOLERANCE_M2`] and [`crate::lineage::SNAP_M`]); every write is checked
@@ -43,6 +55,9 @@ pub struct Tolerances {
     /// snapped to its neighbours' boundaries within it ([`crate::snap`]), and a merge's parents
     /// are adjacent and snapped to each other before the union within it.
     pub snap_m: f64,
+    /// Gaps narrower than this between a written parcel and a neighbour it shared a boundary
+    /// with, or between the parents of a merge, are slivers: refused (0 turns the rule off).
+    pub sliver_m: f64,
 }
 
 impl Default for Tolerances {
@@ -50,6 +65,7 @@ impl Default for Tolerances {
         Tolerances {
             overlap_m2: OVERLAP_TOLERANCE_M2,
             snap_m: crate::lineage::SNAP_M,
+            sliver_m: SLIVER_WIDTH_M,
         }
     }
 }
@@ -75,7 +91,27 @@ impl Tolerances {
                 Self::MAX_SNAP_M
             ));
         }
-        Ok(Tolerances { overlap_m2, snap_m })
+        Ok(Tolerances {
+            overlap_m2,
+            snap_m,
+            sliver_m: SLIVER_WIDTH_M,
+        })
+    }
+
+    /// Largest accepted sliver width, metres (beyond, deliberate gaps such as paths would be
+    /// refused).
+    pub const MAX_SLIVER_M: f64 = 2.0;
+
+    /// These tolerances with gaps narrower than `sliver_m` refused: from 0 (no gap rule) to
+    /// [`Self::MAX_SLIVER_M`].
+    pub fn with_sliver_width(self, sliver_m: f64) -> Result<Tolerances, String> {
+        if !(sliver_m.is_finite() && (0.0..=Self::MAX_SLIVER_M).contains(&sliver_m)) {
+            return Err(format!(
+                "the sliver width is from 0 to {} m, not {sliver_m}",
+                Self::MAX_SLIVER_M
+            ));
+        }
+        Ok(Tolerances { sliver_m, ..self })
     }
 }
 
@@ -141,6 +177,9 @@ pub struct Saved {
     /// What snapping to the neighbours moved ([`crate::snap`]); empty when the write stored no
     /// geometry or nothing was within the snapping tolerance.
     pub snapped: Vec<crate::snap::Snapped>,
+    /// The neighbours that got the parcel's vertices lying on their edges ([`crate::snap`]:
+    /// shape unchanged, a new version and tag each).
+    pub neighbours: Vec<crate::snap::Shared>,
 }
 
 /// One version of a parcel.
@@ -535,21 +574,82 @@ fn geometry_sql(param: usize, srid: i32) -> String {
 
 /// The drawn `geometry` (checked CRS84 GeoJSON) in EPSG `srid`, its vertices snapped to the
 /// boundaries of the living parcels near it other than `exclude` ([`crate::snap`]): the
-/// MultiPolygon to store (WKB) and what moved.
+/// MultiPolygon to store (WKB), what moved and the neighbours to give vertices to.
 async fn snapped_geometry(
     conn: &mut PgConnection,
     geometry: &Value,
     srid: i32,
     exclude: &[i64],
     tolerances: &Tolerances,
-) -> Result<(Vec<u8>, Vec<crate::snap::Snapped>), EditError> {
+    scope: Option<&[String]>,
+) -> Result<crate::snap::Snapping, EditError> {
     let wkb: Vec<u8> =
         sqlx::query_scalar(&format!("SELECT ST_AsBinary({})", geometry_sql(1, srid)))
             .bind(geometry.to_string())
             .fetch_one(&mut *conn)
             .await
             .map_err(classify)?;
-    crate::snap::to_neighbours(conn, wkb, srid, exclude, tolerances).await
+    crate::snap::to_neighbours(conn, wkb, srid, exclude, tolerances, scope).await
+}
+
+/// The gap rule: parcel `id` as written may not open a gap narrower than
+/// [`Tolerances::sliver_m`] between itself and a neighbour it shared a boundary with as `old`
+/// (its WKB before the write, same SRID). The gaps are the pieces of the ground the parcel
+/// gave up (`old` minus the parcel as written minus every other living parcel), in its TM-3
+/// zone, lying along a neighbour for at least [`crate::lineage::MIN_SHARED_M`] (within the
+/// snapping tolerance); a piece is a sliver when it is narrower than the width everywhere (its
+/// largest inscribed circle is), so a wide gap tapering to a point at its ends is deliberate,
+/// not a sliver. Pieces under (width/2)² m² are round-off, not gaps.
+pub(crate) async fn check_gap(
+    conn: &mut PgConnection,
+    id: i64,
+    old: &[u8],
+    tolerances: &Tolerances,
+) -> Result<(), EditError> {
+    let width = tolerances.sliver_m;
+    if width.is_nan() || width <= 0.0 {
+        return Ok(());
+    }
+    let gap: Option<(i64, i64, f64, f64, Option<Value>)> = sqlx::query_as(
+        "WITH p AS (SELECT geom, ST_SRID(geom) AS s FROM land.parcels WHERE id = $1),
+              o AS (SELECT ST_GeomFromWKB($2, p.s) AS g FROM p),
+              n AS (SELECT n.sheet_number, n.parcel_number, ST_Transform(n.geom, p.s) AS g
+                    FROM p, o, land.parcels n
+                    WHERE n.id <> $1
+                      AND n.geom_3857 && ST_Expand(ST_Transform(o.g, 3857), $4 * 4)
+                      AND ST_DWithin(ST_Transform(n.geom, p.s), o.g, $4)),
+              given AS (SELECT (ST_Dump(ST_Difference(ST_Difference(o.g, p.geom),
+                                   coalesce((SELECT ST_Union(g) FROM n),
+                                            ST_SetSRID('POLYGON EMPTY'::geometry, p.s))))).geom AS g
+                        FROM p, o),
+              gap AS (SELECT given.g, ST_Area(given.g) AS area,
+                             2 * (ST_MaximumInscribedCircle(given.g)).radius AS width
+                      FROM given
+                      WHERE ST_Area(given.g) >= ($3 / 2) ^ 2)
+         SELECT n.sheet_number, n.parcel_number, gap.area, gap.width,
+                ST_AsGeoJSON(ST_Transform(gap.g, 4326), 7)::json
+         FROM gap JOIN n ON ST_DWithin(gap.g, n.g, $4)
+              AND ST_Length(ST_Intersection(ST_Boundary(gap.g), ST_Buffer(ST_Boundary(n.g), $4))) >= $5
+         WHERE gap.width < $3
+         ORDER BY gap.area DESC, n.parcel_number LIMIT 1",
+    )
+    .bind(id)
+    .bind(old)
+    .bind(width)
+    .bind(tolerances.snap_m.max(1e-6))
+    .bind(crate::lineage::MIN_SHARED_M)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((sheet, number, area, widest, part)) = gap {
+        return Err(EditError::Rule {
+            reason: format!(
+                "the parcel would open a gap of {area:.2} m², up to {widest:.2} m wide, along the boundary it shared with parcel {number} of sheet {sheet}; a gap narrower than {width} m is a sliver: draw the boundary on the neighbour's (vertices within {} m are snapped to it) or leave a gap of at least {width} m",
+                tolerances.snap_m
+            ),
+            part,
+        });
+    }
+    Ok(())
 }
 
 /// The cadastral rules on parcel `id` as written (inside its commune, no overlap).
@@ -647,12 +747,17 @@ async fn update_once(
         }
     }
     let mut geometry = None;
-    let mut snapped = Vec::new();
+    let mut snapping = None;
+    let mut old: Option<Vec<u8>> = None;
     if let Some(g) = &change.geometry {
         check_geometry(&mut tx, g, Some(srid)).await?;
-        let (wkb, moves) = snapped_geometry(&mut tx, g, srid, &[id], tolerances).await?;
-        geometry = Some(wkb);
-        snapped = moves;
+        let s = snapped_geometry(&mut tx, g, srid, &[id], tolerances, scope).await?;
+        geometry = Some(s.wkb.clone());
+        snapping = Some(s);
+        old = sqlx::query_scalar("SELECT ST_AsBinary(geom) FROM land.parcels WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         sets.push(format!("geom = ST_Multi(ST_GeomFromWKB($3, {srid}))"));
     }
     if sets.is_empty() {
@@ -673,16 +778,23 @@ async fn update_once(
         .await
         .map_err(classify)?;
     check_rules(&mut tx, id, tolerances).await?;
+    if let Some(old) = &old {
+        check_gap(&mut tx, id, old, tolerances).await?;
+    }
+    let (snapped, pending) = snapping.map_or((Vec::new(), Vec::new()), |s| (s.snapped, s.pending));
+    let (neighbours, touched) = crate::snap::share(&mut tx, &pending, srid, id, edit).await?;
     let version = record(&mut tx, id, "update", false, edit).await?;
     let after = bbox_of(&mut tx, id).await?;
     let etag = written_tag(&mut tx, id).await?;
     tx.commit().await?;
+    let bbox = union(before, after);
     Ok(Saved {
         id,
         etag,
         version,
-        bbox_3857: union(before, after),
+        bbox_3857: touched.map_or(bbox, |t| union(bbox, t)),
         snapped,
+        neighbours,
     })
 }
 
@@ -707,6 +819,7 @@ async fn delete_once(
         version,
         bbox_3857: bbox,
         snapped: Vec::new(),
+        neighbours: Vec::new(),
     })
 }
 
@@ -767,7 +880,11 @@ async fn create_once(
             "parcel number {number} of sheet {sheet} in commune {commune} belonged to a parcel that no longer exists; numbers are never given again"
         )));
     }
-    let (wkb, snapped) = snapped_geometry(&mut tx, geometry, srid, &[], tolerances).await?;
+    let crate::snap::Snapping {
+        wkb,
+        snapped,
+        pending,
+    } = snapped_geometry(&mut tx, geometry, srid, &[], tolerances, scope).await?;
     let columns: Vec<&str> = IDENTITY.iter().copied().chain(editable()).collect();
     let sql = format!(
         "INSERT INTO land.parcels (source_id, {cols}, geom)
@@ -789,6 +906,7 @@ async fn create_once(
         .await
         .map_err(classify)?;
     check_rules(&mut tx, id, tolerances).await?;
+    let (neighbours, touched) = crate::snap::share(&mut tx, &pending, srid, id, edit).await?;
     let version = record(&mut tx, id, "create", false, edit).await?;
     let bbox = bbox_of(&mut tx, id).await?;
     let etag = written_tag(&mut tx, id).await?;
@@ -797,8 +915,9 @@ async fn create_once(
         id,
         etag,
         version,
-        bbox_3857: bbox,
+        bbox_3857: touched.map_or(bbox, |t| union(bbox, t)),
         snapped,
+        neighbours,
     })
 }
 

@@ -8,13 +8,19 @@
 //! is locked for the transaction so two operations never hand out the same number), and each
 //! child passes [`crate::edit`]'s rules (inside its commune, no overlap).
 //!
-//! - **Split** cuts the parent with a line in its native TM-3 zone (`ST_Split`); the parts'
-//!   areas add up to the parent's within [`AREA_TOLERANCE_M2`] (as cut: each child is then
-//!   snapped to the parcels around it like any written parcel, which may move its outer
-//!   boundary by up to the snapping tolerance, reported per child).
+//! - **Split** cuts the parent with a line in its native TM-3 zone (`ST_Split`); each child is
+//!   snapped to the parcels around it like any written parcel (which may move its outer
+//!   boundary by up to the snapping tolerance, reported per child), and then the stored
+//!   children's areas must add up to the parent's within [`AREA_TOLERANCE_M2`]: a parent lying
+//!   off its neighbours by more than snapping may move without changing the legal area is
+//!   refused (snap the parent first with a PATCH of its geometry, then split it).
 //! - **Merge** joins parcels of one sheet that form one connected group: each shares a
 //!   boundary stretch of at least [`MIN_SHARED_M`] with another (within [`SNAP_M`]; touching
-//!   at a point is not adjacency).
+//!   at a point is not adjacency). Boundaries within the snapping tolerance are snapped
+//!   together before the union; a gap between parents wider than that but narrower than the
+//!   sliver width ([`Tolerances::sliver_m`]) is refused with the gap (it would stay a sliver
+//!   hole or notch in the child, and closing it silently would change the legal area), a wider
+//!   one is deliberate and stays.
 //!
 //! Children inherit the attributes all their parents agree on, except the areas and the
 //! certificate: a new parcel is measured anew and needs its own certificate.
@@ -58,6 +64,8 @@ pub struct Child {
     pub area_m2: f64,
     /// What snapping to the neighbours outside the operation moved ([`crate::snap`]).
     pub snapped: Vec<crate::snap::Snapped>,
+    /// The neighbours that got its vertices lying on their edges (`snap::share`).
+    pub neighbours: Vec<crate::snap::Shared>,
 }
 
 /// A committed split or merge.
@@ -69,7 +77,8 @@ pub struct Reshaped {
     pub parents: Vec<i64>,
     /// The children, in number order.
     pub children: Vec<Child>,
-    /// The area touched, EPSG:3857 `[xmin, ymin, xmax, ymax]`.
+    /// The area touched (parents and the neighbours given vertices), EPSG:3857 `[xmin, ymin,
+    /// xmax, ymax]`.
     pub bbox_3857: [f64; 4],
 }
 
@@ -181,7 +190,8 @@ async fn make_child(
     operation: &'static str,
     edit: &Edit,
     tolerances: &Tolerances,
-) -> Result<Child, EditError> {
+    scope: Option<&[String]>,
+) -> Result<(Child, Option<[f64; 4]>), EditError> {
     let columns: Vec<&str> = edit::editable()
         .into_iter()
         .filter(|c| !NOT_INHERITED.contains(c))
@@ -191,7 +201,11 @@ async fn make_child(
             .bind(geom)
             .fetch_one(&mut *conn)
             .await?;
-    let (wkb, snapped) = crate::snap::to_neighbours(conn, wkb, srid, &[], tolerances).await?;
+    let crate::snap::Snapping {
+        wkb,
+        snapped,
+        pending,
+    } = crate::snap::to_neighbours(conn, wkb, srid, &[], tolerances, scope).await?;
     let sql = format!(
         "INSERT INTO land.parcels (source_id, commune_code, sheet_number, parcel_number, {cols}, geom)
          SELECT 'bando/' || $1 || '-' || $2::text || '-' || $3::text, $1, $2, $3, {values},
@@ -229,6 +243,7 @@ async fn make_child(
     }
     edit::check_rules(conn, id, tolerances).await?;
     edit::record(conn, id, operation, false, edit).await?;
+    let (neighbours, touched) = crate::snap::share(conn, &pending, srid, id, edit).await?;
     sqlx::query(
         "INSERT INTO land.parcel_lineage (parent_id, child_id, operation, at)
          SELECT parent, $2, $3, now() FROM unnest($1::bigint[]) parent",
@@ -244,15 +259,35 @@ async fn make_child(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(Child {
-        id,
-        commune_code: commune.to_string(),
-        sheet_number: sheet,
-        parcel_number: number,
-        etag,
-        area_m2: area,
-        snapped,
-    })
+    Ok((
+        Child {
+            id,
+            commune_code: commune.to_string(),
+            sheet_number: sheet,
+            parcel_number: number,
+            etag,
+            area_m2: area,
+            snapped,
+            neighbours,
+        },
+        touched,
+    ))
+}
+
+/// The children's tags and areas as stored at the end of the operation (a later sibling may
+/// have given an earlier one vertices, which changes its tag).
+async fn settle(conn: &mut PgConnection, children: &mut [Child]) -> Result<(), sqlx::Error> {
+    for c in children {
+        let (etag, area): (String, f64) = sqlx::query_as(&format!(
+            "SELECT {ETAG_SQL}, area_m2 FROM land.parcels p WHERE p.id = $1"
+        ))
+        .bind(c.id)
+        .fetch_one(&mut *conn)
+        .await?;
+        c.etag = etag;
+        c.area_m2 = area;
+    }
+    Ok(())
 }
 
 /// Ends parent `id`'s lifespan by `operation` and retires its number.
@@ -334,19 +369,14 @@ async fn split_once(
             "the line cuts off a part of only {small:.2} m²; parts under {MIN_PART_M2} m² are slivers from a misplaced line"
         )));
     }
-    let total: f64 = parts.iter().map(|(_, a)| a).sum();
-    if (total - parent_area).abs() > AREA_TOLERANCE_M2 {
-        return Err(rule(format!(
-            "the parts measure {total:.2} m² together but the parcel {parent_area:.2} m²; the cut is refused"
-        )));
-    }
-    let bbox = edit::bbox_of(&mut tx, id).await?;
+    let cut: f64 = parts.iter().map(|(_, a)| a).sum();
+    let mut bbox = edit::bbox_of(&mut tx, id).await?;
     let inherited = agreed(&[attributes(&mut tx, id).await?]);
     let first = next_number(&mut tx, &commune, sheet).await?;
     end_parent(&mut tx, id, "split", edit).await?;
     let mut children = Vec::with_capacity(parts.len());
     for (i, (geom, _)) in parts.iter().enumerate() {
-        let child = make_child(
+        let (child, touched) = make_child(
             &mut tx,
             &commune,
             sheet,
@@ -357,10 +387,37 @@ async fn split_once(
             "split",
             edit,
             tolerances,
+            scope,
         )
         .await?;
         children.push(child);
+        if let Some(t) = touched {
+            bbox = edit::union(bbox, t);
+        }
     }
+    // The areas add up as stored, after snapping (which may move each child's outer boundary
+    // by up to the tolerance), not only as cut.
+    let ids: Vec<i64> = children.iter().map(|c| c.id).collect();
+    let total: f64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(ST_Area(geom)), 0) FROM land.parcels WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_one(&mut *tx)
+    .await?;
+    if (total - parent_area).abs() > AREA_TOLERANCE_M2 {
+        let snapping = if (cut - parent_area).abs() <= AREA_TOLERANCE_M2 {
+            format!(
+                " (as cut {cut:.2} m²: snapping the children to the parcels around them, within {} m, moved the parent's boundary, which lies off its neighbours'; snap the parent first — a PATCH of its geometry — then split it)",
+                tolerances.snap_m
+            )
+        } else {
+            String::new()
+        };
+        return Err(rule(format!(
+            "the parts measure {total:.2} m² together but the parcel {parent_area:.2} m², more than {AREA_TOLERANCE_M2} m² apart{snapping}; the split is refused"
+        )));
+    }
+    settle(&mut tx, &mut children).await?;
     tx.commit().await?;
     Ok(Reshaped {
         operation: "split",
@@ -450,6 +507,7 @@ async fn merge_once(
     .bind(tolerances.snap_m)
     .fetch_one(&mut *tx)
     .await?;
+    merge_gap(&mut tx, &ids, &geom, tolerances).await?;
     let mut bbox: Option<[f64; 4]> = None;
     let mut attrs = Vec::with_capacity(ids.len());
     for id in &ids {
@@ -462,17 +520,65 @@ async fn merge_once(
     for id in &ids {
         end_parent(&mut tx, *id, "merge", edit).await?;
     }
-    let child = make_child(
-        &mut tx, &commune, sheet, number, &inherited, &geom, &ids, "merge", edit, tolerances,
+    let (child, touched) = make_child(
+        &mut tx, &commune, sheet, number, &inherited, &geom, &ids, "merge", edit, tolerances, scope,
     )
     .await?;
     tx.commit().await?;
+    let bbox = bbox.unwrap_or([0.0; 4]);
     Ok(Reshaped {
         operation: "merge",
         parents: ids,
         children: vec![child],
-        bbox_3857: bbox.unwrap_or([0.0; 4]),
+        bbox_3857: touched.map_or(bbox, |t| edit::union(bbox, t)),
     })
+}
+
+/// A merge's gap rule: the union `geom` (hex EWKB, the parents snapped together) may not
+/// keep a gap between two parents narrower than [`Tolerances::sliver_m`] everywhere (its
+/// largest inscribed circle is): a piece of the union's convex hull outside the union (a hole
+/// or a notch) within the snapping tolerance of two parents or more. A wider gap, or one
+/// tapering from a wide opening, is deliberate. Pieces under (width/2)² m² are round-off.
+async fn merge_gap(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    geom: &str,
+    tolerances: &Tolerances,
+) -> Result<(), EditError> {
+    let width = tolerances.sliver_m;
+    if width.is_nan() || width <= 0.0 {
+        return Ok(());
+    }
+    let gap: Option<(f64, f64, Option<Value>)> = sqlx::query_as(
+        "WITH u AS (SELECT $2::geometry AS u),
+              piece AS (SELECT (ST_Dump(ST_Difference(ST_ConvexHull(u), u))).geom AS g FROM u),
+              gap AS (SELECT g, ST_Area(g) AS area, 2 * (ST_MaximumInscribedCircle(g)).radius AS width
+                      FROM piece
+                      WHERE ST_Area(g) >= ($3 / 2) ^ 2
+                        AND (SELECT count(*) FROM land.parcels p
+                             WHERE p.id = ANY($1)
+                               AND ST_DWithin(ST_Transform(p.geom, ST_SRID(g)), g, $4)) >= 2)
+         SELECT sum(area), max(width), ST_AsGeoJSON(ST_Transform(ST_Collect(g), 4326), 7)::json
+         FROM gap
+         WHERE width < $3
+         HAVING count(*) > 0",
+    )
+    .bind(ids)
+    .bind(geom)
+    .bind(width)
+    .bind(tolerances.snap_m.max(1e-6))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((area, widest, part)) = gap {
+        return Err(EditError::Rule {
+            reason: format!(
+                "the parcels leave a gap of {area:.2} m², up to {widest:.2} m wide, between them: narrower than {width} m, it would stay a sliver in the merged parcel; draw their shared boundary as one first (vertices within {} m are snapped), or merge parcels a gap of at least {width} m apart",
+                tolerances.snap_m
+            ),
+            part,
+        });
+    }
+    Ok(())
 }
 
 /// The connected groups of `ids` joined by `pairs` (union–find).

@@ -20,6 +20,15 @@
 //! more than [`LISTED_FROM_M`] is reported ([`Snapped`]); smaller ones — the round-off of
 //! coordinates sent in CRS84 onto a vertex the writer drew on the neighbour's — are applied
 //! but not listed.
+//!
+//! **Shared, not just coincident**: a vertex put on a neighbour's *edge* (2.) lies on it only
+//! to the last bit of a double; so that the stretch the two parcels share is the same vertices
+//! in both, that vertex is also inserted into the neighbour's edge ([`snap_sharing`] says
+//! where, [`insert_on_edges`] does it, `share` stores it in the write's transaction). The
+//! neighbour's shape does not change (by at most 1e-9 m, checked); it gets a version saying
+//! so, its tiles are dropped, and the answer lists it ([`Shared`]). Only neighbours in the
+//! writer's communes and in the written parcel's own TM-3 zone get vertices (a neighbour in
+//! another zone would move by the round trip of its coordinates through this one).
 
 use rstar::primitives::{GeomWithData, Line};
 use rstar::{PointDistance, RTree, AABB};
@@ -76,8 +85,31 @@ pub struct Neighbour {
     pub rings: Vec<Ring>,
 }
 
+/// Where a written vertex landed on a neighbour's edge (step 2, moved or already there): the
+/// neighbour (index in the slice given to [`snap_sharing`]), the ring (index among its rings),
+/// the edge (index of its first vertex in that ring) and the point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OnEdge {
+    /// Index of the neighbour in the slice snapped to.
+    pub neighbour: usize,
+    /// Index of the ring in [`Neighbour::rings`].
+    pub ring: usize,
+    /// Index of the edge's first vertex in that ring.
+    pub edge: usize,
+    /// The written vertex, on that edge.
+    pub at: [f64; 2],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct EdgeRef {
+    id: i64,
+    neighbour: usize,
+    ring: usize,
+    edge: usize,
+}
+
 type Vertex = GeomWithData<[f64; 2], i64>;
-type Edge = GeomWithData<Line<[f64; 2]>, i64>;
+type Edge = GeomWithData<Line<[f64; 2]>, EdgeRef>;
 
 /// Snaps `polygons` to `neighbours` within `tolerance` (see the module doc); returns every
 /// move longer than [`LISTED_FROM_M`], in ring order.
@@ -98,23 +130,41 @@ type Edge = GeomWithData<Line<[f64; 2]>, i64>;
 /// assert_eq!(parcel[0][0][3], [10.0, 10.0]);
 /// ```
 pub fn snap(polygons: &mut [Polygon], neighbours: &[Neighbour], tolerance: f64) -> Vec<Move> {
+    snap_sharing(polygons, neighbours, tolerance).0
+}
+
+/// [`snap`], also answering where the parcel's vertices lie on the neighbours' edges (not on
+/// their vertices): the vertices to insert into the neighbours ([`insert_on_edges`]) so the
+/// boundary is shared.
+pub fn snap_sharing(
+    polygons: &mut [Polygon],
+    neighbours: &[Neighbour],
+    tolerance: f64,
+) -> (Vec<Move>, Vec<OnEdge>) {
     let mut moves = Vec::new();
+    let mut on_edges = Vec::new();
     if tolerance.is_nan() || tolerance <= 0.0 || neighbours.is_empty() {
-        return moves;
+        return (moves, on_edges);
     }
     let mut vertices: Vec<Vertex> = Vec::new();
     let mut edges: Vec<Edge> = Vec::new();
-    for n in neighbours {
-        for ring in &n.rings {
+    for (index, n) in neighbours.iter().enumerate() {
+        for (r, ring) in n.rings.iter().enumerate() {
             for (i, p) in ring.iter().enumerate() {
                 // The closing vertex repeats the first.
                 if i + 1 < ring.len() || ring.first() != Some(p) {
                     vertices.push(GeomWithData::new(*p, n.id));
                 }
             }
-            for pair in ring.windows(2) {
+            for (i, pair) in ring.windows(2).enumerate() {
                 if pair[0] != pair[1] {
-                    edges.push(GeomWithData::new(Line::new(pair[0], pair[1]), n.id));
+                    let at = EdgeRef {
+                        id: n.id,
+                        neighbour: index,
+                        ring: r,
+                        edge: i,
+                    };
+                    edges.push(GeomWithData::new(Line::new(pair[0], pair[1]), at));
                 }
             }
         }
@@ -134,7 +184,16 @@ pub fn snap(polygons: &mut [Polygon], neighbours: &[Neighbour], tolerance: f64) 
                 edges
                     .nearest_neighbor(p)
                     .filter(|e| e.distance_2(p) <= reach)
-                    .map(|e| (e.geom().nearest_point(p), Kind::Edge, e.data))
+                    .map(|e| {
+                        let to = e.geom().nearest_point(p);
+                        on_edges.push(OnEdge {
+                            neighbour: e.data.neighbour,
+                            ring: e.data.ring,
+                            edge: e.data.edge,
+                            at: to,
+                        });
+                        (to, Kind::Edge, e.data.id)
+                    })
             });
             if let Some((to, kind, neighbour)) = target {
                 if to != *p {
@@ -201,7 +260,46 @@ pub fn snap(polygons: &mut [Polygon], neighbours: &[Neighbour], tolerance: f64) 
         out.dedup();
         *ring = out;
     }
-    moves
+    (moves, on_edges)
+}
+
+/// Inserts each point of `on` into the ring and edge it names (rings counted across
+/// `polygons` in order: exteriors and holes alike, as [`Neighbour::rings`]); points equal to
+/// an edge's ends or repeated are skipped; several on one edge go in order along it. Answers
+/// the points inserted.
+pub fn insert_on_edges(polygons: &mut [Polygon], on: &[OnEdge]) -> Vec<[f64; 2]> {
+    let mut inserted = Vec::new();
+    for (r, ring) in polygons.iter_mut().flatten().enumerate() {
+        let mut here: Vec<(usize, f64, [f64; 2])> = on
+            .iter()
+            .filter(|o| o.ring == r && o.edge + 1 < ring.len())
+            .filter_map(|o| {
+                let (a, b) = (ring[o.edge], ring[o.edge + 1]);
+                let d = [b[0] - a[0], b[1] - a[1]];
+                let length2 = d[0] * d[0] + d[1] * d[1];
+                (o.at != a && o.at != b && length2 > 0.0).then(|| {
+                    let t = ((o.at[0] - a[0]) * d[0] + (o.at[1] - a[1]) * d[1]) / length2;
+                    (o.edge, t, o.at)
+                })
+            })
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        here.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        here.dedup_by(|x, y| x.2 == y.2);
+        let mut out: Ring = Vec::with_capacity(ring.len() + here.len());
+        let mut next = here.iter().peekable();
+        for (i, p) in ring.iter().enumerate() {
+            out.push(*p);
+            while let Some((_, _, q)) = next.next_if(|(edge, _, _)| *edge == i) {
+                out.push(*q);
+                inserted.push(*q);
+            }
+        }
+        *ring = out;
+    }
+    inserted
 }
 
 /// A change snapping made, as a write reports it: where the vertex was drawn and where it is
@@ -220,27 +318,69 @@ pub struct Snapped {
     pub to: [f64; 2],
 }
 
+/// A neighbour a write gave vertices to, as the write reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Shared {
+    /// The neighbour's id.
+    pub id: i64,
+    /// Its sheet.
+    pub sheet_number: i64,
+    /// Its number.
+    pub parcel_number: i64,
+    /// Its new version (an `update` whose reason says its shape did not change).
+    pub version: i32,
+    /// Its new entity tag (quoted): a writer holding the old one gets 412.
+    pub etag: String,
+    /// The vertices inserted, CRS84.
+    pub vertices: Vec<[f64; 2]>,
+}
+
+/// A neighbour's geometry with the written parcel's vertices inserted, to store once the
+/// written parcel has its id ([`share`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pending {
+    id: i64,
+    wkb: Vec<u8>,
+    vertices: Vec<[f64; 2]>,
+}
+
+/// What snapping a written geometry gives: the geometry to store (MultiPolygon WKB, the
+/// parcel's SRID), what moved, and the neighbours to give vertices to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Snapping {
+    pub wkb: Vec<u8>,
+    pub snapped: Vec<Snapped>,
+    pub pending: Vec<Pending>,
+}
+
 /// Snaps `wkb` (a Polygon or MultiPolygon in EPSG `srid`, a parcel's native zone) to the living
 /// parcels near it other than `exclude`, under `tolerances`; answers the geometry to store
-/// (MultiPolygon WKB, same SRID) and what moved. Refuses (a rule) when snapping would make the
-/// parcel invalid.
+/// (MultiPolygon WKB, same SRID), what moved, and the neighbours (in `scope` when given, and in
+/// the same zone) whose edges its vertices landed on. Refuses (a rule) when snapping would make
+/// the parcel invalid.
 pub(crate) async fn to_neighbours(
     conn: &mut PgConnection,
     wkb: Vec<u8>,
     srid: i32,
     exclude: &[i64],
     tolerances: &Tolerances,
-) -> Result<(Vec<u8>, Vec<Snapped>), EditError> {
+    scope: Option<&[String]>,
+) -> Result<Snapping, EditError> {
     let tolerance = tolerances.snap_m;
+    let unchanged = |wkb: Vec<u8>| Snapping {
+        wkb,
+        snapped: Vec::new(),
+        pending: Vec::new(),
+    };
     if tolerance.is_nan() || tolerance <= 0.0 {
-        return Ok((wkb, Vec::new()));
+        return Ok(unchanged(wkb));
     }
     let mut polygons = read_wkb(&wkb).map_err(|e| crate::edit::rule(format!("geometry: {e}")))?;
     // The GiST index on geom_3857 finds the candidates (Web Mercator stretches distances by
     // 1/cos(latitude): 4 × covers every latitude up to 75°), the native zone decides.
-    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+    let rows: Vec<(i64, Vec<u8>, bool, String)> = sqlx::query_as(
         "WITH g AS (SELECT ST_GeomFromWKB($1, $2) AS g)
-         SELECT n.id, ST_AsBinary(ST_Transform(n.geom, $2))
+         SELECT n.id, ST_AsBinary(ST_Transform(n.geom, $2)), ST_SRID(n.geom) = $2, n.commune_code
          FROM g, land.parcels n
          WHERE n.geom_3857 && ST_Expand(ST_Transform(g.g, 3857), $3 * 4)
            AND n.id <> ALL($4)
@@ -254,21 +394,43 @@ pub(crate) async fn to_neighbours(
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {
-        return Ok((wkb, Vec::new()));
+        return Ok(unchanged(wkb));
     }
     let mut neighbours = Vec::with_capacity(rows.len());
-    for (id, bytes) in rows {
-        let rings = read_wkb(&bytes)
-            .map_err(|e| crate::edit::rule(format!("parcel {id}'s geometry: {e}")))?
-            .into_iter()
-            .flatten()
-            .collect();
+    let mut shapes = Vec::with_capacity(rows.len());
+    for (id, bytes, same_zone, commune) in rows {
+        let shape = read_wkb(&bytes)
+            .map_err(|e| crate::edit::rule(format!("parcel {id}'s geometry: {e}")))?;
+        let rings = shape.iter().flatten().cloned().collect();
         neighbours.push(Neighbour { id, rings });
+        let writable = same_zone && scope.is_none_or(|s| s.contains(&commune));
+        shapes.push(writable.then_some(shape));
     }
     let before = polygons.clone();
-    let moves = snap(&mut polygons, &neighbours, tolerance);
+    let (moves, on_edges) = snap_sharing(&mut polygons, &neighbours, tolerance);
+    let mut pending = Vec::new();
+    for (index, (n, shape)) in neighbours.iter().zip(shapes).enumerate() {
+        let Some(mut shape) = shape else { continue };
+        let here: Vec<OnEdge> = on_edges
+            .iter()
+            .filter(|o| o.neighbour == index)
+            .copied()
+            .collect();
+        let vertices = insert_on_edges(&mut shape, &here);
+        if !vertices.is_empty() {
+            pending.push(Pending {
+                id: n.id,
+                wkb: write_multipolygon(&shape),
+                vertices,
+            });
+        }
+    }
     if polygons == before {
-        return Ok((wkb, Vec::new()));
+        return Ok(Snapping {
+            wkb,
+            snapped: Vec::new(),
+            pending,
+        });
     }
     let snapped = write_multipolygon(&polygons);
     let (valid, why, spot): (bool, String, Option<serde_json::Value>) = sqlx::query_as(
@@ -288,7 +450,121 @@ pub(crate) async fn to_neighbours(
             part: spot,
         });
     }
-    Ok((snapped, in_crs84(conn, &moves, srid).await?))
+    Ok(Snapping {
+        wkb: snapped,
+        snapped: in_crs84(conn, &moves, srid).await?,
+        pending,
+    })
+}
+
+/// Largest change of a neighbour's shape that giving it vertices may make, metres (the
+/// vertices lie on its edges up to the round-off of a double).
+pub const SHARED_SHAPE_M: f64 = 1e-9;
+
+/// Stores the neighbours' geometries with the vertices parcel `written` (stored in this
+/// transaction, in EPSG `srid`) put on their edges: each only when it stays valid and its
+/// shape moves by at most [`SHARED_SHAPE_M`], with a version (by `edit`'s editor, on its
+/// document, the reason saying why) — or, for a parcel made earlier in this same transaction
+/// (a sibling of a split), into that version. Answers the neighbours and the area their tiles
+/// cover (EPSG:3857).
+pub(crate) async fn share(
+    conn: &mut PgConnection,
+    pending: &[Pending],
+    srid: i32,
+    written: i64,
+    edit: &crate::edit::Edit,
+) -> Result<(Vec<Shared>, Option<[f64; 4]>), EditError> {
+    let mut out = Vec::new();
+    let mut bbox: Option<[f64; 4]> = None;
+    if pending.is_empty() {
+        return Ok((out, bbox));
+    }
+    let (sheet, number): (i64, i64) =
+        sqlx::query_as("SELECT sheet_number, parcel_number FROM land.parcels WHERE id = $1")
+            .bind(written)
+            .fetch_one(&mut *conn)
+            .await?;
+    for p in pending {
+        crate::edit::ensure_history(conn, p.id).await?;
+        let stored: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE land.parcels n SET geom = g.g, updated_at = now()
+             FROM (SELECT ST_Multi(ST_GeomFromWKB($2, $3)) AS g) g
+             WHERE n.id = $1 AND ST_SRID(n.geom) = $3 AND ST_IsValid(g.g)
+               AND ST_HausdorffDistance(n.geom, g.g) <= $4
+             RETURNING n.sheet_number, n.parcel_number",
+        )
+        .bind(p.id)
+        .bind(&p.wkb)
+        .bind(srid)
+        .bind(SHARED_SHAPE_M)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((n_sheet, n_number)) = stored else {
+            continue;
+        };
+        // A child made earlier in this transaction: its first version takes the vertices
+        // (a second version at the same instant would say nothing).
+        let same: Option<i32> = sqlx::query_scalar(
+            "UPDATE land.parcel_versions v SET geom = p.geom,
+                    attributes = to_jsonb(p) - 'geom' - 'geom_3857'
+             FROM land.parcels p
+             WHERE p.id = $1 AND v.parcel_id = $1 AND v.end_lifespan IS NULL
+               AND v.begin_lifespan = now() AND v.action <> 'import'
+             RETURNING v.version",
+        )
+        .bind(p.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let version = match same {
+            Some(v) => v,
+            None => {
+                let why = crate::edit::Edit {
+                    editor: edit.editor.clone(),
+                    reason: format!(
+                        "{} vertex(es) added where parcel {number} of sheet {sheet} meets its boundary, so both share it (shape unchanged): {}",
+                        p.vertices.len(),
+                        edit.reason
+                    ),
+                    document: edit.document.clone(),
+                };
+                crate::edit::record(conn, p.id, "update", false, &why).await?
+            }
+        };
+        let etag = crate::edit::etag(&mut *conn, p.id)
+            .await?
+            .unwrap_or_default();
+        let b = crate::edit::bbox_of(conn, p.id).await?;
+        bbox = Some(bbox.map_or(b, |a| crate::edit::union(a, b)));
+        out.push(Shared {
+            id: p.id,
+            sheet_number: n_sheet,
+            parcel_number: n_number,
+            version,
+            etag,
+            vertices: points_crs84(conn, &p.vertices, srid).await?,
+        });
+    }
+    Ok((out, bbox))
+}
+
+/// `points` (EPSG `srid`) in CRS84.
+async fn points_crs84(
+    conn: &mut PgConnection,
+    points: &[[f64; 2]],
+    srid: i32,
+) -> Result<Vec<[f64; 2]>, sqlx::Error> {
+    let rows: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT ST_X(a), ST_Y(a)
+         FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS u(x, y, i),
+         LATERAL (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(x, y), $3), 4326) AS a) t
+         ORDER BY i",
+    )
+    .bind(points.iter().map(|p| p[0]).collect::<Vec<f64>>())
+    .bind(points.iter().map(|p| p[1]).collect::<Vec<f64>>())
+    .bind(srid)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(x, y)| [x, y]).collect())
 }
 
 /// `moves` (in EPSG `srid`) as [`Snapped`] in CRS84, in one statement.
@@ -511,6 +787,41 @@ mod tests {
                 [10.0, 0.0]
             ]
         );
+    }
+
+    #[test]
+    fn a_vertex_put_on_a_neighbours_edge_is_inserted_into_that_edge() {
+        // The parcel's west side runs 0.03 m inside the neighbour from y = 2 to y = 8: both
+        // ends land on the neighbour's east edge (10, 0)–(10, 10), in order along it.
+        let n = neighbour(4, rect(0.0, 0.0, 10.0, 10.0));
+        let mut parcel = vec![vec![rect(9.97, 2.0, 20.0, 8.0)]];
+        let (moves, on) = snap_sharing(&mut parcel, std::slice::from_ref(&n), 0.05);
+        assert_eq!(moves.len(), 2);
+        assert_eq!(on.len(), 2);
+        assert!(on
+            .iter()
+            .all(|o| o.neighbour == 0 && o.ring == 0 && o.edge == 1));
+        let mut shape = vec![n.rings.clone()];
+        let inserted = insert_on_edges(&mut shape, &on);
+        assert_eq!(inserted, vec![[10.0, 2.0], [10.0, 8.0]]);
+        assert_eq!(
+            shape[0][0],
+            vec![
+                [0.0, 0.0],
+                [10.0, 0.0],
+                [10.0, 2.0],
+                [10.0, 8.0],
+                [10.0, 10.0],
+                [0.0, 10.0],
+                [0.0, 0.0]
+            ]
+        );
+        // The written vertices are the inserted ones, bit for bit.
+        assert!(parcel[0][0].contains(&[10.0, 2.0]) && parcel[0][0].contains(&[10.0, 8.0]));
+        // A vertex snapped onto a neighbour's vertex inserts nothing.
+        let mut parcel = vec![vec![rect(10.03, 0.0, 20.0, 10.0)]];
+        let (_, on) = snap_sharing(&mut parcel, std::slice::from_ref(&n), 0.05);
+        assert!(on.is_empty(), "{on:?}");
     }
 
     #[test]

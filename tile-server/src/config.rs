@@ -77,6 +77,9 @@ pub struct RawLand {
     /// Boundaries closer than this are one boundary, metres: merges take parcels this close
     /// as adjacent and snap them together (default 0.05).
     pub snap_tolerance_m: Option<f64>,
+    /// Gaps narrower than this, opened by an edit along a boundary the parcel shared or left
+    /// between a merge's parents, are slivers: refused (default 0.3 m, at most 2; 0: off).
+    pub sliver_width_m: Option<f64>,
 }
 
 /// `[networks]`: how the utility network graph is joined ([`utilities::network::Settings`]).
@@ -588,6 +591,14 @@ impl RawConfig {
                 value: snap.to_string(),
                 reason: "must be from 0 to 1 m",
             })?;
+        let sliver = self.land.sliver_width_m.unwrap_or(defaults.sliver_m);
+        let land = land
+            .with_sliver_width(sliver)
+            .map_err(|_| ConfigError::Invalid {
+                key: "land.sliver_width_m",
+                value: sliver.to_string(),
+                reason: "must be from 0 to 2 m",
+            })?;
         let defaults = utilities::network::Settings::default();
         let networks = utilities::network::Settings {
             tolerance_m: self.networks.tolerance_m.unwrap_or(defaults.tolerance_m),
@@ -876,6 +887,9 @@ mod tests {
                 .expect("toml");
         let cfg = raw.check().expect("check");
         assert_eq!((cfg.land.overlap_m2, cfg.land.snap_m), (2.5, 0.1));
+        assert_eq!(cfg.land.sliver_m, 0.3, "the default sliver width");
+        let raw: RawConfig = toml::from_str("[land]\nsliver_width_m = 0.5\n").expect("toml");
+        assert_eq!(raw.check().expect("check").land.sliver_m, 0.5);
         for (text, key) in [
             (
                 "[land]\noverlap_tolerance_m2 = -1.0\n",
@@ -886,6 +900,8 @@ mod tests {
                 "land.overlap_tolerance_m2",
             ),
             ("[land]\nsnap_tolerance_m = 2.0\n", "land.snap_tolerance_m"),
+            ("[land]\nsliver_width_m = 3.0\n", "land.sliver_width_m"),
+            ("[land]\nsliver_width_m = -0.1\n", "land.sliver_width_m"),
         ] {
             let raw: RawConfig = toml::from_str(text).expect("toml");
             let e = raw.check().expect_err(text).to_string();

@@ -241,7 +241,8 @@ async function start(language, status) {
       case 'saved':
         endConflict();
         show();
-        say('saved', outcome.snapped ? language.t('savedSnapped', outcome.snapped) : language.t('savedNoVersion'));
+        say('saved', (outcome.snapped ? language.t('savedSnapped', outcome.snapped) : language.t('savedNoVersion')) +
+          (outcome.shared?.length ? ` ${language.t('sharedWith', outcome.shared.join(', '))}` : ''));
         reloadTiles();
         if (!$('#history').hidden) await history.show(session.parcel.id);
         await loadNeighbours(session.parcel);

@@ -20,7 +20,9 @@ export function createLandTools(elements, { land, draw, language, parcel, decisi
   const label = (p) => `${p.feature.properties.sheet_number}/${p.feature.properties.parcel_number}`;
   const snappedNote = (answer) => {
     const n = answer.snapped?.features?.length ?? 0;
-    return n ? ` ${language.t('snappedCount', n)}` : '';
+    const shared = (answer.snapped?.neighbours ?? []).map((s) => s.parcel_number);
+    return (n ? ` ${language.t('snappedCount', n)}` : '') +
+      (shared.length ? ` ${language.t('sharedWith', shared.join(', '))}` : '');
   };
 
   function renderList() {

@@ -44,8 +44,10 @@ export function createParcelsApi(signIn) {
     /**
      * Sends a merge patch of parcel `id` read with tag `etag`: `properties` (changed ones only)
      * and/or `geometry`, with the reason and decision. Resolves to `{ ok, status, etag, problem,
-     * snapped }` — `etag` is the new tag on success and the current one on 412; `snapped` how
-     * many vertices the server snapped to the neighbours' boundaries (`Bando-Snapped`).
+     * snapped, shared }` — `etag` is the new tag on success and the current one on 412; `snapped`
+     * how many vertices the server snapped to the neighbours' boundaries (`Bando-Snapped`);
+     * `shared` the numbers of the neighbours it gave the vertices lying on their edges (the
+     * answer's `neighbours`).
      */
     async update(id, { etag, properties, geometry, reason, document }) {
       const body = {};
@@ -63,7 +65,10 @@ export function createParcelsApi(signIn) {
       });
       const problem = response.ok ? null : await response.json().catch(() => ({}));
       const snapped = Number(response.headers.get('Bando-Snapped') ?? 0);
-      return { ok: response.ok, status: response.status, etag: response.headers.get('ETag'), problem, snapped };
+      // 200 carries what snapping did; 204 nothing.
+      const listed = response.ok && response.status === 200 ? await response.json().catch(() => ({})) : {};
+      const shared = (listed.neighbours ?? []).map((n) => n.parcel_number);
+      return { ok: response.ok, status: response.status, etag: response.headers.get('ETag'), problem, snapped, shared };
     },
 
     /** The parcel's versions, oldest first (a GeoJSON FeatureCollection, each with `version`). */

@@ -69,7 +69,7 @@ export function createSession({ api, names = null }) {
 
     /**
      * Saves the edits with the reason and decision. Resolves to one of
-     * `{ kind: 'nothing' }`, `{ kind: 'saved', etag, snapped }` (vertices the server snapped), `{ kind: 'conflict', detail, mine, theirs }`
+     * `{ kind: 'nothing' }`, `{ kind: 'saved', etag, snapped, shared }` (vertices the server snapped; numbers of the neighbours given vertices), `{ kind: 'conflict', detail, mine, theirs }`
      * (theirs: `{ feature, etag, state }`), `{ kind: 'rule', detail, part }`,
      * `{ kind: 'refused', status, detail }`, `{ kind: 'failed', status, detail }`.
      */
@@ -80,7 +80,7 @@ export function createSession({ api, names = null }) {
       const detail = answer.problem?.detail ?? '';
       if (answer.ok) {
         await this.load(base.id);
-        return { kind: 'saved', etag: base.etag, snapped: answer.snapped ?? 0 };
+        return { kind: 'saved', etag: base.etag, snapped: answer.snapped ?? 0, shared: answer.shared ?? [] };
       }
       if (answer.status === 412) {
         const read = await api.get(base.id);

@@ -119,6 +119,16 @@ async function drag(page, from, to) {
   await page.waitForFunction(() => document.body.dataset.dirty === 'true', null, { timeout: 5_000 });
 }
 
+/**
+ * What the page adds after a split or a merge: the vertices snapped, then the neighbours given
+ * the children's vertices lying on their edges (the answer's `snapped.neighbours`).
+ */
+const snappedNote = (answer) => {
+  const n = answer.snapped?.features?.length ?? 0;
+  const shared = (answer.snapped?.neighbours ?? []).map((s) => s.parcel_number);
+  return (n ? ` Máy chủ đã bắt dính ${n} đỉnh vào ranh thửa bên cạnh.` : '') +
+    (shared.length ? ` Đã thêm đỉnh chung vào thửa ${shared.join(', ')} (hình dạng không đổi).` : '');
+};
 const editedRing = (page) => page.evaluate(() => window.bandoEditor.draw.geometry().coordinates[0]);
 const near = (a, b, tol = 2e-6) => Math.abs(a[0] - b[0]) <= tol && Math.abs(a[1] - b[1]) <= tol;
 const ringHas = (ring, c, tol) => ring.some((v) => near(v, c, tol));
@@ -369,7 +379,7 @@ test('a land officer splits a parcel along a drawn line, merges the parts back a
   // The page shows the first child and says what was made.
   await page.waitForFunction((id) => document.body.dataset.parcel === String(id), split.children[0].id, { timeout: 20_000 });
   await page.waitForFunction(() => document.querySelector('#land-status').textContent !== '', null, { timeout: 10_000 });
-  assert.equal(await page.locator('#land-status').innerText(), `Đã tách thành thửa ${parts.join(', ')}.`);
+  assert.equal(await page.locator('#land-status').innerText(), `Đã tách thành thửa ${parts.join(', ')}.${snappedNote(split)}`);
   assert.equal((await fetch(`${bando.url}/collections/parcels/items/${parent.id}`)).status, 404, 'the parent lives on');
   assert.ok(split.children.every((c) => c.area_m2 > 0), JSON.stringify(split.children));
 
@@ -391,7 +401,7 @@ test('a land officer splits a parcel along a drawn line, merges the parts back a
   assert.equal(child.parcel_number, highest + parts.length + 1, 'the next free number (the parts\' are retired)');
   await page.waitForFunction((id) => document.body.dataset.parcel === String(id), child.id, { timeout: 20_000 });
   await page.waitForFunction(() => document.querySelector('#land-status').textContent !== '', null, { timeout: 10_000 });
-  assert.equal(await page.locator('#land-status').innerText(), `Đã hợp thành thửa ${child.parcel_number}.`);
+  assert.equal(await page.locator('#land-status').innerText(), `Đã hợp thành thửa ${child.parcel_number}.${snappedNote(merged)}`);
   assert.equal(await page.locator('#merge-list li').count(), 0);
 
   // The lineage: the merged parcel, its two parents, and theirs.

@@ -648,6 +648,84 @@ async fn parcels_digitised_two_centimetres_apart_merge_without_a_sliver() {
     );
 }
 
+/// Parcels 30 (a square at `lon`) and 31 east of it, sharing its lower half of the boundary
+/// and stepping `step` metres away along the upper half (a notch open to the north); their
+/// ids and tags.
+async fn stepped(
+    db: &TestDb,
+    app: &Router,
+    officer: &str,
+    lon: f64,
+    first: i64,
+    step: f64,
+) -> (Vec<i64>, serde_json::Map<String, Value>) {
+    let (x0, y0, size) = (lon + 0.00018, 11.535, 0.00018);
+    // A metre of longitude here is 1/109,071 of a degree.
+    let d = step / 109_071.0;
+    let shapes = [
+        square(lon, y0, size),
+        json!({"type": "Polygon", "coordinates": [[[x0, y0], [x0 + size, y0], [x0 + size, y0 + size],
+            [x0 + d, y0 + size], [x0 + d, y0 + size / 2.0], [x0, y0 + size / 2.0], [x0, y0]]]}),
+    ];
+    let mut ids = Vec::new();
+    let mut tags = serde_json::Map::new();
+    for (i, geometry) in shapes.into_iter().enumerate() {
+        let number = first + i as i64;
+        let r = write(app, Method::POST, "/collections/parcels/items", officer, None, Some(json!({"type": "Feature",
+                "properties": {"commune_code": "25195", "sheet_number": 1, "parcel_number": number, "land_use_code": "ONT"},
+                "geometry": geometry})))
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        ids.push(id_in(db, "25195", number).await);
+    }
+    // Read after both: 31's vertex on 30's edge went into 30 too, which changed 30's tag.
+    for id in &ids {
+        tags.insert(id.to_string(), json!(tag(app, officer, *id).await));
+    }
+    (ids, tags)
+}
+
+/// Issue 11: a merge of adjacent parcels that leave a gap narrower than `[land]
+/// sliver_width_m` (0.3 m) between them elsewhere is refused with the gap (it would stay a
+/// sliver notch in the merged parcel; closing it would change the legal area silently); a
+/// wider gap is deliberate and merges.
+#[tokio::test]
+async fn merge_parents_leaving_a_sliver_gap_between_them_are_refused_with_the_gap() {
+    let (db, app, issuer, _dir) = Parcels::new().await.parts();
+    let officer = officer(&issuer);
+    let (ids, tags) = stepped(&db, &app, &officer, 106.8845, 30, 0.1).await;
+    let before = state_of(&db).await;
+    let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let problem = r.json();
+    let detail = problem["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("gap") && detail.contains("narrower than 0.3 m"),
+        "{detail}"
+    );
+    let (gap, width): (f64, f64) = sqlx::query_as(
+        "SELECT ST_Area(g), 2 * (ST_MaximumInscribedCircle(g)).radius
+         FROM (SELECT ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326), 9212) AS g) x",
+    )
+    .bind(problem["part"]["geometry"].to_string())
+    .fetch_one(&db.pool)
+    .await
+    .expect("the gap as GeoJSON");
+    // 0.1 m × 9.8 m.
+    assert!((gap - 0.98).abs() < 0.15, "gap {gap} m²");
+    assert!((width - 0.1).abs() < 0.02, "gap {width} m wide");
+    assert_eq!(state_of(&db).await, before, "nothing changed");
+
+    // Half a metre apart there: a deliberate notch, merged.
+    let (ids, tags) = stepped(&db, &app, &officer, 106.8855, 40, 0.5).await;
+    let parents = area(&db, ids[0]).await + area(&db, ids[1]).await;
+    let r = merge(&app, &officer, json!({"ids": ids, "if_match": tags}), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let child = children(&r)[0]["id"].as_i64().expect("id");
+    let merged = area(&db, child).await;
+    assert!((merged - parents).abs() < 0.1, "{parents} → {merged}");
+}
+
 /// Index names of every node of an `EXPLAIN (FORMAT JSON)` plan.
 fn plan_indexes(plan: &Value, out: &mut Vec<String>) {
     if let Some(name) = plan["Index Name"].as_str() {

@@ -15,7 +15,10 @@
 //! - A write storing a geometry says what snapping to the neighbours moved ([`land::snap`]):
 //!   header `Bando-Snapped` (the count, `0` included) and, when it is not 0, the moved
 //!   vertices as GeoJSON in the body (PUT/PATCH then answer 200 instead of 204; POST 201, and
-//!   split/merge, carry it as `snapped`).
+//!   split/merge, carry it as `snapped`). The body's `neighbours` lists the neighbours that got
+//!   the written vertices lying on their edges (shape unchanged; new version and `etag` each),
+//!   so their shared stretch is the same vertices in both; the body is sent when either list
+//!   is not empty.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -47,10 +50,24 @@ pub const SNAPPED_HEADER: &str = "bando-snapped";
 
 /// What snapping moved, as GeoJSON: per move a LineString from where the vertex was drawn to
 /// where it is stored (CRS84), with its kind, the neighbour and the distance in TM-3 metres;
-/// `child` names the split or merge child it belongs to.
+/// `child` names the split or merge child it belongs to. The foreign member `neighbours`: the
+/// neighbours given vertices (id, sheet, number, new version and tag, the vertices in CRS84;
+/// `child` as above).
 fn snapped_features<'a>(
     moves: impl Iterator<Item = (Option<i64>, &'a land::snap::Snapped)>,
+    shared: impl Iterator<Item = (Option<i64>, &'a land::snap::Shared)>,
 ) -> Value {
+    let neighbours: Vec<Value> = shared
+        .map(|(child, n)| {
+            let mut v = json!({"id": n.id, "sheet_number": n.sheet_number,
+                "parcel_number": n.parcel_number, "version": n.version, "etag": n.etag,
+                "vertices": n.vertices});
+            if let Some(c) = child {
+                v["child"] = json!(c);
+            }
+            v
+        })
+        .collect();
     let features: Vec<Value> = moves
         .map(|(child, m)| {
             let mut props = json!({"kind": m.kind, "neighbour": m.neighbour,
@@ -62,7 +79,7 @@ fn snapped_features<'a>(
                 "geometry": {"type": "LineString", "coordinates": [m.from, m.to]}})
         })
         .collect();
-    json!({"type": "FeatureCollection", "features": features})
+    json!({"type": "FeatureCollection", "features": features, "neighbours": neighbours})
 }
 
 fn snapped_header(r: &mut Response, count: usize) {
@@ -330,12 +347,15 @@ fn saved(
     location: Option<String>,
     geometry_written: bool,
 ) -> Response {
-    let mut r = if s.snapped.is_empty() {
+    let mut r = if s.snapped.is_empty() && s.neighbours.is_empty() {
         status.into_response()
     } else {
         let mut r = (
             status,
-            axum::Json(snapped_features(s.snapped.iter().map(|m| (None, m)))),
+            axum::Json(snapped_features(
+                s.snapped.iter().map(|m| (None, m)),
+                s.neighbours.iter().map(|n| (None, n)),
+            )),
         )
             .into_response();
         r.headers_mut().insert(
@@ -436,8 +456,8 @@ async fn write(
     )
     .await?;
     after_write(&state, s.bbox_3857);
-    // 204, or 200 with what snapping moved.
-    let status = if s.snapped.is_empty() {
+    // 204, or 200 with what snapping moved and the neighbours it gave vertices.
+    let status = if s.snapped.is_empty() && s.neighbours.is_empty() {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::OK
@@ -530,6 +550,7 @@ pub async fn land_config(State(state): State<AppState>) -> Response {
     let mut r = axum::Json(json!({
         "snap_tolerance_m": t.snap_m,
         "overlap_tolerance_m2": t.overlap_m2,
+        "sliver_width_m": t.sliver_m,
     }))
     .into_response();
     r.headers_mut()
@@ -557,8 +578,12 @@ fn reshaped(headers: &HeaderMap, r: &land::lineage::Reshaped) -> Response {
         .iter()
         .flat_map(|c| c.snapped.iter().map(move |m| (Some(c.id), m)));
     let count = moves.clone().count();
+    let shared = r
+        .children
+        .iter()
+        .flat_map(|c| c.neighbours.iter().map(move |n| (Some(c.id), n)));
     let body = json!({"operation": r.operation, "parents": r.parents, "children": children,
-        "snapped": snapped_features(moves)});
+        "snapped": snapped_features(moves, shared)});
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     snapped_header(&mut response, count);
     let first = r.children.first().map_or(0, |c| c.id);
@@ -807,8 +832,15 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
     let snapped_count = json!({"description": "How many vertices snapping to the neighbours' boundaries moved or added (within `[land] snap_tolerance_m` of a neighbour's vertex, else of its edge; a neighbour's vertex along an edge is added); sent when the write stored a geometry",
         "schema": {"type": "integer", "minimum": 0}});
     let snapped = json!({"type": "object", "required": ["type", "features"],
-        "description": "What snapping moved: per vertex a LineString from where it was drawn to where it is stored (CRS84)",
+        "description": "What snapping moved: per vertex a LineString from where it was drawn to where it is stored (CRS84); `neighbours`: the neighbours that got the written vertices lying on their edges inserted, so both share the same vertices along their common boundary (their shape does not change, by at most 1e-9 m; each gets a version, reason saying so, and a new ETag; only neighbours in the writer's communes and the parcel's TM-3 zone)",
         "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+            "neighbours": {"type": "array", "items": {"type": "object",
+                "required": ["id", "sheet_number", "parcel_number", "version", "etag", "vertices"], "properties": {
+                "id": {"type": "integer"}, "sheet_number": {"type": "integer"}, "parcel_number": {"type": "integer"},
+                "version": {"type": "integer", "description": "The neighbour's new version"},
+                "etag": {"type": "string", "description": "The neighbour's new ETag"},
+                "vertices": {"type": "array", "description": "The vertices inserted (CRS84)", "items": {"type": "array", "items": {"type": "number"}}},
+                "child": {"type": "integer", "description": "Split and merge: the child whose vertices they are"}}}},
             "features": {"type": "array", "items": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
                 "type": {"type": "string", "enum": ["Feature"]},
                 "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {
@@ -843,7 +875,7 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
             "409": problem("Concurrent edits of the same or neighbouring features kept aborting this one; try again"),
             "413": problem("The body is larger than 4 MiB"),
             "415": problem("The body's media type is not one of the request body's"),
-            "422": {"description": "A cadastral rule refuses the result, or the reason or the decision is missing; `part` is the offending part as a GeoJSON Feature (CRS84)",
+            "422": {"description": "A cadastral rule refuses the result (invalid geometry, outside the commune, an overlap beyond `[land] overlap_tolerance_m2`, a gap narrower than `[land] sliver_width_m` opened along a boundary shared before the write or left between merged parents, split children not adding up to the parent's area after snapping, …), or the reason or the decision is missing; `part` is the offending part (overlap, gap, …) as a GeoJSON Feature (CRS84)",
                 "content": {"application/problem+json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Problem"},
                     {"type": "object", "properties": {"part": {"type": "object"}}}]}}}},
             "500": problem("Internal error; quote `request_id`"),
@@ -878,7 +910,7 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
                 "begin_lifespan": {"type": "string", "format": "date-time"},
                 "end_lifespan": {"type": "string", "format": "date-time", "nullable": true},
                 "editor": {"type": "string"}, "reason": {"type": "string"}, "document": {"type": "string"}}}}}}}});
-    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first; `snapped`: what snapping the children to the parcels around them moved",
+    let reshaped = json!({"description": "The children (201); `Location` is the lineage of the first; `snapped`: what snapping the children to the parcels around them moved, and in `neighbours` the parcels given their vertices (new ETags)",
         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "Bando-Snapped": snapped_count.clone()},
         "content": {"application/json": {"schema": {"type": "object", "required": ["operation", "parents", "children"], "properties": {
             "operation": {"type": "string", "enum": ["split", "merge"]},
@@ -900,14 +932,14 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
             "summary": "Create a feature (OGC API – Features Part 4); the server assigns its id",
             "tags": ["Edit"], "security": secured.clone(), "parameters": params(vec![]),
             "requestBody": feature_body.clone(),
-            "responses": with(refusals(false), "201", json!({"description": "Created; when snapping moved vertices, the body lists them",
+            "responses": with(refusals(false), "201", json!({"description": "Created; when snapping moved vertices or gave neighbours vertices, the body lists them (the neighbours with their new ETags)",
                 "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": etag.clone(),
                     "Bando-Snapped": snapped_count.clone()},
                 "content": {"application/geo+json": {"schema": snapped.clone()}}})),
         }}));
-        let saved = json!({"description": "Saved (nothing snapped)",
+        let saved = json!({"description": "Saved (nothing snapped, no neighbour given vertices)",
             "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()}});
-        let saved_snapped = json!({"description": "Saved, and snapping to the neighbours moved the vertices listed",
+        let saved_snapped = json!({"description": "Saved, and snapping to the neighbours moved the vertices listed, or gave the neighbours in `neighbours` the vertices lying on their edges (their new ETags there)",
             "headers": {"ETag": etag.clone(), "Bando-Snapped": snapped_count.clone()},
             "content": {"application/geo+json": {"schema": snapped.clone()}}});
         let updated = with(with(refusals(true), "204", saved), "200", saved_snapped);
@@ -971,11 +1003,12 @@ pub fn openapi_paths(layers: &gis_core::layer::LayerRegistry) -> Value {
             "operationId": "landConfig",
             "summary": "The tolerances parcel writes are checked under (`[land]` of the configuration)",
             "tags": ["Edit"],
-            "responses": {"200": {"description": "Snapping tolerance (m) and overlap tolerance (m²)",
+            "responses": {"200": {"description": "Snapping tolerance (m), overlap tolerance (m²) and sliver width (m)",
                 "content": {"application/json": {"schema": {"type": "object",
-                    "required": ["snap_tolerance_m", "overlap_tolerance_m2"], "properties": {
+                    "required": ["snap_tolerance_m", "overlap_tolerance_m2", "sliver_width_m"], "properties": {
                         "snap_tolerance_m": {"type": "number", "minimum": 0},
-                        "overlap_tolerance_m2": {"type": "number", "minimum": 0}}}}}}},
+                        "overlap_tolerance_m2": {"type": "number", "minimum": 0},
+                        "sliver_width_m": {"type": "number", "minimum": 0, "description": "Gaps narrower than this opened along a former shared boundary (or between merged parents) are refused (422); 0: no gap rule"}}}}}}},
         }}));
         paths.insert("/land/parcels/{featureId}/lineage".into(), json!({"get": {
             "operationId": "parcelLineage",
