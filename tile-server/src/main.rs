@@ -1129,7 +1129,9 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         &format!("bando-{}", std::process::id()),
         state.ingest.clone(),
     );
-    let purge_pool = state.pools.admin.clone();
+    // On ingest's own connections: the purges and the missing-data check wait for the locks
+    // of ingest's batches, and must not hold the admin class's (landing page, audit log).
+    let purge_pool = state.ingest.pool().clone();
     let max_age = config.ioc.ingest.limits.max_age;
     let purge_task = tokio::spawn(async move {
         loop {
@@ -1148,7 +1150,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     });
     // Missing data: every instance looks every half minute; one at a time raises (the
     // check's advisory lock), each episode once (`ioc.alert_state`).
-    let check_pool = state.pools.admin.clone();
+    let check_pool = state.ingest.pool().clone();
     let missing_task = tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
