@@ -1978,3 +1978,186 @@ async fn an_ingest_flood_never_makes_health_tiles_or_readers_wait() {
     sub.stop();
     broker.stop();
 }
+
+/// Runs `bando device-token …` on the test database: (success, stdout, stderr).
+async fn device_token_cli(
+    db: &TestDb,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = tokio::process::Command::new(tests::bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir)
+        .env("USER", "kythuat")
+        .arg("device-token")
+        .args(args)
+        .output()
+        .await
+        .expect("bando device-token");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn device_tokens_are_issued_listed_and_revoked_from_the_command_line() {
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    let air_thing: i64 = sqlx::query_scalar("SELECT thing_id FROM ioc.datastreams WHERE id = $1")
+        .bind(pm25)
+        .fetch_one(&db.pool)
+        .await
+        .expect("thing");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+
+    // Issue: the token alone on standard output, once; the label stored as NFC.
+    let decomposed = "Cam bie\u{0302}\u{0301}n bu\u{0323}i KK-01";
+    let (ok, stdout, stderr) = device_token_cli(
+        &db,
+        dir.path(),
+        &[
+            "issue",
+            "--thing",
+            &air_thing.to_string(),
+            "--label",
+            decomposed,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let token = stdout.trim().to_string();
+    assert!(
+        token.starts_with("bdt_") && !token.contains(char::is_whitespace),
+        "{stdout}"
+    );
+    assert!(stderr.contains("shown this once"), "{stderr}");
+    let (id, label, by): (i64, String, String) = sqlx::query_as(
+        "SELECT id, label, created_by FROM ioc.device_tokens ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("token row");
+    assert_eq!(label, "Cam biến bụi KK-01");
+    assert_eq!(by, "cli:kythuat");
+    // It posts to its Thing's datastreams, as one made over HTTP does; not to another Thing's.
+    let post = |ds: i64| {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            send(
+                &app,
+                Method::POST,
+                &format!("/sta/v1.1/Datastreams({ds})/Observations"),
+                Some(&token),
+                Some(json!({"result": 18.0})),
+            )
+            .await
+        }
+    };
+    assert_eq!(post(pm25).await.status, StatusCode::CREATED);
+    assert_eq!(post(level).await.status, StatusCode::FORBIDDEN);
+
+    // List: the token's record without its secret, as a table and as JSON.
+    let (ok, table, stderr) = device_token_cli(&db, dir.path(), &["list"]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        table.contains("Cam biến bụi KK-01") && table.contains(&token[..10]),
+        "{table}"
+    );
+    assert!(
+        !table.contains(&token),
+        "the secret is never listed: {table}"
+    );
+    let (ok, listed, stderr) = device_token_cli(&db, dir.path(), &["list", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let listed: Value = serde_json::from_str(&listed).expect("JSON");
+    let record = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["id"] == id))
+        .cloned()
+        .expect("listed");
+    assert_eq!(record["thing_id"], air_thing);
+    assert!(record["revoked_at"].is_null());
+    assert!(!listed.to_string().contains(&token));
+    // The same list an administrator reads over HTTP.
+    let admin = issuer.issue("quan_tri").expect("token");
+    let over_http = send(
+        &app,
+        Method::GET,
+        "/admin/device-tokens",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(over_http.json()["tokens"][0]["id"], id);
+
+    // The same rules as over HTTP: an unknown Thing, a label too long, an unknown token.
+    let (ok, _, stderr) = device_token_cli(&db, dir.path(), &["issue", "--thing", "999999"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("there is no Thing 999999"), "{stderr}");
+    let long = "x".repeat(201);
+    let (ok, _, stderr) = device_token_cli(
+        &db,
+        dir.path(),
+        &["issue", "--thing", &air_thing.to_string(), "--label", &long],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("at most 200 characters"), "{stderr}");
+    let (ok, _, stderr) = device_token_cli(&db, dir.path(), &["revoke", "999999"]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("there is no device token 999999"),
+        "{stderr}"
+    );
+    let made: i64 = sqlx::query_scalar("SELECT count(*) FROM ioc.device_tokens")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(made, 1, "refused commands made nothing");
+
+    // Revoke: refused from now on, kept for the record.
+    let (ok, stdout, stderr) =
+        device_token_cli(&db, dir.path(), &["revoke", &id.to_string()]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("revoked"), "{stdout}");
+    assert_eq!(post(pm25).await.status, StatusCode::UNAUTHORIZED);
+    let (_, listed, _) = device_token_cli(&db, dir.path(), &["list", "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed).expect("JSON");
+    assert!(!listed[0]["revoked_at"].is_null());
+
+    // Audited, by the command's user, never with the secret.
+    let audit: Vec<(String, String, String, i16, String)> = sqlx::query_as(
+        "SELECT actor, method, path, status, coalesce(detail, '') FROM platform.audit_log
+         WHERE method = 'CLI' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(
+        (audit[0].0.as_str(), audit[0].2.as_str(), audit[0].3),
+        ("cli:kythuat", "bando device-token issue", 201)
+    );
+    assert!(
+        audit[0].4.contains(&format!("device token {id} ("))
+            && audit[0]
+                .4
+                .contains(&format!("issued for Thing {air_thing}")),
+        "{}",
+        audit[0].4
+    );
+    assert_eq!(
+        (audit[1].2.as_str(), audit[1].3, audit[1].4.as_str()),
+        (
+            "bando device-token revoke",
+            204,
+            format!("device token {id} revoked").as_str()
+        )
+    );
+    assert!(audit.iter().all(|a| !a.4.contains(&token)));
+}
