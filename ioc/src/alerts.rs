@@ -364,10 +364,11 @@ pub struct MissingCheck {
 /// The periodic missing-data check (every instance runs it every half minute; one at a time
 /// does the work): for every enabled `missing` rule, datastreams whose latest reading is older
 /// than `raise_at` minutes at `now` start an episode (an event), and those in an episode whose
-/// latest reading is again within `clear_at` minutes end it. Datastreams that never had a
-/// reading are left alone (the layer shows them as `no_data`). Cheap: one query over the
-/// datastreams of the rules' properties by latest time, and nothing written when nothing
-/// changed.
+/// latest reading is again within `clear_at` minutes end it. A datastream that never had a
+/// reading counts from when it was made (`created_at`, migration 6007): a sensor installed and
+/// never heard from is raised like one that fell silent (the layer still shows it as
+/// `no_data`), and its first reading ends the episode. Cheap: one query over the datastreams
+/// of the rules' properties by latest time, and nothing written when nothing changed.
 pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingCheck, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let ran: bool =
@@ -380,13 +381,15 @@ pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingC
     // Datastreams being written by ingest are skipped: a reading is arriving.
     let due: Vec<(i64, i64, bool, f64)> = sqlx::query_as(
         "SELECT r.id, d.id, s.rule_id IS NOT NULL,
-                extract(epoch FROM $1 - d.latest_time)::float8 / 60
+                extract(epoch FROM $1 - coalesce(d.latest_time, d.created_at))::float8 / 60
          FROM ioc.alert_rules r
          JOIN ioc.datastreams d ON d.observed_property_id = r.observed_property_id
          LEFT JOIN ioc.alert_state s ON s.rule_id = r.id AND s.datastream_id = d.id
-         WHERE r.enabled AND r.kind = 'missing' AND d.latest_time IS NOT NULL
-           AND ((s.rule_id IS NULL AND d.latest_time <= $1 - make_interval(secs => r.raise_at * 60))
-             OR (s.rule_id IS NOT NULL AND d.latest_time >= $1 - make_interval(secs => r.clear_at * 60)))
+         WHERE r.enabled AND r.kind = 'missing'
+           AND ((s.rule_id IS NULL
+                 AND coalesce(d.latest_time, d.created_at) <= $1 - make_interval(secs => r.raise_at * 60))
+             OR (s.rule_id IS NOT NULL
+                 AND d.latest_time >= $1 - make_interval(secs => r.clear_at * 60)))
          ORDER BY d.id, r.id
          FOR UPDATE OF d SKIP LOCKED",
     )

@@ -1129,7 +1129,7 @@ async fn missing_data_is_raised_once_by_one_instance_and_cleared_by_a_reading() 
         &[reading(pm25, 45 * 60, 20.0), reading(level, 5 * 60, 2.0)],
     )
     .await;
-    // Rainfall never reported: left alone (no_data on the layer).
+    // Rainfall never reported: counted from its datastream's making (just now), so not yet.
     // While another instance holds the check, this one does nothing.
     let mut other = db.pool.begin().await.expect("tx");
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ioc.missing_check'))")
@@ -1186,7 +1186,11 @@ async fn missing_data_is_raised_once_by_one_instance_and_cleared_by_a_reading() 
     let c = ioc::alerts::check_missing(&db.pool, later)
         .await
         .expect("check");
-    assert_eq!(c.raised.len(), 2, "PM2.5 and the water level: {c:?}");
+    assert_eq!(
+        c.raised.len(),
+        3,
+        "PM2.5, the water level and the rainfall that never reported: {c:?}"
+    );
     assert_eq!(events_of_kind(&db, pm25, "missing_data").await.len(), 2);
 }
 
@@ -2160,4 +2164,69 @@ async fn device_tokens_are_issued_listed_and_revoked_from_the_command_line() {
         )
     );
     assert!(audit.iter().all(|a| !a.4.contains(&token)));
+}
+
+#[tokio::test]
+async fn missing_data_is_raised_for_datastreams_that_never_reported() {
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    let now = chrono::Utc::now();
+    // Rainfall made 45 minutes ago and never heard from; the water level made 20 minutes ago,
+    // silent too; PM2.5 reporting. The rules: a warning after 30 minutes, cleared within 10.
+    for (ds, minutes) in [(rain, 45), (level, 20), (pm25, 120)] {
+        sqlx::query("UPDATE ioc.datastreams SET created_at = $2 WHERE id = $1")
+            .bind(ds)
+            .bind(now - chrono::Duration::minutes(minutes))
+            .execute(&db.pool)
+            .await
+            .expect("created_at");
+    }
+    write(&db, &[reading(pm25, 60, 20.0)]).await;
+    let c = ioc::alerts::check_missing(&db.pool, now)
+        .await
+        .expect("check");
+    assert_eq!(c.raised.len(), 1, "the rainfall only: {c:?}");
+    let missing = events_of_kind(&db, rain, "missing_data").await;
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        (missing[0].1 - 45.0).abs() < 0.2,
+        "minutes since the datastream was made: {missing:?}"
+    );
+    assert!(events_of_kind(&db, level, "missing_data").await.is_empty());
+    assert!(events_of_kind(&db, pm25, "missing_data").await.is_empty());
+    // Still a station without data on the layer; the episode is the event's.
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM ioc.latest_readings WHERE datastream_id = $1")
+            .bind(rain)
+            .fetch_one(&db.pool)
+            .await
+            .expect("status");
+    assert_eq!(status, "no_data");
+    // Once per episode.
+    let again = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(5))
+        .await
+        .expect("check");
+    assert!(again.ran && again.raised.is_empty(), "{again:?}");
+    // The water level reaches 30 minutes without a reading 10 minutes later.
+    let later = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(11))
+        .await
+        .expect("check");
+    assert_eq!(later.raised.len(), 1, "{later:?}");
+    assert_eq!(events_of_kind(&db, level, "missing_data").await.len(), 1);
+    // The rainfall's first reading ends its episode.
+    write(&db, &[reading(rain, 5, 1.5)]).await;
+    let missing = events_of_kind(&db, rain, "missing_data").await;
+    assert_eq!(missing.len(), 1);
+    assert!(
+        missing[0].2.is_some(),
+        "cleared by the first reading: {missing:?}"
+    );
+    let left: Vec<i64> = sqlx::query_scalar(
+        "SELECT s.datastream_id FROM ioc.alert_state s JOIN ioc.alert_rules r ON r.id = s.rule_id
+         WHERE r.kind = 'missing' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(left, vec![level]);
 }
