@@ -12,8 +12,9 @@
 //! Ingest has a share of the database of its own: the pool given to [`Ingest::start`] (in the
 //! server a small class pool, `bando-ingest`), used by the writer, by HTTP `POST`s — queued like
 //! MQTT readings and answered when their batch commits ([`Ingest::store_one`]), never a
-//! transaction of their own on a shared pool — and by the periodic jobs that contend with it
-//! for the same locks (the missing-data check, the purges: [`Ingest::pool`]). A batch's
+//! transaction of their own on a shared pool — and by the work that contends with it for the
+//! same locks (the missing-data check, the purges, operators' event actions and rule changes:
+//! [`Ingest::pool`]). A batch's
 //! transaction holds the locks of its datastreams, the latest-value table's change counter and
 //! the feed log's advisory lock until it commits, so whatever waits for those waits on an
 //! ingest connection, never on a tile, feature, admin or health one.
@@ -376,7 +377,8 @@ impl Ingest {
     }
 
     /// Ingest's pool: for the work that takes the same locks as the writer (the missing-data
-    /// check, the purges), so that waiting for them holds none of the readers' connections.
+    /// check, the purges, event actions, rule changes), so that waiting for them holds none of
+    /// the readers' connections.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

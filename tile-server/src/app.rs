@@ -133,13 +133,14 @@ impl AppState {
         let pools = Pools::with_replicas(&pool.connect_options(), &replicas, &load);
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
         // Ingest writes through a work class of its own, so readers never wait behind it: the
-        // writer (HTTP posts are queued to it too), the missing-data check and the purges,
-        // which wait for the same locks as the writer's batches.
+        // writer (HTTP posts are queued to it too), and what waits for the same locks as the
+        // writer's batches (the feed log's, the latest-value layer's): the missing-data check,
+        // the purges, the operators' event actions and rule changes.
         let ingest_pool = gis_core::db::class::class_pool(
             &pool.connect_options(),
             &gis_core::db::class::PoolClass {
                 name: "bando-ingest",
-                max_connections: 3,
+                max_connections: 4,
                 min_connections: 0,
                 statement_timeout: Duration::from_secs(30),
                 acquire_timeout: Duration::from_secs(10),

@@ -1903,7 +1903,21 @@ async fn an_ingest_flood_never_makes_health_tiles_or_readers_wait() {
 
     // Readers while the flood is on: /health and a latest-value tile (dropped by every batch,
     // so drawn again on the tiles pool) answer 200 each round, and no reader's session waits
-    // for a lock held by ingest.
+    // for a lock held by ingest — also while an operator edits a rule (which redraws the
+    // property's latest values, behind ingest's batches, on ingest's connections).
+    let rules = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    let rule = rules.json()["rules"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["observed_property"] == "PM2.5" && r["kind"] == "threshold")
+                .cloned()
+        })
+        .expect("a PM2.5 threshold rule");
+    let mut spec = rule.clone();
+    if let Some(o) = spec.as_object_mut() {
+        o.remove("id");
+    }
     let mut rounds = Vec::new();
     loop {
         let flood_on = !mqtt_done.load(Ordering::Acquire)
@@ -1924,6 +1938,22 @@ async fn an_ingest_flood_never_makes_health_tiles_or_readers_wait() {
             mvt_strings(&drawn.body).contains(&"PM2.5".to_string()),
             "the station is in its tile"
         );
+        let rule_uri = format!("/feeds/rules/{}", rule["id"]);
+        let (edited, waiting) = tokio::join!(
+            send(
+                &app,
+                Method::PUT,
+                &rule_uri,
+                Some(&operator),
+                Some(spec.clone())
+            ),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                readers_waiting_for_locks(&db).await
+            }
+        );
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.text());
+        assert!(waiting.is_empty(), "readers waiting for locks: {waiting:?}");
         let waiting = readers_waiting_for_locks(&db).await;
         assert!(waiting.is_empty(), "readers waiting for locks: {waiting:?}");
         rounds.push(stored().await);

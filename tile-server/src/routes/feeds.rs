@@ -232,8 +232,10 @@ async fn act(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::BadRequest(format!("the body is not {{\"note\": …}}: {e}")))?
     };
+    // Writes to the feed log and the events layer wait for ingest's batches: on ingest's
+    // connections, never the admin class's.
     let event = ioc::events::act(
-        &state.pools.admin,
+        state.ingest.pool(),
         event_id(&id)?,
         action,
         reader.name(),
@@ -265,7 +267,7 @@ async fn create(
         ))
     })?;
     let id = ioc::events::create(
-        &state.pools.admin,
+        state.ingest.pool(),
         &NewEvent {
             kind: b.kind,
             severity: b.severity,
@@ -355,7 +357,7 @@ async fn create_rule(
 ) -> Result<Response, AppError> {
     let reader = operator(reader)?;
     let spec = rule_body(&body)?;
-    let id = ioc::alerts::create_rule(&state.pools.admin, &spec)
+    let id = ioc::alerts::create_rule(state.ingest.pool(), &spec)
         .await
         .map_err(rule_error)?;
     audit_rule(
@@ -394,7 +396,7 @@ async fn update_rule(
     let reader = operator(reader)?;
     let id = rule_id(&id)?;
     let spec = rule_body(&body)?;
-    ioc::alerts::update_rule(&state.pools.admin, id, &spec)
+    ioc::alerts::update_rule(state.ingest.pool(), id, &spec)
         .await
         .map_err(rule_error)?;
     audit_rule(
@@ -427,7 +429,7 @@ async fn delete_rule(
 ) -> Result<StatusCode, AppError> {
     let reader = operator(reader)?;
     let id = rule_id(&id)?;
-    ioc::alerts::delete_rule(&state.pools.admin, id)
+    ioc::alerts::delete_rule(state.ingest.pool(), id)
         .await
         .map_err(rule_error)?;
     audit_rule(
