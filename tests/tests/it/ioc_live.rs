@@ -2260,3 +2260,193 @@ async fn missing_data_is_raised_for_datastreams_that_never_reported() {
     .expect("state");
     assert_eq!(left, vec![level]);
 }
+
+/// Warnings of a datastream by rule: (rule id, severity, value, cleared).
+async fn events_by_rule(db: &TestDb, ds: i64) -> Vec<(Option<i64>, String, f64, bool)> {
+    sqlx::query_as(
+        "SELECT rule_id, severity, value, cleared_at IS NOT NULL FROM ioc.events
+         WHERE datastream_id = $1 AND kind = 'threshold' AND severity = 'warning' ORDER BY id",
+    )
+    .bind(ds)
+    .fetch_all(&db.pool)
+    .await
+    .expect("events")
+}
+
+#[tokio::test]
+async fn a_datastreams_own_rule_replaces_its_propertys() {
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    // A second surface-water station: the property's rule goes on applying there.
+    sqlx::query(
+        "INSERT INTO sectors.env_stations (source_id, code, name, station_type, geom) VALUES
+         ('NM-03', 'NM-03', 'Trạm quan trắc nước mặt Bù Đăng', 'Nước mặt',
+          ST_Transform(ST_SetSRID(ST_MakePoint(107.2, 11.8), 4326), 9212))",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("station");
+    ioc::seed::seed_stations(&db.pool).await.expect("seed");
+    let other: i64 = sqlx::query_scalar(
+        "SELECT d.id FROM ioc.datastreams d JOIN ioc.things t ON t.id = d.thing_id
+         JOIN ioc.observed_properties op ON op.id = d.observed_property_id
+         WHERE t.station_code = 'NM-03' AND op.name = 'Water level'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("other level");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let rules = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    let shared_warning = rules.json()["rules"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| {
+                    r["observed_property"] == "Water level"
+                        && r["kind"] == "threshold"
+                        && r["severity"] == "warning"
+                })
+                .cloned()
+        })
+        .expect("the water level's warning rule");
+    assert!(shared_warning["datastream_id"].is_null());
+    // The first station is on a deeper river: its warning at 5.0 m (cleared at 4.8), not 3.5.
+    let own = json!({
+        "observed_property": "Water level", "datastream": level, "severity": "warning",
+        "raise_at": 5.0, "clear_at": 4.8, "title": "Mực nước sông Bé vượt báo động I",
+        "title_en": "Be river above alert level I"
+    });
+    let made = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own.clone()),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    assert_eq!(made.json()["datastream_id"], level);
+    let own_id = made.json()["id"].as_i64().expect("id");
+    // One rule per datastream of each kind, severity and direction; the datastream measures
+    // the rule's property; it exists.
+    let again = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own.clone()),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    problem(&again);
+    let mut wrong = own.clone();
+    wrong["datastream"] = json!(pm25);
+    let refused = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(wrong),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("datastream {pm25} measures PM2.5"))),
+        "{}",
+        refused.text()
+    );
+    let mut unknown = own.clone();
+    unknown["datastream"] = json!(999_999);
+    let refused = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // 4.0 m at both stations: a warning where the property's rule applies, none at the
+    // station with its own levels; 5.2 m there raises its own rule's.
+    write(&db, &[reading(level, 120, 4.0), reading(other, 120, 4.0)]).await;
+    let shared_id = shared_warning["id"].as_i64();
+    assert_eq!(
+        events_by_rule(&db, other).await,
+        vec![(shared_id, "warning".to_string(), 4.0, false)]
+    );
+    assert!(events_by_rule(&db, level).await.is_empty());
+    write(&db, &[reading(level, 60, 5.2)]).await;
+    assert_eq!(
+        events_by_rule(&db, level).await,
+        vec![(Some(own_id), "warning".to_string(), 5.2, false)]
+    );
+    // The property's alarm (4.5 m) still applies to it (no alarm rule of its own).
+    let alarm: Vec<String> = sqlx::query_scalar(
+        "SELECT r.severity FROM ioc.alert_state s JOIN ioc.alert_rules r ON r.id = s.rule_id
+         WHERE s.datastream_id = $1 AND r.kind = 'threshold' ORDER BY r.severity",
+    )
+    .bind(level)
+    .fetch_all(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(alarm, vec!["alarm".to_string(), "warning".to_string()]);
+    // Cleared by its own levels: 4.9 m is within the property's band but not below 4.8.
+    write(&db, &[reading(level, 30, 4.9)]).await;
+    assert!(!events_by_rule(&db, level).await[0].3);
+    write(&db, &[reading(level, 10, 4.7)]).await;
+    assert!(
+        events_by_rule(&db, level).await[0].3,
+        "cleared at its own level"
+    );
+
+    // Deleted: the property's rule applies again.
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/feeds/rules/{own_id}"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    write(&db, &[reading(level, 5, 4.0)]).await;
+    let events = events_by_rule(&db, level).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].0, shared_id);
+
+    // Made while the property's episode is on: that episode ends (the rule no longer watches
+    // this datastream), its event stays for operators to close.
+    let made = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let on: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ioc.alert_state WHERE datastream_id = $1 AND rule_id = $2",
+    )
+    .bind(level)
+    .bind(shared_id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(on, 0);
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM ioc.events WHERE datastream_id = $1 AND rule_id = $2",
+    )
+    .bind(level)
+    .bind(shared_id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("event");
+    assert_eq!(status, "open");
+}
