@@ -60,6 +60,7 @@ async function main() {
   const rules = createRuleEditor(rulesPanel, {
     http: (path, init) => requestJson(path, init, token()),
     properties: () => [...new Set([...document.querySelectorAll('#readings td.property')].map((td) => td.textContent))],
+    stationOf: (id) => document.querySelector(`#readings tr[data-datastream="${id}"] td.station`)?.textContent,
   });
   const setLanguage = () => {
     t = applyLanguage(lang);

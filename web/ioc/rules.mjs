@@ -3,15 +3,16 @@
 // delete with a second click to confirm (`DELETE /feeds/rules/{id}`). The server checks every
 // rule; what it refuses (422, 409) is shown with its reason, the form kept as typed.
 
-const FIELDS = ['observed_property', 'kind', 'severity', 'direction', 'raise_at', 'clear_at',
-  'title', 'title_en', 'enabled'];
+const FIELDS = ['observed_property', 'datastream', 'kind', 'severity', 'direction', 'raise_at',
+  'clear_at', 'title', 'title_en', 'enabled'];
 
 /**
  * `root` holds the editor (see index.html: `#rules-panel`); `http(path, init)` resolves to the
  * JSON of a 2xx answer (null for 204) or throws an Error carrying the problem's detail;
- * `properties()` lists the observed properties known to the display.
+ * `properties()` lists the observed properties known to the display, `stationOf(id)` names
+ * a datastream's station (a rule of one datastream replaces its property's rule there).
  */
-export function createRuleEditor(root, { http, properties }) {
+export function createRuleEditor(root, { http, properties, stationOf }) {
   const table = root.querySelector('#rules tbody');
   const form = root.querySelector('#rule-form');
   const error = root.querySelector('#rule-error');
@@ -29,7 +30,8 @@ export function createRuleEditor(root, { http, properties }) {
       const tr = document.createElement('tr');
       tr.dataset.rule = r.id;
       tr.dataset.enabled = String(r.enabled);
-      const cells = [r.observed_property, texts.ruleKind[r.kind] ?? r.kind,
+      const where = r.datastream_id ? ` — ${stationOf(r.datastream_id) ?? `#${r.datastream_id}`}` : '';
+      const cells = [`${r.observed_property}${where}`, texts.ruleKind[r.kind] ?? r.kind,
         texts.severity[r.severity] ?? r.severity, levels(r), title(r)];
       for (const [i, text] of cells.entries()) {
         const td = document.createElement('td');
@@ -95,8 +97,9 @@ export function createRuleEditor(root, { http, properties }) {
       raise_at: '', clear_at: '', title: '', title_en: '', enabled: true };
     for (const name of FIELDS) {
       const el = field(name);
-      if (el.type === 'checkbox') el.checked = Boolean(r[name]);
-      else el.value = r[name] ?? '';
+      const value = name === 'datastream' ? r.datastream_id : r[name];
+      if (el.type === 'checkbox') el.checked = Boolean(value);
+      else el.value = value ?? '';
     }
     form.dataset.mode = rule ? 'edit' : 'create';
     form.hidden = false;

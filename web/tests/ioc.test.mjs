@@ -191,10 +191,12 @@ test('operators list, create, edit and delete alert rules on the display', async
   assert.equal(await alarmRow.locator('.severity').innerText(), 'Báo động');
   assert.equal(await alarmRow.locator('.title').innerText(), levelAlarm.title);
 
-  // Create: a rate-of-change rule for PM2.5.
+  // Create: a rate-of-change rule for one station's PM2.5.
+  const air = (await datastreams()).find((p) => p.property === 'PM2.5');
   await page.locator('#rule-new').click();
   const form = page.locator('#rule-form');
   await form.locator('[name="observed_property"]').fill('PM2.5');
+  await form.locator('[name="datastream"]').fill(String(air.datastream_id));
   await form.locator('[name="kind"]').selectOption('rate');
   await form.locator('[name="severity"]').selectOption('warning');
   await form.locator('[name="raise_at"]').fill('20');
@@ -207,11 +209,12 @@ test('operators list, create, edit and delete alert rules on the display', async
   assert.equal(await form.isVisible(), false, 'the form closes once saved');
   const created = (await serverRules()).find((r) => r.title === 'Bụi mịn tăng nhanh');
   assert.ok(created, 'the rule is on the server');
-  assert.deepEqual([created.observed_property, created.kind, created.severity, created.direction, created.raise_at,
-    created.clear_at, created.title_en, created.enabled], ['PM2.5', 'rate', 'warning', 'above', 20, 10,
-    'PM2.5 rising fast', true]);
+  assert.deepEqual([created.observed_property, created.datastream_id, created.kind, created.severity,
+    created.direction, created.raise_at, created.clear_at, created.title_en, created.enabled],
+  ['PM2.5', air.datastream_id, 'rate', 'warning', 'above', 20, 10, 'PM2.5 rising fast', true]);
   const row = page.locator(`#rules tr[data-rule="${created.id}"]`);
   assert.equal(await row.locator('.kind').innerText(), 'Tốc độ');
+  assert.equal(await row.locator('.property').innerText(), `PM2.5 — ${air.station}`);
 
   // Edit with levels the server refuses: its reason shown, the form kept as typed.
   await row.locator('button[data-action="edit"]').click();
@@ -231,7 +234,8 @@ test('operators list, create, edit and delete alert rules on the display', async
     created.id, { timeout: 20_000 });
   assert.equal(await error.isVisible(), false);
   const edited = (await serverRules()).find((r) => r.id === created.id);
-  assert.deepEqual([edited.clear_at, edited.enabled], [5, false]);
+  assert.deepEqual([edited.clear_at, edited.enabled, edited.datastream_id], [5, false, air.datastream_id],
+    'edited, still its datastream\'s');
   assert.equal(await row.locator('.levels').innerText(), '≥ 20 → 5');
 
   // English: the editor's words and the rules' English titles.
