@@ -480,8 +480,8 @@ pub struct RuleSpec {
     pub enabled: bool,
     /// One datastream of the property the rule is for (default: every datastream of it):
     /// for that datastream it replaces the property's rule of the same kind, severity and
-    /// direction.
-    #[serde(default)]
+    /// direction. Written `datastream_id` as a rule reads (or `datastream`).
+    #[serde(default, rename = "datastream_id", alias = "datastream")]
     pub datastream: Option<i64>,
 }
 

@@ -313,7 +313,7 @@ fn rule_id(id: &str) -> Result<i64, AppError> {
 fn rule_body(body: &[u8]) -> Result<RuleSpec, AppError> {
     serde_json::from_slice(body).map_err(|e| {
         AppError::BadRequest(format!(
-            "the body is not a rule {{\"observed_property\", \"kind\", \"severity\", \"direction\", \"raise_at\", \"clear_at\", \"title\", \"title_en\", \"enabled\"}}: {e}"
+            "the body is not a rule {{\"observed_property\", \"datastream_id\", \"kind\", \"severity\", \"direction\", \"raise_at\", \"clear_at\", \"title\", \"title_en\", \"enabled\"}}: {e}"
         ))
     })
 }
