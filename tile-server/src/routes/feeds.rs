@@ -457,6 +457,8 @@ pub fn openapi_paths() -> Value {
         "properties": {
             "id": {"type": "integer"},
             "observed_property": {"type": "string"},
+            "datastream_id": {"type": "integer", "nullable": true,
+                              "description": "The one datastream the rule is for (null: every datastream of the property)"},
             "kind": {"type": "string", "enum": ["threshold", "rate", "missing"]},
             "severity": {"type": "string", "enum": ["warning", "alarm"]},
             "direction": {"type": "string", "enum": ["above", "below"]},
@@ -469,6 +471,8 @@ pub fn openapi_paths() -> Value {
         "required": ["observed_property", "severity", "raise_at", "clear_at", "title"],
         "properties": {
             "observed_property": {"type": "string", "description": "The observed property's name (PM2.5, Water level, Rainfall, …)"},
+            "datastream_id": {"type": "integer", "minimum": 1, "nullable": true,
+                              "description": "One datastream of the property: for it the rule replaces the property's rule of the same kind, severity and direction (default: none, every datastream)"},
             "kind": {"type": "string", "enum": ["threshold", "rate", "missing"], "default": "threshold",
                      "description": "What the levels measure: the value, its change per hour, or minutes without data"},
             "severity": {"type": "string", "enum": ["warning", "alarm"]},
