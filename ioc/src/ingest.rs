@@ -441,17 +441,22 @@ impl Ingest {
 }
 
 async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>, stats: Arc<Stats>) {
-    let mut queued: Vec<Queued> = Vec::with_capacity(BATCH);
+    // The observations of a batch, and apart who sent each and where its outcome goes (the
+    // observations are written as they are, never copied).
+    let mut batch: Vec<NewObservation> = Vec::with_capacity(BATCH);
+    let mut senders: Vec<(&'static str, Option<oneshot::Sender<Result<i64, Rejected>>>)> =
+        Vec::with_capacity(BATCH);
     while let Some(first) = rx.recv().await {
-        queued.clear();
-        queued.push(first);
-        while queued.len() < BATCH {
-            match rx.try_recv() {
-                Ok(o) => queued.push(o),
-                Err(_) => break,
+        batch.clear();
+        senders.clear();
+        let mut next = Some(first);
+        while let Some(q) = next.take() {
+            batch.push(q.obs);
+            senders.push((q.source, q.reply));
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        let batch: Vec<NewObservation> = queued.iter().map(|q| q.obs.clone()).collect();
         let mut attempt = 0;
         let outcome: Vec<Result<i64, Rejected>> = loop {
             match write_batch(&pool, &batch).await {
@@ -469,11 +474,11 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>, stats: Arc<Stats>)
         };
         // Counted before anyone is answered: a poster reading the counts sees its reading.
         stats.count_stored(outcome.iter().filter(|r| r.is_ok()).count());
-        for (q, r) in queued.drain(..).zip(outcome) {
+        for ((source, reply), r) in senders.drain(..).zip(outcome) {
             if let Err(why) = &r {
-                stats.drop_one(why, q.source);
+                stats.drop_one(why, source);
             }
-            if let Some(reply) = q.reply {
+            if let Some(reply) = reply {
                 // The poster may have gone (its request timed out): the reading is stored anyway.
                 let _ = reply.send(r);
             }
