@@ -339,13 +339,16 @@ impl Default for IngestSettings {
     }
 }
 
+/// Where a `POST`'s outcome goes: its observation's id, or why it was not stored.
+type Reply = oneshot::Sender<Result<i64, Rejected>>;
+
 /// An observation waiting in the queue, with who sent it and, for a `POST`, where its outcome
 /// goes.
 #[derive(Debug)]
 struct Queued {
     obs: NewObservation,
     source: &'static str,
-    reply: Option<oneshot::Sender<Result<i64, Rejected>>>,
+    reply: Option<Reply>,
 }
 
 /// The ingest queue and its writer. Cloning shares them.
@@ -444,8 +447,7 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>, stats: Arc<Stats>)
     // The observations of a batch, and apart who sent each and where its outcome goes (the
     // observations are written as they are, never copied).
     let mut batch: Vec<NewObservation> = Vec::with_capacity(BATCH);
-    let mut senders: Vec<(&'static str, Option<oneshot::Sender<Result<i64, Rejected>>>)> =
-        Vec::with_capacity(BATCH);
+    let mut senders: Vec<(&'static str, Option<Reply>)> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.recv().await {
         batch.clear();
         senders.clear();
