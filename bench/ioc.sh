@@ -14,7 +14,8 @@
 # Prints Markdown rows for bench/RESULTS.md.
 #
 #   bench/ioc.sh [DATASTREAMS] [SECONDS]   default 1000 datastreams (10,000/s), 60 s;
-#   BANDO=path/to/bando to bench another build
+#   BANDO=path/to/bando to bench another build; DRAIN_SECONDS=N to wait at most N s (default
+#   120) after the last publish for the stored count to reach the published one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -45,29 +46,44 @@ simulate() {
     --interval "$1" --rounds "$2" --episode-every 0 2>>"$work/sim.err" | tail -1 | grep -o '[0-9]\+ readings' | cut -d' ' -f1
 }
 stored() { psql "$url" -Atc "SELECT count(*) FROM ioc.observations"; }
-drain() { # waits until the stored count reaches $1 or stops moving for 5 s
-  local last=-1 same=0 now
+# waits until the stored count reaches $1, stops moving for 5 s, or DRAIN_SECONDS (default
+# 120) have passed — a count still creeping up after that is reported as lost, not waited for
+drain() {
+  local last=-1 same=0 now deadline=$((SECONDS + ${DRAIN_SECONDS:-120}))
   while :; do
     now=$(stored)
     [[ $now -ge $1 ]] && { echo "$now"; return; }
     if [[ $now == "$last" ]]; then same=$((same + 1)); else same=0; fi
-    [[ $same -ge 10 ]] && { echo "$now"; return; }
+    [[ $same -ge 10 || $SECONDS -ge $deadline ]] && { echo "$now"; return; }
     last=$now
     sleep 0.5
   done
 }
 
-# 1. Sustained ingest.
+# 1. Sustained ingest, with /health and a latest-value tile (dropped by every batch) asked
+# once a second meanwhile: each answer's status and time, so a starved reader shows.
 rounds=$((seconds * 10))
+(
+  while :; do
+    for path in /health /tiles/latest_readings/12/3261/1917.mvt; do
+      curl -s -o /dev/null -m 30 -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$port$path" || echo "000 30"
+    done
+    sleep 1
+  done >"$work/readers.log"
+) &
+readers=$!
 start=$(date +%s.%N)
 published=$(simulate 0.1 "$rounds")
 end=$(date +%s.%N)
 got=$(drain "$published")
 drained=$(date +%s.%N)
+kill "$readers" 2>/dev/null || true
+wait "$readers" 2>/dev/null || true
+readers_row=$(awk '{n++; if ($1 != 200) bad++; if ($2 > max) max = $2} END {printf "%d reader requests (health, tile) during ingest: %d not 200, slowest %.2f s", n, bad, max}' "$work/readers.log")
 dropped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bando_ioc_observations_dropped_total/ {s += $2} END {print s + 0}')
 rate=$(python3 -c "print(round($published / ($end - $start)))")
 lag=$(python3 -c "print(round($drained - $end, 1))")
-echo "| IOC ingest over MQTT, $n datastreams, $seconds s | published $published at $rate/s (QoS 1, broker-acknowledged); stored $got; lost $((published - got)); dropped by the server $dropped; stored all ${lag} s after the last publish |"
+echo "| IOC ingest over MQTT, $n datastreams, $seconds s | published $published at $rate/s (QoS 1, broker-acknowledged); stored $got; lost $((published - got)); dropped by the server $dropped; stored ${lag} s after the last publish (drain limit ${DRAIN_SECONDS:-120} s); $readers_row |"
 
 # 2. Publish → SSE latency at half the rate.
 # The probe datastream measures a property the simulator does not feed, so no simulated

@@ -1,8 +1,9 @@
 //! Alert rules with hysteresis, evaluated by ingest in the transaction that stores the readings
 //! and, for missing data, by a periodic check ([`check_missing`]).
 //!
-//! A rule names an observed property, a kind, a severity (`warning`, `alarm`), a direction and
-//! two levels: an episode starts when the rule's quantity reaches `raise_at` and ends only when
+//! A rule names an observed property (and optionally one of its datastreams: for that
+//! datastream it replaces the property's rule of the same kind, severity and direction —
+//! migration 6008), a kind, a severity (`warning`, `alarm`), a direction and two levels: an episode starts when the rule's quantity reaches `raise_at` and ends only when
 //! it gets back past `clear_at` (`ioc.alert_rules`, checked `clear_at < raise_at` for `above`).
 //! The quantity is the kind's ([`Kind`]): the reading's value (`threshold`), its rate of change
 //! per hour since the previous reading at least a minute older (`rate`), or the minutes since
@@ -242,17 +243,24 @@ pub(crate) async fn rate_anchors(
     Ok(rows.into_iter().map(|(id, t, v)| (id, (t, v))).collect())
 }
 
-/// The enabled rules of these datastreams (by their observed property), by datastream.
+/// The enabled rules of these datastreams, by datastream: their observed property's, each
+/// replaced by the datastream's own rule of the same kind, severity and direction when it has
+/// one (enabled).
 pub(crate) async fn rules_of(
     conn: &mut PgConnection,
     datastreams: &[i64],
 ) -> Result<HashMap<i64, Vec<Rule>>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT d.id AS ds, r.id, r.kind, r.severity, r.direction, r.raise_at, r.clear_at,
-                r.title
-         FROM ioc.datastreams d
-         JOIN ioc.alert_rules r ON r.observed_property_id = d.observed_property_id
-         WHERE d.id = ANY($1) AND r.enabled ORDER BY r.id",
+        "SELECT * FROM (
+             SELECT DISTINCT ON (d.id, r.kind, r.severity, r.direction)
+                    d.id AS ds, r.id, r.kind, r.severity, r.direction, r.raise_at, r.clear_at,
+                    r.title
+             FROM ioc.datastreams d
+             JOIN ioc.alert_rules r ON r.observed_property_id = d.observed_property_id
+                  AND (r.datastream_id IS NULL OR r.datastream_id = d.id)
+             WHERE d.id = ANY($1) AND r.enabled
+             ORDER BY d.id, r.kind, r.severity, r.direction, r.datastream_id IS NULL, r.id
+         ) x ORDER BY id",
     )
     .bind(datastreams)
     .fetch_all(&mut *conn)
@@ -364,10 +372,11 @@ pub struct MissingCheck {
 /// The periodic missing-data check (every instance runs it every half minute; one at a time
 /// does the work): for every enabled `missing` rule, datastreams whose latest reading is older
 /// than `raise_at` minutes at `now` start an episode (an event), and those in an episode whose
-/// latest reading is again within `clear_at` minutes end it. Datastreams that never had a
-/// reading are left alone (the layer shows them as `no_data`). Cheap: one query over the
-/// datastreams of the rules' properties by latest time, and nothing written when nothing
-/// changed.
+/// latest reading is again within `clear_at` minutes end it. A datastream that never had a
+/// reading counts from when it was made (`created_at`, migration 6007): a sensor installed and
+/// never heard from is raised like one that fell silent (the layer still shows it as
+/// `no_data`), and its first reading ends the episode. Cheap: one query over the datastreams
+/// of the rules' properties by latest time, and nothing written when nothing changed.
 pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingCheck, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let ran: bool =
@@ -380,13 +389,22 @@ pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingC
     // Datastreams being written by ingest are skipped: a reading is arriving.
     let due: Vec<(i64, i64, bool, f64)> = sqlx::query_as(
         "SELECT r.id, d.id, s.rule_id IS NOT NULL,
-                extract(epoch FROM $1 - d.latest_time)::float8 / 60
-         FROM ioc.alert_rules r
-         JOIN ioc.datastreams d ON d.observed_property_id = r.observed_property_id
+                extract(epoch FROM $1 - coalesce(d.latest_time, d.created_at))::float8 / 60
+         FROM ioc.datastreams d
+         JOIN LATERAL (
+             -- The datastream's own rule replaces its property's of the same severity.
+             SELECT DISTINCT ON (r.severity, r.direction) r.*
+             FROM ioc.alert_rules r
+             WHERE r.enabled AND r.kind = 'missing'
+               AND r.observed_property_id = d.observed_property_id
+               AND (r.datastream_id IS NULL OR r.datastream_id = d.id)
+             ORDER BY r.severity, r.direction, r.datastream_id IS NULL, r.id
+         ) r ON true
          LEFT JOIN ioc.alert_state s ON s.rule_id = r.id AND s.datastream_id = d.id
-         WHERE r.enabled AND r.kind = 'missing' AND d.latest_time IS NOT NULL
-           AND ((s.rule_id IS NULL AND d.latest_time <= $1 - make_interval(secs => r.raise_at * 60))
-             OR (s.rule_id IS NOT NULL AND d.latest_time >= $1 - make_interval(secs => r.clear_at * 60)))
+         WHERE ((s.rule_id IS NULL
+                 AND coalesce(d.latest_time, d.created_at) <= $1 - make_interval(secs => r.raise_at * 60))
+             OR (s.rule_id IS NOT NULL
+                 AND d.latest_time >= $1 - make_interval(secs => r.clear_at * 60)))
          ORDER BY d.id, r.id
          FOR UPDATE OF d SKIP LOCKED",
     )
@@ -460,6 +478,11 @@ pub struct RuleSpec {
     /// Whether the rule is evaluated (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// One datastream of the property the rule is for (default: every datastream of it):
+    /// for that datastream it replaces the property's rule of the same kind, severity and
+    /// direction. Written `datastream_id` as a rule reads (or `datastream`).
+    #[serde(default, rename = "datastream_id", alias = "datastream")]
+    pub datastream: Option<i64>,
 }
 
 fn threshold() -> String {
@@ -549,7 +572,7 @@ impl RuleSpec {
 
 /// A rule as JSON, `r` being `ioc.alert_rules` and `op` its observed property.
 const RULE_JSON: &str = "json_build_object('id', r.id, 'observed_property', op.name,
-    'kind', r.kind, 'severity', r.severity, 'direction', r.direction, 'raise_at', r.raise_at,
+    'datastream_id', r.datastream_id, 'kind', r.kind, 'severity', r.severity, 'direction', r.direction, 'raise_at', r.raise_at,
     'clear_at', r.clear_at, 'title', r.title, 'title_en', r.title_en, 'enabled', r.enabled)";
 
 /// Every rule, by observed property, kind, severity.
@@ -557,7 +580,7 @@ pub async fn list_rules(pool: &PgPool) -> Result<Vec<serde_json::Value>, sqlx::E
     sqlx::query_scalar(&format!(
         "SELECT {RULE_JSON}
          FROM ioc.alert_rules r JOIN ioc.observed_properties op ON op.id = r.observed_property_id
-         ORDER BY op.name, r.kind DESC, r.severity DESC, r.id"
+         ORDER BY op.name, r.datastream_id NULLS FIRST, r.kind DESC, r.severity DESC, r.id"
     ))
     .fetch_all(pool)
     .await
@@ -590,6 +613,32 @@ async fn property_id(conn: &mut PgConnection, spec: &RuleSpec) -> Result<i64, Ru
     })
 }
 
+/// Checks that the rule's datastream (if any) exists and measures the rule's property.
+async fn check_datastream(
+    conn: &mut PgConnection,
+    spec: &RuleSpec,
+    property: i64,
+) -> Result<(), RuleError> {
+    let Some(ds) = spec.datastream else {
+        return Ok(());
+    };
+    let measures: Option<(i64, String)> = sqlx::query_as(
+        "SELECT op.id, op.name FROM ioc.datastreams d
+         JOIN ioc.observed_properties op ON op.id = d.observed_property_id WHERE d.id = $1",
+    )
+    .bind(ds)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match measures {
+        None => Err(RuleError::Invalid(format!("there is no datastream {ds}"))),
+        Some((id, _)) if id == property => Ok(()),
+        Some((_, name)) => Err(RuleError::Invalid(format!(
+            "datastream {ds} measures {name}, not {}",
+            spec.observed_property.chars().take(80).collect::<String>()
+        ))),
+    }
+}
+
 async fn duplicate(
     conn: &mut PgConnection,
     spec: &RuleSpec,
@@ -598,18 +647,23 @@ async fn duplicate(
 ) -> Result<(), RuleError> {
     let existing: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM ioc.alert_rules WHERE observed_property_id = $1 AND kind = $2
-             AND severity = $3 AND direction = $4 AND id <> $5",
+             AND severity = $3 AND direction = $4 AND id <> $5
+             AND datastream_id IS NOT DISTINCT FROM $6",
     )
     .bind(property)
     .bind(&spec.kind)
     .bind(&spec.severity)
     .bind(&spec.direction)
     .bind(except)
+    .bind(spec.datastream)
     .fetch_optional(&mut *conn)
     .await?;
     match existing {
         Some(existing) => Err(RuleError::Duplicate {
-            property: spec.observed_property.clone(),
+            property: match spec.datastream {
+                Some(ds) => format!("{} (datastream {ds})", spec.observed_property),
+                None => spec.observed_property.clone(),
+            },
             kind: spec.kind.clone(),
             severity: spec.severity.clone(),
             direction: spec.direction.clone(),
@@ -643,11 +697,12 @@ pub async fn create_rule(pool: &PgPool, spec: &RuleSpec) -> Result<i64, RuleErro
         .execute(&mut *tx)
         .await?;
     let property = property_id(&mut tx, spec).await?;
+    check_datastream(&mut tx, spec, property).await?;
     duplicate(&mut tx, spec, property, 0).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO ioc.alert_rules (observed_property_id, kind, severity, direction, raise_at,
-             clear_at, title, title_en, enabled)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             clear_at, title, title_en, enabled, datastream_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(property)
     .bind(&spec.kind)
@@ -658,10 +713,36 @@ pub async fn create_rule(pool: &PgPool, spec: &RuleSpec) -> Result<i64, RuleErro
     .bind(spec.title.trim())
     .bind(spec.title_en.trim())
     .bind(spec.enabled)
+    .bind(spec.datastream)
     .fetch_one(&mut *tx)
     .await?;
+    end_overridden(&mut tx, id).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Ends the episodes of the property's rule that rule `id` (a datastream's, enabled) now
+/// replaces for its datastream: that rule is no longer evaluated there, so its episode would
+/// never clear. The events stay for operators to close; the layer's status follows.
+async fn end_overridden(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    let ended: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM ioc.alert_state s USING ioc.alert_rules own, ioc.alert_rules shared
+         WHERE own.id = $1 AND own.enabled AND own.datastream_id IS NOT NULL
+           AND shared.datastream_id IS NULL
+           AND shared.observed_property_id = own.observed_property_id
+           AND (shared.kind, shared.severity, shared.direction)
+               = (own.kind, own.severity, own.direction)
+           AND s.rule_id = shared.id AND s.datastream_id = own.datastream_id
+         RETURNING s.datastream_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !ended.is_empty() {
+        crate::live::refresh(conn, &ended).await?;
+        crate::live::append_feed(conn, &ended, &[]).await?;
+    }
+    Ok(())
 }
 
 /// Replaces a rule. Its episodes in progress go on when only its levels, titles or severity
@@ -673,19 +754,22 @@ pub async fn update_rule(pool: &PgPool, id: i64, spec: &RuleSpec) -> Result<(), 
     sqlx::query("LOCK TABLE ioc.alert_rules IN SHARE ROW EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await?;
-    let old: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT observed_property_id, kind, direction FROM ioc.alert_rules WHERE id = $1",
+    let old: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT observed_property_id, kind, direction, datastream_id FROM ioc.alert_rules
+         WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (old_property, old_kind, old_direction) = old.ok_or(RuleError::NotFound(id))?;
+    let (old_property, old_kind, old_direction, old_datastream) =
+        old.ok_or(RuleError::NotFound(id))?;
     let property = property_id(&mut tx, spec).await?;
+    check_datastream(&mut tx, spec, property).await?;
     duplicate(&mut tx, spec, property, id).await?;
     sqlx::query(
         "UPDATE ioc.alert_rules SET observed_property_id = $2, kind = $3, severity = $4,
              direction = $5, raise_at = $6, clear_at = $7, title = $8, title_en = $9,
-             enabled = $10
+             enabled = $10, datastream_id = $11
          WHERE id = $1",
     )
     .bind(id)
@@ -698,18 +782,21 @@ pub async fn update_rule(pool: &PgPool, id: i64, spec: &RuleSpec) -> Result<(), 
     .bind(spec.title.trim())
     .bind(spec.title_en.trim())
     .bind(spec.enabled)
+    .bind(spec.datastream)
     .execute(&mut *tx)
     .await?;
     if !spec.enabled
         || property != old_property
         || spec.kind != old_kind
         || spec.direction != old_direction
+        || spec.datastream != old_datastream
     {
         sqlx::query("DELETE FROM ioc.alert_state WHERE rule_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
     }
+    end_overridden(&mut tx, id).await?;
     refresh_property(&mut tx, old_property).await?;
     if property != old_property {
         refresh_property(&mut tx, property).await?;
@@ -849,6 +936,7 @@ mod tests {
             title: "Mất dữ liệu".into(),
             title_en: String::new(),
             enabled: true,
+            datastream: None,
         };
         assert_eq!(spec.check().ok(), Some(Kind::Missing));
         for bad in [

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
+use unicode_normalization::UnicodeNormalization as _;
 
 /// What every device token starts with (what tells it from a JWT).
 pub const PREFIX: &str = "bdt_";
@@ -57,6 +58,8 @@ pub async fn issue(
     label: &str,
     actor: &str,
 ) -> Result<Issued, DeviceError> {
+    // Stored as NFC whoever typed it (a terminal or a browser may send either form).
+    let label: String = label.trim().nfc().collect();
     if label.chars().count() > 200 {
         return Err(DeviceError::Invalid(
             "a label has at most 200 characters".into(),
@@ -80,7 +83,7 @@ pub async fn issue(
     .bind(thing)
     .bind(digest(&token))
     .bind(&hint)
-    .bind(label.trim())
+    .bind(&label)
     .bind(actor)
     .fetch_optional(pool)
     .await?;

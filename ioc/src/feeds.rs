@@ -189,7 +189,10 @@ struct Entry {
 pub struct Feeds(Arc<Inner>);
 
 struct Inner {
+    /// Snapshots and replays of subscribing clients.
     pool: PgPool,
+    /// The hub: its listener (one connection for good) and its reads of the log.
+    hub_pool: PgPool,
     settings: Mutex<FeedSettings>,
     hub: tokio::sync::OnceCell<broadcast::Sender<Arc<Entry>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -267,8 +270,15 @@ impl Subscription {
 impl Feeds {
     /// The feed over `pool` (nothing runs until the first client).
     pub fn new(pool: PgPool, settings: FeedSettings) -> Feeds {
+        Feeds::with_pools(pool.clone(), pool, settings)
+    }
+
+    /// The feed with its hub (listener and log reads) on `hub` and the clients' snapshots and
+    /// replays on `clients`: many clients subscribing at once never delay the live entries.
+    pub fn with_pools(hub: PgPool, clients: PgPool, settings: FeedSettings) -> Feeds {
         Feeds(Arc::new(Inner {
-            pool,
+            pool: clients,
+            hub_pool: hub,
             clients: Mutex::new(Arc::new(Semaphore::new(settings.max_clients))),
             settings: Mutex::new(settings),
             hub: tokio::sync::OnceCell::new(),
@@ -303,11 +313,11 @@ impl Feeds {
             .get_or_try_init(|| async {
                 let cursor: i64 =
                     sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM ioc.feed_log")
-                        .fetch_one(&self.0.pool)
+                        .fetch_one(&self.0.hub_pool)
                         .await?;
                 // Room for bursts: a client's own queue, not this, is what drops slow clients.
                 let (tx, _) = broadcast::channel(16_384);
-                let task = tokio::spawn(run_hub(self.0.pool.clone(), tx.clone(), cursor));
+                let task = tokio::spawn(run_hub(self.0.hub_pool.clone(), tx.clone(), cursor));
                 if let Ok(mut t) = self.0.task.lock() {
                     *t = Some(task);
                 }

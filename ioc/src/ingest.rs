@@ -4,9 +4,20 @@
 //! queued (≤ [`BATCH`]) in one transaction: the datastreams and features of interest named are
 //! looked up once, the known ones inserted with one multi-row `INSERT … SELECT FROM UNNEST`, the
 //! datastreams' latest values moved forward, and `NOTIFY bando_ioc_observations` sent with the
-//! datastreams that changed (other instances and the feeds follow it). A submitter never waits:
-//! a full queue drops the reading (`overloaded`). Every drop is counted in
-//! `bando_ioc_observations_dropped_total{reason}` and in [`Stats`], and logged with its reason.
+//! datastreams that changed (other instances and the feeds follow it). A submitter never waits
+//! for room: a full queue drops the reading (`overloaded`; over HTTP a 503). Every drop is
+//! counted in `bando_ioc_observations_dropped_total{reason}` and in [`Stats`], and logged with
+//! its reason.
+//!
+//! Ingest has a share of the database of its own: the pool given to [`Ingest::start`] (in the
+//! server a small class pool, `bando-ingest`), used by the writer, by HTTP `POST`s — queued like
+//! MQTT readings and answered when their batch commits ([`Ingest::store_one`]), never a
+//! transaction of their own on a shared pool — and by the work that contends with it for the
+//! same locks (the missing-data check, the purges, operators' event actions and rule changes:
+//! [`Ingest::pool`]). A batch's
+//! transaction holds the locks of its datastreams, the latest-value table's change counter and
+//! the feed log's advisory lock until it commits, so whatever waits for those waits on an
+//! ingest connection, never on a tile, feature, admin or health one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{alerts, live};
 
@@ -328,29 +339,56 @@ impl Default for IngestSettings {
     }
 }
 
+/// Where a `POST`'s outcome goes: its observation's id, or why it was not stored.
+type Reply = oneshot::Sender<Result<i64, Rejected>>;
+
+/// An observation waiting in the queue, with who sent it and, for a `POST`, where its outcome
+/// goes.
+#[derive(Debug)]
+struct Queued {
+    obs: NewObservation,
+    source: &'static str,
+    reply: Option<Reply>,
+}
+
 /// The ingest queue and its writer. Cloning shares them.
 #[derive(Clone, Debug)]
 pub struct Ingest {
-    tx: mpsc::Sender<NewObservation>,
+    tx: mpsc::Sender<Queued>,
+    pool: PgPool,
     limits: TimeLimits,
     stats: Arc<Stats>,
 }
 
 impl Ingest {
-    /// Starts the writer over `pool`. It ends when every clone of the returned `Ingest` is
-    /// dropped, after writing what was queued.
+    /// Starts the writer over `pool` (ingest's own share of connections: see the module doc).
+    /// It ends when every clone of the returned `Ingest` is dropped, after writing what was
+    /// queued.
     pub fn start(pool: PgPool, settings: IngestSettings) -> (Ingest, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(settings.queue.max(1));
         let stats = Arc::new(Stats::default());
-        let task = tokio::spawn(writer(pool, rx, stats.clone()));
+        let task = tokio::spawn(writer(pool.clone(), rx, stats.clone()));
         (
             Ingest {
                 tx,
+                pool,
                 limits: settings.limits,
                 stats,
             },
             task,
         )
+    }
+
+    /// Ingest's pool: for the work that takes the same locks as the writer (the missing-data
+    /// check, the purges, event actions, rule changes), so that waiting for them holds none of
+    /// the readers' connections.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Observations waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// The counts.
@@ -374,60 +412,57 @@ impl Ingest {
     }
 
     /// Queues a parsed observation, or drops it when the queue is full.
-    pub fn submit(&self, obs: NewObservation, source: &str) {
-        if self.tx.try_send(obs).is_err() {
+    pub fn submit(&self, obs: NewObservation, source: &'static str) {
+        let queued = Queued {
+            obs,
+            source,
+            reply: None,
+        };
+        if self.tx.try_send(queued).is_err() {
             self.stats.drop_one(&Rejected::Overloaded, source);
         }
     }
 
-    /// Stores one observation now (the HTTP `POST`): its id, or why not.
-    pub async fn store_one(&self, pool: &PgPool, obs: NewObservation) -> Result<i64, Rejected> {
-        match write_batch(pool, std::slice::from_ref(&obs)).await {
-            Ok(mut outcome) => match outcome.pop() {
-                Some(Ok(id)) => {
-                    self.stats.count_stored(1);
-                    Ok(id)
-                }
-                Some(Err(why)) => {
-                    self.stats.drop_one(&why, "http");
-                    Err(why)
-                }
-                None => Err(Rejected::Database("nothing was written".into())),
-            },
-            Err(e) => {
-                let why = Rejected::Database(e.to_string());
-                self.stats.drop_one(&why, "http");
-                Err(why)
-            }
+    /// Stores one observation (the HTTP `POST`): queued with the others and answered when its
+    /// batch has committed — its id, or why not. A full queue answers
+    /// [`Rejected::Overloaded`] at once (counted) rather than waiting for room.
+    pub async fn store_one(&self, obs: NewObservation) -> Result<i64, Rejected> {
+        let (reply, outcome) = oneshot::channel();
+        let queued = Queued {
+            obs,
+            source: "http",
+            reply: Some(reply),
+        };
+        if self.tx.try_send(queued).is_err() {
+            self.stats.drop_one(&Rejected::Overloaded, "http");
+            return Err(Rejected::Overloaded);
         }
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(Rejected::Database("the ingest writer stopped".into())))
     }
 }
 
-async fn writer(pool: PgPool, mut rx: mpsc::Receiver<NewObservation>, stats: Arc<Stats>) {
-    let mut batch = Vec::with_capacity(BATCH);
+async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>, stats: Arc<Stats>) {
+    // The observations of a batch, and apart who sent each and where its outcome goes (the
+    // observations are written as they are, never copied).
+    let mut batch: Vec<NewObservation> = Vec::with_capacity(BATCH);
+    let mut senders: Vec<(&'static str, Option<Reply>)> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.recv().await {
         batch.clear();
-        batch.push(first);
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(o) => batch.push(o),
-                Err(_) => break,
+        senders.clear();
+        let mut next = Some(first);
+        while let Some(q) = next.take() {
+            batch.push(q.obs);
+            senders.push((q.source, q.reply));
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
             }
         }
         let mut attempt = 0;
-        loop {
+        let outcome: Vec<Result<i64, Rejected>> = loop {
             match write_batch(&pool, &batch).await {
-                Ok(outcome) => {
-                    let mut stored = 0;
-                    for r in outcome {
-                        match r {
-                            Ok(_) => stored += 1,
-                            Err(why) => stats.drop_one(&why, "mqtt"),
-                        }
-                    }
-                    stats.count_stored(stored);
-                    break;
-                }
+                Ok(outcome) => break outcome,
                 Err(e) if attempt < 3 => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "writing observations failed; retrying");
@@ -435,11 +470,19 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<NewObservation>, stats: Arc
                 }
                 Err(e) => {
                     let why = Rejected::Database(e.to_string());
-                    for _ in &batch {
-                        stats.drop_one(&why, "mqtt");
-                    }
-                    break;
+                    break batch.iter().map(|_| Err(why.clone())).collect();
                 }
+            }
+        };
+        // Counted before anyone is answered: a poster reading the counts sees its reading.
+        stats.count_stored(outcome.iter().filter(|r| r.is_ok()).count());
+        for ((source, reply), r) in senders.drain(..).zip(outcome) {
+            if let Err(why) = &r {
+                stats.drop_one(why, source);
+            }
+            if let Some(reply) = reply {
+                // The poster may have gone (its request timed out): the reading is stored anyway.
+                let _ = reply.send(r);
             }
         }
     }

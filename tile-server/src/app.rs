@@ -132,12 +132,15 @@ impl AppState {
         let layers = Arc::new(tiles::live::LiveLayers::new(layers::registry()?));
         let pools = Pools::with_replicas(&pool.connect_options(), &replicas, &load);
         let audit = crate::audit::Audit::start(pools.admin.clone(), crate::audit::DEFAULT_CAPACITY);
-        // Ingest writes through a work class of its own, so readers never wait behind it.
+        // Ingest writes through a work class of its own, so readers never wait behind it: the
+        // writer (HTTP posts are queued to it too), and what waits for the same locks as the
+        // writer's batches (the feed log's, the latest-value layer's): the missing-data check,
+        // the purges, the operators' event actions and rule changes.
         let ingest_pool = gis_core::db::class::class_pool(
             &pool.connect_options(),
             &gis_core::db::class::PoolClass {
                 name: "bando-ingest",
-                max_connections: 2,
+                max_connections: 4,
                 min_connections: 0,
                 statement_timeout: Duration::from_secs(30),
                 acquire_timeout: Duration::from_secs(10),
@@ -148,9 +151,21 @@ impl AppState {
             ingest_pool,
             INGEST_SETTINGS.get().copied().unwrap_or_default(),
         );
-        // The feed's listener and snapshots on a small pool of their own (started with the
-        // first client).
-        let feeds = ioc::feeds::Feeds::new(
+        // The feed's hub (its listener and log reads) and the clients' snapshots on small
+        // pools of their own (started with the first client): subscribers arriving in a crowd
+        // never delay the live entries.
+        let feeds = ioc::feeds::Feeds::with_pools(
+            gis_core::db::class::class_pool(
+                &pool.connect_options(),
+                &gis_core::db::class::PoolClass {
+                    name: "bando-feed-hub",
+                    max_connections: 2,
+                    min_connections: 0,
+                    statement_timeout: Duration::from_secs(10),
+                    acquire_timeout: Duration::from_secs(10),
+                    cancel_on_drop: false,
+                },
+            ),
             gis_core::db::class::class_pool(
                 &pool.connect_options(),
                 &gis_core::db::class::PoolClass {
@@ -188,6 +203,23 @@ impl AppState {
             network_pool,
             NETWORK_SETTINGS.get().copied().unwrap_or_default(),
         );
+        // The tile cache's change listener, and the WAL position it reads for every change, on
+        // connections of their own on the primary: on the tiles pool (or the admin pool, with
+        // replicas) they waited behind renders — under a flood of ingest, which drops
+        // latest-value tiles every batch, long enough to time out — and the listener held one
+        // of the renders' connections for good. Also the registry reloads and the tile store's
+        // reconciliation (rare).
+        let listen_pool = gis_core::db::class::class_pool(
+            &pool.connect_options(),
+            &gis_core::db::class::PoolClass {
+                name: "bando-listen",
+                max_connections: 3,
+                min_connections: 0,
+                statement_timeout: Duration::from_secs(10),
+                acquire_timeout: Duration::from_secs(10),
+                cancel_on_drop: false,
+            },
+        );
         Ok(AppState(Arc::new(SharedState {
             networks,
             power,
@@ -199,9 +231,10 @@ impl AppState {
             land: std::sync::OnceLock::new(),
             plan_documents: std::sync::OnceLock::new(),
             tiles: match replicas.is_empty() {
-                true => TileService::new(pools.target(0).tiles.clone(), layers.clone(), tiles),
+                true => TileService::new(pools.target(0).tiles.clone(), layers.clone(), tiles)
+                    .with_primary(listen_pool),
                 false => TileService::new(pools.target(0).tiles.clone(), layers.clone(), tiles)
-                    .with_primary(pools.admin.clone())
+                    .with_primary(listen_pool)
                     .with_read_pools(
                         pools
                             .read_targets()

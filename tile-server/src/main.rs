@@ -69,6 +69,13 @@ enum Command {
         #[arg(long, default_value_t = 2025)]
         seed: u64,
     },
+    /// IOC device tokens: a Thing's bearer token for posting its observations (what
+    /// `/admin/device-tokens` does, for whoever runs bando on the server; issues and revocations
+    /// are in the audit log, never the token).
+    DeviceToken {
+        #[command(subcommand)]
+        action: DeviceTokenAction,
+    },
     /// Database schema.
     Db {
         #[command(subcommand)]
@@ -279,6 +286,30 @@ enum PlanAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum DeviceTokenAction {
+    /// Make a token for a Thing: printed once on standard output (only its SHA-256 is kept).
+    Issue {
+        /// The Thing's id (`/sta/v1.1/Things`).
+        #[arg(long)]
+        thing: i64,
+        /// What the token is for (at most 200 characters), e.g. the device's serial number.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Every token, newest first, without secrets: id, Thing, hint, label, made, revoked, used.
+    List {
+        /// As JSON (one array) rather than a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token (by its id in `list`): refused from now on, kept for the record.
+    Revoke {
+        /// The token's id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum DbAction {
     /// Apply every pending migration.
     Migrate,
@@ -458,6 +489,13 @@ async fn run(cli: Cli) -> Result<()> {
                     _ = tile_server::shutdown_signal() => println!("bando: simulator stopped"),
                 }
                 Ok(())
+            })
+            .await
+        }
+        Command::DeviceToken { action } => {
+            let config = load_config(&cli, None)?;
+            with_db(&config, async |db| {
+                device_token_command(&db.pool, action).await
             })
             .await
         }
@@ -969,6 +1007,106 @@ enum LayerAction {
     },
 }
 
+/// Who ran a command, for the audit log: the operating system's user.
+fn command_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Writes one entry of a command's change to the audit log (method `CLI`, the command as its
+/// path), now: a command has no request to hang it on, and ends right after.
+async fn audit_command(
+    pool: &sqlx::PgPool,
+    command: &str,
+    status: u16,
+    detail: String,
+) -> Result<()> {
+    let entry = gis_core::audit::AuditEntry {
+        occurred_at: chrono::Utc::now(),
+        actor: command_actor(),
+        subject: None,
+        roles: Vec::new(),
+        event: gis_core::audit::AuditEvent::Write,
+        method: "CLI".into(),
+        path: command.into(),
+        status,
+        detail: Some(detail),
+        client_addr: None,
+        request_id: None,
+    };
+    gis_core::audit::insert_batch(pool, &[entry])
+        .await
+        .context("the change was made but not written to the audit log")?;
+    Ok(())
+}
+
+async fn device_token_command(pool: &sqlx::PgPool, action: &DeviceTokenAction) -> Result<()> {
+    match action {
+        DeviceTokenAction::Issue { thing, label } => {
+            let issued = ioc::devices::issue(pool, *thing, label, &command_actor()).await?;
+            audit_command(
+                pool,
+                "bando device-token issue",
+                201,
+                format!(
+                    "device token {} ({}) issued for Thing {}",
+                    issued.record["id"],
+                    issued.record["hint"].as_str().unwrap_or_default(),
+                    thing
+                ),
+            )
+            .await?;
+            eprintln!(
+                "bando: device token {} for Thing {} ({}); shown this once — keep it on the device",
+                issued.record["id"],
+                thing,
+                issued.record["thing"].as_str().unwrap_or_default()
+            );
+            println!("{}", issued.token);
+        }
+        DeviceTokenAction::List { json } => {
+            let tokens = ioc::devices::list(pool).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                let text = |v: &serde_json::Value| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "—".into(),
+                    other => other.to_string(),
+                };
+                println!("id\tthing\thint\tlabel\tcreated_at\trevoked_at\tlast_used_at");
+                for t in &tokens {
+                    println!(
+                        "{}\t{} {}\t{}\t{}\t{}\t{}\t{}",
+                        text(&t["id"]),
+                        text(&t["thing_id"]),
+                        text(&t["thing"]),
+                        text(&t["hint"]),
+                        text(&t["label"]),
+                        text(&t["created_at"]),
+                        text(&t["revoked_at"]),
+                        text(&t["last_used_at"])
+                    );
+                }
+            }
+        }
+        DeviceTokenAction::Revoke { id } => {
+            ioc::devices::revoke(pool, *id).await?;
+            audit_command(
+                pool,
+                "bando device-token revoke",
+                204,
+                format!("device token {id} revoked"),
+            )
+            .await?;
+            println!("bando: device token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
 async fn layer_command(pool: &sqlx::PgPool, action: &LayerAction) -> Result<()> {
     use layers::added;
     match action {
@@ -1131,7 +1269,9 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         &format!("bando-{}", std::process::id()),
         state.ingest.clone(),
     );
-    let purge_pool = state.pools.admin.clone();
+    // On ingest's own connections: the purges and the missing-data check wait for the locks
+    // of ingest's batches, and must not hold the admin class's (landing page, audit log).
+    let purge_pool = state.ingest.pool().clone();
     let max_age = config.ioc.ingest.limits.max_age;
     let purge_task = tokio::spawn(async move {
         loop {
@@ -1150,7 +1290,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     });
     // Missing data: every instance looks every half minute; one at a time raises (the
     // check's advisory lock), each episode once (`ioc.alert_state`).
-    let check_pool = state.pools.admin.clone();
+    let check_pool = state.ingest.pool().clone();
     let missing_task = tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;

@@ -1,14 +1,33 @@
-// The IOC wall display (`/ioc`): the live map, the latest readings with their age, the open
-// events with acknowledge/close, a clock and the feed's state. Everything live comes from
-// `/feeds/stream`; operators sign in as in the planners' map (the same session).
+// The IOC wall display (`/ioc`): the live map (latest readings; for operators the events
+// layer's tiles), the latest readings with their age, the open events with
+// acknowledge/close, the alert rule editor (operators), a clock and the feed's state.
+// Everything live comes from `/feeds/stream`; operators sign in as in the planners' map (the
+// same session).
 
 import { createSignIn } from '/map/signin.mjs';
+import { createHttp } from '/map/http.mjs';
 import { STRINGS, initialLanguage, applyLanguage } from './texts.mjs';
 import { followFeed } from './feed.mjs';
 import { createLiveMap } from './markers.mjs';
 import { createReadingsTable } from './readings.mjs';
 import { createAlertList } from './alerts.mjs';
 import { startClock } from './clock.mjs';
+import { createRuleEditor } from './rules.mjs';
+
+/** JSON of a 2xx answer (null for 204), or an Error with the problem's `detail` and `status`. */
+async function requestJson(path, init, token) {
+  const headers = { ...(init?.headers ?? {}) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...init, headers });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    const error = new Error(problem.detail ?? `HTTP ${response.status}`);
+    error.detail = problem.detail;
+    error.status = response.status;
+    throw error;
+  }
+  return response.status === 204 ? null : response.json();
+}
 
 async function main() {
   let lang = initialLanguage();
@@ -28,21 +47,26 @@ async function main() {
   }
   document.getElementById('alerts-hint').hidden = operator;
 
-  const live = createLiveMap(document.getElementById('map'));
+  const http = createHttp(signIn);
+  const live = createLiveMap(document.getElementById('map'), {
+    transformRequest: http.transformRequest,
+    events: operator,
+  });
   window.bandoIoc = live;
   const table = createReadingsTable(document.querySelector('#readings tbody'));
-  const act = async (id, action) => {
-    const response = await fetch(`/feeds/events/${id}/${action}`, {
-      method: 'POST', headers: { authorization: `Bearer ${token()}` },
-    });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  };
+  const act = (id, action) => requestJson(`/feeds/events/${id}/${action}`, { method: 'POST' }, token());
   const alerts = createAlertList(document.getElementById('alerts'), { act });
+  const rulesPanel = document.getElementById('rules-panel');
+  const rules = createRuleEditor(rulesPanel, {
+    http: (path, init) => requestJson(path, init, token()),
+    properties: () => [...new Set([...document.querySelectorAll('#readings td.property')].map((td) => td.textContent))],
+    stationOf: (id) => document.querySelector(`#readings tr[data-datastream="${id}"] td.station`)?.textContent,
+  });
   const setLanguage = () => {
     t = applyLanguage(lang);
     table.setLanguage(t);
     alerts.setLanguage(t);
+    rules.setLanguage(t);
     state.textContent = t[state.dataset.state] ?? '';
   };
   const state = document.getElementById('feed-state');
@@ -51,6 +75,14 @@ async function main() {
     setLanguage();
   });
   setLanguage();
+  if (operator) {
+    rulesPanel.hidden = false;
+    rules.load().catch((e) => {
+      const error = document.getElementById('rule-error');
+      error.textContent = `${t.ruleRefused}: ${e.message}`;
+      error.hidden = false;
+    });
+  }
   startClock(document.getElementById('clock'), () => table.tick());
   await live.loaded;
 
@@ -66,7 +98,7 @@ async function main() {
         live.setReadings(data.readings.features);
         table.set(data.readings.features);
         alerts.set(data.events);
-        live.setEvents(data.events);
+        live.eventsChanged();
         if (!snapshotSeen) {
           snapshotSeen = true;
           document.body.dataset.ready = 'true';
@@ -76,7 +108,7 @@ async function main() {
         table.put(data);
       } else if (event === 'event') {
         alerts.put(data);
-        live.setEvents([...alerts.events.values()]);
+        live.eventsChanged();
       }
     },
   });

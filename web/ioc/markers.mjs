@@ -1,6 +1,9 @@
 // The live map: bando's base style with the latest readings as a GeoJSON source, one point per
-// datastream coloured by status (the layer's own colours), and open events as larger rings.
-// Readings replace their datastream's point as they arrive.
+// datastream coloured by status (the layer's own colours), and — for operators — the staff
+// layer `events` drawn from its vector tiles: one circle per open or acknowledged event,
+// coloured by severity, acknowledged ones faded (the layer's style in `ioc::plugin`). Readings
+// replace their datastream's point as they arrive; an event arriving on the feed redraws the
+// events' tiles.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
@@ -8,28 +11,47 @@ export const STATUS_COLOURS = { ok: '#1a9850', warning: '#f59e0b', alarm: '#d719
 const colourByStatus = ['match', ['get', 'status'],
   'ok', STATUS_COLOURS.ok, 'warning', STATUS_COLOURS.warning, 'alarm', STATUS_COLOURS.alarm,
   STATUS_COLOURS.no_data];
+/** The events layer's severity colours (`ioc::plugin::SEVERITY_COLOURS`). */
+export const SEVERITY_COLOURS = { info: '#2563eb', warning: '#f59e0b', alarm: '#d7191c', critical: '#7f0000' };
+/** Opacity of acknowledged events and of the others (`ioc::plugin`'s events style). */
+export const EVENT_OPACITY = { acknowledged: 0.45, other: 0.95 };
+const eventsPaint = {
+  'circle-color': ['match', ['get', 'severity'],
+    'info', SEVERITY_COLOURS.info, 'warning', SEVERITY_COLOURS.warning,
+    'alarm', SEVERITY_COLOURS.alarm, 'critical', SEVERITY_COLOURS.critical, SEVERITY_COLOURS.alarm],
+  'circle-radius': ['match', ['get', 'severity'], ['alarm', 'critical'], 14, 11],
+  'circle-opacity': ['match', ['get', 'status'], 'acknowledged', EVENT_OPACITY.acknowledged, EVENT_OPACITY.other],
+  'circle-stroke-color': '#ffffff',
+  'circle-stroke-width': 2,
+};
 
-/** Creates the map in `container`; resolves when it has loaded. */
-export function createLiveMap(container) {
+/**
+ * Creates the map in `container`; `loaded` resolves when it has loaded. `transformRequest`
+ * signs this server's requests (the events' tiles are for staff); `events` draws the events
+ * layer (operators only: anyone else would get 404 for its tiles).
+ */
+export function createLiveMap(container, { transformRequest, events: drawEvents = false } = {}) {
   const map = new maplibregl.Map({
     container,
     style: '/styles/base.json',
     center: [106.9, 11.6],
     zoom: 9,
     attributionControl: { compact: true },
+    transformRequest,
   });
   const readings = new Map();
-  const events = new Map();
   const collection = (m) => ({ type: 'FeatureCollection', features: [...m.values()] });
+  // A new version in the tile URLs refetches them past the browser's cache (`max-age` 10 s).
+  let eventsVersion = 0;
+  const eventTiles = () => [`${location.origin}/tiles/events/{z}/{x}/{y}.mvt?v=${eventsVersion}`];
   const loaded = new Promise((ok, fail) => {
     map.once('load', () => {
       map.addSource('ioc-live', { type: 'geojson', data: collection(readings) });
-      map.addSource('ioc-events', { type: 'geojson', data: collection(events) });
-      map.addLayer({
-        id: 'ioc-events-rings', type: 'circle', source: 'ioc-events',
-        paint: { 'circle-radius': 16, 'circle-opacity': 0, 'circle-stroke-width': 3,
-          'circle-stroke-color': ['match', ['get', 'severity'], 'warning', STATUS_COLOURS.warning, STATUS_COLOURS.alarm] },
-      });
+      if (drawEvents) {
+        map.addSource('ioc-events', { type: 'vector', tiles: eventTiles(), minzoom: 8, maxzoom: 18 });
+        map.addLayer({ id: 'ioc-events', type: 'circle', source: 'ioc-events', 'source-layer': 'events',
+          paint: eventsPaint });
+      }
       map.addLayer({
         id: 'ioc-live-points', type: 'circle', source: 'ioc-live',
         paint: { 'circle-radius': 8, 'circle-color': colourByStatus,
@@ -44,7 +66,11 @@ export function createLiveMap(container) {
   const flush = () => {
     pending = false;
     map.getSource('ioc-live')?.setData(collection(readings));
-    map.getSource('ioc-events')?.setData(collection(events));
+  };
+  let redraw = null;
+  const redrawEvents = () => {
+    eventsVersion += 1;
+    map.getSource('ioc-events')?.setTiles(eventTiles());
   };
   // Many readings in a burst redraw once per frame.
   const schedule = () => {
@@ -82,16 +108,16 @@ export function createLiveMap(container) {
       readings.set(f.properties.datastream_id, spread(f));
       schedule();
     },
-    /** The open events with a location. */
-    setEvents(list) {
-      events.clear();
-      for (const e of list) {
-        if (e.location && e.status !== 'closed') {
-          events.set(e.id, { type: 'Feature', id: e.id, geometry: e.location,
-            properties: { id: e.id, severity: e.severity, status: e.status } });
-        }
-      }
-      schedule();
+    /**
+     * Events changed: their tiles are fetched again now and once more a little later (the
+     * server drops its cached tiles when it hears of the change, which may come just after the
+     * feed's message).
+     */
+    eventsChanged() {
+      if (!drawEvents) return;
+      redrawEvents();
+      clearTimeout(redraw);
+      redraw = setTimeout(redrawEvents, 1500);
     },
   };
 }

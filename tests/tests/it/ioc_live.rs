@@ -228,9 +228,18 @@ async fn latest_values_are_a_layer_whose_tiles_follow_the_readings() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    state.tiles.sync().await;
-    let second = send(&app, Method::GET, &tile, None, None).await;
-    let strings = mvt_strings(&second.body);
+    // The reading's warning also raises an event, whose layer's notification may come first:
+    // the station's tile is drawn again once the latest-value layer's own has been heard.
+    let mut strings = Vec::new();
+    for _ in 0..100 {
+        state.tiles.sync().await;
+        let second = send(&app, Method::GET, &tile, None, None).await;
+        strings = mvt_strings(&second.body);
+        if strings.contains(&"warning".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(strings.contains(&"warning".to_string()), "{strings:?}");
     // A tile far from the stations was not touched: still served from the cache.
     listener.abort();
@@ -1120,7 +1129,7 @@ async fn missing_data_is_raised_once_by_one_instance_and_cleared_by_a_reading() 
         &[reading(pm25, 45 * 60, 20.0), reading(level, 5 * 60, 2.0)],
     )
     .await;
-    // Rainfall never reported: left alone (no_data on the layer).
+    // Rainfall never reported: counted from its datastream's making (just now), so not yet.
     // While another instance holds the check, this one does nothing.
     let mut other = db.pool.begin().await.expect("tx");
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ioc.missing_check'))")
@@ -1177,7 +1186,11 @@ async fn missing_data_is_raised_once_by_one_instance_and_cleared_by_a_reading() 
     let c = ioc::alerts::check_missing(&db.pool, later)
         .await
         .expect("check");
-    assert_eq!(c.raised.len(), 2, "PM2.5 and the water level: {c:?}");
+    assert_eq!(
+        c.raised.len(),
+        3,
+        "PM2.5, the water level and the rainfall that never reported: {c:?}"
+    );
     assert_eq!(events_of_kind(&db, pm25, "missing_data").await.len(), 2);
 }
 
@@ -1768,4 +1781,672 @@ async fn sensorthings_reads_hide_private_datastreams_from_non_operators() {
             "{who}: {expanded}"
         );
     }
+}
+
+/// Reader sessions of this database waiting for a lock, by class (`application_name`).
+async fn readers_waiting_for_locks(db: &TestDb) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT application_name, left(query, 120) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND application_name IN ('bando-tiles', 'bando-features', 'bando-downloads',
+                                    'bando-admin', 'bando-health', 'bando-listen',
+                                    'bando-feed-hub', 'bando-feeds')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("activity")
+}
+
+#[tokio::test]
+async fn an_ingest_flood_never_makes_health_tiles_or_readers_wait() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    const MQTT: u64 = 6000;
+    const HTTP_WORKERS: u64 = 16;
+    const HTTP_EACH: u64 = 40;
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let listener = state.tiles.spawn_invalidation_listener();
+    let app = app(state.clone(), Limits::default());
+    let broker =
+        ioc::broker::PrivateBroker::start(&dir.path().join("mqtt")).expect("private mosquitto");
+    let mut sub =
+        ioc::mqtt::Subscriber::start(&broker.address(), "bando-test-flood", state.ingest.clone());
+    assert!(sub.wait_subscribed(Duration::from_secs(10)).await);
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let t = gis_core::tile::TileCoord::containing(106.883, 11.535, 14).expect("tile");
+    let tile = format!("/tiles/latest_readings/14/{}/{}.mvt", t.x, t.y);
+    // Give the change listener time to subscribe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = async || -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM ioc.observations")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+    };
+
+    // The flood: MQTT readings as fast as the broker takes them (QoS 1), oldest first, the
+    // newest PM2.5 reading last at a known second; and HTTP posts by an operator from 16
+    // clients at once, each answered when its batch has committed.
+    let base = chrono::Utc::now() - chrono::Duration::seconds(7200);
+    let newest = (base + chrono::Duration::seconds(7000))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mqtt_done = Arc::new(AtomicBool::new(false));
+    let publisher = {
+        let addr = broker.address();
+        let done = mqtt_done.clone();
+        let newest = newest.clone();
+        tokio::spawn(async move {
+            let p = ioc::mqtt::Publisher::connect(&addr, "bando-test-flood-pub");
+            for i in 0..MQTT {
+                let ds = [pm25, level, rain][(i % 3) as usize];
+                let at = base + chrono::Duration::milliseconds((i * 7000 * 1000 / MQTT) as i64);
+                let at = if i == MQTT - 3 {
+                    newest.clone()
+                } else {
+                    at.to_rfc3339()
+                };
+                let value = [12.0 + (i % 7) as f64, 1.5, 2.0][(i % 3) as usize];
+                let body = json!({"phenomenonTime": at, "result": value});
+                p.publish(
+                    &ioc::mqtt::observations_topic(ds),
+                    body.to_string().into_bytes(),
+                )
+                .await
+                .expect("publish");
+            }
+            assert!(
+                p.settle(MQTT, Duration::from_secs(120)).await,
+                "the broker acknowledged every reading"
+            );
+            done.store(true, Ordering::Release);
+        })
+    };
+    let created = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut posters = Vec::new();
+    for w in 0..HTTP_WORKERS {
+        let (app, token, created, refused) = (
+            app.clone(),
+            operator.clone(),
+            created.clone(),
+            refused.clone(),
+        );
+        posters.push(tokio::spawn(async move {
+            for k in 0..HTTP_EACH {
+                let at = base + chrono::Duration::seconds(((w * HTTP_EACH + k) % 600) as i64);
+                let r = send(
+                    &app,
+                    Method::POST,
+                    &format!("/sta/v1.1/Datastreams({level})/Observations"),
+                    Some(&token),
+                    Some(json!({"phenomenonTime": at.to_rfc3339(), "result": 1.2})),
+                )
+                .await;
+                match r.status {
+                    StatusCode::CREATED => {
+                        created.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Ingest behind: refused at once, said so, counted — never a wait.
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        problem(&r);
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => panic!("a post answered {other}: {}", r.text()),
+                }
+            }
+        }));
+    }
+
+    // Readers while the flood is on: /health and a latest-value tile (dropped by every batch,
+    // so drawn again on the tiles pool) answer 200 each round, and no reader's session waits
+    // for a lock held by ingest — also while an operator edits a rule (which redraws the
+    // property's latest values, behind ingest's batches, on ingest's connections).
+    let rules = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    let rule = rules.json()["rules"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["observed_property"] == "PM2.5" && r["kind"] == "threshold")
+                .cloned()
+        })
+        .expect("a PM2.5 threshold rule");
+    let mut spec = rule.clone();
+    if let Some(o) = spec.as_object_mut() {
+        o.remove("id");
+    }
+    let mut rounds = Vec::new();
+    loop {
+        let flood_on = !mqtt_done.load(Ordering::Acquire)
+            || posters.iter().any(|p| !p.is_finished())
+            || state.ingest.queued() > 0;
+        if !flood_on && !rounds.is_empty() {
+            break;
+        }
+        if stored().await == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let health = send(&app, Method::GET, "/health", None, None).await;
+        assert_eq!(health.status, StatusCode::OK, "{}", health.text());
+        let drawn = send(&app, Method::GET, &tile, None, None).await;
+        assert_eq!(drawn.status, StatusCode::OK, "{}", drawn.text());
+        assert!(
+            mvt_strings(&drawn.body).contains(&"PM2.5".to_string()),
+            "the station is in its tile"
+        );
+        let rule_uri = format!("/feeds/rules/{}", rule["id"]);
+        let (edited, waiting) = tokio::join!(
+            send(
+                &app,
+                Method::PUT,
+                &rule_uri,
+                Some(&operator),
+                Some(spec.clone())
+            ),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                readers_waiting_for_locks(&db).await
+            }
+        );
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.text());
+        assert!(waiting.is_empty(), "readers waiting for locks: {waiting:?}");
+        let waiting = readers_waiting_for_locks(&db).await;
+        assert!(waiting.is_empty(), "readers waiting for locks: {waiting:?}");
+        rounds.push(stored().await);
+        if rounds.len() > 500 {
+            break;
+        }
+    }
+    publisher.await.expect("publisher");
+    for p in posters {
+        p.await.expect("poster");
+    }
+    let posted = created.load(Ordering::Relaxed);
+    // Every accepted reading is stored: the broker's acknowledged ones less those the server
+    // counted as dropped for being behind, and every post answered 201.
+    let stats = state.ingest.stats();
+    let accepted = MQTT + posted - stats.dropped("overloaded") + refused.load(Ordering::Relaxed);
+    let mut last = 0;
+    for _ in 0..600 {
+        last = stored().await;
+        if last as u64 >= accepted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(last as u64, accepted, "stored every accepted reading");
+    assert_eq!(stats.stored(), accepted);
+    for reason in [
+        "malformed",
+        "unknown_datastream",
+        "time_out_of_range",
+        "database",
+    ] {
+        assert_eq!(stats.dropped(reason), 0, "{reason}");
+    }
+    assert_eq!(
+        posted + refused.load(Ordering::Relaxed),
+        HTTP_WORKERS * HTTP_EACH
+    );
+    // The readers answered while readings were still being stored.
+    assert!(
+        rounds.first().is_some_and(|n| (*n as u64) < accepted),
+        "no reader round before the flood ended: {rounds:?} of {accepted}"
+    );
+    // The tile listener kept up: the station's tile shows its newest reading.
+    let mut strings = Vec::new();
+    for _ in 0..100 {
+        state.tiles.sync().await;
+        strings = mvt_strings(&send(&app, Method::GET, &tile, None, None).await.body);
+        if strings.contains(&newest) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(strings.contains(&newest), "{newest} not in {strings:?}");
+    listener.abort();
+    sub.stop();
+    broker.stop();
+}
+
+/// Runs `bando device-token …` on the test database: (success, stdout, stderr).
+async fn device_token_cli(
+    db: &TestDb,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = tokio::process::Command::new(tests::bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir)
+        .env("USER", "kythuat")
+        .arg("device-token")
+        .args(args)
+        .output()
+        .await
+        .expect("bando device-token");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn device_tokens_are_issued_listed_and_revoked_from_the_command_line() {
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    let air_thing: i64 = sqlx::query_scalar("SELECT thing_id FROM ioc.datastreams WHERE id = $1")
+        .bind(pm25)
+        .fetch_one(&db.pool)
+        .await
+        .expect("thing");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+
+    // Issue: the token alone on standard output, once; the label stored as NFC.
+    let decomposed = "Cam bie\u{0302}\u{0301}n bu\u{0323}i KK-01";
+    let (ok, stdout, stderr) = device_token_cli(
+        &db,
+        dir.path(),
+        &[
+            "issue",
+            "--thing",
+            &air_thing.to_string(),
+            "--label",
+            decomposed,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let token = stdout.trim().to_string();
+    assert!(
+        token.starts_with("bdt_") && !token.contains(char::is_whitespace),
+        "{stdout}"
+    );
+    assert!(stderr.contains("shown this once"), "{stderr}");
+    let (id, label, by): (i64, String, String) = sqlx::query_as(
+        "SELECT id, label, created_by FROM ioc.device_tokens ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("token row");
+    assert_eq!(label, "Cam biến bụi KK-01");
+    assert_eq!(by, "cli:kythuat");
+    // It posts to its Thing's datastreams, as one made over HTTP does; not to another Thing's.
+    let post = |ds: i64| {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            send(
+                &app,
+                Method::POST,
+                &format!("/sta/v1.1/Datastreams({ds})/Observations"),
+                Some(&token),
+                Some(json!({"result": 18.0})),
+            )
+            .await
+        }
+    };
+    assert_eq!(post(pm25).await.status, StatusCode::CREATED);
+    assert_eq!(post(level).await.status, StatusCode::FORBIDDEN);
+
+    // List: the token's record without its secret, as a table and as JSON.
+    let (ok, table, stderr) = device_token_cli(&db, dir.path(), &["list"]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        table.contains("Cam biến bụi KK-01") && table.contains(&token[..10]),
+        "{table}"
+    );
+    assert!(
+        !table.contains(&token),
+        "the secret is never listed: {table}"
+    );
+    let (ok, listed, stderr) = device_token_cli(&db, dir.path(), &["list", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let listed: Value = serde_json::from_str(&listed).expect("JSON");
+    let record = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["id"] == id))
+        .cloned()
+        .expect("listed");
+    assert_eq!(record["thing_id"], air_thing);
+    assert!(record["revoked_at"].is_null());
+    assert!(!listed.to_string().contains(&token));
+    // The same list an administrator reads over HTTP.
+    let admin = issuer.issue("quan_tri").expect("token");
+    let over_http = send(
+        &app,
+        Method::GET,
+        "/admin/device-tokens",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(over_http.json()["tokens"][0]["id"], id);
+
+    // The same rules as over HTTP: an unknown Thing, a label too long, an unknown token.
+    let (ok, _, stderr) = device_token_cli(&db, dir.path(), &["issue", "--thing", "999999"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("there is no Thing 999999"), "{stderr}");
+    let long = "x".repeat(201);
+    let (ok, _, stderr) = device_token_cli(
+        &db,
+        dir.path(),
+        &["issue", "--thing", &air_thing.to_string(), "--label", &long],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("at most 200 characters"), "{stderr}");
+    let (ok, _, stderr) = device_token_cli(&db, dir.path(), &["revoke", "999999"]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("there is no device token 999999"),
+        "{stderr}"
+    );
+    let made: i64 = sqlx::query_scalar("SELECT count(*) FROM ioc.device_tokens")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(made, 1, "refused commands made nothing");
+
+    // Revoke: refused from now on, kept for the record.
+    let (ok, stdout, stderr) =
+        device_token_cli(&db, dir.path(), &["revoke", &id.to_string()]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("revoked"), "{stdout}");
+    assert_eq!(post(pm25).await.status, StatusCode::UNAUTHORIZED);
+    let (_, listed, _) = device_token_cli(&db, dir.path(), &["list", "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed).expect("JSON");
+    assert!(!listed[0]["revoked_at"].is_null());
+
+    // Audited, by the command's user, never with the secret.
+    let audit: Vec<(String, String, String, i16, String)> = sqlx::query_as(
+        "SELECT actor, method, path, status, coalesce(detail, '') FROM platform.audit_log
+         WHERE method = 'CLI' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(
+        (audit[0].0.as_str(), audit[0].2.as_str(), audit[0].3),
+        ("cli:kythuat", "bando device-token issue", 201)
+    );
+    assert!(
+        audit[0].4.contains(&format!("device token {id} ("))
+            && audit[0]
+                .4
+                .contains(&format!("issued for Thing {air_thing}")),
+        "{}",
+        audit[0].4
+    );
+    assert_eq!(
+        (audit[1].2.as_str(), audit[1].3, audit[1].4.as_str()),
+        (
+            "bando device-token revoke",
+            204,
+            format!("device token {id} revoked").as_str()
+        )
+    );
+    assert!(audit.iter().all(|a| !a.4.contains(&token)));
+}
+
+#[tokio::test]
+async fn missing_data_is_raised_for_datastreams_that_never_reported() {
+    let db = TestDb::new().await;
+    let (pm25, level, rain) = stations(&db).await;
+    let now = chrono::Utc::now();
+    // Rainfall made 45 minutes ago and never heard from; the water level made 20 minutes ago,
+    // silent too; PM2.5 reporting. The rules: a warning after 30 minutes, cleared within 10.
+    for (ds, minutes) in [(rain, 45), (level, 20), (pm25, 120)] {
+        sqlx::query("UPDATE ioc.datastreams SET created_at = $2 WHERE id = $1")
+            .bind(ds)
+            .bind(now - chrono::Duration::minutes(minutes))
+            .execute(&db.pool)
+            .await
+            .expect("created_at");
+    }
+    write(&db, &[reading(pm25, 60, 20.0)]).await;
+    let c = ioc::alerts::check_missing(&db.pool, now)
+        .await
+        .expect("check");
+    assert_eq!(c.raised.len(), 1, "the rainfall only: {c:?}");
+    let missing = events_of_kind(&db, rain, "missing_data").await;
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        (missing[0].1 - 45.0).abs() < 0.2,
+        "minutes since the datastream was made: {missing:?}"
+    );
+    assert!(events_of_kind(&db, level, "missing_data").await.is_empty());
+    assert!(events_of_kind(&db, pm25, "missing_data").await.is_empty());
+    // Still a station without data on the layer; the episode is the event's.
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM ioc.latest_readings WHERE datastream_id = $1")
+            .bind(rain)
+            .fetch_one(&db.pool)
+            .await
+            .expect("status");
+    assert_eq!(status, "no_data");
+    // Once per episode.
+    let again = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(5))
+        .await
+        .expect("check");
+    assert!(again.ran && again.raised.is_empty(), "{again:?}");
+    // The water level reaches 30 minutes without a reading 10 minutes later.
+    let later = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(11))
+        .await
+        .expect("check");
+    assert_eq!(later.raised.len(), 1, "{later:?}");
+    assert_eq!(events_of_kind(&db, level, "missing_data").await.len(), 1);
+    // The rainfall's first reading ends its episode.
+    write(&db, &[reading(rain, 5, 1.5)]).await;
+    let missing = events_of_kind(&db, rain, "missing_data").await;
+    assert_eq!(missing.len(), 1);
+    assert!(
+        missing[0].2.is_some(),
+        "cleared by the first reading: {missing:?}"
+    );
+    let left: Vec<i64> = sqlx::query_scalar(
+        "SELECT s.datastream_id FROM ioc.alert_state s JOIN ioc.alert_rules r ON r.id = s.rule_id
+         WHERE r.kind = 'missing' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(left, vec![level]);
+}
+
+/// Warnings of a datastream by rule: (rule id, severity, value, cleared).
+async fn events_by_rule(db: &TestDb, ds: i64) -> Vec<(Option<i64>, String, f64, bool)> {
+    sqlx::query_as(
+        "SELECT rule_id, severity, value, cleared_at IS NOT NULL FROM ioc.events
+         WHERE datastream_id = $1 AND kind = 'threshold' AND severity = 'warning' ORDER BY id",
+    )
+    .bind(ds)
+    .fetch_all(&db.pool)
+    .await
+    .expect("events")
+}
+
+#[tokio::test]
+async fn a_datastreams_own_rule_replaces_its_propertys() {
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    // A second surface-water station: the property's rule goes on applying there.
+    sqlx::query(
+        "INSERT INTO sectors.env_stations (source_id, code, name, station_type, geom) VALUES
+         ('NM-03', 'NM-03', 'Trạm quan trắc nước mặt Bù Đăng', 'Nước mặt',
+          ST_Transform(ST_SetSRID(ST_MakePoint(107.2, 11.8), 4326), 9212))",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("station");
+    ioc::seed::seed_stations(&db.pool).await.expect("seed");
+    let other: i64 = sqlx::query_scalar(
+        "SELECT d.id FROM ioc.datastreams d JOIN ioc.things t ON t.id = d.thing_id
+         JOIN ioc.observed_properties op ON op.id = d.observed_property_id
+         WHERE t.station_code = 'NM-03' AND op.name = 'Water level'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("other level");
+    let dir = tempfile::tempdir().expect("dir");
+    let (state, issuer) = server(&db, dir.path());
+    let app = app(state.clone(), Limits::default());
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let rules = send(&app, Method::GET, "/feeds/rules", Some(&operator), None).await;
+    let shared_warning = rules.json()["rules"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| {
+                    r["observed_property"] == "Water level"
+                        && r["kind"] == "threshold"
+                        && r["severity"] == "warning"
+                })
+                .cloned()
+        })
+        .expect("the water level's warning rule");
+    assert!(shared_warning["datastream_id"].is_null());
+    // The first station is on a deeper river: its warning at 5.0 m (cleared at 4.8), not 3.5.
+    let own = json!({
+        "observed_property": "Water level", "datastream": level, "severity": "warning",
+        "raise_at": 5.0, "clear_at": 4.8, "title": "Mực nước sông Bé vượt báo động I",
+        "title_en": "Be river above alert level I"
+    });
+    let made = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own.clone()),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    assert_eq!(made.json()["datastream_id"], level);
+    let own_id = made.json()["id"].as_i64().expect("id");
+    // One rule per datastream of each kind, severity and direction; the datastream measures
+    // the rule's property; it exists.
+    let again = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own.clone()),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    problem(&again);
+    let mut wrong = own.clone();
+    wrong["datastream"] = json!(pm25);
+    let refused = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(wrong),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("datastream {pm25} measures PM2.5"))),
+        "{}",
+        refused.text()
+    );
+    let mut unknown = own.clone();
+    unknown["datastream"] = json!(999_999);
+    let refused = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // 4.0 m at both stations: a warning where the property's rule applies, none at the
+    // station with its own levels; 5.2 m there raises its own rule's.
+    write(&db, &[reading(level, 120, 4.0), reading(other, 120, 4.0)]).await;
+    let shared_id = shared_warning["id"].as_i64();
+    assert_eq!(
+        events_by_rule(&db, other).await,
+        vec![(shared_id, "warning".to_string(), 4.0, false)]
+    );
+    assert!(events_by_rule(&db, level).await.is_empty());
+    write(&db, &[reading(level, 60, 5.2)]).await;
+    assert_eq!(
+        events_by_rule(&db, level).await,
+        vec![(Some(own_id), "warning".to_string(), 5.2, false)]
+    );
+    // The property's alarm (4.5 m) still applies to it (no alarm rule of its own).
+    let alarm: Vec<String> = sqlx::query_scalar(
+        "SELECT r.severity FROM ioc.alert_state s JOIN ioc.alert_rules r ON r.id = s.rule_id
+         WHERE s.datastream_id = $1 AND r.kind = 'threshold' ORDER BY r.severity",
+    )
+    .bind(level)
+    .fetch_all(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(alarm, vec!["alarm".to_string(), "warning".to_string()]);
+    // Cleared by its own levels: 4.9 m is within the property's band but not below 4.8.
+    write(&db, &[reading(level, 30, 4.9)]).await;
+    assert!(!events_by_rule(&db, level).await[0].3);
+    write(&db, &[reading(level, 10, 4.7)]).await;
+    assert!(
+        events_by_rule(&db, level).await[0].3,
+        "cleared at its own level"
+    );
+
+    // Deleted: the property's rule applies again.
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/feeds/rules/{own_id}"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    write(&db, &[reading(level, 5, 4.0)]).await;
+    let events = events_by_rule(&db, level).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].0, shared_id);
+
+    // Made while the property's episode is on: that episode ends (the rule no longer watches
+    // this datastream), its event stays for operators to close.
+    let made = send(
+        &app,
+        Method::POST,
+        "/feeds/rules",
+        Some(&operator),
+        Some(own),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let on: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ioc.alert_state WHERE datastream_id = $1 AND rule_id = $2",
+    )
+    .bind(level)
+    .bind(shared_id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("state");
+    assert_eq!(on, 0);
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM ioc.events WHERE datastream_id = $1 AND rule_id = $2",
+    )
+    .bind(level)
+    .bind(shared_id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("event");
+    assert_eq!(status, "open");
 }

@@ -232,8 +232,10 @@ async fn act(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::BadRequest(format!("the body is not {{\"note\": …}}: {e}")))?
     };
+    // Writes to the feed log and the events layer wait for ingest's batches: on ingest's
+    // connections, never the admin class's.
     let event = ioc::events::act(
-        &state.pools.admin,
+        state.ingest.pool(),
         event_id(&id)?,
         action,
         reader.name(),
@@ -265,7 +267,7 @@ async fn create(
         ))
     })?;
     let id = ioc::events::create(
-        &state.pools.admin,
+        state.ingest.pool(),
         &NewEvent {
             kind: b.kind,
             severity: b.severity,
@@ -311,7 +313,7 @@ fn rule_id(id: &str) -> Result<i64, AppError> {
 fn rule_body(body: &[u8]) -> Result<RuleSpec, AppError> {
     serde_json::from_slice(body).map_err(|e| {
         AppError::BadRequest(format!(
-            "the body is not a rule {{\"observed_property\", \"kind\", \"severity\", \"direction\", \"raise_at\", \"clear_at\", \"title\", \"title_en\", \"enabled\"}}: {e}"
+            "the body is not a rule {{\"observed_property\", \"datastream_id\", \"kind\", \"severity\", \"direction\", \"raise_at\", \"clear_at\", \"title\", \"title_en\", \"enabled\"}}: {e}"
         ))
     })
 }
@@ -355,7 +357,7 @@ async fn create_rule(
 ) -> Result<Response, AppError> {
     let reader = operator(reader)?;
     let spec = rule_body(&body)?;
-    let id = ioc::alerts::create_rule(&state.pools.admin, &spec)
+    let id = ioc::alerts::create_rule(state.ingest.pool(), &spec)
         .await
         .map_err(rule_error)?;
     audit_rule(
@@ -394,7 +396,7 @@ async fn update_rule(
     let reader = operator(reader)?;
     let id = rule_id(&id)?;
     let spec = rule_body(&body)?;
-    ioc::alerts::update_rule(&state.pools.admin, id, &spec)
+    ioc::alerts::update_rule(state.ingest.pool(), id, &spec)
         .await
         .map_err(rule_error)?;
     audit_rule(
@@ -427,7 +429,7 @@ async fn delete_rule(
 ) -> Result<StatusCode, AppError> {
     let reader = operator(reader)?;
     let id = rule_id(&id)?;
-    ioc::alerts::delete_rule(&state.pools.admin, id)
+    ioc::alerts::delete_rule(state.ingest.pool(), id)
         .await
         .map_err(rule_error)?;
     audit_rule(
@@ -455,6 +457,8 @@ pub fn openapi_paths() -> Value {
         "properties": {
             "id": {"type": "integer"},
             "observed_property": {"type": "string"},
+            "datastream_id": {"type": "integer", "nullable": true,
+                              "description": "The one datastream the rule is for (null: every datastream of the property)"},
             "kind": {"type": "string", "enum": ["threshold", "rate", "missing"]},
             "severity": {"type": "string", "enum": ["warning", "alarm"]},
             "direction": {"type": "string", "enum": ["above", "below"]},
@@ -467,6 +471,8 @@ pub fn openapi_paths() -> Value {
         "required": ["observed_property", "severity", "raise_at", "clear_at", "title"],
         "properties": {
             "observed_property": {"type": "string", "description": "The observed property's name (PM2.5, Water level, Rainfall, …)"},
+            "datastream_id": {"type": "integer", "minimum": 1, "nullable": true,
+                              "description": "One datastream of the property: for it the rule replaces the property's rule of the same kind, severity and direction (default: none, every datastream)"},
             "kind": {"type": "string", "enum": ["threshold", "rate", "missing"], "default": "threshold",
                      "description": "What the levels measure: the value, its change per hour, or minutes without data"},
             "severity": {"type": "string", "enum": ["warning", "alarm"]},

@@ -78,7 +78,9 @@ async fn read(
     Ok(Json(value).into_response())
 }
 
-/// `POST …/Observations`: one observation, stored before answering (201 with `Location`).
+/// `POST …/Observations`: one observation, stored before answering (201 with `Location`) —
+/// through the ingest queue and its own connections, so a flood of posts waits on ingest's
+/// share of the database, never the readers'; a full queue is a 503 with `Retry-After`.
 async fn create(
     State(state): State<AppState>,
     reader: Result<Reader, AppError>,
@@ -138,11 +140,7 @@ async fn create(
             )));
         }
     }
-    let id = state
-        .ingest
-        .store_one(&state.pools.writes, obs)
-        .await
-        .map_err(rejected)?;
+    let id = state.ingest.store_one(obs).await.map_err(rejected)?;
     let location = format!("{}/Observations({id})", service_root(&headers));
     let entity = ioc::sta::read(
         &state.pools.writes,
