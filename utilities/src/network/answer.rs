@@ -11,7 +11,7 @@ use super::isolate::{Isolation, ValveRole};
 use super::load::LoadError;
 use super::{Network, Pt};
 
-/// What the reader may see of the meters.
+/// What the reader may see of the meters (of a power network's customers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Disclosure {
     /// Meters as features (the layer is staff only); otherwise only their count.
@@ -19,6 +19,9 @@ pub struct Disclosure {
     /// Their customer references (restricted: personal data).
     pub customer_refs: bool,
 }
+
+/// A switch as answered: id, code, kind, state, geometry.
+type SwitchOut = (i64, Option<String>, Option<String>, Option<String>, Value);
 
 /// A valve as answered: id, code, status, operable, geometry.
 type ValveOut = (i64, Option<String>, Option<String>, Option<bool>, Value);
@@ -199,13 +202,17 @@ pub async fn isolation_geojson(
     Ok(out)
 }
 
-/// The GeoJSON answer of a power outage: the lines cut off (one geometry), the poles cut off,
-/// and where the outage is (`part` = `outage`).
+/// The GeoJSON answer of a power outage: the lines cut off (one geometry, with their
+/// voltages and phases), the poles cut off, the open switches at its edge, where the outage
+/// is (`part` = `outage`), and the customers cut off — counted for everyone, listed for
+/// readers of the customers layer, their references only for readers allowed its restricted
+/// properties (`disclosure`, decided by the caller from the layer's declaration).
 pub async fn outage_geojson(
     pool: &PgPool,
     net: &Network,
     down: &super::outage::Downstream,
     at: Pt,
+    disclosure: Disclosure,
 ) -> Result<Value, LoadError> {
     let (lines, point): (Option<Value>, Value) = sqlx::query_as(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
@@ -221,9 +228,22 @@ pub async fn outage_geojson(
     let mut features = vec![feature("outage", "outage", point, Map::new())];
     let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
     if let Some(g) = lines {
+        let (voltages, phases): (Vec<f64>, Vec<String>) = sqlx::query_as(
+            "SELECT coalesce(array_agg(DISTINCT voltage_kv ORDER BY voltage_kv)
+                         FILTER (WHERE voltage_kv IS NOT NULL), '{}'),
+                    coalesce(array_agg(DISTINCT phases ORDER BY phases)
+                         FILTER (WHERE phases IS NOT NULL), '{}')
+             FROM utilities.power_lines WHERE id = ANY($1)",
+        )
+        .bind(&down.lines)
+        .fetch_one(pool)
+        .await
+        .map_err(db("the lines' voltages"))?;
         let mut p = Map::new();
         p.insert("line_ids".into(), json!(down.lines));
         p.insert("length_m".into(), json!(length));
+        p.insert("voltages_kv".into(), json!(voltages));
+        p.insert("phases".into(), json!(phases));
         features.push(feature("line", "cut_off", g, p));
     }
     let poles: Vec<(i64, Option<String>, Value)> = sqlx::query_as(
@@ -240,10 +260,49 @@ pub async fn outage_geojson(
         p.insert("code".into(), json!(code));
         features.push(feature("pole", "cut_off", g, p));
     }
+    let switches: Vec<SwitchOut> = sqlx::query_as(
+        "SELECT id, code, switch_kind, state, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+             FROM utilities.power_switches WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&down.open_switches)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the switches"))?;
+    for (id, code, kind, state, g) in switches {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        p.insert("switch_kind".into(), json!(kind));
+        p.insert("state".into(), json!(state));
+        features.push(feature("switch", "open", g, p));
+    }
+    if disclosure.meters {
+        let customers: Vec<(i64, Option<String>, Option<String>, Value)> = sqlx::query_as(
+            "SELECT id, code, CASE WHEN $2 THEN customer_ref END,
+                    ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+             FROM utilities.power_customers WHERE id = ANY($1) ORDER BY id",
+        )
+        .bind(&down.customers)
+        .bind(disclosure.customer_refs)
+        .fetch_all(pool)
+        .await
+        .map_err(db("the customers"))?;
+        for (id, code, customer, g) in customers {
+            let mut p = Map::new();
+            p.insert("id".into(), json!(id));
+            p.insert("code".into(), json!(code));
+            if disclosure.customer_refs {
+                p.insert("customer_ref".into(), json!(customer));
+            }
+            features.push(feature("customer", "cut_off", g, p));
+        }
+    }
     Ok(json!({
         "type": "FeatureCollection",
         "features": features,
-        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len()},
+        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len(),
+                    "customers": down.customers.len(),
+                    "open_switches": down.open_switches.len()},
     }))
 }
 

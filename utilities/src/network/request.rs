@@ -114,8 +114,13 @@ async fn to_zone(live: &LiveNetwork, srid: i32, lon: f64, lat: f64) -> Result<Pt
     Ok([x, y])
 }
 
-/// What a power outage cuts off, as GeoJSON ([`outage_geojson`]).
-pub async fn power_outage(live: &Arc<LiveNetwork>, at: OutageAt) -> Result<Value, TraceError> {
+/// What a power outage cuts off, as GeoJSON ([`outage_geojson`]); `disclosure` is what the
+/// reader may see of the customers.
+pub async fn power_outage(
+    live: &Arc<LiveNetwork>,
+    at: OutageAt,
+    disclosure: Disclosure,
+) -> Result<Value, TraceError> {
     let net = live.get().await?;
     if net.pipe_count() == 0 {
         return Err(TraceError::NoNetwork);
@@ -142,7 +147,7 @@ pub async fn power_outage(live: &Arc<LiveNetwork>, at: OutageAt) -> Result<Value
         }
     };
     let down = downstream(&net, outage);
-    Ok(outage_geojson(live.pool(), &net, &down, point).await?)
+    Ok(outage_geojson(live.pool(), &net, &down, point, disclosure).await?)
 }
 
 /// Which way a trace from a point goes.
