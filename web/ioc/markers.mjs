@@ -1,5 +1,6 @@
 // The live map: bando's base style with the latest readings as a GeoJSON source, one point per
-// datastream coloured by status (the layer's own colours), and open events as larger rings.
+// datastream coloured by status (the layer's own colours), and open events as larger rings; an
+// event with an affected area (a water isolation's pipes, a power outage's lines) draws it too.
 // Readings replace their datastream's point as they arrive.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
@@ -20,11 +21,18 @@ export function createLiveMap(container) {
   });
   const readings = new Map();
   const events = new Map();
+  const areas = new Map();
   const collection = (m) => ({ type: 'FeatureCollection', features: [...m.values()] });
   const loaded = new Promise((ok, fail) => {
     map.once('load', () => {
       map.addSource('ioc-live', { type: 'geojson', data: collection(readings) });
       map.addSource('ioc-events', { type: 'geojson', data: collection(events) });
+      map.addSource('ioc-event-areas', { type: 'geojson', data: collection(areas) });
+      map.addLayer({
+        id: 'ioc-event-areas', type: 'line', source: 'ioc-event-areas',
+        paint: { 'line-width': 5, 'line-opacity': 0.8,
+          'line-color': ['match', ['get', 'severity'], 'warning', STATUS_COLOURS.warning, STATUS_COLOURS.alarm] },
+      });
       map.addLayer({
         id: 'ioc-events-rings', type: 'circle', source: 'ioc-events',
         paint: { 'circle-radius': 16, 'circle-opacity': 0, 'circle-stroke-width': 3,
@@ -45,6 +53,7 @@ export function createLiveMap(container) {
     pending = false;
     map.getSource('ioc-live')?.setData(collection(readings));
     map.getSource('ioc-events')?.setData(collection(events));
+    map.getSource('ioc-event-areas')?.setData(collection(areas));
   };
   // Many readings in a burst redraw once per frame.
   const schedule = () => {
@@ -82,14 +91,15 @@ export function createLiveMap(container) {
       readings.set(f.properties.datastream_id, spread(f));
       schedule();
     },
-    /** The open events with a location. */
+    /** The open events with a location, and the areas of those that have one. */
     setEvents(list) {
       events.clear();
+      areas.clear();
       for (const e of list) {
-        if (e.location && e.status !== 'closed') {
-          events.set(e.id, { type: 'Feature', id: e.id, geometry: e.location,
-            properties: { id: e.id, severity: e.severity, status: e.status } });
-        }
+        if (e.status === 'closed') continue;
+        const properties = { id: e.id, kind: e.kind, severity: e.severity, status: e.status };
+        if (e.location) events.set(e.id, { type: 'Feature', id: e.id, geometry: e.location, properties });
+        if (e.area) areas.set(e.id, { type: 'Feature', id: e.id, geometry: e.area, properties });
       }
       schedule();
     },

@@ -2,11 +2,13 @@
 // the sample water network: a signed-in planner clicks a pipe, is offered "Cô lập tại đây", and
 // sees the answer of `/networks/water/isolate` drawn by role and counted in the panel; marking a
 // valve as failed to close asks again and shows the growth; the quality report is drawn as an
-// overlay with a count per finding. Anonymous visitors are offered neither.
+// overlay with a count per finding. Anonymous visitors are offered neither. An operator's
+// isolation published as an IOC event shows its affected area on the IOC display (/ioc).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startBando, launchBrowser, freePort, resultsDir } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { startBando, launchBrowser, freePort, resultsDir, bandoBin } from './harness.mjs';
 
 let bando;
 let browser;
@@ -14,9 +16,10 @@ let browser;
 let breakAt;
 /** The server's own answer there (anonymous). */
 let expected;
+let port;
 
 before(async () => {
-  const port = await freePort();
+  port = await freePort();
   const water = ['water_pipes', 'water_valves', 'hydrants', 'water_meters', 'water_sources']
     .map((layer) => ['water.gpkg', layer]);
   bando = await startBando({ parcels: 512, imports: [['communes.gpkg', 'communes'], ...water],
@@ -164,5 +167,40 @@ test('anonymous visitors are offered no isolation and no network panel', async (
   await page.locator('.maplibregl-popup').waitFor();
   assert.equal(await page.locator('.maplibregl-popup button[data-action="isolate"]').count(), 0);
   assert.deepEqual(bad, []);
+  await page.close();
+});
+
+test('an isolation an operator publishes shows its affected area on the IOC display', async () => {
+  const env = { ...process.env, BANDO_AUTH_DEV_ISSUER: 'true' };
+  delete env.DATABASE_URL;
+  const token = execFileSync(bandoBin, ['--data-dir', bando.state, 'dev-token', 'van_hanh_ioc', '--listen', `127.0.0.1:${port}`],
+    { env, encoding: 'utf8' }).trim();
+  const r = await fetch(`${bando.url}/networks/water/isolate/event?point=${breakAt[0].toFixed(7)},${breakAt[1].toFixed(7)}`,
+    { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 201, await r.clone().text());
+  const event = await r.json();
+  assert.equal(event.area.type, 'MultiLineString');
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.addInitScript((t) => {
+    sessionStorage.setItem('bando.session', JSON.stringify({
+      accessToken: t, expiresAt: Date.now() + 3_600_000, username: 'van_hanh_ioc',
+      name: 'Vận hành IOC', roles: ['ioc_operator'],
+    }));
+  }, token);
+  await page.goto(`${bando.url}/ioc`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true', await page.locator('#feed-state').innerText());
+  // The event in the list, and its pipes drawn on the map.
+  const item = page.locator(`#alerts li[data-id="${event.id}"]`);
+  await item.waitFor({ timeout: 20_000 });
+  assert.equal(await item.getAttribute('data-severity'), 'alarm');
+  assert.match(await item.locator('.title').innerText(), /^Cô lập đường ống nước: đóng \d+ van/);
+  await page.evaluate(([x, y]) => window.bandoIoc.map.jumpTo({ center: [x, y], zoom: 15 }), breakAt);
+  await page.waitForFunction((id) => window.bandoIoc.map.queryRenderedFeatures({ layers: ['ioc-event-areas'] })
+    .some((f) => f.properties.id === id && f.properties.kind === 'water_isolation'), event.id, { timeout: 20_000 });
+  await page.screenshot({ path: join(resultsDir, 'ioc-isolation-area.png') });
+  assert.deepEqual(errors, []);
   await page.close();
 });
