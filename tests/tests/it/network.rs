@@ -1136,3 +1136,75 @@ async fn upstream_and_downstream_traces_over_http() {
         );
     }
 }
+
+/// A trace lets go of the graph before its answer's queries: with the answer's valve query
+/// held up by a lock, an edit is patched in without waiting for the trace or copying the
+/// graph, and the trace then answers.
+#[tokio::test]
+async fn a_trace_lets_go_of_the_graph_before_its_answer_queries() {
+    use utilities::network::answer::Disclosure;
+    use utilities::network::live::LiveNetwork;
+    use utilities::network::request::{water_isolation, BreakAt};
+    use utilities::network::Settings;
+    let db = TestDb::new().await;
+    let m = main_line(&db).await;
+    let live = LiveNetwork::new(db.pool.clone(), Settings::default());
+    live.get().await.expect("built");
+    let mut lock = db.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE utilities.water_valves IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let trace = tokio::spawn({
+        let live = live.clone();
+        let pipe = m.pipes[1];
+        async move {
+            water_isolation(
+                &live,
+                BreakAt::Pipe {
+                    id: pipe,
+                    fraction: 0.3,
+                },
+                &[],
+                Disclosure::default(),
+            )
+            .await
+        }
+    });
+    // The trace waits on the lock in its answer's valve query.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks
+             WHERE NOT granted AND relation = 'utilities.water_valves'::regclass",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("locks");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trace never reached its answer's queries"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An edit meanwhile: a pipe added, patched in at once.
+    add_pipe(&db, "P7", &[(300.0, 0.0), (300.0, 80.0)]).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while live.patches() == 0 {
+        assert!(Instant::now() < deadline, "no patch arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        live.copies(),
+        0,
+        "the patch copied a graph the trace still held"
+    );
+    assert!(!trace.is_finished(), "the trace answered through the lock");
+    lock.rollback().await.expect("unlock");
+    let fc = trace.await.expect("join").expect("answer");
+    assert_eq!(ids(&fc["valves_to_close"]), vec![m.valves[0], m.valves[1]]);
+    assert_eq!(live.copies(), 0);
+}
