@@ -1,6 +1,6 @@
 //! The networks' layers, declared once: water mains by diameter, power lines by voltage,
-//! valves, meters, hydrants, manholes, poles and substations as icons; switches and power
-//! customers (staff only) as dots.
+//! valves, meters, hydrants, manholes, poles, substations, switches and power customers (staff
+//! only) as icons.
 
 use gis_core::declare::LayerDecl;
 use gis_core::layer::{Readers, Roles, StyleHints};
@@ -126,7 +126,7 @@ pub fn layers() -> Vec<LayerDecl> {
             "#e7298a",
         )
         .with_icon("substation"),
-        // Drawn as dots: an open switch is where a feeder ends on purpose.
+        // An open switch is where a feeder ends on purpose.
         LayerDecl::new(
             POWER_SWITCHES,
             "Thiết bị đóng cắt",
@@ -134,7 +134,8 @@ pub fn layers() -> Vec<LayerDecl> {
             power,
             (14, 20),
             "#7a0177",
-        ),
+        )
+        .with_icon("power-switch"),
         // Each point is one customer's supply: staff only, and the customer reference for
         // administrators only, like the water meters.
         LayerDecl {
@@ -147,6 +148,7 @@ pub fn layers() -> Vec<LayerDecl> {
                 (16, 20),
                 "#fec44f",
             )
+            .with_icon("power-customer")
         },
     ]
 }
