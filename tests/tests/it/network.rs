@@ -708,6 +708,13 @@ async fn isolations_and_outages_are_published_as_ioc_events_with_their_area() {
         "Mất điện: 1 khách hàng, 150 m đường dây, 4 cột"
     );
     assert_eq!(event["area"]["type"], "MultiLineString");
+    // The feeder's last pole: no line is cut off, so there is nothing to publish.
+    let r = post(
+        format!("/networks/power/outage/event?pole={}", poles[5]),
+        Some(operator.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     // The open events the IOC lists hold both, with their areas.
     let list = get(&app, "/feeds/events", Some(&operator)).await.json();
     let with_area = list["events"]

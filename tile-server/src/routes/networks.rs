@@ -236,17 +236,18 @@ fn outage_at(p: &HashMap<String, String>) -> Result<OutageAt, AppError> {
     }
 }
 
-/// Records a published trace as an IOC event by `reader` (an operator): 201 with the event.
+/// Records a published trace as an IOC event by `reader` (an operator): 201 with the event;
+/// 422 when the trace took nothing out of service.
 async fn publish(
     state: &AppState,
     reader: &Reader,
-    published: Published,
+    published: Option<Published>,
 ) -> Result<Response, AppError> {
-    if published.area.is_none() {
+    let Some(published) = published else {
         return Err(AppError::Unprocessable(
-            "nothing is out of service there: there is no outage to publish".into(),
+            "the trace cuts no pipe or line off there: there is no outage to publish".into(),
         ));
-    }
+    };
     let pool = &state.pools.admin;
     let id = ioc::events::create(
         pool,
@@ -255,7 +256,7 @@ async fn publish(
             severity: published.severity.into(),
             title: published.title,
             lon_lat: published.at,
-            area: published.area,
+            area: Some(published.area),
         },
         reader.name(),
     )

@@ -18,8 +18,8 @@ pub struct Published {
     pub title: String,
     /// Where the break or fault is (WGS 84 longitude, latitude).
     pub at: Option<(f64, f64)>,
-    /// The pipes or lines out of service, one MultiLineString (WGS 84), if any.
-    pub area: Option<Value>,
+    /// The pipes or lines out of service, one MultiLineString (WGS 84).
+    pub area: Value,
 }
 
 /// The lines of `fc`'s features whose `part` is `part`, as one MultiLineString.
@@ -64,13 +64,14 @@ fn length(m: f64) -> String {
     }
 }
 
-/// The event of a water isolation's answer ([`super::answer::isolation_geojson`]).
-pub fn of_isolation(fc: &Value) -> Published {
+/// The event of a water isolation's answer ([`super::answer::isolation_geojson`]); `None`
+/// when nothing is out of service (no event to publish).
+pub fn of_isolation(fc: &Value) -> Option<Published> {
     let s = &fc["summary"];
     let meters = count(&s["meters"]) + count(&s["cut_off_meters"]);
     let metres =
         s["length_m"].as_f64().unwrap_or(0.0) + s["cut_off_length_m"].as_f64().unwrap_or(0.0);
-    Published {
+    Some(Published {
         kind: "water_isolation",
         severity: "alarm",
         title: format!(
@@ -81,14 +82,15 @@ pub fn of_isolation(fc: &Value) -> Published {
             count(&s["hydrants"]),
         ),
         at: point(fc, "break"),
-        area: area(fc, "pipe"),
-    }
+        area: area(fc, "pipe")?,
+    })
 }
 
-/// The event of a power outage's answer ([`super::answer::outage_geojson`]).
-pub fn of_outage(fc: &Value) -> Published {
+/// The event of a power outage's answer ([`super::answer::outage_geojson`]); `None` when
+/// nothing is cut off (a pole beyond an open switch, say: no event to publish).
+pub fn of_outage(fc: &Value) -> Option<Published> {
     let s = &fc["summary"];
-    Published {
+    Some(Published {
         kind: "power_outage",
         severity: "alarm",
         title: format!(
@@ -98,8 +100,8 @@ pub fn of_outage(fc: &Value) -> Published {
             count(&s["poles"]),
         ),
         at: point(fc, "outage"),
-        area: area(fc, "line"),
-    }
+        area: area(fc, "line")?,
+    })
 }
 
 #[cfg(test)]
@@ -121,22 +123,28 @@ mod tests {
              "properties": {"part": "valve", "role": "close", "id": 3}}],
             "summary": {"valves_to_close": 2, "pipes": 2, "length_m": 1500.0, "meters": 4,
                         "hydrants": 1, "cut_off_length_m": 300.0, "cut_off_meters": 3}});
-        let e = of_isolation(&fc);
+        let e = of_isolation(&fc).expect("an event");
         assert_eq!(e.kind, "water_isolation");
         assert_eq!(e.at, Some((106.9, 11.5)));
         assert_eq!(
             e.title,
             "Cô lập đường ống nước: đóng 2 van, 1,8 km ống nước ngưng cấp, 7 đồng hồ mất nước, 1 trụ cứu hỏa ngưng dùng"
         );
-        let area = e.area.expect("area");
+        let area = e.area;
         assert_eq!(area["type"], "MultiLineString");
         assert_eq!(area["coordinates"].as_array().map(Vec::len), Some(3));
-        // Nothing out of service: no area.
-        let none = json!({"features": [], "summary": {}});
-        assert_eq!(of_outage(&none).area, None);
-        assert_eq!(
-            of_outage(&none).title,
-            "Mất điện: 0 khách hàng, 0 m đường dây, 0 cột"
-        );
+        // Nothing out of service: no event.
+        let none = json!({"features": [fc["features"][0].clone()], "summary": {}});
+        assert_eq!(of_outage(&none), None);
+        assert_eq!(of_isolation(&none), None);
+        // A power outage's title.
+        let outage = json!({"features": [
+            {"type": "Feature", "geometry": {"type": "MultiLineString",
+                "coordinates": [[[106.9, 11.5], [106.91, 11.5]]]},
+             "properties": {"part": "line", "role": "cut_off"}}],
+            "summary": {"customers": 12, "length_m": 640.4, "poles": 13}});
+        let e = of_outage(&outage).expect("an event");
+        assert_eq!(e.title, "Mất điện: 12 khách hàng, 640 m đường dây, 13 cột");
+        assert_eq!(e.at, None);
     }
 }
