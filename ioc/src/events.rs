@@ -153,6 +153,9 @@ pub struct NewEvent {
     pub title: String,
     /// Where (WGS 84 longitude, latitude).
     pub lon_lat: Option<(f64, f64)>,
+    /// The area it affects: a GeoJSON geometry in WGS 84 (e.g. the pipes a water isolation
+    /// takes out of service). Built by the server, not taken from a request body.
+    pub area: Option<Value>,
 }
 
 /// Records an operator's event: its id.
@@ -185,11 +188,23 @@ pub async fn create(pool: &PgPool, event: &NewEvent, actor: &str) -> Result<i64,
             ));
         }
     }
+    if let Some(area) = &event.area {
+        if area.get("type").and_then(Value::as_str).is_none() || area.get("coordinates").is_none() {
+            return Err(EventError::Invalid(
+                "area is a GeoJSON geometry with type and coordinates".into(),
+            ));
+        }
+    }
     let mut tx = pool.begin().await?;
+    // Without a point of its own, the event stands on its area (a point on it).
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO ioc.events (kind, severity, title, location, created_by)
-         VALUES ($1, $2, $3, CASE WHEN $4::float8 IS NULL THEN NULL
-                                  ELSE ST_SetSRID(ST_MakePoint($4, $5), 4326) END, $6)
+        "WITH a AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($7::text), 4326) AS area)
+         INSERT INTO ioc.events (kind, severity, title, location, area, created_by)
+         SELECT $1, $2, $3,
+                CASE WHEN $4::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($4, $5), 4326)
+                     WHEN a.area IS NOT NULL THEN ST_PointOnSurface(a.area) END,
+                a.area, $6
+         FROM a
          RETURNING id",
     )
     .bind(kind)
@@ -198,6 +213,7 @@ pub async fn create(pool: &PgPool, event: &NewEvent, actor: &str) -> Result<i64,
     .bind(event.lon_lat.map(|p| p.0))
     .bind(event.lon_lat.map(|p| p.1))
     .bind(actor)
+    .bind(event.area.as_ref().map(Value::to_string))
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(

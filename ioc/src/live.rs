@@ -64,7 +64,8 @@ pub(crate) const READING_JSON: &str = "json_build_object(
 pub(crate) const EVENT_JSON: &str = "json_build_object(
     'id', e.id, 'kind', e.kind, 'severity', e.severity, 'status', e.status, 'title', e.title,
     'rule_id', e.rule_id, 'datastream_id', e.datastream_id, 'thing_id', e.thing_id,
-    'location', ST_AsGeoJSON(e.location, 7)::json, 'value', e.value,
+    'location', ST_AsGeoJSON(e.location, 7)::json, 'area', ST_AsGeoJSON(e.area, 7)::json,
+    'value', e.value,
     'raised_at', e.raised_at, 'clear_value', e.clear_value, 'cleared_at', e.cleared_at,
     'created_by', e.created_by, 'updated_at', e.updated_at)";
 

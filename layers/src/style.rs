@@ -79,6 +79,8 @@ pub const ICONS: &[&str] = &[
     "manhole",
     "power-pole",
     "substation",
+    "power-switch",
+    "power-customer",
     "street-light",
     "traffic-light",
     "camera",

@@ -275,6 +275,32 @@ fn draw_icon(pixmap: &mut Pixmap, name: &str, t: Transform) -> Result<(), Sprite
             )?;
             p.line(&[(6.0, 18.0), (15.0, 9.0)], 1.3, 0x1a9850)?;
         }
+        "power-switch" => {
+            // Purple disc with the switch symbol: two contacts and a blade lifted off one.
+            p.badge(0x7a0177)?;
+            p.line(&[(4.5, 14.0), (8.0, 14.0)], 1.6, WHITE)?;
+            p.line(&[(16.0, 14.0), (19.5, 14.0)], 1.6, WHITE)?;
+            p.circle(8.0, 14.0, 1.6, WHITE)?;
+            p.circle(16.0, 14.0, 1.6, WHITE)?;
+            p.line(&[(8.0, 14.0), (15.5, 8.0)], 1.6, WHITE)?;
+        }
+        "power-customer" => {
+            // Amber disc with a house and a bolt: a customer's supply point.
+            p.badge(0xd97706)?;
+            p.polygon(&[(12.0, 4.5), (5.0, 11.0), (19.0, 11.0)], WHITE)?;
+            p.rect(7.0, 11.0, 10.0, 8.0, WHITE)?;
+            p.polygon(
+                &[
+                    (12.8, 11.5),
+                    (9.8, 15.5),
+                    (12.0, 15.5),
+                    (11.2, 18.5),
+                    (14.2, 14.5),
+                    (12.0, 14.5),
+                ],
+                0xd97706,
+            )?;
+        }
         "water-source" => {
             // Dark blue disc with a water drop (plants, tanks: where water enters).
             p.badge(0x045a8d)?;

@@ -1,5 +1,6 @@
 //! The networks' layers, declared once: water mains by diameter, power lines by voltage,
-//! valves, meters, hydrants, manholes, poles and substations as icons.
+//! valves, meters, hydrants, manholes, poles, substations, switches and power customers (staff
+//! only) as icons.
 
 use gis_core::declare::LayerDecl;
 use gis_core::layer::{Readers, Roles, StyleHints};
@@ -125,5 +126,29 @@ pub fn layers() -> Vec<LayerDecl> {
             "#e7298a",
         )
         .with_icon("substation"),
+        // An open switch is where a feeder ends on purpose.
+        LayerDecl::new(
+            POWER_SWITCHES,
+            "Thiết bị đóng cắt",
+            "Switches and breakers",
+            power,
+            (14, 20),
+            "#7a0177",
+        )
+        .with_icon("power-switch"),
+        // Each point is one customer's supply: staff only, and the customer reference for
+        // administrators only, like the water meters.
+        LayerDecl {
+            readers: Readers::Only(Roles::STAFF),
+            ..LayerDecl::new(
+                POWER_CUSTOMERS,
+                "Khách hàng dùng điện",
+                "Power customers",
+                power,
+                (16, 20),
+                "#fec44f",
+            )
+            .with_icon("power-customer")
+        },
     ]
 }

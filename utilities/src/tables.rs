@@ -101,6 +101,8 @@ pub const POWER_LINES: FeatureTable = FeatureTable::keyed_by_source_id(
         Column::new("voltage_kv", Double, &["CAPDIENAP", "DIENAP", "KV"], false)
             .titled("Cấp điện áp (kV)", "Voltage (kV)"),
         Column::new("name", Text, &["TENTUYEN", "TEN"], false).titled("Tên", "Name"),
+        // Where the delivery has it: "3 pha", "1 pha", or the phases ("ABC", "A").
+        Column::new("phases", Text, &["SOPHA", "PHA"], false).titled("Số pha", "Phases"),
     ],
     &["MATUYEN", "MA", "ID"],
 );
@@ -143,8 +145,41 @@ pub const WATER_SOURCES: FeatureTable = FeatureTable::keyed_by_source_id(
     &["MANGUON", "MA", "ID"],
 );
 
+/// Switchgear on the lines (breakers, disconnectors, fuses, tie switches): an open one
+/// (`state` Mở/Cắt) stops the current, so outage traces end at it (crate::network). Mind the
+/// words: a valve that is "Đóng" stops water, a switch that is "Đóng" conducts.
+pub const POWER_SWITCHES: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
+    "power_switches",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MATB", "MA", "ID"], false).titled("Mã", "Code"),
+        Column::new("switch_kind", Text, &["LOAITB", "LOAI"], false)
+            .titled("Loại thiết bị", "Kind of switch"),
+        Column::new("state", Text, &["TRANGTHAI", "VITRI"], false)
+            .titled("Trạng thái (Đóng/Mở)", "State (closed/open)"),
+    ],
+    &["MATB", "MA", "ID"],
+);
+/// Power customers: one point per supply point (meter), served from the nearest line.
+pub const POWER_CUSTOMERS: FeatureTable = FeatureTable::keyed_by_source_id(
+    "utilities",
+    "power_customers",
+    GeometryKind::Point,
+    &[
+        Column::new("code", Text, &["MADIEMDO", "MACTO", "MA", "ID"], false)
+            .titled("Mã điểm đo", "Metering point"),
+        Column::new("customer_ref", Text, &["MAKH", "MA_KH"], false)
+            .titled("Mã khách hàng", "Customer reference")
+            // Personal data: whose supply it is.
+            .restricted(),
+        Column::new("phases", Text, &["SOPHA", "PHA"], false).titled("Số pha", "Phases"),
+    ],
+    &["MADIEMDO", "MACTO", "MA", "ID"],
+);
+
 /// Every network feature table.
-pub const ALL: [FeatureTable; 10] = [
+pub const ALL: [FeatureTable; 12] = [
     WATER_PIPES,
     WATER_VALVES,
     WATER_METERS,
@@ -155,4 +190,6 @@ pub const ALL: [FeatureTable; 10] = [
     POWER_LINES,
     POWER_POLES,
     SUBSTATIONS,
+    POWER_SWITCHES,
+    POWER_CUSTOMERS,
 ];

@@ -98,6 +98,7 @@ async function main() {
         live.setReadings(data.readings.features);
         table.set(data.readings.features);
         alerts.set(data.events);
+        live.setAreas(data.events);
         live.eventsChanged();
         if (!snapshotSeen) {
           snapshotSeen = true;
@@ -108,6 +109,7 @@ async function main() {
         table.put(data);
       } else if (event === 'event') {
         alerts.put(data);
+        live.setAreas([...alerts.events.values()]);
         live.eventsChanged();
       }
     },

@@ -4,6 +4,8 @@
 // coloured by severity, acknowledged ones faded (the layer's style in `ioc::plugin`). Readings
 // replace their datastream's point as they arrive; an event arriving on the feed redraws the
 // events' tiles.
+// An event with an affected area (a water isolation's pipes, a power outage's lines) has the
+// area drawn as lines under it, from the feed's events.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
@@ -40,6 +42,7 @@ export function createLiveMap(container, { transformRequest, events: drawEvents 
     transformRequest,
   });
   const readings = new Map();
+  const areas = new Map();
   const collection = (m) => ({ type: 'FeatureCollection', features: [...m.values()] });
   // A new version in the tile URLs refetches them past the browser's cache (`max-age` 10 s).
   let eventsVersion = 0;
@@ -47,6 +50,12 @@ export function createLiveMap(container, { transformRequest, events: drawEvents 
   const loaded = new Promise((ok, fail) => {
     map.once('load', () => {
       map.addSource('ioc-live', { type: 'geojson', data: collection(readings) });
+      map.addSource('ioc-event-areas', { type: 'geojson', data: collection(areas) });
+      map.addLayer({
+        id: 'ioc-event-areas', type: 'line', source: 'ioc-event-areas',
+        paint: { 'line-width': 5, 'line-opacity': 0.8,
+          'line-color': ['match', ['get', 'severity'], 'warning', STATUS_COLOURS.warning, STATUS_COLOURS.alarm] },
+      });
       if (drawEvents) {
         map.addSource('ioc-events', { type: 'vector', tiles: eventTiles(), minzoom: 8, maxzoom: 18 });
         map.addLayer({ id: 'ioc-events', type: 'circle', source: 'ioc-events', 'source-layer': 'events',
@@ -66,6 +75,7 @@ export function createLiveMap(container, { transformRequest, events: drawEvents 
   const flush = () => {
     pending = false;
     map.getSource('ioc-live')?.setData(collection(readings));
+    map.getSource('ioc-event-areas')?.setData(collection(areas));
   };
   let redraw = null;
   const redrawEvents = () => {
@@ -118,6 +128,16 @@ export function createLiveMap(container, { transformRequest, events: drawEvents 
       redrawEvents();
       clearTimeout(redraw);
       redraw = setTimeout(redrawEvents, 1500);
+    },
+    /** The areas of the open events that have one (the events themselves come as tiles). */
+    setAreas(list) {
+      areas.clear();
+      for (const e of list) {
+        if (e.status === 'closed' || !e.area) continue;
+        const properties = { id: e.id, kind: e.kind, severity: e.severity, status: e.status };
+        areas.set(e.id, { type: 'Feature', id: e.id, geometry: e.area, properties });
+      }
+      schedule();
     },
   };
 }

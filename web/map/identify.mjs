@@ -18,10 +18,11 @@ function formatValue(value, language) {
   return String(value);
 }
 
-/** The popup's content for features of `/query/identify`. */
-function content(features, { catalog, language }) {
+/** The popup's content for features of `/query/identify`, with `action` (an element) under them. */
+function content(features, { catalog, language, action }) {
   const root = document.createElement('div');
   root.className = 'identify';
+  if (action) root.append(action);
   if (!features.length) {
     const p = document.createElement('p');
     p.className = 'none';
@@ -56,20 +57,23 @@ function content(features, { catalog, language }) {
       row.append(th, td);
     }
     section.append(h, table);
-    root.append(section);
+    root.insertBefore(section, action ?? null);
   }
   return root;
 }
 
 /**
  * Identify on `map`: returns `identify(lngLat)`, which resolves to the features found (also
- * shown in a popup and outlined), or `null` after reporting a failure on `status`.
+ * shown in a popup and outlined), or `null` after reporting a failure on `status`. `actions(features,
+ * lngLat)` may give an element the popup offers under the features (e.g. "isolate here").
  */
-export function createIdentify(map, { http, catalog, tree, language, highlight, status }) {
+export function createIdentify(map, { http, catalog, tree, language, highlight, status, actions = () => null }) {
   let popup = null;
   let shown = [];
+  let at = null;
+  const render = () => content(shown, { catalog, language, action: actions(shown, at) });
   language.onChange(() => {
-    if (popup?.isOpen()) popup.setDOMContent(content(shown, { catalog, language }));
+    if (popup?.isOpen()) popup.setDOMContent(render());
   });
   return {
     close() { popup?.remove(); },
@@ -88,11 +92,12 @@ export function createIdentify(map, { http, catalog, tree, language, highlight, 
         return null;
       }
       shown = features;
+      at = lngLat;
       highlight.show(features);
       popup?.remove();
       popup = new Popup({ maxWidth: '360px' })
         .setLngLat(lngLat)
-        .setDOMContent(content(features, { catalog, language }))
+        .setDOMContent(render())
         .addTo(map);
       return features;
     },

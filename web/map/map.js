@@ -3,7 +3,8 @@
 //   style.mjs (style + catalog) → tree.mjs (layers by sector) → hash.mjs (view in the URL);
 //   identify.mjs, measure.mjs, search.mjs, coordinates.mjs; language.mjs and status.mjs for all;
 //   signin.mjs (OIDC + PKCE) → account.mjs (the bar's sign-in) and http.mjs (the bearer token);
-//   compare.mjs (plan versions compared, for planners); legend.mjs (under a layer in the tree).
+//   compare.mjs (plan versions compared, for planners); legend.mjs (under a layer in the tree);
+//   network.mjs (water isolation from a clicked pipe and the network's quality report, for staff).
 // Everything it loads comes from the bando that served it.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { createLanguage } from '/map/language.mjs';
@@ -20,6 +21,7 @@ import { createHttp } from '/map/http.mjs';
 import { createSignIn } from '/map/signin.mjs';
 import { createAccount } from '/map/account.mjs';
 import { createCompare } from '/map/compare.mjs';
+import { createNetwork } from '/map/network.mjs';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -54,7 +56,17 @@ async function start(language, status) {
   const tree = createLayerTree(map, { catalog, language, element: $('#layer-tree'), shown: wanted.layers });
   keepInHash(map, { tree, language });
   const highlight = addHighlight(map);
-  const identify = createIdentify(map, { http, catalog, tree, language, highlight, status });
+  const network = createNetwork(map, {
+    http, language, status, user: () => signIn.user,
+    elements: {
+      panel: $('#network'), summary: $('#network-summary'), valves: $('#network-valves'),
+      findings: $('#network-findings'), check: $('#network-check'), clear: $('#network-clear'),
+    },
+  });
+  network.refresh();
+  const identify = createIdentify(map, {
+    http, catalog, tree, language, highlight, status, actions: network.actions,
+  });
   const measure = createMeasureTool(map, {
     http, language, status, panel: $('#measure-result'),
     buttons: { line: $('#measure-line'), area: $('#measure-area') },
@@ -86,7 +98,7 @@ async function start(language, status) {
 
   // For the browser tests and the console.
   window.bando = {
-    map, catalog, measure, compare,
+    map, catalog, measure, compare, network,
     user: () => signIn.user,
     errors: status.errors,
     identify: (lng, lat) => identify.identify(new maplibregl.LngLat(lng, lat)),

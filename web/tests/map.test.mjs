@@ -638,7 +638,7 @@ test('web assets: content types, caching, and no way out of the published folder
   assert.equal(r.headers.get('cache-control'), 'no-cache');
   for (const file of ['map.js', 'style.mjs', 'tree.mjs', 'hash.mjs', 'identify.mjs', 'measure.mjs', 'search.mjs',
     'coordinates.mjs', 'language.mjs', 'status.mjs', 'http.mjs', 'highlight.mjs', 'i18n.mjs', 'vn2000.mjs',
-    'signin.mjs', 'account.mjs']) {
+    'signin.mjs', 'account.mjs', 'network.mjs']) {
     r = await get(`/map/${file}`);
     assert.equal(r.status, 200, file);
     assert.match(r.headers.get('content-type'), /^text\/javascript/, file);

@@ -176,8 +176,9 @@ pub struct SampleFile {
     pub path: PathBuf,
     /// Canonical layer kind: communes, map_sheets, parcels, roads, red_lines, building_lines,
     /// planning_zones, street_lights, traffic_lights, cameras, bus_stops, bus_routes,
-    /// water_pipes, water_valves, water_meters, hydrants, drains, manholes, power_lines,
-    /// power_poles, substations or env_stations.
+    /// water_pipes, water_valves, water_meters, hydrants, water_sources, drains, manholes,
+    /// power_lines, power_poles, substations, power_switches, power_customers or
+    /// env_stations.
     pub layer: &'static str,
     /// The layer's name as GDAL reports it when reading the file.
     pub gdal_layer: String,

@@ -1074,6 +1074,19 @@ const POWER_LINE_FIELDS: &[Field] = &[
     f("MATRAM", Ty::Str(0)),
     f("CAPDIENAP", Ty::Int(0)),
     f("LOAIDAY", Ty::Str(0)),
+    f("SOPHA", Ty::Str(0)),
+];
+const SWITCH_FIELDS: &[Field] = &[
+    f("MATB", Ty::Str(0)),
+    f("LOAITB", Ty::Str(0)),
+    f("TRANGTHAI", Ty::Str(0)),
+    f("MATUYEN", Ty::Str(0)),
+];
+const CUSTOMER_FIELDS: &[Field] = &[
+    f("MADIEMDO", Ty::Str(0)),
+    f("MAKH", Ty::Str(0)),
+    f("SOPHA", Ty::Str(0)),
+    f("MATUYEN", Ty::Str(0)),
 ];
 const POLE_FIELDS: &[Field] = &[
     f("MACOT", Ty::Str(0)),
@@ -1785,6 +1798,7 @@ fn write_utilities(
                     Val::S(station),
                     Val::I(22),
                     Val::S(if rng.chance(0.5) { "AC-95" } else { "AC-120" }),
+                    Val::S("3 pha"),
                 ],
             )?;
         }
@@ -1833,6 +1847,88 @@ fn write_utilities(
             &path,
             "power_poles",
             "power_poles",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        // Switches on poles: the feeder's breaker at its first pole, a disconnector every
+        // tenth pole (closed), and an open disconnector at its far end (the tie point where
+        // a neighbouring feeder could take the load over).
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "power_switches",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                SWITCH_FIELDS,
+            ),
+        )?;
+        let mut k = 0;
+        for (pts, code, _) in &lines {
+            let mut poles: Vec<Pt> = every(pts, 50.0, 50.0).into_iter().map(|(_, p)| p).collect();
+            poles.push(pts[pts.len() - 1]);
+            poles.dedup();
+            let last = poles.len() - 1;
+            for (i, p) in poles.into_iter().enumerate() {
+                let (kind, state) = match i {
+                    0 => ("Máy cắt", "Đóng"),
+                    i if i == last => ("Dao cách ly", "Mở"),
+                    i if i % 10 == 0 => ("Dao cách ly", "Đóng"),
+                    _ => continue,
+                };
+                k += 1;
+                w.add(
+                    Geom::Point(p),
+                    &[
+                        Val::S(&format!("TB-{k:04}")),
+                        Val::S(kind),
+                        Val::S(state),
+                        Val::S(code),
+                    ],
+                )?;
+            }
+        }
+        files.push(
+            &path,
+            "power_switches",
+            "power_switches",
+            w.count(),
+            r.srid,
+            Text::Utf8,
+        );
+        drop(w);
+        // Customers every 40 m along the feeders, 12 m south of the line (the service drop).
+        let mut w = LayerWriter::create(
+            ds,
+            &path,
+            spec(
+                "power_customers",
+                &srs,
+                OGRwkbGeometryType::wkbPoint,
+                CUSTOMER_FIELDS,
+            ),
+        )?;
+        let mut k = 0;
+        for (pts, code, _) in &lines {
+            for (_, p) in every(pts, 25.0, 40.0) {
+                k += 1;
+                w.add(
+                    Geom::Point((p.0, p.1 - 12.0)),
+                    &[
+                        Val::S(&format!("DD-{k:05}")),
+                        Val::S(&format!("PE{:08}", 1_000_000 + k)),
+                        Val::S(if rng.chance(0.9) { "1 pha" } else { "3 pha" }),
+                        Val::S(code),
+                    ],
+                )?;
+            }
+        }
+        files.push(
+            &path,
+            "power_customers",
+            "power_customers",
             w.count(),
             r.srid,
             Text::Utf8,

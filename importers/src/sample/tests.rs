@@ -260,6 +260,8 @@ fn sample_set_files_encodings_and_crs() {
         "power_lines",
         "power_poles",
         "substations",
+        "power_switches",
+        "power_customers",
         "env_stations",
     ] {
         assert!(kinds.contains(kind), "no {kind} layer");

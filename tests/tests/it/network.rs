@@ -452,6 +452,280 @@ async fn a_power_outage_cuts_off_what_lies_downstream() {
     }
 }
 
+/// The feeder of [`a_power_outage_cuts_off_what_lies_downstream`] with its phases, a switch on
+/// the pole at x = 200 (open) and two customers (x = 120 and x = 260): a fault at x = 110
+/// cuts off the first customer only while the switch is open, both once it is closed; who
+/// sees the customers and their references.
+#[tokio::test]
+async fn a_power_outage_respects_switches_and_reports_customers_by_role() {
+    let (db, app, issuer, _dir) = setup().await;
+    for (code, pts) in [
+        ("471", [(0.0, 0.0), (150.0, 0.0)]),
+        ("472", [(150.0, 0.0), (300.0, 0.0)]),
+    ] {
+        sqlx::query(
+            "INSERT INTO utilities.power_lines (source_id, voltage_kv, phases, geom)
+             VALUES ($1, 22, '3 pha', ST_GeomFromText($2, $3))",
+        )
+        .bind(code)
+        .bind(line_wkt(&pts))
+        .bind(SRID)
+        .execute(&db.pool)
+        .await
+        .expect("line");
+    }
+    add_point(&db, "substations", "TBA-01", (0.0, 0.0)).await;
+    let switch = add_point(&db, "power_switches", "TB-1", (200.0, 0.0)).await;
+    sqlx::query(
+        "UPDATE utilities.power_switches SET state = 'Mở', switch_kind = 'Dao cách ly'
+         WHERE id = $1",
+    )
+    .bind(switch)
+    .execute(&db.pool)
+    .await
+    .expect("switch open");
+    let mut customers = Vec::new();
+    for (code, at, customer) in [
+        ("DD-1", (120.0, 8.0), "PE0000001"),
+        ("DD-2", (260.0, -6.0), "PE0000002"),
+    ] {
+        let id = add_point(&db, "power_customers", code, at).await;
+        sqlx::query("UPDATE utilities.power_customers SET customer_ref = $2 WHERE id = $1")
+            .bind(id)
+            .bind(customer)
+            .execute(&db.pool)
+            .await
+            .expect("customer");
+        customers.push(id);
+    }
+    let (lon, lat): (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), $3), 4326) g) p",
+    )
+    .bind(E0 + 110.0)
+    .bind(N0 + 1.0)
+    .bind(SRID)
+    .fetch_one(&db.pool)
+    .await
+    .expect("lon/lat");
+    let uri = format!("/networks/power/outage?point={lon},{lat}");
+    // The graph follows the change notifications: wait until it holds both customers and
+    // the switch.
+    let until = |token: Option<String>, done: fn(&Value) -> bool| {
+        let (app, uri) = (app.clone(), uri.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let r = get(&app, &uri, token.as_deref()).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                let fc = r.json();
+                if done(&fc) || Instant::now() > deadline {
+                    return fc;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let fc = until(None, |fc| {
+        fc["summary"]["customers"] == 1 && fc["summary"]["open_switches"] == 1
+    })
+    .await;
+    assert_eq!(fc["summary"]["customers"], 1, "{fc}");
+    // Anonymous readers get the count, not the customers.
+    assert!(features(&fc, "customer").is_empty(), "{fc}");
+    let open = features(&fc, "switch");
+    assert_eq!(open.len(), 1, "{fc}");
+    assert_eq!(open[0]["properties"]["id"], switch);
+    assert_eq!(open[0]["properties"]["state"], "Mở");
+    let line = features(&fc, "line")[0];
+    assert_eq!(line["properties"]["voltages_kv"], serde_json::json!([22.0]));
+    assert_eq!(line["properties"]["phases"], serde_json::json!(["3 pha"]));
+    // Staff see which customers, without their references; administrators see those too.
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let staff = get(&app, &uri, Some(&planner)).await.json();
+    let listed = features(&staff, "customer");
+    assert_eq!(listed.len(), 1, "{staff}");
+    assert_eq!(listed[0]["properties"]["id"], customers[0]);
+    assert!(!staff.to_string().contains("PE0000001"));
+    let admin = issuer.issue("quan_tri").expect("token");
+    let full = get(&app, &uri, Some(&admin)).await.json();
+    assert_eq!(
+        features(&full, "customer")[0]["properties"]["customer_ref"],
+        "PE0000001"
+    );
+    // The switch closed (an edit, no restart): the fault now cuts off both customers.
+    sqlx::query("UPDATE utilities.power_switches SET state = 'Đóng' WHERE id = $1")
+        .bind(switch)
+        .execute(&db.pool)
+        .await
+        .expect("switch closed");
+    let fc = until(Some(admin.clone()), |fc| fc["summary"]["customers"] == 2).await;
+    assert_eq!(fc["summary"]["customers"], 2, "{fc}");
+    assert_eq!(fc["summary"]["open_switches"], 0, "{fc}");
+    let refs: Vec<&str> = features(&fc, "customer")
+        .iter()
+        .filter_map(|c| c["properties"]["customer_ref"].as_str())
+        .collect();
+    assert_eq!(refs, ["PE0000001", "PE0000002"]);
+}
+
+/// An operator publishes an isolation and a power outage as IOC events: each has the pipes
+/// or lines out of service as its area (and a point on it), the counts in its title and no
+/// customer's data; only operators and administrators may publish.
+#[tokio::test]
+async fn isolations_and_outages_are_published_as_ioc_events_with_their_area() {
+    let (db, app, issuer, _dir) = setup().await;
+    let m = main_line(&db).await;
+    let q = format!("pipe={}&at=0.3", m.pipes[1]);
+    let fc = isolate_until(&app, &q, |fc| {
+        ids(&fc["valves_to_close"]).len() == 2 && fc["summary"]["cut_off_meters"] == 1
+    })
+    .await;
+    assert_eq!(
+        ids(&fc["valves_to_close"]),
+        vec![m.valves[0], m.valves[1]],
+        "{fc}"
+    );
+    let post = |uri: String, token: Option<String>| {
+        let app = app.clone();
+        async move { tests::http::send(&app, Method::POST, &uri, token.as_deref(), &[], None).await }
+    };
+    let uri = format!("/networks/water/isolate/event?{q}");
+    assert_eq!(
+        post(uri.clone(), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    assert_eq!(
+        post(uri.clone(), Some(planner)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let operator = issuer.issue("van_hanh_ioc").expect("token");
+    let r = post(uri.clone(), Some(operator.clone())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let event = r.json();
+    assert_eq!(event["kind"], "water_isolation");
+    assert_eq!(event["status"], "open");
+    assert_eq!(event["created_by"], "van_hanh_ioc");
+    let title = event["title"].as_str().expect("title");
+    assert!(
+        title.starts_with("Cô lập đường ống nước: đóng 2 van"),
+        "{title}"
+    );
+    assert!(title.contains("2 đồng hồ mất nước"), "{title}");
+    // The area: the isolated pipes (50 → 150) and what the closing cuts off (150 → 300).
+    assert_eq!(event["area"]["type"], "MultiLineString", "{event}");
+    let area_m: f64 = sqlx::query_scalar(&format!(
+        "SELECT ST_Length(ST_Transform(area, {SRID})) FROM ioc.events WHERE id = $1"
+    ))
+    .bind(event["id"].as_i64().expect("id"))
+    .fetch_one(&db.pool)
+    .await
+    .expect("area length");
+    assert!((area_m - 250.0).abs() < 0.5, "{area_m} m");
+    assert_eq!(event["location"]["type"], "Point");
+    // No meter, customer or reference in the event.
+    assert!(!r.text().contains("KH-000"), "{}", r.text());
+    // The IOC reads it back with its area (the display draws it from there).
+    let id = event["id"].as_i64().expect("id");
+    let back = get(&app, &format!("/feeds/events/{id}"), Some(&operator)).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text());
+    assert_eq!(back.json()["area"], event["area"]);
+    for (uri, status) in [
+        (
+            "/networks/water/isolate/event?pipe=999999".to_string(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/networks/water/isolate/event?colour=red".to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/networks/power/outage/event?pole=1&substation=2".to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let r = post(uri.clone(), Some(operator.clone())).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
+    }
+
+    // A power outage: a feeder of two lines, poles every 50 m, a customer at x = 260.
+    for (code, pts) in [
+        ("471", [(0.0, 500.0), (150.0, 500.0)]),
+        ("472", [(150.0, 500.0), (300.0, 500.0)]),
+    ] {
+        sqlx::query(
+            "INSERT INTO utilities.power_lines (source_id, voltage_kv, geom)
+             VALUES ($1, 22, ST_GeomFromText($2, $3))",
+        )
+        .bind(code)
+        .bind(line_wkt(&pts))
+        .bind(SRID)
+        .execute(&db.pool)
+        .await
+        .expect("line");
+    }
+    add_point(&db, "substations", "TBA-01", (0.0, 500.0)).await;
+    let mut poles = Vec::new();
+    for k in 1..=6 {
+        poles.push(
+            add_point(
+                &db,
+                "power_poles",
+                &format!("COT-{k}"),
+                (50.0 * f64::from(k), 500.0),
+            )
+            .await,
+        );
+    }
+    add_point(&db, "power_customers", "DD-1", (260.0, 494.0)).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let fc = get(
+            &app,
+            &format!("/networks/power/outage?pole={}", poles[2]),
+            None,
+        )
+        .await
+        .json();
+        if (fc["summary"]["poles"] == 4 && fc["summary"]["customers"] == 1)
+            || Instant::now() > deadline
+        {
+            assert_eq!(fc["summary"]["customers"], 1, "{fc}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = post(
+        format!("/networks/power/outage/event?pole={}", poles[2]),
+        Some(operator.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let event = r.json();
+    assert_eq!(event["kind"], "power_outage");
+    assert_eq!(
+        event["title"],
+        "Mất điện: 1 khách hàng, 150 m đường dây, 4 cột"
+    );
+    assert_eq!(event["area"]["type"], "MultiLineString");
+    // The feeder's last pole: no line is cut off, so there is nothing to publish.
+    let r = post(
+        format!("/networks/power/outage/event?pole={}", poles[5]),
+        Some(operator.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    // The open events the IOC lists hold both, with their areas.
+    let list = get(&app, "/feeds/events", Some(&operator)).await.json();
+    let with_area = list["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["area"]["type"] == "MultiLineString")
+        .count();
+    assert_eq!(with_area, 2, "{list}");
+}
+
 #[tokio::test]
 async fn bad_isolation_requests_are_problems() {
     let (db, app, _issuer, _dir) = setup().await;
@@ -868,4 +1142,76 @@ async fn upstream_and_downstream_traces_over_http() {
             "{uri}"
         );
     }
+}
+
+/// A trace lets go of the graph before its answer's queries: with the answer's valve query
+/// held up by a lock, an edit is patched in without waiting for the trace or copying the
+/// graph, and the trace then answers.
+#[tokio::test]
+async fn a_trace_lets_go_of_the_graph_before_its_answer_queries() {
+    use utilities::network::answer::Disclosure;
+    use utilities::network::live::LiveNetwork;
+    use utilities::network::request::{water_isolation, BreakAt};
+    use utilities::network::Settings;
+    let db = TestDb::new().await;
+    let m = main_line(&db).await;
+    let live = LiveNetwork::new(db.pool.clone(), Settings::default());
+    live.get().await.expect("built");
+    let mut lock = db.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE utilities.water_valves IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let trace = tokio::spawn({
+        let live = live.clone();
+        let pipe = m.pipes[1];
+        async move {
+            water_isolation(
+                &live,
+                BreakAt::Pipe {
+                    id: pipe,
+                    fraction: 0.3,
+                },
+                &[],
+                Disclosure::default(),
+            )
+            .await
+        }
+    });
+    // The trace waits on the lock in its answer's valve query.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks
+             WHERE NOT granted AND relation = 'utilities.water_valves'::regclass",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("locks");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trace never reached its answer's queries"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An edit meanwhile: a pipe added, patched in at once.
+    add_pipe(&db, "P7", &[(300.0, 0.0), (300.0, 80.0)]).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while live.patches() == 0 {
+        assert!(Instant::now() < deadline, "no patch arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        live.copies(),
+        0,
+        "the patch copied a graph the trace still held"
+    );
+    assert!(!trace.is_finished(), "the trace answered through the lock");
+    lock.rollback().await.expect("unlock");
+    let fc = trace.await.expect("join").expect("answer");
+    assert_eq!(ids(&fc["valves_to_close"]), vec![m.valves[0], m.valves[1]]);
+    assert_eq!(live.copies(), 0);
 }

@@ -742,14 +742,14 @@ async fn the_tile_catalog_lists_every_layer_with_working_urls() {
         .map(|l| l.id())
         .collect();
     assert_eq!(ids, registered);
-    // Water meters and the IOC's events are staff only.
+    // Water meters, power customers and the IOC's events are staff only.
     let mut hidden: Vec<&str> = registry
         .iter()
         .filter(|l| !anonymous.sees(l.as_ref()))
         .map(|l| l.id())
         .collect();
     hidden.sort_unstable();
-    assert_eq!(hidden, ["events", "water_meters"]);
+    assert_eq!(hidden, ["events", "power_customers", "water_meters"]);
     let path_of = |url: &str| {
         let rest = url.split_once("://").expect("absolute url").1;
         rest[rest.find('/').expect("path")..].to_string()

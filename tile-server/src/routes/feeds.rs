@@ -57,7 +57,7 @@ fn is_operator(reader: &Reader) -> bool {
 }
 
 /// The operator behind a request, or 401/403.
-fn operator(reader: Result<Reader, AppError>) -> Result<Reader, AppError> {
+pub(crate) fn operator(reader: Result<Reader, AppError>) -> Result<Reader, AppError> {
     let reader = reader?;
     if reader.principal.is_none() {
         return Err(AppError::Unauthenticated(auth::AuthError::Missing));
@@ -70,7 +70,7 @@ fn operator(reader: Result<Reader, AppError>) -> Result<Reader, AppError> {
     Ok(reader)
 }
 
-fn event_error(e: EventError) -> AppError {
+pub(crate) fn event_error(e: EventError) -> AppError {
     match e {
         EventError::NotFound(_) => AppError::NotFound(e.to_string()),
         EventError::Conflict { .. } => AppError::Conflict(e.to_string()),
@@ -273,6 +273,7 @@ async fn create(
             severity: b.severity,
             title: b.title,
             lon_lat: b.location.map(|[x, y]| (x, y)),
+            area: None,
         },
         reader.name(),
     )

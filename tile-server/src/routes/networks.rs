@@ -1,16 +1,21 @@
 //! `/networks/water/isolate`: the valves to close for a break on a water pipe, and what goes
 //! dry (the rules are `utilities::network`'s). The handler parses the query, decides from the
-//! meters layer's declaration what the reader may see of the meters, and maps errors.
+//! meters layer's declaration what the reader may see of the meters, and maps errors. The
+//! traces, upstream/downstream, the power outage (customers from the power customers layer's
+//! declaration) and the quality report likewise; `POST …/event` publishes an isolation or
+//! outage as an IOC event (`ioc::events`) for operators.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use ioc::events::NewEvent;
 use serde_json::{json, Value};
 use utilities::network::answer::Disclosure;
+use utilities::network::event::{self, Published};
 use utilities::network::request::{
     power_outage, water_isolation, water_trace, BreakAt, Direction, OutageAt, TraceError,
 };
@@ -27,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/networks/water/upstream", get(upstream))
         .route("/networks/water/downstream", get(downstream))
         .route("/networks/power/outage", get(outage))
+        .route("/networks/water/isolate/event", post(publish_isolation))
+        .route("/networks/power/outage/event", post(publish_outage))
 }
 
 fn trace_error(e: TraceError) -> AppError {
@@ -84,12 +91,8 @@ fn break_at(p: &HashMap<String, String>) -> Result<BreakAt, AppError> {
     }
 }
 
-/// `GET /networks/water/isolate?point=LON,LAT[&failed=ID,…]` (or `pipe=ID&at=F`).
-pub async fn isolate(
-    State(state): State<AppState>,
-    reader: Reader,
-    Query(p): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+/// The break and the failed valves of an isolation's query.
+fn isolation_params(p: &HashMap<String, String>) -> Result<(BreakAt, Vec<i64>), AppError> {
     if let Some(k) = p
         .keys()
         .find(|k| !["point", "pipe", "at", "failed"].contains(&k.as_str()))
@@ -99,7 +102,7 @@ pub async fn isolate(
             k.chars().take(40).collect::<String>()
         )));
     }
-    let at = break_at(&p)?;
+    let at = break_at(p)?;
     let failed: Vec<i64> = match p.get("failed").map(|f| f.trim()) {
         None | Some("") => Vec::new(),
         Some(f) => f
@@ -107,14 +110,17 @@ pub async fn isolate(
             .map(|v| number::<i64>(v, "failed (valve ids)"))
             .collect::<Result<_, _>>()?,
     };
-    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
-    let disclosure = match &meters {
-        Some(layer) if reader.sees(layer.as_ref()) => Disclosure {
-            meters: true,
-            customer_refs: reader.sight(layer.as_ref()).province_wide(),
-        },
-        _ => Disclosure::default(),
-    };
+    Ok((at, failed))
+}
+
+/// `GET /networks/water/isolate?point=LON,LAT[&failed=ID,…]` (or `pipe=ID&at=F`).
+pub async fn isolate(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let (at, failed) = isolation_params(&p)?;
+    let disclosure = disclosure(&state, &reader, utilities::tables::WATER_METERS.kind);
     let fc = water_isolation(&state.networks, at, &failed, disclosure)
         .await
         .map_err(trace_error)?;
@@ -201,26 +207,110 @@ fn lon_lat(point: &str) -> Result<(f64, f64), AppError> {
     Ok((lon, lat))
 }
 
-/// `GET /networks/power/outage?point=LON,LAT` (a line), `pole=ID` or `substation=ID`.
-pub async fn outage(
-    State(state): State<AppState>,
-    Query(p): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+/// What `reader` may see of a layer of customers (water meters, power customers): the
+/// features when it reads the layer, the references when its sight is province-wide.
+fn disclosure(state: &AppState, reader: &Reader, kind: &str) -> Disclosure {
+    match state.layers.get(kind) {
+        Some(layer) if reader.sees(layer.as_ref()) => Disclosure {
+            meters: true,
+            customer_refs: reader.sight(layer.as_ref()).province_wide(),
+        },
+        _ => Disclosure::default(),
+    }
+}
+
+/// The failed element of an outage's query.
+fn outage_at(p: &HashMap<String, String>) -> Result<OutageAt, AppError> {
     const ONE: &str = "name one failed element: point=LON,LAT (a line), pole=ID or substation=ID";
     if p.len() != 1 {
         return Err(AppError::BadRequest(ONE.into()));
     }
-    let at = match p.iter().next() {
+    match p.iter().next() {
         Some((k, v)) if k == "point" => {
             let (lon, lat) = lon_lat(v)?;
-            OutageAt::Point { lon, lat }
+            Ok(OutageAt::Point { lon, lat })
         }
-        Some((k, v)) if k == "pole" => OutageAt::Pole(number(v, "pole")?),
-        Some((k, v)) if k == "substation" => OutageAt::Substation(number(v, "substation")?),
-        _ => return Err(AppError::BadRequest(ONE.into())),
+        Some((k, v)) if k == "pole" => Ok(OutageAt::Pole(number(v, "pole")?)),
+        Some((k, v)) if k == "substation" => Ok(OutageAt::Substation(number(v, "substation")?)),
+        _ => Err(AppError::BadRequest(ONE.into())),
+    }
+}
+
+/// Records a published trace as an IOC event by `reader` (an operator): 201 with the event;
+/// 422 when the trace took nothing out of service.
+async fn publish(
+    state: &AppState,
+    reader: &Reader,
+    published: Option<Published>,
+) -> Result<Response, AppError> {
+    let Some(published) = published else {
+        return Err(AppError::Unprocessable(
+            "the trace cuts no pipe or line off there: there is no outage to publish".into(),
+        ));
     };
-    let fc = power_outage(&state.power, at).await.map_err(trace_error)?;
-    Ok(geojson(fc, None))
+    let pool = &state.pools.admin;
+    let id = ioc::events::create(
+        pool,
+        &NewEvent {
+            kind: published.kind.into(),
+            severity: published.severity.into(),
+            title: published.title,
+            lon_lat: published.at,
+            area: Some(published.area),
+        },
+        reader.name(),
+    )
+    .await
+    .map_err(crate::routes::feeds::event_error)?;
+    let event = ioc::events::get(pool, id)
+        .await
+        .map_err(crate::routes::feeds::event_error)?;
+    Ok((StatusCode::CREATED, Json(event)).into_response())
+}
+
+/// `POST /networks/water/isolate/event?point=LON,LAT[&failed=ID,…]` (or `pipe=ID&at=F`): the
+/// isolation published as an IOC event whose area is the pipes out of service (operators).
+pub async fn publish_isolation(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let reader = crate::routes::feeds::operator(reader)?;
+    let (at, failed) = isolation_params(&p)?;
+    // As anyone reads it: counts, no meter or customer goes into the event.
+    let fc = water_isolation(&state.networks, at, &failed, Disclosure::default())
+        .await
+        .map_err(trace_error)?;
+    publish(&state, &reader, event::of_isolation(&fc)).await
+}
+
+/// `POST /networks/power/outage/event?point=LON,LAT` (or `pole=ID`, `substation=ID`): the
+/// outage published as an IOC event whose area is the lines cut off (operators).
+pub async fn publish_outage(
+    State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let reader = crate::routes::feeds::operator(reader)?;
+    let at = outage_at(&p)?;
+    let fc = power_outage(&state.power, at, Disclosure::default())
+        .await
+        .map_err(trace_error)?;
+    publish(&state, &reader, event::of_outage(&fc)).await
+}
+
+/// `GET /networks/power/outage?point=LON,LAT` (a line), `pole=ID` or `substation=ID`.
+pub async fn outage(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let at = outage_at(&p)?;
+    let disclosure = disclosure(&state, &reader, utilities::tables::POWER_CUSTOMERS.kind);
+    let fc = power_outage(&state.power, at, disclosure)
+        .await
+        .map_err(trace_error)?;
+    Ok(geojson(fc, Some(reader.is_signed_in())))
 }
 
 /// `GET /networks/water/check`: the quality report of the live water network (dangles,
@@ -338,7 +428,8 @@ pub fn openapi_paths() -> Value {
         }},
         "/networks/power/outage": {"get": {
             "operationId": "powerOutage",
-            "summary": "What a failed line, pole or substation cuts off downstream: the lines (one geometry) and poles no substation reaches any more",
+            "summary": "What a failed line, pole or substation cuts off downstream: the lines (one geometry), poles and customers no substation reaches any more through closed switches",
+            "description": "Open switches stop the current: what they already kept dark is not counted, and those at the edge of what is cut off are listed (`part` switch). Customers are counted for everyone, listed for staff, their references for administrators only.",
             "tags": ["Networks"],
             "parameters": [
                 {"name": "point", "in": "query", "required": false, "description": "A failed line: LON,LAT in WGS 84 (the nearest line within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
@@ -346,9 +437,47 @@ pub fn openapi_paths() -> Value {
                 {"name": "substation", "in": "query", "required": false, "description": "A failed substation id", "schema": {"type": "integer"}}
             ],
             "responses": {
-                "200": {"description": "A FeatureCollection; each feature's `part` is outage, line or pole", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "200": {"description": "A FeatureCollection; each feature's `part` is outage, line, pole, switch or customer", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
                 "400": problem("Not exactly one failed element, or a bad number"),
                 "404": problem("No line near the point, no such pole or substation, or no power network imported")
+            }
+        }},
+        "/networks/water/isolate/event": {"post": {
+            "operationId": "publishWaterIsolation",
+            "summary": "Publishes a water isolation as an IOC event (kind water_isolation) whose area is the pipes out of service; IOC operators and administrators",
+            "tags": ["Networks"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "The break: LON,LAT in WGS 84", "schema": {"type": "string"}},
+                {"name": "pipe", "in": "query", "required": false, "description": "The break: a pipe id", "schema": {"type": "integer"}},
+                {"name": "at", "in": "query", "required": false, "description": "With pipe: 0 to 1", "schema": {"type": "number"}},
+                {"name": "failed", "in": "query", "required": false, "description": "Valve ids that failed to close", "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "201": {"description": "The event, with `area` (GeoJSON MultiLineString) and `location`", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": problem("No break named or a bad number"),
+                "401": problem("Not signed in"),
+                "403": problem("Not an IOC operator or administrator"),
+                "404": problem("No pipe there")
+            }
+        }},
+        "/networks/power/outage/event": {"post": {
+            "operationId": "publishPowerOutage",
+            "summary": "Publishes a power outage as an IOC event (kind power_outage) whose area is the lines cut off; IOC operators and administrators",
+            "tags": ["Networks"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "point", "in": "query", "required": false, "description": "A failed line: LON,LAT in WGS 84", "schema": {"type": "string"}},
+                {"name": "pole", "in": "query", "required": false, "description": "A failed pole id", "schema": {"type": "integer"}},
+                {"name": "substation", "in": "query", "required": false, "description": "A failed substation id", "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "201": {"description": "The event, with `area` (GeoJSON MultiLineString) and `location`", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": problem("Not exactly one failed element, or a bad number"),
+                "401": problem("Not signed in"),
+                "403": problem("Not an IOC operator or administrator"),
+                "404": problem("No such line, pole or substation"),
+                "422": problem("Nothing is cut off: no event")
             }
         }},
         "/networks/water/check": {"get": {

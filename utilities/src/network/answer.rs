@@ -2,7 +2,11 @@
 //! `valve`, `pipe`, `meter`, `hydrant`) and `role`, with the layers' public properties, in
 //! WGS 84. Meters are listed only for readers who see the meters layer; their customer
 //! references only for readers allowed the layer's restricted properties (the caller decides
-//! both from the layer's declaration, [`Disclosure`]).
+//! both from the layer's declaration, [`Disclosure`]). Each answer takes the graph by value and
+//! lets go of it before its queries, so a patch never waits for (or copies) a graph held only
+//! for an answer's SQL.
+
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
@@ -11,7 +15,7 @@ use super::isolate::{Isolation, ValveRole};
 use super::load::LoadError;
 use super::{Network, Pt};
 
-/// What the reader may see of the meters.
+/// What the reader may see of the meters (of a power network's customers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Disclosure {
     /// Meters as features (the layer is staff only); otherwise only their count.
@@ -19,6 +23,9 @@ pub struct Disclosure {
     /// Their customer references (restricted: personal data).
     pub customer_refs: bool,
 }
+
+/// A switch as answered: id, code, kind, state, geometry.
+type SwitchOut = (i64, Option<String>, Option<String>, Option<String>, Value);
 
 /// A valve as answered: id, code, status, operable, geometry.
 type ValveOut = (i64, Option<String>, Option<String>, Option<bool>, Value);
@@ -75,7 +82,7 @@ fn feature(part: &str, role: &str, geometry: Value, mut props: Map<String, Value
 /// failed valves, when some were named (its summary shows how much the failure adds).
 pub async fn isolation_geojson(
     pool: &PgPool,
-    net: &Network,
+    net: Arc<Network>,
     iso: &Isolation,
     at: Pt,
     disclosure: Disclosure,
@@ -83,13 +90,20 @@ pub async fn isolation_geojson(
 ) -> Result<Value, LoadError> {
     let mut features = Vec::new();
     let srid = net.srid;
+    let (pieces_wkt, cut_wkt) = (wkt_lines(&net, &iso.pieces), wkt_lines(&net, &iso.cut_off));
+    let length = (length_m(&net, &iso.pieces) * 10.0).round() / 10.0;
+    let cut_length = (length_m(&net, &iso.cut_off) * 10.0).round() / 10.0;
+    let counts = summary(&net, iso);
+    let base = baseline.map(|b| summary(&net, b));
+    // The graph is let go before the queries: a patch waiting for it need not copy it.
+    drop(net);
     let (pipes, cut, point): (Option<Value>, Option<Value>, Value) = sqlx::query_as(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $3), 4326), 7)::json,
                 ST_AsGeoJSON(ST_Transform(ST_GeomFromText($2, $3), 4326), 7)::json,
                 ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($4, $5), $3), 4326), 7)::json",
     )
-    .bind(wkt_lines(net, &iso.pieces))
-    .bind(wkt_lines(net, &iso.cut_off))
+    .bind(pieces_wkt)
+    .bind(cut_wkt)
     .bind(srid)
     .bind(at[0])
     .bind(at[1])
@@ -99,19 +113,13 @@ pub async fn isolation_geojson(
     features.push(feature("break", "break", point, Map::new()));
     let mut pipe_props = Map::new();
     pipe_props.insert("pipe_ids".into(), json!(iso.pipes));
-    pipe_props.insert(
-        "length_m".into(),
-        json!((length_m(net, &iso.pieces) * 10.0).round() / 10.0),
-    );
+    pipe_props.insert("length_m".into(), json!(length));
     if let Some(g) = pipes {
         features.push(feature("pipe", "isolated", g, pipe_props));
     }
     if let Some(g) = cut {
         let mut p = Map::new();
-        p.insert(
-            "length_m".into(),
-            json!((length_m(net, &iso.cut_off) * 10.0).round() / 10.0),
-        );
+        p.insert("length_m".into(), json!(cut_length));
         features.push(feature("pipe", "cut_off", g, p));
     }
     let valve_ids: Vec<i64> = iso.valves.iter().map(|(id, _)| *id).collect();
@@ -190,40 +198,59 @@ pub async fn isolation_geojson(
     let mut out = json!({
         "type": "FeatureCollection",
         "features": features,
-        "summary": summary(net, iso),
+        "summary": counts,
         "valves_to_close": iso.to_close(),
     });
-    if let Some(base) = baseline {
-        out["without_failure"] = summary(net, base);
+    if let Some(base) = base {
+        out["without_failure"] = base;
     }
     Ok(out)
 }
 
-/// The GeoJSON answer of a power outage: the lines cut off (one geometry), the poles cut off,
-/// and where the outage is (`part` = `outage`).
+/// The GeoJSON answer of a power outage: the lines cut off (one geometry, with their
+/// voltages and phases), the poles cut off, the open switches at its edge, where the outage
+/// is (`part` = `outage`), and the customers cut off — counted for everyone, listed for
+/// readers of the customers layer, their references only for readers allowed its restricted
+/// properties (`disclosure`, decided by the caller from the layer's declaration).
 pub async fn outage_geojson(
     pool: &PgPool,
-    net: &Network,
+    net: Arc<Network>,
     down: &super::outage::Downstream,
     at: Pt,
+    disclosure: Disclosure,
 ) -> Result<Value, LoadError> {
+    let (srid, wkt) = (net.srid, wkt_lines(&net, &down.pieces));
+    let length = (length_m(&net, &down.pieces) * 10.0).round() / 10.0;
+    drop(net);
     let (lines, point): (Option<Value>, Value) = sqlx::query_as(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
                 ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json",
     )
-    .bind(wkt_lines(net, &down.pieces))
-    .bind(net.srid)
+    .bind(wkt)
+    .bind(srid)
     .bind(at[0])
     .bind(at[1])
     .fetch_one(pool)
     .await
     .map_err(db("the lines cut off"))?;
     let mut features = vec![feature("outage", "outage", point, Map::new())];
-    let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
     if let Some(g) = lines {
+        let (voltages, phases): (Vec<f64>, Vec<String>) = sqlx::query_as(
+            "SELECT coalesce(array_agg(DISTINCT voltage_kv ORDER BY voltage_kv)
+                         FILTER (WHERE voltage_kv IS NOT NULL), '{}'),
+                    coalesce(array_agg(DISTINCT phases ORDER BY phases)
+                         FILTER (WHERE phases IS NOT NULL), '{}')
+             FROM utilities.power_lines WHERE id = ANY($1)",
+        )
+        .bind(&down.lines)
+        .fetch_one(pool)
+        .await
+        .map_err(db("the lines' voltages"))?;
         let mut p = Map::new();
         p.insert("line_ids".into(), json!(down.lines));
         p.insert("length_m".into(), json!(length));
+        p.insert("voltages_kv".into(), json!(voltages));
+        p.insert("phases".into(), json!(phases));
         features.push(feature("line", "cut_off", g, p));
     }
     let poles: Vec<(i64, Option<String>, Value)> = sqlx::query_as(
@@ -240,10 +267,49 @@ pub async fn outage_geojson(
         p.insert("code".into(), json!(code));
         features.push(feature("pole", "cut_off", g, p));
     }
+    let switches: Vec<SwitchOut> = sqlx::query_as(
+        "SELECT id, code, switch_kind, state, ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+             FROM utilities.power_switches WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&down.open_switches)
+    .fetch_all(pool)
+    .await
+    .map_err(db("the switches"))?;
+    for (id, code, kind, state, g) in switches {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(id));
+        p.insert("code".into(), json!(code));
+        p.insert("switch_kind".into(), json!(kind));
+        p.insert("state".into(), json!(state));
+        features.push(feature("switch", "open", g, p));
+    }
+    if disclosure.meters {
+        let customers: Vec<(i64, Option<String>, Option<String>, Value)> = sqlx::query_as(
+            "SELECT id, code, CASE WHEN $2 THEN customer_ref END,
+                    ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json
+             FROM utilities.power_customers WHERE id = ANY($1) ORDER BY id",
+        )
+        .bind(&down.customers)
+        .bind(disclosure.customer_refs)
+        .fetch_all(pool)
+        .await
+        .map_err(db("the customers"))?;
+        for (id, code, customer, g) in customers {
+            let mut p = Map::new();
+            p.insert("id".into(), json!(id));
+            p.insert("code".into(), json!(code));
+            if disclosure.customer_refs {
+                p.insert("customer_ref".into(), json!(customer));
+            }
+            features.push(feature("customer", "cut_off", g, p));
+        }
+    }
     Ok(json!({
         "type": "FeatureCollection",
         "features": features,
-        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len()},
+        "summary": {"lines": down.lines.len(), "length_m": length, "poles": down.poles.len(),
+                    "customers": down.customers.len(),
+                    "open_switches": down.open_switches.len()},
     }))
 }
 
@@ -252,10 +318,12 @@ pub async fn outage_geojson(
 /// pipes, valves and length) and the source (`source`). `reached` says which.
 pub async fn upstream_geojson(
     pool: &PgPool,
-    net: &Network,
+    net: Arc<Network>,
     up: Option<&super::trace::Upstream>,
     at: Pt,
 ) -> Result<Value, LoadError> {
+    let srid = net.srid;
+    drop(net);
     let line = up.map(|u| {
         let pts: Vec<String> = u
             .line
@@ -271,7 +339,7 @@ pub async fn upstream_geojson(
                 ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($5, $6), $2), 4326), 7)::json",
     )
     .bind(line)
-    .bind(net.srid)
+    .bind(srid)
     .bind(at[0])
     .bind(at[1])
     .bind(source_at[0])
@@ -310,23 +378,25 @@ pub async fn upstream_geojson(
 /// for readers of the meters layer (their count for everyone).
 pub async fn downstream_geojson(
     pool: &PgPool,
-    net: &Network,
+    net: Arc<Network>,
     down: &super::trace::Downstream,
     at: Pt,
     disclosure: Disclosure,
 ) -> Result<Value, LoadError> {
+    let (srid, wkt) = (net.srid, wkt_lines(&net, &down.pieces));
+    let length = (length_m(&net, &down.pieces) * 10.0).round() / 10.0;
+    drop(net);
     let (pipes, point): (Option<Value>, Value) = sqlx::query_as(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $2), 4326), 7)::json,
                 ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), $2), 4326), 7)::json",
     )
-    .bind(wkt_lines(net, &down.pieces))
-    .bind(net.srid)
+    .bind(wkt)
+    .bind(srid)
     .bind(at[0])
     .bind(at[1])
     .fetch_one(pool)
     .await
     .map_err(db("the pipes downstream"))?;
-    let length = (length_m(net, &down.pieces) * 10.0).round() / 10.0;
     let mut features = vec![feature("point", "point", point, Map::new())];
     if let Some(g) = pipes {
         let mut p = Map::new();

@@ -5,7 +5,10 @@ use sqlx::PgPool;
 
 use std::collections::HashMap;
 
-use super::{is_closed_status, Change, DeviceKind, Inputs, PipeRow, PointRow, Pt, Rows, ValveRow};
+use super::{
+    is_closed_status, is_open_switch_state, Change, DeviceKind, Inputs, PipeRow, PointRow, Pt,
+    Rows, ValveRow,
+};
 
 /// Errors reading the network.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +102,7 @@ fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> LoadError {
 pub enum Kind {
     /// Pipes, valves, hydrants, meters, sources.
     Water,
-    /// Lines, poles, substations (the sources).
+    /// Lines, poles, switches (as valves), substations (the sources), customers (as meters).
     Power,
 }
 
@@ -118,6 +121,8 @@ impl Kind {
                 "utilities.power_lines",
                 "utilities.power_poles",
                 "utilities.substations",
+                "utilities.power_switches",
+                "utilities.power_customers",
             ],
         }
     }
@@ -228,19 +233,25 @@ async fn points(
         .collect())
 }
 
-/// The valves in zone `srid`.
+/// The valves of a water network, or the switches of a power one, in zone `srid`.
 async fn valves(
     pool: &PgPool,
+    kind: Kind,
     srid: i32,
     within: Within,
     boxes: &mut Boxes,
 ) -> Result<Vec<ValveRow>, LoadError> {
+    // A switch has no `operable` column: every switch can be operated.
+    let (table, state, operable) = match kind {
+        Kind::Water => ("water_valves", "status", "operable"),
+        Kind::Power => ("power_switches", "state", "NULL::boolean"),
+    };
     let sql = format!(
-        "SELECT id, ST_X(g), ST_Y(g), status, operable, x0, y0, x1, y1
-         FROM (SELECT id, status, operable, ST_Transform(geom, $1) AS g,
+        "SELECT id, ST_X(g), ST_Y(g), st, op, x0, y0, x1, y1
+         FROM (SELECT id, {state} AS st, {operable} AS op, ST_Transform(geom, $1) AS g,
                       ST_XMin(geom_3857) x0, ST_YMin(geom_3857) y0,
                       ST_XMax(geom_3857) x1, ST_YMax(geom_3857) y1
-               FROM utilities.water_valves {}) v ORDER BY id",
+               FROM utilities.{table} {}) v ORDER BY id",
         within_sql(within)
     );
     type Row = (
@@ -257,8 +268,13 @@ async fn valves(
     let rows: Vec<Row> = bind_within(sqlx::query_as(&sql).bind(srid), within)
         .fetch_all(pool)
         .await
-        .map_err(db("valves"))?;
-    let b = boxes.entry("water_valves").or_default();
+        .map_err(db(table))?;
+    // Both stop the flow: a closed valve, an open switch.
+    let stops: fn(&str) -> bool = match kind {
+        Kind::Water => is_closed_status,
+        Kind::Power => is_open_switch_state,
+    };
+    let b = boxes.entry(table).or_default();
     Ok(rows
         .into_iter()
         .map(|(id, x, y, status, operable, x0, y0, x1, y1)| {
@@ -266,7 +282,7 @@ async fn valves(
             ValveRow {
                 id,
                 at: [x, y],
-                closed: status.as_deref().is_some_and(is_closed_status),
+                closed: status.as_deref().is_some_and(stops),
                 operable: operable != Some(false),
             }
         })
@@ -290,7 +306,7 @@ pub async fn snapshot_of(pool: &PgPool, kind: Kind) -> Result<(Inputs, Boxes), L
             Inputs {
                 srid,
                 pipes: lines(pool, "water_pipes", "diameter_mm", srid, None, b).await?,
-                valves: valves(pool, srid, None, b).await?,
+                valves: valves(pool, Kind::Water, srid, None, b).await?,
                 hydrants: points(pool, "hydrants", srid, None, b).await?,
                 meters: points(pool, "water_meters", srid, None, b).await?,
                 sources: points(pool, "water_sources", srid, None, b).await?,
@@ -305,8 +321,10 @@ pub async fn snapshot_of(pool: &PgPool, kind: Kind) -> Result<(Inputs, Boxes), L
             Inputs {
                 srid,
                 pipes: lines(pool, "power_lines", "NULL", srid, None, b).await?,
+                valves: valves(pool, Kind::Power, srid, None, b).await?,
                 poles: points(pool, "power_poles", srid, None, b).await?,
                 sources: points(pool, "substations", srid, None, b).await?,
+                meters: points(pool, "power_customers", srid, None, b).await?,
                 ..Inputs::default()
             }
         }
@@ -314,7 +332,7 @@ pub async fn snapshot_of(pool: &PgPool, kind: Kind) -> Result<(Inputs, Boxes), L
     Ok((inputs, boxes))
 }
 
-/// Reads power lines, poles and substations (as the sources).
+/// Reads power lines, poles, switches, substations (as the sources) and customers.
 pub async fn power_inputs(pool: &PgPool) -> Result<Inputs, LoadError> {
     inputs_of(pool, Kind::Power).await
 }
@@ -373,7 +391,9 @@ pub async fn change_in(
         (Kind::Power, "power_lines") => {
             Rows::Pipes(lines(pool, "power_lines", "NULL", srid, within, boxes).await?)
         }
-        (Kind::Water, "water_valves") => Rows::Valves(valves(pool, srid, within, boxes).await?),
+        (Kind::Water, "water_valves") | (Kind::Power, "power_switches") => {
+            Rows::Valves(valves(pool, kind, srid, within, boxes).await?)
+        }
         (_, t) => {
             let (device, t) = match t {
                 "hydrants" => (DeviceKind::Hydrant, "hydrants"),
@@ -381,6 +401,7 @@ pub async fn change_in(
                 "water_sources" => (DeviceKind::Source, "water_sources"),
                 "power_poles" => (DeviceKind::Pole, "power_poles"),
                 "substations" => (DeviceKind::Source, "substations"),
+                "power_customers" => (DeviceKind::Meter, "power_customers"),
                 _ => return Ok(None),
             };
             Rows::Points(device, points(pool, t, srid, within, boxes).await?)

@@ -15,6 +15,7 @@
 
 pub mod answer;
 pub mod check;
+pub mod event;
 pub mod isolate;
 pub mod live;
 pub mod load;
@@ -89,11 +90,11 @@ pub struct Inputs {
     pub srid: i32,
     /// Pipes.
     pub pipes: Vec<PipeRow>,
-    /// Valves.
+    /// Valves (switches in a power network, `closed` when the switch is open).
     pub valves: Vec<ValveRow>,
     /// Hydrants.
     pub hydrants: Vec<PointRow>,
-    /// Meters.
+    /// Meters (customers' supply points in a power network).
     pub meters: Vec<PointRow>,
     /// Sources (plants, tanks; substations in a power network).
     pub sources: Vec<PointRow>,
@@ -109,7 +110,18 @@ pub fn is_closed_status(status: &str) -> bool {
     )
 }
 
-/// A valve on a node.
+/// Whether a switch's `state` text says open, i.e. it stops the current (Vietnamese or
+/// English, any case). A switch with no state, or one not understood, conducts: the feeders
+/// are drawn closed, and an open point is recorded on purpose.
+pub fn is_open_switch_state(state: &str) -> bool {
+    matches!(
+        state.trim().to_lowercase().as_str(),
+        "mở" | "mo" | "cắt" | "cat" | "open" | "off" | "tripped"
+    )
+}
+
+/// A valve on a node (a switch in a power network: `closed` there means the switch is open,
+/// so that both stop what flows, and every trace reads one flag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Valve {
     /// Row id in `utilities.water_valves`.
@@ -156,11 +168,11 @@ pub struct Segment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
-    /// `utilities.water_valves`.
+    /// `utilities.water_valves` (`utilities.power_switches` in a power network).
     Valve,
     /// `utilities.hydrants`.
     Hydrant,
-    /// `utilities.water_meters`.
+    /// `utilities.water_meters` (`utilities.power_customers` in a power network).
     Meter,
     /// `utilities.water_sources` (`utilities.substations` in a power network).
     Source,

@@ -13,7 +13,7 @@ use super::isolate::isolate;
 use super::live::LiveNetwork;
 use super::load::LoadError;
 use super::outage::{downstream, node_of, Outage};
-use super::Pt;
+use super::{Network, Pt};
 
 /// How far from a pipe a clicked point may be (metres).
 pub const REACH_M: f64 = 50.0;
@@ -114,35 +114,65 @@ async fn to_zone(live: &LiveNetwork, srid: i32, lon: f64, lat: f64) -> Result<Pt
     Ok([x, y])
 }
 
-/// What a power outage cuts off, as GeoJSON ([`outage_geojson`]).
-pub async fn power_outage(live: &Arc<LiveNetwork>, at: OutageAt) -> Result<Value, TraceError> {
+/// The network and a WGS 84 point in its zone. The graph is let go over the transform's
+/// query (a patch waiting for it need not copy it) and taken again after; if a rebuild moved
+/// it to another zone meanwhile, the point is transformed again.
+async fn with_point(
+    live: &Arc<LiveNetwork>,
+    net: Arc<Network>,
+    lon: f64,
+    lat: f64,
+) -> Result<(Arc<Network>, Pt), TraceError> {
+    let mut net = net;
+    let mut tries = 0;
+    loop {
+        let srid = net.srid;
+        drop(net);
+        let p = to_zone(live, srid, lon, lat).await?;
+        net = live.get().await?;
+        tries += 1;
+        if net.srid == srid || tries == 3 {
+            return Ok((net, p));
+        }
+    }
+}
+
+/// What a power outage cuts off, as GeoJSON ([`outage_geojson`]); `disclosure` is what the
+/// reader may see of the customers.
+pub async fn power_outage(
+    live: &Arc<LiveNetwork>,
+    at: OutageAt,
+    disclosure: Disclosure,
+) -> Result<Value, TraceError> {
     let net = live.get().await?;
     if net.pipe_count() == 0 {
         return Err(TraceError::NoNetwork);
     }
-    let (outage, point) = match at {
+    let (net, outage, point) = match at {
         OutageAt::Point { lon, lat } => {
-            let p = to_zone(live, net.srid, lon, lat).await?;
+            let (net, p) = with_point(live, net, lon, lat).await?;
             let (piece, foot) = net
                 .locate(p, REACH_M)
                 .ok_or(TraceError::NoPipeNear { reach_m: REACH_M })?;
-            (Outage::Piece(piece), foot)
+            (net, Outage::Piece(piece), foot)
         }
         OutageAt::Pole(id) => {
             let n = node_of(&net, Outage::Pole(id))
                 .ok_or(TraceError::UnknownDevice { what: "pole", id })?;
-            (Outage::Pole(id), net.graph[n].at)
+            let at = net.graph[n].at;
+            (net, Outage::Pole(id), at)
         }
         OutageAt::Substation(id) => {
             let n = node_of(&net, Outage::Substation(id)).ok_or(TraceError::UnknownDevice {
                 what: "substation",
                 id,
             })?;
-            (Outage::Substation(id), net.graph[n].at)
+            let at = net.graph[n].at;
+            (net, Outage::Substation(id), at)
         }
     };
     let down = downstream(&net, outage);
-    Ok(outage_geojson(live.pool(), &net, &down, point).await?)
+    Ok(outage_geojson(live.pool(), net, &down, point, disclosure).await?)
 }
 
 /// Which way a trace from a point goes.
@@ -166,30 +196,32 @@ pub async fn water_trace(
     if net.pipe_count() == 0 {
         return Err(TraceError::NoNetwork);
     }
-    let (piece, point) = piece_at(live, &net, at).await?;
+    let (net, piece, point) = piece_at(live, net, at).await?;
     Ok(match direction {
         Direction::Upstream => {
             let up = super::trace::upstream(&net, piece, point);
-            upstream_geojson(live.pool(), &net, up.as_ref(), point).await?
+            upstream_geojson(live.pool(), net, up.as_ref(), point).await?
         }
         Direction::Downstream => {
             let down = super::trace::downstream(&net, piece);
-            downstream_geojson(live.pool(), &net, &down, point, disclosure).await?
+            downstream_geojson(live.pool(), net, &down, point, disclosure).await?
         }
     })
 }
 
-/// The piece of pipe at a break and the point on it.
+/// The piece of pipe at a break and the point on it, in the network returned with them.
 async fn piece_at(
-    live: &LiveNetwork,
-    net: &super::Network,
+    live: &Arc<LiveNetwork>,
+    net: Arc<Network>,
     at: BreakAt,
-) -> Result<(petgraph::graph::EdgeIndex, Pt), TraceError> {
+) -> Result<(Arc<Network>, petgraph::graph::EdgeIndex, Pt), TraceError> {
     match at {
         BreakAt::Point { lon, lat } => {
-            let [x, y] = to_zone(live, net.srid, lon, lat).await?;
-            net.locate([x, y], REACH_M)
-                .ok_or(TraceError::NoPipeNear { reach_m: REACH_M })
+            let (net, p) = with_point(live, net, lon, lat).await?;
+            let (piece, foot) = net
+                .locate(p, REACH_M)
+                .ok_or(TraceError::NoPipeNear { reach_m: REACH_M })?;
+            Ok((net, piece, foot))
         }
         BreakAt::Pipe { id, fraction } => {
             if !(0.0..=1.0).contains(&fraction) {
@@ -197,8 +229,10 @@ async fn piece_at(
                     "at={fraction} is not a position along the pipe (0 to 1)"
                 )));
             }
-            net.locate_on_pipe(id, fraction)
-                .ok_or(TraceError::UnknownPipe(id))
+            let (piece, foot) = net
+                .locate_on_pipe(id, fraction)
+                .ok_or(TraceError::UnknownPipe(id))?;
+            Ok((net, piece, foot))
         }
     }
 }
@@ -219,16 +253,12 @@ pub async fn water_isolation(
             return Err(TraceError::UnknownValve(v));
         }
     }
-    let (piece, point) = piece_at(live, &net, at).await?;
+    let (net, piece, point) = piece_at(live, net, at).await?;
+    // The graph may have been patched while the point was transformed: check again.
+    if let Some(&v) = failed.iter().find(|&&v| net.valve_node(v).is_none()) {
+        return Err(TraceError::UnknownValve(v));
+    }
     let iso = isolate(&net, piece, failed);
     let baseline = (!failed.is_empty()).then(|| isolate(&net, piece, &[]));
-    Ok(isolation_geojson(
-        live.pool(),
-        &net,
-        &iso,
-        point,
-        disclosure,
-        baseline.as_ref(),
-    )
-    .await?)
+    Ok(isolation_geojson(live.pool(), net, &iso, point, disclosure, baseline.as_ref()).await?)
 }

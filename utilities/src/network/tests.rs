@@ -280,6 +280,76 @@ fn an_outage_cuts_off_what_lies_downstream() {
     assert!(d.lines.is_empty());
 }
 
+#[test]
+fn switch_state_words() {
+    for open in ["Mở", "mở", "MO", "Cắt", "open", " Off "] {
+        assert!(is_open_switch_state(open), "{open}");
+    }
+    // A closed switch conducts; a valve's "Đóng" is the opposite of a switch's.
+    for closed in ["Đóng", "dong", "closed", "on", ""] {
+        assert!(!is_open_switch_state(closed), "{closed}");
+    }
+}
+
+/// [`feeder`] with a switch on pole 104's spot (x = 200; open when `open`) and two
+/// customers: 301 served at x = 120, 302 at x = 260.
+fn switched_feeder(open: bool) -> Inputs {
+    Inputs {
+        valves: vec![valve(200, [200.0, 0.0], open, true)],
+        meters: vec![point(301, [120.0, 8.0]), point(302, [260.0, -6.0])],
+        ..feeder()
+    }
+}
+
+#[test]
+fn an_outage_respects_open_switches_and_cuts_off_customers() {
+    use outage::{downstream, Outage};
+    // Every switch closed: a fault at x = 110 cuts off both customers and every pole beyond.
+    let net = Network::build(&switched_feeder(false), Settings::default());
+    assert!(net.unconnected.is_empty(), "{:?}", net.unconnected);
+    let (piece, _) = net.locate([110.0, 0.0], 1.0).expect("line");
+    let d = downstream(&net, Outage::Piece(piece));
+    assert_eq!(d.customers, vec![301, 302]);
+    assert_eq!(d.poles, vec![103, 104, 105, 106]);
+    assert!(d.open_switches.is_empty());
+    // The switch open: beyond it was dark already, so the fault cuts off only up to it.
+    let net = Network::build(&switched_feeder(true), Settings::default());
+    let (piece, _) = net.locate([110.0, 0.0], 1.0).expect("line");
+    let d = downstream(&net, Outage::Piece(piece));
+    assert_eq!(d.customers, vec![301]);
+    assert_eq!(d.poles, vec![103, 104]);
+    assert_eq!(d.lines, vec![1, 2]);
+    assert_eq!(d.open_switches, vec![200]);
+    // A pole beyond the open switch fails: nothing was supplied there, nothing is cut off.
+    let d = downstream(&net, Outage::Pole(106));
+    assert!(d.customers.is_empty() && d.lines.is_empty(), "{d:?}");
+    // A second substation at the far end behind the open switch (a tie): the fault's
+    // customer 301 still goes dark, the switch's pole stays fed from the east.
+    let mut tie = switched_feeder(true);
+    tie.sources.push(point(2, [300.0, 0.0]));
+    let net = Network::build(&tie, Settings::default());
+    let (piece, _) = net.locate([110.0, 0.0], 1.0).expect("line");
+    let d = downstream(&net, Outage::Piece(piece));
+    assert_eq!(d.customers, vec![301]);
+    assert_eq!(d.poles, vec![103]);
+    assert_eq!(d.open_switches, vec![200]);
+    // The tie closed: the east substation feeds around the fault, only the failed piece
+    // itself is out.
+    let mut closed = switched_feeder(false);
+    closed.sources.push(point(2, [300.0, 0.0]));
+    let net = Network::build(&closed, Settings::default());
+    let (piece, _) = net.locate([110.0, 0.0], 1.0).expect("line");
+    let d = downstream(&net, Outage::Piece(piece));
+    assert!(d.customers.is_empty() && d.poles.is_empty(), "{d:?}");
+    assert_eq!(d.pieces, vec![piece]);
+    // The substation's own breaker open: it feeds nothing, so its outage cuts nothing off.
+    let mut breaker = switched_feeder(false);
+    breaker.valves.push(valve(201, [0.0, 0.0], true, true));
+    let net = Network::build(&breaker, Settings::default());
+    let d = downstream(&net, Outage::Substation(1));
+    assert!(d.customers.is_empty() && d.pieces.is_empty(), "{d:?}");
+}
+
 /// A 6 × 6 lattice of 200 m pipes: a valve at every second crossing, one 60 m into every third
 /// pipe (some closed, some inoperable), meters 6 m off every pipe, a hydrant per row, a source
 /// in a corner.
