@@ -986,6 +986,13 @@ impl TileService {
             let mut set = tokio::task::JoinSet::new();
             let mut tiles = frontier.into_iter();
             loop {
+                // In the background, an edit's dropped tiles go before the rest of a walk.
+                if let (Some(s), true) = (&seeder, set.is_empty()) {
+                    if store.dropped_waiting() > 0 {
+                        self.redo_dropped(&store, s).await;
+                        s.at(layer_id, z);
+                    }
+                }
                 while set.len() < jobs {
                     let Some(tile) = tiles.next() else { break };
                     if area.as_ref().is_some_and(|a| !store::meets(tile, a)) {
@@ -1129,23 +1136,7 @@ impl TileService {
         };
         loop {
             // Dropped tiles first: they were stored because someone asked for them.
-            let dropped = store.take_dropped(64);
-            if !dropped.is_empty() {
-                seeder.set_running(true);
-                for (layers, tile) in dropped {
-                    match self.reseed_tile(&store, &seeder, &layers, tile).await {
-                        Ok(true) => {
-                            seeder.rerendered.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(%e, layers, z = tile.z, x = tile.x, y = tile.y,
-                                "a dropped tile was not rendered again");
-                            seeder.failures.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                        }
-                    }
-                }
+            if self.redo_dropped(&store, &seeder).await {
                 continue;
             }
             let Some(job) = seeder.next_job() else {
@@ -1182,6 +1173,33 @@ impl TileService {
                     Ok(_) => seeder.walked(),
                     Err(e) => {
                         tracing::warn!(%e, layer = &*id, "seeding stopped; requests render the rest");
+                        seeder.failures.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders again the tiles changes dropped, until none waits; whether there were any.
+    async fn redo_dropped(&self, store: &store::TileStore, seeder: &seeder::Seeder) -> bool {
+        let mut any = false;
+        loop {
+            let dropped = store.take_dropped(64);
+            if dropped.is_empty() {
+                return any;
+            }
+            any = true;
+            seeder.set_running(true);
+            for (layers, tile) in dropped {
+                match self.reseed_tile(store, seeder, &layers, tile).await {
+                    Ok(true) => {
+                        seeder.rerendered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(%e, layers, z = tile.z, x = tile.x, y = tile.y,
+                            "a dropped tile was not rendered again");
                         seeder.failures.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
