@@ -143,7 +143,14 @@ pub struct LayerDecl {
     /// Its public tiles may be kept in the persistent tile store ([`Layer::seedable`]); on by
     /// default, off for live layers whose tiles change by the minute.
     pub seedable: bool,
+    /// The highest zoom the tile store is seeded to ([`Layer::seed_zoom`]; [`SEED_ZOOM`] by
+    /// default, at most the layer's highest zoom): clients overzoom beyond it.
+    pub seed_zoom: u8,
 }
+
+/// The default seed zoom: at z16 a province is some 20,000 tiles per layer, rendered in
+/// minutes, and a z16 tile still holds every parcel's outline at the pixel when overzoomed.
+pub const SEED_ZOOM: u8 = 16;
 
 impl std::fmt::Debug for LayerDecl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,6 +198,7 @@ impl LayerDecl {
             row_filter: None,
             as_of: None,
             seedable: true,
+            seed_zoom: SEED_ZOOM,
         }
     }
 
@@ -312,6 +320,10 @@ impl Layer for LayerDecl {
     }
     fn seedable(&self) -> bool {
         self.seedable
+    }
+    fn seed_zoom(&self) -> Option<u8> {
+        self.seedable
+            .then(|| self.seed_zoom.min(self.zoom_range().1))
     }
     fn styles(&self) -> Vec<String> {
         self.styles.iter().map(|s| s.to_string()).collect()

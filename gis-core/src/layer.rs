@@ -594,6 +594,13 @@ pub trait Layer: Send + Sync {
     fn seedable(&self) -> bool {
         true
     }
+    /// The highest zoom a server seeds the layer's tiles to in its store, and the TileJSON
+    /// `maxzoom` (clients overzoom beyond it); `None` when the layer is not seedable. By
+    /// default z16 ([`crate::declare::SEED_ZOOM`]) or the layer's highest zoom if lower.
+    fn seed_zoom(&self) -> Option<u8> {
+        self.seedable()
+            .then(|| crate::declare::SEED_ZOOM.min(self.zoom_range().1))
+    }
     /// Whether maps show the layer when they open (the others are listed, switched off).
     fn visible_at_start(&self) -> bool {
         true

@@ -87,6 +87,7 @@ pub fn tile_sql(
                 extent,
                 lag,
                 rows.as_deref(),
+                every_feature(layer, z, coarse),
             )
         }
     }
@@ -130,7 +131,16 @@ pub fn tile_sql_as_of(
         extent,
         lag,
         rows.as_deref(),
+        every_feature(layer, z, coarse),
     ))
+}
+
+/// Whether a tile of `layer` at `z` holds every feature whatever its `min_zoom`: from the
+/// layer's seed zoom on ([`Layer::seed_zoom`], the TileJSON `maxzoom`), since clients overzoom
+/// that tile to every higher zoom and a parcel too small for z16 is drawn at z18 (above z12:
+/// below it the low-zoom index is named).
+fn every_feature(layer: &dyn Layer, z: u8, coarse: bool) -> bool {
+    !coarse && z > LOW_ZOOM_MAX && layer.seed_zoom().is_some_and(|s| z >= s)
 }
 
 /// The tile SQL of an [`OverviewTable`] at zoom `z` (its rows of the nearest stored zoom), under
@@ -232,11 +242,12 @@ pub fn layer_tile_sql(
         EXTENT,
         0,
         None,
+        false,
     )
 }
 
 /// [`layer_tile_sql`] on a grid of `extent`, drawing features from `lag` zooms after their
-/// `min_zoom`.
+/// `min_zoom` (`every`: all of them, see [`every_feature`]).
 #[allow(clippy::too_many_arguments)]
 fn feature_tile_sql(
     layer_id: &str,
@@ -249,6 +260,7 @@ fn feature_tile_sql(
     extent: u32,
     lag: u8,
     rows: Option<&str>,
+    every: bool,
 ) -> TileSql {
     let mut columns = vec![quote_ident(&storage.id_column)];
     for p in properties.iter().filter(|p| p.access <= access) {
@@ -270,7 +282,7 @@ fn feature_tile_sql(
            SELECT {columns}, ST_AsMVTGeom({geometry}, ST_TileEnvelope($1, $2, $3), {extent}, {buffer}, true) AS geom
            FROM {table}
            WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {margin})
-             AND min_zoom <= $1{lag}{low_zoom}{rows}
+             {min_zoom}{low_zoom}{rows}
            LIMIT {limit}
          ) t WHERE geom IS NOT NULL",
         name = sql_literal(layer_id),
@@ -288,7 +300,11 @@ fn feature_tile_sql(
         } else {
             "geom_3857".to_string()
         },
-        lag = if lag > 0 { format!(" - {lag}") } else { String::new() },
+        min_zoom = match (every, lag) {
+            (true, _) => String::new(),
+            (false, 0) => "AND min_zoom <= $1".to_string(),
+            (false, lag) => format!("AND min_zoom <= $1 - {lag}"),
+        },
         rows = rows.map(|r| format!(" AND {r}")).unwrap_or_default(),
         limit = max_features,
     );
@@ -356,6 +372,28 @@ mod tests {
             .sql
             .contains("geom_3857 && ST_TileEnvelope($1, $2, $3, margin => 0.015625)"));
         assert!(high.sql.contains("LIMIT 100"));
+    }
+
+    #[test]
+    fn from_the_seed_zoom_on_a_tile_holds_every_feature_for_clients_to_overzoom() {
+        // Zooms 8–20, seedable: seed zoom 16 (the default), the TileJSON maxzoom.
+        let layer = Described(Generalisation::MinZoom, 2);
+        assert_eq!(layer.seed_zoom(), Some(16));
+        for z in [13u8, 15] {
+            let below = tile_sql(&layer, z, Access::Public, 100, false);
+            assert!(
+                below.sql.contains("AND min_zoom <= $1"),
+                "z{z}: {}",
+                below.sql
+            );
+        }
+        for z in [16u8, 18] {
+            let from = tile_sql(&layer, z, Access::Public, 100, false);
+            assert!(!from.sql.contains("min_zoom"), "z{z}: {}", from.sql);
+        }
+        // The coarse form over the byte cap stays coarse.
+        let coarse = tile_sql(&layer, 16, Access::Public, 100, true);
+        assert!(coarse.sql.contains("min_zoom <= $1 - 2"), "{}", coarse.sql);
     }
 
     /// A layer description for the dispatch tests.

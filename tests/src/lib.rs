@@ -223,6 +223,14 @@ impl Bando {
         mut cmd: std::process::Command,
         log: impl Into<std::process::Stdio>,
     ) -> Bando {
+        // The background seeding of the tile store goes to z12 unless the test says otherwise:
+        // z16 of the sample's communes is tens of thousands of renders, for nothing here.
+        if !cmd
+            .get_envs()
+            .any(|(k, _)| k == "BANDO_TILES_SEED" || k == "BANDO_TILES_SEED_MAX_ZOOM")
+        {
+            cmd.env("BANDO_TILES_SEED_MAX_ZOOM", "12");
+        }
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())

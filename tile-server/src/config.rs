@@ -65,6 +65,12 @@ pub struct RawTiles {
     pub store_path: Option<PathBuf>,
     /// Its byte budget (default 1 GiB; 0 turns the store off).
     pub store_max_bytes: Option<u64>,
+    /// Whether `bando serve` seeds the store in the background (default true;
+    /// `BANDO_TILES_SEED`).
+    pub seed: Option<bool>,
+    /// Highest zoom the background seeding renders, whatever the layers declare (default: each
+    /// layer's seed zoom, z16 for parcels; `BANDO_TILES_SEED_MAX_ZOOM`).
+    pub seed_max_zoom: Option<u8>,
 }
 
 /// `[land]`: the tolerances of the cadastral rules on land officers' writes
@@ -306,6 +312,9 @@ pub struct Config {
     pub plan_documents_dir: Option<PathBuf>,
     /// The persistent tile store (`[tiles]`); `None`: off.
     pub tile_store: Option<tiles::store::StoreSettings>,
+    /// The server's background seeding of the store (`[tiles] seed`, `seed_max_zoom`);
+    /// `None`: off (or no store).
+    pub tile_seed: Option<tiles::seeder::SeedSettings>,
 }
 
 impl RawConfig {
@@ -327,7 +336,7 @@ impl RawConfig {
     /// `BANDO_WEB_DIR`, `BANDO_PLAN_DOCUMENTS_DIR`, `BANDO_AUDIT_RETENTION_DAYS`, `BANDO_MQTT_URL`, and for `[limits]` `BANDO_<CLASS>_STATEMENT_TIMEOUT_MS` (TILE,
     /// FEATURE, DOWNLOAD, ADMIN), `BANDO_CLIENT_MAX_CONCURRENT`,
     /// `BANDO_CLIENT_REQUESTS_PER_MINUTE`, `BANDO_CLIENT_BURST`, `BANDO_TRUSTED_PROXIES`
-    /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`.
+    /// (comma-separated), `BANDO_FEATURE_COST_BUDGET`, `BANDO_TILES_SEED`, `BANDO_TILES_SEED_MAX_ZOOM`.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("BANDO_LISTEN") {
@@ -368,6 +377,12 @@ impl RawConfig {
         }
         if let Some(v) = env("BANDO_DB_MAX_CONNECTIONS") {
             self.database.max_connections = Some(parse_num("BANDO_DB_MAX_CONNECTIONS", &v)?);
+        }
+        if let Some(v) = env("BANDO_TILES_SEED") {
+            self.tiles.seed = Some(parse_bool("BANDO_TILES_SEED", &v)?);
+        }
+        if let Some(v) = env("BANDO_TILES_SEED_MAX_ZOOM") {
+            self.tiles.seed_max_zoom = Some(parse_num("BANDO_TILES_SEED_MAX_ZOOM", &v)?);
         }
         if let Some(v) = env("BANDO_MQTT_URL") {
             self.ioc.mqtt_url = Some(v);
@@ -631,9 +646,25 @@ impl RawConfig {
                 Some(store)
             }
         };
+        if let Some(z) = self.tiles.seed_max_zoom {
+            if z > gis_core::tile::MAX_ZOOM {
+                return Err(ConfigError::Invalid {
+                    key: "tiles.seed_max_zoom",
+                    value: z.to_string(),
+                    reason: "must be a zoom of the tile grid (0 to 24)",
+                });
+            }
+        }
+        let tile_seed = (tile_store.is_some() && self.tiles.seed.unwrap_or(true)).then(|| {
+            tiles::seeder::SeedSettings {
+                max_zoom: self.tiles.seed_max_zoom,
+                ..Default::default()
+            }
+        });
         Ok(Config {
             plan_documents_dir: self.planning.documents_dir,
             tile_store,
+            tile_seed,
             land,
             networks,
             ioc: IocSettings { broker, ingest },
@@ -814,6 +845,18 @@ fn check_limits(
     Ok(load)
 }
 
+fn parse_bool(key: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key,
+            value: value.to_string(),
+            reason: "expected true or false",
+        }),
+    }
+}
+
 fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError> {
     value.trim().parse().map_err(|_| ConfigError::Invalid {
         key,
@@ -931,6 +974,47 @@ mod tests {
             "0 turns it off"
         );
         assert!(toml::from_str::<RawConfig>("[tiles]\nstore = 1\n").is_err());
+    }
+
+    #[test]
+    fn tile_seeding_is_on_with_the_store_and_its_zoom_capped_by_file_or_env() {
+        let cfg = RawConfig::default().check().expect("check");
+        assert_eq!(
+            cfg.tile_seed.map(|s| s.max_zoom),
+            Some(None),
+            "on, each layer's seed zoom"
+        );
+        let raw: RawConfig = toml::from_str("[tiles]\nseed_max_zoom = 12\n").expect("toml");
+        assert_eq!(
+            raw.check().expect("check").tile_seed.map(|s| s.max_zoom),
+            Some(Some(12))
+        );
+        let raw: RawConfig = toml::from_str("[tiles]\nseed = false\n").expect("toml");
+        assert!(raw.check().expect("check").tile_seed.is_none());
+        let raw: RawConfig = toml::from_str("[tiles]\nstore_max_bytes = 0\n").expect("toml");
+        assert!(
+            raw.check().expect("check").tile_seed.is_none(),
+            "no store, no seeding"
+        );
+        let env = RawConfig::default()
+            .with_env(|k| match k {
+                "BANDO_TILES_SEED_MAX_ZOOM" => Some("9".into()),
+                _ => None,
+            })
+            .expect("env");
+        assert_eq!(
+            env.check().expect("check").tile_seed.map(|s| s.max_zoom),
+            Some(Some(9))
+        );
+        let off = RawConfig::default()
+            .with_env(|k| (k == "BANDO_TILES_SEED").then(|| "off".into()))
+            .expect("env");
+        assert!(off.check().expect("check").tile_seed.is_none());
+        assert!(RawConfig::default()
+            .with_env(|k| (k == "BANDO_TILES_SEED").then(|| "maybe".into()))
+            .is_err());
+        let raw: RawConfig = toml::from_str("[tiles]\nseed_max_zoom = 30\n").expect("toml");
+        assert!(raw.check().is_err());
     }
 
     #[test]

@@ -803,11 +803,14 @@ async fn run(cli: Cli) -> Result<()> {
             )?;
             let config = load_config(&cli, None)?;
             with_db(&config, async |db| {
-                let s = tiles::export::export(&db.pool, registry, &request).await?;
+                let s =
+                    tiles::export::export(&db.pool, registry, &request, config.tile_store.clone())
+                        .await?;
                 println!(
-                    "wrote {} tiles ({} bytes) of {} addressed to {}",
+                    "wrote {} tiles ({} bytes, {} from the tile store) of {} addressed to {}",
                     s.written,
                     s.tile_bytes,
+                    s.from_store,
                     s.addressed,
                     s.path.display()
                 );
@@ -879,6 +882,24 @@ async fn tiles_command(config: &Config, action: &TilesAction) -> Result<()> {
                 bytes += row.bytes;
             }
             println!("{:<24} {:>4} {tiles:>10} {bytes:>14}", "total", "");
+            // A server's background seeder keeps its progress in the store.
+            if let Some(note) = store.note("seeder").await? {
+                match serde_json::from_str::<tiles::seeder::SeedProgress>(&note) {
+                    Ok(p) => println!(
+                        "seeding: {} {}{} rendered {} stored already {} re-rendered {} waiting {} walks {} failures {}",
+                        if p.running { "running" } else { "idle" },
+                        p.layer.as_deref().unwrap_or("-"),
+                        p.zoom.map(|z| format!(" z{z}")).unwrap_or_default(),
+                        p.rendered,
+                        p.already,
+                        p.rerendered,
+                        p.waiting,
+                        p.walks,
+                        p.failures
+                    ),
+                    Err(e) => println!("seeding: unreadable progress ({e})"),
+                }
+            }
             Ok(())
         }
         TilesAction::Seed {
@@ -1210,6 +1231,13 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         }
     }
     let listener_task = state.tiles.spawn_invalidation_listener();
+    // The store's background seeder: every seedable layer now (stored tiles are skipped),
+    // then each import's area and the tiles changes drop, behind live requests.
+    if let Some(seed) = config.tile_seed {
+        if state.tiles.spawn_seeder(seed).is_some() {
+            println!("bando: seeding the tile store in the background");
+        }
+    }
     let limits = Limits {
         request_timeout: config.request_timeout,
         body_limit_bytes: config.body_limit_bytes,

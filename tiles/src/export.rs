@@ -7,6 +7,12 @@
 //! failed or interrupted export never leaves a half-written file under the requested name.
 //! Packs are for anonymous use: restricted properties (owner names) are never rendered into
 //! them.
+//!
+//! With the instance's tile store ([`crate::store`]), an export reads the stored tiles instead
+//! of rendering them — the same bytes — once the store is checked against the database
+//! ([`TileService::open_store`]: layers changed since it was written are dropped first), and
+//! stores what it renders; a change notified during the export drops its tiles as in a
+//! server.
 
 pub mod mbtiles;
 pub mod pmtiles;
@@ -275,6 +281,8 @@ pub struct ExportSummary {
     pub written: u64,
     /// Bytes of tile data (gzip).
     pub tile_bytes: u64,
+    /// Tiles read from the tile store instead of rendered.
+    pub from_store: u64,
 }
 
 /// The temporary name a pack is written under before the rename.
@@ -293,14 +301,16 @@ pub(crate) fn write_error(path: &Path, e: impl std::fmt::Display) -> ExportError
     }
 }
 
-/// Renders the request's tiles and writes the pack.
+/// Renders the request's tiles (or reads them from the tile store at `store`, when given and
+/// current) and writes the pack.
 pub async fn export(
     pool: &PgPool,
     registry: Arc<LayerRegistry>,
     request: &ExportRequest,
+    store: Option<crate::store::StoreSettings>,
 ) -> Result<ExportSummary, ExportError> {
     let tmp = temp_path(&request.out);
-    let result = write_pack(pool, registry, request, &tmp).await;
+    let result = write_pack(pool, registry, request, &tmp, store).await;
     match result {
         Ok(mut summary) => {
             std::fs::rename(&tmp, &request.out).map_err(|e| {
@@ -322,6 +332,7 @@ async fn write_pack(
     registry: Arc<LayerRegistry>,
     request: &ExportRequest,
     tmp: &Path,
+    store: Option<crate::store::StoreSettings>,
 ) -> Result<ExportSummary, ExportError> {
     let mut writer: Box<dyn PackWriter + Send> = match request.format {
         PackFormat::MbTiles => Box::new(mbtiles::MbTilesWriter::create(tmp)?),
@@ -336,12 +347,25 @@ async fn write_pack(
             ..Default::default()
         },
     );
+    // The store is read only once checked; a change during the export drops its tiles.
+    let _listener = match store {
+        Some(settings) => match service.open_store(settings).await {
+            Ok(_) => Some(AbortOnDrop(service.spawn_invalidation_listener())),
+            Err(e) => {
+                tracing::warn!(%e, "the tile store is not read: every tile is rendered");
+                None
+            }
+        },
+        None => None,
+    };
+    let hits_before = service.store().map_or(0, |s| s.counters().hits);
     let layers: Arc<[String]> = request.layers.clone().into();
     let mut summary = ExportSummary {
         path: tmp.to_path_buf(),
         addressed: 0,
         written: 0,
         tile_bytes: 0,
+        from_store: 0,
     };
     let bounds = request.bounds;
     let tiles = (request.minzoom..=request.maxzoom).flat_map(move |z| tiles_covering(&bounds, z));
@@ -397,7 +421,23 @@ async fn write_pack(
             .collect(),
     };
     writer.finish(&info)?;
+    if let Some(store) = service.store() {
+        summary.from_store = store.counters().hits - hits_before;
+        // What it rendered is kept for the server.
+        if let Err(e) = store.flush().await {
+            tracing::warn!(%e, "the exported renders were not all stored");
+        }
+    }
     Ok(summary)
+}
+
+/// Stops a task when the export ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One tile of the pack: the layers' MVT messages together, gzip-compressed, exactly as the

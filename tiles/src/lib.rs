@@ -9,7 +9,9 @@
 //! Behind the memory cache, an instance may keep a persistent tile store on local disk
 //! ([`store`], [`TileService::open_store`]): public tiles of seedable layers, read on a memory
 //! miss, dropped per area with the memory cache, checked at start against the database's
-//! per-table change counts, and filled ahead of requests by [`TileService::seed`].
+//! per-table change counts, and filled ahead of requests by [`TileService::seed`] (the
+//! `bando tiles seed` command) or, in a server, by its background [`seeder`]
+//! ([`TileService::spawn_seeder`]): after every import, at start, and for dropped tiles.
 //! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
 //! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
@@ -34,11 +36,12 @@
 
 pub mod export;
 pub mod live;
+pub mod seeder;
 pub mod store;
 pub mod tilejson;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,6 +127,10 @@ pub struct TileService {
     renders: Arc<AtomicU64>,
     /// The persistent tile store, once opened ([`TileService::open_store`]).
     store: Arc<std::sync::OnceLock<store::TileStore>>,
+    /// The store's background seeder, once started ([`TileService::spawn_seeder`]).
+    seeder: Arc<std::sync::OnceLock<Arc<seeder::Seeder>>>,
+    /// Tile requests in flight: the seeder yields to them.
+    live: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -189,6 +196,8 @@ impl TileService {
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             renders: Arc::new(AtomicU64::new(0)),
             store: Arc::new(std::sync::OnceLock::new()),
+            seeder: Arc::new(std::sync::OnceLock::new()),
+            live: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -223,6 +232,7 @@ impl TileService {
         let Some(layer) = self.layers.get(layer_id) else {
             return Ok(None);
         };
+        let _live = seeder::Live::new(&self.live);
         // Beyond the layer's highest zoom the tile is still drawn (overzoom): MapLibre stops
         // asking at the TileJSON `maxzoom` and scales the last tiles, but other clients ask on.
         let (min, _) = layer.zoom_range();
@@ -242,10 +252,27 @@ impl TileService {
             access,
         };
         let Some(cache) = &self.cache else {
-            let (t, _) = self
+            // Without a memory cache (an export), the store still answers and keeps renders.
+            let generation = self.generation.load(Ordering::Acquire);
+            let store = self.store_for(layer.as_ref(), access);
+            if let Some(store) = store {
+                if let Some(t) = store.get(layer_id, tile).await {
+                    if t.lsn >= gis_core::db::lsn::min_lsn()
+                        && self.generation.load(Ordering::Acquire) == generation
+                    {
+                        return Ok(Some(t));
+                    }
+                }
+            }
+            let (t, fresh) = self
                 .render_layer(layer.as_ref(), tile, access, None)
                 .await
                 .map_err(Arc::new)?;
+            if let Some(store) = store {
+                if fresh && self.generation.load(Ordering::Acquire) == generation {
+                    store.put(layer_id, tile, &t, generation);
+                }
+            }
             return Ok(Some(t));
         };
         // A reader of its own write takes nothing older than that write.
@@ -719,11 +746,26 @@ impl TileService {
             bbox_3857: [f64; 4],
             #[serde(default)]
             changes: Option<i64>,
+            #[serde(default)]
+            op: Option<String>,
         }
         match serde_json::from_str::<Change>(payload) {
             Ok(change) => {
                 let n = self.invalidate_counted(&change.table, change.bbox_3857, change.changes);
                 tracing::debug!(table = %change.table, layers = n, "tiles invalidated");
+                // An import brings new tiles besides the dropped ones: its area is walked.
+                if let (Some(seeder), Some("import")) = (self.seeder.get(), change.op.as_deref()) {
+                    let [min_x, min_y, max_x, max_y] = change.bbox_3857;
+                    seeder.request_area(
+                        self.layers.ids_over(&change.table),
+                        Bounds {
+                            min_x,
+                            min_y,
+                            max_x,
+                            max_y,
+                        },
+                    );
+                }
             }
             Err(e) => {
                 tracing::warn!(%e, payload, "unreadable change notification; clearing the tile cache");
@@ -808,10 +850,14 @@ impl TileService {
     async fn reconcile(&self, store: &store::TileStore) -> Result<(), store::StoreError> {
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let read = async {
-            let database: Option<String> =
-                sqlx::query_scalar("SELECT id FROM platform.database_identity LIMIT 1")
-                    .fetch_optional(&self.primary)
-                    .await?;
+            // With the database's oid: a database made from a template (or restored from a
+            // dump) carries its identity row along, yet is another database.
+            let database: Option<String> = sqlx::query_scalar(
+                "SELECT i.id || ':' || d.oid::text FROM platform.database_identity i, pg_database d
+                 WHERE d.datname = current_database() LIMIT 1",
+            )
+            .fetch_optional(&self.primary)
+            .await?;
             let changes: Vec<(String, i64)> =
                 sqlx::query_as("SELECT table_name, changes FROM platform.table_changes")
                     .fetch_all(&self.primary)
@@ -837,8 +883,10 @@ impl TileService {
                 .map(|l| (l.id().to_string(), self.sql_fingerprint(l.as_ref())))
                 .collect(),
         };
+        let mut reseed = Vec::new();
         if recorded.database != now.database {
             store.drop_tiles(None, None, generation, None);
+            reseed = self.seedable_layers();
         } else {
             let mut stale: Vec<Arc<str>> = Vec::new();
             for (layer, hash) in &recorded.layer_sql {
@@ -862,11 +910,17 @@ impl TileService {
                 stale.sort();
                 stale.dedup();
                 tracing::info!(layers = ?stale, "stored tiles changed meanwhile; dropped");
+                reseed = stale.iter().map(|l| l.to_string()).collect();
                 store.drop_tiles(Some(stale), None, generation, None);
             }
         }
         store.record(now);
-        store.flush().await
+        store.flush().await?;
+        // Walked again once their tiles are gone from disk (a walk skips stored tiles).
+        if let (Some(seeder), false) = (self.seeder.get(), reseed.is_empty()) {
+            seeder.request_layers(reseed);
+        }
+        Ok(())
     }
 
     /// A hash of everything a layer's stored tile depends on besides its rows: its tile SQL
@@ -894,6 +948,23 @@ impl TileService {
         jobs: usize,
         progress: impl Fn(u8, &SeedReport),
     ) -> Result<SeedReport, SeedError> {
+        self.seed_walk(layer_id, min_zoom, max_zoom, jobs, None, None, progress)
+            .await
+    }
+
+    /// [`TileService::seed`] over the tiles meeting `area` only (all: `None`); with `seeder`,
+    /// in the background: counted there, each render after live requests.
+    #[allow(clippy::too_many_arguments)]
+    async fn seed_walk(
+        &self,
+        layer_id: &str,
+        min_zoom: u8,
+        max_zoom: u8,
+        jobs: usize,
+        area: Option<Bounds>,
+        seeder: Option<Arc<seeder::Seeder>>,
+        progress: impl Fn(u8, &SeedReport),
+    ) -> Result<SeedReport, SeedError> {
         let layer = self
             .layers
             .get(layer_id)
@@ -903,30 +974,42 @@ impl TileService {
             .ok_or_else(|| SeedError::Layer(layer_id.to_string(), "not kept in the tile store"))?
             .clone();
         let max_zoom = max_zoom.min(gis_core::tile::MAX_ZOOM);
-        let storage = layer.storage();
-        let probe = Arc::new(format!(
-            "SELECT EXISTS (SELECT 1 FROM {}.{} WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {}))",
-            gis_core::db::quote_ident(&storage.schema),
-            gis_core::db::quote_ident(&storage.table),
-            f64::from(BUFFER) / f64::from(EXTENT)
-        ));
+        let probe = Arc::new(probe_sql(layer.as_ref()));
         let jobs = jobs.max(1);
         let mut report = SeedReport::default();
         let mut frontier = vec![TileCoord { z: 0, x: 0, y: 0 }];
         for z in 0..=max_zoom {
+            if let Some(s) = &seeder {
+                s.at(layer_id, z);
+            }
             let mut next = Vec::new();
             let mut set = tokio::task::JoinSet::new();
             let mut tiles = frontier.into_iter();
             loop {
+                // In the background, an edit's dropped tiles go before the rest of a walk.
+                if let (Some(s), true) = (&seeder, set.is_empty()) {
+                    if store.dropped_waiting() > 0 {
+                        self.redo_dropped(&store, s).await;
+                        s.at(layer_id, z);
+                    }
+                }
                 while set.len() < jobs {
                     let Some(tile) = tiles.next() else { break };
-                    let (service, store, probe, layer) =
-                        (self.clone(), store.clone(), probe.clone(), layer.clone());
+                    if area.as_ref().is_some_and(|a| !store::meets(tile, a)) {
+                        continue;
+                    }
+                    let (service, store, probe, layer, seeder) = (
+                        self.clone(),
+                        store.clone(),
+                        probe.clone(),
+                        layer.clone(),
+                        seeder.clone(),
+                    );
                     let id = layer_id.to_string();
                     let render = z >= min_zoom;
                     set.spawn(async move {
                         service
-                            .seed_one(&store, &probe, layer.as_ref(), &id, tile, render)
+                            .seed_one(&store, &probe, layer.as_ref(), &id, tile, render, seeder)
                             .await
                             .map(|o| (tile, o))
                     });
@@ -959,6 +1042,7 @@ impl TileService {
         Ok(report)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn seed_one(
         &self,
         store: &store::TileStore,
@@ -967,6 +1051,7 @@ impl TileService {
         layer_id: &str,
         tile: TileCoord,
         render: bool,
+        seeder: Option<Arc<seeder::Seeder>>,
     ) -> Result<Seeded, SeedError> {
         let has_data: bool = sqlx::query_scalar(probe)
             .bind(i32::from(tile.z))
@@ -986,14 +1071,187 @@ impl TileService {
             .await
             .map_err(SeedError::Store)?
         {
+            if let Some(s) = &seeder {
+                s.already.fetch_add(1, Ordering::Relaxed);
+            }
             return Ok(Seeded::Stored);
+        }
+        if let Some(s) = &seeder {
+            s.wait_quiet(&self.live).await;
         }
         let generation = self.generation.load(Ordering::Acquire);
         let (t, fresh) = self.render_layer(layer, tile, Access::Public, None).await?;
         if fresh && self.generation.load(Ordering::Acquire) == generation {
             store.put(layer_id, tile, &t, generation);
         }
+        if let Some(s) = &seeder {
+            s.rendered.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(Seeded::Rendered)
+    }
+
+    /// Starts the store's background seeder ([`seeder`]): it walks every seedable layer now
+    /// (first start on existing data; stored tiles are skipped), then each import's area, the
+    /// layers a reconciliation drops and the tiles changes drop. Once per service; `None`
+    /// when no store is open or a seeder runs already.
+    pub fn spawn_seeder(
+        &self,
+        settings: seeder::SeedSettings,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let store = self.store.get()?.clone();
+        let seeder = Arc::new(seeder::Seeder::new(settings));
+        self.seeder.set(seeder.clone()).ok()?;
+        seeder.request_layers(self.seedable_layers());
+        let service = self.clone();
+        Some(tokio::spawn(async move {
+            service.run_seeder(seeder, store).await
+        }))
+    }
+
+    /// The seeder's progress, when one runs.
+    pub fn seed_progress(&self) -> Option<seeder::SeedProgress> {
+        let seeder = self.seeder.get()?;
+        let waiting = self.store.get().map_or(0, |s| s.dropped_waiting());
+        Some(seeder.progress(waiting))
+    }
+
+    /// Ids of the layers whose tiles the store keeps and seeds.
+    fn seedable_layers(&self) -> Vec<String> {
+        self.layers
+            .snapshot()
+            .iter()
+            .filter(|l| {
+                l.seed_zoom().is_some() && self.store_for(l.as_ref(), Access::Public).is_some()
+            })
+            .map(|l| l.id().to_string())
+            .collect()
+    }
+
+    async fn run_seeder(self, seeder: Arc<seeder::Seeder>, store: store::TileStore) {
+        let note = |seeder: &seeder::Seeder| {
+            let progress = seeder.progress(store.dropped_waiting());
+            if let Ok(text) = serde_json::to_string(&progress) {
+                store.set_note("seeder", &text);
+            }
+        };
+        loop {
+            // Dropped tiles first: they were stored because someone asked for them.
+            if self.redo_dropped(&store, &seeder).await {
+                continue;
+            }
+            let Some(job) = seeder.next_job() else {
+                seeder.set_running(false);
+                note(&seeder);
+                tokio::select! {
+                    _ = seeder.wake.notified() => {}
+                    _ = store.dropped_ready() => {}
+                }
+                continue;
+            };
+            seeder.set_running(true);
+            let (ids, area) = match job {
+                seeder::Job::Layer(id) => (vec![Arc::<str>::from(id)], None),
+                seeder::Job::Area(ids, area) => (ids, Some(area)),
+            };
+            for id in ids {
+                let Some(layer) = self.layers.get(&id) else {
+                    continue;
+                };
+                let Some(zoom) = layer.seed_zoom() else {
+                    continue;
+                };
+                if self.store_for(layer.as_ref(), Access::Public).is_none() {
+                    continue;
+                }
+                let zoom = seeder.settings.max_zoom.map_or(zoom, |m| zoom.min(m));
+                let walked = self
+                    .seed_walk(&id, 0, zoom, 1, area, Some(seeder.clone()), |_, _| {
+                        note(&seeder)
+                    })
+                    .await;
+                match walked {
+                    Ok(_) => seeder.walked(),
+                    Err(e) => {
+                        tracing::warn!(%e, layer = &*id, "seeding stopped; requests render the rest");
+                        seeder.failures.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders again the tiles changes dropped, until none waits; whether there were any.
+    async fn redo_dropped(&self, store: &store::TileStore, seeder: &seeder::Seeder) -> bool {
+        let mut any = false;
+        loop {
+            let dropped = store.take_dropped(64);
+            if dropped.is_empty() {
+                return any;
+            }
+            any = true;
+            seeder.set_running(true);
+            for (layers, tile) in dropped {
+                match self.reseed_tile(store, seeder, &layers, tile).await {
+                    Ok(true) => {
+                        seeder.rerendered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(%e, layers, z = tile.z, x = tile.x, y = tile.y,
+                            "a dropped tile was not rendered again");
+                        seeder.failures.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders a dropped tile again (a layer or a composite of layers, public) unless it is
+    /// stored again already; `true` when rendered. A tile whose rows all went comes back
+    /// empty: it was stored because someone asked for it.
+    async fn reseed_tile(
+        &self,
+        store: &store::TileStore,
+        seeder: &seeder::Seeder,
+        key: &str,
+        tile: TileCoord,
+    ) -> Result<bool, SeedError> {
+        let mut layers = Vec::new();
+        for id in key.split(',') {
+            match self.layers.get(id) {
+                Some(l) if self.store_for(l.as_ref(), Access::Public).is_some() => layers.push(l),
+                // Gone or no longer kept: nothing to keep warm.
+                _ => return Ok(false),
+            }
+        }
+        if store.contains(key, tile).await.map_err(SeedError::Store)? {
+            return Ok(false);
+        }
+        seeder.wait_quiet(&self.live).await;
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut parts = Vec::with_capacity(layers.len());
+        let mut fresh = true;
+        for l in &layers {
+            if tile.z < l.zoom_range().0 {
+                parts.push(empty_tile());
+                continue;
+            }
+            let (t, f) = self
+                .render_layer(l.as_ref(), tile, Access::Public, None)
+                .await?;
+            fresh &= f;
+            parts.push(t);
+        }
+        let out = match parts.len() {
+            1 => parts.pop().unwrap_or_else(empty_tile),
+            _ => compose(&parts)?,
+        };
+        if fresh && self.generation.load(Ordering::Acquire) == generation {
+            store.put(key, tile, &out, generation);
+        }
+        Ok(true)
     }
 
     /// Runs pending cache maintenance (tests use it to make invalidation visible at once).
@@ -1037,6 +1295,17 @@ pub enum SeedError {
     /// A seeding task failed.
     #[error("seeding task failed: {0}")]
     Task(String),
+}
+
+/// Whether a layer has rows in a tile's buffered box (an index probe).
+fn probe_sql(layer: &dyn Layer) -> String {
+    let storage = layer.storage();
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM {}.{} WHERE geom_3857 && ST_TileEnvelope($1, $2, $3, margin => {}))",
+        gis_core::db::quote_ident(&storage.schema),
+        gis_core::db::quote_ident(&storage.table),
+        f64::from(BUFFER) / f64::from(EXTENT)
+    )
 }
 
 /// brotli quality for tiles. Measured on 60 z14 parcel tiles of the sample (28.8 KB MVT on

@@ -19,6 +19,9 @@
 //!
 //! Byte budget: above `max_bytes` the writer evicts the highest zooms first, least recently
 //! used first within a zoom, down to 90 % of the budget.
+//!
+//! The tiles a change dropped (by area) are listed for the server's seeder ([`crate::seeder`],
+//! [`TileStore::take_dropped`]), which renders them again in the background.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -144,7 +147,7 @@ impl Dropping {
 }
 
 /// The memory cache's rule: the tile's bounds, buffered as its features are, meet the area.
-fn meets(tile: TileCoord, area: &Bounds) -> bool {
+pub(crate) fn meets(tile: TileCoord, area: &Bounds) -> bool {
     let b = tile.mercator_bounds();
     let margin = b.width() * f64::from(BUFFER) / f64::from(EXTENT);
     b.buffered(margin).intersects(area)
@@ -161,6 +164,9 @@ enum Control {
     Barrier(u64),
     /// Replace what the store records (after a reconciliation's drops).
     Record(Recorded),
+    /// Keep a note in the store's `meta` table (the seeder's progress, for `bando tiles
+    /// status` in another process).
+    Note(String, String),
     /// Answered once everything queued before it is written.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -198,7 +204,15 @@ struct Shared {
     dropped: AtomicU64,
     evicted: AtomicU64,
     bytes: AtomicU64,
+    /// Tiles dropped by an area drop, waiting to be rendered again ([`TileStore::take_dropped`]).
+    redo: Mutex<VecDeque<(String, TileCoord)>>,
+    /// Told when `redo` grows.
+    redo_ready: tokio::sync::Notify,
 }
+
+/// Dropped tiles listed for re-rendering at most; beyond it (a huge import) the rest are
+/// rendered on request, or by the seeder's walk of the import's area.
+const REDO_MAX: usize = 100_000;
 
 impl Shared {
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -336,6 +350,8 @@ impl TileStore {
             dropped: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
+            redo: Mutex::new(VecDeque::new()),
+            redo_ready: tokio::sync::Notify::new(),
         });
         let writer = Writer {
             conn,
@@ -503,6 +519,59 @@ impl TileStore {
         self.inner.shared.control(Control::Record(recorded));
     }
 
+    /// Keeps `value` under `key` in the store's notes (read by [`TileStore::note`], from any
+    /// process).
+    pub fn set_note(&self, key: &str, value: &str) {
+        self.inner
+            .shared
+            .control(Control::Note(key.to_string(), value.to_string()));
+    }
+
+    /// The note kept under `key`, if any.
+    pub async fn note(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let store = self.clone();
+        let key = format!("note:{key}");
+        tokio::task::spawn_blocking(move || {
+            let conn = store.reader()?;
+            let out = conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional();
+            store.give_back(conn);
+            Ok(out?)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Takes up to `n` of the tiles that changes dropped (layer list, tile), oldest first.
+    pub fn take_dropped(&self, n: usize) -> Vec<(String, TileCoord)> {
+        let mut redo = self
+            .inner
+            .shared
+            .redo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = n.min(redo.len());
+        redo.drain(..n).collect()
+    }
+
+    /// Dropped tiles waiting to be rendered again.
+    pub fn dropped_waiting(&self) -> usize {
+        self.inner
+            .shared
+            .redo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Resolves once dropped tiles were listed since the last call (or ever, the first time).
+    pub async fn dropped_ready(&self) {
+        self.inner.shared.redo_ready.notified().await;
+    }
+
     /// Waits until everything queued so far is written.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -665,6 +734,7 @@ impl Writer {
         let tx = self.conn.transaction()?;
         let mut dropped = 0u64;
         let mut freed = 0i64;
+        let mut redo = Vec::new();
         for c in control {
             match c {
                 Control::Drop {
@@ -673,7 +743,7 @@ impl Writer {
                     record,
                 } => {
                     self.last_drop = self.last_drop.max(generation);
-                    let (n, b) = apply_drop(&tx, &self.known, &drop)?;
+                    let (n, b) = apply_drop(&tx, &self.known, &drop, &mut redo)?;
                     dropped += n;
                     freed += b;
                     if let Some((table, changes)) = record {
@@ -711,6 +781,13 @@ impl Writer {
                             params![db],
                         )?;
                     }
+                }
+                Control::Note(key, value) => {
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        params![format!("note:{key}"), value],
+                    )?;
                 }
                 Control::Flush(done) => flushes.push(done),
             }
@@ -784,6 +861,15 @@ impl Writer {
             pending.retain(|d| !applied.contains(&d.id));
             s.pending_n.store(pending.len(), Ordering::Release);
         }
+        // Listed once gone from disk and from the pending drops, so a re-render finds them
+        // missing.
+        if !redo.is_empty() {
+            let mut list = s.redo.lock().unwrap_or_else(|p| p.into_inner());
+            let room = REDO_MAX.saturating_sub(list.len());
+            list.extend(redo.into_iter().take(room));
+            drop(list);
+            s.redo_ready.notify_one();
+        }
         for f in flushes {
             let _ = f.send(());
         }
@@ -828,11 +914,13 @@ impl Writer {
     }
 }
 
-/// Deletes the tiles a drop covers; (tiles, bytes) deleted.
+/// Deletes the tiles a drop covers; (tiles, bytes) deleted. The tiles of an area drop are
+/// added to `redo` (a whole layer's are not: its seeding walks it again).
 fn apply_drop(
     tx: &rusqlite::Transaction<'_>,
     known: &HashMap<String, BTreeSet<u8>>,
     drop: &Dropping,
+    redo: &mut Vec<(String, TileCoord)>,
 ) -> Result<(u64, i64), rusqlite::Error> {
     let mut n = 0u64;
     let mut bytes = 0i64;
@@ -882,6 +970,9 @@ fn apply_drop(
                     )?;
                     n += 1;
                     bytes += b;
+                    if redo.len() < REDO_MAX {
+                        redo.push((layers.clone(), tile));
+                    }
                 }
             }
         }
@@ -963,6 +1054,9 @@ mod tests {
         store.flush().await.expect("flush");
         assert!(!store.contains("communes", t).await.expect("read"));
         assert!(store.contains("communes", far).await.expect("read"));
+        // The dropped tile, and only it, is listed for the seeder.
+        assert_eq!(store.take_dropped(10), vec![("communes".to_string(), t)]);
+        assert!(store.take_dropped(10).is_empty());
         store.put("communes", t, &tile(100, 3), 4);
         store.flush().await.expect("flush");
         assert!(
@@ -981,6 +1075,8 @@ mod tests {
         store.flush().await.expect("flush");
         assert!(!store.contains("communes,parcels", far).await.expect("read"));
         assert!(store.contains("communes", far).await.expect("read"));
+        // A whole layer's drop is not listed (the seeder walks the layer again).
+        assert!(store.take_dropped(10).is_empty());
     }
 
     #[tokio::test]

@@ -52,8 +52,10 @@ export async function startBando({ imports = [['communes.gpkg', 'communes']], pa
   for (const [file, layer, ...extra] of imports) {
     execFileSync(bandoBin, ['--data-dir', state, 'import', join(sample, file), '--layer', layer, ...extra], { env, stdio: 'pipe' });
   }
+  // The tile store's background seeding stops at z12 unless a test says otherwise: z16 of the
+  // sample's communes is tens of thousands of renders beside the test.
   const child = spawn(bandoBin, ['--data-dir', state, 'serve', '--listen', `127.0.0.1:${port}`],
-    { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { env: { BANDO_TILES_SEED_MAX_ZOOM: '12', ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const url = await new Promise((ok, fail) => {

@@ -49,7 +49,13 @@ async fn sample_import_serve_stop_and_restart_on_the_embedded_cluster() {
     // The import stopped the cluster it started.
     assert!(!data.join("pg/postmaster.pid").exists());
 
-    let server = Server::start(bando_embedded(&data));
+    // Without the background seeding: this test counts the tiles a request stores
+    // (tilestore.rs tests the seeding).
+    let server = Server::start({
+        let mut cmd = bando_embedded(&data);
+        cmd.env("BANDO_TILES_SEED", "false");
+        cmd
+    });
     let (status, body) = server.get("/health").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = server.get("/?f=html").await;
@@ -92,7 +98,11 @@ async fn sample_import_serve_stop_and_restart_on_the_embedded_cluster() {
     );
 
     // Second start: same data, no re-import; the stored tile is served without a render.
-    let server = Server::start(bando_embedded(&data));
+    let server = Server::start({
+        let mut cmd = bando_embedded(&data);
+        cmd.env("BANDO_TILES_SEED", "false");
+        cmd
+    });
     let (_, body) = server.get("/layers").await;
     assert!(body.contains("\"feature_count\":12"), "{body}");
     let (status, _) = server.get(&tile).await;

@@ -25,9 +25,13 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn export(db_url: &str, args: &[&str]) -> Output {
+    // A data dir of its own: its tile store is new (tilestore.rs tests exports from a store).
+    let data = tempfile::tempdir().expect("tempdir");
     Command::new(bando_bin())
         .env("DATABASE_URL", db_url)
         .env("RUST_LOG", "warn")
+        .arg("--data-dir")
+        .arg(data.path())
         .arg("export")
         .args(args)
         .output()
@@ -35,7 +39,7 @@ fn export(db_url: &str, args: &[&str]) -> Output {
 }
 
 /// (z, x, y) → uncompressed MVT.
-type Tiles = BTreeMap<(u8, u32, u32), Vec<u8>>;
+pub(crate) type Tiles = BTreeMap<(u8, u32, u32), Vec<u8>>;
 
 /// Imports communes, parcels (with owner names) and cameras of a small sample set.
 async fn sample_db() -> TestDb {
@@ -98,7 +102,7 @@ async fn served(db: &TestDb, area: &Bounds, zooms: std::ops::RangeInclusive<u8>)
     out
 }
 
-fn read_mbtiles(path: &Path) -> (Tiles, BTreeMap<String, String>) {
+pub(crate) fn read_mbtiles(path: &Path) -> (Tiles, BTreeMap<String, String>) {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open mbtiles");

@@ -129,6 +129,21 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ::metrics::gauge!("bando_tile_store_tiles", "event" => what).set(n as f64);
         }
     }
+    if let Some(p) = state.tiles.seed_progress() {
+        // The store's background seeder: what it rendered and what waits.
+        ::metrics::gauge!("bando_tile_seed_running").set(if p.running { 1.0 } else { 0.0 });
+        ::metrics::gauge!("bando_tile_seed_zoom").set(p.zoom.map_or(-1.0, f64::from));
+        ::metrics::gauge!("bando_tile_seed_waiting").set(p.waiting as f64);
+        ::metrics::gauge!("bando_tile_seed_walks").set(p.walks as f64);
+        for (what, n) in [
+            ("rendered", p.rendered),
+            ("already", p.already),
+            ("rerendered", p.rerendered),
+            ("failed", p.failures),
+        ] {
+            ::metrics::gauge!("bando_tile_seed_tiles", "event" => what).set(n as f64);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

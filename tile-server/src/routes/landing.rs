@@ -252,6 +252,54 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// The tile store's size and its background seeding (issue 17), in the page's language; empty
+/// without a store.
+fn store_line(state: &AppState, t: &Text) -> String {
+    let Some(store) = state.tiles.store() else {
+        return String::new();
+    };
+    let mb = store.counters().bytes as f64 / 1e6;
+    let vi = t.lang == "vi";
+    let seeding = match state.tiles.seed_progress() {
+        None => String::new(),
+        Some(p) if p.running => {
+            let at = match (&p.layer, p.zoom) {
+                (Some(l), Some(z)) if vi => format!(" lớp <code>{}</code> mức {z}", escape_html(l)),
+                (Some(l), Some(z)) => format!(" layer <code>{}</code> z{z}", escape_html(l)),
+                _ => String::new(),
+            };
+            let done = p.rendered + p.rerendered;
+            if vi {
+                format!(
+                    "; đang tạo sẵn{at}: {done} tile đã tạo, {} việc đang chờ",
+                    p.waiting
+                )
+            } else {
+                format!(
+                    "; seeding{at}: {done} tiles rendered, {} jobs waiting",
+                    p.waiting
+                )
+            }
+        }
+        Some(p) => {
+            let done = p.rendered + p.rerendered;
+            if vi {
+                format!("; đã tạo sẵn xong ({done} tile đã tạo từ khi khởi động)")
+            } else {
+                format!("; seeding done ({done} tiles rendered since start)")
+            }
+        }
+    };
+    let (running, rendered) = state
+        .tiles
+        .seed_progress()
+        .map_or((false, 0), |p| (p.running, p.rendered + p.rerendered));
+    let head = if vi { "Kho tile" } else { "Tile store" };
+    format!(
+        "<p id=\"tile-store\" data-seeding=\"{running}\" data-rendered=\"{rendered}\">{head}: {mb:.1} MB{seeding}</p>"
+    )
+}
+
 /// `GET /`: the landing page: the OGC API landing JSON (links to service-desc, service-doc,
 /// conformance and data) for API clients — `*/*`, no `Accept`, JSON, or `?f=json` — and HTML
 /// for browsers (they name `text/html` first) or `?f=html`. OWSLib and GDAL read it with
@@ -335,6 +383,7 @@ nav a {{ margin-right: 1rem; }}
 {service_links}
 <h2>{layers}</h2>
 {table}
+{store}
 </body>
 </html>
 "#,
@@ -348,6 +397,7 @@ nav a {{ margin-right: 1rem; }}
         service_links = link_list("services", SERVICES, t),
         other_href = t.other_lang.0,
         other_label = t.other_lang.1,
+        store = store_line(state, t),
     ))
     .into_response())
 }

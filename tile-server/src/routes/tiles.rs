@@ -357,7 +357,9 @@ pub async fn ogc_tileset(
 type TilesetLayer<'a> = (&'a str, Arc<dyn Layer>, Vec<PropertyDef>);
 
 /// The layers of a tileset with the properties the reader's tiles carry (the class of whole
-/// answers per layer, `Viewer::tile_access`), and the zoom span they cover together.
+/// answers per layer, `Viewer::tile_access`), and the zoom span they are published at
+/// together: up to each layer's seed zoom (`Layer::seed_zoom`, its tiles there hold every
+/// feature), beyond which clients overzoom — a layer that is not seeded, its highest zoom.
 fn tileset_layers<'a>(
     state: &'a AppState,
     ids: &'a [String],
@@ -372,7 +374,7 @@ fn tileset_layers<'a>(
         let access = reader.viewer().tile_access(layer.as_ref());
         let (min, max) = layer.zoom_range();
         minzoom = minzoom.min(min);
-        maxzoom = maxzoom.max(max);
+        maxzoom = maxzoom.max(layer.seed_zoom().unwrap_or(max));
         let public = layer
             .properties()
             .into_iter()
