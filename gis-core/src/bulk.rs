@@ -235,7 +235,10 @@ impl std::fmt::Debug for Loader {
     }
 }
 
-const FLUSH_BYTES: usize = 4 << 20;
+/// Rows are sent in COPY batches of about this size: large enough that a batch's round trip is
+/// nothing beside its rows, small enough that the batch and the connection's copy of it stay a
+/// few megabytes of an import's peak.
+const FLUSH_BYTES: usize = 1 << 20;
 
 impl Loader {
     /// Creates the staging table on `conn` and starts the binary COPY.
@@ -407,10 +410,13 @@ impl Loader {
             .copy_in_raw(&sql)
             .await
             .map_err(db("starting COPY"))?;
-        copy.send(std::mem::take(&mut self.buf))
+        // Sent from the one buffer, which is kept (a new one per batch would grow by doubling
+        // each time, beside the connection's own copy of the batch).
+        copy.send(&self.buf[..])
             .await
             .map_err(db("sending rows"))?;
         copy.finish().await.map_err(db("finishing COPY"))?;
+        self.buf.clear();
         if last {
             self.copying = false;
         } else {

@@ -10,6 +10,7 @@
 /// Large blocks (≥ 256 KiB) are mapped on their own for the rest of the process.
 pub fn map_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: mallopt only changes glibc's allocation thresholds; any value is valid.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
@@ -19,6 +20,7 @@ pub fn map_large_blocks() {
 /// Freed memory goes back to the system (between an import's phases).
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: malloc_trim only returns free pages of glibc's heaps to the kernel.
     unsafe {
         libc::malloc_trim(0);
