@@ -6,7 +6,8 @@
 //! (`fonts-noto-core`) read from the system font directory ([`Printer`]). The data is
 //! `planning::sheet::InfoSheet` (public parcel data only — never owner names, owners'
 //! addresses or customer references — land use, plans in force with their decisions, zones
-//! with areas, percentages and limits, red and building line cuts, the data date); this crate
+//! with areas, percentages and limits, red and building line cuts, the buildings on the parcel,
+//! the data date); this crate
 //! formats it ([`view`]), draws the location map from bando's own vector tiles ([`map`]) with a
 //! legend of the colours it shows (the planned functions present, titled from
 //! `planning.zone_functions`), and puts a QR code of the online sheet's link on the page
@@ -332,6 +333,27 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
             "roads": cut.roads.iter().map(|s| nfc(s)).collect::<Vec<_>>().join(", "),
         })
     };
+    let buildings: Vec<Value> = r
+        .buildings
+        .iter()
+        .map(|b| {
+            json!({
+                "building": match &b.name {
+                    Some(n) if !n.trim().is_empty() => format!("{} ({})", nfc(&b.building_code), nfc(n)),
+                    _ => nfc(&b.building_code),
+                },
+                "status": match b.status.as_deref() {
+                    Some("existing") => "Hiện trạng",
+                    Some("planned") => "Theo quy hoạch",
+                    _ => "—",
+                },
+                "floors": b.floors.map(|f| f.to_string()).unwrap_or_else(|| "—".into()),
+                "height": limit(b.height_m, "m", 1),
+                "on_parcel": number_vi(b.on_parcel_m2, 1),
+                "footprint": number_vi(b.footprint_m2, 1),
+            })
+        })
+        .collect();
     json!({
         "commune": commune,
         "sheet_number": p.sheet_number.to_string(),
@@ -345,6 +367,7 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
         "has_unplanned": r.unplanned_area_m2 >= 0.05,
         "red": line(&r.red_lines),
         "building": line(&r.building_lines),
+        "buildings": buildings,
         "data_date": sheet.data_date.as_deref().map(day_vi).unwrap_or_else(|| "—".into()),
         "link": nfc(link),
         "parcel_id": p.id.to_string(),

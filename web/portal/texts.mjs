@@ -20,6 +20,9 @@ export const TEXTS = {
     redLine: 'Diện tích bị chỉ giới đường đỏ cắt (m²)', buildingLine: 'Diện tích ngoài chỉ giới xây dựng (m²)',
     dataDate: 'Dữ liệu có giá trị đến ngày', share_link: 'Liên kết chia sẻ phiếu này', openMap: 'Xem trên bản đồ quy hoạch', pdf: 'Tải phiếu in (PDF)',
     error: 'Lỗi', lang: 'English', documents: 'Văn bản',
+    buildings: 'Công trình xây dựng trên thửa đất', building: 'Công trình', buildingStatus: 'Hiện trạng / quy hoạch',
+    buildingFloors: 'Số tầng', buildingHeight: 'Chiều cao (m)', onParcel: 'Diện tích trên thửa (m²)', existing: 'Hiện trạng', planned: 'Theo quy hoạch',
+    unknown: '—', noBuildings: 'Không có công trình trên thửa đất.',
   },
   en: {
     title: 'Planning information — bando', heading: 'Planning information lookup',
@@ -40,6 +43,9 @@ export const TEXTS = {
     redLine: 'Area cut by red lines (m²)', buildingLine: 'Area beyond building lines (m²)',
     dataDate: 'Data valid as of', share_link: 'Shareable link to this sheet', openMap: "Open in the planners' map", pdf: 'Download the printable sheet (PDF)',
     error: 'Error', lang: 'Tiếng Việt', documents: 'Documents',
+    buildings: 'Buildings on the parcel', building: 'Building', buildingStatus: 'Existing or planned',
+    buildingFloors: 'Floors', buildingHeight: 'Height (m)', onParcel: 'Area on the parcel (m²)', existing: 'Existing', planned: 'Planned',
+    unknown: '—', noBuildings: 'No building on the parcel.',
   },
 };
 

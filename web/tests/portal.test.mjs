@@ -142,7 +142,11 @@ test('each search kind finds the parcel and opens its sheet, without draft zones
   assert.match(parcel.place_name ?? '', /^Số \d+ /, JSON.stringify(parcel));
   const [street, ward] = fold(parcel.place_name).split(', ');
   const typed = `${street.replace(/^so /, '').replace(/\bduong /, '')} ${ward.replace(/^(phuong|xa) /, '')}`;
-  await page.evaluate(() => { document.querySelector('#sheet').removeAttribute('data-parcel'); });
+  // (the previous search's list cleared, so what is waited for is this search's answer)
+  await page.evaluate(() => {
+    document.querySelector('#sheet').removeAttribute('data-parcel');
+    document.querySelector('#results').replaceChildren();
+  });
   await page.fill('#by-address input[name=address]', typed);
   await page.click('#by-address button[type=submit]');
   const first = page.locator('#results a.parcel').first();
@@ -240,6 +244,28 @@ test('the location map draws buildings in 3D from the public style', async () =>
   assert.ok(drawn.some((d) => d.code === building.properties.building_code && d.type === 'fill-extrusion'),
     JSON.stringify(drawn.slice(0, 5)));
   await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-buildings-3d.png') });
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('the sheet lists the buildings standing or planned on the parcel', async () => {
+  // A public building of the sample, and the parcel under its centre.
+  const items = await (await fetch(`${bando.url}/collections/buildings/items?limit=1`)).json();
+  const building = items.features?.[0];
+  assert.ok(building, 'a building in the sample');
+  const [lon, lat] = centre(building);
+  const found = await (await fetch(`${bando.url}/portal/api/search?lat=${lat}&lon=${lon}`)).json();
+  const under = found.parcels?.[0];
+  assert.ok(under, `no parcel under the building at ${lon}, ${lat}`);
+  const { page, failures } = await openPortal({}, `#parcel=${under.id}`);
+  assert.equal(await sheetOf(page), under.id);
+  const rows = page.locator('#buildings tr[data-building]');
+  const codes = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.building));
+  assert.ok(codes.includes(building.properties.building_code), JSON.stringify(codes));
+  const row = page.locator(`#buildings tr[data-building="${building.properties.building_code}"]`);
+  const cells = await row.locator('td').allInnerTexts();
+  assert.equal(cells[1], building.properties.status === 'planned' ? 'Theo quy hoạch' : 'Hiện trạng');
+  if (building.properties.floors != null) assert.equal(cells[2], String(building.properties.floors));
   assert.deepEqual(failures(), []);
   await page.close();
 });

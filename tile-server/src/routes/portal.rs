@@ -252,7 +252,8 @@ pub async fn search(
 
 /// `GET /portal/api/sheet/{id}`: a parcel's information sheet — identity and area, current land
 /// use, the plans in force with their decisions and documents, planned function per zone with
-/// area and percent, limits, red and building line cuts, the data date. Public only.
+/// area and percent, limits, red and building line cuts, the buildings on the parcel (existing
+/// and planned: floors, height, footprint), the data date. Public only.
 pub async fn sheet(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -300,6 +301,7 @@ pub async fn sheet(
         "unplanned_area_m2": report.unplanned_area_m2,
         "red_lines": report.red_lines,
         "building_lines": report.building_lines,
+        "buildings": report.buildings,
         "plans": plans,
         "data_date": data_date,
     }))
