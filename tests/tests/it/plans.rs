@@ -1121,3 +1121,92 @@ async fn plans_leave_and_enter_public_tiles_when_their_validity_ends_or_starts()
     other.rollback().await.expect("rollback");
     listener.abort();
 }
+
+/// `bando serve` runs the validity check by itself: a plan whose validity has ended leaves the
+/// public tile it had been cached in, with no edit and no restart.
+#[tokio::test]
+async fn bando_serve_drops_the_tiles_of_a_plan_whose_validity_ended() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch hết hạn hôm nay".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan");
+    let zones = write_zones(dir.path(), "ending", &[("E-1", "TMD", LON, LAT, 0.001)]);
+    import_into_plan(&db, &zones, plan, true).await;
+    let today: chrono::NaiveDate = sqlx::query_scalar("SELECT current_date")
+        .fetch_one(&db.pool)
+        .await
+        .expect("today");
+    planning::plans::approve(
+        &db.pool,
+        plan,
+        &planning::plans::Approval {
+            decision_number: "5/QĐ-UBND".into(),
+            valid_until: Some(today),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve");
+    let mut cmd = std::process::Command::new(tests::bando_bin());
+    cmd.env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir.path().join("state"));
+    let server = tests::Bando::start(cmd);
+    let (x, y) = tile_of(LON + 0.0005, LAT + 0.0005, 15);
+    let url = format!("{}/tiles/planning_zones/15/{x}/{y}.mvt", server.base);
+    let client = reqwest::Client::new();
+    let codes = || async {
+        let r = client.get(&url).send().await.expect("tile");
+        assert!(r.status().is_success(), "{}", r.status());
+        let gzip = r
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| v == "gzip");
+        let body = r.bytes().await.expect("body").to_vec();
+        let raw = if gzip {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
+                .expect("gunzip");
+            out
+        } else {
+            body
+        };
+        tests::decode_mvt(&raw)
+            .into_iter()
+            .flat_map(|l| l.strings)
+            .collect::<Vec<String>>()
+    };
+    assert!(codes().await.contains(&"E-1".to_string()), "in force today");
+    // The day passes (the plan's dates moved back one day in SQL: nothing notifies).
+    sqlx::query(
+        "UPDATE planning.plans SET valid_from = valid_from - 1, valid_until = valid_until - 1,
+             approved_on = approved_on - 1 WHERE id = $1",
+    )
+    .bind(plan)
+    .execute(&db.pool)
+    .await
+    .expect("a day passes");
+    // The server's own check (every 30 s) drops the tile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    while codes().await.contains(&"E-1".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired plan is still in the public tile"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let shown: bool = sqlx::query_scalar("SELECT shown_in_force FROM planning.plans WHERE id = $1")
+        .bind(plan)
+        .fetch_one(&db.pool)
+        .await
+        .expect("shown");
+    assert!(!shown, "the check recorded what it told");
+    server.stop();
+}
