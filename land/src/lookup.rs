@@ -18,6 +18,10 @@ pub enum LookupError {
     /// A commune code is five digits.
     #[error("commune code \"{0}\" is not a commune code: commune codes are five digits, e.g. 25252 (pre- or post-merger)")]
     BadCommuneCode(String),
+    /// An address search names no word of three letters or more (a house number alone would
+    /// read every parcel).
+    #[error("an address search needs a street or place name (a word of at least 3 letters), not only numbers or short words")]
+    VagueAddress,
     /// The database failed.
     #[error("parcel lookup failed: {0}")]
     Db(#[from] sqlx::Error),
@@ -72,7 +76,7 @@ pub struct Parcel {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     commune_code: String,
     commune_name: Option<String>,
@@ -96,7 +100,7 @@ const IDENTITY: [&str; 3] = ["commune_code", "sheet_number", "parcel_number"];
 
 /// The select of `Row`, from `land.parcels p` joined to its commune `c`: the public columns of
 /// the declaration gathered into `properties`.
-fn select() -> &'static str {
+pub(crate) fn select() -> &'static str {
     static SELECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SELECT.get_or_init(|| {
         let pairs: Vec<String> = crate::tables::PARCELS
@@ -122,7 +126,7 @@ fn select() -> &'static str {
     })
 }
 
-fn to_parcel(r: Row) -> Parcel {
+pub(crate) fn to_parcel(r: Row) -> Parcel {
     Parcel {
         id: r.id,
         commune_code: r.commune_code,

@@ -1,5 +1,6 @@
 //! What the public portal asks of the cadastre: communes by name (accent- and case-insensitive,
-//! pre- or post-merger), the parcel at a point, VN-2000 TM-3 coordinates whose zone is guessed,
+//! pre- or post-merger), parcels by the address of where they lie (`place_name`, through the
+//! trigram index of migration 1012), the parcel at a point, VN-2000 TM-3 coordinates whose zone is guessed,
 //! and the date the cadastral data is valid for. Public columns only (never owner or address).
 
 use serde::Serialize;
@@ -70,6 +71,68 @@ pub async fn communes_named(
                 bbox: [w, s, e, n],
             },
         )
+        .collect())
+}
+
+/// Words of an address search at most (more add nothing but SQL).
+const MAX_ADDRESS_WORDS: usize = 8;
+
+/// The words of an address as the search matches them: folded, split at anything that is not a
+/// letter or digit ("12/3" → "12", "3"; commas dropped), at most [`MAX_ADDRESS_WORDS`].
+pub fn address_words(text: &str) -> Vec<String> {
+    fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_ADDRESS_WORDS)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parcels whose location address (`place_name`: "Số 12 đường Phú Riềng Đỏ, phường Tân Phú";
+/// public, never the owner's `address`) holds every word of `text`, accents and case ignored,
+/// in any order and as parts of words ("12 phu rieng" finds it); best first (the words in the
+/// order typed, as whole words, then the shorter address), at most `limit`. Each word is its own `LIKE` over the
+/// folded column, so the trigram index (migration 1012) answers; a search without a word of
+/// three letters is refused ([`LookupError::VagueAddress`]), as the index could not narrow it.
+pub async fn parcels_at_address(
+    pool: &PgPool,
+    text: &str,
+    limit: u32,
+) -> Result<Vec<Parcel>, LookupError> {
+    let words = address_words(text);
+    if !words.iter().any(|w| w.chars().count() >= 3) {
+        return Err(LookupError::VagueAddress);
+    }
+    // Words are letters and digits only, so none holds a LIKE wildcard or escape.
+    let likes: Vec<String> = (0..words.len())
+        .map(|k| format!("land.fold(place_name) LIKE ${}", k + 4))
+        .collect();
+    // Ranked: the words in the order typed ("12 so 7" is house 12 on street 7, not house 7 on
+    // street 12), then how well they match as whole words, then the shorter address.
+    let sql = format!(
+        "WITH hit AS (
+             SELECT id, land.fold(place_name) LIKE $3 AS in_order,
+                    strict_word_similarity($1, land.fold(place_name)) AS rank,
+                    length(place_name) AS len
+             FROM land.parcels WHERE {}
+             ORDER BY in_order DESC, rank DESC, len, id LIMIT $2)
+         {} JOIN hit h ON h.id = p.id
+         ORDER BY h.in_order DESC, h.rank DESC, h.len, p.id",
+        likes.join(" AND "),
+        crate::lookup::select()
+    );
+    let mut query = sqlx::query_as::<_, crate::lookup::Row>(&sql)
+        .bind(words.join(" "))
+        .bind(i64::from(limit))
+        .bind(format!("%{}%", words.join("%")));
+    for w in &words {
+        query = query.bind(format!("%{w}%"));
+    }
+    Ok(query
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(crate::lookup::to_parcel)
         .collect())
 }
 
@@ -192,5 +255,15 @@ mod tests {
         assert_eq!(super::fold("  Xã Tiến   Hưng "), "xa tien hung");
         assert_eq!(super::fold("ĐỒNG XOÀI"), "dong xoai");
         assert_eq!(super::fold("Phước"), "phuoc");
+    }
+
+    #[test]
+    fn address_words_are_folded_and_split_at_punctuation() {
+        assert_eq!(
+            super::address_words("12/3 Phú Riềng Đỏ, P. Tân Phú"),
+            ["12", "3", "phu", "rieng", "do", "p", "tan", "phu"]
+        );
+        assert_eq!(super::address_words("%_'"), Vec::<String>::new());
+        assert_eq!(super::address_words(&"a ".repeat(50)).len(), 8);
     }
 }

@@ -3,7 +3,8 @@
 //! owns the zones, red lines and building lines carrying its id, and its documents (decisions as
 //! PDF, kept in the database). Importing makes a draft ([`create_draft`], [`check_importable`]);
 //! [`approve`] approves a draft and supersedes the plan it replaces in one transaction, and
-//! notifies `bando_layer_changes` with the area of both so tile caches drop what changed.
+//! notifies `bando_layer_changes` with the area of both so tile caches drop what changed;
+//! [`check_validity`] does the same when a validity ends or starts with no edit at all.
 //! [`compare`] lists the zones added, removed or changed between two versions as GeoJSON.
 
 use chrono::NaiveDate;
@@ -474,12 +475,70 @@ pub struct Withdrawn {
     pub restored: Option<i64>,
 }
 
+/// What one validity check did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidityCheck {
+    /// Whether this call ran it (another instance holding the check's lock skips it).
+    pub ran: bool,
+    /// Plans that came into force since the last check (their validity started).
+    pub started: Vec<i64>,
+    /// Plans that went out of force since the last check (their validity ended).
+    pub ended: Vec<i64>,
+}
+
+/// The periodic validity check (`bando serve` runs it): plans whose public force changed with
+/// the calendar alone — an approved plan's validity ended, or its future start arrived — since
+/// tiles were last told (`shown_in_force`) are notified on `bando_layer_changes` with their
+/// rows' area, once, so every server drops those tiles; items, counts and reports read the rule
+/// (`planning.publicly_in_force`) directly and need nothing. One instance at a time: the
+/// check takes a transaction advisory lock and skips when another holds it.
+pub async fn check_validity(pool: &PgPool) -> Result<ValidityCheck, PlanError> {
+    let mut tx = pool.begin().await?;
+    let ran: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('planning.validity_check'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !ran {
+        return Ok(ValidityCheck::default());
+    }
+    let changed: Vec<(i64, bool)> = sqlx::query_as(
+        "SELECT id, planning.publicly_in_force(status, valid_from, valid_until)
+         FROM planning.plans
+         WHERE shown_in_force IS DISTINCT FROM planning.publicly_in_force(status, valid_from, valid_until)
+         ORDER BY id
+         FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
+    if !ids.is_empty() {
+        notify_plans(&mut tx, &ids).await?;
+    }
+    tx.commit().await?;
+    let (started, ended): (Vec<_>, Vec<_>) = changed.into_iter().partition(|(_, now)| *now);
+    Ok(ValidityCheck {
+        ran,
+        started: started.into_iter().map(|(id, _)| id).collect(),
+        ended: ended.into_iter().map(|(id, _)| id).collect(),
+    })
+}
+
 /// Notifies `bando_layer_changes` with the area of the plans' rows in each planning table (sent
 /// at commit, like the tables' own triggers): their rows did not change, their visibility did.
+/// Records what the public was told (`shown_in_force`), so [`check_validity`] notifies only
+/// what the calendar changes after this.
 async fn notify_plans(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     plans: &[i64],
 ) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE planning.plans
+         SET shown_in_force = planning.publicly_in_force(status, valid_from, valid_until)
+         WHERE id = ANY($1)",
+    )
+    .bind(plans)
+    .execute(&mut **tx)
+    .await?;
     for table in PLAN_TABLES {
         sqlx::query(&format!(
             "SELECT pg_notify('bando_layer_changes', json_build_object(

@@ -13,10 +13,12 @@ use sqlx::PgConnection;
 use crate::functions::Functions;
 use crate::tables::{BUILDINGS, BUILDING_LINES, RED_LINES, ZONES};
 
-/// Rows of approved plans in force (and rows imported before plans existed, which carry
-/// none): what everyone reads. `{t}` is the table alias with its dot.
+/// Rows of approved plans in force today — within their validity, from its first to its last
+/// day — (and rows imported before plans existed, which carry none): what everyone reads. `{t}`
+/// is the table alias with its dot. The rule is `planning.publicly_in_force` (migration 2007),
+/// which the validity check ([`crate::plans::check_validity`]) applies too.
 pub const IN_FORCE: &str = "{t}plan_id IS NULL OR {t}plan_id IN (SELECT id FROM planning.plans \
-     WHERE status = 'approved' AND (valid_until IS NULL OR valid_until >= current_date))";
+     WHERE planning.publicly_in_force(status, valid_from, valid_until))";
 
 /// Rows of approved plans and of drafts: what planners and administrators read (superseded and
 /// withdrawn versions stay out of the map; the plans API and the dated report reach them).

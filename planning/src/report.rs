@@ -1,6 +1,8 @@
 //! The planning report of a parcel: its overlay with the planning zones (area and percent per
-//! planned land-use function with the zone's limits) and with the red and building lines, all
-//! measured in the parcel's own VN-2000 TM-3 zone (planning geometry is transformed into it).
+//! planned land-use function with the zone's limits), with the red and building lines, and the
+//! buildings standing or planned on it (floors, height, the part of the footprint on the
+//! parcel), all measured in the parcel's own VN-2000 TM-3 zone (planning geometry is
+//! transformed into it).
 //!
 //! **Area cut by a line** (red line: the road boundary; building line: where building may
 //! start). Lines are digitised with the block on their left and the road on their right (the
@@ -80,6 +82,28 @@ pub struct LineCut {
     pub roads: Vec<String>,
 }
 
+/// A building on the parcel (existing, or planned by a plan the report reads).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct BuildingOnParcel {
+    /// The plan a planned building belongs to (`None`: existing, or imported before plans).
+    pub plan_id: Option<i64>,
+    /// Building code (mã công trình).
+    pub building_code: String,
+    /// Name, if any.
+    pub name: Option<String>,
+    /// `existing` or `planned` (`None` when the delivery did not say).
+    pub status: Option<String>,
+    /// Floors above ground.
+    pub floors: Option<i64>,
+    /// Height, m.
+    pub height_m: Option<f64>,
+    /// The footprint's whole area, m² (parcel's TM-3 zone).
+    pub footprint_m2: f64,
+    /// The part of the footprint on the parcel, m² (footprints need not follow parcel
+    /// boundaries).
+    pub on_parcel_m2: f64,
+}
+
 /// The overlay of one parcel with the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -95,9 +119,16 @@ pub struct Report {
     pub red_lines: LineCut,
     /// Building lines (chỉ giới xây dựng).
     pub building_lines: LineCut,
+    /// Buildings on the parcel (sharing at least [`MIN_BUILDING_SHARE_M2`] with it), existing
+    /// first, then by the part on the parcel, largest first.
+    pub buildings: Vec<BuildingOnParcel>,
     /// The plans of the zones the parcel lies in, with their decisions and documents.
     pub plans: Vec<crate::plans::Plan>,
 }
+
+/// Area a footprint shares with the parcel for it to count as on it, m² (a footprint drawn
+/// along the boundary would otherwise touch both neighbours).
+pub const MIN_BUILDING_SHARE_M2: f64 = 0.5;
 
 #[derive(sqlx::FromRow)]
 struct ZoneRow {
@@ -254,8 +285,36 @@ pub async fn overlay(
         unplanned_area_m2: (parcel_area_m2 - planned).max(0.0),
         red_lines: line_cut(pool, parcel_ewkb, "red_lines", plans).await?,
         building_lines: line_cut(pool, parcel_ewkb, "building_lines", plans).await?,
+        buildings: buildings_on(pool, parcel_ewkb, plans).await?,
         plans: plan_list,
     })
+}
+
+/// The buildings on the parcel in the rows `plans` holds (drafts' planned buildings only for
+/// planners), measured in the parcel's zone.
+async fn buildings_on(
+    pool: &PgPool,
+    parcel_ewkb: &[u8],
+    plans: Plans,
+) -> Result<Vec<BuildingOnParcel>, ReportError> {
+    let sql = format!(
+        "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
+         SELECT * FROM (
+             SELECT b.plan_id, b.building_code, b.name, b.status, b.floors, b.height_m,
+                    ST_Area(ST_Transform(b.geom, ST_SRID(p.g))) AS footprint_m2,
+                    ST_Area(ST_Intersection(ST_Transform(b.geom, ST_SRID(p.g)), p.g)) AS on_parcel_m2
+             FROM p, planning.buildings b
+             WHERE b.geom_3857 && ST_Transform(p.g, 3857)
+               AND ST_Intersects(ST_Transform(b.geom, ST_SRID(p.g)), p.g) AND {rows}) s
+         WHERE on_parcel_m2 >= $2
+         ORDER BY status IS DISTINCT FROM 'existing', on_parcel_m2 DESC, building_code",
+        rows = plans.condition("b")
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(parcel_ewkb)
+        .bind(MIN_BUILDING_SHARE_M2)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// The parcel against `planning.<table>` (a line table of this crate; see the module doc).

@@ -6,9 +6,12 @@
 //! (`fonts-noto-core`) read from the system font directory ([`Printer`]). The data is
 //! `planning::sheet::InfoSheet` (public parcel data only — never owner names, owners'
 //! addresses or customer references — land use, plans in force with their decisions, zones
-//! with areas, percentages and limits, red and building line cuts, the data date); this crate
-//! formats it ([`view`]), draws the location map from bando's own vector tiles ([`map`]) and
-//! puts a QR code of the online sheet's link on the page ([`qr_svg`]).
+//! with areas, percentages and limits, red and building line cuts, the buildings on the parcel,
+//! the data date); this crate
+//! formats it ([`view`]), draws the location map from bando's own vector tiles ([`map`]) with a
+//! legend of the colours it shows (the planned functions present, titled from
+//! `planning.zone_functions`), and puts a QR code of the online sheet's link on the page
+//! ([`qr_svg`]).
 //!
 //! Flow: [`print`] reads the map's tiles from the tile service (async), then draws the map and
 //! compiles the PDF on a blocking thread. Typst lives in this crate only, so only it and the
@@ -114,18 +117,24 @@ impl Printer {
         Ok(Printer { engine })
     }
 
-    /// The PDF of a sheet whose map is already drawn (`map_png`); `link` is the online sheet.
+    /// The PDF of a sheet whose map is already drawn (`map`: the image and its legend);
+    /// `link` is the online sheet.
     pub fn pdf(
         &self,
         sheet: &InfoSheet,
-        map_png: Vec<u8>,
+        map: map::Drawn,
         link: &str,
     ) -> Result<Vec<u8>, SheetError> {
-        let data = serde_json::to_vec(&view(sheet, link))
-            .map_err(|e| SheetError::Typeset(e.to_string()))?;
+        let mut data = view(sheet, link);
+        if let Some(o) = data.as_object_mut() {
+            o.insert("legend".into(), legend_view(&map.legend));
+            let [r, g, b] = map::HIGHLIGHT;
+            o.insert("highlight".into(), json!(format!("#{r:02x}{g:02x}{b:02x}")));
+        }
+        let data = serde_json::to_vec(&data).map_err(|e| SheetError::Typeset(e.to_string()))?;
         let mut inputs = Dict::new();
         inputs.insert("data".into(), Bytes::new(data).into_value());
-        inputs.insert("map".into(), Bytes::new(map_png).into_value());
+        inputs.insert("map".into(), Bytes::new(map.png).into_value());
         inputs.insert(
             "qr".into(),
             Bytes::new(qr_svg(link)?.into_bytes()).into_value(),
@@ -172,11 +181,31 @@ pub async fn print(
     let fetched = map::fetch(tiles, &frame, &drawn).await?;
     // Drawing and typesetting are CPU work: off the async workers.
     tokio::task::spawn_blocking(move || {
-        let png = map::draw(&frame, &drawn, &fetched, &sheet.parcel.geometry)?;
-        printer.pdf(&sheet, png, &link)
+        let map = map::draw(&frame, &drawn, &fetched, &sheet.parcel.geometry)?;
+        printer.pdf(&sheet, map, &link)
     })
     .await
     .map_err(|e| SheetError::Task(e.to_string()))?
+}
+
+/// The map's legend as the template prints it: a swatch colour (`#rrggbb`, as printed on the
+/// map) and a label ("O — Đất ở", or the title alone for the fallback entry).
+pub fn legend_view(items: &[map::LegendItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|i| {
+                let [r, g, b] = i.printed;
+                json!({
+                    "colour": format!("#{r:02x}{g:02x}{b:02x}"),
+                    "label": match &i.code {
+                        Some(code) => format!("{code} — {}", nfc(&i.title_vi)),
+                        None => nfc(&i.title_vi),
+                    },
+                })
+            })
+            .collect(),
+    )
 }
 
 /// NFC text (the data is NFC already; a legacy delivery's decomposed marks would print apart).
@@ -304,6 +333,27 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
             "roads": cut.roads.iter().map(|s| nfc(s)).collect::<Vec<_>>().join(", "),
         })
     };
+    let buildings: Vec<Value> = r
+        .buildings
+        .iter()
+        .map(|b| {
+            json!({
+                "building": match &b.name {
+                    Some(n) if !n.trim().is_empty() => format!("{} ({})", nfc(&b.building_code), nfc(n)),
+                    _ => nfc(&b.building_code),
+                },
+                "status": match b.status.as_deref() {
+                    Some("existing") => "Hiện trạng",
+                    Some("planned") => "Theo quy hoạch",
+                    _ => "—",
+                },
+                "floors": b.floors.map(|f| f.to_string()).unwrap_or_else(|| "—".into()),
+                "height": limit(b.height_m, "m", 1),
+                "on_parcel": number_vi(b.on_parcel_m2, 1),
+                "footprint": number_vi(b.footprint_m2, 1),
+            })
+        })
+        .collect();
     json!({
         "commune": commune,
         "sheet_number": p.sheet_number.to_string(),
@@ -317,6 +367,7 @@ pub fn view(sheet: &InfoSheet, link: &str) -> Value {
         "has_unplanned": r.unplanned_area_m2 >= 0.05,
         "red": line(&r.red_lines),
         "building": line(&r.building_lines),
+        "buildings": buildings,
         "data_date": sheet.data_date.as_deref().map(day_vi).unwrap_or_else(|| "—".into()),
         "link": nfc(link),
         "parcel_id": p.id.to_string(),

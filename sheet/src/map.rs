@@ -2,12 +2,15 @@
 //! the layers the public portal's style draws ([`map_layers`], read from each layer's
 //! declaration) are taken from the tile service (its cache, anonymous access), decoded
 //! (`mvt-reader`) and drawn with tiny-skia in the order and colours the declarations give;
-//! the parcel itself is outlined on top in [`HIGHLIGHT`]. [`Frame`] is the one projection
+//! the parcel itself is outlined on top in [`HIGHLIGHT`]. Layers coloured by a property with a
+//! legend in their declaration (planning zones by function, from `planning.zone_functions`)
+//! report which of its entries the map shows, for the printed legend ([`Drawn::legend`]).
+//! [`Frame`] is the one projection
 //! from longitude/latitude to map pixels, shared with the tests that look at the printed page.
 
 use std::sync::Arc;
 
-use gis_core::layer::{Access, GeometryKind, Layer, Readers, StyleHints};
+use gis_core::layer::{Access, GeometryKind, Layer, LegendEntry, Readers, StyleHints};
 use gis_core::tile::TileCoord;
 use serde_json::Value;
 use tiny_skia::{
@@ -165,11 +168,21 @@ enum Colour {
     },
 }
 
+/// A feature's properties as the tiles give them.
+type Props = std::collections::HashMap<String, mvt_reader::feature::Value>;
+
+/// A property's value as a `match` compares it (text upper-cased, as the styles' `upcase`).
+fn value_of(props: Option<&Props>, property: &str) -> Option<String> {
+    props.and_then(|p| p.get(property)).map(|v| match v {
+        mvt_reader::feature::Value::String(s) => s.to_uppercase(),
+        mvt_reader::feature::Value::Int(i) | mvt_reader::feature::Value::SInt(i) => i.to_string(),
+        mvt_reader::feature::Value::UInt(u) => u.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
 impl Colour {
-    fn of(
-        &self,
-        props: Option<&std::collections::HashMap<String, mvt_reader::feature::Value>>,
-    ) -> Color {
+    fn of(&self, props: Option<&Props>) -> Color {
         match self {
             Colour::Fixed(c) => *c,
             Colour::Match {
@@ -177,14 +190,7 @@ impl Colour {
                 arms,
                 fallback,
             } => {
-                let value = props.and_then(|p| p.get(property)).map(|v| match v {
-                    mvt_reader::feature::Value::String(s) => s.to_uppercase(),
-                    mvt_reader::feature::Value::Int(i) | mvt_reader::feature::Value::SInt(i) => {
-                        i.to_string()
-                    }
-                    mvt_reader::feature::Value::UInt(u) => u.to_string(),
-                    other => format!("{other:?}"),
-                });
+                let value = value_of(props, property);
                 value
                     .and_then(|v| arms.iter().find(|(labels, _)| labels.contains(&v)))
                     .map(|(_, c)| *c)
@@ -261,9 +267,28 @@ pub struct MapLayer {
     line: Colour,
     width: f32,
     dash: Option<Vec<f32>>,
+    /// The declaration's legend, when the fill is chosen by a property (so each entry is one
+    /// colour of the map).
+    legend: Vec<LegendEntry>,
 }
 
 impl MapLayer {
+    /// The legend entry a feature is drawn as: the one listing its value, else the fallback
+    /// (the entry listing no value).
+    fn legend_entry(&self, props: Option<&Props>) -> Option<usize> {
+        let Some((Colour::Match { property, .. }, _)) = &self.fill else {
+            return None;
+        };
+        let value = value_of(props, property);
+        value
+            .and_then(|v| {
+                self.legend
+                    .iter()
+                    .position(|e| e.values.iter().any(|x| x.to_uppercase() == v))
+            })
+            .or_else(|| self.legend.iter().position(|e| e.values.is_empty()))
+    }
+
     fn from_hints(id: &str, polygon: bool, s: &StyleHints) -> MapLayer {
         let paint = |p: &Option<Value>, key: &str| p.as_ref().and_then(|v| v.get(key)).cloned();
         let fill = polygon
@@ -289,6 +314,10 @@ impl MapLayer {
             .map(|w| w as f32)
             .or(s.line_width)
             .unwrap_or(1.0);
+        let legend = match &fill {
+            Some((Colour::Match { .. }, _)) => s.legend.clone(),
+            _ => Vec::new(),
+        };
         MapLayer {
             id: id.to_string(),
             polygon,
@@ -296,6 +325,7 @@ impl MapLayer {
             line,
             width: width * WIDTH_FACTOR,
             dash: s.line_dash.clone(),
+            legend,
         }
     }
 }
@@ -416,19 +446,59 @@ fn stroke(width: f32, dash: Option<&[f32]>) -> Stroke {
     }
 }
 
+/// One line of the map's legend: a colour the map shows and what it means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegendItem {
+    /// The layer drawn in it.
+    pub layer: String,
+    /// The value the colour stands for (a function code), when the entry names one.
+    pub code: Option<String>,
+    /// Its meaning in Vietnamese (the declaration's legend: for zones, `planning.zone_functions`).
+    pub title_vi: String,
+    /// Its meaning in English.
+    pub title_en: String,
+    /// The colour as printed on the map (the legend's colour at the map's fill opacity, over
+    /// white), so the swatch matches what the reader sees.
+    pub printed: [u8; 3],
+}
+
+/// The drawn map: the image and the legend of the colours it shows.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    /// PNG bytes.
+    pub png: Vec<u8>,
+    /// The legend entries of the features visible in the image, per layer in drawing order,
+    /// each in its legend's order, once.
+    pub legend: Vec<LegendItem>,
+}
+
+/// A CSS hex colour at `opacity` over white.
+fn over_white(colour: &str, opacity: f32) -> Option<[u8; 3]> {
+    let c = hex(colour)?;
+    let mix = |v: f32| {
+        ((v * opacity + (1.0 - opacity)) * 255.0)
+            .round()
+            .clamp(0.0, 255.0) as u8
+    };
+    Some([mix(c.red()), mix(c.green()), mix(c.blue())])
+}
+
 /// Draws the map: the layers' tiles (each clipped to its own tile, so the tiles' buffers are
 /// not drawn twice) and the parcel (`parcel`: GeoJSON Polygon or MultiPolygon in CRS84)
-/// outlined on top; PNG bytes.
+/// outlined on top; the PNG and the legend of what it shows.
 pub fn draw(
     frame: &Frame,
     layers: &[MapLayer],
     fetched: &[LayerTiles],
     parcel: &Value,
-) -> Result<Vec<u8>, MapError> {
+) -> Result<Drawn, MapError> {
     let mut pixmap = Pixmap::new(frame.size, frame.size)
         .ok_or_else(|| MapError::Image(format!("{0}×{0} pixels", frame.size)))?;
     pixmap.fill(Color::WHITE);
+    let image = Rect::from_xywh(0.0, 0.0, frame.size as f32, frame.size as f32);
+    let mut legend = Vec::new();
     for (layer, tiles) in layers.iter().zip(fetched) {
+        let mut shown = vec![false; layer.legend.len()];
         for (t, raw) in &tiles.tiles {
             let decode = |reason: String| MapError::Decode {
                 layer: layer.id.clone(),
@@ -460,6 +530,17 @@ pub fn draw(
                     tile_geometry(&mut pb, frame, *t, extent, &f.geometry);
                     let Some(path) = pb.finish() else { continue };
                     let props = f.properties.as_ref();
+                    // In the legend when inside the image and inside its own tile (a tile's
+                    // buffer repeats its neighbours' features, clipped away when drawn).
+                    let tile_box = Rect::from_ltrb(tl.0, tl.1, br.0, br.1);
+                    let visible = [image, tile_box]
+                        .iter()
+                        .all(|r| r.is_some_and(|r| path.bounds().intersect(&r).is_some()));
+                    if visible {
+                        if let Some(i) = layer.legend_entry(props) {
+                            shown[i] = true;
+                        }
+                    }
                     if let (true, Some((fill, opacity))) = (layer.polygon, &layer.fill) {
                         let mut c = fill.of(props);
                         c.apply_opacity(*opacity);
@@ -487,11 +568,22 @@ pub fn draw(
                 }
             }
         }
+        let opacity = layer.fill.as_ref().map_or(1.0, |(_, o)| *o);
+        for (entry, _) in layer.legend.iter().zip(&shown).filter(|(_, s)| **s) {
+            legend.push(LegendItem {
+                layer: layer.id.clone(),
+                code: entry.values.first().cloned(),
+                title_vi: entry.title_vi.clone(),
+                title_en: entry.title_en.clone(),
+                printed: over_white(&entry.colour, opacity).unwrap_or([0x80; 3]),
+            });
+        }
     }
     outline_parcel(&mut pixmap, frame, parcel);
-    pixmap
+    let png = pixmap
         .encode_png()
-        .map_err(|e| MapError::Image(e.to_string()))
+        .map_err(|e| MapError::Image(e.to_string()))?;
+    Ok(Drawn { png, legend })
 }
 
 /// The rings of a GeoJSON Polygon or MultiPolygon.

@@ -1333,6 +1333,24 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
             }
         }
     });
+    // Plans' validity: when a day ends a plan's validity or starts an approved one, no row
+    // changes, yet public tiles must; every instance looks at start and each half minute, one
+    // at a time notifies (the check's advisory lock), each change once (`shown_in_force`).
+    let validity_pool = state.pools.admin.clone();
+    let validity_task = tokio::spawn(async move {
+        loop {
+            match planning::plans::check_validity(&validity_pool).await {
+                Ok(c) if !c.started.is_empty() || !c.ended.is_empty() => tracing::info!(
+                    started = ?c.started,
+                    ended = ?c.ended,
+                    "plans' validity changed; their tiles notified"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the plans' validity check failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+    });
     let retention_task = config
         .audit_retention
         .map(|r| tile_server::audit::spawn_retention(state.pools.admin.clone(), r));
@@ -1368,6 +1386,7 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     listener_task.abort();
     purge_task.abort();
     missing_task.abort();
+    validity_task.abort();
     subscriber.stop();
     if let Some(broker) = private_broker {
         broker.stop();

@@ -83,7 +83,7 @@ async function start(language, status) {
     proj4: window.proj4, language, wgs84: $('#coords-wgs84'), vn2000: $('#coords-vn2000'),
   });
   const compare = createCompare(map, {
-    http, language, status, user: () => signIn.user,
+    http, catalog, language, status, user: () => signIn.user,
     elements: {
       panel: $('#compare'), from: $('#compare-from'), to: $('#compare-to'),
       run: $('#compare-run'), clear: $('#compare-clear'), summary: $('#compare-summary'),
@@ -92,7 +92,7 @@ async function start(language, status) {
   await compare.refresh().catch((e) => status.error(`${language.t('compareFailed')}: ${e.message}`));
   map.on('click', (e) => {
     if (measure.active) measure.addVertex(e.lngLat);
-    else identify.identify(e.lngLat);
+    else if (!compare.diffAt(e.point, e.lngLat)) identify.identify(e.lngLat);
   });
   $('#lang-toggle').addEventListener('click', language.toggle);
 

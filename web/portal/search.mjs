@@ -1,5 +1,6 @@
-// The three searches: commune + sheet + parcel, place name, coordinates (WGS84 or VN-2000).
-// Results are listed with the merger crosswalk; picking a parcel opens its sheet.
+// The four searches: commune + sheet + parcel, place name, address (where a parcel lies),
+// coordinates (WGS84 or VN-2000). Results are listed with the merger crosswalk (and, for an
+// address, the address found, best first); picking a parcel opens its sheet.
 import { getJson } from './api.mjs';
 import { say } from './texts.mjs';
 
@@ -67,7 +68,10 @@ export function wireSearch(ui) {
       a.href = `#parcel=${p.id}`;
       a.className = 'parcel';
       a.dataset.parcel = String(p.id);
-      a.textContent = `${say(lang, 'parcelLabel', { sheet: p.sheet_number, number: p.parcel_number })} — ${crosswalk(p, lang)}`;
+      const label = say(lang, 'parcelLabel', { sheet: p.sheet_number, number: p.parcel_number });
+      a.textContent = answer.kind === 'address' && p.place_name
+        ? `${p.place_name} (${label}, ${crosswalk(p, lang)})`
+        : `${label} — ${crosswalk(p, lang)}`;
       a.addEventListener('click', (e) => { e.preventDefault(); ui.openSheet(p.id); });
       li.append(a);
       list.append(li);
@@ -92,6 +96,10 @@ export function wireSearch(ui) {
   document.getElementById('by-place').addEventListener('submit', (e) => {
     e.preventDefault();
     run(new URLSearchParams({ place: new FormData(e.target).get('place') }).toString());
+  });
+  document.getElementById('by-address').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(new URLSearchParams({ address: new FormData(e.target).get('address') }).toString());
   });
   document.getElementById('by-coords').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -1,5 +1,6 @@
 // A parcel's information sheet from /portal/api/sheet/{id}: identity and area, current land
-// use, plans in force with their decisions and documents, zones, limits, line cuts, data date.
+// use, plans in force with their decisions and documents, zones, limits, line cuts, the
+// buildings on the parcel (existing and planned: floors, height, footprint), data date.
 import { getJson } from './api.mjs';
 import { say } from './texts.mjs';
 import { sheetLink } from './link.mjs';
@@ -56,6 +57,15 @@ export async function renderSheet(article, id, lang, onMap) {
   }
   const legend = legendList([...seen.values()], lang);
   legend.id = 'zone-legend';
+  // Buildings standing or planned on the parcel.
+  const buildings = data.buildings?.length
+    ? el('div', { class: 'table-wrap' }, el('table', { id: 'buildings' },
+      el('thead', {}, el('tr', {}, ...['building', 'buildingStatus', 'buildingFloors', 'buildingHeight', 'onParcel'].map((k) => el('th', {}, say(lang, k))))),
+      el('tbody', {}, ...data.buildings.map((b) => el('tr', { 'data-building': b.building_code, 'data-status': b.status ?? '' },
+        el('td', {}, b.name ? `${b.building_code} (${b.name})` : b.building_code),
+        el('td', {}, say(lang, b.status === 'planned' ? 'planned' : b.status === 'existing' ? 'existing' : 'unknown')),
+        el('td', {}, num(b.floors, 0)), el('td', {}, num(b.height_m)), el('td', {}, num(b.on_parcel_m2)))))))
+    : el('p', { id: 'buildings' }, say(lang, 'noBuildings'));
   const link = sheetLink(p.id, lang);
   const links = el('p', { class: 'links' },
     el('a', { href: link, id: 'share-link' }, say(lang, 'share_link')),
@@ -75,6 +85,7 @@ export async function renderSheet(article, id, lang, onMap) {
       row(say(lang, 'dataDate'), data.data_date ?? '—', 'data-date'))),
     el('h3', {}, say(lang, 'plans')), plans,
     el('h3', {}, say(lang, 'zones')), zones, legend,
+    el('h3', {}, say(lang, 'buildings')), buildings,
     links);
   article.hidden = false;
   article.dataset.parcel = String(p.id);

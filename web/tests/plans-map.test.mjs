@@ -2,7 +2,7 @@
 // zones are drawn in the planned-function palette and the layer tree shows its legend, titled
 // from the code list the server keeps (vi/en); a signed-in planner compares two plan versions
 // and sees the zones added, removed and changed drawn over the map with their counts, as
-// `/plans/compare` answers them; anonymous visitors get no compare panel; buildings of the
+// `/plans/compare` answers them, and clicks a zone for its attribute diff; anonymous visitors get no compare panel; buildings of the
 // sample (existing and planned) are drawn in 3D (fill-extrusion) by their heights.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +151,34 @@ test('a planner compares two plan versions: added, removed and changed zones dra
     assert.equal(hex(seen.get(code).colour), colours[change]);
   }
   assert.ok(!seen.has('K-3'), 'an unchanged zone is drawn as a change');
+  // Clicking a compared zone opens its attribute diff: K-1's function changed (OM → HH), its
+  // code and boundary did not; K-4 was added (nothing before).
+  const diffOf = async (i) => {
+    const [x, y] = await page.evaluate(([lon, lat]) => {
+      const p = window.bandoMap.project([lon, lat]);
+      return [p.x, p.y];
+    }, [LON + (i + 0.5) * D, LAT + D / 2]);
+    await page.locator('#map canvas').first().click({ position: { x, y } });
+    const table = page.locator('.compare-popup table.compare-diff');
+    await table.waitFor();
+    const rows = await table.locator('tr[data-attribute]').evaluateAll((trs) => Object.fromEntries(trs.map((tr) => [
+      tr.dataset.attribute, { changed: tr.dataset.changed, before: tr.querySelector('td.before')?.innerText, after: tr.querySelector('td.after')?.innerText }])));
+    const titles = await table.locator('tr[data-attribute] th').allInnerTexts();
+    return { zone: await table.getAttribute('data-zone'), rows, titles };
+  };
+  const k1 = await diffOf(0);
+  assert.equal(k1.zone, 'K-1');
+  assert.deepEqual(k1.rows.land_use_function, { changed: 'true', before: 'OM', after: 'HH' });
+  assert.deepEqual(k1.rows.zone_code, { changed: 'false', before: 'K-1', after: 'K-1' });
+  assert.equal(k1.rows.geometry.changed, 'false');
+  // Attributes are titled as the style titles the zones' properties.
+  const described = style.metadata['bando:layers'].planning_zones.properties;
+  assert.ok(k1.titles.includes(described.find((p) => p.name === 'land_use_function').title_vi), JSON.stringify(k1.titles));
+  await page.screenshot({ path: join(resultsDir, 'map-compare-diff.png') });
+  const k4 = await diffOf(3);
+  assert.equal(k4.zone, 'K-4');
+  assert.deepEqual(k4.rows.land_use_function, { changed: 'true', before: '—', after: 'GD' });
+  assert.equal(k4.rows.geometry, undefined, 'an added zone has no boundary change to tell');
   await page.screenshot({ path: join(resultsDir, 'map-compare.png') });
   await page.click('#compare-clear');
   assert.equal(await page.locator('#compare-summary li').count(), 0);

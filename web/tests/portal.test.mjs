@@ -1,6 +1,6 @@
 // The public planning portal in headless Chromium against a real bando on the sample: each
-// search kind (commune + sheet + parcel, place name without accents, WGS84 and VN-2000
-// coordinates) opens the same parcel's sheet; a draft plan imported with --plan NEW never shows
+// search kind (commune + sheet + parcel, place name without accents, an address typed without
+// accents and in part, WGS84 and VN-2000 coordinates) opens the same parcel's sheet; a draft plan imported with --plan NEW never shows
 // on the public sheet; the sheet has a shareable link; a phone-sized page does not scroll
 // sideways; the sheet's PDF link downloads the printable sheet; no request fails unexpectedly.
 import { test, before, after } from 'node:test';
@@ -37,8 +37,8 @@ before(async () => {
   });
   browser = await launchBrowser();
   const features = JSON.parse(readFileSync(join(bando.sample, 'parcels_sample.geojson'), 'utf8')).features;
-  // A parcel whose box centre lies inside it (the server says which parcel is there).
-  for (const f of features) {
+  // A lot (not a road) whose box centre lies inside it (the server says which parcel is there).
+  for (const f of features.filter((g) => g.properties.MALOAIDAT !== 'DGT')) {
     const [lon, lat] = centre(f);
     const answer = await (await fetch(`${bando.url}/portal/api/search?lat=${lat}&lon=${lon}`)).json();
     const p = answer.parcels?.[0];
@@ -136,6 +136,26 @@ test('each search kind finds the parcel and opens its sheet, without draft zones
   await page.click('#by-parcel button[type=submit]');
   assert.equal(await sheetOf(page), parcel.id);
 
+  // 2b. The address of where the parcel lies, typed as people do: no accents, no "số"/"đường",
+  // the ward after the street ("12 phu rieng do tan phu"); the parcel is listed first, under its
+  // address, and opens its sheet. The owner's address is never what matches.
+  assert.match(parcel.place_name ?? '', /^Số \d+ /, JSON.stringify(parcel));
+  const [street, ward] = fold(parcel.place_name).split(', ');
+  const typed = `${street.replace(/^so /, '').replace(/\bduong /, '')} ${ward.replace(/^(phuong|xa) /, '')}`;
+  // (the previous search's list cleared, so what is waited for is this search's answer)
+  await page.evaluate(() => {
+    document.querySelector('#sheet').removeAttribute('data-parcel');
+    document.querySelector('#results').replaceChildren();
+  });
+  await page.fill('#by-address input[name=address]', typed);
+  await page.click('#by-address button[type=submit]');
+  const first = page.locator('#results a.parcel').first();
+  await first.waitFor();
+  assert.equal(Number(await first.getAttribute('data-parcel')), parcel.id, typed);
+  assert.ok((await first.innerText()).startsWith(parcel.place_name), await first.innerText());
+  await first.click();
+  assert.equal(await sheetOf(page), parcel.id);
+
   // 3. WGS84 degrees (latitude, longitude).
   await page.evaluate(() => { document.querySelector('#sheet').removeAttribute('data-parcel'); });
   await page.fill('#by-coords input[name=a]', String(inside[1]));
@@ -224,6 +244,28 @@ test('the location map draws buildings in 3D from the public style', async () =>
   assert.ok(drawn.some((d) => d.code === building.properties.building_code && d.type === 'fill-extrusion'),
     JSON.stringify(drawn.slice(0, 5)));
   await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-buildings-3d.png') });
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('the sheet lists the buildings standing or planned on the parcel', async () => {
+  // A public building of the sample, and the parcel under its centre.
+  const items = await (await fetch(`${bando.url}/collections/buildings/items?limit=1`)).json();
+  const building = items.features?.[0];
+  assert.ok(building, 'a building in the sample');
+  const [lon, lat] = centre(building);
+  const found = await (await fetch(`${bando.url}/portal/api/search?lat=${lat}&lon=${lon}`)).json();
+  const under = found.parcels?.[0];
+  assert.ok(under, `no parcel under the building at ${lon}, ${lat}`);
+  const { page, failures } = await openPortal({}, `#parcel=${under.id}`);
+  assert.equal(await sheetOf(page), under.id);
+  const rows = page.locator('#buildings tr[data-building]');
+  const codes = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.building));
+  assert.ok(codes.includes(building.properties.building_code), JSON.stringify(codes));
+  const row = page.locator(`#buildings tr[data-building="${building.properties.building_code}"]`);
+  const cells = await row.locator('td').allInnerTexts();
+  assert.equal(cells[1], building.properties.status === 'planned' ? 'Theo quy hoạch' : 'Hiện trạng');
+  if (building.properties.floors != null) assert.equal(cells[2], String(building.properties.floors));
   assert.deepEqual(failures(), []);
   await page.close();
 });

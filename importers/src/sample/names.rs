@@ -199,33 +199,35 @@ pub(super) fn note(rng: &mut SampleRng) -> &'static str {
     }
 }
 
-/// A planned land-use function (valid TT 27/2018 code) with its rules: (code, building
-/// density %, floors min, floors max, setback m).
+/// A planned function (a code of `planning.zone_functions`, the working list after TT 04/2022,
+/// as planners' deliveries carry it — not a land-use code read through the list's aliases)
+/// with its rules: (code, building density %, floors min, floors max, setback m).
 pub(super) type ZoneRule = (&'static str, u32, u32, u32, f64);
 
 /// Planned functions in wards, with weights.
-pub(super) const ZONE_WARD: [(ZoneRule, u32); 9] = [
-    (("ODT", 70, 3, 7, 3.0), 40),
-    (("TMD", 50, 5, 15, 6.0), 12),
-    (("DGD", 35, 3, 4, 6.0), 6),
-    (("DYT", 35, 3, 5, 6.0), 4),
-    (("DVH", 30, 2, 3, 6.0), 3),
-    (("DTT", 20, 1, 2, 6.0), 3),
-    (("DKV", 5, 1, 1, 3.0), 8),
-    (("SKC", 60, 2, 3, 6.0), 6),
-    (("TSC", 40, 3, 5, 6.0), 3),
+pub(super) const ZONE_WARD: [(ZoneRule, u32); 11] = [
+    (("OM", 70, 3, 7, 3.0), 25),
+    (("OHT", 80, 2, 5, 3.0), 15),
+    (("TMDV", 50, 5, 15, 6.0), 12),
+    (("HH", 60, 5, 12, 6.0), 4),
+    (("GD", 35, 3, 4, 6.0), 6),
+    (("YT", 35, 3, 5, 6.0), 4),
+    (("VH", 30, 2, 3, 6.0), 3),
+    (("TDTT", 20, 1, 2, 6.0), 3),
+    (("CX", 5, 1, 1, 3.0), 8),
+    (("CN", 60, 2, 3, 6.0), 6),
+    (("CQ", 40, 3, 5, 6.0), 3),
 ];
 
-/// Planned functions in rural communes.
-pub(super) const ZONE_COMMUNE: [(ZoneRule, u32); 8] = [
-    (("ONT", 60, 2, 3, 3.0), 30),
-    (("CLN", 5, 1, 1, 0.0), 30),
-    (("LUC", 0, 0, 0, 0.0), 8),
-    (("BHK", 5, 1, 1, 0.0), 10),
-    (("SKC", 60, 2, 3, 6.0), 6),
-    (("DGD", 35, 2, 3, 6.0), 4),
-    (("DYT", 35, 2, 3, 6.0), 2),
-    (("TMD", 50, 2, 5, 6.0), 4),
+/// Planned functions in rural communes (farmland with and without farm buildings).
+pub(super) const ZONE_COMMUNE: [(ZoneRule, u32); 7] = [
+    (("O", 60, 2, 3, 3.0), 30),
+    (("NN", 5, 1, 1, 0.0), 40),
+    (("NN", 0, 0, 0, 0.0), 8),
+    (("CN", 60, 2, 3, 6.0), 6),
+    (("GD", 35, 2, 3, 6.0), 4),
+    (("YT", 35, 2, 3, 6.0), 2),
+    (("TMDV", 50, 2, 5, 6.0), 4),
 ];
 
 /// Street-light lamp types.

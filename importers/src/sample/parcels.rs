@@ -247,6 +247,9 @@ pub(super) struct Parcel {
     pub landuse: &'static str,
     pub owner: String,
     pub address: String,
+    /// DIADANH: where the parcel lies, public ("Số 12 đường Phú Riềng Đỏ, phường Tân Phú"),
+    /// unlike the owner's `address`.
+    pub place: String,
     pub gcn: &'static str,
     pub note: &'static str,
     /// Closed outer ring, counter-clockwise, native CRS, millimetres.
@@ -263,13 +266,14 @@ pub(super) const PARCEL_FIELDS: &[Field] = &[
     f("MALOAIDAT", Ty::Str(10)),
     f("TENCHU", Ty::Str(60)),
     f("DIACHI", Ty::Str(80)),
+    f("DIADANH", Ty::Str(100)),
     f("DACAPGCN", Ty::Str(1)),
     f("GHICHU", Ty::Str(50)),
 ];
 
 impl Parcel {
     /// Values in [`PARCEL_FIELDS`] order.
-    pub fn values(&self) -> [Val<'_>; 10] {
+    pub fn values(&self) -> [Val<'_>; 11] {
         [
             Val::S(self.commune.code),
             Val::I(i64::from(self.sheet)),
@@ -279,6 +283,7 @@ impl Parcel {
             Val::S(self.landuse),
             Val::S(&self.owner),
             Val::S(&self.address),
+            Val::S(&self.place),
             Val::S(self.gcn),
             Val::S(self.note),
         ]
@@ -300,6 +305,8 @@ pub(super) fn for_each_parcel(
     };
     for (idx, commune) in region.communes.iter().enumerate() {
         let (ci, cj) = region.commune_origin(idx);
+        // House numbers run along each street of the commune (lattice row j), west to east.
+        let mut houses: std::collections::HashMap<i64, i32> = std::collections::HashMap::new();
         for sheet in 0..4_i64 {
             let (sc, from_top) = (sheet % 2, sheet / 2);
             let mut number = 0_i32;
@@ -327,8 +334,22 @@ pub(super) fn for_each_parcel(
                     let (road_name, _) = region.row_road_name(j);
                     let mut emit = |ring: Vec<(f64, f64)>, road: bool| {
                         number += 1;
+                        let place = if road {
+                            format!("{}, {}", road_name, lower_first(commune.name))
+                        } else {
+                            let house = houses.entry(j).or_insert(0);
+                            *house += 1;
+                            place_name(*house, &road_name, commune)
+                        };
                         let road = road.then_some(road_name.as_str());
-                        let p = attributes(&mut rng, commune, sheet as i32 + 1, number, ring, road);
+                        let p = attributes(
+                            &mut rng,
+                            commune,
+                            (sheet as i32 + 1, number),
+                            ring,
+                            road,
+                            place,
+                        );
                         sink(&p)
                     };
                     for r in (0..own.rows()).rev() {
@@ -423,13 +444,33 @@ fn dm2(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// The unit word of a street or commune name in running text: "Đường Phú Riềng Đỏ" → "đường
+/// Phú Riềng Đỏ", "Phường Tân Phú" → "phường Tân Phú" ("Quốc lộ 14" stays).
+fn lower_first(name: &str) -> String {
+    for word in ["Đường", "Phường", "Xã"] {
+        if let Some(rest) = name.strip_prefix(word) {
+            return format!("{}{rest}", word.to_lowercase());
+        }
+    }
+    name.to_string()
+}
+
+/// A lot's public location address (DIADANH): house number, street, ward or commune (NFC).
+pub(super) fn place_name(house: i32, street: &str, commune: &Commune) -> String {
+    format!(
+        "Số {house} {}, {}",
+        lower_first(street),
+        lower_first(commune.name)
+    )
+}
+
 fn attributes(
     rng: &mut SampleRng,
     commune: &'static Commune,
-    sheet: i32,
-    number: i32,
+    (sheet, number): (i32, i32),
     ring: Vec<(f64, f64)>,
     road: Option<&str>,
+    place: String,
 ) -> Parcel {
     let true_area = shoelace2(&ring).abs() / 2.0;
     // ~1 % of parcels carry a stale area (old survey, typo): the import's area-mismatch report
@@ -464,6 +505,7 @@ fn attributes(
         landuse,
         owner,
         address,
+        place,
         gcn,
         note,
         ring,

@@ -675,3 +675,46 @@ fn next_years_delivery_holds_exactly_the_counted_edits() {
     let same = write_next_year(again.path(), &o, &none).expect("none");
     assert_eq!((same.unchanged, same.gone), (4_000, 0));
 }
+
+/// Every parcel says where it lies (DIADANH, public): lots a house number on the street of their
+/// unit and their ward or commune, numbers running along each street of a commune without
+/// repeats; roads their own name. NFC Vietnamese, and never the owner's address.
+#[test]
+fn parcels_carry_a_public_location_address() {
+    let plan = Plan::new(2000);
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut lots = 0;
+    for ri in 0..REGIONS.len() {
+        for_each_parcel(ri, 7, &plan, |p| {
+            assert!(unicode_normalization::is_nfc(&p.place), "{}", p.place);
+            assert_ne!(p.place, p.address);
+            let ward = p.commune.name.to_lowercase();
+            let ward_word = ward.split(' ').next().unwrap_or_default();
+            assert!(
+                p.place.ends_with(&format!(
+                    ", {ward_word}{}",
+                    &p.commune.name[p.commune.name.find(' ').unwrap_or(0)..]
+                )),
+                "{}",
+                p.place
+            );
+            if p.landuse != "DGT" {
+                lots += 1;
+                assert!(p.place.starts_with("Số "), "{}", p.place);
+                *seen.entry(p.place.clone()).or_default() += 1;
+            }
+            Ok(())
+        })
+        .expect("parcels");
+    }
+    assert!(lots > 1000, "{lots}");
+    assert!(seen.values().all(|&n| n == 1), "a house number repeats");
+    assert!(
+        seen.contains_key("Số 1 đường Phú Riềng Đỏ, phường Tân Phú")
+            || seen
+                .keys()
+                .any(|k| k.contains(" đường Phú Riềng Đỏ, phường Tân Phú")),
+        "{:?}",
+        seen.keys().take(5).collect::<Vec<_>>()
+    );
+}

@@ -21,6 +21,7 @@ mod network;
 mod plan_functions;
 mod plans;
 mod plugins;
+mod portal;
 mod query;
 mod redelivery;
 mod scaleout;

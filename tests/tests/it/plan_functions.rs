@@ -346,3 +346,210 @@ async fn buildings_are_extruded_in_the_styles_and_planned_ones_follow_their_plan
         .collect();
     assert_eq!(codes, ["CT-1"]);
 }
+
+#[tokio::test]
+async fn buildings_on_a_parcel_are_in_its_planning_report_and_its_printed_sheet() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, features: Value| {
+        let path = dir.path().join(format!("{name}.geojson"));
+        std::fs::write(
+            &path,
+            json!({"type": "FeatureCollection", "features": features}).to_string(),
+        )
+        .expect("write");
+        path
+    };
+    let parcel = file(
+        "parcel",
+        json!([{"type": "Feature", "properties": {"MAXA": "25195", "SHBANDO": 4, "SHTHUA": 17, "MALOAIDAT": "ONT"},
+                "geometry": square(LON, LAT, 0.0006)}]),
+    );
+    tests::import(pool, &parcel, "parcels")
+        .await
+        .expect("parcel");
+    let import_buildings = |path: std::path::PathBuf, plan: Option<i64>| async move {
+        let mut opts = importers::pipeline::ImportOptions::new("buildings");
+        if let Some(plan) = plan {
+            opts.set.push(("plan_id".into(), plan.to_string()));
+        }
+        importers::pipeline::import(pool, &path, &opts)
+            .await
+            .expect("buildings");
+    };
+    // Existing: a house wholly on the parcel, and the neighbour's, touching its edge only.
+    let existing = file(
+        "existing",
+        json!([
+            {"type": "Feature", "properties": {"MACT": "CT-1", "TENCT": "Nhà ở", "TRANGTHAI": "existing", "SOTANG": 3, "CHIEUCAO": 11.7},
+             "geometry": square(LON + 0.0001, LAT + 0.0001, 0.0002)},
+            {"type": "Feature", "properties": {"MACT": "CT-9", "TRANGTHAI": "existing", "SOTANG": 2},
+             "geometry": square(LON + 0.0006, LAT + 0.0003, 0.0002)}]),
+    );
+    import_buildings(existing, None).await;
+    // Planned by an approved plan: a tower half on the parcel (its east half beyond the edge).
+    let approved = planning::plans::create_draft(
+        pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch chi tiết 1/500".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan");
+    let tower = file(
+        "tower",
+        json!([{"type": "Feature", "properties": {"MACT": "QH-1", "TRANGTHAI": "planned", "SOTANG": 15},
+                "geometry": square(LON + 0.0005, LAT + 0.0001, 0.0002)}]),
+    );
+    import_buildings(tower, Some(approved)).await;
+    planning::plans::approve(
+        pool,
+        approved,
+        &planning::plans::Approval {
+            decision_number: "77/QĐ-UBND".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve");
+    // Planned by a draft: for planners only.
+    let draft = planning::plans::create_draft(
+        pool,
+        &planning::plans::NewPlan {
+            name: "Phương án đang lập".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("draft");
+    let kiosk = file(
+        "kiosk",
+        json!([{"type": "Feature", "properties": {"MACT": "QH-2", "TRANGTHAI": "planned", "SOTANG": 1},
+                "geometry": square(LON + 0.0001, LAT + 0.0004, 0.0001)}]),
+    );
+    import_buildings(kiosk, Some(draft)).await;
+
+    let issuer = auth::DevIssuer::open_with_env(
+        auth::DevIssuerConfig::new("http://127.0.0.1:9/dev-auth", dir.path().join("keys")),
+        |_| None,
+    )
+    .expect("dev issuer");
+    let state = AppState::new(pool.clone()).expect("state");
+    let verifier = auth::Verifier::with_static_keys(issuer.verifier_config(), &issuer.jwks())
+        .expect("verifier");
+    assert!(state.verifier.set(verifier).is_ok());
+    state.tiles.reload_layers().await;
+    let app = app(state, Limits::default());
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let report = "/query/planning-report?commune=25195&sheet=4&number=17";
+    let codes = |r: &Value| -> Vec<String> {
+        r["buildings"]
+            .as_array()
+            .expect("buildings")
+            .iter()
+            .map(|b| b["building_code"].as_str().expect("code").to_string())
+            .collect()
+    };
+
+    // The public report: the house, then the approved tower; not the neighbour's, not the draft's.
+    let r = tests::http::send(&app, Method::GET, report, None, &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let public = r.json();
+    assert_eq!(codes(&public), ["CT-1", "QH-1"], "{public}");
+    let house = &public["buildings"][0];
+    assert_eq!(
+        (
+            &house["status"],
+            &house["floors"],
+            &house["height_m"],
+            &house["name"]
+        ),
+        (&json!("existing"), &json!(3), &json!(11.7), &json!("Nhà ở"))
+    );
+    let (footprint, on) = (
+        house["footprint_m2"].as_f64().expect("footprint"),
+        house["on_parcel_m2"].as_f64().expect("on parcel"),
+    );
+    // 0.0002° square near 11.5° N: about 22 m × 21.8 m.
+    assert!((400.0..560.0).contains(&footprint), "{footprint}");
+    assert!(
+        (on - footprint).abs() < 1e-6 * footprint,
+        "{on} of {footprint}"
+    );
+    let tower = &public["buildings"][1];
+    assert_eq!(
+        (&tower["status"], &tower["floors"], &tower["plan_id"]),
+        (&json!("planned"), &json!(15), &json!(approved))
+    );
+    let share =
+        tower["on_parcel_m2"].as_f64().expect("on") / tower["footprint_m2"].as_f64().expect("fp");
+    assert!((share - 0.5).abs() < 0.01, "{share}");
+    // Planners read the draft's kiosk too.
+    let r = tests::http::send(&app, Method::GET, report, Some(&planner), &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(codes(&r.json()), ["CT-1", "QH-1", "QH-2"], "{}", r.text());
+
+    // The portal's sheet (JSON) and the printed sheet (PDF) list the same buildings.
+    let id = public["parcel"]["id"].as_i64().expect("parcel id");
+    let sheet = tests::http::send(
+        &app,
+        Method::GET,
+        &format!("/portal/api/sheet/{id}"),
+        None,
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(codes(&sheet), ["CT-1", "QH-1"], "{sheet}");
+    let pdf = tests::http::send(
+        &app,
+        Method::GET,
+        &format!("/portal/api/sheet/{id}/pdf"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.text());
+    let path = dir.path().join("sheet.pdf");
+    std::fs::write(&path, &pdf.body).expect("write");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let section = &text[text
+        .find("5. Công trình xây dựng trên thửa đất")
+        .unwrap_or_else(|| panic!("no buildings section:\n{text}"))..];
+    let line = |code: &str| {
+        section
+            .lines()
+            .find(|l| l.contains(code))
+            .unwrap_or_else(|| panic!("{code} not printed:\n{section}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let house_line = line("CT-1");
+    assert!(
+        house_line.contains("CT-1 (Nhà ở) Hiện trạng 3 11,7 m"),
+        "{house_line}"
+    );
+    let tower_line = line("QH-1");
+    assert!(
+        tower_line.contains("QH-1 Theo quy hoạch 15 —"),
+        "{tower_line}"
+    );
+    assert!(
+        !section.contains("QH-2") && !section.contains("CT-9"),
+        "{section}"
+    );
+}

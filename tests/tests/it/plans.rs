@@ -914,3 +914,299 @@ async fn documents_kept_in_the_documents_directory_are_served_from_it_and_nothin
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
     assert!(r.text().contains("missing"), "{}", r.text());
 }
+
+/// Waits until the app's tile listener has applied a notification after `before`.
+async fn notified(state: &AppState, before: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while state.tiles.generation() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tile notification applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until no notification has been applied for a while (those already sent are in).
+async fn settle(state: &AppState) {
+    loop {
+        let seen = state.tiles.generation();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if state.tiles.generation() == seen {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn plans_leave_and_enter_public_tiles_when_their_validity_ends_or_starts() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let listener = state.tiles.spawn_invalidation_listener();
+    let app = app(state.clone(), Limits::default());
+    let (x, y) = tile_of(LON + 0.0005, LAT + 0.0005, 15);
+    let tile = format!("/tiles/planning_zones/15/{x}/{y}.mvt");
+    let public_tile = || {
+        let (app, tile) = (&app, &tile);
+        async move { zone_codes_in_tile(&send(app, Method::GET, tile, None, None).await) }
+    };
+    let today: chrono::NaiveDate = sqlx::query_scalar("SELECT current_date")
+        .fetch_one(&db.pool)
+        .await
+        .expect("today");
+
+    // A plan approved today whose validity ends today: in force, in the public tile (cached).
+    let ending = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch tạm thời".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan");
+    let zones = write_zones(dir.path(), "ending", &[("H-1", "TMD", LON, LAT, 0.001)]);
+    import_into_plan(&db, &zones, ending, true).await;
+    planning::plans::approve(
+        &db.pool,
+        ending,
+        &planning::plans::Approval {
+            decision_number: "9/QĐ-UBND".into(),
+            valid_until: Some(today),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve");
+    // The import's and the approval's notifications arrive on their own; once they are in:
+    settle(&state).await;
+    assert!(public_tile().await.contains(&"H-1".to_string()));
+    let renders = state.tiles.renders();
+    assert!(public_tile().await.contains(&"H-1".to_string()));
+    assert_eq!(
+        state.tiles.renders(),
+        renders,
+        "the tile is served from the cache"
+    );
+    // Nothing new to tell yet: approval told the tiles already.
+    let quiet = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert_eq!(
+        quiet,
+        planning::plans::ValidityCheck {
+            ran: true,
+            ..Default::default()
+        }
+    );
+
+    // Midnight passes: the validity has ended. No row or plan is edited by anyone — the day
+    // moves, which the test stands in for by moving the plan's dates back one day in SQL (no
+    // trigger notifies this). The cached public tile still holds the zone…
+    sqlx::query(
+        "UPDATE planning.plans SET valid_from = valid_from - 1, valid_until = valid_until - 1,
+             approved_on = approved_on - 1 WHERE id = $1",
+    )
+    .bind(ending)
+    .execute(&db.pool)
+    .await
+    .expect("a day passes");
+    assert!(
+        public_tile().await.contains(&"H-1".to_string()),
+        "stale until told"
+    );
+    // … the items, read per request, already lack it …
+    let items = send(
+        &app,
+        Method::GET,
+        "/collections/planning_zones/items",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(codes(&items.json()), Vec::<String>::new());
+    // … and the periodic check tells every server once; the tile no longer shows it.
+    let before = state.tiles.generation();
+    let check = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert_eq!(
+        (check.ran, check.started.clone(), check.ended.clone()),
+        (true, vec![], vec![ending])
+    );
+    notified(&state, before).await;
+    assert!(!public_tile().await.contains(&"H-1".to_string()));
+    let again = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert_eq!(
+        again,
+        planning::plans::ValidityCheck {
+            ran: true,
+            ..Default::default()
+        }
+    );
+
+    // A plan approved today that starts tomorrow: not public yet (planners see it).
+    let starting = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch có hiệu lực từ ngày mai".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan");
+    let zones = write_zones(dir.path(), "starting", &[("S-1", "ODT", LON, LAT, 0.001)]);
+    import_into_plan(&db, &zones, starting, true).await;
+    planning::plans::approve(
+        &db.pool,
+        starting,
+        &planning::plans::Approval {
+            decision_number: "10/QĐ-UBND".into(),
+            valid_from: today.succ_opt(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve");
+    settle(&state).await;
+    assert!(!public_tile().await.contains(&"S-1".to_string()));
+    let items = send(
+        &app,
+        Method::GET,
+        "/collections/planning_zones/items",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(codes(&items.json()), Vec::<String>::new());
+    // The day comes: the plan is in force; the check brings it into the public tile.
+    sqlx::query(
+        "UPDATE planning.plans SET valid_from = valid_from - 1, approved_on = approved_on - 1
+         WHERE id = $1",
+    )
+    .bind(starting)
+    .execute(&db.pool)
+    .await
+    .expect("a day passes");
+    assert!(
+        !public_tile().await.contains(&"S-1".to_string()),
+        "stale until told"
+    );
+    let before = state.tiles.generation();
+    let check = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert_eq!(
+        (check.started.clone(), check.ended.clone()),
+        (vec![starting], vec![])
+    );
+    notified(&state, before).await;
+    assert!(public_tile().await.contains(&"S-1".to_string()));
+
+    // One instance at a time: while another holds the check's lock, a check skips.
+    let mut other = db.pool.begin().await.expect("tx");
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('planning.validity_check'))")
+        .execute(&mut *other)
+        .await
+        .expect("lock");
+    let skipped = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert!(!skipped.ran);
+    other.rollback().await.expect("rollback");
+    listener.abort();
+}
+
+/// `bando serve` runs the validity check by itself: a plan whose validity has ended leaves the
+/// public tile it had been cached in, with no edit and no restart.
+#[tokio::test]
+async fn bando_serve_drops_the_tiles_of_a_plan_whose_validity_ended() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = planning::plans::create_draft(
+        &db.pool,
+        &planning::plans::NewPlan {
+            name: "Quy hoạch hết hạn hôm nay".into(),
+            level: "detailed".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plan");
+    let zones = write_zones(dir.path(), "ending", &[("E-1", "TMD", LON, LAT, 0.001)]);
+    import_into_plan(&db, &zones, plan, true).await;
+    let today: chrono::NaiveDate = sqlx::query_scalar("SELECT current_date")
+        .fetch_one(&db.pool)
+        .await
+        .expect("today");
+    planning::plans::approve(
+        &db.pool,
+        plan,
+        &planning::plans::Approval {
+            decision_number: "5/QĐ-UBND".into(),
+            valid_until: Some(today),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve");
+    let mut cmd = std::process::Command::new(tests::bando_bin());
+    cmd.env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir.path().join("state"));
+    let server = tests::Bando::start(cmd);
+    let (x, y) = tile_of(LON + 0.0005, LAT + 0.0005, 15);
+    let url = format!("{}/tiles/planning_zones/15/{x}/{y}.mvt", server.base);
+    let client = reqwest::Client::new();
+    let codes = || async {
+        let r = client.get(&url).send().await.expect("tile");
+        assert!(r.status().is_success(), "{}", r.status());
+        let gzip = r
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| v == "gzip");
+        let body = r.bytes().await.expect("body").to_vec();
+        let raw = if gzip {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
+                .expect("gunzip");
+            out
+        } else {
+            body
+        };
+        tests::decode_mvt(&raw)
+            .into_iter()
+            .flat_map(|l| l.strings)
+            .collect::<Vec<String>>()
+    };
+    assert!(codes().await.contains(&"E-1".to_string()), "in force today");
+    // The day passes (the plan's dates moved back one day in SQL: nothing notifies).
+    sqlx::query(
+        "UPDATE planning.plans SET valid_from = valid_from - 1, valid_until = valid_until - 1,
+             approved_on = approved_on - 1 WHERE id = $1",
+    )
+    .bind(plan)
+    .execute(&db.pool)
+    .await
+    .expect("a day passes");
+    // The server's own check (every 30 s) drops the tile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    while codes().await.contains(&"E-1".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired plan is still in the public tile"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let shown: bool = sqlx::query_scalar("SELECT shown_in_force FROM planning.plans WHERE id = $1")
+        .bind(plan)
+        .fetch_one(&db.pool)
+        .await
+        .expect("shown");
+    assert!(!shown, "the check recorded what it told");
+    server.stop();
+}

@@ -73,6 +73,19 @@ fn on_page(frame: &sheet::map::Frame, lon: f64, lat: f64) -> (f64, f64) {
     (px(bx + mx / size * bw), px(by + my / size * bh))
 }
 
+/// The longitude/latitude at image pixels of the sheet's map (the inverse of `Frame::to_px`).
+fn unproject(frame: &sheet::map::Frame, px: f64, py: f64) -> (f64, f64) {
+    let k = f64::from(1u32 << frame.z);
+    let x = (px / frame.scale + frame.origin.0) / k;
+    let y = (py / frame.scale + frame.origin.1) / k;
+    let lon = x / 256.0 * 360.0 - 180.0;
+    let lat = (std::f64::consts::PI * (1.0 - 2.0 * y / 256.0))
+        .sinh()
+        .atan()
+        .to_degrees();
+    (lon, lat)
+}
+
 fn outer_ring(geometry: &Value) -> Vec<(f64, f64)> {
     let ring = match geometry["type"].as_str() {
         Some("Polygon") => &geometry["coordinates"][0],
@@ -127,6 +140,17 @@ fn normalised(text: &str) -> String {
 async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_without_owners() {
     let db = crate::query::sample_db().await;
     let pool = &db.pool;
+    // The sample's zones carry function codes of the list themselves (not land-use codes read
+    // through its aliases).
+    let aliased: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT land_use_function FROM planning.zones z
+         WHERE NOT EXISTS (SELECT 1 FROM planning.zone_functions f
+                           WHERE f.code = z.land_use_function)",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("zone functions");
+    assert_eq!(aliased, Vec::<String>::new());
     // The sample's zones made a plan in force with a decision.
     let plan = planning::plans::create_draft(
         pool,
@@ -174,10 +198,11 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         .expect("lookup")
         .expect("the parcel");
 
-    let app = app(
-        AppState::new(pool.clone()).expect("state"),
-        Limits::default(),
-    );
+    // As `bando serve`: the registry read from the database, so zones are coloured by the
+    // function code list (and the map has a legend).
+    let state = AppState::new(pool.clone()).expect("state");
+    state.tiles.reload_layers().await;
+    let app = app(state, Limits::default());
     let uri = format!("/portal/api/sheet/{id}/pdf");
     let reply = tests::http::send(
         &app,
@@ -290,6 +315,59 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         assert!(!text.contains(a.trim()), "the owner's address is printed");
     }
 
+    // The map's legend: every planned function whose zones are well inside the map, titled
+    // from the code list ("CODE — title"), and no function whose zones are nowhere near it.
+    let frame = sheet::map::Frame::around(parcel.bbox, sheet::map::MAP_PX);
+    assert!(text.contains("Chú giải bản đồ"), "{text}");
+    let legend = &text[text.find("Chú giải bản đồ").expect("legend")..];
+    let legend = &legend[..legend.find("2. Quy hoạch").unwrap_or(legend.len())];
+    let functions_within = |inset: f64| {
+        let size = f64::from(frame.size);
+        let (w, n) = unproject(&frame, inset * size, inset * size);
+        let (e, s) = unproject(&frame, (1.0 - inset) * size, (1.0 - inset) * size);
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT DISTINCT f.code, f.title_vi
+             FROM planning.zones z
+             JOIN planning.zone_functions f ON f.code = upper(btrim(z.land_use_function))
+                  OR upper(btrim(z.land_use_function)) = ANY (f.land_use_codes)
+             WHERE z.geom_3857 && ST_Transform(ST_MakeEnvelope($1, $2, $3, $4, 4326), 3857)
+               AND ST_Intersects(z.geom_3857,
+                                 ST_Transform(ST_MakeEnvelope($1, $2, $3, $4, 4326), 3857))
+             ORDER BY 1",
+        )
+        .bind(w)
+        .bind(s)
+        .bind(e)
+        .bind(n)
+        .fetch_all(pool)
+    };
+    let inside = functions_within(0.1).await.expect("functions inside");
+    let near = functions_within(-0.1).await.expect("functions near");
+    assert!(!inside.is_empty(), "zones on the map");
+    for (code, title) in &inside {
+        let label = normalised(&format!("{code} — {title}"));
+        assert!(
+            legend.contains(&label),
+            "the legend lacks {label:?}:
+{legend}"
+        );
+    }
+    let all: Vec<(String, String)> =
+        sqlx::query_as("SELECT code, title_vi FROM planning.zone_functions ORDER BY code")
+            .fetch_all(pool)
+            .await
+            .expect("functions");
+    let absent: Vec<_> = all.iter().filter(|f| !near.contains(f)).collect();
+    assert!(!absent.is_empty());
+    for (code, title) in absent {
+        let label = normalised(&format!("{code} — {title}"));
+        assert!(
+            !legend.contains(&label),
+            "{label:?} is not on the map:
+{legend}"
+        );
+    }
+
     // Page 1 as pixels.
     let status = Command::new("pdftoppm")
         .args(["-r", &DPI.to_string(), "-f", "1", "-l", "1", "-singlefile"])
@@ -302,7 +380,6 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
     assert_eq!((page.width, page.height), (1654, 2339), "A4 at {DPI} dpi");
 
     // The parcel is outlined where it is: along every edge, and nowhere far from it.
-    let frame = sheet::map::Frame::around(parcel.bbox, sheet::map::MAP_PX);
     let ring = outer_ring(&parcel.geometry);
     let edge = along(&frame, &ring);
     let missing: Vec<_> = edge
@@ -318,15 +395,26 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
         fold(&ys, f64::min) - 8.0,
         fold(&ys, f64::max) + 8.0,
     );
+    // On the map only the parcel; off the map only the legend's swatch of it, below the map.
+    let [bx, by, bw, bh] = sheet::MAP_BOX_MM.map(|mm| mm / 25.4 * DPI);
+    let on_map = |fx: f64, fy: f64| (bx..=bx + bw).contains(&fx) && (by..=by + bh).contains(&fy);
     let stray = (0..page.height as i64)
         .flat_map(|y| (0..page.width as i64).map(move |x| (x, y)))
         .filter(|&(x, y)| {
             let (fx, fy) = (x as f64, y as f64);
-            !(x0..=x1).contains(&fx) || !(y0..=y1).contains(&fy)
+            let near_parcel = (x0..=x1).contains(&fx) && (y0..=y1).contains(&fy);
+            // (its swatch's stroke reaches a little left of the column)
+            let in_legend = (bx - 5.0..=bx + bw).contains(&fx) && fy > by + bh;
+            (on_map(fx, fy) && !near_parcel) || (!on_map(fx, fy) && !in_legend)
         })
         .filter(|&(x, y)| page.pixel(x, y).is_some_and(is_highlight))
-        .count();
-    assert_eq!(stray, 0, "highlight pixels away from the parcel");
+        .collect::<Vec<_>>();
+    assert_eq!(
+        stray.len(),
+        0,
+        "highlight pixels away from the parcel, e.g. {:?}",
+        &stray[..stray.len().min(5)]
+    );
 
     // The neighbours' outlines come from the tiles (drawn through the tiles' own coordinates,
     // not the projection above): along the edges of the nearest parcels on the map, away from
@@ -341,7 +429,6 @@ async fn the_printed_sheet_reads_in_vietnamese_maps_the_parcel_and_links_back_wi
     .fetch_all(pool)
     .await
     .expect("neighbours");
-    let [bx, by, bw, bh] = sheet::MAP_BOX_MM.map(|mm| mm / 25.4 * DPI);
     let mut checked = 0;
     for (geojson,) in neighbours {
         let geometry: Value = serde_json::from_str(&geojson).expect("geojson");

@@ -105,6 +105,7 @@ pub async fn sheet_pdf(
 
 fn lookup_error(e: LookupError) -> AppError {
     match e {
+        LookupError::VagueAddress => AppError::BadRequest(e.to_string()),
         LookupError::Db(db) => AppError::from(db),
         LookupError::BadCommuneCode(code) => AppError::BadRequest(format!(
             "commune {:?} is neither a five-digit code nor a commune name",
@@ -143,13 +144,11 @@ fn whole(p: &HashMap<String, String>, name: &str) -> Result<Option<i64>, AppErro
         .transpose()
 }
 
-/// A parcel as the portal lists it: identity, area, crosswalk; no owner, no address.
+/// A parcel as the portal lists it: identity, area, crosswalk, where it lies (`place_name`);
+/// no owner, no owner's address.
 fn parcel_item(p: &Parcel) -> Value {
-    let land_use = p
-        .properties
-        .get("land_use_code")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let property = |name: &str| p.properties.get(name).cloned().unwrap_or(Value::Null);
+    let land_use = property("land_use_code");
     json!({
         "id": p.id,
         "commune_code": p.commune_code,
@@ -160,13 +159,15 @@ fn parcel_item(p: &Parcel) -> Value {
         "parcel_number": p.parcel_number,
         "area_m2": p.area_m2,
         "land_use_code": land_use,
+        "place_name": property("place_name"),
         "bbox": p.bbox,
         "href": format!("/portal#parcel={}", p.id),
     })
 }
 
 /// `GET /portal/api/search`: `commune` (code or name, pre- or post-merger) + `sheet` +
-/// `number`; or `place` (a commune's name, accent- and case-insensitive); or `lon` + `lat`
+/// `number`; or `place` (a commune's name, accent- and case-insensitive); or `address` (where
+/// a parcel lies: words of its `place_name`, accents and case ignored, partial); or `lon` + `lat`
 /// (WGS84 degrees); or `x` + `y` (VN-2000 TM-3 metres, x = northing; the zone is guessed).
 pub async fn search(
     State(state): State<AppState>,
@@ -200,6 +201,16 @@ pub async fn search(
             .await
             .map_err(lookup_error)?;
         json!({"kind": "place", "communes": communes})
+    } else if let Some(address) = text(&p, "address") {
+        if address.chars().count() > 100 {
+            return Err(AppError::BadRequest(
+                "address: at most 100 characters".into(),
+            ));
+        }
+        let found = land::portal::parcels_at_address(pool, address, MAX_PARCELS)
+            .await
+            .map_err(lookup_error)?;
+        json!({"kind": "address", "parcels": found.iter().map(parcel_item).collect::<Vec<_>>()})
     } else if let (Some(lon), Some(lat)) = (number(&p, "lon")?, number(&p, "lat")?) {
         if !(100.0..=112.0).contains(&lon) || !(6.0..=24.0).contains(&lat) {
             return Err(AppError::BadRequest(format!(
@@ -227,7 +238,8 @@ pub async fn search(
                "parcels": found.iter().map(parcel_item).collect::<Vec<_>>()})
     } else {
         return Err(AppError::BadRequest(
-            "search by commune (+ sheet + number), place, lon + lat, or x + y (VN-2000)".into(),
+            "search by commune (+ sheet + number), place, address, lon + lat, or x + y (VN-2000)"
+                .into(),
         ));
     };
     let mut r = Json(answer).into_response();
@@ -240,7 +252,8 @@ pub async fn search(
 
 /// `GET /portal/api/sheet/{id}`: a parcel's information sheet — identity and area, current land
 /// use, the plans in force with their decisions and documents, planned function per zone with
-/// area and percent, limits, red and building line cuts, the data date. Public only.
+/// area and percent, limits, red and building line cuts, the buildings on the parcel (existing
+/// and planned: floors, height, footprint), the data date. Public only.
 pub async fn sheet(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -288,6 +301,7 @@ pub async fn sheet(
         "unplanned_area_m2": report.unplanned_area_m2,
         "red_lines": report.red_lines,
         "building_lines": report.building_lines,
+        "buildings": report.buildings,
         "plans": plans,
         "data_date": data_date,
     }))
@@ -320,12 +334,13 @@ pub fn openapi_paths() -> Value {
     json!({
         "/portal/api/search": {"get": {
             "operationId": "portalSearch",
-            "summary": "Find parcels by commune (+ sheet + number), communes by place name (accents and case ignored), or the parcel at a point (WGS84 `lon`/`lat`, or VN-2000 `x`/`y` with the zone guessed)",
+            "summary": "Find parcels by commune (+ sheet + number), communes by place name (accents and case ignored), parcels by address (words of where the parcel lies, accents and case ignored, partial, best first), or the parcel at a point (WGS84 `lon`/`lat`, or VN-2000 `x`/`y` with the zone guessed)",
             "tags": ["Portal"],
             "parameters": [param("commune", "Commune code or name, pre- or post-merger", text.clone()),
                 param("sheet", "Map sheet number", whole.clone()),
                 param("number", "Parcel number", whole),
-                param("place", "A commune's name", text),
+                param("place", "A commune's name", text.clone()),
+                param("address", "Where a parcel lies, e.g. `12 phu rieng do` (house number, street, ward; at least one word of 3 letters)", text),
                 param("lon", "Longitude (degrees, 100–112)", number.clone()),
                 param("lat", "Latitude (degrees, 6–24)", number.clone()),
                 param("x", "VN-2000 X (northing, metres)", number.clone()),

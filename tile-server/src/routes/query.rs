@@ -588,6 +588,7 @@ pub async fn planning_report(
         "unplanned_area_m2": report.unplanned_area_m2,
         "red_lines": report.red_lines,
         "building_lines": report.building_lines,
+        "buildings": report.buildings,
         "plans": report.plans,
         "as_of": match plans {
             planning::report::Plans::AsOf(day) => Some(day.to_string()),
@@ -879,7 +880,7 @@ pub fn openapi_paths() -> Value {
     let p4 = json!({"get": {
         "tags": ["query"],
         "summary": "Planning report of a parcel (thông tin quy hoạch thửa đất)",
-        "description": "The parcel's overlay with planning zones (area and percent per planned function, density, floors, height, setback, decision), its unplanned area, and red and building lines, measured in the parcel's native TM-3 zone. Name the parcel by `parcel` id, or by `commune` + `sheet` + `number`.",
+        "description": "The parcel's overlay with planning zones (area and percent per planned function, density, floors, height, setback, decision), its unplanned area, red and building lines, and the buildings on it (existing and planned: floors, height, footprint on the parcel), measured in the parcel's native TM-3 zone. Name the parcel by `parcel` id, or by `commune` + `sheet` + `number`.",
         "operationId": "planningReport",
         "parameters": [integer("parcel", false, 1, 9223372036854775807, "Parcel id"), commune,
             integer("sheet", false, 1, 2147483647, "Map sheet number"),
