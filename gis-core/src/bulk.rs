@@ -217,6 +217,8 @@ pub struct Loader {
     /// one hash, so without a repeated hash the duplicate-key pass (a sort or hash of every
     /// staged row in PostgreSQL, ~3 s at a million) has nothing to find.
     key_hashes: Vec<u64>,
+    /// Whether `key_hashes` held a repeat, once they are checked (and freed).
+    keys_repeated: Option<bool>,
 }
 
 /// A part of the natural key.
@@ -294,9 +296,24 @@ impl Loader {
             staged: 0,
             key_fields,
             key_hashes: Vec::new(),
+            keys_repeated: None,
         };
         loader.start_copy();
         Ok(loader)
+    }
+
+    /// Whether two staged rows had one key hash. Answered once (the hashes are freed then);
+    /// callers may ask as soon as the last row is pushed, to free the hashes (8 bytes a row)
+    /// before other work of theirs needs memory.
+    pub fn keys_repeat(&mut self) -> bool {
+        if let Some(repeated) = self.keys_repeated {
+            return repeated;
+        }
+        self.key_hashes.sort_unstable();
+        let repeated = self.key_hashes.windows(2).any(|w| w[0] == w[1]);
+        self.key_hashes = Vec::new();
+        self.keys_repeated = Some(repeated);
+        repeated
     }
 
     fn copy_sql(&self) -> String {
@@ -412,9 +429,7 @@ impl Loader {
             .map_err(db("starting COPY"))?;
         // Sent from the one buffer, which is kept (a new one per batch would grow by doubling
         // each time, beside the connection's own copy of the batch).
-        copy.send(&self.buf[..])
-            .await
-            .map_err(db("sending rows"))?;
+        copy.send(&self.buf[..]).await.map_err(db("sending rows"))?;
         copy.finish().await.map_err(db("finishing COPY"))?;
         self.buf.clear();
         if last {
@@ -541,9 +556,7 @@ impl Loader {
         // Rows reach the stage through `push` only; a key filled in by derivation was not
         // hashed as it is now.
         let may_repeat = {
-            self.key_hashes.sort_unstable();
-            let repeated = self.key_hashes.windows(2).any(|w| w[0] == w[1]);
-            self.key_hashes = Vec::new();
+            let repeated = self.keys_repeat();
             // A float's bytes do not follow SQL equality (-0 = 0): such keys always go to SQL.
             let float_key = self.key_fields.iter().any(|k| {
                 matches!(k, KeyField::Column(c) if self.table.columns[*c].ty == ColumnType::Double)

@@ -40,7 +40,6 @@ pub mod declare;
 pub mod feature;
 pub mod features;
 pub mod layer;
-pub mod memory;
 pub mod mvt;
 pub mod query;
 pub mod tile;

@@ -296,9 +296,8 @@ pub async fn import(
         reports.push(report);
     }
     progress.finish(read);
-    // What reading freed (GDAL's buffers, each feature's values) goes back before the owner's
-    // checks build their index: the import's peak.
-    gis_core::memory::release_freed();
+    // The key hashes are checked (and freed) now, before the owner's checks build their index.
+    loader.keys_repeat();
     if let Some(checks) = checks.as_mut() {
         checks.rows_done();
     }

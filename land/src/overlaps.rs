@@ -81,8 +81,8 @@ pub const SNAP_TOLERANCE_M: f64 = 0.01;
 #[derive(Debug, Clone)]
 pub struct OverlapDetector {
     tolerance_m2: f64,
-    /// Per parcel: end of its encoding in `bytes`.
-    ends: Vec<u32>,
+    /// Per parcel: where its encoding starts in `chunks` (chunk × [`CHUNK`] + offset).
+    starts: Vec<u32>,
     /// Runs of parcels of one group (SRID): (first parcel, group). A delivery comes file by
     /// file, each in one zone, so there are a handful.
     groups: Vec<(u32, i32)>,
@@ -91,12 +91,15 @@ pub struct OverlapDetector {
     /// (the first from its group's origin). Exteriors run counter-clockwise, holes clockwise,
     /// rings are not closed. Neighbouring vertices of a parcel lie metres apart, so a vertex
     /// takes 4–6 bytes instead of 8 (or 16 as `f64`): at a million parcels this storage is
-    /// what bounds an import's memory.
-    bytes: Vec<u8>,
+    /// what bounds an import's memory at a million parcels. Held in chunks of [`CHUNK`] bytes
+    /// (a parcel never straddles two): one growing buffer would be copied whole at each
+    /// doubling, two copies at once at the import's peak.
+    chunks: Vec<Vec<u8>>,
     /// Per group (SRID): the origin of its millimetre grid (its first vertex, to the kilometre).
     origins: Vec<(i32, [f64; 2])>,
-    /// The parcel being read: vertices, ring ends, polygon ends (reused from one to the next).
-    reading: (Vec<[i32; 2]>, Vec<usize>, Vec<usize>),
+    /// The parcel being read: vertices, ring ends, polygon ends, its encoding (reused from one
+    /// to the next).
+    reading: Parsed,
 }
 
 /// Two parcels of the same group overlapping by more than the tolerance.
@@ -122,9 +125,9 @@ impl OverlapDetector {
     pub fn new(tolerance_m2: f64) -> Self {
         Self {
             tolerance_m2,
-            ends: Vec::new(),
+            starts: Vec::new(),
             groups: Vec::new(),
-            bytes: Vec::new(),
+            chunks: Vec::new(),
             origins: Vec::new(),
             reading: Default::default(),
         }
@@ -141,46 +144,36 @@ impl OverlapDetector {
     /// is dropped goes entirely), and rings are oriented with the interior on the left. A
     /// parcel left without any polygon is counted but never overlaps anything.
     pub fn add(&mut self, group: i32, wkb: &[u8]) -> Result<u32, String> {
-        let number = u32::try_from(self.ends.len()).map_err(|_| "more than 2³² parcels")?;
+        let number = u32::try_from(self.starts.len()).map_err(|_| "more than 2³² parcels")?;
         let mut reading = std::mem::take(&mut self.reading);
         reading.0.clear();
         reading.1.clear();
         reading.2.clear();
+        reading.3.clear();
         let parsed = self.read_wkb(wkb, group, &mut reading);
-        let mark = self.bytes.len();
-        let stored = parsed.and_then(|()| {
-            self.encode(&reading);
-            u32::try_from(self.bytes.len()).map_err(|_| "more than 4 GiB of parcels".to_string())
-        });
+        let stored = parsed.and_then(|()| self.store(&mut reading));
         self.reading = reading;
-        match stored {
-            Ok(end) => {
-                self.ends.push(end);
-                if self.groups.last().is_none_or(|&(_, g)| g != group) {
-                    self.groups.push((number, group));
-                }
-                Ok(number)
-            }
-            Err(e) => {
-                self.bytes.truncate(mark);
-                Err(e)
-            }
+        let start = stored?;
+        self.starts.push(start);
+        if self.groups.last().is_none_or(|&(_, g)| g != group) {
+            self.groups.push((number, group));
         }
+        Ok(number)
     }
 
     /// Number of parcels added.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.starts.len()
     }
 
     /// Whether no parcel was added.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.starts.is_empty()
     }
 
     /// Bytes held for the parcels (their encoding and offsets), for reports and tests.
     pub fn stored_bytes(&self) -> usize {
-        self.bytes.len() + 4 * self.ends.len()
+        self.chunks.iter().map(Vec::capacity).sum::<usize>() + 4 * self.starts.capacity()
     }
 
     /// All pairs overlapping by more than the tolerance, largest overlap first (ties by
@@ -231,13 +224,14 @@ impl OverlapDetector {
                     let end = self
                         .groups
                         .get(run + 1)
-                        .map_or(self.ends.len() as u32, |&(next, _)| next);
+                        .map_or(self.starts.len() as u32, |&(next, _)| next);
                     first..end
                 });
-            // Sized once: grown by doubling, a million boxes would leave ~20 MB of freed
-            // buffers behind in the allocator at the import's peak.
-            let mut items: Vec<(u32, crate::packed::IBox)> =
-                Vec::with_capacity(members.clone().count());
+            // Sized once, with room for the tree's nodes: grown, a million boxes (20 MB) would
+            // be copied, both copies held at the import's peak.
+            let mut items: Vec<(u32, crate::packed::IBox)> = Vec::with_capacity(
+                crate::packed::PackedTree::capacity_for(members.clone().count()),
+            );
             // Parcels whose boxes do not meet share no area.
             items.extend(members.filter_map(|i| self.bbox_mm(i as usize).map(|b| (i, b))));
             let tree = crate::packed::PackedTree::new(items);
@@ -270,13 +264,13 @@ impl OverlapDetector {
 
     // ---------------------------------------------------------------- storage
 
-    /// Appends the parcel just read to `bytes`.
-    fn encode(&mut self, (coords, ring_ends, part_ends): &(Vec<[i32; 2]>, Vec<usize>, Vec<usize>)) {
-        let b = &mut self.bytes;
+    /// Encodes the parcel just read into the last chunk (a new one when it does not fit) and
+    /// answers where it starts.
+    fn store(&mut self, (coords, ring_ends, part_ends, b): &mut Parsed) -> Result<u32, String> {
         put_varint(b, part_ends.len() as u64);
         let (mut ring, mut vertex) = (0, 0);
         let mut previous = [0i32; 2];
-        for &part_end in part_ends {
+        for &part_end in part_ends.iter() {
             put_varint(b, (part_end - ring) as u64);
             for &ring_end in &ring_ends[ring..part_end] {
                 put_varint(b, (ring_end - vertex) as u64);
@@ -290,22 +284,38 @@ impl OverlapDetector {
             }
             ring = part_end;
         }
+        if b.len() > CHUNK {
+            return Err(format!(
+                "a parcel of {} vertices (more than {} KiB encoded)",
+                coords.len(),
+                CHUNK >> 10
+            ));
+        }
+        if self.chunks.last().is_none_or(|c| c.len() + b.len() > CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let at = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[at];
+        let start = at * CHUNK + chunk.len();
+        chunk.extend_from_slice(b);
+        u32::try_from(start).map_err(|_| "more than 4 GiB of parcels".to_string())
     }
 
     /// Walks parcel `i`'s encoding: every vertex (millimetres from its group's origin), the
     /// end of every ring and of every polygon.
     fn decode(&self, i: usize, mut step: impl FnMut(Step)) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let mut at = start;
+        let start = self.starts[i] as usize;
+        let bytes = &self.chunks[start / CHUNK][..];
+        let mut at = start % CHUNK;
         let mut previous = [0i64; 2];
-        let parts = take_varint(&self.bytes, &mut at);
+        let parts = take_varint(bytes, &mut at);
         for _ in 0..parts {
-            let rings = take_varint(&self.bytes, &mut at);
+            let rings = take_varint(bytes, &mut at);
             for _ in 0..rings {
-                let vertices = take_varint(&self.bytes, &mut at);
+                let vertices = take_varint(bytes, &mut at);
                 for _ in 0..vertices {
                     for p in &mut previous {
-                        *p += unzigzag(take_varint(&self.bytes, &mut at));
+                        *p += unzigzag(take_varint(bytes, &mut at));
                     }
                     // Stored from i32 values, so they fit.
                     step(Step::Vertex([previous[0] as i32, previous[1] as i32]));
@@ -420,7 +430,7 @@ impl OverlapDetector {
         r: &mut Reader<'_>,
         dims: usize,
         group: i32,
-        (coords, ring_ends, part_ends): &mut Parsed,
+        (coords, ring_ends, part_ends, _): &mut Parsed,
     ) -> Result<(), String> {
         let rings = r.count(4)?;
         let mut exterior_kept = false;
@@ -473,8 +483,11 @@ impl OverlapDetector {
     }
 }
 
-/// A parcel as read from WKB: vertices (millimetres), ring ends, polygon ends.
-type Parsed = (Vec<[i32; 2]>, Vec<usize>, Vec<usize>);
+/// A parcel as read from WKB: vertices (millimetres), ring ends, polygon ends, and its encoding.
+type Parsed = (Vec<[i32; 2]>, Vec<usize>, Vec<usize>, Vec<u8>);
+
+/// Size of a storage chunk (a parcel's encoding must fit in one: ~200,000 vertices).
+const CHUNK: usize = 1 << 20;
 
 /// Zigzag: small magnitudes of either sign become small unsigned numbers.
 fn zigzag(v: i64) -> u64 {
@@ -1355,7 +1368,7 @@ mod tests {
             assert!(d.add(what, 1, &wkb).is_err(), "{what} accepted");
         }
         assert_eq!(d.len(), 0);
-        assert!(d.inner.bytes.is_empty() && d.inner.ends.is_empty());
+        assert!(d.inner.chunks.is_empty() && d.inner.starts.is_empty());
         add(&mut d, "good", 1, &good);
         assert_eq!(d.len(), 1);
         let mut vertices = 0;

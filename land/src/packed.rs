@@ -39,8 +39,8 @@ impl PackedTree {
             items.sort_unstable_by(|(i, a), (j, b)| key(a).cmp(&key(b)).then(i.cmp(j)));
         }
         let mut nodes = items;
-        // Exactly: `reserve` would double a million boxes (a second 20 MB copy at the peak).
-        nodes.reserve_exact(nodes.len() / (NODE - 1) + 2);
+        // A list made with `capacity_for` does not grow here (growing copies it whole).
+        nodes.reserve_exact(Self::capacity_for(nodes.len()) - nodes.len());
         let mut levels = vec![0, nodes.len()];
         // Each level groups the one below in runs of NODE, until one node is left.
         while levels[levels.len() - 1] - levels[levels.len() - 2] > 1 {
@@ -90,6 +90,12 @@ impl PackedTree {
                 .unwrap_or(first);
             stack.extend(first..(first + NODE).min(level_end));
         }
+    }
+
+    /// The capacity a list of `items` boxes needs to become a tree without growing (the
+    /// tree's nodes follow the items in the same list).
+    pub fn capacity_for(items: usize) -> usize {
+        items + items / (NODE - 1) + 2
     }
 
     /// The items in the tree's (Hilbert) order: neighbours in space come close together.

@@ -682,8 +682,6 @@ async fn run(cli: Cli) -> Result<()> {
             json,
             axes,
         } => {
-            // A batch process: its peak memory is the import's (see `gis_core::memory`).
-            gis_core::memory::map_large_blocks();
             let kind = layer
                 .clone()
                 .or_else(|| new_layer.clone())
