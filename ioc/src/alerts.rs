@@ -412,6 +412,10 @@ pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingC
     .fetch_all(&mut *tx)
     .await?;
     if due.is_empty() {
+        // Ended here, not dropped: a dropped transaction is rolled back only when its pooled
+        // connection is next used, and until then it keeps the lock — every other check
+        // meanwhile found it taken and did not run.
+        tx.commit().await?;
         return Ok(MissingCheck {
             ran,
             ..MissingCheck::default()
