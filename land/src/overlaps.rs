@@ -97,6 +97,8 @@ pub struct OverlapDetector {
     chunks: Vec<Vec<u8>>,
     /// Per group (SRID): the origin of its millimetre grid (its first vertex, to the kilometre).
     origins: Vec<(i32, [f64; 2])>,
+    /// Per group (SRID): the box of all its parcels, millimetres from its origin.
+    extents: Vec<(i32, [i32; 4])>,
     /// The parcel being read: vertices, ring ends, polygon ends, its encoding (reused from one
     /// to the next).
     reading: Parsed,
@@ -129,6 +131,7 @@ impl OverlapDetector {
             groups: Vec::new(),
             chunks: Vec::new(),
             origins: Vec::new(),
+            extents: Vec::new(),
             reading: Default::default(),
         }
     }
@@ -154,11 +157,34 @@ impl OverlapDetector {
         let stored = parsed.and_then(|()| self.store(&mut reading));
         self.reading = reading;
         let start = stored?;
+        if let Some(first) = self.reading.0.first() {
+            let b = self
+                .reading
+                .0
+                .iter()
+                .fold([first[0], first[1], first[0], first[1]], |b, p| {
+                    [
+                        b[0].min(p[0]),
+                        b[1].min(p[1]),
+                        b[2].max(p[0]),
+                        b[3].max(p[1]),
+                    ]
+                });
+            match self.extents.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, e)) => *e = crate::packed::union(*e, b),
+                None => self.extents.push((group, b)),
+            }
+        }
         self.starts.push(start);
         if self.groups.last().is_none_or(|&(_, g)| g != group) {
             self.groups.push((number, group));
         }
         Ok(number)
+    }
+
+    /// The area (m²) up to which an intersection is no overlap.
+    pub fn tolerance_m2(&self) -> f64 {
+        self.tolerance_m2
     }
 
     /// Number of parcels added.
@@ -176,9 +202,123 @@ impl OverlapDetector {
         self.chunks.iter().map(Vec::capacity).sum::<usize>() + 4 * self.starts.capacity()
     }
 
+    /// The groups (SRIDs) of the parcels added, each with the box of its parcels (`[min x, min
+    /// y, max x, max y]` in its coordinates, to the millimetre).
+    pub fn extents(&self) -> Vec<(i32, [f64; 4])> {
+        self.extents
+            .iter()
+            .filter_map(|&(group, b)| {
+                let o = self.origins.iter().find(|(g, _)| *g == group)?.1;
+                let at = |v: i32, k: usize| o[k] + f64::from(v) * 0.001;
+                Some((group, [at(b[0], 0), at(b[1], 1), at(b[2], 0), at(b[3], 1)]))
+            })
+            .collect()
+    }
+
+    /// The pairs of a parcel of `self` and one of `others` (of the same group) overlapping by
+    /// more than `self`'s tolerance: `a` numbers the parcel of `self`, `b` the one of
+    /// `others`; largest overlap first. For a delivery checked against the parcels it leaves
+    /// in place: `others` are few (a tree of their boxes), `self`'s parcels are visited once,
+    /// decoded only where a box meets one of theirs.
+    pub fn overlaps_with(&self, others: &OverlapDetector) -> Vec<Overlap> {
+        let mut found = Vec::new();
+        let mut scratch = Scratch::default();
+        let (mut hits, mut stack) = (Vec::new(), Vec::new());
+        for &(group, _) in &others.extents {
+            let (Some(mine), Some(theirs)) = (self.origin_of(group), others.origin_of(group))
+            else {
+                continue;
+            };
+            // Origins are whole kilometres: the shift between the two grids is exact.
+            let shift_mm = [0, 1].map(|k| ((theirs[k] - mine[k]) * 1000.0).round() as i64);
+            let shift_m = shift_mm.map(|v| v as f64 * 0.001);
+            let moved = |v: i32, k: usize| i32::try_from(i64::from(v) + shift_mm[k]).ok();
+            let items: Vec<(u32, crate::packed::IBox)> = others
+                .members(group)
+                .filter_map(|j| {
+                    let b = others.bbox_mm(j as usize)?;
+                    Some((
+                        j,
+                        [
+                            moved(b[0], 0)?,
+                            moved(b[1], 1)?,
+                            moved(b[2], 0)?,
+                            moved(b[3], 1)?,
+                        ],
+                    ))
+                })
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let tree = crate::packed::PackedTree::new(items);
+            for i in self.members(group) {
+                let Some(bx) = self.bbox_mm(i as usize) else {
+                    continue;
+                };
+                tree.search(&bx, &mut hits, &mut stack);
+                let mut loaded = None;
+                for &j in &hits {
+                    if !*loaded.get_or_insert_with(|| self.load(i as usize, &mut scratch.a)) {
+                        break;
+                    }
+                    if !others.load(j as usize, &mut scratch.b) {
+                        continue;
+                    }
+                    scratch.b.shift(shift_m);
+                    if suspicious(
+                        &scratch.a,
+                        &scratch.b,
+                        &mut scratch.edges,
+                        &mut scratch.cuts,
+                    ) {
+                        let area_m2 = intersection_area(&scratch.a, &scratch.b);
+                        if area_m2 > self.tolerance_m2 {
+                            found.push(Overlap {
+                                a: i,
+                                b: j,
+                                area_m2,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        found.sort_by(|x, y| {
+            y.area_m2
+                .total_cmp(&x.area_m2)
+                .then_with(|| x.a.cmp(&y.a))
+                .then_with(|| x.b.cmp(&y.b))
+        });
+        found
+    }
+
+    /// The origin of `group`'s grid, if any parcel of it was added.
+    fn origin_of(&self, group: i32) -> Option<[f64; 2]> {
+        self.origins
+            .iter()
+            .find(|(g, _)| *g == group)
+            .map(|(_, o)| *o)
+    }
+
+    /// The numbers of the parcels of `group`, in order.
+    fn members(&self, group: i32) -> impl Iterator<Item = u32> + Clone + '_ {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(move |(_, &(_, g))| g == group)
+            .flat_map(|(run, &(first, _))| {
+                let end = self
+                    .groups
+                    .get(run + 1)
+                    .map_or(self.starts.len() as u32, |&(next, _)| next);
+                first..end
+            })
+    }
+
     /// All pairs overlapping by more than the tolerance, largest overlap first (ties by
     /// numbers).
-    pub fn finish(self) -> Vec<Overlap> {
+    pub fn finish(&self) -> Vec<Overlap> {
         let started = std::time::Instant::now();
         let flagged = self.flagged();
         tracing::debug!(
@@ -215,18 +355,7 @@ impl OverlapDetector {
         let mut flagged = Vec::new();
         let mut scratch = Scratch::default();
         for group in groups {
-            let members = self
-                .groups
-                .iter()
-                .enumerate()
-                .filter(|(_, &(_, g))| g == group)
-                .flat_map(|(run, &(first, _))| {
-                    let end = self
-                        .groups
-                        .get(run + 1)
-                        .map_or(self.starts.len() as u32, |&(next, _)| next);
-                    first..end
-                });
+            let members = self.members(group);
             // Sized once, with room for the tree's nodes: grown, a million boxes (20 MB) would
             // be copied, both copies held at the import's peak.
             let mut items: Vec<(u32, crate::packed::IBox)> = Vec::with_capacity(
@@ -535,6 +664,20 @@ struct Shape {
 }
 
 impl Shape {
+    /// Moves the shape by `d` metres (into another grid's frame).
+    fn shift(&mut self, d: [f64; 2]) {
+        for p in &mut self.coords {
+            p[0] += d[0];
+            p[1] += d[1];
+        }
+        self.bbox = [
+            self.bbox[0] + d[0],
+            self.bbox[1] + d[1],
+            self.bbox[2] + d[0],
+            self.bbox[3] + d[1],
+        ];
+    }
+
     fn rings(&self) -> impl Iterator<Item = &[[f64; 2]]> + Clone + '_ {
         (0..self.ring_ends.len()).map(|r| {
             let start = if r == 0 { 0 } else { self.ring_ends[r - 1] };
@@ -932,6 +1075,75 @@ mod tests {
 
     // The tests name their parcels; the detector numbers them.
     type OverlapDetector = Named;
+
+    /// A delivery against the parcels it leaves in place: only pairs across the two sets, in
+    /// the same group, are reported, whatever the two grids' origins.
+    #[test]
+    fn overlaps_with_compares_across_two_detectors() {
+        let mut delivered = super::OverlapDetector::new(1.0);
+        let a = delivered
+            .add(9212, &polygon(&[rect(E0, N0, E0 + 10.0, N0 + 10.0)]))
+            .expect("valid");
+        let b = delivered
+            .add(9212, &polygon(&[rect(E0 + 10.0, N0, E0 + 20.0, N0 + 10.0)]))
+            .expect("valid");
+        // Overlapping each other: reported by finish, not by overlaps_with.
+        delivered
+            .add(
+                9212,
+                &polygon(&[rect(E0 + 100.0, N0, E0 + 110.0, N0 + 10.0)]),
+            )
+            .expect("valid");
+        delivered
+            .add(
+                9212,
+                &polygon(&[rect(E0 + 105.0, N0, E0 + 115.0, N0 + 10.0)]),
+            )
+            .expect("valid");
+        let other_zone = delivered
+            .add(5899, &polygon(&[rect(E0, N0, E0 + 10.0, N0 + 10.0)]))
+            .expect("valid");
+        // Their grid starts 37 km away: the shift between the grids must be applied.
+        let mut kept = super::OverlapDetector::new(1.0);
+        kept.add(
+            9212,
+            &polygon(&[rect(
+                E0 + 37_000.0,
+                N0 - 5_000.0,
+                E0 + 37_010.0,
+                N0 - 4_990.0,
+            )]),
+        )
+        .expect("valid");
+        // Overlaps `a` (2 m × 2 m) and `b` (8 m × 2 m).
+        let over_a = kept
+            .add(9212, &polygon(&[rect(E0 + 8.0, N0, E0 + 18.0, N0 + 2.0)]))
+            .expect("valid");
+        kept.add(9212, &polygon(&[rect(E0 + 20.0, N0, E0 + 30.0, N0 + 10.0)]))
+            .expect("valid");
+        // (The one before shares `b`'s right edge: a neighbour, not an overlap.)
+        // Another zone: compared with `other_zone` only.
+        let over_other = kept
+            .add(
+                5899,
+                &polygon(&[rect(E0 + 5.0, N0 + 5.0, E0 + 15.0, N0 + 15.0)]),
+            )
+            .expect("valid");
+        assert_eq!(kept.extents().len(), 2);
+        let found = delivered.overlaps_with(&kept);
+        let pairs: Vec<(u32, u32)> = found.iter().map(|o| (o.a, o.b)).collect();
+        assert_eq!(
+            pairs,
+            vec![(other_zone, over_other), (b, over_a), (a, over_a)]
+        );
+        assert!((found[0].area_m2 - 25.0).abs() < 1e-6, "{found:?}");
+        assert!((found[1].area_m2 - 16.0).abs() < 1e-6, "{found:?}");
+        assert!((found[2].area_m2 - 4.0).abs() < 1e-6, "{found:?}");
+        // The extent of each group, in its coordinates.
+        let extents = delivered.extents();
+        let e = extents.iter().find(|(g, _)| *g == 9212).expect("9212").1;
+        assert_eq!(e, [E0, N0, E0 + 115.0, N0 + 10.0]);
+    }
 
     struct Named {
         inner: super::OverlapDetector,

@@ -104,7 +104,8 @@ impl PackedTree {
     }
 }
 
-fn union(a: IBox, b: IBox) -> IBox {
+/// The box of both.
+pub(crate) fn union(a: IBox, b: IBox) -> IBox {
     [
         a[0].min(b[0]),
         a[1].min(b[1]),

@@ -128,24 +128,14 @@ async fn sql_overlaps(
     Ok(findings)
 }
 
-/// Overlaps of the delivery with the live parcels it does not replace (an upsert keeps them).
-/// First the kept parcels are set apart by one hash anti-join on the identity (a delivery of
-/// the whole layer keeps none, and then nothing else runs); then each staged parcel probes a
-/// GiST index of only those. (Probing every live parcel and leaving the replaced ones out
-/// afterwards computed ~7 million intersections at 1,000,000 parcels: 150 s.) With `reject`,
-/// the overlapping staged rows are rejected (the largest overlap named). Only overlaps over
-/// `tolerance_m2` count.
-pub async fn live_overlaps(
-    conn: &mut PgConnection,
-    stage: &str,
-    reject: bool,
-    tolerance_m2: f64,
-) -> Result<Vec<String>, sqlx::Error> {
+/// Sets apart the live parcels an upsert keeps (those no accepted staged row replaces) in the
+/// temporary table `bando_kept`, by one hash anti-join on the identity; answers how many. A
+/// delivery of the whole layer keeps none, and then nothing else runs. The delivery must not
+/// overlap them ([`kept_overlaps_in_memory`], [`report_kept_overlaps`]; [`drop_kept`] after).
+pub async fn set_kept_apart(conn: &mut PgConnection, stage: &str) -> Result<u64, sqlx::Error> {
     let stage = gis_core::db::quote_ident(stage);
-    sqlx::query("DROP TABLE IF EXISTS pg_temp.bando_kept")
-        .execute(&mut *conn)
-        .await?;
-    let kept = sqlx::query(&format!(
+    drop_kept(conn).await?;
+    Ok(sqlx::query(&format!(
         "CREATE TEMP TABLE bando_kept AS
          SELECT l.commune_code, l.sheet_number, l.parcel_number, l.geom, l.geom_3857
          FROM land.parcels l
@@ -156,68 +146,154 @@ pub async fn live_overlaps(
     ))
     .execute(&mut *conn)
     .await?
-    .rows_affected();
-    let found = if kept == 0 {
-        Ok(Vec::new())
-    } else {
-        kept_overlaps(conn, &stage, reject, tolerance_m2).await
-    };
+    .rows_affected())
+}
+
+/// Drops the kept parcels' table.
+pub async fn drop_kept(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("DROP TABLE IF EXISTS pg_temp.bando_kept")
         .execute(&mut *conn)
         .await?;
-    found
+    Ok(())
 }
 
-/// [`live_overlaps`] once the kept parcels are in `bando_kept`.
-async fn kept_overlaps(
+/// Kept parcels further than this (m) from the box of a zone's delivered parcels cannot
+/// overlap them; the margin covers the bend of the box's edges between zones.
+const KEPT_MARGIN_M: f64 = 100.0;
+
+/// The delivered parcels (the detector's numbers) that overlap kept ones by more than the
+/// detector's tolerance: (number, the kept parcel's commune/sheet/number, area m²). Only the
+/// kept parcels near each zone's delivered ones are read, in that zone's coordinates, into a
+/// second detector; each delivered parcel is then visited once against a tree of their
+/// boxes. (Transforming every delivered parcel in PostGIS to probe the kept ones took ~20 s
+/// at a million; this is well under a second.)
+pub async fn kept_overlaps_in_memory(
+    conn: &mut PgConnection,
+    delivered: crate::overlaps::OverlapDetector,
+) -> Result<Vec<(u32, String, f64)>, sqlx::Error> {
+    let mut kept = crate::overlaps::OverlapDetector::new(delivered.tolerance_m2());
+    let mut names = Vec::new();
+    for (srid, e) in delivered.extents() {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "WITH area AS (
+                SELECT ST_Transform(ST_Segmentize(ST_Expand(ST_MakeEnvelope($1, $2, $3, $4, $5), $6),
+                                                  1000), 3857) AS b)
+             SELECT concat_ws('/', l.commune_code, l.sheet_number, l.parcel_number),
+                    ST_AsBinary(ST_Transform(l.geom, $5), 'NDR')
+             FROM pg_temp.bando_kept l, area
+             WHERE l.geom_3857 && area.b",
+        )
+        .bind(e[0])
+        .bind(e[1])
+        .bind(e[2])
+        .bind(e[3])
+        .bind(srid)
+        .bind(KEPT_MARGIN_M)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, wkb) in rows {
+            // A kept parcel whose geometry the detector cannot read is left to the rules it
+            // passed when it was loaded.
+            if kept.add(srid, &wkb).is_ok() {
+                names.push(name);
+            }
+        }
+    }
+    let found = tokio::task::spawn_blocking(move || delivered.overlaps_with(&kept))
+        .await
+        .map_err(|e| {
+            sqlx::Error::Protocol(format!("the kept-parcels overlap check failed: {e}"))
+        })?;
+    Ok(found
+        .into_iter()
+        .filter_map(|o| Some((o.a, names.get(o.b as usize)?.clone(), o.area_m2)))
+        .collect())
+}
+
+/// Reports (and with `reject`, rejects) the accepted staged rows overlapping kept parcels by
+/// more than `tolerance_m2`: `pairs` as [`kept_overlaps_in_memory`] found them, named by
+/// place in the delivery (file, feature index); `None` computes them in PostGIS, each staged
+/// parcel probing a GiST index of the kept ones (deliveries the detector could not read).
+pub async fn report_kept_overlaps(
     conn: &mut PgConnection,
     stage: &str,
+    pairs: Option<Vec<((i32, i64), String, f64)>>,
     reject: bool,
     tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    for text in [
-        "CREATE INDEX ON pg_temp.bando_kept USING gist (geom_3857)",
-        "ANALYZE pg_temp.bando_kept",
-    ] {
-        sqlx::query(text).execute(&mut *conn).await?;
-    }
-    let hits = format!(
-        "hits AS (
-            SELECT s.ctid AS row,
-                   s.commune_code || '/' || s.sheet_number || '/' || s.parcel_number AS staged,
-                   l.commune_code || '/' || l.sheet_number || '/' || l.parcel_number AS live,
-                   ST_Area(ST_Intersection(s.geom, ST_Transform(l.geom, ST_SRID(s.geom)))) AS area
-            FROM {stage} s
-            CROSS JOIN LATERAL (SELECT ST_Transform(s.geom, 3857) AS g) m
-            JOIN pg_temp.bando_kept l ON l.geom_3857 && m.g AND ST_Intersects(l.geom_3857, m.g)
-            WHERE s.rejected IS NULL),
-         over AS (SELECT * FROM hits WHERE area > $1)"
-    );
-    let (pairs, rows, examples): (i64, i64, Option<String>) = sqlx::query_as(&format!(
+    let stage = gis_core::db::quote_ident(stage);
+    let hits = match pairs {
+        Some(_) => format!(
+            "hits AS (
+                SELECT s.ctid AS row,
+                       s.commune_code || '/' || s.sheet_number || '/' || s.parcel_number AS staged,
+                       p.live, p.area
+                FROM unnest($2::int[], $3::bigint[], $4::text[], $5::float8[])
+                         AS p(file, index, live, area)
+                JOIN {stage} s ON s.__file = p.file AND s.__index = p.index
+                WHERE s.rejected IS NULL),
+             over AS (SELECT * FROM hits WHERE area > $1)"
+        ),
+        None => {
+            for text in [
+                "CREATE INDEX ON pg_temp.bando_kept USING gist (geom_3857)",
+                "ANALYZE pg_temp.bando_kept",
+            ] {
+                sqlx::query(text).execute(&mut *conn).await?;
+            }
+            format!(
+                "hits AS (
+                    SELECT s.ctid AS row,
+                           s.commune_code || '/' || s.sheet_number || '/' || s.parcel_number AS staged,
+                           l.commune_code || '/' || l.sheet_number || '/' || l.parcel_number AS live,
+                           ST_Area(ST_Intersection(s.geom, ST_Transform(l.geom, ST_SRID(s.geom)))) AS area
+                    FROM {stage} s
+                    CROSS JOIN LATERAL (SELECT ST_Transform(s.geom, 3857) AS g) m
+                    JOIN pg_temp.bando_kept l ON l.geom_3857 && m.g AND ST_Intersects(l.geom_3857, m.g)
+                    WHERE s.rejected IS NULL),
+                 over AS (SELECT * FROM hits WHERE area > $1)"
+            )
+        }
+    };
+    let columns = pairs.map(|pairs| {
+        let mut c: (Vec<i32>, Vec<i64>, Vec<String>, Vec<f64>) = Default::default();
+        for ((file, index), live, area) in pairs {
+            c.0.push(file);
+            c.1.push(index);
+            c.2.push(live);
+            c.3.push(area);
+        }
+        c
+    });
+    let count = format!(
         "WITH {hits}
          SELECT count(*), count(DISTINCT row),
                 string_agg(staged || ' × ' || live || ' (' || round(area::numeric, 1) || ' m²)', '; ')
                     FILTER (WHERE rn <= 5)
-         FROM (SELECT *, row_number() OVER (ORDER BY area DESC) rn FROM over) x"
-    ))
-    .bind(tolerance_m2)
-    .fetch_one(&mut *conn)
-    .await?;
+         FROM (SELECT *, row_number() OVER (ORDER BY area DESC, staged, live) rn FROM over) x"
+    );
+    let mut query = sqlx::query_as(&count).bind(tolerance_m2);
+    if let Some(c) = &columns {
+        query = query.bind(&c.0).bind(&c.1).bind(&c.2).bind(&c.3);
+    }
+    let (pairs, rows, examples): (i64, i64, Option<String>) = query.fetch_one(&mut *conn).await?;
     if pairs == 0 {
         return Ok(Vec::new());
     }
     if reject {
-        sqlx::query(&format!(
+        let update = format!(
             "WITH {hits}
              UPDATE {stage} s SET rejected = 'overlaps parcel ' || w.live
                  || ' already in the layer (not replaced by this delivery) by '
                  || round(w.area::numeric, 1) || ' m²'
              FROM (SELECT DISTINCT ON (row) row, live, area FROM over ORDER BY row, area DESC) w
              WHERE s.ctid = w.row"
-        ))
-        .bind(tolerance_m2)
-        .execute(&mut *conn)
-        .await?;
+        );
+        let mut query = sqlx::query(&update).bind(tolerance_m2);
+        if let Some(c) = &columns {
+            query = query.bind(&c.0).bind(&c.1).bind(&c.2).bind(&c.3);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(vec![format!(
         "{rows} delivered parcels overlap parcels already in the layer that this delivery does not replace, by more than {tolerance_m2} m² ({pairs} pairs; largest: {}){}",

@@ -155,9 +155,16 @@ struct ParcelChecks {
     /// rows.
     against_live: Option<bool>,
     /// The detector's pass over all parcels, on a blocking thread while PostgreSQL prepares
-    /// the staging table (seconds each at a million parcels: they overlap on two cores).
-    finishing: Option<tokio::task::JoinHandle<Vec<crate::overlaps::Overlap>>>,
+    /// the staging table (seconds each at a million parcels: they overlap on two cores); the
+    /// detector comes back when the kept live parcels are checked against it next.
+    finishing: Option<tokio::task::JoinHandle<Finished>>,
 }
+
+/// The detector's findings among the delivered parcels, and the detector when still needed.
+type Finished = (
+    Vec<crate::overlaps::Overlap>,
+    Option<crate::overlaps::OverlapDetector>,
+);
 
 impl ImportChecks for ParcelChecks {
     fn observe(&mut self, row: &StagedRow) {
@@ -179,7 +186,11 @@ impl ImportChecks for ParcelChecks {
 
     fn rows_done(&mut self) {
         if let Some(detector) = self.detector.take() {
-            self.finishing = Some(tokio::task::spawn_blocking(move || detector.finish()));
+            let keep = self.against_live.is_some();
+            self.finishing = Some(tokio::task::spawn_blocking(move || {
+                let found = detector.finish();
+                (found, keep.then_some(detector))
+            }));
         }
     }
 
@@ -190,23 +201,56 @@ impl ImportChecks for ParcelChecks {
     ) -> LocalBoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
         Box::pin(async move {
             let mut findings = Vec::new();
-            if let Some(reject) = self.against_live {
-                findings.extend(
-                    crate::parcels::live_overlaps(conn, stage, reject, self.tolerance_m2).await?,
-                );
-            }
-            let overlaps = match (self.finishing.take(), self.detector.take()) {
+            // The live parcels an upsert keeps are set apart while the detector finishes.
+            let kept = match self.against_live {
+                Some(_) => crate::parcels::set_kept_apart(conn, stage).await?,
+                None => 0,
+            };
+            let (overlaps, detector) = match (self.finishing.take(), self.detector.take()) {
                 (Some(handle), _) => match handle.await {
-                    Ok(overlaps) => Some(overlaps),
+                    Ok((overlaps, detector)) => (Some(overlaps), detector),
                     Err(e) => {
                         // The same check in PostGIS rather than an import without it.
                         tracing::warn!(error = %e, "the in-memory overlap check failed; checking in PostGIS");
-                        None
+                        (None, None)
                     }
                 },
-                (None, Some(detector)) => Some(detector.finish()),
-                (None, None) => None,
+                (None, Some(detector)) => (Some(detector.finish()), Some(detector)),
+                (None, None) => (None, None),
             };
+            if let (Some(reject), true) = (self.against_live, kept > 0) {
+                let found = match detector {
+                    Some(detector) => {
+                        let pairs = crate::parcels::kept_overlaps_in_memory(conn, detector).await?;
+                        let pairs = pairs
+                            .into_iter()
+                            .map(|(n, live, area)| (place(&self.places, n), live, area))
+                            .collect();
+                        crate::parcels::report_kept_overlaps(
+                            conn,
+                            stage,
+                            Some(pairs),
+                            reject,
+                            self.tolerance_m2,
+                        )
+                        .await?
+                    }
+                    None => {
+                        crate::parcels::report_kept_overlaps(
+                            conn,
+                            stage,
+                            None,
+                            reject,
+                            self.tolerance_m2,
+                        )
+                        .await?
+                    }
+                };
+                findings.extend(found);
+            }
+            if self.against_live.is_some() {
+                crate::parcels::drop_kept(conn).await?;
+            }
             let overlaps = overlaps.map(|found| {
                 found
                     .into_iter()
