@@ -210,6 +210,17 @@ pub async fn kept_overlaps_in_memory(
         .collect())
 }
 
+/// A delivered parcel overlapping a kept live one, as the in-memory check found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptOverlap {
+    /// The staged row: (file, feature index).
+    pub place: (i32, i64),
+    /// The kept parcel: commune/sheet/number.
+    pub live: String,
+    /// Area of their intersection, m².
+    pub area_m2: f64,
+}
+
 /// Reports (and with `reject`, rejects) the accepted staged rows overlapping kept parcels by
 /// more than `tolerance_m2`: `pairs` as [`kept_overlaps_in_memory`] found them, named by
 /// place in the delivery (file, feature index); `None` computes them in PostGIS, each staged
@@ -217,7 +228,7 @@ pub async fn kept_overlaps_in_memory(
 pub async fn report_kept_overlaps(
     conn: &mut PgConnection,
     stage: &str,
-    pairs: Option<Vec<((i32, i64), String, f64)>>,
+    pairs: Option<Vec<KeptOverlap>>,
     reject: bool,
     tolerance_m2: f64,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -257,11 +268,11 @@ pub async fn report_kept_overlaps(
     };
     let columns = pairs.map(|pairs| {
         let mut c: (Vec<i32>, Vec<i64>, Vec<String>, Vec<f64>) = Default::default();
-        for ((file, index), live, area) in pairs {
-            c.0.push(file);
-            c.1.push(index);
-            c.2.push(live);
-            c.3.push(area);
+        for p in pairs {
+            c.0.push(p.place.0);
+            c.1.push(p.place.1);
+            c.2.push(p.live);
+            c.3.push(p.area_m2);
         }
         c
     });

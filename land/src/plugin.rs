@@ -224,7 +224,11 @@ impl ImportChecks for ParcelChecks {
                         let pairs = crate::parcels::kept_overlaps_in_memory(conn, detector).await?;
                         let pairs = pairs
                             .into_iter()
-                            .map(|(n, live, area)| (place(&self.places, n), live, area))
+                            .map(|(n, live, area_m2)| crate::parcels::KeptOverlap {
+                                place: place(&self.places, n),
+                                live,
+                                area_m2,
+                            })
                             .collect();
                         crate::parcels::report_kept_overlaps(
                             conn,
