@@ -8,6 +8,7 @@
 #
 # Rows (each the median of RUNS runs, with min–max, and bando's peak RSS from /usr/bin/time -v):
 #   fresh                      ogr2ogr -overwrite | bando --mode replace into an empty layer
+#                              (ogr2ogr goes first in odd runs, last in even ones)
 #   re-import, nothing changed this year's files again over the loaded layer (replace, upsert)
 #   re-import, next year       `bando sample --next-year` (1 % changed, 0.5 % new, 0.5 % gone)
 #                              over this year's layer (replace, upsert); ogr2ogr -overwrite of
@@ -88,8 +89,11 @@ changed=$(jq .changed "$exp"); new=$(jq .new "$exp"); gone=$(jq .gone "$exp")
 unchanged=$(jq .unchanged "$exp")
 for ((i = 1; i <= runs; i++)); do
   echo "run $i/$runs" >&2
-  ogr_timed "$input" ogr-this
-  ogr_timed "$next" ogr-next
+  # Which tool goes first alternates from run to run.
+  if ((i % 2)); then
+    ogr_timed "$input" ogr-this
+    ogr_timed "$next" ogr-next
+  fi
   psql "$url" -qc "TRUNCATE land.parcels CASCADE" >/dev/null
   bando_import "$input" replace fresh
   total=$(psql "$url" -Atc "SELECT count(*) FROM land.parcels")
@@ -103,6 +107,10 @@ for ((i = 1; i <= runs; i++)); do
   load_this_year
   bando_import "$next_input" upsert next-upsert
   check next-upsert "$changed $new 0 $unchanged $gone"
+  if ((i % 2 == 0)); then
+    ogr_timed "$input" ogr-this
+    ogr_timed "$next" ogr-next
+  fi
 done
 
 median() { sort -n | awk '{v[NR] = $1} END {printf "%.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
