@@ -25,7 +25,11 @@ function init(args)
     paths[#paths + 1] = line
   end
   n = (id * 7919) % #paths
-  address = os.getenv("SOAK_ONE") or ((os.getenv("SOAK_CLIENTS") or "10.0.0") .. "." .. id)
+  local one = os.getenv("SOAK_ONE")
+  if one == nil or one == "" then
+    one = nil
+  end
+  address = one or ((os.getenv("SOAK_CLIENTS") or "10.0.0") .. "." .. id)
 end
 
 function request()
