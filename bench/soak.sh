@@ -74,7 +74,8 @@ with open(out + "/features.txt", "w") as f, open(out + "/identify.txt", "w") as 
         x, y = float(x), float(y)
         d = 0.002
         bbox = f"{x - d:.6f},{y - d:.6f},{x + d:.6f},{y + d:.6f}"
-        f.write(f"/collections/parcels/items?limit=100&bbox={bbox}&filter={q(f\"land_use_code = '{code}'\")}\n")
+        cql = q("land_use_code = '" + code + "'")
+        f.write(f"/collections/parcels/items?limit=100&bbox={bbox}&filter={cql}\n")
         g.write(f"/query/identify?x={x:.6f}&y={y:.6f}&zoom=17&layers=parcels\n")
         if i < 500:
             h.write(f"/collections/parcels/items?f=csv&limit=1000&bbox={bbox}\n")
