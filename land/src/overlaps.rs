@@ -157,19 +157,7 @@ impl OverlapDetector {
         let stored = parsed.and_then(|()| self.store(&mut reading));
         self.reading = reading;
         let start = stored?;
-        if let Some(first) = self.reading.0.first() {
-            let b = self
-                .reading
-                .0
-                .iter()
-                .fold([first[0], first[1], first[0], first[1]], |b, p| {
-                    [
-                        b[0].min(p[0]),
-                        b[1].min(p[1]),
-                        b[2].max(p[0]),
-                        b[3].max(p[1]),
-                    ]
-                });
+        if let Some(b) = bounds(self.reading.0.iter().copied()) {
             match self.extents.iter_mut().find(|(g, _)| *g == group) {
                 Some((_, e)) => *e = crate::packed::union(*e, b),
                 None => self.extents.push((group, b)),
@@ -488,20 +476,10 @@ impl OverlapDetector {
             Step::RingEnd => out.ring_ends.push(out.coords.len()),
             Step::PartEnd => out.part_ends.push(out.ring_ends.len()),
         });
-        let Some(first) = out.coords.first() else {
+        let Some(bbox) = bounds(out.coords.iter().copied()) else {
             return false;
         };
-        out.bbox = out
-            .coords
-            .iter()
-            .fold([first[0], first[1], first[0], first[1]], |b, p| {
-                [
-                    b[0].min(p[0]),
-                    b[1].min(p[1]),
-                    b[2].max(p[0]),
-                    b[3].max(p[1]),
-                ]
-            });
+        out.bbox = bbox;
         true
     }
 
@@ -610,6 +588,23 @@ impl OverlapDetector {
         }
         Ok(())
     }
+}
+
+/// `[min x, min y, max x, max y]` of `points`, or None when there are none.
+fn bounds<T: Copy + PartialOrd>(points: impl IntoIterator<Item = [T; 2]>) -> Option<[T; 4]> {
+    let lo = |a: T, b: T| if b < a { b } else { a };
+    let hi = |a: T, b: T| if b > a { b } else { a };
+    points.into_iter().fold(None, |b, p| {
+        Some(match b {
+            None => [p[0], p[1], p[0], p[1]],
+            Some(b) => [
+                lo(b[0], p[0]),
+                lo(b[1], p[1]),
+                hi(b[2], p[0]),
+                hi(b[3], p[1]),
+            ],
+        })
+    })
 }
 
 /// A parcel as read from WKB: vertices (millimetres), ring ends, polygon ends, and its encoding.
