@@ -272,12 +272,7 @@ impl OverlapDetector {
                 }
             }
         }
-        found.sort_by(|x, y| {
-            y.area_m2
-                .total_cmp(&x.area_m2)
-                .then_with(|| x.a.cmp(&y.a))
-                .then_with(|| x.b.cmp(&y.b))
-        });
+        largest_first(&mut found);
         found
     }
 
@@ -326,12 +321,7 @@ impl OverlapDetector {
                 (area_m2 > self.tolerance_m2).then_some(Overlap { a, b, area_m2 })
             })
             .collect();
-        overlaps.sort_by(|x, y| {
-            y.area_m2
-                .total_cmp(&x.area_m2)
-                .then_with(|| x.a.cmp(&y.a))
-                .then_with(|| x.b.cmp(&y.b))
-        });
+        largest_first(&mut overlaps);
         overlaps
     }
 
@@ -588,6 +578,16 @@ impl OverlapDetector {
         }
         Ok(())
     }
+}
+
+/// Largest overlap first, ties by numbers.
+fn largest_first(overlaps: &mut [Overlap]) {
+    overlaps.sort_by(|x, y| {
+        y.area_m2
+            .total_cmp(&x.area_m2)
+            .then_with(|| x.a.cmp(&y.a))
+            .then_with(|| x.b.cmp(&y.b))
+    });
 }
 
 /// `[min x, min y, max x, max y]` of `points`, or None when there are none.
