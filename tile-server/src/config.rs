@@ -145,6 +145,15 @@ pub struct RawLimits {
     pub client_requests_per_minute: Option<u32>,
     /// Expensive requests one client may start at once before the rate applies (default 60).
     pub client_burst: Option<u32>,
+    /// How long a refused request is held before its 429, in milliseconds (default 1000;
+    /// 0: answered at once). At most 10 s.
+    pub client_refusal_delay_ms: Option<u64>,
+    /// Refused requests held at once over all clients (default 1024); past it, and past
+    /// `client_refusals_held_per_client` (default 64) for one client, the 429 is sent at once
+    /// and the connection closed.
+    pub client_refusals_held: Option<u32>,
+    /// Refused requests of one client held at once (default 64).
+    pub client_refusals_held_per_client: Option<u32>,
     /// Proxies whose `X-Forwarded-For` names the client: addresses or CIDR blocks
     /// (default none: the TCP peer is the client).
     pub trusted_proxies: Option<Vec<String>>,
@@ -447,10 +456,18 @@ impl RawConfig {
                 &mut l.client_requests_per_minute,
             ),
             ("BANDO_CLIENT_BURST", &mut l.client_burst),
+            ("BANDO_CLIENT_REFUSALS_HELD", &mut l.client_refusals_held),
+            (
+                "BANDO_CLIENT_REFUSALS_HELD_PER_CLIENT",
+                &mut l.client_refusals_held_per_client,
+            ),
         ] {
             if let Some(v) = env(key) {
                 *slot = Some(parse_num(key, &v)?);
             }
+        }
+        if let Some(v) = env("BANDO_CLIENT_REFUSAL_DELAY_MS") {
+            l.client_refusal_delay_ms = Some(parse_num("BANDO_CLIENT_REFUSAL_DELAY_MS", &v)?);
         }
         if let Some(v) = env("BANDO_FEATURE_COST_BUDGET") {
             l.feature_cost_budget = Some(parse_num("BANDO_FEATURE_COST_BUDGET", &v)?);
@@ -831,6 +848,22 @@ fn check_limits(
         }
         c.burst = n;
     }
+    if let Some(ms) = raw.client_refusal_delay_ms {
+        if ms > 10_000 {
+            return Err(ConfigError::Invalid {
+                key: "limits.client_refusal_delay_ms",
+                value: ms.to_string(),
+                reason: "must be at most 10000 (10 s): a held refusal keeps its connection open",
+            });
+        }
+        c.refusal_delay = Duration::from_millis(ms);
+    }
+    if let Some(n) = raw.client_refusals_held {
+        c.held_refusals = n;
+    }
+    if let Some(n) = raw.client_refusals_held_per_client {
+        c.held_refusals_per_client = n;
+    }
     for text in raw.trusted_proxies.iter().flatten() {
         if text.trim().is_empty() {
             continue;
@@ -1160,6 +1193,21 @@ mod tests {
         assert_eq!(cfg.load.clients.max_concurrent, 2);
         assert_eq!(cfg.load.clients.per_minute, 30);
         assert_eq!(cfg.load.clients.trusted_proxies.len(), 1);
+        assert_eq!(cfg.load.clients.refusal_delay, Duration::from_secs(1));
+        let raw: RawConfig = toml::from_str(
+            "[limits]\nclient_refusal_delay_ms = 250\nclient_refusals_held = 10\nclient_refusals_held_per_client = 2\n",
+        )
+        .expect("toml");
+        let cfg = raw.check().expect("check");
+        assert_eq!(cfg.load.clients.refusal_delay, Duration::from_millis(250));
+        assert_eq!(cfg.load.clients.held_refusals, 10);
+        assert_eq!(cfg.load.clients.held_refusals_per_client, 2);
+        let err = RawConfig::default()
+            .with_env(|k| (k == "BANDO_CLIENT_REFUSAL_DELAY_MS").then(|| "60000".to_string()))
+            .expect("env")
+            .check()
+            .expect_err("too long a hold");
+        assert!(err.to_string().contains("client_refusal_delay_ms"), "{err}");
         let defaults = RawConfig::default().check().expect("check");
         assert!(defaults.load.clients.trusted_proxies.is_empty());
         assert!(defaults.load.features.statement_timeout < defaults.request_timeout);

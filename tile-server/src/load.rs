@@ -10,7 +10,10 @@
 //!
 //! Expensive routes (items, single features, `/query/*`) pass [`guard_expensive`]: a per-client
 //! limit of concurrent requests and a token-bucket rate ([`ClientLimiter`], 429 with
-//! `Retry-After`), and [`gis_core::db::cancel_on_drop`], so a request dropped by its time limit
+//! `Retry-After`; the 429 is held for [`ClientSettings::refusal_delay`] first — a tarpit, so a
+//! client that ignores `Retry-After` cannot make the refusals themselves cost the cores —
+//! from a bounded set of held refusals, past which it is sent at once and the connection
+//! closed), and [`gis_core::db::cancel_on_drop`], so a request dropped by its time limit
 //! or by its client cancels its queries instead of leaving them running. Tiles pass neither:
 //! the warm path does no extra work, and a tile render is shared by concurrent requests, so
 //! one leaving must not cancel it (tile statements have the shortest deadline instead).
@@ -61,6 +64,15 @@ pub struct ClientSettings {
     pub burst: u32,
     /// Peers whose `X-Forwarded-For` names the client (addresses or CIDR blocks).
     pub trusted_proxies: Vec<IpBlock>,
+    /// How long a refused request is held before its 429 is sent (zero: at once). A client
+    /// that ignores `Retry-After` and asks again as soon as it is answered then makes one
+    /// request a second per connection instead of thousands.
+    pub refusal_delay: Duration,
+    /// Refused requests held at once, over all clients; when full, a refusal is answered at
+    /// once and its connection closed.
+    pub held_refusals: u32,
+    /// Refused requests of one client held at once (then likewise answered and closed).
+    pub held_refusals_per_client: u32,
 }
 
 impl Default for ClientSettings {
@@ -70,6 +82,9 @@ impl Default for ClientSettings {
             per_minute: 600,
             burst: 60,
             trusted_proxies: Vec::new(),
+            refusal_delay: Duration::from_secs(1),
+            held_refusals: 1024,
+            held_refusals_per_client: 64,
         }
     }
 }
@@ -616,16 +631,25 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpBlock])
     client
 }
 
-/// Counts each client's requests in progress and its rate.
+/// Counts each client's requests in progress, its rate and its refusals being held.
 #[derive(Debug)]
 pub struct ClientLimiter {
     settings: ClientSettings,
-    clients: Mutex<HashMap<IpAddr, Bucket>>,
+    clients: Mutex<Clients>,
+}
+
+#[derive(Debug, Default)]
+struct Clients {
+    buckets: HashMap<IpAddr, Bucket>,
+    /// Refusals held over all clients.
+    held: u32,
 }
 
 #[derive(Debug)]
 struct Bucket {
     in_flight: u32,
+    /// Its refusals being held.
+    held: u32,
     tokens: f64,
     refilled: Instant,
 }
@@ -638,7 +662,7 @@ impl ClientLimiter {
     pub fn new(settings: ClientSettings) -> Arc<Self> {
         Arc::new(ClientLimiter {
             settings,
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::new(Clients::default()),
         })
     }
 
@@ -657,14 +681,17 @@ impl ClientLimiter {
             .clients
             .lock()
             .map_err(|_| Refusal::Busy(Duration::from_secs(1)))?;
+        let clients = &mut clients.buckets;
         if clients.len() >= MAX_CLIENTS && !clients.contains_key(&ip) {
             clients.retain(|_, b| {
                 b.in_flight > 0
+                    || b.held > 0
                     || b.tokens + rate * now.duration_since(b.refilled).as_secs_f64() < burst
             });
         }
         let bucket = clients.entry(ip).or_insert(Bucket {
             in_flight: 0,
+            held: 0,
             tokens: burst,
             refilled: now,
         });
@@ -687,6 +714,53 @@ impl ClientLimiter {
             ip,
         })
     }
+
+    /// A place among the held refusals for a refused request of `ip`, or `None` when the
+    /// tarpit is off or full (for everyone or for this client).
+    pub fn hold(self: &Arc<Self>, ip: IpAddr) -> Option<HeldRefusal> {
+        let s = &self.settings;
+        if s.refusal_delay.is_zero() {
+            return None;
+        }
+        let mut clients = self.clients.lock().ok()?;
+        if clients.held >= s.held_refusals {
+            return None;
+        }
+        // `start` made the bucket of every refused client.
+        let bucket = clients.buckets.get_mut(&ip)?;
+        if bucket.held >= s.held_refusals_per_client {
+            return None;
+        }
+        bucket.held += 1;
+        clients.held += 1;
+        Some(HeldRefusal {
+            limiter: self.clone(),
+            ip,
+        })
+    }
+
+    /// Refusals being held now (all clients).
+    pub fn held(&self) -> u32 {
+        self.clients.lock().map_or(0, |c| c.held)
+    }
+}
+
+/// A refused request being held; dropping it frees its place.
+#[derive(Debug)]
+pub struct HeldRefusal {
+    limiter: Arc<ClientLimiter>,
+    ip: IpAddr,
+}
+
+impl Drop for HeldRefusal {
+    fn drop(&mut self) {
+        if let Ok(mut clients) = self.limiter.clients.lock() {
+            clients.held = clients.held.saturating_sub(1);
+            if let Some(b) = clients.buckets.get_mut(&self.ip) {
+                b.held = b.held.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// Why a client must wait.
@@ -708,7 +782,7 @@ pub struct ClientPermit {
 impl Drop for ClientPermit {
     fn drop(&mut self) {
         if let Ok(mut clients) = self.limiter.clients.lock() {
-            if let Some(b) = clients.get_mut(&self.ip) {
+            if let Some(b) = clients.buckets.get_mut(&self.ip) {
                 b.in_flight = b.in_flight.saturating_sub(1);
             }
         }
@@ -738,11 +812,35 @@ pub async fn guard_expensive(
             );
             match state.limiter.start(ip) {
                 Ok(permit) => Some(permit),
-                Err(refusal) => return too_many(refusal),
+                Err(refusal) => return refuse(&state.limiter, ip, refusal).await,
             }
         }
     };
     gis_core::db::cancel_on_drop(state.pools.control(), next.run(request)).await
+}
+
+/// The 429 of a refused request: held for the refusal delay when there is room among the
+/// held refusals, otherwise at once with the connection closed (the client must connect
+/// again, which costs it a round trip, before it can be refused again).
+async fn refuse(limiter: &Arc<ClientLimiter>, ip: IpAddr, refusal: Refusal) -> Response {
+    if limiter.settings().refusal_delay.is_zero() {
+        return too_many(refusal);
+    }
+    match limiter.hold(ip) {
+        Some(_held) => {
+            metrics::counter!("bando_client_refusals_total", "answer" => "held").increment(1);
+            tokio::time::sleep(limiter.settings().refusal_delay).await;
+            too_many(refusal)
+        }
+        None => {
+            metrics::counter!("bando_client_refusals_total", "answer" => "closed").increment(1);
+            let mut response = too_many(refusal);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 fn too_many(refusal: Refusal) -> Response {
@@ -806,7 +904,7 @@ mod tests {
             max_concurrent: 2,
             per_minute: 60,
             burst: 3,
-            trusted_proxies: Vec::new(),
+            ..ClientSettings::default()
         });
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let b: IpAddr = "192.0.2.2".parse().expect("ip");
@@ -818,5 +916,47 @@ mod tests {
         let p3 = limiter.start(a).expect("third after one ended");
         drop(p3);
         assert!(matches!(limiter.start(a), Err(Refusal::Rate(w)) if w >= Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn refusals_are_held_up_to_the_bounds_and_freed_when_answered() {
+        let limiter = ClientLimiter::new(ClientSettings {
+            max_concurrent: 0,
+            per_minute: 1,
+            burst: 1,
+            held_refusals: 3,
+            held_refusals_per_client: 2,
+            ..ClientSettings::default()
+        });
+        let ips: Vec<IpAddr> = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+            .iter()
+            .map(|a| a.parse().expect("ip"))
+            .collect();
+        for &ip in &ips {
+            let _first = limiter.start(ip).expect("within the burst");
+            assert!(limiter.start(ip).is_err(), "over the rate");
+        }
+        // One client: two held, the third refused at once.
+        let a1 = limiter.hold(ips[0]).expect("held");
+        let _a2 = limiter.hold(ips[0]).expect("held");
+        assert!(limiter.hold(ips[0]).is_none(), "per-client bound");
+        // All clients: three held in all.
+        let _b1 = limiter.hold(ips[1]).expect("held");
+        assert!(limiter.hold(ips[2]).is_none(), "overall bound");
+        assert_eq!(limiter.held(), 3);
+        drop(a1);
+        assert_eq!(limiter.held(), 2);
+        let _c1 = limiter.hold(ips[2]).expect("a place was freed");
+        // An unknown client (never refused) is not held; nor anyone with the tarpit off.
+        assert!(limiter.hold("192.0.2.9".parse().expect("ip")).is_none());
+        let off = ClientLimiter::new(ClientSettings {
+            refusal_delay: Duration::ZERO,
+            per_minute: 1,
+            burst: 1,
+            ..ClientSettings::default()
+        });
+        let _p = off.start(ips[0]).expect("first");
+        assert!(off.start(ips[0]).is_err());
+        assert!(off.hold(ips[0]).is_none());
     }
 }

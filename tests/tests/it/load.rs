@@ -341,7 +341,7 @@ async fn issue_12_per_client_limits_answer_429_and_ignore_spoofed_forwarded_for(
             max_concurrent: 0,
             per_minute: 1,
             burst: 2,
-            trusted_proxies: Vec::new(),
+            ..Default::default()
         },
         ..LoadSettings::default()
     };
@@ -440,6 +440,122 @@ async fn issue_12_concurrent_requests_per_client_are_bounded() {
     // Its permit ended with it.
     let third = send(&app, get_from(SLOW_ITEMS, "203.0.113.9:3", None)).await;
     assert_eq!(third.status, StatusCode::OK, "{}", third.body);
+}
+
+/// A client over its limits is answered 429 only after the refusal delay (a tarpit: one
+/// that ignores `Retry-After` makes a request a second per connection, not thousands), from a
+/// bounded set of held refusals; past the bound the 429 goes at once and the connection is
+/// closed (checked over real TCP, where the server must close it).
+#[tokio::test]
+async fn issue_12_refusals_are_held_from_a_bounded_set_then_closed() {
+    let delay = Duration::from_millis(400);
+    let load = LoadSettings {
+        clients: ClientSettings {
+            max_concurrent: 0,
+            per_minute: 1,
+            burst: 1,
+            refusal_delay: delay,
+            held_refusals: 8,
+            held_refusals_per_client: 1,
+            ..ClientSettings::default()
+        },
+        ..LoadSettings::default()
+    };
+    let (db, state, app) = setup(load.clone(), Limits::default()).await;
+    let uri = "/collections/communes/items?limit=1";
+    let ok = send(&app, get_from(uri, "203.0.113.40:1", None)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // The first refusal is held for the delay, and is the client's one place.
+    let held = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let answer = send(&app, get_from(uri, "203.0.113.40:2", None)).await;
+            (answer, started.elapsed())
+        })
+    };
+    let waiting = std::time::Instant::now();
+    while state.limiter.held() == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the refusal was never held"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The client's place is taken: the next refusal goes at once, closing its connection.
+    let closed = send(&app, get_from(uri, "203.0.113.40:3", None)).await;
+    assert_eq!(
+        closed.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        closed.body
+    );
+    assert_eq!(closed.headers[header::CONNECTION], "close");
+    assert!(closed.headers.contains_key(header::RETRY_AFTER));
+    // Another refused client has places of its own.
+    let _ = send(&app, get_from(uri, "203.0.113.41:1", None)).await;
+    let other = send(&app, get_from(uri, "203.0.113.41:2", None)).await;
+    assert_eq!(other.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        !other.headers.contains_key(header::CONNECTION),
+        "held, not closed"
+    );
+    let (held, took) = held.await.expect("held request");
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{}", held.body);
+    assert!(!held.headers.contains_key(header::CONNECTION));
+    assert!(took >= delay, "answered after {took:?}, before the delay");
+    let problem: Value = serde_json::from_str(&held.body).expect("problem JSON");
+    assert_eq!(problem["status"], 429);
+    assert_eq!(state.limiter.held(), 0, "every place freed once answered");
+
+    // Over TCP, with no place to hold refusals: the server answers 429 and closes.
+    let load = LoadSettings {
+        clients: ClientSettings {
+            held_refusals: 0,
+            ..load.clients
+        },
+        ..load
+    };
+    let state =
+        AppState::with_settings(db.pool.clone(), TileSettings::default(), load).expect("state");
+    let router = tile_server::app::app(state, Limits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let ask = |keep: bool| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {uri} HTTP/1.1\r\nHost: bando\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        if keep {
+            // A kept-alive connection stays open: read only the head.
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).await.expect("read");
+            answer.extend_from_slice(&buf[..n]);
+        } else {
+            // Only a closed connection ends this read.
+            tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+                .await
+                .expect("the server closed the connection")
+                .expect("read");
+        }
+        String::from_utf8_lossy(&answer).to_lowercase()
+    };
+    let first = ask(true).await;
+    assert!(first.starts_with("http/1.1 200"), "{first}");
+    let refused = ask(false).await;
+    assert!(refused.starts_with("http/1.1 429"), "{refused}");
+    assert!(refused.contains("connection: close"), "{refused}");
+    assert!(refused.contains("retry-after:"), "{refused}");
 }
 
 #[tokio::test]

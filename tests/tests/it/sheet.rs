@@ -528,7 +528,7 @@ async fn a_sheet_of_no_parcel_is_a_problem_and_pdfs_are_limited_per_client() {
             max_concurrent: 0,
             per_minute: 1,
             burst: 2,
-            trusted_proxies: Vec::new(),
+            ..Default::default()
         },
         ..Default::default()
     };
