@@ -13,7 +13,8 @@
 //! are kept here).
 //! [`OverlapDetector::finish`] then works one group (SRID) at a time: it packs the bounding
 //! boxes (in millimetres too) into a static Hilbert R-tree (`crate::packed`, the boxes sorted in
-//! place: no second copy), and each pair of parcels whose boxes meet is decoded to metres (each
+//! place: no second copy; a group of more than 200,000 parcels in strips along x, a tree per
+//! strip, so that no tree of a whole zone is held beside the parcels), and each pair of parcels whose boxes meet is decoded to metres (each
 //! parcel once for all its partners, visited in the tree's order) and goes through a cheap
 //! exact filter; only the pairs it flags have their
 //! intersection computed (`geo`'s boolean operations) and compared with the tolerance.
@@ -327,41 +328,85 @@ impl OverlapDetector {
 
     /// The pairs `(a, b)`, `a < b`, that the filter flags, one group (SRID) at a time.
     fn flagged(&self) -> Vec<(u32, u32)> {
+        self.flagged_in_strips(STRIP)
+    }
+
+    /// [`Self::flagged`] with a group of more than `strip_max` parcels cut into strips along x
+    /// (by the centres of their boxes), each with a tree of its own: the tree of a
+    /// 750,000-parcel zone (16 MB) is never held whole, at the price of decoding the boxes
+    /// once more per strip. Pairs within a strip are found from its tree; pairs across strips
+    /// when the later strip's parcels are looked up in the earlier one's tree, once.
+    fn flagged_in_strips(&self, strip_max: usize) -> Vec<(u32, u32)> {
         let mut groups: Vec<i32> = self.groups.iter().map(|&(_, g)| g).collect();
         groups.sort_unstable();
         groups.dedup();
         let mut flagged = Vec::new();
         let mut scratch = Scratch::default();
+        let (mut hits, mut stack) = (Vec::new(), Vec::new());
         for group in groups {
             let members = self.members(group);
-            // Sized once, with room for the tree's nodes: grown, a million boxes (20 MB) would
-            // be copied, both copies held at the import's peak.
-            let mut items: Vec<(u32, crate::packed::IBox)> = Vec::with_capacity(
-                crate::packed::PackedTree::capacity_for(members.clone().count()),
-            );
-            // Parcels whose boxes do not meet share no area.
-            items.extend(members.filter_map(|i| self.bbox_mm(i as usize).map(|b| (i, b))));
-            let tree = crate::packed::PackedTree::new(items);
-            let (mut hits, mut stack) = (Vec::new(), Vec::new());
-            // In the tree's order, so the parcels decoded one after the other are neighbours;
-            // each parcel is decoded once for all its partners.
-            for &(x, ref bx) in tree.items() {
-                tree.search(bx, &mut hits, &mut stack);
-                let mut loaded = None;
-                for &y in &hits {
-                    if y <= x {
-                        continue; // each pair once (and not with itself)
+            let strips = Strips::of(self, group, members.clone(), strip_max);
+            for s in 0..strips.sizes.len() {
+                // Sized once, with room for the tree's nodes: grown, a million boxes (20 MB)
+                // would be copied, both copies held at the import's peak.
+                let mut items: Vec<(u32, crate::packed::IBox)> =
+                    Vec::with_capacity(crate::packed::PackedTree::capacity_for(strips.sizes[s]));
+                // Parcels whose boxes do not meet share no area.
+                items.extend(members.clone().filter_map(|i| {
+                    let b = self.bbox_mm(i as usize)?;
+                    (strips.strip(&b) == s).then_some((i, b))
+                }));
+                if items.is_empty() {
+                    continue;
+                }
+                let tree = crate::packed::PackedTree::new(items);
+                // In the tree's order, so the parcels decoded one after the other are
+                // neighbours; each parcel is decoded once for all its partners.
+                for &(x, ref bx) in tree.items() {
+                    tree.search(bx, &mut hits, &mut stack);
+                    let mut loaded = None;
+                    for &y in &hits {
+                        if y <= x {
+                            continue; // each pair once (and not with itself)
+                        }
+                        if *loaded.get_or_insert_with(|| self.load(x as usize, &mut scratch.a))
+                            && self.load(y as usize, &mut scratch.b)
+                            && suspicious(
+                                &scratch.a,
+                                &scratch.b,
+                                &mut scratch.edges,
+                                &mut scratch.cuts,
+                            )
+                        {
+                            flagged.push((x, y));
+                        }
                     }
-                    if *loaded.get_or_insert_with(|| self.load(x as usize, &mut scratch.a))
-                        && self.load(y as usize, &mut scratch.b)
-                        && suspicious(
-                            &scratch.a,
-                            &scratch.b,
-                            &mut scratch.edges,
-                            &mut scratch.cuts,
-                        )
-                    {
-                        flagged.push((x, y));
+                }
+                if s + 1 == strips.sizes.len() {
+                    continue;
+                }
+                // Later strips' parcels reaching into this one (few: those along its edge).
+                for y in members.clone() {
+                    let Some(by) = self.bbox_mm(y as usize) else {
+                        continue;
+                    };
+                    if strips.strip(&by) <= s {
+                        continue;
+                    }
+                    tree.search(&by, &mut hits, &mut stack);
+                    for &x in &hits {
+                        let (a, b) = (x.min(y), x.max(y));
+                        if self.load(a as usize, &mut scratch.a)
+                            && self.load(b as usize, &mut scratch.b)
+                            && suspicious(
+                                &scratch.a,
+                                &scratch.b,
+                                &mut scratch.edges,
+                                &mut scratch.cuts,
+                            )
+                        {
+                            flagged.push((a, b));
+                        }
                     }
                 }
             }
@@ -581,6 +626,87 @@ impl OverlapDetector {
 }
 
 /// Largest overlap first, ties by numbers.
+/// Most parcels of one group whose boxes are packed into one tree at once (see
+/// [`OverlapDetector::flagged_in_strips`]): ~4.3 MB of tree.
+const STRIP: usize = 200_000;
+
+/// A group's parcels cut into strips along x by the centres of their boxes, each of about
+/// the same number of parcels.
+struct Strips {
+    /// Where each strip after the first starts: twice the x of a box's centre (integers).
+    starts: Vec<i64>,
+    /// Parcels (with geometry) in each strip.
+    sizes: Vec<usize>,
+}
+
+impl Strips {
+    /// Bins of the centres' histogram the cuts are chosen among.
+    const BINS: usize = 4096;
+
+    /// The strips of `group` (one when it has at most `strip_max` parcels).
+    fn of(
+        detector: &OverlapDetector,
+        group: i32,
+        members: impl Iterator<Item = u32> + Clone,
+        strip_max: usize,
+    ) -> Self {
+        let n = members.clone().count();
+        let extent = detector
+            .extents
+            .iter()
+            .find(|(g, _)| *g == group)
+            .map(|&(_, b)| b);
+        let (Some(extent), true) = (extent, n > strip_max.max(1)) else {
+            let with_geometry = members
+                .filter(|&i| detector.bbox_mm(i as usize).is_some())
+                .count();
+            return Strips {
+                starts: Vec::new(),
+                sizes: vec![with_geometry],
+            };
+        };
+        // Twice the centre, from twice the extent's left edge, over this width: integers.
+        let base = 2 * i64::from(extent[0]);
+        let width = 2 * (i64::from(extent[2]) - i64::from(extent[0])) + 1;
+        let bins = Self::BINS as i64;
+        let bin = |c: i64| ((c - base).clamp(0, width - 1) * bins / width) as usize;
+        let mut histogram = vec![0usize; Self::BINS];
+        for i in members {
+            if let Some(b) = detector.bbox_mm(i as usize) {
+                histogram[bin(i64::from(b[0]) + i64::from(b[2]))] += 1;
+            }
+        }
+        let total: usize = histogram.iter().sum();
+        let count = total.div_ceil(strip_max.max(1));
+        let mut strips = Strips {
+            starts: Vec::new(),
+            sizes: vec![0],
+        };
+        let mut seen = 0;
+        for (k, &in_bin) in histogram.iter().enumerate() {
+            // A cut after this bin when the strips so far hold their share.
+            let cut = strips.starts.len() + 1;
+            if seen >= total * cut / count && seen > 0 && cut < count && in_bin > 0 {
+                // The first doubled centre of bin k (the smallest c with bin(c) = k).
+                let first = base + (k as i64 * width + bins - 1) / bins;
+                strips.starts.push(first);
+                strips.sizes.push(0);
+            }
+            seen += in_bin;
+            if let Some(last) = strips.sizes.last_mut() {
+                *last += in_bin;
+            }
+        }
+        strips
+    }
+
+    /// The strip of a parcel with box `b`.
+    fn strip(&self, b: &[i32; 4]) -> usize {
+        let c = i64::from(b[0]) + i64::from(b[2]);
+        self.starts.partition_point(|&t| t <= c)
+    }
+}
+
 fn largest_first(overlaps: &mut [Overlap]) {
     overlaps.sort_by(|x, y| {
         y.area_m2
@@ -1226,6 +1352,73 @@ mod tests {
         // Not one neighbour pair reaches the exact computation.
         assert!(d.flagged().is_empty());
         assert!(d.finish().is_empty());
+    }
+
+    #[test]
+    fn overlaps_found_in_strips_are_those_found_in_one_tree() {
+        // A jittered 40 × 40 partition with 60 shifted copies in two zones, cut into strips of
+        // 50 parcels: every pair across a strip's edge must still be found, once.
+        const N: usize = 40;
+        let mut rng = Lcg(7);
+        let mut d = Named::new(1.0);
+        let corners: Vec<[f64; 2]> = (0..(N + 1) * (N + 1))
+            .map(|k| {
+                let (i, j) = (k % (N + 1), k / (N + 1));
+                [
+                    E0 + 10.0 * i as f64 + 4.0 * rng.next() - 2.0,
+                    N0 + 10.0 * j as f64 + 4.0 * rng.next() - 2.0,
+                ]
+            })
+            .collect();
+        let parcel = |i: usize, j: usize, dx: f64| -> Ring {
+            [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
+                .iter()
+                .map(|&(a, b)| {
+                    let p = corners[b * (N + 1) + a];
+                    [p[0] + dx, p[1]]
+                })
+                .collect()
+        };
+        for zone in [9212, 5899] {
+            for j in 0..N {
+                for i in 0..N {
+                    add(
+                        &mut d,
+                        &format!("{zone}/{i}/{j}"),
+                        zone,
+                        &polygon(&[parcel(i, j, 0.0)]),
+                    );
+                }
+            }
+            for k in 0..30 {
+                let (i, j) = (k * 7 % N, k * 13 % N);
+                let dx = 2.0 + (k % 5) as f64 * 3.0;
+                add(
+                    &mut d,
+                    &format!("{zone}/dup/{k}"),
+                    zone,
+                    &polygon(&[parcel(i, j, dx)]),
+                );
+            }
+        }
+        let members = d.inner.members(9212);
+        let strips = Strips::of(&d.inner, 9212, members.clone(), 50);
+        assert!(strips.sizes.len() >= 30, "{} strips", strips.sizes.len());
+        assert_eq!(strips.sizes.iter().sum::<usize>(), N * N + 30);
+        for i in members {
+            let b = d.inner.bbox_mm(i as usize).expect("box");
+            let s = strips.strip(&b);
+            assert!(s < strips.sizes.len());
+        }
+        let mut whole = d.inner.flagged_in_strips(usize::MAX);
+        let mut cut = d.inner.flagged_in_strips(50);
+        whole.sort_unstable();
+        cut.sort_unstable();
+        assert!(whole.len() >= 60, "{} pairs", whole.len());
+        assert_eq!(cut, whole);
+        let mut once = cut.clone();
+        once.dedup();
+        assert_eq!(once.len(), cut.len(), "a pair found twice");
     }
 
     #[test]
