@@ -12,8 +12,8 @@
 # Each client is one address (X-Forwarded-For; the server trusts 127.0.0.1 as a proxy) and
 # keeps under the default per-client limits (8 at once, 600 a minute); the abuser does not.
 # Reports per class and phase: requests, req/s, p50, p99, answers by status and socket
-# errors; bando's RSS (start, peak, end, sampled every second) and PostgreSQL connections
-# (peak of bando's sessions). Well-behaved clients must get only 2xx (the script says so when
+# errors; bando's RSS (start, peak, end, sampled every second; and every 30 s) and PostgreSQL
+# connections (peak of bando's sessions); the abuser's refusals held (tarpit) or closed. Well-behaved clients must get only 2xx (the script says so when
 # they do not). Needs bench/import.sh first (its cluster in bench/.data/import holds the
 # parcels). Not in `make test`.
 #
@@ -160,5 +160,10 @@ awk -v s="$start" -v m="$mid" -v e="$end" '$2 > 0 {
     if ($1 >= m && $1 <= e && $2 > apeak) apeak = $2 }
   END { printf "bando RSS: start %.0f MB, peak %.0f MB (abuse phase %.0f MB), end %.0f MB\n", first / 1024, peak / 1024, apeak / 1024, last / 1024 }' "$out/rss.txt"
 awk '$2 >= 0 { if ($2 > peak) peak = $2 } END { printf "PostgreSQL sessions of bando: peak %d\n", peak }' "$out/pg.txt"
+# RSS every 30 s (to show where it levels off) and the abuser's refusals: held (the tarpit) or
+# answered at once with the connection closed (held refusals full).
+awk 'NR % 30 == 1 && $2 > 0 { printf "%s%.0f", sep, $2 / 1024; sep = ", " } END { print " MB (every 30 s)" }' "$out/rss.txt"
+curl -s "$base/metrics" | grep '^bando_client_refusals_total' || echo "no refusals counted"
+
 echo "command: bench/soak.sh $secs $unloaded (outputs in $out)" >&2
 exit $bad

@@ -1027,8 +1027,13 @@ pub async fn items_with_count(
     })
 }
 
-/// One page of features and its cursors (`number_matched` left 0).
-async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Page, FeaturesError> {
+/// The statement of a page of `q`: its text and arguments, the properties written, the sort
+/// keys; `limit` rows at most.
+fn page_query(
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+    limit: u64,
+) -> Result<(String, Sql, Vec<PropertyDef>, Vec<Key>), FeaturesError> {
     let props = selected_properties(layer, q)?;
     let keys = sort_keys(layer, q)?;
     let mut sql = conditions(layer, q)?;
@@ -1039,13 +1044,64 @@ async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Pag
     }
     let key_cols: String = keys.iter().map(|k| format!(", {}::text", k.sql)).collect();
     let text = format!(
-        "SELECT {} AS feature, t.id{key_cols} FROM {} t{} ORDER BY {} LIMIT {}",
+        "SELECT {} AS feature, t.id{key_cols} FROM {} t{} ORDER BY {} LIMIT {limit}",
         feature_sql(&props, q.scope.as_ref(), q.crs, q.geometry),
         sql.from,
         sql.where_clause(),
         order_by(&keys, backward),
-        u64::from(q.limit) + 1
     );
+    Ok((text, sql, props, keys))
+}
+
+/// The properties a download of `q` writes, in order (its header or fields).
+pub fn download_properties(
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+) -> Result<Vec<PropertyDef>, FeaturesError> {
+    selected_properties(layer, q)
+}
+
+/// Features a download sends at once.
+pub const DOWNLOAD_BATCH: usize = 256;
+
+/// The features of `q` (at most `q.limit`, in the page's order; no count, no cursors) sent to
+/// `tx` in batches of [`DOWNLOAD_BATCH`] as PostgreSQL writes them, never all held: a download
+/// of 100,000 parcels takes a few batches of memory, and PostgreSQL waits while the client
+/// reads. Ends early, without error, when the receiver is gone (the caller cancels the query).
+pub async fn send_features(
+    pool: &PgPool,
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+    tx: &tokio::sync::mpsc::Sender<Vec<Box<RawValue>>>,
+) -> Result<(), FeaturesError> {
+    use futures_util::TryStreamExt;
+    validate(layer, q)?;
+    let (text, sql, _, _) = page_query(layer, q, u64::from(q.limit))?;
+    let mut rows = sqlx::query_with(&text, sql.args()?).fetch(pool);
+    let mut batch = Vec::with_capacity(DOWNLOAD_BATCH);
+    while let Some(row) = rows.try_next().await? {
+        let feature: String = row.try_get(0)?;
+        batch.push(
+            RawValue::from_string(feature)
+                .map_err(|e| FeaturesError::Db(sqlx::Error::Decode(Box::new(e))))?,
+        );
+        if batch.len() == DOWNLOAD_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(DOWNLOAD_BATCH));
+            if tx.send(full).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+    Ok(())
+}
+
+/// One page of features and its cursors (`number_matched` left 0).
+async fn page_of(pool: &PgPool, layer: &dyn Layer, q: &ItemsQuery) -> Result<Page, FeaturesError> {
+    let (text, sql, props, keys) = page_query(layer, q, u64::from(q.limit) + 1)?;
+    let backward = q.cursor.as_ref().is_some_and(|c| c.backward);
     let rows = sqlx::query_with(&text, sql.args()?).fetch_all(pool).await?;
     let more = rows.len() > q.limit as usize;
     let mut page: Vec<(Box<RawValue>, Cursor)> = Vec::with_capacity(rows.len());

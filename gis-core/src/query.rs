@@ -329,13 +329,42 @@ pub const MEASURABLE: [&str; 6] = [
     "MULTIPOLYGON",
 ];
 
+/// Most vertices of a geometry to measure: a drawn or pasted outline has hundreds; more is
+/// refused before PostGIS spends time on it (validity is checked in n log n).
+pub const MAX_VERTICES: usize = 20_000;
+
+/// An upper bound of the vertices in a WKT or GeoJSON geometry: half its numbers (each vertex
+/// has at least two), counted without parsing.
+pub fn vertex_bound(text: &str) -> usize {
+    let mut numbers: usize = 0;
+    let mut in_number = false;
+    for c in text.chars() {
+        let part = c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E');
+        if part && !in_number && (c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
+            numbers += 1;
+        }
+        in_number = part && (in_number || c != 'e' && c != 'E');
+    }
+    numbers.div_ceil(2)
+}
+
 /// Reads a client geometry in `srid` with PostGIS, checking that it is a simple type, valid,
-/// non-empty and lies where the Earth is; the error says what is wrong.
+/// non-empty and lies where the Earth is, with at most [`MAX_VERTICES`] vertices; the error
+/// says what is wrong.
 pub async fn parse_geometry(
     pool: &PgPool,
     text: GeometryText<'_>,
     srid: u32,
 ) -> Result<ParsedGeometry, QueryError> {
+    let t = match &text {
+        GeometryText::GeoJson(t) | GeometryText::Wkt(t) => *t,
+    };
+    let vertices = vertex_bound(t);
+    if vertices > MAX_VERTICES {
+        return Err(QueryError::InvalidGeometry(format!(
+            "the geometry has about {vertices} vertices; at most {MAX_VERTICES} are measured — simplify it first"
+        )));
+    }
     // The SRID was checked by the caller's CRS resolution (`CrsRegistry::in_database`).
     let (reader, body) = match text {
         GeometryText::GeoJson(t) => ("ST_GeomFromGeoJSON($1)", t),
@@ -435,6 +464,27 @@ pub async fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vertex_bound_counts_coordinate_pairs_without_parsing() {
+        assert_eq!(vertex_bound("POINT(1 2)"), 1);
+        assert_eq!(
+            vertex_bound("LINESTRING(106.5 11.2, 107 -11.9e1, .5 +3)"),
+            3
+        );
+        assert_eq!(
+            vertex_bound(r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#),
+            4
+        );
+        // Letters in type names and exponents are not numbers of their own.
+        assert_eq!(vertex_bound("MULTIPOLYGON EMPTY"), 0);
+        assert_eq!(vertex_bound("POINT(1e5 2E-3)"), 1);
+        let many: Vec<String> = (0..30_000).map(|i| format!("{i} {i}")).collect();
+        assert_eq!(
+            vertex_bound(&format!("LINESTRING({})", many.join(","))),
+            30_000
+        );
+    }
 
     #[test]
     fn pixel_radius_halves_per_zoom() {

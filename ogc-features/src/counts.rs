@@ -8,6 +8,16 @@
 
 use moka::future::Cache;
 
+/// Most bytes of keys (and entries) remembered: about 16,000 counts of typical queries.
+pub const MAX_BYTES: u64 = 4 << 20;
+
+/// What an entry costs: its key, the value and the cache's own bookkeeping.
+fn weight(key: &str) -> u32 {
+    u32::try_from(key.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(256)
+}
+
 /// Counts by match key, each with the change generation it was computed under.
 #[derive(Clone)]
 pub struct MatchCounts {
@@ -21,11 +31,13 @@ impl Default for MatchCounts {
 }
 
 impl MatchCounts {
-    /// Up to 10,000 remembered counts.
+    /// Remembered counts, bounded by bytes ([`MAX_BYTES`]): a key is the query's conditions,
+    /// whose length the client chooses.
     pub fn new() -> Self {
         MatchCounts {
             cache: Cache::builder()
-                .max_capacity(10_000)
+                .weigher(|key: &String, _| weight(key))
+                .max_capacity(MAX_BYTES)
                 .time_to_live(std::time::Duration::from_secs(600))
                 .build(),
         }
@@ -47,5 +59,16 @@ impl MatchCounts {
         if let Some(g) = generation {
             self.cache.insert(key, (g, count)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_keys_weigh_what_they_hold() {
+        assert_eq!(super::weight(""), 256);
+        assert_eq!(super::weight(&"x".repeat(10_000)), 10_256);
+        // A million-byte key cannot be kept more than a few times within the bound.
+        assert!(u64::from(super::weight(&"x".repeat(1 << 20))) * 4 > super::MAX_BYTES);
     }
 }

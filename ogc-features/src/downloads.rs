@@ -1,11 +1,13 @@
 //! Items as files for planners: GeoPackage (written through GDAL) and CSV (UTF-8 with a byte
 //! order mark so that Excel shows Vietnamese, geometry as WKT).
 //!
-//! Both take a [`Page`] read with [`GeometryFormat::Wkt`](gis_core::features::GeometryFormat)
-//! whose geometry is in x/y order (longitude or easting first) in `srid`.
+//! Both take features read with [`GeometryFormat::Wkt`](gis_core::features::GeometryFormat)
+//! whose geometry is in x/y order (longitude or easting first) in `srid`: a whole [`Page`], or
+//! batch by batch as a download streams them ([`csv_header`] + [`csv_rows`], [`write_gpkg`]).
 
 use gis_core::features::Page;
-use gis_core::layer::PropertyKind;
+use gis_core::layer::{PropertyDef, PropertyKind};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Why a download could not be written.
@@ -40,79 +42,129 @@ fn csv_field(text: &str) -> String {
 
 /// The page as CSV: `id`, the properties in order, then `wkt`.
 pub fn csv(page: &Page) -> Vec<u8> {
-    let mut out = String::from("\u{feff}");
+    let mut out = csv_header(&page.properties);
+    out.push_str(&csv_rows(&page.properties, &page.features));
+    out.into_bytes()
+}
+
+/// The start of a CSV download: the byte order mark and the header (`id`, the properties in
+/// order, `wkt`).
+pub fn csv_header(properties: &[PropertyDef]) -> String {
     let mut header = vec!["id".to_string()];
-    header.extend(page.properties.iter().map(|p| csv_field(&p.name)));
+    header.extend(properties.iter().map(|p| csv_field(&p.name)));
     header.push("wkt".into());
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for f in &page.values() {
+    format!("\u{feff}{}\r\n", header.join(","))
+}
+
+/// Features (GeoJSON with WKT geometry, as PostgreSQL wrote them) as CSV rows.
+pub fn csv_rows(properties: &[PropertyDef], features: &[Box<RawValue>]) -> String {
+    let mut out = String::new();
+    for f in features {
+        let f: Value = serde_json::from_str(f.get()).unwrap_or(Value::Null);
         let mut row = vec![cell(&f["id"])];
-        for p in &page.properties {
+        for p in properties {
             row.push(csv_field(&cell(&f["properties"][&p.name])));
         }
         row.push(csv_field(&cell(&f["geometry"])));
         out.push_str(&row.join(","));
         out.push_str("\r\n");
     }
-    out.into_bytes()
+    out
 }
 
 /// The page as a GeoPackage with one layer named `layer` in EPSG:`srid`. Blocking (GDAL): call
 /// from `spawn_blocking`.
 pub fn gpkg(page: &Page, layer: &str, srid: u32) -> Result<Vec<u8>, DownloadError> {
+    let file = GpkgFile::new()?;
+    write_gpkg(
+        file.path(),
+        std::iter::once(page.features.clone()),
+        &page.properties,
+        layer,
+        srid,
+    )?;
+    Ok(std::fs::read(file.path())?)
+}
+
+/// A temporary GeoPackage's path, the file removed when this is dropped (however a download
+/// ends: written, failed, or its client gone).
+#[derive(Debug)]
+pub struct GpkgFile(std::path::PathBuf);
+
+impl GpkgFile {
+    /// A new name in the temporary directory (nothing created yet).
+    pub fn new() -> Result<Self, DownloadError> {
+        Ok(GpkgFile(
+            std::env::temp_dir().join(format!("bando-{}.gpkg", uuid::Uuid::new_v4())),
+        ))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for GpkgFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes the features of `batches` (GeoJSON with WKT geometry, as PostgreSQL wrote them) as
+/// a GeoPackage at `path` with one layer named `layer` in EPSG:`srid`, one batch at a time
+/// (the batches are not held). Stops at the first batch the iterator does not give. Blocking
+/// (GDAL): call from `spawn_blocking`.
+pub fn write_gpkg(
+    path: &std::path::Path,
+    batches: impl IntoIterator<Item = Vec<Box<RawValue>>>,
+    properties: &[PropertyDef],
+    layer: &str,
+    srid: u32,
+) -> Result<(), DownloadError> {
     use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
     use gdal::vector::{
         Feature, FieldDefn, Geometry, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
     };
 
-    let path = std::env::temp_dir().join(format!("bando-{}.gpkg", uuid::Uuid::new_v4()));
-    // Removes the file however this function ends.
-    struct Cleanup(std::path::PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
+    let driver = gdal::DriverManager::get_driver_by_name("GPKG")?;
+    let mut ds = driver.create_vector_only(path)?;
+    let mut srs = SpatialRef::from_epsg(srid)?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut tx = ds.start_transaction()?;
+    let lyr = tx.create_layer(LayerOptions {
+        name: layer,
+        srs: Some(&srs),
+        ty: OGRwkbGeometryType::wkbUnknown,
+        options: None,
+    })?;
+    for p in properties {
+        let ty = match p.kind {
+            PropertyKind::String => OGRFieldType::OFTString,
+            PropertyKind::Integer => OGRFieldType::OFTInteger64,
+            PropertyKind::Number => OGRFieldType::OFTReal,
+            PropertyKind::Boolean => OGRFieldType::OFTInteger,
+            PropertyKind::Date => OGRFieldType::OFTDate,
+            PropertyKind::DateTime => OGRFieldType::OFTDateTime,
+        };
+        // Booleans are written as 0/1 integers.
+        FieldDefn::new(&p.name, ty)?.add_to_layer(&lyr)?;
     }
-    let _cleanup = Cleanup(path.clone());
-    {
-        let driver = gdal::DriverManager::get_driver_by_name("GPKG")?;
-        let mut ds = driver.create_vector_only(&path)?;
-        let mut srs = SpatialRef::from_epsg(srid)?;
-        srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-        let mut tx = ds.start_transaction()?;
-        let lyr = tx.create_layer(LayerOptions {
-            name: layer,
-            srs: Some(&srs),
-            ty: OGRwkbGeometryType::wkbUnknown,
-            options: None,
-        })?;
-        for p in &page.properties {
-            let ty = match p.kind {
-                PropertyKind::String => OGRFieldType::OFTString,
-                PropertyKind::Integer => OGRFieldType::OFTInteger64,
-                PropertyKind::Number => OGRFieldType::OFTReal,
-                PropertyKind::Boolean => OGRFieldType::OFTInteger,
-                PropertyKind::Date => OGRFieldType::OFTDate,
-                PropertyKind::DateTime => OGRFieldType::OFTDateTime,
-            };
-            // Booleans are written as 0/1 integers.
-            FieldDefn::new(&p.name, ty)?.add_to_layer(&lyr)?;
-        }
-        FieldDefn::new("bando_id", OGRFieldType::OFTInteger64)?.add_to_layer(&lyr)?;
-        let defn = lyr.defn();
-        let idx: Vec<usize> = page
-            .properties
-            .iter()
-            .map(|p| defn.field_index(&p.name))
-            .collect::<Result<_, _>>()?;
-        let id_idx = defn.field_index("bando_id")?;
-        for f in &page.values() {
+    FieldDefn::new("bando_id", OGRFieldType::OFTInteger64)?.add_to_layer(&lyr)?;
+    let defn = lyr.defn();
+    let idx: Vec<usize> = properties
+        .iter()
+        .map(|p| defn.field_index(&p.name))
+        .collect::<Result<_, _>>()?;
+    let id_idx = defn.field_index("bando_id")?;
+    for batch in batches {
+        for f in &batch {
+            let f: Value = serde_json::from_str(f.get()).unwrap_or(Value::Null);
             let mut feature = Feature::new(defn)?;
             if let Some(id) = f["id"].as_i64() {
                 feature.set_field_integer64(id_idx, id)?;
             }
-            for (p, i) in page.properties.iter().zip(&idx) {
+            for (p, i) in properties.iter().zip(&idx) {
                 match &f["properties"][&p.name] {
                     Value::Null => feature.set_field_null(*i)?,
                     Value::Bool(b) => feature.set_field_integer(*i, i32::from(*b))?,
@@ -129,10 +181,10 @@ pub fn gpkg(page: &Page, layer: &str, srid: u32) -> Result<Vec<u8>, DownloadErro
             }
             feature.create(&lyr)?;
         }
-        tx.commit()?;
-        ds.close()?;
     }
-    Ok(std::fs::read(&path)?)
+    tx.commit()?;
+    ds.close()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub struct SharedState {
     pub networks: Arc<utilities::network::live::LiveNetwork>,
     /// The power network graph, the same way.
     pub power: Arc<utilities::network::live::LiveNetwork>,
+    /// Downloads whose features are being read now (their reading tasks).
+    pub downloads_streaming: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::ops::Deref for AppState {
@@ -223,6 +225,7 @@ impl AppState {
         Ok(AppState(Arc::new(SharedState {
             networks,
             power,
+            downloads_streaming: Default::default(),
             audit,
             ingest,
             feeds,

@@ -10,6 +10,7 @@ use std::process::Command;
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use futures_util::StreamExt;
 use serde_json::Value;
 use tests::TestDb;
 use tile_server::app::{app, AppState, Limits};
@@ -1096,6 +1097,85 @@ async fn a_download_over_the_limit_is_refused_unless_narrowed() {
         .json();
     assert_eq!(page["numberMatched"], 100_001);
     assert_eq!(page["numberReturned"], 5);
+
+    // Downloads are streamed: while the client reads nothing past the header, the task
+    // reading the features waits for it (a few batches in flight, not 99,999 rows in
+    // memory); when the client leaves, the task ends and its query is cancelled.
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let app = tile_server::app::app(state.clone(), Limits::default());
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/collections/hydrants/items?f=csv&limit=99999")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get(header::CONTENT_LENGTH).is_none(),
+        "streamed, not sized in advance"
+    );
+    let mut body = response.into_body().into_data_stream();
+    let head = body.next().await.expect("a first chunk").expect("bytes");
+    assert!(
+        String::from_utf8_lossy(&head).starts_with("\u{feff}id,"),
+        "{head:?}"
+    );
+    let reading = || {
+        state
+            .downloads_streaming
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let waiting = std::time::Instant::now();
+    while reading() == 0 && waiting.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(reading(), 1, "the reading waits for its client");
+    drop(body);
+    let left = std::time::Instant::now();
+    while reading() > 0 {
+        assert!(
+            left.elapsed() < std::time::Duration::from_secs(10),
+            "the reading outlived its client"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'bando-downloads' AND state = 'active' AND datname = current_database()",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("activity");
+        if running == 0 {
+            break;
+        }
+        assert!(
+            left.elapsed() < std::time::Duration::from_secs(10),
+            "a download's query still runs after its client left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Read to the end, a CSV holds every row asked for; a GeoPackage every feature.
+    let r = get(&app, "/collections/hydrants/items?f=csv&limit=99999").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text().lines().count(), 100_000);
+    let r = get(&app, "/collections/hydrants/items?f=gpkg&limit=5000").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hydrants.gpkg");
+    std::fs::write(&path, &r.body).expect("write");
+    {
+        use gdal::vector::LayerAccess;
+        let ds = gdal::Dataset::open(&path).expect("open gpkg");
+        let layer = ds.layer_by_name("hydrants").expect("layer");
+        assert_eq!(layer.feature_count(), 5000);
+    }
+    assert_eq!(reading(), 0);
 }
 
 /// `filter-crs` sets the axis order of a filter's coordinates: CRS84 (the default) is

@@ -822,6 +822,18 @@ async fn measure_gives_tm3_metres_in_the_zone_of_the_geometry() {
         a.text
     );
 
+    // Too many vertices are refused before PostGIS reads them (issue 12: bounded work).
+    let coords: Vec<String> = (0..25_000)
+        .map(|i| format!("[{}, {}]", 106.9 + f64::from(i) * 1e-6, 11.5))
+        .collect();
+    let long = format!(
+        r#"{{"type":"LineString","coordinates":[{}]}}"#,
+        coords.join(",")
+    );
+    let a = post(&app, "/query/measure", &long).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert!(a.text.contains("20000"), "{}", a.text);
+
     // A line as WKT through GET, in EPSG:9212: 3-4-5.
     let a = get(
         &app,

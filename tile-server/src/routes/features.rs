@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use cql2::{self, Cql2Error};
+use futures_util::StreamExt;
 use gis_core::crs::{ogc_uri, parse_crs_ref};
 use gis_core::features::{
     self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,
@@ -734,7 +735,7 @@ pub async fn items(
     refuse_outside_scope(layer.as_ref(), &q)?;
     guard_cost(&state, layer.as_ref(), &q).await?;
     if matches!(format, Format::Gpkg | Format::Csv) {
-        return download(&state, layer.as_ref(), q, format).await;
+        return download(&state, layer.clone(), q, format).await;
     }
     let key = gf::match_key(layer.as_ref(), &q)?;
     let generation = state.tiles.change_generation();
@@ -900,13 +901,18 @@ async fn guard_cost(state: &AppState, layer: &dyn Layer, q: &ItemsQuery) -> Resu
     ))))
 }
 
+/// A download (CSV, GeoPackage), streamed: its features are read by a task of its own in
+/// batches ([`gf::send_features`]) and written to the client as they come — CSV row by row,
+/// a GeoPackage into a temporary file (GDAL cannot write one as a stream) that is then sent
+/// and removed — so no download holds its features in memory. When the client leaves, the
+/// task's query is cancelled ([`gis_core::db::cancel_on_drop`]) and the file removed.
 async fn download(
     state: &AppState,
-    layer: &dyn Layer,
+    layer: std::sync::Arc<dyn Layer>,
     q: ItemsQuery,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let matched = gf::count(state.pools.downloads(), layer, &q).await?;
+    let matched = gf::count(state.pools.downloads(), layer.as_ref(), &q).await?;
     if q.cursor.is_none() && matched > i64::from(q.limit) && q.limit == MAX_DOWNLOAD {
         return Err(ApiError(Box::new(problem_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -915,34 +921,158 @@ async fn download(
             )),
         ))));
     }
-    let page = gf::items_with_count(state.pools.downloads(), layer, &q, Some(matched)).await?;
+    let properties = gf::download_properties(layer.as_ref(), &q)?;
     let id = layer.id().to_string();
-    let (bytes, content_type, ext) = match format {
-        Format::Csv => (
-            ogc_features::downloads::csv(&page),
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
-        _ => {
-            let srid = q.crs.srid;
-            let name = id.clone();
-            let bytes = tokio::task::spawn_blocking(move || {
-                ogc_features::downloads::gpkg(&page, &name, srid)
+    let crs = q.crs;
+    let batches = stream_features(state, layer, q);
+    let (body, content_type, ext) = match format {
+        Format::Csv => {
+            let header = ogc_features::downloads::csv_header(&properties);
+            let rows = batches.map(move |batch| {
+                batch.map(|b| {
+                    axum::body::Bytes::from(ogc_features::downloads::csv_rows(&properties, &b))
+                })
+            });
+            let body = futures_util::stream::once(async move {
+                Ok::<_, DownloadFailed>(axum::body::Bytes::from(header))
             })
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::internal)?;
-            (bytes, "application/geopackage+sqlite3", "gpkg")
+            .chain(rows);
+            (Body::from_stream(body), "text/csv; charset=utf-8", "csv")
         }
+        _ => (
+            Body::from_stream(gpkg_body(batches, properties, id.clone(), crs.srid)),
+            "application/geopackage+sqlite3",
+            "gpkg",
+        ),
     };
-    let mut r = Response::new(Body::from(bytes));
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    set_content_crs(&mut r, q.crs);
+    set_content_crs(&mut r, crs);
     Ok(r)
+}
+
+/// A download that failed after its answer started: the body ends with an error, so the
+/// client sees a broken transfer rather than a short file.
+#[derive(Debug, thiserror::Error)]
+#[error("the download failed: {0}")]
+struct DownloadFailed(String);
+
+/// Batches of features read by a task of their own; the task's query is cancelled when the
+/// stream is dropped before its end (the client left).
+fn stream_features(
+    state: &AppState,
+    layer: std::sync::Arc<dyn Layer>,
+    q: ItemsQuery,
+) -> impl futures_util::Stream<Item = Result<Vec<Box<serde_json::value::RawValue>>, DownloadFailed>>
+       + Send
+       + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
+    // Chosen now: the request's read target is known here, not in the task.
+    let pool = state.pools.downloads().clone();
+    let control = state.pools.control().clone();
+    let streaming = state.downloads_streaming.clone();
+    tokio::spawn(async move {
+        streaming.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let read = gis_core::db::cancel_on_drop(
+            &control,
+            gf::send_features(&pool, layer.as_ref(), &q, &tx),
+        );
+        tokio::select! {
+            // First: a client gone while a batch was being sent also ends the read's send.
+            biased;
+            // The client left: dropping the read cancels its query.
+            _ = tx.closed() => {}
+            done = read => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "a download failed after it started");
+                    let _ = failed_tx.send(e.to_string());
+                }
+            }
+        }
+        streaming.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let batches =
+        futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) },
+        );
+    // After the last batch: an error if the read failed.
+    let end = futures_util::stream::once(async move {
+        match failed_rx.await {
+            Ok(e) => Some(Err(DownloadFailed(e))),
+            Err(_) => None,
+        }
+    })
+    .filter_map(|e| async move { e });
+    batches.chain(end)
+}
+
+/// A GeoPackage download's body: the batches written to a temporary file on a blocking thread,
+/// then the file sent in chunks; the file is removed when the body ends or is dropped.
+fn gpkg_body(
+    batches: impl futures_util::Stream<Item = Result<Vec<Box<serde_json::value::RawValue>>, DownloadFailed>>
+        + Send
+        + 'static,
+    properties: Vec<gis_core::layer::PropertyDef>,
+    name: String,
+    srid: u32,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, DownloadFailed>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    let written = async move {
+        // The blocking writer takes batches from this channel and stops when the channel
+        // does. It owns the file until it has finished writing: should the client leave
+        // first, the file is removed after GDAL is done with it, not before.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Box<serde_json::value::RawValue>>>(2);
+        let writer = tokio::task::spawn_blocking(move || {
+            let file = ogc_features::downloads::GpkgFile::new()?;
+            ogc_features::downloads::write_gpkg(
+                file.path(),
+                std::iter::from_fn(|| rx.blocking_recv()),
+                &properties,
+                &name,
+                srid,
+            )?;
+            Ok::<_, ogc_features::downloads::DownloadError>(file)
+        });
+        let mut batches = std::pin::pin!(batches);
+        while let Some(batch) = batches.next().await {
+            if tx.send(batch?).await.is_err() {
+                break; // the writer failed: its error follows
+            }
+        }
+        drop(tx);
+        let file = writer
+            .await
+            .map_err(|e| DownloadFailed(e.to_string()))?
+            .map_err(|e| DownloadFailed(e.to_string()))?;
+        let reader = tokio::fs::File::open(file.path())
+            .await
+            .map_err(|e| DownloadFailed(e.to_string()))?;
+        Ok::<_, DownloadFailed>((file, reader))
+    };
+    futures_util::stream::once(written).flat_map(|opened| match opened {
+        Err(e) => futures_util::stream::iter(vec![Err(e)]).left_stream(),
+        Ok((file, reader)) => {
+            futures_util::stream::unfold(Some((file, reader)), |state| async move {
+                let (file, mut reader) = state?;
+                let mut buf = vec![0u8; 64 * 1024];
+                match reader.read(&mut buf).await {
+                    Ok(0) => None, // the file is removed with `file`
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(axum::body::Bytes::from(buf)), Some((file, reader))))
+                    }
+                    Err(e) => Some((Err(DownloadFailed(e.to_string())), None)),
+                }
+            })
+            .right_stream()
+        }
+    })
 }
 
 /// `GET /collections/{id}/items/{fid}`
