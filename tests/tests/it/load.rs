@@ -624,6 +624,46 @@ async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reaso
         problem["estimatedCost"].as_f64().is_some_and(|c| c > 1.0),
         "{problem}"
     );
+    // ACCENTI is priced per row it may examine (the planner alone prices it as a cheap
+    // built-in): without a bbox, every row of the table.
+    sqlx::query("ANALYZE land.communes")
+        .execute(&db.pool)
+        .await
+        .expect("analyze");
+    let rows: f32 =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'land.communes'::regclass")
+            .fetch_one(&db.pool)
+            .await
+            .expect("reltuples");
+    assert!(rows > 10.0, "{rows} communes");
+    let estimated = |filter: &str| {
+        let uri = format!(
+            "/collections/communes/items?filter={}",
+            filter
+                .replace('%', "%25")
+                .replace(' ', "%20")
+                .replace('\'', "%27")
+        );
+        let app = app.clone();
+        async move {
+            let answer = send(&app, get_from(&uri, "192.0.2.1:1", None)).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                answer.body
+            );
+            let problem: Value = serde_json::from_str(&answer.body).expect("problem JSON");
+            problem["estimatedCost"].as_f64().expect("estimatedCost")
+        }
+    };
+    let plain_like = estimated("name LIKE '%a%'").await;
+    let folded = estimated("ACCENTI(name) LIKE ACCENTI('%a%')").await;
+    let per_row = gis_core::features::FOLD_COST_PER_ROW;
+    assert!(
+        folded - plain_like >= 2.0 * per_row * f64::from(rows) - 1.0,
+        "ACCENTI twice over {rows} rows: {plain_like} → {folded}"
+    );
     // Plain paging is not estimated at all.
     let plain = send(
         &app,
