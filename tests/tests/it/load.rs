@@ -594,6 +594,18 @@ async fn issue_12_made_up_methods_and_paths_add_no_metric_series() {
     );
 }
 
+/// The problem of a request the cost guard refuses (422).
+async fn refused_for_cost(app: &Router, uri: &str) -> Value {
+    let answer = send(app, get_from(uri, "192.0.2.1:1", None)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    serde_json::from_str(&answer.body).expect("problem JSON")
+}
+
 #[tokio::test]
 async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reasons() {
     let strict = LoadSettings {
@@ -602,14 +614,7 @@ async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reaso
         ..LoadSettings::default()
     };
     let (db, _state, app) = setup(strict, Limits::default()).await;
-    let answer = send(&app, get_from(SLOW_ITEMS, "192.0.2.1:1", None)).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        answer.body
-    );
-    let problem: Value = serde_json::from_str(&answer.body).expect("problem JSON");
+    let problem = refused_for_cost(&app, SLOW_ITEMS).await;
     let reasons = problem["reasons"].as_array().expect("reasons").clone();
     let said = |needle: &str| {
         reasons
@@ -646,14 +651,7 @@ async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reaso
         );
         let app = app.clone();
         async move {
-            let answer = send(&app, get_from(&uri, "192.0.2.1:1", None)).await;
-            assert_eq!(
-                answer.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "{}",
-                answer.body
-            );
-            let problem: Value = serde_json::from_str(&answer.body).expect("problem JSON");
+            let problem = refused_for_cost(&app, &uri).await;
             problem["estimatedCost"].as_f64().expect("estimatedCost")
         }
     };
