@@ -9,6 +9,7 @@
 #   [BANDO=path] bench/cost-guard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v jq >/dev/null || apt-get install -y -q jq >/dev/null
 work=bench/.data/import
 out=$work/cost-guard
 bando=${BANDO:-target/release/bando}

@@ -18,6 +18,7 @@
 #   bench/import.sh [PARCELS] [RUNS]     defaults 1000000 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v jq >/dev/null || apt-get install -y -q jq >/dev/null
 parcels=${1:-1000000}
 runs=${2:-3}
 work=bench/.data/import

@@ -1075,7 +1075,6 @@ pub async fn send_features(
     tx: &tokio::sync::mpsc::Sender<Vec<Box<RawValue>>>,
 ) -> Result<(), FeaturesError> {
     use futures_util::TryStreamExt;
-    validate(layer, q)?;
     let (text, sql, _, _) = page_query(layer, q, u64::from(q.limit))?;
     let mut rows = sqlx::query_with(&text, sql.args()?).fetch(pool);
     let mut batch = Vec::with_capacity(DOWNLOAD_BATCH);

@@ -14,10 +14,11 @@
 //! [`OverlapDetector::finish`] then works one group (SRID) at a time: it packs the bounding
 //! boxes (in millimetres too) into a static Hilbert R-tree (`crate::packed`, the boxes sorted in
 //! place: no second copy; a group of more than 200,000 parcels in strips along x, a tree per
-//! strip, so that no tree of a whole zone is held beside the parcels), and each pair of parcels whose boxes meet is decoded to metres (each
-//! parcel once for all its partners, visited in the tree's order) and goes through a cheap
-//! exact filter; only the pairs it flags have their
-//! intersection computed (`geo`'s boolean operations) and compared with the tolerance.
+//! strip, so that no tree of a whole zone is held beside the parcels), and each pair of
+//! parcels whose boxes meet is decoded to metres (each parcel once for all its partners,
+//! visited in the tree's order) and goes through a cheap exact filter; only the pairs it flags
+//! have their intersection computed (`geo`'s boolean operations) and compared with the
+//! tolerance.
 //!
 //! The filter flags a pair when, with `s` = [`SNAP_TOLERANCE_M`]:
 //! 1. a vertex of one lies inside the other, farther than `s` from its boundary;
@@ -625,7 +626,6 @@ impl OverlapDetector {
     }
 }
 
-/// Largest overlap first, ties by numbers.
 /// Most parcels of one group whose boxes are packed into one tree at once (see
 /// [`OverlapDetector::flagged_in_strips`]): ~4.3 MB of tree.
 const STRIP: usize = 200_000;
@@ -635,7 +635,7 @@ const STRIP: usize = 200_000;
 struct Strips {
     /// Where each strip after the first starts: twice the x of a box's centre (integers).
     starts: Vec<i64>,
-    /// Parcels (with geometry) in each strip.
+    /// Parcels in each strip (with geometry, when there are several strips).
     sizes: Vec<usize>,
 }
 
@@ -657,12 +657,11 @@ impl Strips {
             .find(|(g, _)| *g == group)
             .map(|&(_, b)| b);
         let (Some(extent), true) = (extent, n > strip_max.max(1)) else {
-            let with_geometry = members
-                .filter(|&i| detector.bbox_mm(i as usize).is_some())
-                .count();
+            // One strip: its size bounds the tree's capacity (parcels without geometry are
+            // few and not worth a pass to leave out).
             return Strips {
                 starts: Vec::new(),
-                sizes: vec![with_geometry],
+                sizes: vec![n],
             };
         };
         // Twice the centre, from twice the extent's left edge, over this width: integers.
@@ -707,6 +706,7 @@ impl Strips {
     }
 }
 
+/// Largest overlap first, ties by numbers.
 fn largest_first(overlaps: &mut [Overlap]) {
     overlaps.sort_by(|x, y| {
         y.area_m2

@@ -2,10 +2,9 @@
 //! order mark so that Excel shows Vietnamese, geometry as WKT).
 //!
 //! Both take features read with [`GeometryFormat::Wkt`](gis_core::features::GeometryFormat)
-//! whose geometry is in x/y order (longitude or easting first) in `srid`: a whole [`Page`], or
-//! batch by batch as a download streams them ([`csv_header`] + [`csv_rows`], [`write_gpkg`]).
+//! whose geometry is in x/y order (longitude or easting first) in `srid`, batch by batch as a
+//! download streams them ([`csv_header`] + [`csv_rows`], [`write_gpkg`] into a [`GpkgFile`]).
 
-use gis_core::features::Page;
 use gis_core::layer::{PropertyDef, PropertyKind};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -40,13 +39,6 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The page as CSV: `id`, the properties in order, then `wkt`.
-pub fn csv(page: &Page) -> Vec<u8> {
-    let mut out = csv_header(&page.properties);
-    out.push_str(&csv_rows(&page.properties, &page.features));
-    out.into_bytes()
-}
-
 /// The start of a CSV download: the byte order mark and the header (`id`, the properties in
 /// order, `wkt`).
 pub fn csv_header(properties: &[PropertyDef]) -> String {
@@ -72,20 +64,6 @@ pub fn csv_rows(properties: &[PropertyDef], features: &[Box<RawValue>]) -> Strin
     out
 }
 
-/// The page as a GeoPackage with one layer named `layer` in EPSG:`srid`. Blocking (GDAL): call
-/// from `spawn_blocking`.
-pub fn gpkg(page: &Page, layer: &str, srid: u32) -> Result<Vec<u8>, DownloadError> {
-    let file = GpkgFile::new()?;
-    write_gpkg(
-        file.path(),
-        std::iter::once(page.features.clone()),
-        &page.properties,
-        layer,
-        srid,
-    )?;
-    Ok(std::fs::read(file.path())?)
-}
-
 /// A temporary GeoPackage's path, the file removed when this is dropped (however a download
 /// ends: written, failed, or its client gone).
 #[derive(Debug)]
@@ -93,15 +71,19 @@ pub struct GpkgFile(std::path::PathBuf);
 
 impl GpkgFile {
     /// A new name in the temporary directory (nothing created yet).
-    pub fn new() -> Result<Self, DownloadError> {
-        Ok(GpkgFile(
-            std::env::temp_dir().join(format!("bando-{}.gpkg", uuid::Uuid::new_v4())),
-        ))
+    pub fn new() -> Self {
+        GpkgFile(std::env::temp_dir().join(format!("bando-{}.gpkg", uuid::Uuid::new_v4())))
     }
 
     /// Where it is.
     pub fn path(&self) -> &std::path::Path {
         &self.0
+    }
+}
+
+impl Default for GpkgFile {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

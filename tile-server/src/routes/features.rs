@@ -1029,7 +1029,7 @@ fn gpkg_body(
         // first, the file is removed after GDAL is done with it, not before.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Box<serde_json::value::RawValue>>>(2);
         let writer = tokio::task::spawn_blocking(move || {
-            let file = ogc_features::downloads::GpkgFile::new()?;
+            let file = ogc_features::downloads::GpkgFile::new();
             ogc_features::downloads::write_gpkg(
                 file.path(),
                 std::iter::from_fn(|| rx.blocking_recv()),
