@@ -341,6 +341,34 @@ pub struct MvtLayer {
     pub ids: Vec<u64>,
     /// Every feature's encoded geometry commands, concatenated (to compare geometry).
     pub geometry: Vec<u32>,
+    /// Each feature's geometry as absolute tile coordinates, one list per MoveTo.
+    pub shapes: Vec<Vec<Vec<(i64, i64)>>>,
+}
+
+/// Absolute coordinates of MVT geometry commands: one list of points per MoveTo.
+pub fn mvt_shape(commands: &[u32]) -> Vec<Vec<(i64, i64)>> {
+    let zig = |v: u32| i64::from(v >> 1) ^ -i64::from(v & 1);
+    let (mut x, mut y, mut i) = (0i64, 0i64, 0usize);
+    let mut parts: Vec<Vec<(i64, i64)>> = Vec::new();
+    while i < commands.len() {
+        let (id, count) = (commands[i] & 7, commands[i] >> 3);
+        i += 1;
+        if id == 7 {
+            continue;
+        }
+        for _ in 0..count {
+            x += zig(commands[i]);
+            y += zig(commands[i + 1]);
+            i += 2;
+            if id == 1 || parts.is_empty() {
+                parts.push(Vec::new());
+            }
+            if let Some(p) = parts.last_mut() {
+                p.push((x, y));
+            }
+        }
+    }
+    parts
 }
 
 /// Decodes the layers of an (uncompressed) Mapbox Vector Tile: a minimal protobuf reader, so
@@ -401,9 +429,12 @@ pub fn decode_mvt(bytes: &[u8]) -> Vec<MvtLayer> {
                             1 => layer.ids.push(vv),
                             4 => {
                                 let mut j = 0;
+                                let mut commands = Vec::new();
                                 while j < pp.len() {
-                                    layer.geometry.push(varint(pp, &mut j) as u32);
+                                    commands.push(varint(pp, &mut j) as u32);
                                 }
+                                layer.shapes.push(mvt_shape(&commands));
+                                layer.geometry.extend(commands);
                             }
                             _ => {}
                         }

@@ -36,6 +36,7 @@
 
 pub mod export;
 pub mod live;
+pub mod overzoom;
 pub mod seeder;
 pub mod store;
 pub mod tilejson;
@@ -96,6 +97,9 @@ pub enum TileError {
     /// A tile as of an instant of a layer that keeps no history.
     #[error("layer {0} keeps no history: its tiles have no datetime")]
     NoHistory(String),
+    /// The tile at a layer's highest zoom could not be read to make a deeper one.
+    #[error(transparent)]
+    Overzoom(#[from] overzoom::Malformed),
 }
 
 /// Renders and caches tiles.
@@ -125,6 +129,8 @@ pub struct TileService {
     listening: Arc<std::sync::atomic::AtomicBool>,
     /// Layer tiles rendered from the database (not answered from the cache) since start.
     renders: Arc<AtomicU64>,
+    /// Tiles beyond a layer's highest zoom made from their ancestor ([`overzoom`]) since start.
+    overzoomed: Arc<AtomicU64>,
     /// The persistent tile store, once opened ([`TileService::open_store`]).
     store: Arc<std::sync::OnceLock<store::TileStore>>,
     /// The store's background seeder, once started ([`TileService::spawn_seeder`]).
@@ -195,6 +201,7 @@ impl TileService {
             applied: Arc::new(AtomicU64::new(0)),
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             renders: Arc::new(AtomicU64::new(0)),
+            overzoomed: Arc::new(AtomicU64::new(0)),
             store: Arc::new(std::sync::OnceLock::new()),
             seeder: Arc::new(std::sync::OnceLock::new()),
             live: Arc::new(AtomicUsize::new(0)),
@@ -233,9 +240,7 @@ impl TileService {
             return Ok(None);
         };
         let _live = seeder::Live::new(&self.live);
-        // Beyond the layer's highest zoom the tile is still drawn (overzoom): MapLibre stops
-        // asking at the TileJSON `maxzoom` and scales the last tiles, but other clients ask on.
-        let (min, _) = layer.zoom_range();
+        let (min, max) = layer.zoom_range();
         if tile.z < min {
             return Ok(Some(empty_tile()));
         }
@@ -251,6 +256,12 @@ impl TileService {
             tile,
             access,
         };
+        // Beyond the layer's highest zoom a tile is made from its ancestor there ([`overzoom`]):
+        // MapLibre stops asking at the TileJSON `maxzoom`, but other clients ask on, and a
+        // client walking deep zooms must not cost a render per tile.
+        if tile.z > max {
+            return self.overzoomed_tile(key, max).await;
+        }
         let Some(cache) = &self.cache else {
             // Without a memory cache (an export), the store still answers and keeps renders.
             let generation = self.generation.load(Ordering::Acquire);
@@ -337,6 +348,43 @@ impl TileService {
         Ok(Some(t))
     }
 
+    /// The tile of `key` beyond its layer's highest zoom `max`: its ancestor's tile at `max`
+    /// (cached, or rendered and cached as any other) clipped and scaled, kept in the memory
+    /// cache like a render (never in the persistent store, which holds seeded zooms only).
+    async fn overzoomed_tile(
+        &self,
+        key: TileKey,
+        max: u8,
+    ) -> Result<Option<RenderedTile>, Arc<TileError>> {
+        let min = gis_core::db::lsn::min_lsn();
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.get(&key).await {
+                if hit.lsn >= min {
+                    return Ok(Some(hit));
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let from = overzoom::ancestor(key.tile, max);
+        let Some(parent) = Box::pin(self.layer_tile(&key.layer, from, key.access)).await? else {
+            return Ok(None);
+        };
+        let t = derive(&parent, from, key.tile).map_err(Arc::new)?;
+        self.overzoomed.fetch_add(1, Ordering::Relaxed);
+        // Kept when its ancestor would be (drawn from a server that was not behind), and not
+        // across a change.
+        let fresh = parent.lsn >= self.required_lsn.load(Ordering::Acquire);
+        if let Some(cache) = &self.cache {
+            if fresh && self.generation.load(Ordering::Acquire) == generation {
+                cache.insert(key.clone(), t.clone()).await;
+                if self.generation.load(Ordering::Acquire) != generation {
+                    cache.invalidate(&key).await;
+                }
+            }
+        }
+        Ok(Some(t))
+    }
+
     /// One layer's tile as it was at an instant (`at`: a date or an RFC 3339 timestamp the
     /// caller checked), for a time slider: rendered through the owner's as-of function
     /// ([`gis_core::mvt::tile_sql_as_of`]) and never cached — the past of every instant would
@@ -355,8 +403,17 @@ impl TileService {
         if layer.as_of_function().is_none() {
             return Err(TileError::NoHistory(layer_id.to_string()));
         }
-        if tile.z < layer.zoom_range().0 {
+        let (min, max) = layer.zoom_range();
+        if tile.z < min {
             return Ok(Some(empty_tile()));
+        }
+        if tile.z > max {
+            let from = overzoom::ancestor(tile, max);
+            let Some(parent) = Box::pin(self.layer_tile_as_of(layer_id, from, access, at)).await?
+            else {
+                return Ok(None);
+            };
+            return Ok(Some(derive(&parent, from, tile)?));
         }
         let access = if access == Access::Internal && layer.row_filter().is_none() {
             Access::Public
@@ -502,12 +559,21 @@ impl TileService {
     /// is an insider of the planning layers and not of the IOC's, an operator the other way
     /// round, so a composite's key names each part's class (`id@internal`), never one class
     /// for the whole.
+    ///
+    /// The order of `ids` changes nothing a client draws (a style orders layers by name, not
+    /// by their place in the tile), so a composite is made, cached and stored in one order —
+    /// its ids sorted, repeats dropped: every permutation of a list shares one entry and one
+    /// ETag, and a client cannot fill the cache with the orderings of the same layers.
     pub async fn tile(
         &self,
         ids: &[String],
         tile: TileCoord,
         viewer: &Viewer,
     ) -> Result<Option<RenderedTile>, Arc<TileError>> {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let ids = sorted.as_slice();
         let classes = self.classes(ids, viewer);
         if let ([id], [access]) = (ids, classes.as_slice()) {
             return self.layer_tile(id, tile, *access).await;
@@ -794,6 +860,11 @@ impl TileService {
     /// How many layer tiles were rendered from the database since start (cache misses).
     pub fn renders(&self) -> u64 {
         self.renders.load(Ordering::Relaxed)
+    }
+
+    /// Tiles beyond a layer's highest zoom made from their ancestor's since start (no render).
+    pub fn overzoomed(&self) -> u64 {
+        self.overzoomed.load(Ordering::Relaxed)
     }
 
     /// How many invalidations are in force (tests wait on it).
@@ -1324,6 +1395,32 @@ fn empty_tile() -> RenderedTile {
         limit: None,
         lsn: 0,
     }
+}
+
+/// The tile `tile` made from `parent`, its ancestor `from` ([`overzoom`]): the same limits and
+/// WAL position, the features that fall in it.
+fn derive(
+    parent: &RenderedTile,
+    from: TileCoord,
+    tile: TileCoord,
+) -> Result<RenderedTile, TileError> {
+    if parent.gzip.is_empty() {
+        return Ok(RenderedTile {
+            lsn: parent.lsn,
+            ..empty_tile()
+        });
+    }
+    let (mvt, features) = overzoom::overzoom(&gunzip(&parent.gzip)?, from, tile)?;
+    let (gzip, br) = encode(&mvt)?;
+    Ok(RenderedTile {
+        etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
+        gzip,
+        br,
+        features,
+        truncated: parent.truncated,
+        limit: parent.limit,
+        lsn: parent.lsn,
+    })
 }
 
 /// Layers' tiles as one: their MVT messages concatenated (a tile is a repeated `layers`

@@ -913,3 +913,139 @@ async fn concurrent_requests_for_one_cold_tile_render_it_once() {
     get(&app, &uri, None).await;
     assert_eq!(state.tiles.renders() - before, 1);
 }
+
+/// Issue 12: a tile beyond a layer's highest zoom is made from its tile there (clipped and
+/// scaled, no render), and is what PostGIS draws at that zoom to the grid's precision.
+#[tokio::test]
+async fn tiles_beyond_a_layers_highest_zoom_are_cut_from_its_last_tile() {
+    let (db, state, app) = setup().await;
+    let layer = state.layers.get("communes").expect("layer");
+    let max = layer.zoom_range().1;
+    assert_eq!(max, 16, "the test assumes communes end at z16");
+    let top = dong_xoai(max);
+    let uri = |t: TileCoord| format!("/tiles/communes/{}/{}/{}.mvt", t.z, t.x, t.y);
+    assert_eq!(get(&app, &uri(top), None).await.status, StatusCode::OK);
+    let renders = state.tiles.renders();
+    // Every descendant two levels down, and one at the deepest zoom.
+    let mut deeper: Vec<TileCoord> = top
+        .children()
+        .expect("children")
+        .iter()
+        .flat_map(|c| c.children().expect("children"))
+        .collect();
+    deeper.push(dong_xoai(gis_core::tile::MAX_ZOOM));
+    for t in &deeper {
+        let served = get(&app, &uri(*t), None).await;
+        assert!(
+            served.status == StatusCode::OK || served.status == StatusCode::NO_CONTENT,
+            "{t}: {}",
+            served.status
+        );
+        if served.status == StatusCode::NO_CONTENT {
+            continue;
+        }
+        // PostGIS's own drawing of the same tile is the oracle.
+        let sql = gis_core::mvt::tile_sql(
+            layer.as_ref(),
+            t.z,
+            gis_core::layer::Access::Public,
+            20_000,
+            false,
+        );
+        let (drawn, _): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
+            .bind(i32::from(t.z))
+            .bind(t.x as i32)
+            .bind(t.y as i32)
+            .fetch_one(&db.pool)
+            .await
+            .expect("render");
+        let (cut, drawn) = (&decode_mvt(&served.body)[0], &decode_mvt(&drawn)[0]);
+        assert_eq!(cut.name, drawn.name);
+        assert_eq!(cut.keys, drawn.keys, "{t}");
+        let mut ids = (cut.ids.clone(), drawn.ids.clone());
+        ids.0.sort_unstable();
+        ids.1.sort_unstable();
+        assert_eq!(ids.0, ids.1, "{t}: the same features");
+        // Each feature's extent agrees to what the ancestor holds: PostGIS snaps it to its
+        // grid and drops vertices under half a unit, so two of its units (2^dz here each).
+        let step = 1i64 << (t.z - max);
+        let extent = |shape: &Vec<Vec<(i64, i64)>>| {
+            let pts = shape.iter().flatten();
+            let xs = pts.clone().map(|p| p.0);
+            let ys = pts.map(|p| p.1);
+            [
+                xs.clone().min().expect("points"),
+                ys.clone().min().expect("points"),
+                xs.max().expect("points"),
+                ys.max().expect("points"),
+            ]
+        };
+        for (i, id) in cut.ids.iter().enumerate() {
+            let j = drawn.ids.iter().position(|d| d == id).expect("id");
+            let (a, b) = (extent(&cut.shapes[i]), extent(&drawn.shapes[j]));
+            for k in 0..4 {
+                assert!(
+                    (a[k] - b[k]).abs() <= 2 * step + 1,
+                    "{t} feature {id}: {a:?} vs PostGIS {b:?}"
+                );
+                assert!((-64..=4160).contains(&a[k]), "{t}: clipped to the buffer");
+            }
+        }
+    }
+    assert_eq!(
+        state.tiles.renders(),
+        renders,
+        "no tile past z{max} rendered"
+    );
+    assert!(state.tiles.overzoomed() >= 17, "each deep tile made once");
+    // Served again: from the cache.
+    let made = state.tiles.overzoomed();
+    get(&app, &uri(deeper[0]), None).await;
+    assert_eq!(state.tiles.overzoomed(), made);
+}
+
+/// Issue 12: the order of a composite's layers changes neither its bytes nor its cache entry.
+#[tokio::test]
+async fn a_composite_is_one_tile_whatever_the_order_of_its_layers() {
+    let db = TestDb::new().await;
+    let sample = tests::sample_dir();
+    for (file, layer) in [
+        ("communes.gpkg", "communes"),
+        ("map_sheets.gpkg", "map_sheets"),
+    ] {
+        tests::import(&db.pool, &sample.path().join(file), layer)
+            .await
+            .expect("import");
+    }
+    let state = AppState::new(db.pool.clone()).expect("state");
+    let app = app(state.clone(), Limits::default());
+    let t = dong_xoai(14);
+    let at = |layers: &str| format!("/tiles/{layers}/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let one = get_with(
+        &app,
+        &at("map_sheets,communes"),
+        &[("accept-encoding", "br")],
+    )
+    .await;
+    assert_eq!(one.status, StatusCode::OK);
+    let names: Vec<String> = decode_mvt(&decoded(&one))
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["communes", "map_sheets"],
+        "both layers, in one order"
+    );
+    let renders = state.tiles.renders();
+    let other = get_with(
+        &app,
+        &at("communes,map_sheets,communes"),
+        &[("accept-encoding", "br")],
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.etag, one.etag);
+    assert_eq!(other.body, one.body);
+    assert_eq!(state.tiles.renders(), renders);
+}

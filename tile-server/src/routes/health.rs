@@ -114,6 +114,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     ::metrics::gauge!("bando_layers_registered").set(state.layers.len() as f64);
     ::metrics::gauge!("bando_tile_renders").set(state.tiles.renders() as f64);
+    // Tiles past a layer's highest zoom, made from their ancestor instead of rendered.
+    ::metrics::gauge!("bando_tile_overzoomed").set(state.tiles.overzoomed() as f64);
     if let Some(store) = state.tiles.store() {
         // The persistent tile store (issue 17): its size and what it answered since start.
         let c = store.counters();
