@@ -1263,6 +1263,23 @@ mod tests {
     }
 
     #[test]
+    fn folds_are_priced_over_the_rows_the_terms_beside_them_leave() {
+        let rest = |text: &str| {
+            without_folds(&cql2::parse_text(text).expect("cql2"))
+                .map(|e| e == cql2::parse_text("code = 'x'").expect("cql2"))
+        };
+        assert_eq!(rest("ACCENTI(name) LIKE '%a%' AND code = 'x'"), Some(true));
+        assert_eq!(
+            rest("code = 'x' AND CASEI(name) = 'a' AND ACCENTI(n) LIKE 'b'"),
+            Some(true)
+        );
+        // An OR or a NOT reaches every row: nothing narrows it.
+        assert_eq!(rest("ACCENTI(name) LIKE '%a%' OR code = 'x'"), None);
+        assert_eq!(rest("NOT (ACCENTI(name) LIKE '%a%' AND code = 'x')"), None);
+        assert_eq!(rest("code = 'x'"), Some(true));
+    }
+
+    #[test]
     fn keyset_sql_puts_nulls_last_and_breaks_ties_by_id() {
         let keys = [Key {
             sql: "t.\"name\"".into(),
@@ -1346,21 +1363,56 @@ pub async fn estimate(
     let top = &plan[0]["Plan"];
     let scan = top["Plans"][0]["Plan Rows"].as_f64();
     let mut cost = top["Total Cost"].as_f64().unwrap_or(0.0);
-    // ACCENTI and CASEI are computed for every row examined; without a bbox, that may be
-    // every row of the table.
+    // ACCENTI and CASEI are computed for every row that reaches them: the rows the other
+    // conditions AND-ed beside them (bbox, datetime, AND-ed terms) leave, or every row of the
+    // table when nothing does. The planner prices them as cheap built-ins, so they are added
+    // here, over the rows of the same query without the terms that fold.
     let folds = q.filter.as_ref().map_or(0, fold_calls);
-    if folds > 0 && q.bbox.is_none() {
-        let rows: Option<f32> =
-            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)")
-                .bind(layer.storage().qualified())
-                .fetch_optional(pool)
-                .await?;
-        cost += folds as f64 * f64::from(rows.unwrap_or(0.0).max(0.0)) * FOLD_COST_PER_ROW;
+    if folds > 0 {
+        let rest = ItemsQuery {
+            filter: q.filter.as_ref().and_then(without_folds),
+            ..q.clone()
+        };
+        let sql = conditions(layer, &rest)?;
+        let text = format!(
+            "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
+            sql.from,
+            sql.where_clause()
+        );
+        let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)
+            .fetch_one(pool)
+            .await?;
+        let top = &plan[0]["Plan"];
+        let examined = top["Plans"][0]["Plan Rows"]
+            .as_f64()
+            .or_else(|| top["Plan Rows"].as_f64())
+            .unwrap_or(0.0);
+        cost += folds as f64 * examined.max(0.0) * FOLD_COST_PER_ROW;
     }
     Ok(Estimate {
         cost,
         rows: scan.or_else(|| top["Plan Rows"].as_f64()).unwrap_or(0.0),
     })
+}
+
+/// The top-level terms of `filter` that call no ACCENTI or CASEI (what narrows the rows those
+/// are computed on); `None` when no term is left.
+fn without_folds(filter: &cql2::Expr) -> Option<cql2::Expr> {
+    match filter {
+        cql2::Expr::And(terms) => {
+            let mut kept: Vec<cql2::Expr> = terms
+                .iter()
+                .filter(|t| fold_calls(t) == 0)
+                .cloned()
+                .collect();
+            match kept.len() {
+                0 => None,
+                1 => kept.pop(),
+                _ => Some(cql2::Expr::And(kept)),
+            }
+        }
+        other => (fold_calls(other) == 0).then(|| other.clone()),
+    }
 }
 
 /// What one ACCENTI or CASEI costs a row, in planner units. They compile to `translate` and

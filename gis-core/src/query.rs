@@ -149,6 +149,9 @@ const POINT_CTE: &str = "WITH q AS NOT MATERIALIZED (
     SELECT ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 3857) AS p3857,
            ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), $3::integer) AS pz)";
 
+/// Layers an identify asks at once.
+pub const IDENTIFY_FANOUT: usize = 4;
+
 /// Features of `layers` within `radius_3857` Web Mercator units of (lon, lat) and drawn at
 /// `zoom`, ordered points first, then lines, then polygons by ascending area (what a user
 /// clicked "on top" first), at most `limit`.
@@ -192,7 +195,15 @@ pub async fn identify(
             .await?;
         Ok::<_, QueryError>(to_found(*layer, rows))
     });
-    let mut all: Vec<FoundFeature> = futures_util::future::try_join_all(per_layer)
+    // At most IDENTIFY_FANOUT at once: one click must not take every connection of its pool
+    // (there are some 25 layers and a pool of a few connections shared with other requests).
+    use futures_util::{StreamExt, TryStreamExt};
+    // Collected first: a lazy `map` over the borrowed layers would not be `Send` for every
+    // lifetime the router needs.
+    let per_layer: Vec<_> = per_layer.collect();
+    let mut all: Vec<FoundFeature> = futures_util::stream::iter(per_layer)
+        .buffer_unordered(IDENTIFY_FANOUT)
+        .try_collect::<Vec<_>>()
         .await?
         .into_iter()
         .flatten()

@@ -662,6 +662,18 @@ async fn issue_12_a_query_planned_over_the_cost_budget_is_refused_with_its_reaso
         folded - plain_like >= 2.0 * per_row * f64::from(rows) - 1.0,
         "ACCENTI twice over {rows} rows: {plain_like} → {folded}"
     );
+    // AND-ed beside a condition the index narrows to one row, it is priced over that row.
+    let code: String = sqlx::query_scalar("SELECT legacy_code FROM land.communes LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .expect("code");
+    let one = format!("legacy_code = '{code}'");
+    let plain_one = estimated(&format!("name LIKE '%a%' AND {one}")).await;
+    let folded_one = estimated(&format!("ACCENTI(name) LIKE ACCENTI('%a%') AND {one}")).await;
+    assert!(
+        folded_one - plain_one <= 2.0 * per_row * 2.0,
+        "ACCENTI twice over one row: {plain_one} → {folded_one}"
+    );
     // Plain paging is not estimated at all.
     let plain = send(
         &app,
