@@ -2,7 +2,7 @@
 # Soak (issue 12): mixed load on the 1,000,000-parcel benchmark database, first by
 # well-behaved clients alone (UNLOADED seconds), then with one abusive client added (SECS):
 #   tiles warm   4 clients, 20 ms between requests: 300 z14–16 parcel tiles, warmed first
-#   tiles cold   4 clients, 100 ms between requests: z17 parcel tiles never requested before
+#   tiles cold   4 clients, 100 ms between requests: z17–20 parcel tiles never requested before
 #                (each phase its own half of the list)
 #   features     4 clients, 150 ms: 100-parcel bbox pages with a CQL2 land-use filter
 #   identify     2 clients, 200 ms: /query/identify at parcel centres
@@ -47,13 +47,14 @@ base="http://127.0.0.1:$port"
 # --- request lists
 parcel_tile_paths "$url" "$out/z14-16.txt"
 head -300 "$out/z14-16.txt" >"$out/tiles-warm.txt"
-# z17 tiles holding parcels, shuffled, split in two: one half per phase, so every request of
-# this class renders a tile no one asked for before.
-# Every z17 tile holding a parcel's centre (a sample of 60,000 parcels gave only ~3,000 tiles,
-# so a 10-minute phase went round its half many times and most requests were warm).
+# z17–z20 tiles holding a parcel's centre (the parcels' highest zoom is 20; deeper tiles are cut
+# from those), shuffled, split in two: one half per phase, so every request of this class
+# renders a tile no one asked for before. (z17 alone gave ~3,000 tiles: the sample packs its
+# parcels into a fixed region, so a 10-minute phase went round its half eight times, warm.)
 psql "$url" -At -F' ' -c "WITH c AS (SELECT ST_Transform(ST_Centroid(geom_3857), 4326) AS p FROM land.parcels)
-  SELECT DISTINCT 17, floor((ST_X(p) + 180) / 360 * 2^17)::int,
-         floor((1 - ln(tan(radians(ST_Y(p))) + 1 / cos(radians(ST_Y(p)))) / pi()) / 2 * 2^17)::int FROM c" |
+  SELECT DISTINCT z, floor((ST_X(p) + 180) / 360 * 2^z)::int,
+         floor((1 - ln(tan(radians(ST_Y(p))) + 1 / cos(radians(ST_Y(p)))) / pi()) / 2 * 2^z)::int
+  FROM c, generate_series(17, 20) z" |
   python3 -c 'import random, sys
 t = [l.split() for l in sys.stdin if l.strip()]
 random.Random(2026).shuffle(t)

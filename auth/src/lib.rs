@@ -53,7 +53,7 @@ mod verifier;
 pub use dev_issuer::{DevIssuer, DevIssuerConfig, DevIssuerError};
 pub use error::AuthError;
 pub use principal::{Principal, Role};
-pub use routes::dev_routes;
+pub use routes::{dev_routes, escape_html};
 pub use verifier::{
     bearer_token, check_crypto_provider, Verifier, VerifierConfig, ACCEPTED_ALGORITHMS,
 };

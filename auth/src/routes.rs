@@ -64,7 +64,9 @@ fn checked(issuer: &DevIssuer, p: &AuthorizeParams) -> Result<(), DevIssuerError
     )
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML content and attributes (the five specials): the one escaper of
+/// every bando page — the sign-in pages here, the landing and catalog pages in `tile-server`.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -84,7 +86,7 @@ fn error_page(err: &DevIssuerError) -> Response {
         "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>Lỗi đăng nhập</title>\
          <h1>Yêu cầu đăng nhập không hợp lệ</h1><p lang=\"en\">Invalid sign-in request ({}): {}</p></html>",
         err.oauth_error(),
-        escape(&err.to_string())
+        escape_html(&err.to_string())
     );
     (
         StatusCode::BAD_REQUEST,
@@ -116,7 +118,7 @@ async fn login_page(
         value.as_ref().map(|v| {
             format!(
                 "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                escape(v)
+                escape_html(v)
             )
         })
     })
@@ -127,10 +129,10 @@ async fn login_page(
             format!(
                 "<li><button type=\"submit\" name=\"username\" value=\"{}\">{}</button> \
                  <code>{}</code> <span lang=\"en\">— {}</span></li>",
-                escape(u.username),
-                escape(u.name_vi),
-                escape(u.username),
-                escape(u.description_en)
+                escape_html(u.username),
+                escape_html(u.name_vi),
+                escape_html(u.username),
+                escape_html(u.description_en)
             )
         })
         .collect();
@@ -254,12 +256,12 @@ async fn token(State(issuer): State<Arc<DevIssuer>>, Form(p): Form<TokenParams>)
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::escape_html;
 
     #[test]
     fn escapes_all_five_html_specials() {
         assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
+            escape_html(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
     }

@@ -182,6 +182,43 @@ pub async fn find(
     Ok(rows.into_iter().map(to_parcel).collect())
 }
 
+/// What a commune code, sheet and parcel number name ([`identify`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identified {
+    /// Exactly one parcel.
+    One(Parcel),
+    /// No parcel.
+    Nothing,
+    /// A post-merger commune code whose old communes each have a parcel of that sheet and
+    /// number (each old commune numbered its own): the reader must name the old commune or the
+    /// parcel's id. The candidates, in old commune order.
+    Several(Vec<Parcel>),
+}
+
+/// The parcel `commune` (pre- or post-merger code), `sheet` and `number` identify. A parcel's
+/// identity is its old commune, sheet and number, so a pre-merger code names at most one; a
+/// post-merger code covers several old communes and may name one parcel in each
+/// ([`Identified::Several`], at most `limit` listed).
+pub async fn identify(
+    pool: &PgPool,
+    commune: &str,
+    sheet: i64,
+    number: i64,
+    limit: u32,
+) -> Result<Identified, LookupError> {
+    let query = ParcelQuery {
+        commune: commune.to_string(),
+        sheet: Some(sheet),
+        number: Some(number),
+    };
+    let mut found = find(pool, &query, limit).await?;
+    Ok(match found.len() {
+        0 => Identified::Nothing,
+        1 => Identified::One(found.remove(0)),
+        _ => Identified::Several(found),
+    })
+}
+
 /// The parcel with this row id.
 pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<Parcel>, LookupError> {
     let sql = format!("{} WHERE p.id = $1", select());

@@ -1224,7 +1224,17 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
     // once the change listener listens).
     if let Some(store) = &config.tile_store {
         match state.tiles.open_store(store.clone()).await {
-            Ok(store) => println!("bando: tile store {}", store.path().display()),
+            Ok(store) => {
+                println!("bando: tile store {}", store.path().display());
+                // Restart = warm: the most used stored tiles go back to memory before the
+                // first request (bounded by half the memory cache).
+                let started = std::time::Instant::now();
+                let warmed = state.tiles.warm_from_store().await;
+                println!(
+                    "bando: {warmed} stored tiles put back in memory in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             Err(e) => tracing::warn!(%e, "the tile store is off"),
         }
     }

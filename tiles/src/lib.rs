@@ -890,6 +890,44 @@ impl TileService {
         Ok(self.store.get().cloned().unwrap_or(opened))
     }
 
+    /// Puts the persistent store's most recently used tiles back in the memory cache (up to
+    /// half its budget), so a restarted server answers its first requests as a warm one instead
+    /// of reading each tile from disk. Returns how many were put back. A change notified
+    /// meanwhile ends it (a tile put back across a change is taken out again), and a tile a
+    /// request cached first is left as it is.
+    pub async fn warm_from_store(&self) -> usize {
+        let (Some(store), Some(cache)) = (self.store.get(), &self.cache) else {
+            return 0;
+        };
+        let budget = cache.policy().max_capacity().unwrap_or(0) / 2;
+        let generation = self.generation.load(Ordering::Acquire);
+        let tiles = match store.most_used(budget).await {
+            Ok(tiles) => tiles,
+            Err(e) => {
+                tracing::warn!(%e, "the memory cache was not warmed from the tile store");
+                return 0;
+            }
+        };
+        let mut warmed = 0;
+        for (layers, tile, t) in tiles {
+            if self.generation.load(Ordering::Acquire) != generation {
+                break;
+            }
+            let key = TileKey {
+                layer: Arc::from(layers),
+                tile,
+                access: Access::Public,
+            };
+            cache.entry(key.clone()).or_insert(t).await;
+            if self.generation.load(Ordering::Acquire) != generation {
+                cache.invalidate(&key).await;
+                break;
+            }
+            warmed += 1;
+        }
+        warmed
+    }
+
     /// The persistent tile store, when open.
     pub fn store(&self) -> Option<&store::TileStore> {
         self.store.get()

@@ -640,6 +640,63 @@ impl TileStore {
         .map_err(|_| StoreError::Stopped)?
     }
 
+    /// The stored tiles, most recently used first, until `max_bytes` of them (gzip and brotli)
+    /// are read: what a restarted server puts back in its memory cache
+    /// ([`crate::TileService::warm_from_store`]). Tiles a queued drop covers are left out.
+    pub async fn most_used(
+        &self,
+        max_bytes: u64,
+    ) -> Result<Vec<(String, TileCoord, RenderedTile)>, StoreError> {
+        let store = self.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let conn = store.reader()?;
+            let read = (|| {
+                let mut stmt = conn.prepare(
+                    "SELECT layers, z, x, y, gzip, br, features, etag, tile_limit, lsn, bytes
+                     FROM tiles ORDER BY used DESC, z",
+                )?;
+                let mut rows = stmt.query([])?;
+                let (mut out, mut bytes) = (Vec::new(), 0u64);
+                while let Some(r) = rows.next()? {
+                    let size = to_u64(r.get(10)?);
+                    if bytes + size > max_bytes {
+                        break;
+                    }
+                    bytes += size;
+                    let tile = TileCoord {
+                        z: r.get(1)?,
+                        x: r.get(2)?,
+                        y: r.get(3)?,
+                    };
+                    let limit = limit_name(r.get::<_, Option<String>>(8)?.as_deref());
+                    out.push((
+                        r.get::<_, String>(0)?,
+                        tile,
+                        RenderedTile {
+                            gzip: Bytes::from(r.get::<_, Vec<u8>>(4)?),
+                            br: Bytes::from(r.get::<_, Vec<u8>>(5)?),
+                            features: r.get(6)?,
+                            etag: to_u64(r.get(7)?),
+                            truncated: limit.is_some(),
+                            limit,
+                            lsn: to_u64(r.get(9)?),
+                        },
+                    ));
+                }
+                Ok::<_, rusqlite::Error>(out)
+            })();
+            store.give_back(conn);
+            Ok::<_, StoreError>(read?)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)??;
+        let shared = &self.inner.shared;
+        Ok(out
+            .into_iter()
+            .filter(|(layers, tile, _)| !shared.pending_covers(layers, *tile))
+            .collect())
+    }
+
     /// Counters since the store was opened, and its size now.
     pub fn counters(&self) -> StoreCounters {
         let s = &self.inner.shared;

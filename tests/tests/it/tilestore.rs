@@ -166,6 +166,28 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
     }
     assert_eq!(state.tiles.renders(), 0, "a stored tile was rendered again");
     assert!(state.tiles.store().expect("store").counters().hits >= 3);
+    drop((state, router, listener));
+
+    // 2b. Restart = warm: put back in memory first, they are served without the store.
+    let (state, router) = server(&db, dir.path()).await;
+    assert!(state.tiles.warm_from_store().await >= 3);
+    for (t, (etag, body)) in [near, near_low, far].into_iter().zip(&first) {
+        let (status, e, b) = get(&router, &uri(t)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (&e, &b),
+            (etag, body),
+            "{t:?} differs after the warm restart"
+        );
+    }
+    assert_eq!(state.tiles.renders(), 0);
+    assert_eq!(
+        state.tiles.store().expect("store").counters().hits,
+        0,
+        "read from disk though put back in memory"
+    );
+    let listener = state.tiles.spawn_invalidation_listener();
+    tokio::time::sleep(Duration::from_millis(300)).await; // the listener is connected
 
     // 3. An edit of one commune drops its stored tiles at every zoom, and only those.
     let generation = state.tiles.generation();
@@ -200,6 +222,8 @@ async fn stored_tiles_survive_a_restart_edits_drop_exactly_theirs_and_edits_whil
         .await
         .expect("edit while down");
     let (state, router) = server(&db, dir.path()).await;
+    // Checked against the database before any goes back to memory.
+    state.tiles.warm_from_store().await;
     let (status, etag, body) = get(&router, &uri(near)).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(

@@ -517,18 +517,24 @@ pub async fn planning_report(
                 "with commune, give sheet and number too (or parcel=<id>)".into(),
             ));
         };
-        let mut found = land::lookup::find(state.pools.features(), &query, PARCELS_MAX)
-            .await
-            .map_err(lookup_error)?;
-        match found.len() {
-            0 => {
+        match land::lookup::identify(
+            state.pools.features(),
+            &query.commune,
+            sheet,
+            number,
+            PARCELS_MAX,
+        )
+        .await
+        .map_err(lookup_error)?
+        {
+            land::lookup::Identified::One(parcel) => parcel,
+            land::lookup::Identified::Nothing => {
                 return Err(AppError::NotFound(format!(
                     "no parcel {number} on sheet {sheet} of commune {}",
                     query.commune
                 )))
             }
-            1 => found.remove(0),
-            _ => {
+            land::lookup::Identified::Several(found) => {
                 let candidates: Vec<String> = found
                     .iter()
                     .map(|c| {
