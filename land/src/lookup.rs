@@ -186,7 +186,7 @@ pub async fn find(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Identified {
     /// Exactly one parcel.
-    One(Parcel),
+    One(Box<Parcel>),
     /// No parcel.
     Nothing,
     /// A post-merger commune code whose old communes each have a parcel of that sheet and
@@ -214,7 +214,7 @@ pub async fn identify(
     let mut found = find(pool, &query, limit).await?;
     Ok(match found.len() {
         0 => Identified::Nothing,
-        1 => Identified::One(found.remove(0)),
+        1 => Identified::One(Box::new(found.remove(0))),
         _ => Identified::Several(found),
     })
 }

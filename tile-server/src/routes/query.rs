@@ -527,7 +527,7 @@ pub async fn planning_report(
         .await
         .map_err(lookup_error)?
         {
-            land::lookup::Identified::One(parcel) => parcel,
+            land::lookup::Identified::One(parcel) => *parcel,
             land::lookup::Identified::Nothing => {
                 return Err(AppError::NotFound(format!(
                     "no parcel {number} on sheet {sheet} of commune {}",
