@@ -176,3 +176,21 @@ async fn the_portal_finds_parcels_by_address_without_accents_and_in_part() {
         "{plan:?}"
     );
 }
+
+/// The sheet's data date (the last change of any parcel) is read from an index, not by reading
+/// every parcel for every sheet (land migration 1014).
+#[tokio::test]
+async fn the_sheets_data_date_is_read_from_an_index() {
+    let db = tests::TestDb::new().await;
+    let mut conn = db.pool.acquire().await.expect("conn");
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .expect("set");
+    let plan: Vec<String> = sqlx::query_scalar("EXPLAIN SELECT max(updated_at) FROM land.parcels")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain");
+    let plan = plan.join("\n");
+    assert!(plan.contains("parcels_updated_at"), "{plan}");
+}
