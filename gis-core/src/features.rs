@@ -1351,15 +1351,7 @@ pub async fn estimate(
     layer: &dyn Layer,
     q: &ItemsQuery,
 ) -> Result<Estimate, FeaturesError> {
-    let sql = conditions(layer, q)?;
-    let text = format!(
-        "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
-        sql.from,
-        sql.where_clause()
-    );
-    let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)
-        .fetch_one(pool)
-        .await?;
+    let plan = explain_count(pool, layer, q).await?;
     let top = &plan[0]["Plan"];
     let scan = top["Plans"][0]["Plan Rows"].as_f64();
     let mut cost = top["Total Cost"].as_f64().unwrap_or(0.0);
@@ -1373,15 +1365,7 @@ pub async fn estimate(
             filter: q.filter.as_ref().and_then(without_folds),
             ..q.clone()
         };
-        let sql = conditions(layer, &rest)?;
-        let text = format!(
-            "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
-            sql.from,
-            sql.where_clause()
-        );
-        let plan: Value = sqlx::query_scalar_with(&text, sql.args()?)
-            .fetch_one(pool)
-            .await?;
+        let plan = explain_count(pool, layer, &rest).await?;
         let top = &plan[0]["Plan"];
         let examined = top["Plans"][0]["Plan Rows"]
             .as_f64()
@@ -1393,6 +1377,23 @@ pub async fn estimate(
         cost,
         rows: scan.or_else(|| top["Plan Rows"].as_f64()).unwrap_or(0.0),
     })
+}
+
+/// The planner's JSON plan of `q`'s count statement (`EXPLAIN`, nothing is run).
+async fn explain_count(
+    pool: &PgPool,
+    layer: &dyn Layer,
+    q: &ItemsQuery,
+) -> Result<Value, FeaturesError> {
+    let sql = conditions(layer, q)?;
+    let text = format!(
+        "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {} t{}",
+        sql.from,
+        sql.where_clause()
+    );
+    Ok(sqlx::query_scalar_with(&text, sql.args()?)
+        .fetch_one(pool)
+        .await?)
 }
 
 /// The top-level terms of `filter` that call no ACCENTI or CASEI (what narrows the rows those
