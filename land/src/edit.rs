@@ -466,7 +466,7 @@ pub(crate) async fn ensure_history(conn: &mut PgConnection, id: i64) -> Result<(
         "INSERT INTO land.parcel_versions (parcel_id, version, commune_code, sheet_number,
              parcel_number, attributes, geom, begin_lifespan, action, editor, reason, document)
          SELECT p.id, 1, p.commune_code, p.sheet_number, p.parcel_number,
-                to_jsonb(p) - 'geom' - 'geom_3857', p.geom, p.updated_at, 'import', 'import',
+                to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold', p.geom, p.updated_at, 'import', 'import',
                 'as delivered', coalesce('import ' || p.import_id::text, 'delivery')
          FROM land.parcels p
          WHERE p.id = $1
@@ -501,7 +501,7 @@ pub(crate) async fn record(
          SELECT p.id,
                 (SELECT coalesce(max(version), 0) + 1 FROM land.parcel_versions WHERE parcel_id = p.id),
                 p.commune_code, p.sheet_number, p.parcel_number,
-                to_jsonb(p) - 'geom' - 'geom_3857', p.geom, now(),
+                to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold', p.geom, now(),
                 CASE WHEN $6 THEN now() END, $2, $3, $4, $5
          FROM land.parcels p WHERE p.id = $1
          RETURNING version",
@@ -971,7 +971,7 @@ pub async fn versions(pool: &PgPool, id: i64) -> Result<Vec<Version>, sqlx::Erro
          UNION ALL
          SELECT 1, 'import', to_json(p.updated_at)#>>'{}', NULL, 'import', 'as delivered',
                 coalesce('import ' || p.import_id::text, 'delivery'),
-                to_jsonb(p) - 'geom' - 'geom_3857',
+                to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold',
                 ST_AsGeoJSON(ST_Transform(p.geom, 4326), 9)::json
          FROM land.parcels p
          WHERE p.id = $1

@@ -150,7 +150,7 @@ async fn next_number(
 /// The attributes of parcel `id` as a JSON object (every column but the geometry).
 async fn attributes(conn: &mut PgConnection, id: i64) -> Result<Map<String, Value>, sqlx::Error> {
     let v: Value = sqlx::query_scalar(
-        "SELECT to_jsonb(p) - 'geom' - 'geom_3857' FROM land.parcels p WHERE p.id = $1",
+        "SELECT to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold' FROM land.parcels p WHERE p.id = $1",
     )
     .bind(id)
     .fetch_one(&mut *conn)
@@ -639,7 +639,7 @@ pub async fn lineage(pool: &PgPool, id: i64) -> Result<Option<Vec<Node>>, sqlx::
                           WHERE child_id = n.id), '{}'),
                 coalesce((SELECT array_agg(child_id ORDER BY child_id) FROM land.parcel_lineage
                           WHERE parent_id = n.id), '{}'),
-                coalesce(to_jsonb(p) - 'geom' - 'geom_3857', v.attributes),
+                coalesce(to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold', v.attributes),
                 ST_AsGeoJSON(ST_Transform(coalesce(p.geom, v.geom), 4326), 9)::json
          FROM nodes n
          LEFT JOIN land.parcels p ON p.id = n.id

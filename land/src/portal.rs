@@ -105,14 +105,14 @@ pub async fn parcels_at_address(
     }
     // Words are letters and digits only, so none holds a LIKE wildcard or escape.
     let likes: Vec<String> = (0..words.len())
-        .map(|k| format!("land.fold(place_name) LIKE ${}", k + 4))
+        .map(|k| format!("place_fold LIKE ${}", k + 4))
         .collect();
     // Ranked: the words in the order typed ("12 so 7" is house 12 on street 7, not house 7 on
     // street 12), then how well they match as whole words, then the shorter address.
     let sql = format!(
         "WITH hit AS (
-             SELECT id, land.fold(place_name) LIKE $3 AS in_order,
-                    strict_word_similarity($1, land.fold(place_name)) AS rank,
+             SELECT id, place_fold LIKE $3 AS in_order,
+                    strict_word_similarity($1, place_fold) AS rank,
                     length(place_name) AS len
              FROM land.parcels WHERE {}
              ORDER BY in_order DESC, rank DESC, len, id LIMIT $2)

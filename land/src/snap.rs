@@ -506,7 +506,7 @@ pub(crate) async fn share(
         // (a second version at the same instant would say nothing).
         let same: Option<i32> = sqlx::query_scalar(
             "UPDATE land.parcel_versions v SET geom = p.geom,
-                    attributes = to_jsonb(p) - 'geom' - 'geom_3857'
+                    attributes = to_jsonb(p) - 'geom' - 'geom_3857' - 'place_fold'
              FROM land.parcels p
              WHERE p.id = $1 AND v.parcel_id = $1 AND v.end_lifespan IS NULL
                AND v.begin_lifespan = now() AND v.action <> 'import'

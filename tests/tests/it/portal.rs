@@ -70,14 +70,13 @@ async fn the_portal_finds_parcels_by_address_without_accents_and_in_part() {
     );
 
     // Every sample parcel says where it lies, folded alike by the database and by Rust.
-    /// Id, place, the place folded by the database, the owner's address.
+    /// Id, place, the place folded by the database (the stored column), the owner's address.
     type Place = (i64, Option<String>, Option<String>, Option<String>);
-    let places: Vec<Place> = sqlx::query_as(
-        "SELECT id, place_name, land.fold(place_name), address FROM land.parcels ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("places");
+    let places: Vec<Place> =
+        sqlx::query_as("SELECT id, place_name, place_fold, address FROM land.parcels ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("places");
     assert!(places.len() > 500, "{}", places.len());
     for (id, place, folded, address) in &places {
         let place = place
@@ -165,12 +164,11 @@ async fn the_portal_finds_parcels_by_address_without_accents_and_in_part() {
         .execute(&mut *tx)
         .await
         .expect("set");
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM land.parcels WHERE land.fold(place_name) LIKE '%rieng%'",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .expect("explain");
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN SELECT id FROM land.parcels WHERE place_fold LIKE '%rieng%'")
+            .fetch_all(&mut *tx)
+            .await
+            .expect("explain");
     assert!(
         plan.iter().any(|l| l.contains("parcels_place_fold_trgm")),
         "{plan:?}"
