@@ -108,13 +108,18 @@ pub async fn parcels_at_address(
         .map(|k| format!("place_fold LIKE ${}", k + 4))
         .collect();
     // Ranked: the words in the order typed ("12 so 7" is house 12 on street 7, not house 7 on
-    // street 12), then how well they match as whole words, then the shorter address.
+    // street 12), then how well they match as whole words, then the shorter address. The
+    // similarity is the costly part (common words match thousands of lots): when `limit` lots
+    // hold the words in order, only those can be in the answer, so only those are ranked.
     let sql = format!(
-        "WITH hit AS (
-             SELECT id, place_fold LIKE $3 AS in_order,
-                    strict_word_similarity($1, place_fold) AS rank,
-                    length(place_name) AS len
-             FROM land.parcels WHERE {}
+        "WITH m AS MATERIALIZED (
+             SELECT id, place_fold, place_fold LIKE $3 AS in_order, length(place_name) AS len
+             FROM land.parcels WHERE {}),
+         enough AS (
+             SELECT count(*) >= $2 AS yes FROM (SELECT 1 FROM m WHERE in_order LIMIT $2) o),
+         hit AS (
+             SELECT id, in_order, strict_word_similarity($1, place_fold) AS rank, len
+             FROM m WHERE in_order OR NOT (SELECT yes FROM enough)
              ORDER BY in_order DESC, rank DESC, len, id LIMIT $2)
          {} JOIN hit h ON h.id = p.id
          ORDER BY h.in_order DESC, h.rank DESC, h.len, p.id",

@@ -139,6 +139,27 @@ async fn the_portal_finds_parcels_by_address_without_accents_and_in_part() {
     assert_eq!(status, StatusCode::OK, "{a}");
     assert!(ids(&a).contains(&id), "{number_street:?} → {a}");
 
+    // Only the in-order matches are ranked when there are 20 of them: the answer is still the
+    // first 20 of every match ranked (with many in-order matches, and with few).
+    for typed in ["phu", "tan phu", "phu tan", &number_street] {
+        let (status, _, a) = search(&app, typed).await;
+        assert_eq!(status, StatusCode::OK, "{a}");
+        let words: Vec<String> = typed.split(' ').map(|w| format!("%{w}%")).collect();
+        let every: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM land.parcels WHERE place_fold LIKE ALL($1)
+             ORDER BY place_fold LIKE $2 DESC, strict_word_similarity($3, place_fold) DESC,
+                      length(place_name), id
+             LIMIT 20",
+        )
+        .bind(&words)
+        .bind(format!("%{}%", typed.replace(' ', "%")))
+        .bind(typed)
+        .fetch_all(pool)
+        .await
+        .expect("ranked");
+        assert_eq!(ids(&a), every, "{typed:?}");
+    }
+
     // The owner's address is personal data: searching by it finds nothing.
     let owners: String = sqlx::query_scalar(
         "SELECT address FROM land.parcels WHERE address LIKE 'Tổ %' ORDER BY id LIMIT 1",
