@@ -19,8 +19,10 @@ bando=${BANDO:-target/release/bando}
 port=3994
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 mkdir -p "$work"
-# One address sends every request: the per-client limits (429) are off for the measurement.
-printf '[limits]\nclient_max_concurrent = 0\nclient_requests_per_minute = 0\n' >"$work/bando.toml"
+# One address sends every request: the per-client limits (429) are off for the measurement;
+# the tile store's background seeder too (after an import or a restart it walks every layer,
+# taking a core from the runs).
+printf '[limits]\nclient_max_concurrent = 0\nclient_requests_per_minute = 0\n[tiles]\nseed = false\n' >"$work/bando.toml"
 bench_cluster "$work"
 if [[ $(psql "$url" -Atc "SELECT count(*) FROM land.parcels" 2>/dev/null || echo 0) -lt $((parcels / 2)) ]]; then
   DATABASE_URL=$url "$bando" --data-dir "$work/state" sample --parcels "$parcels" --out "$work/sample" --import >/dev/null
