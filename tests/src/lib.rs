@@ -326,6 +326,18 @@ pub async fn import(
     importers::pipeline::import(pool, path, &importers::pipeline::ImportOptions::new(kind)).await
 }
 
+/// Runs a tile statement of `gis_core::mvt` (binds z, x, y) for tile `t`: the MVT bytes as
+/// PostGIS draws them and the number of features.
+pub async fn draw_tile(pool: &PgPool, sql: &str, t: gis_core::tile::TileCoord) -> (Vec<u8>, i64) {
+    sqlx::query_as(sql)
+        .bind(i32::from(t.z))
+        .bind(t.x as i32)
+        .bind(t.y as i32)
+        .fetch_one(pool)
+        .await
+        .expect("tile statement")
+}
+
 /// A decoded vector tile layer: what the tests look at.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MvtLayer {

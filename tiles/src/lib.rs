@@ -11,7 +11,10 @@
 //! miss, dropped per area with the memory cache, checked at start against the database's
 //! per-table change counts, and filled ahead of requests by [`TileService::seed`] (the
 //! `bando tiles seed` command) or, in a server, by its background [`seeder`]
-//! ([`TileService::spawn_seeder`]): after every import, at start, and for dropped tiles.
+//! ([`TileService::spawn_seeder`]): after every import, at start, and for dropped tiles; a
+//! restarted server puts its most used stored tiles back in memory before serving
+//! ([`TileService::warm_from_store`]). Past a layer's highest zoom a tile is cut from its tile
+//! at that zoom, never rendered ([`overzoom`]); a composite is made in one order of its layers.
 //! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
 //! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
@@ -570,10 +573,16 @@ impl TileService {
         tile: TileCoord,
         viewer: &Viewer,
     ) -> Result<Option<RenderedTile>, Arc<TileError>> {
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let ids = sorted.as_slice();
+        // Already in order (a single layer, a client's usual list): no copy on the warm path.
+        let sorted: std::borrow::Cow<'_, [String]> = if ids.windows(2).all(|w| w[0] < w[1]) {
+            std::borrow::Cow::Borrowed(ids)
+        } else {
+            let mut v = ids.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            std::borrow::Cow::Owned(v)
+        };
+        let ids = &*sorted;
         let classes = self.classes(ids, viewer);
         if let ([id], [access]) = (ids, classes.as_slice()) {
             return self.layer_tile(id, tile, *access).await;

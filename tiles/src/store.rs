@@ -414,30 +414,16 @@ impl TileStore {
             let conn = store.reader().ok()?;
             let row = conn
                 .query_row(
-                    "SELECT gzip, br, features, etag, tile_limit, lsn FROM tiles
-                     WHERE layers = ?1 AND z = ?2 AND x = ?3 AND y = ?4",
+                    &format!(
+                        "SELECT {TILE_COLUMNS} FROM tiles
+                         WHERE layers = ?1 AND z = ?2 AND x = ?3 AND y = ?4"
+                    ),
                     params![key, tile.z, tile.x, tile.y],
-                    |r| {
-                        Ok(RenderedTile {
-                            gzip: Bytes::from(r.get::<_, Vec<u8>>(0)?),
-                            br: Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                            features: r.get(2)?,
-                            etag: to_u64(r.get(3)?),
-                            limit: limit_name(r.get::<_, Option<String>>(4)?.as_deref()),
-                            truncated: false,
-                            lsn: to_u64(r.get(5)?),
-                        })
-                    },
+                    stored_tile,
                 )
                 .optional();
             store.give_back(conn);
-            match found_or_log(row) {
-                Some(mut t) => {
-                    t.truncated = t.limit.is_some();
-                    Some(t)
-                }
-                None => None,
-            }
+            found_or_log(row)
         })
         .await
         .ok()
@@ -651,37 +637,38 @@ impl TileStore {
         let out = tokio::task::spawn_blocking(move || {
             let conn = store.reader()?;
             let read = (|| {
-                let mut stmt = conn.prepare(
-                    "SELECT layers, z, x, y, gzip, br, features, etag, tile_limit, lsn, bytes
-                     FROM tiles ORDER BY used DESC, z",
-                )?;
-                let mut rows = stmt.query([])?;
-                let (mut out, mut bytes) = (Vec::new(), 0u64);
+                // The order first, without the tiles' bytes (a sort of the whole store's
+                // blobs would spill to disk), then each tile by its row.
+                let mut order =
+                    conn.prepare("SELECT rowid, bytes FROM tiles ORDER BY used DESC, z")?;
+                let mut rows = order.query([])?;
+                let (mut picked, mut bytes) = (Vec::new(), 0u64);
                 while let Some(r) = rows.next()? {
-                    let size = to_u64(r.get(10)?);
+                    let size = to_u64(r.get(1)?);
                     if bytes + size > max_bytes {
                         break;
                     }
                     bytes += size;
-                    let tile = TileCoord {
-                        z: r.get(1)?,
-                        x: r.get(2)?,
-                        y: r.get(3)?,
-                    };
-                    let limit = limit_name(r.get::<_, Option<String>>(8)?.as_deref());
-                    out.push((
-                        r.get::<_, String>(0)?,
-                        tile,
-                        RenderedTile {
-                            gzip: Bytes::from(r.get::<_, Vec<u8>>(4)?),
-                            br: Bytes::from(r.get::<_, Vec<u8>>(5)?),
-                            features: r.get(6)?,
-                            etag: to_u64(r.get(7)?),
-                            truncated: limit.is_some(),
-                            limit,
-                            lsn: to_u64(r.get(9)?),
-                        },
-                    ));
+                    picked.push(r.get::<_, i64>(0)?);
+                }
+                let mut one = conn.prepare(&format!(
+                    "SELECT layers, z, x, y, {TILE_COLUMNS} FROM tiles WHERE rowid = ?1"
+                ))?;
+                let mut out = Vec::with_capacity(picked.len());
+                for rowid in picked {
+                    let found = one
+                        .query_row([rowid], |r| {
+                            let tile = TileCoord {
+                                z: r.get(1)?,
+                                x: r.get(2)?,
+                                y: r.get(3)?,
+                            };
+                            // The tile's columns follow the four of its address.
+                            Ok((r.get::<_, String>(0)?, tile, stored_tile_at(r, 4)?))
+                        })
+                        .optional()?;
+                    // A row evicted since the first query is simply not put back.
+                    out.extend(found);
                 }
                 Ok::<_, rusqlite::Error>(out)
             })();
@@ -710,6 +697,28 @@ impl TileStore {
             bytes: s.bytes.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The columns [`stored_tile`] reads, in its order.
+const TILE_COLUMNS: &str = "gzip, br, features, etag, tile_limit, lsn";
+
+/// A stored tile from a row of [`TILE_COLUMNS`].
+fn stored_tile(r: &rusqlite::Row<'_>) -> Result<RenderedTile, rusqlite::Error> {
+    stored_tile_at(r, 0)
+}
+
+/// A stored tile from a row whose [`TILE_COLUMNS`] start at column `at`.
+fn stored_tile_at(r: &rusqlite::Row<'_>, at: usize) -> Result<RenderedTile, rusqlite::Error> {
+    let limit = limit_name(r.get::<_, Option<String>>(at + 4)?.as_deref());
+    Ok(RenderedTile {
+        gzip: Bytes::from(r.get::<_, Vec<u8>>(at)?),
+        br: Bytes::from(r.get::<_, Vec<u8>>(at + 1)?),
+        features: r.get(at + 2)?,
+        etag: to_u64(r.get(at + 3)?),
+        truncated: limit.is_some(),
+        limit,
+        lsn: to_u64(r.get(at + 5)?),
+    })
 }
 
 fn found_or_log(row: Result<Option<RenderedTile>, rusqlite::Error>) -> Option<RenderedTile> {

@@ -1044,13 +1044,7 @@ async fn low_zoom_tiles_of_a_plain_layer_read_the_partial_index_of_visible_featu
         sql.sql
     );
     // The statement draws what the index holds: the 3 km roads of the tile, no street.
-    let (_, features): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
-        .bind(i32::from(z10.z))
-        .bind(z10.x as i32)
-        .bind(z10.y as i32)
-        .fetch_one(&server.pool)
-        .await
-        .expect("z10 tile");
+    let (_, features) = tests::draw_tile(&server.pool, &sql.sql, z10).await;
     assert!(features > 0 && features < low, "{features} of {low}");
     // From z13 on every feature counts: the full index, never the partial one.
     let z15 = TileCoord::containing(lonlat.0, lonlat.1, 15).expect("tile");

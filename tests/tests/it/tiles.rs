@@ -952,13 +952,7 @@ async fn tiles_beyond_a_layers_highest_zoom_are_cut_from_its_last_tile() {
             20_000,
             false,
         );
-        let (drawn, _): (Vec<u8>, i64) = sqlx::query_as(&sql.sql)
-            .bind(i32::from(t.z))
-            .bind(t.x as i32)
-            .bind(t.y as i32)
-            .fetch_one(&db.pool)
-            .await
-            .expect("render");
+        let (drawn, _) = tests::draw_tile(&db.pool, &sql.sql, *t).await;
         let (cut, drawn) = (&decode_mvt(&served.body)[0], &decode_mvt(&drawn)[0]);
         assert_eq!(cut.name, drawn.name);
         assert_eq!(cut.keys, drawn.keys, "{t}");
