@@ -11,6 +11,18 @@
 #     before mosquitto_pub starts (its connect included), so the figure is an upper bound; a
 #     probe followed by the next one within one ingest batch is not sent at all (the feed
 #     carries each datastream's latest per batch), so "arrived" may be short of 200.
+#  3. fan-out: FANOUT clients (default 1000) on `/feeds/stream?layers=readings`, each from its
+#     own forwarded address (`BANDO_TRUSTED_PROXIES=127.0.0.1/32`), while the simulator feeds
+#     every datastream every FANOUT_INTERVAL s (default 10: 100 readings/s, each sent to every
+#     client); 50 probe readings every 0.2 s, each client noting when each arrives
+#     (ioc/examples/sse_fanout.rs);
+#  4. the floor, side by side on one broker of the bench's own (the private broker's settings,
+#     bando's stopped): the same simulator run (SECONDS at DATASTREAMS × 10/s) into
+#     `mosquitto_sub -q 1 | psql COPY` (each message stored as a line of text, nothing parsed,
+#     committed at the end) and into `bando serve` (parsed, checked, stored as observations,
+#     latest values, feed log), three rounds each, the order alternating; the median and spread
+#     of the rate published, the share stored and the time from the first publish until every
+#     message was stored.
 # Prints Markdown rows for bench/RESULTS.md.
 #
 #   bench/ioc.sh [DATASTREAMS] [SECONDS]   default 1000 datastreams (10,000/s), 60 s;
@@ -34,7 +46,7 @@ psql "$url" -q -c "INSERT INTO sectors.env_stations (source_id, code, name, stat
   SELECT 'B-' || i, 'B-' || i, 'Trạm đo thử ' || i, 'Nước mặt',
          ST_Transform(ST_SetSRID(ST_MakePoint(106.6 + (i % 50) * 0.01, 11.4 + (i / 50) * 0.01), 4326), 9212)
   FROM generate_series(1, $stations) i"
-DATABASE_URL=$url "$bando" --data-dir "$work/state" serve \
+BANDO_TRUSTED_PROXIES=127.0.0.1/32 DATABASE_URL=$url "$bando" --data-dir "$work/state" serve \
   --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 240); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
@@ -136,3 +148,87 @@ print(f"| publish → SSE latency under ingest | {len(lat)}/{len(sent)} probes a
       f"p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]:.0f} ms |")
 PY
 wait "$load" || true
+
+# 3. Fan-out to FANOUT clients at FANOUT_INTERVAL s per round of every datastream.
+cargo build -q --release -p ioc --example sse_fanout
+(simulate "${FANOUT_INTERVAL:-10}" 1000000 >/dev/null) &
+load=$!
+target/release/examples/sse_fanout "$port" "$broker" "$probe" "${FANOUT:-1000}" 50 200 ||
+  echo "| SSE fan-out | the client failed |"
+kill "$load" 2>/dev/null || true
+pkill -f "$work/state simulate-sensors" 2>/dev/null || true
+wait "$load" 2>/dev/null || true
+rss=$(awk '/^VmHWM/ {print $2 / 1024}' "/proc/$pid/status")
+echo "| bando's peak RSS after the fan-out | ${rss} MB |"
+
+# 4. The floor: the same publisher into mosquitto_sub | psql COPY and into bando, on a broker
+# of the bench's own with the private broker's settings.
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+floor_port=3998
+mkdir -p "$work/floor-broker"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 100000\n' \
+  "$floor_port" >"$work/floor-broker/mosquitto.conf"
+mosquitto -c "$work/floor-broker/mosquitto.conf" >/dev/null 2>&1 &
+floor_broker=$!
+sleep 1
+expected=$((n * seconds * 10))
+psql "$url" -qc "CREATE TABLE IF NOT EXISTS bench_floor (line text)"
+: >"$work/floor.txt"
+now() { date +%s.%N; }
+floor_run() { # round
+  psql "$url" -qc "TRUNCATE bench_floor"
+  local t0 t1 published got
+  mosquitto_sub -h 127.0.0.1 -p "$floor_port" -q 1 -i bench-floor -t 'v1.1/+/Observations' -v \
+    -C "$expected" -W $((seconds + 120)) 2>/dev/null |
+    psql "$url" -qc "COPY bench_floor (line) FROM STDIN (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')" &
+  local pipe=$!
+  sleep 1
+  t0=$(now)
+  published=$(BANDO_MQTT_URL=mqtt://127.0.0.1:$floor_port simulate 0.1 "$rounds")
+  t1=$(now)
+  wait "$pipe" || true
+  got=$(psql "$url" -Atc "SELECT count(*) FROM bench_floor")
+  echo "floor|$1|$(python3 -c "print($published / ($t1 - $t0))")|$(python3 -c "print($got / $published)")|$(python3 -c "import time; print(time.time() - $t0)")" >>"$work/floor.txt"
+}
+bando_run() { # round
+  BANDO_MQTT_URL=mqtt://127.0.0.1:$floor_port DATABASE_URL=$url "$bando" --data-dir "$work/state" serve \
+    --listen "127.0.0.1:$port" >"$work/serve-floor.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 240); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+  sleep 2
+  local t0 t1 published got before
+  before=$(stored)
+  t0=$(now)
+  published=$(BANDO_MQTT_URL=mqtt://127.0.0.1:$floor_port simulate 0.1 "$rounds")
+  t1=$(now)
+  got=$(($(drain $((before + published))) - before))
+  echo "bando|$1|$(python3 -c "print($published / ($t1 - $t0))")|$(python3 -c "print($got / $published)")|$(python3 -c "import time; print(time.time() - $t0)")" >>"$work/floor.txt"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=
+}
+for round in 1 2 3; do
+  if ((round % 2)); then floor_run "$round"; bando_run "$round"; else bando_run "$round"; floor_run "$round"; fi
+done
+kill "$floor_broker" 2>/dev/null || true
+psql "$url" -qc "DROP TABLE IF EXISTS bench_floor"
+python3 - "$work/floor.txt" "$n" "$seconds" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    who, _, rate, share, took = line.strip().split("|")
+    rows.setdefault(who, []).append((float(rate), float(share), float(took)))
+name = {"floor": "`mosquitto_sub -q 1 | psql COPY` (the floor)", "bando": "bando ingest"}
+for who in ("bando", "floor"):
+    r = rows.get(who, [])
+    if not r:
+        continue
+    med = lambda k: statistics.median(x[k] for x in r)
+    spread = lambda k, f: f"{f(min(x[k] for x in r))}–{f(max(x[k] for x in r))}"
+    print(f"| {name[who]}, {sys.argv[2]} datastreams, {sys.argv[3]} s, 3 rounds | published "
+          f"{med(0):,.0f}/s ({spread(0, lambda v: f'{v:,.0f}')}); stored {med(1) * 100:.2f} % "
+          f"({spread(1, lambda v: f'{v * 100:.2f}')}); all stored {med(2):.1f} s after the first publish "
+          f"({spread(2, lambda v: f'{v:.1f}')}) |")
+PY

@@ -197,7 +197,7 @@ enum Command {
         #[command(subcommand)]
         action: LayerAction,
     },
-    /// Utility networks: `bando network check water` (the quality report as GeoJSON).
+    /// Utility networks: `bando network check water|power` (the quality report as GeoJSON).
     Network {
         #[command(subcommand)]
         action: NetworkAction,
@@ -953,7 +953,7 @@ enum NetworkAction {
     /// islands without a source, each with its location, as a GeoJSON FeatureCollection
     /// (stdout, or --out); counts on stderr.
     Check {
-        /// Which network (`water`; power is not modelled yet).
+        /// Which network: `water` or `power`.
         network: String,
         /// Write the GeoJSON here instead of stdout.
         #[arg(long, value_name = "FILE")]
@@ -966,25 +966,34 @@ async fn network_command(
     settings: utilities::network::Settings,
     action: &NetworkAction,
 ) -> Result<()> {
+    use utilities::network::load::Kind;
     use utilities::network::{check, load, Network};
     match action {
         NetworkAction::Check { network, out } => {
-            if network != "water" {
-                anyhow::bail!("bando network check knows the water network only (not {network:?})");
-            }
-            let inputs = load::inputs(pool).await?;
+            let kind = match network.as_str() {
+                "water" => Kind::Water,
+                "power" => Kind::Power,
+                other => anyhow::bail!(
+                    "bando network check knows the water and power networks (not {other:?})"
+                ),
+            };
+            let inputs = load::inputs_of(pool, kind).await?;
             let net = Network::build(&inputs, settings);
             let report = check::check(&net);
-            let fc = check::report_geojson(pool, &net, &report).await?;
+            let fc = check::report_geojson(pool, &net, &report, kind).await?;
+            let w = check::Words::of(kind);
             eprintln!(
-                "water network: {} pipes; {} crossings without a junction, {} dangles ({} within {} m of another pipe), {} unconnected devices, {} valves off their pipe, {} islands without a source",
+                "{network} network: {} {}; {} crossings without a junction, {} dangles ({} within {} m of another {}), {} unconnected devices, {} {}, {} islands without a source",
                 net.pipe_count(),
+                w.edges,
                 report.crossings.len(),
                 report.dangles.len(),
                 report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
                 check::NEAR_M,
+                w.edge,
                 report.unconnected.len(),
                 report.valves_off_pipe.len(),
+                w.off_edge_count.replace('_', " "),
                 report.islands.len()
             );
             match out {
@@ -1239,6 +1248,15 @@ async fn serve(config: &Config, db: &Database) -> Result<()> {
         }
     }
     let listener_task = state.tiles.spawn_invalidation_listener();
+    // The utility networks' graphs are built at start, in the background, so the first trace
+    // does not pay for the build; they follow the change notifications from then on.
+    for network in [state.networks.clone(), state.power.clone()] {
+        tokio::spawn(async move {
+            if let Err(e) = network.get().await {
+                tracing::warn!(%e, "a utility network could not be built at start");
+            }
+        });
+    }
     // The store's background seeder: every seedable layer now (stored tiles are skipped),
     // then each import's area and the tiles changes drop, behind live requests.
     if let Some(seed) = config.tile_seed {

@@ -4,7 +4,8 @@
 //   identify.mjs, measure.mjs, search.mjs, coordinates.mjs; language.mjs and status.mjs for all;
 //   signin.mjs (OIDC + PKCE) → account.mjs (the bar's sign-in) and http.mjs (the bearer token);
 //   compare.mjs (plan versions compared, for planners); legend.mjs (under a layer in the tree);
-//   network.mjs (water isolation from a clicked pipe and the network's quality report, for staff).
+//   network.mjs (water isolation from a clicked pipe, power outage from a clicked line and the
+//   networks' quality reports, for staff).
 // Everything it loads comes from the bando that served it.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { createLanguage } from '/map/language.mjs';
@@ -60,7 +61,8 @@ async function start(language, status) {
     http, language, status, user: () => signIn.user,
     elements: {
       panel: $('#network'), summary: $('#network-summary'), valves: $('#network-valves'),
-      findings: $('#network-findings'), check: $('#network-check'), clear: $('#network-clear'),
+      findings: $('#network-findings'), check: $('#network-check'),
+      checkPower: $('#network-check-power'), clear: $('#network-clear'),
     },
   });
   network.refresh();

@@ -2,9 +2,11 @@
 // "isolate here" in the identify popup: bando's `/networks/water/isolate` answers the valves to
 // close, the pipes isolated and cut off, the meters and hydrants out of service, drawn over the
 // map by role and counted in the panel; each valve to close can be marked as failed to close,
-// which asks again with it in `failed=` and shows how much the isolation grows. The network's
-// quality report (`/networks/water/check`: crossings, dangles, unconnected devices, valves off
-// their pipe, islands without a source) is drawn as an overlay with a count per finding: its
+// which asks again with it in `failed=` and shows how much the isolation grows. Clicking a
+// power line offers "outage here" (`/networks/power/outage`: the lines, poles and customers cut
+// off, the open switches at the edge). Each network's quality report
+// (`/networks/{water|power}/check`: crossings, dangles, unconnected devices, valves or switches
+// off their line, islands without a source) is drawn as an overlay with a count per finding: its
 // findings are computed from the live graph, not rows of a table, so they are not a tile layer.
 // The server decides what each reader may see (meters for staff, customer references for
 // administrators); this panel is only shown to signed-in staff.
@@ -16,13 +18,20 @@ const STAFF = ['planner', 'land_officer', 'ioc_operator', 'admin'];
 export const ROLE_COLOURS = {
   isolated: '#dc2626', cut_off: '#f59e0b', close: '#16a34a', already_closed: '#1d4ed8',
   inoperable: '#7c3aed', failed: '#111827', out_of_service: '#be185d', break: '#000000',
+  outage: '#000000', open: '#1d4ed8',
 };
 /** The colour of each finding of the quality report. */
 export const FINDING_COLOURS = {
-  crossing: '#dc2626', dangle: '#f59e0b', unconnected: '#7c3aed', valve_off_pipe: '#0891b2', island: '#be185d',
+  crossing: '#dc2626', dangle: '#f59e0b', unconnected: '#7c3aed', valve_off_pipe: '#0891b2',
+  switch_off_line: '#0891b2', island: '#be185d',
 };
-const FINDINGS = Object.keys(FINDING_COLOURS);
+/** The findings each network's report lists, in order. */
+const FINDINGS = {
+  water: ['crossing', 'dangle', 'unconnected', 'valve_off_pipe', 'island'],
+  power: ['crossing', 'dangle', 'unconnected', 'switch_off_line', 'island'],
+};
 const PIPES_LAYER = 'water_pipes';
+const LINES_LAYER = 'power_lines';
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
@@ -67,14 +76,15 @@ function li(text, data = {}) {
 }
 
 /**
- * The network panel in `elements.panel` (`summary` and `valves` lists, `findings` list, `check`
- * and `clear` buttons), shown when `user()` is staff. Returns `{ actions(features, lngLat),
- * isolate(lngLat, failed), check(), clear(), refresh() }`; `actions` is what the identify popup
- * offers for the features clicked (the isolate button on a water pipe, for staff).
+ * The network panel in `elements.panel` (`summary` and `valves` lists, `findings` list, `check`,
+ * `checkPower` and `clear` buttons), shown when `user()` is staff. Returns `{ actions(features,
+ * lngLat), isolate(lngLat, failed), outage(lngLat), check(kind), clear(), refresh() }`; `actions`
+ * is what the identify popup offers for the features clicked (the isolate button on a water
+ * pipe, the outage button on a power line, for staff).
  */
 export function createNetwork(map, { http, language, status, user, elements }) {
   addLayers(map);
-  const { panel, summary, valves, findings, check, clear } = elements;
+  const { panel, summary, valves, findings, check, checkPower, clear } = elements;
   let last = null;
   let report = null;
   const isStaff = () => (user()?.roles ?? []).some((r) => STAFF.includes(r));
@@ -84,7 +94,15 @@ export function createNetwork(map, { http, language, status, user, elements }) {
     summary.replaceChildren();
     valves.replaceChildren();
     findings.replaceChildren();
-    if (last) {
+    if (last?.kind === 'power') {
+      const s = last.fc.summary;
+      summary.append(
+        li(language.t('outageLines', number(s.lines), number(s.length_m, 1)), { count: 'lines' }),
+        li(language.t('outagePoles', number(s.poles)), { count: 'poles' }),
+        li(language.t('outageCustomers', number(s.customers)), { count: 'customers' }),
+        li(language.t('outageSwitches', number(s.open_switches)), { count: 'open_switches' }),
+      );
+    } else if (last) {
       const s = last.fc.summary;
       summary.append(
         li(language.t('isolationValves', number(s.valves_to_close)), { count: 'valves_to_close' }),
@@ -118,29 +136,49 @@ export function createNetwork(map, { http, language, status, user, elements }) {
       }
     }
     if (report) {
-      for (const finding of FINDINGS) {
-        const n = report.features.filter((f) => f.properties.finding === finding).length;
+      const prefix = report.kind === 'power' ? 'powerFinding_' : 'finding_';
+      for (const finding of FINDINGS[report.kind]) {
+        const n = report.fc.features.filter((f) => f.properties.finding === finding).length;
         const item = li('', { finding });
         const swatch = document.createElement('span');
         swatch.className = 'swatch';
         swatch.style.background = FINDING_COLOURS[finding];
-        item.append(swatch, ` ${language.t(`finding_${finding}`)}: ${number(n)}`);
+        item.append(swatch, ` ${language.t(prefix + finding)}: ${number(n)}`);
         findings.append(item);
       }
     }
   }
 
+  /** Draws a trace's answer, the whole of it in view (the valves to close or the customers cut
+   * off may lie beyond the clicked street), and counts it in the panel. */
+  function show(answer) {
+    map.getSource(SOURCE).setData(answer.fc);
+    const box = boxOf(answer.fc);
+    if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 18, duration: 0 });
+    last = answer;
+    panel.hidden = false;
+    render();
+  }
+
   const network = {
     /** What the popup offers for `features` clicked at `lngLat` (a button, or null). */
     actions(features, lngLat) {
-      if (!isStaff() || !features.some((f) => f.layer === PIPES_LAYER)) return null;
+      if (!isStaff()) return null;
       const button = document.createElement('button');
       button.type = 'button';
-      button.dataset.action = 'isolate';
-      button.textContent = language.t('isolateHere');
-      button.addEventListener('click', () => {
-        network.isolate(lngLat).catch((e) => status.error(`${language.t('isolationFailed')}: ${e.message}`));
-      });
+      if (features.some((f) => f.layer === PIPES_LAYER)) {
+        button.dataset.action = 'isolate';
+        button.textContent = language.t('isolateHere');
+        button.addEventListener('click', () => {
+          network.isolate(lngLat).catch((e) => status.error(`${language.t('isolationFailed')}: ${e.message}`));
+        });
+      } else if (features.some((f) => f.layer === LINES_LAYER)) {
+        button.dataset.action = 'outage';
+        button.textContent = language.t('outageHere');
+        button.addEventListener('click', () => {
+          network.outage(lngLat).catch((e) => status.error(`${language.t('outageFailed')}: ${e.message}`));
+        });
+      } else return null;
       return button;
     },
     /** Isolates the break nearest `lngLat` with `failed` valves unable to close; the answer. */
@@ -148,21 +186,23 @@ export function createNetwork(map, { http, language, status, user, elements }) {
       const params = new URLSearchParams({ point: `${lngLat.lng.toFixed(7)},${lngLat.lat.toFixed(7)}` });
       if (failed.length) params.set('failed', failed.join(','));
       const fc = await http.json(`/networks/water/isolate?${params}`);
-      map.getSource(SOURCE).setData(fc);
-      // The whole answer in view: the valves to close may lie beyond the clicked street.
-      const box = boxOf(fc);
-      if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 18, duration: 0 });
-      last = { fc, lngLat, failed };
-      panel.hidden = false;
-      render();
+      show({ kind: 'water', fc, lngLat, failed });
       return fc;
     },
-    /** Draws the quality report; resolves to it. */
-    async check() {
-      report = await http.json('/networks/water/check');
-      map.getSource(CHECK).setData(report);
+    /** What an outage of the power line nearest `lngLat` cuts off; the answer. */
+    async outage(lngLat) {
+      const params = new URLSearchParams({ point: `${lngLat.lng.toFixed(7)},${lngLat.lat.toFixed(7)}` });
+      const fc = await http.json(`/networks/power/outage?${params}`);
+      show({ kind: 'power', fc, lngLat, failed: [] });
+      return fc;
+    },
+    /** Draws the quality report of the `kind` network (water or power); resolves to it. */
+    async check(kind = 'water') {
+      const fc = await http.json(`/networks/${kind}/check`);
+      report = { kind, fc };
+      map.getSource(CHECK).setData(fc);
       render();
-      return report;
+      return fc;
     },
     clear() {
       map.getSource(SOURCE).setData(EMPTY);
@@ -177,7 +217,10 @@ export function createNetwork(map, { http, language, status, user, elements }) {
     },
   };
   check.addEventListener('click', () => {
-    network.check().catch((e) => status.error(`${language.t('checkFailed')}: ${e.message}`));
+    network.check('water').catch((e) => status.error(`${language.t('checkFailed')}: ${e.message}`));
+  });
+  checkPower.addEventListener('click', () => {
+    network.check('power').catch((e) => status.error(`${language.t('checkFailed')}: ${e.message}`));
   });
   clear.addEventListener('click', () => network.clear());
   language.onChange(render);

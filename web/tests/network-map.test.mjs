@@ -2,8 +2,10 @@
 // the sample water network: a signed-in planner clicks a pipe, is offered "Cô lập tại đây", and
 // sees the answer of `/networks/water/isolate` drawn by role and counted in the panel; marking a
 // valve as failed to close asks again and shows the growth; the quality report is drawn as an
-// overlay with a count per finding. Anonymous visitors are offered neither. An operator's
-// isolation published as an IOC event shows its affected area on the IOC display (/ioc).
+// overlay with a count per finding. A planner clicks a power line, is offered "Mất điện tại
+// đây", and sees what the outage cuts off; the power network's report has its own findings.
+// Anonymous visitors are offered none of it. An operator's isolation published as an IOC event
+// shows its affected area on the IOC display (/ioc).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,7 +24,9 @@ before(async () => {
   port = await freePort();
   const water = ['water_pipes', 'water_valves', 'hydrants', 'water_meters', 'water_sources']
     .map((layer) => ['water.gpkg', layer]);
-  bando = await startBando({ parcels: 512, imports: [['communes.gpkg', 'communes'], ...water],
+  const power = ['power_lines', 'power_poles', 'substations', 'power_switches', 'power_customers']
+    .map((layer) => ['power.gpkg', layer]);
+  bando = await startBando({ parcels: 512, imports: [['communes.gpkg', 'communes'], ...water, ...power],
     env: { BANDO_AUTH_DEV_ISSUER: 'true' }, port });
   browser = await launchBrowser();
   const pipes = await (await fetch(`${bando.url}/collections/water_pipes/items?limit=200`)).json();
@@ -58,12 +62,12 @@ async function ready(page) {
   }, null, { timeout: 60_000, polling: 100 });
 }
 
-async function openMap(signIn) {
+async function openMap(signIn, at = breakAt, layers = 'water_pipes,water_valves') {
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   const bad = [];
   page.on('response', (r) => { if (r.status() >= 400) bad.push(`${r.status()} ${r.url()}`); });
   page.on('pageerror', (e) => bad.push(`page error: ${e.message}`));
-  await page.goto(`${bando.url}/map#map=18/${breakAt[1]}/${breakAt[0]}&layers=water_pipes,water_valves`);
+  await page.goto(`${bando.url}/map#map=18/${at[1]}/${at[0]}&layers=${layers}`);
   await ready(page);
   if (signIn) {
     await Promise.all([page.waitForURL(/\/dev-auth\/authorize\?/), page.click('#sign-in')]);
@@ -159,6 +163,75 @@ test('the quality report is drawn over the map with a count per finding', async 
   await page.close();
 });
 
+/** A point on a sample power line whose outage cuts customers off, and the server's answer. */
+async function powerFault() {
+  const lines = await (await fetch(`${bando.url}/collections/power_lines/items?limit=100`)).json();
+  assert.ok(lines.features.length > 1, 'the sample has power lines');
+  for (const line of lines.features) {
+    const parts = line.geometry.type === 'MultiLineString' ? line.geometry.coordinates : [line.geometry.coordinates];
+    const [a, b] = parts[0];
+    const at = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+    const r = await fetch(`${bando.url}/networks/power/outage?point=${at[0].toFixed(7)},${at[1].toFixed(7)}`);
+    if (r.status !== 200) continue;
+    const fc = await r.json();
+    if (fc.summary.customers > 0 && fc.summary.poles > 0) return { at, fc };
+  }
+  throw new Error('no sample power line whose outage cuts customers off');
+}
+
+test('a planner traces an outage from a clicked power line: lines, poles and customers cut off, drawn and counted', async () => {
+  const { at, fc: expectedOutage } = await powerFault();
+  const { page, bad } = await openMap(true, at, 'power_lines,power_poles');
+  const found = await page.evaluate(([lon, lat]) => window.bando.identify(lon, lat), at);
+  assert.ok(found.some((f) => f.layer === 'power_lines'), JSON.stringify(found.map((f) => f.layer)));
+  const button = page.locator('.maplibregl-popup button[data-action="outage"]');
+  assert.equal(await button.innerText(), 'Mất điện tại đây');
+  const answered = page.waitForResponse((r) => r.url().includes('/networks/power/outage?'));
+  await button.click();
+  const answer = await answered;
+  assert.equal(answer.status(), 200);
+  const fc = await answer.json();
+  assert.deepEqual(fc.summary, expectedOutage.summary);
+  // Staff see which customers (anonymous readers get the count only).
+  assert.equal(fc.features.filter((f) => f.properties.part === 'customer').length, fc.summary.customers);
+  const count = (key) => page.locator(`#network-summary li[data-count="${key}"]`).innerText();
+  await page.locator('#network-summary li').first().waitFor();
+  assert.equal(await count('customers'), `Khách hàng mất điện: ${fc.summary.customers}`);
+  assert.equal(await count('poles'), `Cột mất điện: ${fc.summary.poles}`);
+  assert.match(await count('lines'), new RegExp(`^Đường dây mất điện: ${fc.summary.lines} \\(`));
+  await ready(page);
+  const lines = await rendered(page, 'bando-network-line');
+  assert.ok(lines.some((l) => l.part === 'line' && l.role === 'cut_off'), `lines cut off drawn: ${JSON.stringify(lines)}`);
+  const points = await rendered(page, 'bando-network-point');
+  assert.ok(points.some((p) => p.part === 'customer' && p.role === 'cut_off'), 'customers drawn');
+  await page.screenshot({ path: join(resultsDir, 'map-power-outage.png') });
+  await page.click('#lang-toggle');
+  assert.equal(await count('customers'), `Customers cut off: ${fc.summary.customers}`);
+  assert.deepEqual(bad, []);
+  await page.close();
+});
+
+test('the power network has a quality report of its own', async () => {
+  const { at } = await powerFault();
+  const { page, bad } = await openMap(true, at, 'power_lines,power_poles');
+  const answered = page.waitForResponse((r) => r.url().endsWith('/networks/power/check'));
+  await page.click('#network-check-power');
+  const answer = await answered;
+  assert.equal(answer.status(), 200);
+  const report = await answer.json();
+  assert.equal(report.summary.switches_off_line, 0, JSON.stringify(report.summary));
+  await page.locator('#network-findings li').first().waitFor();
+  assert.equal(await page.locator('#network-findings li[data-finding="valve_off_pipe"]').count(), 0);
+  for (const finding of ['crossing', 'dangle', 'unconnected', 'switch_off_line', 'island']) {
+    const n = report.features.filter((f) => f.properties.finding === finding).length;
+    const text = await page.locator(`#network-findings li[data-finding="${finding}"]`).innerText();
+    assert.ok(text.trim().endsWith(`: ${n}`), `${finding}: ${text} (${n})`);
+  }
+  assert.match(await page.locator('#network-findings li[data-finding="island"]').innerText(), /Vùng không có trạm biến áp nguồn: \d+$/);
+  assert.deepEqual(bad, []);
+  await page.close();
+});
+
 test('anonymous visitors are offered no isolation and no network panel', async () => {
   const { page, bad } = await openMap(false);
   assert.equal(await page.locator('#network').isVisible(), false);
@@ -166,6 +239,7 @@ test('anonymous visitors are offered no isolation and no network panel', async (
   assert.ok(found.some((f) => f.layer === 'water_pipes'));
   await page.locator('.maplibregl-popup').waitFor();
   assert.equal(await page.locator('.maplibregl-popup button[data-action="isolate"]').count(), 0);
+  assert.equal(await page.locator('.maplibregl-popup button[data-action="outage"]').count(), 0);
   assert.deepEqual(bad, []);
   await page.close();
 });

@@ -350,6 +350,129 @@ async fn the_quality_report_is_for_staff() {
     assert_eq!(island["geometry"]["type"], "MultiLineString");
 }
 
+async fn add_line(db: &TestDb, code: &str, pts: &[(f64, f64)]) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO utilities.power_lines (source_id, voltage_kv, geom)
+         VALUES ($1, 22, ST_GeomFromText($2, $3)) RETURNING id",
+    )
+    .bind(code)
+    .bind(line_wkt(pts))
+    .bind(SRID)
+    .fetch_one(&db.pool)
+    .await
+    .expect("insert line")
+}
+
+fn findings<'a>(fc: &'a Value, finding: &str) -> Vec<&'a Value> {
+    fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter(|f| f["properties"]["finding"] == finding)
+        .collect()
+}
+
+/// The power network's quality report, over HTTP and from `bando network check power`: a
+/// feeder (substation, lines 471–472, poles) with a line drawn 3 m short of it, a line
+/// crossing it where no pole stands, a switch drawn 2 m beside it and a customer 80 m from
+/// any line — each found once, in the power network's words, for staff only.
+#[tokio::test]
+async fn the_power_networks_quality_report_names_its_findings_in_its_own_words() {
+    let (db, app, issuer, dir) = setup().await;
+    add_line(&db, "471", &[(0.0, 0.0), (150.0, 0.0)]).await;
+    add_line(&db, "472", &[(150.0, 0.0), (300.0, 0.0)]).await;
+    add_point(&db, "substations", "TBA-01", (0.0, 0.0)).await;
+    for k in 1..=6 {
+        add_point(
+            &db,
+            "power_poles",
+            &format!("COT-{k}"),
+            (50.0 * f64::from(k), 0.0),
+        )
+        .await;
+    }
+    let short = add_line(&db, "473", &[(220.0, 60.0), (220.0, 3.0)]).await;
+    let crossing = add_line(&db, "474", &[(75.0, -20.0), (75.0, 20.0)]).await;
+    let beside = add_point(&db, "power_switches", "TB-9", (120.0, 2.0)).await;
+    let far = add_point(&db, "power_customers", "DD-9", (100.0, 80.0)).await;
+    let r = get(&app, "/networks/power/check", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    let planner = issuer.issue("chuyen_vien_quy_hoach").expect("token");
+    let r = get(&app, "/networks/power/check?x=1", Some(&planner)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    // The graph follows the change notifications, which arrive just after each commit.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fc = loop {
+        let r = get(&app, "/networks/power/check", Some(&planner)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let fc = r.json();
+        if fc["summary"]["unconnected"] == 1 || Instant::now() > deadline {
+            break fc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let summary = &fc["summary"];
+    assert_eq!(summary["crossings"], 1, "{fc}");
+    assert_eq!(summary["switches_off_line"], 1, "{fc}");
+    assert_eq!(summary["unconnected"], 1, "{fc}");
+    assert_eq!(summary["dangles_near_a_line"], 1, "{fc}");
+    assert_eq!(summary["islands_without_source"], 2, "{fc}");
+    assert!(summary.get("valves_off_pipe").is_none(), "{fc}");
+    let cross = findings(&fc, "crossing");
+    assert_eq!(cross[0]["properties"]["lines"][1], crossing, "{fc}");
+    let off = findings(&fc, "switch_off_line");
+    assert_eq!(off[0]["properties"]["id"], beside);
+    assert_eq!(off[0]["properties"]["layer"], "switch");
+    assert!(
+        (off[0]["properties"]["distance_m"]
+            .as_f64()
+            .expect("distance")
+            - 2.0)
+            .abs()
+            < 0.01
+    );
+    let unconnected = findings(&fc, "unconnected");
+    assert_eq!(unconnected[0]["properties"]["layer"], "customer");
+    assert_eq!(unconnected[0]["properties"]["id"], far);
+    let near: Vec<&Value> = findings(&fc, "dangle")
+        .into_iter()
+        .filter(|d| d["properties"]["near_line_m"].is_number())
+        .collect();
+    assert_eq!(near.len(), 1, "{fc}");
+    assert_eq!(near[0]["properties"]["line"], short);
+    assert!((near[0]["properties"]["near_line_m"].as_f64().expect("m") - 3.0).abs() < 0.01);
+    for island in findings(&fc, "island") {
+        assert_eq!(island["properties"]["reason"], "no substation feeds it");
+        assert_eq!(island["geometry"]["type"], "MultiLineString");
+    }
+    // The command line gives the same collection.
+    let out = tokio::process::Command::new(tests::bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir.path())
+        .args(["network", "check", "power"])
+        .output()
+        .await
+        .expect("bando network check power");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("power network: 4 lines; 1 crossings"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 switches off line"), "{stderr}");
+    let cli: Value = serde_json::from_slice(&out.stdout).expect("GeoJSON on stdout");
+    assert_eq!(cli["summary"], fc["summary"]);
+    let out = tokio::process::Command::new(tests::bando_bin())
+        .env("DATABASE_URL", &db.url)
+        .env("BANDO_DATA_DIR", dir.path())
+        .args(["network", "check", "gas"])
+        .output()
+        .await
+        .expect("bando network check gas");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("water and power"));
+}
+
 /// A 22 kV feeder from a substation at x = 0 east to x = 300 in two lines, poles every 50 m.
 #[tokio::test]
 async fn a_power_outage_cuts_off_what_lies_downstream() {

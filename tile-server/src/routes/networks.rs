@@ -2,10 +2,11 @@
 //! dry (the rules are `utilities::network`'s). The handler parses the query, decides from the
 //! meters layer's declaration what the reader may see of the meters, and maps errors. The
 //! traces, upstream/downstream, the power outage (customers from the power customers layer's
-//! declaration) and the quality report likewise; `POST …/event` publishes an isolation or
+//! declaration) and the quality reports of both networks likewise; `POST …/event` publishes an isolation or
 //! outage as an IOC event (`ioc::events`) for operators.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,6 +17,8 @@ use ioc::events::NewEvent;
 use serde_json::{json, Value};
 use utilities::network::answer::Disclosure;
 use utilities::network::event::{self, Published};
+use utilities::network::live::LiveNetwork;
+use utilities::network::load::Kind;
 use utilities::network::request::{
     power_outage, water_isolation, water_trace, BreakAt, Direction, OutageAt, TraceError,
 };
@@ -28,7 +31,8 @@ use crate::reader::{vary, Reader};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/networks/water/isolate", get(isolate))
-        .route("/networks/water/check", get(check))
+        .route("/networks/water/check", get(check_water))
+        .route("/networks/power/check", get(check_power))
         .route("/networks/water/upstream", get(upstream))
         .route("/networks/water/downstream", get(downstream))
         .route("/networks/power/outage", get(outage))
@@ -314,35 +318,59 @@ pub async fn outage(
 }
 
 /// `GET /networks/water/check`: the quality report of the live water network (dangles,
-/// unconnected devices, islands without a source) as GeoJSON, for the readers of the meters
-/// layer (its findings place meters).
-pub async fn check(
+/// unconnected devices, valves off their pipe, islands without a source) as GeoJSON, for the
+/// readers of the meters layer (its findings place meters).
+pub async fn check_water(
     State(state): State<AppState>,
     reader: Reader,
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
+    check(&state, &state.networks, Kind::Water, &reader, &p).await
+}
+
+/// `GET /networks/power/check`: the same report of the live power network (lines for pipes,
+/// switches for valves, substations for sources), for the readers of the customers layer.
+pub async fn check_power(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    check(&state, &state.power, Kind::Power, &reader, &p).await
+}
+
+async fn check(
+    state: &AppState,
+    live: &Arc<LiveNetwork>,
+    kind: Kind,
+    reader: &Reader,
+    p: &HashMap<String, String>,
+) -> Result<Response, AppError> {
+    let (name, customers) = match kind {
+        Kind::Water => ("water", utilities::tables::WATER_METERS.kind),
+        Kind::Power => ("power", utilities::tables::POWER_CUSTOMERS.kind),
+    };
     if let Some(k) = p.keys().next() {
         return Err(AppError::BadRequest(format!(
-            "unknown parameter '{}'; /networks/water/check takes none",
+            "unknown parameter '{}'; /networks/{name}/check takes none",
             k.chars().take(40).collect::<String>()
         )));
     }
-    let meters = state.layers.get(utilities::tables::WATER_METERS.kind);
-    if !meters.is_some_and(|l| reader.sees(l.as_ref())) {
+    let layer = state.layers.get(customers);
+    if !layer.is_some_and(|l| reader.sees(l.as_ref())) {
         return Err(match reader.principal {
             None => AppError::Unauthenticated(auth::AuthError::Missing),
             Some(_) => AppError::Forbidden(
-                "the network's quality report is for staff (it places customers' meters)".into(),
+                "the network's quality report is for staff (it places customers' connections)"
+                    .into(),
             ),
         });
     }
-    let net = state
-        .networks
+    let net = live
         .get()
         .await
         .map_err(|e| trace_error(TraceError::Load(e)))?;
     let report = utilities::network::check::check(&net);
-    let fc = utilities::network::check::report_geojson(state.networks.pool(), &net, &report)
+    let fc = utilities::network::check::report_geojson(live.pool(), &net, &report, kind)
         .await
         .map_err(|e| trace_error(TraceError::Load(e)))?;
     Ok(geojson(fc, Some(true)))
@@ -487,6 +515,18 @@ pub fn openapi_paths() -> Value {
             "security": [{"bearer": []}],
             "responses": {
                 "200": {"description": "A FeatureCollection; each feature's `finding` is crossing, dangle, unconnected, valve_off_pipe or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
+                "400": problem("A parameter was given"),
+                "401": problem("Not signed in"),
+                "403": problem("Not staff")
+            }
+        }},
+        "/networks/power/check": {"get": {
+            "operationId": "checkPowerNetwork",
+            "summary": "The power network's quality report: dangles, unconnected poles, switches, substations and customers, switches off their line, lines crossing without a pole, islands no substation feeds (staff)",
+            "tags": ["Networks"],
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "A FeatureCollection; each feature's `finding` is crossing, dangle, unconnected, switch_off_line or island", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "summary"]}}}},
                 "400": problem("A parameter was given"),
                 "401": problem("Not signed in"),
                 "403": problem("Not staff")

@@ -1,4 +1,8 @@
-//! The water network's quality report: what a trace would get wrong.
+//! A network's quality report (water or power): what a trace would get wrong.
+//!
+//! The same checks run over both graphs; the power network's lines, switches, substations
+//! and customers stand where the water network's pipes, valves, sources and meters do, and
+//! the answer names them in its own network's words ([`Words`]).
 //!
 //! - **dangles**: pipe ends joined to nothing (no other pipe, no device) — a true dead end or a
 //!   pipe drawn short; those within [`NEAR_M`] of another pipe are most likely drawn short
@@ -25,7 +29,7 @@ use rstar::{PointDistance, RTree};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::load::LoadError;
+use super::load::{Kind, LoadError};
 use super::{DeviceKind, Network, Pt, Unconnected};
 
 /// A dangle this close to another pipe is reported as probably drawn short (metres).
@@ -258,34 +262,87 @@ fn crossings(net: &Network) -> Vec<Crossing> {
     out
 }
 
-/// The report as a WGS 84 FeatureCollection (coordinates transformed by PostGIS).
+/// How a network's answer names its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    /// An edge's property name: `pipe` or `line`.
+    pub edge: &'static str,
+    /// The finding of a valve/switch drawn beside its edge.
+    pub off_edge: &'static str,
+    /// The summary's count of those.
+    pub off_edge_count: &'static str,
+    /// The summary's count of edges in an island.
+    pub edges: &'static str,
+}
+
+impl Words {
+    /// The words of `kind`'s network.
+    pub fn of(kind: Kind) -> Words {
+        match kind {
+            Kind::Water => Words {
+                edge: "pipe",
+                off_edge: "valve_off_pipe",
+                off_edge_count: "valves_off_pipe",
+                edges: "pipes",
+            },
+            Kind::Power => Words {
+                edge: "line",
+                off_edge: "switch_off_line",
+                off_edge_count: "switches_off_line",
+                edges: "lines",
+            },
+        }
+    }
+
+    /// The layer word of an unconnected device (water keeps its device kinds' names).
+    pub fn device(kind: Kind, device: DeviceKind) -> &'static str {
+        match (kind, device) {
+            (Kind::Power, DeviceKind::Valve) => "switch",
+            (Kind::Power, DeviceKind::Meter) => "customer",
+            (Kind::Power, DeviceKind::Source) => "substation",
+            (_, DeviceKind::Valve) => "valve",
+            (_, DeviceKind::Hydrant) => "hydrant",
+            (_, DeviceKind::Meter) => "meter",
+            (_, DeviceKind::Source) => "source",
+            (_, DeviceKind::Pole) => "pole",
+        }
+    }
+}
+
+/// The report as a WGS 84 FeatureCollection (coordinates transformed by PostGIS), in the
+/// words of `kind`'s network.
 pub async fn report_geojson(
     pool: &PgPool,
     net: &Network,
     report: &Report,
+    kind: Kind,
 ) -> Result<Value, LoadError> {
+    let words = Words::of(kind);
     let mut wkt = Vec::new();
     let mut props = Vec::new();
     for c in &report.crossings {
         wkt.push(format!("POINT({} {})", c.at[0], c.at[1]));
-        props.push(json!({"finding": "crossing", "pipes": [c.pipes.0, c.pipes.1]}));
+        props.push(json!({"finding": "crossing", words.edges: [c.pipes.0, c.pipes.1]}));
     }
     for d in &report.dangles {
         wkt.push(format!("POINT({} {})", d.at[0], d.at[1]));
         props.push(
-            json!({"finding": "dangle", "pipe": d.pipe, "near_pipe_m": d.near_pipe_m
-            .map(|m| (m * 100.0).round() / 100.0)}),
+            json!({"finding": "dangle", words.edge: d.pipe,
+                format!("near_{}_m", words.edge): d.near_pipe_m.map(|m| (m * 100.0).round() / 100.0)}),
         );
     }
     for u in &report.unconnected {
         wkt.push(format!("POINT({} {})", u.at[0], u.at[1]));
-        props.push(json!({"finding": "unconnected", "layer": u.kind, "id": u.id}));
+        props.push(
+            json!({"finding": "unconnected", "layer": Words::device(kind, u.kind), "id": u.id}),
+        );
     }
     for v in &report.valves_off_pipe {
         wkt.push(format!("POINT({} {})", v.at[0], v.at[1]));
         props.push(
-            json!({"finding": "valve_off_pipe", "layer": "valve", "id": v.valve,
-            "pipe": v.pipe, "distance_m": (v.distance_m * 100.0).round() / 100.0}),
+            json!({"finding": words.off_edge, "layer": Words::device(kind, DeviceKind::Valve),
+                "id": v.valve, words.edge: v.pipe,
+                "distance_m": (v.distance_m * 100.0).round() / 100.0}),
         );
     }
     for i in &report.islands {
@@ -298,8 +355,11 @@ pub async fn report_geojson(
             })
             .collect();
         wkt.push(format!("MULTILINESTRING({})", lines.join(",")));
-        props.push(json!({"finding": "island", "reason": "no source feeds it",
-            "pipes": i.pipes.len(), "pipe_ids": i.pipes}));
+        props.push(json!({"finding": "island", "reason": match kind {
+                Kind::Water => "no source feeds it",
+                Kind::Power => "no substation feeds it",
+            },
+            words.edges: i.pipes.len(), format!("{}_ids", words.edge): i.pipes}));
     }
     let geometries: Vec<Value> = sqlx::query_scalar(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText(w, $2), 4326), 7)::json
@@ -324,9 +384,10 @@ pub async fn report_geojson(
         "summary": {
             "crossings": report.crossings.len(),
             "dangles": report.dangles.len(),
-            "dangles_near_a_pipe": report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
+            format!("dangles_near_a_{}", words.edge):
+                report.dangles.iter().filter(|d| d.near_pipe_m.is_some()).count(),
             "unconnected": report.unconnected.len(),
-            "valves_off_pipe": report.valves_off_pipe.len(),
+            words.off_edge_count: report.valves_off_pipe.len(),
             "islands_without_source": report.islands.len(),
         }
     }))
