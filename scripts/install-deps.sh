@@ -76,3 +76,6 @@ fi
 # A current GDAL (3.12, bundled in the wheel) for OGCAPI: vector tiles, compiled out of Debian's 3.6.
 "$venv/bin/python" -c "import pyogrio, sys; sys.exit(pyogrio.__version__ != '0.13.0')" 2>/dev/null ||
   "$venv/bin/pip" install -q "pyogrio==0.13.0"
+# FROST's own SensorThings client, the IOC's test oracle (scripts/clients.sh sta).
+"$venv/bin/python" -c "import frost_sta_client, sys; sys.exit(frost_sta_client.__version__ != '1.1.53')" 2>/dev/null ||
+  "$venv/bin/pip" install -q "frost-sta-client==1.1.53"

@@ -40,8 +40,11 @@ start_sample_server() {
     red_lines.gpkg:red_lines red_lines_dongnai.gpkg:red_lines \
     building_lines.gpkg:building_lines building_lines_dongnai.gpkg:building_lines \
     buildings.gpkg:buildings buildings_dongnai.gpkg:buildings \
-    roads.gpkg:roads bus_stops.geojson:bus_stops; do
-    "$bando" --data-dir "$work/state" import "$work/sample/${pair%%:*}" --layer "${pair##*:}" >/dev/null 2>>"$work/import.log" || {
+    roads.gpkg:roads bus_stops.geojson:bus_stops env_stations.csv:env_stations:EPSG:9212; do
+    # FILE:LAYER or FILE:LAYER:EPSG:CODE (a CSV's coordinates carry no CRS).
+    local file=${pair%%:*} rest=${pair#*:} srs=()
+    [[ $rest == *:EPSG:* ]] && srs=(--srs "${rest#*:}")
+    "$bando" --data-dir "$work/state" import "$work/sample/$file" --layer "${rest%%:*}" "${srs[@]}" >/dev/null 2>>"$work/import.log" || {
       cat "$work/import.log" >&2
       exit 1
     }
