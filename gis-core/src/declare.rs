@@ -277,6 +277,7 @@ impl Layer for LayerDecl {
             (None, 0) if self.zoom.0 > CLUSTER_FROM_ZOOM => Generalisation::Cluster {
                 detail_zoom: self.zoom.0,
                 cell_px: CLUSTER_CELL_PX,
+                keep: None,
             },
             (None, _) => Generalisation::MinZoom,
         }

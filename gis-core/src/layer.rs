@@ -627,7 +627,20 @@ pub enum Generalisation {
         detail_zoom: u8,
         /// Cell size in pixels (a power of two up to 256).
         cell_px: u16,
+        /// A property each cluster keeps from its points (e.g. the worst status), so it is
+        /// drawn like its most urgent point; `None`: `point_count` only.
+        keep: Option<ClusterKeep>,
     },
+}
+
+/// A property of a layer's points that its clusters carry: the highest ranked of their values
+/// (values not in `ranks`, and missing ones, rank lowest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterKeep {
+    /// The column (also the property's name).
+    pub column: String,
+    /// Its values from the lowest rank to the highest.
+    pub ranks: Vec<String>,
 }
 
 /// A generalised table for [`Generalisation::Overview`]. Its shape: a `zoom smallint` column

@@ -21,7 +21,8 @@
 
 use crate::db::quote_ident;
 use crate::layer::{
-    Access, Generalisation, Layer, OverviewTable, PropertyDef, PropertyKind, StorageTable,
+    Access, ClusterKeep, Generalisation, Layer, OverviewTable, PropertyDef, PropertyKind,
+    StorageTable,
 };
 
 /// Tile extent in MVT units.
@@ -67,9 +68,15 @@ pub fn tile_sql(
         Generalisation::Cluster {
             detail_zoom,
             cell_px,
-        } if coarse || z < detail_zoom => {
-            cluster_tile_sql(layer.id(), &storage, cell_px, max_features, rows.as_deref())
-        }
+            keep,
+        } if coarse || z < detail_zoom => cluster_tile_sql(
+            layer.id(),
+            &storage,
+            cell_px,
+            keep.as_ref(),
+            max_features,
+            rows.as_deref(),
+        ),
         _ => {
             let (extent, lag) = if coarse {
                 (COARSE_EXTENT, 2)
@@ -179,26 +186,42 @@ pub fn overview_tile_sql(
 
 /// The tile SQL of a point layer clustered on a grid of `cell_px` pixels (of a 256-pixel tile):
 /// one feature per non-empty cell at the centroid of its points, with `point_count` and
-/// `generalised = true`. Cells are numbered from the tile grid's origin, so each lies in exactly
-/// one tile and a point is counted once. Binds as [`layer_tile_sql`].
+/// `generalised = true` (and the property `keep` names, the highest ranked of its points').
+/// Cells are numbered from the tile grid's origin, so each lies in exactly one tile and a point
+/// is counted once. Binds as [`layer_tile_sql`].
 pub fn cluster_tile_sql(
     layer_id: &str,
     storage: &StorageTable,
     cell_px: u16,
+    keep: Option<&ClusterKeep>,
     max_features: u32,
     rows: Option<&str>,
 ) -> TileSql {
     // Cells per tile side; a power of two from 1 to 256.
     let per_tile = (256 / u32::from(cell_px.clamp(1, 256))).next_power_of_two();
+    // The kept property: its values' ranks as an array literal of declared constants.
+    let (kept_out, kept_agg, kept_in) = match keep {
+        Some(k) => {
+            let ranks: Vec<String> = k.ranks.iter().map(|r| sql_literal(r)).collect();
+            let ranks = format!("ARRAY[{}]::text[]", ranks.join(", "));
+            let col = quote_ident(&k.column);
+            (
+                format!(", {col}"),
+                format!(", ({ranks})[coalesce(max(array_position({ranks}, kept)), 1)] AS {col}"),
+                format!(", {col}::text AS kept"),
+            )
+        }
+        None => Default::default(),
+    };
     let sql = format!(
         "SELECT coalesce(ST_AsMVT(t, {name}, {EXTENT}, 'geom' ORDER BY t.geom), ''::bytea), count(*)
          FROM (
-           SELECT point_count, true AS generalised,
+           SELECT point_count, true AS generalised{kept_out},
                   ST_AsMVTGeom(centre, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
            FROM (
-             SELECT count(*)::integer AS point_count, ST_Centroid(ST_Collect(geom_3857)) AS centre
+             SELECT count(*)::integer AS point_count, ST_Centroid(ST_Collect(geom_3857)) AS centre{kept_agg}
              FROM (
-               SELECT geom_3857,
+               SELECT geom_3857{kept_in},
                       floor((ST_XMin(geom_3857) + {half}) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cx,
                       floor(({half} - ST_YMax(geom_3857)) / ({world} / (2 ^ $1 * {per_tile})))::bigint AS cy
                FROM {table}
@@ -560,6 +583,7 @@ mod tests {
             Generalisation::Cluster {
                 detail_zoom: 14,
                 cell_px: 32,
+                keep: None,
             },
             0,
         );
@@ -578,6 +602,25 @@ mod tests {
         let z14 = tile_sql(&layer, 14, Access::Public, 500, false);
         assert!(!z14.sql.contains("point_count"));
         assert!(z14.sql.contains("\"parcel_number\""));
+    }
+
+    #[test]
+    fn clusters_keep_the_highest_ranked_value_of_their_points() {
+        let keep = ClusterKeep {
+            column: "status".into(),
+            ranks: vec!["no_data".into(), "ok".into(), "alarm".into()],
+        };
+        let sql = cluster_tile_sql("latest", &storage(), 32, Some(&keep), 500, None).sql;
+        assert!(sql.contains("\"status\"::text AS kept"), "{sql}");
+        assert!(
+            sql.contains(
+                "(ARRAY['no_data', 'ok', 'alarm']::text[])[coalesce(max(array_position(ARRAY['no_data', 'ok', 'alarm']::text[], kept)), 1)] AS \"status\""
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("generalised, \"status\","), "{sql}");
+        let plain = cluster_tile_sql("latest", &storage(), 32, None, 500, None).sql;
+        assert!(!plain.contains("kept"), "{plain}");
     }
 
     #[test]

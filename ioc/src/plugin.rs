@@ -7,7 +7,9 @@
 use gis_core::declare::LayerDecl;
 use gis_core::feature::NaturalKey;
 use gis_core::feature::{Column, ColumnType::*, FeatureTable};
-use gis_core::layer::{GeometryKind, Readers, Roles, RowFilter, StyleHints};
+use gis_core::layer::{
+    ClusterKeep, Generalisation, GeometryKind, Readers, Roles, RowFilter, StyleHints,
+};
 use serde_json::json;
 
 /// The latest-value table as the registry sees it (rows are written by ingest only).
@@ -72,6 +74,12 @@ pub const STATUS_COLOURS: [(&str, &str); 4] = [
     ("no_data", "#9e9e9e"),
 ];
 
+/// The first zoom drawing every station on its own; below it the latest readings are clustered.
+pub const CLUSTERED_BELOW: u8 = 12;
+
+/// Statuses from the least urgent to the most: a cluster takes its most urgent station's.
+pub const STATUS_RANKS: [&str; 4] = ["ok", "no_data", "warning", "alarm"];
+
 /// The IOC's layers.
 pub fn layers() -> Vec<LayerDecl> {
     let base = LayerDecl::new(
@@ -79,7 +87,7 @@ pub fn layers() -> Vec<LayerDecl> {
         "Số đo mới nhất của trạm quan trắc",
         "Latest station readings",
         "environment",
-        (8, 20),
+        (CLUSTERED_BELOW, 20),
         "#1a9850",
     )
     .labelled("value");
@@ -104,6 +112,16 @@ pub fn layers() -> Vec<LayerDecl> {
         },
         // Live: never kept in the persistent tile store.
         seedable: false,
+        // Below z12 stations are clustered, each cluster in the colour of its most urgent
+        // station (an alarm is never hidden inside a green cluster).
+        generalisation: Some(Generalisation::Cluster {
+            detail_zoom: CLUSTERED_BELOW,
+            cell_px: gis_core::declare::CLUSTER_CELL_PX,
+            keep: Some(ClusterKeep {
+                column: "status".into(),
+                ranks: STATUS_RANKS.iter().map(|s| s.to_string()).collect(),
+            }),
+        }),
         // Datastreams not marked public are for IOC operators (and administrators) only.
         row_filter: Some(PUBLIC_DATASTREAMS),
         ..base

@@ -241,6 +241,49 @@ async fn latest_values_are_a_layer_whose_tiles_follow_the_readings() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(strings.contains(&"warning".to_string()), "{strings:?}");
+
+    // Below z12 the stations are clustered, each cluster in its most urgent station's status:
+    // at z8 a cluster cell is a z11 tile; the two stations share one, so the z8 tile holds one
+    // cluster of both, a warning (the air station's) over the water level's lesser status.
+    let (air, water) = (
+        gis_core::tile::TileCoord::containing(106.883, 11.535, 11).expect("tile"),
+        gis_core::tile::TileCoord::containing(106.900, 11.540, 11).expect("tile"),
+    );
+    assert_eq!(
+        (air.x, air.y),
+        (water.x, water.y),
+        "the fixture's stations share a cell"
+    );
+    let z8 = gis_core::tile::TileCoord::containing(106.883, 11.535, 8).expect("tile");
+    let mut clustered = Vec::new();
+    for _ in 0..100 {
+        state.tiles.sync().await;
+        let r = send(
+            &app,
+            Method::GET,
+            &format!("/tiles/latest_readings/8/{}/{}.mvt", z8.x, z8.y),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        clustered = decode_mvt(&r.body)
+            .into_iter()
+            .filter(|l| l.name == "latest_readings")
+            .collect();
+        if clustered
+            .first()
+            .is_some_and(|l| l.strings.contains(&"warning".to_string()))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let layer = clustered.first().expect("a latest_readings layer at z8");
+    assert_eq!(layer.features, 1, "{layer:?}");
+    assert!(layer.keys.contains(&"point_count".to_string()), "{layer:?}");
+    assert!(layer.keys.contains(&"status".to_string()), "{layer:?}");
+    assert_eq!(layer.strings, vec!["warning".to_string()], "{layer:?}");
     // A tile far from the stations was not touched: still served from the cache.
     listener.abort();
 }
