@@ -5,7 +5,8 @@
 #   and power builds from its log (`network built … ms=`);
 # - the water isolation over HTTP (`/networks/water/isolate?pipe=ID&at=0.5`, curl's total time,
 #   so bando's figure includes HTTP and the answer's GeoJSON queries) for BREAKS random pipes,
-#   and pgRouting answering the same question per call the way it must without a graph in
+#   and again with `lines=false` (ids, counts and lengths without the pipes' geometry: what
+#   pgRouting's query answers too), and pgRouting answering the same question per call the way it must without a graph in
 #   memory: `pgr_connectedComponents` over every pipe, with the vertices of the valves bando
 #   closes and the closed valves cut out (psql's timing: server time only, no HTTP). Which of
 #   the two runs first alternates per round;
@@ -66,6 +67,7 @@ serve() {
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 get() { curl -s -o "$work/answer.json" -w '%{time_total}\n' "http://127.0.0.1:$port$1"; }
 isolate() { get "/networks/water/isolate?pipe=$1&at=0.5"; }
+isolate_bare() { get "/networks/water/isolate?pipe=$1&at=0.5&lines=false"; }
 # The water and power builds at start, from the log (ms); waits for both.
 builds() {
   for _ in $(seq 120); do
@@ -81,9 +83,11 @@ builds() {
 }
 bando_round() { # $1 = round: isolations, writing the valves bando closes (round 1) for pgRouting
   : >"$work/ours-$1.txt"
+  : >"$work/bare-$1.txt"
   local k=0
   while read -r p; do
     k=$((k + 1))
+    isolate_bare "$p" >>"$work/bare-$1.txt"
     isolate "$p" >>"$work/ours-$1.txt"
     if [[ $1 == 1 ]]; then
       python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["valves_to_close"])) or "0")' \
@@ -127,6 +131,8 @@ for round in 1 2 3; do
   fi
   row "bando isolation over HTTP p50" "$round" "$(pct "$work/ours-$round.txt" 0.5)"
   row "bando isolation over HTTP p95" "$round" "$(pct "$work/ours-$round.txt" 0.95)"
+  row "bando isolation over HTTP, lines=false, p50" "$round" "$(pct "$work/bare-$round.txt" 0.5)"
+  row "bando isolation over HTTP, lines=false, p95" "$round" "$(pct "$work/bare-$round.txt" 0.95)"
   row "pgRouting component query per call p50" "$round" "$(pct "$work/pgr-$round.txt" 0.5)"
   row "pgRouting component query per call p95" "$round" "$(pct "$work/pgr-$round.txt" 0.95)"
   : >"$work/power-$round.txt"
@@ -166,11 +172,12 @@ for line in open(sys.argv[1]):
     rows.setdefault(name, []).append(float(value))
 for name, v in rows.items():
     print(f"| {name} | {statistics.median(v):.2f} ms | {min(v):.2f}–{max(v):.2f} ms |")
-iso = statistics.median(rows["bando isolation over HTTP p95"])
-pgr = statistics.median(rows["pgRouting component query per call p95"])
-iso50 = statistics.median(rows["bando isolation over HTTP p50"])
-pgr50 = statistics.median(rows["pgRouting component query per call p50"])
-print(f"\npgRouting / bando: {pgr50 / iso50:.0f}× at p50, {pgr / iso:.0f}× at p95 (bando's time includes HTTP).")
+m = lambda k: statistics.median(rows[k])
+pgr50, pgr = m("pgRouting component query per call p50"), m("pgRouting component query per call p95")
+for label, key in (("with the pipes' geometry", "bando isolation over HTTP"),
+                   ("lines=false, the same question pgRouting answers", "bando isolation over HTTP, lines=false,")):
+    print(f"\npgRouting / bando ({label}): {pgr50 / m(key + ' p50'):.0f}× at p50, "
+          f"{pgr / m(key + ' p95'):.0f}× at p95 (bando's time includes HTTP and the answer's queries).")
 PY
 echo
 # The same code at scale, in memory (a synthetic lattice; no database, no HTTP).

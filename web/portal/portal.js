@@ -21,11 +21,11 @@ function applyLanguage() {
   document.getElementById('lang-toggle').textContent = TEXTS[state.lang].lang;
 }
 
-async function showMap(container, parcel) {
+async function showMap(container, parcel, options) {
   locationMap?.remove();
   locationMap = null;
   const { showLocation } = await import('./locmap.mjs');
-  locationMap = showLocation(container, parcel);
+  locationMap = showLocation(container, parcel, options);
 }
 
 async function openSheet(id) {

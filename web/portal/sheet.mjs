@@ -72,9 +72,11 @@ export async function renderSheet(article, id, lang, onMap) {
     el('a', { href: p.map_href, id: 'map-link' }, say(lang, 'openMap')),
     el('a', { href: p.pdf_href, id: 'pdf-link', type: 'application/pdf', download: '' }, say(lang, 'pdf')));
   const location = el('div', { id: 'location' });
+  const readingsToggle = el('input', { type: 'checkbox', id: 'readings-toggle', disabled: '' });
   article.replaceChildren(
     el('h2', {}, say(lang, 'sheetTitle')),
     location,
+    el('label', { class: 'map-toggle' }, readingsToggle, ` ${say(lang, 'readings')}`),
     el('table', { id: 'identity' }, el('tbody', {},
       row(say(lang, 'identity'), `${say(lang, 'parcelLabel', { sheet: p.sheet_number, number: p.parcel_number })} — ${commune}`, 'identity'),
       row(say(lang, 'area'), num(data.parcel_area_m2), 'area'),
@@ -89,6 +91,6 @@ export async function renderSheet(article, id, lang, onMap) {
     links);
   article.hidden = false;
   article.dataset.parcel = String(p.id);
-  onMap?.(location, p);
+  onMap?.(location, p, { readingsToggle });
   return data;
 }

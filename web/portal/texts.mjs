@@ -23,6 +23,7 @@ export const TEXTS = {
     buildings: 'Công trình xây dựng trên thửa đất', building: 'Công trình', buildingStatus: 'Hiện trạng / quy hoạch',
     buildingFloors: 'Số tầng', buildingHeight: 'Chiều cao (m)', onParcel: 'Diện tích trên thửa (m²)', existing: 'Hiện trạng', planned: 'Theo quy hoạch',
     unknown: '—', noBuildings: 'Không có công trình trên thửa đất.',
+    readings: 'Số đo mới nhất của các trạm quan trắc',
   },
   en: {
     title: 'Planning information — bando', heading: 'Planning information lookup',
@@ -46,6 +47,7 @@ export const TEXTS = {
     buildings: 'Buildings on the parcel', building: 'Building', buildingStatus: 'Existing or planned',
     buildingFloors: 'Floors', buildingHeight: 'Height (m)', onParcel: 'Area on the parcel (m²)', existing: 'Existing', planned: 'Planned',
     unknown: '—', noBuildings: 'No building on the parcel.',
+    readings: 'Latest readings of the monitoring stations',
   },
 };
 

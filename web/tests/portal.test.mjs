@@ -33,6 +33,7 @@ before(async () => {
       ['parcels_binhphuoc.shp', 'parcels'],
       ['planning_zones.gpkg', 'planning_zones'],
       ['buildings.gpkg', 'buildings'],
+      ['env_stations.csv', 'env_stations', '--srs', 'EPSG:9212'],
     ],
   });
   browser = await launchBrowser();
@@ -244,6 +245,56 @@ test('the location map draws buildings in 3D from the public style', async () =>
   assert.ok(drawn.some((d) => d.code === building.properties.building_code && d.type === 'fill-extrusion'),
     JSON.stringify(drawn.slice(0, 5)));
   await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-buildings-3d.png') });
+  assert.deepEqual(failures(), []);
+  await page.close();
+});
+
+test('the location map shows the stations\' latest readings on request, clustered when zoomed out', async () => {
+  const { page, failures } = await openPortal({ viewport: { width: 1000, height: 900 } }, `#parcel=${parcel.id}`);
+  await sheetOf(page);
+  const items = await (await fetch(`${bando.url}/collections/latest_readings/items?limit=100`)).json();
+  assert.ok(items.features.length > 0, 'the sample stations have latest-value rows');
+  const station = items.features[0];
+  const [lon, lat] = station.geometry.coordinates;
+  await page.waitForFunction(() => window.portal.locationMap?.loaded(), null, { timeout: 30_000 });
+  const toggle = page.locator('#readings-toggle');
+  await toggle.waitFor();
+  assert.equal(await toggle.isEnabled(), true);
+  const settled = () => page.waitForFunction(() => {
+    const map = window.portal.locationMap;
+    return map.loaded() && map.areTilesLoaded() && !map.isMoving();
+  }, null, { timeout: 30_000, polling: 100 });
+  const drawn = () => page.evaluate(() => {
+    const map = window.portal.locationMap;
+    const ids = map.getStyle().layers.filter((l) => l.source === 'latest_readings').map((l) => l.id);
+    return ids.length ? map.queryRenderedFeatures({ layers: ids }).map((f) => ({ ...f.properties })) : [];
+  });
+  await page.evaluate(([x, y]) => window.portal.locationMap.jumpTo({ center: [x, y], zoom: 14 }), [lon, lat]);
+  await settled();
+  assert.deepEqual(await drawn(), [], 'off until asked');
+  await toggle.check();
+  await page.waitForFunction(() => window.portal.locationMap.getSource('latest_readings'), null, { timeout: 10_000 });
+  await settled();
+  let shown = [];
+  for (let i = 0; i < 50 && !shown.some((f) => f.datastream_id === station.properties.datastream_id); i++) {
+    await page.waitForTimeout(100);
+    shown = await drawn();
+  }
+  assert.ok(shown.some((f) => f.datastream_id === station.properties.datastream_id && f.status),
+    JSON.stringify(shown.slice(0, 3)));
+  // Zoomed out, the stations are clusters, each with a count and its most urgent status.
+  await page.evaluate(([x, y]) => window.portal.locationMap.jumpTo({ center: [x, y], zoom: 9 }), [lon, lat]);
+  await settled();
+  let clusters = [];
+  for (let i = 0; i < 50 && !clusters.length; i++) {
+    await page.waitForTimeout(100);
+    clusters = (await drawn()).filter((f) => f.point_count > 0);
+  }
+  assert.ok(clusters.length > 0 && clusters.every((c) => c.status), JSON.stringify(clusters.slice(0, 3)));
+  await page.locator('#location').screenshot({ path: join(resultsDir, 'portal-readings.png') });
+  await toggle.uncheck();
+  await settled();
+  assert.deepEqual(await drawn(), [], 'hidden again');
   assert.deepEqual(failures(), []);
   await page.close();
 });

@@ -285,6 +285,26 @@ async fn a_loop_needs_two_valves() {
     assert_eq!(ids(&fc["valves_to_close"]), vec![v1, v2]);
     assert_eq!(pipe_ids(&fc), vec![south]);
     assert!((fc["summary"]["length_m"].as_f64().expect("length") - 60.0).abs() < 0.01);
+    // Without lines: the same answer, the pipes' parts listed with a null geometry.
+    let bare = isolate(&app, &format!("pipe={south}&at=0.5&lines=false"), None).await;
+    assert_eq!(bare["summary"], fc["summary"]);
+    assert_eq!(bare["valves_to_close"], fc["valves_to_close"]);
+    assert_eq!(pipe_ids(&bare), vec![south]);
+    let pipes = features(&bare, "pipe");
+    assert!(
+        !pipes.is_empty() && pipes.iter().all(|p| p["geometry"].is_null()),
+        "{bare}"
+    );
+    assert!(features(&fc, "pipe")
+        .iter()
+        .all(|p| p["geometry"]["type"] == "MultiLineString"));
+    let r = get(
+        &app,
+        &format!("/networks/water/isolate?pipe={south}&lines=maybe"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
 }
 
 #[tokio::test]
@@ -1272,7 +1292,7 @@ async fn upstream_and_downstream_traces_over_http() {
 /// graph, and the trace then answers.
 #[tokio::test]
 async fn a_trace_lets_go_of_the_graph_before_its_answer_queries() {
-    use utilities::network::answer::Disclosure;
+    use utilities::network::answer::{Disclosure, Shape};
     use utilities::network::live::LiveNetwork;
     use utilities::network::request::{water_isolation, BreakAt};
     use utilities::network::Settings;
@@ -1297,6 +1317,7 @@ async fn a_trace_lets_go_of_the_graph_before_its_answer_queries() {
                 },
                 &[],
                 Disclosure::default(),
+                Shape::default(),
             )
             .await
         }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ioc::events::NewEvent;
 use serde_json::{json, Value};
-use utilities::network::answer::Disclosure;
+use utilities::network::answer::{Disclosure, Shape};
 use utilities::network::event::{self, Published};
 use utilities::network::live::LiveNetwork;
 use utilities::network::load::Kind;
@@ -67,7 +67,8 @@ fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppError> {
     })
 }
 
-const PARAMS: &str = "point=LON,LAT or pipe=ID&at=0..1, and optionally failed=VALVE_ID[,…]";
+const PARAMS: &str =
+    "point=LON,LAT or pipe=ID&at=0..1, and optionally failed=VALVE_ID[,…] and lines=false";
 
 fn break_at(p: &HashMap<String, String>) -> Result<BreakAt, AppError> {
     match (p.get("point"), p.get("pipe")) {
@@ -95,11 +96,23 @@ fn break_at(p: &HashMap<String, String>) -> Result<BreakAt, AppError> {
     }
 }
 
+/// `lines=true|false` (default true): whether the answer draws the trace's pipes or lines.
+fn shape(p: &HashMap<String, String>) -> Result<Shape, AppError> {
+    match p.get("lines").map(|v| v.trim()) {
+        None | Some("true") => Ok(Shape { lines: true }),
+        Some("false") => Ok(Shape { lines: false }),
+        Some(other) => Err(AppError::BadRequest(format!(
+            "lines is true or false, not \"{}\"",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
 /// The break and the failed valves of an isolation's query.
 fn isolation_params(p: &HashMap<String, String>) -> Result<(BreakAt, Vec<i64>), AppError> {
     if let Some(k) = p
         .keys()
-        .find(|k| !["point", "pipe", "at", "failed"].contains(&k.as_str()))
+        .find(|k| !["point", "pipe", "at", "failed", "lines"].contains(&k.as_str()))
     {
         return Err(AppError::BadRequest(format!(
             "unknown parameter '{}'; {PARAMS}",
@@ -124,8 +137,9 @@ pub async fn isolate(
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let (at, failed) = isolation_params(&p)?;
+    let shape = shape(&p)?;
     let disclosure = disclosure(&state, &reader, utilities::tables::WATER_METERS.kind);
-    let fc = water_isolation(&state.networks, at, &failed, disclosure)
+    let fc = water_isolation(&state.networks, at, &failed, disclosure, shape)
         .await
         .map_err(trace_error)?;
     Ok(geojson(fc, Some(reader.is_signed_in())))
@@ -282,9 +296,15 @@ pub async fn publish_isolation(
     let reader = crate::routes::feeds::operator(reader)?;
     let (at, failed) = isolation_params(&p)?;
     // As anyone reads it: counts, no meter or customer goes into the event.
-    let fc = water_isolation(&state.networks, at, &failed, Disclosure::default())
-        .await
-        .map_err(trace_error)?;
+    let fc = water_isolation(
+        &state.networks,
+        at,
+        &failed,
+        Disclosure::default(),
+        Shape::default(),
+    )
+    .await
+    .map_err(trace_error)?;
     publish(&state, &reader, event::of_isolation(&fc)).await
 }
 
@@ -394,7 +414,8 @@ pub fn openapi_paths() -> Value {
                 {"name": "point", "in": "query", "required": false, "description": "The break: LON,LAT in WGS 84 (the nearest pipe within 50 m)", "schema": {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}},
                 {"name": "pipe", "in": "query", "required": false, "description": "The break: a pipe id (instead of point)", "schema": {"type": "integer"}},
                 {"name": "at", "in": "query", "required": false, "description": "With pipe: position along it, 0 to 1 (default 0.5)", "schema": {"type": "number", "minimum": 0, "maximum": 1}},
-                {"name": "failed", "in": "query", "required": false, "description": "Valve ids that failed to close, comma-separated", "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}}
+                {"name": "failed", "in": "query", "required": false, "description": "Valve ids that failed to close, comma-separated", "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}},
+                {"name": "lines", "in": "query", "required": false, "description": "false: the isolated and cut-off pipes without their geometry (ids, lengths and counts only: a small answer for clients that list or count)", "schema": {"type": "boolean", "default": true}}
             ],
             "responses": {
                 "200": {"description": "A FeatureCollection; each feature's `part` is break, valve, pipe, meter or hydrant and its `role` says what happens to it (close, already_closed, inoperable, failed; isolated, cut_off; out_of_service)",

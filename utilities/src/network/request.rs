@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::answer::{
-    downstream_geojson, isolation_geojson, outage_geojson, upstream_geojson, Disclosure,
+    downstream_geojson, isolation_geojson, outage_geojson, upstream_geojson, Disclosure, Shape,
 };
 use super::isolate::isolate;
 use super::live::LiveNetwork;
@@ -243,6 +243,7 @@ pub async fn water_isolation(
     at: BreakAt,
     failed: &[i64],
     disclosure: Disclosure,
+    shape: Shape,
 ) -> Result<Value, TraceError> {
     let net = live.get().await?;
     if net.pipe_count() == 0 {
@@ -260,5 +261,14 @@ pub async fn water_isolation(
     }
     let iso = isolate(&net, piece, failed);
     let baseline = (!failed.is_empty()).then(|| isolate(&net, piece, &[]));
-    Ok(isolation_geojson(live.pool(), net, &iso, point, disclosure, baseline.as_ref()).await?)
+    Ok(isolation_geojson(
+        live.pool(),
+        net,
+        &iso,
+        point,
+        disclosure,
+        shape,
+        baseline.as_ref(),
+    )
+    .await?)
 }
