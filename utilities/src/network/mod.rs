@@ -277,6 +277,9 @@ pub struct Network {
     pipe_boxes: RTree<GeomWithData<Rectangle<Pt>, i64>>,
     /// Every device row, to find those near a change.
     device_points: RTree<GeomWithData<Pt, DeviceKey>>,
+    /// What the sources reach with the closed valves shut, made by the first trace that needs
+    /// it and dropped by every patch ([`isolate::Supply`]).
+    supply: std::sync::OnceLock<isolate::Supply>,
 }
 
 fn pipe_box_entry(p: &PipeRow) -> Option<GeomWithData<Rectangle<Pt>, i64>> {
@@ -396,6 +399,7 @@ impl Network {
             ),
             pipe_boxes: RTree::new(),
             device_points: RTree::new(),
+            supply: std::sync::OnceLock::new(),
         };
         for v in &inputs.valves {
             net.device_rows.insert(
@@ -695,6 +699,8 @@ impl Network {
     /// changed rows (short of order-dependent ties within the tolerance: which of two
     /// valves on one spot is kept).
     pub fn patch(&mut self, change: &Change) -> Patched {
+        // The supply tree was of the graph before the change.
+        self.supply = std::sync::OnceLock::new();
         let tol = self.settings.tolerance_m;
         let margin = self.settings.service_m.max(tol) + 2.0 * tol;
         // The area: every old row dropped and every new row put in.
@@ -881,6 +887,11 @@ impl Network {
             pipes: dirty.len(),
             devices: again.len(),
         }
+    }
+
+    /// The supply tree of this graph version (made on first use).
+    pub(crate) fn supply(&self) -> &isolate::Supply {
+        self.supply.get_or_init(|| isolate::Supply::of(self))
     }
 
     /// The nodes with a source.

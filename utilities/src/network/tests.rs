@@ -809,3 +809,48 @@ fn downstream_is_what_the_piece_alone_feeds() {
     let (piece, _) = net.locate([100.0, 50.0], 1.0).expect("pipe");
     assert!(!downstream(&net, piece).supplied);
 }
+
+/// The supply tree answers what the closing cuts off exactly as a search from the sources over
+/// the whole graph does: every pipe of the lattice broken, with no valve failing and with the
+/// first answer's valves failing (larger segments that pass valves), with one source, with a
+/// second source, and with an island no source feeds.
+#[test]
+fn the_supply_tree_cuts_off_what_a_search_from_the_sources_does() {
+    use std::collections::HashSet;
+    let one = lattice();
+    let mut two = lattice();
+    two.sources.push(point(2, [1000.0, 1000.0]));
+    let mut island = lattice();
+    island
+        .pipes
+        .push(pipe(9001, &[[3000.0, 0.0], [3200.0, 0.0]]));
+    island
+        .pipes
+        .push(pipe(9002, &[[3200.0, 0.0], [3400.0, 0.0]]));
+    island.valves.push(valve(9003, [3200.0, 0.0], false, true));
+    island.meters.push(point(9004, [3100.0, 6.0]));
+    let mut compared = 0;
+    for inputs in [one, two, island] {
+        let net = Network::build(&inputs, Settings::default());
+        for p in &inputs.pipes {
+            let Some((piece, _)) = net.locate_on_pipe(p.id, 0.5) else {
+                continue;
+            };
+            let first = isolate(&net, piece, &[]);
+            for failed in [Vec::new(), first.to_close()] {
+                let iso = isolate(&net, piece, &failed);
+                let pieces: HashSet<_> = iso.pieces.iter().copied().collect();
+                let (cut, meters) =
+                    super::isolate::unsupplied_by_search(&net, &pieces, &iso.to_close());
+                assert_eq!(iso.cut_off, cut, "pipe {} failed {failed:?}", p.id);
+                assert_eq!(
+                    iso.cut_off_meters, meters,
+                    "pipe {} failed {failed:?}",
+                    p.id
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 150, "{compared}");
+}
