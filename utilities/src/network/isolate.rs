@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
-use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
+use petgraph::visit::{EdgeRef, NodeIndexable};
 
 use super::Network;
 
@@ -362,6 +362,7 @@ pub(crate) fn unsupplied_by_search(
     isolated: &HashSet<EdgeIndex>,
     closing: &[i64],
 ) -> (Vec<EdgeIndex>, Vec<i64>) {
+    use petgraph::visit::EdgeIndexable;
     let g = &net.graph;
     let starts = net.source_nodes();
     if starts.is_empty() {
