@@ -60,14 +60,34 @@ SQL
 topology_s=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)")
 
 serve() {
-  DATABASE_URL=$url "$bando" --data-dir "$work/state" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+  # The tile store's seeder off: at start it would walk every layer beside the graph builds.
+  # One client asks everything: the per-client limit (a refused request is held 1 s, then
+  # 429) would time refusals.
+  BANDO_TILES_SEED=false BANDO_CLIENT_REQUESTS_PER_MINUTE=0 DATABASE_URL=$url "$bando" --data-dir "$work/state" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 240); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-get() { curl -s -o "$work/answer.json" -w '%{time_total}\n' "http://127.0.0.1:$port$1"; }
+get() { curl -sf -o "$work/answer.json" -w '%{time_total}\n' "http://127.0.0.1:$port$1"; }
 isolate() { get "/networks/water/isolate?pipe=$1&at=0.5"; }
-isolate_bare() { get "/networks/water/isolate?pipe=$1&at=0.5&lines=false"; }
+# timed PATH_SUFFIX LIST: one curl over every id in LIST on one kept-alive connection (as a
+# client does; a new connection per request now and then waited 1 s for a SYN resent), one
+# time per request.
+timed() {
+  local cfg="$work/curl.cfg"
+  : >"$cfg"
+  while read -r id; do
+    printf 'url = "http://127.0.0.1:%s%s"\noutput = "/dev/null"\n' "$port" "${1//ID/$id}" >>"$cfg"
+  done <"$2"
+  curl -s -K "$cfg" -w '%{http_code} %{time_total}\n' >"$work/timed.txt"
+  # Every answer must be a 200: a refusal's or an error's time is no trace's.
+  if grep -qv '^200 ' "$work/timed.txt"; then
+    echo "not every answer was 200 for $1:" >&2
+    grep -v '^200 ' "$work/timed.txt" | sort | uniq -c >&2
+    exit 1
+  fi
+  cut -d' ' -f2 "$work/timed.txt"
+}
 # The water and power builds at start, from the log (ms); waits for both.
 builds() {
   for _ in $(seq 120); do
@@ -81,19 +101,19 @@ builds() {
       grep -o ' ms=[0-9]*' | head -1 | cut -d= -f2
   done
 }
-bando_round() { # $1 = round: isolations, writing the valves bando closes (round 1) for pgRouting
-  : >"$work/ours-$1.txt"
-  : >"$work/bare-$1.txt"
+# The valves bando closes for each break, for pgRouting's queries (once, not timed).
+closing() {
   local k=0
   while read -r p; do
     k=$((k + 1))
-    isolate_bare "$p" >>"$work/bare-$1.txt"
-    isolate "$p" >>"$work/ours-$1.txt"
-    if [[ $1 == 1 ]]; then
-      python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["valves_to_close"])) or "0")' \
-        "$work/answer.json" >"$work/close-$k.txt"
-    fi
+    curl -s "http://127.0.0.1:$port/networks/water/isolate?pipe=$p&at=0.5&lines=false" |
+      python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["valves_to_close"])) or "0")' \
+        >"$work/close-$k.txt"
   done <"$work/pipes.txt"
+}
+bando_round() { # $1 = round
+  timed "/networks/water/isolate?pipe=ID&at=0.5&lines=false" "$work/pipes.txt" >"$work/bare-$1.txt"
+  timed "/networks/water/isolate?pipe=ID&at=0.5" "$work/pipes.txt" >"$work/ours-$1.txt"
 }
 pgr_round() { # $1 = round
   {
@@ -122,6 +142,7 @@ for round in 1 2 3; do
   read -r water_build power_build < <(builds | paste -sd' ')
   row "water graph build from the database" "$round" "$water_build"
   row "power graph build from the database" "$round" "$power_build"
+  [[ $round == 1 ]] && closing
   if [[ $round == 2 ]]; then
     pgr_round "$round"
     bando_round "$round"
@@ -135,8 +156,7 @@ for round in 1 2 3; do
   row "bando isolation over HTTP, lines=false, p95" "$round" "$(pct "$work/bare-$round.txt" 0.95)"
   row "pgRouting component query per call p50" "$round" "$(pct "$work/pgr-$round.txt" 0.5)"
   row "pgRouting component query per call p95" "$round" "$(pct "$work/pgr-$round.txt" 0.95)"
-  : >"$work/power-$round.txt"
-  while read -r p; do get "/networks/power/outage?pole=$p" >>"$work/power-$round.txt"; done <"$work/poles.txt"
+  timed "/networks/power/outage?pole=ID" "$work/poles.txt" >"$work/power-$round.txt"
   row "bando power outage over HTTP p50" "$round" "$(pct "$work/power-$round.txt" 0.5)"
   row "bando power outage over HTTP p95" "$round" "$(pct "$work/power-$round.txt" 0.95)"
   # Edits: the valve closed, then opened, each followed at once by a trace of its pipe.
