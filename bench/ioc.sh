@@ -22,7 +22,7 @@
 #     committed at the end) and into `bando serve` (parsed, checked, stored as observations,
 #     latest values, feed log), three rounds each, the order alternating; the median and spread
 #     of the rate published, the share stored and the time from the first publish until every
-#     message was stored.
+#     message was stored (FLOOR_ROUNDS=0 skips it).
 # Prints Markdown rows for bench/RESULTS.md.
 #
 #   bench/ioc.sh [DATASTREAMS] [SECONDS]   default 1000 datastreams (10,000/s), 60 s;
@@ -209,7 +209,7 @@ bando_run() { # round
   wait "$pid" 2>/dev/null || true
   pid=
 }
-for round in 1 2 3; do
+for round in $(seq "${FLOOR_ROUNDS:-3}"); do
   if ((round % 2)); then floor_run "$round"; bando_run "$round"; else bando_run "$round"; floor_run "$round"; fi
 done
 kill "$floor_broker" 2>/dev/null || true

@@ -265,6 +265,18 @@ impl Subscription {
         }
         self.rx.recv().await
     }
+
+    /// The next message if one is waiting (never waits): a sender drains what is queued
+    /// after [`Subscription::next`] and writes it at once, one write for a batch's readings.
+    pub fn try_next(&mut self) -> Option<Message> {
+        if let Some(m) = self.initial.pop_front() {
+            return Some(m);
+        }
+        if self.dropped.load(Ordering::Acquire) {
+            return None;
+        }
+        self.rx.try_recv().ok()
+    }
 }
 
 impl Feeds {
