@@ -20,7 +20,7 @@ async function layersOf(layer, source) {
 export async function showReadings(map, on) {
   if (!map.getSource(READINGS)) {
     if (!on) return;
-    map.addSource(READINGS, { type: 'vector', url: `/tiles/${READINGS}` });
+    map.addSource(READINGS, { type: 'vector', url: `/tiles/${READINGS}.json` });
     for (const l of await layersOf(READINGS, READINGS)) map.addLayer(l);
   }
   for (const l of map.getStyle().layers.filter((s) => s.source === READINGS)) {

@@ -354,13 +354,22 @@ async fn two_instances_on_a_streaming_standby_behind_nginx() {
         .expect("activity");
     assert!(on_standby >= 2, "tile and feature sessions on the standby");
     assert_eq!(on_primary, 0, "no tile or feature session on the primary");
-    let listeners: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %bando_layer_changes%'",
+    // Each instance's tile listener, and its two utility networks' (built at start).
+    let listeners: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT application_name, count(*) FROM pg_stat_activity
+         WHERE query LIKE 'LISTEN %bando_layer_changes%' GROUP BY 1 ORDER BY 1",
     )
-    .fetch_one(&primary_db)
+    .fetch_all(&primary_db)
     .await
     .expect("activity");
-    assert_eq!(listeners, 2, "each instance listens on the primary");
+    assert_eq!(
+        listeners,
+        [
+            ("bando-listen".to_string(), 2),
+            ("bando-networks".to_string(), 4)
+        ],
+        "each instance listens on the primary"
+    );
 
     // Version 2 while the standby's replay is paused: both instances learn of the change
     // from the primary, but their replica has not replayed it.
