@@ -108,12 +108,15 @@ fn shape(p: &HashMap<String, String>) -> Result<Shape, AppError> {
     }
 }
 
-/// The break and the failed valves of an isolation's query.
-fn isolation_params(p: &HashMap<String, String>) -> Result<(BreakAt, Vec<i64>), AppError> {
-    if let Some(k) = p
-        .keys()
-        .find(|k| !["point", "pipe", "at", "failed", "lines"].contains(&k.as_str()))
-    {
+/// The break and the failed valves of an isolation's query; `more` names the route's other
+/// parameters.
+fn isolation_params(
+    p: &HashMap<String, String>,
+    more: &[&str],
+) -> Result<(BreakAt, Vec<i64>), AppError> {
+    if let Some(k) = p.keys().find(|k| {
+        !["point", "pipe", "at", "failed"].contains(&k.as_str()) && !more.contains(&k.as_str())
+    }) {
         return Err(AppError::BadRequest(format!(
             "unknown parameter '{}'; {PARAMS}",
             k.chars().take(40).collect::<String>()
@@ -136,7 +139,7 @@ pub async fn isolate(
     reader: Reader,
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let (at, failed) = isolation_params(&p)?;
+    let (at, failed) = isolation_params(&p, &["lines"])?;
     let shape = shape(&p)?;
     let disclosure = disclosure(&state, &reader, utilities::tables::WATER_METERS.kind);
     let fc = water_isolation(&state.networks, at, &failed, disclosure, shape)
@@ -294,7 +297,7 @@ pub async fn publish_isolation(
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let reader = crate::routes::feeds::operator(reader)?;
-    let (at, failed) = isolation_params(&p)?;
+    let (at, failed) = isolation_params(&p, &[])?;
     // As anyone reads it: counts, no meter or customer goes into the event.
     let fc = water_isolation(
         &state.networks,

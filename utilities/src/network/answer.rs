@@ -118,19 +118,19 @@ pub async fn isolation_geojson(
 ) -> Result<Value, LoadError> {
     let mut features = Vec::new();
     let srid = net.srid;
-    let (pieces_wkt, cut_wkt) = (wkt_lines(&net, &iso.pieces), wkt_lines(&net, &iso.cut_off));
+    // Without lines the parts are listed, but their geometry is neither written nor drawn.
+    let (pieces_wkt, cut_wkt) = if shape.lines {
+        (wkt_lines(&net, &iso.pieces), wkt_lines(&net, &iso.cut_off))
+    } else {
+        (None, None)
+    };
+    let (has_pieces, has_cut) = (!iso.pieces.is_empty(), !iso.cut_off.is_empty());
     let length = (length_m(&net, &iso.pieces) * 10.0).round() / 10.0;
     let cut_length = (length_m(&net, &iso.cut_off) * 10.0).round() / 10.0;
     let counts = summary(&net, iso);
     let base = baseline.map(|b| summary(&net, b));
     // The graph is let go before the queries: a patch waiting for it need not copy it.
     drop(net);
-    let (has_pieces, has_cut) = (pieces_wkt.is_some(), cut_wkt.is_some());
-    let (pieces_wkt, cut_wkt) = if shape.lines {
-        (pieces_wkt, cut_wkt)
-    } else {
-        (None, None)
-    };
     let (pipes, cut, point): (Option<String>, Option<String>, Value) = sqlx::query_as(
         "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText($1, $3), 4326), 7),
                 ST_AsGeoJSON(ST_Transform(ST_GeomFromText($2, $3), 4326), 7),
@@ -150,7 +150,6 @@ pub async fn isolation_geojson(
     let mut pipe_props = Map::new();
     pipe_props.insert("pipe_ids".into(), json!(iso.pipes));
     pipe_props.insert("length_m".into(), json!(length));
-    // Without lines (`shape.lines` off) the parts are still listed, with a null geometry.
     if has_pieces {
         features.push(feature(
             "pipe",

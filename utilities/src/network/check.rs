@@ -273,6 +273,8 @@ pub struct Words {
     pub off_edge_count: &'static str,
     /// The summary's count of edges in an island.
     pub edges: &'static str,
+    /// Why an island is reported.
+    pub unfed: &'static str,
 }
 
 impl Words {
@@ -284,12 +286,14 @@ impl Words {
                 off_edge: "valve_off_pipe",
                 off_edge_count: "valves_off_pipe",
                 edges: "pipes",
+                unfed: "no source feeds it",
             },
             Kind::Power => Words {
                 edge: "line",
                 off_edge: "switch_off_line",
                 off_edge_count: "switches_off_line",
                 edges: "lines",
+                unfed: "no substation feeds it",
             },
         }
     }
@@ -355,10 +359,7 @@ pub async fn report_geojson(
             })
             .collect();
         wkt.push(format!("MULTILINESTRING({})", lines.join(",")));
-        props.push(json!({"finding": "island", "reason": match kind {
-                Kind::Water => "no source feeds it",
-                Kind::Power => "no substation feeds it",
-            },
+        props.push(json!({"finding": "island", "reason": words.unfed,
             words.edges: i.pipes.len(), format!("{}_ids", words.edge): i.pipes}));
     }
     let geometries: Vec<Value> = sqlx::query_scalar(

@@ -153,6 +153,15 @@ pub struct Supply {
     unreached: Vec<EdgeIndex>,
 }
 
+/// The end of `e` that is not `n`.
+fn other_end<E>(n: NodeIndex, e: petgraph::stable_graph::EdgeReference<'_, E>) -> NodeIndex {
+    if e.source() == n {
+        e.target()
+    } else {
+        e.source()
+    }
+}
+
 fn closed_valve(net: &Network, n: NodeIndex) -> bool {
     net.graph[n].valve.is_some_and(|v| v.closed)
 }
@@ -183,11 +192,7 @@ impl Supply {
                 None => roots.push(n),
             }
             for e in g.edges(n) {
-                let m = if e.source() == n {
-                    e.target()
-                } else {
-                    e.source()
-                };
+                let m = other_end(n, e);
                 if !std::mem::replace(&mut found[m.index()], true) {
                     parent[m.index()] = Some((n, e.id()));
                     queue.push_back(m);
@@ -293,13 +298,6 @@ fn unsupplied(
             risky.push(n);
         }
     }
-    let other = |n: NodeIndex, e: petgraph::stable_graph::EdgeReference<'_, super::Segment>| {
-        if e.source() == n {
-            e.target()
-        } else {
-            e.source()
-        }
-    };
     // Fed again: at-risk nodes joined to a node that keeps its way, and what they reach.
     let keeps = |m: NodeIndex| supply.expanded(m) && !at_risk[m.index()];
     let mut fed = vec![false; g.node_bound()];
@@ -309,7 +307,7 @@ fn unsupplied(
         .filter(|&n| {
             !blocked(n)
                 && g.edges(n)
-                    .any(|e| !isolated.contains(&e.id()) && keeps(other(n, e)))
+                    .any(|e| !isolated.contains(&e.id()) && keeps(other_end(n, e)))
         })
         .collect();
     while let Some(n) = queue.pop_front() {
@@ -317,7 +315,7 @@ fn unsupplied(
             continue;
         }
         for e in g.edges(n) {
-            let m = other(n, e);
+            let m = other_end(n, e);
             if at_risk[m.index()] && !fed[m.index()] && !blocked(m) && !isolated.contains(&e.id()) {
                 queue.push_back(m);
             }
@@ -334,7 +332,7 @@ fn unsupplied(
         .collect();
     for &n in risky.iter().filter(|n| !fed[n.index()]) {
         for e in g.edges(n) {
-            if !isolated.contains(&e.id()) && !flows(other(n, e)) {
+            if !isolated.contains(&e.id()) && !flows(other_end(n, e)) {
                 cut.push(e.id());
             }
         }

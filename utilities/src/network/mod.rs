@@ -8,7 +8,8 @@
 //! service line is not drawn in the layers), tapped at its foot. Devices further away are
 //! listed as unconnected ([`Network::unconnected`]) instead of guessed.
 //!
-//! Traces read the graph only ([`isolate`]); [`live::LiveNetwork`] keeps the graph current from
+//! Traces read the graph only ([`isolate`]; what a closing cuts off from the sources is found
+//! in [`isolate::Supply`], a tree made once per graph version); [`live::LiveNetwork`] keeps the graph current from
 //! the tables' change notifications; [`answer`] turns a trace into GeoJSON with the layers'
 //! properties. All coordinates here are in one TM-3 zone ([`Network::srid`]: the zone most
 //! pipes are stored in), so distances are ground metres.
