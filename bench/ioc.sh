@@ -23,6 +23,8 @@
 #     latest values, feed log), three rounds each, the order alternating; the median and spread
 #     of the rate published, the share stored and the time from the first publish until every
 #     message was stored (FLOOR_ROUNDS=0 skips it).
+# After sections 1 and 2, where ingest's batches spent their time (each step's mean, from
+# /metrics) and how many events the rules raised.
 # Prints Markdown rows for bench/RESULTS.md.
 #
 #   bench/ioc.sh [DATASTREAMS] [SECONDS]   default 1000 datastreams (10,000/s), 60 s;
@@ -72,6 +74,25 @@ drain() {
   done
 }
 
+# Where ingest's batches spent their time so far: the mean of each step (ms) from /metrics, the
+# mean batch size, and the events the alert rules raised (none expected: no episodes).
+batch_steps() { # label
+  curl -s "http://127.0.0.1:$port/metrics" | python3 -c '
+import re, sys
+sums, counts = {}, {}
+for line in sys.stdin:
+    m = re.match(r"bando_ioc_batch_(step_seconds|observations)_(sum|count)(?:\{step=\"(\w+)\"\})? ([0-9.e+-]+)", line)
+    if m:
+        (sums if m[2] == "sum" else counts)[(m[1], m[3])] = float(m[4])
+steps = [k for k in sums if k[0] == "step_seconds"]
+parts = ", ".join(f"{k[1]} {sums[k] / counts[k] * 1000:.1f}" for k in steps if counts.get(k))
+obs = ("observations", None)
+size = sums.get(obs, 0) / counts[obs] if counts.get(obs) else 0
+print(f"| ingest batch steps, {sys.argv[1]} | mean ms per batch: {parts}; {counts.get(obs, 0):.0f} batches of {size:.0f} observations on average |")
+' "$1"
+  echo "| alert events raised so far | $(psql "$url" -Atc "SELECT count(*) FROM ioc.events") |"
+}
+
 # 1. Sustained ingest, with /health and a latest-value tile (dropped by every batch) asked
 # once a second meanwhile: each answer's status and time, so a starved reader shows.
 rounds=$((seconds * 10))
@@ -95,6 +116,7 @@ readers_row=$(awk '{n++; if ($1 != 200) bad++; if ($2 > max) max = $2} END {prin
 dropped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bando_ioc_observations_dropped_total/ {s += $2} END {print s + 0}')
 rate=$(python3 -c "print(round($published / ($end - $start)))")
 lag=$(python3 -c "print(round($drained - $end, 1))")
+batch_steps "after the sustained ingest"
 echo "| IOC ingest over MQTT, $n datastreams, $seconds s | published $published at $rate/s (QoS 1, broker-acknowledged); stored $got; lost $((published - got)); dropped by the server $dropped; stored ${lag} s after the last publish (drain limit ${DRAIN_SECONDS:-120} s); $readers_row |"
 
 # 2. Publish → SSE latency at half the rate.
@@ -148,8 +170,11 @@ print(f"| publish → SSE latency under ingest | {len(lat)}/{len(sent)} probes a
       f"p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]:.0f} ms |")
 PY
 wait "$load" || true
+batch_steps "after the latency run (cumulative)"
 
-# 3. Fan-out to FANOUT clients at FANOUT_INTERVAL s per round of every datastream.
+# 3. Fan-out to FANOUT clients at FANOUT_INTERVAL s per round of every datastream (FANOUT=0
+# skips it).
+if [[ ${FANOUT:-1000} != 0 ]]; then
 cargo build -q --release -p ioc --example sse_fanout
 (simulate "${FANOUT_INTERVAL:-10}" 1000000 >/dev/null) &
 load=$!
@@ -160,6 +185,7 @@ pkill -f "$work/state simulate-sensors" 2>/dev/null || true
 wait "$load" 2>/dev/null || true
 rss=$(awk '/^VmHWM/ {print $2 / 1024}' "/proc/$pid/status")
 echo "| bando's peak RSS after the fan-out | ${rss} MB |"
+fi
 
 # 4. The floor: the same publisher into mosquitto_sub | psql COPY and into bando, on a broker
 # of the bench's own with the private broker's settings.

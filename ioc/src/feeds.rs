@@ -155,8 +155,8 @@ pub struct Message {
     pub id: Option<i64>,
     /// `snapshot`, `reading`, `event` or `heartbeat`.
     pub event: &'static str,
-    /// JSON.
-    pub data: String,
+    /// JSON (shared: a live entry or a snapshot goes to many clients without a copy each).
+    pub data: Arc<str>,
 }
 
 /// Why a client was not subscribed.
@@ -172,6 +172,9 @@ pub enum FeedError {
     /// The database failed.
     #[error("live feed: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database failed reading a snapshot several clients waited for.
+    #[error("live feed snapshot: {0}")]
+    Snapshot(Arc<sqlx::Error>),
 }
 
 #[derive(Debug)]
@@ -179,7 +182,7 @@ struct Entry {
     seq: i64,
     kind: &'static str,
     public: bool,
-    payload: String,
+    payload: Arc<str>,
     /// Its location (lon, lat), for `bbox`.
     point: Option<(f64, f64)>,
 }
@@ -199,7 +202,39 @@ struct Inner {
     clients: Mutex<Arc<Semaphore>>,
     per_client: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     dropped: AtomicU64,
+    /// Clients waiting for a snapshot, by what they asked for: read once for all of them.
+    waiting: Mutex<std::collections::HashMap<SnapshotKey, Vec<SnapshotReply>>>,
+    /// Snapshots read at once (the rest wait their turn instead of timing out on the pool).
+    snapshot_slots: Arc<Semaphore>,
 }
+
+/// What a snapshot depends on: who reads and the filter (coordinates by their bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SnapshotKey {
+    operator: bool,
+    readings: bool,
+    events: bool,
+    bbox: Option<[u64; 4]>,
+}
+
+impl SnapshotKey {
+    fn of(audience: Audience, filter: &Filter) -> SnapshotKey {
+        SnapshotKey {
+            operator: audience == Audience::Operator,
+            readings: filter.readings,
+            events: filter.events,
+            bbox: filter.bbox.map(|b| b.map(f64::to_bits)),
+        }
+    }
+}
+
+type SnapshotReply = tokio::sync::oneshot::Sender<Result<(Message, i64), Arc<sqlx::Error>>>;
+
+/// Snapshots read at once; more wait (a snapshot is one query of a few milliseconds, and
+/// clients asking for the same one share it).
+const SNAPSHOT_SLOTS: usize = 2;
+/// Longest wait of a subscribing client for its snapshot before it is told to come back.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);
 
 /// One of a client's open streams; counted down when dropped.
 #[derive(Debug)]
@@ -297,6 +332,8 @@ impl Feeds {
             task: Mutex::new(None),
             per_client: Mutex::new(std::collections::HashMap::new()),
             dropped: AtomicU64::new(0),
+            waiting: Mutex::new(std::collections::HashMap::new()),
+            snapshot_slots: Arc::new(Semaphore::new(SNAPSHOT_SLOTS)),
         }))
     }
 
@@ -385,7 +422,7 @@ impl Feeds {
         let (initial, last) = match replay {
             Some((messages, last)) => (messages, last),
             None => {
-                let (m, seq) = snapshot(&self.0.pool, audience, &filter).await?;
+                let (m, seq) = self.shared_snapshot(audience, filter, &settings).await?;
                 (VecDeque::from([m]), seq)
             }
         };
@@ -408,6 +445,58 @@ impl Feeds {
             _permit: permit,
             _slot: slot,
         })
+    }
+}
+
+impl Feeds {
+    /// The snapshot for a client already subscribed to the live entries: clients asking for
+    /// the same one while it waits for its turn get one read between them. A waiter joins a
+    /// read only before it starts (the list is taken just before the query), so every
+    /// client's snapshot is at least as new as its subscription and nothing falls between.
+    async fn shared_snapshot(
+        &self,
+        audience: Audience,
+        filter: Filter,
+        settings: &FeedSettings,
+    ) -> Result<(Message, i64), FeedError> {
+        let key = SnapshotKey::of(audience, &filter);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let first = {
+            let mut waiting = self
+                .0
+                .waiting
+                .lock()
+                .map_err(|_| FeedError::Full(settings.max_clients))?;
+            let list = waiting.entry(key).or_default();
+            list.push(reply);
+            list.len() == 1
+        };
+        if first {
+            let inner = self.0.clone();
+            tokio::spawn(async move {
+                // Closed only when the feed is gone; then the waiters' answers are dropped.
+                let Ok(_slot) = inner.snapshot_slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let waiters = inner
+                    .waiting
+                    .lock()
+                    .ok()
+                    .and_then(|mut w| w.remove(&key))
+                    .unwrap_or_default();
+                let read = snapshot(&inner.pool, audience, &filter)
+                    .await
+                    .map_err(Arc::new);
+                for w in waiters {
+                    let _ = w.send(read.clone());
+                }
+            });
+        }
+        match tokio::time::timeout(SNAPSHOT_WAIT, answer).await {
+            Ok(Ok(Ok(snapshot))) => Ok(snapshot),
+            Ok(Ok(Err(e))) => Err(FeedError::Snapshot(e)),
+            Ok(Err(_)) | Err(_) => Err(FeedError::Full(settings.max_clients)),
+        }
     }
 }
 
@@ -452,7 +541,7 @@ async fn forward(
             _ = heartbeat.tick() => Message {
                 id: None,
                 event: "heartbeat",
-                data: serde_json::json!({"time": chrono::Utc::now(), "seq": last}).to_string(),
+                data: serde_json::json!({"time": chrono::Utc::now(), "seq": last}).to_string().into(),
             },
             _ = tx.closed() => break,
             _ = &mut end => break,
@@ -542,7 +631,7 @@ async fn read_log(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Entry>, s
             seq,
             kind: if kind == "event" { "event" } else { "reading" },
             public,
-            payload,
+            payload: payload.into(),
             point: x.zip(y),
         })
         .collect())
@@ -635,7 +724,7 @@ async fn snapshot(
         Message {
             id: Some(seq),
             event: "snapshot",
-            data: data.to_string(),
+            data: data.to_string().into(),
         },
         seq,
     ))

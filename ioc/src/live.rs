@@ -2,7 +2,8 @@
 //!
 //! The layer is a feature table like the sectors' (made by `platform.create_feature_table` in
 //! migration 6002): one point per located datastream with its latest value, unit, time and
-//! status (`no_data`, `ok`, or the highest severity of its episodes in progress). Ingest
+//! status (the highest severity of its episodes in progress — also for a datastream never
+//! heard from whose missing-data episode is on —, else `no_data` or `ok`). Ingest
 //! rewrites the rows of the datastreams a batch touched with one statement, whose statement
 //! trigger sends `bando_layer_changes` with their area: every instance's tile cache drops just
 //! those stations' tiles, once per batch — so at most a few times a second per tile however
@@ -24,12 +25,12 @@ pub async fn refresh(conn: &mut PgConnection, datastreams: &[i64]) -> Result<u64
                      THEN (d.latest_result #>> '{}')::double precision END,
                 d.unit_symbol,
                 to_char(d.latest_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                CASE WHEN d.latest_time IS NULL THEN 'no_data'
-                     ELSE coalesce((SELECT CASE WHEN bool_or(r.severity = 'alarm') THEN 'alarm'
-                                                WHEN count(*) > 0 THEN 'warning' END
-                                    FROM ioc.alert_state s
-                                    JOIN ioc.alert_rules r ON r.id = s.rule_id
-                                    WHERE s.datastream_id = d.id), 'ok') END,
+                coalesce((SELECT CASE WHEN bool_or(r.severity = 'alarm') THEN 'alarm'
+                                      WHEN count(*) > 0 THEN 'warning' END
+                          FROM ioc.alert_state s
+                          JOIN ioc.alert_rules r ON r.id = s.rule_id
+                          WHERE s.datastream_id = d.id),
+                         CASE WHEN d.latest_time IS NULL THEN 'no_data' ELSE 'ok' END),
                 d.public,
                 ST_Transform(ST_PointOnSurface(loc.location), 9212),
                 now()

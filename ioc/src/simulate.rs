@@ -2,7 +2,10 @@
 //! MQTT exactly as devices publish them, so the IOC demo is alive.
 //!
 //! Each datastream drifts around the middle of its quantity's usual range ([`QUANTITIES`])
-//! with noise (traffic counts as whole vehicles per hour); every `episode_every` rounds one datastream of a quantity that
+//! with noise (traffic counts as whole vehicles per hour), by as much per round as the round
+//! is long ([`Simulator::round_seconds`]: a real level moves so much per minute, however often
+//! it is read — drawn per round instead, fast rounds made a random walk whose rate of change
+//! raised the water-level rate rule all the time); every `episode_every` rounds one datastream of a quantity that
 //! has alert rules (water level, PM2.5, rainfall) climbs past its alarm level and comes back
 //! down over the next rounds, so rules raise and clear events in the demo. Deterministic for a
 //! seed (a small xorshift generator: no dependency for a demo).
@@ -56,6 +59,9 @@ pub async fn streams(pool: &PgPool) -> Result<Vec<Stream>, sqlx::Error> {
         .collect())
 }
 
+/// The time over which a quantity drifts by up to ±4 % of its usual range.
+pub const DRIFT_SECONDS: f64 = 600.0;
+
 /// The simulator's state.
 #[derive(Debug, Clone)]
 pub struct Simulator {
@@ -65,6 +71,8 @@ pub struct Simulator {
     round: u64,
     /// Rounds between episodes (0: none).
     pub episode_every: u64,
+    /// Seconds between rounds: the drift of a round is this share of [`DRIFT_SECONDS`]'s.
+    pub round_seconds: f64,
     /// The datastream in an episode and the rounds it has left.
     episode: Option<(usize, u64)>,
 }
@@ -82,6 +90,7 @@ impl Simulator {
             rng: seed.max(1),
             round: 0,
             episode_every: 20,
+            round_seconds: DRIFT_SECONDS,
             episode: None,
         }
     }
@@ -111,13 +120,14 @@ impl Simulator {
             }
         }
         let mut out = Vec::with_capacity(self.streams.len());
+        let share = (self.round_seconds / DRIFT_SECONDS).clamp(0.0, 1.0);
         for i in 0..self.streams.len() {
             let (lo, hi) = self.streams[i].usual;
             let span = hi - lo;
-            let noise = (self.next_unit() - 0.5) * span * 0.08;
+            let noise = (self.next_unit() - 0.5) * span * 0.08 * share;
             let mut v = self.values[i] + noise;
             // Pulled back toward the usual middle.
-            v += (lo + span * 0.4 - v) * 0.1;
+            v += (lo + span * 0.4 - v) * 0.1 * share;
             if let Some((e, left)) = self.episode {
                 if e == i {
                     let peak = self.streams[i].alarm_at.unwrap_or(hi) * 1.1;
@@ -210,5 +220,33 @@ mod tests {
         }
         assert!(max_level >= 4.5, "an episode crosses the alarm level");
         assert!(cleared_after, "and comes back down");
+    }
+
+    /// Readings every 0.1 s move as much per minute as readings every 10 minutes do per
+    /// minute: over any minute the water level's rate stays far below the rate rule's clear
+    /// level (0.2 m/h), so a bench without episodes raises no events.
+    #[test]
+    fn fast_rounds_drift_as_slowly_per_minute_as_slow_ones() {
+        let level = Stream {
+            id: 1,
+            property: "Water level".into(),
+            usual: (1.0, 3.5),
+            count: false,
+            alarm_at: Some(4.5),
+        };
+        let mut sim = Simulator::new(vec![level], 11);
+        sim.episode_every = 0;
+        sim.round_seconds = 0.1;
+        let values: Vec<f64> = (0..6000).map(|_| sim.step()[0].1).collect();
+        let steepest = values
+            .windows(601)
+            .map(|w| (w[600] - w[0]).abs() * 60.0)
+            .fold(0.0, f64::max);
+        assert!(steepest < 0.2, "{steepest} m/h");
+        // Rounded to centimetres, a steady level: the same or a centimetre apart.
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        assert!(hi - lo < 0.05, "{lo}…{hi}");
     }
 }

@@ -46,6 +46,11 @@ pub struct StyleInfo {
     pub title_en: &'static str,
     /// Every public layer, or only those whose declaration names this style.
     every_layer: bool,
+    /// Other styles whose layers this one draws too.
+    also: &'static [&'static str],
+    /// Every layer drawn visible (a display without a layer tree), not only those declared
+    /// visible at start.
+    all_visible: bool,
 }
 
 /// The styles, in the order `/styles` lists them.
@@ -55,18 +60,32 @@ pub const STYLES: &[StyleInfo] = &[
         title_vi: "Bản đồ quy hoạch (tất cả các lớp)",
         title_en: "Planners' map (every layer)",
         every_layer: true,
+        also: &[],
+        all_visible: false,
     },
     StyleInfo {
         id: "public",
         title_vi: "Cổng công khai thông tin đất đai, quy hoạch",
         title_en: "Public disclosure portal",
         every_layer: false,
+        also: &[],
+        all_visible: false,
     },
     StyleInfo {
         id: "base",
         title_vi: "Bản đồ nền (ranh giới, giao thông)",
         title_en: "Base map (boundaries, roads)",
         every_layer: false,
+        also: &[],
+        all_visible: false,
+    },
+    StyleInfo {
+        id: "ioc",
+        title_vi: "Trung tâm điều hành (nền, camera, đèn tín hiệu, trạm quan trắc)",
+        title_en: "Operations centre (base map, cameras, traffic lights, stations)",
+        every_layer: false,
+        also: &["base"],
+        all_visible: true,
     },
 ];
 
@@ -119,7 +138,12 @@ pub fn style_layers<'a>(
     registry
         .iter()
         .filter(|l| viewer.sees(l.as_ref()))
-        .filter(|l| info.every_layer || l.styles().iter().any(|s| s == info.id))
+        .filter(|l| {
+            info.every_layer
+                || l.styles()
+                    .iter()
+                    .any(|s| s == info.id || info.also.contains(&s.as_str()))
+        })
         .collect()
 }
 
@@ -193,7 +217,7 @@ pub fn style(id: &str, registry: &LayerRegistry, base_url: &str, viewer: &Viewer
     style_layers.extend(labels);
     // Layers off at start are in the style, switched off, so the map can offer them.
     for l in &mut style_layers {
-        if l["metadata"]["bando:visible"] == json!(false) {
+        if !info.all_visible && l["metadata"]["bando:visible"] == json!(false) {
             l["layout"]["visibility"] = json!("none");
         }
     }

@@ -62,6 +62,8 @@ pub fn layers() -> Vec<LayerDecl> {
         .with_icon("street-light"),
         LayerDecl {
             cache_max_age: MINUTE,
+            // The operations centre's wall map draws them (`/styles/ioc.json`).
+            styles: &["ioc"],
             ..LayerDecl::new(
                 TRAFFIC_LIGHTS,
                 "Đèn tín hiệu giao thông",
@@ -74,6 +76,7 @@ pub fn layers() -> Vec<LayerDecl> {
         },
         LayerDecl {
             cache_max_age: MINUTE,
+            styles: &["ioc"],
             ..LayerDecl::new(
                 CAMERAS,
                 "Camera giám sát",
@@ -102,6 +105,7 @@ pub fn layers() -> Vec<LayerDecl> {
         },
         LayerDecl {
             cache_max_age: MINUTE,
+            styles: &["ioc"],
             ..LayerDecl::new(
                 ENV_STATIONS,
                 "Trạm quan trắc môi trường",

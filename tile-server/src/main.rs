@@ -468,6 +468,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 let mut sim = ioc::simulate::Simulator::new(streams, *seed);
                 sim.episode_every = *episode_every;
+                sim.round_seconds = *interval;
                 let run = ioc::simulate::run(
                     &publisher,
                     sim,

@@ -1,9 +1,9 @@
-// The live map: bando's base style with the latest readings as a GeoJSON source, one point per
-// datastream coloured by status (the layer's own colours), and — for operators — the staff
-// layer `events` drawn from its vector tiles: one circle per open or acknowledged event,
-// coloured by severity, acknowledged ones faded (the layer's style in `ioc::plugin`). Readings
-// replace their datastream's point as they arrive; an event arriving on the feed redraws the
-// events' tiles.
+// The live map: bando's IOC style (base map, cameras, traffic lights, monitoring stations) with
+// the latest readings as a GeoJSON source, one point per datastream coloured by status (the
+// layer's own colours), and — for operators — the staff layer `events` drawn from its vector
+// tiles: one circle per open or acknowledged event, coloured by severity, acknowledged ones
+// faded (the layer's style in `ioc::plugin`). Readings replace their datastream's point as they
+// arrive; an event arriving on the feed redraws the events' tiles.
 // An event with an affected area (a water isolation's pipes, a power outage's lines) has the
 // area drawn as lines under it, from the feed's events.
 
@@ -35,7 +35,7 @@ const eventsPaint = {
 export function createLiveMap(container, { transformRequest, events: drawEvents = false } = {}) {
   const map = new maplibregl.Map({
     container,
-    style: '/styles/base.json',
+    style: '/styles/ioc.json',
     center: [106.9, 11.6],
     zoom: 9,
     attributionControl: { compact: true },

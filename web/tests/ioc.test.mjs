@@ -58,6 +58,8 @@ test('readings published over MQTT move the markers, raise alerts and flag stale
   assert.ok(level && air, 'the sample stations are seeded as datastreams');
   const page = await browser.newPage();
   const errors = [];
+  const requested = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
   page.on('pageerror', (e) => errors.push(String(e)));
   // The operator's session, as the sign-in would leave it (the flow itself: signin.test.mjs).
   await page.addInitScript((t) => {
@@ -73,6 +75,10 @@ test('readings published over MQTT move the markers, raise alerts and flag stale
   assert.equal(await page.locator('h1').innerText(), 'Trung tâm điều hành thông minh');
   const row = page.locator(`#readings tr[data-datastream="${level.datastream_id}"]`);
   assert.equal(await row.getAttribute('data-status'), 'no_data');
+  // The map is the IOC style: the base map with the field devices and stations.
+  assert.ok(requested.includes('/styles/ioc.json'), requested.join(' '));
+  const style = await (await fetch(`${bando.url}/styles/ioc.json`)).json();
+  assert.ok(style.layers.some((l) => l['source-layer'] === 'env_stations'));
 
   // A normal reading: value and green on the display and the map.
   publish(level.datastream_id, { result: 2.15 });

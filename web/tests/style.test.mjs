@@ -43,7 +43,7 @@ function gets(value, out = new Set()) {
 
 test('every style is valid MapLibre and points only at this server and its registry', async () => {
   const styles = await json(bando.url + '/styles');
-  assert.deepEqual(styles.map((s) => s.id).sort(), ['base', 'planning', 'public']);
+  assert.deepEqual(styles.map((s) => s.id).sort(), ['base', 'ioc', 'planning', 'public']);
   const registry = new Map((await json(bando.url + '/layers')).map((l) => [l.id, l]));
   assert.ok(registry.size > 10);
 
@@ -66,6 +66,16 @@ test('every style is valid MapLibre and points only at this server and its regis
       for (const l of tilejson.vector_layers) fields.set(`${name}/${l.id}`, Object.keys(l.fields));
     }
     if (entry.id === 'public') assert.deepEqual(Object.keys(style.sources), ['bando']);
+    if (entry.id === 'ioc') {
+      // The operations centre's wall: the base map and the field devices, all drawn (it has no
+      // layer tree to switch them on).
+      const drawn = new Set(style.layers.map((l) => l['source-layer']));
+      for (const l of ['communes', 'roads', 'cameras', 'traffic_lights', 'env_stations']) {
+        assert.ok(drawn.has(l), `the IOC style draws ${l}`);
+      }
+      assert.ok(!drawn.has('parcels') && !drawn.has('planning_zones'), [...drawn].join());
+      assert.ok(style.layers.every((l) => l.layout?.visibility !== 'none'), 'all visible');
+    }
 
     // Glyphs the labels use, and the sprite, answer.
     const fonts = new Set(style.layers.flatMap((l) => l.layout?.['text-font'] ?? []));

@@ -2267,14 +2267,22 @@ async fn missing_data_is_raised_for_datastreams_that_never_reported() {
     );
     assert!(events_of_kind(&db, level, "missing_data").await.is_empty());
     assert!(events_of_kind(&db, pm25, "missing_data").await.is_empty());
-    // Still a station without data on the layer; the episode is the event's.
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM ioc.latest_readings WHERE datastream_id = $1")
-            .bind(rain)
-            .fetch_one(&db.pool)
+    // On the layer it is in the episode's severity (a warning), like a sensor fallen silent —
+    // not the grey of a station merely without data; the water level, not yet due, is so.
+    let status = |ds: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT status FROM ioc.latest_readings WHERE datastream_id = $1",
+            )
+            .bind(ds)
+            .fetch_one(&pool)
             .await
-            .expect("status");
-    assert_eq!(status, "no_data");
+            .expect("status")
+        }
+    };
+    assert_eq!(status(rain).await, "warning");
+    assert_eq!(status(level).await, "no_data");
     // Once per episode.
     let again = ioc::alerts::check_missing(&db.pool, now + chrono::Duration::minutes(5))
         .await
@@ -2492,4 +2500,59 @@ async fn a_datastreams_own_rule_replaces_its_propertys() {
     .await
     .expect("event");
     assert_eq!(status, "open");
+}
+
+/// Many clients subscribing at once share their snapshots: 500 clients over a feed whose
+/// snapshot pool has one connection and a 300 ms acquire limit all get theirs (one read each
+/// per audience and filter would time out on the pool: 503s), each the same as the others of
+/// its filter, and every one of them then gets the next reading — nothing falls between a
+/// shared snapshot and the live entries.
+#[tokio::test]
+async fn clients_subscribing_at_once_share_a_snapshot_and_miss_nothing() {
+    use ioc::feeds::{Audience, Feeds, Filter};
+    let db = TestDb::new().await;
+    let (pm25, level, _) = stations(&db).await;
+    write(&db, &[reading(pm25, 30, 12.0), reading(level, 30, 2.0)]).await;
+    let pool = |n: u32| {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(n)
+            .acquire_timeout(Duration::from_millis(300))
+            .connect_lazy(&db.url)
+            .expect("pool")
+    };
+    let feeds = Feeds::with_pools(pool(2), pool(1), ioc::feeds::FeedSettings::default());
+    let everywhere = Filter::parse(Some("readings"), None).expect("filter");
+    let elsewhere = Filter::parse(Some("readings"), Some("0,0,1,1")).expect("filter");
+    let subscribing = (0..500).map(|i| {
+        let feeds = feeds.clone();
+        let filter = if i % 2 == 0 { everywhere } else { elsewhere };
+        tokio::spawn(async move {
+            let mut s = feeds
+                .subscribe(Audience::Public, filter, None, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let snapshot = s.next().await.ok_or("no snapshot")?;
+            Ok::<_, String>((i, s, snapshot))
+        })
+    });
+    let mut clients = Vec::new();
+    for c in futures_util::future::join_all(subscribing).await {
+        clients.push(c.expect("task").expect("subscribed"));
+    }
+    assert_eq!(clients.len(), 500);
+    for (i, _, snapshot) in &clients {
+        assert_eq!(snapshot.event, "snapshot");
+        let data: Value = serde_json::from_str(&snapshot.data).expect("json");
+        let n = data["readings"]["features"].as_array().map_or(0, Vec::len);
+        assert_eq!(n, if i % 2 == 0 { 3 } else { 0 }, "client {i}: {data}");
+    }
+    write(&db, &[reading(pm25, 0, 13.0)]).await;
+    for (i, s, _) in clients.iter_mut().filter(|(i, _, _)| i % 2 == 0) {
+        let m = tokio::time::timeout(Duration::from_secs(10), s.next())
+            .await
+            .unwrap_or_else(|_| panic!("client {i} got nothing"))
+            .expect("live");
+        let data: Value = serde_json::from_str(&m.data).expect("json");
+        assert_eq!(data["properties"]["value"], 13.0, "client {i}");
+    }
 }

@@ -140,6 +140,13 @@ async fn stream(
         }
         Err(e @ FeedError::Full(_)) => return Err(AppError::Unavailable(e.to_string())),
         Err(FeedError::Db(db)) => return Err(AppError::from(db)),
+        Err(FeedError::Snapshot(db)) => {
+            // Shared by the clients that waited for it: told to come back, the cause logged.
+            tracing::warn!(error = %db, "live feed snapshot failed");
+            return Err(AppError::Unavailable(
+                "the live feed could not read its snapshot; retry shortly".into(),
+            ));
+        }
         Err(other) => return Err(AppError::internal(other)),
     };
     // Each wake-up sends what is queued as one chunk: an ingest batch's readings arrive
