@@ -3,7 +3,9 @@
 # (p50/p99; target p99 < 100 ms), the printable PDF at 2 clients (p50/p95/p99; target p95 < 1 s),
 # the address search at 8 clients (p99; target < 50 ms: addresses typed without accents and
 # without "số"/"đường"/the unit word, as `portal.test.mjs` types them), and the bare SQL of the
-# sheet's queries for comparison (pgbench, target: sheet ≤ 1.3×), over
+# sheet's queries for comparison (pgbench -M prepared running every statement of a sheet as bando
+# sends it, bench/portal-sheet.sql, over the same 2,000 parcels; target: the sheet takes ≤ 1.3×
+# the bare SQL's time at 8 clients), over
 # random parcels of the sample (BENCH_PARCELS, default 1,000,000; the issue's size). The JSON
 # runs under wrk (bench/wrk-paths.lua), the PDF under a small Python client (wrk gives no p95),
 # both over 2,000 parcels in a fixed shuffled order. Prints Markdown rows. Not in `make test`.
@@ -53,6 +55,7 @@ p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
 p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
 echo "| sheet JSON | 8 | $rps | $p50 | (wrk gives none) | $p99 | ${bad:-0} |"
+json_rps=$rps
 out=$(wrk -t8 -c8 -d"${secs}s" --timeout 30s --latency -s bench/wrk-paths.lua "http://127.0.0.1:$port" -- "$work/address.txt")
 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -98,3 +101,13 @@ echo
 echo "Bare SQL (pgbench, 8 clients, the zones overlay only):"
 pgbench -n -c 8 -j 2 -T "$secs" -D lo="$lo" -D hi="$hi" -f "$work/sheet.sql" "$url" 2>/dev/null |
   grep -E 'latency average|tps'
+# Every statement of a sheet, as bando sends them (bench/portal-sheet.sql), over the JSON run's
+# parcels: bando's sheet against its own SQL at the same concurrency.
+psql "$url" -qc "DROP TABLE IF EXISTS bench_sheet_ids" -c "CREATE TABLE bench_sheet_ids (k int PRIMARY KEY, id bigint)"
+awk '{print NR "\t" $1}' "$work/ids.txt" | psql "$url" -qc "COPY bench_sheet_ids FROM STDIN"
+out=$(pgbench -n -M prepared -c 8 -j 2 -T "$secs" -D n="$(wc -l <"$work/ids.txt")" -f bench/portal-sheet.sql "$url" 2>/dev/null)
+tps=$(awk '/^tps/ {print $3}' <<<"$out")
+lat=$(awk '/latency average/ {print $4}' <<<"$out")
+echo
+echo "| the sheet's whole SQL, bare (pgbench -M prepared) | 8 | $tps tps | $lat ms avg | | | | sheet JSON takes $(python3 -c "print(round($tps / $json_rps, 2))")× the bare SQL's time (target ≤ 1.3×) |"
+psql "$url" -qc "DROP TABLE bench_sheet_ids"

@@ -220,9 +220,12 @@ pub async fn identify(
 }
 
 /// The parcel with this row id.
-pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<Parcel>, LookupError> {
+pub async fn by_id<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: i64,
+) -> Result<Option<Parcel>, LookupError> {
     let sql = format!("{} WHERE p.id = $1", select());
-    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
+    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(db).await?;
     Ok(row.map(to_parcel))
 }
 

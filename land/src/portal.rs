@@ -290,10 +290,10 @@ pub async fn guess_zone(pool: &PgPool, x: f64, y: f64) -> Result<Option<ZoneGues
 }
 
 /// The date the cadastral data is valid for: the last change of any parcel (ISO 8601 day).
-pub async fn data_date(pool: &PgPool) -> Result<Option<String>, LookupError> {
+pub async fn data_date<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Option<String>, LookupError> {
     Ok(
         sqlx::query_scalar("SELECT max(updated_at)::date::text FROM land.parcels")
-            .fetch_one(pool)
+            .fetch_one(db)
             .await?,
     )
 }

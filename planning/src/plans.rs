@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// The tables whose rows belong to a plan.
 const PLAN_TABLES: [&str; 4] = [
@@ -235,11 +235,16 @@ pub async fn check_importable(pool: &PgPool, id: i64) -> Result<(), PlanError> {
 
 /// Every plan `drafts` readers see (planners: drafts and withdrawn ones too), newest first.
 pub async fn list(pool: &PgPool, drafts: bool) -> Result<Vec<Plan>, PlanError> {
+    list_on(&mut *pool.acquire().await?, drafts).await
+}
+
+/// [`list`] on one connection (a caller making several queries takes one connection for all).
+pub async fn list_on(conn: &mut PgConnection, drafts: bool) -> Result<Vec<Plan>, PlanError> {
     let mut plans: Vec<Plan> = sqlx::query_as(&format!("{PLAN_SELECT} ORDER BY p.id DESC"))
         .bind(drafts)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
-    let docs = documents_of(pool, &plans.iter().map(|p| p.id).collect::<Vec<_>>()).await?;
+    let docs = documents_of(conn, &plans.iter().map(|p| p.id).collect::<Vec<_>>()).await?;
     for p in &mut plans {
         p.documents = docs
             .iter()
@@ -260,7 +265,7 @@ pub async fn get(pool: &PgPool, id: i64, drafts: bool) -> Result<Option<Plan>, P
     let Some(mut plan) = plan else {
         return Ok(None);
     };
-    plan.documents = documents_of(pool, &[id])
+    plan.documents = documents_of(&mut *pool.acquire().await?, &[id])
         .await?
         .into_iter()
         .map(|(_, d)| d)
@@ -289,7 +294,10 @@ pub async fn versions(pool: &PgPool, id: i64, drafts: bool) -> Result<Vec<Plan>,
     Ok(out)
 }
 
-async fn documents_of(pool: &PgPool, ids: &[i64]) -> Result<Vec<(i64, Document)>, PlanError> {
+async fn documents_of(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, Document)>, PlanError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         plan_id: i64,
@@ -301,14 +309,18 @@ async fn documents_of(pool: &PgPool, ids: &[i64]) -> Result<Vec<(i64, Document)>
          FROM planning.plan_documents WHERE plan_id = ANY($1) ORDER BY id",
     )
     .bind(ids)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|r| (r.plan_id, r.doc)).collect())
 }
 
 /// The plans in force (or, with `drafts`, drafts too) among `ids`, oldest first.
-pub async fn summaries(pool: &PgPool, ids: &[i64], drafts: bool) -> Result<Vec<Plan>, PlanError> {
-    let all = list(pool, drafts).await?;
+pub async fn summaries(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    drafts: bool,
+) -> Result<Vec<Plan>, PlanError> {
+    let all = list_on(conn, drafts).await?;
     let mut out: Vec<Plan> = all.into_iter().filter(|p| ids.contains(&p.id)).collect();
     out.sort_by_key(|p| p.id);
     Ok(out)

@@ -15,7 +15,7 @@
 //! parcel extends, alongside the line only (flat ends).
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 /// Errors of the planning report.
 #[derive(Debug, thiserror::Error)]
@@ -177,9 +177,10 @@ impl Plans {
     }
 }
 
-/// The planning report of a parcel given as EWKB in its native TM-3 zone, over `plans`.
+/// The planning report of a parcel given as EWKB in its native TM-3 zone, over `plans`; its
+/// statements run on `conn`, one after the other.
 pub async fn overlay(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     parcel_ewkb: &[u8],
     plans: Plans,
 ) -> Result<Report, ReportError> {
@@ -187,7 +188,7 @@ pub async fn overlay(
     let (srid, parcel_area_m2): (i32, f64) =
         sqlx::query_as("SELECT ST_SRID(g), ST_Area(g) FROM (SELECT ST_GeomFromEWKB($1) AS g) p")
             .bind(parcel_ewkb)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?;
     let rows: Vec<ZoneRow> = sqlx::query_as(&format!(
         "WITH p AS (SELECT ST_GeomFromEWKB($1) AS g)
@@ -207,7 +208,7 @@ pub async fn overlay(
          ORDER BY area DESC, z.zone_code"
     ))
     .bind(parcel_ewkb)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     // Zones may overlap (plans of different dates): the planned area is that of their union.
     let planned: f64 = sqlx::query_scalar(&format!(
@@ -219,7 +220,7 @@ pub async fn overlay(
          GROUP BY p.g"
     ))
     .bind(parcel_ewkb)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .unwrap_or(0.0);
     let mut plan_ids: Vec<i64> = rows
@@ -229,7 +230,7 @@ pub async fn overlay(
         .collect();
     plan_ids.sort_unstable();
     plan_ids.dedup();
-    let plan_list = crate::plans::summaries(pool, &plan_ids, plans == Plans::WithDrafts)
+    let plan_list = crate::plans::summaries(&mut *conn, &plan_ids, plans == Plans::WithDrafts)
         .await
         .map_err(|e| match e {
             crate::plans::PlanError::Db(e) => ReportError::Db(e),
@@ -283,9 +284,9 @@ pub async fn overlay(
         parcel_area_m2,
         zones,
         unplanned_area_m2: (parcel_area_m2 - planned).max(0.0),
-        red_lines: line_cut(pool, parcel_ewkb, "red_lines", plans).await?,
-        building_lines: line_cut(pool, parcel_ewkb, "building_lines", plans).await?,
-        buildings: buildings_on(pool, parcel_ewkb, plans).await?,
+        red_lines: line_cut(&mut *conn, parcel_ewkb, "red_lines", plans).await?,
+        building_lines: line_cut(&mut *conn, parcel_ewkb, "building_lines", plans).await?,
+        buildings: buildings_on(&mut *conn, parcel_ewkb, plans).await?,
         plans: plan_list,
     })
 }
@@ -293,7 +294,7 @@ pub async fn overlay(
 /// The buildings on the parcel in the rows `plans` holds (drafts' planned buildings only for
 /// planners), measured in the parcel's zone.
 async fn buildings_on(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     parcel_ewkb: &[u8],
     plans: Plans,
 ) -> Result<Vec<BuildingOnParcel>, ReportError> {
@@ -313,13 +314,13 @@ async fn buildings_on(
     Ok(sqlx::query_as(&sql)
         .bind(parcel_ewkb)
         .bind(MIN_BUILDING_SHARE_M2)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?)
 }
 
 /// The parcel against `planning.<table>` (a line table of this crate; see the module doc).
 async fn line_cut(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     parcel_ewkb: &[u8],
     table: &str,
     plans: Plans,
@@ -354,7 +355,7 @@ async fn line_cut(
     let (crossing, touching, length, area, roads): (i64, i64, f64, f64, Vec<String>) =
         sqlx::query_as(&sql)
             .bind(parcel_ewkb)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?;
     Ok(LineCut {
         crosses: crossing > 0,

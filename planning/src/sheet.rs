@@ -36,12 +36,15 @@ pub struct InfoSheet {
 }
 
 /// The sheet of parcel `id` over the plans in force; `None` when there is no such parcel.
+/// Its statements run one after the other on one connection: a sheet is one acquire, not ten
+/// (each acquire of a cancellable class pool costs a round trip of its own).
 pub async fn load(pool: &PgPool, id: i64) -> Result<Option<InfoSheet>, SheetError> {
-    let Some(parcel) = land::lookup::by_id(pool, id).await? else {
+    let mut conn = pool.acquire().await.map_err(ReportError::from)?;
+    let Some(parcel) = land::lookup::by_id(&mut *conn, id).await? else {
         return Ok(None);
     };
-    let report = crate::report::overlay(pool, &parcel.ewkb, Plans::InForce).await?;
-    let data_date = land::portal::data_date(pool).await?;
+    let report = crate::report::overlay(&mut conn, &parcel.ewkb, Plans::InForce).await?;
+    let data_date = land::portal::data_date(&mut *conn).await?;
     let land_use = parcel
         .properties
         .get("land_use_code")

@@ -575,7 +575,8 @@ pub async fn planning_report(
             }
         }
     };
-    let report = planning::report::overlay(state.pools.features(), &parcel.ewkb, plans)
+    let mut conn = state.pools.features().acquire().await?;
+    let report = planning::report::overlay(&mut conn, &parcel.ewkb, plans)
         .await
         .map_err(|e| match e {
             planning::report::ReportError::Db(e) => AppError::from(e),
