@@ -4,7 +4,7 @@
 # the address search at 8 clients (p99; target < 50 ms: addresses typed without accents and
 # without "số"/"đường"/the unit word, as `portal.test.mjs` types them), and the bare SQL of the
 # sheet's queries for comparison (pgbench -M prepared running every statement of a sheet as bando
-# sends it, bench/portal-sheet.sql, over the same 2,000 parcels; target: the sheet takes ≤ 1.3×
+# sends it — read from the server's log, bench/sheet_sql.py — over the same 2,000 parcels; target: the sheet takes ≤ 1.3×
 # the bare SQL's time at 8 clients), over
 # random parcels of the sample (BENCH_PARCELS, default 1,000,000; the issue's size). The JSON
 # runs under wrk (bench/wrk-paths.lua), the PDF under a small Python client (wrk gives no p95),
@@ -44,6 +44,16 @@ for f in json pdf address; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$(head -1 "$work/$f.txt")")
   [[ $code == 200 ]] || { echo "the first $f sheet answered $code; see $work/serve.log" >&2; exit 1; }
 done
+# The statements of one sheet as bando sends them, read from the server's log, become the bare
+# SQL the sheet is compared with (bench/sheet_sql.py): the comparison follows the code.
+psql "$url" -qc "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()"
+sleep 0.5
+log=$bench_state/pg/server.log
+from=$(wc -c <"$log")
+curl -s -o /dev/null "http://127.0.0.1:$port$(sed -n 2p "$work/json.txt")"
+sleep 0.5
+psql "$url" -qc "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()"
+tail -c +$((from + 1)) "$log" | python3 bench/sheet_sql.py >"$work/sheet-all.sql"
 run() { # PATHS CLIENTS
   wrk -t"$2" -c"$2" -d"${secs}s" --timeout 30s --latency -s bench/wrk-paths.lua "http://127.0.0.1:$port" -- "$1"
 }
@@ -101,11 +111,11 @@ echo
 echo "Bare SQL (pgbench, 8 clients, the zones overlay only):"
 pgbench -n -c 8 -j 2 -T "$secs" -D lo="$lo" -D hi="$hi" -f "$work/sheet.sql" "$url" 2>/dev/null |
   grep -E 'latency average|tps'
-# Every statement of a sheet, as bando sends them (bench/portal-sheet.sql), over the JSON run's
+# Every statement of a sheet, as bando sends them (read from the log above), over the JSON run's
 # parcels: bando's sheet against its own SQL at the same concurrency.
-psql "$url" -qc "DROP TABLE IF EXISTS bench_sheet_ids" -c "CREATE TABLE bench_sheet_ids (k int PRIMARY KEY, id bigint)"
+psql "$url" -qc "DROP TABLE IF EXISTS bench_sheet_ids" -c "CREATE TABLE bench_sheet_ids (k int PRIMARY KEY, id bigint)" 2>/dev/null
 awk '{print NR "\t" $1}' "$work/ids.txt" | psql "$url" -qc "COPY bench_sheet_ids FROM STDIN"
-out=$(pgbench -n -M prepared -c 8 -j 2 -T "$secs" -D n="$(wc -l <"$work/ids.txt")" -f bench/portal-sheet.sql "$url" 2>/dev/null)
+out=$(pgbench -n -M prepared -c 8 -j 2 -T "$secs" -D n="$(wc -l <"$work/ids.txt")" -f "$work/sheet-all.sql" "$url" 2>/dev/null)
 tps=$(awk '/^tps/ {print $3}' <<<"$out")
 lat=$(awk '/latency average/ {print $4}' <<<"$out")
 echo
