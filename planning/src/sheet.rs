@@ -36,22 +36,11 @@ pub struct InfoSheet {
 }
 
 /// The sheet of parcel `id` over the plans in force; `None` when there is no such parcel.
-/// Its statements run one after the other in one read-only transaction (one acquire, not ten —
-/// each acquire of a cancellable class pool costs a round trip —, and one snapshot of the
-/// data), with the plans PostgreSQL caches per connection: given the parcel's geometry as a
-/// value, it otherwise planned each statement anew at every sheet (a custom plan looks cheaper
-/// with the geometry known) — 1.7 ms of the ~3 ms a sheet cost the database at 1,000,000
-/// parcels, where the cached plans are as good (bench/portal.sh).
+/// Its statements run one after the other in one read-only transaction with cached plans
+/// ([`crate::report::read_transaction`]): one acquire, not ten (each acquire of a cancellable
+/// class pool costs a round trip), and one snapshot of the data.
 pub async fn load(pool: &PgPool, id: i64) -> Result<Option<InfoSheet>, SheetError> {
-    let mut tx = pool.begin().await.map_err(ReportError::from)?;
-    sqlx::query("SET TRANSACTION READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(ReportError::from)?;
-    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-        .execute(&mut *tx)
-        .await
-        .map_err(ReportError::from)?;
+    let mut tx = crate::report::read_transaction(pool).await?;
     let Some(parcel) = land::lookup::by_id(&mut *tx, id).await? else {
         return Ok(None);
     };

@@ -575,13 +575,17 @@ pub async fn planning_report(
             }
         }
     };
-    let mut conn = state.pools.features().acquire().await?;
-    let report = planning::report::overlay(&mut conn, &parcel.ewkb, plans)
-        .await
-        .map_err(|e| match e {
-            planning::report::ReportError::Db(e) => AppError::from(e),
-            other => AppError::internal(other),
-        })?;
+    let report = async {
+        let mut tx = planning::report::read_transaction(state.pools.features()).await?;
+        let report = planning::report::overlay(&mut tx, &parcel.ewkb, plans).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+    .await
+    .map_err(|e| match e {
+        planning::report::ReportError::Db(e) => AppError::from(e),
+        other => AppError::internal(other),
+    })?;
     let mut parcel_value = parcel_json(&parcel);
     if let Some(obj) = parcel_value.as_object_mut() {
         obj.insert("bbox".into(), json!(parcel.bbox));
