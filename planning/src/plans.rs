@@ -327,7 +327,8 @@ pub async fn summaries(
 }
 
 /// Approves draft `id`: status, decision and validity set, the plan it replaces superseded on
-/// the same day, in one transaction; then `bando_layer_changes` names the area of both plans'
+/// the day the new one starts (today, or its later `valid_from`: until then the replaced plan
+/// stays in force), in one transaction; then `bando_layer_changes` names the area of both plans'
 /// features in each planning table, so every server drops those tiles. The approved plan.
 pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan, PlanError> {
     let number = approval.decision_number.trim();
@@ -396,11 +397,17 @@ pub async fn approve(pool: &PgPool, id: i64, approval: &Approval) -> Result<Plan
     .execute(&mut *tx)
     .await?;
     if let Some(old) = replaces {
+        // The replaced plan stays in force until its successor starts: superseded now when
+        // that is today or past, else on the day (`superseded_on`, which the dated report
+        // reads and `check_validity` turns into the status on that day).
+        let start = approval.valid_from.map_or(day, |from| from.max(day));
         sqlx::query(
-            "UPDATE planning.plans SET status = 'superseded', superseded_on = $2 WHERE id = $1",
+            "UPDATE planning.plans SET superseded_on = $2,
+                 status = CASE WHEN $2 <= current_date THEN 'superseded' ELSE status END
+             WHERE id = $1",
         )
         .bind(old)
-        .bind(day)
+        .bind(start)
         .execute(&mut *tx)
         .await?;
     }
@@ -465,7 +472,7 @@ pub async fn withdraw(pool: &PgPool, id: i64, by: &Withdrawal) -> Result<Withdra
     if let (true, Some(old)) = (status == "approved", replaces) {
         restored = sqlx::query_scalar(
             "UPDATE planning.plans SET status = 'approved', superseded_on = NULL
-             WHERE id = $1 AND status = 'superseded' RETURNING id",
+             WHERE id = $1 AND (status = 'superseded' OR superseded_on IS NOT NULL) RETURNING id",
         )
         .bind(old)
         .fetch_optional(&mut *tx)
@@ -513,6 +520,13 @@ pub async fn check_validity(pool: &PgPool) -> Result<ValidityCheck, PlanError> {
     if !ran {
         return Ok(ValidityCheck::default());
     }
+    // Plans whose successor starts today are superseded today.
+    sqlx::query(
+        "UPDATE planning.plans SET status = 'superseded'
+         WHERE status = 'approved' AND superseded_on <= current_date",
+    )
+    .execute(&mut *tx)
+    .await?;
     let changed: Vec<(i64, bool)> = sqlx::query_as(
         "SELECT id, planning.publicly_in_force(status, valid_from, valid_until)
          FROM planning.plans

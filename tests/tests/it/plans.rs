@@ -1210,3 +1210,101 @@ async fn bando_serve_drops_the_tiles_of_a_plan_whose_validity_ended() {
     assert!(!shown, "the check recorded what it told");
     server.stop();
 }
+
+/// A plan approved to start later leaves the plan it replaces in force until then — publicly
+/// and in the report as of a date — and the day it starts, the validity check supersedes the
+/// old one and tells the tiles about both.
+#[tokio::test]
+async fn a_replaced_plan_stays_in_force_until_its_successor_starts() {
+    let db = TestDb::new().await;
+    let today: chrono::NaiveDate = sqlx::query_scalar("SELECT current_date")
+        .fetch_one(&db.pool)
+        .await
+        .expect("today");
+    let start = today + chrono::Duration::days(10);
+    let draft = |name: &str, replaces: Option<i64>| planning::plans::NewPlan {
+        name: name.into(),
+        level: "detailed".into(),
+        replaces,
+        ..Default::default()
+    };
+    let old = planning::plans::create_draft(&db.pool, &draft("Quy hoạch chi tiết", None))
+        .await
+        .expect("old");
+    planning::plans::approve(
+        &db.pool,
+        old,
+        &planning::plans::Approval {
+            decision_number: "1/QĐ-UBND".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve old");
+    let new = planning::plans::create_draft(&db.pool, &draft("Điều chỉnh", Some(old)))
+        .await
+        .expect("new");
+    planning::plans::approve(
+        &db.pool,
+        new,
+        &planning::plans::Approval {
+            decision_number: "2/QĐ-UBND".into(),
+            valid_from: Some(start),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("approve new");
+    let state = |id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, Option<chrono::NaiveDate>, bool)>(
+                "SELECT status, superseded_on,
+                        planning.publicly_in_force(status, valid_from, valid_until)
+                 FROM planning.plans WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("state")
+        }
+    };
+    let in_force_on = |day: chrono::NaiveDate| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT planning.plans_in_force($1) ORDER BY 1")
+                .bind(day)
+                .fetch_all(&pool)
+                .await
+                .expect("in force")
+        }
+    };
+    assert_eq!(state(old).await, ("approved".into(), Some(start), true));
+    assert_eq!(state(new).await, ("approved".into(), None, false));
+    assert_eq!(in_force_on(today).await, vec![old]);
+    assert_eq!(in_force_on(start).await, vec![new]);
+
+    // The day comes (stood in for by moving the dates back): superseded, and both told.
+    sqlx::query(
+        "UPDATE planning.plans SET valid_from = valid_from - 10, approved_on = approved_on - 10,
+             superseded_on = superseded_on - 10
+         WHERE id = ANY($1)",
+    )
+    .bind(vec![old, new])
+    .execute(&db.pool)
+    .await
+    .expect("a day later");
+    let check = planning::plans::check_validity(&db.pool)
+        .await
+        .expect("check");
+    assert_eq!(
+        check,
+        planning::plans::ValidityCheck {
+            ran: true,
+            started: vec![new],
+            ended: vec![old],
+        }
+    );
+    assert_eq!(state(old).await, ("superseded".into(), Some(today), false));
+    assert!(state(new).await.2, "the new plan in force");
+}
