@@ -235,15 +235,19 @@ pub async fn check_importable(pool: &PgPool, id: i64) -> Result<(), PlanError> {
 
 /// Every plan `drafts` readers see (planners: drafts and withdrawn ones too), newest first.
 pub async fn list(pool: &PgPool, drafts: bool) -> Result<Vec<Plan>, PlanError> {
-    list_on(&mut *pool.acquire().await?, drafts).await
-}
-
-/// [`list`] on one connection (a caller making several queries takes one connection for all).
-pub async fn list_on(conn: &mut PgConnection, drafts: bool) -> Result<Vec<Plan>, PlanError> {
-    let mut plans: Vec<Plan> = sqlx::query_as(&format!("{PLAN_SELECT} ORDER BY p.id DESC"))
+    let mut conn = pool.acquire().await?;
+    let plans: Vec<Plan> = sqlx::query_as(&format!("{PLAN_SELECT} ORDER BY p.id DESC"))
         .bind(drafts)
         .fetch_all(&mut *conn)
         .await?;
+    with_documents(&mut conn, plans).await
+}
+
+/// `plans` with their documents attached.
+async fn with_documents(
+    conn: &mut PgConnection,
+    mut plans: Vec<Plan>,
+) -> Result<Vec<Plan>, PlanError> {
     let docs = documents_of(conn, &plans.iter().map(|p| p.id).collect::<Vec<_>>()).await?;
     for p in &mut plans {
         p.documents = docs
@@ -314,16 +318,23 @@ async fn documents_of(
     Ok(rows.into_iter().map(|r| (r.plan_id, r.doc)).collect())
 }
 
-/// The plans in force (or, with `drafts`, drafts too) among `ids`, oldest first.
+/// The plans in force (or, with `drafts`, drafts too) among `ids`, oldest first: only those
+/// read (a report names a few; every plan with its counts was read per sheet before).
 pub async fn summaries(
     conn: &mut PgConnection,
     ids: &[i64],
     drafts: bool,
 ) -> Result<Vec<Plan>, PlanError> {
-    let all = list_on(conn, drafts).await?;
-    let mut out: Vec<Plan> = all.into_iter().filter(|p| ids.contains(&p.id)).collect();
-    out.sort_by_key(|p| p.id);
-    Ok(out)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let plans: Vec<Plan> =
+        sqlx::query_as(&format!("{PLAN_SELECT} AND p.id = ANY($2) ORDER BY p.id"))
+            .bind(drafts)
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    with_documents(conn, plans).await
 }
 
 /// Approves draft `id`: status, decision and validity set, the plan it replaces superseded on
