@@ -374,9 +374,10 @@ pub struct MissingCheck {
 /// than `raise_at` minutes at `now` start an episode (an event), and those in an episode whose
 /// latest reading is again within `clear_at` minutes end it. A datastream that never had a
 /// reading counts from when it was made (`created_at`, migration 6007): a sensor installed and
-/// never heard from is raised like one that fell silent (the layer shows it in the
-/// episode's severity, like a silent one), and its first reading ends the episode. Cheap: one query over the datastreams
-/// of the rules' properties by latest time, and nothing written when nothing changed.
+/// never heard from is raised like one that fell silent (the layer shows it in the episode's
+/// severity, like a silent one), and its first reading ends the episode. Cheap: one query over
+/// the datastreams of the rules' properties by latest time, and nothing written when nothing
+/// changed.
 pub async fn check_missing(pool: &PgPool, now: DateTime<Utc>) -> Result<MissingCheck, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let ran: bool =

@@ -446,9 +446,7 @@ impl Feeds {
             _slot: slot,
         })
     }
-}
 
-impl Feeds {
     /// The snapshot for a client already subscribed to the live entries: clients asking for
     /// the same one while it waits for its turn get one read between them. A waiter joins a
     /// read only before it starts (the list is taken just before the query), so every

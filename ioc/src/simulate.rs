@@ -5,9 +5,9 @@
 //! with noise (traffic counts as whole vehicles per hour), by as much per round as the round
 //! is long ([`Simulator::round_seconds`]: a real level moves so much per minute, however often
 //! it is read — drawn per round instead, fast rounds made a random walk whose rate of change
-//! raised the water-level rate rule all the time); every `episode_every` rounds one datastream of a quantity that
-//! has alert rules (water level, PM2.5, rainfall) climbs past its alarm level and comes back
-//! down over the next rounds, so rules raise and clear events in the demo. Deterministic for a
+//! raised the water-level rate rule all the time); every `episode_every` rounds one datastream
+//! of a quantity that has alert rules (water level, PM2.5, rainfall) climbs past its alarm
+//! level and comes back down over the next rounds, so rules raise and clear events in the demo. Deterministic for a
 //! seed (a small xorshift generator: no dependency for a demo).
 
 use std::time::Duration;
@@ -71,7 +71,8 @@ pub struct Simulator {
     round: u64,
     /// Rounds between episodes (0: none).
     pub episode_every: u64,
-    /// Seconds between rounds: the drift of a round is this share of [`DRIFT_SECONDS`]'s.
+    /// Seconds between rounds: the drift of a round is this share of [`DRIFT_SECONDS`]'s
+    /// (by default a whole [`DRIFT_SECONDS`]; `bando simulate-sensors` sets its `--interval`).
     pub round_seconds: f64,
     /// The datastream in an episode and the rounds it has left.
     episode: Option<(usize, u64)>,
