@@ -1211,9 +1211,59 @@ async fn bando_serve_drops_the_tiles_of_a_plan_whose_validity_ended() {
     server.stop();
 }
 
+/// A draft `name` replacing `replaces`, approved by `decision` to start on `valid_from`.
+async fn approved_plan(
+    db: &TestDb,
+    name: &str,
+    replaces: Option<i64>,
+    decision: &str,
+    valid_from: Option<chrono::NaiveDate>,
+) -> i64 {
+    let plan = planning::plans::NewPlan {
+        name: name.into(),
+        level: "detailed".into(),
+        replaces,
+        ..Default::default()
+    };
+    let id = planning::plans::create_draft(&db.pool, &plan)
+        .await
+        .expect("draft");
+    let approval = planning::plans::Approval {
+        decision_number: decision.into(),
+        valid_from,
+        ..Default::default()
+    };
+    planning::plans::approve(&db.pool, id, &approval)
+        .await
+        .expect("approve");
+    id
+}
+
+/// A plan's status, `superseded_on` and whether it is publicly in force today.
+async fn plan_state(db: &TestDb, id: i64) -> (String, Option<chrono::NaiveDate>, bool) {
+    sqlx::query_as(
+        "SELECT status, superseded_on, planning.publicly_in_force(status, valid_from, valid_until)
+         FROM planning.plans WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("state")
+}
+
+/// The plans in force on `day` (the dated report's rule).
+async fn plans_in_force_on(db: &TestDb, day: chrono::NaiveDate) -> Vec<i64> {
+    sqlx::query_scalar("SELECT planning.plans_in_force($1) ORDER BY 1")
+        .bind(day)
+        .fetch_all(&db.pool)
+        .await
+        .expect("in force")
+}
+
 /// A plan approved to start later leaves the plan it replaces in force until then — publicly
-/// and in the report as of a date — and the day it starts, the validity check supersedes the
-/// old one and tells the tiles about both.
+/// and in the report as of a date —; the day it starts, the validity check supersedes the old
+/// one and tells the tiles about both; annulling a successor that has not started yet leaves
+/// the plan it would have replaced as it was.
 #[tokio::test]
 async fn a_replaced_plan_stays_in_force_until_its_successor_starts() {
     let db = TestDb::new().await;
@@ -1222,67 +1272,15 @@ async fn a_replaced_plan_stays_in_force_until_its_successor_starts() {
         .await
         .expect("today");
     let start = today + chrono::Duration::days(10);
-    let draft = |name: &str, replaces: Option<i64>| planning::plans::NewPlan {
-        name: name.into(),
-        level: "detailed".into(),
-        replaces,
-        ..Default::default()
-    };
-    let old = planning::plans::create_draft(&db.pool, &draft("Quy hoạch chi tiết", None))
-        .await
-        .expect("old");
-    planning::plans::approve(
-        &db.pool,
-        old,
-        &planning::plans::Approval {
-            decision_number: "1/QĐ-UBND".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("approve old");
-    let new = planning::plans::create_draft(&db.pool, &draft("Điều chỉnh", Some(old)))
-        .await
-        .expect("new");
-    planning::plans::approve(
-        &db.pool,
-        new,
-        &planning::plans::Approval {
-            decision_number: "2/QĐ-UBND".into(),
-            valid_from: Some(start),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("approve new");
-    let state = |id: i64| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_as::<_, (String, Option<chrono::NaiveDate>, bool)>(
-                "SELECT status, superseded_on,
-                        planning.publicly_in_force(status, valid_from, valid_until)
-                 FROM planning.plans WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .expect("state")
-        }
-    };
-    let in_force_on = |day: chrono::NaiveDate| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("SELECT planning.plans_in_force($1) ORDER BY 1")
-                .bind(day)
-                .fetch_all(&pool)
-                .await
-                .expect("in force")
-        }
-    };
-    assert_eq!(state(old).await, ("approved".into(), Some(start), true));
-    assert_eq!(state(new).await, ("approved".into(), None, false));
-    assert_eq!(in_force_on(today).await, vec![old]);
-    assert_eq!(in_force_on(start).await, vec![new]);
+    let old = approved_plan(&db, "Quy hoạch chi tiết", None, "1/QĐ-UBND", None).await;
+    let new = approved_plan(&db, "Điều chỉnh", Some(old), "2/QĐ-UBND", Some(start)).await;
+    assert_eq!(
+        plan_state(&db, old).await,
+        ("approved".into(), Some(start), true)
+    );
+    assert_eq!(plan_state(&db, new).await, ("approved".into(), None, false));
+    assert_eq!(plans_in_force_on(&db, today).await, vec![old]);
+    assert_eq!(plans_in_force_on(&db, start).await, vec![new]);
 
     // The day comes (stood in for by moving the dates back): superseded, and both told.
     sqlx::query(
@@ -1305,6 +1303,32 @@ async fn a_replaced_plan_stays_in_force_until_its_successor_starts() {
             ended: vec![old],
         }
     );
-    assert_eq!(state(old).await, ("superseded".into(), Some(today), false));
-    assert!(state(new).await.2, "the new plan in force");
+    assert_eq!(
+        plan_state(&db, old).await,
+        ("superseded".into(), Some(today), false)
+    );
+    assert!(plan_state(&db, new).await.2, "the new plan in force");
+
+    // A later amendment, annulled before its start: the plan in force keeps its force and no
+    // date of supersession.
+    let later = start + chrono::Duration::days(5);
+    let amendment =
+        approved_plan(&db, "Điều chỉnh lần 2", Some(new), "3/QĐ-UBND", Some(later)).await;
+    assert_eq!(
+        plan_state(&db, new).await,
+        ("approved".into(), Some(later), true)
+    );
+    let annulled = planning::plans::withdraw(
+        &db.pool,
+        amendment,
+        &planning::plans::Withdrawal {
+            decision_number: Some("4/QĐ-UBND".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("annul");
+    assert_eq!(annulled.restored, Some(new), "{annulled:?}");
+    assert_eq!(plan_state(&db, new).await, ("approved".into(), None, true));
+    assert_eq!(plans_in_force_on(&db, later).await, vec![new]);
 }
