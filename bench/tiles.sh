@@ -131,11 +131,16 @@ YAML
   pid[martin-fn]=$!
   wait_for "$(base martin-fn)/health" "$work/martin-fn.log"
 }
+# bando without its persistent tile store (issue 17): cold means rendered per request, as Martin
+# renders with -C 0 — the store would answer every round after the first. (The store's own
+# figures, restart = warm and seeding, are bench/seed.sh's.)
+printf '[tiles]\nstore_max_bytes = 0\n' >"$work/tiles-bando.toml"
 start_bando() { # $1 = cache MB
   # Tiles get half of BANDO_DB_MAX_CONNECTIONS (load::LoadSettings; the other classes' pools
   # open lazily and stay unused here): 32 gives the tile pool the 16 Martin's pool has.
   DATABASE_URL="$url" BANDO_TILE_CACHE_MB="$1" BANDO_DB_MAX_CONNECTIONS=32 RUST_LOG=warn \
-    "$bando" serve --listen "127.0.0.1:${port[bando]}" >"$work/bando.log" 2>&1 &
+    "$bando" --config "$work/tiles-bando.toml" --data-dir "$work/tiles-state" \
+    serve --listen "127.0.0.1:${port[bando]}" >"$work/bando.log" 2>&1 &
   pid[bando]=$!
   wait_for "$(base bando)/health" "$work/bando.log"
 }

@@ -11,8 +11,10 @@
 //! module is (x = easting/longitude, y = northing/latitude). Vietnamese survey tables write
 //! X = northing, Y = easting; [`AxisGuard`] reports a pair that is plausible only when swapped.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use proj::Proj;
 use serde::Serialize;
@@ -176,7 +178,56 @@ pub fn parse_crs_ref(text: &str) -> Result<u32, CrsError> {
 #[derive(Debug, Clone)]
 pub struct CrsRegistry {
     named: BTreeMap<u32, CrsInfo>,
-    database: std::sync::Arc<tokio::sync::OnceCell<std::collections::HashSet<u32>>>,
+    /// Other codes requests named, described once (PROJ's lookup costs about a millisecond):
+    /// `None` for a code PROJ does not know. At most [`MAX_DESCRIBED`] entries.
+    described: Arc<Mutex<HashMap<u32, Option<CrsInfo>>>>,
+    database: Arc<tokio::sync::OnceCell<std::collections::HashSet<u32>>>,
+}
+
+/// How many codes beyond the named ones [`CrsRegistry`] remembers (requests choose the codes,
+/// so the memory is bounded; past it, a code is described per request).
+pub const MAX_DESCRIBED: usize = 512;
+
+/// Which axis comes first in coordinates given in a geographic CRS a request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AxisRule {
+    /// The CRS's own (EPSG) order, as OGC API – Features parts 2 and 3 require: a geographic
+    /// CRS is latitude first, except CRS84.
+    Authority,
+    /// x = longitude or easting, y = latitude or northing, whatever the CRS (bando's `/query`
+    /// endpoints, which name their coordinates `x` and `y`).
+    EastFirst,
+}
+
+/// A CRS a request named, checked against bando's rules ([`CrsRegistry::for_request`]).
+#[derive(Debug, Clone)]
+pub struct RequestCrs {
+    /// The CRS.
+    pub info: CrsInfo,
+    /// Coordinates in it come latitude first ([`AxisRule`]).
+    pub lat_first: bool,
+}
+
+/// Why a CRS a request named is refused (each a client error).
+#[derive(Debug, thiserror::Error)]
+pub enum CrsRefused {
+    /// Not a reference, or a code PROJ does not know.
+    #[error("unknown CRS \"{0}\"; use a URI such as http://www.opengis.net/def/crs/OGC/1.3/CRS84 or http://www.opengis.net/def/crs/EPSG/0/9212, or EPSG:9212 (see /crs)")]
+    Unknown(String),
+    /// Its area of use lies outside Viet Nam: coordinates in it cannot be bando's data.
+    #[error("{reference} ({name}) does not cover Viet Nam; use CRS84, EPSG:9212, EPSG:5899 or another CRS of Viet Nam")]
+    OutsideVietnam {
+        /// `EPSG:<code>`.
+        reference: String,
+        /// PROJ's name of it.
+        name: String,
+    },
+    /// PROJ knows it, the database's `spatial_ref_sys` does not.
+    #[error("{0} is not available in this database; use CRS84, EPSG:3857, EPSG:9212 or EPSG:5899")]
+    NotInDatabase(String),
+    /// Reading the database's CRS list failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
 /// The codes every bando deployment accepts by name.
@@ -199,8 +250,39 @@ impl CrsRegistry {
         }
         Ok(CrsRegistry {
             named,
+            described: Default::default(),
             database: Default::default(),
         })
+    }
+
+    /// The one resolver of request CRS parameters (OGC API `crs`, `bbox-crs`, `filter-crs`;
+    /// `/query`'s `crs`): the reference parsed, looked up (named codes at once, others
+    /// described once and remembered), its area of use meeting Viet Nam, and present in the
+    /// database (its CRS list read once). `axes` says which order coordinates in it take.
+    pub async fn for_request(
+        &self,
+        pool: &sqlx::PgPool,
+        text: &str,
+        axes: AxisRule,
+    ) -> Result<RequestCrs, CrsRefused> {
+        let unknown = || CrsRefused::Unknown(text.trim().chars().take(80).collect());
+        let code = parse_crs_ref(text).map_err(|_| unknown())?;
+        let info = self.get(code).map_err(|_| unknown())?;
+        if info
+            .area_of_use
+            .is_some_and(|a| a.intersection(&LonLatBox::VIETNAM).is_none())
+        {
+            return Err(CrsRefused::OutsideVietnam {
+                reference: info.epsg_ref(),
+                name: info.name,
+            });
+        }
+        if !self.in_database(pool, code).await? {
+            return Err(CrsRefused::NotInDatabase(info.epsg_ref()));
+        }
+        let crs84 = text.trim().to_ascii_lowercase().contains("crs84");
+        let lat_first = axes == AxisRule::Authority && !info.projected && !crs84;
+        Ok(RequestCrs { info, lat_first })
     }
 
     /// Whether the database's `spatial_ref_sys` holds `srid` (read once, at the first request
@@ -230,10 +312,27 @@ impl CrsRegistry {
 
     /// Looks up a CRS: a named one, or any EPSG code PROJ knows.
     pub fn get(&self, epsg: u32) -> Result<CrsInfo, CrsError> {
-        match self.named.get(&epsg) {
-            Some(info) => Ok(info.clone()),
-            None => describe(epsg),
+        if let Some(info) = self.named.get(&epsg) {
+            return Ok(info.clone());
         }
+        let remembered = self
+            .described
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&epsg).cloned());
+        let info = match remembered {
+            Some(known) => known,
+            None => {
+                let known = describe(epsg).ok();
+                if let Ok(mut d) = self.described.lock() {
+                    if d.len() < MAX_DESCRIBED {
+                        d.insert(epsg, known.clone());
+                    }
+                }
+                known
+            }
+        };
+        info.ok_or(CrsError::UnknownCode(epsg))
     }
 
     /// Parses a reference (see [`parse_crs_ref`]) and looks it up.
@@ -360,6 +459,37 @@ impl Transformer {
             Err(err("outside the domain of the operation".into()))
         }
     }
+}
+
+thread_local! {
+    /// Operations this thread built ([`with_transformer`]): `proj_create_crs_to_crs` costs
+    /// milliseconds and a `Proj` may not cross threads, so each worker keeps its own.
+    static TRANSFORMERS: RefCell<HashMap<(u32, u32), Transformer>> = RefCell::new(HashMap::new());
+}
+
+/// How many operations each thread keeps ([`with_transformer`]).
+const TRANSFORMERS_PER_THREAD: usize = 64;
+
+/// Runs `f` with the operation from `from` to `to`, built once per thread and reused.
+pub fn with_transformer<R>(
+    from: u32,
+    to: u32,
+    f: impl FnOnce(&Transformer) -> R,
+) -> Result<R, CrsError> {
+    TRANSFORMERS.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        if !kept.contains_key(&(from, to)) {
+            let t = Transformer::new(from, to)?;
+            if kept.len() >= TRANSFORMERS_PER_THREAD {
+                kept.clear();
+            }
+            kept.insert((from, to), t);
+        }
+        match kept.get(&(from, to)) {
+            Some(t) => Ok(f(t)),
+            None => Ok(f(&Transformer::new(from, to)?)),
+        }
+    })
 }
 
 /// The 7-parameter VN-2000 → WGS84 link of QĐ 05/2007/QĐ-BTNMT, in the decision's own
@@ -494,6 +624,24 @@ impl AxisGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_are_built_once_per_thread_and_codes_described_once() {
+        let address = || with_transformer(9212, WGS84, |t| t as *const Transformer as usize);
+        assert_eq!(address().expect("first"), address().expect("again"));
+        let (lon, lat) = with_transformer(9212, WGS84, |t| t.transform(568845.0, 1275705.0))
+            .expect("operation")
+            .expect("point");
+        assert!((lon - 106.883).abs() < 0.01 && (lat - 11.535).abs() < 0.01);
+        assert!(with_transformer(9212, 999_999, |_| ()).is_err());
+
+        let registry = CrsRegistry::standard().expect("registry");
+        assert!(registry.get(32648).is_ok());
+        assert!(registry.get(999_999).is_err());
+        let described = registry.described.lock().expect("lock");
+        assert!(described.get(&32648).is_some_and(Option::is_some));
+        assert!(described.get(&999_999).is_some_and(Option::is_none));
+    }
 
     #[test]
     fn parses_crs_references() {

@@ -184,6 +184,16 @@ pub struct OutputCrs {
     pub geographic: bool,
 }
 
+impl From<&crate::crs::RequestCrs> for OutputCrs {
+    fn from(c: &crate::crs::RequestCrs) -> Self {
+        OutputCrs {
+            srid: c.info.epsg,
+            lat_first: c.lat_first,
+            geographic: !c.info.projected,
+        }
+    }
+}
+
 impl OutputCrs {
     /// CRS84: WGS84 longitude/latitude, the default of OGC API – Features.
     pub const CRS84: OutputCrs = OutputCrs {

@@ -725,16 +725,23 @@ pub async fn compare(pool: &PgPool, from: i64, to: i64, drafts: bool) -> Result<
                            'zone_code', a.zone_code, 'name', a.name,
                            'land_use_function', a.land_use_function, 'density_pct', a.density_pct,
                            'max_floors', a.max_floors, 'max_height_m', a.max_height_m,
-                           'setback_m', a.setback_m) END AS before,
+                           'setback_m', a.setback_m, 'far', a.far) END AS before,
                        CASE WHEN b.id IS NOT NULL THEN jsonb_build_object(
                            'zone_code', b.zone_code, 'name', b.name,
                            'land_use_function', b.land_use_function, 'density_pct', b.density_pct,
                            'max_floors', b.max_floors, 'max_height_m', b.max_height_m,
-                           'setback_m', b.setback_m) END AS after,
+                           'setback_m', b.setback_m, 'far', b.far) END AS after,
                        a.id IS NOT NULL AND b.id IS NOT NULL
                            AND NOT ST_Equals(a.geom_3857, b.geom_3857) AS reshaped
                 FROM a FULL JOIN b ON a.source_id = b.source_id)
          SELECT jsonb_build_object('type', 'FeatureCollection', 'from', $1::bigint, 'to', $2::bigint,
+                'plans', (SELECT jsonb_build_object(
+                                   'from', (max(side) FILTER (WHERE id = $1))::jsonb,
+                                   'to', (max(side) FILTER (WHERE id = $2))::jsonb)
+                          FROM (SELECT p.id, jsonb_build_object('id', p.id, 'name', p.name,
+                                    'status', p.status, 'decision_number', p.decision_number,
+                                    'decision_date', p.decision_date::text)::text AS side
+                                FROM planning.plans p WHERE p.id IN ($1, $2)) s),
                 'features', coalesce(jsonb_agg(jsonb_build_object(
                     'type', 'Feature',
                     'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), 9)::jsonb,

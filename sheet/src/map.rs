@@ -293,7 +293,9 @@ impl MapLayer {
         let paint = |p: &Option<Value>, key: &str| p.as_ref().and_then(|v| v.get(key)).cloned();
         let fill = polygon
             .then(|| {
+                // A layer drawn in 3D on screen (buildings) is coloured the same way flat.
                 let c = paint(&s.fill_paint, "fill-color")
+                    .or_else(|| paint(&s.extrusion_paint, "fill-extrusion-color"))
                     .and_then(|v| colour(&v))
                     .or_else(|| s.fill_color.as_deref().and_then(hex).map(Colour::Fixed))?;
                 let opacity = paint(&s.fill_paint, "fill-opacity")
@@ -462,6 +464,16 @@ pub struct LegendItem {
     pub printed: [u8; 3],
 }
 
+/// Whether a legend value is a code of a code list (the planned functions' `O`, `TMDV`, land
+/// use's `ODT`: upper-case letters and digits), printed before its title; a word such as a
+/// building's status `planned` is not.
+fn is_code(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// The drawn map: the image and the legend of the colours it shows.
 #[derive(Debug, Clone)]
 pub struct Drawn {
@@ -572,7 +584,7 @@ pub fn draw(
         for (entry, _) in layer.legend.iter().zip(&shown).filter(|(_, s)| **s) {
             legend.push(LegendItem {
                 layer: layer.id.clone(),
-                code: entry.values.first().cloned(),
+                code: entry.values.first().filter(|v| is_code(v)).cloned(),
                 title_vi: entry.title_vi.clone(),
                 title_en: entry.title_en.clone(),
                 printed: over_white(&entry.colour, opacity).unwrap_or([0x80; 3]),
@@ -701,5 +713,31 @@ mod tests {
         );
         assert_eq!(c.of(Some(&props)), Color::from_rgba8(0, 0, 255, 255));
         assert_eq!(c.of(None), Color::from_rgba8(0, 0, 255, 255));
+    }
+
+    #[test]
+    fn buildings_are_coloured_by_status_as_in_3d_and_their_legend_prints_no_code() {
+        let decl = planning::plugin::layers()
+            .into_iter()
+            .find(|d| d.style.extrusion_paint.is_some())
+            .expect("the buildings' declaration");
+        let layer = MapLayer::from_hints("buildings", true, &decl.style);
+        let Some((fill, _)) = &layer.fill else {
+            panic!("buildings are filled: {layer:?}")
+        };
+        let status = |s: &str| {
+            let mut props = std::collections::HashMap::new();
+            props.insert(
+                "status".to_string(),
+                mvt_reader::feature::Value::String(s.into()),
+            );
+            fill.of(Some(&props))
+        };
+        let planned = hex(planning::plugin::PLANNED_BUILDING).expect("colour");
+        let existing = hex(planning::plugin::EXISTING_BUILDING).expect("colour");
+        assert_eq!((status("planned"), status("existing")), (planned, existing));
+        assert_eq!(layer.legend.len(), 2);
+        assert!(is_code("TMDV") && is_code("O") && is_code("ODT"));
+        assert!(!is_code("planned") && !is_code("") && !is_code("Đất ở"));
     }
 }

@@ -15,6 +15,7 @@ pub mod app;
 pub mod audit;
 pub mod config;
 pub mod consistency;
+pub mod crs_param;
 pub mod edge;
 pub mod error;
 pub mod glyphs;

@@ -18,9 +18,9 @@
 //! HTTP (content negotiation, ETag checks, `Cache-Control`) belongs to `tile-server`'s
 //! `routes/tiles.rs`; this crate knows no HTTP framework.
 //!
-//! A cached tile is stored compressed twice, gzip and brotli, with its ETag (see [`encode`] for
-//! why both are made at render time); plain bytes are produced only for the rare client that
-//! accepts neither. Every bando instance listens on
+//! A cached tile is kept gzip-compressed with its ETag; its brotli bytes are made from them the
+//! first time a reader asks for brotli and then kept with it ([`Brotli`]); plain bytes are
+//! produced only for the rare client that accepts neither. Every bando instance listens on
 //! `bando_layer_changes`: a notification names a table and the Web Mercator box its changed rows
 //! (old and new geometry) covered, and every cached tile of a layer over that table whose
 //! buffered bounds meet the box is dropped — at every zoom, in every instance.
@@ -46,7 +46,7 @@ pub mod tilejson;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,8 +72,8 @@ pub struct TileKey {
 pub struct RenderedTile {
     /// gzip-compressed MVT (empty when the tile has no features).
     pub gzip: Bytes,
-    /// brotli-compressed MVT (empty when the tile has no features).
-    pub br: Bytes,
+    /// brotli-compressed MVT, made when first asked for ([`RenderedTile::brotli`]).
+    pub br: Brotli,
     /// Features in the tile.
     pub features: i64,
     /// FNV-1a hash of the compressed bytes (the ETag).
@@ -86,6 +86,52 @@ pub struct RenderedTile {
     /// The WAL position its data includes (the rendering server's position before the render;
     /// a composite: the lowest of its layers'). 0: nothing to compare (empty below min zoom).
     pub lsn: u64,
+}
+
+/// A tile's brotli bytes, made from its gzip bytes by the first request that asks for brotli
+/// and then shared by every clone of the tile (the cache's, the store writer's).
+///
+/// Why not at render time, as before: a tile rendered for a gzip-only reader (QGIS, GDAL,
+/// mobile HTTP stacks, exports, the parts of a composite) paid ~1.6 ms of brotli at z14 and a
+/// fixed set-up cost on small tiles that nobody read; a browser's first request now pays it
+/// instead, once, and a warm hit is still a copy of kept bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Brotli(Arc<OnceLock<Bytes>>);
+
+impl Brotli {
+    /// Bytes already made (read back from the tile store).
+    pub fn ready(bytes: Bytes) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(bytes);
+        Brotli(Arc::new(cell))
+    }
+
+    /// The bytes, if they were made.
+    pub fn get(&self) -> Option<&Bytes> {
+        self.0.get()
+    }
+}
+
+impl RenderedTile {
+    /// The brotli bytes (empty for an empty tile), made from the gzip bytes and kept on the
+    /// first call. Two concurrent first calls may both compress; one result is kept.
+    pub fn brotli(&self) -> Result<Bytes, std::io::Error> {
+        if let Some(b) = self.br.get() {
+            return Ok(b.clone());
+        }
+        let made = if self.gzip.is_empty() {
+            Bytes::new()
+        } else {
+            brotli(&gunzip(&self.gzip)?)?
+        };
+        Ok(self.br.0.get_or_init(|| made).clone())
+    }
+
+    /// Bytes the tile holds or will hold once brotli is asked for (its brotli bytes are about
+    /// 0.85× the gzip ones; counted as 1× until they exist).
+    pub fn weight(&self) -> usize {
+        self.gzip.len() + self.br.get().map_or(self.gzip.len(), Bytes::len)
+    }
 }
 
 /// Errors of tile rendering.
@@ -183,7 +229,7 @@ impl TileService {
             Cache::builder()
                 .max_capacity(settings.cache_bytes)
                 .weigher(|k: &TileKey, v: &RenderedTile| {
-                    (v.gzip.len() + v.br.len() + k.layer.len() + 64)
+                    (v.weight() + k.layer.len() + 64)
                         .try_into()
                         .unwrap_or(u32::MAX)
                 })
@@ -463,13 +509,13 @@ impl TileService {
         at: Option<&str>,
     ) -> Result<(RenderedTile, bool), TileError> {
         let (mvt, features, limit, lsn) = self.render_mvt(layer, tile, access, at).await?;
-        let (gzip, br) = encode(&mvt)?;
+        let gzip = encode(&mvt)?;
         let fresh = lsn >= self.required_lsn.load(Ordering::Acquire);
         Ok((
             RenderedTile {
                 etag: fnv1a(&gzip),
                 gzip,
-                br,
+                br: Brotli::default(),
                 features,
                 truncated: limit.is_some(),
                 limit,
@@ -1435,7 +1481,7 @@ pub const BROTLI_QUALITY: u32 = 5;
 fn empty_tile() -> RenderedTile {
     RenderedTile {
         gzip: Bytes::new(),
-        br: Bytes::new(),
+        br: Brotli::ready(Bytes::new()),
         features: 0,
         etag: 0,
         truncated: false,
@@ -1458,11 +1504,11 @@ fn derive(
         });
     }
     let (mvt, features) = overzoom::overzoom(&gunzip(&parent.gzip)?, from, tile)?;
-    let (gzip, br) = encode(&mvt)?;
+    let gzip = encode(&mvt)?;
     Ok(RenderedTile {
         etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
         gzip,
-        br,
+        br: Brotli::default(),
         features,
         truncated: parent.truncated,
         limit: parent.limit,
@@ -1477,11 +1523,11 @@ fn compose(parts: &[RenderedTile]) -> Result<RenderedTile, TileError> {
     for p in parts.iter().filter(|p| !p.gzip.is_empty()) {
         raw.extend_from_slice(&gunzip(&p.gzip)?);
     }
-    let (gzip, br) = encode(&raw)?;
+    let gzip = encode(&raw)?;
     Ok(RenderedTile {
         etag: if gzip.is_empty() { 0 } else { fnv1a(&gzip) },
         gzip,
-        br,
+        br: Brotli::default(),
         features: parts.iter().map(|p| p.features).sum(),
         truncated: parts.iter().any(|p| p.truncated),
         // "bytes" (drawn generalised to fit) says more than "features".
@@ -1493,18 +1539,13 @@ fn compose(parts: &[RenderedTile]) -> Result<RenderedTile, TileError> {
     })
 }
 
-/// gzip and brotli bytes of an MVT (both empty for an empty tile).
-///
-/// Both encodings are made once, when the tile is rendered, and cached together (the cache's
-/// weigher counts both: about 1.8× the bytes of gzip alone). Why not brotli on the first brotli
-/// request only: browsers all send `br`, so nearly every cached tile is asked for in brotli
-/// anyway, and the cost is the same ~1.6 ms per tile either way — about a tenth of a cold
-/// z14 render (~15 ms in PostGIS on this box) — while a warm hit stays a copy of cached bytes.
-pub fn encode(mvt: &[u8]) -> Result<(Bytes, Bytes), std::io::Error> {
+/// The gzip bytes of an MVT (empty for an empty tile): what every tile is kept as. brotli is
+/// made later, if asked for ([`RenderedTile::brotli`]).
+pub fn encode(mvt: &[u8]) -> Result<Bytes, std::io::Error> {
     if mvt.is_empty() {
-        return Ok((Bytes::new(), Bytes::new()));
+        return Ok(Bytes::new());
     }
-    Ok((gzip(mvt)?, brotli(mvt)?))
+    gzip(mvt)
 }
 
 /// gzip (fast level) of `raw`.
@@ -1520,9 +1561,13 @@ pub fn gzip(raw: &[u8]) -> Result<Bytes, std::io::Error> {
 /// brotli ([`BROTLI_QUALITY`]) of `raw`.
 pub fn brotli(raw: &[u8]) -> Result<Bytes, std::io::Error> {
     let mut out = Vec::with_capacity(raw.len() / 2);
+    // A window no larger than the tile: the encoder's tables are sized by it, and a 22-bit
+    // window's set-up dominated the cost of a 6 KB tile.
+    let bits = usize::BITS - raw.len().max(1).leading_zeros();
     let params = brotli::enc::BrotliEncoderParams {
         quality: BROTLI_QUALITY as i32,
-        lgwin: 22,
+        lgwin: bits.clamp(10, 22) as i32,
+        size_hint: raw.len(),
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &raw[..], &mut out, &params)?;
@@ -1543,4 +1588,43 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
         hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &bytes[..], &mut out).expect("brotli");
+        out
+    }
+
+    #[test]
+    fn brotli_is_made_on_the_first_ask_and_shared_by_the_tiles_clones() {
+        // Two "layers" of a composite: neither part nor the whole is brotli-compressed until
+        // a reader asks for brotli.
+        let layer = |n: u8| RenderedTile {
+            gzip: encode(&vec![n; 5000]).expect("gzip"),
+            ..empty_tile()
+        };
+        let whole = compose(&[layer(1), layer(2)]).expect("compose");
+        assert!(whole.br.get().is_none(), "no brotli before it is asked for");
+        let cached = whole.clone();
+        let br = whole.brotli().expect("brotli");
+        let mut raw = vec![1u8; 5000];
+        raw.extend(vec![2u8; 5000]);
+        assert_eq!(unbrotli(&br), raw);
+        assert_eq!(cached.br.get(), Some(&br), "the clone holds the bytes made once");
+        assert_eq!(cached.weight(), whole.gzip.len() + br.len());
+        assert!(empty_tile().brotli().expect("empty").is_empty());
+    }
+
+    #[test]
+    fn small_and_large_tiles_round_trip_through_brotli_with_a_window_their_size() {
+        for len in [1usize, 700, 6_500, 120_000, 5_000_000] {
+            let raw: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            assert_eq!(unbrotli(&brotli(&raw).expect("brotli")), raw, "{len} bytes");
+        }
+    }
 }

@@ -712,7 +712,7 @@ fn stored_tile_at(r: &rusqlite::Row<'_>, at: usize) -> Result<RenderedTile, rusq
     let limit = limit_name(r.get::<_, Option<String>>(at + 4)?.as_deref());
     Ok(RenderedTile {
         gzip: Bytes::from(r.get::<_, Vec<u8>>(at)?),
-        br: Bytes::from(r.get::<_, Vec<u8>>(at + 1)?),
+        br: crate::Brotli::ready(Bytes::from(r.get::<_, Vec<u8>>(at + 1)?)),
         features: r.get(at + 2)?,
         etag: to_u64(r.get(at + 3)?),
         truncated: limit.is_some(),
@@ -866,7 +866,13 @@ impl Writer {
                 Data::Put(p) if p.generation < self.last_drop => discarded += 1,
                 Data::Put(p) => {
                     let t = &p.rendered;
-                    let bytes = i64::try_from(t.gzip.len() + t.br.len() + 64).unwrap_or(i64::MAX);
+                    // Stored tiles are whole: brotli is made here, off the request path (and
+                    // kept in the memory cache's copy too, which shares it).
+                    let Ok(br) = t.brotli() else {
+                        discarded += 1;
+                        continue;
+                    };
+                    let bytes = i64::try_from(t.gzip.len() + br.len() + 64).unwrap_or(i64::MAX);
                     let old: Option<i64> = tx
                         .query_row(
                             "SELECT bytes FROM tiles WHERE layers = ?1 AND z = ?2 AND x = ?3
@@ -885,7 +891,7 @@ impl Writer {
                             p.tile.x,
                             p.tile.y,
                             &t.gzip[..],
-                            &t.br[..],
+                            &br[..],
                             t.features,
                             to_i64(t.etag),
                             t.limit,
@@ -1076,7 +1082,7 @@ mod tests {
     fn tile(bytes: usize, etag: u64) -> RenderedTile {
         RenderedTile {
             gzip: Bytes::from(vec![1u8; bytes]),
-            br: Bytes::from(vec![2u8; bytes]),
+            br: crate::Brotli::ready(Bytes::from(vec![2u8; bytes])),
             features: 1,
             etag,
             truncated: false,

@@ -89,9 +89,21 @@ export function createCompare(map, { http, catalog, language, status, user, elem
     return table;
   }
 
+  /** "Từ: name — QĐ 10/QĐ-UBND (2026-01-05)", or "chưa phê duyệt" for a draft. */
+  function sideLine(side, plan) {
+    const li = document.createElement('li');
+    li.dataset.side = side;
+    const decision = plan?.decision_number
+      ? `${language.t('compareDecision')} ${plan.decision_number}${plan.decision_date ? ` (${plan.decision_date})` : ''}`
+      : language.t('compareNoDecision');
+    li.textContent = `${language.t(side === 'from' ? 'compareFrom' : 'compareTo')}: ${plan?.name ?? '—'} — ${decision}`;
+    return li;
+  }
+
   function renderSummary() {
     summary.replaceChildren();
     if (!last) return;
+    summary.append(sideLine('from', last.fc.plans?.from), sideLine('to', last.fc.plans?.to));
     for (const kind of KINDS) {
       const li = document.createElement('li');
       li.dataset.change = kind;

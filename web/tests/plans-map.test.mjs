@@ -141,6 +141,11 @@ test('a planner compares two plan versions: added, removed and changed zones dra
     const text = await page.locator(`#compare-summary li[data-change="${kind}"]`).innerText();
     assert.ok(text.trim().endsWith(`: ${n}`), text);
   }
+  // Both sides named with their decisions: the approved plan's, none for the draft.
+  const sideFrom = await page.locator('#compare-summary li[data-side="from"]').innerText();
+  assert.ok(sideFrom.includes('Quyết định 10/QĐ-UBND'), sideFrom);
+  const sideTo = await page.locator('#compare-summary li[data-side="to"]').innerText();
+  assert.ok(sideTo.includes('chưa phê duyệt'), sideTo);
   await ready(page);
   const drawn = await page.evaluate(() => window.bandoMap.queryRenderedFeatures({ layers: ['bando-compare-fill'] })
     .map((f) => ({ code: f.properties.zone_code, change: f.properties.change, colour: f.layer.paint['fill-color'] })));

@@ -564,6 +564,16 @@ async fn every_listed_crs_matches_postgis_and_the_vn2000_check_vector() {
     ] {
         assert_problem(&get(&app, &uri).await, StatusCode::BAD_REQUEST, "CRS");
     }
+    // One resolver for every CRS parameter (`crate::crs_param`): a CRS whose area of use misses
+    // Viet Nam is refused by OGC API as by /query, naming the parameter.
+    for uri in [
+        "/collections/parcels/items?crs=EPSG:27700",
+        "/collections/parcels/items?bbox=1,2,3,4&bbox-crs=EPSG:4269",
+    ] {
+        let a = get(&app, uri).await;
+        assert_problem(&a, StatusCode::BAD_REQUEST, "does not cover Viet Nam");
+        assert!(a.text().contains("parameter '"), "{}", a.text());
+    }
 }
 
 #[tokio::test]

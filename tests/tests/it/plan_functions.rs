@@ -526,6 +526,18 @@ async fn buildings_on_a_parcel_are_in_its_planning_report_and_its_printed_sheet(
         .expect("pdftotext");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("UTF-8");
+    // The map draws buildings by status as the 3D map colours them, and its legend says so
+    // (no code before the title: a status is not a code).
+    let legend = &text[text
+        .find("Chú giải bản đồ")
+        .unwrap_or_else(|| panic!("no map legend:\n{text}"))..];
+    for title in ["Công trình hiện trạng", "Công trình theo quy hoạch"] {
+        let line = legend
+            .lines()
+            .find(|l| l.contains(title))
+            .unwrap_or_else(|| panic!("{title} not in the legend:\n{legend}"));
+        assert!(!line.contains(" — "), "{line}");
+    }
     let section = &text[text
         .find("5. Công trình xây dựng trên thửa đất")
         .unwrap_or_else(|| panic!("no buildings section:\n{text}"))..];

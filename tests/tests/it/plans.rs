@@ -371,6 +371,31 @@ async fn drafts_are_for_planners_until_an_administrator_approves_them() {
         ]
     );
     assert_eq!(c.json()["features"][0]["geometry"]["type"], "MultiPolygon");
+    // Each side's plan with its decision, and every zone attribute of the sheet (FAR too).
+    let sides = &c.json()["plans"];
+    assert_eq!(
+        (
+            &sides["from"]["id"],
+            &sides["from"]["decision_number"],
+            &sides["to"]["status"],
+            &sides["to"]["decision_number"]
+        ),
+        (&json!(p1), &json!("100/QĐ-UBND"), &json!("draft"), &Value::Null),
+        "{sides}"
+    );
+    let removed = c.json()["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["properties"]["change"] == "removed")
+        .cloned()
+        .expect("the removed zone");
+    assert!(
+        removed["properties"]["before"]
+            .as_object()
+            .is_some_and(|b| b.contains_key("far") && b.contains_key("setback_m")),
+        "{removed}"
+    );
     // The public does not compare with a draft.
     let c = send(
         &app,
@@ -1331,4 +1356,154 @@ async fn a_replaced_plan_stays_in_force_until_its_successor_starts() {
     assert_eq!(annulled.restored, Some(new), "{annulled:?}");
     assert_eq!(plan_state(&db, new).await, ("approved".into(), None, true));
     assert_eq!(plans_in_force_on(&db, later).await, vec![new]);
+}
+
+#[tokio::test]
+async fn bando_import_plan_new_puts_buildings_in_a_draft_that_approval_publishes() {
+    // The command line of issue 13: `bando import … --layer buildings --plan NEW` makes a draft
+    // holding the file's buildings, `--plan ID` adds to that draft, anonymous readers see
+    // none of them until `bando plan approve`; a dry run makes no plan; --plan on a layer
+    // that belongs to no plan, or naming no draft, is refused before anything is read.
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let building = |name: &str, code: &str, lon: f64| {
+        let path = dir.path().join(format!("{name}.geojson"));
+        std::fs::write(
+            &path,
+            json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+                "properties": {"MACT": code, "TRANGTHAI": "planned", "SOTANG": 9},
+                "geometry": square(lon, LAT, 0.0002)}]})
+            .to_string(),
+        )
+        .expect("write");
+        path
+    };
+    let cli = |args: &[&str]| {
+        let o = std::process::Command::new(tests::bando_bin())
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .output()
+            .expect("run bando");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let plans = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM planning.plans")
+            .fetch_one(&db.pool)
+            .await
+            .expect("plans")
+    };
+    let tower = building("thap", "QH-7", LON);
+    let tower_s = tower.to_str().expect("utf-8");
+
+    let (ok, out) = cli(&[
+        "import", tower_s, "--layer", "buildings", "--plan", "NEW", "--dry-run",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(plans().await, 0, "a dry run made a plan: {out}");
+
+    let (ok, out) = cli(&[
+        "import",
+        tower_s,
+        "--layer",
+        "buildings",
+        "--plan",
+        "NEW",
+        "--plan-name",
+        "Quy hoạch chi tiết khu trung tâm",
+    ]);
+    assert!(ok, "{out}");
+    let draft: i64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("draft plan ")?.strip_suffix(" created"))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no draft plan announced:\n{out}"));
+    let kiosk = building("ki-ot", "QH-8", LON + 0.001);
+    let (ok, out) = cli(&[
+        "import",
+        kiosk.to_str().expect("utf-8"),
+        "--layer",
+        "buildings",
+        "--plan",
+        &draft.to_string(),
+    ]);
+    assert!(ok, "{out}");
+    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT building_code, plan_id FROM planning.buildings ORDER BY building_code",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("buildings");
+    assert_eq!(
+        rows,
+        [("QH-7".into(), Some(draft)), ("QH-8".into(), Some(draft))]
+    );
+    let (name, status): (String, String) =
+        sqlx::query_as("SELECT name, status FROM planning.plans WHERE id = $1")
+            .bind(draft)
+            .fetch_one(&db.pool)
+            .await
+            .expect("plan");
+    assert_eq!(
+        (name.as_str(), status.as_str()),
+        ("Quy hoạch chi tiết khu trung tâm", "draft")
+    );
+
+    // Public readers see the draft's buildings only after approval.
+    let public_codes = || async {
+        let app = app(AppState::new(db.pool.clone()).expect("state"), Limits::default());
+        let r = send(&app, Method::GET, "/collections/buildings/items", None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let mut codes: Vec<String> = r.json()["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["properties"]["building_code"].as_str().map(String::from))
+            .collect();
+        codes.sort();
+        codes
+    };
+    assert!(public_codes().await.is_empty());
+    let (ok, out) = cli(&[
+        "plan",
+        "approve",
+        &draft.to_string(),
+        "--decision",
+        "15/QĐ-UBND",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(public_codes().await, ["QH-7", "QH-8"]);
+
+    // Refusals, each before the file is read: no plan made, no row added (the approved plan
+    // takes no more rows).
+    let draft_s = draft.to_string();
+    let before = plans().await;
+    for (args, says) in [
+        (
+            vec!["--layer", "parcels", "--plan", "NEW"],
+            "--plan applies to the planning layers",
+        ),
+        (vec!["--layer", "buildings", "--plan", "soon"], "write NEW or a plan id"),
+        (
+            vec!["--layer", "buildings", "--plan", &draft_s],
+            "replaces it (--plan NEW)",
+        ),
+    ] {
+        let mut all = vec!["import", tower_s];
+        all.extend(args);
+        let (ok, out) = cli(&all);
+        assert!(!ok, "{all:?} succeeded: {out}");
+        assert!(out.contains(says), "{all:?}: {out}");
+    }
+    assert_eq!(plans().await, before);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM planning.buildings")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 2);
 }

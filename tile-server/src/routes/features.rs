@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use cql2::{self, Cql2Error};
 use futures_util::StreamExt;
-use gis_core::crs::{ogc_uri, parse_crs_ref};
+use gis_core::crs::{ogc_uri, AxisRule};
 use gis_core::features::{
     self as gf, FeaturesError, GeometryFormat, ItemsQuery, OutputCrs, DEFAULT_LIMIT, MAX_DOWNLOAD,
     MAX_LIMIT,
@@ -275,35 +275,15 @@ fn refuse_outside_scope(layer: &dyn Layer, q: &ItemsQuery) -> Result<(), ApiErro
     }
 }
 
-/// A CRS parameter resolved: CRS84 is longitude first; a geographic EPSG code is latitude first.
+/// The OGC API CRS parameter `param` (`crs`, `bbox-crs`, `filter-crs`): the one resolver
+/// ([`crate::crs_param`]), axes in the CRS's own order.
 async fn resolve_crs(
     state: &AppState,
     text: &str,
     param: &'static str,
 ) -> Result<OutputCrs, ApiError> {
-    let unknown = || {
-        bad(format!(
-            "parameter '{param}': unknown CRS \"{}\"; use a URI such as {CRS84} or http://www.opengis.net/def/crs/EPSG/0/9212 (see /crs)",
-            text.chars().take(80).collect::<String>()
-        ))
-    };
-    let lower = text.trim().to_ascii_lowercase();
-    let crs84 = lower.contains("crs84");
-    let code = parse_crs_ref(text).map_err(|_| unknown())?;
-    let info = state.crs.get(code).map_err(|_| unknown())?;
-    if !state
-        .crs
-        .in_database(state.pools.features(), code)
-        .await
-        .map_err(AppError::from)?
-    {
-        return Err(unknown());
-    }
-    Ok(OutputCrs {
-        srid: code,
-        lat_first: !info.projected && !crs84,
-        geographic: !info.projected,
-    })
+    let crs = crate::crs_param::resolve(state, param, text, AxisRule::Authority).await?;
+    Ok(OutputCrs::from(&crs))
 }
 
 fn crs_uri(crs: OutputCrs) -> String {

@@ -371,6 +371,10 @@ pub fn openapi_paths() -> Value {
                 "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
     };
     let id = |name: &str, what: &str| json!({"name": name, "in": "path", "required": true, "description": what, "schema": {"type": "integer", "minimum": 1}});
+    let compared = json!({"type": "object", "required": ["id", "name", "status"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "status": {"type": "string"},
+        "decision_number": {"type": "string", "nullable": true},
+        "decision_date": {"type": "string", "format": "date", "nullable": true}}});
     let plan = json!({"type": "object", "required": ["id", "name", "level", "status", "documents"],
         "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"},
@@ -401,7 +405,8 @@ pub fn openapi_paths() -> Value {
                 {"name": "to", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 1}, "description": "The later plan"}
             ],
             "responses": {
-                "200": {"description": "A FeatureCollection; each feature's `change` is added, removed or changed", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features"]}}}},
+                "200": {"description": "A FeatureCollection; each feature's `change` is added, removed or changed, with the zone's attributes `before` and `after` (function, density, floors, height, setback, FAR) and whether its boundary moved; `plans` names both sides (`from`, `to`: id, name, status, decision number and date)", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "plans"], "properties": {
+                    "plans": {"type": "object", "properties": {"from": compared, "to": compared}}}}}}},
                 "400": problem("Not two plan ids"),
                 "404": problem("No such plan (drafts are not found by readers who do not read them)")
             }

@@ -16,13 +16,14 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use gis_core::crs::{CrsInfo, LonLatBox, Transformer, WGS84};
+use gis_core::crs::{CrsInfo, LonLatBox, WGS84};
 use gis_core::layer::Layer;
 use gis_core::query::{self as q, FoundFeature, GeometryText, Output, QueryError};
 use land::lookup::{LookupError, Parcel, ParcelQuery};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::crs_param::XyCrs;
 use crate::error::{problem_with_extensions, AppError};
 use crate::reader::Reader;
 
@@ -93,39 +94,6 @@ fn limit(p: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, App
         .unwrap_or(default))
 }
 
-/// The CRS of `crs` (default CRS84), which must cover Viet Nam and be usable by PostGIS.
-pub(crate) async fn crs_param(
-    state: &AppState,
-    p: &HashMap<String, String>,
-) -> Result<CrsInfo, AppError> {
-    let info = match param(p, "crs") {
-        None => state.crs.get(WGS84),
-        Some(text) => state.crs.resolve(text),
-    }
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    if info
-        .area_of_use
-        .is_some_and(|a| a.intersection(&LonLatBox::VIETNAM).is_none())
-    {
-        return Err(AppError::BadRequest(format!(
-            "{} ({}) does not cover Viet Nam; use CRS84, EPSG:9212, EPSG:5899 or another CRS of Viet Nam",
-            info.epsg_ref(),
-            info.name
-        )));
-    }
-    if !state
-        .crs
-        .in_database(state.pools.features(), info.epsg)
-        .await?
-    {
-        return Err(AppError::BadRequest(format!(
-            "{} is not available in this database; use CRS84, EPSG:3857, EPSG:9212 or EPSG:5899",
-            info.epsg_ref()
-        )));
-    }
-    Ok(info)
-}
-
 /// The point (`x`, `y` in `crs`) as WGS84 longitude/latitude, checked to lie in Viet Nam.
 fn point_lonlat(p: &HashMap<String, String>, crs: &CrsInfo) -> Result<(f64, f64), AppError> {
     let x = required_number(p, "x")?;
@@ -133,8 +101,8 @@ fn point_lonlat(p: &HashMap<String, String>, crs: &CrsInfo) -> Result<(f64, f64)
     let (lon, lat) = if crs.epsg == WGS84 {
         (x, y)
     } else {
-        Transformer::new(crs.epsg, WGS84)
-            .and_then(|t| t.transform(x, y))
+        gis_core::crs::with_transformer(crs.epsg, WGS84, |t| t.transform(x, y))
+            .and_then(|r| r)
             .map_err(|e| AppError::BadRequest(e.to_string()))?
     };
     if !LonLatBox::VIETNAM.contains(lon, lat) {
@@ -281,6 +249,7 @@ fn output(crs: &CrsInfo, reader: &Reader) -> Output {
 pub async fn identify(
     State(state): State<AppState>,
     reader: Reader,
+    XyCrs(crs): XyCrs,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let zoom = integer(&p, "zoom", 0, 24)?.ok_or_else(|| {
@@ -293,7 +262,6 @@ pub async fn identify(
             "tolerance is in pixels, more than 0 and at most {TOLERANCE_MAX}"
         )));
     }
-    let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
     let layers: Vec<std::sync::Arc<dyn Layer>> = match param(&p, "layers") {
         Some(list) => state
@@ -348,11 +316,11 @@ pub async fn identify(
 pub async fn nearest(
     State(state): State<AppState>,
     reader: Reader,
+    XyCrs(crs): XyCrs,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let layer = required_layer(&state, &p, &reader)?;
     let limit = limit(&p, 10, LIMIT_MAX)?;
-    let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
     let zone = land::lookup::native_srid(state.pools.features(), lon, lat)
         .await
@@ -380,6 +348,7 @@ pub async fn nearest(
 pub async fn within(
     State(state): State<AppState>,
     reader: Reader,
+    XyCrs(crs): XyCrs,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let layer = required_layer(&state, &p, &reader)?;
@@ -390,7 +359,6 @@ pub async fn within(
         )));
     }
     let limit = limit(&p, LIMIT_MAX, LIMIT_MAX)?;
-    let crs = crs_param(&state, &p).await?;
     let (lon, lat) = point_lonlat(&p, &crs)?;
     let zone = land::lookup::native_srid(state.pools.features(), lon, lat)
         .await
@@ -612,10 +580,9 @@ pub async fn planning_report(
 
 async fn measure(
     state: &AppState,
-    p: &HashMap<String, String>,
+    crs: &CrsInfo,
     text: GeometryText<'_>,
 ) -> Result<Response, AppError> {
-    let crs = crs_param(state, p).await?;
     let parsed = q::parse_geometry(state.pools.features(), text, crs.epsg)
         .await
         .map_err(query_error)?;
@@ -655,18 +622,19 @@ async fn measure(
 /// `GET /query/measure?wkt=…`
 pub async fn measure_wkt(
     State(state): State<AppState>,
+    XyCrs(crs): XyCrs,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let wkt = param(&p, "wkt").ok_or_else(|| {
         AppError::BadRequest("wkt is required, e.g. LINESTRING(106.88 11.53, 106.89 11.54)".into())
     })?;
-    measure(&state, &p, GeometryText::Wkt(wkt)).await
+    measure(&state, &crs, GeometryText::Wkt(wkt)).await
 }
 
 /// `POST /query/measure` with a GeoJSON geometry (or Feature) as body.
 pub async fn measure_geojson(
     State(state): State<AppState>,
-    Query(p): Params,
+    XyCrs(crs): XyCrs,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let value: Value = serde_json::from_slice(&body)
@@ -692,7 +660,7 @@ pub async fn measure_geojson(
         ));
     }
     let text = geometry.to_string();
-    measure(&state, &p, GeometryText::GeoJson(&text)).await
+    measure(&state, &crs, GeometryText::GeoJson(&text)).await
 }
 
 /// OpenAPI 3.0 `paths` of these routes, merged into the service description. Self-contained:

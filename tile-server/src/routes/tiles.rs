@@ -439,7 +439,7 @@ async fn serve_tile(
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let bytes = match encoding {
-            Encoding::Brotli => t.br,
+            Encoding::Brotli => t.brotli().map_err(AppError::internal)?,
             Encoding::Gzip => t.gzip,
             Encoding::Identity => Bytes::from(gunzip(&t.gzip)?),
         };
