@@ -1,4 +1,11 @@
-//! The deterministic sample data set (`bando sample`): realistic-looking Binh Phuoc and Dong Nai
+//! # sample — the sample data generator
+//!
+//! Owns the synthetic deliveries of the province: every layer bando imports, written in the
+//! legacy formats the province's departments deliver, for the demo, the tests and the
+//! benchmarks (`bando sample`). It writes files only (no database); the importers read them
+//! like any delivery.
+//!
+//! The deterministic sample data set: realistic-looking Binh Phuoc and Dong Nai
 //! data written as real files through GDAL, so that the demo and the tests exercise the same
 //! import paths as real deliveries — including their quirks (legacy DBF encodings, no `.cpg`,
 //! hand-written `.prj` files, a wrong TOWGS84 sign convention, northing-first CSV columns).
@@ -31,6 +38,8 @@
 //!
 //! Names are real place names of the area; the administrative codes are sample codes.
 
+#![deny(missing_docs)]
+
 mod formats;
 mod gdalio;
 mod names;
@@ -46,7 +55,67 @@ use gdal::vector::OGRwkbGeometryType;
 
 use self::gdalio::{f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use self::region::{Region, BINH_PHUOC, DONG_NAI, SHEET_QUADS, STEPS};
-use crate::ImportError;
+
+/// Errors of writing the sample. Every variant names the file it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SampleError {
+    /// The file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// GDAL could not write the file.
+    #[error("{path}: GDAL could not write it: {message}")]
+    Gdal {
+        /// The file.
+        path: PathBuf,
+        /// GDAL's message.
+        message: String,
+    },
+    /// A generated value does not fit its field (text its legacy encoding cannot hold, an
+    /// integer over 32 bits).
+    #[error("{path}: feature {index}: {reason}")]
+    Feature {
+        /// The file.
+        path: PathBuf,
+        /// 0-based feature index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The number of parcels asked for is outside what the sample holds.
+    #[error("{path}: cannot write {asked} sample parcels: the sample holds {min} to {max}")]
+    ParcelCount {
+        /// The output directory.
+        path: PathBuf,
+        /// Parcels asked for.
+        asked: u64,
+        /// [`SampleOptions::MIN_PARCELS`].
+        min: u64,
+        /// [`SampleOptions::MAX_PARCELS`].
+        max: u64,
+    },
+}
+
+impl SampleError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        SampleError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn gdal(path: &Path, e: gdal::errors::GdalError) -> Self {
+        SampleError::Gdal {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}
 
 /// Province code after the 2025 merger (Dong Nai).
 pub const PROVINCE_CODE: &str = "75";
@@ -137,9 +206,9 @@ pub fn write_next_year(
     out: &Path,
     opts: &SampleOptions,
     next: &NextYear,
-) -> Result<NextYearCounts, ImportError> {
+) -> Result<NextYearCounts, SampleError> {
     check_parcel_count(out, opts)?;
-    std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| SampleError::io(out, e))?;
     let mut counts = NextYearCounts::default();
     let mut files = Vec::new();
     parcels::write_edited(out, opts, &mut files, |p| {
@@ -160,12 +229,12 @@ pub fn write_next_year(
     counts.delivered = files.iter().map(|f| f.features).sum();
     let path = out.join(NEXT_YEAR_COUNTS_FILE);
     let text = serde_json::to_string_pretty(&counts).map_err(|e| {
-        ImportError::io(
+        SampleError::io(
             &path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         )
     })?;
-    std::fs::write(&path, text).map_err(|e| ImportError::io(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| SampleError::io(&path, e))?;
     Ok(counts)
 }
 
@@ -252,7 +321,7 @@ const COMMUNE_FIELDS: &[Field] = &[
 ];
 
 /// Writes a region's communes (layer `communes`) to `path`; returns how many.
-fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportError> {
+fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, SampleError> {
     let srs = gdalio::srs(region.srid, path)?;
     let mut ds = gdalio::create("GPKG", path)?;
     let mut w = LayerWriter::create(
@@ -286,7 +355,7 @@ fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, Import
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))?;
     Ok(n)
 }
 
@@ -301,7 +370,7 @@ const SHEET_SCALE: i64 = 2000;
 
 /// Writes a region's map sheets: 2 × 2 per commune, each the outline of 4 × 4 quads, numbered
 /// 1 (north-west), 2 (north-east), 3 (south-west), 4 (south-east), restarting per commune.
-fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportError> {
+fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, SampleError> {
     let srs = gdalio::srs(region.srid, path)?;
     let mut ds = gdalio::create("GPKG", path)?;
     let mut w = LayerWriter::create(
@@ -330,13 +399,13 @@ fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportEr
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))?;
     Ok(n)
 }
 
 /// Writes the sample set into `out` (created if missing) with the default number of parcels;
 /// existing sample files are replaced.
-pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, ImportError> {
+pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, SampleError> {
     write_sample_with(
         out,
         &SampleOptions {
@@ -346,22 +415,16 @@ pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, ImportError> {
     )
 }
 
-fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), ImportError> {
+fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), SampleError> {
     let range = SampleOptions::MIN_PARCELS..=SampleOptions::MAX_PARCELS;
     if range.contains(&opts.parcels) {
         return Ok(());
     }
-    Err(ImportError::Io {
+    Err(SampleError::ParcelCount {
         path: out.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "cannot write {} sample parcels: the sample holds {} to {}",
-                opts.parcels,
-                range.start(),
-                range.end()
-            ),
-        ),
+        asked: opts.parcels,
+        min: *range.start(),
+        max: *range.end(),
     })
 }
 
@@ -375,7 +438,7 @@ pub struct WaterOptions {
 }
 
 /// Writes the sample set into `out` (created if missing); existing sample files are replaced.
-pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, ImportError> {
+pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, SampleError> {
     write_sample_sized(out, opts, &WaterOptions::default())
 }
 
@@ -384,10 +447,10 @@ pub fn write_sample_sized(
     out: &Path,
     opts: &SampleOptions,
     water: &WaterOptions,
-) -> Result<SampleSet, ImportError> {
+) -> Result<SampleSet, SampleError> {
     check_parcel_count(out, opts)?;
     debug_assert!(parcels::Plan::min_parcels() <= SampleOptions::MIN_PARCELS);
-    std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| SampleError::io(out, e))?;
     let seed = opts.seed;
     let mut files = Vec::new();
 

@@ -41,7 +41,7 @@ use super::region::{
     STEPS,
 };
 use super::{SampleFile, SampleOptions, SampleRng};
-use crate::ImportError;
+use crate::SampleError;
 
 /// Seeds the per-unit random streams; distinct from the lattice's streams.
 const LAYOUT_SALT: u64 = 0x1A70_0715_0000_0001;
@@ -295,8 +295,8 @@ pub(super) fn for_each_parcel(
     ri: usize,
     seed: u64,
     plan: &Plan,
-    mut sink: impl FnMut(&Parcel) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    mut sink: impl FnMut(&Parcel) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let region = REGIONS[ri];
     let k = plan.k;
     let layout_at = |i0: i64, j: i64| {
@@ -521,7 +521,7 @@ pub(super) fn write(
     out: &Path,
     opts: &SampleOptions,
     files: &mut Vec<SampleFile>,
-) -> Result<Vec<Parcel>, ImportError> {
+) -> Result<Vec<Parcel>, SampleError> {
     write_edited(out, opts, files, |_| Edit::Keep)
 }
 
@@ -619,7 +619,7 @@ pub(super) fn write_edited(
     opts: &SampleOptions,
     files: &mut Vec<SampleFile>,
     mut edit: impl FnMut(&Parcel) -> Edit,
-) -> Result<Vec<Parcel>, ImportError> {
+) -> Result<Vec<Parcel>, SampleError> {
     let plan = Plan::new(opts.parcels);
     let mut kept = Vec::with_capacity(KEEP);
     for (ri, region) in REGIONS.iter().enumerate() {
@@ -658,7 +658,7 @@ pub(super) fn write_edited(
         })?;
         let features = w.count();
         drop(w);
-        ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+        ds.close().map_err(|e| SampleError::gdal(&path, e))?;
         gdalio::finish_legacy_shapefile(&path, prj)?;
         files.push(SampleFile {
             path,

@@ -3,11 +3,11 @@ use std::path::Path;
 
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
+use importers::encoding::{encode_tcvn3_lossy, encode_vni};
 
 use super::parcels::{for_each_parcel, shoelace2, Plan};
 use super::region::{REGIONS, STEPS};
 use super::*;
-use crate::encoding::{encode_tcvn3_lossy, encode_vni};
 
 fn opts(seed: u64, parcels: u64) -> SampleOptions {
     SampleOptions { seed, parcels }
@@ -577,7 +577,7 @@ fn default_sample_keeps_the_commune_file() {
     assert_eq!(ring_of(first.geometry().expect("geometry")), want);
 }
 
-/// One million parcels: `cargo test --release -p importers -- --ignored million`.
+/// One million parcels: `cargo test --release -p sample -- --ignored million`.
 #[test]
 #[ignore = "slow: writes 1,000,000 parcels"]
 fn million_parcels() {
@@ -606,12 +606,12 @@ fn million_parcels() {
 #[test]
 fn the_importer_recognises_the_hand_written_prj_files() {
     use gis_core::crs::TowgsConvention;
-    let bp = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_BINH_PHUOC).expect("9212");
+    let bp = importers::crs_detect::detect_from_wkt(super::gdalio::PRJ_BINH_PHUOC).expect("9212");
     assert_eq!(
         (bp.epsg, bp.towgs84),
         (9212, Some(TowgsConvention::PositionVector))
     );
-    let dn = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_DONG_NAI).expect("5899");
+    let dn = importers::crs_detect::detect_from_wkt(super::gdalio::PRJ_DONG_NAI).expect("5899");
     assert_eq!(
         (dn.epsg, dn.towgs84),
         (5899, Some(TowgsConvention::CoordinateFrameVerbatim))

@@ -22,7 +22,7 @@ use super::region::{
     CROSS_ROAD_WIDTH_M, REGIONS, SHEET_QUADS, STEPS,
 };
 use super::SampleFile;
-use crate::ImportError;
+use crate::SampleError;
 
 type Pt = (f64, f64);
 
@@ -271,15 +271,15 @@ fn roads(r: &'static Region, seed: u64) -> Vec<Road> {
 /// Writes a GeoPackage in one transaction (one commit instead of one per feature).
 fn gpkg(
     path: &Path,
-    body: impl FnOnce(&mut Dataset) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    body: impl FnOnce(&mut Dataset) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let mut ds = gdalio::create("GPKG", path)?;
     let mut txn = ds
         .start_transaction()
-        .map_err(|e| ImportError::gdal(path, e))?;
+        .map_err(|e| SampleError::gdal(path, e))?;
     body(&mut txn)?;
-    txn.commit().map_err(|e| ImportError::gdal(path, e))?;
-    ds.close().map_err(|e| ImportError::gdal(path, e))
+    txn.commit().map_err(|e| SampleError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))
 }
 
 /// The file of one region's layer: `kind.gpkg` for Binh Phuoc, `kind_dongnai.gpkg` (layer
@@ -466,7 +466,7 @@ fn red_lines(r: &Region, seed: u64) -> Vec<RedLine> {
     out
 }
 
-fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     // Zone codes number each function through both regions: a zone code identifies the zone
     // (the importer's natural key), in whichever commune or file it is.
     let mut seq: BTreeMap<&str, u32> = BTreeMap::new();
@@ -804,7 +804,7 @@ fn routes(seed: u64) -> Vec<Route> {
     out
 }
 
-fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     // Street lights: every 40 m along the Binh Phuoc centrelines, a VNI shapefile.
     let r = &BINH_PHUOC;
     let path = out.join("street_lights.shp");
@@ -851,7 +851,7 @@ fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(&path, e))?;
     gdalio::finish_legacy_shapefile(&path, gdalio::PRJ_BINH_PHUOC)?;
     files.push(
         &path,
@@ -974,7 +974,7 @@ fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
 }
 
 /// A feature sink for [`geojson`]: the region says which CRS the geometry is in.
-type Sink<'s> = dyn FnMut(&'static Region, Geom<'_>, &[Val<'_>]) -> Result<(), ImportError> + 's;
+type Sink<'s> = dyn FnMut(&'static Region, Geom<'_>, &[Val<'_>]) -> Result<(), SampleError> + 's;
 
 /// Writes `<kind>.geojson` (RFC 7946: WGS84 lon/lat, UTF-8) from native geometries of both
 /// regions, transformed by PROJ (EPSG:6960 path for VN-2000).
@@ -983,8 +983,8 @@ fn geojson(
     kind: &'static str,
     fields: &'static [Field],
     files: &mut Files<'_>,
-    body: impl FnOnce(&mut Sink<'_>) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    body: impl FnOnce(&mut Sink<'_>) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let path = out.join(format!("{kind}.geojson"));
     let wgs84 = gdalio::srs(gis_core::crs::WGS84, &path)?;
     let mut ds = gdalio::create("GeoJSON", &path)?;
@@ -1011,7 +1011,7 @@ fn geojson(
     body(&mut sink)?;
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(&path, e))?;
     files.push(&path, kind, kind, n, gis_core::crs::WGS84, Text::Utf8);
     Ok(())
 }
@@ -1462,7 +1462,7 @@ fn write_utilities(
     seed: u64,
     water_pipes: Option<u64>,
     files: &mut Files<'_>,
-) -> Result<(), ImportError> {
+) -> Result<(), SampleError> {
     let r = &BINH_PHUOC;
     let mut rng = stream(seed ^ NET_SALT, 0, -5);
 
@@ -1951,7 +1951,7 @@ const STATION_KINDS: [(&str, &str); 4] = [
 
 /// Writes `env_stations.csv`: one station per Binh Phuoc commune, coordinates in EPSG:9212
 /// written the Vietnamese survey way, **X = northing, Y = easting**.
-fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     let r = &BINH_PHUOC;
     let path = out.join("env_stations.csv");
     let mut rng = stream(seed ^ NET_SALT, 0, -6);
@@ -1973,9 +1973,9 @@ fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<()
             idx + 1
         ));
     }
-    let mut file = std::fs::File::create(&path).map_err(|e| ImportError::io(&path, e))?;
+    let mut file = std::fs::File::create(&path).map_err(|e| SampleError::io(&path, e))?;
     file.write_all(csv.as_bytes())
-        .map_err(|e| ImportError::io(&path, e))?;
+        .map_err(|e| SampleError::io(&path, e))?;
     files.push(
         &path,
         "env_stations",
@@ -1994,7 +1994,7 @@ pub(super) fn write(
     seed: u64,
     water_pipes: Option<u64>,
     files: &mut Vec<SampleFile>,
-) -> Result<(), ImportError> {
+) -> Result<(), SampleError> {
     let mut files = Files(files);
     write_planning(out, seed, &mut files)?;
     write_transport(out, seed, &mut files)?;
