@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Feature, FieldDefn, Geometry, Layer, LayerAccess, LayerOptions, OGRFieldType};
 use gdal::{Dataset, DriverManager};
+use gis_core::feature::{Column, FeatureTable};
 use importers::encoding::{encode_tcvn3_lossy, encode_vni, EncodeError};
 
 use crate::SampleError;
@@ -108,15 +109,113 @@ pub(super) enum Ty {
     Real(i32, i32),
 }
 
-/// One attribute field.
+/// One attribute field: its name, taken from the declaration of the layer the file delivers
+/// wherever the layer declares the field, and its type and width in the file.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Field {
     pub name: &'static str,
     pub ty: Ty,
+    /// Where the name comes from.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "read by the test against the declarations")
+    )]
+    pub named: Named,
 }
 
-pub(super) const fn f(name: &'static str, ty: Ty) -> Field {
-    Field { name, ty }
+/// Where a [`Field`]'s name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Named {
+    /// A legacy name that layer `kind` declares for its column `column`.
+    Column {
+        kind: &'static str,
+        column: &'static str,
+    },
+    /// A field that layer `kind` declares as carrying its features' own ids.
+    SourceId { kind: &'static str },
+    /// A field the layer does not declare: the importer keeps it in `extra`.
+    Extra,
+}
+
+impl Field {
+    /// The field of `table`'s column `column`, named by the column's first legacy name (what
+    /// the importer tries first). Evaluated in the const field lists, so a column the owner no
+    /// longer declares fails the build, never a run.
+    pub const fn column(table: &FeatureTable, column: &'static str, ty: Ty) -> Field {
+        Field::column_as(table, column, 0, ty)
+    }
+
+    /// [`Field::column`] named by the column's `nth` legacy name: a delivery that spells the
+    /// field another way the importer maps.
+    pub const fn column_as(
+        table: &FeatureTable,
+        column: &'static str,
+        nth: usize,
+        ty: Ty,
+    ) -> Field {
+        let legacy = declared_column(table, column).legacy;
+        assert!(
+            nth < legacy.len(),
+            "the column declares fewer legacy names than the sample asks for"
+        );
+        Field {
+            name: legacy[nth],
+            ty,
+            named: Named::Column {
+                kind: table.kind,
+                column,
+            },
+        }
+    }
+
+    /// The field carrying the features' own ids, named by `table`'s first id field.
+    pub const fn source_id(table: &FeatureTable, ty: Ty) -> Field {
+        let fields = table.source_id_fields;
+        assert!(!fields.is_empty(), "the layer declares no id field");
+        Field {
+            name: fields[0],
+            ty,
+            named: Named::SourceId { kind: table.kind },
+        }
+    }
+
+    /// A field the layer does not declare (a remark, a commune code on a layer without one):
+    /// deliveries carry such fields, and the importer must keep them in `extra`.
+    pub const fn extra(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            named: Named::Extra,
+        }
+    }
+}
+
+/// The column `name` of `table`, in const evaluation.
+const fn declared_column(table: &FeatureTable, name: &str) -> &'static Column {
+    let columns: &'static [Column] = table.columns;
+    let mut i = 0;
+    while i < columns.len() {
+        if same(columns[i].name.as_bytes(), name.as_bytes()) {
+            return &columns[i];
+        }
+        i += 1;
+    }
+    panic!("the layer declares no such column")
+}
+
+/// `a == b`, in const evaluation.
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// One attribute value, in the order of the layer's fields.

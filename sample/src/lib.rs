@@ -5,6 +5,15 @@
 //! benchmarks (`bando sample`). It writes files only (no database); the importers read them
 //! like any delivery.
 //!
+//! The name of every field a layer declares comes from the owner's declaration of that layer
+//! (the `FeatureTable` of `land::tables`, `planning::tables`, `utilities::tables`,
+//! `sectors::tables` that each `plugin::layers()` declares): a column's first legacy name, or
+//! the one the delivery spells it by, or the layer's id field, read in const evaluation, so a
+//! declaration that drops it fails the build. The generator keeps only each field's type and
+//! width in the file, and the values. Fields a layer does not declare (a remark, the commune
+//! code on a layer without one) are written as such deliveries carry them; the importer keeps
+//! them in `extra`.
+//!
 //! The deterministic sample data set: realistic-looking Binh Phuoc and Dong Nai
 //! data written as real files through GDAL, so that the demo and the tests exercise the same
 //! import paths as real deliveries — including their quirks (legacy DBF encodings, no `.cpg`,
@@ -52,8 +61,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use gdal::vector::OGRwkbGeometryType;
+use land::tables::{COMMUNES, MAP_SHEETS};
 
-use self::gdalio::{f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use self::gdalio::{Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use self::region::{Region, BINH_PHUOC, DONG_NAI, SHEET_QUADS, STEPS};
 
 /// Errors of writing the sample. Every variant names the file it is about.
@@ -312,12 +322,12 @@ fn commune_ring(region: &Region, seed: u64, col: i64, row: i64) -> Vec<(f64, f64
 }
 
 const COMMUNE_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(0)),
-    f("TENXA", Ty::Str(0)),
-    f("HUYEN", Ty::Str(0)),
-    f("MAXA_2025", Ty::Str(0)),
-    f("TENXA_2025", Ty::Str(0)),
-    f("MATINH", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_code", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_name", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_district", Ty::Str(0)),
+    Field::column(&COMMUNES, "code", Ty::Str(0)),
+    Field::column(&COMMUNES, "name", Ty::Str(0)),
+    Field::column(&COMMUNES, "province_code", Ty::Str(0)),
 ];
 
 /// Writes a region's communes (layer `communes`) to `path`; returns how many.
@@ -360,9 +370,9 @@ fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, Sample
 }
 
 const SHEET_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(0)),
-    f("SHBANDO", Ty::Int(0)),
-    f("TYLE", Ty::Int(0)),
+    Field::column(&MAP_SHEETS, "commune_code", Ty::Str(0)),
+    Field::column(&MAP_SHEETS, "sheet_number", Ty::Int(0)),
+    Field::column(&MAP_SHEETS, "scale", Ty::Int(0)),
 ];
 
 /// Scale denominator of the sample cadastral sheets (urban 1:2000 maps).

@@ -33,8 +33,9 @@
 use std::path::Path;
 
 use gdal::vector::OGRwkbGeometryType;
+use land::tables::PARCELS;
 
-use super::gdalio::{self, f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use super::gdalio::{self, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use super::names;
 use super::region::{
     has_cross_road, row_road_v, sheet_of, Commune, Region, CROSS_ROAD_U, REGIONS, SHEET_QUADS,
@@ -258,17 +259,18 @@ pub(super) struct Parcel {
 
 /// DBF fields of the parcel shapefiles (the legacy ViLIS/FAMIS names).
 pub(super) const PARCEL_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("SHBANDO", Ty::Int(4)),
-    f("SHTHUA", Ty::Int(6)),
-    f("DIENTICH", Ty::Real(12, 1)),
-    f("DIENTICHPL", Ty::Real(12, 1)),
-    f("MALOAIDAT", Ty::Str(10)),
-    f("TENCHU", Ty::Str(60)),
-    f("DIACHI", Ty::Str(80)),
-    f("DIADANH", Ty::Str(100)),
-    f("DACAPGCN", Ty::Str(1)),
-    f("GHICHU", Ty::Str(50)),
+    Field::column(&PARCELS, "commune_code", Ty::Str(5)),
+    Field::column(&PARCELS, "sheet_number", Ty::Int(4)),
+    Field::column(&PARCELS, "parcel_number", Ty::Int(6)),
+    Field::column(&PARCELS, "declared_area_m2", Ty::Real(12, 1)),
+    Field::column(&PARCELS, "legal_area_m2", Ty::Real(12, 1)),
+    Field::column(&PARCELS, "land_use_code", Ty::Str(10)),
+    Field::column(&PARCELS, "owner_name", Ty::Str(60)),
+    Field::column(&PARCELS, "address", Ty::Str(80)),
+    Field::column(&PARCELS, "place_name", Ty::Str(100)),
+    Field::column(&PARCELS, "certificate_issued", Ty::Str(1)),
+    // The surveyor's remark: no column of the cadastre.
+    Field::extra("GHICHU", Ty::Str(50)),
 ];
 
 impl Parcel {
