@@ -11,7 +11,7 @@
 //! * [`LegacyEncoding`] — the supported encodings and their decoders
 //!   (UTF-8, Latin-1, TCVN3/ABC, VNI-Windows, Windows-1258);
 //! * [`encode_tcvn3`], [`encode_tcvn3_lossy`], [`encode_vni`] — encoders, used by
-//!   tests and by the sample-data generator to produce realistic legacy files;
+//!   tests and by the `sample` crate to produce realistic legacy files;
 //! * [`detect`] — guesses the encoding of one field from many raw values by
 //!   checking which decoding yields well-formed Vietnamese syllables;
 //! * [`is_vietnamese_syllable`] and [`tcvn3_restore_case`] — the helpers behind it.

@@ -8,8 +8,7 @@
 //! - [`crs_detect`]: the EPSG code of a delivered layer from its `.prj` (hand-written VN-2000
 //!   TM-3 included, either `+towgs84` sign convention) and the axis-order check;
 //! - [`encoding`]: TCVN3, VNI-Windows and Windows-1258 decoding with per-field detection;
-//! - [`mapping`]: legacy field names → canonical columns, overridable by a TOML file;
-//! - [`sample`]: the deterministic sample data set the demo and the tests import.
+//! - [`mapping`]: legacy field names → canonical columns, overridable by a TOML file.
 #![deny(missing_docs)]
 
 pub mod crs_detect;
@@ -19,7 +18,6 @@ mod fuzz;
 pub mod mapping;
 pub mod new_layer;
 pub mod pipeline;
-pub mod sample;
 
 use std::path::{Path, PathBuf};
 

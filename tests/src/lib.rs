@@ -313,7 +313,7 @@ impl Drop for Bando {
 /// Writes the sample set into a fresh temporary directory.
 pub fn sample_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    importers::sample::write_sample(dir.path(), 2025).expect("write sample");
+    sample::write_sample(dir.path(), 2025).expect("write sample");
     dir
 }
 

@@ -566,13 +566,13 @@ async fn run(cli: Cli) -> Result<()> {
             next_year,
         } => {
             if *next_year {
-                let counts = importers::sample::write_next_year(
+                let counts = sample::write_next_year(
                     out,
-                    &importers::sample::SampleOptions {
+                    &sample::SampleOptions {
                         seed: *seed,
                         parcels: *parcels,
                     },
-                    &importers::sample::NextYear::default(),
+                    &sample::NextYear::default(),
                 )?;
                 println!(
                     "wrote next year's {} parcels to {}: {} changed, {} new, {} gone, {} unchanged",
@@ -585,13 +585,13 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 return Ok(());
             }
-            let set = importers::sample::write_sample_sized(
+            let set = sample::write_sample_sized(
                 out,
-                &importers::sample::SampleOptions {
+                &sample::SampleOptions {
                     seed: *seed,
                     parcels: *parcels,
                 },
-                &importers::sample::WaterOptions {
+                &sample::WaterOptions {
                     pipes: *water_pipes,
                 },
             )?;

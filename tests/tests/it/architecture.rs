@@ -103,8 +103,9 @@ fn the_dependency_rules_of_architecture_md_hold() {
                 );
             }
         }
-        // GDAL reads deliveries (importers) and writes GeoPackage downloads (ogc-features).
-        if !["importers", "ogc-features", "tests"].contains(&krate.as_str()) {
+        // GDAL reads deliveries (importers), writes the sample's files (sample) and GeoPackage
+        // downloads (ogc-features).
+        if !["importers", "sample", "ogc-features", "tests"].contains(&krate.as_str()) {
             assert!(!uses(krate, "gdal"), "{krate} depends on gdal");
         }
         // Nothing but the tests depends on the binary crate.
@@ -114,6 +115,40 @@ fn the_dependency_rules_of_architecture_md_hold() {
                 "{krate} depends on tile-server"
             );
         }
+        // The sample generator is for the `bando sample` command and the tests only.
+        if !["tile-server", "tests"].contains(&krate.as_str()) {
+            assert!(
+                !uses(krate, "sample"),
+                "{krate} depends on the sample crate"
+            );
+        }
+    }
+    // The sample generator writes files: the owners' declarations name its fields, importers'
+    // encoders write its legacy text; it runs no SQL and serves nothing.
+    assert!(
+        deps.contains_key("sample"),
+        "workspace member sample missing"
+    );
+    for dep in [
+        "gis-core",
+        "land",
+        "planning",
+        "utilities",
+        "sectors",
+        "gdal",
+    ] {
+        assert!(uses("sample", dep), "sample does not use {dep}");
+    }
+    for dep in [
+        "sqlx",
+        "layers",
+        "tiles",
+        "ogc-features",
+        "sheet",
+        "ioc",
+        "auth",
+    ] {
+        assert!(!uses("sample", dep), "sample depends on {dep}");
     }
     // gis-core knows no domain.
     for domain in [

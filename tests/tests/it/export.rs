@@ -45,9 +45,9 @@ pub(crate) type Tiles = BTreeMap<(u8, u32, u32), Vec<u8>>;
 async fn sample_db() -> TestDb {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = importers::sample::write_sample_with(
+    let set = sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 2025,
             parcels: 512,
         },

@@ -911,9 +911,9 @@ fn geojson_ids(path: &Path) -> Vec<i64> {
 async fn gdal_lists_every_collection_and_copies_5000_parcels_through_paging() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = importers::sample::write_sample_with(
+    let set = sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 11,
             parcels: 5_000,
         },

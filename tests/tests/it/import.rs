@@ -480,9 +480,9 @@ async fn northing_first_csv_coordinates_are_detected_and_swapped() {
 async fn the_full_sample_imports_with_decoded_text_native_zones_and_findings() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = importers::sample::write_sample_with(
+    let set = sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 7,
             parcels: 2_000,
         },
@@ -643,9 +643,9 @@ async fn the_full_sample_imports_with_decoded_text_native_zones_and_findings() {
 async fn every_sample_format_is_read_through_gdal() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = importers::sample::write_sample_with(
+    let set = sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 3,
             parcels: 1_000,
         },

@@ -557,9 +557,9 @@ async fn the_planning_report_measures_zone_shares_and_red_line_cuts_in_tm3_metre
 pub(crate) async fn sample_db() -> TestDb {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    importers::sample::write_sample_with(
+    sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 2025,
             parcels: 512,
         },

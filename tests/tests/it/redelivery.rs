@@ -12,7 +12,7 @@ use axum::Router;
 use gis_core::bulk::{ImportRecord, InvalidPolicy, Loader, MergeMode, MergePlan, Merged};
 use gis_core::tile::TileCoord;
 use importers::pipeline::{import, ImportOptions, ImportSummary};
-use importers::sample::{NextYear, NextYearCounts, SampleOptions};
+use sample::{NextYear, NextYearCounts, SampleOptions};
 use serde_json::Value as Json;
 use tests::TestDb;
 use tile_server::app::{app, AppState, Limits};
@@ -293,7 +293,7 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
         seed: 2025,
         parcels: 8_000,
     };
-    importers::sample::write_sample_with(&this_year, &opts).expect("sample");
+    sample::write_sample_with(&this_year, &opts).expect("sample");
     let file = "parcels_binhphuoc.shp";
     let first = import_parcels(&db, &this_year.join(file), MergeMode::Replace).await;
     let m = first.merged.expect("merged");
@@ -315,9 +315,9 @@ async fn next_years_delivery_counts_exactly_and_drops_only_the_tiles_around_its_
         dropped: 0.02,
         commune: Some(near.clone()),
     };
-    let counts = importers::sample::write_next_year(&next_year, &opts, &shares).expect("next");
+    let counts = sample::write_next_year(&next_year, &opts, &shares).expect("next");
     let written: NextYearCounts = serde_json::from_str(
-        &std::fs::read_to_string(next_year.join(importers::sample::NEXT_YEAR_COUNTS_FILE))
+        &std::fs::read_to_string(next_year.join(sample::NEXT_YEAR_COUNTS_FILE))
             .expect("counts file"),
     )
     .expect("counts json");

@@ -276,9 +276,9 @@ async fn a_planted_link_at_the_rejects_file_is_refused_and_its_target_untouched(
 async fn served() -> (TestDb, AppState, tempfile::TempDir) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = importers::sample::write_sample_with(
+    let set = sample::write_sample_with(
         dir.path(),
-        &importers::sample::SampleOptions {
+        &sample::SampleOptions {
             seed: 12,
             parcels: 512,
         },

@@ -33,15 +33,16 @@
 use std::path::Path;
 
 use gdal::vector::OGRwkbGeometryType;
+use land::tables::PARCELS;
 
-use super::gdalio::{self, f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use super::gdalio::{self, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use super::names;
 use super::region::{
     has_cross_road, row_road_v, sheet_of, Commune, Region, CROSS_ROAD_U, REGIONS, SHEET_QUADS,
     STEPS,
 };
 use super::{SampleFile, SampleOptions, SampleRng};
-use crate::ImportError;
+use crate::SampleError;
 
 /// Seeds the per-unit random streams; distinct from the lattice's streams.
 const LAYOUT_SALT: u64 = 0x1A70_0715_0000_0001;
@@ -258,17 +259,18 @@ pub(super) struct Parcel {
 
 /// DBF fields of the parcel shapefiles (the legacy ViLIS/FAMIS names).
 pub(super) const PARCEL_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("SHBANDO", Ty::Int(4)),
-    f("SHTHUA", Ty::Int(6)),
-    f("DIENTICH", Ty::Real(12, 1)),
-    f("DIENTICHPL", Ty::Real(12, 1)),
-    f("MALOAIDAT", Ty::Str(10)),
-    f("TENCHU", Ty::Str(60)),
-    f("DIACHI", Ty::Str(80)),
-    f("DIADANH", Ty::Str(100)),
-    f("DACAPGCN", Ty::Str(1)),
-    f("GHICHU", Ty::Str(50)),
+    Field::column(&PARCELS, "commune_code", Ty::Str(5)),
+    Field::column(&PARCELS, "sheet_number", Ty::Int(4)),
+    Field::column(&PARCELS, "parcel_number", Ty::Int(6)),
+    Field::column(&PARCELS, "declared_area_m2", Ty::Real(12, 1)),
+    Field::column(&PARCELS, "legal_area_m2", Ty::Real(12, 1)),
+    Field::column(&PARCELS, "land_use_code", Ty::Str(10)),
+    Field::column(&PARCELS, "owner_name", Ty::Str(60)),
+    Field::column(&PARCELS, "address", Ty::Str(80)),
+    Field::column(&PARCELS, "place_name", Ty::Str(100)),
+    Field::column(&PARCELS, "certificate_issued", Ty::Str(1)),
+    // The surveyor's remark: no column of the cadastre.
+    Field::extra("GHICHU", Ty::Str(50)),
 ];
 
 impl Parcel {
@@ -295,8 +297,8 @@ pub(super) fn for_each_parcel(
     ri: usize,
     seed: u64,
     plan: &Plan,
-    mut sink: impl FnMut(&Parcel) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    mut sink: impl FnMut(&Parcel) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let region = REGIONS[ri];
     let k = plan.k;
     let layout_at = |i0: i64, j: i64| {
@@ -521,7 +523,7 @@ pub(super) fn write(
     out: &Path,
     opts: &SampleOptions,
     files: &mut Vec<SampleFile>,
-) -> Result<Vec<Parcel>, ImportError> {
+) -> Result<Vec<Parcel>, SampleError> {
     write_edited(out, opts, files, |_| Edit::Keep)
 }
 
@@ -619,7 +621,7 @@ pub(super) fn write_edited(
     opts: &SampleOptions,
     files: &mut Vec<SampleFile>,
     mut edit: impl FnMut(&Parcel) -> Edit,
-) -> Result<Vec<Parcel>, ImportError> {
+) -> Result<Vec<Parcel>, SampleError> {
     let plan = Plan::new(opts.parcels);
     let mut kept = Vec::with_capacity(KEEP);
     for (ri, region) in REGIONS.iter().enumerate() {
@@ -658,7 +660,7 @@ pub(super) fn write_edited(
         })?;
         let features = w.count();
         drop(w);
-        ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+        ds.close().map_err(|e| SampleError::gdal(&path, e))?;
         gdalio::finish_legacy_shapefile(&path, prj)?;
         files.push(SampleFile {
             path,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Feature, FieldDefn, Geometry, Layer, LayerAccess, LayerOptions, OGRFieldType};
 use gdal::{Dataset, DriverManager};
+use gis_core::feature::{Column, FeatureTable};
+use importers::encoding::{encode_tcvn3_lossy, encode_vni, EncodeError};
 
-use crate::encoding::{encode_tcvn3_lossy, encode_vni};
-use crate::ImportError;
+use crate::SampleError;
 
 /// How text values are stored in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ impl Text {
         }
     }
 
-    fn bytes(self, s: &str) -> Result<Vec<u8>, crate::encoding::EncodeError> {
+    fn bytes(self, s: &str) -> Result<Vec<u8>, EncodeError> {
         match self {
             Text::Utf8 => Ok(s.as_bytes().to_vec()),
             Text::Tcvn3 => encode_tcvn3_lossy(s),
@@ -63,7 +64,7 @@ impl Encoder {
     /// layer is created with `ENCODING=ISO-8859-1`, so GDAL's UTF-8 → Latin-1 recoding writes
     /// exactly these bytes. Values longer than `width` bytes (characters for UTF-8; 0: no limit)
     /// lose whole characters at the end (never half a VNI letter), as a DBF field holds them.
-    fn encode(&mut self, s: &str, width: usize) -> Result<String, crate::encoding::EncodeError> {
+    fn encode(&mut self, s: &str, width: usize) -> Result<String, EncodeError> {
         let limit = if width == 0 { usize::MAX } else { width };
         if self.text == Text::Utf8 {
             // Modern formats count field widths in characters.
@@ -108,15 +109,113 @@ pub(super) enum Ty {
     Real(i32, i32),
 }
 
-/// One attribute field.
+/// One attribute field: its name, taken from the declaration of the layer the file delivers
+/// wherever the layer declares the field, and its type and width in the file.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Field {
     pub name: &'static str,
     pub ty: Ty,
+    /// Where the name comes from.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "read by the test against the declarations")
+    )]
+    pub named: Named,
 }
 
-pub(super) const fn f(name: &'static str, ty: Ty) -> Field {
-    Field { name, ty }
+/// Where a [`Field`]'s name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Named {
+    /// A legacy name that layer `kind` declares for its column `column`.
+    Column {
+        kind: &'static str,
+        column: &'static str,
+    },
+    /// A field that layer `kind` declares as carrying its features' own ids.
+    SourceId { kind: &'static str },
+    /// A field the layer does not declare: the importer keeps it in `extra`.
+    Extra,
+}
+
+impl Field {
+    /// The field of `table`'s column `column`, named by the column's first legacy name (what
+    /// the importer tries first). Evaluated in the const field lists, so a column the owner no
+    /// longer declares fails the build, never a run.
+    pub const fn column(table: &FeatureTable, column: &'static str, ty: Ty) -> Field {
+        Field::column_as(table, column, 0, ty)
+    }
+
+    /// [`Field::column`] named by the column's `nth` legacy name: a delivery that spells the
+    /// field another way the importer maps.
+    pub const fn column_as(
+        table: &FeatureTable,
+        column: &'static str,
+        nth: usize,
+        ty: Ty,
+    ) -> Field {
+        let legacy = declared_column(table, column).legacy;
+        assert!(
+            nth < legacy.len(),
+            "the column declares fewer legacy names than the sample asks for"
+        );
+        Field {
+            name: legacy[nth],
+            ty,
+            named: Named::Column {
+                kind: table.kind,
+                column,
+            },
+        }
+    }
+
+    /// The field carrying the features' own ids, named by `table`'s first id field.
+    pub const fn source_id(table: &FeatureTable, ty: Ty) -> Field {
+        let fields = table.source_id_fields;
+        assert!(!fields.is_empty(), "the layer declares no id field");
+        Field {
+            name: fields[0],
+            ty,
+            named: Named::SourceId { kind: table.kind },
+        }
+    }
+
+    /// A field the layer does not declare (a remark, a commune code on a layer without one):
+    /// deliveries carry such fields, and the importer must keep them in `extra`.
+    pub const fn extra(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            named: Named::Extra,
+        }
+    }
+}
+
+/// The column `name` of `table`, in const evaluation.
+const fn declared_column(table: &FeatureTable, name: &str) -> &'static Column {
+    let columns: &'static [Column] = table.columns;
+    let mut i = 0;
+    while i < columns.len() {
+        if same(columns[i].name.as_bytes(), name.as_bytes()) {
+            return &columns[i];
+        }
+        i += 1;
+    }
+    panic!("the layer declares no such column")
+}
+
+/// `a == b`, in const evaluation.
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// One attribute value, in the order of the layer's fields.
@@ -183,20 +282,20 @@ impl Geom<'_> {
 
 /// An EPSG CRS with (x = easting/longitude, y = northing/latitude) axis order, the order every
 /// sample coordinate is in.
-pub(super) fn srs(epsg: u32, path: &Path) -> Result<SpatialRef, ImportError> {
-    let mut srs = SpatialRef::from_epsg(epsg).map_err(|e| ImportError::gdal(path, e))?;
+pub(super) fn srs(epsg: u32, path: &Path) -> Result<SpatialRef, SampleError> {
+    let mut srs = SpatialRef::from_epsg(epsg).map_err(|e| SampleError::gdal(path, e))?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
 }
 
 /// The transformation from a native TM-3 CRS to WGS84 lon/lat (PROJ picks EPSG:6960 for VN-2000).
-pub(super) fn to_wgs84(epsg: u32, path: &Path) -> Result<CoordTransform, ImportError> {
+pub(super) fn to_wgs84(epsg: u32, path: &Path) -> Result<CoordTransform, SampleError> {
     CoordTransform::new(&srs(epsg, path)?, &srs(gis_core::crs::WGS84, path)?)
-        .map_err(|e| ImportError::gdal(path, e))
+        .map_err(|e| SampleError::gdal(path, e))
 }
 
 /// Creates a new vector dataset with `driver`, replacing whatever was at `path`.
-pub(super) fn create(driver: &str, path: &Path) -> Result<Dataset, ImportError> {
+pub(super) fn create(driver: &str, path: &Path) -> Result<Dataset, SampleError> {
     create_with(driver, path, &[])
 }
 
@@ -205,9 +304,9 @@ pub(super) fn create_with(
     driver: &str,
     path: &Path,
     options: &[&str],
-) -> Result<Dataset, ImportError> {
+) -> Result<Dataset, SampleError> {
     remove_output(path)?;
-    let err = |e| ImportError::gdal(path, e);
+    let err = |e| SampleError::gdal(path, e);
     let driver = DriverManager::get_driver_by_name(driver).map_err(err)?;
     if options.is_empty() {
         return driver.create_vector_only(path).map_err(err);
@@ -220,7 +319,7 @@ pub(super) fn create_with(
 }
 
 /// Removes a previous output: the file, a `.gdb` directory, or a shapefile with its sidecars.
-pub(super) fn remove_output(path: &Path) -> Result<(), ImportError> {
+pub(super) fn remove_output(path: &Path) -> Result<(), SampleError> {
     let mut victims = vec![path.to_path_buf()];
     if path.extension().is_some_and(|e| e == "shp") {
         for ext in ["shx", "dbf", "prj", "cpg", "qix"] {
@@ -235,7 +334,7 @@ pub(super) fn remove_output(path: &Path) -> Result<(), ImportError> {
         };
         match result {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ImportError::io(&v, e))
+                return Err(SampleError::io(&v, e))
             }
             _ => {}
         }
@@ -270,8 +369,8 @@ impl<'d> LayerWriter<'d> {
         ds: &'d mut Dataset,
         path: &Path,
         spec: LayerSpec<'_>,
-    ) -> Result<Self, ImportError> {
-        let err = |e| ImportError::gdal(path, e);
+    ) -> Result<Self, SampleError> {
+        let err = |e| SampleError::gdal(path, e);
         let layer = ds
             .create_layer(LayerOptions {
                 name: spec.name,
@@ -313,7 +412,7 @@ impl<'d> LayerWriter<'d> {
     }
 
     /// Writes one feature.
-    pub fn add(&mut self, geom: Geom<'_>, vals: &[Val<'_>]) -> Result<(), ImportError> {
+    pub fn add(&mut self, geom: Geom<'_>, vals: &[Val<'_>]) -> Result<(), SampleError> {
         self.write(geom, vals, None)
     }
 
@@ -323,7 +422,7 @@ impl<'d> LayerWriter<'d> {
         geom: Geom<'_>,
         vals: &[Val<'_>],
         transform: &CoordTransform,
-    ) -> Result<(), ImportError> {
+    ) -> Result<(), SampleError> {
         self.write(geom, vals, Some(transform))
     }
 
@@ -332,16 +431,16 @@ impl<'d> LayerWriter<'d> {
         geom: Geom<'_>,
         vals: &[Val<'_>],
         transform: Option<&CoordTransform>,
-    ) -> Result<(), ImportError> {
+    ) -> Result<(), SampleError> {
         debug_assert_eq!(vals.len(), self.fields.len());
         let path = &self.path;
-        let err = |e| ImportError::gdal(path, e);
+        let err = |e| SampleError::gdal(path, e);
         let mut feature = Feature::new(self.layer.defn()).map_err(err)?;
         for ((field, &i), val) in self.fields.iter().zip(&self.idx).zip(vals) {
             match (*val, field.ty) {
                 (Val::S(s), Ty::Str(width)) => {
                     let s = self.encoder.encode(s, width.max(0) as usize).map_err(|e| {
-                        ImportError::Feature {
+                        SampleError::Feature {
                             path: path.clone(),
                             index: self.count,
                             reason: format!("field {}: {e}", field.name),
@@ -350,7 +449,7 @@ impl<'d> LayerWriter<'d> {
                     feature.set_field_string(i, &s).map_err(err)?;
                 }
                 (Val::I(v), Ty::Int(_)) => {
-                    let v = i32::try_from(v).map_err(|_| ImportError::Feature {
+                    let v = i32::try_from(v).map_err(|_| SampleError::Feature {
                         path: path.clone(),
                         index: self.count,
                         reason: format!("field {}: {v} does not fit a 32-bit integer", field.name),
@@ -360,7 +459,7 @@ impl<'d> LayerWriter<'d> {
                 (Val::F(v), Ty::Real(..)) => feature.set_field_double(i, v).map_err(err)?,
                 (Val::I(v), Ty::Real(..)) => feature.set_field_double(i, v as f64).map_err(err)?,
                 (v, _) => {
-                    return Err(ImportError::Feature {
+                    return Err(SampleError::Feature {
                         path: path.clone(),
                         index: self.count,
                         reason: format!(
@@ -390,14 +489,14 @@ impl<'d> LayerWriter<'d> {
 
 /// Makes a freshly written shapefile look like a legacy delivery: no `.cpg` (GDAL writes one
 /// for `ENCODING=ISO-8859-1`, legacy tools never did) and a hand-written ESRI-style `.prj`.
-pub(super) fn finish_legacy_shapefile(shp: &Path, prj: &str) -> Result<(), ImportError> {
+pub(super) fn finish_legacy_shapefile(shp: &Path, prj: &str) -> Result<(), SampleError> {
     let cpg = shp.with_extension("cpg");
     match std::fs::remove_file(&cpg) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ImportError::io(&cpg, e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(SampleError::io(&cpg, e)),
         _ => {}
     }
     let prj_path = shp.with_extension("prj");
-    std::fs::write(&prj_path, prj).map_err(|e| ImportError::io(&prj_path, e))
+    std::fs::write(&prj_path, prj).map_err(|e| SampleError::io(&prj_path, e))
 }
 
 /// Layer creation options of a legacy shapefile: text bytes pass through unchanged (see

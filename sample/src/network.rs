@@ -13,8 +13,16 @@ use std::path::Path;
 
 use gdal::vector::OGRwkbGeometryType;
 use gdal::Dataset;
+use planning::tables::{BUILDINGS, BUILDING_LINES, RED_LINES, ZONES};
+use sectors::tables::{
+    BUS_ROUTES, BUS_STOPS, CAMERAS, ENV_STATIONS, ROADS, STREET_LIGHTS, TRAFFIC_LIGHTS,
+};
+use utilities::tables::{
+    DRAINS, HYDRANTS, MANHOLES, POWER_CUSTOMERS, POWER_LINES, POWER_POLES, POWER_SWITCHES,
+    SUBSTATIONS, WATER_METERS, WATER_PIPES, WATER_SOURCES, WATER_VALVES,
+};
 
-use super::gdalio::{self, f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use super::gdalio::{self, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use super::names;
 use super::parcels::stream;
 use super::region::{
@@ -22,7 +30,7 @@ use super::region::{
     CROSS_ROAD_WIDTH_M, REGIONS, SHEET_QUADS, STEPS,
 };
 use super::SampleFile;
-use crate::ImportError;
+use crate::SampleError;
 
 type Pt = (f64, f64);
 
@@ -271,15 +279,15 @@ fn roads(r: &'static Region, seed: u64) -> Vec<Road> {
 /// Writes a GeoPackage in one transaction (one commit instead of one per feature).
 fn gpkg(
     path: &Path,
-    body: impl FnOnce(&mut Dataset) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    body: impl FnOnce(&mut Dataset) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let mut ds = gdalio::create("GPKG", path)?;
     let mut txn = ds
         .start_transaction()
-        .map_err(|e| ImportError::gdal(path, e))?;
+        .map_err(|e| SampleError::gdal(path, e))?;
     body(&mut txn)?;
-    txn.commit().map_err(|e| ImportError::gdal(path, e))?;
-    ds.close().map_err(|e| ImportError::gdal(path, e))
+    txn.commit().map_err(|e| SampleError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))
 }
 
 /// The file of one region's layer: `kind.gpkg` for Binh Phuoc, `kind_dongnai.gpkg` (layer
@@ -345,45 +353,50 @@ fn decision(seed: u64, r: &Region, commune: usize) -> (String, String) {
 // Planning: roads, red lines, building lines, zones
 // ---------------------------------------------------------------------------------------------
 
-const ROAD_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("TENDUONG", Ty::Str(0)),
-    f("LOAIDUONG", Ty::Str(0)),
-    f("BERONG", Ty::Real(0, 0)),
+/// The commune's code, which deliveries of planning, transport and water layers carry although
+/// those layers keep no commune column (the importer keeps it in `extra`).
+const COMMUNE_CODE: &str = "MAXA";
+
+pub(super) const ROAD_FIELDS: &[Field] = &[
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    Field::column(&ROADS, "name", Ty::Str(0)),
+    Field::column(&ROADS, "road_class", Ty::Str(0)),
+    Field::column(&ROADS, "width_m", Ty::Real(0, 0)),
 ];
 
-const RED_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("TENDUONG", Ty::Str(0)),
-    f("LOGIOI", Ty::Real(0, 0)),
-    f("SOQD", Ty::Str(0)),
+pub(super) const RED_FIELDS: &[Field] = &[
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    Field::column(&RED_LINES, "road_name", Ty::Str(0)),
+    // The road's width between its red lines: red lines keep no width column.
+    Field::extra("LOGIOI", Ty::Real(0, 0)),
+    Field::column(&RED_LINES, "decision_number", Ty::Str(0)),
 ];
 
-const BUILDING_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("TENDUONG", Ty::Str(0)),
-    f("KHOANGLUI", Ty::Real(0, 0)),
-    f("SOQD", Ty::Str(0)),
+pub(super) const BUILDING_FIELDS: &[Field] = &[
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    Field::column(&BUILDING_LINES, "road_name", Ty::Str(0)),
+    Field::column(&BUILDING_LINES, "setback_m", Ty::Real(0, 0)),
+    Field::column(&BUILDING_LINES, "decision_number", Ty::Str(0)),
 ];
 
-const ZONE_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("MAKHU", Ty::Str(0)),
-    f("CHUCNANG", Ty::Str(0)),
-    f("MATDOXD", Ty::Int(0)),
-    f("TANGCAO", Ty::Int(0)),
-    f("CHIEUCAO", Ty::Real(0, 0)),
-    f("KHOANGLUI", Ty::Real(0, 0)),
-    f("SOQD", Ty::Str(0)),
-    f("NGAYQD", Ty::Str(0)),
+pub(super) const ZONE_FIELDS: &[Field] = &[
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    Field::column(&ZONES, "zone_code", Ty::Str(0)),
+    Field::column(&ZONES, "land_use_function", Ty::Str(0)),
+    Field::column(&ZONES, "density_pct", Ty::Int(0)),
+    Field::column(&ZONES, "max_floors", Ty::Int(0)),
+    Field::column(&ZONES, "max_height_m", Ty::Real(0, 0)),
+    Field::column(&ZONES, "setback_m", Ty::Real(0, 0)),
+    Field::column(&ZONES, "decision_number", Ty::Str(0)),
+    Field::column(&ZONES, "decision_date", Ty::Str(0)),
 ];
 
-const BUILDING_FIELDS_3D: &[Field] = &[
-    f("MAXA", Ty::Str(5)),
-    f("MACT", Ty::Str(0)),
-    f("TRANGTHAI", Ty::Str(0)),
-    f("SOTANG", Ty::Int(0)),
-    f("CHIEUCAO", Ty::Real(0, 0)),
+pub(super) const BUILDING_FIELDS_3D: &[Field] = &[
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    Field::column(&BUILDINGS, "building_code", Ty::Str(0)),
+    Field::column(&BUILDINGS, "status", Ty::Str(0)),
+    Field::column(&BUILDINGS, "floors", Ty::Int(0)),
+    Field::column(&BUILDINGS, "height_m", Ty::Real(0, 0)),
 ];
 
 /// Setback of the building line behind the red line, metres.
@@ -466,7 +479,7 @@ fn red_lines(r: &Region, seed: u64) -> Vec<RedLine> {
     out
 }
 
-fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     // Zone codes number each function through both regions: a zone code identifies the zone
     // (the importer's natural key), in whichever commune or file it is.
     let mut seq: BTreeMap<&str, u32> = BTreeMap::new();
@@ -682,44 +695,51 @@ fn write_planning(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), Im
 // Transport
 // ---------------------------------------------------------------------------------------------
 
-const LIGHT_FIELDS: &[Field] = &[
-    f("MADEN", Ty::Str(20)),
-    f("MAXA", Ty::Str(5)),
-    f("TENDUONG", Ty::Str(50)),
-    f("CONGSUAT", Ty::Int(5)),
-    f("LOAIDEN", Ty::Str(40)),
+pub(super) const LIGHT_FIELDS: &[Field] = &[
+    Field::column(&STREET_LIGHTS, "code", Ty::Str(20)),
+    Field::extra(COMMUNE_CODE, Ty::Str(5)),
+    // The street it lights: street lights keep no street column.
+    Field::extra("TENDUONG", Ty::Str(50)),
+    Field::column(&STREET_LIGHTS, "power_w", Ty::Int(5)),
+    Field::column(&STREET_LIGHTS, "lamp_type", Ty::Str(40)),
 ];
 
-const TRAFFIC_FIELDS: &[Field] = &[
-    f("MADEN", Ty::Str(0)),
-    f("MAXA", Ty::Str(0)),
-    f("TENDIEM", Ty::Str(0)),
-    f("SOPHA", Ty::Int(0)),
-    f("CHUKY", Ty::Int(0)),
+// Traffic lights, cameras and bus stops carry code and name under later names their
+// declarations list (MADEN, TENDIEM, MACAMERA, MATRAM, TEN_TRAM), not the first (MA, TEN).
+pub(super) const TRAFFIC_FIELDS: &[Field] = &[
+    Field::column_as(&TRAFFIC_LIGHTS, "code", 2, Ty::Str(0)),
+    Field::extra(COMMUNE_CODE, Ty::Str(0)),
+    Field::column_as(&TRAFFIC_LIGHTS, "name", 1, Ty::Str(0)),
+    // Signal phases and cycle time: no columns of the layer.
+    Field::extra("SOPHA", Ty::Int(0)),
+    Field::extra("CHUKY", Ty::Int(0)),
 ];
 
-const CAMERA_FIELDS: &[Field] = &[
-    f("MACAMERA", Ty::Str(0)),
-    f("MAXA", Ty::Str(0)),
-    f("TENDIEM", Ty::Str(0)),
-    f("LOAI", Ty::Str(0)),
-    f("HUONG", Ty::Int(0)),
-    f("TRANGTHAI", Ty::Str(0)),
+pub(super) const CAMERA_FIELDS: &[Field] = &[
+    Field::column_as(&CAMERAS, "code", 2, Ty::Str(0)),
+    Field::extra(COMMUNE_CODE, Ty::Str(0)),
+    Field::column_as(&CAMERAS, "name", 1, Ty::Str(0)),
+    Field::column(&CAMERAS, "camera_type", Ty::Str(0)),
+    // Heading and state: no columns of the layer.
+    Field::extra("HUONG", Ty::Int(0)),
+    Field::extra("TRANGTHAI", Ty::Str(0)),
 ];
 
-const STOP_FIELDS: &[Field] = &[
-    f("MATRAM", Ty::Str(0)),
-    f("TEN_TRAM", Ty::Str(0)),
-    f("TUYEN", Ty::Str(0)),
-    f("MAICHE", Ty::Str(0)),
+pub(super) const STOP_FIELDS: &[Field] = &[
+    Field::column_as(&BUS_STOPS, "code", 2, Ty::Str(0)),
+    Field::column_as(&BUS_STOPS, "name", 2, Ty::Str(0)),
+    // The routes serving the stop and whether it has a shelter: no columns of the layer.
+    Field::extra("TUYEN", Ty::Str(0)),
+    Field::extra("MAICHE", Ty::Str(0)),
 ];
 
-const ROUTE_FIELDS: &[Field] = &[
-    f("SOTUYEN", Ty::Str(0)),
-    f("TENTUYEN", Ty::Str(0)),
-    f("DONVI", Ty::Str(0)),
-    f("TANSUAT", Ty::Int(0)),
-    f("CUDAI", Ty::Real(0, 0)),
+pub(super) const ROUTE_FIELDS: &[Field] = &[
+    Field::column(&BUS_ROUTES, "route_number", Ty::Str(0)),
+    Field::column(&BUS_ROUTES, "name", Ty::Str(0)),
+    // Operator, frequency and length: no columns of the layer.
+    Field::extra("DONVI", Ty::Str(0)),
+    Field::extra("TANSUAT", Ty::Int(0)),
+    Field::extra("CUDAI", Ty::Real(0, 0)),
 ];
 
 /// An intersection of a row road and a column road.
@@ -804,7 +824,7 @@ fn routes(seed: u64) -> Vec<Route> {
     out
 }
 
-fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     // Street lights: every 40 m along the Binh Phuoc centrelines, a VNI shapefile.
     let r = &BINH_PHUOC;
     let path = out.join("street_lights.shp");
@@ -851,7 +871,7 @@ fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(&path, e))?;
     gdalio::finish_legacy_shapefile(&path, gdalio::PRJ_BINH_PHUOC)?;
     files.push(
         &path,
@@ -974,7 +994,7 @@ fn write_transport(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), I
 }
 
 /// A feature sink for [`geojson`]: the region says which CRS the geometry is in.
-type Sink<'s> = dyn FnMut(&'static Region, Geom<'_>, &[Val<'_>]) -> Result<(), ImportError> + 's;
+type Sink<'s> = dyn FnMut(&'static Region, Geom<'_>, &[Val<'_>]) -> Result<(), SampleError> + 's;
 
 /// Writes `<kind>.geojson` (RFC 7946: WGS84 lon/lat, UTF-8) from native geometries of both
 /// regions, transformed by PROJ (EPSG:6960 path for VN-2000).
@@ -983,8 +1003,8 @@ fn geojson(
     kind: &'static str,
     fields: &'static [Field],
     files: &mut Files<'_>,
-    body: impl FnOnce(&mut Sink<'_>) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
+    body: impl FnOnce(&mut Sink<'_>) -> Result<(), SampleError>,
+) -> Result<(), SampleError> {
     let path = out.join(format!("{kind}.geojson"));
     let wgs84 = gdalio::srs(gis_core::crs::WGS84, &path)?;
     let mut ds = gdalio::create("GeoJSON", &path)?;
@@ -1011,7 +1031,7 @@ fn geojson(
     body(&mut sink)?;
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(&path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(&path, e))?;
     files.push(&path, kind, kind, n, gis_core::crs::WGS84, Text::Utf8);
     Ok(())
 }
@@ -1020,79 +1040,90 @@ fn geojson(
 // Utilities (Binh Phuoc only)
 // ---------------------------------------------------------------------------------------------
 
-const PIPE_FIELDS: &[Field] = &[
-    f("MAONG", Ty::Str(0)),
-    f("DUONGKINH", Ty::Int(0)),
-    f("VATLIEU", Ty::Str(0)),
-    f("NAMLAPDAT", Ty::Int(0)),
+/// The power line a device hangs on (a line's code): no column of the devices' layers.
+const ON_LINE: &str = "MATUYEN";
+
+pub(super) const PIPE_FIELDS: &[Field] = &[
+    Field::source_id(&WATER_PIPES, Ty::Str(0)),
+    Field::column(&WATER_PIPES, "diameter_mm", Ty::Int(0)),
+    Field::column(&WATER_PIPES, "material", Ty::Str(0)),
+    Field::column(&WATER_PIPES, "install_year", Ty::Int(0)),
 ];
-const VALVE_FIELDS: &[Field] = &[
-    f("MAVAN", Ty::Str(0)),
-    f("DUONGKINH", Ty::Int(0)),
-    f("LOAIVAN", Ty::Str(0)),
-    f("TRANGTHAI", Ty::Str(0)),
-    f("VANHD", Ty::Str(0)),
+pub(super) const VALVE_FIELDS: &[Field] = &[
+    Field::column(&WATER_VALVES, "code", Ty::Str(0)),
+    Field::column(&WATER_VALVES, "diameter_mm", Ty::Int(0)),
+    Field::column(&WATER_VALVES, "valve_type", Ty::Str(0)),
+    Field::column(&WATER_VALVES, "status", Ty::Str(0)),
+    Field::column(&WATER_VALVES, "operable", Ty::Str(0)),
 ];
-const SOURCE_FIELDS: &[Field] = &[
-    f("MANGUON", Ty::Str(0)),
-    f("TENNGUON", Ty::Str(0)),
-    f("LOAINGUON", Ty::Str(0)),
+pub(super) const SOURCE_FIELDS: &[Field] = &[
+    Field::column(&WATER_SOURCES, "code", Ty::Str(0)),
+    Field::column(&WATER_SOURCES, "name", Ty::Str(0)),
+    Field::column(&WATER_SOURCES, "source_kind", Ty::Str(0)),
 ];
-const HYDRANT_FIELDS: &[Field] = &[
-    f("MATRU", Ty::Str(0)),
-    f("DUONGKINH", Ty::Int(0)),
-    f("APLUC", Ty::Real(0, 0)),
-    f("TRANGTHAI", Ty::Str(0)),
+pub(super) const HYDRANT_FIELDS: &[Field] = &[
+    Field::column(&HYDRANTS, "code", Ty::Str(0)),
+    // Diameter and pressure: no columns of the hydrants.
+    Field::extra("DUONGKINH", Ty::Int(0)),
+    Field::extra("APLUC", Ty::Real(0, 0)),
+    // TRANGTHAI: the second name the hydrants' status declares.
+    Field::column_as(&HYDRANTS, "status", 1, Ty::Str(0)),
 ];
-const METER_FIELDS: &[Field] = &[
-    f("MADONGHO", Ty::Str(0)),
-    f("MAKH", Ty::Str(0)),
-    f("MAXA", Ty::Str(0)),
-    f("KICHCO", Ty::Int(0)),
-    f("NAMLAPDAT", Ty::Int(0)),
+pub(super) const METER_FIELDS: &[Field] = &[
+    Field::column(&WATER_METERS, "code", Ty::Str(0)),
+    Field::column(&WATER_METERS, "customer_ref", Ty::Str(0)),
+    // Commune, meter size and year: no columns of the meters.
+    Field::extra(COMMUNE_CODE, Ty::Str(0)),
+    Field::extra("KICHCO", Ty::Int(0)),
+    Field::extra("NAMLAPDAT", Ty::Int(0)),
 ];
-const DRAIN_FIELDS: &[Field] = &[
-    f("MACONG", Ty::Str(0)),
-    f("DUONGKINH", Ty::Int(0)),
-    f("VATLIEU", Ty::Str(0)),
-    f("NAMLAPDAT", Ty::Int(0)),
+pub(super) const DRAIN_FIELDS: &[Field] = &[
+    Field::source_id(&DRAINS, Ty::Str(0)),
+    Field::column(&DRAINS, "diameter_mm", Ty::Int(0)),
+    Field::column(&DRAINS, "material", Ty::Str(0)),
+    // The year laid: drains keep no such column.
+    Field::extra("NAMLAPDAT", Ty::Int(0)),
 ];
-const MANHOLE_FIELDS: &[Field] = &[
-    f("MAHOGA", Ty::Str(0)),
-    f("LOAI", Ty::Str(0)),
-    f("DOSAU", Ty::Real(0, 0)),
+pub(super) const MANHOLE_FIELDS: &[Field] = &[
+    Field::column(&MANHOLES, "code", Ty::Str(0)),
+    // The kind of manhole: no column of the layer.
+    Field::extra("LOAI", Ty::Str(0)),
+    Field::column(&MANHOLES, "depth_m", Ty::Real(0, 0)),
 ];
-const SUBSTATION_FIELDS: &[Field] = &[
-    f("MATRAM", Ty::Str(0)),
-    f("TENTRAM", Ty::Str(0)),
-    f("CONGSUAT", Ty::Int(0)),
-    f("DIENAP", Ty::Str(0)),
+pub(super) const SUBSTATION_FIELDS: &[Field] = &[
+    Field::source_id(&SUBSTATIONS, Ty::Str(0)),
+    Field::column(&SUBSTATIONS, "name", Ty::Str(0)),
+    Field::column(&SUBSTATIONS, "capacity_kva", Ty::Int(0)),
+    // The voltages ("110/22 kV"): substations keep no voltage column.
+    Field::extra("DIENAP", Ty::Str(0)),
 ];
-const POWER_LINE_FIELDS: &[Field] = &[
-    f("MATUYEN", Ty::Str(0)),
-    f("TENTUYEN", Ty::Str(0)),
-    f("MATRAM", Ty::Str(0)),
-    f("CAPDIENAP", Ty::Int(0)),
-    f("LOAIDAY", Ty::Str(0)),
-    f("SOPHA", Ty::Str(0)),
+pub(super) const POWER_LINE_FIELDS: &[Field] = &[
+    Field::source_id(&POWER_LINES, Ty::Str(0)),
+    Field::column(&POWER_LINES, "name", Ty::Str(0)),
+    // The substation feeding the line and the conductor: no columns of the lines.
+    Field::extra("MATRAM", Ty::Str(0)),
+    Field::column(&POWER_LINES, "voltage_kv", Ty::Int(0)),
+    Field::extra("LOAIDAY", Ty::Str(0)),
+    Field::column(&POWER_LINES, "phases", Ty::Str(0)),
 ];
-const SWITCH_FIELDS: &[Field] = &[
-    f("MATB", Ty::Str(0)),
-    f("LOAITB", Ty::Str(0)),
-    f("TRANGTHAI", Ty::Str(0)),
-    f("MATUYEN", Ty::Str(0)),
+pub(super) const SWITCH_FIELDS: &[Field] = &[
+    Field::column(&POWER_SWITCHES, "code", Ty::Str(0)),
+    Field::column(&POWER_SWITCHES, "switch_kind", Ty::Str(0)),
+    Field::column(&POWER_SWITCHES, "state", Ty::Str(0)),
+    Field::extra(ON_LINE, Ty::Str(0)),
 ];
-const CUSTOMER_FIELDS: &[Field] = &[
-    f("MADIEMDO", Ty::Str(0)),
-    f("MAKH", Ty::Str(0)),
-    f("SOPHA", Ty::Str(0)),
-    f("MATUYEN", Ty::Str(0)),
+pub(super) const CUSTOMER_FIELDS: &[Field] = &[
+    Field::column(&POWER_CUSTOMERS, "code", Ty::Str(0)),
+    Field::column(&POWER_CUSTOMERS, "customer_ref", Ty::Str(0)),
+    Field::column(&POWER_CUSTOMERS, "phases", Ty::Str(0)),
+    Field::extra(ON_LINE, Ty::Str(0)),
 ];
-const POLE_FIELDS: &[Field] = &[
-    f("MACOT", Ty::Str(0)),
-    f("MATUYEN", Ty::Str(0)),
-    f("LOAICOT", Ty::Str(0)),
-    f("CAPDIENAP", Ty::Int(0)),
+pub(super) const POLE_FIELDS: &[Field] = &[
+    Field::column(&POWER_POLES, "code", Ty::Str(0)),
+    Field::extra(ON_LINE, Ty::Str(0)),
+    Field::column(&POWER_POLES, "pole_type", Ty::Str(0)),
+    // The line's voltage, repeated on its poles: poles keep no voltage column.
+    Field::extra("CAPDIENAP", Ty::Int(0)),
 ];
 
 /// A pipe network beside the roads: pieces between nodes, and the nodes.
@@ -1462,7 +1493,7 @@ fn write_utilities(
     seed: u64,
     water_pipes: Option<u64>,
     files: &mut Files<'_>,
-) -> Result<(), ImportError> {
+) -> Result<(), SampleError> {
     let r = &BINH_PHUOC;
     let mut rng = stream(seed ^ NET_SALT, 0, -5);
 
@@ -1949,13 +1980,29 @@ const STATION_KINDS: [(&str, &str); 4] = [
     ("Nước dưới đất", "NN"),
 ];
 
+/// The attribute columns of `env_stations.csv` (written by hand, so types are not used).
+pub(super) const ENV_FIELDS: &[Field] = &[
+    Field::column(&ENV_STATIONS, "code", Ty::Str(0)),
+    Field::column(&ENV_STATIONS, "name", Ty::Str(0)),
+    Field::column(&ENV_STATIONS, "station_type", Ty::Str(0)),
+];
+
+/// The coordinate columns of `env_stations.csv`, after [`ENV_FIELDS`]: names the importer reads
+/// points from (its `X_POSSIBLE_NAMES`, `Y_POSSIBLE_NAMES`), not a layer's declaration.
+pub(super) const ENV_COORDINATES: [&str; 2] = ["X", "Y"];
+
 /// Writes `env_stations.csv`: one station per Binh Phuoc commune, coordinates in EPSG:9212
 /// written the Vietnamese survey way, **X = northing, Y = easting**.
-fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), ImportError> {
+fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<(), SampleError> {
     let r = &BINH_PHUOC;
     let path = out.join("env_stations.csv");
     let mut rng = stream(seed ^ NET_SALT, 0, -6);
-    let mut csv = String::from("MATRAM,TENTRAM,LOAI,X,Y\r\n");
+    let header: Vec<&str> = ENV_FIELDS
+        .iter()
+        .map(|f| f.name)
+        .chain(ENV_COORDINATES)
+        .collect();
+    let mut csv = header.join(",") + "\r\n";
     for (idx, commune) in r.communes.iter().enumerate() {
         let (ci, cj) = r.commune_origin(idx);
         let (kind, prefix) = STATION_KINDS[idx % STATION_KINDS.len()];
@@ -1973,9 +2020,9 @@ fn write_env_stations(out: &Path, seed: u64, files: &mut Files<'_>) -> Result<()
             idx + 1
         ));
     }
-    let mut file = std::fs::File::create(&path).map_err(|e| ImportError::io(&path, e))?;
+    let mut file = std::fs::File::create(&path).map_err(|e| SampleError::io(&path, e))?;
     file.write_all(csv.as_bytes())
-        .map_err(|e| ImportError::io(&path, e))?;
+        .map_err(|e| SampleError::io(&path, e))?;
     files.push(
         &path,
         "env_stations",
@@ -1994,7 +2041,7 @@ pub(super) fn write(
     seed: u64,
     water_pipes: Option<u64>,
     files: &mut Vec<SampleFile>,
-) -> Result<(), ImportError> {
+) -> Result<(), SampleError> {
     let mut files = Files(files);
     write_planning(out, seed, &mut files)?;
     write_transport(out, seed, &mut files)?;

@@ -3,11 +3,12 @@ use std::path::Path;
 
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
+use importers::encoding::{encode_tcvn3_lossy, encode_vni};
 
+use super::gdalio::Named;
 use super::parcels::{for_each_parcel, shoelace2, Plan};
 use super::region::{REGIONS, STEPS};
 use super::*;
-use crate::encoding::{encode_tcvn3_lossy, encode_vni};
 
 fn opts(seed: u64, parcels: u64) -> SampleOptions {
     SampleOptions { seed, parcels }
@@ -136,6 +137,121 @@ fn parcel_counts_outside_the_range_are_refused() {
     }
 }
 
+/// Every field list the generator writes, with the layer its files deliver.
+const WRITTEN: &[(&str, &[Field])] = &[
+    ("communes", COMMUNE_FIELDS),
+    ("map_sheets", SHEET_FIELDS),
+    ("parcels", parcels::PARCEL_FIELDS),
+    ("roads", network::ROAD_FIELDS),
+    ("red_lines", network::RED_FIELDS),
+    ("building_lines", network::BUILDING_FIELDS),
+    ("planning_zones", network::ZONE_FIELDS),
+    ("buildings", network::BUILDING_FIELDS_3D),
+    ("street_lights", network::LIGHT_FIELDS),
+    ("traffic_lights", network::TRAFFIC_FIELDS),
+    ("cameras", network::CAMERA_FIELDS),
+    ("bus_stops", network::STOP_FIELDS),
+    ("bus_routes", network::ROUTE_FIELDS),
+    ("water_pipes", network::PIPE_FIELDS),
+    ("water_valves", network::VALVE_FIELDS),
+    ("water_sources", network::SOURCE_FIELDS),
+    ("hydrants", network::HYDRANT_FIELDS),
+    ("water_meters", network::METER_FIELDS),
+    ("drains", network::DRAIN_FIELDS),
+    ("manholes", network::MANHOLE_FIELDS),
+    ("substations", network::SUBSTATION_FIELDS),
+    ("power_lines", network::POWER_LINE_FIELDS),
+    ("power_switches", network::SWITCH_FIELDS),
+    ("power_customers", network::CUSTOMER_FIELDS),
+    ("power_poles", network::POLE_FIELDS),
+    ("env_stations", network::ENV_FIELDS),
+];
+
+fn written(kind: &str) -> &'static [Field] {
+    WRITTEN
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .unwrap_or_else(|| panic!("the sample writes {kind} with no field list in WRITTEN"))
+        .1
+}
+
+/// The layer `kind` as its owner declares it (the owners' `plugin::layers()`).
+fn declaration(kind: &str) -> gis_core::declare::LayerDecl {
+    land::plugin::layers()
+        .into_iter()
+        .chain(planning::plugin::layers())
+        .chain(utilities::plugin::layers())
+        .chain(sectors::plugin::layers())
+        .find(|d| d.table.kind == kind)
+        .unwrap_or_else(|| panic!("no owner declares the layer {kind}"))
+}
+
+/// Each field the generator writes is named by its layer's declaration — a legacy name (or the
+/// name) of the column it stands for, or one of the layer's id fields — and the importer maps
+/// it there; a field the layer does not declare goes to `extra`. Fails when a declaration
+/// drops a name the sample writes, or starts declaring one the sample writes as extra.
+#[test]
+fn every_field_written_is_named_by_its_layers_declaration() {
+    for (kind, fields) in WRITTEN {
+        let table = declaration(kind).table;
+        let names: Vec<String> = fields.iter().map(|f| f.name.to_string()).collect();
+        let mapping = importers::mapping::resolve(&table, &names, None);
+        for (i, field) in fields.iter().enumerate() {
+            let name = field.name;
+            match field.named {
+                Named::Column { kind: of, column } => {
+                    assert_eq!(of, *kind, "{kind}: {name} is named by the layer {of}");
+                    let at = table
+                        .columns
+                        .iter()
+                        .position(|c| c.name == column)
+                        .unwrap_or_else(|| panic!("{kind} declares no column {column}"));
+                    let c = &table.columns[at];
+                    assert!(
+                        c.name == name || c.legacy.contains(&name),
+                        "{kind}.{column} no longer declares {name}, which the sample writes"
+                    );
+                    assert_eq!(
+                        mapping.columns[at],
+                        Some((i, name.to_string())),
+                        "{kind}: the importer does not map {name} to {column}"
+                    );
+                }
+                Named::SourceId { kind: of } => {
+                    assert_eq!(of, *kind, "{kind}: {name} is named by the layer {of}");
+                    assert!(
+                        table.source_id_fields.contains(&name),
+                        "{kind} no longer declares {name} as its id field"
+                    );
+                    assert_eq!(
+                        mapping.source_id,
+                        Some((i, name.to_string())),
+                        "{kind}: the importer does not read ids from {name}"
+                    );
+                }
+                Named::Extra => {
+                    let declared = table
+                        .source_id_fields
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(name))
+                        || table.columns.iter().any(|c| {
+                            c.name.eq_ignore_ascii_case(name)
+                                || c.legacy.iter().any(|l| l.eq_ignore_ascii_case(name))
+                        });
+                    assert!(
+                        !declared,
+                        "{kind} declares {name}: take its name from the declaration"
+                    );
+                    assert!(
+                        mapping.extra.contains(&(i, name.to_string())),
+                        "{kind}: the importer does not keep {name} in extra"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A point's exact coordinates, hashable.
 type Bits = (u64, u64);
 
@@ -235,6 +351,17 @@ fn sample_set_files_encodings_and_crs() {
             f.gdal_layer
         );
         assert!(f.features > 0, "{} {}", f.path.display(), f.gdal_layer);
+    }
+    // Every delivered layer has exactly the fields of its list in `WRITTEN`, in order.
+    for f in set.files.iter().filter(|f| !f.copy) {
+        let ds = Dataset::open(&f.path).expect("open");
+        let layer = ds.layer_by_name(&f.gdal_layer).expect("layer");
+        let got: Vec<String> = layer.defn().fields().map(|d| d.name()).collect();
+        let mut want: Vec<&str> = written(f.layer).iter().map(|w| w.name).collect();
+        if f.layer == "env_stations" {
+            want.extend(network::ENV_COORDINATES);
+        }
+        assert_eq!(got, want, "{} {}", f.path.display(), f.gdal_layer);
     }
     let kinds: std::collections::BTreeSet<&str> = set.files.iter().map(|f| f.layer).collect();
     for kind in [
@@ -577,7 +704,7 @@ fn default_sample_keeps_the_commune_file() {
     assert_eq!(ring_of(first.geometry().expect("geometry")), want);
 }
 
-/// One million parcels: `cargo test --release -p importers -- --ignored million`.
+/// One million parcels: `cargo test --release -p sample -- --ignored million`.
 #[test]
 #[ignore = "slow: writes 1,000,000 parcels"]
 fn million_parcels() {
@@ -606,12 +733,12 @@ fn million_parcels() {
 #[test]
 fn the_importer_recognises_the_hand_written_prj_files() {
     use gis_core::crs::TowgsConvention;
-    let bp = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_BINH_PHUOC).expect("9212");
+    let bp = importers::crs_detect::detect_from_wkt(super::gdalio::PRJ_BINH_PHUOC).expect("9212");
     assert_eq!(
         (bp.epsg, bp.towgs84),
         (9212, Some(TowgsConvention::PositionVector))
     );
-    let dn = crate::crs_detect::detect_from_wkt(super::gdalio::PRJ_DONG_NAI).expect("5899");
+    let dn = importers::crs_detect::detect_from_wkt(super::gdalio::PRJ_DONG_NAI).expect("5899");
     assert_eq!(
         (dn.epsg, dn.towgs84),
         (5899, Some(TowgsConvention::CoordinateFrameVerbatim))

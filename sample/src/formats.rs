@@ -10,7 +10,7 @@ use super::gdalio::{self, Geom, LayerSpec, LayerWriter, Text};
 use super::parcels::{Parcel, PARCEL_FIELDS};
 use super::region::BINH_PHUOC;
 use super::SampleFile;
-use crate::ImportError;
+use crate::SampleError;
 
 /// Parcels in each `formats/` file.
 pub(super) const FORMAT_PARCELS: usize = 50;
@@ -111,7 +111,7 @@ fn write_one(
     name: &str,
     fmt: (bool, bool, bool, &[&str], &[&str]),
     parcels: &[Parcel],
-) -> Result<u64, ImportError> {
+) -> Result<u64, SampleError> {
     let (fields, wgs84, crs, options, dataset) = fmt;
     let srid = if wgs84 {
         gis_core::crs::WGS84
@@ -147,7 +147,7 @@ fn write_one(
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))?;
     Ok(n)
 }
 
@@ -156,7 +156,7 @@ pub(super) fn write(
     out: &Path,
     parcels: &[Parcel],
     files: &mut Vec<SampleFile>,
-) -> Result<(), ImportError> {
+) -> Result<(), SampleError> {
     let path = out.join("parcels_sample.geojson");
     let n = write_one(
         &path,
@@ -176,7 +176,7 @@ pub(super) fn write(
     });
 
     let dir = out.join("formats");
-    std::fs::create_dir_all(&dir).map_err(|e| ImportError::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| SampleError::io(&dir, e))?;
     let some = &parcels[..FORMAT_PARCELS.min(parcels.len())];
     for fmt in &FORMATS {
         let path = dir.join(fmt.file);

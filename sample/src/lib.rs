@@ -1,4 +1,20 @@
-//! The deterministic sample data set (`bando sample`): realistic-looking Binh Phuoc and Dong Nai
+//! # sample — the sample data generator
+//!
+//! Owns the synthetic deliveries of the province: every layer bando imports, written in the
+//! legacy formats the province's departments deliver, for the demo, the tests and the
+//! benchmarks (`bando sample`). It writes files only (no database); the importers read them
+//! like any delivery.
+//!
+//! The name of every field a layer declares comes from the owner's declaration of that layer
+//! (the `FeatureTable` of `land::tables`, `planning::tables`, `utilities::tables`,
+//! `sectors::tables` that each `plugin::layers()` declares): a column's first legacy name, or
+//! the one the delivery spells it by, or the layer's id field, read in const evaluation, so a
+//! declaration that drops it fails the build. The generator keeps only each field's type and
+//! width in the file, and the values. Fields a layer does not declare (a remark, the commune
+//! code on a layer without one) are written as such deliveries carry them; the importer keeps
+//! them in `extra`.
+//!
+//! The deterministic sample data set: realistic-looking Binh Phuoc and Dong Nai
 //! data written as real files through GDAL, so that the demo and the tests exercise the same
 //! import paths as real deliveries — including their quirks (legacy DBF encodings, no `.cpg`,
 //! hand-written `.prj` files, a wrong TOWGS84 sign convention, northing-first CSV columns).
@@ -31,6 +47,8 @@
 //!
 //! Names are real place names of the area; the administrative codes are sample codes.
 
+#![deny(missing_docs)]
+
 mod formats;
 mod gdalio;
 mod names;
@@ -43,10 +61,71 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use gdal::vector::OGRwkbGeometryType;
+use land::tables::{COMMUNES, MAP_SHEETS};
 
-use self::gdalio::{f, Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
+use self::gdalio::{Field, Geom, LayerSpec, LayerWriter, Text, Ty, Val};
 use self::region::{Region, BINH_PHUOC, DONG_NAI, SHEET_QUADS, STEPS};
-use crate::ImportError;
+
+/// Errors of writing the sample. Every variant names the file it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SampleError {
+    /// The file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// GDAL could not write the file.
+    #[error("{path}: GDAL could not write it: {message}")]
+    Gdal {
+        /// The file.
+        path: PathBuf,
+        /// GDAL's message.
+        message: String,
+    },
+    /// A generated value does not fit its field (text its legacy encoding cannot hold, an
+    /// integer over 32 bits).
+    #[error("{path}: feature {index}: {reason}")]
+    Feature {
+        /// The file.
+        path: PathBuf,
+        /// 0-based feature index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The number of parcels asked for is outside what the sample holds.
+    #[error("{path}: cannot write {asked} sample parcels: the sample holds {min} to {max}")]
+    ParcelCount {
+        /// The output directory.
+        path: PathBuf,
+        /// Parcels asked for.
+        asked: u64,
+        /// [`SampleOptions::MIN_PARCELS`].
+        min: u64,
+        /// [`SampleOptions::MAX_PARCELS`].
+        max: u64,
+    },
+}
+
+impl SampleError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        SampleError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn gdal(path: &Path, e: gdal::errors::GdalError) -> Self {
+        SampleError::Gdal {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}
 
 /// Province code after the 2025 merger (Dong Nai).
 pub const PROVINCE_CODE: &str = "75";
@@ -137,9 +216,9 @@ pub fn write_next_year(
     out: &Path,
     opts: &SampleOptions,
     next: &NextYear,
-) -> Result<NextYearCounts, ImportError> {
+) -> Result<NextYearCounts, SampleError> {
     check_parcel_count(out, opts)?;
-    std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| SampleError::io(out, e))?;
     let mut counts = NextYearCounts::default();
     let mut files = Vec::new();
     parcels::write_edited(out, opts, &mut files, |p| {
@@ -160,12 +239,12 @@ pub fn write_next_year(
     counts.delivered = files.iter().map(|f| f.features).sum();
     let path = out.join(NEXT_YEAR_COUNTS_FILE);
     let text = serde_json::to_string_pretty(&counts).map_err(|e| {
-        ImportError::io(
+        SampleError::io(
             &path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         )
     })?;
-    std::fs::write(&path, text).map_err(|e| ImportError::io(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| SampleError::io(&path, e))?;
     Ok(counts)
 }
 
@@ -243,16 +322,16 @@ fn commune_ring(region: &Region, seed: u64, col: i64, row: i64) -> Vec<(f64, f64
 }
 
 const COMMUNE_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(0)),
-    f("TENXA", Ty::Str(0)),
-    f("HUYEN", Ty::Str(0)),
-    f("MAXA_2025", Ty::Str(0)),
-    f("TENXA_2025", Ty::Str(0)),
-    f("MATINH", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_code", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_name", Ty::Str(0)),
+    Field::column(&COMMUNES, "legacy_district", Ty::Str(0)),
+    Field::column(&COMMUNES, "code", Ty::Str(0)),
+    Field::column(&COMMUNES, "name", Ty::Str(0)),
+    Field::column(&COMMUNES, "province_code", Ty::Str(0)),
 ];
 
 /// Writes a region's communes (layer `communes`) to `path`; returns how many.
-fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportError> {
+fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, SampleError> {
     let srs = gdalio::srs(region.srid, path)?;
     let mut ds = gdalio::create("GPKG", path)?;
     let mut w = LayerWriter::create(
@@ -286,14 +365,14 @@ fn write_communes(path: &Path, region: &Region, seed: u64) -> Result<u64, Import
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))?;
     Ok(n)
 }
 
 const SHEET_FIELDS: &[Field] = &[
-    f("MAXA", Ty::Str(0)),
-    f("SHBANDO", Ty::Int(0)),
-    f("TYLE", Ty::Int(0)),
+    Field::column(&MAP_SHEETS, "commune_code", Ty::Str(0)),
+    Field::column(&MAP_SHEETS, "sheet_number", Ty::Int(0)),
+    Field::column(&MAP_SHEETS, "scale", Ty::Int(0)),
 ];
 
 /// Scale denominator of the sample cadastral sheets (urban 1:2000 maps).
@@ -301,7 +380,7 @@ const SHEET_SCALE: i64 = 2000;
 
 /// Writes a region's map sheets: 2 × 2 per commune, each the outline of 4 × 4 quads, numbered
 /// 1 (north-west), 2 (north-east), 3 (south-west), 4 (south-east), restarting per commune.
-fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportError> {
+fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, SampleError> {
     let srs = gdalio::srs(region.srid, path)?;
     let mut ds = gdalio::create("GPKG", path)?;
     let mut w = LayerWriter::create(
@@ -330,13 +409,13 @@ fn write_sheets(path: &Path, region: &Region, seed: u64) -> Result<u64, ImportEr
     }
     let n = w.count();
     drop(w);
-    ds.close().map_err(|e| ImportError::gdal(path, e))?;
+    ds.close().map_err(|e| SampleError::gdal(path, e))?;
     Ok(n)
 }
 
 /// Writes the sample set into `out` (created if missing) with the default number of parcels;
 /// existing sample files are replaced.
-pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, ImportError> {
+pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, SampleError> {
     write_sample_with(
         out,
         &SampleOptions {
@@ -346,22 +425,16 @@ pub fn write_sample(out: &Path, seed: u64) -> Result<SampleSet, ImportError> {
     )
 }
 
-fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), ImportError> {
+fn check_parcel_count(out: &Path, opts: &SampleOptions) -> Result<(), SampleError> {
     let range = SampleOptions::MIN_PARCELS..=SampleOptions::MAX_PARCELS;
     if range.contains(&opts.parcels) {
         return Ok(());
     }
-    Err(ImportError::Io {
+    Err(SampleError::ParcelCount {
         path: out.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "cannot write {} sample parcels: the sample holds {} to {}",
-                opts.parcels,
-                range.start(),
-                range.end()
-            ),
-        ),
+        asked: opts.parcels,
+        min: *range.start(),
+        max: *range.end(),
     })
 }
 
@@ -375,7 +448,7 @@ pub struct WaterOptions {
 }
 
 /// Writes the sample set into `out` (created if missing); existing sample files are replaced.
-pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, ImportError> {
+pub fn write_sample_with(out: &Path, opts: &SampleOptions) -> Result<SampleSet, SampleError> {
     write_sample_sized(out, opts, &WaterOptions::default())
 }
 
@@ -384,10 +457,10 @@ pub fn write_sample_sized(
     out: &Path,
     opts: &SampleOptions,
     water: &WaterOptions,
-) -> Result<SampleSet, ImportError> {
+) -> Result<SampleSet, SampleError> {
     check_parcel_count(out, opts)?;
     debug_assert!(parcels::Plan::min_parcels() <= SampleOptions::MIN_PARCELS);
-    std::fs::create_dir_all(out).map_err(|e| ImportError::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| SampleError::io(out, e))?;
     let seed = opts.seed;
     let mut files = Vec::new();
 
