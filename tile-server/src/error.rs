@@ -113,6 +113,16 @@ impl From<gis_core::layer::LayerError> for AppError {
     }
 }
 
+impl From<gis_core::layer::LayerListError> for AppError {
+    /// An empty list is malformed (400); a name the reader cannot see is not found (404).
+    fn from(e: gis_core::layer::LayerListError) -> Self {
+        match e {
+            gis_core::layer::LayerListError::Empty => AppError::BadRequest(e.to_string()),
+            gis_core::layer::LayerListError::Unknown { .. } => AppError::NotFound(e.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {

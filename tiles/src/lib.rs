@@ -1615,7 +1615,11 @@ mod tests {
         let mut raw = vec![1u8; 5000];
         raw.extend(vec![2u8; 5000]);
         assert_eq!(unbrotli(&br), raw);
-        assert_eq!(cached.br.get(), Some(&br), "the clone holds the bytes made once");
+        assert_eq!(
+            cached.br.get(),
+            Some(&br),
+            "the clone holds the bytes made once"
+        );
         assert_eq!(cached.weight(), whole.gzip.len() + br.len());
         assert!(empty_tile().brotli().expect("empty").is_empty());
     }

@@ -380,7 +380,12 @@ async fn drafts_are_for_planners_until_an_administrator_approves_them() {
             &sides["to"]["status"],
             &sides["to"]["decision_number"]
         ),
-        (&json!(p1), &json!("100/QĐ-UBND"), &json!("draft"), &Value::Null),
+        (
+            &json!(p1),
+            &json!("100/QĐ-UBND"),
+            &json!("draft"),
+            &Value::Null
+        ),
         "{sides}"
     );
     let removed = c.json()["features"]
@@ -1402,7 +1407,13 @@ async fn bando_import_plan_new_puts_buildings_in_a_draft_that_approval_publishes
     let tower_s = tower.to_str().expect("utf-8");
 
     let (ok, out) = cli(&[
-        "import", tower_s, "--layer", "buildings", "--plan", "NEW", "--dry-run",
+        "import",
+        tower_s,
+        "--layer",
+        "buildings",
+        "--plan",
+        "NEW",
+        "--dry-run",
     ]);
     assert!(ok, "{out}");
     assert_eq!(plans().await, 0, "a dry run made a plan: {out}");
@@ -1456,8 +1467,18 @@ async fn bando_import_plan_new_puts_buildings_in_a_draft_that_approval_publishes
 
     // Public readers see the draft's buildings only after approval.
     let public_codes = || async {
-        let app = app(AppState::new(db.pool.clone()).expect("state"), Limits::default());
-        let r = send(&app, Method::GET, "/collections/buildings/items", None, None).await;
+        let app = app(
+            AppState::new(db.pool.clone()).expect("state"),
+            Limits::default(),
+        );
+        let r = send(
+            &app,
+            Method::GET,
+            "/collections/buildings/items",
+            None,
+            None,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let mut codes: Vec<String> = r.json()["features"]
             .as_array()
@@ -1488,7 +1509,10 @@ async fn bando_import_plan_new_puts_buildings_in_a_draft_that_approval_publishes
             vec!["--layer", "parcels", "--plan", "NEW"],
             "--plan applies to the planning layers",
         ),
-        (vec!["--layer", "buildings", "--plan", "soon"], "write NEW or a plan id"),
+        (
+            vec!["--layer", "buildings", "--plan", "soon"],
+            "write NEW or a plan id",
+        ),
         (
             vec!["--layer", "buildings", "--plan", &draft_s],
             "replaces it (--plan NEW)",

@@ -634,7 +634,7 @@ pub async fn split(
     let w = writer(&state, &reader, land::tables::PARCELS.kind)?;
     let fid = feature_id(&fid)?;
     let tag = if_match(&headers)?;
-    let crs = crate::crs_param::XyCrs::from_params(&state, &p).await?.0;
+    let crs = crate::params::XyCrs::from_params(&state, &p).await?.0;
     let value = json_body(&headers, &body, false)?;
     let edit = edit_of(&headers, Some(&value), &w.name)?;
     let line = match value.get("line") {

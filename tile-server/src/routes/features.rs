@@ -276,13 +276,13 @@ fn refuse_outside_scope(layer: &dyn Layer, q: &ItemsQuery) -> Result<(), ApiErro
 }
 
 /// The OGC API CRS parameter `param` (`crs`, `bbox-crs`, `filter-crs`): the one resolver
-/// ([`crate::crs_param`]), axes in the CRS's own order.
+/// ([`crate::params`]), axes in the CRS's own order.
 async fn resolve_crs(
     state: &AppState,
     text: &str,
     param: &'static str,
 ) -> Result<OutputCrs, ApiError> {
-    let crs = crate::crs_param::resolve(state, param, text, AxisRule::Authority).await?;
+    let crs = crate::params::resolve(state, param, text, AxisRule::Authority).await?;
     Ok(OutputCrs::from(&crs))
 }
 

@@ -23,8 +23,8 @@ use land::lookup::{LookupError, Parcel, ParcelQuery};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::crs_param::XyCrs;
 use crate::error::{problem_with_extensions, AppError};
+use crate::params::{LayerList, XyCrs};
 use crate::reader::Reader;
 
 /// Most features an identify answers with.
@@ -250,6 +250,7 @@ pub async fn identify(
     State(state): State<AppState>,
     reader: Reader,
     XyCrs(crs): XyCrs,
+    LayerList(asked): LayerList,
     Query(p): Params,
 ) -> Result<Response, AppError> {
     let zoom = integer(&p, "zoom", 0, 24)?.ok_or_else(|| {
@@ -263,17 +264,8 @@ pub async fn identify(
         )));
     }
     let (lon, lat) = point_lonlat(&p, &crs)?;
-    let layers: Vec<std::sync::Arc<dyn Layer>> = match param(&p, "layers") {
-        Some(list) => state
-            .layers
-            .snapshot()
-            .resolve(list, reader.viewer())
-            .map_err(|e| match e {
-                gis_core::layer::LayerListError::Empty => AppError::BadRequest(e.to_string()),
-                gis_core::layer::LayerListError::Unknown { .. } => {
-                    AppError::NotFound(e.to_string())
-                }
-            })?,
+    let layers: Vec<std::sync::Arc<dyn Layer>> = match asked {
+        Some(list) => list,
         None => state
             .layers
             .snapshot()

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use gis_core::layer::{Access, Layer, LayerListError, PropertyDef, PropertyKind, Readers, Viewer};
+use gis_core::layer::{Access, Layer, PropertyDef, PropertyKind, Readers, Viewer};
 use gis_core::tile::TileCoord;
 use serde_json::{json, Value};
 
@@ -62,11 +62,7 @@ fn layer_ids(state: &AppState, text: &str, reader: &Reader) -> Result<Vec<String
     let ids: Vec<String> = state
         .layers
         .snapshot()
-        .resolve(text, reader.viewer())
-        .map_err(|e| match e {
-            LayerListError::Empty => AppError::BadRequest(e.to_string()),
-            LayerListError::Unknown { .. } => AppError::NotFound(e.to_string()),
-        })?
+        .resolve(text, reader.viewer())?
         .iter()
         .map(|l| l.id().to_string())
         .collect();

@@ -1,4 +1,10 @@
-//! The CRS parameter of requests: one resolver for every handler that takes one (OGC API –
+//! Request parameters that mean the same everywhere, as typed values and axum extractors.
+//!
+//! The layer list (`layers=a,b`): [`LayerList`], resolved for the reader through
+//! [`gis_core::layer::LayerRegistry::resolve`] — the same rule as a tile path's list (unknown
+//! or unseen names 404, an empty list 400).
+//!
+//! The CRS parameter: one resolver for every handler that takes one (OGC API –
 //! Features `crs`, `bbox-crs`, `filter-crs`; `/query`'s and the split's `crs`), over
 //! [`gis_core::crs::CrsRegistry::for_request`] — the named codes described at start, other
 //! codes described once and remembered, the database's CRS list read once. The two APIs
@@ -6,13 +12,43 @@
 //! and `y` as easting/longitude and northing/latitude.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use gis_core::crs::{AxisRule, CrsInfo, CrsRefused, RequestCrs, WGS84};
+use gis_core::layer::Layer;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::reader::Reader;
+
+/// The query string as name → value (the last of a repeated name).
+async fn query(parts: &mut Parts, state: &AppState) -> Result<HashMap<String, String>, AppError> {
+    let Query(p) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    Ok(p)
+}
+
+/// The `layers` query parameter: the layers named, in order, without repeats, each one the
+/// reader may see; `None` when the parameter is absent or empty.
+pub struct LayerList(pub Option<Vec<Arc<dyn Layer>>>);
+
+impl FromRequestParts<AppState> for LayerList {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let p = query(parts, state).await?;
+        let Some(list) = p.get("layers").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+            return Ok(LayerList(None));
+        };
+        let reader = Reader::from_request_parts(parts, state).await?;
+        Ok(LayerList(Some(
+            state.layers.snapshot().resolve(list, reader.viewer())?,
+        )))
+    }
+}
 
 /// Resolves the CRS named by parameter `name` (text `text`) under `axes`; a refusal is a 400
 /// naming the parameter.
@@ -60,9 +96,7 @@ impl FromRequestParts<AppState> for XyCrs {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Query(p) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let p = query(parts, state).await?;
         XyCrs::from_params(state, &p).await
     }
 }
