@@ -487,6 +487,16 @@ async fn a_running_server_seeds_an_import_and_renders_an_edits_dropped_tiles_aga
     let before = renders(&metrics(&server).await);
     fetch(&server, t13).await;
     assert_eq!(renders(&metrics(&server).await), before + 1.0);
+    // That render is stored by the store's writer, off the request path (which also makes its
+    // brotli bytes): wait for it, so that the store compared around the edit below is settled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !store_status(&db, &data).0.iter().any(|r| r.1 == 13) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the z13 tile a request rendered was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // 2. An edit of one commune: exactly its dropped tiles come back stored, without a
     // request, and no other tile is rendered.
