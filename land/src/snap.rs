@@ -433,9 +433,12 @@ pub(crate) async fn to_neighbours(
         });
     }
     let snapped = write_multipolygon(&polygons);
+    // ST_IsValidDetail's location carries no SRID: set it, or the transform fails (a 500
+    // instead of this 422; seen at 1M parcels in bench/edit.sh's splits).
     let (valid, why, spot): (bool, String, Option<serde_json::Value>) = sqlx::query_as(
         "SELECT ST_IsValid(g), ST_IsValidReason(g),
-                ST_AsGeoJSON(ST_Transform((ST_IsValidDetail(g)).location, 4326), 7)::json
+                ST_AsGeoJSON(ST_Transform(ST_SetSRID((ST_IsValidDetail(g)).location, ST_SRID(g)),
+                                          4326), 7)::json
          FROM (SELECT ST_GeomFromWKB($1, $2) AS g) x",
     )
     .bind(&snapped)
